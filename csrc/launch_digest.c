@@ -1,0 +1,446 @@
+/* The SEV-SNP launch digest: PAGE_INFO encoding, the digest chain, and threaded content hashing.
+ *
+ * For every 4 KiB page the firmware builds PAGE_INFO (SEV-SNP ABI spec Table 67, 0x70 bytes):
+ *
+ *   0x00  48  DIGEST_CUR   current launch digest GCTX.LD
+ *   0x30  48  CONTENTS     SHA-384(page) for NORMAL and VMSA, 48 zero bytes for other types
+ *   0x60   2  LENGTH       0x0070 (little-endian)
+ *   0x62   1  PAGE_TYPE
+ *   0x63   1  IMI_PAGE     bit 0
+ *   0x64   1  VMPL3_PERMS  (note the order 3, 2, 1)
+ *   0x65   1  VMPL2_PERMS
+ *   0x66   1  VMPL1_PERMS
+ *   0x67   1  reserved
+ *   0x68   8  GPA          little-endian
+ *
+ * and sets GCTX.LD = SHA-384(PAGE_INFO). SHA-512 reads its message as big-endian 64-bit words, so
+ * PAGE_INFO is never built as bytes here: words 0-5 are the digest, 6-11 the contents hash (both
+ * kept as SHA state words), word 12 packs LENGTH..reserved, word 13 is the byte-swapped GPA,
+ * words 14-15 the start of padding; block 2 is constant and pre-expanded (sha512.c).
+ *
+ * Page contents are independent, so they are hashed on worker threads in chunks while the calling
+ * thread advances the serial chain over the finished prefix (perf-notes.md §3.6, variant E).
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "snpmeasure.h"
+#include "sha512.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Pages per work unit handed to a thread: 32-64 measured best (perf-notes.md §3.6 chunk sweep). */
+#define CHUNK_PAGES 64u
+/* Pages per thread below which a second thread costs more than it saves (perf-notes.md §6.2). */
+#define MIN_PAGES_PER_THREAD 128u
+/* Pages hashed per window: bounds the contents buffer to 48 B x WINDOW_PAGES (768 KiB). */
+#define WINDOW_PAGES 16384u
+#define MAX_THREADS 64
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int simd_kernel = SNP_SIMD_PORTABLE;
+static int simd_supported = 0;
+
+static void init_core(void)
+{
+    snp_sha512_init_tables();
+#ifdef SNP_HAVE_AVX2_KERNEL
+    /* libgcc's check includes OS support for YMM state (XGETBV), not just the CPUID bit. */
+    __builtin_cpu_init();
+    simd_supported = __builtin_cpu_supports("avx2") ? 1 : 0;
+#endif
+    simd_kernel = simd_supported ? SNP_SIMD_AVX2 : SNP_SIMD_PORTABLE;
+}
+
+static void ensure_init(void)
+{
+    pthread_once(&init_once, init_core);
+}
+
+const char *snp_strerror(int code)
+{
+    switch (code) {
+    case SNP_OK:
+        return "success";
+    case SNP_ERR_LENGTH:
+        return "length must be a multiple of 4096 bytes";
+    case SNP_ERR_GPA_ALIGN:
+        return "gpa must be aligned to 4096 bytes";
+    case SNP_ERR_GPA_WRAP:
+        return "gpa + length must not exceed 2**64";
+    case SNP_ERR_PAGE_TYPE:
+        return "page_type must be one of 1..6 (NORMAL, VMSA, ZERO, UNMEASURED, SECRETS, CPUID)";
+    case SNP_ERR_NULL_DATA:
+        return "data is required for NORMAL and VMSA pages";
+    case SNP_ERR_IMI:
+        return "imi must be 0 or 1";
+    case SNP_ERR_NOMEM:
+        return "out of memory";
+    case SNP_ERR_THREAD:
+        return "could not start a thread";
+    case SNP_ERR_NULL_ARG:
+        return "a required pointer argument is NULL";
+    case SNP_ERR_THREADS:
+        return "nthreads must be 0 (all CPUs) or positive";
+    case SNP_ERR_SIMD:
+        return "that content-hashing kernel is not available on this CPU or build";
+    default:
+        return "unknown error";
+    }
+}
+
+int snp_simd_supported(void)
+{
+    ensure_init();
+    return simd_supported;
+}
+
+int snp_simd_get(void)
+{
+    ensure_init();
+    return simd_kernel;
+}
+
+int snp_simd_set(int kernel)
+{
+    ensure_init();
+    if (kernel == SNP_SIMD_PORTABLE || (kernel == SNP_SIMD_AVX2 && simd_supported)) {
+        simd_kernel = kernel;
+        return SNP_OK;
+    }
+    return SNP_ERR_SIMD;
+}
+
+int snp_online_cpus(void)
+{
+#ifdef CPU_COUNT
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0)
+            return n;
+    }
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)(n < MAX_THREADS ? n : MAX_THREADS) : 1;
+}
+
+int snp_sha384(const uint8_t *data, size_t len, uint8_t *out48)
+{
+    snp_sha512_ctx c;
+    if ((data == NULL && len) || out48 == NULL)
+        return SNP_ERR_NULL_ARG;
+    snp_sha512_ctx_init(&c, snp_IV384);
+    snp_sha512_ctx_update(&c, data, len);
+    snp_sha512_ctx_final(&c, out48, 48);
+    return SNP_OK;
+}
+
+int snp_sha512(const uint8_t *data, size_t len, uint8_t *out64)
+{
+    snp_sha512_ctx c;
+    if ((data == NULL && len) || out64 == NULL)
+        return SNP_ERR_NULL_ARG;
+    snp_sha512_ctx_init(&c, snp_IV512);
+    snp_sha512_ctx_update(&c, data, len);
+    snp_sha512_ctx_final(&c, out64, 64);
+    return SNP_OK;
+}
+
+/* ---- content hashing -------------------------------------------------------------------- */
+
+/* SHA-384 of n consecutive pages into out[n][6], with the selected kernel. */
+static void hash_pages_serial(const uint8_t *data, uint64_t n, uint64_t (*out)[6], int kernel)
+{
+    uint64_t i = 0;
+#ifdef SNP_HAVE_AVX2_KERNEL
+    if (kernel == SNP_SIMD_AVX2) {
+        for (; i + 4 <= n; i += 4) {
+            const uint8_t *const p[4] = {data + i * 4096u, data + (i + 1) * 4096u,
+                                         data + (i + 2) * 4096u, data + (i + 3) * 4096u};
+            snp_sha384_4pages_avx2(p, (uint64_t(*)[6])out[i]);
+        }
+    }
+#else
+    (void)kernel;
+#endif
+    for (; i < n; i++)
+        snp_sha384_page_portable(data + i * 4096u, out[i]);
+}
+
+/* ---- the chain -------------------------------------------------------------------------- */
+
+static inline uint64_t bswap64(uint64_t v)
+{
+    return __builtin_bswap64(v);
+}
+
+/* Word 12 of PAGE_INFO: bytes 0x60..0x67 = 70 00 type imi vmpl3 vmpl2 vmpl1 00, big-endian. */
+static inline uint64_t pageinfo_word12(uint8_t type, uint8_t imi, uint8_t v1, uint8_t v2, uint8_t v3)
+{
+    return (0x70ULL << 56) | ((uint64_t)type << 40) | ((uint64_t)imi << 32) |
+           ((uint64_t)v3 << 24) | ((uint64_t)v2 << 16) | ((uint64_t)v1 << 8);
+}
+
+static inline void chain_step(uint64_t ld[6], const uint64_t contents[6], uint64_t w12, uint64_t gpa)
+{
+    uint64_t w[16] = {ld[0], ld[1], ld[2], ld[3], ld[4], ld[5],
+                      contents[0], contents[1], contents[2], contents[3], contents[4], contents[5],
+                      w12, bswap64(gpa), 0x8000000000000000ULL, 0};
+    uint64_t st[8];
+    memcpy(st, snp_IV384, sizeof(st));
+    snp_sha512_compress_words(st, w);
+    snp_sha512_compress_wk(st, snp_pageinfo_pad_wk);
+    memcpy(ld, st, 6 * sizeof(uint64_t));
+}
+
+static void chain_pages(uint64_t ld[6], const uint64_t (*contents)[6], uint64_t n, uint64_t w12,
+                        uint64_t gpa)
+{
+    for (uint64_t i = 0; i < n; i++)
+        chain_step(ld, contents[i], w12, gpa + i * 4096u);
+}
+
+static void ld_from_bytes(uint64_t ld[6], const uint8_t *digest)
+{
+    for (int i = 0; i < 6; i++)
+        ld[i] = snp_load_be64(digest + 8 * i);
+}
+
+static void ld_to_bytes(uint8_t *digest, const uint64_t ld[6])
+{
+    for (int i = 0; i < 6; i++)
+        snp_store_be64(digest + 8 * i, ld[i]);
+}
+
+/* ---- the thread pipeline ---------------------------------------------------------------- */
+
+typedef struct {
+    const uint8_t *data;      /* first page of the window */
+    uint64_t npages;          /* pages in the window */
+    uint64_t nchunks;
+    uint64_t (*contents)[6];  /* npages hashes */
+    atomic_uint_fast64_t next_chunk;
+    atomic_uchar *done;       /* per chunk: 1 once its hashes are written */
+    int kernel;
+} window_job;
+
+static uint64_t chunk_len(const window_job *j, uint64_t c)
+{
+    uint64_t first = c * CHUNK_PAGES;
+    uint64_t left = j->npages - first;
+    return left < CHUNK_PAGES ? left : CHUNK_PAGES;
+}
+
+/* Hashes one chunk; returns 0 once there are none left. */
+static int work_one_chunk(window_job *j)
+{
+    uint64_t c = atomic_fetch_add_explicit(&j->next_chunk, 1, memory_order_relaxed);
+    if (c >= j->nchunks)
+        return 0;
+    uint64_t first = c * CHUNK_PAGES;
+    hash_pages_serial(j->data + first * 4096u, chunk_len(j, c), j->contents + first, j->kernel);
+    atomic_store_explicit(&j->done[c], 1, memory_order_release);
+    return 1;
+}
+
+static void *worker_main(void *arg)
+{
+    window_job *j = arg;
+    while (work_one_chunk(j)) {
+    }
+    return NULL;
+}
+
+typedef struct {
+    uint64_t *ld;       /* NULL: hash only */
+    uint64_t w12;
+    uint64_t gpa;       /* GPA of the window's first page */
+} chain_ctx;
+
+/* Runs one window on `nthreads` threads (the caller is one of them). With a chain context the
+ * caller advances the chain over every finished prefix between its own chunks, and finishes it
+ * after the workers are joined. Thread-start failures only reduce parallelism. */
+static void run_window(window_job *j, int nthreads, chain_ctx *cc)
+{
+    pthread_t tids[MAX_THREADS];
+    int started = 0;
+    uint64_t chained = 0;
+
+    for (int t = 1; t < nthreads; t++) {
+        if (pthread_create(&tids[started], NULL, worker_main, j) != 0)
+            break;
+        started++;
+    }
+    while (work_one_chunk(j)) {
+        if (cc == NULL)
+            continue;
+        while (chained < j->nchunks &&
+               atomic_load_explicit(&j->done[chained], memory_order_acquire)) {
+            uint64_t first = chained * CHUNK_PAGES;
+            chain_pages(cc->ld, (const uint64_t(*)[6])(j->contents + first), chunk_len(j, chained),
+                        cc->w12, cc->gpa + first * 4096u);
+            chained++;
+        }
+    }
+    for (int t = 0; t < started; t++)
+        pthread_join(tids[t], NULL);
+    if (cc != NULL && chained < j->nchunks) {
+        uint64_t first = chained * CHUNK_PAGES;
+        chain_pages(cc->ld, (const uint64_t(*)[6])(j->contents + first), j->npages - first,
+                    cc->w12, cc->gpa + first * 4096u);
+    }
+}
+
+static int effective_threads(int nthreads, uint64_t npages)
+{
+    if (nthreads == 0)
+        nthreads = snp_online_cpus();
+    if (nthreads > MAX_THREADS)
+        nthreads = MAX_THREADS;
+    uint64_t useful = (npages + MIN_PAGES_PER_THREAD - 1) / MIN_PAGES_PER_THREAD;
+    if (useful < 1)
+        useful = 1;
+    return (uint64_t)nthreads < useful ? nthreads : (int)useful;
+}
+
+/* Hashes (and, with cc, chains) npages pages in windows. */
+static int hash_region(const uint8_t *data, uint64_t npages, int nthreads, chain_ctx *cc,
+                       uint8_t *out_bytes)
+{
+    uint64_t window = npages < WINDOW_PAGES ? npages : WINDOW_PAGES;
+    uint64_t nchunks_max = (window + CHUNK_PAGES - 1) / CHUNK_PAGES;
+    uint64_t(*contents)[6] = malloc((size_t)(window ? window : 1) * sizeof(*contents));
+    atomic_uchar *done = malloc((size_t)(nchunks_max ? nchunks_max : 1) * sizeof(*done));
+    if (contents == NULL || done == NULL) {
+        free(contents);
+        free((void *)done);
+        return SNP_ERR_NOMEM;
+    }
+    for (uint64_t base = 0; base < npages; base += window) {
+        window_job j;
+        j.data = data + base * 4096u;
+        j.npages = npages - base < window ? npages - base : window;
+        j.nchunks = (j.npages + CHUNK_PAGES - 1) / CHUNK_PAGES;
+        j.contents = contents;
+        atomic_init(&j.next_chunk, 0);
+        j.done = done;
+        for (uint64_t c = 0; c < j.nchunks; c++)
+            atomic_init(&done[c], 0);
+        j.kernel = simd_kernel;
+        if (cc != NULL) {
+            chain_ctx wcc = {cc->ld, cc->w12, cc->gpa + base * 4096u};
+            run_window(&j, effective_threads(nthreads, j.npages), &wcc);
+        } else {
+            run_window(&j, effective_threads(nthreads, j.npages), NULL);
+            for (uint64_t i = 0; i < j.npages; i++)
+                for (int k = 0; k < 6; k++)
+                    snp_store_be64(out_bytes + 48u * (base + i) + 8u * (unsigned)k, contents[i][k]);
+        }
+    }
+    free(contents);
+    free((void *)done);
+    return SNP_OK;
+}
+
+int snp_hash_pages(const uint8_t *data, uint64_t npages, uint8_t *out, int nthreads)
+{
+    ensure_init();
+    if (nthreads < 0)
+        return SNP_ERR_THREADS;
+    if (npages == 0)
+        return SNP_OK;
+    if (data == NULL || out == NULL)
+        return SNP_ERR_NULL_ARG;
+    if (npages > SIZE_MAX / 4096u)
+        return SNP_ERR_LENGTH;
+    return hash_region(data, npages, nthreads, NULL, out);
+}
+
+static int has_contents(uint8_t page_type)
+{
+    return page_type == SNP_PAGE_NORMAL || page_type == SNP_PAGE_VMSA;
+}
+
+static int check_common(const uint8_t *digest, uint8_t page_type, uint64_t gpa, uint8_t imi)
+{
+    if (digest == NULL)
+        return SNP_ERR_NULL_ARG;
+    if (page_type < SNP_PAGE_NORMAL || page_type > SNP_PAGE_CPUID)
+        return SNP_ERR_PAGE_TYPE;
+    if (gpa & 0xfffu)
+        return SNP_ERR_GPA_ALIGN;
+    if (imi > 1)
+        return SNP_ERR_IMI;
+    return SNP_OK;
+}
+
+int snp_ld_update(uint8_t *digest, uint8_t page_type, uint64_t gpa, const uint8_t *data,
+                  uint64_t length, uint8_t imi, uint8_t vmpl1_perms, uint8_t vmpl2_perms,
+                  uint8_t vmpl3_perms, int nthreads)
+{
+    int rc;
+    uint64_t ld[6];
+
+    ensure_init();
+    if ((rc = check_common(digest, page_type, gpa, imi)) != SNP_OK)
+        return rc;
+    if (length % 4096u)
+        return SNP_ERR_LENGTH;
+    /* The last page starts at gpa + length - 4096 and must still be a 64-bit GPA. */
+    if (length && length - 1 > UINT64_MAX - gpa)
+        return SNP_ERR_GPA_WRAP;
+    if (nthreads < 0)
+        return SNP_ERR_THREADS;
+    if (length == 0)
+        return SNP_OK;
+    if (has_contents(page_type) && data == NULL)
+        return SNP_ERR_NULL_DATA;
+    if (has_contents(page_type) && length > SIZE_MAX)
+        return SNP_ERR_LENGTH;
+
+    /* Work on a copy: the caller's digest changes only when the whole region succeeded. */
+    ld_from_bytes(ld, digest);
+    uint64_t w12 = pageinfo_word12(page_type, imi, vmpl1_perms, vmpl2_perms, vmpl3_perms);
+    uint64_t npages = length / 4096u;
+    if (has_contents(page_type)) {
+        chain_ctx cc = {ld, w12, gpa};
+        if ((rc = hash_region(data, npages, nthreads, &cc, NULL)) != SNP_OK)
+            return rc;
+    } else {
+        static const uint64_t zeros[6] = {0, 0, 0, 0, 0, 0};
+        for (uint64_t i = 0; i < npages; i++)
+            chain_step(ld, zeros, w12, gpa + i * 4096u);
+    }
+    ld_to_bytes(digest, ld);
+    return SNP_OK;
+}
+
+int snp_ld_update_repeat(uint8_t *digest, uint8_t page_type, uint64_t gpa, const uint8_t *page,
+                         uint64_t count, uint8_t imi, uint8_t vmpl1_perms, uint8_t vmpl2_perms,
+                         uint8_t vmpl3_perms)
+{
+    int rc;
+    uint64_t ld[6];
+    uint64_t contents[6] = {0, 0, 0, 0, 0, 0};
+
+    ensure_init();
+    if ((rc = check_common(digest, page_type, gpa, imi)) != SNP_OK)
+        return rc;
+    if (has_contents(page_type)) {
+        if (page == NULL)
+            return SNP_ERR_NULL_DATA;
+        snp_sha384_page_portable(page, contents);
+    }
+    ld_from_bytes(ld, digest);
+    uint64_t w12 = pageinfo_word12(page_type, imi, vmpl1_perms, vmpl2_perms, vmpl3_perms);
+    for (uint64_t i = 0; i < count; i++)
+        chain_step(ld, contents, w12, gpa);
+    ld_to_bytes(digest, ld);
+    return SNP_OK;
+}

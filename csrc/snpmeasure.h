@@ -1,0 +1,71 @@
+/* The public C API of snpmeasure's native core.
+ *
+ * This file is cdef-only: build_ffi.py feeds it verbatim to cffi's cdef(), and the C sources include
+ * it after <stdint.h> and <stddef.h>. So: no include guards, no #include, no macros other than
+ * integer constants.
+ *
+ * Conventions: every function returns 0 (SNP_OK) or a negative SNP_ERR_* code and never touches
+ * Python objects (cffi then releases the GIL around each call). A failed call leaves every output
+ * unchanged. The launch digest is passed as 48 bytes exactly as the firmware keeps GCTX.LD.
+ */
+
+#define SNP_DIGEST_SIZE 48
+#define SNP_PAGE_SIZE 4096
+
+/* SNP page types (SEV-SNP ABI Table 67 PAGE_TYPE; Linux KVM_SEV_SNP_PAGE_TYPE_*). */
+#define SNP_PAGE_NORMAL 1
+#define SNP_PAGE_VMSA 2
+#define SNP_PAGE_ZERO 3
+#define SNP_PAGE_UNMEASURED 4
+#define SNP_PAGE_SECRETS 5
+#define SNP_PAGE_CPUID 6
+
+/* Error codes. */
+#define SNP_OK 0
+#define SNP_ERR_LENGTH -1
+#define SNP_ERR_GPA_ALIGN -2
+#define SNP_ERR_GPA_WRAP -3
+#define SNP_ERR_PAGE_TYPE -4
+#define SNP_ERR_NULL_DATA -5
+#define SNP_ERR_IMI -6
+#define SNP_ERR_NOMEM -7
+#define SNP_ERR_THREAD -8
+#define SNP_ERR_NULL_ARG -9
+#define SNP_ERR_THREADS -10
+#define SNP_ERR_SIMD -11
+
+/* Content-hashing kernels. */
+#define SNP_SIMD_PORTABLE 0
+#define SNP_SIMD_AVX2 1
+
+const char *snp_strerror(int code);
+
+/* One-shot SHA-384 / SHA-512 (own portable implementation, FIPS 180-4). */
+int snp_sha384(const uint8_t *data, size_t len, uint8_t *out48);
+int snp_sha512(const uint8_t *data, size_t len, uint8_t *out64);
+
+/* SHA-384 of each of npages 4 KiB pages: out gets 48 bytes per page. Uses the selected kernel and
+ * up to nthreads threads (0 = one per online CPU). */
+int snp_hash_pages(const uint8_t *data, uint64_t npages, uint8_t *out, int nthreads);
+
+/* Extend the launch digest over a region: one PAGE_INFO (ABI Table 67) per 4 KiB page, GPA
+ * advancing by 4096. For NORMAL and VMSA, data holds `length` bytes and CONTENTS is SHA-384 of each
+ * page; for the other types data is ignored (may be NULL) and CONTENTS is 48 zero bytes.
+ * length must be a multiple of 4096 (0 is a no-op); gpa must be page aligned and gpa + length
+ * must not pass 2^64. imi is 0 or 1. nthreads: 0 = one per online CPU; regions below the
+ * break-even size are hashed on the calling thread; the result never depends on nthreads. */
+int snp_ld_update(uint8_t *digest, uint8_t page_type, uint64_t gpa, const uint8_t *data,
+                  uint64_t length, uint8_t imi, uint8_t vmpl1_perms, uint8_t vmpl2_perms,
+                  uint8_t vmpl3_perms, int nthreads);
+
+/* Extend the launch digest `count` times with the same page at the same GPA, as KVM does when it
+ * measures identical AP VMSAs. The page (4096 bytes, NORMAL/VMSA only) is hashed once. */
+int snp_ld_update_repeat(uint8_t *digest, uint8_t page_type, uint64_t gpa, const uint8_t *page,
+                         uint64_t count, uint8_t imi, uint8_t vmpl1_perms, uint8_t vmpl2_perms,
+                         uint8_t vmpl3_perms);
+
+/* Kernel selection: which kernel snp_hash_pages / snp_ld_update use for page contents. */
+int snp_simd_supported(void);
+int snp_simd_get(void);
+int snp_simd_set(int kernel);
+int snp_online_cpus(void);

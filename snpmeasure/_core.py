@@ -1,0 +1,146 @@
+"""The native LaunchDigest and backend selection. The only module that imports ``_native``.
+
+``SNPMEASURE_BACKEND=python`` selects the pure-Python reference; anything else (default
+``native``) requires the compiled core and fails loudly if it is missing or broken: a silent
+fallback would make a build pipeline 4x slower without anyone noticing.
+``SNPMEASURE_SIMD=off`` forces the portable content-hashing kernel.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Optional, Type
+
+from . import _reference
+from .errors import InvalidInputError, NativeError
+from .pages import DIGEST_SIZE, PAGE_SIZE, LaunchDigestBase, PageType
+
+_BACKEND_ENV = os.environ.get("SNPMEASURE_BACKEND", "native").strip().lower() or "native"
+if _BACKEND_ENV not in ("native", "python"):
+    raise ImportError(f"SNPMEASURE_BACKEND: must be 'native' or 'python', got {_BACKEND_ENV!r}")
+
+_native: Any = None
+if _BACKEND_ENV == "native":
+    try:
+        from . import _native
+    except ImportError as exc:  # pragma: no cover - exercised only on a broken install
+        raise ImportError(
+            "snpmeasure: the native core (snpmeasure._native) is not built or does not load "
+            f"({exc}); reinstall with a C compiler available, or set SNPMEASURE_BACKEND=python "
+            "to use the slow pure-Python reference"
+        ) from exc
+
+#: Which LaunchDigest implementation ``snpmeasure.LaunchDigest`` is: "native" or "python".
+backend: str = _BACKEND_ENV
+
+
+def _field_for(code: int) -> str:
+    lib = _native.lib
+    return {
+        lib.SNP_ERR_LENGTH: "length",
+        lib.SNP_ERR_GPA_ALIGN: "gpa",
+        lib.SNP_ERR_GPA_WRAP: "gpa",
+        lib.SNP_ERR_PAGE_TYPE: "page_type",
+        lib.SNP_ERR_NULL_DATA: "data",
+        lib.SNP_ERR_IMI: "imi",
+        lib.SNP_ERR_THREADS: "threads",
+        lib.SNP_ERR_SIMD: "simd",
+    }.get(code, "")
+
+
+def check_rc(rc: int) -> None:
+    """Turn a native error code into the matching snpmeasure exception."""
+    if rc == 0:
+        return
+    message = _native.ffi.string(_native.lib.snp_strerror(rc)).decode()
+    field = _field_for(rc)
+    if field:
+        raise InvalidInputError(field, message)
+    if rc == _native.lib.SNP_ERR_NOMEM:
+        raise MemoryError(f"snpmeasure native core: {message}")
+    raise NativeError(f"snpmeasure native core: {message} (code {rc})")
+
+
+def _apply_simd_env() -> None:
+    setting = os.environ.get("SNPMEASURE_SIMD", "").strip().lower()
+    if setting in ("", "auto", "on"):
+        return
+    if setting == "off":
+        check_rc(_native.lib.snp_simd_set(_native.lib.SNP_SIMD_PORTABLE))
+        return
+    raise ImportError(f"SNPMEASURE_SIMD: must be 'auto', 'on' or 'off', got {setting!r}")
+
+
+class NativeLaunchDigest(LaunchDigestBase):
+    """SNP launch digest computed by the C core (GIL released, threads for large regions)."""
+
+    def _init_state(self, seed: bytes) -> None:
+        self._ld = _native.ffi.new("uint8_t[48]", seed)
+
+    def _update_region(
+        self, ptype: PageType, gpa: int, view: Optional[memoryview], length: int, imi: int, v1: int, v2: int, v3: int
+    ) -> None:
+        ffi, lib = _native.ffi, _native.lib
+        data = ffi.NULL if view is None else ffi.from_buffer(view)
+        check_rc(lib.snp_ld_update(self._ld, int(ptype), gpa, data, length, imi, v1, v2, v3, self._threads))
+
+    def _update_repeat(self, ptype: PageType, gpa: int, page: memoryview, count: int) -> None:
+        ffi, lib = _native.ffi, _native.lib
+        check_rc(lib.snp_ld_update_repeat(self._ld, int(ptype), gpa, ffi.from_buffer(page), count, 0, 0, 0, 0))
+
+    def digest(self) -> bytes:
+        """The current launch digest (48 bytes)."""
+        return bytes(_native.ffi.buffer(self._ld, DIGEST_SIZE))
+
+    def copy(self) -> "NativeLaunchDigest":
+        """An independent copy of this digest state."""
+        other = NativeLaunchDigest.__new__(NativeLaunchDigest)
+        other._threads = self._threads
+        other._init_state(self.digest())
+        return other
+
+
+LaunchDigest: Type[LaunchDigestBase]
+if backend == "native":
+    _apply_simd_env()
+    LaunchDigest = NativeLaunchDigest
+else:
+    LaunchDigest = _reference.LaunchDigest
+
+
+def native_available() -> bool:
+    """True when the compiled core is loaded."""
+    return _native is not None
+
+
+def simd_info() -> Dict[str, object]:
+    """Which content-hashing kernels exist and which is active (native backend only)."""
+    if _native is None:
+        return {"backend": backend, "supported": [], "active": None}
+    lib = _native.lib
+    supported = ["portable"] + (["avx2"] if lib.snp_simd_supported() else [])
+    active = "avx2" if lib.snp_simd_get() == lib.SNP_SIMD_AVX2 else "portable"
+    return {"backend": backend, "supported": supported, "active": active, "cpus": lib.snp_online_cpus()}
+
+
+def set_simd(kernel: str) -> None:
+    """Select the content-hashing kernel: "avx2" or "portable" (native backend only)."""
+    if _native is None:
+        raise InvalidInputError("simd", "needs the native backend")
+    codes = {"portable": _native.lib.SNP_SIMD_PORTABLE, "avx2": _native.lib.SNP_SIMD_AVX2}
+    if kernel not in codes:
+        raise InvalidInputError("simd", f"must be 'avx2' or 'portable', got {kernel!r}")
+    check_rc(_native.lib.snp_simd_set(codes[kernel]))
+
+
+def sha384_pages(data: bytes, threads: int = 1) -> bytes:
+    """SHA-384 of each 4 KiB page of ``data`` (48 bytes per page), via the native kernels."""
+    if _native is None:
+        raise InvalidInputError("backend", "sha384_pages needs the native backend")
+    view = memoryview(data).cast("B")
+    if view.nbytes % PAGE_SIZE:
+        raise InvalidInputError("data", f"must be a multiple of 4096 bytes, got {view.nbytes}")
+    n = view.nbytes // PAGE_SIZE
+    out = _native.ffi.new("uint8_t[]", max(1, 48 * n))
+    check_rc(_native.lib.snp_hash_pages(_native.ffi.from_buffer(view), n, out, threads))
+    return bytes(_native.ffi.buffer(out, 48 * n))

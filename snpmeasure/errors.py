@@ -1,0 +1,52 @@
+"""The exceptions snpmeasure raises.
+
+Every failure is an :class:`Error`. Subclasses that describe bad input also derive from
+:class:`ValueError`, so generic callers can catch them the usual way. Messages name the field (or
+argument) and the rule it broke, e.g. ``gpa: must be a multiple of 4096, got 0x1001``.
+"""
+
+from __future__ import annotations
+
+
+class Error(Exception):
+    """Base class of every exception snpmeasure raises on purpose."""
+
+
+class InvalidInputError(Error, ValueError):
+    """An argument or input value breaks a rule; ``field`` names it."""
+
+    def __init__(self, field: str, rule: str) -> None:
+        self.field = field
+        self.rule = rule
+        super().__init__(f"{field}: {rule}")
+
+
+class ImageError(InvalidInputError):
+    """A firmware (OVMF or SVSM) image is malformed; ``field`` names the structure and offset."""
+
+
+class ManifestError(InvalidInputError):
+    """A firmware manifest is malformed, from an unknown schema, or inconsistent."""
+
+
+class ProfileError(InvalidInputError):
+    """A launch profile (built-in name or profile file) is unknown or invalid."""
+
+
+class ConfigError(InvalidInputError):
+    """A combination of launch inputs cannot be measured (e.g. a kernel without a hashes area)."""
+
+
+class NativeError(Error):
+    """The native core failed for a reason other than bad input (e.g. out of memory)."""
+
+
+__all__ = [
+    "Error",
+    "InvalidInputError",
+    "ImageError",
+    "ManifestError",
+    "ProfileError",
+    "ConfigError",
+    "NativeError",
+]
