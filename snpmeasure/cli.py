@@ -21,7 +21,7 @@ EXIT_BAD_INPUT = 2
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with snpmeasure's one-line errors and exit code 2."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(EXIT_BAD_INPUT)
 
