@@ -10,10 +10,17 @@ from ._core import LaunchDigest, backend
 from .errors import ConfigError, Error, ImageError, InvalidInputError, ManifestError, NativeError, ProfileError
 from .pages import PAGE_SIZE, VMSA_GPA, PageType
 
-__version__ = "0.1.0"
+from ._version import __version__
+from .measure import Measurement, measure
+from .profiles import LaunchProfile
+from .firmware import Firmware
 
 __all__ = [
     "LaunchDigest",
+    "measure",
+    "Measurement",
+    "LaunchProfile",
+    "Firmware",
     "PageType",
     "VMSA_GPA",
     "PAGE_SIZE",

@@ -1,0 +1,218 @@
+"""A model of the AMD secure processor's launch commands for one guest context.
+
+SNP: LAUNCH_START → LAUNCH_UPDATE* (pages, then VMSAs) → LAUNCH_FINISH, extending the SHA-384
+launch digest (``_core.LaunchDigest``) exactly as the firmware does. SEV/SEV-ES: LAUNCH_UPDATE_DATA
+and LAUNCH_UPDATE_VMSA extend a SHA-256 digest (snp-abi.md §8.4). Status codes are the
+firmware's (``SEV_RET_*``, snp-abi.md §1.3); a command refused by the firmware raises
+:class:`FirmwareStatusError` with that status.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from enum import Enum, IntEnum
+from typing import List, Optional, Union
+
+from ._core import LaunchDigest
+from .errors import Error
+from .pages import PAGE_SIZE, VMSA_GPA, Buffer, PageType
+
+
+class Status(IntEnum):
+    """Firmware status codes (SEV_RET_*, 16-bit)."""
+
+    SUCCESS = 0x00
+    INVALID_PLATFORM_STATE = 0x01
+    INVALID_GUEST_STATE = 0x02
+    INVALID_CONFIG = 0x03
+    INVALID_LEN = 0x04
+    ALREADY_OWNED = 0x05
+    INVALID_CERTIFICATE = 0x06
+    POLICY_FAILURE = 0x07
+    INACTIVE = 0x08
+    INVALID_ADDRESS = 0x09
+    BAD_SIGNATURE = 0x0A
+    BAD_MEASUREMENT = 0x0B
+    ASID_OWNED = 0x0C
+    INVALID_ASID = 0x0D
+    WBINVD_REQUIRED = 0x0E
+    DFFLUSH_REQUIRED = 0x0F
+    INVALID_GUEST = 0x10
+    INVALID_COMMAND = 0x11
+    ACTIVE = 0x12
+    HWSEV_RET_PLATFORM = 0x13
+    HWSEV_RET_UNSAFE = 0x14
+    UNSUPPORTED = 0x15
+    INVALID_PARAM = 0x16
+    RESOURCE_LIMIT = 0x17
+    SECURE_DATA_INVALID = 0x18
+    INVALID_PAGE_SIZE = 0x19
+    INVALID_PAGE_STATE = 0x1A
+    INVALID_MDATA_ENTRY = 0x1B
+    INVALID_PAGE_OWNER = 0x1C
+    AEAD_OFLOW = 0x1D
+    RB_MODE_EXITED = 0x1F
+    RMP_INIT_REQUIRED = 0x20
+    BAD_SVN = 0x21
+    BAD_VERSION = 0x22
+    SHUTDOWN_REQUIRED = 0x23
+    UPDATE_FAILED = 0x24
+    RESTORE_REQUIRED = 0x25
+    RMP_INITIALIZATION_FAILED = 0x26
+    INVALID_KEY = 0x27
+
+
+class FirmwareStatusError(Error):
+    """The firmware would refuse a command: ``status`` says how, the message says why."""
+
+    def __init__(self, command: str, status: Status, reason: str) -> None:
+        self.command = command
+        self.status = status
+        self.reason = reason
+        super().__init__(f"{command}: firmware returns {status.name} ({int(status):#04x}): {reason}")
+
+
+class GuestState(Enum):
+    """Guest context states the launch commands move through."""
+
+    NONE = "none"  # no guest context yet
+    LAUNCHING = "launching"  # after LAUNCH_START
+    RUNNING = "running"  # after LAUNCH_FINISH
+
+
+@dataclass(frozen=True)
+class TraceEntry:
+    """One launch command as the firmware saw it, with the digest after it."""
+
+    command: str
+    page_type: str
+    gpa: Optional[int]
+    length: int
+    label: str
+    digest: bytes
+
+    def to_json(self) -> dict:  # type: ignore[type-arg]
+        """JSON-ready form (GPAs and digests as hex)."""
+        return {
+            "command": self.command,
+            "page_type": self.page_type,
+            "gpa": None if self.gpa is None else f"{self.gpa:#x}",
+            "gpa_end": None if self.gpa is None else f"{self.gpa + self.length:#x}",
+            "length": self.length,
+            "label": self.label,
+            "digest": self.digest.hex(),
+        }
+
+    def line(self) -> str:
+        """One human-readable line for ``--trace``."""
+        where = "" if self.gpa is None else f"{self.gpa:#014x}-{self.gpa + self.length - 1:#014x} "
+        return f"{self.command:<20} {self.page_type:<10} {where}{self.label:<34} {self.digest.hex()}"
+
+
+class Firmware:
+    """One SNP guest context: LAUNCH_START, LAUNCH_UPDATE, LAUNCH_FINISH."""
+
+    def __init__(self, *, seed: Optional[bytes] = None, trace: bool = False, threads: Optional[int] = None) -> None:
+        self.state = GuestState.NONE
+        self._seed = seed
+        self._threads = threads
+        self._ld = LaunchDigest(seed, threads=threads)
+        self.policy: Optional[int] = None
+        self.trace: Optional[List[TraceEntry]] = [] if trace else None
+
+    @property
+    def ld(self) -> bytes:
+        """GCTX.LD, the launch digest so far."""
+        return self._ld.digest()
+
+    def _require(self, command: str, state: GuestState) -> None:
+        if self.state is not state:
+            raise FirmwareStatusError(
+                command, Status.INVALID_GUEST_STATE, f"guest is {self.state.value}, the command needs it {state.value}"
+            )
+
+    def _record(self, command: str, ptype: PageType, gpa: int, length: int, label: str) -> None:
+        if self.trace is not None:
+            self.trace.append(TraceEntry(command, ptype.name, gpa, length, label, self._ld.digest()))
+
+    def launch_start(self, policy: int = 0x30000) -> None:
+        """SNP_LAUNCH_START: create the guest context with ``policy``; LD starts at zero (or seed)."""
+        self._require("SNP_LAUNCH_START", GuestState.NONE)
+        self.policy = policy
+        self.state = GuestState.LAUNCHING
+
+    def launch_update(
+        self,
+        page_type: Union[PageType, int],
+        gpa: int,
+        data: Optional[Buffer] = None,
+        length: Optional[int] = None,
+        *,
+        label: str = "",
+        imi: bool = False,
+        vmpl1_perms: int = 0,
+        vmpl2_perms: int = 0,
+        vmpl3_perms: int = 0,
+    ) -> None:
+        """SNP_LAUNCH_UPDATE over a region (one PAGE_INFO per 4 KiB page)."""
+        self._require("SNP_LAUNCH_UPDATE", GuestState.LAUNCHING)
+        ptype = PageType(page_type)
+        self._ld.update(ptype, gpa, data, length, imi=imi, vmpl1_perms=vmpl1_perms, vmpl2_perms=vmpl2_perms, vmpl3_perms=vmpl3_perms)
+        size = length if length is not None else (len(memoryview(data).cast("B")) if data is not None else 0)
+        self._record("SNP_LAUNCH_UPDATE", ptype, gpa, size, label)
+
+    def launch_update_vmsa(
+        self, page: Buffer, *, gpa: int = VMSA_GPA, count: int = 1, label: str = "vmsa vCPU {}", first: int = 0
+    ) -> None:
+        """The VMSA updates KVM issues inside LAUNCH_FINISH: ``count`` identical pages at ``gpa``.
+
+        In traces ``{}`` in ``label`` becomes the vCPU index (``first`` + position in this call)."""
+        self._require("SNP_LAUNCH_UPDATE", GuestState.LAUNCHING)
+        if self.trace is None:
+            self._ld.update_vmsa(page, gpa, count=count)
+            return
+        for i in range(count):
+            self._ld.update_vmsa(page, gpa)
+            self._record("SNP_LAUNCH_UPDATE", PageType.VMSA, gpa, PAGE_SIZE, label.format(first + i))
+
+    def copy(self) -> "Firmware":
+        """An independent copy of this guest context (for forks such as vCPU sweeps)."""
+        other = Firmware.__new__(Firmware)
+        other.__dict__.update(self.__dict__)
+        other._ld = self._ld.copy()
+        other.trace = None if self.trace is None else list(self.trace)
+        return other
+
+    def launch_finish(self) -> bytes:
+        """SNP_LAUNCH_FINISH without an ID block: the guest runs with the LD it got."""
+        self._require("SNP_LAUNCH_FINISH", GuestState.LAUNCHING)
+        self.state = GuestState.RUNNING
+        return self.ld
+
+
+class SevFirmware:
+    """One SEV or SEV-ES guest context: the launch digest is SHA-256 over everything measured."""
+
+    def __init__(self, *, trace: bool = False) -> None:
+        self._h = hashlib.sha256()
+        self.state = GuestState.LAUNCHING
+        self.trace: Optional[List[TraceEntry]] = [] if trace else None
+
+    def _record(self, command: str, kind: str, length: int, label: str) -> None:
+        if self.trace is not None:
+            self.trace.append(TraceEntry(command, kind, None, length, label, self._h.copy().digest()))
+
+    def launch_update_data(self, data: Buffer, *, label: str = "") -> None:
+        """LAUNCH_UPDATE_DATA: measure (and encrypt) a region."""
+        self._h.update(data)
+        self._record("LAUNCH_UPDATE_DATA", "DATA", len(memoryview(data).cast("B")), label)
+
+    def launch_update_vmsa(self, page: bytes, *, label: str = "") -> None:
+        """LAUNCH_UPDATE_VMSA: measure one vCPU's save area."""
+        self._h.update(page)
+        self._record("LAUNCH_UPDATE_VMSA", "VMSA", len(page), label)
+
+    def launch_measure(self) -> bytes:
+        """GCTX.LD as LAUNCH_MEASURE uses it."""
+        return self._h.digest()

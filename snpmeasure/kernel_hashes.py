@@ -1,0 +1,134 @@
+"""The SEV hashes table that QEMU builds for ``-kernel``/``-initrd``/``-append`` (kernel-hashes=on).
+
+Layout (QEMU ``PaddedSevHashTable``, snp-abi.md §8.2; GUIDs stored little-endian, all packed):
+
+    0x00 16  table header GUID 9438d606-…     0x10  2  length 0xA8
+    0x12 16  cmdline GUID 97d02dd8-…          0x22  2  0x32   0x24 32  SHA-256(cmdline ‖ NUL)
+    0x44 16  initrd GUID 44baf731-…           0x54  2  0x32   0x56 32  SHA-256(initrd or b"")
+    0x76 16  kernel GUID 4de79437-…           0x86  2  0x32   0x88 32  SHA-256(bzImage file)
+    0xA8  8  zero padding (to a multiple of 16)
+
+Files are hashed in 1 MiB chunks (memory stays bounded for a multi-GiB initrd); hashlib releases
+the GIL on large updates, so the kernel and initrd are hashed concurrently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Optional, Union
+
+from .errors import InvalidInputError
+
+TABLE_GUID = uuid.UUID("9438d606-4f22-4cc9-b479-a793d411fd21")
+CMDLINE_GUID = uuid.UUID("97d02dd8-bd20-4c94-aa78-e7714d36ab2a")
+INITRD_GUID = uuid.UUID("44baf731-3a2f-4bd7-9af1-41e29169781d")
+KERNEL_GUID = uuid.UUID("4de79437-abd2-427f-b835-d5b172d2045b")
+ENTRY_SIZE = 16 + 2 + 32  # 0x32
+TABLE_SIZE = 16 + 2 + 3 * ENTRY_SIZE  # 0xA8
+PADDED_SIZE = (TABLE_SIZE + 15) & ~15  # 0xB0
+CHUNK = 1 << 20
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def sha256_file(path: PathLike) -> bytes:
+    """SHA-256 of a file, streamed in 1 MiB chunks into one reused buffer."""
+    h = hashlib.sha256()
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as f:
+        while True:
+            n = f.readinto(buf)
+            if not n:
+                break
+            h.update(view[:n])
+    return h.digest()
+
+
+def parse_sha256_hex(field: str, text: str) -> bytes:
+    """A SHA-256 given as 64 hex digits."""
+    t = text.strip().lower()
+    if t.startswith("0x"):
+        t = t[2:]
+    if len(t) != 64:
+        raise InvalidInputError(field, f"must be a SHA-256 as 64 hex digits, got {len(t)} characters")
+    try:
+        return bytes.fromhex(t)
+    except ValueError:
+        raise InvalidInputError(field, "must be a SHA-256 as 64 hex digits, found a non-hex character") from None
+
+
+def cmdline_bytes(append: Optional[str]) -> bytes:
+    """The command line as QEMU hashes it: UTF-8 with its NUL (no ``-append``: a lone NUL)."""
+    return (append or "").encode() + b"\x00"
+
+
+@dataclass(frozen=True)
+class KernelHashes:
+    """SHA-256 of the kernel, initrd and command line, as they enter the SEV hashes table."""
+
+    kernel: bytes
+    initrd: bytes
+    cmdline: bytes
+
+    @classmethod
+    def from_inputs(
+        cls,
+        *,
+        kernel: Optional[PathLike] = None,
+        initrd: Optional[PathLike] = None,
+        append: Optional[str] = None,
+        kernel_hash: Optional[str] = None,
+        initrd_hash: Optional[str] = None,
+        append_hash: Optional[str] = None,
+    ) -> Optional["KernelHashes"]:
+        """Hash the boot artefacts (files or given SHA-256s); None when there is no kernel."""
+        if kernel is not None and kernel_hash is not None:
+            raise InvalidInputError("kernel_hash", "give either kernel or kernel_hash, not both")
+        if initrd is not None and initrd_hash is not None:
+            raise InvalidInputError("initrd_hash", "give either initrd or initrd_hash, not both")
+        if append is not None and append_hash is not None:
+            raise InvalidInputError("append_hash", "give either append or append_hash, not both")
+        has_kernel = kernel is not None or kernel_hash is not None
+        if not has_kernel:
+            for name, value in (("initrd", initrd), ("initrd_hash", initrd_hash), ("append", append), ("append_hash", append_hash)):
+                if value is not None:
+                    raise InvalidInputError(name, "needs a kernel (kernel or kernel_hash): QEMU ignores it without -kernel")
+            return None
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            kfut = pool.submit(sha256_file, kernel) if kernel is not None else None
+            ifut = pool.submit(sha256_file, initrd) if initrd is not None else None
+            k = kfut.result() if kfut else parse_sha256_hex("kernel_hash", kernel_hash or "")
+            if ifut:
+                i = ifut.result()
+            elif initrd_hash is not None:
+                i = parse_sha256_hex("initrd_hash", initrd_hash)
+            else:
+                i = hashlib.sha256(b"").digest()
+        c = parse_sha256_hex("append_hash", append_hash) if append_hash is not None else hashlib.sha256(cmdline_bytes(append)).digest()
+        return cls(kernel=k, initrd=i, cmdline=c)
+
+    def table(self) -> bytes:
+        """The 0xB0-byte padded SEV hashes table."""
+        def entry(guid: uuid.UUID, digest: bytes) -> bytes:
+            return guid.bytes_le + struct.pack("<H", ENTRY_SIZE) + digest
+
+        raw = (
+            TABLE_GUID.bytes_le
+            + struct.pack("<H", TABLE_SIZE)
+            + entry(CMDLINE_GUID, self.cmdline)
+            + entry(INITRD_GUID, self.initrd)
+            + entry(KERNEL_GUID, self.kernel)
+        )
+        return raw + bytes(PADDED_SIZE - len(raw))
+
+    def section(self, offset: int, size: int) -> bytes:
+        """The kernel-hashes section as SNP measures it: zeros with the table at ``offset``."""
+        if offset + PADDED_SIZE > size:
+            raise InvalidInputError("kernel_hashes", f"table at offset {offset:#x} does not fit in a {size:#x}-byte section")
+        return bytes(offset) + self.table() + bytes(size - offset - PADDED_SIZE)

@@ -1,0 +1,283 @@
+"""``measure()``: guest inputs → plan → firmware model → :class:`Measurement`.
+
+SNP digests go through :class:`firmware.Firmware` (the same path the launch dry run uses); SEV and
+SEV-ES digests through :class:`firmware.SevFirmware` (SHA-256), plus the LAUNCH_MEASURE HMAC when
+the guest owner's TIK and the platform's nonce are given (snp-abi.md §8.4).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Union
+
+from ._version import __version__
+from .cpus import resolve_vcpu_sig
+from .errors import ConfigError, InvalidInputError
+from .firmware import Firmware, SevFirmware, TraceEntry
+from .images import FOUR_GIB, FirmwareImage, SvsmImage, map_file
+from .kernel_hashes import KernelHashes
+from .pages import Buffer, parse_seed
+from .plan import MODES, Plan, sev_plan, snp_plan
+from .profiles import VMM_TYPE_PROFILES, LaunchProfile, get_profile
+
+PathOrImage = Union[str, "os.PathLike[str]", FirmwareImage]
+
+#: ``Measurement.mode`` names as sev-snp-measure prints them with ``-v``.
+MODE_NAMES = {"snp": "SEV_SNP", "snp:ovmf-hash": "SEV_SNP", "snp:svsm": "SEV_SNP_SVSM", "sev": "SEV", "seves": "SEV_ES"}
+
+
+@dataclass
+class Measurement:
+    """A computed launch measurement and what it was computed from."""
+
+    digest: bytes
+    mode: str
+    profile: str
+    vcpus: Optional[int] = None
+    vcpu_sig: Optional[int] = None
+    guest_features: Optional[int] = None
+    inputs: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    trace: Optional[List[TraceEntry]] = None
+    warnings: List[str] = field(default_factory=list)
+    vmsas: List[bytes] = field(default_factory=list)
+
+    def hex(self) -> str:
+        """The digest as lower-case hex."""
+        return self.digest.hex()
+
+    def base64(self) -> str:
+        """The digest as standard base64 (the form QEMU's id-block tooling uses)."""
+        return base64.b64encode(self.digest).decode()
+
+    def to_json(self) -> Dict[str, Any]:
+        """A JSON-ready dict: measurement, mode, profile, inputs with their SHA-256, and more."""
+        out: Dict[str, Any] = {
+            "measurement": self.hex(),
+            "measurement_base64": self.base64(),
+            "mode": self.mode,
+            "profile": self.profile,
+            "vcpus": self.vcpus,
+            "vcpu_sig": None if self.vcpu_sig is None else f"{self.vcpu_sig:#x}",
+            "guest_features": None if self.guest_features is None else f"{self.guest_features:#x}",
+            "inputs": self.inputs,
+            "warnings": self.warnings,
+            "snpmeasure_version": __version__,
+        }
+        if self.trace is not None:
+            out["trace"] = [t.to_json() for t in self.trace]
+        return out
+
+
+def _file_info(path: Union[str, "os.PathLike[str]"], sha256: Optional[str] = None) -> Dict[str, Any]:
+    if sha256 is None:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        sha256 = h.hexdigest()
+    return {"path": os.fspath(path), "sha256": sha256, "size": os.path.getsize(path)}
+
+
+def resolve_profile(profile: Union[str, LaunchProfile, None], vmm_type: Optional[str], mode: str) -> LaunchProfile:
+    """The profile from ``profile`` and the sev-snp-measure style ``vmm_type`` (they must agree)."""
+    if vmm_type is not None and vmm_type not in VMM_TYPE_PROFILES:
+        raise InvalidInputError("vmm_type", f"unknown VMM type {vmm_type!r}; known: {', '.join(VMM_TYPE_PROFILES)}")
+    if profile is None:
+        if mode == "snp:svsm":
+            if vmm_type not in (None, "QEMU"):
+                raise ConfigError("vmm_type", "snp:svsm mode is only defined for QEMU")
+            return get_profile("svsm")
+        return get_profile(VMM_TYPE_PROFILES[vmm_type or "QEMU"])
+    prof = get_profile(profile)
+    if vmm_type is not None and VMM_TYPE_PROFILES[vmm_type] != prof.vmm:
+        raise ConfigError("vmm_type", f"{vmm_type} contradicts profile {prof.name!r} (a {prof.vmm} profile)")
+    if mode == "snp:svsm" and prof.vmsa.kind != "svsm":
+        raise ConfigError("profile", f"snp:svsm mode needs an SVSM profile, got {prof.name!r}")
+    if mode != "snp:svsm" and prof.vmsa.kind == "svsm":
+        raise ConfigError("profile", f"profile {prof.name!r} is for --mode snp:svsm")
+    return prof
+
+
+def measure(
+    *,
+    mode: str = "snp",
+    ovmf: Optional[PathOrImage] = None,
+    vcpus: Optional[int] = None,
+    vcpu_type: Optional[str] = None,
+    vcpu_sig: Optional[int] = None,
+    vcpu_family: Optional[int] = None,
+    vcpu_model: Optional[int] = None,
+    vcpu_stepping: Optional[int] = None,
+    vmm_type: Optional[str] = None,
+    profile: Union[str, LaunchProfile, None] = None,
+    kernel: Optional[Union[str, "os.PathLike[str]"]] = None,
+    initrd: Optional[Union[str, "os.PathLike[str]"]] = None,
+    append: Optional[str] = None,
+    kernel_hash: Optional[str] = None,
+    initrd_hash: Optional[str] = None,
+    append_hash: Optional[str] = None,
+    guest_features: Optional[int] = None,
+    snp_ovmf_hash: Optional[Union[str, bytes]] = None,
+    svsm: Optional[PathOrImage] = None,
+    vars_size: Optional[int] = None,
+    vars_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+    trace: bool = False,
+    threads: Optional[int] = None,
+    describe_inputs: bool = False,
+) -> Measurement:
+    """Compute a launch measurement.
+
+    ``mode``: "snp" (default), "snp:ovmf-hash" (digest of the firmware pages only; seeds
+    ``snp_ovmf_hash``), "snp:svsm" (Coconut SVSM with ``svsm`` and ``vars_size``/``vars_file``),
+    "sev" or "seves" (SHA-256 digests). ``profile`` (default "qemu", or from ``vmm_type``
+    "QEMU"/"ec2"/"gce") fixes every VMM choice. The vCPU signature comes from ``vcpu_family``/
+    ``vcpu_model``/``vcpu_stepping``, else ``vcpu_sig``, else ``vcpu_type`` (a QEMU CPU model).
+    ``guest_features`` is the VMSA SEV_FEATURES (default: the profile's, 0x1; SEV-ES: 0).
+    ``trace=True`` records every launch command with the digest after it.
+    """
+    if mode not in MODES:
+        raise InvalidInputError("mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
+    if ovmf is None:
+        raise InvalidInputError("ovmf", "a firmware image is required")
+    prof = resolve_profile(profile, vmm_type, mode)
+    image = ovmf if isinstance(ovmf, FirmwareImage) else FirmwareImage.open(ovmf)
+    inputs: Dict[str, Dict[str, Any]] = {}
+    if describe_inputs:
+        inputs["ovmf"] = {"path": image.name, "sha256": image.sha256(), "size": image.size}
+
+    if mode == "snp:ovmf-hash":
+        fw = Firmware(trace=trace, threads=threads)
+        fw.launch_start()
+        plan = snp_plan(mode=mode, profile=prof, firmware=image, firmware_data=image.data)
+        _run_snp(fw, plan)
+        return Measurement(fw.ld, mode, prof.name, inputs=inputs, trace=fw.trace)
+
+    if vcpus is None and mode != "sev":
+        raise InvalidInputError("vcpus", f"is required in mode {mode!r}")
+    if vcpus is not None and (isinstance(vcpus, bool) or not isinstance(vcpus, int) or not 1 <= vcpus <= 4096):
+        raise InvalidInputError("vcpus", f"must be an int from 1 to 4096, got {vcpus!r}")
+    sig = None if mode == "sev" else resolve_vcpu_sig(vcpu_type, vcpu_sig, vcpu_family, vcpu_model, vcpu_stepping)
+    if mode != "sev" and sig is None and prof.vmsa.rdx == "vcpu_sig":
+        raise InvalidInputError("vcpu_type", f"a vCPU type, signature or family/model/stepping is required in mode {mode!r} with profile {prof.name!r}")
+
+    if mode == "snp:svsm" and kernel is not None:
+        raise ConfigError("kernel", "snp:svsm mode measures no kernel hashes")
+    hashes = KernelHashes.from_inputs(
+        kernel=kernel, initrd=initrd, append=append, kernel_hash=kernel_hash, initrd_hash=initrd_hash, append_hash=append_hash
+    )
+    if describe_inputs:
+        for name, path in (("kernel", kernel), ("initrd", initrd)):
+            if path is not None:
+                inputs[name] = _file_info(path, getattr(hashes, name).hex() if hashes else None)
+        if hashes is not None:
+            inputs["append"] = {"value": append, "sha256": hashes.cmdline.hex()}
+
+    if mode in ("sev", "seves"):
+        if snp_ovmf_hash is not None:
+            raise ConfigError("snp_ovmf_hash", "only works with mode 'snp'")
+        features = 0 if guest_features is None else _check_features(guest_features)
+        plan = sev_plan(mode=mode, profile=prof, firmware=image, firmware_data=image.data, hashes=hashes,
+                        vcpus=vcpus or 0, vcpu_sig=sig, guest_features=features)
+        sfw = SevFirmware(trace=trace)
+        for cmd in plan.commands:
+            assert cmd.data is not None
+            if cmd.op == "sev-data":
+                sfw.launch_update_data(cmd.data, label=cmd.label)
+            else:
+                sfw.launch_update_vmsa(bytes(cmd.data), label=cmd.label)
+        return Measurement(sfw.launch_measure(), mode, prof.name, vcpus, sig if mode == "seves" else None,
+                           features if mode == "seves" else None, inputs, sfw.trace, plan.warnings, plan.vmsas)
+
+    assert vcpus is not None
+    if prof.fixed_guest_features:
+        if guest_features is not None and guest_features != prof.default_guest_features:
+            raise ConfigError("guest_features", f"profile {prof.name!r} always uses {prof.default_guest_features:#x}")
+        features = prof.default_guest_features
+    else:
+        features = prof.default_guest_features if guest_features is None else _check_features(guest_features)
+
+    seed = None
+    firmware_data: Optional[Buffer] = image.data
+    if snp_ovmf_hash is not None:
+        if mode != "snp":
+            raise ConfigError("snp_ovmf_hash", "only works with mode 'snp'")
+        seed = parse_seed(snp_ovmf_hash.decode() if isinstance(snp_ovmf_hash, bytes) else snp_ovmf_hash)
+        firmware_data = None
+    svsm_image = None
+    if mode == "snp:svsm":
+        svsm_image = _open_svsm(svsm, image, vars_size, vars_file)
+        if describe_inputs:
+            inputs["svsm"] = {"path": svsm_image.name, "sha256": svsm_image.sha256(), "size": svsm_image.size}
+    elif svsm is not None or vars_size is not None or vars_file is not None:
+        raise ConfigError("svsm", "svsm, vars_size and vars_file only apply to mode 'snp:svsm'")
+    plan = snp_plan(mode=mode, profile=prof, firmware=image, firmware_data=firmware_data, svsm=svsm_image,
+                    svsm_data=svsm_image.data if svsm_image else None, hashes=hashes, vcpus=vcpus,
+                    vcpu_sig=sig, guest_features=features)
+    fw = Firmware(seed=seed, trace=trace, threads=threads)
+    fw.launch_start()
+    _run_snp(fw, plan)
+    return Measurement(fw.ld, mode, prof.name, vcpus, sig, features, inputs, fw.trace, plan.warnings, plan.vmsas)
+
+
+def _check_features(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < (1 << 64):
+        raise InvalidInputError("guest_features", f"must be a 64-bit unsigned int, got {value!r}")
+    return value
+
+
+def _open_svsm(svsm: Optional[PathOrImage], ovmf: FirmwareImage, vars_size: Optional[int],
+               vars_file: Optional[Union[str, "os.PathLike[str]"]]) -> SvsmImage:
+    if svsm is None:
+        raise InvalidInputError("svsm", "snp:svsm mode needs the SVSM image")
+    if vars_file is not None and vars_size is not None:
+        raise InvalidInputError("vars_size", "give vars_size or vars_file, not both")
+    if vars_file is not None:
+        size = os.stat(vars_file).st_size
+    elif vars_size is not None:
+        size = vars_size
+    else:
+        raise InvalidInputError("vars_size", "snp:svsm mode needs vars_size or vars_file")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0 or size % 4096 or size > ovmf.gpa:
+        raise InvalidInputError("vars_size", f"must be a multiple of 4096 that fits below the OVMF, got {size!r}")
+    end = ovmf.gpa - size
+    if isinstance(svsm, SvsmImage):
+        return svsm
+    if isinstance(svsm, FirmwareImage):
+        return SvsmImage(svsm.data, name=svsm.name, end_gpa=end)
+    return SvsmImage(map_file(svsm), name=os.fspath(svsm), end_gpa=end)
+
+
+def _run_snp(fw: Firmware, plan: Plan) -> None:
+    for cmd in plan.commands:
+        if cmd.op == "vmsa":
+            assert cmd.data is not None
+            fw.launch_update_vmsa(cmd.data, gpa=cmd.gpa, count=cmd.count, label=cmd.label, first=cmd.first)
+        else:
+            fw.launch_update(cmd.page_type, cmd.gpa, cmd.data, None if cmd.data is not None else cmd.length, label=cmd.label)
+
+
+def sev_launch_measurement(
+    launch_digest: bytes, *, tik: bytes, mnonce: bytes, api_major: int, api_minor: int, build: int, policy: int
+) -> bytes:
+    """The SEV/SEV-ES LAUNCH_MEASURE value: HMAC-SHA256 keyed with the TIK over
+    ``0x04 ‖ API_MAJOR ‖ API_MINOR ‖ BUILD ‖ POLICY (le32) ‖ GCTX.LD ‖ MNONCE`` (SEV API §6.5)."""
+    for name, value, top in (("api_major", api_major, 0xFF), ("api_minor", api_minor, 0xFF), ("build", build, 0xFF),
+                             ("policy", policy, 0xFFFFFFFF)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
+            raise InvalidInputError(name, f"must be an int from 0 to {top:#x}, got {value!r}")
+    if len(tik) != 16:
+        raise InvalidInputError("tik", f"must be 16 bytes, got {len(tik)}")
+    if len(mnonce) != 16:
+        raise InvalidInputError("mnonce", f"must be 16 bytes, got {len(mnonce)}")
+    if len(launch_digest) != 32:
+        raise InvalidInputError("launch_digest", f"must be a 32-byte SHA-256 digest, got {len(launch_digest)}")
+    msg = struct.pack("<BBBBI", 0x04, api_major, api_minor, build, policy) + launch_digest + mnonce
+    return hmac.new(tik, msg, hashlib.sha256).digest()
+
+
+__all__ = ["measure", "Measurement", "sev_launch_measurement", "resolve_profile", "FOUR_GIB"]

@@ -1,0 +1,181 @@
+"""Guest inputs → the ordered launch commands a VMM issues (the "plan").
+
+The order is QEMU's (snp-abi.md §3.7, §5.2): the firmware image as NORMAL pages, then the SEV
+metadata sections in table order (CPUID pages moved last for EC2), then one VMSA per vCPU, BSP
+first, inside LAUNCH_FINISH. SEV/SEV-ES: the firmware, the kernel hashes table, then the VMSAs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional, Protocol, Sequence, Tuple
+
+from .errors import ConfigError
+from .images import MetadataSection, SectionType
+from .kernel_hashes import KernelHashes
+from .pages import PAGE_SIZE, Buffer, PageType
+from .profiles import LaunchProfile
+from .vmsa import vmsa_pages
+
+MODES = ("snp", "snp:ovmf-hash", "snp:svsm", "sev", "seves")
+
+
+class FirmwareLayout(Protocol):
+    """What a plan needs to know about a firmware: a FirmwareImage or a FirmwareManifest."""
+
+    name: str
+    gpa: int
+    size: int
+    sections: List[MetadataSection]
+
+    @property
+    def sev_es_reset_eip(self) -> Optional[int]: ...
+
+    @property
+    def sev_hash_table(self) -> Optional[Tuple[int, int]]: ...
+
+    def require_sev_hash_table(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Command:
+    """One launch command: ``op`` is "update" (SNP_LAUNCH_UPDATE), "vmsa" (the VMSA updates in
+    SNP_LAUNCH_FINISH, ``count`` identical pages), "sev-data" or "sev-vmsa" (SEV/SEV-ES)."""
+
+    op: str
+    label: str
+    page_type: PageType = PageType.NORMAL
+    gpa: int = 0
+    length: int = 0
+    data: Optional[Buffer] = None
+    count: int = 1
+    first: int = 0  # "vmsa": index of the first vCPU this command measures
+
+
+@dataclass
+class Plan:
+    """The ordered commands of one launch, and what was decided while building them."""
+
+    mode: str
+    profile: LaunchProfile
+    commands: List[Command] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
+    vmsas: List[bytes] = field(default_factory=list)  # one page per vCPU (same object for APs)
+
+
+def _section_command(
+    section: MetadataSection, index: int, profile: LaunchProfile, hashes: Optional[KernelHashes], ht_gpa: Optional[int]
+) -> Tuple[Command, Optional[str]]:
+    label = f"metadata[{index}] {section.type_name}"
+    warning = None
+    if section.type == SectionType.SNP_SEC_MEM:
+        ptype = profile.sec_mem_page_type
+        data = bytes(section.size) if ptype.has_contents else None
+        return Command("update", label, ptype, section.gpa, section.size, data), None
+    if section.type == SectionType.SNP_SECRETS:
+        return Command("update", label, PageType.SECRETS, section.gpa, section.size), None
+    if section.type == SectionType.CPUID:
+        return Command("update", label, PageType.CPUID, section.gpa, section.size), None
+    if section.type == SectionType.SNP_KERNEL_HASHES and hashes is not None:
+        assert ht_gpa is not None
+        # QEMU zeroes the section and copies the table at the hash table's offset in its page.
+        page = hashes.section(ht_gpa & (PAGE_SIZE - 1), section.size)
+        return Command("update", label + " (kernel hashes table)", PageType.NORMAL, section.gpa, section.size, page), None
+    if section.type not in (SectionType.SVSM_CAA, SectionType.SNP_KERNEL_HASHES):
+        warning = f"{label} at {section.gpa:#x}: unknown section type, measured as ZERO pages as upstream QEMU does"
+    return Command("update", label, PageType.ZERO, section.gpa, section.size), warning
+
+
+def snp_plan(
+    *,
+    mode: str,
+    profile: LaunchProfile,
+    firmware: FirmwareLayout,
+    firmware_data: Optional[Buffer],
+    svsm: Optional[FirmwareLayout] = None,
+    svsm_data: Optional[Buffer] = None,
+    hashes: Optional[KernelHashes] = None,
+    vcpus: int = 1,
+    vcpu_sig: Optional[int] = None,
+    guest_features: int = 0x1,
+) -> Plan:
+    """The SNP launch: firmware pages (unless ``firmware_data`` is None: seeded), sections, VMSAs."""
+    plan = Plan(mode, profile)
+    if firmware_data is not None:
+        plan.commands.append(Command("update", f"firmware {firmware.name}", PageType.NORMAL, firmware.gpa, firmware.size, firmware_data))
+    if mode == "snp:ovmf-hash":
+        return plan
+    layout = firmware
+    if mode == "snp:svsm":
+        assert svsm is not None and svsm_data is not None
+        plan.commands.append(Command("update", f"svsm {svsm.name}", PageType.NORMAL, svsm.gpa, svsm.size, svsm_data))
+        layout = svsm
+    if not layout.sections:
+        plan.warnings.append(
+            f"{layout.name} has no SEV metadata: upstream QEMU refuses an SNP launch with it ('Failed to locate SEV metadata header')"
+        )
+    ht_gpa: Optional[int] = None
+    if hashes is not None:
+        if not any(s.type == SectionType.SNP_KERNEL_HASHES for s in layout.sections):
+            raise ConfigError(
+                "kernel",
+                f"{layout.name} has no SNP_KERNEL_HASHES metadata section, so QEMU cannot measure a kernel with it; "
+                "use an AmdSev OVMF build (OvmfPkg/AmdSev) or drop --kernel/--initrd/--append",
+            )
+        ht_gpa = layout.require_sev_hash_table()
+    deferred: List[Command] = []
+    for i, section in enumerate(layout.sections):
+        cmd, warning = _section_command(section, i, profile, hashes, ht_gpa)
+        if warning:
+            plan.warnings.append(warning)
+        if section.type == SectionType.CPUID and profile.cpuid_placement == "last":
+            deferred.append(cmd)
+        else:
+            plan.commands.append(cmd)
+    plan.commands.extend(deferred)
+    ap_eip: Optional[int]
+    if profile.vmsa.kind == "svsm":
+        ap_eip = getattr(layout, "svsm_entry_gpa", None)
+    else:
+        ap_eip = firmware.sev_es_reset_eip if vcpus > 1 else None
+    plan.vmsas = list(vmsa_pages(profile, vcpus, ap_eip, guest_features, vcpu_sig))
+    _vmsa_commands(plan, profile.vmsa_gpa)
+    return plan
+
+
+def _vmsa_commands(plan: Plan, gpa: int) -> None:
+    pages: Sequence[bytes] = plan.vmsas
+    i = 0
+    while i < len(pages):
+        j = i
+        while j + 1 < len(pages) and pages[j + 1] is pages[i]:
+            j += 1
+        label = "vmsa vCPU {} (BSP)" if i == 0 and plan.profile.vmsa.kind == "reset" else "vmsa vCPU {}"
+        plan.commands.append(Command("vmsa", label, PageType.VMSA, gpa, PAGE_SIZE, pages[i], count=j - i + 1, first=i))
+        i = j + 1
+
+
+def sev_plan(
+    *,
+    mode: str,
+    profile: LaunchProfile,
+    firmware: FirmwareLayout,
+    firmware_data: Buffer,
+    hashes: Optional[KernelHashes] = None,
+    vcpus: int = 0,
+    vcpu_sig: Optional[int] = None,
+    guest_features: int = 0,
+) -> Plan:
+    """SEV / SEV-ES: firmware, kernel hashes table, then (SEV-ES) one VMSA per vCPU."""
+    plan = Plan(mode, profile)
+    plan.commands.append(Command("sev-data", f"firmware {firmware.name}", length=firmware.size, data=firmware_data))
+    if hashes is not None:
+        firmware.require_sev_hash_table()
+        table = hashes.table()
+        plan.commands.append(Command("sev-data", "kernel hashes table", length=len(table), data=table))
+    if mode == "seves":
+        ap_eip = firmware.sev_es_reset_eip if vcpus > 1 else None
+        plan.vmsas = list(vmsa_pages(profile, vcpus, ap_eip, guest_features, vcpu_sig))
+        for i, page in enumerate(plan.vmsas):
+            plan.commands.append(Command("sev-vmsa", f"vmsa vCPU {i}", PageType.VMSA, length=PAGE_SIZE, data=page))
+    return plan
