@@ -241,8 +241,301 @@ def register_measure(sub: Any) -> None:
     p.set_defaults(func=cmd_measure)
 
 
+# ---- policy ---------------------------------------------------------------------------------
+
+def cmd_policy(args: argparse.Namespace) -> int:
+    """``snpmeasure policy decode|encode``."""
+    from .policy import FLAG_BITS, GuestPolicy
+
+    if args.action == "decode":
+        pol = GuestPolicy.parse(args.value)
+    else:
+        kwargs: Dict[str, Any] = {attr: bool(getattr(args, attr)) for attr, *_ in FLAG_BITS}
+        kwargs.update(abi_major=args.abi_major, abi_minor=args.abi_minor)
+        pol = GuestPolicy(**kwargs)
+    problems = pol.firmware_problems(_parse_abi(args.firmware_abi) if args.firmware_abi else None, smt_enabled=not args.host_smt_off)
+    if args.json:
+        emit_json({**pol.to_json(), "fields": pol.describe(),
+                   "firmware_problems": [{"field": f, "rule": r} for f, r in problems]})
+    elif args.action == "encode":
+        print(pol.hex())
+    else:
+        print(f"policy {pol.hex()}")
+        for row in pol.describe():
+            print(f"  {row['bits']:>5}  {row['field']:<18} {row['value']:<4} {row['meaning']}")
+    for f, r in problems:
+        warn("policy", f"{f}: {r}")
+    return EXIT_CHECK_FAILED if problems else EXIT_OK
+
+
+def _parse_abi(text: str) -> Any:
+    import re
+
+    from .errors import InvalidInputError
+
+    m = re.fullmatch(r"(\d+)\.(\d+)", text.strip())
+    if not m:
+        raise InvalidInputError("--firmware-abi", f"must be MAJOR.MINOR, e.g. 1.55, got {text!r}")
+    return (int(m.group(1)), int(m.group(2)))
+
+
+def register_policy(sub: Any) -> None:
+    from .policy import FLAG_BITS
+
+    p = sub.add_parser("policy", help="decode or encode an SNP guest policy")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=ArgumentParser)
+    actions.required = True
+    d = actions.add_parser("decode", help="show every field of a policy (0x30000, 196608, or smt,debug,abi=1.51)")
+    d.add_argument("value", help="the policy")
+    e = actions.add_parser("encode", help="build a policy from flags")
+    for attr, bit, flag, meaning, _ in FLAG_BITS:
+        e.add_argument(f"--{flag}", dest=attr, action="store_true", help=f"bit {bit}: {meaning}")
+    e.add_argument("--abi-major", type=int, default=0, help="minimum firmware ABI major (bits 15:8)")
+    e.add_argument("--abi-minor", type=int, default=0, help="minimum firmware ABI minor (bits 7:0)")
+    for q in (d, e):
+        q.add_argument("--firmware-abi", metavar="MAJOR.MINOR", help="check against a firmware of this ABI version (exit 1 if it would refuse)")
+        q.add_argument("--host-smt-off", action="store_true", help="the host has SMT disabled (then SMT=0 is accepted)")
+        q.add_argument("--json", action="store_true", help="print JSON")
+        q.set_defaults(func=cmd_policy)
+
+
+# ---- id-block -------------------------------------------------------------------------------
+
+def _read_password(env_name: Optional[str]) -> Optional[bytes]:
+    import os
+
+    if env_name is None:
+        return None
+    from .errors import InvalidInputError
+
+    value = os.environ.get(env_name)
+    if value is None:
+        raise InvalidInputError("--key-password-env", f"environment variable {env_name} is not set")
+    return value.encode()
+
+
+def cmd_id_block(args: argparse.Namespace) -> int:
+    """``snpmeasure id-block``: sign an ID block (snp-create-id-block compatible output)."""
+    import base64
+
+    from .blobs import sign_id_block
+    from .errors import InvalidInputError
+    from .measure import measure
+
+    sources = [x for x in (args.measurement, args.measurement_hex) if x is not None] + ([1] if args.from_measure else [])
+    if len(sources) != 1:
+        raise InvalidInputError("--measurement", "give exactly one of --measurement, --measurement-hex, --from-measure")
+    if args.id_key is None:
+        raise InvalidInputError("--id-key", "is required (the ID key signs the ID block)")
+    if args.from_measure:
+        ld = measure(**measure_kwargs(args)).digest
+    elif args.measurement is not None:
+        ld = _b64_arg("--measurement", args.measurement)
+    else:
+        try:
+            ld = bytes.fromhex(args.measurement_hex)
+        except ValueError:
+            raise InvalidInputError("--measurement-hex", "must be 96 hex digits") from None
+    if len(ld) != 48:
+        raise InvalidInputError("--measurement", f"must be 48 bytes, got {len(ld)}")
+    password = _read_password(args.key_password_env)
+    block, auth = sign_id_block(
+        ld, args.id_key, args.author_key, family_id=args.family_id, image_id=args.image_id, guest_svn=args.guest_svn,
+        policy=args.id_policy, id_key_password=password, author_key_password=password,
+    )
+    if args.json:
+        emit_json({
+            "id_block": block.base64(), "id_auth": auth.base64(), "id_block_fields": block.to_json(),
+            "id_key_digest": auth.id_key_digest.hex(),
+            "author_key_digest": auth.author_key_digest.hex() if auth.author_key_digest else None,
+            "author_key_enabled": auth.author_key is not None,
+        })
+        return EXIT_OK
+    print(f"id-block={block.base64()},id-auth={auth.base64()}")
+    print(f"id_key_hash: {base64.b64encode(auth.id_key_digest).decode()}")
+    if auth.author_key_digest is not None:
+        print(f"author_key: {base64.b64encode(auth.author_key_digest).decode()}")
+    return EXIT_OK
+
+
+def register_id_block(sub: Any) -> None:
+    p = sub.add_parser("id-block", help="build and sign an ID block and ID auth for QEMU's sev-snp-guest")
+    p.add_argument("--measurement", metavar="B64", help="the launch digest, base64 (snp-create-id-block's input)")
+    p.add_argument("--measurement-hex", metavar="HEX", help="the launch digest, hex")
+    p.add_argument("--from-measure", action="store_true", help="compute the launch digest from the measure flags below")
+    p.add_argument("--id-key", "--idkey", dest="id_key", metavar="PEM", help="ID private key (P-384, PEM or DER)")
+    p.add_argument("--author-key", "--authorkey", dest="author_key", metavar="PEM", help="author private key (P-384)")
+    p.add_argument("--key-password-env", metavar="VAR", help="read the passphrase of encrypted keys from this environment variable")
+    p.add_argument("--family-id", metavar="UUID|HEX", help="FAMILY_ID (16 bytes)")
+    p.add_argument("--image-id", metavar="UUID|HEX", help="IMAGE_ID (16 bytes)")
+    p.add_argument("--guest-svn", type=int, default=0, help="GUEST_SVN")
+    p.add_argument("--id-policy", "--block-policy", dest="id_policy", default="0x30000", metavar="POLICY",
+                   help="the launch policy the ID block binds (default 0x30000)")
+    p.add_argument("--json", action="store_true", help="print JSON with every field")
+    add_measure_arguments(p)
+    p.set_defaults(func=cmd_id_block)
+
+
+# ---- qemu-object --------------------------------------------------------------------------------
+
+def guest_object_from_args(args: argparse.Namespace) -> Any:
+    """A SevSnpGuest from --object / --qmp / --libvirt, or None."""
+    from .errors import InvalidInputError
+    from .qemu import SevSnpGuest
+
+    given = [x for x in (args.object, args.qmp, args.libvirt) if x is not None]
+    if len(given) > 1:
+        raise InvalidInputError("--object", "give one of --object, --qmp, --libvirt")
+    if args.object is not None:
+        return SevSnpGuest.from_cli(args.object)
+    if args.qmp is not None:
+        with open(args.qmp, encoding="utf-8") as f:
+            return SevSnpGuest.from_qmp(f.read())
+    if args.libvirt is not None:
+        with open(args.libvirt, encoding="utf-8") as f:
+            return SevSnpGuest.from_libvirt(f.read())
+    return None
+
+
+def cmd_qemu_object(args: argparse.Namespace) -> int:
+    """``snpmeasure qemu-object``: emit the sev-snp-guest object as -object, QMP or libvirt XML."""
+    import json as _json
+
+    from .errors import InvalidInputError
+    from .policy import GuestPolicy
+    from .qemu import SevSnpGuest
+
+    obj = guest_object_from_args(args)
+    if obj is None:
+        obj = SevSnpGuest(id=args.id)
+        if args.from_id_block is not None:
+            with open(args.from_id_block, encoding="utf-8") as f:
+                try:
+                    doc = _json.load(f)
+                except _json.JSONDecodeError as exc:
+                    raise InvalidInputError("--from-id-block", f"is not valid JSON ({exc.msg})") from None
+            if not isinstance(doc, dict) or "id_block" not in doc or "id_auth" not in doc:
+                raise InvalidInputError("--from-id-block", "must be the JSON of 'snpmeasure id-block --json'")
+            obj.id_block, obj.id_auth = doc["id_block"], doc["id_auth"]
+            obj.author_key_enabled = bool(doc.get("author_key_enabled"))
+            obj.policy = int(str(doc.get("id_block_fields", {}).get("policy", "0x30000")), 0)
+        for attr in ("id_block", "id_auth", "host_data", "guest_visible_workarounds"):
+            value = getattr(args, attr)
+            if value is not None:
+                from .blobs import parse_blob
+                import base64
+
+                setattr(obj, attr, base64.b64encode(parse_blob(attr.replace("_", "-"), value)).decode())
+        if args.policy is not None:
+            obj.policy = GuestPolicy.parse(args.policy).to_int()
+        for flag in ("author_key_enabled", "vcek_disabled", "kernel_hashes"):
+            if getattr(args, flag):
+                setattr(obj, flag, True)
+        obj.cbitpos, obj.reduced_phys_bits = args.cbitpos, args.reduced_phys_bits
+        obj.validate()
+    if args.format == "cli":
+        print(obj.to_cli())
+    elif args.format == "qmp":
+        emit_json(obj.to_qmp())
+    else:
+        print(obj.to_libvirt())
+    return EXIT_OK
+
+
+def add_object_source(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--object", metavar="STR", help="a sev-snp-guest -object string")
+    p.add_argument("--qmp", metavar="FILE", help="a QMP object-add command (JSON)")
+    p.add_argument("--libvirt", metavar="FILE", help="libvirt XML with <launchSecurity type='sev-snp'>")
+
+
+def register_qemu_object(sub: Any) -> None:
+    p = sub.add_parser("qemu-object", help="write QEMU's sev-snp-guest object (-object, QMP or libvirt XML)")
+    add_object_source(p)
+    p.add_argument("--id", default="sev0", help="object id (default sev0)")
+    p.add_argument("--policy", help="guest policy (0x30000, or flags such as smt,debug)")
+    p.add_argument("--id-block", metavar="B64", help="ID block (base64, hex:..., or @FILE)")
+    p.add_argument("--id-auth", metavar="B64", help="ID auth (base64, hex:..., or @FILE)")
+    p.add_argument("--from-id-block", metavar="JSON", help="the output of 'snpmeasure id-block --json'")
+    p.add_argument("--host-data", metavar="B64", help="HOST_DATA, 32 bytes (base64, hex:..., or @FILE)")
+    p.add_argument("--guest-visible-workarounds", metavar="B64", help="GOSVW, 16 bytes (base64, hex:..., or @FILE)")
+    p.add_argument("--author-key-enabled", action="store_true", help="the ID auth carries an author key")
+    p.add_argument("--vcek-disabled", action="store_true", help="sign reports with the VLEK only")
+    p.add_argument("--kernel-hashes", action="store_true", help="measure -kernel/-initrd/-append")
+    p.add_argument("--cbitpos", type=int, help="C-bit position (host CPUID 0x8000001F EBX[5:0], e.g. 51)")
+    p.add_argument("--reduced-phys-bits", type=int, help="physical address bits lost to encryption (1..63)")
+    p.add_argument("--format", choices=["cli", "qmp", "libvirt"], default="cli", help="output form (default cli)")
+    p.add_argument("--json", action="store_true", help="same as --format qmp")
+    p.set_defaults(func=cmd_qemu_object)
+
+
+# ---- launch ----------------------------------------------------------------------------------
+
+def cmd_launch(args: argparse.Namespace) -> int:
+    """``snpmeasure launch``: replay LAUNCH_START, the measured pages and LAUNCH_FINISH."""
+    from .errors import InvalidInputError
+    from .firmware import Firmware, FirmwareStatusError, HostModel, KvmError
+    from .measure import measure
+
+    obj = guest_object_from_args(args)
+    if obj is None:
+        raise InvalidInputError("--object", "give the sev-snp-guest object with --object, --qmp or --libvirt")
+    if args.mode is not None and args.mode != "snp":
+        raise InvalidInputError("--mode", "snpmeasure launch replays SNP launches (mode snp)")
+    args.mode = "snp"
+    kwargs = measure_kwargs(args)
+    if (kwargs["kernel"] is not None or kwargs["kernel_hash"] is not None) and not obj.kernel_hashes:
+        warn("launch", "a kernel is given but the object has kernel-hashes=off: QEMU then measures no kernel hashes, and neither does this replay")
+        for k in ("kernel", "initrd", "append", "kernel_hash", "initrd_hash", "append_hash"):
+            kwargs[k] = None
+    host = HostModel(abi=_parse_abi(args.firmware_abi) if args.firmware_abi else None, smt_enabled=not args.host_smt_off,
+                     kvm_checks=not args.no_kvm_checks)
+    fw = Firmware(host=host, threads=kwargs.pop("threads"))
+    steps: List[str] = []
+    try:
+        fw.launch_start(obj.policy, gosvw=obj.gosvw_bytes())
+        steps.append(f"SNP_LAUNCH_START policy={obj.policy:#x}: SUCCESS")
+        m = measure(**kwargs, firmware=fw)
+        steps.append(f"SNP_LAUNCH_UPDATE (firmware, metadata sections, {m.vcpus} VMSAs): SUCCESS, launch digest {m.hex()}")
+        result = fw.launch_finish(obj.id_block_obj(), obj.id_auth_obj(), author_key_enabled=obj.author_key_enabled,
+                                  host_data=obj.host_data_bytes(), vcek_disabled=obj.vcek_disabled)
+        steps.append("SNP_LAUNCH_FINISH: SUCCESS")
+    except (FirmwareStatusError, KvmError) as exc:
+        if args.json:
+            status = getattr(exc, "status", None)
+            emit_json({"ok": False, "command": exc.command, "layer": "firmware" if status is not None else "kvm",
+                       "status": status.name if status is not None else "EINVAL",
+                       "status_code": int(status) if status is not None else None, "reason": exc.reason, "steps": steps})
+        else:
+            for line in steps:
+                print(line)
+            print(f"launch fails: {exc}")
+        return EXIT_CHECK_FAILED
+    for w in m.warnings:
+        warn("launch", w)
+    if args.json:
+        emit_json({"ok": True, "report": result.to_json(), "steps": steps})
+    else:
+        for line in steps:
+            print(line)
+        print("the guest's attestation reports will carry:")
+        for key, value in result.to_json().items():
+            print(f"  {key.upper():<18} {value}")
+    return EXIT_OK
+
+
+def register_launch(sub: Any) -> None:
+    p = sub.add_parser("launch", help="dry-run an SNP launch: would the firmware accept it, and what will reports carry?")
+    add_object_source(p)
+    p.add_argument("--firmware-abi", metavar="MAJOR.MINOR", help="the host firmware's SEV-SNP ABI version (checks ABI rules)")
+    p.add_argument("--host-smt-off", action="store_true", help="the host has SMT disabled")
+    p.add_argument("--no-kvm-checks", action="store_true", help="skip KVM's own policy checks (model the firmware alone)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    add_measure_arguments(p)
+    p.set_defaults(func=cmd_launch)
+
+
 Command = Callable[[argparse.Namespace], int]
-_REGISTRY: List[Callable[[Any], None]] = [register_measure]
+_REGISTRY: List[Callable[[Any], None]] = [register_measure, register_policy, register_id_block, register_qemu_object, register_launch]
 
 
 def build_parser() -> ArgumentParser:

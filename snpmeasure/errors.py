@@ -37,6 +37,22 @@ class ConfigError(InvalidInputError):
     """A combination of launch inputs cannot be measured (e.g. a kernel without a hashes area)."""
 
 
+class PolicyError(InvalidInputError):
+    """A guest policy value or string breaks a rule; ``field`` names the bit or field."""
+
+
+class BlobError(InvalidInputError):
+    """An ID block, ID auth, key, signature, host data or GOSVW blob is malformed."""
+
+
+class SignatureError(Error):
+    """A signature in an ID auth structure or report does not verify; the message says which."""
+
+
+class QemuObjectError(InvalidInputError):
+    """A ``sev-snp-guest`` object (option string, QMP JSON or libvirt XML) is invalid."""
+
+
 class NativeError(Error):
     """The native core failed for a reason other than bad input (e.g. out of memory)."""
 
@@ -48,5 +64,9 @@ __all__ = [
     "ManifestError",
     "ProfileError",
     "ConfigError",
+    "PolicyError",
+    "BlobError",
+    "SignatureError",
+    "QemuObjectError",
     "NativeError",
 ]

@@ -12,11 +12,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from enum import Enum, IntEnum
-from typing import List, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 from ._core import LaunchDigest
-from .errors import Error
+from .errors import Error, PolicyError, SignatureError
 from .pages import PAGE_SIZE, VMSA_GPA, Buffer, PageType
+from .policy import GuestPolicy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .blobs import IdAuth, IdBlock
 
 
 class Status(IntEnum):
@@ -73,6 +77,55 @@ class FirmwareStatusError(Error):
         super().__init__(f"{command}: firmware returns {status.name} ({int(status):#04x}): {reason}")
 
 
+class KvmError(Error):
+    """KVM would refuse the ioctl before the firmware sees it (-EINVAL, ``fw_error=0``)."""
+
+    def __init__(self, command: str, reason: str) -> None:
+        self.command = command
+        self.reason = reason
+        super().__init__(f"{command}: KVM returns -EINVAL before calling the firmware (fw_error=0): {reason}")
+
+
+@dataclass(frozen=True)
+class HostModel:
+    """What the launch checks assume about the host.
+
+    ``abi``: the firmware's SEV-SNP ABI version (None: do not check ABI-dependent rules);
+    ``smt_enabled``: SMT on in the BIOS (then POLICY.SMT must be 1); ``kvm_checks``: apply upstream
+    KVM's own policy checks (MIGRATE_MA and reserved bits are rejected before the firmware).
+    """
+
+    abi: Optional[Tuple[int, int]] = None
+    smt_enabled: bool = True
+    kvm_checks: bool = True
+
+
+@dataclass(frozen=True)
+class LaunchResult:
+    """What a successful LAUNCH_FINISH fixes for the guest: the fields its attestation reports carry."""
+
+    measurement: bytes
+    policy: int
+    host_data: bytes = bytes(32)
+    family_id: bytes = bytes(16)
+    image_id: bytes = bytes(16)
+    guest_svn: int = 0
+    id_key_digest: bytes = bytes(48)
+    author_key_digest: bytes = bytes(48)
+    author_key_en: bool = False
+    id_block_en: bool = False
+    signing_key: str = "VCEK"
+
+    def to_json(self) -> Dict[str, Any]:
+        """JSON-ready report fields (hex)."""
+        return {
+            "measurement": self.measurement.hex(), "policy": f"{self.policy:#x}", "host_data": self.host_data.hex(),
+            "family_id": self.family_id.hex(), "image_id": self.image_id.hex(), "guest_svn": self.guest_svn,
+            "id_key_digest": self.id_key_digest.hex(), "author_key_digest": self.author_key_digest.hex(),
+            "author_key_en": self.author_key_en, "id_block_en": self.id_block_en, "signing_key": self.signing_key,
+        }
+
+
 class GuestState(Enum):
     """Guest context states the launch commands move through."""
 
@@ -113,7 +166,11 @@ class TraceEntry:
 class Firmware:
     """One SNP guest context: LAUNCH_START, LAUNCH_UPDATE, LAUNCH_FINISH."""
 
-    def __init__(self, *, seed: Optional[bytes] = None, trace: bool = False, threads: Optional[int] = None) -> None:
+    def __init__(
+        self, *, seed: Optional[bytes] = None, trace: bool = False, threads: Optional[int] = None, host: Optional[HostModel] = None
+    ) -> None:
+        self.host = host or HostModel()
+        self.gosvw = bytes(16)
         self.state = GuestState.NONE
         self._seed = seed
         self._threads = threads
@@ -136,10 +193,30 @@ class Firmware:
         if self.trace is not None:
             self.trace.append(TraceEntry(command, ptype.name, gpa, length, label, self._ld.digest()))
 
-    def launch_start(self, policy: int = 0x30000) -> None:
-        """SNP_LAUNCH_START: create the guest context with ``policy``; LD starts at zero (or seed)."""
-        self._require("SNP_LAUNCH_START", GuestState.NONE)
-        self.policy = policy
+    def launch_start(self, policy: Union[int, str, GuestPolicy] = 0x30000, *, gosvw: bytes = bytes(16)) -> None:
+        """SNP_LAUNCH_START: create the guest context with ``policy``; LD starts at zero (or seed).
+
+        Raises :class:`KvmError` for what KVM rejects first (reserved bits, bit 17 clear,
+        MIGRATE_MA) and :class:`FirmwareStatusError` (POLICY_FAILURE) for what the firmware rejects
+        given :attr:`host` (SMT, minimum ABI, bits newer than the firmware). snp-abi.md §1.2.
+        """
+        command = "SNP_LAUNCH_START"
+        self._require(command, GuestState.NONE)
+        if len(gosvw) != 16:
+            raise FirmwareStatusError(command, Status.INVALID_PARAM, f"GOSVW must be 16 bytes, got {len(gosvw)}")
+        try:
+            pol = GuestPolicy.parse(policy)
+        except PolicyError as exc:
+            if self.host.kvm_checks:
+                raise KvmError(command, f"policy {exc.rule}") from None
+            raise FirmwareStatusError(command, Status.INVALID_PARAM, f"policy {exc.rule} (inferred status)") from None
+        if self.host.kvm_checks and pol.migrate_ma:
+            raise KvmError(command, "MIGRATE_MA (bit 18) is not in KVM's valid policy mask (KVM_SNP_POLICY_MASK_VALID)")
+        problems = pol.firmware_problems(self.host.abi, smt_enabled=self.host.smt_enabled)
+        if problems:
+            raise FirmwareStatusError(command, Status.POLICY_FAILURE, "; ".join(f"{f}: {r}" for f, r in problems))
+        self.policy = pol.to_int()
+        self.gosvw = bytes(gosvw)
         self.state = GuestState.LAUNCHING
 
     def launch_update(
@@ -184,11 +261,50 @@ class Firmware:
         other.trace = None if self.trace is None else list(self.trace)
         return other
 
-    def launch_finish(self) -> bytes:
-        """SNP_LAUNCH_FINISH without an ID block: the guest runs with the LD it got."""
-        self._require("SNP_LAUNCH_FINISH", GuestState.LAUNCHING)
+    def launch_finish(
+        self,
+        id_block: "Optional[IdBlock]" = None,
+        id_auth: "Optional[IdAuth]" = None,
+        *,
+        author_key_enabled: bool = False,
+        host_data: bytes = bytes(32),
+        vcek_disabled: bool = False,
+    ) -> LaunchResult:
+        """SNP_LAUNCH_FINISH: with an ID block, the checks of the ABI spec in its order (snp-abi.md
+        §4.4): LD (BAD_MEASUREMENT), then POLICY (POLICY_FAILURE), then the ID block signature and,
+        with ``author_key_enabled``, the ID key signature (BAD_SIGNATURE)."""
+        command = "SNP_LAUNCH_FINISH"
+        self._require(command, GuestState.LAUNCHING)
+        if len(host_data) != 32:
+            raise FirmwareStatusError(command, Status.INVALID_PARAM, f"HOST_DATA must be 32 bytes, got {len(host_data)}")
+        assert self.policy is not None
+        ld = self.ld
+        result = LaunchResult(ld, self.policy, bytes(host_data), signing_key="VLEK" if vcek_disabled else "VCEK")
+        if id_block is None:
+            # KVM passes AUTH_KEY_EN only together with an ID block (snp-abi.md §4.5).
+            self.state = GuestState.RUNNING
+            return result
+        if id_auth is None:
+            raise KvmError(command, "an ID block needs an ID auth structure: KVM copies 4096 bytes from id_auth_uaddr")
+        if id_block.ld != ld:
+            raise FirmwareStatusError(
+                command, Status.BAD_MEASUREMENT, f"the ID block's LD {id_block.ld.hex()} is not the launch digest {ld.hex()}"
+            )
+        if id_block.policy != self.policy:
+            raise FirmwareStatusError(
+                command, Status.POLICY_FAILURE, f"the ID block's POLICY {id_block.policy:#x} is not the launch policy {self.policy:#x}"
+            )
+        try:
+            id_auth.verify(id_block, author_key_enabled=author_key_enabled)
+        except SignatureError as exc:
+            raise FirmwareStatusError(command, Status.BAD_SIGNATURE, str(exc)) from None
+        author = id_auth.author_key_digest if author_key_enabled else None
+        result = LaunchResult(
+            ld, self.policy, bytes(host_data), id_block.family_id, id_block.image_id, id_block.guest_svn,
+            id_auth.id_key_digest, author or bytes(48), author_key_enabled, True, result.signing_key,
+        )
         self.state = GuestState.RUNNING
-        return self.ld
+        return result
 
 
 class SevFirmware:

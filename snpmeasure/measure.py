@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Union
 from ._version import __version__
 from .cpus import resolve_vcpu_sig
 from .errors import ConfigError, InvalidInputError
-from .firmware import Firmware, SevFirmware, TraceEntry
+from .firmware import Firmware, GuestState, HostModel, SevFirmware, TraceEntry
 from .images import FOUR_GIB, FirmwareImage, SvsmImage, map_file
 from .kernel_hashes import KernelHashes
 from .pages import Buffer, parse_seed
@@ -129,6 +129,7 @@ def measure(
     trace: bool = False,
     threads: Optional[int] = None,
     describe_inputs: bool = False,
+    firmware: Optional[Firmware] = None,
 ) -> Measurement:
     """Compute a launch measurement.
 
@@ -138,7 +139,8 @@ def measure(
     "QEMU"/"ec2"/"gce") fixes every VMM choice. The vCPU signature comes from ``vcpu_family``/
     ``vcpu_model``/``vcpu_stepping``, else ``vcpu_sig``, else ``vcpu_type`` (a QEMU CPU model).
     ``guest_features`` is the VMSA SEV_FEATURES (default: the profile's, 0x1; SEV-ES: 0).
-    ``trace=True`` records every launch command with the digest after it.
+    ``trace=True`` records every launch command with the digest after it. ``firmware``: run the SNP
+    pages through this guest context (after its LAUNCH_START) instead of a fresh one.
     """
     if mode not in MODES:
         raise InvalidInputError("mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
@@ -151,7 +153,7 @@ def measure(
         inputs["ovmf"] = {"path": image.name, "sha256": image.sha256(), "size": image.size}
 
     if mode == "snp:ovmf-hash":
-        fw = Firmware(trace=trace, threads=threads)
+        fw = Firmware(trace=trace, threads=threads, host=HostModel(kvm_checks=False))
         fw.launch_start()
         plan = snp_plan(mode=mode, profile=prof, firmware=image, firmware_data=image.data)
         _run_snp(fw, plan)
@@ -218,8 +220,9 @@ def measure(
     plan = snp_plan(mode=mode, profile=prof, firmware=image, firmware_data=firmware_data, svsm=svsm_image,
                     svsm_data=svsm_image.data if svsm_image else None, hashes=hashes, vcpus=vcpus,
                     vcpu_sig=sig, guest_features=features)
-    fw = Firmware(seed=seed, trace=trace, threads=threads)
-    fw.launch_start()
+    fw = firmware or Firmware(seed=seed, trace=trace, threads=threads, host=HostModel(kvm_checks=False))
+    if fw.state is GuestState.NONE:
+        fw.launch_start()
     _run_snp(fw, plan)
     return Measurement(fw.ld, mode, prof.name, vcpus, sig, features, inputs, fw.trace, plan.warnings, plan.vmsas)
 

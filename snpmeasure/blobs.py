@@ -1,0 +1,504 @@
+"""The blobs of QEMU's ``sev-snp-guest`` object: ID block, ID auth, host data, GOSVW.
+
+Layouts (SEV-SNP ABI spec; snp-abi.md §4.2, §4.3):
+
+ID block, 96 bytes::
+
+    0x00 48 LD          expected launch digest       0x50 4 VERSION    (1)
+    0x30 16 FAMILY_ID                                 0x54 4 GUEST_SVN
+    0x40 16 IMAGE_ID                                  0x58 8 POLICY
+
+ID authentication information, 4096 bytes::
+
+    0x000   4 ID_KEY_ALGO (1 = ECDSA P-384 with SHA-384)   0x240 0x404 ID_KEY
+    0x004   4 AUTH_KEY_ALGO (1, or 0 without author key)   0x644  0x3C reserved
+    0x008 0x38 reserved                                    0x680 0x200 ID_KEY_SIG (author key over ID_KEY)
+    0x040 0x200 ID_BLOCK_SIG (ID key over the ID block)    0x880 0x404 AUTHOR_KEY
+                                                           0xC84 0x37C reserved
+
+Public key (0x404 bytes): ``u32 CURVE`` (2 = P-384), QX and QY little-endian zero-extended to 72
+bytes at 0x004 and 0x04C, reserved to the end. Signature (0x200 bytes): R and S little-endian
+zero-extended to 72 bytes at 0x000 and 0x048, reserved to the end. The report's ID_KEY_DIGEST and
+AUTHOR_KEY_DIGEST are SHA-384 of the 0x404-byte key structures.
+
+``cryptography`` is imported on first use of a key or signature, so ``import snpmeasure`` stays light.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import re
+import struct
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, Union
+
+from .errors import BlobError, SignatureError
+from .policy import DEFAULT_POLICY, GuestPolicy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+ID_BLOCK_SIZE = 96
+ID_AUTH_SIZE = 4096
+KEY_SIZE = 0x404
+SIG_SIZE = 0x200
+COORD = 72  # R, S, QX, QY are zero-extended to 576 bits
+CURVE_P384 = 2
+ALGO_ECDSA_P384_SHA384 = 1
+HOST_DATA_SIZE = 32
+GOSVW_SIZE = 16
+
+_ID_BLOCK = struct.Struct("<48s16s16sIIQ")
+_AUTH_OFF = {"id_key_algo": 0x000, "auth_key_algo": 0x004, "id_block_sig": 0x040, "id_key": 0x240, "id_key_sig": 0x680, "author_key": 0x880}
+_AUTH_RESERVED = [(0x008, 0x040), (0x644, 0x680), (0xC84, 0x1000)]
+
+Bytes = Union[bytes, bytearray, memoryview]
+
+
+def _ec() -> Any:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return ec
+
+
+def parse_id(field_name: str, value: Union[str, bytes, uuid.UUID, None]) -> bytes:
+    """A 16-byte FAMILY_ID / IMAGE_ID from a UUID (stored as its 16 bytes in order), 32 hex digits or bytes."""
+    if value is None:
+        return bytes(16)
+    if isinstance(value, uuid.UUID):
+        return value.bytes
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raw = bytes(value)
+    else:
+        text = value.strip()
+        try:
+            if "-" in text:
+                return uuid.UUID(text).bytes
+            raw = bytes.fromhex(text[2:] if text.lower().startswith("0x") else text)
+        except ValueError:
+            raise BlobError(field_name, f"must be a UUID or 32 hex digits, got {value!r}") from None
+    if len(raw) != 16:
+        raise BlobError(field_name, f"must be 16 bytes, got {len(raw)}")
+    return raw
+
+
+# ---- public keys and signatures ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AmdPublicKey:
+    """An ECDSA P-384 public key in AMD's 0x404-byte format."""
+
+    qx: int
+    qy: int
+
+    def to_bytes(self) -> bytes:
+        """The 0x404-byte structure."""
+        out = bytearray(KEY_SIZE)
+        struct.pack_into("<I", out, 0, CURVE_P384)
+        out[0x004 : 0x004 + COORD] = self.qx.to_bytes(COORD, "little")
+        out[0x04C : 0x04C + COORD] = self.qy.to_bytes(COORD, "little")
+        return bytes(out)
+
+    @classmethod
+    def from_bytes(cls, data: Bytes, *, field_name: str = "key") -> "AmdPublicKey":
+        """Parse and check the structure: size, curve 2, reserved bytes zero, point on P-384."""
+        raw = bytes(data)
+        if len(raw) != KEY_SIZE:
+            raise BlobError(field_name, f"must be {KEY_SIZE:#x} bytes, got {len(raw):#x}")
+        (curve,) = struct.unpack_from("<I", raw, 0)
+        if curve != CURVE_P384:
+            raise BlobError(field_name, f"curve is {curve}, expected 2 (P-384)")
+        if any(raw[0x094:]):
+            raise BlobError(field_name, "reserved bytes 0x094..0x403 must be zero")
+        key = cls(int.from_bytes(raw[0x004:0x04C], "little"), int.from_bytes(raw[0x04C:0x094], "little"))
+        key.to_cryptography(field_name=field_name)  # checks the point is on the curve
+        return key
+
+    @classmethod
+    def from_cryptography(cls, key: "ec.EllipticCurvePublicKey", *, field_name: str = "key") -> "AmdPublicKey":
+        """From a ``cryptography`` P-384 public key."""
+        ec = _ec()
+        if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp384r1":
+            raise BlobError(field_name, f"must be an ECDSA P-384 key, got {_describe_key(key)}")
+        nums = key.public_numbers()
+        return cls(nums.x, nums.y)
+
+    def to_cryptography(self, *, field_name: str = "key") -> "ec.EllipticCurvePublicKey":
+        """As a ``cryptography`` public key."""
+        from cryptography.hazmat.primitives.asymmetric import ec as ec_mod
+
+        try:
+            return ec_mod.EllipticCurvePublicNumbers(self.qx, self.qy, ec_mod.SECP384R1()).public_key()
+        except ValueError:
+            raise BlobError(field_name, "is not a point on P-384") from None
+
+    def digest(self) -> bytes:
+        """SHA-384 of the 0x404-byte structure (the report's ID_KEY_DIGEST / AUTHOR_KEY_DIGEST)."""
+        return hashlib.sha384(self.to_bytes()).digest()
+
+
+def _describe_key(key: Any) -> str:
+    curve = getattr(getattr(key, "curve", None), "name", None)
+    return f"{type(key).__name__}{f' on {curve}' if curve else ''}"
+
+
+@dataclass(frozen=True)
+class AmdSignature:
+    """An ECDSA signature in AMD's 0x200-byte format (R, S little-endian)."""
+
+    r: int
+    s: int
+
+    def to_bytes(self) -> bytes:
+        """The 0x200-byte structure."""
+        out = bytearray(SIG_SIZE)
+        out[0x00:COORD] = self.r.to_bytes(COORD, "little")
+        out[COORD : 2 * COORD] = self.s.to_bytes(COORD, "little")
+        return bytes(out)
+
+    @classmethod
+    def from_bytes(cls, data: Bytes, *, field_name: str = "signature") -> "AmdSignature":
+        """Parse and check the structure (size, reserved bytes zero)."""
+        raw = bytes(data)
+        if len(raw) != SIG_SIZE:
+            raise BlobError(field_name, f"must be {SIG_SIZE:#x} bytes, got {len(raw):#x}")
+        if any(raw[2 * COORD :]):
+            raise BlobError(field_name, "reserved bytes 0x090..0x1ff must be zero")
+        return cls(int.from_bytes(raw[:COORD], "little"), int.from_bytes(raw[COORD : 2 * COORD], "little"))
+
+    @classmethod
+    def from_der(cls, der: bytes) -> "AmdSignature":
+        """From a DER ``ECDSA-Sig-Value``."""
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+        r, s = decode_dss_signature(der)
+        return cls(r, s)
+
+    @classmethod
+    def from_any(cls, sig: bytes, *, field_name: str = "signature") -> "AmdSignature":
+        """From DER, raw P1363 ``R ‖ S`` (96 bytes, big-endian) or AMD's 0x200-byte format."""
+        if len(sig) == SIG_SIZE:
+            return cls.from_bytes(sig, field_name=field_name)
+        if len(sig) == 96:
+            return cls(int.from_bytes(sig[:48], "big"), int.from_bytes(sig[48:], "big"))
+        try:
+            return cls.from_der(sig)
+        except ValueError:
+            raise BlobError(field_name, f"is neither DER, 96-byte R||S nor 512-byte AMD format ({len(sig)} bytes)") from None
+
+    def to_der(self) -> bytes:
+        """As a DER ``ECDSA-Sig-Value``."""
+        from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+        return encode_dss_signature(self.r, self.s)
+
+    def verify(self, key: AmdPublicKey, message: bytes) -> bool:
+        """True if this is a valid ECDSA P-384/SHA-384 signature of ``message`` by ``key``."""
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+
+        ec = _ec()
+        try:
+            key.to_cryptography().verify(self.to_der(), message, ec.ECDSA(hashes.SHA384()))
+            return True
+        except (InvalidSignature, ValueError, BlobError):
+            return False
+
+
+# ---- signers -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ExternalSigner:
+    """A key kept elsewhere (HSM, signing service): its public key and a function that signs.
+
+    ``sign(message)`` receives the exact bytes to sign (ECDSA P-384 with SHA-384) and returns a DER
+    or raw 96-byte ``R ‖ S`` signature.
+    """
+
+    public_key: AmdPublicKey
+    sign: Callable[[bytes], bytes]
+
+
+KeySource = Union[str, "os.PathLike[str]", bytes, "ec.EllipticCurvePrivateKey", ExternalSigner]
+
+
+def load_private_key(source: KeySource, *, password: Optional[bytes] = None, field_name: str = "key") -> Any:
+    """A P-384 private key from a PEM/DER file or bytes (encrypted PEM with ``password``), or as given.
+
+    The key's bytes never enter an error message.
+    """
+    if isinstance(source, ExternalSigner):
+        return source
+    from cryptography.hazmat.primitives import serialization
+
+    ec = _ec()
+    if isinstance(source, ec.EllipticCurvePrivateKey):
+        key = source
+    else:
+        if isinstance(source, (bytes, bytearray)):
+            data, where = bytes(source), "key bytes"
+        else:
+            path = os.fspath(source)  # type: ignore[arg-type]
+            with open(path, "rb") as f:
+                data, where = f.read(), path
+        try:
+            if b"-----BEGIN" in data:
+                key = serialization.load_pem_private_key(data, password=password)
+            else:
+                key = serialization.load_der_private_key(data, password=password)
+        except TypeError as exc:
+            rule = "is encrypted; give its passphrase" if "encrypted" in str(exc) and password is None else "passphrase given for an unencrypted key" if password else "could not be loaded"
+            raise BlobError(field_name, f"{where} {rule}") from None
+        except (ValueError, Exception) as exc:  # cryptography raises several types for bad keys
+            if isinstance(exc, BlobError):
+                raise
+            raise BlobError(field_name, f"{where} is not a PEM or DER private key (or the passphrase is wrong)") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp384r1":
+        raise BlobError(field_name, f"must be an ECDSA P-384 private key, got {_describe_key(key)}")
+    return key
+
+
+def _public_of(key: Any, field_name: str) -> AmdPublicKey:
+    if isinstance(key, ExternalSigner):
+        return key.public_key
+    return AmdPublicKey.from_cryptography(key.public_key(), field_name=field_name)
+
+
+def _sign(key: Any, message: bytes, field_name: str) -> AmdSignature:
+    if isinstance(key, ExternalSigner):
+        sig = AmdSignature.from_any(key.sign(message), field_name=field_name)
+        if not sig.verify(key.public_key, message):
+            raise SignatureError(f"{field_name}: the external signer returned a signature that does not verify with its public key")
+        return sig
+    from cryptography.hazmat.primitives import hashes
+
+    return AmdSignature.from_der(key.sign(message, _ec().ECDSA(hashes.SHA384())))
+
+
+# ---- ID block and ID auth -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class IdBlock:
+    """The 96-byte ID block given to SNP_LAUNCH_FINISH."""
+
+    ld: bytes
+    family_id: bytes = bytes(16)
+    image_id: bytes = bytes(16)
+    version: int = 1
+    guest_svn: int = 0
+    policy: int = DEFAULT_POLICY
+
+    def __post_init__(self) -> None:
+        if len(self.ld) != 48:
+            raise BlobError("ld", f"must be 48 bytes (a launch digest), got {len(self.ld)}")
+        for name in ("family_id", "image_id"):
+            if len(getattr(self, name)) != 16:
+                raise BlobError(name, f"must be 16 bytes, got {len(getattr(self, name))}")
+        for name, top in (("version", 0xFFFFFFFF), ("guest_svn", 0xFFFFFFFF), ("policy", (1 << 64) - 1)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= top:
+                raise BlobError(name, f"must be an int from 0 to {top:#x}, got {v!r}")
+
+    def to_bytes(self) -> bytes:
+        """The 96 bytes."""
+        return _ID_BLOCK.pack(self.ld, self.family_id, self.image_id, self.version, self.guest_svn, self.policy)
+
+    @classmethod
+    def from_bytes(cls, data: Bytes) -> "IdBlock":
+        """Parse 96 bytes (exactly)."""
+        raw = bytes(data)
+        if len(raw) != ID_BLOCK_SIZE:
+            raise BlobError("id-block", f"must be {ID_BLOCK_SIZE} bytes, got {len(raw)}")
+        return cls(*_ID_BLOCK.unpack(raw))
+
+    def base64(self) -> str:
+        """Base64, as QEMU's ``id-block=`` takes it."""
+        return base64.b64encode(self.to_bytes()).decode()
+
+    @classmethod
+    def from_base64(cls, text: str) -> "IdBlock":
+        """From QEMU's base64 form."""
+        return cls.from_bytes(decode_b64("id-block", text))
+
+    def to_json(self) -> dict:  # type: ignore[type-arg]
+        """JSON-ready fields."""
+        return {"ld": self.ld.hex(), "family_id": self.family_id.hex(), "image_id": self.image_id.hex(),
+                "version": self.version, "guest_svn": self.guest_svn, "policy": f"{self.policy:#x}"}
+
+
+@dataclass(frozen=True)
+class IdAuth:
+    """The 4096-byte ID authentication information structure."""
+
+    id_block_sig: AmdSignature
+    id_key: AmdPublicKey
+    id_key_sig: Optional[AmdSignature] = None
+    author_key: Optional[AmdPublicKey] = None
+    id_key_algo: int = ALGO_ECDSA_P384_SHA384
+    auth_key_algo: int = field(default=-1)
+
+    def __post_init__(self) -> None:
+        if (self.id_key_sig is None) != (self.author_key is None):
+            raise BlobError("id-auth", "id_key_sig and author_key go together")
+        if self.auth_key_algo == -1:
+            object.__setattr__(self, "auth_key_algo", ALGO_ECDSA_P384_SHA384 if self.author_key else 0)
+
+    def to_bytes(self) -> bytes:
+        """The 4096 bytes (author fields zero without an author key)."""
+        out = bytearray(ID_AUTH_SIZE)
+        struct.pack_into("<II", out, 0, self.id_key_algo, self.auth_key_algo)
+        out[0x040:0x240] = self.id_block_sig.to_bytes()
+        out[0x240:0x644] = self.id_key.to_bytes()
+        if self.author_key is not None and self.id_key_sig is not None:
+            out[0x680:0x880] = self.id_key_sig.to_bytes()
+            out[0x880:0xC84] = self.author_key.to_bytes()
+        return bytes(out)
+
+    @classmethod
+    def from_bytes(cls, data: Bytes) -> "IdAuth":
+        """Parse strictly: 4096 bytes, algorithm 1, curve 2, reserved bytes zero."""
+        raw = bytes(data)
+        if len(raw) != ID_AUTH_SIZE:
+            raise BlobError("id-auth", f"must be {ID_AUTH_SIZE} bytes (KVM always reads 4096), got {len(raw)}")
+        id_algo, auth_algo = struct.unpack_from("<II", raw, 0)
+        if id_algo != ALGO_ECDSA_P384_SHA384:
+            raise BlobError("id-auth.ID_KEY_ALGO", f"is {id_algo}, expected 1 (ECDSA P-384 with SHA-384)")
+        if auth_algo not in (0, ALGO_ECDSA_P384_SHA384):
+            raise BlobError("id-auth.AUTH_KEY_ALGO", f"is {auth_algo}, expected 1, or 0 without an author key")
+        for lo, hi in _AUTH_RESERVED:
+            if any(raw[lo:hi]):
+                raise BlobError(f"id-auth reserved {lo:#05x}..{hi - 1:#05x}", "must be zero")
+        id_block_sig = AmdSignature.from_bytes(raw[0x040:0x240], field_name="id-auth.ID_BLOCK_SIG")
+        id_key = AmdPublicKey.from_bytes(raw[0x240:0x644], field_name="id-auth.ID_KEY")
+        if auth_algo == 0:
+            if any(raw[0x680:0xC84]):
+                raise BlobError("id-auth.AUTHOR_KEY", "must be zero when AUTH_KEY_ALGO is 0")
+            return cls(id_block_sig, id_key, id_key_algo=id_algo, auth_key_algo=0)
+        return cls(id_block_sig, id_key, AmdSignature.from_bytes(raw[0x680:0x880], field_name="id-auth.ID_KEY_SIG"),
+                   AmdPublicKey.from_bytes(raw[0x880:0xC84], field_name="id-auth.AUTHOR_KEY"), id_algo, auth_algo)
+
+    def base64(self) -> str:
+        """Base64, as QEMU's ``id-auth=`` takes it."""
+        return base64.b64encode(self.to_bytes()).decode()
+
+    @classmethod
+    def from_base64(cls, text: str) -> "IdAuth":
+        """From QEMU's base64 form."""
+        return cls.from_bytes(decode_b64("id-auth", text))
+
+    @property
+    def id_key_digest(self) -> bytes:
+        """SHA-384 of ID_KEY (the report's ID_KEY_DIGEST)."""
+        return self.id_key.digest()
+
+    @property
+    def author_key_digest(self) -> Optional[bytes]:
+        """SHA-384 of AUTHOR_KEY, or None without an author key."""
+        return self.author_key.digest() if self.author_key else None
+
+    def verify(self, id_block: IdBlock, *, author_key_enabled: bool = True) -> None:
+        """Check the signatures as LAUNCH_FINISH does; raise :class:`SignatureError` naming the failure."""
+        if not self.id_block_sig.verify(self.id_key, id_block.to_bytes()):
+            raise SignatureError("ID_BLOCK_SIG: the ID block signature does not verify with ID_KEY")
+        if author_key_enabled:
+            if self.author_key is None or self.id_key_sig is None:
+                raise SignatureError("ID_KEY_SIG: author-key-enabled is on but the ID auth carries no author key")
+            if not self.id_key_sig.verify(self.author_key, self.id_key.to_bytes()):
+                raise SignatureError("ID_KEY_SIG: the ID key signature does not verify with AUTHOR_KEY")
+
+
+def sign_id_block(
+    ld: bytes,
+    id_key: KeySource,
+    author_key: Optional[KeySource] = None,
+    *,
+    family_id: Union[str, bytes, uuid.UUID, None] = None,
+    image_id: Union[str, bytes, uuid.UUID, None] = None,
+    guest_svn: int = 0,
+    policy: Union[int, str, GuestPolicy] = DEFAULT_POLICY,
+    version: int = 1,
+    id_key_password: Optional[bytes] = None,
+    author_key_password: Optional[bytes] = None,
+) -> Tuple[IdBlock, IdAuth]:
+    """Build and sign an ID block for launch digest ``ld``.
+
+    Keys: PEM/DER path or bytes (encrypted PEM with a password), a ``cryptography`` P-384 private key,
+    or an :class:`ExternalSigner`. Without ``author_key`` the author fields stay zero and QEMU's
+    ``author-key-enabled`` must be off.
+    """
+    pol = GuestPolicy.parse(policy).to_int()
+    block = IdBlock(bytes(ld), parse_id("family_id", family_id), parse_id("image_id", image_id), version, guest_svn, pol)
+    idk = load_private_key(id_key, password=id_key_password, field_name="id_key")
+    id_pub = _public_of(idk, "id_key")
+    block_sig = _sign(idk, block.to_bytes(), "id_key")
+    if author_key is None:
+        return block, IdAuth(block_sig, id_pub)
+    ak = load_private_key(author_key, password=author_key_password, field_name="author_key")
+    author_pub = _public_of(ak, "author_key")
+    key_sig = _sign(ak, id_pub.to_bytes(), "author_key")
+    return block, IdAuth(block_sig, id_pub, key_sig, author_pub)
+
+
+# ---- host data and guest-visible workarounds (QEMU's exact-length rules) -------------------------
+
+def decode_b64(prop: str, text: str) -> bytes:
+    """Decode base64 the way QEMU's qbase64_decode accepts it (strict alphabet and padding)."""
+    if not re.fullmatch(r"[A-Za-z0-9+/]*={0,2}", text.strip()) or len(text.strip()) % 4:
+        raise BlobError(prop, "Base64 data is not valid")
+    try:
+        return base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise BlobError(prop, "Base64 data is not valid") from None
+
+
+def _exact(prop: str, raw: bytes, size: int, qemu_message: str) -> bytes:
+    if len(raw) != size:
+        raise BlobError(prop, qemu_message.format(len=len(raw), size=size))
+    return raw
+
+
+# QEMU target/i386/sev.c setter messages, verbatim.
+QEMU_LENGTH_RULES = {
+    "guest-visible-workarounds": (GOSVW_SIZE, "parameter length of {len} exceeds max of {size}"),
+    "id-block": (ID_BLOCK_SIZE, "parameter length of {len} not equal to {size}"),
+    "host-data": (HOST_DATA_SIZE, "parameter length of {len} not equal to {size}"),
+}
+
+
+def check_qemu_length(prop: str, raw: bytes) -> bytes:
+    """Apply QEMU's length rule for a base64 property (id-auth: at most 4096 bytes)."""
+    if prop == "id-auth":
+        if len(raw) > ID_AUTH_SIZE:
+            raise BlobError(prop, f"parameter length:ID_AUTH {len(raw)} exceeds max of {ID_AUTH_SIZE}")
+        return raw
+    size, message = QEMU_LENGTH_RULES[prop]
+    return _exact(prop, raw, size, message)
+
+
+def parse_blob(prop: str, value: Union[str, bytes]) -> bytes:
+    """A host-data / guest-visible-workarounds / id-block / id-auth value from base64, ``hex:…``
+    (or 0x…) or ``@FILE``, with QEMU's length rule applied."""
+    if isinstance(value, (bytes, bytearray)):
+        raw = bytes(value)
+    elif value.startswith("@"):
+        with open(value[1:], "rb") as f:
+            raw = f.read()
+    elif value.lower().startswith(("hex:", "0x")):
+        text = value.split(":", 1)[1] if value.lower().startswith("hex:") else value[2:]
+        try:
+            raw = bytes.fromhex(text)
+        except ValueError:
+            raise BlobError(prop, "hex value contains a non-hex character") from None
+    else:
+        raw = decode_b64(prop, value)
+    return check_qemu_length(prop, raw)
+
+
+__all__ = [
+    "AmdPublicKey", "AmdSignature", "ExternalSigner", "IdBlock", "IdAuth", "sign_id_block", "load_private_key",
+    "parse_blob", "decode_b64", "check_qemu_length", "parse_id",
+]

@@ -1,0 +1,167 @@
+"""The 64-bit SEV-SNP guest policy (SNP_LAUNCH_START POLICY; report offset 0x08).
+
+Bit layout (snp-abi.md §1.1; SEV-SNP ABI spec "Guest Policy" table):
+
+    7:0  ABI_MINOR          minimum firmware ABI minor       16  SMT
+    15:8 ABI_MAJOR          minimum firmware ABI major       17  reserved, must be 1
+    18   MIGRATE_MA         19  DEBUG                        20  SINGLE_SOCKET
+    21   CXL_ALLOW          22  MEM_AES_256_XTS              23  RAPL_DIS
+    24   CIPHERTEXT_HIDING  25  PAGE_SWAP_DISABLE (ABI 1.58)  63:26 reserved, must be 0
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+from .errors import PolicyError
+
+
+#: (attribute, bit, flag spelling, meaning, first firmware ABI that defines it)
+FLAG_BITS: List[Tuple[str, int, str, str, Tuple[int, int]]] = [
+    ("smt", 16, "smt", "SMT (hyperthreading) allowed on the host", (0, 0)),
+    ("migrate_ma", 18, "migrate-ma", "association with a migration agent allowed", (0, 0)),
+    ("debug", 19, "debug", "debugging (SNP_DBG_DECRYPT/ENCRYPT) allowed", (0, 0)),
+    ("single_socket", 20, "single-socket", "guest may run on one socket only", (0, 0)),
+    ("cxl_allow", 21, "cxl-allow", "CXL may be populated with devices or memory", (1, 55)),
+    ("mem_aes_256_xts", 22, "mem-aes-256-xts", "AES-256-XTS memory encryption required", (1, 55)),
+    ("rapl_dis", 23, "rapl-dis", "RAPL must be disabled", (1, 55)),
+    ("ciphertext_hiding", 24, "ciphertext-hiding", "DRAM ciphertext hiding must be enabled", (1, 55)),
+    ("page_swap_disable", 25, "page-swap-disable", "SNP_PAGE_MOVE/SWAP_OUT/SWAP_IN disabled", (1, 58)),
+]
+RESERVED_MBO_BIT = 17
+RESERVED_MBZ_MASK = ~((1 << 26) - 1) & ((1 << 64) - 1)
+DEFAULT_POLICY = 0x30000  # QEMU DEFAULT_SEV_SNP_POLICY: SMT | bit 17
+
+
+@dataclass(frozen=True)
+class GuestPolicy:
+    """An SNP guest policy, field by field. ``int(policy)`` / :meth:`to_int` give the 64-bit value."""
+
+    abi_major: int = 0
+    abi_minor: int = 0
+    smt: bool = True
+    migrate_ma: bool = False
+    debug: bool = False
+    single_socket: bool = False
+    cxl_allow: bool = False
+    mem_aes_256_xts: bool = False
+    rapl_dis: bool = False
+    ciphertext_hiding: bool = False
+    page_swap_disable: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("abi_major", "abi_minor"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFF:
+                raise PolicyError(name, f"must be an int from 0 to 255, got {value!r}")
+        for attr, *_ in FLAG_BITS:
+            if not isinstance(getattr(self, attr), bool):
+                raise PolicyError(attr, f"must be a bool, got {getattr(self, attr)!r}")
+
+    # ---- conversions -------------------------------------------------------------------------
+    def to_int(self) -> int:
+        """The 64-bit policy value (bit 17 always set)."""
+        value = self.abi_minor | (self.abi_major << 8) | (1 << RESERVED_MBO_BIT)
+        for attr, bit, *_ in FLAG_BITS:
+            if getattr(self, attr):
+                value |= 1 << bit
+        return value
+
+    def __int__(self) -> int:
+        return self.to_int()
+
+    def __index__(self) -> int:
+        return self.to_int()
+
+    def hex(self) -> str:
+        """``0x…`` form, as QEMU's ``policy=`` takes it."""
+        return f"{self.to_int():#x}"
+
+    @classmethod
+    def from_int(cls, value: int) -> "GuestPolicy":
+        """Decode a 64-bit policy; reserved bits set or bit 17 clear are errors naming the bit."""
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < (1 << 64):
+            raise PolicyError("policy", f"must be a 64-bit unsigned int, got {value!r}")
+        if not value & (1 << RESERVED_MBO_BIT):
+            raise PolicyError("policy", f"bit 17 is reserved and must be 1 ({value:#x}; did you mean {value | 1 << 17:#x}?)")
+        if value & RESERVED_MBZ_MASK:
+            top = (value & RESERVED_MBZ_MASK).bit_length() - 1
+            raise PolicyError("policy", f"bits 63:26 are reserved and must be 0; bit {top} is set in {value:#x}")
+        kwargs: Dict[str, Any] = {"abi_minor": value & 0xFF, "abi_major": (value >> 8) & 0xFF}
+        for attr, bit, *_ in FLAG_BITS:
+            kwargs[attr] = bool(value >> bit & 1)
+        return cls(**kwargs)
+
+    @classmethod
+    def parse(cls, text: Union[str, int, "GuestPolicy"]) -> "GuestPolicy":
+        """Parse ``0x30000``, ``196608``, or named flags ``smt,debug,abi=1.51`` (bit 17 implied)."""
+        if isinstance(text, GuestPolicy):
+            return text
+        if isinstance(text, int):
+            return cls.from_int(text)
+        s = text.strip()
+        if re.fullmatch(r"0[xX][0-9a-fA-F_]+|[0-9_]+|0[oO][0-7_]+|0[bB][01_]+", s):
+            return cls.from_int(int(s, 0))
+        kwargs: Dict[str, Any] = {"smt": False}
+        spellings = {flag: attr for attr, _, flag, *_ in FLAG_BITS}
+        for item in filter(None, (p.strip().lower() for p in s.split(","))):
+            if item.startswith("abi="):
+                m = re.fullmatch(r"abi=(\d+)\.(\d+)", item)
+                if not m:
+                    raise PolicyError("policy", f"abi must be MAJOR.MINOR, got {item[4:]!r}")
+                kwargs["abi_major"], kwargs["abi_minor"] = int(m.group(1)), int(m.group(2))
+            elif item.replace("_", "-") in spellings:
+                kwargs[spellings[item.replace("_", "-")]] = True
+            else:
+                raise PolicyError("policy", f"unknown flag {item!r}; known: {', '.join(spellings)}, abi=MAJOR.MINOR, or a number")
+        return cls(**kwargs)
+
+    # ---- explanation and checks --------------------------------------------------------------
+    def describe(self) -> List[Dict[str, Any]]:
+        """One row per field: name, bits, value, meaning."""
+        rows: List[Dict[str, Any]] = [
+            {"field": "ABI_MINOR", "bits": "7:0", "value": self.abi_minor, "meaning": "minimum firmware ABI minor"},
+            {"field": "ABI_MAJOR", "bits": "15:8", "value": self.abi_major, "meaning": "minimum firmware ABI major"},
+        ]
+        for attr, bit, _, meaning, _abi in FLAG_BITS:
+            rows.append({"field": attr.upper(), "bits": str(bit), "value": int(getattr(self, attr)), "meaning": meaning})
+            if bit == 16:
+                rows.append({"field": "RESERVED_MBO", "bits": "17", "value": 1, "meaning": "reserved, must be 1"})
+        rows.append({"field": "RESERVED", "bits": "63:26", "value": 0, "meaning": "reserved, must be 0"})
+        rows.sort(key=lambda r: int(str(r["bits"]).split(":")[-1]))
+        return rows
+
+    def to_json(self) -> Dict[str, Any]:
+        """JSON-ready dict: the value and every field."""
+        d: Dict[str, Any] = {"policy": self.hex()}
+        for f in fields(self):
+            d[f.name] = getattr(self, f.name)
+        return d
+
+    def firmware_problems(self, abi: Optional[Tuple[int, int]] = None, *, smt_enabled: bool = True) -> List[Tuple[str, str]]:
+        """Why a firmware of ABI version ``abi`` would refuse this policy at SNP_LAUNCH_START.
+
+        Returns (field, rule) pairs; empty when it would accept. Rules: snp-abi.md §1.2 (SMT must be
+        allowed when the host has SMT on; the policy's minimum ABI must not exceed the firmware's;
+        bits 21-24 need ABI 1.55, bit 25 needs 1.58).
+        """
+        problems: List[Tuple[str, str]] = []
+        if smt_enabled and not self.smt:
+            problems.append(("SMT", "the host has SMT enabled, so a policy with SMT=0 fails with POLICY_FAILURE"))
+        if abi is not None:
+            if (self.abi_major, self.abi_minor) > abi:
+                problems.append(("ABI_MAJOR.ABI_MINOR", f"the policy requires ABI {self.abi_major}.{self.abi_minor}, above the firmware's {abi[0]}.{abi[1]}"))
+            for attr, bit, _, _, since in FLAG_BITS:
+                if getattr(self, attr) and since > abi:
+                    problems.append((attr.upper(), f"bit {bit} is defined from ABI {since[0]}.{since[1]}; the firmware is {abi[0]}.{abi[1]}"))
+        return problems
+
+
+def parse_policy(value: Union[str, int, GuestPolicy]) -> GuestPolicy:
+    """A GuestPolicy from an int, a string (number or flags) or a GuestPolicy."""
+    return GuestPolicy.parse(value)
+
+
+__all__ = ["GuestPolicy", "PolicyError", "parse_policy", "DEFAULT_POLICY", "FLAG_BITS"]
