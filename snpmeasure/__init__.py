@@ -7,13 +7,28 @@ Importing the package stays light: modules that need ``cryptography`` load on fi
 from __future__ import annotations
 
 from ._core import LaunchDigest, backend
-from .errors import ConfigError, Error, ImageError, InvalidInputError, ManifestError, NativeError, ProfileError
+from .errors import (
+    BlobError,
+    ConfigError,
+    Error,
+    ImageError,
+    InvalidInputError,
+    ManifestError,
+    NativeError,
+    PolicyError,
+    ProfileError,
+    QemuObjectError,
+    SignatureError,
+)
 from .pages import PAGE_SIZE, VMSA_GPA, PageType
 
 from ._version import __version__
 from .measure import Measurement, measure
 from .profiles import LaunchProfile
-from .firmware import Firmware
+from .firmware import Firmware, FirmwareStatusError, HostModel, KvmError, LaunchResult, Status
+from .policy import GuestPolicy
+from .blobs import IdAuth, IdBlock, sign_id_block
+from .qemu import SevSnpGuest
 
 __all__ = [
     "LaunchDigest",
@@ -21,6 +36,16 @@ __all__ = [
     "Measurement",
     "LaunchProfile",
     "Firmware",
+    "FirmwareStatusError",
+    "KvmError",
+    "HostModel",
+    "LaunchResult",
+    "Status",
+    "GuestPolicy",
+    "IdBlock",
+    "IdAuth",
+    "sign_id_block",
+    "SevSnpGuest",
     "PageType",
     "VMSA_GPA",
     "PAGE_SIZE",
@@ -32,5 +57,9 @@ __all__ = [
     "ProfileError",
     "ConfigError",
     "NativeError",
+    "PolicyError",
+    "BlobError",
+    "SignatureError",
+    "QemuObjectError",
     "__version__",
 ]

@@ -236,13 +236,15 @@ def load_private_key(source: KeySource, *, password: Optional[bytes] = None, fie
     from cryptography.hazmat.primitives import serialization
 
     ec = _ec()
-    if isinstance(source, ec.EllipticCurvePrivateKey):
-        key = source
+    if isinstance(source, ec.EllipticCurvePrivateKey) or hasattr(source, "private_bytes"):
+        key = source  # a cryptography private key object (its type is checked below)
+    elif not isinstance(source, (str, bytes, bytearray, os.PathLike)):
+        raise BlobError(field_name, f"must be a key file path, PEM/DER bytes, a P-384 private key or an ExternalSigner, got {type(source).__name__}")
     else:
         if isinstance(source, (bytes, bytearray)):
             data, where = bytes(source), "key bytes"
         else:
-            path = os.fspath(source)  # type: ignore[arg-type]
+            path = os.fspath(source)
             with open(path, "rb") as f:
                 data, where = f.read(), path
         try:
