@@ -423,7 +423,7 @@ int snp_ld_update(uint8_t *digest, uint8_t page_type, uint64_t gpa, const uint8_
 
 int snp_ld_update_repeat(uint8_t *digest, uint8_t page_type, uint64_t gpa, const uint8_t *page,
                          uint64_t count, uint8_t imi, uint8_t vmpl1_perms, uint8_t vmpl2_perms,
-                         uint8_t vmpl3_perms)
+                         uint8_t vmpl3_perms, uint8_t *trail)
 {
     int rc;
     uint64_t ld[6];
@@ -439,8 +439,13 @@ int snp_ld_update_repeat(uint8_t *digest, uint8_t page_type, uint64_t gpa, const
     }
     ld_from_bytes(ld, digest);
     uint64_t w12 = pageinfo_word12(page_type, imi, vmpl1_perms, vmpl2_perms, vmpl3_perms);
-    for (uint64_t i = 0; i < count; i++)
+    if (trail != NULL && count > SIZE_MAX / 48u)
+        return SNP_ERR_LENGTH;
+    for (uint64_t i = 0; i < count; i++) {
         chain_step(ld, contents, w12, gpa);
+        if (trail != NULL)
+            ld_to_bytes(trail + 48u * i, ld);
+    }
     ld_to_bytes(digest, ld);
     return SNP_OK;
 }

@@ -59,10 +59,12 @@ int snp_ld_update(uint8_t *digest, uint8_t page_type, uint64_t gpa, const uint8_
                   uint8_t vmpl3_perms, int nthreads);
 
 /* Extend the launch digest `count` times with the same page at the same GPA, as KVM does when it
- * measures identical AP VMSAs. The page (4096 bytes, NORMAL/VMSA only) is hashed once. */
+ * measures identical AP VMSAs. The page (4096 bytes, for NORMAL/VMSA; ignored otherwise) is hashed
+ * once. If trail is not NULL it receives the digest after each step (48 * count bytes): one call
+ * gives every vCPU count of a sweep. */
 int snp_ld_update_repeat(uint8_t *digest, uint8_t page_type, uint64_t gpa, const uint8_t *page,
                          uint64_t count, uint8_t imi, uint8_t vmpl1_perms, uint8_t vmpl2_perms,
-                         uint8_t vmpl3_perms);
+                         uint8_t vmpl3_perms, uint8_t *trail);
 
 /* Kernel selection: which kernel snp_hash_pages / snp_ld_update use for page contents. */
 int snp_simd_supported(void);

@@ -23,7 +23,9 @@ from .errors import (
 from .pages import PAGE_SIZE, VMSA_GPA, PageType
 
 from ._version import __version__
-from .measure import Measurement, measure
+from .measure import Measurement, measure, sweep
+from .images import FirmwareImage, FirmwareManifest
+from .tables import TableRow, table
 from .profiles import LaunchProfile
 from .firmware import Firmware, FirmwareStatusError, HostModel, KvmError, LaunchResult, Status
 from .policy import GuestPolicy
@@ -33,6 +35,11 @@ from .qemu import SevSnpGuest
 __all__ = [
     "LaunchDigest",
     "measure",
+    "sweep",
+    "table",
+    "TableRow",
+    "FirmwareImage",
+    "FirmwareManifest",
     "Measurement",
     "LaunchProfile",
     "Firmware",

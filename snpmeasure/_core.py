@@ -9,7 +9,7 @@ fallback would make a build pipeline 4x slower without anyone noticing.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional, Type
+from typing import Any, Dict, List, Optional, Type
 
 from . import _reference
 from .errors import InvalidInputError, NativeError
@@ -84,9 +84,14 @@ class NativeLaunchDigest(LaunchDigestBase):
         data = ffi.NULL if view is None else ffi.from_buffer(view)
         check_rc(lib.snp_ld_update(self._ld, int(ptype), gpa, data, length, imi, v1, v2, v3, self._threads))
 
-    def _update_repeat(self, ptype: PageType, gpa: int, page: memoryview, count: int) -> None:
+    def _update_repeat(self, ptype: PageType, gpa: int, page: memoryview, count: int, trail: bool = False) -> List[bytes]:
         ffi, lib = _native.ffi, _native.lib
-        check_rc(lib.snp_ld_update_repeat(self._ld, int(ptype), gpa, ffi.from_buffer(page), count, 0, 0, 0, 0))
+        out = ffi.new("uint8_t[]", DIGEST_SIZE * count) if trail else ffi.NULL
+        check_rc(lib.snp_ld_update_repeat(self._ld, int(ptype), gpa, ffi.from_buffer(page), count, 0, 0, 0, 0, out))
+        if not trail:
+            return []
+        raw = bytes(ffi.buffer(out, DIGEST_SIZE * count))
+        return [raw[i : i + DIGEST_SIZE] for i in range(0, len(raw), DIGEST_SIZE)]
 
     def digest(self) -> bytes:
         """The current launch digest (48 bytes)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from typing import Optional
+from typing import List, Optional
 
 from .pages import DIGEST_SIZE, PAGE_SIZE, LaunchDigestBase, PageType
 
@@ -41,12 +41,16 @@ class LaunchDigest(LaunchDigestBase):
             ld = hashlib.sha384(page_info(ld, contents, ptype, gpa + off, imi, v1, v2, v3)).digest()
         self._ld = ld
 
-    def _update_repeat(self, ptype: PageType, gpa: int, page: memoryview, count: int) -> None:
+    def _update_repeat(self, ptype: PageType, gpa: int, page: memoryview, count: int, trail: bool = False) -> List[bytes]:
         contents = hashlib.sha384(page).digest()
         ld = self._ld
+        steps: List[bytes] = []
         for _ in range(count):
             ld = hashlib.sha384(page_info(ld, contents, ptype, gpa)).digest()
+            if trail:
+                steps.append(ld)
         self._ld = ld
+        return steps
 
     def digest(self) -> bytes:
         """The current launch digest (48 bytes)."""

@@ -67,14 +67,14 @@ def add_measure_arguments(p: argparse.ArgumentParser, *, for_measure: bool = Tru
 
     g = p.add_argument_group("guest (the flags of sev-snp-measure 0.0.13, same defaults)")
     g.add_argument("--mode", choices=MODES, help="guest mode (required)")
-    g.add_argument("--vcpus", metavar="N", type=int, help="number of guest vCPUs")
+    g.add_argument("--vcpus", metavar="N", help="number of guest vCPUs; a range or list (1-64, 1,2,4) measures each count in one pass")
     g.add_argument("--vcpu-type", metavar="CPUTYPE", help=f"QEMU CPU model ({', '.join(CPU_SIGS)})")
     g.add_argument("--vcpu-sig", metavar="VALUE", type=auto_int, help="vCPU CPUID(1).EAX signature")
     g.add_argument("--vcpu-family", metavar="FAMILY", type=int, help="vCPU family (with --vcpu-model, --vcpu-stepping)")
     g.add_argument("--vcpu-model", metavar="MODEL", type=int, help="vCPU model")
     g.add_argument("--vcpu-stepping", metavar="STEPPING", type=int, help="vCPU stepping")
     g.add_argument("--vmm-type", metavar="VMMTYPE", choices=["QEMU", "ec2", "gce"], help="VMM type (QEMU, ec2, gce): selects the base profile")
-    g.add_argument("--ovmf", metavar="PATH", help="OVMF firmware image (required)")
+    g.add_argument("--ovmf", metavar="PATH", help="OVMF firmware image (required unless --firmware-manifest)")
     g.add_argument("--kernel", metavar="PATH", help="kernel (bzImage) measured through the SEV hashes table")
     g.add_argument("--initrd", metavar="PATH", help="initrd (use with --kernel)")
     g.add_argument("--append", metavar="CMDLINE", help="kernel command line (use with --kernel)")
@@ -88,6 +88,7 @@ def add_measure_arguments(p: argparse.ArgumentParser, *, for_measure: bool = Tru
     n = p.add_argument_group("snpmeasure")
     n.add_argument("--profile", choices=sorted(BUILTIN_PROFILES), help="launch profile (default qemu, or from --vmm-type)")
     n.add_argument("--profile-file", metavar="FILE.json", help="a user-defined launch profile (JSON)")
+    n.add_argument("--firmware-manifest", metavar="FILE.json", help="measure from a firmware manifest (snpmeasure ovmf-hash --json) instead of the binary")
     n.add_argument("--kernel-hash", metavar="SHA256", help="SHA-256 of the kernel instead of --kernel")
     n.add_argument("--initrd-hash", metavar="SHA256", help="SHA-256 of the initrd instead of --initrd")
     n.add_argument("--append-hash", metavar="SHA256", help="SHA-256 of the command line with its NUL instead of --append")
@@ -101,8 +102,8 @@ def measure_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
 
     if args.mode is None:
         raise InvalidInputError("--mode", "is required (snp, snp:ovmf-hash, snp:svsm, sev, seves)")
-    if args.ovmf is None:
-        raise InvalidInputError("--ovmf", "is required")
+    if args.ovmf is None and args.firmware_manifest is None:
+        raise InvalidInputError("--ovmf", "is required (or --firmware-manifest)")
     if args.profile and args.profile_file:
         raise InvalidInputError("--profile-file", "give --profile or --profile-file, not both")
     has_kernel = args.kernel is not None or args.kernel_hash is not None
@@ -110,7 +111,7 @@ def measure_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
     if append == "" and not has_kernel:
         append = None  # sev-snp-measure ignores an empty --append without --kernel
     return dict(
-        mode=args.mode, ovmf=args.ovmf, vcpus=args.vcpus, vcpu_type=args.vcpu_type, vcpu_sig=args.vcpu_sig,
+        mode=args.mode, ovmf=args.ovmf, manifest=args.firmware_manifest, vcpus=_single_vcpus(args.vcpus), vcpu_type=args.vcpu_type, vcpu_sig=args.vcpu_sig,
         vcpu_family=args.vcpu_family, vcpu_model=args.vcpu_model, vcpu_stepping=args.vcpu_stepping,
         vmm_type=args.vmm_type, profile=load_profile_file(args.profile_file) if args.profile_file else args.profile,
         kernel=args.kernel, initrd=args.initrd, append=append, kernel_hash=args.kernel_hash,
@@ -118,6 +119,20 @@ def measure_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
         snp_ovmf_hash=args.snp_ovmf_hash, svsm=args.svsm, vars_size=args.vars_size, vars_file=args.vars_file,
         threads=args.threads,
     )
+
+
+def _single_vcpus(spec: Optional[str]) -> Optional[int]:
+    from .errors import InvalidInputError
+
+    if spec is None:
+        return None
+    if not spec.strip().isdigit():
+        raise InvalidInputError("--vcpus", f"must be a whole number here, got {spec!r}")
+    return int(spec)
+
+
+def _is_sweep(spec: Optional[str]) -> bool:
+    return spec is not None and not spec.strip().isdigit() and any(c in spec for c in ",-")
 
 
 def _b64_arg(field: str, text: str) -> bytes:
@@ -150,6 +165,8 @@ def cmd_measure(args: argparse.Namespace) -> int:
             for p in profiles:
                 print(f"{p.name:<12} {p.description}")
         return EXIT_OK
+    if _is_sweep(args.vcpus):
+        return _measure_sweep(args)
     kwargs = measure_kwargs(args)
     if args.dump_vmsa and args.mode not in ("seves", "snp", "snp:svsm"):
         raise InvalidInputError("--dump-vmsa", "is available in modes seves, snp and snp:svsm only")
@@ -217,6 +234,121 @@ def cmd_measure(args: argparse.Namespace) -> int:
         sys.stderr.write("snpmeasure measure: the LAUNCH_MEASURE HMAC in the blob does not match the computed one\n")
         return EXIT_CHECK_FAILED
     return EXIT_OK
+
+
+def _measure_sweep(args: argparse.Namespace) -> int:
+    """``measure --vcpus 1-64``: one line per count, or JSON."""
+    import base64
+
+    from .errors import InvalidInputError
+    from .measure import sweep
+
+    spec = args.vcpus
+    args.vcpus = "1"
+    kwargs = measure_kwargs(args)
+    kwargs.pop("vcpus")
+    threads = kwargs.pop("threads")
+    if args.trace or args.dump_vmsa or args.tik:
+        raise InvalidInputError("--vcpus", "a range or list of counts does not combine with --trace, --dump-vmsa or --tik")
+    results = sweep(vcpus=spec, threads=threads, **kwargs)
+    if args.json:
+        emit_json({"mode": args.mode, "profile": args.profile or args.vmm_type or "qemu",
+                   "measurements": {str(n): d.hex() for n, d in results.items()}})
+        return EXIT_OK
+    for n, d in results.items():
+        print(f"{n}\t{d.hex() if args.output_format == 'hex' else base64.b64encode(d).decode()}")
+    return EXIT_OK
+
+
+# ---- ovmf-hash and table ---------------------------------------------------------------------
+
+def cmd_ovmf_hash(args: argparse.Namespace) -> int:
+    """``snpmeasure ovmf-hash``: the firmware-pages digest, or (--json) the firmware manifest."""
+    from .images import FirmwareManifest
+
+    man = FirmwareManifest.from_image(args.ovmf, threads=args.threads)
+    if args.json:
+        emit_json(man.to_json())
+    else:
+        print(man.ovmf_digest.hex())
+    return EXIT_OK
+
+
+def register_ovmf_hash(sub: Any) -> None:
+    p = sub.add_parser("ovmf-hash", help="digest of the firmware pages; --json writes a firmware manifest")
+    p.add_argument("--ovmf", metavar="PATH", required=True, help="OVMF firmware image")
+    p.add_argument("--threads", type=int, help="hashing threads (default: all CPUs)")
+    p.add_argument("--json", action="store_true", help="print the versioned firmware manifest")
+    p.set_defaults(func=cmd_ovmf_hash)
+
+
+class _ProgressBar:
+    """A progress bar on stderr, shown only on a terminal and only after the first second."""
+
+    def __init__(self, enabled: bool) -> None:
+        import time
+
+        self.enabled = enabled and sys.stderr.isatty()
+        self.t0 = time.monotonic()
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        import time
+
+        if not self.enabled or (not self.shown and time.monotonic() - self.t0 < 1.0):
+            return
+        self.shown = True
+        width = 40
+        fill = width * done // max(total, 1)
+        sys.stderr.write(f"\r[{'#' * fill}{'.' * (width - fill)}] {done}/{total}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    """``snpmeasure table``: reference values for every combination, as JSON or CSV."""
+    from .errors import InvalidInputError
+    from .tables import table, table_csv, table_json
+
+    if args.ovmf is None and args.firmware_manifest is None:
+        raise InvalidInputError("--ovmf", "is required (or --firmware-manifest)")
+    features = [None] if args.guest_features is None else [auto_int(x) for x in args.guest_features.split(",")]
+    bar = _ProgressBar(not args.quiet)
+    try:
+        rows = table(ovmf=args.ovmf, manifest=args.firmware_manifest, vcpus=args.vcpus, vcpu_types=args.vcpu_type.split(","),
+                     profiles=args.profile.split(","), guest_features=features, kernel=args.kernel, initrd=args.initrd,
+                     append=args.append, kernel_hash=args.kernel_hash, initrd_hash=args.initrd_hash,
+                     append_hash=args.append_hash, threads=args.threads, progress=bar)
+    finally:
+        bar.close()
+    if args.csv:
+        sys.stdout.write(table_csv(rows))
+    else:
+        firmware = {"ovmf": args.ovmf, "firmware_manifest": args.firmware_manifest}
+        inputs = {k: getattr(args, k) for k in ("kernel", "initrd", "append", "kernel_hash", "initrd_hash", "append_hash") if getattr(args, k) is not None}
+        emit_json(table_json(rows, firmware=firmware, inputs=inputs))
+    return EXIT_OK
+
+
+def register_table(sub: Any) -> None:
+    p = sub.add_parser("table", help="reference values: every vCPU count x CPU model x profile x guest features")
+    p.add_argument("--ovmf", metavar="PATH", help="OVMF firmware image")
+    p.add_argument("--firmware-manifest", metavar="FILE.json", help="a firmware manifest instead of the binary")
+    p.add_argument("--vcpus", default="1", help="counts: 1-240, 1,2,4,8 (default 1)")
+    p.add_argument("--vcpu-type", default="EPYC-v4", help="comma list of QEMU CPU models or 0x signatures")
+    p.add_argument("--profile", default="qemu", help="comma list of launch profiles")
+    p.add_argument("--guest-features", help="comma list of SEV_FEATURES values (default: each profile's)")
+    for flag in ("kernel", "initrd", "append", "kernel-hash", "initrd-hash", "append-hash"):
+        p.add_argument(f"--{flag}")
+    p.add_argument("--threads", type=int, help="hashing threads (default: all CPUs)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="JSON (the default)")
+    fmt.add_argument("--csv", action="store_true", help="CSV with a header line")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_table)
 
 
 def register_measure(sub: Any) -> None:
@@ -535,7 +667,7 @@ def register_launch(sub: Any) -> None:
 
 
 Command = Callable[[argparse.Namespace], int]
-_REGISTRY: List[Callable[[Any], None]] = [register_measure, register_policy, register_id_block, register_qemu_object, register_launch]
+_REGISTRY: List[Callable[[Any], None]] = [register_measure, register_ovmf_hash, register_table, register_policy, register_id_block, register_qemu_object, register_launch]
 
 
 def build_parser() -> ArgumentParser:

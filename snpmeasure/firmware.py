@@ -253,6 +253,15 @@ class Firmware:
             self._ld.update_vmsa(page, gpa)
             self._record("SNP_LAUNCH_UPDATE", PageType.VMSA, gpa, PAGE_SIZE, label.format(first + i))
 
+    def launch_update_vmsa_each(self, page: Buffer, *, gpa: int = VMSA_GPA, count: int = 1) -> List[bytes]:
+        """As :meth:`launch_update_vmsa`, returning GCTX.LD after each page (vCPU sweeps)."""
+        self._require("SNP_LAUNCH_UPDATE", GuestState.LAUNCHING)
+        steps = self._ld.update_vmsa_each(page, gpa, count=count)
+        if self.trace is not None:
+            for i, d in enumerate(steps):
+                self.trace.append(TraceEntry("SNP_LAUNCH_UPDATE", PageType.VMSA.name, gpa, PAGE_SIZE, f"vmsa #{i}", d))
+        return steps
+
     def copy(self) -> "Firmware":
         """An independent copy of this guest context (for forks such as vCPU sweeps)."""
         other = Firmware.__new__(Firmware)

@@ -192,20 +192,12 @@ class FirmwareImage:
             base, size, stype = _META_DESC.unpack(bytes(self._data[doff : doff + _META_DESC.size]))
             section = MetadataSection(base, size, stype)
             dwhere = f"{self.name}: SEV metadata section {i} ({section.type_name}) at offset {doff:#x}"
-            if base % PAGE or size % PAGE:
-                raise ImageError(dwhere, f"GPA {base:#x} size {size:#x} is not 4 KiB aligned")
-            if size == 0:
-                raise ImageError(dwhere, f"GPA {base:#x} has size 0")
-            if base + size > FOUR_GIB:
-                raise ImageError(dwhere, f"GPA range {base:#x}+{size:#x} passes 4 GiB")
-            for j, other in enumerate(sections):
-                if base < other.gpa + other.size and other.gpa < base + size:
-                    raise ImageError(dwhere, f"GPA range {base:#x}+{size:#x} overlaps section {j} at {other.gpa:#x}")
             if stype not in SectionType._value2member_map_:
                 # Upstream QEMU measures unknown types as ZERO pages (snp-abi.md §3.7 table);
                 # the pre-merge RFC aborted. Say so instead of failing.
                 warnings.warn(f"{dwhere}: unknown section type {stype:#x}, measured as ZERO pages as QEMU does", stacklevel=2)
             sections.append(section)
+        _check_layout(f"{self.name}: SEV metadata at offset {start:#x}", self.gpa, self.size, sections, ImageError)
         return sections
 
     def section(self, stype: SectionType) -> Optional[MetadataSection]:
@@ -265,3 +257,188 @@ def map_file(path: Union[str, "os.PathLike[str]"]) -> BufferLike:
             return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         except (ValueError, OSError):
             return f.read()  # empty file, pipe, or a file system without mmap
+
+
+# ---- firmware manifests: everything a measurement needs from a firmware, without the binary ------
+
+MANIFEST_SCHEMA = "snpmeasure/firmware-manifest"
+MANIFEST_VERSION = 1
+
+
+def _check_layout(name: str, gpa: int, size: int, sections: List[MetadataSection], error: type) -> None:
+    """Rules shared by images and manifests: sections page aligned, non-empty, inside 4 GiB, below
+    the firmware's flash range, and not overlapping each other."""
+    for i, s in enumerate(sections):
+        where = f"{name}: section {i} ({s.type_name})"
+        if s.gpa % PAGE or s.size % PAGE or s.size == 0:
+            raise error(where, f"GPA {s.gpa:#x} size {s.size:#x} must be non-empty and 4 KiB aligned")
+        if s.gpa + s.size > FOUR_GIB:
+            raise error(where, f"GPA range {s.gpa:#x}+{s.size:#x} passes 4 GiB")
+        if s.gpa < gpa + size and gpa < s.gpa + s.size:
+            raise error(where, f"GPA range {s.gpa:#x}+{s.size:#x} overlaps the firmware image at {gpa:#x}+{size:#x}")
+        for j, o in enumerate(sections[:i]):
+            if s.gpa < o.gpa + o.size and o.gpa < s.gpa + s.size:
+                raise error(where, f"GPA range {s.gpa:#x}+{s.size:#x} overlaps section {j} at {o.gpa:#x}")
+
+
+class FirmwareManifest:
+    """What an SNP measurement needs from an OVMF image, as a versioned JSON document.
+
+    Holds the digest of the firmware pages (``snp:ovmf-hash``), the image's SHA-256, size and GPA,
+    the SEV-ES reset address, every metadata section in table order, and the SEV hash table area,
+    so verifiers can measure without the binary.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        size: int,
+        sha256: str,
+        ovmf_digest: bytes,
+        sections: List[MetadataSection],
+        sev_es_reset_eip: Optional[int],
+        sev_hash_table: Optional[Tuple[int, int]],
+        snpmeasure_version: str = "",
+    ) -> None:
+        from .errors import ManifestError
+
+        self.name = name
+        self.size = size
+        self.gpa = FOUR_GIB - size
+        self.sha256 = sha256
+        self.ovmf_digest = ovmf_digest
+        self.sections = sections
+        self._reset_eip = sev_es_reset_eip
+        self._hash_table = sev_hash_table
+        self.snpmeasure_version = snpmeasure_version
+        _check_layout(name, self.gpa, size, sections, ManifestError)
+        if sev_hash_table is not None and any(s.type == SectionType.SNP_KERNEL_HASHES for s in sections):
+            base, _ = sev_hash_table
+            ks = next(s for s in sections if s.type == SectionType.SNP_KERNEL_HASHES)
+            if base and not ks.gpa <= base < ks.gpa + ks.size:
+                raise ManifestError(f"{name}: sev_hash_table", f"GPA {base:#x} is outside the SNP_KERNEL_HASHES section {ks.gpa:#x}+{ks.size:#x}")
+
+    @property
+    def sev_es_reset_eip(self) -> Optional[int]:
+        """The AP reset address, or None."""
+        return self._reset_eip
+
+    @property
+    def sev_hash_table(self) -> Optional[Tuple[int, int]]:
+        """(GPA, size) of the SEV hash table area, or None."""
+        return self._hash_table
+
+    @property
+    def kernel_hashes_supported(self) -> bool:
+        """True when an SNP launch can measure a kernel (a KERNEL_HASHES section and a usable table)."""
+        ht = self._hash_table
+        return any(s.type == SectionType.SNP_KERNEL_HASHES for s in self.sections) and ht is not None and ht[0] != 0 and ht[1] >= SEV_HASH_TABLE_SIZE
+
+    def require_sev_hash_table(self) -> int:
+        """GPA of a usable SEV hash table area, else ImageError (QEMU's rule)."""
+        return FirmwareImage.require_sev_hash_table(self)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_image(cls, image: Union[FirmwareImage, str, "os.PathLike[str]"], *, threads: Optional[int] = None) -> "FirmwareManifest":
+        """Measure the firmware pages of an image and record its layout."""
+        from ._core import LaunchDigest
+        from ._version import __version__
+
+        im = image if isinstance(image, FirmwareImage) else FirmwareImage.open(image)
+        ld = LaunchDigest(threads=threads)
+        ld.update_normal(im.gpa, im.data)
+        return cls(name=os.path.basename(im.name), size=im.size, sha256=im.sha256(), ovmf_digest=ld.digest(),
+                   sections=list(im.sections), sev_es_reset_eip=im.sev_es_reset_eip, sev_hash_table=im.sev_hash_table,
+                   snpmeasure_version=__version__)
+
+    def to_json(self) -> Dict[str, object]:
+        """The manifest document."""
+        return {
+            "schema": MANIFEST_SCHEMA,
+            "schema_version": MANIFEST_VERSION,
+            "snpmeasure_version": self.snpmeasure_version,
+            "firmware": {"name": self.name, "sha256": self.sha256, "size": self.size, "gpa": f"{self.gpa:#x}"},
+            "ovmf_digest": self.ovmf_digest.hex(),
+            "sev_es_reset_eip": None if self._reset_eip is None else f"{self._reset_eip:#x}",
+            "sections": [{"gpa": f"{s.gpa:#x}", "size": f"{s.size:#x}", "type": s.type, "type_name": s.type_name} for s in self.sections],
+            "sev_hash_table": None if self._hash_table is None else {"gpa": f"{self._hash_table[0]:#x}", "size": f"{self._hash_table[1]:#x}"},
+            "kernel_hashes_supported": self.kernel_hashes_supported,
+        }
+
+    @classmethod
+    def from_json(cls, doc: object, *, where: str = "manifest") -> "FirmwareManifest":
+        """Read and validate a manifest (unknown schema, newer version, bad fields: ManifestError)."""
+        from .errors import ManifestError
+
+        def need(obj: object, key: str, path: str) -> object:
+            if not isinstance(obj, dict) or key not in obj:
+                raise ManifestError(f"{where}.{path}", "is missing")
+            return obj[key]
+
+        def num(value: object, path: str, top: int) -> int:
+            try:
+                n = int(str(value), 0) if isinstance(value, str) else value
+            except ValueError:
+                raise ManifestError(f"{where}.{path}", f"must be a number, got {value!r}") from None
+            if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= top:
+                raise ManifestError(f"{where}.{path}", f"must be an int from 0 to {top:#x}, got {value!r}")
+            return n
+
+        if not isinstance(doc, dict):
+            raise ManifestError(where, "must be a JSON object")
+        if need(doc, "schema", "schema") != MANIFEST_SCHEMA:
+            raise ManifestError(f"{where}.schema", f"must be {MANIFEST_SCHEMA!r}, got {doc.get('schema')!r}")
+        version = num(need(doc, "schema_version", "schema_version"), "schema_version", 1 << 16)
+        if version > MANIFEST_VERSION:
+            raise ManifestError(f"{where}.schema_version", f"is {version}, newer than this snpmeasure reads ({MANIFEST_VERSION}); upgrade snpmeasure")
+        fw = need(doc, "firmware", "firmware")
+        size = num(need(fw, "size", "firmware.size"), "firmware.size", FOUR_GIB)
+        if size == 0 or size % PAGE:
+            raise ManifestError(f"{where}.firmware.size", f"must be a non-zero multiple of 4096, got {size}")
+        if isinstance(fw, dict) and "gpa" in fw and num(fw["gpa"], "firmware.gpa", FOUR_GIB) != FOUR_GIB - size:
+            raise ManifestError(f"{where}.firmware.gpa", f"must be 4 GiB - size = {FOUR_GIB - size:#x}")
+        sha = need(fw, "sha256", "firmware.sha256")
+        if not isinstance(sha, str) or not re_hex(sha, 64):
+            raise ManifestError(f"{where}.firmware.sha256", "must be 64 hex digits")
+        digest = need(doc, "ovmf_digest", "ovmf_digest")
+        if not isinstance(digest, str) or not re_hex(digest, 96):
+            raise ManifestError(f"{where}.ovmf_digest", "must be 96 hex digits")
+        raw_sections = need(doc, "sections", "sections")
+        if not isinstance(raw_sections, list) or len(raw_sections) > MAX_SECTIONS:
+            raise ManifestError(f"{where}.sections", f"must be a list of at most {MAX_SECTIONS} sections")
+        sections = [
+            MetadataSection(num(need(s, "gpa", f"sections[{i}].gpa"), f"sections[{i}].gpa", 0xFFFFFFFF),
+                            num(need(s, "size", f"sections[{i}].size"), f"sections[{i}].size", 0xFFFFFFFF),
+                            num(need(s, "type", f"sections[{i}].type"), f"sections[{i}].type", 0xFFFFFFFF))
+            for i, s in enumerate(raw_sections)
+        ]
+        eip = doc.get("sev_es_reset_eip")
+        ht = doc.get("sev_hash_table")
+        hash_table = None
+        if ht is not None:
+            hash_table = (num(need(ht, "gpa", "sev_hash_table.gpa"), "sev_hash_table.gpa", 0xFFFFFFFF),
+                          num(need(ht, "size", "sev_hash_table.size"), "sev_hash_table.size", 0xFFFFFFFF))
+        name = fw.get("name", where) if isinstance(fw, dict) else where
+        return cls(name=str(name), size=size, sha256=sha.lower(), ovmf_digest=bytes.fromhex(digest), sections=sections,
+                   sev_es_reset_eip=None if eip is None else num(eip, "sev_es_reset_eip", 0xFFFFFFFF), sev_hash_table=hash_table,
+                   snpmeasure_version=str(doc.get("snpmeasure_version", "")))
+
+    @classmethod
+    def load(cls, path: Union[str, "os.PathLike[str]"]) -> "FirmwareManifest":
+        """Read a manifest file."""
+        import json
+
+        from .errors import ManifestError
+
+        with open(path, encoding="utf-8") as f:
+            try:
+                doc = json.load(f)
+            except json.JSONDecodeError as exc:
+                raise ManifestError(os.fspath(path), f"is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        return cls.from_json(doc, where=os.fspath(path))
+
+
+def re_hex(text: str, n: int) -> bool:
+    """True if ``text`` is exactly ``n`` hex digits."""
+    return len(text) == n and all(c in "0123456789abcdefABCDEF" for c in text)

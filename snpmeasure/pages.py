@@ -10,7 +10,7 @@ import abc
 import mmap
 import os
 from enum import IntEnum
-from typing import Optional, Tuple, TypeVar, Union
+from typing import List, Optional, Tuple, TypeVar, Union
 
 from .errors import InvalidInputError
 
@@ -180,7 +180,7 @@ class LaunchDigestBase(abc.ABC):
     ) -> None: ...
 
     @abc.abstractmethod
-    def _update_repeat(self, ptype: PageType, gpa: int, page: memoryview, count: int) -> None: ...
+    def _update_repeat(self, ptype: PageType, gpa: int, page: memoryview, count: int, trail: bool = False) -> List[bytes]: ...
 
     @abc.abstractmethod
     def digest(self) -> bytes:
@@ -224,14 +224,24 @@ class LaunchDigestBase(abc.ABC):
 
     def update_vmsa(self, page: Buffer, gpa: int = VMSA_GPA, *, count: int = 1) -> None:
         """Measure one 4096-byte VMSA page at ``gpa``, ``count`` times (identical AP VMSAs)."""
+        view = self._check_vmsa(page, gpa, count)
+        if count:
+            self._update_repeat(PageType.VMSA, gpa, view, count)
+
+    def update_vmsa_each(self, page: Buffer, gpa: int = VMSA_GPA, *, count: int = 1) -> List[bytes]:
+        """As :meth:`update_vmsa`, returning the digest after each of the ``count`` pages (sweeps)."""
+        view = self._check_vmsa(page, gpa, count)
+        return self._update_repeat(PageType.VMSA, gpa, view, count, True) if count else []
+
+    @staticmethod
+    def _check_vmsa(page: Buffer, gpa: int, count: int) -> memoryview:
         _, view, size = check_update(PageType.VMSA, gpa, page, None, False, 0, 0, 0)
         if size != PAGE_SIZE:
             raise InvalidInputError("page", f"a VMSA must be exactly 4096 bytes, got {size}")
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise InvalidInputError("count", f"must be a non-negative int, got {count!r}")
         assert view is not None
-        if count:
-            self._update_repeat(PageType.VMSA, gpa, view, count)
+        return view
 
     def update_zero(self, gpa: int, length: int) -> None:
         """Measure ``length`` bytes of ZERO pages at ``gpa``."""

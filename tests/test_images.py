@@ -123,9 +123,10 @@ def test_metadata_length_and_count() -> None:
 
 
 def test_section_rules() -> None:
-    expect_error(build_image(sections=[(0x800800, 0x1000, 1)]), "section 0 (SNP_SEC_MEM)", "not 4 KiB aligned")
-    expect_error(build_image(sections=[(0x800000, 0x800, 1)]), "not 4 KiB aligned")
-    expect_error(build_image(sections=[(0x800000, 0, 2)]), "size 0")
+    expect_error(build_image(sections=[(0x800800, 0x1000, 1)]), "section 0 (SNP_SEC_MEM)", "4 KiB aligned")
+    expect_error(build_image(sections=[(0x800000, 0x800, 1)]), "4 KiB aligned")
+    expect_error(build_image(sections=[(0x800000, 0, 2)]), "non-empty")
+    expect_error(build_image(sections=[(0xFFFFE000, 0x1000, 2)]), "overlaps the firmware image")
     expect_error(build_image(sections=[(0xFFFFF000, 0x2000, 1)]), "passes 4 GiB")
     expect_error(build_image(sections=[(0x800000, 0x3000, 1), (0x802000, 0x1000, 2)]), "section 1", "overlaps section 0")
 

@@ -124,6 +124,12 @@ def test_vmsa_repeat_equals_individual(digest_cls: Type[LaunchDigestBase]) -> No
         b.update(PageType.VMSA, VMSA_GPA, page)
         # update() of a one-page region at VMSA_GPA is the same as one VMSA measurement
     assert a.digest() == b.digest()
+    c = digest_cls()
+    steps = c.update_vmsa_each(page, count=5)
+    assert steps[-1] == a.digest() == c.digest() and len(set(steps)) == 5
+    d = digest_cls()
+    d.update_vmsa(page, count=2)
+    assert d.digest() == steps[1]
 
 
 BAD_UPDATES: List[Tuple[str, dict]] = [
@@ -264,7 +270,7 @@ def test_c_rejects_bad_imi_threads_and_null_digest() -> None:
     assert lib.snp_ld_update(ld, 3, 0, ffi.NULL, 4096, 2, 0, 0, 0, 1) == lib.SNP_ERR_IMI
     assert lib.snp_ld_update(ld, 3, 0, ffi.NULL, 4096, 0, 0, 0, 0, -1) == lib.SNP_ERR_THREADS
     assert lib.snp_ld_update(ffi.NULL, 3, 0, ffi.NULL, 4096, 0, 0, 0, 0, 1) == lib.SNP_ERR_NULL_ARG
-    assert lib.snp_ld_update_repeat(ld, 2, 0, ffi.NULL, 1, 0, 0, 0, 0) == lib.SNP_ERR_NULL_DATA
+    assert lib.snp_ld_update_repeat(ld, 2, 0, ffi.NULL, 1, 0, 0, 0, 0, ffi.NULL) == lib.SNP_ERR_NULL_DATA
     assert bytes(ld) == bytes(48)
     assert _core.check_rc(0) is None
     with pytest.raises(InvalidInputError):

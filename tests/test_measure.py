@@ -169,7 +169,7 @@ def test_cli_list_profiles() -> None:
         (["--mode", "sev", "--ovmf", A, "--dump-vmsa"], "--dump-vmsa"),
         (["--vcpus", "1", "--ovmf", A], "--mode"),
         (["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--kernel-hash", "12"], "kernel_hash"),
-        (["--mode", "snp", "--vcpus", "zero", "--ovmf", A], "invalid int"),
+        (["--mode", "snp", "--vcpus", "zero", "--ovmf", A], "whole number"),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(argv: List[str], fragment: str) -> None:
