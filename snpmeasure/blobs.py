@@ -448,13 +448,17 @@ def sign_id_block(
 # ---- host data and guest-visible workarounds (QEMU's exact-length rules) -------------------------
 
 def decode_b64(prop: str, text: str) -> bytes:
-    """Decode base64 the way QEMU's qbase64_decode accepts it (strict alphabet and padding)."""
-    if not re.fullmatch(r"[A-Za-z0-9+/]*={0,2}", text.strip()) or len(text.strip()) % 4:
-        raise BlobError(prop, "Base64 data is not valid")
-    try:
-        return base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise BlobError(prop, "Base64 data is not valid") from None
+    """Decode base64 as QEMU's qbase64_decode does: only ``A-Za-z0-9+/=`` and newlines are allowed
+    ("Base64 data contains invalid characters"); glib then decodes leniently (padding optional,
+    ``=`` anywhere ignored, a lone trailing character dropped)."""
+    if "\0" in text:
+        raise BlobError(prop, "Base64 data contains embedded NUL characters")
+    if not re.fullmatch(r"[A-Za-z0-9+/=\n]*", text):
+        raise BlobError(prop, "Base64 data contains invalid characters")
+    chars = text.replace("\n", "").replace("=", "")
+    usable = len(chars) - (len(chars) % 4 == 1)
+    chars = chars[:usable]
+    return base64.b64decode(chars + "=" * (-len(chars) % 4))
 
 
 def _exact(prop: str, raw: bytes, size: int, qemu_message: str) -> bytes:

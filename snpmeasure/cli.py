@@ -462,7 +462,12 @@ def cmd_id_block(args: argparse.Namespace) -> int:
     if args.from_measure:
         ld = measure(**measure_kwargs(args)).digest
     elif args.measurement is not None:
-        ld = _b64_arg("--measurement", args.measurement)
+        import binascii
+
+        try:  # lenient, as snp-create-id-block decodes it
+            ld = base64.b64decode(args.measurement)
+        except (binascii.Error, ValueError):
+            raise InvalidInputError("--measurement", "is not valid base64") from None
     else:
         try:
             ld = bytes.fromhex(args.measurement_hex)
@@ -560,11 +565,11 @@ def cmd_qemu_object(args: argparse.Namespace) -> int:
                 setattr(obj, attr, base64.b64encode(parse_blob(attr.replace("_", "-"), value)).decode())
         if args.policy is not None:
             obj.policy = GuestPolicy.parse(args.policy).to_int()
-        for flag in ("author_key_enabled", "vcek_disabled", "kernel_hashes"):
+        for flag in ("author_key_enabled", "vcek_disabled", "kernel_hashes", "debug_swap", "secure_tsc"):
             if getattr(args, flag):
                 setattr(obj, flag, True)
-        obj.cbitpos, obj.reduced_phys_bits = args.cbitpos, args.reduced_phys_bits
-        obj.validate()
+        obj.cbitpos, obj.reduced_phys_bits, obj.tsc_frequency = args.cbitpos, args.reduced_phys_bits, args.tsc_frequency
+        obj.validate(require_mandatory=True)
     if args.format == "cli":
         print(obj.to_cli())
     elif args.format == "qmp":
@@ -593,8 +598,11 @@ def register_qemu_object(sub: Any) -> None:
     p.add_argument("--author-key-enabled", action="store_true", help="the ID auth carries an author key")
     p.add_argument("--vcek-disabled", action="store_true", help="sign reports with the VLEK only")
     p.add_argument("--kernel-hashes", action="store_true", help="measure -kernel/-initrd/-append")
-    p.add_argument("--cbitpos", type=int, help="C-bit position (host CPUID 0x8000001F EBX[5:0], e.g. 51)")
-    p.add_argument("--reduced-phys-bits", type=int, help="physical address bits lost to encryption (1..63)")
+    p.add_argument("--cbitpos", type=int, default=51, help="C-bit position, host CPUID 0x8000001F EBX[5:0] (default 51: EPYC Milan/Genoa/Turin)")
+    p.add_argument("--reduced-phys-bits", type=int, default=1, help="physical address bits lost to encryption, 1..63 (default 1)")
+    p.add_argument("--debug-swap", action="store_true", help="QEMU >= 10.2: SEV_FEATURES DebugSwap (bit 5)")
+    p.add_argument("--secure-tsc", action="store_true", help="QEMU >= 10.2: SEV_FEATURES SecureTSC (bit 9)")
+    p.add_argument("--tsc-frequency", type=int, help="QEMU >= 10.2: guest TSC frequency in kHz (with --secure-tsc)")
     p.add_argument("--format", choices=["cli", "qmp", "libvirt"], default="cli", help="output form (default cli)")
     p.add_argument("--json", action="store_true", help="same as --format qmp")
     p.set_defaults(func=cmd_qemu_object)
@@ -619,8 +627,14 @@ def cmd_launch(args: argparse.Namespace) -> int:
         warn("launch", "a kernel is given but the object has kernel-hashes=off: QEMU then measures no kernel hashes, and neither does this replay")
         for k in ("kernel", "initrd", "append", "kernel_hash", "initrd_hash", "append_hash"):
             kwargs[k] = None
+    wanted_features = obj.sev_features()
+    if kwargs["guest_features"] is None:
+        kwargs["guest_features"] = wanted_features
+    elif kwargs["guest_features"] != wanted_features:
+        warn("launch", f"--guest-features {kwargs['guest_features']:#x} differs from the object's SEV_FEATURES {wanted_features:#x} "
+             "(debug-swap/secure-tsc); measuring with --guest-features")
     host = HostModel(abi=_parse_abi(args.firmware_abi) if args.firmware_abi else None, smt_enabled=not args.host_smt_off,
-                     kvm_checks=not args.no_kvm_checks)
+                     kvm_checks=not args.no_kvm_checks, kvm_policy_bits=args.kvm_policy_bits)
     fw = Firmware(host=host, threads=kwargs.pop("threads"))
     steps: List[str] = []
     try:
@@ -635,7 +649,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
         if args.json:
             status = getattr(exc, "status", None)
             emit_json({"ok": False, "command": exc.command, "layer": "firmware" if status is not None else "kvm",
-                       "status": status.name if status is not None else "EINVAL",
+                       "status": status.name if status is not None else getattr(exc, "errno", "EINVAL"),
                        "status_code": int(status) if status is not None else None, "reason": exc.reason, "steps": steps})
         else:
             for line in steps:
@@ -661,6 +675,7 @@ def register_launch(sub: Any) -> None:
     p.add_argument("--firmware-abi", metavar="MAJOR.MINOR", help="the host firmware's SEV-SNP ABI version (checks ABI rules)")
     p.add_argument("--host-smt-off", action="store_true", help="the host has SMT disabled")
     p.add_argument("--no-kvm-checks", action="store_true", help="skip KVM's own policy checks (model the firmware alone)")
+    p.add_argument("--kvm-policy-bits", type=auto_int, metavar="MASK", help="the host's KVM_X86_SNP_POLICY_BITS (a 6.11-era kernel: 0x1dffff)")
     p.add_argument("--json", action="store_true", help="print JSON")
     add_measure_arguments(p)
     p.set_defaults(func=cmd_launch)

@@ -78,12 +78,13 @@ class FirmwareStatusError(Error):
 
 
 class KvmError(Error):
-    """KVM would refuse the ioctl before the firmware sees it (-EINVAL, ``fw_error=0``)."""
+    """KVM would refuse the ioctl before the firmware sees it (``-errno``, ``fw_error=0``)."""
 
-    def __init__(self, command: str, reason: str) -> None:
+    def __init__(self, command: str, reason: str, errno: str = "EINVAL") -> None:
         self.command = command
         self.reason = reason
-        super().__init__(f"{command}: KVM returns -EINVAL before calling the firmware (fw_error=0): {reason}")
+        self.errno = errno
+        super().__init__(f"{command}: KVM returns -{errno} before calling the firmware (fw_error=0): {reason}")
 
 
 @dataclass(frozen=True)
@@ -92,12 +93,16 @@ class HostModel:
 
     ``abi``: the firmware's SEV-SNP ABI version (None: do not check ABI-dependent rules);
     ``smt_enabled``: SMT on in the BIOS (then POLICY.SMT must be 1); ``kvm_checks``: apply upstream
-    KVM's own policy checks (MIGRATE_MA and reserved bits are rejected before the firmware).
+    KVM's own policy checks (MIGRATE_MA, reserved bits, and bits outside ``kvm_policy_bits`` are
+    rejected before the firmware). A 6.11-era kernel allows bits 0-20 only: ``kvm_policy_bits=0x1dffff``.
     """
 
     abi: Optional[Tuple[int, int]] = None
     smt_enabled: bool = True
     kvm_checks: bool = True
+    #: KVM_X86_SNP_POLICY_BITS as the host kernel reports it; None: bits 0-20 (minus MIGRATE_MA)
+    #: plus whatever newer bits the firmware ABI defines (Linux >= 6.18, 2025-10 series).
+    kvm_policy_bits: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -212,6 +217,10 @@ class Firmware:
             raise FirmwareStatusError(command, Status.INVALID_PARAM, f"policy {exc.rule} (inferred status)") from None
         if self.host.kvm_checks and pol.migrate_ma:
             raise KvmError(command, "MIGRATE_MA (bit 18) is not in KVM's valid policy mask (KVM_SNP_POLICY_MASK_VALID)")
+        if self.host.kvm_checks and self.host.kvm_policy_bits is not None:
+            outside = pol.to_int() & ~self.host.kvm_policy_bits & ((1 << 64) - 1)
+            if outside:
+                raise KvmError(command, f"policy bit {outside.bit_length() - 1} is outside the host's KVM_X86_SNP_POLICY_BITS {self.host.kvm_policy_bits:#x}")
         problems = pol.firmware_problems(self.host.abi, smt_enabled=self.host.smt_enabled)
         if problems:
             raise FirmwareStatusError(command, Status.POLICY_FAILURE, "; ".join(f"{f}: {r}" for f, r in problems))
@@ -294,7 +303,7 @@ class Firmware:
             self.state = GuestState.RUNNING
             return result
         if id_auth is None:
-            raise KvmError(command, "an ID block needs an ID auth structure: KVM copies 4096 bytes from id_auth_uaddr")
+            raise KvmError(command, "an ID block needs an ID auth structure: KVM copies 4096 bytes from id_auth_uaddr (NULL)", "EFAULT")
         if id_block.ld != ld:
             raise FirmwareStatusError(
                 command, Status.BAD_MEASUREMENT, f"the ID block's LD {id_block.ld.hex()} is not the launch digest {ld.hex()}"

@@ -21,38 +21,51 @@ from .errors import QemuObjectError
 from .policy import DEFAULT_POLICY
 
 QOM_TYPE = "sev-snp-guest"
-BOOL_PROPS = ("author-key-enabled", "vcek-disabled", "kernel-hashes")
-INT_PROPS = {"policy": (1 << 64) - 1, "cbitpos": 0xFFFFFFFF, "reduced-phys-bits": 0xFFFFFFFF}
+BOOL_PROPS = ("author-key-enabled", "vcek-disabled", "kernel-hashes", "debug-swap", "secure-tsc")
+INT_PROPS = {"policy": (1 << 64) - 1, "cbitpos": 0xFFFFFFFF, "reduced-phys-bits": 0xFFFFFFFF, "tsc-frequency": 0xFFFFFFFF}
 B64_PROPS = ("guest-visible-workarounds", "id-block", "id-auth", "host-data")
 STR_PROPS = ("id", "sev-device")
 ORDER = ("id", "policy", "guest-visible-workarounds", "id-block", "id-auth", "author-key-enabled", "host-data",
-         "vcek-disabled", "kernel-hashes", "cbitpos", "reduced-phys-bits", "sev-device")
+         "vcek-disabled", "kernel-hashes", "cbitpos", "reduced-phys-bits", "sev-device", "debug-swap", "secure-tsc",
+         "tsc-frequency")
+#: QEMU >= 10.2: properties that add SEV_FEATURES bits to every VMSA (snp-abi.md §7.3).
+FEATURE_BITS = {"debug-swap": 1 << 5, "secure-tsc": 1 << 9}
 RFC_ALIASES = {"auth-key-enabled": "author-key-enabled"}
 _TRUE = ("on", "yes", "true", "y")
 _FALSE = ("off", "no", "false", "n")
 
 
 def _parse_uint(prop: str, text: str, top: int) -> int:
-    t = text.strip()
-    try:
-        if re.fullmatch(r"0[0-7]+", t):
-            value = int(t, 8)  # QEMU parses integers with base 0: a leading 0 means octal
-        else:
-            value = int(t, 0)
-    except ValueError:
-        raise QemuObjectError(prop, f"Parameter '{prop}' expects a number, got {text!r}") from None
-    if not 0 <= value <= top:
-        raise QemuObjectError(prop, f"Parameter '{prop}' expects a value from 0 to {top}, got {text!r}")
+    """An unsigned integer as QEMU's qemu_strtou64 (base 0) reads it: decimal, 0x hex, 0 octal;
+    a leading minus wraps modulo 2**64, as strtoull does."""
+    m = re.fullmatch(r"(-?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)", text)
+    if not m:
+        raise QemuObjectError(prop, f"Parameter '{prop}' expects integer")
+    digits = m.group(2)
+    value = int(digits, 16) if digits[:2].lower() == "0x" else int(digits, 8) if digits.startswith("0") else int(digits)
+    if value >= 1 << 64:
+        raise QemuObjectError(prop, f"Parameter '{prop}' expects integer")
+    if m.group(1):
+        value = (-value) % (1 << 64)
+    if value > top:
+        raise QemuObjectError(prop, f"Parameter '{prop}' expects uint{32 if top == 0xFFFFFFFF else 64}_t")
     return value
 
 
+def _parse_decimal(prop: str, text: str, top: int) -> int:
+    """A decimal unsigned integer (libvirt's virXPathUInt)."""
+    if not re.fullmatch(r"[0-9]+", text) or int(text) > top:
+        raise QemuObjectError(prop, f"must be a decimal integer from 0 to {top}, got {text!r}")
+    return int(text)
+
+
 def _parse_bool(prop: str, text: str) -> bool:
-    t = text.strip().lower()
-    if t in _TRUE:
+    """QEMU's qapi_bool_parse: on/yes/true/y or off/no/false/n, case-sensitive."""
+    if text in _TRUE:
         return True
-    if t in _FALSE:
+    if text in _FALSE:
         return False
-    raise QemuObjectError(prop, f"Parameter '{prop}' expects 'on' or 'off', got {text!r}")
+    raise QemuObjectError(prop, f"Parameter '{prop}' expects 'on' or 'off'")
 
 
 @dataclass
@@ -71,11 +84,22 @@ class SevSnpGuest:
     cbitpos: Optional[int] = None
     reduced_phys_bits: Optional[int] = None
     sev_device: Optional[str] = None
+    debug_swap: bool = False
+    secure_tsc: bool = False
+    tsc_frequency: Optional[int] = None
     given: List[str] = field(default_factory=list, compare=False, repr=False)  # property order as written
 
     # ---- validation (QEMU's setters) -----------------------------------------------------------
-    def validate(self) -> None:
-        """Apply QEMU's property rules; raise :class:`QemuObjectError` with QEMU's message."""
+    def validate(self, *, require_mandatory: bool = False) -> None:
+        """Apply QEMU's property rules; raise :class:`QemuObjectError` with QEMU's message.
+
+        ``require_mandatory``: also require what QAPI marks mandatory (``reduced-phys-bits``), as
+        ``-object`` and QMP ``object-add`` do.
+        """
+        if require_mandatory and self.reduced_phys_bits is None:
+            raise QemuObjectError("reduced-phys-bits", "Parameter 'reduced-phys-bits' is missing")
+        if self.tsc_frequency is not None and not self.secure_tsc:
+            raise QemuObjectError("tsc-frequency", "only applies with secure-tsc=on")
         if not self.id or not re.fullmatch(r"[A-Za-z][A-Za-z0-9._-]*", self.id):
             raise QemuObjectError("id", f"Parameter 'id' expects an identifier, got {self.id!r}")
         for prop, top in INT_PROPS.items():
@@ -112,6 +136,14 @@ class SevSnpGuest:
         """HOST_DATA (32 zero bytes when unset)."""
         return self.blob("host-data") or bytes(32)
 
+    def sev_features(self, base: int = 0x1) -> int:
+        """The VMSA SEV_FEATURES this object asks for: ``base`` (SNPActive) plus debug-swap/secure-tsc."""
+        value = base
+        for prop, bit in FEATURE_BITS.items():
+            if getattr(self, prop.replace("-", "_")):
+                value |= bit
+        return value
+
     def gosvw_bytes(self) -> bytes:
         """GOSVW (16 zero bytes when unset)."""
         return self.blob("guest-visible-workarounds") or bytes(16)
@@ -130,10 +162,14 @@ class SevSnpGuest:
         return out
 
     @classmethod
-    def from_properties(cls, props: List[Tuple[str, Any]], *, typed: bool = False) -> "SevSnpGuest":
-        """Build from (name, value) pairs: strings (``-object`` syntax) or, with ``typed``, JSON values."""
+    def from_properties(cls, props: List[Tuple[str, Any]], *, typed: bool = False, require_mandatory: bool = True) -> "SevSnpGuest":
+        """Build from (name, value) pairs: strings (``-object`` syntax) or, with ``typed``, JSON values.
+
+        A repeated key: the last value wins (QEMU keyval). ``id`` is required.
+        """
         obj = cls()
-        seen = set()
+        if not any(name == "id" for name, _ in props):
+            raise QemuObjectError("id", "Parameter 'id' is missing")
         for name, value in props:
             if name in RFC_ALIASES:
                 warnings.warn(f"'{name}' is the pre-merge spelling; upstream QEMU calls it '{RFC_ALIASES[name]}'", stacklevel=3)
@@ -144,9 +180,6 @@ class SevSnpGuest:
                     raise QemuObjectError("init-flags", "was removed from upstream QEMU; only 0 can be accepted (use debug-swap/secure-tsc on QEMU >= 10.2)")
                 warnings.warn("'init-flags' is a pre-merge property; upstream QEMU has none, ignored", stacklevel=3)
                 continue
-            if name in seen:
-                raise QemuObjectError(name, f"Parameter '{name}' is given twice")
-            seen.add(name)
             attr = name.replace("-", "_")
             if name in BOOL_PROPS:
                 if typed and not isinstance(value, bool):
@@ -162,8 +195,9 @@ class SevSnpGuest:
                 setattr(obj, attr, value)
             else:
                 raise QemuObjectError(name, f"Property '{QOM_TYPE}.{name}' not found")
-            obj.given.append(name)
-        obj.validate()
+            if name not in obj.given:
+                obj.given.append(name)
+        obj.validate(require_mandatory=require_mandatory)
         return obj
 
     # ---- -object option string --------------------------------------------------------------------
@@ -186,12 +220,11 @@ class SevSnpGuest:
         if qom_type != QOM_TYPE:
             raise QemuObjectError("qom-type", f"must be '{QOM_TYPE}', got {qom_type!r}")
         props: List[Tuple[str, Any]] = []
-        for p in parts:  # noqa: B007
+        for p in parts:
             if "=" not in p:
-                props.append((p, "on"))  # QEMU's bare key means key=on
-            else:
-                k, v = p.split("=", 1)
-                props.append((k, v))
+                raise QemuObjectError(p, f"Expected '=' after parameter '{p}'")
+            k, v = p.split("=", 1)
+            props.append((k, v))
         return cls.from_properties(props)
 
     def to_cli(self) -> str:
@@ -239,12 +272,15 @@ class SevSnpGuest:
     def to_libvirt(self) -> str:
         """libvirt's ``<launchSecurity type='sev-snp'>`` element."""
         root = ET.Element("launchSecurity", {"type": "sev-snp"})
+        # libvirt's own formatter order: kernelHashes, authorKey, vcek.
+        if self.kernel_hashes:
+            root.set("kernelHashes", "yes")
         if self.author_key_enabled:
             root.set("authorKey", "yes")
         if self.vcek_disabled:
             root.set("vcek", "no")
-        if self.kernel_hashes:
-            root.set("kernelHashes", "yes")
+        if self.debug_swap or self.secure_tsc or self.tsc_frequency is not None or self.sev_device is not None:
+            raise QemuObjectError("libvirt", "libvirt's <launchSecurity> has no form for debug-swap, secure-tsc, tsc-frequency or sev-device")
         for tag, number in (("cbitpos", self.cbitpos), ("reducedPhysBits", self.reduced_phys_bits)):
             if number is not None:
                 ET.SubElement(root, tag).text = str(number)
@@ -270,10 +306,11 @@ class SevSnpGuest:
         except ET.ParseError as exc:
             raise QemuObjectError("libvirt", f"is not well-formed XML ({exc})") from None
         if root.tag != "launchSecurity":
-            found = root.find(".//launchSecurity")
-            if found is None:
-                raise QemuObjectError("libvirt", "has no <launchSecurity> element")
-            root = found
+            # Only the domain's own child counts (as libvirt reads it), never one nested elsewhere.
+            found = root.findall("launchSecurity") if root.tag == "domain" else []
+            if len(found) != 1:
+                raise QemuObjectError("libvirt", f"needs exactly one <launchSecurity> directly in <domain>, found {len(found)}")
+            root = found[0]
         if root.get("type") != "sev-snp":
             raise QemuObjectError("libvirt.launchSecurity.type", f"must be 'sev-snp', got {root.get('type')!r}")
         props: List[Tuple[str, Any]] = [("id", id)]
@@ -290,16 +327,28 @@ class SevSnpGuest:
         elem_map = {"cbitpos": "cbitpos", "reducedPhysBits": "reduced-phys-bits", "policy": "policy",
                     "guestVisibleWorkarounds": "guest-visible-workarounds", "idBlock": "id-block", "idAuth": "id-auth",
                     "hostData": "host-data"}
+        seen_tags = set()
         for child in root:
             if child.tag not in elem_map:
                 raise QemuObjectError(f"libvirt.launchSecurity.{child.tag}", "unknown element")
+            if child.tag in seen_tags:
+                raise QemuObjectError(f"libvirt.launchSecurity.{child.tag}", "appears twice")
+            seen_tags.add(child.tag)
             prop = elem_map[child.tag]
             text_value = (child.text or "").strip()
-            if prop in INT_PROPS:
-                props.append((prop, _parse_uint(prop, text_value, INT_PROPS[prop])))
+            if prop == "policy":
+                # libvirt reads <policy> as hexadecimal, with or without 0x (virXPathULongLongBase 16).
+                digits = text_value[2:] if text_value.lower().startswith("0x") else text_value
+                if not re.fullmatch(r"[0-9a-fA-F]{1,16}", digits):
+                    raise QemuObjectError("libvirt.launchSecurity.policy", f"must be a hexadecimal 64-bit value, got {text_value!r}")
+                props.append((prop, int(digits, 16)))
+            elif prop in INT_PROPS:
+                props.append((prop, _parse_decimal(f"libvirt.launchSecurity.{child.tag}", text_value, INT_PROPS[prop])))
             else:
                 props.append((prop, text_value))
-        obj = cls.from_properties(props, typed=True)
+        if "policy" not in seen_tags:
+            raise QemuObjectError("libvirt.launchSecurity.policy", "is missing (libvirt: failed to get launch security policy)")
+        obj = cls.from_properties(props, typed=True, require_mandatory=False)
         obj.given = [p for p in obj.given if p != "id"]
         obj.given.insert(0, "id")
         return obj
@@ -323,8 +372,10 @@ def _split_qemu_opts(text: str) -> List[str]:
             cur.append(c)
         i += 1
     parts.append("".join(cur))
+    if parts and parts[-1] == "" and len(parts) > 1:
+        parts.pop()  # keyval accepts one trailing comma
     if any(p == "" for p in parts):
-        raise QemuObjectError("object", "has an empty option (two separators in a row, or a trailing comma)")
+        raise QemuObjectError("object", "has an empty option (two separators in a row)")
     return parts
 
 

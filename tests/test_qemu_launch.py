@@ -39,7 +39,9 @@ objects = st.builds(
     vcek_disabled=st.booleans(),
     kernel_hashes=st.booleans(),
     cbitpos=st.none() | st.integers(0, 63),
-    reduced_phys_bits=st.none() | st.integers(1, 63),
+    reduced_phys_bits=st.integers(1, 63),
+    debug_swap=st.booleans(),
+    secure_tsc=st.booleans(),
 )
 
 
@@ -49,15 +51,21 @@ def test_round_trips_cli_qmp_libvirt(obj: SevSnpGuest) -> None:
     assert via_cli == obj
     assert via_cli.to_cli() == obj.to_cli()
     assert SevSnpGuest.from_qmp(json.dumps(obj.to_qmp())) == obj
-    assert SevSnpGuest.from_libvirt(obj.to_libvirt(), id=obj.id) == obj
+    if not (obj.debug_swap or obj.secure_tsc):
+        assert SevSnpGuest.from_libvirt(obj.to_libvirt(), id=obj.id) == obj
 
 
 def test_cli_syntax() -> None:
-    o = SevSnpGuest.from_cli("-object sev-snp-guest,id=sev0,policy=0x30000,author-key-enabled,kernel-hashes=on,cbitpos=51,reduced-phys-bits=1")
+    o = SevSnpGuest.from_cli("-object sev-snp-guest,id=sev0,policy=0x30000,author-key-enabled=on,kernel-hashes=yes,cbitpos=51,reduced-phys-bits=1")
     assert o.author_key_enabled and o.kernel_hashes and o.cbitpos == 51 and o.policy == 0x30000
-    o = SevSnpGuest.from_cli("qom-type=sev-snp-guest,id=x,policy=196608,sev-device=/dev/sev,,odd")
+    o = SevSnpGuest.from_cli("qom-type=sev-snp-guest,id=x,policy=196608,reduced-phys-bits=1,sev-device=/dev/sev,,odd")
     assert o.sev_device == "/dev/sev,odd" and o.to_cli().endswith("sev-device=/dev/sev,,odd")
-    assert SevSnpGuest.from_cli("sev-snp-guest,id=a,policy=010").policy == 8  # octal, as QEMU parses it
+    R = ",reduced-phys-bits=1"
+    assert SevSnpGuest.from_cli("sev-snp-guest,id=a,policy=010" + R).policy == 8  # octal, as QEMU parses it
+    assert SevSnpGuest.from_cli("sev-snp-guest,id=a,policy=-1" + R).policy == 2**64 - 1  # strtoull wraps
+    assert SevSnpGuest.from_cli("sev-snp-guest,id=a,policy=0x1,policy=0x30000" + R + ",").policy == 0x30000  # last wins
+    o = SevSnpGuest.from_cli("sev-snp-guest,id=a,debug-swap=on,secure-tsc=on,tsc-frequency=2000000" + R)
+    assert o.sev_features() == 0x221
 
 
 @pytest.mark.parametrize(
@@ -65,16 +73,23 @@ def test_cli_syntax() -> None:
     [
         ("sev-guest,id=a", "qom-type"),
         ("sev-snp-guest,id=a,colour=red", "Property 'sev-snp-guest.colour' not found"),
-        ("sev-snp-guest,id=a,policy=0x1,policy=0x2", "given twice"),
-        ("sev-snp-guest,id=a,policy=banana", "expects a number"),
+        ("sev-snp-guest,id=a,policy=banana", "expects integer"),
+        ("sev-snp-guest,id=a,policy=0x3_0000", "expects integer"),
+        ("sev-snp-guest,id=a,cbitpos=0x100000000", "expects uint32_t"),
         ("sev-snp-guest,id=a,vcek-disabled=maybe", "expects 'on' or 'off'"),
+        ("sev-snp-guest,id=a,vcek-disabled=ON", "expects 'on' or 'off'"),
+        ("sev-snp-guest,id=a,author-key-enabled", "Expected '=' after parameter 'author-key-enabled'"),
         ("sev-snp-guest,id=a,reduced-phys-bits=64", "range of 1 to 63"),
-        ("sev-snp-guest,id=a,host-data=AAAA", "parameter length of 3 not equal to 32"),
-        ("sev-snp-guest,id=a,id-block=AAAA", "parameter length of 3 not equal to 96"),
-        ("sev-snp-guest,id=a,guest-visible-workarounds=AAAA", "parameter length of 3 exceeds max of 16"),
+        ("sev-snp-guest,id=a,policy=0x30000", "Parameter 'reduced-phys-bits' is missing"),
+        ("sev-snp-guest,policy=0x30000,reduced-phys-bits=1", "Parameter 'id' is missing"),
+        ("sev-snp-guest,id=a,reduced-phys-bits=1,host-data=AAAA", "parameter length of 3 not equal to 32"),
+        ("sev-snp-guest,id=a,reduced-phys-bits=1,id-block=AAAA", "parameter length of 3 not equal to 96"),
+        ("sev-snp-guest,id=a,reduced-phys-bits=1,guest-visible-workarounds=AAAA", "parameter length of 3 exceeds max of 16"),
+        ("sev-snp-guest,id=a,reduced-phys-bits=1,host-data=AA AA", "Base64 data contains invalid characters"),
+        ("sev-snp-guest,id=a,reduced-phys-bits=1,tsc-frequency=1", "secure-tsc"),
         ("sev-snp-guest,id=a,init-flags=1", "init-flags"),
-        ("sev-snp-guest,id=a,", "empty option"),
-        ("sev-snp-guest,id=9a", "identifier"),
+        (",sev-snp-guest,id=a", "empty option"),
+        ("sev-snp-guest,id=9a,reduced-phys-bits=1", "identifier"),
     ],
 )
 def test_cli_errors(text: str, fragment: str) -> None:
@@ -86,7 +101,7 @@ def test_cli_errors(text: str, fragment: str) -> None:
 def test_rfc_spellings_warn() -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        o = SevSnpGuest.from_cli("sev-snp-guest,id=a,auth-key-enabled=on,init-flags=0")
+        o = SevSnpGuest.from_cli("sev-snp-guest,id=a,auth-key-enabled=on,init-flags=0,reduced-phys-bits=1")
     assert o.author_key_enabled and len(caught) == 2
 
 
@@ -101,13 +116,23 @@ def test_libvirt_safety_and_errors() -> None:
     dom = "<domain><launchSecurity type='sev-snp' vcek='no'><policy>0x00030000</policy></launchSecurity></domain>"
     o = SevSnpGuest.from_libvirt(dom)
     assert o.vcek_disabled and o.policy == 0x30000
+    assert SevSnpGuest.from_libvirt("<launchSecurity type='sev-snp'><policy>30000</policy></launchSecurity>").policy == 0x30000
+    decoy = ("<domain><metadata><launchSecurity type='sev-snp'><policy>0x30000</policy></launchSecurity></metadata>"
+             "<launchSecurity type='sev-snp'><policy>0x70000</policy></launchSecurity></domain>")
+    assert SevSnpGuest.from_libvirt(decoy).policy == 0x70000
+    with pytest.raises(QemuObjectError, match="exactly one"):
+        SevSnpGuest.from_libvirt("<domain><metadata><launchSecurity type='sev-snp'/></metadata></domain>")
+    with pytest.raises(QemuObjectError, match="policy"):
+        SevSnpGuest.from_libvirt("<launchSecurity type='sev-snp'><cbitpos>51</cbitpos></launchSecurity>")
+    with pytest.raises(QemuObjectError, match="decimal"):
+        SevSnpGuest.from_libvirt("<launchSecurity type='sev-snp'><policy>0x30000</policy><cbitpos>0x33</cbitpos></launchSecurity>")
 
 
 def test_qmp_errors() -> None:
     with pytest.raises(QemuObjectError, match="object-add"):
         SevSnpGuest.from_qmp({"execute": "quit"})
     with pytest.raises(QemuObjectError, match="expects a number"):
-        SevSnpGuest.from_qmp({"qom-type": "sev-snp-guest", "id": "a", "policy": "0x30000"})
+        SevSnpGuest.from_qmp({"qom-type": "sev-snp-guest", "id": "a", "policy": "0x30000", "reduced-phys-bits": 1})
 
 
 # ---- the firmware model ------------------------------------------------------------------------
@@ -153,7 +178,7 @@ def test_launch_finish_status_paths_in_spec_order() -> None:
     other_author = type(auth)(auth.id_block_sig, auth.id_key, other.id_block_sig, auth.author_key)
     assert status_of(lambda: launched().launch_finish(block, other_author, author_key_enabled=True)) == Status.BAD_SIGNATURE
     assert launched().launch_finish(block, other_author, author_key_enabled=False).measurement == LD
-    with pytest.raises(KvmError, match="4096"):
+    with pytest.raises(KvmError, match="EFAULT"):
         launched().launch_finish(block, None)
 
 
@@ -216,7 +241,17 @@ def test_launch_cli_failures(tmp_path: Path) -> None:
     tampered = obj.split("id-auth=")[0] + "id-auth=" + base64.b64encode(bytes(raw)).decode() + "," + obj.split("id-auth=")[1].split(",", 1)[1]
     rc, out, _ = run_ours(["launch", "--object", tampered, *MEASURE, "--json"])
     assert rc == 1 and json.loads(out)["status"] == "BAD_SIGNATURE"
-    rc, out, _ = run_ours(["launch", "--object", "sev-snp-guest,id=a,policy=0x70000", *MEASURE])
+    rc, out, _ = run_ours(["launch", "--object", "sev-snp-guest,id=a,policy=0x70000,reduced-phys-bits=1", *MEASURE])
     assert rc == 1 and "KVM returns -EINVAL" in out
-    rc, _, err = run_ours(["launch", "--object", "sev-snp-guest,id=a,host-data=AAAA", *MEASURE])
+    rc, out, _ = run_ours(["launch", "--object", "sev-snp-guest,id=a,policy=0x230000,reduced-phys-bits=1", *MEASURE,
+                           "--kvm-policy-bits", "0x1dffff"])
+    assert rc == 1 and "bit 21" in out
+    rc, _, err = run_ours(["launch", "--object", "sev-snp-guest,id=a,host-data=AAAA,reduced-phys-bits=1", *MEASURE])
     assert rc == 2 and "not equal to 32" in err
+
+
+def test_launch_uses_object_features(tmp_path: Path) -> None:
+    obj = "sev-snp-guest,id=a,reduced-phys-bits=1,debug-swap=on"
+    rc, out, _ = run_ours(["launch", "--object", obj, *MEASURE, "--json"])
+    want = measure(mode="snp", ovmf=A, vcpus=2, vcpu_type="EPYC-Milan", guest_features=0x21).hex()
+    assert rc == 0 and json.loads(out)["report"]["measurement"] == want
