@@ -31,6 +31,7 @@ from .firmware import Firmware, FirmwareStatusError, HostModel, KvmError, Launch
 from .policy import GuestPolicy
 from .blobs import IdAuth, IdBlock, sign_id_block
 from .qemu import SevSnpGuest
+from .report import AttestationReport, Expectations, Mismatch, ReportError
 
 __all__ = [
     "LaunchDigest",
@@ -53,6 +54,10 @@ __all__ = [
     "IdAuth",
     "sign_id_block",
     "SevSnpGuest",
+    "AttestationReport",
+    "Expectations",
+    "Mismatch",
+    "ReportError",
     "PageType",
     "VMSA_GPA",
     "PAGE_SIZE",

@@ -681,8 +681,146 @@ def register_launch(sub: Any) -> None:
     p.set_defaults(func=cmd_launch)
 
 
+# ---- report ---------------------------------------------------------------------------------
+
+def _hex_arg(field: str, text: Optional[str], size: int) -> Optional[bytes]:
+    from .errors import InvalidInputError
+
+    if text is None:
+        return None
+    t = text[2:] if text.lower().startswith("0x") else text
+    try:
+        raw = bytes.fromhex(t)
+    except ValueError:
+        raise InvalidInputError(field, "must be hexadecimal") from None
+    if len(raw) != size:
+        raise InvalidInputError(field, f"must be {size} bytes ({2 * size} hex digits), got {len(raw)}")
+    return raw
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``snpmeasure report show|verify``."""
+    import json as _json
+
+    from .errors import InvalidInputError
+    from .report import AttestationReport, Expectations
+
+    report = AttestationReport.from_bytes(args.file, generation=args.product)
+    if args.action == "show":
+        if args.json:
+            emit_json(report.to_json())
+        else:
+            _print_report(report.to_json())
+        return EXIT_OK
+    failures: List[str] = []
+    product = None
+    try:
+        product = report.verify(args.vcek, ask_ark=args.ask_ark, product=args.product)
+    except Error as exc:
+        if not isinstance(exc, InvalidInputError):
+            failures.append(f"SIGNATURE: {exc}")
+        else:
+            raise
+    exp: Dict[str, Any] = {}
+    if args.from_launch is not None:
+        with open(args.from_launch, encoding="utf-8") as f:
+            try:
+                doc = _json.load(f)
+            except _json.JSONDecodeError as exc:
+                raise InvalidInputError("--from-launch", f"is not valid JSON ({exc.msg})") from None
+        fields = doc.get("report", doc) if isinstance(doc, dict) else None
+        if not isinstance(fields, dict) or "measurement" not in fields:
+            raise InvalidInputError("--from-launch", "must be the JSON of 'snpmeasure launch --json'")
+        exp.update(measurement=_hex_arg("--from-launch.measurement", fields["measurement"], 48),
+                   policy=int(str(fields["policy"]), 0),
+                   host_data=_hex_arg("--from-launch.host_data", fields.get("host_data", "00" * 32), 32),
+                   family_id=_hex_arg("--from-launch.family_id", fields.get("family_id", "00" * 16), 16),
+                   image_id=_hex_arg("--from-launch.image_id", fields.get("image_id", "00" * 16), 16),
+                   guest_svn=int(fields.get("guest_svn", 0)),
+                   id_key_digest=_hex_arg("--from-launch.id_key_digest", fields.get("id_key_digest", "00" * 48), 48),
+                   author_key_digest=_hex_arg("--from-launch.author_key_digest", fields.get("author_key_digest", "00" * 48), 48))
+    if args.mode is not None:
+        from .measure import measure
+
+        exp["measurement"] = measure(**measure_kwargs(args)).digest
+    for name, size in (("measurement", 48), ("host_data", 32), ("report_data", 64), ("family_id", 16), ("image_id", 16),
+                       ("id_key_digest", 48), ("author_key_digest", 48)):
+        value = _hex_arg(f"--expect-{name.replace('_', '-')}", getattr(args, f"expect_{name}"), size)
+        if value is not None:
+            exp[name] = value
+    if args.expect_policy is not None:
+        from .policy import GuestPolicy
+
+        exp["policy"] = GuestPolicy.parse(args.expect_policy).to_int()
+    for name in ("guest_svn", "vmpl"):
+        if getattr(args, f"expect_{name}") is not None:
+            exp[name] = getattr(args, f"expect_{name}")
+    if args.min_tcb:
+        mins: Dict[str, int] = {}
+        for item in args.min_tcb.split(","):
+            comp, _, value = item.partition("=")
+            if not value.isdigit():
+                raise InvalidInputError("--min-tcb", f"must be component=N[,component=N], got {item!r}")
+            mins[comp.strip()] = int(value)
+        exp["min_tcb"] = mins
+    mismatches = report.check(Expectations(policy_at_most=args.policy_at_most, **exp))
+    failures.extend(m.line() for m in mismatches)
+    problems = report.reserved_problems()
+    if args.json:
+        emit_json({"ok": not failures, "product": product, "failures": failures, "reserved_problems": problems,
+                   "checked": sorted(exp)})
+    else:
+        for line in failures:
+            print(line)
+        for p in problems:
+            warn("report", f"must-be-zero violation: {p}")
+        if not failures:
+            print(f"OK: signed by AMD ({product}, {report.signing_key}); {len(exp)} expectation(s) hold")
+    return EXIT_CHECK_FAILED if failures else EXIT_OK
+
+
+def _print_report(doc: Dict[str, Any], indent: str = "") -> None:
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            print(f"{indent}{key}:")
+            _print_report(value, indent + "  ")
+        elif isinstance(value, list):
+            print(f"{indent}{key}: {', '.join(map(str, value)) if value else '-'}")
+        else:
+            print(f"{indent}{key}: {value}")
+
+
+def register_report(sub: Any) -> None:
+    p = sub.add_parser("report", help="show or verify an SEV-SNP attestation report")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=ArgumentParser)
+    actions.required = True
+    show = actions.add_parser("show", help="print every field of a report")
+    verify = actions.add_parser("verify", help="verify AMD's signature chain and the expected launch (exit 1 on mismatch)")
+    for q in (show, verify):
+        q.add_argument("file", help="the report: raw 1184 bytes (snpguest, go-sev-guest), hex or base64")
+        q.add_argument("--product", choices=["milan", "genoa", "turin", "venice"], help="CPU generation (v2 reports do not say)")
+        q.add_argument("--json", action="store_true", help="print JSON")
+        q.set_defaults(func=cmd_report)
+    verify.add_argument("--vcek", required=True, metavar="CERT", help="VCEK or VLEK certificate (PEM or DER) from AMD's KDS")
+    verify.add_argument("--ask-ark", metavar="PEM", help="ASK (or ASVK) and ARK chain; default: the built-in one for the product")
+    verify.add_argument("--from-launch", metavar="JSON", help="expect what 'snpmeasure launch --json' printed")
+    verify.add_argument("--expect-measurement", metavar="HEX")
+    verify.add_argument("--expect-host-data", metavar="HEX")
+    verify.add_argument("--expect-report-data", metavar="HEX")
+    verify.add_argument("--expect-family-id", metavar="HEX")
+    verify.add_argument("--expect-image-id", metavar="HEX")
+    verify.add_argument("--expect-id-key-digest", metavar="HEX")
+    verify.add_argument("--expect-author-key-digest", metavar="HEX")
+    verify.add_argument("--expect-policy", metavar="POLICY")
+    verify.add_argument("--policy-at-most", action="store_true", help="the report's policy may be stricter than --expect-policy")
+    verify.add_argument("--expect-guest-svn", type=int)
+    verify.add_argument("--expect-vmpl", type=int)
+    verify.add_argument("--min-tcb", metavar="SPEC", help="minimum REPORTED_TCB, e.g. bootloader=2,snp=5,microcode=68")
+    add_measure_arguments(verify)
+
+
 Command = Callable[[argparse.Namespace], int]
-_REGISTRY: List[Callable[[Any], None]] = [register_measure, register_ovmf_hash, register_table, register_policy, register_id_block, register_qemu_object, register_launch]
+_REGISTRY: List[Callable[[Any], None]] = [register_measure, register_ovmf_hash, register_table, register_policy, register_id_block, register_qemu_object, register_launch, register_report]
 
 
 def build_parser() -> ArgumentParser:

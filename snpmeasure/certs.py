@@ -1,0 +1,110 @@
+"""AMD certificate chains for attestation reports: loading, the built-in roots, chain checks.
+
+The chain is ARK (self-signed, RSA-4096, RSA-PSS/SHA-384) → ASK (VCEK) or ASVK (VLEK) → VCEK/VLEK
+(ECDSA P-384). The ARK must equal the one AMD publishes for the product (shipped in
+``snpmeasure/data``, see its README).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from importlib import resources
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Union
+
+from .errors import SignatureError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cryptography import x509
+
+CertSource = Union[bytes, str, "os.PathLike[str]", "x509.Certificate"]
+
+
+def load_certs(source: CertSource, field: str) -> List["x509.Certificate"]:
+    """Certificates from a PEM (one or more) or DER file or bytes, or a Certificate."""
+    from cryptography import x509
+
+    from .report import ReportError
+
+    if isinstance(source, x509.Certificate):
+        return [source]
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as f:
+            data = f.read()
+    else:
+        data = bytes(source)
+    with warnings.catch_warnings():
+        # AMD's certificates carry serial numbers that newer cryptography warns about.
+        warnings.simplefilter("ignore")
+        try:
+            if b"-----BEGIN CERTIFICATE-----" in data:
+                return x509.load_pem_x509_certificates(data)
+            return [x509.load_der_x509_certificate(data)]
+        except ValueError:
+            raise ReportError(field, "is not a PEM or DER X.509 certificate") from None
+
+
+def product_chain(product: str, kind: str = "vcek") -> List["x509.Certificate"]:
+    """AMD's [ASK or ASVK, ARK] for a product ("milan", "genoa", "turin"), shipped with snpmeasure."""
+    from .report import ReportError
+
+    name = f"{product.lower()}_{kind}.pem"
+    try:
+        data = resources.files("snpmeasure").joinpath("data").joinpath(name).read_bytes()
+    except FileNotFoundError:
+        raise ReportError("product", f"no built-in {kind.upper()} chain for {product!r} (known: milan, genoa, turin; VLEK: milan)") from None
+    return load_certs(data, name)
+
+
+def verify_issued_by(child: "x509.Certificate", issuer: "x509.Certificate", child_name: str, issuer_name: str) -> None:
+    """Check ``child``'s signature with ``issuer``'s key (RSA-PSS or ECDSA); SignatureError naming both."""
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        child.verify_directly_issued_by(issuer)
+    except (InvalidSignature, ValueError, TypeError) as exc:
+        raise SignatureError(f"{child_name}: is not signed by the {issuer_name} ({type(exc).__name__}: {exc or 'bad signature'})") from None
+
+
+def check_chain(ark: "x509.Certificate", ask: "x509.Certificate", product: str,
+                trusted_arks: Optional[Sequence["x509.Certificate"]] = None) -> None:
+    """ARK self-signed and trusted (AMD's root for ``product``, or one of ``trusted_arks``), ASK signed by it."""
+    from cryptography.hazmat.primitives import hashes
+
+    verify_issued_by(ark, ark, "ARK", "ARK itself (self-signature)")
+    roots = list(trusted_arks) if trusted_arks is not None else [product_chain(product)[1]]
+    fp = ark.fingerprint(hashes.SHA384())
+    if not any(fp == r.fingerprint(hashes.SHA384()) for r in roots):
+        raise SignatureError(f"ARK: {ark.subject.rfc4514_string()} is not AMD's root for {product!r}")
+    verify_issued_by(ask, ark, "ASK/ASVK certificate", "ARK")
+
+
+def extension_value(cert: "x509.Certificate", oid: str) -> Optional[bytes]:
+    """The raw value of a certificate extension, or None."""
+    from cryptography import x509
+
+    try:
+        ext = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(oid))
+    except x509.ExtensionNotFound:
+        return None
+    value: Any = ext.value
+    return bytes(value.value) if hasattr(value, "value") else None
+
+
+def der_integer(value: bytes) -> int:
+    """A small DER INTEGER (AMD's SPL extensions: ``02 01 nn``)."""
+    if len(value) < 3 or value[0] != 0x02 or value[1] != len(value) - 2:
+        raise SignatureError(f"VCEK certificate: an SPL extension is not a DER INTEGER ({value.hex()})")
+    return int.from_bytes(value[2:], "big", signed=True)
+
+
+def der_octets(value: bytes) -> bytes:
+    """The hwID extension: raw bytes (8 or 64), or a DER OCTET STRING holding them."""
+    if len(value) in (8, 64):
+        return value
+    if len(value) >= 2 and value[0] == 0x04 and value[1] == len(value) - 2:
+        return value[2:]
+    raise SignatureError(f"VCEK certificate: hwID extension has an unexpected form ({len(value)} bytes)")
+
+
+__all__ = ["load_certs", "product_chain", "check_chain", "verify_issued_by", "extension_value"]

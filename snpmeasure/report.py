@@ -1,0 +1,456 @@
+"""SEV-SNP attestation reports: parse (versions 2-5), verify AMD's signature chain, check expectations.
+
+Layout: SEV-SNP ABI spec "ATTESTATION_REPORT structure" (snp-abi.md §6.1), 0x4A0 bytes::
+
+    0x000 VERSION u32            0x050 REPORT_DATA 64        0x180 REPORTED_TCB 8
+    0x004 GUEST_SVN u32          0x090 MEASUREMENT 48        0x188 CPUID_FAM/MOD/STEP (v3+)
+    0x008 POLICY u64             0x0C0 HOST_DATA 32          0x1A0 CHIP_ID 64
+    0x010 FAMILY_ID 16           0x0E0 ID_KEY_DIGEST 48      0x1E0 COMMITTED_TCB 8
+    0x020 IMAGE_ID 16            0x110 AUTHOR_KEY_DIGEST 48  0x1E8 CURRENT_BUILD/MINOR/MAJOR
+    0x030 VMPL u32               0x140 REPORT_ID 32          0x1EC COMMITTED_BUILD/MINOR/MAJOR
+    0x034 SIGNATURE_ALGO u32     0x160 REPORT_ID_MA 32       0x1F0 LAUNCH_TCB 8
+    0x038 CURRENT_TCB 8                                      0x1F8 LAUNCH_MIT_VECTOR (v5)
+    0x040 PLATFORM_INFO 8                                    0x200 CURRENT_MIT_VECTOR (v5)
+    0x048 KEY_INFO u32 (AUTHOR_KEY_EN, MASK_CHIP_KEY, SIGNING_KEY)
+    0x2A0 SIGNATURE: R (72 B, little-endian), S at 0x2E8; ECDSA P-384 / SHA-384 over 0x000..0x29F
+
+The signature is verified over the raw bytes received (re-serializing can reorder TCB bytes).
+``cryptography`` is imported only when a signature or certificate is checked.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import re
+import struct
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
+
+from .errors import InvalidInputError, SignatureError
+from .policy import FLAG_BITS, GuestPolicy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cryptography import x509
+
+    from .firmware import LaunchResult
+
+REPORT_SIZE = 0x4A0
+SIGNED_SIZE = 0x2A0
+
+
+class ReportError(InvalidInputError):
+    """An attestation report (or a certificate for it) is malformed."""
+
+
+#: TCB_VERSION byte layouts per CPU generation (snp-abi.md §6.3): component → byte index.
+TCB_LAYOUTS: Dict[str, Dict[str, int]] = {
+    "milan": {"bootloader": 0, "tee": 1, "snp": 6, "microcode": 7},
+    "genoa": {"bootloader": 0, "tee": 1, "snp": 6, "microcode": 7},
+    "turin": {"fmc": 0, "bootloader": 1, "tee": 2, "snp": 3, "microcode": 7},
+    "venice": {"fmc": 0, "tee": 1, "snp": 2},
+}
+#: VCEK certificate extensions (AMD KDS spec; go-sev-guest kds.go): component → OID.
+TCB_OIDS = {"bootloader": "1.3.6.1.4.1.3704.1.3.1", "tee": "1.3.6.1.4.1.3704.1.3.2", "snp": "1.3.6.1.4.1.3704.1.3.3",
+            "microcode": "1.3.6.1.4.1.3704.1.3.8", "fmc": "1.3.6.1.4.1.3704.1.3.9"}
+OID_HWID = "1.3.6.1.4.1.3704.1.4"
+OID_PRODUCT = "1.3.6.1.4.1.3704.1.2"
+PLATFORM_INFO_BITS = {0: "SMT_EN", 1: "TSME_EN", 2: "ECC_EN", 3: "RAPL_DIS", 4: "CIPHERTEXT_HIDING_DRAM_EN",
+                      5: "ALIAS_CHECK_COMPLETE", 7: "TIO_EN"}
+SIGNING_KEYS = {0: "VCEK", 1: "VLEK", 7: "NONE"}
+PRODUCTS = ("milan", "genoa", "turin")
+
+
+@dataclass(frozen=True)
+class TcbVersion:
+    """A decoded TCB_VERSION: the SPL of each firmware component, for one CPU generation."""
+
+    raw: int
+    generation: str
+    components: Dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def decode(cls, raw: int, generation: str) -> "TcbVersion":
+        """Split the 8 bytes by the generation's layout."""
+        layout = TCB_LAYOUTS[generation]
+        data = raw.to_bytes(8, "little")
+        return cls(raw, generation, {name: data[i] for name, i in layout.items()})
+
+    def reserved_problems(self) -> List[str]:
+        """Bytes outside the generation's layout that are not zero."""
+        used = set(TCB_LAYOUTS[self.generation].values())
+        data = self.raw.to_bytes(8, "little")
+        return [f"byte {i} is {data[i]:#x}" for i in range(8) if i not in used and data[i]]
+
+    def to_json(self) -> Dict[str, Any]:
+        """JSON-ready form."""
+        return {"raw": f"{self.raw:#018x}", **self.components}
+
+
+def generation_of(family: int, model: int) -> Optional[str]:
+    """The CPU generation of a CPUID family/model (virtee/sev identify_cpu; V395 for Venice)."""
+    if family == 0x19:
+        if model <= 0x0F:
+            return "milan"
+        if 0x10 <= model <= 0x1F or 0xA0 <= model <= 0xAF:
+            return "genoa"
+    if family == 0x1A:
+        if model <= 0x11:
+            return "turin"
+        if 0x50 <= model <= 0x57 or 0x90 <= model <= 0xAF or 0xC0 <= model <= 0xC7:
+            return "venice"
+    return None
+
+
+def read_report_input(data: Union[bytes, str, "os.PathLike[str]"]) -> bytes:
+    """Report bytes from raw bytes, base64 or hex text, or a file holding any of them."""
+    if isinstance(data, os.PathLike) or (isinstance(data, str) and os.path.exists(data)):
+        with open(data, "rb") as f:
+            raw = f.read()
+    elif isinstance(data, str):
+        raw = data.encode()
+    else:
+        raw = bytes(data)
+    if len(raw) == REPORT_SIZE:
+        return raw
+    text = raw.strip()
+    if re.fullmatch(rb"[0-9a-fA-F\s]+", text) and len(re.sub(rb"\s", b"", text)) == 2 * REPORT_SIZE:
+        return bytes.fromhex(re.sub(rb"\s", b"", text).decode())
+    if re.fullmatch(rb"[A-Za-z0-9+/=\s]+", text):
+        try:
+            decoded = base64.b64decode(re.sub(rb"\s", b"", text), validate=True)
+        except (binascii.Error, ValueError):
+            decoded = b""
+        if len(decoded) == REPORT_SIZE:
+            return decoded
+    raise ReportError("report", f"must be {REPORT_SIZE} bytes (raw, hex or base64), got {len(raw)} bytes")
+
+
+@dataclass(frozen=True)
+class AttestationReport:
+    """A parsed attestation report. ``raw`` keeps the exact bytes (the signature covers them)."""
+
+    raw: bytes
+    version: int
+    guest_svn: int
+    policy: int
+    family_id: bytes
+    image_id: bytes
+    vmpl: int
+    signature_algo: int
+    current_tcb: TcbVersion
+    platform_info: int
+    key_info: int
+    report_data: bytes
+    measurement: bytes
+    host_data: bytes
+    id_key_digest: bytes
+    author_key_digest: bytes
+    report_id: bytes
+    report_id_ma: bytes
+    reported_tcb: TcbVersion
+    cpuid: Optional[Tuple[int, int, int]]
+    chip_id: bytes
+    committed_tcb: TcbVersion
+    current_version: Tuple[int, int, int]  # (major, minor, build)
+    committed_version: Tuple[int, int, int]
+    launch_tcb: TcbVersion
+    launch_mit_vector: Optional[int]
+    current_mit_vector: Optional[int]
+    signature_r: int
+    signature_s: int
+    generation: str
+
+    @classmethod
+    def from_bytes(cls, data: Union[bytes, str, "os.PathLike[str]"], *, generation: Optional[str] = None) -> "AttestationReport":
+        """Parse a report (versions 2-5). ``generation`` ("milan", "genoa", "turin", "venice")
+        decodes the TCBs; v3+ reports name it themselves, v2 reports are guessed from CHIP_ID."""
+        raw = read_report_input(data)
+
+        def u32(off: int) -> int:
+            return int(struct.unpack_from("<I", raw, off)[0])
+
+        def u64(off: int) -> int:
+            return int(struct.unpack_from("<Q", raw, off)[0])
+
+        version = u32(0x000)
+        if not 2 <= version <= 5:
+            raise ReportError("report.VERSION", f"is {version}; snpmeasure reads versions 2 to 5")
+        cpuid = (raw[0x188], raw[0x189], raw[0x18A]) if version >= 3 else None
+        chip_id = raw[0x1A0:0x1E0]
+        if generation is None:
+            if cpuid is not None:
+                generation = generation_of(cpuid[0], cpuid[1])
+                if generation is None:
+                    raise ReportError("report.CPUID_FAM_ID", f"family {cpuid[0]:#x} model {cpuid[1]:#x} is no known generation; give the product")
+            else:
+                # v2 carries no CPUID: Turin-style hwIDs fill only the first 8 bytes of CHIP_ID.
+                generation = "turin" if any(chip_id[:8]) and not any(chip_id[8:]) else "milan"
+        if generation not in TCB_LAYOUTS:
+            raise ReportError("generation", f"must be one of {', '.join(TCB_LAYOUTS)}, got {generation!r}")
+        gen: str = generation
+
+        def tcb(off: int) -> TcbVersion:
+            return TcbVersion.decode(u64(off), gen)
+
+        return cls(
+            raw=raw, version=version, guest_svn=u32(0x004), policy=u64(0x008), family_id=raw[0x010:0x020],
+            image_id=raw[0x020:0x030], vmpl=u32(0x030), signature_algo=u32(0x034), current_tcb=tcb(0x038),
+            platform_info=u64(0x040), key_info=u32(0x048), report_data=raw[0x050:0x090], measurement=raw[0x090:0x0C0],
+            host_data=raw[0x0C0:0x0E0], id_key_digest=raw[0x0E0:0x110], author_key_digest=raw[0x110:0x140],
+            report_id=raw[0x140:0x160], report_id_ma=raw[0x160:0x180], reported_tcb=tcb(0x180), cpuid=cpuid,
+            chip_id=chip_id, committed_tcb=tcb(0x1E0), current_version=(raw[0x1EA], raw[0x1E9], raw[0x1E8]),
+            committed_version=(raw[0x1EE], raw[0x1ED], raw[0x1EC]), launch_tcb=tcb(0x1F0),
+            launch_mit_vector=u64(0x1F8) if version >= 5 else None, current_mit_vector=u64(0x200) if version >= 5 else None,
+            signature_r=int.from_bytes(raw[0x2A0:0x2E8], "little"), signature_s=int.from_bytes(raw[0x2E8:0x330], "little"),
+            generation=gen,
+        )
+
+    # ---- named bits --------------------------------------------------------------------------
+    @property
+    def author_key_en(self) -> bool:
+        """KEY_INFO bit 0: the launch had an author key."""
+        return bool(self.key_info & 1)
+
+    @property
+    def mask_chip_key(self) -> bool:
+        """KEY_INFO bit 1: the firmware wrote zeros instead of a signature."""
+        return bool(self.key_info >> 1 & 1)
+
+    @property
+    def signing_key(self) -> str:
+        """KEY_INFO bits 4:2: VCEK, VLEK, NONE or RESERVED(n)."""
+        code = self.key_info >> 2 & 7
+        return SIGNING_KEYS.get(code, f"RESERVED({code})")
+
+    def platform_flags(self) -> List[str]:
+        """Names of the PLATFORM_INFO bits set."""
+        return [name for bit, name in PLATFORM_INFO_BITS.items() if self.platform_info >> bit & 1]
+
+    def guest_policy(self) -> GuestPolicy:
+        """POLICY as a GuestPolicy (raises PolicyError for reserved bits)."""
+        return GuestPolicy.from_int(self.policy)
+
+    def reserved_problems(self) -> List[str]:
+        """Every must-be-zero violation: reserved fields and bits (reported, never silently ignored)."""
+        raw = self.raw
+        problems: List[str] = []
+
+        def zero(lo: int, hi: int, name: str) -> None:
+            if any(raw[lo:hi]):
+                problems.append(f"{name} (0x{lo:03x}..0x{hi - 1:03x}) is not zero")
+
+        zero(0x04C, 0x050, "reserved")
+        zero(0x18B if self.version >= 3 else 0x188, 0x1A0, "reserved")
+        zero(0x1EB, 0x1EC, "reserved")
+        zero(0x1EF, 0x1F0, "reserved")
+        zero(0x208 if self.version >= 5 else 0x1F8, 0x2A0, "reserved")
+        zero(0x330, 0x4A0, "signature reserved")
+        if self.key_info >> 5:
+            problems.append(f"KEY_INFO bits 31:5 are not zero ({self.key_info:#x})")
+        if self.platform_info >> 8 or self.platform_info >> 6 & 1:
+            problems.append(f"PLATFORM_INFO reserved bits are set ({self.platform_info:#x})")
+        try:
+            self.guest_policy()
+        except InvalidInputError as exc:
+            problems.append(f"POLICY: {exc.rule}")
+        for name, t in (("CURRENT_TCB", self.current_tcb), ("REPORTED_TCB", self.reported_tcb),
+                        ("COMMITTED_TCB", self.committed_tcb), ("LAUNCH_TCB", self.launch_tcb)):
+            problems.extend(f"{name} {p}" for p in t.reserved_problems())
+        return problems
+
+    def to_json(self) -> Dict[str, Any]:
+        """Every field, JSON-ready (bytes as hex)."""
+        pol: Any
+        try:
+            pol = self.guest_policy().to_json()
+        except InvalidInputError:
+            pol = {"policy": f"{self.policy:#x}"}
+        return {
+            "version": self.version, "guest_svn": self.guest_svn, "policy": pol, "family_id": self.family_id.hex(),
+            "image_id": self.image_id.hex(), "vmpl": self.vmpl, "signature_algo": self.signature_algo,
+            "current_tcb": self.current_tcb.to_json(), "platform_info": {"raw": f"{self.platform_info:#x}", "flags": self.platform_flags()},
+            "key_info": {"raw": f"{self.key_info:#x}", "author_key_en": self.author_key_en, "mask_chip_key": self.mask_chip_key,
+                         "signing_key": self.signing_key},
+            "report_data": self.report_data.hex(), "measurement": self.measurement.hex(), "host_data": self.host_data.hex(),
+            "id_key_digest": self.id_key_digest.hex(), "author_key_digest": self.author_key_digest.hex(),
+            "report_id": self.report_id.hex(), "report_id_ma": self.report_id_ma.hex(), "reported_tcb": self.reported_tcb.to_json(),
+            "cpuid": None if self.cpuid is None else {"family": f"{self.cpuid[0]:#x}", "model": f"{self.cpuid[1]:#x}", "stepping": f"{self.cpuid[2]:#x}"},
+            "chip_id": self.chip_id.hex(), "committed_tcb": self.committed_tcb.to_json(),
+            "current_version": "%d.%d.%d" % self.current_version, "committed_version": "%d.%d.%d" % self.committed_version,
+            "launch_tcb": self.launch_tcb.to_json(),
+            "launch_mit_vector": None if self.launch_mit_vector is None else f"{self.launch_mit_vector:#x}",
+            "current_mit_vector": None if self.current_mit_vector is None else f"{self.current_mit_vector:#x}",
+            "signature": {"r": f"{self.signature_r:#x}", "s": f"{self.signature_s:#x}"},
+            "generation": self.generation, "reserved_problems": self.reserved_problems(),
+        }
+
+    # ---- signature and certificate chain -----------------------------------------------------------
+    def verify_signature(self, public_key: Any) -> None:
+        """Check the ECDSA P-384/SHA-384 signature over bytes 0x000..0x29F with ``public_key``."""
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+        if self.signature_algo != 1:
+            raise SignatureError(f"report.SIGNATURE_ALGO is {self.signature_algo}; only 1 (ECDSA P-384 with SHA-384) is defined")
+        if self.signing_key == "NONE" or self.mask_chip_key:
+            raise SignatureError("report: the firmware did not sign it (SIGNING_KEY none or MASK_CHIP_KEY set)")
+        if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != "secp384r1":
+            raise SignatureError("report: the signing certificate's key is not ECDSA P-384")
+        try:
+            public_key.verify(encode_dss_signature(self.signature_r, self.signature_s), self.raw[:SIGNED_SIZE], ec.ECDSA(hashes.SHA384()))
+        except (InvalidSignature, ValueError):
+            raise SignatureError(f"report signature: does not verify with the {self.signing_key} key") from None
+
+    def verify(
+        self,
+        vcek: Union[bytes, str, "os.PathLike[str]", "x509.Certificate"],
+        *,
+        ask_ark: Union[None, bytes, str, "os.PathLike[str]", Sequence["x509.Certificate"]] = None,
+        product: Optional[str] = None,
+        trusted_arks: Optional[Sequence["x509.Certificate"]] = None,
+    ) -> str:
+        """Verify the report: signature with the VCEK/VLEK, the certificate chain VCEK ← ASK (ASVK
+        for a VLEK) ← ARK, the ARK self-signed and equal to AMD's root for the product, and the
+        VCEK's TCB and hwID extensions against REPORTED_TCB and CHIP_ID. Returns the product name.
+
+        Each failure raises :class:`SignatureError` naming the step. No network access: fetch the
+        VCEK from AMD's KDS (``https://kdsintf.amd.com/vcek/v1/{product}/{hwid}?blSPL=..``).
+        """
+        from .certs import check_chain, load_certs, product_chain, verify_issued_by
+
+        leaf = load_certs(vcek, "vcek")[0]
+        if ask_ark is None:
+            prod = product or self._product_guess()
+            chain = product_chain(prod, "vlek" if self.signing_key == "VLEK" else "vcek")
+        else:
+            chain = list(ask_ark) if isinstance(ask_ark, (list, tuple)) else load_certs(ask_ark, "ask_ark")  # type: ignore[arg-type]
+            prod = product or self._product_guess()
+        if len(chain) != 2:
+            raise SignatureError(f"ask_ark: expected the ASK (or ASVK) and the ARK, got {len(chain)} certificates")
+        ask, ark = chain
+        check_chain(ark, ask, prod, trusted_arks)
+        verify_issued_by(leaf, ask, "VCEK/VLEK certificate", "ASK/ASVK")
+        self._check_extensions(leaf, prod)
+        self.verify_signature(leaf.public_key())
+        return prod
+
+    def _product_guess(self) -> str:
+        return {"milan": "milan", "genoa": "genoa", "turin": "turin"}.get(self.generation, self.generation)
+
+    def _check_extensions(self, cert: "x509.Certificate", product: str) -> None:
+        from .certs import der_integer, der_octets, extension_value
+
+        hwid = extension_value(cert, OID_HWID)
+        if self.signing_key == "VCEK":
+            if hwid is None:
+                raise SignatureError("VCEK certificate: has no hwID extension (1.3.6.1.4.1.3704.1.4)")
+            want = der_octets(hwid)
+            got = self.chip_id[: len(want)] if len(want) == 8 else self.chip_id
+            if want != got or (len(want) == 8 and any(self.chip_id[8:])):
+                raise SignatureError(f"VCEK certificate: hwID {want.hex()} is not the report's CHIP_ID {self.chip_id.hex()}")
+        for name, spl in self.reported_tcb.components.items():
+            value = extension_value(cert, TCB_OIDS[name])
+            if value is None:
+                raise SignatureError(f"VCEK certificate: has no {name} SPL extension ({TCB_OIDS[name]})")
+            if der_integer(value) != spl:
+                raise SignatureError(f"VCEK certificate: {name} SPL {der_integer(value)} is not REPORTED_TCB's {spl}")
+
+    # ---- expectations -------------------------------------------------------------------------------
+    def check(self, expected: Union["LaunchResult", "Expectations"]) -> List["Mismatch"]:
+        """Compare with what the launch should have produced; [] when everything holds."""
+        exp = expected if isinstance(expected, Expectations) else Expectations.from_launch(expected)
+        return exp.compare(self)
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One expectation the report does not meet."""
+
+    field: str
+    expected: str
+    actual: str
+
+    def line(self) -> str:
+        """One line for the CLI."""
+        return f"{self.field}: expected {self.expected}, report has {self.actual}"
+
+
+# Policy bits where 1 is more permissive (the report may only have them if expected) vs. stricter.
+_PERMISSIVE = {"smt", "migrate_ma", "debug", "cxl_allow"}
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """What a verifier expects of a report; None fields are not checked.
+
+    ``policy_at_most``: instead of an exact match, the report's policy may be *stricter* than
+    ``policy``: permissive bits (SMT, MIGRATE_MA, DEBUG, CXL_ALLOW) only where expected, restrictive
+    bits (SINGLE_SOCKET, MEM_AES_256_XTS, RAPL_DIS, CIPHERTEXT_HIDING, PAGE_SWAP_DISABLE) at least
+    where expected, and an ABI minimum at least the expected one.
+    """
+
+    measurement: Optional[bytes] = None
+    policy: Optional[int] = None
+    policy_at_most: bool = False
+    host_data: Optional[bytes] = None
+    report_data: Optional[bytes] = None
+    family_id: Optional[bytes] = None
+    image_id: Optional[bytes] = None
+    guest_svn: Optional[int] = None
+    id_key_digest: Optional[bytes] = None
+    author_key_digest: Optional[bytes] = None
+    vmpl: Optional[int] = None
+    min_tcb: Optional[Dict[str, int]] = None
+
+    @classmethod
+    def from_launch(cls, result: "LaunchResult", **overrides: Any) -> "Expectations":
+        """Everything a launch dry run fixed."""
+        args: Dict[str, Any] = dict(measurement=result.measurement, policy=result.policy, host_data=result.host_data,
+                                    family_id=result.family_id, image_id=result.image_id, guest_svn=result.guest_svn,
+                                    id_key_digest=result.id_key_digest, author_key_digest=result.author_key_digest)
+        args.update(overrides)
+        return cls(**args)
+
+    def compare(self, r: AttestationReport) -> List[Mismatch]:
+        """The mismatches, in field order."""
+        out: List[Mismatch] = []
+        for name in ("measurement", "host_data", "report_data", "family_id", "image_id", "id_key_digest", "author_key_digest"):
+            want = getattr(self, name)
+            if want is not None and bytes(want) != getattr(r, name):
+                out.append(Mismatch(name.upper(), bytes(want).hex(), getattr(r, name).hex()))
+        for name in ("guest_svn", "vmpl"):
+            want = getattr(self, name)
+            if want is not None and want != getattr(r, name):
+                out.append(Mismatch(name.upper(), str(want), str(getattr(r, name))))
+        if self.policy is not None:
+            out.extend(self._policy(r))
+        if self.min_tcb:
+            for comp, minimum in self.min_tcb.items():
+                got = r.reported_tcb.components.get(comp)
+                if got is None:
+                    out.append(Mismatch(f"REPORTED_TCB.{comp}", f">= {minimum}", f"no {comp} on {r.generation}"))
+                elif got < minimum:
+                    out.append(Mismatch(f"REPORTED_TCB.{comp}", f">= {minimum}", str(got)))
+        return out
+
+    def _policy(self, r: AttestationReport) -> List[Mismatch]:
+        assert self.policy is not None
+        if not self.policy_at_most:
+            return [] if r.policy == self.policy else [Mismatch("POLICY", f"{self.policy:#x}", f"{r.policy:#x}")]
+        want, got = GuestPolicy.from_int(self.policy), r.guest_policy()
+        out: List[Mismatch] = []
+        for attr, bit, *_ in FLAG_BITS:
+            w, g = getattr(want, attr), getattr(got, attr)
+            if (attr in _PERMISSIVE and g and not w) or (attr not in _PERMISSIVE and w and not g):
+                out.append(Mismatch(f"POLICY.{attr.upper()}", f"{'at most' if attr in _PERMISSIVE else 'at least'} {int(w)}", str(int(g))))
+        if (got.abi_major, got.abi_minor) < (want.abi_major, want.abi_minor):
+            out.append(Mismatch("POLICY.ABI", f">= {want.abi_major}.{want.abi_minor}", f"{got.abi_major}.{got.abi_minor}"))
+        return out
+
+
+__all__ = ["AttestationReport", "TcbVersion", "Expectations", "Mismatch", "ReportError", "generation_of", "read_report_input"]

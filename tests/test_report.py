@@ -1,0 +1,225 @@
+"""Attestation reports: the real Milan report, synthetic v2/v3/v5 reports, expectations, CLI."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import struct
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.x509.oid import NameOID
+from hypothesis import given, settings, strategies as st
+
+from snpmeasure.certs import load_certs
+from snpmeasure.errors import SignatureError
+from snpmeasure.firmware import LaunchResult
+from snpmeasure.report import AttestationReport, Expectations, ReportError
+
+from .conftest import FIXTURES
+from .test_measure import run_ours
+
+ATT = FIXTURES / "attestation"
+RAW = (ATT / "attestation.bin").read_bytes()
+VCEK = ATT / "vcek.testcer"
+MEASUREMENT = "b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b6bdf8a9ece31a5a608eb0cf2e4872b01"
+
+
+def test_real_milan_report_fields() -> None:
+    r = AttestationReport.from_bytes(RAW)
+    assert (r.version, r.policy, r.measurement.hex(), r.vmpl, r.signature_algo) == (2, 0xB0000, MEASUREMENT, 0, 1)
+    assert r.signing_key == "VCEK" and not r.author_key_en and not r.mask_chip_key and r.generation == "milan"
+    assert r.reported_tcb.components == {"bootloader": 2, "tee": 0, "snp": 5, "microcode": 68}
+    assert r.guest_policy().debug and r.guest_policy().smt
+    assert r.reserved_problems() == []
+    assert r.id_key_digest == bytes(48) and r.family_id == bytes(16)
+    doc = r.to_json()
+    assert doc["policy"]["policy"] == "0xb0000" and doc["key_info"]["signing_key"] == "VCEK"
+
+
+def test_real_milan_report_verifies() -> None:
+    r = AttestationReport.from_bytes(RAW)
+    assert r.verify(VCEK) == "milan"
+    assert r.verify(VCEK, ask_ark=ATT / "ask_ark_milan.pem", product="milan") == "milan"
+    assert r.verify(VCEK.read_bytes(), ask_ark=load_certs(ATT / "milan.testcer", "x")) == "milan"
+
+
+def test_input_forms() -> None:
+    assert AttestationReport.from_bytes(RAW.hex()).raw == RAW
+    import base64
+
+    assert AttestationReport.from_bytes(base64.b64encode(RAW).decode()).raw == RAW
+    with pytest.raises(ReportError, match="1184"):
+        AttestationReport.from_bytes(RAW[:1000])
+
+
+@pytest.mark.parametrize("chain,fragment", [("ask_ark_genoa.pem", "not AMD's root for 'milan'"),
+                                            ("ask_ark_turin_vcek.pem", "not AMD's root for 'milan'")])
+def test_wrong_chain_fails_by_name(chain: str, fragment: str) -> None:
+    with pytest.raises(SignatureError, match=fragment):
+        AttestationReport.from_bytes(RAW).verify(VCEK, ask_ark=ATT / chain)
+    with pytest.raises(SignatureError, match="not signed by the ASK"):
+        AttestationReport.from_bytes(RAW).verify(VCEK, product="genoa")
+
+
+def test_every_bit_flip_in_the_signed_area_fails() -> None:
+    key = load_certs(VCEK, "vcek")[0].public_key()
+    failures = 0
+    for byte in range(0x2A0):
+        for bit in range(8):
+            data = bytearray(RAW)
+            data[byte] ^= 1 << bit
+            try:
+                AttestationReport.from_bytes(bytes(data)).verify_signature(key)
+            except (SignatureError, ReportError):
+                failures += 1
+    assert failures == 0x2A0 * 8
+
+
+def test_tcb_and_chip_id_must_match_the_vcek() -> None:
+    data = bytearray(RAW)
+    data[0x1A0] ^= 1
+    with pytest.raises(SignatureError, match="hwID"):
+        AttestationReport.from_bytes(bytes(data)).verify(VCEK)
+    data = bytearray(RAW)
+    data[0x186] += 1  # REPORTED_TCB.snp
+    with pytest.raises(SignatureError, match="snp SPL"):
+        AttestationReport.from_bytes(bytes(data)).verify(VCEK)
+
+
+# ---- synthetic reports, signed by keys made here ------------------------------------------------
+
+def rsa_pss() -> padding.PSS:
+    return padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48)
+
+
+def cert(subject: str, key: Any, issuer: str, signer: Any, exts: Optional[Dict[str, bytes]] = None) -> x509.Certificate:
+    now = datetime.datetime(2025, 1, 1)
+    b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+         .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)])).public_key(key.public_key())
+         .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650)))
+    for oid, value in (exts or {}).items():
+        b = b.add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier(oid), value), critical=False)
+    return b.sign(signer, hashes.SHA384(), rsa_padding=rsa_pss())
+
+
+ARK_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+ASK_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+VCEK_KEY = ec.generate_private_key(ec.SECP384R1())
+ARK = cert("ARK-Test", ARK_KEY, "ARK-Test", ARK_KEY)
+ASK = cert("SEV-Test", ASK_KEY, "ARK-Test", ARK_KEY)
+
+
+def make_report(version: int = 2, *, policy: int = 0x30000, measurement: bytes = bytes(48), tcb: Tuple[int, ...] = (3, 0, 0, 0, 0, 0, 8, 115),
+                chip_id: bytes = b"\x11" * 64, cpuid: Tuple[int, int, int] = (0x19, 0x01, 0x01), host_data: bytes = bytes(32),
+                report_data: bytes = bytes(64), key: ec.EllipticCurvePrivateKey = VCEK_KEY, key_info: int = 0) -> bytes:
+    raw = bytearray(0x4A0)
+    struct.pack_into("<IIQ", raw, 0, version, 0, policy)
+    struct.pack_into("<II", raw, 0x30, 0, 1)
+    tcb_bytes = bytes(tcb)
+    for off in (0x38, 0x180, 0x1E0, 0x1F0):
+        raw[off : off + 8] = tcb_bytes
+    struct.pack_into("<I", raw, 0x48, key_info)
+    raw[0x50:0x90] = report_data
+    raw[0x90:0xC0] = measurement
+    raw[0xC0:0xE0] = host_data
+    if version >= 3:
+        raw[0x188:0x18B] = bytes(cpuid)
+    raw[0x1A0:0x1E0] = chip_id
+    if version >= 5:
+        struct.pack_into("<QQ", raw, 0x1F8, 1, 3)
+    r, s = decode_dss_signature(key.sign(bytes(raw[:0x2A0]), ec.ECDSA(hashes.SHA384())))
+    raw[0x2A0:0x2E8] = r.to_bytes(72, "little")
+    raw[0x2E8:0x330] = s.to_bytes(72, "little")
+    return bytes(raw)
+
+
+def vcek_for(tcb: Dict[str, int], chip_id: bytes) -> x509.Certificate:
+    oids = {"bootloader": "1.3.6.1.4.1.3704.1.3.1", "tee": "1.3.6.1.4.1.3704.1.3.2", "snp": "1.3.6.1.4.1.3704.1.3.3",
+            "microcode": "1.3.6.1.4.1.3704.1.3.8", "fmc": "1.3.6.1.4.1.3704.1.3.9"}
+    exts = {oids[k]: bytes([2, 1, v]) for k, v in tcb.items()}
+    exts["1.3.6.1.4.1.3704.1.4"] = chip_id
+    return cert("SEV-VCEK", VCEK_KEY, "SEV-Test", ASK_KEY, exts)
+
+
+@settings(max_examples=25)
+@given(version=st.sampled_from([2, 3, 4, 5]), policy=st.integers(0, 2**26 - 1).map(lambda p: p | 1 << 17),
+       measurement=st.binary(min_size=48, max_size=48), host=st.binary(min_size=32, max_size=32),
+       rdata=st.binary(min_size=64, max_size=64), spl=st.tuples(st.integers(0, 127), st.integers(0, 127), st.integers(0, 127)))
+def test_synthetic_reports_round_trip_and_verify(version: int, policy: int, measurement: bytes, host: bytes, rdata: bytes, spl: tuple) -> None:
+    tcb = (spl[0], 0, 0, 0, 0, 0, spl[1], spl[2])
+    raw = make_report(version, policy=policy, measurement=measurement, tcb=tcb, host_data=host, report_data=rdata)
+    r = AttestationReport.from_bytes(raw)
+    assert (r.version, r.policy, r.measurement, r.host_data, r.report_data) == (version, policy, measurement, host, rdata)
+    assert r.generation == "milan" and r.reported_tcb.components == {"bootloader": spl[0], "tee": 0, "snp": spl[1], "microcode": spl[2]}
+    assert (r.launch_mit_vector is not None) == (version >= 5)
+    vcek = vcek_for(r.reported_tcb.components, b"\x11" * 64)
+    assert r.verify(vcek, ask_ark=[ASK, ARK], product="milan", trusted_arks=[ARK]) == "milan"
+    with pytest.raises(SignatureError, match="not AMD's root"):
+        r.verify(vcek, ask_ark=[ASK, ARK], product="milan")
+
+
+def test_turin_v3_layout_and_8_byte_hwid() -> None:
+    chip = b"\x22" * 8 + bytes(56)
+    raw = make_report(3, tcb=(1, 4, 2, 9, 0, 0, 0, 77), chip_id=chip, cpuid=(0x1A, 0x02, 0x01))
+    r = AttestationReport.from_bytes(raw)
+    assert r.generation == "turin" and r.reported_tcb.components == {"fmc": 1, "bootloader": 4, "tee": 2, "snp": 9, "microcode": 77}
+    vcek = vcek_for(r.reported_tcb.components, b"\x22" * 8)
+    assert r.verify(vcek, ask_ark=[ASK, ARK], product="turin", trusted_arks=[ARK]) == "turin"
+    assert r.reserved_problems() == []
+    bad = AttestationReport.from_bytes(make_report(3, tcb=(1, 4, 2, 9, 5, 0, 0, 77), chip_id=chip, cpuid=(0x1A, 0x02, 0x01)))
+    assert any("REPORTED_TCB byte 4" in p for p in bad.reserved_problems())
+
+
+def test_reserved_fields_reported() -> None:
+    raw = bytearray(make_report(5))
+    raw[0x4C] = 1
+    raw[0x400] = 1
+    problems = AttestationReport.from_bytes(bytes(raw)).reserved_problems()
+    assert any("0x04c" in p for p in problems) and any("signature reserved" in p for p in problems)
+    with pytest.raises(ReportError, match="VERSION"):
+        AttestationReport.from_bytes(make_report(6))
+
+
+def test_unsigned_reports_and_algorithms() -> None:
+    r = AttestationReport.from_bytes(make_report(key_info=7 << 2))
+    with pytest.raises(SignatureError, match="did not sign"):
+        r.verify_signature(VCEK_KEY.public_key())
+
+
+def test_check_against_launch_result() -> None:
+    m = bytes(range(48))
+    raw = make_report(policy=0x30000, measurement=m, host_data=b"\x05" * 32)
+    r = AttestationReport.from_bytes(raw)
+    ok = LaunchResult(m, 0x30000, b"\x05" * 32)
+    assert r.check(ok) == []
+    bad = LaunchResult(bytes(48), 0x30000, b"\x06" * 32, guest_svn=1)
+    fields = [mm.field for mm in r.check(bad)]
+    assert fields == ["MEASUREMENT", "HOST_DATA", "GUEST_SVN"]
+    # "at most": a stricter policy passes, a more permissive one fails
+    strict = AttestationReport.from_bytes(make_report(policy=0x20000 | 1 << 20))
+    assert strict.check(Expectations(policy=0x30000, policy_at_most=True)) == []
+    loose = AttestationReport.from_bytes(make_report(policy=0x30000 | 1 << 19))
+    assert [mm.field for mm in loose.check(Expectations(policy=0x30000, policy_at_most=True))] == ["POLICY.DEBUG"]
+    assert [mm.field for mm in r.check(Expectations(min_tcb={"snp": 9, "microcode": 100}))] == ["REPORTED_TCB.snp"]
+
+
+def test_report_cli(tmp_path: Path) -> None:
+    rc, out, _ = run_ours(["report", "show", str(ATT / "attestation.bin"), "--json"])
+    assert rc == 0 and json.loads(out)["measurement"] == MEASUREMENT
+    base = ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK)]
+    assert run_ours(base + ["--expect-measurement", MEASUREMENT, "--expect-policy", "0xb0000"])[0] == 0
+    rc, out, _ = run_ours(base + ["--expect-measurement", "00" * 48])
+    assert rc == 1 and out.startswith("MEASUREMENT: expected")
+    rc, out, _ = run_ours(base + ["--ask-ark", str(ATT / "ask_ark_genoa.pem"), "--json"])
+    assert rc == 1 and "not AMD's root" in json.loads(out)["failures"][0]
+    assert run_ours(base + ["--expect-measurement", "zz"])[0] == 2
+    assert run_ours(["report", "show", str(tmp_path / "missing.bin")])[0] == 2
+    launch = tmp_path / "launch.json"
+    launch.write_text(json.dumps({"ok": True, "report": {"measurement": MEASUREMENT, "policy": "0xb0000"}}))
+    assert run_ours(base + ["--from-launch", str(launch)])[0] == 0
