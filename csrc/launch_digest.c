@@ -21,6 +21,7 @@
  * Page contents are independent, so they are hashed on worker threads in chunks while the calling
  * thread advances the serial chain over the finished prefix (perf-notes.md §3.6, variant E).
  */
+#define _GNU_SOURCE /* sched_getaffinity / CPU_COUNT: honour taskset, cpusets and containers */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,8 +44,9 @@
 #define MAX_THREADS 64
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static int simd_kernel = SNP_SIMD_PORTABLE;
+static _Atomic int simd_kernel = SNP_SIMD_PORTABLE; /* may change while other threads hash */
 static int simd_supported = 0;
+static int bmi2_supported = 0;
 
 static void init_core(void)
 {
@@ -53,6 +55,7 @@ static void init_core(void)
     /* libgcc's check includes OS support for YMM state (XGETBV), not just the CPUID bit. */
     __builtin_cpu_init();
     simd_supported = __builtin_cpu_supports("avx2") ? 1 : 0;
+    bmi2_supported = __builtin_cpu_supports("bmi2") ? 1 : 0;
 #endif
     simd_kernel = simd_supported ? SNP_SIMD_AVX2 : SNP_SIMD_PORTABLE;
 }
@@ -123,7 +126,7 @@ int snp_online_cpus(void)
     if (sched_getaffinity(0, sizeof(set), &set) == 0) {
         int n = CPU_COUNT(&set);
         if (n > 0)
-            return n;
+            return n < MAX_THREADS ? n : MAX_THREADS;
     }
 #endif
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -187,23 +190,79 @@ static inline uint64_t pageinfo_word12(uint8_t type, uint8_t imi, uint8_t v1, ui
            ((uint64_t)v3 << 24) | ((uint64_t)v2 << 16) | ((uint64_t)v1 << 8);
 }
 
-static inline void chain_step(uint64_t ld[6], const uint64_t contents[6], uint64_t w12, uint64_t gpa)
+/* The serial chain over n pages: ld = SHA-384(PAGE_INFO(ld, contents[i], ..., gpa + i*gpa_step)).
+ * contents advances by contents_step entries (0: the same contents for every page, as for
+ * zero-content types and repeated VMSAs); trail, if not NULL, receives the digest after each page.
+ *
+ * It is the latency-critical loop (perf-notes.md §3.4): both compressions are fully unrolled so
+ * the 16-word schedule and the state stay in registers and K[t] become immediates; block 2 uses
+ * the pre-expanded W+K of the constant padding block. The same body is compiled twice, once with
+ * target("bmi2") (rorx: a non-destructive rotate) and once for baseline x86-64 / other CPUs. */
+#define CHAIN_BODY                                                                              \
+    for (uint64_t i = 0; i < n; i++) {                                                          \
+        const uint64_t *c = contents[i * contents_step];                                        \
+        uint64_t w[16] = {ld[0], ld[1], ld[2], ld[3], ld[4], ld[5], c[0], c[1], c[2], c[3],     \
+                          c[4], c[5], w12, bswap64(gpa + i * gpa_step), 0x8000000000000000ULL,  \
+                          0};                                                                   \
+        uint64_t a = snp_IV384[0], b = snp_IV384[1], cc = snp_IV384[2], d = snp_IV384[3];       \
+        uint64_t e = snp_IV384[4], f = snp_IV384[5], g = snp_IV384[6], h = snp_IV384[7];        \
+        _Pragma("GCC unroll 80") for (int t = 0; t < 80; t++)                                   \
+        {                                                                                       \
+            if (t >= 16)                                                                        \
+                w[t & 15] += SSIG1(w[(t - 2) & 15]) + w[(t - 7) & 15] + SSIG0(w[(t - 15) & 15]); \
+            uint64_t t1 = h + BSIG1(e) + CH(e, f, g) + snp_K512[t] + w[t & 15];                 \
+            uint64_t t2 = BSIG0(a) + MAJ(a, b, cc);                                             \
+            h = g; g = f; f = e; e = d + t1; d = cc; cc = b; b = a; a = t1 + t2;                \
+        }                                                                                       \
+        uint64_t s0 = snp_IV384[0] + a, s1 = snp_IV384[1] + b, s2 = snp_IV384[2] + cc;          \
+        uint64_t s3 = snp_IV384[3] + d, s4 = snp_IV384[4] + e, s5 = snp_IV384[5] + f;           \
+        uint64_t s6 = snp_IV384[6] + g, s7 = snp_IV384[7] + h;                                  \
+        a = s0; b = s1; cc = s2; d = s3; e = s4; f = s5; g = s6; h = s7;                        \
+        _Pragma("GCC unroll 80") for (int t = 0; t < 80; t++)                                   \
+        {                                                                                       \
+            uint64_t t1 = h + BSIG1(e) + CH(e, f, g) + snp_pageinfo_pad_wk[t];                  \
+            uint64_t t2 = BSIG0(a) + MAJ(a, b, cc);                                             \
+            h = g; g = f; f = e; e = d + t1; d = cc; cc = b; b = a; a = t1 + t2;                \
+        }                                                                                       \
+        ld[0] = s0 + a; ld[1] = s1 + b; ld[2] = s2 + cc;                                        \
+        ld[3] = s3 + d; ld[4] = s4 + e; ld[5] = s5 + f;                                         \
+        if (trail != NULL)                                                                      \
+            ld_to_bytes(trail + 48u * i, ld);                                                   \
+    }
+
+static void ld_to_bytes(uint8_t *digest, const uint64_t ld[6]);
+
+typedef void (*chain_fn)(uint64_t ld[6], const uint64_t (*contents)[6], uint64_t contents_step,
+                         uint64_t n, uint64_t w12, uint64_t gpa, uint64_t gpa_step, uint8_t *trail);
+
+static void chain_generic(uint64_t ld[6], const uint64_t (*contents)[6], uint64_t contents_step,
+                          uint64_t n, uint64_t w12, uint64_t gpa, uint64_t gpa_step, uint8_t *trail)
 {
-    uint64_t w[16] = {ld[0], ld[1], ld[2], ld[3], ld[4], ld[5],
-                      contents[0], contents[1], contents[2], contents[3], contents[4], contents[5],
-                      w12, bswap64(gpa), 0x8000000000000000ULL, 0};
-    uint64_t st[8];
-    memcpy(st, snp_IV384, sizeof(st));
-    snp_sha512_compress_words(st, w);
-    snp_sha512_compress_wk(st, snp_pageinfo_pad_wk);
-    memcpy(ld, st, 6 * sizeof(uint64_t));
+    CHAIN_BODY
+}
+
+#ifdef SNP_HAVE_AVX2_KERNEL
+__attribute__((target("bmi2"))) static void
+chain_bmi2(uint64_t ld[6], const uint64_t (*contents)[6], uint64_t contents_step, uint64_t n,
+           uint64_t w12, uint64_t gpa, uint64_t gpa_step, uint8_t *trail)
+{
+    CHAIN_BODY
+}
+#endif
+
+static chain_fn chain_impl(void)
+{
+#ifdef SNP_HAVE_AVX2_KERNEL
+    if (bmi2_supported)
+        return chain_bmi2;
+#endif
+    return chain_generic;
 }
 
 static void chain_pages(uint64_t ld[6], const uint64_t (*contents)[6], uint64_t n, uint64_t w12,
                         uint64_t gpa)
 {
-    for (uint64_t i = 0; i < n; i++)
-        chain_step(ld, contents[i], w12, gpa + i * 4096u);
+    chain_impl()(ld, contents, 1, n, w12, gpa, 4096u, NULL);
 }
 
 static void ld_from_bytes(uint64_t ld[6], const uint8_t *digest)
@@ -270,31 +329,33 @@ static void run_window(window_job *j, int nthreads, chain_ctx *cc)
 {
     pthread_t tids[MAX_THREADS];
     int started = 0;
-    uint64_t chained = 0;
 
     for (int t = 1; t < nthreads; t++) {
         if (pthread_create(&tids[started], NULL, worker_main, j) != 0)
             break;
         started++;
     }
-    while (work_one_chunk(j)) {
-        if (cc == NULL)
-            continue;
-        while (chained < j->nchunks &&
-               atomic_load_explicit(&j->done[chained], memory_order_acquire)) {
-            uint64_t first = chained * CHUNK_PAGES;
-            chain_pages(cc->ld, (const uint64_t(*)[6])(j->contents + first), chunk_len(j, chained),
-                        cc->w12, cc->gpa + first * 4096u);
-            chained++;
+    if (cc == NULL) {
+        while (work_one_chunk(j)) {
+        }
+    } else {
+        /* Chain first: the chain is the serial bottleneck, so the calling thread advances it
+         * whenever the next chunk is ready, hashes a chunk when it is not, and waits only when
+         * every chunk is claimed. Nothing is left to chain after the join. */
+        uint64_t chained = 0;
+        while (chained < j->nchunks) {
+            if (atomic_load_explicit(&j->done[chained], memory_order_acquire)) {
+                uint64_t first = chained * CHUNK_PAGES;
+                chain_pages(cc->ld, (const uint64_t(*)[6])(j->contents + first), chunk_len(j, chained),
+                            cc->w12, cc->gpa + first * 4096u);
+                chained++;
+            } else if (!work_one_chunk(j)) {
+                sched_yield();
+            }
         }
     }
     for (int t = 0; t < started; t++)
         pthread_join(tids[t], NULL);
-    if (cc != NULL && chained < j->nchunks) {
-        uint64_t first = chained * CHUNK_PAGES;
-        chain_pages(cc->ld, (const uint64_t(*)[6])(j->contents + first), j->npages - first,
-                    cc->w12, cc->gpa + first * 4096u);
-    }
 }
 
 static int effective_threads(int nthreads, uint64_t npages)
@@ -332,7 +393,7 @@ static int hash_region(const uint8_t *data, uint64_t npages, int nthreads, chain
         j.done = done;
         for (uint64_t c = 0; c < j.nchunks; c++)
             atomic_init(&done[c], 0);
-        j.kernel = simd_kernel;
+        j.kernel = atomic_load_explicit(&simd_kernel, memory_order_relaxed);
         if (cc != NULL) {
             chain_ctx wcc = {cc->ld, cc->w12, cc->gpa + base * 4096u};
             run_window(&j, effective_threads(nthreads, j.npages), &wcc);
@@ -413,9 +474,8 @@ int snp_ld_update(uint8_t *digest, uint8_t page_type, uint64_t gpa, const uint8_
         if ((rc = hash_region(data, npages, nthreads, &cc, NULL)) != SNP_OK)
             return rc;
     } else {
-        static const uint64_t zeros[6] = {0, 0, 0, 0, 0, 0};
-        for (uint64_t i = 0; i < npages; i++)
-            chain_step(ld, zeros, w12, gpa + i * 4096u);
+        static const uint64_t zeros[1][6] = {{0, 0, 0, 0, 0, 0}};
+        chain_impl()(ld, zeros, 0, npages, w12, gpa, 4096u, NULL);
     }
     ld_to_bytes(digest, ld);
     return SNP_OK;
@@ -432,6 +492,8 @@ int snp_ld_update_repeat(uint8_t *digest, uint8_t page_type, uint64_t gpa, const
     ensure_init();
     if ((rc = check_common(digest, page_type, gpa, imi)) != SNP_OK)
         return rc;
+    if (count > SNP_MAX_REPEAT)
+        return SNP_ERR_LENGTH;
     if (has_contents(page_type)) {
         if (page == NULL)
             return SNP_ERR_NULL_DATA;
@@ -441,11 +503,7 @@ int snp_ld_update_repeat(uint8_t *digest, uint8_t page_type, uint64_t gpa, const
     uint64_t w12 = pageinfo_word12(page_type, imi, vmpl1_perms, vmpl2_perms, vmpl3_perms);
     if (trail != NULL && count > SIZE_MAX / 48u)
         return SNP_ERR_LENGTH;
-    for (uint64_t i = 0; i < count; i++) {
-        chain_step(ld, contents, w12, gpa);
-        if (trail != NULL)
-            ld_to_bytes(trail + 48u * i, ld);
-    }
+    chain_impl()(ld, (const uint64_t(*)[6])contents, 0, count, w12, gpa, 0, trail);
     ld_to_bytes(digest, ld);
     return SNP_OK;
 }

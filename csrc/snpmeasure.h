@@ -34,6 +34,9 @@
 #define SNP_ERR_THREADS -10
 #define SNP_ERR_SIMD -11
 
+/* snp_ld_update_repeat: at most this many repetitions per call (KVM has at most 4096 vCPUs). */
+#define SNP_MAX_REPEAT 16777216
+
 /* Content-hashing kernels. */
 #define SNP_SIMD_PORTABLE 0
 #define SNP_SIMD_AVX2 1
