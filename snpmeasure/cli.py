@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import _core
 from ._version import __version__
@@ -274,8 +274,7 @@ def cmd_ovmf_hash(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def register_ovmf_hash(sub: Any) -> None:
-    p = sub.add_parser("ovmf-hash", help="digest of the firmware pages; --json writes a firmware manifest")
+def register_ovmf_hash(p: "ArgumentParser") -> None:
     p.add_argument("--ovmf", metavar="PATH", required=True, help="OVMF firmware image")
     p.add_argument("--threads", type=int, help="hashing threads (default: all CPUs)")
     p.add_argument("--json", action="store_true", help="print the versioned firmware manifest")
@@ -333,8 +332,7 @@ def cmd_table(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def register_table(sub: Any) -> None:
-    p = sub.add_parser("table", help="reference values: every vCPU count x CPU model x profile x guest features")
+def register_table(p: "ArgumentParser") -> None:
     p.add_argument("--ovmf", metavar="PATH", help="OVMF firmware image")
     p.add_argument("--firmware-manifest", metavar="FILE.json", help="a firmware manifest instead of the binary")
     p.add_argument("--vcpus", default="1", help="counts: 1-240, 1,2,4,8 (default 1)")
@@ -351,9 +349,8 @@ def register_table(sub: Any) -> None:
     p.set_defaults(func=cmd_table)
 
 
-def register_measure(sub: Any) -> None:
-    p = sub.add_parser("measure", help="compute a launch measurement (sev-snp-measure compatible)",
-                       description="Compute a guest launch measurement. Accepts every flag of sev-snp-measure 0.0.13.")
+def register_measure(p: "ArgumentParser") -> None:
+    p.description = "Compute a guest launch measurement. Accepts every flag of sev-snp-measure 0.0.13."
     add_measure_arguments(p)
     p.add_argument("-v", "--verbose", action="store_true", help="print 'Calculated ... guest measurement: ...'")
     p.add_argument("--output-format", choices=["hex", "base64"], default="hex", help="measurement output format")
@@ -411,10 +408,9 @@ def _parse_abi(text: str) -> Any:
     return (int(m.group(1)), int(m.group(2)))
 
 
-def register_policy(sub: Any) -> None:
+def register_policy(p: "ArgumentParser") -> None:
     from .policy import FLAG_BITS
 
-    p = sub.add_parser("policy", help="decode or encode an SNP guest policy")
     actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=ArgumentParser)
     actions.required = True
     d = actions.add_parser("decode", help="show every field of a policy (0x30000, 196608, or smt,debug,abi=1.51)")
@@ -495,8 +491,7 @@ def cmd_id_block(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def register_id_block(sub: Any) -> None:
-    p = sub.add_parser("id-block", help="build and sign an ID block and ID auth for QEMU's sev-snp-guest")
+def register_id_block(p: "ArgumentParser") -> None:
     p.add_argument("--measurement", metavar="B64", help="the launch digest, base64 (snp-create-id-block's input)")
     p.add_argument("--measurement-hex", metavar="HEX", help="the launch digest, hex")
     p.add_argument("--from-measure", action="store_true", help="compute the launch digest from the measure flags below")
@@ -585,8 +580,7 @@ def add_object_source(p: argparse.ArgumentParser) -> None:
     p.add_argument("--libvirt", metavar="FILE", help="libvirt XML with <launchSecurity type='sev-snp'>")
 
 
-def register_qemu_object(sub: Any) -> None:
-    p = sub.add_parser("qemu-object", help="write QEMU's sev-snp-guest object (-object, QMP or libvirt XML)")
+def register_qemu_object(p: "ArgumentParser") -> None:
     add_object_source(p)
     p.add_argument("--id", default="sev0", help="object id (default sev0)")
     p.add_argument("--policy", help="guest policy (0x30000, or flags such as smt,debug)")
@@ -669,8 +663,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def register_launch(sub: Any) -> None:
-    p = sub.add_parser("launch", help="dry-run an SNP launch: would the firmware accept it, and what will reports carry?")
+def register_launch(p: "ArgumentParser") -> None:
     add_object_source(p)
     p.add_argument("--firmware-abi", metavar="MAJOR.MINOR", help="the host firmware's SEV-SNP ABI version (checks ABI rules)")
     p.add_argument("--host-smt-off", action="store_true", help="the host has SMT disabled")
@@ -790,8 +783,7 @@ def _print_report(doc: Dict[str, Any], indent: str = "") -> None:
             print(f"{indent}{key}: {value}")
 
 
-def register_report(sub: Any) -> None:
-    p = sub.add_parser("report", help="show or verify an SEV-SNP attestation report")
+def register_report(p: "ArgumentParser") -> None:
     actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=ArgumentParser)
     actions.required = True
     show = actions.add_parser("show", help="print every field of a report")
@@ -819,28 +811,48 @@ def register_report(sub: Any) -> None:
     add_measure_arguments(verify)
 
 
-Command = Callable[[argparse.Namespace], int]
-_REGISTRY: List[Callable[[Any], None]] = [register_measure, register_ovmf_hash, register_table, register_policy, register_id_block, register_qemu_object, register_launch, register_report]
+#: Subcommands: name → (one-line help, the function that adds its arguments). Only the command being
+#: run gets its arguments built (and its modules imported), which keeps start-up fast.
+COMMANDS: Dict[str, Tuple[str, Callable[["ArgumentParser"], None]]] = {
+    "ovmf-hash": ("digest of the firmware pages; --json writes a firmware manifest", register_ovmf_hash),
+    "table": ("reference values: every vCPU count x CPU model x profile x guest features", register_table),
+    "measure": ("compute a launch measurement (sev-snp-measure compatible)", register_measure),
+    "policy": ("decode or encode an SNP guest policy", register_policy),
+    "id-block": ("build and sign an ID block and ID auth for QEMU's sev-snp-guest", register_id_block),
+    "qemu-object": ("write QEMU's sev-snp-guest object (-object, QMP or libvirt XML)", register_qemu_object),
+    "launch": ("dry-run an SNP launch: would the firmware accept it, and what will reports carry?", register_launch),
+    "report": ("show or verify an SEV-SNP attestation report", register_report),
+}
 
 
-def build_parser() -> ArgumentParser:
-    """The full argument parser (one subparser per subcommand)."""
+def register_info(p: "ArgumentParser") -> None:
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_info)
+
+
+COMMANDS["info"] = ("show the backend, SIMD kernels and CPUs in use", register_info)
+
+
+def build_parser(only: Optional[str] = None) -> ArgumentParser:
+    """The argument parser. With ``only``, just that subcommand gets its arguments (the others are
+    listed by name and help), so a run imports only what its command needs."""
     parser = ArgumentParser(prog="snpmeasure", description="AMD SEV-SNP launch measurements, computed before launch")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     sub.required = True
-    p = sub.add_parser("info", help="show the backend, SIMD kernels and CPUs in use")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_info)
-    for register in _REGISTRY:
-        register(sub)
+    for name, (text, register) in COMMANDS.items():
+        p = sub.add_parser(name, help=text)
+        if only is None or only == name:
+            register(p)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``snpmeasure`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = next((w for w in words if not w.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else None)
+    args = parser.parse_args(words)
     try:
         rc: int = args.func(args)
         return rc

@@ -10,17 +10,16 @@ firmware's (``SEV_RET_*``, snp-abi.md §1.3); a command refused by the firmware 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from enum import Enum, IntEnum
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 from ._core import LaunchDigest
 from .errors import Error, PolicyError, SignatureError
 from .pages import PAGE_SIZE, VMSA_GPA, Buffer, PageType
-from .policy import GuestPolicy
 
 if TYPE_CHECKING:  # pragma: no cover
     from .blobs import IdAuth, IdBlock
+    from .policy import GuestPolicy
 
 
 class Status(IntEnum):
@@ -87,8 +86,7 @@ class KvmError(Error):
         super().__init__(f"{command}: KVM returns -{errno} before calling the firmware (fw_error=0): {reason}")
 
 
-@dataclass(frozen=True)
-class HostModel:
+class HostModel(NamedTuple):
     """What the launch checks assume about the host.
 
     ``abi``: the firmware's SEV-SNP ABI version (None: do not check ABI-dependent rules);
@@ -105,8 +103,7 @@ class HostModel:
     kvm_policy_bits: Optional[int] = None
 
 
-@dataclass(frozen=True)
-class LaunchResult:
+class LaunchResult(NamedTuple):
     """What a successful LAUNCH_FINISH fixes for the guest: the fields its attestation reports carry."""
 
     measurement: bytes
@@ -139,8 +136,7 @@ class GuestState(Enum):
     RUNNING = "running"  # after LAUNCH_FINISH
 
 
-@dataclass(frozen=True)
-class TraceEntry:
+class TraceEntry(NamedTuple):
     """One launch command as the firmware saw it, with the digest after it."""
 
     command: str
@@ -198,13 +194,15 @@ class Firmware:
         if self.trace is not None:
             self.trace.append(TraceEntry(command, ptype.name, gpa, length, label, self._ld.digest()))
 
-    def launch_start(self, policy: Union[int, str, GuestPolicy] = 0x30000, *, gosvw: bytes = bytes(16)) -> None:
+    def launch_start(self, policy: "Union[int, str, GuestPolicy]" = 0x30000, *, gosvw: bytes = bytes(16)) -> None:
         """SNP_LAUNCH_START: create the guest context with ``policy``; LD starts at zero (or seed).
 
         Raises :class:`KvmError` for what KVM rejects first (reserved bits, bit 17 clear,
         MIGRATE_MA) and :class:`FirmwareStatusError` (POLICY_FAILURE) for what the firmware rejects
         given :attr:`host` (SMT, minimum ABI, bits newer than the firmware). snp-abi.md §1.2.
         """
+        from .policy import GuestPolicy
+
         command = "SNP_LAUNCH_START"
         self._require(command, GuestState.NONE)
         if len(gosvw) != 16:

@@ -23,23 +23,22 @@ import hashlib
 import mmap
 import os
 import struct
-import uuid
 import warnings
-from dataclasses import dataclass
 from enum import IntEnum
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 
 from .errors import ImageError
+from .guids import guid_le, guid_str
 
 FOUR_GIB = 1 << 32
 PAGE = 4096
 
-OVMF_TABLE_FOOTER_GUID = uuid.UUID("96b582de-1fb2-45f7-baea-a366c55a082d")
-SEV_META_DATA_GUID = uuid.UUID("dc886566-984a-4798-a75e-5585a7bf67cc")
-SEV_ES_RESET_BLOCK_GUID = uuid.UUID("00f771de-1a7e-4fcb-890e-68c77e2fb44e")
-SEV_HASH_TABLE_RV_GUID = uuid.UUID("7255371f-3a3b-4b04-927b-1da6efa8d454")
-SEV_SECRET_GUID = uuid.UUID("4c2eb361-7d9b-4cc3-8081-127c90d3d294")
-SVSM_INFO_GUID = uuid.UUID("a789a612-0597-4c4b-a49f-cbb1fe9d1ddd")
+OVMF_TABLE_FOOTER_GUID = guid_le("96b582de-1fb2-45f7-baea-a366c55a082d")
+SEV_META_DATA_GUID = guid_le("dc886566-984a-4798-a75e-5585a7bf67cc")
+SEV_ES_RESET_BLOCK_GUID = guid_le("00f771de-1a7e-4fcb-890e-68c77e2fb44e")
+SEV_HASH_TABLE_RV_GUID = guid_le("7255371f-3a3b-4b04-927b-1da6efa8d454")
+SEV_SECRET_GUID = guid_le("4c2eb361-7d9b-4cc3-8081-127c90d3d294")
+SVSM_INFO_GUID = guid_le("a789a612-0597-4c4b-a49f-cbb1fe9d1ddd")
 
 _ENTRY_HEADER = struct.Struct("<H16s")  # u16 size, GUID (bytes_le)
 _META_HEADER = struct.Struct("<4sIII")  # "ASEV", len, version, num_desc
@@ -60,8 +59,7 @@ class SectionType(IntEnum):
     SNP_KERNEL_HASHES = 0x10
 
 
-@dataclass(frozen=True)
-class MetadataSection:
+class MetadataSection(NamedTuple):
     """One SEV metadata descriptor: a GPA range the VMM must hand to the firmware at launch."""
 
     gpa: int
@@ -106,7 +104,7 @@ class FirmwareImage:
         if self.size > end_gpa:
             raise ImageError(name, f"image of {self.size:#x} bytes does not fit below GPA {end_gpa:#x}")
         self.gpa = end_gpa - self.size
-        self.table: Dict[uuid.UUID, Tuple[int, bytes]] = {}
+        self.table: Dict[bytes, Tuple[int, bytes]] = {}
         self._parse_footer_table()
         self.sections: List[MetadataSection] = self._parse_sev_metadata()
 
@@ -132,7 +130,7 @@ class FirmwareImage:
         if footer_off < 0:
             return
         fsize, fguid = _ENTRY_HEADER.unpack(bytes(self._data[footer_off : footer_off + hdr]))
-        if uuid.UUID(bytes_le=fguid) != OVMF_TABLE_FOOTER_GUID:
+        if fguid != OVMF_TABLE_FOOTER_GUID:
             return  # no table: a plain image (fine for SEV; SNP then finds no metadata)
         table_size = fsize - hdr
         where = f"{self.name}: footer GUID table at offset {footer_off:#x}"
@@ -149,16 +147,16 @@ class FirmwareImage:
                 raise ImageError(ewhere, f"size {esize} is smaller than its {hdr}-byte header")
             if esize > end - start:
                 raise ImageError(ewhere, f"size {esize} runs past the start of the table at {start:#x}")
-            eguid = uuid.UUID(bytes_le=eguid_raw)
+            eguid = eguid_raw
             if eguid in self.table:
-                raise ImageError(ewhere, f"GUID {eguid} appears twice in the table")
+                raise ImageError(ewhere, f"GUID {guid_str(eguid)} appears twice in the table")
             self.table[eguid] = (end - esize, bytes(self._data[end - esize : end - hdr]))
             end -= esize
         if end != start:
             raise ImageError(where, f"{end - start} stray bytes at offset {start:#x} do not form an entry")
 
-    def entry(self, guid: uuid.UUID) -> Optional[Tuple[int, bytes]]:
-        """(file offset, data) of a GUID table entry, or None."""
+    def entry(self, guid: bytes) -> Optional[Tuple[int, bytes]]:
+        """(file offset, data) of a GUID table entry (GUID in on-disk form), or None."""
         return self.table.get(guid)
 
     # ---- SEV metadata -----------------------------------------------------------------------

@@ -17,17 +17,15 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-import uuid
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Optional, Union
+from typing import NamedTuple, Optional, Union
 
 from .errors import InvalidInputError
+from .guids import guid_le
 
-TABLE_GUID = uuid.UUID("9438d606-4f22-4cc9-b479-a793d411fd21")
-CMDLINE_GUID = uuid.UUID("97d02dd8-bd20-4c94-aa78-e7714d36ab2a")
-INITRD_GUID = uuid.UUID("44baf731-3a2f-4bd7-9af1-41e29169781d")
-KERNEL_GUID = uuid.UUID("4de79437-abd2-427f-b835-d5b172d2045b")
+TABLE_GUID = guid_le("9438d606-4f22-4cc9-b479-a793d411fd21")
+CMDLINE_GUID = guid_le("97d02dd8-bd20-4c94-aa78-e7714d36ab2a")
+INITRD_GUID = guid_le("44baf731-3a2f-4bd7-9af1-41e29169781d")
+KERNEL_GUID = guid_le("4de79437-abd2-427f-b835-d5b172d2045b")
 ENTRY_SIZE = 16 + 2 + 32  # 0x32
 TABLE_SIZE = 16 + 2 + 3 * ENTRY_SIZE  # 0xA8
 PADDED_SIZE = (TABLE_SIZE + 15) & ~15  # 0xB0
@@ -68,8 +66,7 @@ def cmdline_bytes(append: Optional[str]) -> bytes:
     return (append or "").encode() + b"\x00"
 
 
-@dataclass(frozen=True)
-class KernelHashes:
+class KernelHashes(NamedTuple):
     """SHA-256 of the kernel, initrd and command line, as they enter the SEV hashes table."""
 
     kernel: bytes
@@ -100,6 +97,8 @@ class KernelHashes:
                 if value is not None:
                     raise InvalidInputError(name, "needs a kernel (kernel or kernel_hash): QEMU ignores it without -kernel")
             return None
+        from concurrent.futures import ThreadPoolExecutor  # only when files are hashed: keeps start-up light
+
         with ThreadPoolExecutor(max_workers=2) as pool:
             kfut = pool.submit(sha256_file, kernel) if kernel is not None else None
             ifut = pool.submit(sha256_file, initrd) if initrd is not None else None
@@ -115,11 +114,11 @@ class KernelHashes:
 
     def table(self) -> bytes:
         """The 0xB0-byte padded SEV hashes table."""
-        def entry(guid: uuid.UUID, digest: bytes) -> bytes:
-            return guid.bytes_le + struct.pack("<H", ENTRY_SIZE) + digest
+        def entry(guid: bytes, digest: bytes) -> bytes:
+            return guid + struct.pack("<H", ENTRY_SIZE) + digest
 
         raw = (
-            TABLE_GUID.bytes_le
+            TABLE_GUID
             + struct.pack("<H", TABLE_SIZE)
             + entry(CMDLINE_GUID, self.cmdline)
             + entry(INITRD_GUID, self.initrd)

@@ -12,8 +12,7 @@ import hashlib
 import hmac
 import os
 import struct
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Union
 
 from ._version import __version__
 from .cpus import resolve_vcpu_sig
@@ -33,20 +32,35 @@ MAX_VCPUS = 4096
 MODE_NAMES = {"snp": "SEV_SNP", "snp:ovmf-hash": "SEV_SNP", "snp:svsm": "SEV_SNP_SVSM", "sev": "SEV", "seves": "SEV_ES"}
 
 
-@dataclass
 class Measurement:
     """A computed launch measurement and what it was computed from."""
 
-    digest: bytes
-    mode: str
-    profile: str
-    vcpus: Optional[int] = None
-    vcpu_sig: Optional[int] = None
-    guest_features: Optional[int] = None
-    inputs: Dict[str, Dict[str, Any]] = field(default_factory=dict)
-    trace: Optional[List[TraceEntry]] = None
-    warnings: List[str] = field(default_factory=list)
-    vmsas: List[bytes] = field(default_factory=list)
+    def __init__(
+        self,
+        digest: bytes,
+        mode: str,
+        profile: str,
+        vcpus: Optional[int] = None,
+        vcpu_sig: Optional[int] = None,
+        guest_features: Optional[int] = None,
+        inputs: Optional[Dict[str, Dict[str, Any]]] = None,
+        trace: Optional[List[TraceEntry]] = None,
+        warnings: Optional[List[str]] = None,
+        vmsas: Optional[List[bytes]] = None,
+    ) -> None:
+        self.digest = digest
+        self.mode = mode
+        self.profile = profile
+        self.vcpus = vcpus
+        self.vcpu_sig = vcpu_sig
+        self.guest_features = guest_features
+        self.inputs: Dict[str, Dict[str, Any]] = inputs or {}
+        self.trace = trace
+        self.warnings: List[str] = warnings or []
+        self.vmsas: List[bytes] = vmsas or []
+
+    def __repr__(self) -> str:
+        return f"Measurement(mode={self.mode!r}, profile={self.profile!r}, digest={self.hex()})"
 
     def hex(self) -> str:
         """The digest as lower-case hex."""
@@ -105,8 +119,7 @@ def resolve_profile(profile: Union[str, LaunchProfile, None], vmm_type: Optional
     return prof
 
 
-@dataclass
-class _Prepared:
+class _Prepared(NamedTuple):
     """Everything decided before the first launch command: the plan and how to run it."""
 
     mode: str
@@ -353,7 +366,7 @@ def sweep_prepared(p: "_Prepared", counts: List[int], *, threads: Optional[int] 
     steps: List[bytes] = []
     for cmd in vmsa_cmds:
         assert cmd.data is not None
-        steps.extend(fw.launch_update_vmsa_each(cmd.data, gpa=cmd.gpa, count=cmd.count))
+        steps.extend(fw.launch_update_vmsa_each(cmd.data, gpa=cmd.gpa, count=cmd.repeat))
     return {n: steps[n - 1] for n in counts}
 
 
@@ -402,7 +415,7 @@ def _run_snp(fw: Firmware, commands: Sequence[Command]) -> None:
     for cmd in commands:
         if cmd.op == "vmsa":
             assert cmd.data is not None
-            fw.launch_update_vmsa(cmd.data, gpa=cmd.gpa, count=cmd.count, label=cmd.label, first=cmd.first)
+            fw.launch_update_vmsa(cmd.data, gpa=cmd.gpa, count=cmd.repeat, label=cmd.label, first=cmd.first)
         else:
             fw.launch_update(cmd.page_type, cmd.gpa, cmd.data, None if cmd.data is not None else cmd.length, label=cmd.label)
 

@@ -7,8 +7,7 @@ first, inside LAUNCH_FINISH. SEV/SEV-ES: the firmware, the kernel hashes table, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import List, Optional, Protocol, Sequence, Tuple
+from typing import List, NamedTuple, Optional, Protocol, Sequence, Tuple
 
 from .errors import ConfigError
 from .images import MetadataSection, SectionType
@@ -37,10 +36,9 @@ class FirmwareLayout(Protocol):
     def require_sev_hash_table(self) -> int: ...
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(NamedTuple):
     """One launch command: ``op`` is "update" (SNP_LAUNCH_UPDATE), "vmsa" (the VMSA updates in
-    SNP_LAUNCH_FINISH, ``count`` identical pages), "sev-data" or "sev-vmsa" (SEV/SEV-ES)."""
+    SNP_LAUNCH_FINISH, ``repeat`` identical pages), "sev-data" or "sev-vmsa" (SEV/SEV-ES)."""
 
     op: str
     label: str
@@ -48,19 +46,19 @@ class Command:
     gpa: int = 0
     length: int = 0
     data: Optional[Buffer] = None
-    count: int = 1
+    repeat: int = 1
     first: int = 0  # "vmsa": index of the first vCPU this command measures
 
 
-@dataclass
 class Plan:
     """The ordered commands of one launch, and what was decided while building them."""
 
-    mode: str
-    profile: LaunchProfile
-    commands: List[Command] = field(default_factory=list)
-    warnings: List[str] = field(default_factory=list)
-    vmsas: List[bytes] = field(default_factory=list)  # one page per vCPU (same object for APs)
+    def __init__(self, mode: str, profile: LaunchProfile) -> None:
+        self.mode = mode
+        self.profile = profile
+        self.commands: List[Command] = []
+        self.warnings: List[str] = []
+        self.vmsas: List[bytes] = []  # one page per vCPU (the same object for identical APs)
 
 
 def _section_command(
@@ -151,7 +149,7 @@ def _vmsa_commands(plan: Plan, gpa: int) -> None:
         while j + 1 < len(pages) and pages[j + 1] is pages[i]:
             j += 1
         label = "vmsa vCPU {} (BSP)" if i == 0 and plan.profile.vmsa.kind == "reset" else "vmsa vCPU {}"
-        plan.commands.append(Command("vmsa", label, PageType.VMSA, gpa, PAGE_SIZE, pages[i], count=j - i + 1, first=i))
+        plan.commands.append(Command("vmsa", label, PageType.VMSA, gpa, PAGE_SIZE, pages[i], repeat=j - i + 1, first=i))
         i = j + 1
 
 

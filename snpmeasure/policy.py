@@ -12,7 +12,6 @@ Bit layout (snp-abi.md §1.1; SEV-SNP ABI spec "Guest Policy" table):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from .errors import PolicyError
@@ -35,30 +34,53 @@ RESERVED_MBZ_MASK = ~((1 << 26) - 1) & ((1 << 64) - 1)
 DEFAULT_POLICY = 0x30000  # QEMU DEFAULT_SEV_SNP_POLICY: SMT | bit 17
 
 
-@dataclass(frozen=True)
 class GuestPolicy:
-    """An SNP guest policy, field by field. ``int(policy)`` / :meth:`to_int` give the 64-bit value."""
+    """An SNP guest policy, field by field. ``int(policy)`` / :meth:`to_int` give the 64-bit value.
 
-    abi_major: int = 0
-    abi_minor: int = 0
-    smt: bool = True
-    migrate_ma: bool = False
-    debug: bool = False
-    single_socket: bool = False
-    cxl_allow: bool = False
-    mem_aes_256_xts: bool = False
-    rapl_dis: bool = False
-    ciphertext_hiding: bool = False
-    page_swap_disable: bool = False
+    Immutable and compared by value. (A plain class rather than a dataclass: the measurement path
+    loads it, and ``dataclasses`` costs the CLI start-up ~15 ms.)
+    """
 
-    def __post_init__(self) -> None:
+    __slots__ = ("abi_major", "abi_minor", "smt", "migrate_ma", "debug", "single_socket", "cxl_allow",
+                 "mem_aes_256_xts", "rapl_dis", "ciphertext_hiding", "page_swap_disable")
+    abi_major: int
+    abi_minor: int
+    smt: bool
+    migrate_ma: bool
+    debug: bool
+    single_socket: bool
+    cxl_allow: bool
+    mem_aes_256_xts: bool
+    rapl_dis: bool
+    ciphertext_hiding: bool
+    page_swap_disable: bool
+
+    def __init__(self, abi_major: int = 0, abi_minor: int = 0, smt: bool = True, migrate_ma: bool = False,
+                 debug: bool = False, single_socket: bool = False, cxl_allow: bool = False,
+                 mem_aes_256_xts: bool = False, rapl_dis: bool = False, ciphertext_hiding: bool = False,
+                 page_swap_disable: bool = False) -> None:
+        values = locals()
         for name in ("abi_major", "abi_minor"):
-            value = getattr(self, name)
+            value = values[name]
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFF:
                 raise PolicyError(name, f"must be an int from 0 to 255, got {value!r}")
         for attr, *_ in FLAG_BITS:
-            if not isinstance(getattr(self, attr), bool):
-                raise PolicyError(attr, f"must be a bool, got {getattr(self, attr)!r}")
+            if not isinstance(values[attr], bool):
+                raise PolicyError(attr, f"must be a bool, got {values[attr]!r}")
+        for name in self.__slots__:
+            object.__setattr__(self, name, values[name])
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"GuestPolicy is immutable; use GuestPolicy(...) or GuestPolicy.from_int() ({name})")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, GuestPolicy) and other.to_int() == self.to_int()
+
+    def __hash__(self) -> int:
+        return hash(self.to_int())
+
+    def __repr__(self) -> str:
+        return "GuestPolicy(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__) + ")"
 
     # ---- conversions -------------------------------------------------------------------------
     def to_int(self) -> int:
@@ -136,8 +158,8 @@ class GuestPolicy:
     def to_json(self) -> Dict[str, Any]:
         """JSON-ready dict: the value and every field."""
         d: Dict[str, Any] = {"policy": self.hex()}
-        for f in fields(self):
-            d[f.name] = getattr(self, f.name)
+        for name in self.__slots__:
+            d[name] = getattr(self, name)
         return d
 
     def firmware_problems(self, abi: Optional[Tuple[int, int]] = None, *, smt_enabled: bool = True) -> List[Tuple[str, str]]:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Dict, List, Union
+from typing import Any, Dict, List, NamedTuple, Union
 
 from .errors import ProfileError
 from .pages import VMSA_GPA, PageType
@@ -19,8 +18,7 @@ from .pages import VMSA_GPA, PageType
 VMM_TYPES = ("qemu", "ec2", "gce")
 
 
-@dataclass(frozen=True)
-class VmsaTemplate:
+class VmsaTemplate(NamedTuple):
     """Initial register state a VMM puts into each VMSA (SEV-ES save area, snp-abi.md §7.1).
 
     ``kind="reset"`` is the x86 reset state (BSP at 0xfffffff0, APs at the firmware's SEV-ES reset
@@ -43,15 +41,14 @@ class VmsaTemplate:
     xcr0: int = 0x1
 
 
-@dataclass(frozen=True)
-class LaunchProfile:
+class LaunchProfile(NamedTuple):
     """What a VMM/host combination puts into the SNP launch, beyond the user's own inputs."""
 
     name: str
     description: str
     source: str
     vmm: str = "qemu"
-    vmsa: VmsaTemplate = field(default_factory=VmsaTemplate)
+    vmsa: VmsaTemplate = VmsaTemplate()
     vmsa_gpa: int = VMSA_GPA
     sec_mem_page_type: PageType = PageType.ZERO
     cpuid_placement: str = "table"  # "table": in metadata order; "last": after all sections (EC2)
@@ -60,7 +57,8 @@ class LaunchProfile:
 
     def to_json(self) -> Dict[str, Any]:
         """A JSON-ready dict (the format ``--profile-file`` reads)."""
-        d = asdict(self)
+        d = self._asdict()
+        d["vmsa"] = self.vmsa._asdict()
         d["sec_mem_page_type"] = self.sec_mem_page_type.name
         return d
 
@@ -69,12 +67,12 @@ class LaunchProfile:
         """Build and validate a profile from parsed JSON (unknown keys are errors)."""
         if not isinstance(obj, dict):
             raise ProfileError(where, "must be a JSON object")
-        known = {f.name for f in fields(cls)} | {"base"}
+        known = set(cls._fields) | {"base"}
         unknown = sorted(set(obj) - known)
         if unknown:
             raise ProfileError(f"{where}.{unknown[0]}", f"unknown key; known keys: {', '.join(sorted(known))}")
         base = BUILTIN_PROFILES.get(str(obj.get("base", "")), None) if "base" in obj else None
-        args: Dict[str, Any] = asdict(base) if base else {}
+        args: Dict[str, Any] = base.to_json() if base else {}
         base_vmsa = args.get("vmsa", {})
         args.update(obj)
         if isinstance(obj.get("vmsa"), dict):
@@ -88,7 +86,7 @@ class LaunchProfile:
         vmsa_in = args.get("vmsa", {})
         if not isinstance(vmsa_in, dict):
             raise ProfileError(f"{where}.vmsa", "must be a JSON object")
-        vknown = {f.name for f in fields(VmsaTemplate)}
+        vknown = set(VmsaTemplate._fields)
         vunknown = sorted(set(vmsa_in) - vknown)
         if vunknown:
             raise ProfileError(f"{where}.vmsa.{vunknown[0]}", f"unknown key; known keys: {', '.join(sorted(vknown))}")
@@ -212,4 +210,4 @@ def list_profiles() -> List[LaunchProfile]:
     return list(BUILTIN_PROFILES.values())
 
 
-__all__ = ["LaunchProfile", "VmsaTemplate", "BUILTIN_PROFILES", "get_profile", "load_profile_file", "list_profiles", "replace"]
+__all__ = ["LaunchProfile", "VmsaTemplate", "BUILTIN_PROFILES", "get_profile", "load_profile_file", "list_profiles"]

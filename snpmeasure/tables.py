@@ -10,8 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from dataclasses import asdict, dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Union
 
 from ._version import __version__
 from .cpus import CPU_SIGS
@@ -27,8 +26,7 @@ TABLE_VERSION = 1
 Progress = Callable[[int, int], None]
 
 
-@dataclass(frozen=True)
-class TableRow:
+class TableRow(NamedTuple):
     """One reference value."""
 
     profile: str
@@ -109,7 +107,7 @@ def _cpu_args(vtype: str) -> Dict[str, Any]:
 def table_json(rows: List[TableRow], *, firmware: Dict[str, Any], inputs: Dict[str, Any]) -> Dict[str, Any]:
     """The reference-value table as a versioned JSON document."""
     return {"schema": TABLE_SCHEMA, "schema_version": TABLE_VERSION, "snpmeasure_version": __version__,
-            "firmware": firmware, "inputs": inputs, "rows": [asdict(r) for r in rows]}
+            "firmware": firmware, "inputs": inputs, "rows": [r._asdict() for r in rows]}
 
 
 CSV_FIELDS = ["profile", "vcpu_type", "vcpu_sig", "guest_features", "vcpus", "measurement"]
@@ -121,7 +119,7 @@ def table_csv(rows: List[TableRow]) -> str:
     w = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow(asdict(r))
+        w.writerow(r._asdict())
     return out.getvalue()
 
 

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import struct
-import uuid
 from typing import List, Optional, Sequence, Tuple
 
 from snpmeasure import images
 
-Entry = Tuple[uuid.UUID, bytes]
+Entry = Tuple[bytes, bytes]
 
 
 def footer_table(entries: Sequence[Entry]) -> bytes:
     """Entries packed as ``data ‖ u16 size ‖ GUID``, first entry nearest the footer."""
     body = b""
     for guid, data in entries:
-        body = data + struct.pack("<H", len(data) + 18) + guid.bytes_le + body
-    footer = struct.pack("<H", len(body) + 18) + images.OVMF_TABLE_FOOTER_GUID.bytes_le
+        body = data + struct.pack("<H", len(data) + 18) + guid + body
+    footer = struct.pack("<H", len(body) + 18) + images.OVMF_TABLE_FOOTER_GUID
     return body + footer
 
 
