@@ -35,8 +35,10 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Pages per work unit handed to a thread: 32-64 measured best (perf-notes.md §3.6 chunk sweep). */
+/* Pages per work unit handed to a thread: 32-64 measured best (perf-notes.md §3.6 chunk sweep);
+ * small regions use smaller chunks (down to MIN_CHUNK_PAGES) so the last chunks balance. */
 #define CHUNK_PAGES 64u
+#define MIN_CHUNK_PAGES 16u
 /* Pages per thread below which a second thread costs more than it saves (perf-notes.md §6.2). */
 #define MIN_PAGES_PER_THREAD 128u
 /* Pages hashed per window: bounds the contents buffer to 48 B x WINDOW_PAGES (768 KiB). */
@@ -283,6 +285,7 @@ typedef struct {
     const uint8_t *data;      /* first page of the window */
     uint64_t npages;          /* pages in the window */
     uint64_t nchunks;
+    uint64_t chunk;           /* pages per chunk */
     uint64_t (*contents)[6];  /* npages hashes */
     atomic_uint_fast64_t next_chunk;
     atomic_uchar *done;       /* per chunk: 1 once its hashes are written */
@@ -291,9 +294,9 @@ typedef struct {
 
 static uint64_t chunk_len(const window_job *j, uint64_t c)
 {
-    uint64_t first = c * CHUNK_PAGES;
+    uint64_t first = c * j->chunk;
     uint64_t left = j->npages - first;
-    return left < CHUNK_PAGES ? left : CHUNK_PAGES;
+    return left < j->chunk ? left : j->chunk;
 }
 
 /* Hashes one chunk; returns 0 once there are none left. */
@@ -302,7 +305,7 @@ static int work_one_chunk(window_job *j)
     uint64_t c = atomic_fetch_add_explicit(&j->next_chunk, 1, memory_order_relaxed);
     if (c >= j->nchunks)
         return 0;
-    uint64_t first = c * CHUNK_PAGES;
+    uint64_t first = c * j->chunk;
     hash_pages_serial(j->data + first * 4096u, chunk_len(j, c), j->contents + first, j->kernel);
     atomic_store_explicit(&j->done[c], 1, memory_order_release);
     return 1;
@@ -345,7 +348,7 @@ static void run_window(window_job *j, int nthreads, chain_ctx *cc)
         uint64_t chained = 0;
         while (chained < j->nchunks) {
             if (atomic_load_explicit(&j->done[chained], memory_order_acquire)) {
-                uint64_t first = chained * CHUNK_PAGES;
+                uint64_t first = chained * j->chunk;
                 chain_pages(cc->ld, (const uint64_t(*)[6])(j->contents + first), chunk_len(j, chained),
                             cc->w12, cc->gpa + first * 4096u);
                 chained++;
@@ -375,7 +378,7 @@ static int hash_region(const uint8_t *data, uint64_t npages, int nthreads, chain
                        uint8_t *out_bytes)
 {
     uint64_t window = npages < WINDOW_PAGES ? npages : WINDOW_PAGES;
-    uint64_t nchunks_max = (window + CHUNK_PAGES - 1) / CHUNK_PAGES;
+    uint64_t nchunks_max = (window + MIN_CHUNK_PAGES - 1) / MIN_CHUNK_PAGES;
     uint64_t(*contents)[6] = malloc((size_t)(window ? window : 1) * sizeof(*contents));
     atomic_uchar *done = malloc((size_t)(nchunks_max ? nchunks_max : 1) * sizeof(*done));
     if (contents == NULL || done == NULL) {
@@ -387,7 +390,11 @@ static int hash_region(const uint8_t *data, uint64_t npages, int nthreads, chain
         window_job j;
         j.data = data + base * 4096u;
         j.npages = npages - base < window ? npages - base : window;
-        j.nchunks = (j.npages + CHUNK_PAGES - 1) / CHUNK_PAGES;
+        int threads = effective_threads(nthreads, j.npages);
+        /* About 16 chunks per thread, 16..64 pages each. */
+        j.chunk = j.npages / ((uint64_t)threads * 16u);
+        j.chunk = j.chunk < MIN_CHUNK_PAGES ? MIN_CHUNK_PAGES : j.chunk > CHUNK_PAGES ? CHUNK_PAGES : j.chunk;
+        j.nchunks = (j.npages + j.chunk - 1) / j.chunk;
         j.contents = contents;
         atomic_init(&j.next_chunk, 0);
         j.done = done;
@@ -396,9 +403,9 @@ static int hash_region(const uint8_t *data, uint64_t npages, int nthreads, chain
         j.kernel = atomic_load_explicit(&simd_kernel, memory_order_relaxed);
         if (cc != NULL) {
             chain_ctx wcc = {cc->ld, cc->w12, cc->gpa + base * 4096u};
-            run_window(&j, effective_threads(nthreads, j.npages), &wcc);
+            run_window(&j, threads, &wcc);
         } else {
-            run_window(&j, effective_threads(nthreads, j.npages), NULL);
+            run_window(&j, threads, NULL);
             for (uint64_t i = 0; i < j.npages; i++)
                 for (int k = 0; k < 6; k++)
                     snp_store_be64(out_bytes + 48u * (base + i) + 8u * (unsigned)k, contents[i][k]);

@@ -252,9 +252,12 @@ def map_file(path: Union[str, "os.PathLike[str]"]) -> BufferLike:
     """The contents of a file, mapped read-only when possible (regular, non-empty files)."""
     with open(path, "rb") as f:
         try:
-            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         except (ValueError, OSError):
             return f.read()  # empty file, pipe, or a file system without mmap
+    if hasattr(m, "madvise") and hasattr(mmap, "MADV_SEQUENTIAL"):
+        m.madvise(mmap.MADV_SEQUENTIAL)  # read once, front to back: aggressive read-ahead
+    return m
 
 
 # ---- firmware manifests: everything a measurement needs from a firmware, without the binary ------

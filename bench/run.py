@@ -1,0 +1,219 @@
+"""snpmeasure performance, measured in one run on the same data, printed as ratios.
+
+    python bench/run.py [--quick] [--json FILE]
+
+For 4 MiB, 64 MiB and 256 MiB (read through mmap) regions of NORMAL pages: the native core with
+the portable kernel on 1 thread, the AVX2 kernel on 1 thread and on all threads, the pure-Python
+reference, sev-snp-measure's library (GCTX.update_normal_pages), hashlib's single-buffer SHA-384
+as the per-core bound, and the estimated ceiling. Then the serial chain alone, content hashing
+alone, anonymous-memory growth for the mmap'd region, and whole-process CLI time against
+sev-snp-measure. Variants run round-robin and the median is reported: this machine is a noisy VM
+(shared/reference/perf-notes.md), so only compare numbers within one run.
+
+Targets (issue "Performance"): 4 MiB >= 4x sev-snp-measure and within 1.3x of the ceiling;
+256 MiB mmap >= 1.3 GB/s, >= 4x sev-snp-measure, anonymous memory growth <= 32 MiB; chain
+<= 0.5 us per PAGE_INFO; AVX2 single-thread content hashing >= 1.6x single-buffer SHA-384;
+CLI faster than sev-snp-measure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import mmap
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, ROOT)
+
+from snpmeasure import _core, _reference  # noqa: E402
+from snpmeasure.images import map_file  # noqa: E402
+
+try:
+    from sevsnpmeasure import gctx as ssm_gctx
+except ImportError:  # pragma: no cover
+    ssm_gctx = None
+
+CPUS = int(_core.simd_info()["cpus"])  # type: ignore[call-overload]
+# perf-notes.md §4: AVX2 op-count bound 2.95 us/page/core plus the 0.36 us/page scalar chain at 3.0 GHz on Zen 3.
+CEILING_CONTENT_US, CEILING_CHAIN_US = 2.95, 0.36
+
+
+def rss_anon_kib() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    return 0
+
+
+def round_robin(variants: Dict[str, Callable[[], object]], reps: int) -> Dict[str, float]:
+    times: Dict[str, List[float]] = {k: [] for k in variants}
+    for _ in range(reps):
+        for name, fn in variants.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def with_kernel(kernel: str, threads: Optional[int], data: Any) -> Callable[[], object]:
+    def run() -> object:
+        _core.set_simd(kernel)
+        d = _core.NativeLaunchDigest(threads=threads)
+        d.update_normal(0x100000, data)
+        return d.digest()
+
+    return run
+
+
+def region_variants(data: Any, *, slow: bool) -> Dict[str, Callable[[], object]]:
+    v: Dict[str, Callable[[], object]] = {
+        "native portable 1T": with_kernel("portable", 1, data),
+    }
+    if "avx2" in _core.simd_info()["supported"]:  # type: ignore[operator]
+        v["native avx2 1T"] = with_kernel("avx2", 1, data)
+        v[f"native avx2 {CPUS}T"] = with_kernel("avx2", None, data)
+    else:
+        v[f"native portable {CPUS}T"] = with_kernel("portable", None, data)
+    v["hashlib sha384 1T (bound)"] = lambda: [hashlib.sha384(data[i : i + 4096]).digest() for i in range(0, len(data), 4096)]
+    if slow:
+        v["python reference"] = lambda: _reference.LaunchDigest().update_normal(0x100000, data)
+        if ssm_gctx is not None:
+            v["sev-snp-measure"] = lambda: ssm_gctx.GCTX().update_normal_pages(0x100000, data)
+    return v
+
+
+def best_native(med: Dict[str, float]) -> float:
+    return min(t for k, t in med.items() if k.startswith("native"))
+
+
+def print_region(label: str, npages: int, med: Dict[str, float], ceiling: float) -> Dict[str, Any]:
+    best = best_native(med)
+    print(f"\n{label} ({npages} pages)")
+    print(f"  {'variant':<28} {'ms':>9} {'us/page':>8} {'MB/s':>7} {'best native is':>15}")
+    rows = {}
+    for name, t in list(med.items()) + [("estimated ceiling", ceiling)]:
+        print(f"  {name:<28} {t * 1e3:>9.2f} {t / npages * 1e6:>8.2f} {npages * 4096 / t / 1e6:>7.0f} {t / best:>14.2f}x")
+        rows[name] = {"seconds": t, "us_per_page": t / npages * 1e6, "mb_per_s": npages * 4096 / t / 1e6}
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions; 4 MiB and 64 MiB only")
+    ap.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
+    args = ap.parse_args()
+    if not _core.native_available():
+        sys.exit("the native core is not loaded (SNPMEASURE_BACKEND=python?)")
+    default_kernel = str(_core.simd_info()["active"])
+    out: Dict[str, Any] = {"cpus": CPUS, "kernels": _core.simd_info()["supported"], "regions": {}}
+    print(f"cpus: {CPUS}, kernels: {', '.join(_core.simd_info()['supported'])}")  # type: ignore[arg-type]
+
+    # kernels alone: the chain, and content hashing, on 1 thread
+    n = 16384
+    content = os.urandom(4096 * 1024)
+    k: Dict[str, Callable[[], object]] = {
+        "chain (ZERO pages)": lambda: _core.NativeLaunchDigest(threads=1).update_zero(0, 4096 * n),
+        "content avx2 1T": lambda: (_core.set_simd("avx2") if "avx2" in _core.simd_info()["supported"] else None, _core.sha384_pages(content, 1)),  # type: ignore[operator]
+        "content portable 1T": lambda: (_core.set_simd("portable"), _core.sha384_pages(content, 1)),
+        "content hashlib 1T": lambda: [hashlib.sha384(content[i : i + 4096]).digest() for i in range(0, len(content), 4096)],
+    }
+    kmed = round_robin(k, 5 if args.quick else 15)
+    chain_us = kmed["chain (ZERO pages)"] / n * 1e6
+    avx2_us = kmed["content avx2 1T"] / 1024 * 1e6
+    hashlib_us = kmed["content hashlib 1T"] / 1024 * 1e6
+    print(f"\nserial chain: {chain_us:.3f} us per PAGE_INFO (target <= 0.5)")
+    print(f"content hashing 1T: avx2 {avx2_us:.2f} us/page, portable {kmed['content portable 1T'] / 1024 * 1e6:.2f}, "
+          f"hashlib {hashlib_us:.2f} -> avx2 is {hashlib_us / avx2_us:.2f}x single-buffer SHA-384 (target >= 1.6)")
+    out["chain_us_per_page"] = chain_us
+    out["content_us_per_page"] = {name.split()[1]: t / 1024 * 1e6 for name, t in kmed.items() if name.startswith("content")}
+    # ceilings: the op-count bound of perf-notes.md, and a model from this run's kernels
+    model_us = max(chain_us, (avx2_us + chain_us) / CPUS)
+    bound_us = max(CEILING_CHAIN_US, (CEILING_CONTENT_US + CEILING_CHAIN_US) / CPUS)
+    print(f"ceiling: op-count bound {bound_us:.2f} us/page ({4096 / bound_us:.0f} MB/s at 3.0 GHz), "
+          f"model from measured kernels {model_us:.2f} us/page")
+
+    for mib in ([4, 64] if args.quick else [4, 64]):
+        data = os.urandom(mib << 20)
+        npages = len(data) // 4096
+        med = round_robin(region_variants(data, slow=mib <= 4 or not args.quick), 3 if args.quick else (9 if mib <= 4 else 3))
+        rows = print_region(f"{mib} MiB in memory", npages, med, bound_us * npages / 1e6)
+        out["regions"][f"{mib}MiB"] = rows
+        if "sev-snp-measure" in med:
+            print(f"  => best native vs sev-snp-measure: {med['sev-snp-measure'] / best_native(med):.2f}x (4 MiB target >= 4); "
+                  f"vs ceiling: {best_native(med) / (bound_us * npages / 1e6):.2f}x (target <= 1.3)")
+
+    if not args.quick:
+        with tempfile.NamedTemporaryFile(dir=os.environ.get("TMPDIR", "/tmp"), delete=False) as f:
+            for _ in range(256):
+                f.write(os.urandom(1 << 20))
+            path = f.name
+        try:
+            npages = (256 << 20) // 4096
+
+            def mapped(kernel: str, threads: Optional[int]) -> Callable[[], object]:
+                def run() -> object:
+                    _core.set_simd(kernel)
+                    m = map_file(path)  # what the measurement path uses for files
+                    d = _core.NativeLaunchDigest(threads=threads)
+                    d.update_normal(0, m)
+                    if isinstance(m, mmap.mmap):
+                        m.close()
+                    return d.digest()
+                return run
+
+            before = rss_anon_kib()
+            mapped(default_kernel, None)()
+            growth_mib = (rss_anon_kib() - before) / 1024
+            v: Dict[str, Callable[[], object]] = {f"native {default_kernel} {CPUS}T mmap": mapped(default_kernel, None),
+                                                  f"native {default_kernel} 1T mmap": mapped(default_kernel, 1)}
+            if ssm_gctx is not None:
+                def ssm_run() -> object:
+                    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                        g = ssm_gctx.GCTX()
+                        g.update_normal_pages(0, m)
+                        return g.ld()
+                v["sev-snp-measure (mmap)"] = ssm_run
+            med = round_robin(v, 3)
+            rows = print_region("256 MiB through mmap, end to end", npages, med, bound_us * npages / 1e6)
+            gbps = npages * 4096 / best_native(med) / 1e9
+            print(f"  => {gbps:.2f} GB/s (target >= 1.3); anonymous memory growth {growth_mib:.1f} MiB (target <= 32)"
+                  + (f"; vs sev-snp-measure {med['sev-snp-measure (mmap)'] / best_native(med):.2f}x (target >= 4)" if "sev-snp-measure (mmap)" in med else ""))
+            out["regions"]["256MiB_mmap"] = {**rows, "gb_per_s": gbps, "rss_anon_growth_mib": growth_mib}
+        finally:
+            os.unlink(path)
+
+    # whole-process CLI time on a 3.5 MiB OVMF with SEV metadata
+    ovmf = os.path.join(ROOT, "tests", "fixtures", "peer", "svsm_ovmf.fd")
+    argv = ["--mode", "snp", "--vcpus", "4", "--vcpu-type", "EPYC-Milan", "--ovmf", ovmf]
+    cmds = {"snpmeasure measure": [sys.executable, "-m", "snpmeasure", "measure", *argv]}
+    if ssm_gctx is not None:
+        cmds["sev-snp-measure"] = [sys.executable, "-m", "sevsnpmeasure.cli", *argv]
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    outputs = {name: subprocess.run(c, capture_output=True, text=True, env=env).stdout for name, c in cmds.items()}
+    if len(set(outputs.values())) != 1:
+        print("WARNING: the two CLIs printed different measurements:", outputs)
+    cmed = round_robin({name: (lambda c=c: subprocess.run(c, capture_output=True, env=env)) for name, c in cmds.items()},
+                       5 if args.quick else 11)
+    print("\nwhole-process CLI time (median)")
+    for name, t in cmed.items():
+        print(f"  {name:<20} {t * 1e3:>7.1f} ms")
+    if "sev-snp-measure" in cmed:
+        print(f"  => snpmeasure is {cmed['sev-snp-measure'] / cmed['snpmeasure measure']:.2f}x sev-snp-measure (target > 1)")
+    out["cli_seconds"] = cmed
+    _core.set_simd(default_kernel)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
