@@ -491,8 +491,11 @@ def parse_blob(prop: str, value: Union[str, bytes]) -> bytes:
     if isinstance(value, (bytes, bytearray)):
         raw = bytes(value)
     elif value.startswith("@"):
-        with open(value[1:], "rb") as f:
-            raw = f.read()
+        try:
+            with open(value[1:], "rb") as f:
+                raw = f.read(ID_AUTH_SIZE + 1)  # nothing longer is valid: never read a huge file
+        except OSError as exc:
+            raise BlobError(prop, f"cannot read {value[1:]!r}: {exc.strerror or exc}") from None
     elif value.lower().startswith(("hex:", "0x")):
         text = value.split(":", 1)[1] if value.lower().startswith("hex:") else value[2:]
         try:
