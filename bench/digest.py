@@ -13,24 +13,17 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import statistics
 import sys
-import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import round_robin  # noqa: E402
 from snpmeasure import _core, _reference  # noqa: E402
 
 
-def bench(variants: Dict[str, Callable[[], object]], reps: int) -> Dict[str, float]:
-    times: Dict[str, List[float]] = {k: [] for k in variants}
-    for _ in range(reps):
-        for name, fn in variants.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def main() -> None:
@@ -53,7 +46,7 @@ def main() -> None:
             "python reference": lambda: _reference.LaunchDigest().update_normal(0, data),
             "hashlib sha384 pages": lambda: [hashlib.sha384(data[i : i + 4096]).digest() for i in range(0, len(data), 4096)],
         }
-        med = bench(variants, reps)
+        med = round_robin(variants, reps)
         for name, t in med.items():
             print(
                 f"{mib:>4} MiB {name:<22} {t / npages * 1e6:>9.2f} {len(data) / t / 1e6:>8.0f}"

@@ -23,16 +23,18 @@ import hashlib
 import json
 import mmap
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
 from typing import Any, Callable, Dict, List, Optional
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, ROOT)
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import round_robin  # noqa: E402
 from snpmeasure import _core, _reference  # noqa: E402
 from snpmeasure.images import map_file  # noqa: E402
 
@@ -45,24 +47,12 @@ CPUS = int(_core.simd_info()["cpus"])  # type: ignore[call-overload]
 # perf-notes.md §4: AVX2 op-count bound 2.95 us/page/core plus the 0.36 us/page scalar chain at 3.0 GHz on Zen 3.
 CEILING_CONTENT_US, CEILING_CHAIN_US = 2.95, 0.36
 
-
 def rss_anon_kib() -> int:
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith("RssAnon:"):
                 return int(line.split()[1])
     return 0
-
-
-def round_robin(variants: Dict[str, Callable[[], object]], reps: int) -> Dict[str, float]:
-    times: Dict[str, List[float]] = {k: [] for k in variants}
-    for _ in range(reps):
-        for name, fn in variants.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
-
 
 def with_kernel(kernel: str, threads: Optional[int], data: Any) -> Callable[[], object]:
     def run() -> object:
@@ -72,7 +62,6 @@ def with_kernel(kernel: str, threads: Optional[int], data: Any) -> Callable[[], 
         return d.digest()
 
     return run
-
 
 def region_variants(data: Any, *, slow: bool) -> Dict[str, Callable[[], object]]:
     v: Dict[str, Callable[[], object]] = {
@@ -90,10 +79,8 @@ def region_variants(data: Any, *, slow: bool) -> Dict[str, Callable[[], object]]
             v["sev-snp-measure"] = lambda: ssm_gctx.GCTX().update_normal_pages(0x100000, data)
     return v
 
-
 def best_native(med: Dict[str, float]) -> float:
     return min(t for k, t in med.items() if k.startswith("native"))
-
 
 def print_region(label: str, npages: int, med: Dict[str, float], ceiling: float) -> Dict[str, Any]:
     best = best_native(med)
@@ -104,7 +91,6 @@ def print_region(label: str, npages: int, med: Dict[str, float], ceiling: float)
         print(f"  {name:<28} {t * 1e3:>9.2f} {t / npages * 1e6:>8.2f} {npages * 4096 / t / 1e6:>7.0f} {t / best:>14.2f}x")
         rows[name] = {"seconds": t, "us_per_page": t / npages * 1e6, "mb_per_s": npages * 4096 / t / 1e6}
     return rows
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -198,6 +184,11 @@ def main() -> None:
     if ssm_gctx is not None:
         cmds["sev-snp-measure"] = [sys.executable, "-m", "sevsnpmeasure.cli", *argv]
     env = dict(os.environ, PYTHONPATH=ROOT)
+    # Byte-compile the package first, as `pip install` does (sev-snp-measure's modules are compiled
+    # in site-packages); with PYTHONDONTWRITEBYTECODE set, every run would otherwise recompile.
+    import compileall
+
+    compileall.compile_dir(os.path.join(ROOT, "snpmeasure"), quiet=1)
     outputs = {name: subprocess.run(c, capture_output=True, text=True, env=env).stdout for name, c in cmds.items()}
     if len(set(outputs.values())) != 1:
         print("WARNING: the two CLIs printed different measurements:", outputs)
@@ -213,7 +204,6 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)
-
 
 if __name__ == "__main__":
     main()

@@ -34,7 +34,7 @@ _LAZY: Dict[str, str] = {
     "table": "tables", "TableRow": "tables",
     "FirmwareImage": "images", "FirmwareManifest": "images",
     "LaunchProfile": "profiles",
-    "Firmware": "firmware", "FirmwareStatusError": "firmware", "HostModel": "firmware", "KvmError": "firmware",
+    "Firmware": "firmware", "FirmwareError": "firmware", "HostModel": "firmware", "KvmError": "firmware",
     "LaunchResult": "firmware", "Status": "firmware",
     "GuestPolicy": "policy",
     "IdAuth": "blobs", "IdBlock": "blobs", "sign_id_block": "blobs",
@@ -44,7 +44,7 @@ _LAZY: Dict[str, str] = {
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .blobs import IdAuth, IdBlock, sign_id_block
-    from .firmware import Firmware, FirmwareStatusError, HostModel, KvmError, LaunchResult, Status
+    from .firmware import Firmware, FirmwareError, HostModel, KvmError, LaunchResult, Status
     from .images import FirmwareImage, FirmwareManifest
     from .measure import Measurement, measure, sweep
     from .policy import GuestPolicy

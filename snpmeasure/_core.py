@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List, Optional, Type
 
-from . import _reference
 from .errors import InvalidInputError, NativeError
 from .pages import DIGEST_SIZE, PAGE_SIZE, LaunchDigestBase, PageType
 
@@ -110,6 +109,8 @@ if backend == "native":
     _apply_simd_env()
     LaunchDigest = NativeLaunchDigest
 else:
+    from . import _reference
+
     LaunchDigest = _reference.LaunchDigest
 
 

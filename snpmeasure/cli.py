@@ -6,7 +6,6 @@ Exit codes: 0 ok, 1 a check failed, 2 bad input (one line on stderr, never a tra
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -27,8 +26,23 @@ class ArgumentParser(argparse.ArgumentParser):
         raise SystemExit(EXIT_BAD_INPUT)
 
 
+def load_json_file(path: str, flag: str) -> Any:
+    """A JSON document from a file; bad JSON is an InvalidInputError naming the flag."""
+    import json
+
+    from .errors import InvalidInputError
+
+    with open(path, encoding="utf-8") as f:
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(flag, f"is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
 def emit_json(obj: Any) -> None:
     """Print a JSON document (sorted keys, two-space indent) to stdout."""
+    import json
+
     print(json.dumps(obj, indent=2, sort_keys=True))
 
 
@@ -501,8 +515,8 @@ def register_id_block(p: "ArgumentParser") -> None:
     p.add_argument("--family-id", metavar="UUID|HEX", help="FAMILY_ID (16 bytes)")
     p.add_argument("--image-id", metavar="UUID|HEX", help="IMAGE_ID (16 bytes)")
     p.add_argument("--guest-svn", type=int, default=0, help="GUEST_SVN")
-    p.add_argument("--id-policy", "--block-policy", dest="id_policy", default="0x30000", metavar="POLICY",
-                   help="the launch policy the ID block binds (default 0x30000)")
+    p.add_argument("--policy", dest="id_policy", default="0x30000", metavar="POLICY",
+                   help="the launch policy the ID block binds: 0x30000 (default), or flags such as smt,debug")
     p.add_argument("--json", action="store_true", help="print JSON with every field")
     add_measure_arguments(p)
     p.set_defaults(func=cmd_id_block)
@@ -531,7 +545,6 @@ def guest_object_from_args(args: argparse.Namespace) -> Any:
 
 def cmd_qemu_object(args: argparse.Namespace) -> int:
     """``snpmeasure qemu-object``: emit the sev-snp-guest object as -object, QMP or libvirt XML."""
-    import json as _json
 
     from .errors import InvalidInputError
     from .policy import GuestPolicy
@@ -541,11 +554,7 @@ def cmd_qemu_object(args: argparse.Namespace) -> int:
     if obj is None:
         obj = SevSnpGuest(id=args.id)
         if args.from_id_block is not None:
-            with open(args.from_id_block, encoding="utf-8") as f:
-                try:
-                    doc = _json.load(f)
-                except _json.JSONDecodeError as exc:
-                    raise InvalidInputError("--from-id-block", f"is not valid JSON ({exc.msg})") from None
+            doc = load_json_file(args.from_id_block, "--from-id-block")
             if not isinstance(doc, dict) or "id_block" not in doc or "id_auth" not in doc:
                 raise InvalidInputError("--from-id-block", "must be the JSON of 'snpmeasure id-block --json'")
             obj.id_block, obj.id_auth = doc["id_block"], doc["id_auth"]
@@ -607,7 +616,7 @@ def register_qemu_object(p: "ArgumentParser") -> None:
 def cmd_launch(args: argparse.Namespace) -> int:
     """``snpmeasure launch``: replay LAUNCH_START, the measured pages and LAUNCH_FINISH."""
     from .errors import InvalidInputError
-    from .firmware import Firmware, FirmwareStatusError, HostModel, KvmError
+    from .firmware import Firmware, FirmwareError, HostModel, KvmError
     from .measure import measure
 
     obj = guest_object_from_args(args)
@@ -639,7 +648,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
         result = fw.launch_finish(obj.id_block_obj(), obj.id_auth_obj(), author_key_enabled=obj.author_key_enabled,
                                   host_data=obj.host_data_bytes(), vcek_disabled=obj.vcek_disabled)
         steps.append("SNP_LAUNCH_FINISH: SUCCESS")
-    except (FirmwareStatusError, KvmError) as exc:
+    except (FirmwareError, KvmError) as exc:
         if args.json:
             status = getattr(exc, "status", None)
             emit_json({"ok": False, "command": exc.command, "layer": "firmware" if status is not None else "kvm",
@@ -693,7 +702,6 @@ def _hex_arg(field: str, text: Optional[str], size: int) -> Optional[bytes]:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``snpmeasure report show|verify``."""
-    import json as _json
 
     from .errors import InvalidInputError
     from .report import AttestationReport, Expectations
@@ -716,11 +724,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise
     exp: Dict[str, Any] = {}
     if args.from_launch is not None:
-        with open(args.from_launch, encoding="utf-8") as f:
-            try:
-                doc = _json.load(f)
-            except _json.JSONDecodeError as exc:
-                raise InvalidInputError("--from-launch", f"is not valid JSON ({exc.msg})") from None
+        doc = load_json_file(args.from_launch, "--from-launch")
         fields = doc.get("report", doc) if isinstance(doc, dict) else None
         if not isinstance(fields, dict) or "measurement" not in fields:
             raise InvalidInputError("--from-launch", "must be the JSON of 'snpmeasure launch --json'")

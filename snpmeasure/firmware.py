@@ -4,7 +4,7 @@ SNP: LAUNCH_START → LAUNCH_UPDATE* (pages, then VMSAs) → LAUNCH_FINISH, exte
 launch digest (``_core.LaunchDigest``) exactly as the firmware does. SEV/SEV-ES: LAUNCH_UPDATE_DATA
 and LAUNCH_UPDATE_VMSA extend a SHA-256 digest (snp-abi.md §8.4). Status codes are the
 firmware's (``SEV_RET_*``, snp-abi.md §1.3); a command refused by the firmware raises
-:class:`FirmwareStatusError` with that status.
+:class:`FirmwareError` with that status.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class Status(IntEnum):
     INVALID_KEY = 0x27
 
 
-class FirmwareStatusError(Error):
+class FirmwareError(Error):
     """The firmware would refuse a command: ``status`` says how, the message says why."""
 
     def __init__(self, command: str, status: Status, reason: str) -> None:
@@ -186,7 +186,7 @@ class Firmware:
 
     def _require(self, command: str, state: GuestState) -> None:
         if self.state is not state:
-            raise FirmwareStatusError(
+            raise FirmwareError(
                 command, Status.INVALID_GUEST_STATE, f"guest is {self.state.value}, the command needs it {state.value}"
             )
 
@@ -198,7 +198,7 @@ class Firmware:
         """SNP_LAUNCH_START: create the guest context with ``policy``; LD starts at zero (or seed).
 
         Raises :class:`KvmError` for what KVM rejects first (reserved bits, bit 17 clear,
-        MIGRATE_MA) and :class:`FirmwareStatusError` (POLICY_FAILURE) for what the firmware rejects
+        MIGRATE_MA) and :class:`FirmwareError` (POLICY_FAILURE) for what the firmware rejects
         given :attr:`host` (SMT, minimum ABI, bits newer than the firmware). snp-abi.md §1.2.
         """
         from .policy import GuestPolicy
@@ -206,13 +206,13 @@ class Firmware:
         command = "SNP_LAUNCH_START"
         self._require(command, GuestState.NONE)
         if len(gosvw) != 16:
-            raise FirmwareStatusError(command, Status.INVALID_PARAM, f"GOSVW must be 16 bytes, got {len(gosvw)}")
+            raise FirmwareError(command, Status.INVALID_PARAM, f"GOSVW must be 16 bytes, got {len(gosvw)}")
         try:
             pol = GuestPolicy.parse(policy)
         except PolicyError as exc:
             if self.host.kvm_checks:
                 raise KvmError(command, f"policy {exc.rule}") from None
-            raise FirmwareStatusError(command, Status.INVALID_PARAM, f"policy {exc.rule} (inferred status)") from None
+            raise FirmwareError(command, Status.INVALID_PARAM, f"policy {exc.rule} (inferred status)") from None
         if self.host.kvm_checks and pol.migrate_ma:
             raise KvmError(command, "MIGRATE_MA (bit 18) is not in KVM's valid policy mask (KVM_SNP_POLICY_MASK_VALID)")
         if self.host.kvm_checks and self.host.kvm_policy_bits is not None:
@@ -221,7 +221,7 @@ class Firmware:
                 raise KvmError(command, f"policy bit {outside.bit_length() - 1} is outside the host's KVM_X86_SNP_POLICY_BITS {self.host.kvm_policy_bits:#x}")
         problems = pol.firmware_problems(self.host.abi, smt_enabled=self.host.smt_enabled)
         if problems:
-            raise FirmwareStatusError(command, Status.POLICY_FAILURE, "; ".join(f"{f}: {r}" for f, r in problems))
+            raise FirmwareError(command, Status.POLICY_FAILURE, "; ".join(f"{f}: {r}" for f, r in problems))
         self.policy = pol.to_int()
         self.gosvw = bytes(gosvw)
         self.state = GuestState.LAUNCHING
@@ -292,7 +292,7 @@ class Firmware:
         command = "SNP_LAUNCH_FINISH"
         self._require(command, GuestState.LAUNCHING)
         if len(host_data) != 32:
-            raise FirmwareStatusError(command, Status.INVALID_PARAM, f"HOST_DATA must be 32 bytes, got {len(host_data)}")
+            raise FirmwareError(command, Status.INVALID_PARAM, f"HOST_DATA must be 32 bytes, got {len(host_data)}")
         assert self.policy is not None
         ld = self.ld
         result = LaunchResult(ld, self.policy, bytes(host_data), signing_key="VLEK" if vcek_disabled else "VCEK")
@@ -303,17 +303,17 @@ class Firmware:
         if id_auth is None:
             raise KvmError(command, "an ID block needs an ID auth structure: KVM copies 4096 bytes from id_auth_uaddr (NULL)", "EFAULT")
         if id_block.ld != ld:
-            raise FirmwareStatusError(
+            raise FirmwareError(
                 command, Status.BAD_MEASUREMENT, f"the ID block's LD {id_block.ld.hex()} is not the launch digest {ld.hex()}"
             )
         if id_block.policy != self.policy:
-            raise FirmwareStatusError(
+            raise FirmwareError(
                 command, Status.POLICY_FAILURE, f"the ID block's POLICY {id_block.policy:#x} is not the launch policy {self.policy:#x}"
             )
         try:
             id_auth.verify(id_block, author_key_enabled=author_key_enabled)
         except SignatureError as exc:
-            raise FirmwareStatusError(command, Status.BAD_SIGNATURE, str(exc)) from None
+            raise FirmwareError(command, Status.BAD_SIGNATURE, str(exc)) from None
         author = id_auth.author_key_digest if author_key_enabled else None
         result = LaunchResult(
             ld, self.policy, bytes(host_data), id_block.family_id, id_block.image_id, id_block.guest_svn,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import os
 import struct
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Union
@@ -435,6 +434,8 @@ def sev_launch_measurement(
         raise InvalidInputError("mnonce", f"must be 16 bytes, got {len(mnonce)}")
     if len(launch_digest) != 32:
         raise InvalidInputError("launch_digest", f"must be a 32-byte SHA-256 digest, got {len(launch_digest)}")
+    import hmac
+
     msg = struct.pack("<BBBBI", 0x04, api_major, api_minor, build, policy) + launch_digest + mnonce
     return hmac.new(tik, msg, hashlib.sha256).digest()
 

@@ -8,7 +8,6 @@ No peer tool says which VMM and host behaviour its digest assumes, so each host 
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Dict, List, NamedTuple, Union
 
@@ -123,6 +122,23 @@ class LaunchProfile(NamedTuple):
 
 _QEMU_SRC = "QEMU >= 9.1 with KVM_SEV_INIT2 (Linux >= 6.11): target/i386/sev.c, arch/x86/kvm/svm/sev.c sev_es_sync_vmsa"
 
+_EC2 = LaunchProfile(
+    name="ec2",
+    description="AWS EC2 (Nitro); matches sev-snp-measure 0.0.13 --vmm-type ec2 (RDX 0x600, CPUID pages last)",
+    source="virtee/sev-snp-measure 0.0.13 vmsa.py/guest.py (PR #60, confirmed on EC2)",
+    vmm="ec2",
+    vmsa=VmsaTemplate(cs_attrib_bsp=0x9A, cs_attrib_ap=0x9B, ss_attrib=0x92, tr_attrib=0x83, rdx=0x600, mxcsr=0, x87_fcw=0),
+    cpuid_placement="last",
+)
+_GCE = LaunchProfile(
+    name="gce",
+    description="Google Compute Engine; matches sev-snp-measure --vmm-type gce (SNP_SEC_MEM unmeasured, G_PAT 0x70106)",
+    source="virtee/sev-snp-measure vmsa.py/guest.py; google/gce-tcb-verifier (confirmed equal)",
+    vmm="gce",
+    vmsa=VmsaTemplate(g_pat=0x00070106, rdx=0x600, mxcsr=0, x87_fcw=0),
+    sec_mem_page_type=PageType.UNMEASURED,
+)
+
 BUILTIN_PROFILES: Dict[str, LaunchProfile] = {
     p.name: p
     for p in [
@@ -137,38 +153,19 @@ BUILTIN_PROFILES: Dict[str, LaunchProfile] = {
             source="arch/x86/kvm/svm/sev.c: FPU state copied only for KVM_SEV_INIT2 VMs (snp-abi.md §7.3)",
             vmsa=VmsaTemplate(mxcsr=0, x87_fcw=0),
         ),
-        LaunchProfile(
-            name="ec2",
-            description="AWS EC2 (Nitro); matches sev-snp-measure 0.0.13 --vmm-type ec2 (RDX 0x600, CPUID pages last)",
-            source="virtee/sev-snp-measure 0.0.13 vmsa.py/guest.py (PR #60, confirmed on EC2)",
-            vmm="ec2",
-            vmsa=VmsaTemplate(cs_attrib_bsp=0x9A, cs_attrib_ap=0x9B, ss_attrib=0x92, tr_attrib=0x83, rdx=0x600, mxcsr=0, x87_fcw=0),
-            cpuid_placement="last",
-        ),
-        LaunchProfile(
+        _EC2,
+        _EC2._replace(
             name="ec2-legacy",
             description="the older EC2 model with RDX 0 (virtee/sev 7.x, sev-snp-measure-go)",
             source="virtee/sev src/measurement/vmsa.rs; vectors.json ec2_legacy_*",
-            vmm="ec2",
-            vmsa=VmsaTemplate(cs_attrib_bsp=0x9A, cs_attrib_ap=0x9B, ss_attrib=0x92, tr_attrib=0x83, rdx=0, mxcsr=0, x87_fcw=0),
-            cpuid_placement="last",
+            vmsa=_EC2.vmsa._replace(rdx=0),
         ),
-        LaunchProfile(
-            name="gce",
-            description="Google Compute Engine; matches sev-snp-measure --vmm-type gce (SNP_SEC_MEM unmeasured, G_PAT 0x70106)",
-            source="virtee/sev-snp-measure vmsa.py/guest.py; google/gce-tcb-verifier (confirmed equal)",
-            vmm="gce",
-            vmsa=VmsaTemplate(g_pat=0x00070106, rdx=0x600, mxcsr=0, x87_fcw=0),
-            sec_mem_page_type=PageType.UNMEASURED,
-        ),
-        LaunchProfile(
+        _GCE,
+        _GCE._replace(
             name="gce-genoa",
             description="as gce, with the VMSA GPA that gce-tcb-verifier uses on Genoa (0xfffffffffffff000)",
             source="google/gce-tcb-verifier sev/measurement.go ProductHighAddress (not verified on hardware)",
-            vmm="gce",
-            vmsa=VmsaTemplate(g_pat=0x00070106, rdx=0x600, mxcsr=0, x87_fcw=0),
             vmsa_gpa=0xFFFFFFFFFFFFF000,
-            sec_mem_page_type=PageType.UNMEASURED,
         ),
         LaunchProfile(
             name="svsm",
@@ -195,6 +192,8 @@ def get_profile(profile: Union[str, LaunchProfile]) -> LaunchProfile:
 
 def load_profile_file(path: Union[str, "os.PathLike[str]"]) -> LaunchProfile:
     """Read a user profile from JSON. ``"base": "qemu"`` starts from a built-in profile."""
+    import json
+
     try:
         with open(path, encoding="utf-8") as f:
             obj = json.load(f)

@@ -166,3 +166,17 @@ def test_table_rows_equal_measurements_and_formats(tmp_path: Path) -> None:
     assert doc["schema"] == "snpmeasure/reference-values" and len(doc["rows"]) == 2
     rc, _, err = run_ours(["table", "--ovmf", A, "--vcpu-type", "Pentium"])
     assert rc == 2 and "unknown CPU model" in err
+
+
+MANIFESTS = {p: FirmwareManifest.from_image(p) for p in [A, X]}
+
+
+@settings(max_examples=25)
+@given(image=st.sampled_from([A, X]), profile=st.sampled_from(["qemu", "qemu-legacy", "ec2", "ec2-legacy", "gce", "gce-genoa"]),
+       vcpus=st.integers(1, 64), cpu=st.sampled_from(["EPYC-v4", "EPYC-Milan", "EPYC-Genoa", "EPYC-Turin"]),
+       features=st.sampled_from([None, 0x1, 0x21, 0x221]), kernel=st.booleans())
+def test_manifest_equals_binary_hypothesis(image: str, profile: str, vcpus: int, cpu: str, features: Any, kernel: bool) -> None:
+    kw: Dict[str, Any] = dict(mode="snp", vcpus=vcpus, vcpu_type=cpu, profile=profile, guest_features=features)
+    if kernel and image == A:
+        kw.update(kernel_hash="11" * 32, append="quiet")
+    assert measure(manifest=MANIFESTS[image], **kw).digest == measure(ovmf=image, **kw).digest

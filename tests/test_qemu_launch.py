@@ -14,7 +14,7 @@ from hypothesis import given, strategies as st
 from snpmeasure import measure
 from snpmeasure.blobs import IdBlock, sign_id_block
 from snpmeasure.errors import BlobError, QemuObjectError
-from snpmeasure.firmware import Firmware, FirmwareStatusError, GuestState, HostModel, KvmError, Status
+from snpmeasure.firmware import Firmware, FirmwareError, GuestState, HostModel, KvmError, Status
 from snpmeasure.qemu import SevSnpGuest
 
 from .conftest import FIXTURES
@@ -160,7 +160,7 @@ def test_launch_finish_success_fields() -> None:
 
 
 def status_of(fn: Any) -> Status:
-    with pytest.raises(FirmwareStatusError) as exc:
+    with pytest.raises(FirmwareError) as exc:
         fn()
     return exc.value.status
 

@@ -31,7 +31,11 @@ MEASUREMENT = "b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b6
 
 
 def test_real_milan_report_fields() -> None:
+    # Values published with this report by go-sev-guest's tests (verify/testdata/attestation.bin).
     r = AttestationReport.from_bytes(RAW)
+    assert r.report_data == bytes([1, 2, 3, 4, 5]) + bytes(59) and r.platform_flags() == ["SMT_EN"]
+    assert r.reported_tcb.raw == r.current_tcb.raw == r.committed_tcb.raw == r.launch_tcb.raw == 0x4405000000000002
+    assert r.chip_id.hex().startswith("3ac3fe21e13fb0990eb28a802e3fb6a2")
     assert (r.version, r.policy, r.measurement.hex(), r.vmpl, r.signature_algo) == (2, 0xB0000, MEASUREMENT, 0, 1)
     assert r.signing_key == "VCEK" and not r.author_key_en and not r.mask_chip_key and r.generation == "milan"
     assert r.reported_tcb.components == {"bootloader": 2, "tee": 0, "snp": 5, "microcode": 68}

@@ -1,0 +1,18 @@
+"""Shared by the benchmarks: round-robin timing (this VM is noisy; medians of interleaved runs)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable, Dict, List
+
+
+def round_robin(variants: Dict[str, Callable[[], object]], reps: int) -> Dict[str, float]:
+    """Run every variant once per round, ``reps`` rounds; the median seconds of each."""
+    times: Dict[str, List[float]] = {k: [] for k in variants}
+    for _ in range(reps):
+        for name, fn in variants.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
