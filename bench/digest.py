@@ -29,6 +29,7 @@ from snpmeasure import _core, _reference  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions, skip 64 MiB")
+    ap.add_argument("--break-even", action="store_true", help="also time small regions on 1 and all threads (the threshold)")
     args = ap.parse_args()
     if not _core.native_available():
         sys.exit("the native core is not loaded (SNPMEASURE_BACKEND=python?)")
@@ -54,5 +55,25 @@ def main() -> None:
             )
 
 
+def break_even() -> None:
+    """Small regions on 1 thread and on all threads, with the threshold lifted: where does a second
+    thread start to pay? (The core's default is 128 pages per thread.)"""
+    lib = _core._native.lib
+    old = lib.snp_min_pages_per_thread(1)
+    try:
+        print(f"\n{'pages':>6} {'1 thread us':>12} {'all threads us':>15} {'speed-up':>9}")
+        for npages in (16, 32, 64, 128, 192, 256, 384, 512):
+            data = os.urandom(4096 * npages)
+            med = round_robin({
+                "1": lambda: _core.NativeLaunchDigest(threads=1).update_normal(0, data),
+                "n": lambda: _core.NativeLaunchDigest().update_normal(0, data),
+            }, 41)
+            print(f"{npages:>6} {med['1'] * 1e6:>12.1f} {med['n'] * 1e6:>15.1f} {med['1'] / med['n']:>8.2f}x")
+    finally:
+        lib.snp_min_pages_per_thread(old)
+
+
 if __name__ == "__main__":
     main()
+    if "--break-even" in sys.argv:
+        break_even()

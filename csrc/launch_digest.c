@@ -39,8 +39,9 @@
  * small regions use smaller chunks (down to MIN_CHUNK_PAGES) so the last chunks balance. */
 #define CHUNK_PAGES 64u
 #define MIN_CHUNK_PAGES 16u
-/* Pages per thread below which a second thread costs more than it saves (perf-notes.md §6.2). */
-#define MIN_PAGES_PER_THREAD 128u
+/* Pages per thread below which a second thread costs more than it saves (perf-notes.md §6.2);
+ * adjustable for benchmarking with snp_min_pages_per_thread(). */
+static _Atomic int min_pages_per_thread = 128;
 /* Pages hashed per window: bounds the contents buffer to 48 B x WINDOW_PAGES (768 KiB). */
 #define WINDOW_PAGES 16384u
 #define MAX_THREADS 64
@@ -119,6 +120,13 @@ int snp_simd_set(int kernel)
         return SNP_OK;
     }
     return SNP_ERR_SIMD;
+}
+
+int snp_min_pages_per_thread(int pages)
+{
+    if (pages <= 0)
+        return atomic_load_explicit(&min_pages_per_thread, memory_order_relaxed);
+    return atomic_exchange_explicit(&min_pages_per_thread, pages, memory_order_relaxed);
 }
 
 int snp_online_cpus(void)
@@ -367,7 +375,8 @@ static int effective_threads(int nthreads, uint64_t npages)
         nthreads = snp_online_cpus();
     if (nthreads > MAX_THREADS)
         nthreads = MAX_THREADS;
-    uint64_t useful = (npages + MIN_PAGES_PER_THREAD - 1) / MIN_PAGES_PER_THREAD;
+    uint64_t per = (uint64_t)atomic_load_explicit(&min_pages_per_thread, memory_order_relaxed);
+    uint64_t useful = (npages + per - 1) / per;
     if (useful < 1)
         useful = 1;
     return (uint64_t)nthreads < useful ? nthreads : (int)useful;
