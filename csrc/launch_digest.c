@@ -523,3 +523,30 @@ int snp_ld_update_repeat(uint8_t *digest, uint8_t page_type, uint64_t gpa, const
     ld_to_bytes(digest, ld);
     return SNP_OK;
 }
+
+int snp_ld_update_fill(uint8_t *digest, uint8_t page_type, uint64_t gpa, const uint8_t *page,
+                       uint64_t npages, uint8_t imi, uint8_t vmpl1_perms, uint8_t vmpl2_perms,
+                       uint8_t vmpl3_perms)
+{
+    int rc;
+    uint64_t ld[6];
+    uint64_t contents[6] = {0, 0, 0, 0, 0, 0};
+
+    ensure_init();
+    if ((rc = check_common(digest, page_type, gpa, imi)) != SNP_OK)
+        return rc;
+    if (npages > UINT64_MAX / 4096u || (npages && npages * 4096u - 1 > UINT64_MAX - gpa))
+        return SNP_ERR_GPA_WRAP;
+    if (npages == 0)
+        return SNP_OK;
+    if (has_contents(page_type)) {
+        if (page == NULL)
+            return SNP_ERR_NULL_DATA;
+        snp_sha384_page_portable(page, contents);
+    }
+    ld_from_bytes(ld, digest);
+    uint64_t w12 = pageinfo_word12(page_type, imi, vmpl1_perms, vmpl2_perms, vmpl3_perms);
+    chain_impl()(ld, (const uint64_t(*)[6])contents, 0, npages, w12, gpa, 4096u, NULL);
+    ld_to_bytes(digest, ld);
+    return SNP_OK;
+}

@@ -69,6 +69,13 @@ int snp_ld_update_repeat(uint8_t *digest, uint8_t page_type, uint64_t gpa, const
                          uint64_t count, uint8_t imi, uint8_t vmpl1_perms, uint8_t vmpl2_perms,
                          uint8_t vmpl3_perms, uint8_t *trail);
 
+/* Extend the launch digest over npages consecutive 4 KiB pages (GPA advancing by 4096) that all hold
+ * the same 4096 bytes `page` (hashed once): a zero-filled NORMAL region costs one chain step per
+ * page and no buffer. Other types ignore page. The range must not pass 2^64. */
+int snp_ld_update_fill(uint8_t *digest, uint8_t page_type, uint64_t gpa, const uint8_t *page,
+                       uint64_t npages, uint8_t imi, uint8_t vmpl1_perms, uint8_t vmpl2_perms,
+                       uint8_t vmpl3_perms);
+
 /* Kernel selection: which kernel snp_hash_pages / snp_ld_update use for page contents. */
 int snp_simd_supported(void);
 int snp_simd_get(void);

@@ -92,6 +92,10 @@ class NativeLaunchDigest(LaunchDigestBase):
         raw = bytes(ffi.buffer(out, DIGEST_SIZE * count))
         return [raw[i : i + DIGEST_SIZE] for i in range(0, len(raw), DIGEST_SIZE)]
 
+    def _update_fill(self, ptype: PageType, gpa: int, page: memoryview, npages: int) -> None:
+        ffi, lib = _native.ffi, _native.lib
+        check_rc(lib.snp_ld_update_fill(self._ld, int(ptype), gpa, ffi.from_buffer(page), npages, 0, 0, 0, 0))
+
     def digest(self) -> bytes:
         """The current launch digest (48 bytes)."""
         return bytes(_native.ffi.buffer(self._ld, DIGEST_SIZE))

@@ -52,6 +52,13 @@ class LaunchDigest(LaunchDigestBase):
         self._ld = ld
         return steps
 
+    def _update_fill(self, ptype: PageType, gpa: int, page: memoryview, npages: int) -> None:
+        contents = hashlib.sha384(page).digest() if ptype.has_contents else _ZERO_CONTENTS
+        ld = self._ld
+        for i in range(npages):
+            ld = hashlib.sha384(page_info(ld, contents, ptype, gpa + i * PAGE_SIZE)).digest()
+        self._ld = ld
+
     def digest(self) -> bytes:
         """The current launch digest (48 bytes)."""
         return self._ld

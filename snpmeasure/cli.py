@@ -32,11 +32,16 @@ def load_json_file(path: str, flag: str) -> Any:
 
     from .errors import InvalidInputError
 
-    with open(path, encoding="utf-8") as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as exc:
-            raise InvalidInputError(flag, f"is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(flag, f"is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except UnicodeDecodeError:
+        raise InvalidInputError(flag, "is not UTF-8 text") from None
+    except RecursionError:
+        raise InvalidInputError(flag, "nests JSON too deeply") from None
 
 
 def emit_json(obj: Any) -> None:
@@ -87,7 +92,7 @@ def add_measure_arguments(p: argparse.ArgumentParser, *, for_measure: bool = Tru
     g.add_argument("--vcpu-family", metavar="FAMILY", type=int, help="vCPU family (with --vcpu-model, --vcpu-stepping)")
     g.add_argument("--vcpu-model", metavar="MODEL", type=int, help="vCPU model")
     g.add_argument("--vcpu-stepping", metavar="STEPPING", type=int, help="vCPU stepping")
-    g.add_argument("--vmm-type", metavar="VMMTYPE", choices=["QEMU", "ec2", "gce"], help="VMM type (QEMU, ec2, gce): selects the base profile")
+    g.add_argument("--vmm-type", metavar="VMMTYPE", help="VMM type (QEMU, ec2, gce): selects the base profile")
     g.add_argument("--ovmf", metavar="PATH", help="OVMF firmware image (required unless --firmware-manifest)")
     g.add_argument("--kernel", metavar="PATH", help="kernel (bzImage) measured through the SEV hashes table")
     g.add_argument("--initrd", metavar="PATH", help="initrd (use with --kernel)")
@@ -109,8 +114,12 @@ def add_measure_arguments(p: argparse.ArgumentParser, *, for_measure: bool = Tru
     n.add_argument("--threads", metavar="N", type=int, help="hashing threads (default: all CPUs)")
 
 
-def measure_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
-    """The library arguments of ``measure()`` from parsed CLI flags."""
+def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[str, Any]:
+    """The library arguments of ``measure()`` from parsed CLI flags.
+
+    Flags that sev-snp-measure 0.0.13 accepts and ignores are ignored here too (with a warning),
+    and its precedence rules are kept, so both print the same measurement for the same arguments.
+    """
     from .errors import InvalidInputError
     from .profiles import load_profile_file
 
@@ -120,18 +129,40 @@ def measure_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
         raise InvalidInputError("--ovmf", "is required (or --firmware-manifest)")
     if args.profile and args.profile_file:
         raise InvalidInputError("--profile-file", "give --profile or --profile-file, not both")
-    has_kernel = args.kernel is not None or args.kernel_hash is not None
+    # sev-snp-measure tests these with truthiness: an empty path is "not given".
+    kernel, initrd = args.kernel or None, args.initrd or None
+    has_kernel = kernel is not None or args.kernel_hash is not None
     append = args.append
     if append == "" and not has_kernel:
         append = None  # sev-snp-measure ignores an empty --append without --kernel
+    # sev-snp-measure's vCPU precedence: --vcpu-family, then --vcpu-sig, then --vcpu-type, each only
+    # if non-zero; a zero family or signature alone is honoured (zero is a valid value).
+    fms = (args.vcpu_family, args.vcpu_model, args.vcpu_stepping)
+    sig = args.vcpu_sig
+    if args.vcpu_family == 0 and (sig or args.vcpu_type):
+        fms = (None, None, None)
+    if sig == 0 and args.vcpu_type and not fms[0]:
+        sig = None
+    vmm_type, guest_features, svsm, vars_size, vars_file = args.vmm_type, args.guest_features, args.svsm, args.vars_size, args.vars_file
+    if args.mode == "snp:ovmf-hash":
+        vmm_type = None  # checked by sev-snp-measure only after it printed the hash
+    if args.mode == "snp:svsm":
+        if guest_features not in (None, 1):
+            warn(command, f"--guest-features {guest_features:#x} is ignored in snp:svsm mode (the SVSM's VMSAs use 0x1)")
+        guest_features = None
+        if has_kernel or initrd or append:
+            warn(command, "--kernel/--initrd/--append are ignored in snp:svsm mode")
+            kernel = initrd = append = None
+    elif svsm is not None or vars_size is not None or vars_file is not None:
+        warn(command, "--svsm/--vars-size/--vars-file only apply to --mode snp:svsm; ignored")
+        svsm = vars_size = vars_file = None
     return dict(
-        mode=args.mode, ovmf=args.ovmf, manifest=args.firmware_manifest, vcpus=_single_vcpus(args.vcpus), vcpu_type=args.vcpu_type, vcpu_sig=args.vcpu_sig,
-        vcpu_family=args.vcpu_family, vcpu_model=args.vcpu_model, vcpu_stepping=args.vcpu_stepping,
-        vmm_type=args.vmm_type, profile=load_profile_file(args.profile_file) if args.profile_file else args.profile,
-        kernel=args.kernel, initrd=args.initrd, append=append, kernel_hash=args.kernel_hash,
-        initrd_hash=args.initrd_hash, append_hash=args.append_hash, guest_features=args.guest_features,
-        snp_ovmf_hash=args.snp_ovmf_hash, svsm=args.svsm, vars_size=args.vars_size, vars_file=args.vars_file,
-        threads=args.threads,
+        mode=args.mode, ovmf=args.ovmf, manifest=args.firmware_manifest, vcpus=_single_vcpus(args.vcpus),
+        vcpu_type=args.vcpu_type, vcpu_sig=sig, vcpu_family=fms[0], vcpu_model=fms[1], vcpu_stepping=fms[2],
+        vmm_type=vmm_type, profile=load_profile_file(args.profile_file) if args.profile_file else args.profile,
+        kernel=kernel, initrd=initrd, append=append, kernel_hash=args.kernel_hash,
+        initrd_hash=args.initrd_hash, append_hash=args.append_hash, guest_features=guest_features,
+        snp_ovmf_hash=args.snp_ovmf_hash, svsm=svsm, vars_size=vars_size, vars_file=vars_file, threads=args.threads,
     )
 
 
@@ -140,13 +171,20 @@ def _single_vcpus(spec: Optional[str]) -> Optional[int]:
 
     if spec is None:
         return None
-    if not spec.strip().isdigit():
-        raise InvalidInputError("--vcpus", f"must be a whole number here, got {spec!r}")
-    return int(spec)
+    try:
+        return int(spec)  # Python's int syntax, as sev-snp-measure's type=int
+    except ValueError:
+        raise InvalidInputError("--vcpus", f"must be a whole number here, got {spec!r}") from None
 
 
 def _is_sweep(spec: Optional[str]) -> bool:
-    return spec is not None and not spec.strip().isdigit() and any(c in spec for c in ",-")
+    if spec is None:
+        return False
+    try:
+        int(spec)
+        return False
+    except ValueError:
+        return any(c in spec for c in ",-")
 
 
 def _b64_arg(field: str, text: str) -> bytes:
@@ -182,7 +220,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
     if _is_sweep(args.vcpus):
         return _measure_sweep(args)
     kwargs = measure_kwargs(args)
-    if args.dump_vmsa and args.mode not in ("seves", "snp", "snp:svsm"):
+    if args.dump_vmsa and args.mode not in ("seves", "snp", "snp:svsm", "snp:ovmf-hash"):
         raise InvalidInputError("--dump-vmsa", "is available in modes seves, snp and snp:svsm only")
     with pywarnings.catch_warnings(record=True) as caught:
         pywarnings.simplefilter("always")
@@ -255,7 +293,7 @@ def _measure_sweep(args: argparse.Namespace) -> int:
     import base64
 
     from .errors import InvalidInputError
-    from .measure import sweep
+    from .measure import MODE_NAMES, sweep
 
     spec = args.vcpus
     args.vcpus = "1"
@@ -270,7 +308,8 @@ def _measure_sweep(args: argparse.Namespace) -> int:
                    "measurements": {str(n): d.hex() for n, d in results.items()}})
         return EXIT_OK
     for n, d in results.items():
-        print(f"{n}\t{d.hex() if args.output_format == 'hex' else base64.b64encode(d).decode()}")
+        text = d.hex() if args.output_format == "hex" else base64.b64encode(d).decode()
+        print(f"{n}\tCalculated {MODE_NAMES[args.mode]} guest measurement: {text}" if args.verbose else f"{n}\t{text}")
     return EXIT_OK
 
 
@@ -350,7 +389,7 @@ def register_table(p: "ArgumentParser") -> None:
     p.add_argument("--ovmf", metavar="PATH", help="OVMF firmware image")
     p.add_argument("--firmware-manifest", metavar="FILE.json", help="a firmware manifest instead of the binary")
     p.add_argument("--vcpus", default="1", help="counts: 1-240, 1,2,4,8 (default 1)")
-    p.add_argument("--vcpu-type", default="EPYC-v4", help="comma list of QEMU CPU models or 0x signatures")
+    p.add_argument("--vcpu-type", required=True, help="comma list of QEMU CPU models or 0x signatures")
     p.add_argument("--profile", default="qemu", help="comma list of launch profiles")
     p.add_argument("--guest-features", help="comma list of SEV_FEATURES values (default: each profile's)")
     for flag in ("kernel", "initrd", "append", "kernel-hash", "initrd-hash", "append-hash"):
@@ -366,6 +405,7 @@ def register_table(p: "ArgumentParser") -> None:
 def register_measure(p: "ArgumentParser") -> None:
     p.description = "Compute a guest launch measurement. Accepts every flag of sev-snp-measure 0.0.13."
     add_measure_arguments(p)
+    p.add_argument("--version", action="version", version=f"snpmeasure {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="print 'Calculated ... guest measurement: ...'")
     p.add_argument("--output-format", choices=["hex", "base64"], default="hex", help="measurement output format")
     p.add_argument("--dump-vmsa", action="store_true", help="write the measured VMSAs to vmsa<N>.bin (seves, snp, snp:svsm)")
@@ -470,7 +510,7 @@ def cmd_id_block(args: argparse.Namespace) -> int:
     if args.id_key is None:
         raise InvalidInputError("--id-key", "is required (the ID key signs the ID block)")
     if args.from_measure:
-        ld = measure(**measure_kwargs(args)).digest
+        ld = measure(**measure_kwargs(args, "id-block")).digest
     elif args.measurement is not None:
         import binascii
 
@@ -535,11 +575,14 @@ def guest_object_from_args(args: argparse.Namespace) -> Any:
     if args.object is not None:
         return SevSnpGuest.from_cli(args.object)
     if args.qmp is not None:
-        with open(args.qmp, encoding="utf-8") as f:
-            return SevSnpGuest.from_qmp(f.read())
+        return SevSnpGuest.from_qmp(load_json_file(args.qmp, "--qmp"))
     if args.libvirt is not None:
-        with open(args.libvirt, encoding="utf-8") as f:
-            return SevSnpGuest.from_libvirt(f.read())
+        with open(args.libvirt, "rb") as f:
+            raw = f.read(1 << 20)  # a <launchSecurity> element is a few KiB
+        try:
+            return SevSnpGuest.from_libvirt(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise InvalidInputError("--libvirt", "is not UTF-8 text") from None
     return None
 
 
@@ -625,7 +668,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
     if args.mode is not None and args.mode != "snp":
         raise InvalidInputError("--mode", "snpmeasure launch replays SNP launches (mode snp)")
     args.mode = "snp"
-    kwargs = measure_kwargs(args)
+    kwargs = measure_kwargs(args, "launch")
     if (kwargs["kernel"] is not None or kwargs["kernel_hash"] is not None) and not obj.kernel_hashes:
         warn("launch", "a kernel is given but the object has kernel-hashes=off: QEMU then measures no kernel hashes, and neither does this replay")
         for k in ("kernel", "initrd", "append", "kernel_hash", "initrd_hash", "append_hash"):
@@ -739,7 +782,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.mode is not None:
         from .measure import measure
 
-        exp["measurement"] = measure(**measure_kwargs(args)).digest
+        exp["measurement"] = measure(**measure_kwargs(args, "report")).digest
     for name, size in (("measurement", 48), ("host_data", 32), ("report_data", 64), ("family_id", 16), ("image_id", 16),
                        ("id_key_digest", 48), ("author_key_digest", 48)):
         value = _hex_arg(f"--expect-{name.replace('_', '-')}", getattr(args, f"expect_{name}"), size)
@@ -863,9 +906,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except Error as exc:
         sys.stderr.write(f"snpmeasure {args.command}: error: {exc}\n")
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except OSError as exc:
-        name = f" {exc.filename}" if exc.filename else ""
-        sys.stderr.write(f"snpmeasure {args.command}: error:{name}: {exc.strerror or exc}\n")
+        where = f" {exc.filename}:" if exc.filename else " '':" if exc.filename == "" else ""
+        sys.stderr.write(f"snpmeasure {args.command}: error:{where} {exc.strerror or exc}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130

@@ -246,6 +246,13 @@ class Firmware:
         size = length if length is not None else (len(memoryview(data).cast("B")) if data is not None else 0)
         self._record("SNP_LAUNCH_UPDATE", ptype, gpa, size, label)
 
+    def launch_update_fill(self, page_type: Union[PageType, int], gpa: int, page: Buffer, npages: int, *, label: str = "") -> None:
+        """SNP_LAUNCH_UPDATE over ``npages`` pages that all hold ``page`` (e.g. a zeroed region)."""
+        self._require("SNP_LAUNCH_UPDATE", GuestState.LAUNCHING)
+        ptype = PageType(page_type)
+        self._ld.update_fill(ptype, gpa, page, npages)
+        self._record("SNP_LAUNCH_UPDATE", ptype, gpa, npages * PAGE_SIZE, label)
+
     def launch_update_vmsa(
         self, page: Buffer, *, gpa: int = VMSA_GPA, count: int = 1, label: str = "vmsa vCPU {}", first: int = 0
     ) -> None:

@@ -432,11 +432,16 @@ class FirmwareManifest:
 
         from .errors import ManifestError
 
-        with open(path, encoding="utf-8") as f:
-            try:
-                doc = json.load(f)
-            except json.JSONDecodeError as exc:
-                raise ManifestError(os.fspath(path), f"is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        with open(path, "rb") as f:
+            raw = f.read()
+        try:
+            doc = json.loads(raw.decode("utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ManifestError(os.fspath(path), f"is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        except UnicodeDecodeError:
+            raise ManifestError(os.fspath(path), "is not UTF-8 text") from None
+        except RecursionError:
+            raise ManifestError(os.fspath(path), "nests JSON too deeply") from None
         return cls.from_json(doc, where=os.fspath(path))
 
 

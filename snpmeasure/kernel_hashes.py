@@ -62,8 +62,12 @@ def parse_sha256_hex(field: str, text: str) -> bytes:
 
 
 def cmdline_bytes(append: Optional[str]) -> bytes:
-    """The command line as QEMU hashes it: UTF-8 with its NUL (no ``-append``: a lone NUL)."""
-    return (append or "").encode() + b"\x00"
+    """The command line as QEMU hashes it: its bytes with a NUL (no ``-append``: a lone NUL).
+
+    A str is encoded as the OS encodes arguments (``os.fsencode``: UTF-8, with undecodable
+    argument bytes restored by surrogateescape), so a non-UTF-8 ``--append`` hashes the bytes
+    QEMU would receive."""
+    return os.fsencode(append or "") + b"\x00"
 
 
 class KernelHashes(NamedTuple):

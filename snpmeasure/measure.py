@@ -412,7 +412,10 @@ def _open_svsm(svsm: Optional[PathOrImage], ovmf: FirmwareImage, vars_size: Opti
 
 def _run_snp(fw: Firmware, commands: Sequence[Command]) -> None:
     for cmd in commands:
-        if cmd.op == "vmsa":
+        if cmd.op == "fill":
+            assert cmd.data is not None
+            fw.launch_update_fill(cmd.page_type, cmd.gpa, cmd.data, cmd.repeat, label=cmd.label)
+        elif cmd.op == "vmsa":
             assert cmd.data is not None
             fw.launch_update_vmsa(cmd.data, gpa=cmd.gpa, count=cmd.repeat, label=cmd.label, first=cmd.first)
         else:

@@ -183,6 +183,9 @@ class LaunchDigestBase(abc.ABC):
     def _update_repeat(self, ptype: PageType, gpa: int, page: memoryview, count: int, trail: bool = False) -> List[bytes]: ...
 
     @abc.abstractmethod
+    def _update_fill(self, ptype: PageType, gpa: int, page: memoryview, npages: int) -> None: ...
+
+    @abc.abstractmethod
     def digest(self) -> bytes:
         """The current launch digest (48 bytes)."""
 
@@ -221,6 +224,24 @@ class LaunchDigestBase(abc.ABC):
     def update_normal(self, gpa: int, data: Buffer) -> None:
         """Measure ``data`` as NORMAL pages at ``gpa``."""
         self.update(PageType.NORMAL, gpa, data)
+
+    def update_fill(self, page_type: Union[PageType, int], gpa: int, page: Buffer, npages: int) -> None:
+        """Measure ``npages`` consecutive pages from ``gpa`` that all hold the same 4096 bytes
+        (e.g. a zero-filled NORMAL region): the page is hashed once and no region buffer is built."""
+        if isinstance(npages, bool) or not isinstance(npages, int) or npages < 0:
+            raise InvalidInputError("npages", f"must be a non-negative int, got {npages!r}")
+        try:
+            size = memoryview(page).nbytes
+        except TypeError:
+            raise InvalidInputError("page", f"must be a bytes-like object, got {type(page).__name__}") from None
+        if size != PAGE_SIZE:
+            raise InvalidInputError("page", f"must be exactly 4096 bytes, got {size}")
+        ptype, view, _ = check_update(page_type, gpa, page, None, False, 0, 0, 0)
+        if gpa + npages * PAGE_SIZE > 1 << 64:
+            raise InvalidInputError("gpa", f"range {gpa:#x} + {npages} pages passes 2**64")
+        assert view is not None
+        if npages:
+            self._update_fill(ptype, gpa, view, npages)
 
     def update_vmsa(self, page: Buffer, gpa: int = VMSA_GPA, *, count: int = 1) -> None:
         """Measure one 4096-byte VMSA page at ``gpa``, ``count`` times (identical AP VMSAs)."""

@@ -11,7 +11,7 @@ from typing import List, NamedTuple, Optional, Protocol, Sequence, Tuple
 
 from .errors import ConfigError
 from .images import MetadataSection, SectionType
-from .kernel_hashes import KernelHashes
+from .kernel_hashes import PADDED_SIZE, KernelHashes
 from .pages import PAGE_SIZE, Buffer, PageType
 from .profiles import LaunchProfile
 from .vmsa import vmsa_pages
@@ -37,8 +37,10 @@ class FirmwareLayout(Protocol):
 
 
 class Command(NamedTuple):
-    """One launch command: ``op`` is "update" (SNP_LAUNCH_UPDATE), "vmsa" (the VMSA updates in
-    SNP_LAUNCH_FINISH, ``repeat`` identical pages), "sev-data" or "sev-vmsa" (SEV/SEV-ES)."""
+    """One launch command: ``op`` is "update" (SNP_LAUNCH_UPDATE over ``data`` or ``length``),
+    "fill" (SNP_LAUNCH_UPDATE over ``repeat`` consecutive pages all holding the page ``data``),
+    "vmsa" (the VMSA updates in SNP_LAUNCH_FINISH, ``repeat`` identical pages), "sev-data" or
+    "sev-vmsa" (SEV/SEV-ES)."""
 
     op: str
     label: str
@@ -61,27 +63,39 @@ class Plan:
         self.vmsas: List[bytes] = []  # one page per vCPU (the same object for identical APs)
 
 
-def _section_command(
+_ZERO_PAGE = bytes(PAGE_SIZE)
+
+
+def _section_commands(
     section: MetadataSection, index: int, profile: LaunchProfile, hashes: Optional[KernelHashes], ht_gpa: Optional[int]
-) -> Tuple[Command, Optional[str]]:
+) -> Tuple[List[Command], Optional[str]]:
     label = f"metadata[{index}] {section.type_name}"
-    warning = None
+    npages = section.size // PAGE_SIZE
     if section.type == SectionType.SNP_SEC_MEM:
         ptype = profile.sec_mem_page_type
-        data = bytes(section.size) if ptype.has_contents else None
-        return Command("update", label, ptype, section.gpa, section.size, data), None
+        if ptype.has_contents:  # a profile that measures zero pages as NORMAL: no section-sized buffer
+            return [Command("fill", label, ptype, section.gpa, section.size, _ZERO_PAGE, repeat=npages)], None
+        return [Command("update", label, ptype, section.gpa, section.size)], None
     if section.type == SectionType.SNP_SECRETS:
-        return Command("update", label, PageType.SECRETS, section.gpa, section.size), None
+        return [Command("update", label, PageType.SECRETS, section.gpa, section.size)], None
     if section.type == SectionType.CPUID:
-        return Command("update", label, PageType.CPUID, section.gpa, section.size), None
+        return [Command("update", label, PageType.CPUID, section.gpa, section.size)], None
     if section.type == SectionType.SNP_KERNEL_HASHES and hashes is not None:
         assert ht_gpa is not None
-        # QEMU zeroes the section and copies the table at the hash table's offset in its page.
-        page = hashes.section(ht_gpa & (PAGE_SIZE - 1), section.size)
-        return Command("update", label + " (kernel hashes table)", PageType.NORMAL, section.gpa, section.size, page), None
+        # QEMU zeroes the section and copies the table at the hash table's offset within its first
+        # page; the rest of the section is measured as zero NORMAL pages (built once, not per page).
+        offset = ht_gpa & (PAGE_SIZE - 1)
+        head = min(section.size, -(-(offset + PADDED_SIZE) // PAGE_SIZE) * PAGE_SIZE)  # the pages the table touches
+        cmds = [Command("update", label + " (kernel hashes table)", PageType.NORMAL, section.gpa, head,
+                        hashes.section(offset, head))]
+        if section.size > head:
+            cmds.append(Command("fill", label + " (zeros)", PageType.NORMAL, section.gpa + head, section.size - head,
+                                _ZERO_PAGE, repeat=(section.size - head) // PAGE_SIZE))
+        return cmds, None
+    warning = None
     if section.type not in (SectionType.SVSM_CAA, SectionType.SNP_KERNEL_HASHES):
         warning = f"{label} at {section.gpa:#x}: unknown section type, measured as ZERO pages as upstream QEMU does"
-    return Command("update", label, PageType.ZERO, section.gpa, section.size), warning
+    return [Command("update", label, PageType.ZERO, section.gpa, section.size)], warning
 
 
 def snp_plan(
@@ -123,13 +137,13 @@ def snp_plan(
         ht_gpa = layout.require_sev_hash_table()
     deferred: List[Command] = []
     for i, section in enumerate(layout.sections):
-        cmd, warning = _section_command(section, i, profile, hashes, ht_gpa)
+        cmds, warning = _section_commands(section, i, profile, hashes, ht_gpa)
         if warning:
             plan.warnings.append(warning)
         if section.type == SectionType.CPUID and profile.cpuid_placement == "last":
-            deferred.append(cmd)
+            deferred.extend(cmds)
         else:
-            plan.commands.append(cmd)
+            plan.commands.extend(cmds)
     plan.commands.extend(deferred)
     ap_eip: Optional[int]
     if profile.vmsa.kind == "svsm":

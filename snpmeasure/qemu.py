@@ -256,6 +256,8 @@ class SevSnpGuest:
                 doc = json.loads(doc)
             except json.JSONDecodeError as exc:
                 raise QemuObjectError("qmp", f"is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+            except RecursionError:
+                raise QemuObjectError("qmp", "nests JSON too deeply") from None
         if not isinstance(doc, dict):
             raise QemuObjectError("qmp", "must be a JSON object")
         if "execute" in doc:

@@ -41,8 +41,8 @@ def table(
     *,
     ovmf: Union[None, str, "os.PathLike[str]", FirmwareImage] = None,
     manifest: Union[None, str, "os.PathLike[str]", FirmwareManifest] = None,
+    vcpu_types: Sequence[str],
     vcpus: Union[str, Sequence[int]] = "1",
-    vcpu_types: Sequence[str] = ("EPYC-v4",),
     profiles: Sequence[Union[str, LaunchProfile]] = ("qemu",),
     guest_features: Sequence[Optional[int]] = (None,),
     kernel: Optional[Union[str, "os.PathLike[str]"]] = None,
@@ -56,8 +56,8 @@ def table(
 ) -> List[TableRow]:
     """SNP launch digests for the cartesian product of the inputs, as rows.
 
-    ``vcpu_types`` are QEMU CPU model names (or ``0x...`` signatures); ``guest_features`` None means
-    each profile's default.
+    ``vcpu_types`` are QEMU CPU model names (or ``0x...`` signatures; required, because QEMU puts
+    the signature into every VMSA); ``guest_features`` None means each profile's default.
     """
     counts = parse_vcpu_counts(vcpus)
     if not vcpu_types or not profiles or not guest_features:

@@ -243,3 +243,56 @@ def test_non_p384_keys_rejected_by_name(tmp_path: Path) -> None:
         path.write_bytes(pem)
         rc, _, err = run_ours(["id-block", "--measurement-hex", "00" * 48, "--id-key", str(path)])
         assert rc == 2 and "P-384" in err
+
+
+def test_huge_kernel_hashes_section_is_bounded() -> None:
+    """The kernel-hashes section is measured as its table page(s) plus zero pages filled in C."""
+    img = build_image(size=0x4000, sections=[(0x1000, 0xF0000000, 0x10)], hash_table=(0x1C00, 0x400))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    m = measure(mode="snp", ovmf=FirmwareImage(img, name="huge"), vcpus=1, vcpu_type="EPYC-v4", kernel=os.devnull)
+    assert len(m.digest) == 48
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 64 * 1024
+
+
+@pytest.mark.parametrize("offset", [0x000, 0xC00, 0xF60])  # 0xF60: the table crosses into the next page
+def test_kernel_hashes_section_equals_a_full_buffer(offset: int) -> None:
+    from snpmeasure import LaunchDigest
+    from snpmeasure.kernel_hashes import KernelHashes
+
+    size = 0x4000
+    img = build_image(size=0x4000, sections=[(0x10000, size, 0x10)], hash_table=(0x10000 + offset, 0x400))
+    image = FirmwareImage(img, name="k")
+    got = measure(mode="snp", ovmf=image, vcpus=1, vcpu_type="EPYC-v4", kernel=os.devnull, append="x")
+    hashes = KernelHashes.from_inputs(kernel=os.devnull, append="x")
+    assert hashes is not None
+    d = LaunchDigest()
+    d.update_normal(image.gpa, image.data)
+    d.update_normal(0x10000, hashes.section(offset, size))  # QEMU's whole zeroed section with the table
+    assert got.trace is None and measure(mode="snp", ovmf=image, vcpus=1, vcpu_type="EPYC-v4", kernel=os.devnull, append="x",
+                                         trace=True).trace[-2].digest == d.digest()  # type: ignore[index]
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe{", b"[" * 100000, b'{"a": ' * 50000])
+def test_hostile_json_files_exit_2(tmp_path: Path, content: bytes) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(content)
+    base = ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4"]
+    for argv in (["measure", *base, "--ovmf", str(A), "--profile-file", str(bad)],
+                 ["measure", *base, "--firmware-manifest", str(bad)],
+                 ["launch", "--qmp", str(bad), *base, "--ovmf", str(A)],
+                 ["launch", "--libvirt", str(bad), *base, "--ovmf", str(A)],
+                 ["qemu-object", "--from-id-block", str(bad)],
+                 ["table", "--firmware-manifest", str(bad), "--vcpu-type", "EPYC-v4"]):
+        rc, out, err = run_ours(argv)
+        assert rc == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, (argv, err)
+
+
+def test_non_utf8_append_hashes_the_argument_bytes() -> None:
+    import hashlib
+
+    raw = b"console=\xff\xfe"
+    text = os.fsdecode(raw)  # how Python hands such an argv entry to us
+    m = measure(mode="snp", ovmf=A, vcpus=1, vcpu_type="EPYC-v4", kernel=os.devnull, append=text)
+    want = measure(mode="snp", ovmf=A, vcpus=1, vcpu_type="EPYC-v4", kernel=os.devnull,
+                   append_hash=hashlib.sha256(raw + b"\0").hexdigest())
+    assert m.digest == want.digest

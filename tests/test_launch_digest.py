@@ -275,3 +275,40 @@ def test_c_rejects_bad_imi_threads_and_null_digest() -> None:
     assert _core.check_rc(0) is None
     with pytest.raises(InvalidInputError):
         _core.check_rc(lib.SNP_ERR_GPA_ALIGN)
+
+
+@given(npages=st.integers(0, 40), ptype=st.sampled_from(list(PageType)), fill=st.integers(0, 255))
+def test_update_fill_equals_a_full_buffer(npages: int, ptype: PageType, fill: int) -> None:
+    page = bytes([fill]) * 4096
+    for cls in BACKENDS.values():
+        a = cls(seed=OVMF_HASH)
+        a.update_fill(ptype, 0x200000, page, npages)
+        b = cls(seed=OVMF_HASH)
+        if ptype.has_contents:
+            b.update(ptype, 0x200000, page * npages)
+        else:
+            b.update(ptype, 0x200000, length=4096 * npages)
+        assert a.digest() == b.digest()
+
+
+def test_update_fill_rules(digest_cls: Type[LaunchDigestBase]) -> None:
+    d = digest_cls(seed=OVMF_HASH)
+    for kwargs, field in ((dict(npages=-1), "npages"), (dict(page=bytes(100)), "page"), (dict(gpa=(1 << 64) - 4096, npages=2), "gpa")):
+        args = dict(page_type=1, gpa=0, page=bytes(4096), npages=1)
+        args.update(kwargs)
+        with pytest.raises(InvalidInputError) as exc:
+            d.update_fill(**args)  # type: ignore[arg-type]
+        assert exc.value.field == field
+    assert d.hexdigest() == OVMF_HASH
+
+
+@pytest.mark.skipif("native" not in BACKENDS, reason="native core not built")
+def test_c_fill_checks() -> None:
+    ffi, lib = _core._native.ffi, _core._native.lib
+    ld = ffi.new("uint8_t[48]")
+    assert lib.snp_ld_update_fill(ld, 1, 0, ffi.NULL, 1, 0, 0, 0, 0) == lib.SNP_ERR_NULL_DATA
+    assert lib.snp_ld_update_fill(ld, 3, (1 << 64) - 4096, ffi.NULL, 2, 0, 0, 0, 0) == lib.SNP_ERR_GPA_WRAP
+    assert lib.snp_ld_update_fill(ld, 3, 0, ffi.NULL, 1 << 60, 0, 0, 0, 0) == lib.SNP_ERR_GPA_WRAP
+    assert bytes(ld) == bytes(48)
+    old = lib.snp_min_pages_per_thread(0)
+    assert lib.snp_min_pages_per_thread(7) == old and lib.snp_min_pages_per_thread(old) == 7
