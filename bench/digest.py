@@ -57,7 +57,7 @@ def main() -> None:
 
 def break_even() -> None:
     """Small regions on 1 thread and on all threads, with the threshold lifted: where does a second
-    thread start to pay? (The core's default is 128 pages per thread.)"""
+    thread start to pay? (The core's default is 48 pages per thread.)"""
     lib = _core._native.lib
     old = lib.snp_min_pages_per_thread(1)
     try:

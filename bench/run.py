@@ -44,8 +44,10 @@ except ImportError:  # pragma: no cover
     ssm_gctx = None
 
 CPUS = int(_core.simd_info()["cpus"])  # type: ignore[call-overload]
-# perf-notes.md §4: AVX2 op-count bound 2.95 us/page/core plus the 0.36 us/page scalar chain at 3.0 GHz on Zen 3.
-CEILING_CONTENT_US, CEILING_CHAIN_US = 2.95, 0.36
+# perf-notes.md §4: AVX2 op-count bound 2.95 us/page/core plus the 0.36 us/page scalar chain at 3.0 GHz on Zen 3,
+# measured when OpenSSL/hashlib single-buffer SHA-384 took 6.4 us per page (§3.1). This VM's speed
+# drifts 1.3-1.8x between runs, so the ceiling is also scaled by this run's hashlib time.
+CEILING_CONTENT_US, CEILING_CHAIN_US, NOTES_HASHLIB_US = 2.95, 0.36, 6.4
 
 def rss_anon_kib() -> int:
     with open("/proc/self/status") as f:
@@ -124,18 +126,22 @@ def main() -> None:
     # ceilings: the op-count bound of perf-notes.md, and a model from this run's kernels
     model_us = max(chain_us, (avx2_us + chain_us) / CPUS)
     bound_us = max(CEILING_CHAIN_US, (CEILING_CONTENT_US + CEILING_CHAIN_US) / CPUS)
-    print(f"ceiling: op-count bound {bound_us:.2f} us/page ({4096 / bound_us:.0f} MB/s at 3.0 GHz), "
-          f"model from measured kernels {model_us:.2f} us/page")
+    speed = hashlib_us / NOTES_HASHLIB_US  # > 1: this VM runs slower now than when the bound was derived
+    scaled_us = bound_us * speed
+    print(f"ceiling: op-count bound {bound_us:.2f} us/page ({4096 / bound_us:.0f} MB/s at 3.0 GHz); scaled to this run's "
+          f"speed (hashlib {speed:.2f}x the reference) {scaled_us:.2f} us/page; model from measured kernels {model_us:.2f} us/page")
+    out["ceiling_us_per_page"] = {"op_count_bound": bound_us, "scaled_to_run": scaled_us, "kernel_model": model_us}
 
     for mib in ([4, 64] if args.quick else [4, 64]):
         data = os.urandom(mib << 20)
         npages = len(data) // 4096
         med = round_robin(region_variants(data, slow=mib <= 4 or not args.quick), 3 if args.quick else (9 if mib <= 4 else 3))
-        rows = print_region(f"{mib} MiB in memory", npages, med, bound_us * npages / 1e6)
+        rows = print_region(f"{mib} MiB in memory", npages, med, scaled_us * npages / 1e6)
         out["regions"][f"{mib}MiB"] = rows
         if "sev-snp-measure" in med:
             print(f"  => best native vs sev-snp-measure: {med['sev-snp-measure'] / best_native(med):.2f}x{' (target >= 4)' if mib == 4 else ''}; "
-                  f"vs ceiling: {best_native(med) / (bound_us * npages / 1e6):.2f}x (target <= 1.3)")
+                  f"vs ceiling scaled to this run: {best_native(med) / (scaled_us * npages / 1e6):.2f}x (target <= 1.3); "
+                  f"vs the unscaled op-count bound: {best_native(med) / (bound_us * npages / 1e6):.2f}x")
 
     if not args.quick:
         with tempfile.NamedTemporaryFile(dir=os.environ.get("TMPDIR", "/tmp"), delete=False) as f:
@@ -169,9 +175,9 @@ def main() -> None:
                         return g.ld()
                 v["sev-snp-measure (mmap)"] = ssm_run
             med = round_robin(v, 3)
-            rows = print_region("256 MiB through mmap, end to end", npages, med, bound_us * npages / 1e6)
+            rows = print_region("256 MiB through mmap, end to end", npages, med, scaled_us * npages / 1e6)
             gbps = npages * 4096 / best_native(med) / 1e9
-            print(f"  => {gbps:.2f} GB/s (target >= 1.3); anonymous memory growth {growth_mib:.1f} MiB (target <= 32)"
+            print(f"  => {gbps:.2f} GB/s (target >= 1.3; {gbps * speed:.2f} GB/s at the reference speed); anonymous memory growth {growth_mib:.1f} MiB (target <= 32)"
                   + (f"; vs sev-snp-measure {med['sev-snp-measure (mmap)'] / best_native(med):.2f}x (target >= 4)" if "sev-snp-measure (mmap)" in med else ""))
             out["regions"]["256MiB_mmap"] = {**rows, "gb_per_s": gbps, "rss_anon_growth_mib": growth_mib}
         finally:

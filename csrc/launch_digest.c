@@ -39,9 +39,11 @@
  * small regions use smaller chunks (down to MIN_CHUNK_PAGES) so the last chunks balance. */
 #define CHUNK_PAGES 64u
 #define MIN_CHUNK_PAGES 16u
-/* Pages per thread below which a second thread costs more than it saves (perf-notes.md §6.2);
+/* Pages per thread below which a second thread costs more than it saves: measured with
+ * bench/digest.py --break-even (2 threads: 1.05x at 32 pages, 1.35x at 64, 1.5x at 128; perf-notes
+ * §6.2 suggested about 128);
  * adjustable for benchmarking with snp_min_pages_per_thread(). */
-static _Atomic int min_pages_per_thread = 128;
+static _Atomic int min_pages_per_thread = 48;
 /* Pages hashed per window: bounds the contents buffer to 48 B x WINDOW_PAGES (768 KiB). */
 #define WINDOW_PAGES 16384u
 #define MAX_THREADS 64

@@ -82,7 +82,7 @@ int snp_simd_get(void);
 int snp_simd_set(int kernel);
 int snp_online_cpus(void);
 
-/* Pages per thread below which a region is hashed on fewer threads (default 128, the measured
+/* Pages per thread below which a region is hashed on fewer threads (default 48, the measured
  * break-even on a 2-core Zen 3 VM; bench/digest.py --break-even re-measures it). Returns the old
  * value; 0 leaves it unchanged. */
 int snp_min_pages_per_thread(int pages);
