@@ -145,26 +145,25 @@ int snp_online_cpus(void)
     return n > 0 ? (int)(n < MAX_THREADS ? n : MAX_THREADS) : 1;
 }
 
-int snp_sha384(const uint8_t *data, size_t len, uint8_t *out48)
+static int sha2_oneshot(const uint64_t iv[8], const uint8_t *data, size_t len, uint8_t *out, size_t outlen)
 {
     snp_sha512_ctx c;
-    if ((data == NULL && len) || out48 == NULL)
+    if ((data == NULL && len) || out == NULL)
         return SNP_ERR_NULL_ARG;
-    snp_sha512_ctx_init(&c, snp_IV384);
+    snp_sha512_ctx_init(&c, iv);
     snp_sha512_ctx_update(&c, data, len);
-    snp_sha512_ctx_final(&c, out48, 48);
+    snp_sha512_ctx_final(&c, out, outlen);
     return SNP_OK;
+}
+
+int snp_sha384(const uint8_t *data, size_t len, uint8_t *out48)
+{
+    return sha2_oneshot(snp_IV384, data, len, out48, 48);
 }
 
 int snp_sha512(const uint8_t *data, size_t len, uint8_t *out64)
 {
-    snp_sha512_ctx c;
-    if ((data == NULL && len) || out64 == NULL)
-        return SNP_ERR_NULL_ARG;
-    snp_sha512_ctx_init(&c, snp_IV512);
-    snp_sha512_ctx_update(&c, data, len);
-    snp_sha512_ctx_final(&c, out64, 64);
-    return SNP_OK;
+    return sha2_oneshot(snp_IV512, data, len, out64, 64);
 }
 
 /* ---- content hashing -------------------------------------------------------------------- */

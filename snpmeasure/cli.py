@@ -27,21 +27,10 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def load_json_file(path: str, flag: str) -> Any:
-    """A JSON document from a file; bad JSON is an InvalidInputError naming the flag."""
-    import json
+    """A JSON document from a file; any failure is an InvalidInputError naming the flag."""
+    from .jsonfile import load_json_file as load
 
-    from .errors import InvalidInputError
-
-    with open(path, "rb") as f:
-        raw = f.read()
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError(flag, f"is not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    except UnicodeDecodeError:
-        raise InvalidInputError(flag, "is not UTF-8 text") from None
-    except RecursionError:
-        raise InvalidInputError(flag, "nests JSON too deeply") from None
+    return load(path, flag)
 
 
 def emit_json(obj: Any) -> None:

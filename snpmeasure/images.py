@@ -428,21 +428,10 @@ class FirmwareManifest:
     @classmethod
     def load(cls, path: Union[str, "os.PathLike[str]"]) -> "FirmwareManifest":
         """Read a manifest file."""
-        import json
-
         from .errors import ManifestError
+        from .jsonfile import load_json_file
 
-        with open(path, "rb") as f:
-            raw = f.read()
-        try:
-            doc = json.loads(raw.decode("utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ManifestError(os.fspath(path), f"is not valid JSON ({exc.msg} at line {exc.lineno})") from None
-        except UnicodeDecodeError:
-            raise ManifestError(os.fspath(path), "is not UTF-8 text") from None
-        except RecursionError:
-            raise ManifestError(os.fspath(path), "nests JSON too deeply") from None
-        return cls.from_json(doc, where=os.fspath(path))
+        return cls.from_json(load_json_file(path, os.fspath(path), ManifestError), where=os.fspath(path))
 
 
 def re_hex(text: str, n: int) -> bool:

@@ -192,18 +192,9 @@ def get_profile(profile: Union[str, LaunchProfile]) -> LaunchProfile:
 
 def load_profile_file(path: Union[str, "os.PathLike[str]"]) -> LaunchProfile:
     """Read a user profile from JSON. ``"base": "qemu"`` starts from a built-in profile."""
-    import json
+    from .jsonfile import load_json_file
 
-    with open(path, "rb") as f:
-        raw = f.read()
-    try:
-        obj = json.loads(raw.decode("utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ProfileError(os.fspath(path), f"is not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    except UnicodeDecodeError:
-        raise ProfileError(os.fspath(path), "is not UTF-8 text") from None
-    except RecursionError:
-        raise ProfileError(os.fspath(path), "nests JSON too deeply") from None
+    obj = load_json_file(path, os.fspath(path), ProfileError)
     if isinstance(obj, dict) and "base" in obj and obj["base"] not in BUILTIN_PROFILES:
         raise ProfileError(f"{os.fspath(path)}.base", f"unknown profile {obj['base']!r}; built-in: {', '.join(BUILTIN_PROFILES)}")
     return LaunchProfile.from_json(obj, where=os.fspath(path))

@@ -1,0 +1,30 @@
+"""Reading JSON documents (manifests, profiles, QMP commands, tool outputs) from files, with every
+failure an :class:`InvalidInputError` subclass naming the file or flag."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Type, Union
+
+from .errors import InvalidInputError
+
+#: Every JSON input snpmeasure reads is small; a larger file is refused rather than parsed.
+MAX_JSON_BYTES = 16 << 20
+
+
+def load_json_file(path: Union[str, "os.PathLike[str]"], field: str, error: Type[InvalidInputError] = InvalidInputError) -> Any:
+    """Parse a UTF-8 JSON file; bad JSON, bad UTF-8, deep nesting or a huge file raise ``error``."""
+    import json
+
+    with open(path, "rb") as f:
+        raw = f.read(MAX_JSON_BYTES + 1)
+    if len(raw) > MAX_JSON_BYTES:
+        raise error(field, f"is larger than {MAX_JSON_BYTES >> 20} MiB")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except json.JSONDecodeError as exc:
+        raise error(field, f"is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except UnicodeDecodeError:
+        raise error(field, "is not UTF-8 text") from None
+    except RecursionError:
+        raise error(field, "nests JSON too deeply") from None
