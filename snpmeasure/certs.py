@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Union
 from .errors import SignatureError
 
 if TYPE_CHECKING:  # pragma: no cover
+    import datetime
+
     from cryptography import x509
 
 CertSource = Union[bytes, str, "os.PathLike[str]", "x509.Certificate"]
@@ -66,9 +68,22 @@ def verify_issued_by(child: "x509.Certificate", issuer: "x509.Certificate", chil
         raise SignatureError(f"{child_name}: is not signed by the {issuer_name} ({type(exc).__name__}: {exc or 'bad signature'})") from None
 
 
+def check_validity(cert: "x509.Certificate", name: str, now: Optional["datetime.datetime"] = None) -> None:
+    """The certificate's validity period must contain ``now`` (default: the current UTC time)."""
+    import datetime
+
+    at = now or datetime.datetime.now(datetime.timezone.utc)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=datetime.timezone.utc)
+    if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+        raise SignatureError(f"{name}: valid from {cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}, "
+                             f"not at {at:%Y-%m-%d}")
+
+
 def check_chain(ark: "x509.Certificate", ask: "x509.Certificate", product: str,
-                trusted_arks: Optional[Sequence["x509.Certificate"]] = None) -> None:
-    """ARK self-signed and trusted (AMD's root for ``product``, or one of ``trusted_arks``), ASK signed by it."""
+                trusted_arks: Optional[Sequence["x509.Certificate"]] = None, now: Optional["datetime.datetime"] = None) -> None:
+    """ARK self-signed and trusted (AMD's root for ``product``, or one of ``trusted_arks``), ASK
+    signed by it, both valid at ``now``."""
     from cryptography.hazmat.primitives import hashes
 
     verify_issued_by(ark, ark, "ARK", "ARK itself (self-signature)")
@@ -77,6 +92,8 @@ def check_chain(ark: "x509.Certificate", ask: "x509.Certificate", product: str,
     if not any(fp == r.fingerprint(hashes.SHA384()) for r in roots):
         raise SignatureError(f"ARK: {ark.subject.rfc4514_string()} is not AMD's root for {product!r}")
     verify_issued_by(ask, ark, "ASK/ASVK certificate", "ARK")
+    check_validity(ark, "ARK", now)
+    check_validity(ask, "ASK/ASVK certificate", now)
 
 
 def extension_value(cert: "x509.Certificate", oid: str) -> Optional[bytes]:
@@ -107,4 +124,4 @@ def der_octets(value: bytes) -> bytes:
     raise SignatureError(f"VCEK certificate: hwID extension has an unexpected form ({len(value)} bytes)")
 
 
-__all__ = ["load_certs", "product_chain", "check_chain", "verify_issued_by", "extension_value"]
+__all__ = ["load_certs", "product_chain", "check_chain", "check_validity", "verify_issued_by", "extension_value"]

@@ -896,11 +896,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sys.stderr.write(f"snpmeasure {args.command}: error: {exc}\n")
         return EXIT_BAD_INPUT
     except BrokenPipeError:
-        # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
+        # The reader went away (e.g. `| head`): stop quietly but fail closed (a verdict that could
+        # not be printed is not a success), with the shell's SIGPIPE status.
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
+        return 141
     except OSError as exc:
         where = f" {exc.filename}:" if exc.filename else " '':" if exc.filename == "" else ""
         sys.stderr.write(f"snpmeasure {args.command}: error:{where} {exc.strerror or exc}\n")

@@ -33,6 +33,8 @@ from .errors import InvalidInputError, SignatureError
 from .policy import FLAG_BITS, GuestPolicy
 
 if TYPE_CHECKING:  # pragma: no cover
+    import datetime
+
     from cryptography import x509
 
     from .firmware import LaunchResult
@@ -313,31 +315,52 @@ class AttestationReport:
         ask_ark: Union[None, bytes, str, "os.PathLike[str]", Sequence["x509.Certificate"]] = None,
         product: Optional[str] = None,
         trusted_arks: Optional[Sequence["x509.Certificate"]] = None,
+        now: Optional["datetime.datetime"] = None,
     ) -> str:
         """Verify the report: signature with the VCEK/VLEK, the certificate chain VCEK ← ASK (ASVK
         for a VLEK) ← ARK, the ARK self-signed and equal to AMD's root for the product, and the
         VCEK's TCB and hwID extensions against REPORTED_TCB and CHIP_ID. Returns the product name.
 
-        Each failure raises :class:`SignatureError` naming the step. No network access: fetch the
-        VCEK from AMD's KDS (``https://kdsintf.amd.com/vcek/v1/{product}/{hwid}?blSPL=..``).
+        Each failure raises :class:`SignatureError` naming the step; certificates must be valid at
+        ``now`` (default: the current time). No network access: fetch the VCEK from AMD's KDS
+        (``https://kdsintf.amd.com/vcek/v1/{product}/{hwid}?blSPL=..``).
         """
-        from .certs import check_chain, load_certs, product_chain, verify_issued_by
+        from .certs import check_chain, check_validity, load_certs, product_chain, verify_issued_by
 
+        if self.signing_key not in ("VCEK", "VLEK"):
+            raise SignatureError(f"report KEY_INFO.SIGNING_KEY is {self.signing_key}: only a VCEK (0) or a VLEK (1) signs a report")
+        prod = (product or self._product_guess()).lower()
+        report = self._for_product(prod)
         leaf = load_certs(vcek, "vcek")[0]
+        kind = "vlek" if self.signing_key == "VLEK" else "vcek"
         if ask_ark is None:
-            prod = product or self._product_guess()
-            chain = product_chain(prod, "vlek" if self.signing_key == "VLEK" else "vcek")
+            chain = product_chain(prod, kind)
         else:
             chain = list(ask_ark) if isinstance(ask_ark, (list, tuple)) else load_certs(ask_ark, "ask_ark")  # type: ignore[arg-type]
-            prod = product or self._product_guess()
         if len(chain) != 2:
             raise SignatureError(f"ask_ark: expected the ASK (or ASVK) and the ARK, got {len(chain)} certificates")
         ask, ark = chain
-        check_chain(ark, ask, prod, trusted_arks)
-        verify_issued_by(leaf, ask, "VCEK/VLEK certificate", "ASK/ASVK")
-        self._check_extensions(leaf, prod)
-        self.verify_signature(leaf.public_key())
+        check_chain(ark, ask, prod, trusted_arks, now)
+        # A VLEK is issued by the ASVK ("SEV-VLEK-<product>"), a VCEK by the ASK ("SEV-<product>").
+        ask_cn = ask.subject.rfc4514_string()
+        if ("VLEK" in ask_cn) != (kind == "vlek"):
+            raise SignatureError(f"ask_ark: the report is signed by a {kind.upper()}, but the intermediate is {ask_cn}")
+        verify_issued_by(leaf, ask, f"{kind.upper()} certificate", "ASK/ASVK")
+        check_validity(leaf, f"{kind.upper()} certificate", now)
+        report._check_extensions(leaf, prod)
+        report.verify_signature(leaf.public_key())
         return prod
+
+    def _for_product(self, product: str) -> "AttestationReport":
+        """This report decoded for ``product``: a v3+ report must name the same generation in its
+        signed CPUID fields; a v2 report is re-decoded with the product's TCB layout."""
+        if product not in TCB_LAYOUTS:
+            raise ReportError("product", f"must be one of {', '.join(TCB_LAYOUTS)}, got {product!r}")
+        if product == self.generation:
+            return self
+        if self.cpuid is not None:
+            raise SignatureError(f"report: its CPUID fields name a {self.generation} CPU, not {product}")
+        return AttestationReport.from_bytes(self.raw, generation=product)
 
     def _product_guess(self) -> str:
         return {"milan": "milan", "genoa": "genoa", "turin": "turin"}.get(self.generation, self.generation)
@@ -346,9 +369,14 @@ class AttestationReport:
         from .certs import der_integer, der_octets, extension_value
 
         hwid = extension_value(cert, OID_HWID)
-        if self.signing_key == "VCEK":
-            if hwid is None:
-                raise SignatureError("VCEK certificate: has no hwID extension (1.3.6.1.4.1.3704.1.4)")
+        if self.signing_key == "VCEK" and hwid is None:
+            raise SignatureError("VCEK certificate: has no hwID extension (1.3.6.1.4.1.3704.1.4)")
+        product_ext = extension_value(cert, OID_PRODUCT)
+        if product_ext is not None:
+            text = product_ext[2:].decode("ascii", "replace") if len(product_ext) >= 2 and product_ext[0] in (0x0C, 0x13, 0x16) else ""
+            if not text.lower().startswith(product):
+                raise SignatureError(f"certificate: its product extension says {text!r}, not {product}")
+        if hwid is not None:  # whenever the certificate binds a chip, the report must be that chip's
             want = der_octets(hwid)
             got = self.chip_id[: len(want)] if len(want) == 8 else self.chip_id
             if want != got or (len(want) == 8 and any(self.chip_id[8:])):

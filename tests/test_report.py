@@ -227,3 +227,72 @@ def test_report_cli(tmp_path: Path) -> None:
     launch = tmp_path / "launch.json"
     launch.write_text(json.dumps({"ok": True, "report": {"measurement": MEASUREMENT, "policy": "0xb0000"}}))
     assert run_ours(base + ["--from-launch", str(launch)])[0] == 0
+
+
+# ---- review findings: what must never verify --------------------------------------------------
+
+def test_reserved_signing_keys_never_verify() -> None:
+    for code in range(2, 7):
+        r = AttestationReport.from_bytes(make_report(key_info=code << 2))
+        with pytest.raises(SignatureError, match="only a VCEK"):
+            r.verify(vcek_for(r.reported_tcb.components, b"\x11" * 64), ask_ark=[ASK, ARK], product="milan", trusted_arks=[ARK])
+
+
+def test_vlek_report_cannot_borrow_a_vcek_chip_binding() -> None:
+    """KEY_INFO says VLEK, but the leaf carries chip A's hwID and the report claims chip B."""
+    r = AttestationReport.from_bytes(make_report(key_info=1 << 2, chip_id=b"\x22" * 64))
+    vcek_a = vcek_for(r.reported_tcb.components, b"\x11" * 64)
+    with pytest.raises(SignatureError, match="VLEK, but the intermediate"):
+        r.verify(vcek_a, ask_ark=[ASK, ARK], product="milan", trusted_arks=[ARK])
+    asvk = cert("SEV-VLEK-Test", ASK_KEY, "ARK-Test", ARK_KEY)
+    exts = {e.oid.dotted_string: e.value.value for e in vcek_a.extensions}  # type: ignore[attr-defined]
+    leaf_with_chip_a = cert("SEV-VLEK", VCEK_KEY, "SEV-VLEK-Test", ASK_KEY, exts)
+    with pytest.raises(SignatureError, match="hwID"):
+        r.verify(leaf_with_chip_a, ask_ark=[asvk, ARK], product="milan", trusted_arks=[ARK])
+    del exts["1.3.6.1.4.1.3704.1.4"]  # a VLEK binds no chip: then it verifies
+    assert r.verify(cert("SEV-VLEK", VCEK_KEY, "SEV-VLEK-Test", ASK_KEY, exts), ask_ark=[asvk, ARK], product="milan",
+                    trusted_arks=[ARK]) == "milan"
+
+
+def test_generation_must_match_the_product() -> None:
+    turin_v3 = AttestationReport.from_bytes(make_report(3, cpuid=(0x1A, 0x02, 0x01), chip_id=b"\x22" * 8 + bytes(56)))
+    with pytest.raises(SignatureError, match="turin CPU, not milan"):
+        turin_v3.verify(vcek_for({}, b"\x22" * 8), ask_ark=[ASK, ARK], product="milan", trusted_arks=[ARK])
+    # a v2 report is decoded with the product's layout, so every component of that layout is checked
+    v2 = AttestationReport.from_bytes(make_report(2, tcb=(1, 4, 2, 9, 0, 0, 0, 77)))
+    turin = {"fmc": 1, "bootloader": 4, "tee": 2, "snp": 9, "microcode": 77}
+    assert v2.verify(vcek_for(turin, b"\x11" * 64), ask_ark=[ASK, ARK], product="turin", trusted_arks=[ARK]) == "turin"
+    with pytest.raises(SignatureError, match="fmc"):
+        v2.verify(vcek_for({k: v for k, v in turin.items() if k != "fmc"}, b"\x11" * 64), ask_ark=[ASK, ARK], product="turin",
+                  trusted_arks=[ARK])
+
+
+def test_product_extension_and_validity_dates() -> None:
+    r = AttestationReport.from_bytes(RAW)
+    with pytest.raises(SignatureError, match="valid from"):
+        r.verify(VCEK, now=datetime.datetime(2040, 1, 1, tzinfo=datetime.timezone.utc))
+    with pytest.raises(SignatureError, match="valid from"):
+        r.verify(VCEK, now=datetime.datetime(2000, 1, 1))
+    raw = make_report()
+    rep = AttestationReport.from_bytes(raw)
+    genoa_named = vcek_for(rep.reported_tcb.components, b"\x11" * 64)
+    exts = {e.oid.dotted_string: e.value.value for e in genoa_named.extensions}  # type: ignore[attr-defined]
+    exts["1.3.6.1.4.1.3704.1.2"] = b"\x16\x08Genoa-B0"
+    renamed = cert("SEV-VCEK", VCEK_KEY, "SEV-Test", ASK_KEY, exts)
+    with pytest.raises(SignatureError, match="product extension"):
+        rep.verify(renamed, ask_ark=[ASK, ARK], product="milan", trusted_arks=[ARK])
+
+
+def test_verify_fails_closed_when_the_pipe_is_gone(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bad = bytearray(RAW)
+    bad[0x90] ^= 1
+    path = tmp_path / "bad.bin"
+    path.write_bytes(bytes(bad))
+    proc = subprocess.Popen([sys.executable, "-u", "-m", "snpmeasure", "report", "verify", str(path), "--vcek", str(VCEK)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader is gone before anything is printed
+    assert proc.wait() != 0
