@@ -125,7 +125,11 @@ class GuestPolicy:
             return cls.from_int(text)
         s = text.strip()
         if re.fullmatch(r"0[xX][0-9a-fA-F_]+|[0-9_]+|0[oO][0-7_]+|0[bB][01_]+", s):
-            return cls.from_int(int(s, 0))
+            try:
+                value = int(s, 0) if not re.fullmatch(r"0[0-9_]+", s) else int(s.replace("_", "") or "0", 10)
+            except ValueError:
+                raise PolicyError("policy", f"is not a number: {text!r}") from None
+            return cls.from_int(value)
         kwargs: Dict[str, Any] = {"smt": False}
         spellings = {flag: attr for attr, _, flag, *_ in FLAG_BITS}
         for item in filter(None, (p.strip().lower() for p in s.split(","))):
