@@ -498,31 +498,42 @@ int snp_ld_update(uint8_t *digest, uint8_t page_type, uint64_t gpa, const uint8_
     return SNP_OK;
 }
 
+/* The same page `count` times, the GPA advancing by gpa_step (0: VMSAs at one GPA; 4096: a filled
+ * region). Arguments are checked by the callers; the page is hashed once. */
+static int same_page_chain(uint8_t *digest, uint8_t page_type, uint64_t gpa, uint64_t gpa_step,
+                           const uint8_t *page, uint64_t count, uint8_t imi, uint8_t v1, uint8_t v2,
+                           uint8_t v3, uint8_t *trail)
+{
+    uint64_t ld[6];
+    uint64_t contents[1][6] = {{0, 0, 0, 0, 0, 0}};
+
+    if (has_contents(page_type)) {
+        if (page == NULL)
+            return SNP_ERR_NULL_DATA;
+        snp_sha384_page_portable(page, contents[0]);
+    }
+    if (count == 0)
+        return SNP_OK;
+    ld_from_bytes(ld, digest);
+    chain_impl()(ld, (const uint64_t(*)[6])contents, 0, count, pageinfo_word12(page_type, imi, v1, v2, v3),
+                 gpa, gpa_step, trail);
+    ld_to_bytes(digest, ld);
+    return SNP_OK;
+}
+
 int snp_ld_update_repeat(uint8_t *digest, uint8_t page_type, uint64_t gpa, const uint8_t *page,
                          uint64_t count, uint8_t imi, uint8_t vmpl1_perms, uint8_t vmpl2_perms,
                          uint8_t vmpl3_perms, uint8_t *trail)
 {
     int rc;
-    uint64_t ld[6];
-    uint64_t contents[6] = {0, 0, 0, 0, 0, 0};
 
     ensure_init();
     if ((rc = check_common(digest, page_type, gpa, imi)) != SNP_OK)
         return rc;
     if (count > SNP_MAX_REPEAT)
         return SNP_ERR_LENGTH;
-    if (has_contents(page_type)) {
-        if (page == NULL)
-            return SNP_ERR_NULL_DATA;
-        snp_sha384_page_portable(page, contents);
-    }
-    ld_from_bytes(ld, digest);
-    uint64_t w12 = pageinfo_word12(page_type, imi, vmpl1_perms, vmpl2_perms, vmpl3_perms);
-    if (trail != NULL && count > SIZE_MAX / 48u)
-        return SNP_ERR_LENGTH;
-    chain_impl()(ld, (const uint64_t(*)[6])contents, 0, count, w12, gpa, 0, trail);
-    ld_to_bytes(digest, ld);
-    return SNP_OK;
+    return same_page_chain(digest, page_type, gpa, 0, page, count, imi, vmpl1_perms, vmpl2_perms,
+                           vmpl3_perms, trail);
 }
 
 int snp_ld_update_fill(uint8_t *digest, uint8_t page_type, uint64_t gpa, const uint8_t *page,
@@ -530,24 +541,12 @@ int snp_ld_update_fill(uint8_t *digest, uint8_t page_type, uint64_t gpa, const u
                        uint8_t vmpl3_perms)
 {
     int rc;
-    uint64_t ld[6];
-    uint64_t contents[6] = {0, 0, 0, 0, 0, 0};
 
     ensure_init();
     if ((rc = check_common(digest, page_type, gpa, imi)) != SNP_OK)
         return rc;
     if (npages > UINT64_MAX / 4096u || (npages && npages * 4096u - 1 > UINT64_MAX - gpa))
         return SNP_ERR_GPA_WRAP;
-    if (npages == 0)
-        return SNP_OK;
-    if (has_contents(page_type)) {
-        if (page == NULL)
-            return SNP_ERR_NULL_DATA;
-        snp_sha384_page_portable(page, contents);
-    }
-    ld_from_bytes(ld, digest);
-    uint64_t w12 = pageinfo_word12(page_type, imi, vmpl1_perms, vmpl2_perms, vmpl3_perms);
-    chain_impl()(ld, (const uint64_t(*)[6])contents, 0, npages, w12, gpa, 4096u, NULL);
-    ld_to_bytes(digest, ld);
-    return SNP_OK;
+    return same_page_chain(digest, page_type, gpa, 4096u, page, npages, imi, vmpl1_perms, vmpl2_perms,
+                           vmpl3_perms, NULL);
 }
