@@ -89,8 +89,6 @@ const char *snp_strerror(int code)
         return "imi must be 0 or 1";
     case SNP_ERR_NOMEM:
         return "out of memory";
-    case SNP_ERR_THREAD:
-        return "could not start a thread";
     case SNP_ERR_NULL_ARG:
         return "a required pointer argument is NULL";
     case SNP_ERR_THREADS:

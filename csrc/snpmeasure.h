@@ -29,7 +29,6 @@
 #define SNP_ERR_NULL_DATA -5
 #define SNP_ERR_IMI -6
 #define SNP_ERR_NOMEM -7
-#define SNP_ERR_THREAD -8
 #define SNP_ERR_NULL_ARG -9
 #define SNP_ERR_THREADS -10
 #define SNP_ERR_SIMD -11

@@ -12,7 +12,6 @@ class _Lib:
     SNP_ERR_NULL_DATA: int
     SNP_ERR_IMI: int
     SNP_ERR_NOMEM: int
-    SNP_ERR_THREAD: int
     SNP_ERR_NULL_ARG: int
     SNP_ERR_THREADS: int
     SNP_ERR_SIMD: int

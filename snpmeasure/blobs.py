@@ -27,7 +27,6 @@ AUTHOR_KEY_DIGEST are SHA-384 of the 0x404-byte key structures.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import os
 import re

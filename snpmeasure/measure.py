@@ -17,7 +17,7 @@ from ._version import __version__
 from .cpus import resolve_vcpu_sig
 from .errors import ConfigError, InvalidInputError
 from .firmware import Firmware, GuestState, HostModel, SevFirmware, TraceEntry
-from .images import FOUR_GIB, FirmwareImage, FirmwareManifest, SvsmImage, map_file
+from .images import FirmwareImage, FirmwareManifest, SvsmImage, map_file
 from .kernel_hashes import KernelHashes
 from .pages import Buffer, parse_seed
 from .plan import MODES, Command, FirmwareLayout, Plan, sev_plan, snp_plan
@@ -443,4 +443,4 @@ def sev_launch_measurement(
     return hmac.new(tik, msg, hashlib.sha256).digest()
 
 
-__all__ = ["measure", "sweep", "parse_vcpu_counts", "Measurement", "sev_launch_measurement", "resolve_profile", "FOUR_GIB"]
+__all__ = ["measure", "sweep", "parse_vcpu_counts", "Measurement", "sev_launch_measurement", "resolve_profile"]

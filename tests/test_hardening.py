@@ -8,7 +8,6 @@ import json
 import os
 import random
 import resource
-import struct
 import warnings
 from pathlib import Path
 from typing import Any, Callable

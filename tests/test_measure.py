@@ -8,14 +8,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import pytest
 from hypothesis import given, strategies as st
 
 import snpmeasure
 from snpmeasure import cli, measure
-from snpmeasure.errors import ConfigError, Error, ImageError, InvalidInputError, ProfileError
+from snpmeasure.errors import Error
 from snpmeasure.measure import sev_launch_measurement
 from snpmeasure.profiles import BUILTIN_PROFILES, LaunchProfile
 

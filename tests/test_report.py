@@ -6,7 +6,7 @@ import datetime
 import json
 import struct
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import pytest
 from cryptography import x509
