@@ -870,15 +870,19 @@ COMMANDS["info"] = ("show the backend, SIMD kernels and CPUs in use", register_i
 
 
 def build_parser(only: Optional[str] = None) -> ArgumentParser:
-    """The argument parser. With ``only``, just that subcommand gets its arguments (the others are
-    listed by name and help), so a run imports only what its command needs."""
+    """The argument parser. With a known ``only``, it holds just that subcommand, so a run builds
+    and imports only what its command needs (argparse looks up translations for every parser it
+    creates); otherwise every subcommand is listed by name and help for the top-level help and
+    errors, and none gets its arguments."""
     parser = ArgumentParser(prog="snpmeasure", description="AMD SEV-SNP launch measurements, computed before launch")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     sub.required = True
     for name, (text, register) in COMMANDS.items():
+        if only in COMMANDS and only != name:
+            continue
         p = sub.add_parser(name, help=text)
-        if only is None or only == name:
+        if only == name:
             register(p)
     return parser
 

@@ -9,7 +9,6 @@ firmware's (``SEV_RET_*``, snp-abi.md §1.3); a command refused by the firmware 
 
 from __future__ import annotations
 
-import hashlib
 from enum import Enum, IntEnum
 from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
@@ -334,6 +333,8 @@ class SevFirmware:
     """One SEV or SEV-ES guest context: the launch digest is SHA-256 over everything measured."""
 
     def __init__(self, *, trace: bool = False) -> None:
+        import hashlib  # deferred: SNP runs never need it
+
         self._h = hashlib.sha256()
         self.state = GuestState.LAUNCHING
         self.trace: Optional[List[TraceEntry]] = [] if trace else None

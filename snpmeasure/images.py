@@ -19,7 +19,6 @@ structure and its offset in the file.
 
 from __future__ import annotations
 
-import hashlib
 import mmap
 import os
 import struct
@@ -120,6 +119,8 @@ class FirmwareImage:
 
     def sha256(self) -> str:
         """SHA-256 of the image file, hex."""
+        import hashlib  # deferred: loading OpenSSL costs start-up time that most runs never use
+
         return hashlib.sha256(self._data).hexdigest()
 
     # ---- footer GUID table ----------------------------------------------------------------

@@ -14,7 +14,6 @@ the GIL on large updates, so the kernel and initrd are hashed concurrently.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import struct
 from typing import NamedTuple, Optional, Union
@@ -36,6 +35,8 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 def sha256_file(path: PathLike) -> bytes:
     """SHA-256 of a file, streamed in 1 MiB chunks into one reused buffer."""
+    import hashlib  # deferred (as in from_inputs): loading OpenSSL slows every start-up otherwise
+
     h = hashlib.sha256()
     buf = bytearray(CHUNK)
     view = memoryview(buf)
@@ -101,7 +102,8 @@ class KernelHashes(NamedTuple):
                 if value is not None:
                     raise InvalidInputError(name, "needs a kernel (kernel or kernel_hash): QEMU ignores it without -kernel")
             return None
-        from concurrent.futures import ThreadPoolExecutor  # only when files are hashed: keeps start-up light
+        import hashlib  # deferred, with the thread pool: only runs with a kernel pay for loading them
+        from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             kfut = pool.submit(sha256_file, kernel) if kernel is not None else None

@@ -7,8 +7,6 @@ the guest owner's TIK and the platform's nonce are given (snp-abi.md §8.4).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import struct
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Union
@@ -18,7 +16,7 @@ from .cpus import resolve_vcpu_sig
 from .errors import ConfigError, InvalidInputError
 from .firmware import Firmware, GuestState, HostModel, SevFirmware, TraceEntry
 from .images import FirmwareImage, FirmwareManifest, SvsmImage, map_file
-from .kernel_hashes import KernelHashes
+from .kernel_hashes import KernelHashes, sha256_file
 from .pages import Buffer, parse_seed
 from .plan import MODES, Command, FirmwareLayout, Plan, sev_plan, snp_plan
 from .profiles import VMM_TYPE_PROFILES, LaunchProfile, get_profile
@@ -67,6 +65,8 @@ class Measurement:
 
     def base64(self) -> str:
         """The digest as standard base64 (the form QEMU's id-block tooling uses)."""
+        import base64
+
         return base64.b64encode(self.digest).decode()
 
     def to_json(self) -> Dict[str, Any]:
@@ -90,11 +90,7 @@ class Measurement:
 
 def _file_info(path: Union[str, "os.PathLike[str]"], sha256: Optional[str] = None) -> Dict[str, Any]:
     if sha256 is None:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        sha256 = h.hexdigest()
+        sha256 = sha256_file(path).hex()
     return {"path": os.fspath(path), "sha256": sha256, "size": os.path.getsize(path)}
 
 
@@ -437,6 +433,7 @@ def sev_launch_measurement(
         raise InvalidInputError("mnonce", f"must be 16 bytes, got {len(mnonce)}")
     if len(launch_digest) != 32:
         raise InvalidInputError("launch_digest", f"must be a 32-byte SHA-256 digest, got {len(launch_digest)}")
+    import hashlib
     import hmac
 
     msg = struct.pack("<BBBBI", 0x04, api_major, api_minor, build, policy) + launch_digest + mnonce
