@@ -400,3 +400,22 @@ def test_debian_ovmf_against_sev_snp_measure(vcpus: int, vmm: str) -> None:
 def test_debian_ovmf_found_in_ci() -> None:
     if os.environ.get("CI") and not REAL:
         pytest.fail("CI must provide Debian's OVMF images (.ci/run downloads them)")
+
+
+def test_measure_cli_start_up_stays_light() -> None:
+    """Start-up guard (no timing): `import snpmeasure` and an OVMF-only `measure` run load neither
+    cryptography nor OpenSSL's hashlib backend, and build no other subcommand's parser."""
+    import subprocess
+
+    code = (
+        "import sys, io, contextlib\n"
+        "import snpmeasure\n"
+        "assert 'cryptography' not in sys.modules\n"
+        "from snpmeasure import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    rc = cli.main(['measure', '--mode', 'snp', '--vcpus', '2', '--vcpu-type', 'EPYC-v4', '--ovmf', {str(PEER / 'svsm_ovmf.fd')!r}])\n"
+        "assert rc == 0, rc\n"
+        "print(sorted(m for m in ('cryptography', '_hashlib', 'snpmeasure.blobs', 'snpmeasure.report') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
