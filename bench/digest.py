@@ -17,13 +17,10 @@ import sys
 from typing import Callable, Dict
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import round_robin  # noqa: E402
 from snpmeasure import _core, _reference  # noqa: E402
-
-
 
 
 def main() -> None:

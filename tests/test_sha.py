@@ -79,9 +79,46 @@ def test_page_kernels_match_hashlib(npages: int, threads: int, kernel: str, rnd:
     assert got == want
 
 
+def _page(kind: str, byte: int, pos: int, other: int, rnd: random.Random) -> bytes:
+    if kind == "random":
+        return rnd.randbytes(4096)
+    page = bytearray([byte]) * 4096
+    if kind == "near-fill" and other != byte:
+        page[pos] = other  # one differing byte: must not be taken for a fill page
+    return bytes(page)
+
+
+#: Pages as firmware has them: random contents, pages of one repeated byte (erased flash 0xFF,
+#: zero fill, any other value), and pages one byte away from that, the byte placed where the
+#: fill-page test looks (the first 8 bytes, the 8-byte shift, the last byte) or anywhere.
+fill_pages = st.builds(
+    _page,
+    st.sampled_from(["random", "fill", "near-fill"]),
+    st.sampled_from([0x00, 0xFF]) | st.integers(0, 255),
+    st.sampled_from([0, 1, 7, 8, 9, 4087, 4088, 4095]) | st.integers(0, 4095),
+    st.integers(0, 255),
+    st.integers(0, 2**32).map(random.Random),
+)
+
+
+@given(st.lists(fill_pages, max_size=24), st.integers(1, 4), st.sampled_from(["portable", "avx2"]))
+def test_fill_pages_match_hashlib(pages: list, threads: int, kernel: str) -> None:
+    """Fill pages take a cached hash; everything around them still goes through the lanes in order."""
+    if kernel not in _core.simd_info()["supported"]:  # type: ignore[operator]
+        kernel = "portable"
+    data = b"".join(pages)
+    with using_simd(kernel):
+        got = _core.sha384_pages(data, threads)
+    assert got == b"".join(hashlib.sha384(p).digest() for p in pages)
+
+
 def test_large_region_kernels_agree() -> None:
-    """A region large enough for several windows of chunks and threads."""
-    data = bytes(range(256)) * (16 * 1030)  # 1030 pages
+    """A region large enough for several chunks on every thread: distinct pages, then runs of fill
+    pages (0xFF, 0x00, 0x5A) of lengths that end inside, on and across chunk and lane boundaries."""
+    rnd = random.Random(6)
+    data = bytes(range(256)) * (16 * 1030)  # 1030 pages, every one distinct from a fill page
+    for fill, run in ((0xFF, 500), (0x00, 3), (0x5A, 65), (0xFF, 1)):
+        data += bytes([fill]) * 4096 * run + rnd.randbytes(4096 * rnd.randrange(1, 7))
     want = b"".join(hashlib.sha384(data[i : i + 4096]).digest() for i in range(0, len(data), 4096))
     for kernel in _core.simd_info()["supported"]:
         with using_simd(kernel):
