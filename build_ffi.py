@@ -5,13 +5,42 @@ so cffi releases the GIL around every call. Extra compiler flags (e.g. -Werror o
 come from the SNPMEASURE_CFLAGS environment variable.
 """
 import os
+import platform
 import shlex
+import subprocess
+import sysconfig
+import tempfile
 
 from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CSRC = os.path.join(HERE, "csrc")
 SOURCES = ["sha512.c", "sha512_avx2.c", "launch_digest.c"]
+
+AVX2_PROBE = """#include <immintrin.h>
+__attribute__((target("avx2"))) __m256i probe(__m256i a, __m256i b) { return _mm256_add_epi64(a, b); }
+"""
+
+
+def avx2_kernel_flags() -> list:
+    """[] if the C compiler builds the AVX2 kernel (x86-64 only: target attribute plus intrinsics),
+    else ["-DSNP_NO_AVX2"]: the build then succeeds with the portable kernel alone."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return []  # csrc/sha512.h enables the kernel on x86-64 only
+    cc = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "probe.c")
+        with open(src, "w", encoding="utf-8") as f:
+            f.write(AVX2_PROBE)
+        try:
+            ok = subprocess.run(cc + ["-c", src, "-o", os.path.join(tmp, "probe.o")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+        except OSError:
+            ok = False  # no usable compiler here: the real build reports that
+    if not ok:
+        print("snpmeasure: the C compiler cannot build the AVX2 kernel; building the portable kernel only")
+    return [] if ok else ["-DSNP_NO_AVX2"]
+
 
 ffibuilder = FFI()
 with open(os.path.join(CSRC, "snpmeasure.h"), encoding="utf-8") as f:
@@ -23,7 +52,7 @@ ffibuilder.set_source(
     # Relative paths keep the sdist and wheel builds reproducible.
     sources=[os.path.relpath(os.path.join(CSRC, s)) for s in SOURCES],
     include_dirs=[os.path.relpath(CSRC)],
-    extra_compile_args=["-std=gnu11", "-O3"] + shlex.split(os.environ.get("SNPMEASURE_CFLAGS", "")),
+    extra_compile_args=["-std=gnu11", "-O3"] + avx2_kernel_flags() + shlex.split(os.environ.get("SNPMEASURE_CFLAGS", "")),
     extra_link_args=shlex.split(os.environ.get("SNPMEASURE_LDFLAGS", "")),
     libraries=["pthread"],
 )

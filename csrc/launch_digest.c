@@ -51,7 +51,9 @@ static _Atomic int min_pages_per_thread = 48;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static _Atomic int simd_kernel = SNP_SIMD_PORTABLE; /* may change while other threads hash */
 static int simd_supported = 0;
+#ifdef SNP_HAVE_AVX2_KERNEL
 static int bmi2_supported = 0;
+#endif
 /* SHA-384 of a page of 0x00 and of 0xFF bytes (see page_fill_byte); read-only after init. */
 static uint64_t zero_page_hash[6], erased_page_hash[6];
 

@@ -78,7 +78,9 @@ void snp_sha512_compress_wk(uint64_t st[8], const uint64_t wk[80]);
 /* SHA-384 of one 4096-byte page, as 6 state words (big-endian semantics). Portable kernel. */
 void snp_sha384_page_portable(const uint8_t *page, uint64_t out[6]);
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* build_ffi.py defines SNP_NO_AVX2 when the compiler cannot build target("avx2") intrinsics; the
+ * build then has the portable kernel only (snp_simd_supported() returns 0). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(SNP_NO_AVX2)
 #define SNP_HAVE_AVX2_KERNEL 1
 /* SHA-384 of four 4096-byte pages at once (4-lane AVX2 multi-buffer); out[lane][6]. */
 void snp_sha384_4pages_avx2(const uint8_t *const pages[4], uint64_t out[4][6]);
