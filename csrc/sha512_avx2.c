@@ -8,8 +8,9 @@
  * Zen 3 runs vector shifts and shuffles on two of its four vector pipes, and the kernel is bound by
  * them. Measured against the first version (gcc 12, round-robin, bench-style A/B in one process):
  * the byte-shuffle rotate and computing each schedule word inside the round that consumes it
- * (instead of eight words ahead of eight rounds: less register pressure, about half the spills)
- * are together 10-14% faster. Tried and slower here: Ch with andnot, a pre-broadcast K table, full
+ * (gcc kept the separate eight-word schedule loop rolled, with index arithmetic and reloads: the
+ * rounds now issue about 16% fewer instructions, their vector ops at the count the algorithm needs)
+ * are together 8-12% faster. Tried and slower here: Ch with andnot, a pre-broadcast K table, full
  * unrolling, sixteen-word schedule batches, reassociating t1 with Sigma1 last. */
 #include "sha512.h"
 
