@@ -2,7 +2,9 @@
 
 The chain is ARK (self-signed, RSA-4096, RSA-PSS/SHA-384) → ASK (VCEK) or ASVK (VLEK) → VCEK/VLEK
 (ECDSA P-384). The ARK must equal the one AMD publishes for the product (shipped in
-``snpmeasure/data``, see its README).
+``snpmeasure/data``, see its README). AMD revokes intermediates through a CRL per product that the
+ARK signs (KDS: ``https://kdsintf.amd.com/vcek/v1/{product}/crl``); VCEKs are not listed there (a
+chip's key changes with its TCB instead).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import os
 import warnings
 from importlib import resources
-from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple, Union
 
 from .errors import SignatureError
 
@@ -20,6 +22,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from cryptography import x509
 
 CertSource = Union[bytes, str, "os.PathLike[str]", "x509.Certificate"]
+CrlSource = Union[bytes, str, "os.PathLike[str]", "x509.CertificateRevocationList"]
+#: A CRL larger than this is refused unread (AMD's are about 1-2 KiB).
+MAX_CRL_BYTES = 1 << 20
 
 
 def load_certs(source: CertSource, field: str) -> List["x509.Certificate"]:
@@ -44,6 +49,67 @@ def load_certs(source: CertSource, field: str) -> List["x509.Certificate"]:
             return [x509.load_der_x509_certificate(data)]
         except ValueError:
             raise ReportError(field, "is not a PEM or DER X.509 certificate") from None
+
+
+def load_crl(source: CrlSource, field: str = "crl") -> "x509.CertificateRevocationList":
+    """A certificate revocation list from a PEM or DER file or bytes (AMD's KDS serves DER)."""
+    from cryptography import x509
+
+    from .report import ReportError
+
+    if isinstance(source, x509.CertificateRevocationList):
+        return source
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as f:
+            data = f.read(MAX_CRL_BYTES + 1)
+    else:
+        data = bytes(source)
+    if len(data) > MAX_CRL_BYTES:
+        raise ReportError(field, f"is larger than {MAX_CRL_BYTES} bytes: not a CRL from AMD's KDS")
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    try:
+        crl = x509.load_pem_x509_crl(data) if b"-----BEGIN X509 CRL-----" in data else x509.load_der_x509_crl(data)
+        # cryptography parses fields on first use: read every one check_crl uses now, so a
+        # malformed CRL is bad input here rather than an exception halfway through the checks.
+        crl.issuer.rfc4514_string()
+        _ = crl.last_update_utc, crl.next_update_utc, crl.tbs_certlist_bytes, crl.signature
+        for entry in crl:
+            _ = entry.serial_number, entry.revocation_date_utc
+    except (ValueError, UnsupportedAlgorithm):
+        raise ReportError(field, "is not a PEM or DER X.509 CRL") from None
+    return crl
+
+
+def check_crl(crl: "x509.CertificateRevocationList", ark: "x509.Certificate",
+              revocable: Sequence[Tuple["x509.Certificate", str]], now: Optional["datetime.datetime"] = None) -> None:
+    """``crl`` is the ARK's (issuer name, RSA-PSS signature), current at ``now`` (issued before it,
+    next update not passed: a stale CRL cannot say what was revoked since), and lists none of
+    ``revocable`` (certificates the ARK issued, given with their names for the message)."""
+    import datetime
+
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    if crl.issuer != ark.subject:
+        raise SignatureError(f"CRL: issued by {crl.issuer.rfc4514_string()}, not by the ARK ({ark.subject.rfc4514_string()})")
+    try:
+        valid = crl.is_signature_valid(ark.public_key())  # type: ignore[arg-type]
+    except (UnsupportedAlgorithm, ValueError, TypeError) as exc:
+        raise SignatureError(f"CRL: its signature cannot be checked with the ARK's key ({exc})") from None
+    if not valid:
+        raise SignatureError("CRL: its signature does not verify with the ARK's key")
+    at = now or datetime.datetime.now(datetime.timezone.utc)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=datetime.timezone.utc)
+    if crl.last_update_utc > at:
+        raise SignatureError(f"CRL: issued {crl.last_update_utc:%Y-%m-%d}, after {at:%Y-%m-%d}")
+    if crl.next_update_utc is not None and crl.next_update_utc < at:
+        raise SignatureError(f"CRL: out of date since {crl.next_update_utc:%Y-%m-%d} (its next update); fetch the current one")
+    for cert, name in revocable:
+        entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+        if entry is not None:
+            raise SignatureError(f"{name}: revoked by AMD's CRL on {entry.revocation_date_utc:%Y-%m-%d} "
+                                 f"(serial {cert.serial_number:#x})")
 
 
 def product_chain(product: str, kind: str = "vcek") -> List["x509.Certificate"]:
@@ -124,4 +190,5 @@ def der_octets(value: bytes) -> bytes:
     raise SignatureError(f"VCEK certificate: hwID extension has an unexpected form ({len(value)} bytes)")
 
 
-__all__ = ["load_certs", "product_chain", "check_chain", "check_validity", "verify_issued_by", "extension_value"]
+__all__ = ["load_certs", "load_crl", "product_chain", "check_chain", "check_crl", "check_validity", "verify_issued_by",
+           "extension_value"]

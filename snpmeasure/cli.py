@@ -748,7 +748,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     failures: List[str] = []
     product = None
     try:
-        product = report.verify(args.vcek, ask_ark=args.ask_ark, product=args.product)
+        product = report.verify(args.vcek, ask_ark=args.ask_ark, product=args.product, crl=args.crl)
     except Error as exc:
         if not isinstance(exc, InvalidInputError):
             failures.append(f"SIGNATURE: {exc}")
@@ -831,6 +831,8 @@ def register_report(p: "ArgumentParser") -> None:
         q.set_defaults(func=cmd_report)
     verify.add_argument("--vcek", required=True, metavar="CERT", help="VCEK or VLEK certificate (PEM or DER) from AMD's KDS")
     verify.add_argument("--ask-ark", metavar="PEM", help="ASK (or ASVK) and ARK chain; default: the built-in one for the product")
+    verify.add_argument("--crl", metavar="FILE", help="AMD's CRL for the product (DER or PEM, from "
+                        "https://kdsintf.amd.com/vcek/v1/PRODUCT/crl): fail if it revokes the ASK/ASVK, is not the ARK's, or is out of date")
     verify.add_argument("--from-launch", metavar="JSON", help="expect what 'snpmeasure launch --json' printed")
     verify.add_argument("--expect-measurement", metavar="HEX")
     verify.add_argument("--expect-host-data", metavar="HEX")

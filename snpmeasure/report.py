@@ -315,6 +315,7 @@ class AttestationReport:
         product: Optional[str] = None,
         trusted_arks: Optional[Sequence["x509.Certificate"]] = None,
         now: Optional["datetime.datetime"] = None,
+        crl: Union[None, bytes, str, "os.PathLike[str]", "x509.CertificateRevocationList"] = None,
     ) -> str:
         """Verify the report: signature with the VCEK/VLEK, the certificate chain VCEK ← ASK (ASVK
         for a VLEK) ← ARK, the ARK self-signed and equal to AMD's root for the product, and the
@@ -322,9 +323,11 @@ class AttestationReport:
 
         Each failure raises :class:`SignatureError` naming the step; certificates must be valid at
         ``now`` (default: the current time). No network access: fetch the VCEK from AMD's KDS
-        (``https://kdsintf.amd.com/vcek/v1/{product}/{hwid}?blSPL=..``).
+        (``https://kdsintf.amd.com/vcek/v1/{product}/{hwid}?blSPL=..``). With ``crl`` (AMD's CRL
+        for the product, ``https://kdsintf.amd.com/vcek/v1/{product}/crl``, PEM or DER), the CRL
+        must be the ARK's, signed by it and current at ``now``, and must not list the ASK/ASVK.
         """
-        from .certs import check_chain, check_validity, load_certs, product_chain, verify_issued_by
+        from .certs import check_chain, check_crl, check_validity, load_certs, load_crl, product_chain, verify_issued_by
 
         if self.signing_key not in ("VCEK", "VLEK"):
             raise SignatureError(f"report KEY_INFO.SIGNING_KEY is {self.signing_key}: only a VCEK (0) or a VLEK (1) signs a report")
@@ -344,6 +347,8 @@ class AttestationReport:
         ask_cn = ask.subject.rfc4514_string()
         if ("VLEK" in ask_cn) != (kind == "vlek"):
             raise SignatureError(f"ask_ark: the report is signed by a {kind.upper()}, but the intermediate is {ask_cn}")
+        if crl is not None:
+            check_crl(load_crl(crl), ark, [(ask, "ASVK certificate" if kind == "vlek" else "ASK certificate")], now)
         verify_issued_by(leaf, ask, f"{kind.upper()} certificate", "ASK/ASVK")
         check_validity(leaf, f"{kind.upper()} certificate", now)
         report._check_extensions(leaf, prod)

@@ -129,6 +129,37 @@ def test_attestation_reports(rnd: random.Random, n: int, cut: int) -> None:
     only_errors(lambda: AttestationReport.from_bytes(data).verify(FIXTURES / "attestation" / "vcek.testcer"))
 
 
+def _forged_milan_crl() -> bytes:
+    """A DER CRL naming AMD's Milan ARK as issuer, signed by a throwaway key, revoking serial 2."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from snpmeasure.certs import load_certs
+
+    ark = load_certs(FIXTURES / "attestation" / "ask_ark_milan.pem", "ask_ark")[1]
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    day = datetime.datetime(2025, 1, 1)
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(ark.subject).last_update(day)
+           .next_update(day + datetime.timedelta(days=3650))
+           .add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(2).revocation_date(day).build())
+           .sign(key, hashes.SHA384(), rsa_padding=padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48)))
+    return crl.public_bytes(Encoding.DER)
+
+
+CRL = _forged_milan_crl()
+
+
+@given(rnd=seeds, n=st.integers(1, 10), cut=st.integers(0, 600))
+def test_crls(rnd: random.Random, n: int, cut: int) -> None:
+    vcek = FIXTURES / "attestation" / "vcek.testcer"
+    for data in (mutate(CRL, rnd, n), CRL[:cut]):
+        only_errors(lambda: AttestationReport.from_bytes(REPORT).verify(vcek, crl=data))
+
+
 @given(path=st.lists(st.sampled_from(["schema", "schema_version", "firmware", "size", "sha256", "ovmf_digest", "sections", 0, 1, "gpa",
                                       "type", "sev_hash_table", "sev_es_reset_eip"]), min_size=1, max_size=3), value=json_values)
 def test_manifests(path: list, value: Any) -> None:

@@ -296,3 +296,87 @@ def test_verify_fails_closed_when_the_pipe_is_gone(tmp_path: Path) -> None:
     assert proc.stdout is not None
     proc.stdout.close()  # the reader is gone before anything is printed
     assert proc.wait() != 0
+
+
+# ---- AMD's certificate revocation list ------------------------------------------------------------
+
+def make_crl(*, revoked: Tuple[int, ...] = (), signer: Any = ARK_KEY, issuer: str = "ARK-Test",
+             issued: datetime.datetime = datetime.datetime(2025, 1, 1), days: int = 3650) -> x509.CertificateRevocationList:
+    b = (x509.CertificateRevocationListBuilder().issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+         .last_update(issued).next_update(issued + datetime.timedelta(days=days)))
+    for serial in revoked:
+        b = b.add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(issued).build())
+    return b.sign(signer, hashes.SHA384(), rsa_padding=rsa_pss() if isinstance(signer, rsa.RSAPrivateKey) else None)
+
+
+def verify_with_crl(crl: Any, now: Optional[datetime.datetime] = None) -> str:
+    raw = make_report()
+    r = AttestationReport.from_bytes(raw)
+    return r.verify(vcek_for(r.reported_tcb.components, b"\x11" * 64), ask_ark=[ASK, ARK], product="milan",
+                    trusted_arks=[ARK], crl=crl, now=now or datetime.datetime(2026, 1, 1))
+
+
+def test_crl_from_the_ark_that_revokes_nothing_passes_in_every_form(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    crl = make_crl(revoked=(0x99,))  # someone else's serial
+    der, pem = crl.public_bytes(Encoding.DER), crl.public_bytes(Encoding.PEM)
+    (tmp_path / "milan.crl").write_bytes(der)
+    for form in (crl, der, pem, tmp_path / "milan.crl", str(tmp_path / "milan.crl")):
+        assert verify_with_crl(form) == "milan"
+
+
+@pytest.mark.parametrize("crl,now,fragment", [
+    (lambda: make_crl(revoked=(1,)), None, "ASK certificate: revoked by AMD's CRL on 2025-01-01 (serial 0x1)"),
+    (lambda: make_crl(signer=ASK_KEY), None, "CRL: its signature does not verify with the ARK's key"),
+    (lambda: make_crl(issuer="ARK-Other"), None, "CRL: issued by CN=ARK-Other, not by the ARK (CN=ARK-Test)"),
+    (lambda: make_crl(days=30), None, "CRL: out of date since 2025-01-31"),
+    (lambda: make_crl(issued=datetime.datetime(2026, 6, 1)), None, "CRL: issued 2026-06-01, after 2026-01-01"),
+    (lambda: make_crl(signer=ec.generate_private_key(ec.SECP384R1())), None, "CRL: its signature"),
+])
+def test_crl_failures_name_the_rule(crl: Any, now: Optional[datetime.datetime], fragment: str) -> None:
+    with pytest.raises(SignatureError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        verify_with_crl(crl(), now)
+
+
+def test_crl_that_is_no_crl_is_bad_input(tmp_path: Path) -> None:
+    for junk in (b"", b"\x30\x03\x02\x01\x01", b"-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n", RAW):
+        with pytest.raises(ReportError, match="crl: is not a PEM or DER X.509 CRL"):
+            verify_with_crl(junk)
+    big = tmp_path / "big.crl"
+    big.write_bytes(b"\x30" * ((1 << 20) + 1))
+    with pytest.raises(ReportError, match="larger than"):
+        verify_with_crl(big)
+
+
+def test_crl_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--crl through the CLI: the real Milan report with a CRL the ARK did not sign fails (exit 1), a
+    file that is no CRL is bad input (exit 2); with the built-in chain swapped for the test chain, a
+    clean CRL passes and a revoking one fails."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    import snpmeasure.certs
+
+    forged = tmp_path / "forged.crl"
+    milan_ark = load_certs(ATT / "ask_ark_milan.pem", "ask_ark")[1]
+    b = (x509.CertificateRevocationListBuilder().issuer_name(milan_ark.subject)
+         .last_update(datetime.datetime(2025, 1, 1)).next_update(datetime.datetime(2035, 1, 1)))
+    forged.write_bytes(b.sign(ARK_KEY, hashes.SHA384(), rsa_padding=rsa_pss()).public_bytes(Encoding.DER))
+    base = ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK)]
+    rc, out, _ = run_ours(base + ["--crl", str(forged), "--json"])
+    assert rc == 1 and json.loads(out)["failures"] == ["SIGNATURE: CRL: its signature does not verify with the ARK's key"]
+    (tmp_path / "junk.crl").write_bytes(b"junk")
+    rc, _, err = run_ours(base + ["--crl", str(tmp_path / "junk.crl")])
+    assert rc == 2 and "crl: is not a PEM or DER X.509 CRL" in err
+    assert run_ours(base + ["--crl", str(tmp_path / "missing.crl")])[0] == 2
+
+    monkeypatch.setattr(snpmeasure.certs, "product_chain", lambda product, kind="vcek": [ASK, ARK])
+    r = AttestationReport.from_bytes(make_report())
+    (tmp_path / "report.bin").write_bytes(r.raw)
+    (tmp_path / "vcek.der").write_bytes(vcek_for(r.reported_tcb.components, b"\x11" * 64).public_bytes(Encoding.DER))
+    synth = ["report", "verify", str(tmp_path / "report.bin"), "--vcek", str(tmp_path / "vcek.der"), "--product", "milan"]
+    for name, crl, want in (("clean.crl", make_crl(), 0), ("revoking.crl", make_crl(revoked=(1,)), 1)):
+        (tmp_path / name).write_bytes(crl.public_bytes(Encoding.PEM))
+        rc, out, _ = run_ours(synth + ["--crl", str(tmp_path / name)])
+        assert rc == want, out
+    assert "ASK certificate: revoked" in out
