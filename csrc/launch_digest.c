@@ -110,6 +110,15 @@ const char *snp_strerror(int code)
     }
 }
 
+int snp_simd_built(void)
+{
+#ifdef SNP_HAVE_AVX2_KERNEL
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 int snp_simd_supported(void)
 {
     ensure_init();
@@ -181,6 +190,8 @@ int snp_sha512(const uint8_t *data, size_t len, uint8_t *out64)
  * fill. Such a page's hash depends on that byte alone, so it is hashed once, not per page. The test
  * costs a few cycles on other pages (the first 8 bytes usually differ) and a 4 KiB compare on a
  * fill page, against about 4 us to hash one.
+ *
+ * 0x00 and 0xFF pages use hashes computed at init; another fill byte is hashed once per chunk.
  *
  * Returns the fill byte (0..255), or -1 if the page holds different bytes. */
 static int page_fill_byte(const uint8_t *p)

@@ -35,7 +35,8 @@ void snp_sha512_init_tables(void)
     expand_wk(w, snp_pageinfo_pad_wk);
 }
 
-/* The 80 rounds, with the schedule computed in a 16-word ring. */
+/* The 80 rounds, with the schedule computed in a 16-word ring. ROUND evaluates wk exactly once:
+ * rounds 16..79 pass a schedule update (SCHED) as wk. */
 #define ROUND(a, b, c, d, e, f, g, h, wk)                                  \
     do {                                                                   \
         uint64_t t1_ = (h) + BSIG1(e) + CH(e, f, g) + (wk);                \

@@ -33,6 +33,7 @@
 #define VCH(e, f, g) VXOR(VAND(VXOR((f), (g)), (e)), (g))
 #define VMAJ(a, b, c) VXOR((b), VAND(VXOR((a), (b)), VXOR((b), (c))))
 
+/* VROUND evaluates wk exactly once: rounds 16..79 pass a schedule update (WK_SCHED) as wk. */
 #define VROUND(a, b, c, d, e, f, g, h, wk)                                             \
     do {                                                                               \
         __m256i t1_ = VADD(VADD(VADD((h), VBSIG1(e)), VCH(e, f, g)), (wk));            \

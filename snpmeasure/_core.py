@@ -126,11 +126,12 @@ def native_available() -> bool:
 def simd_info() -> Dict[str, object]:
     """Which content-hashing kernels exist and which is active (native backend only)."""
     if _native is None:
-        return {"backend": backend, "supported": [], "active": None}
+        return {"backend": backend, "built": [], "supported": [], "active": None}
     lib = _native.lib
+    built = ["portable"] + (["avx2"] if lib.snp_simd_built() else [])
     supported = ["portable"] + (["avx2"] if lib.snp_simd_supported() else [])
     active = "avx2" if lib.snp_simd_get() == lib.SNP_SIMD_AVX2 else "portable"
-    return {"backend": backend, "supported": supported, "active": active, "cpus": lib.snp_online_cpus()}
+    return {"backend": backend, "built": built, "supported": supported, "active": active, "cpus": lib.snp_online_cpus()}
 
 
 def set_simd(kernel: str) -> None:

@@ -29,5 +29,31 @@ def test_avx2_probe_falls_back_to_the_portable_kernel(monkeypatch: pytest.Monkey
     assert mod.avx2_kernel_flags() == ["-DSNP_NO_AVX2"]
     monkeypatch.setenv("CC", "/nonexistent/cc")
     assert mod.avx2_kernel_flags() == ["-DSNP_NO_AVX2"]
+    monkeypatch.setenv("SNPMEASURE_REQUIRE_AVX2", "1")
+    with pytest.raises(SystemExit, match="cannot build the AVX2 kernel and SNPMEASURE_REQUIRE_AVX2=1"):
+        mod.avx2_kernel_flags()
     monkeypatch.setattr(mod.platform, "machine", lambda: "aarch64")
     assert mod.avx2_kernel_flags() == []  # no x86 kernel to probe for
+
+
+def test_avx2_probe_passes_with_this_compiler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiler that built this checkout's core (gcc or clang on x86-64) passes the probe."""
+    import platform
+
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("the AVX2 kernel exists on x86-64 only")
+    mod = load_build_ffi()
+    monkeypatch.delenv("SNPMEASURE_CFLAGS", raising=False)
+    assert mod.avx2_kernel_flags() == []
+
+
+def test_simd_info_says_what_was_built() -> None:
+    from snpmeasure import _core
+
+    info = _core.simd_info()
+    if not _core.native_available():
+        assert info["built"] == info["supported"] == []
+        return
+    assert "portable" in info["built"]  # type: ignore[operator]
+    assert set(info["supported"]) <= set(info["built"])  # type: ignore[call-overload]
+    assert info["active"] in info["supported"]  # type: ignore[operator]
