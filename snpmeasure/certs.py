@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import warnings
 from importlib import resources
-from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from .errors import SignatureError
 
@@ -23,88 +23,142 @@ if TYPE_CHECKING:  # pragma: no cover
 
 CertSource = Union[bytes, str, "os.PathLike[str]", "x509.Certificate"]
 CrlSource = Union[bytes, str, "os.PathLike[str]", "x509.CertificateRevocationList"]
+T = TypeVar("T")
 #: A CRL larger than this is refused unread (AMD's are about 1-2 KiB).
 MAX_CRL_BYTES = 1 << 20
+
+
+def _read_source(source: Any, field: str, what: str, limit: Optional[int] = None) -> bytes:
+    """The bytes of a path or bytes-like source (at most ``limit`` + 1 read from a file)."""
+    from .report import ReportError
+
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as f:
+            return f.read() if limit is None else f.read(limit + 1)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    raise ReportError(field, f"must be {what}: a path, bytes, or a loaded object, got {type(source).__name__}")
+
+
+def _parsed(field: str, what: str, parse: Callable[[], T]) -> T:
+    """Run ``parse`` (load an X.509 object and read every field the checks use): whatever it raises
+    means the input is no usable ``what``. cryptography decodes fields lazily and raises ValueError,
+    KeyError, TypeError or InvalidVersion for different malformations, so all are caught here, at
+    the parsing boundary, rather than escaping from a check later."""
+    from .report import ReportError
+
+    try:
+        with warnings.catch_warnings():
+            # AMD's certificates carry serial numbers that newer cryptography warns about.
+            warnings.simplefilter("ignore")
+            return parse()
+    except Exception:  # noqa: BLE001 - see the docstring
+        raise ReportError(field, f"is not a PEM or DER {what}") from None
+
+
+def _touch_cert(cert: "x509.Certificate") -> "x509.Certificate":
+    _ = (cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(), cert.serial_number, cert.not_valid_before_utc,
+         cert.not_valid_after_utc, cert.public_key(), cert.signature, cert.tbs_certificate_bytes, cert.signature_algorithm_oid)
+    for ext in cert.extensions:
+        _ = ext.oid, ext.critical, ext.value
+    return cert
 
 
 def load_certs(source: CertSource, field: str) -> List["x509.Certificate"]:
     """Certificates from a PEM (one or more) or DER file or bytes, or a Certificate."""
     from cryptography import x509
 
-    from .report import ReportError
-
     if isinstance(source, x509.Certificate):
-        return [source]
-    if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as f:
-            data = f.read()
-    else:
-        data = bytes(source)
-    with warnings.catch_warnings():
-        # AMD's certificates carry serial numbers that newer cryptography warns about.
-        warnings.simplefilter("ignore")
-        try:
-            if b"-----BEGIN CERTIFICATE-----" in data:
-                return x509.load_pem_x509_certificates(data)
-            return [x509.load_der_x509_certificate(data)]
-        except ValueError:
-            raise ReportError(field, "is not a PEM or DER X.509 certificate") from None
+        return [_parsed(field, "X.509 certificate", lambda: _touch_cert(source))]
+    data = _read_source(source, field, "a certificate")
+
+    def parse() -> List["x509.Certificate"]:
+        certs = x509.load_pem_x509_certificates(data) if b"-----BEGIN CERTIFICATE-----" in data else [x509.load_der_x509_certificate(data)]
+        return [_touch_cert(c) for c in certs]
+
+    return _parsed(field, "X.509 certificate", parse)
+
+
+def _touch_crl(crl: "x509.CertificateRevocationList") -> "x509.CertificateRevocationList":
+    _ = (crl.issuer.rfc4514_string(), crl.last_update_utc, crl.next_update_utc, crl.tbs_certlist_bytes, crl.signature,
+         crl.signature_algorithm_oid)
+    for ext in crl.extensions:
+        _ = ext.oid, ext.critical, ext.value
+    for entry in crl:
+        _ = entry.serial_number, entry.revocation_date_utc
+        for ext in entry.extensions:
+            _ = ext.oid, ext.critical, ext.value
+    return crl
 
 
 def load_crl(source: CrlSource, field: str = "crl") -> "x509.CertificateRevocationList":
-    """A certificate revocation list from a PEM or DER file or bytes (AMD's KDS serves DER)."""
+    """A certificate revocation list from a PEM or DER file or bytes (AMD's KDS serves DER), or a
+    loaded one; every field the checks read is decoded here."""
     from cryptography import x509
 
     from .report import ReportError
 
     if isinstance(source, x509.CertificateRevocationList):
-        return source
-    if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as f:
-            data = f.read(MAX_CRL_BYTES + 1)
-    else:
-        data = bytes(source)
+        return _parsed(field, "X.509 CRL", lambda: _touch_crl(source))
+    data = _read_source(source, field, "a CRL", MAX_CRL_BYTES)
     if len(data) > MAX_CRL_BYTES:
         raise ReportError(field, f"is larger than {MAX_CRL_BYTES} bytes: not a CRL from AMD's KDS")
-    from cryptography.exceptions import UnsupportedAlgorithm
+    return _parsed(field, "X.509 CRL", lambda: _touch_crl(
+        x509.load_pem_x509_crl(data) if b"-----BEGIN X509 CRL-----" in data else x509.load_der_x509_crl(data)))
 
-    try:
-        crl = x509.load_pem_x509_crl(data) if b"-----BEGIN X509 CRL-----" in data else x509.load_der_x509_crl(data)
-        # cryptography parses fields on first use: read every one check_crl uses now, so a
-        # malformed CRL is bad input here rather than an exception halfway through the checks.
-        crl.issuer.rfc4514_string()
-        _ = crl.last_update_utc, crl.next_update_utc, crl.tbs_certlist_bytes, crl.signature
-        for entry in crl:
-            _ = entry.serial_number, entry.revocation_date_utc
-    except (ValueError, UnsupportedAlgorithm):
-        raise ReportError(field, "is not a PEM or DER X.509 CRL") from None
-    return crl
+
+#: rsassaPss: AMD's ARK signs everything with RSA-PSS (SHA-384).
+OID_RSASSA_PSS = "1.2.840.113549.1.1.10"
 
 
 def check_crl(crl: "x509.CertificateRevocationList", ark: "x509.Certificate",
               revocable: Sequence[Tuple["x509.Certificate", str]], now: Optional["datetime.datetime"] = None) -> None:
-    """``crl`` is the ARK's (issuer name, RSA-PSS signature), current at ``now`` (issued before it,
-    next update not passed: a stale CRL cannot say what was revoked since), and lists none of
+    """``crl`` is a complete CRL of the ARK (issuer name, RSA-PSS signature by the ARK's key), current
+    at ``now`` (issued before it, with a next update that has not passed: a stale CRL cannot say
+    what was revoked since), usable under RFC 5280 §5 (no critical extension this check does not
+    understand, not a delta CRL, its scope includes CA certificates), and lists none of
     ``revocable`` (certificates the ARK issued, given with their names for the message)."""
     import datetime
 
+    from cryptography import x509
     from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 
     if crl.issuer != ark.subject:
         raise SignatureError(f"CRL: issued by {crl.issuer.rfc4514_string()}, not by the ARK ({ark.subject.rfc4514_string()})")
+    if crl.signature_algorithm_oid.dotted_string != OID_RSASSA_PSS:
+        raise SignatureError(f"CRL: signed with {crl.signature_algorithm_oid.dotted_string}, not RSA-PSS as AMD's ARK signs")
     try:
         valid = crl.is_signature_valid(ark.public_key())  # type: ignore[arg-type]
     except (UnsupportedAlgorithm, ValueError, TypeError) as exc:
         raise SignatureError(f"CRL: its signature cannot be checked with the ARK's key ({exc})") from None
     if not valid:
         raise SignatureError("CRL: its signature does not verify with the ARK's key")
+    understood = {ExtensionOID.CRL_NUMBER, ExtensionOID.AUTHORITY_KEY_IDENTIFIER, ExtensionOID.ISSUING_DISTRIBUTION_POINT}
+    for ext in crl.extensions:
+        if isinstance(ext.value, x509.DeltaCRLIndicator):
+            raise SignatureError("CRL: is a delta CRL; give the complete CRL")
+        if isinstance(ext.value, x509.IssuingDistributionPoint):
+            idp = ext.value
+            if idp.only_contains_user_certs or idp.only_contains_attribute_certs or idp.only_some_reasons or idp.indirect_crl:
+                raise SignatureError("CRL: its issuing distribution point limits it to part of the ARK's certificates")
+        elif ext.critical and ext.oid not in understood:
+            raise SignatureError(f"CRL: has a critical extension this check does not understand ({ext.oid.dotted_string})")
     at = now or datetime.datetime.now(datetime.timezone.utc)
     if at.tzinfo is None:
         at = at.replace(tzinfo=datetime.timezone.utc)
     if crl.last_update_utc > at:
         raise SignatureError(f"CRL: issued {crl.last_update_utc:%Y-%m-%d}, after {at:%Y-%m-%d}")
-    if crl.next_update_utc is not None and crl.next_update_utc < at:
+    if crl.next_update_utc is None:
+        raise SignatureError("CRL: has no next update, so it cannot be shown current")
+    if crl.next_update_utc < at:
         raise SignatureError(f"CRL: out of date since {crl.next_update_utc:%Y-%m-%d} (its next update); fetch the current one")
+    entry_understood = {CRLEntryExtensionOID.CRL_REASON, CRLEntryExtensionOID.INVALIDITY_DATE}
+    for revoked in crl:
+        for ext in revoked.extensions:
+            if ext.critical and ext.oid not in entry_understood:
+                raise SignatureError(f"CRL: entry {revoked.serial_number:#x} has a critical extension this check does not "
+                                     f"understand ({ext.oid.dotted_string})")
     for cert, name in revocable:
         entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
         if entry is not None:

@@ -832,7 +832,8 @@ def register_report(p: "ArgumentParser") -> None:
     verify.add_argument("--vcek", required=True, metavar="CERT", help="VCEK or VLEK certificate (PEM or DER) from AMD's KDS")
     verify.add_argument("--ask-ark", metavar="PEM", help="ASK (or ASVK) and ARK chain; default: the built-in one for the product")
     verify.add_argument("--crl", metavar="FILE", help="AMD's CRL for the product (DER or PEM, from "
-                        "https://kdsintf.amd.com/vcek/v1/PRODUCT/crl): fail if it revokes the ASK/ASVK, is not the ARK's, or is out of date")
+                        "https://kdsintf.amd.com/vcek/v1/PRODUCT/crl, or .../vlek/v1/PRODUCT/crl for a VLEK-signed report): "
+                        "fail if it revokes the ASK/ASVK, is not the ARK's, or is out of date")
     verify.add_argument("--from-launch", metavar="JSON", help="expect what 'snpmeasure launch --json' printed")
     verify.add_argument("--expect-measurement", metavar="HEX")
     verify.add_argument("--expect-host-data", metavar="HEX")
@@ -871,11 +872,15 @@ def register_info(p: "ArgumentParser") -> None:
 COMMANDS["info"] = ("show the backend, SIMD kernels and CPUs in use", register_info)
 
 
+#: ``build_parser(only=NAMES_ONLY)``: every subcommand by name and help, none with its arguments.
+NAMES_ONLY = ""
+
+
 def build_parser(only: Optional[str] = None) -> ArgumentParser:
-    """The argument parser. With a known ``only``, it holds just that subcommand, so a run builds
-    and imports only what its command needs (argparse looks up translations for every parser it
-    creates); otherwise every subcommand is listed by name and help for the top-level help and
-    errors, and none gets its arguments."""
+    """The argument parser: every subcommand with its arguments (``only=None``); or, with a
+    subcommand's name, just that one, so a run builds and imports only what its command needs
+    (argparse looks up translations for every parser it creates); or, with ``NAMES_ONLY``, every
+    subcommand listed for the top-level help and errors, none with arguments."""
     parser = ArgumentParser(prog="snpmeasure", description="AMD SEV-SNP launch measurements, computed before launch")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
@@ -884,7 +889,7 @@ def build_parser(only: Optional[str] = None) -> ArgumentParser:
         if only in COMMANDS and only != name:
             continue
         p = sub.add_parser(name, help=text)
-        if only == name:
+        if only is None or only == name:
             register(p)
     return parser
 
@@ -893,7 +898,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``snpmeasure`` console script."""
     words = list(sys.argv[1:] if argv is None else argv)
     command = next((w for w in words if not w.startswith("-")), None)
-    parser = build_parser(command if command in COMMANDS else None)
+    parser = build_parser(command if command in COMMANDS else NAMES_ONLY)
     args = parser.parse_args(words)
     try:
         rc: int = args.func(args)

@@ -324,8 +324,9 @@ class AttestationReport:
         Each failure raises :class:`SignatureError` naming the step; certificates must be valid at
         ``now`` (default: the current time). No network access: fetch the VCEK from AMD's KDS
         (``https://kdsintf.amd.com/vcek/v1/{product}/{hwid}?blSPL=..``). With ``crl`` (AMD's CRL
-        for the product, ``https://kdsintf.amd.com/vcek/v1/{product}/crl``, PEM or DER), the CRL
-        must be the ARK's, signed by it and current at ``now``, and must not list the ASK/ASVK.
+        for the product: ``https://kdsintf.amd.com/vcek/v1/{product}/crl`` for a VCEK-signed report,
+        ``.../vlek/v1/{product}/crl`` for a VLEK; PEM or DER), the CRL must be a complete CRL of
+        the ARK, RSA-PSS-signed by it and current at ``now``, and must not list the ASK/ASVK.
         """
         from .certs import check_chain, check_crl, check_validity, load_certs, load_crl, product_chain, verify_issued_by
 
@@ -334,6 +335,7 @@ class AttestationReport:
         prod = (product or self._product_guess()).lower()
         report = self._for_product(prod)
         leaf = load_certs(vcek, "vcek")[0]
+        revocations = load_crl(crl) if crl is not None else None  # unusable input fails before any check
         kind = "vlek" if self.signing_key == "VLEK" else "vcek"
         if ask_ark is None:
             chain = product_chain(prod, kind)
@@ -347,8 +349,8 @@ class AttestationReport:
         ask_cn = ask.subject.rfc4514_string()
         if ("VLEK" in ask_cn) != (kind == "vlek"):
             raise SignatureError(f"ask_ark: the report is signed by a {kind.upper()}, but the intermediate is {ask_cn}")
-        if crl is not None:
-            check_crl(load_crl(crl), ark, [(ask, "ASVK certificate" if kind == "vlek" else "ASK certificate")], now)
+        if revocations is not None:
+            check_crl(revocations, ark, [(ask, "ASVK certificate" if kind == "vlek" else "ASK certificate")], now)
         verify_issued_by(leaf, ask, f"{kind.upper()} certificate", "ASK/ASVK")
         check_validity(leaf, f"{kind.upper()} certificate", now)
         report._check_extensions(leaf, prod)

@@ -26,6 +26,7 @@ from snpmeasure.report import AttestationReport
 
 from .conftest import FIXTURES
 from .ovmf_builder import build_image
+from . import test_report as tr
 from .test_measure import run_ours
 
 A = FIXTURES / "peer" / "ovmf_AmdSev_suffix.bin"
@@ -158,6 +159,44 @@ def test_crls(rnd: random.Random, n: int, cut: int) -> None:
     vcek = FIXTURES / "attestation" / "vcek.testcer"
     for data in (mutate(CRL, rnd, n), CRL[:cut]):
         only_errors(lambda: AttestationReport.from_bytes(REPORT).verify(vcek, crl=data))
+
+
+def _der_len(n: int) -> bytes:
+    return bytes([n]) if n < 0x80 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")
+
+
+def _der_children(der: bytes) -> list:
+    """The encoded elements inside a DER SEQUENCE (enough DER for a CRL's three parts)."""
+    def length(pos: int) -> tuple:
+        first = der[pos]
+        if first < 0x80:
+            return first, pos + 1
+        k = first & 0x7F
+        return int.from_bytes(der[pos + 1 : pos + 1 + k], "big"), pos + 1 + k
+
+    _, pos = length(1)
+    out = []
+    while pos < len(der):
+        n, body = length(pos + 1)
+        out.append(der[pos : body + n])
+        pos = body + n
+    return out
+
+
+@settings(max_examples=60)
+@given(rnd=seeds, n=st.integers(1, 6))
+def test_crls_signed_by_the_trusted_ark(rnd: random.Random, n: int) -> None:
+    """Mutations of a CRL's signed part, re-signed by a trusted ARK: they pass the signature check
+    and reach every later rule; still only snpmeasure.Error may escape."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    tbs, alg, _ = _der_children(tr.make_crl(revoked=(7, 9)).public_bytes(Encoding.DER))
+    body = mutate(tbs, rnd, n)
+    sig = tr.ARK_KEY.sign(body, padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48), hashes.SHA384())
+    inner = body + alg + b"\x03" + _der_len(len(sig) + 1) + b"\x00" + sig
+    only_errors(lambda: tr.verify_with_crl(b"\x30" + _der_len(len(inner)) + inner))
 
 
 @given(path=st.lists(st.sampled_from(["schema", "schema_version", "firmware", "size", "sha256", "ovmf_digest", "sections", 0, 1, "gpa",

@@ -301,12 +301,19 @@ def test_verify_fails_closed_when_the_pipe_is_gone(tmp_path: Path) -> None:
 # ---- AMD's certificate revocation list ------------------------------------------------------------
 
 def make_crl(*, revoked: Tuple[int, ...] = (), signer: Any = ARK_KEY, issuer: str = "ARK-Test",
-             issued: datetime.datetime = datetime.datetime(2025, 1, 1), days: int = 3650) -> x509.CertificateRevocationList:
+             issued: datetime.datetime = datetime.datetime(2025, 1, 1), days: int = 3650, pss: bool = True,
+             extensions: Tuple[Tuple[Any, bool], ...] = (), entry_extensions: Tuple[Tuple[Any, bool], ...] = ()) -> x509.CertificateRevocationList:
     b = (x509.CertificateRevocationListBuilder().issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
          .last_update(issued).next_update(issued + datetime.timedelta(days=days)))
+    for ext, critical in extensions:
+        b = b.add_extension(ext, critical=critical)
     for serial in revoked:
-        b = b.add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(issued).build())
-    return b.sign(signer, hashes.SHA384(), rsa_padding=rsa_pss() if isinstance(signer, rsa.RSAPrivateKey) else None)
+        rb = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(issued)
+        for ext, critical in entry_extensions:
+            rb = rb.add_extension(ext, critical=critical)
+        b = b.add_revoked_certificate(rb.build())
+    padding_ = (rsa_pss() if pss else padding.PKCS1v15()) if isinstance(signer, rsa.RSAPrivateKey) else None
+    return b.sign(signer, hashes.SHA384(), rsa_padding=padding_)
 
 
 def verify_with_crl(crl: Any, now: Optional[datetime.datetime] = None) -> str:
@@ -332,11 +339,43 @@ def test_crl_from_the_ark_that_revokes_nothing_passes_in_every_form(tmp_path: Pa
     (lambda: make_crl(issuer="ARK-Other"), None, "CRL: issued by CN=ARK-Other, not by the ARK (CN=ARK-Test)"),
     (lambda: make_crl(days=30), None, "CRL: out of date since 2025-01-31"),
     (lambda: make_crl(issued=datetime.datetime(2026, 6, 1)), None, "CRL: issued 2026-06-01, after 2026-01-01"),
-    (lambda: make_crl(signer=ec.generate_private_key(ec.SECP384R1())), None, "CRL: its signature"),
+    (lambda: make_crl(signer=ec.generate_private_key(ec.SECP384R1())), None, "CRL: signed with 1.2.840.10045.4.3.3, not RSA-PSS"),
+    (lambda: make_crl(pss=False), None, "CRL: signed with 1.2.840.113549.1.1.12, not RSA-PSS"),
+    (lambda: make_crl(extensions=((x509.DeltaCRLIndicator(5), True),)), None, "CRL: is a delta CRL"),
+    (lambda: make_crl(extensions=((x509.IssuingDistributionPoint(None, None, True, False, None, False, False), True),)), None,
+     "CRL: its issuing distribution point limits it"),
+    (lambda: make_crl(extensions=((x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"), b"\x05\x00"), True),)), None,
+     "CRL: has a critical extension this check does not understand \\(1.3.6.1.4.1.99999.1\\)"),
+    (lambda: make_crl(revoked=(7,), entry_extensions=((x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.2"), b"\x05\x00"), True),)),
+     None, "CRL: entry 0x7 has a critical extension"),
 ])
 def test_crl_failures_name_the_rule(crl: Any, now: Optional[datetime.datetime], fragment: str) -> None:
-    with pytest.raises(SignatureError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+    pattern = fragment if "\\(" in fragment else fragment.replace("(", r"\(").replace(")", r"\)")
+    with pytest.raises(SignatureError, match=pattern):
         verify_with_crl(crl(), now)
+
+
+def test_crl_checks_accept_what_amd_may_add() -> None:
+    """Non-critical extensions, a CRL number, an IDP covering everything, reason codes on entries."""
+    crl = make_crl(revoked=(9,), extensions=(
+        (x509.CRLNumber(3), False),
+        (x509.AuthorityKeyIdentifier.from_issuer_public_key(ARK_KEY.public_key()), False),
+        (x509.IssuingDistributionPoint([x509.UniformResourceIdentifier("https://kdsintf.amd.com/vcek/v1/Milan/crl")], None,
+                                       False, True, None, False, False), True),  # only CA certificates: covers the ASK
+        (x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.3"), b"\x05\x00"), False),
+    ), entry_extensions=((x509.CRLReason(x509.ReasonFlags.key_compromise), False),))
+    assert verify_with_crl(crl) == "milan"
+
+
+def test_unusable_crl_fails_before_the_chain() -> None:
+    """A report whose chain fails still reports a junk CRL as bad input (exit 2), not as exit 1."""
+    raw = make_report()
+    r = AttestationReport.from_bytes(raw)
+    with pytest.raises(ReportError, match="crl"):
+        r.verify(vcek_for(r.reported_tcb.components, b"\x11" * 64), ask_ark=[ASK, ARK], product="milan",
+                 trusted_arks=[], crl=b"junk")
+    with pytest.raises(ReportError, match="crl: must be a CRL"):
+        verify_with_crl(1 << 30)
 
 
 def test_crl_that_is_no_crl_is_bad_input(tmp_path: Path) -> None:
