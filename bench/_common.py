@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from typing import Callable, Dict, List
+
+
+def require_native() -> None:
+    """Exit with a message unless the compiled core is loaded: the benchmarks measure it."""
+    from snpmeasure import _core
+
+    if not _core.native_available():
+        sys.exit("the native core is not loaded (SNPMEASURE_BACKEND=python?)")
 
 
 def round_robin(variants: Dict[str, Callable[[], object]], reps: int) -> Dict[str, float]:

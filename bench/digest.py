@@ -19,7 +19,7 @@ from typing import Callable, Dict
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import round_robin  # noqa: E402
+from _common import require_native, round_robin  # noqa: E402
 from snpmeasure import _core, _reference  # noqa: E402
 
 
@@ -28,8 +28,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer repetitions, skip 64 MiB")
     ap.add_argument("--break-even", action="store_true", help="also time small regions on 1 and all threads (the threshold)")
     args = ap.parse_args()
-    if not _core.native_available():
-        sys.exit("the native core is not loaded (SNPMEASURE_BACKEND=python?)")
+    require_native()
     sizes = [1, 4] if args.quick else [1, 4, 64]
     cpus = _core.simd_info()["cpus"]
     print(f"kernel: {_core.simd_info()['active']}, cpus: {cpus}")

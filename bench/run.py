@@ -34,7 +34,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import round_robin  # noqa: E402
+from _common import require_native, round_robin  # noqa: E402
 from snpmeasure import _core, _reference  # noqa: E402
 from snpmeasure.images import map_file  # noqa: E402
 
@@ -118,8 +118,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer repetitions; 4 MiB and 64 MiB only")
     ap.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
     args = ap.parse_args()
-    if not _core.native_available():
-        sys.exit("the native core is not loaded (SNPMEASURE_BACKEND=python?)")
+    require_native()
     default_kernel = str(_core.simd_info()["active"])
     out: Dict[str, Any] = {"cpus": CPUS, "kernels": _core.simd_info()["supported"], "regions": {}}
     print(f"cpus: {CPUS}, kernels: {', '.join(_core.simd_info()['supported'])}")  # type: ignore[arg-type]

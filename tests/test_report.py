@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import struct
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
@@ -316,11 +317,11 @@ def make_crl(*, revoked: Tuple[int, ...] = (), signer: Any = ARK_KEY, issuer: st
     return b.sign(signer, hashes.SHA384(), rsa_padding=padding_)
 
 
-def verify_with_crl(crl: Any, now: Optional[datetime.datetime] = None) -> str:
+def verify_with_crl(crl: Any) -> str:
     raw = make_report()
     r = AttestationReport.from_bytes(raw)
     return r.verify(vcek_for(r.reported_tcb.components, b"\x11" * 64), ask_ark=[ASK, ARK], product="milan",
-                    trusted_arks=[ARK], crl=crl, now=now or datetime.datetime(2026, 1, 1))
+                    trusted_arks=[ARK], crl=crl, now=datetime.datetime(2026, 1, 1))
 
 
 def test_crl_from_the_ark_that_revokes_nothing_passes_in_every_form(tmp_path: Path) -> None:
@@ -333,26 +334,25 @@ def test_crl_from_the_ark_that_revokes_nothing_passes_in_every_form(tmp_path: Pa
         assert verify_with_crl(form) == "milan"
 
 
-@pytest.mark.parametrize("crl,now,fragment", [
-    (lambda: make_crl(revoked=(1,)), None, "ASK certificate: revoked by AMD's CRL on 2025-01-01 (serial 0x1)"),
-    (lambda: make_crl(signer=ASK_KEY), None, "CRL: its signature does not verify with the ARK's key"),
-    (lambda: make_crl(issuer="ARK-Other"), None, "CRL: issued by CN=ARK-Other, not by the ARK (CN=ARK-Test)"),
-    (lambda: make_crl(days=30), None, "CRL: out of date since 2025-01-31"),
-    (lambda: make_crl(issued=datetime.datetime(2026, 6, 1)), None, "CRL: issued 2026-06-01, after 2026-01-01"),
-    (lambda: make_crl(signer=ec.generate_private_key(ec.SECP384R1())), None, "CRL: signed with 1.2.840.10045.4.3.3, not RSA-PSS"),
-    (lambda: make_crl(pss=False), None, "CRL: signed with 1.2.840.113549.1.1.12, not RSA-PSS"),
-    (lambda: make_crl(extensions=((x509.DeltaCRLIndicator(5), True),)), None, "CRL: is a delta CRL"),
-    (lambda: make_crl(extensions=((x509.IssuingDistributionPoint(None, None, True, False, None, False, False), True),)), None,
+@pytest.mark.parametrize("crl,fragment", [
+    (lambda: make_crl(revoked=(1,)), "ASK certificate: revoked by AMD's CRL on 2025-01-01 (serial 0x1)"),
+    (lambda: make_crl(signer=ASK_KEY), "CRL: its signature does not verify with the ARK's key"),
+    (lambda: make_crl(issuer="ARK-Other"), "CRL: issued by CN=ARK-Other, not by the ARK (CN=ARK-Test)"),
+    (lambda: make_crl(days=30), "CRL: out of date since 2025-01-31"),
+    (lambda: make_crl(issued=datetime.datetime(2026, 6, 1)), "CRL: issued 2026-06-01, after 2026-01-01"),
+    (lambda: make_crl(signer=ec.generate_private_key(ec.SECP384R1())), "CRL: signed with 1.2.840.10045.4.3.3, not RSA-PSS"),
+    (lambda: make_crl(pss=False), "CRL: signed with 1.2.840.113549.1.1.12, not RSA-PSS"),
+    (lambda: make_crl(extensions=((x509.DeltaCRLIndicator(5), True),)), "CRL: is a delta CRL"),
+    (lambda: make_crl(extensions=((x509.IssuingDistributionPoint(None, None, True, False, None, False, False), True),)),
      "CRL: its issuing distribution point limits it"),
-    (lambda: make_crl(extensions=((x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"), b"\x05\x00"), True),)), None,
-     "CRL: has a critical extension this check does not understand \\(1.3.6.1.4.1.99999.1\\)"),
+    (lambda: make_crl(extensions=((x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"), b"\x05\x00"), True),)),
+     "CRL: has a critical extension this check does not understand (1.3.6.1.4.1.99999.1)"),
     (lambda: make_crl(revoked=(7,), entry_extensions=((x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.2"), b"\x05\x00"), True),)),
-     None, "CRL: entry 0x7 has a critical extension"),
+     "CRL: entry 0x7 has a critical extension"),
 ])
-def test_crl_failures_name_the_rule(crl: Any, now: Optional[datetime.datetime], fragment: str) -> None:
-    pattern = fragment if "\\(" in fragment else fragment.replace("(", r"\(").replace(")", r"\)")
-    with pytest.raises(SignatureError, match=pattern):
-        verify_with_crl(crl(), now)
+def test_crl_failures_name_the_rule(crl: Any, fragment: str) -> None:
+    with pytest.raises(SignatureError, match=re.escape(fragment)):
+        verify_with_crl(crl())
 
 
 def test_crl_checks_accept_what_amd_may_add() -> None:
