@@ -30,15 +30,16 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* Pages per work unit handed to a thread: 32-64 measured best (perf-notes.md §3.6 chunk sweep);
- * small regions use smaller chunks (down to MIN_CHUNK_PAGES) so the last chunks balance. */
+/* Pages per work unit handed to a thread: at most 64 (32-64 measured best, perf-notes.md §3.6
+ * chunk sweep), down to MIN_CHUNK_PAGES for the last chunks of a region (plan_chunks). */
 #define CHUNK_PAGES 64u
-#define MIN_CHUNK_PAGES 16u
+#define MIN_CHUNK_PAGES 8u
 /* Pages per thread below which a second thread costs more than it saves: measured with
  * bench/digest.py --break-even (2 threads: 1.05x at 32 pages, 1.35x at 64, 1.5x at 128; perf-notes
  * §6.2 suggested about 128);
@@ -384,18 +385,33 @@ typedef struct {
     const uint8_t *data;      /* first page of the window */
     uint64_t npages;          /* pages in the window */
     uint64_t nchunks;
-    uint64_t chunk;           /* pages per chunk */
+    const uint64_t *first;    /* first[c]: chunk c's first page; first[nchunks] == npages */
     uint64_t (*contents)[6];  /* npages hashes */
     atomic_uint_fast64_t next_chunk;
     atomic_uchar *done;       /* per chunk: 1 once its hashes are written */
     int kernel;
 } window_job;
 
-static uint64_t chunk_len(const window_job *j, uint64_t c)
+/* Chunk boundaries. About 16 chunks per thread, 8..64 pages each, a multiple of 4 (the AVX2
+ * lanes): 32-64 pages measured best (perf-notes.md section 3.6), and an even size keeps the
+ * threads balanced when the cost per page is not (pages of one fill byte cost almost nothing, and
+ * firmware has them in long runs). Only the last chunks shrink, to about half of what each thread
+ * has left down to MIN_CHUNK_PAGES (about 30 us of hashing), so the threads finish close together
+ * even when one vCPU runs slower. first needs room for npages / MIN_CHUNK_PAGES + 2 entries.
+ * Returns the number of chunks. */
+static uint64_t plan_chunks(uint64_t npages, int threads, uint64_t *first)
 {
-    uint64_t first = c * j->chunk;
-    uint64_t left = j->npages - first;
-    return left < j->chunk ? left : j->chunk;
+    uint64_t even = (npages / (16u * (uint64_t)threads)) & ~(uint64_t)3, n = 0;
+    even = even < MIN_CHUNK_PAGES ? MIN_CHUNK_PAGES : even > CHUNK_PAGES ? CHUNK_PAGES : even;
+    for (uint64_t at = 0; at < npages;) {
+        uint64_t left = npages - at;
+        uint64_t size = (left / (2u * (uint64_t)threads)) & ~(uint64_t)3;
+        size = size < MIN_CHUNK_PAGES ? MIN_CHUNK_PAGES : size > even ? even : size;
+        first[n++] = at;
+        at += size < left ? size : left;
+    }
+    first[n] = npages;
+    return n;
 }
 
 /* Hashes one chunk; returns 0 once there are none left. */
@@ -404,8 +420,8 @@ static int work_one_chunk(window_job *j)
     uint64_t c = atomic_fetch_add_explicit(&j->next_chunk, 1, memory_order_relaxed);
     if (c >= j->nchunks)
         return 0;
-    uint64_t first = c * j->chunk;
-    hash_pages_serial(j->data + first * 4096u, chunk_len(j, c), j->contents + first, j->kernel);
+    uint64_t first = j->first[c];
+    hash_pages_serial(j->data + first * 4096u, j->first[c + 1] - first, j->contents + first, j->kernel);
     atomic_store_explicit(&j->done[c], 1, memory_order_release);
     return 1;
 }
@@ -418,6 +434,20 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Waits for a worker to exit. pthread_join sleeps, and waking the caller's idle vCPU cost 50-70 us
+ * after the worker's last chunk on this kind of VM (about 2.5% of a 4 MiB region); the wait is at
+ * most one chunk, so poll instead. The thread is gone on return (no detached threads: CPython
+ * 3.12+ warns on os.fork() whenever /proc counts more than one thread). */
+static void join_worker(pthread_t tid)
+{
+#if defined(__linux__)
+    while (pthread_tryjoin_np(tid, NULL) == EBUSY)
+        sched_yield();
+#else
+    pthread_join(tid, NULL);
+#endif
+}
+
 typedef struct {
     uint64_t *ld;       /* NULL: hash only */
     uint64_t w12;
@@ -425,8 +455,9 @@ typedef struct {
 } chain_ctx;
 
 /* Runs one window on `nthreads` threads (the caller is one of them). With a chain context the
- * caller advances the chain over every finished prefix between its own chunks, and finishes it
- * after the workers are joined. Thread-start failures only reduce parallelism. */
+ * caller advances the chain over every finished prefix between its own chunks. It returns once
+ * every chunk is hashed (and chained) and no worker touches the job any more. Thread-start
+ * failures only reduce parallelism. */
 static void run_window(window_job *j, int nthreads, chain_ctx *cc)
 {
     pthread_t tids[MAX_THREADS];
@@ -447,9 +478,9 @@ static void run_window(window_job *j, int nthreads, chain_ctx *cc)
         uint64_t chained = 0;
         while (chained < j->nchunks) {
             if (atomic_load_explicit(&j->done[chained], memory_order_acquire)) {
-                uint64_t first = chained * j->chunk;
-                chain_pages(cc->ld, (const uint64_t(*)[6])(j->contents + first), chunk_len(j, chained),
-                            cc->w12, cc->gpa + first * 4096u);
+                uint64_t first = j->first[chained];
+                chain_pages(cc->ld, (const uint64_t(*)[6])(j->contents + first),
+                            j->first[chained + 1] - first, cc->w12, cc->gpa + first * 4096u);
                 chained++;
             } else if (!work_one_chunk(j)) {
                 sched_yield();
@@ -457,7 +488,7 @@ static void run_window(window_job *j, int nthreads, chain_ctx *cc)
         }
     }
     for (int t = 0; t < started; t++)
-        pthread_join(tids[t], NULL);
+        join_worker(tids[t]);
 }
 
 static int effective_threads(int nthreads, uint64_t npages)
@@ -477,13 +508,17 @@ static int effective_threads(int nthreads, uint64_t npages)
 static int hash_region(const uint8_t *data, uint64_t npages, int nthreads, chain_ctx *cc,
                        uint8_t *out_bytes)
 {
+    if (npages == 0)
+        return SNP_OK;
     uint64_t window = npages < WINDOW_PAGES ? npages : WINDOW_PAGES;
-    uint64_t nchunks_max = (window + MIN_CHUNK_PAGES - 1) / MIN_CHUNK_PAGES;
-    uint64_t(*contents)[6] = malloc((size_t)(window ? window : 1) * sizeof(*contents));
-    atomic_uchar *done = malloc((size_t)(nchunks_max ? nchunks_max : 1) * sizeof(*done));
-    if (contents == NULL || done == NULL) {
+    uint64_t nchunks_max = window / MIN_CHUNK_PAGES + 1;
+    uint64_t(*contents)[6] = malloc((size_t)window * sizeof(*contents));
+    atomic_uchar *done = malloc((size_t)nchunks_max * sizeof(*done));
+    uint64_t *first = malloc((size_t)(nchunks_max + 1) * sizeof(*first));
+    if (contents == NULL || done == NULL || first == NULL) {
         free(contents);
         free((void *)done);
+        free(first);
         return SNP_ERR_NOMEM;
     }
     for (uint64_t base = 0; base < npages; base += window) {
@@ -491,10 +526,8 @@ static int hash_region(const uint8_t *data, uint64_t npages, int nthreads, chain
         j.data = data + base * 4096u;
         j.npages = npages - base < window ? npages - base : window;
         int threads = effective_threads(nthreads, j.npages);
-        /* About 16 chunks per thread, 16..64 pages each. */
-        j.chunk = j.npages / ((uint64_t)threads * 16u);
-        j.chunk = j.chunk < MIN_CHUNK_PAGES ? MIN_CHUNK_PAGES : j.chunk > CHUNK_PAGES ? CHUNK_PAGES : j.chunk;
-        j.nchunks = (j.npages + j.chunk - 1) / j.chunk;
+        j.nchunks = plan_chunks(j.npages, threads, first);
+        j.first = first;
         j.contents = contents;
         atomic_init(&j.next_chunk, 0);
         j.done = done;
@@ -513,6 +546,7 @@ static int hash_region(const uint8_t *data, uint64_t npages, int nthreads, chain
     }
     free(contents);
     free((void *)done);
+    free(first);
     return SNP_OK;
 }
 

@@ -223,7 +223,7 @@ def test_native_equals_reference(seed: bytes, ops: list, threads: int, kernel: s
 
 
 @pytest.mark.skipif("native" not in BACKENDS, reason="native core not built")
-@given(npages=st.integers(1, 700), split=st.integers(0, 700), threads=st.sampled_from([1, 2, 4]), rnd=st.integers(0, 2**32).map(random.Random))
+@given(npages=st.integers(1, 700), split=st.integers(0, 700), threads=st.sampled_from([1, 2, 3, 4]), rnd=st.integers(0, 2**32).map(random.Random))
 def test_split_regions_and_threads_agree(npages: int, split: int, threads: int, rnd: random.Random) -> None:
     split = min(split, npages)
     data = rnd.randbytes(4096 * npages)
@@ -312,3 +312,20 @@ def test_c_fill_checks() -> None:
     assert bytes(ld) == bytes(48)
     old = lib.snp_min_pages_per_thread(0)
     assert lib.snp_min_pages_per_thread(7) == old and lib.snp_min_pages_per_thread(old) == 7
+
+
+@pytest.mark.skipif("native" not in BACKENDS, reason="native core not built")
+def test_region_across_hashing_windows() -> None:
+    """The core hashes at most 16384 pages per window (bounding its buffer): a region of two
+    windows plus an odd remainder gives the same digest and page hashes on 1, 2 and 3 threads as
+    the reference, and the chain carries across the window boundary."""
+    rnd = random.Random(16384)
+    data = rnd.randbytes(4096 * (2 * 16384 + 37))
+    ref = _reference.LaunchDigest()
+    ref.update_normal(0x7FFF000, data)
+    hashes = b"".join(hashlib.sha384(data[i : i + 4096]).digest() for i in range(0, len(data), 4096))
+    for threads in (1, 2, 3):
+        native = _core.NativeLaunchDigest(threads=threads)
+        native.update_normal(0x7FFF000, data)
+        assert native.digest() == ref.digest(), threads
+        assert _core.sha384_pages(data, threads) == hashes, threads
