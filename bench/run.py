@@ -44,50 +44,17 @@ except ImportError:  # pragma: no cover
     ssm_gctx = None
 
 CPUS = int(_core.simd_info()["cpus"])  # type: ignore[call-overload]
-#: The CPUs this process may run on: the hashlib bound is also measured pinned to each of them.
-PINNABLE = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 # perf-notes.md §4: AVX2 op-count bound 2.95 us/page/core plus the 0.36 us/page scalar chain at 3.0 GHz on Zen 3,
 # measured when OpenSSL/hashlib single-buffer SHA-384 took 6.4 us per page (§3.1). This VM's speed
-# drifts 1.3-1.8x between runs, and its vCPUs differ from each other, so each region's ceiling is
-# scaled by the hashlib time of its own rounds on each vCPU.
+# drifts 1.3-1.8x between runs, so each region's ceiling is scaled by the hashlib time of its own rounds.
 CEILING_CONTENT_US, CEILING_CHAIN_US, NOTES_HASHLIB_US = 2.95, 0.36, 6.4
 
-def ceiling_s(hashed: int, chained: int, slowdown: float) -> float:
+def ceiling_s(hashed: int, chained: int, hashlib_us: float) -> float:
     """The op-count bound for a region whose `hashed` pages need a content hash and whose `chained`
-    pages all go through the chain, on CPUS cores, times `slowdown` (vm_slowdown: how much slower
-    the cores run in these rounds than when perf-notes measured; 1.0 gives the unscaled bound)."""
+    pages all go through the chain, on CPUS cores; scaled by this run's hashlib time per page
+    against the reference's (the VM's speed drifts), so measure hashlib in the same rounds."""
     bound_us = max(chained * CEILING_CHAIN_US, (hashed * CEILING_CONTENT_US + chained * CEILING_CHAIN_US) / CPUS)
-    return bound_us * slowdown / 1e6
-
-
-def pinned_hashlib_rows(med: Dict[str, float]) -> Dict[int, float]:
-    """us per page of the hashlib bound pinned to each vCPU, from a region's rounds."""
-    return {int(k.rsplit("cpu", 1)[1]): t for k, t in med.items() if k.startswith("hashlib sha384 1T on cpu")}
-
-
-def vm_slowdown(med: Dict[str, float], npages: int) -> float:
-    """How much slower this VM's cores ran in a region's rounds than the reference: the cores'
-    combined speed (the harmonic mean of each pinned vCPU's hashlib time against perf-notes'
-    6.4 us), since the ceiling assumes every core at the reference speed; without pinned rows,
-    the unpinned hashlib time."""
-    per_cpu = pinned_hashlib_rows(med)
-    if len(per_cpu) == CPUS:
-        return CPUS / sum(NOTES_HASHLIB_US / (t / npages * 1e6) for t in per_cpu.values())
-    return med["hashlib sha384 1T (bound)"] / npages * 1e6 / NOTES_HASHLIB_US
-
-
-def hashlib_pages(data: Any, cpu: Optional[int] = None) -> Callable[[], object]:
-    """Single-buffer SHA-384 of every page (the per-core bound), on any CPU or pinned to one."""
-    def run() -> object:
-        if cpu is None:
-            return [hashlib.sha384(data[i : i + 4096]).digest() for i in range(0, len(data), 4096)]
-        allowed = os.sched_getaffinity(0)
-        os.sched_setaffinity(0, {cpu})
-        try:
-            return [hashlib.sha384(data[i : i + 4096]).digest() for i in range(0, len(data), 4096)]
-        finally:
-            os.sched_setaffinity(0, allowed)
-    return run
+    return bound_us * (hashlib_us / NOTES_HASHLIB_US) / 1e6
 
 
 def rss_anon_kib() -> int:
@@ -120,10 +87,7 @@ def region_variants(data: Any, *, slow: bool) -> Dict[str, Callable[[], object]]
             v[f"content only avx2 {CPUS}T"] = lambda: (_core.set_simd("avx2"), _core.sha384_pages(data, CPUS))
     else:
         v[f"native portable {CPUS}T"] = with_kernel("portable", None, data)
-    v["hashlib sha384 1T (bound)"] = hashlib_pages(data)
-    if CPUS > 1 and len(PINNABLE) == CPUS:
-        for cpu in PINNABLE:
-            v[f"hashlib sha384 1T on cpu{cpu}"] = hashlib_pages(data, cpu)
+    v["hashlib sha384 1T (bound)"] = lambda: [hashlib.sha384(data[i : i + 4096]).digest() for i in range(0, len(data), 4096)]
     if slow:
         v["python reference"] = lambda: _reference.LaunchDigest().update_normal(0x100000, data)
         if ssm_gctx is not None:
@@ -134,11 +98,7 @@ def best_native(med: Dict[str, float]) -> float:
     return min(t for k, t in med.items() if k.startswith("native"))
 
 
-def print_scaling(med: Dict[str, float], npages: int) -> None:
-    per_cpu = pinned_hashlib_rows(med)
-    if per_cpu:
-        print("  => hashlib per vCPU in these rounds: " + ", ".join(
-            f"cpu{c} {t / npages * 1e6:.2f} us/page ({t / npages * 1e6 / NOTES_HASHLIB_US:.2f}x the reference)" for c, t in per_cpu.items()))
+def print_scaling(med: Dict[str, float]) -> None:
     if f"content only avx2 {CPUS}T" in med:
         print(f"  => {CPUS}-thread scaling in these rounds: page hashes alone {med['content only avx2 1T'] / med[f'content only avx2 {CPUS}T']:.2f}x, "
               f"launch digest {med['native avx2 1T'] / med[f'native avx2 {CPUS}T']:.2f}x (the ceiling assumes {CPUS}.00x)")
@@ -186,22 +146,22 @@ def main() -> None:
     out["content_us_per_page"] = {name.split()[1]: t / 1024 * 1e6 for name, t in kmed.items() if name.startswith("content")}
     # ceilings: the op-count bound of perf-notes.md, and a model from this run's kernels
     model_us = max(chain_us, (avx2_us + chain_us) / CPUS)
-    bound_us = ceiling_s(1, 1, 1.0) * 1e6
+    bound_us = ceiling_s(1, 1, NOTES_HASHLIB_US) * 1e6
     print(f"ceiling: op-count bound {bound_us:.2f} us/page ({4096 / bound_us:.0f} MB/s at 3.0 GHz); each region scales it by "
-          f"the hashlib time measured in its own rounds on each vCPU; model from this run's kernels {model_us:.2f} us/page")
+          f"the hashlib time measured in its own rounds; model from this run's kernels {model_us:.2f} us/page")
     out["ceiling_us_per_page"] = {"op_count_bound": bound_us, "kernel_model": model_us}
 
-    slowdown = 1.0
+    hashlib_us = NOTES_HASHLIB_US
     for mib in (4, 64):
         data = os.urandom(mib << 20)
         npages = len(data) // 4096
         med = round_robin(region_variants(data, slow=mib <= 4 or not args.quick), 3 if args.quick else (9 if mib <= 4 else 3))
-        slowdown = vm_slowdown(med, npages)
-        ceiling = ceiling_s(npages, npages, slowdown)
+        hashlib_us = med["hashlib sha384 1T (bound)"] / npages * 1e6
+        ceiling = ceiling_s(npages, npages, hashlib_us)
         rows = print_region(f"{mib} MiB of random pages in memory", npages, med, ceiling)
-        out["regions"][f"{mib}MiB"] = {**rows, "vm_slowdown": slowdown}
-        print_scaling(med, npages)
-        print(f"  => vs the ceiling scaled to these rounds' vCPU speeds: {best_native(med) / ceiling:.2f}x (target <= 1.3); "
+        out["regions"][f"{mib}MiB"] = rows
+        print_scaling(med)
+        print(f"  => vs the ceiling scaled to these rounds: {best_native(med) / ceiling:.2f}x (target <= 1.3); "
               f"vs the unscaled op-count bound: {best_native(med) / (bound_us * npages / 1e6):.2f}x"
               + (f"; vs sev-snp-measure: {med['sev-snp-measure'] / best_native(med):.2f}x{' (target >= 4)' if mib == 4 else ''}"
                  if "sev-snp-measure" in med else ""))
@@ -213,7 +173,7 @@ def main() -> None:
     fw_pages = len(fw) // 4096
     fill = sum(1 for i in range(0, len(fw), 4096) if fw[i : i + 4096].count(fw[i : i + 1]) == 4096)
     med = round_robin(region_variants(fw, slow=True), 3 if args.quick else 9)
-    ceiling = ceiling_s(fw_pages - fill, fw_pages, vm_slowdown(med, fw_pages))
+    ceiling = ceiling_s(fw_pages - fill, fw_pages, med["hashlib sha384 1T (bound)"] / fw_pages * 1e6)
     rows = print_region(f"real firmware svsm_ovmf.fd in memory ({fill} pages of one repeated byte, hashed once)", fw_pages, med, ceiling)
     out["regions"]["svsm_ovmf"] = rows
     print(f"  => vs the ceiling for its {fw_pages - fill} distinct pages: {best_native(med) / ceiling:.2f}x"
@@ -252,8 +212,8 @@ def main() -> None:
                 v["sev-snp-measure (mmap)"] = ssm_run
             med = round_robin(v, 3)
             # no hashlib row here (it would read 256 MiB into bytes): scale by the 64 MiB rounds'
-            rows = print_region("256 MiB of random pages through mmap, end to end", npages, med, ceiling_s(npages, npages, slowdown))
-            speed = slowdown
+            rows = print_region("256 MiB of random pages through mmap, end to end", npages, med, ceiling_s(npages, npages, hashlib_us))
+            speed = hashlib_us / NOTES_HASHLIB_US
             gbps = npages * 4096 / best_native(med) / 1e9
             print(f"  => {gbps:.2f} GB/s (target >= 1.3; {gbps * speed:.2f} GB/s at the reference speed); anonymous memory growth {growth_mib:.1f} MiB (target <= 32)"
                   + (f"; vs sev-snp-measure {med['sev-snp-measure (mmap)'] / best_native(med):.2f}x (target >= 4)" if "sev-snp-measure (mmap)" in med else ""))
