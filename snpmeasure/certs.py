@@ -116,8 +116,9 @@ def check_crl(crl: "x509.CertificateRevocationList", ark: "x509.Certificate",
     """``crl`` is a complete CRL of the ARK (issuer name, RSA-PSS signature by the ARK's key), current
     at ``now`` (issued before it, with a next update that has not passed: a stale CRL cannot say
     what was revoked since), usable under RFC 5280 §5 (no critical extension this check does not
-    understand, not a delta CRL, its scope includes CA certificates), and lists none of
-    ``revocable`` (certificates the ARK issued, given with their names for the message)."""
+    understand, not a delta CRL, its scope includes CA certificates and, when it names its
+    distribution point, is the one each of ``revocable`` names), and lists none of ``revocable``
+    (certificates the ARK issued, given with their names for the message)."""
     import datetime
 
     from cryptography import x509
@@ -135,6 +136,7 @@ def check_crl(crl: "x509.CertificateRevocationList", ark: "x509.Certificate",
     if not valid:
         raise SignatureError("CRL: its signature does not verify with the ARK's key")
     understood = {ExtensionOID.CRL_NUMBER, ExtensionOID.AUTHORITY_KEY_IDENTIFIER, ExtensionOID.ISSUING_DISTRIBUTION_POINT}
+    scope: List[str] = []  # the distribution point the CRL says it is, if it names one
     for ext in crl.extensions:
         if isinstance(ext.value, x509.DeltaCRLIndicator):
             raise SignatureError("CRL: is a delta CRL; give the complete CRL")
@@ -142,6 +144,10 @@ def check_crl(crl: "x509.CertificateRevocationList", ark: "x509.Certificate",
             idp = ext.value
             if idp.only_contains_user_certs or idp.only_contains_attribute_certs or idp.only_some_reasons or idp.indirect_crl:
                 raise SignatureError("CRL: its issuing distribution point limits it to part of the ARK's certificates")
+            if idp.relative_name is not None:
+                raise SignatureError("CRL: its issuing distribution point is a name relative to the issuer, which this "
+                                     "check cannot match with a certificate's distribution point")
+            scope = [_general_name(n) for n in idp.full_name or ()]
         elif ext.critical and ext.oid not in understood:
             raise SignatureError(f"CRL: has a critical extension this check does not understand ({ext.oid.dotted_string})")
     at = now or datetime.datetime.now(datetime.timezone.utc)
@@ -160,10 +166,31 @@ def check_crl(crl: "x509.CertificateRevocationList", ark: "x509.Certificate",
                 raise SignatureError(f"CRL: entry {revoked.serial_number:#x} has a critical extension this check does not "
                                      f"understand ({ext.oid.dotted_string})")
     for cert, name in revocable:
+        # RFC 5280 §6.3.3 (b)(2)(i): a CRL that names its distribution point covers the certificates
+        # that name it. AMD has one per product and key type under the same ARK (.../vcek/v1/Milan/crl
+        # for the ASK, .../vlek/v1/Milan/crl for the ASVK), so this catches the wrong one of the two.
+        if scope and not set(scope) & set(_distribution_points(cert)):
+            raise SignatureError(f"CRL: is the list of {', '.join(scope)}, but the {name} names "
+                                 f"{', '.join(_distribution_points(cert)) or 'no distribution point'}; fetch that CRL")
         entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
         if entry is not None:
             raise SignatureError(f"{name}: revoked by AMD's CRL on {entry.revocation_date_utc:%Y-%m-%d} "
                                  f"(serial {cert.serial_number:#x})")
+
+
+def _general_name(name: "x509.GeneralName") -> str:
+    return str(getattr(name, "value", name))
+
+
+def _distribution_points(cert: "x509.Certificate") -> List[str]:
+    """The names in a certificate's CRL distribution points extension (AMD's: one KDS URL)."""
+    from cryptography import x509
+
+    try:
+        points = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    except x509.ExtensionNotFound:
+        return []
+    return [_general_name(n) for point in points for n in point.full_name or ()]
 
 
 def product_chain(product: str, kind: str = "vcek") -> List["x509.Certificate"]:

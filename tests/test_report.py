@@ -103,21 +103,27 @@ def rsa_pss() -> padding.PSS:
     return padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48)
 
 
-def cert(subject: str, key: Any, issuer: str, signer: Any, exts: Optional[Dict[str, bytes]] = None) -> x509.Certificate:
+def cert(subject: str, key: Any, issuer: str, signer: Any, exts: Optional[Dict[str, bytes]] = None,
+         crl_url: Optional[str] = None) -> x509.Certificate:
     now = datetime.datetime(2025, 1, 1)
     b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
          .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)])).public_key(key.public_key())
          .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650)))
     for oid, value in (exts or {}).items():
         b = b.add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier(oid), value), critical=False)
+    if crl_url is not None:  # as AMD's ASK and ASVK carry their KDS CRL address
+        point = x509.DistributionPoint([x509.UniformResourceIdentifier(crl_url)], None, None, None)
+        b = b.add_extension(x509.CRLDistributionPoints([point]), critical=False)
     return b.sign(signer, hashes.SHA384(), rsa_padding=rsa_pss())
+
+VCEK_CRL_URL, VLEK_CRL_URL = "https://kdsintf.amd.com/vcek/v1/Milan/crl", "https://kdsintf.amd.com/vlek/v1/Milan/crl"
 
 
 ARK_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 ASK_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 VCEK_KEY = ec.generate_private_key(ec.SECP384R1())
 ARK = cert("ARK-Test", ARK_KEY, "ARK-Test", ARK_KEY)
-ASK = cert("SEV-Test", ASK_KEY, "ARK-Test", ARK_KEY)
+ASK = cert("SEV-Test", ASK_KEY, "ARK-Test", ARK_KEY, crl_url=VCEK_CRL_URL)
 
 
 def make_report(version: int = 2, *, policy: int = 0x30000, measurement: bytes = bytes(48), tcb: Tuple[int, ...] = (3, 0, 0, 0, 0, 0, 8, 115),
@@ -365,6 +371,42 @@ def test_crl_checks_accept_what_amd_may_add() -> None:
         (x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.3"), b"\x05\x00"), False),
     ), entry_extensions=((x509.CRLReason(x509.ReasonFlags.key_compromise), False),))
     assert verify_with_crl(crl) == "milan"
+
+
+def idp_naming(url: str) -> Tuple[Tuple[Any, bool], ...]:
+    return ((x509.IssuingDistributionPoint([x509.UniformResourceIdentifier(url)], None, False, False, None, False, False), True),)
+
+
+def test_crl_that_names_its_distribution_point_must_be_the_intermediates() -> None:
+    """AMD publishes a VCEK and a VLEK CRL per product under one ARK: a CRL that names its
+    distribution point only covers the intermediate that names the same one (RFC 5280 §6.3.3)."""
+    assert verify_with_crl(make_crl(extensions=idp_naming(VCEK_CRL_URL))) == "milan"
+    with pytest.raises(SignatureError, match=re.escape(f"CRL: is the list of {VLEK_CRL_URL}, but the ASK certificate names "
+                                                       f"{VCEK_CRL_URL}; fetch that CRL")):
+        verify_with_crl(make_crl(extensions=idp_naming(VLEK_CRL_URL)))
+    relative = x509.IssuingDistributionPoint(None, x509.RelativeDistinguishedName([x509.NameAttribute(NameOID.COMMON_NAME, "crl")]),
+                                             False, False, None, False, False)
+    with pytest.raises(SignatureError, match="a name relative to the issuer"):
+        verify_with_crl(make_crl(extensions=((relative, True),)))
+    # the VLEK side: an ASVK naming the VLEK CRL, checked against either CRL
+    r = AttestationReport.from_bytes(make_report(key_info=1 << 2))
+    asvk = cert("SEV-VLEK-Test", ASK_KEY, "ARK-Test", ARK_KEY, crl_url=VLEK_CRL_URL)
+    vlek = cert("SEV-VLEK", VCEK_KEY, "SEV-VLEK-Test", ASK_KEY, {
+        e.oid.dotted_string: e.value.value  # type: ignore[attr-defined]
+        for e in vcek_for(r.reported_tcb.components, b"\x11" * 64).extensions if e.oid.dotted_string != "1.3.6.1.4.1.3704.1.4"})
+
+    def verify_vlek(crl: Any) -> str:
+        return r.verify(vlek, ask_ark=[asvk, ARK], product="milan", trusted_arks=[ARK], crl=crl, now=datetime.datetime(2026, 1, 1))
+
+    assert verify_vlek(make_crl(extensions=idp_naming(VLEK_CRL_URL))) == "milan"
+    with pytest.raises(SignatureError, match=re.escape(f"but the ASVK certificate names {VLEK_CRL_URL}")):
+        verify_vlek(make_crl(extensions=idp_naming(VCEK_CRL_URL)))
+    # an intermediate without a distribution point is covered by no named CRL
+    bare = AttestationReport.from_bytes(make_report())
+    with pytest.raises(SignatureError, match="names no distribution point"):
+        bare.verify(vcek_for(bare.reported_tcb.components, b"\x11" * 64), ask_ark=[cert("SEV-Test", ASK_KEY, "ARK-Test", ARK_KEY), ARK],
+                    product="milan", trusted_arks=[ARK], crl=make_crl(extensions=idp_naming(VCEK_CRL_URL)),
+                    now=datetime.datetime(2026, 1, 1))
 
 
 def test_unusable_crl_fails_before_the_chain() -> None:
