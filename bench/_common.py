@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 
 def require_native() -> None:
@@ -16,12 +16,17 @@ def require_native() -> None:
         sys.exit("the native core is not loaded (SNPMEASURE_BACKEND=python?)")
 
 
-def round_robin(variants: Dict[str, Callable[[], object]], reps: int) -> Dict[str, float]:
-    """Run every variant once per round, ``reps`` rounds; the median seconds of each."""
+def round_robin(variants: Dict[str, Callable[[], object]], reps: int,
+                fastest: Optional[Dict[str, float]] = None) -> Dict[str, float]:
+    """Run every variant once per round, ``reps`` rounds; the median seconds of each. ``fastest``,
+    if given, receives each variant's fastest round (perf-notes: the minimum is what the hardware
+    can do, the median what this VM typically gives)."""
     times: Dict[str, List[float]] = {k: [] for k in variants}
     for _ in range(reps):
         for name, fn in variants.items():
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
+    if fastest is not None:
+        fastest.update({k: min(v) for k, v in times.items()})
     return {k: statistics.median(v) for k, v in times.items()}
