@@ -435,14 +435,19 @@ static void *worker_main(void *arg)
 }
 
 /* Waits for a worker to exit. pthread_join sleeps, and waking the caller's idle vCPU cost 50-70 us
- * after the worker's last chunk on this kind of VM (about 2.5% of a 4 MiB region); the wait is at
- * most one chunk, so poll instead. The thread is gone on return (no detached threads: CPython
- * 3.12+ warns on os.fork() whenever /proc counts more than one thread). */
+ * after the worker's last chunk on this kind of VM (about 2.5% of a 4 MiB region). When every
+ * thread has a CPU the wait is about one chunk, so poll instead; sched_yield hands the CPU over
+ * when a worker shares it. The thread is gone on return (no detached threads: CPython 3.12+ warns
+ * on os.fork() whenever /proc counts more than one thread). pthread_tryjoin_np is a GNU extension
+ * (glibc; musl has it too, but names no macro to test): elsewhere, pthread_join. */
 static void join_worker(pthread_t tid)
 {
-#if defined(__linux__)
-    while (pthread_tryjoin_np(tid, NULL) == EBUSY)
+#if defined(__GLIBC__)
+    int rc;
+    while ((rc = pthread_tryjoin_np(tid, NULL)) == EBUSY)
         sched_yield();
+    if (rc != 0) /* not expected for a thread this function started; join it the plain way */
+        pthread_join(tid, NULL);
 #else
     pthread_join(tid, NULL);
 #endif

@@ -136,7 +136,7 @@ def check_crl(crl: "x509.CertificateRevocationList", ark: "x509.Certificate",
     if not valid:
         raise SignatureError("CRL: its signature does not verify with the ARK's key")
     understood = {ExtensionOID.CRL_NUMBER, ExtensionOID.AUTHORITY_KEY_IDENTIFIER, ExtensionOID.ISSUING_DISTRIBUTION_POINT}
-    scope: List[str] = []  # the distribution point the CRL says it is, if it names one
+    scope: List["x509.GeneralName"] = []  # the distribution point the CRL says it is, if it names one
     for ext in crl.extensions:
         if isinstance(ext.value, x509.DeltaCRLIndicator):
             raise SignatureError("CRL: is a delta CRL; give the complete CRL")
@@ -147,7 +147,7 @@ def check_crl(crl: "x509.CertificateRevocationList", ark: "x509.Certificate",
             if idp.relative_name is not None:
                 raise SignatureError("CRL: its issuing distribution point is a name relative to the issuer, which this "
                                      "check cannot match with a certificate's distribution point")
-            scope = [_general_name(n) for n in idp.full_name or ()]
+            scope = list(idp.full_name or ())
         elif ext.critical and ext.oid not in understood:
             raise SignatureError(f"CRL: has a critical extension this check does not understand ({ext.oid.dotted_string})")
     at = now or datetime.datetime.now(datetime.timezone.utc)
@@ -170,8 +170,9 @@ def check_crl(crl: "x509.CertificateRevocationList", ark: "x509.Certificate",
         # that name it. AMD has one per product and key type under the same ARK (.../vcek/v1/Milan/crl
         # for the ASK, .../vlek/v1/Milan/crl for the ASVK), so this catches the wrong one of the two.
         if scope and not set(scope) & set(_distribution_points(cert)):
-            raise SignatureError(f"CRL: is the list of {', '.join(scope)}, but the {name} names "
-                                 f"{', '.join(_distribution_points(cert)) or 'no distribution point'}; fetch that CRL")
+            named = ", ".join(_general_name(n) for n in _distribution_points(cert)) or "no distribution point it can use"
+            raise SignatureError(f"CRL: is the list of {', '.join(_general_name(n) for n in scope)}, but the {name} names "
+                                 f"{named}; fetch that CRL")
         entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
         if entry is not None:
             raise SignatureError(f"{name}: revoked by AMD's CRL on {entry.revocation_date_utc:%Y-%m-%d} "
@@ -179,18 +180,22 @@ def check_crl(crl: "x509.CertificateRevocationList", ark: "x509.Certificate",
 
 
 def _general_name(name: "x509.GeneralName") -> str:
-    return str(getattr(name, "value", name))
+    """A name for messages: a URI as is, a directory name in RFC 4514 form."""
+    value = getattr(name, "value", name)
+    return value.rfc4514_string() if hasattr(value, "rfc4514_string") else str(value)
 
 
-def _distribution_points(cert: "x509.Certificate") -> List[str]:
-    """The names in a certificate's CRL distribution points extension (AMD's: one KDS URL)."""
+def _distribution_points(cert: "x509.Certificate") -> List["x509.GeneralName"]:
+    """The full names of a certificate's CRL distribution points that an ARK-issued complete CRL can
+    serve (AMD's: one KDS URL). A point limited to some revocation reasons, or whose CRL another
+    issuer signs (cRLIssuer), does not count: RFC 5280 §6.3.3 (b)(1) and (d)."""
     from cryptography import x509
 
     try:
         points = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
     except x509.ExtensionNotFound:
         return []
-    return [_general_name(n) for point in points for n in point.full_name or ()]
+    return [n for point in points if point.reasons is None and point.crl_issuer is None for n in point.full_name or ()]
 
 
 def product_chain(product: str, kind: str = "vcek") -> List["x509.Certificate"]:

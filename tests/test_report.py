@@ -7,7 +7,7 @@ import json
 import re
 import struct
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 from cryptography import x509
@@ -104,7 +104,7 @@ def rsa_pss() -> padding.PSS:
 
 
 def cert(subject: str, key: Any, issuer: str, signer: Any, exts: Optional[Dict[str, bytes]] = None,
-         crl_url: Optional[str] = None) -> x509.Certificate:
+         crl_url: Optional[str] = None, crl_points: Optional[List[x509.DistributionPoint]] = None) -> x509.Certificate:
     now = datetime.datetime(2025, 1, 1)
     b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
          .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)])).public_key(key.public_key())
@@ -112,8 +112,9 @@ def cert(subject: str, key: Any, issuer: str, signer: Any, exts: Optional[Dict[s
     for oid, value in (exts or {}).items():
         b = b.add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier(oid), value), critical=False)
     if crl_url is not None:  # as AMD's ASK and ASVK carry their KDS CRL address
-        point = x509.DistributionPoint([x509.UniformResourceIdentifier(crl_url)], None, None, None)
-        b = b.add_extension(x509.CRLDistributionPoints([point]), critical=False)
+        crl_points = [x509.DistributionPoint([x509.UniformResourceIdentifier(crl_url)], None, None, None)]
+    if crl_points is not None:
+        b = b.add_extension(x509.CRLDistributionPoints(crl_points), critical=False)
     return b.sign(signer, hashes.SHA384(), rsa_padding=rsa_pss())
 
 VCEK_CRL_URL, VLEK_CRL_URL = "https://kdsintf.amd.com/vcek/v1/Milan/crl", "https://kdsintf.amd.com/vlek/v1/Milan/crl"
@@ -407,6 +408,39 @@ def test_crl_that_names_its_distribution_point_must_be_the_intermediates() -> No
         bare.verify(vcek_for(bare.reported_tcb.components, b"\x11" * 64), ask_ark=[cert("SEV-Test", ASK_KEY, "ARK-Test", ARK_KEY), ARK],
                     product="milan", trusted_arks=[ARK], crl=make_crl(extensions=idp_naming(VCEK_CRL_URL)),
                     now=datetime.datetime(2026, 1, 1))
+
+
+def point(*names: x509.GeneralName, reasons: Any = None, crl_issuer: Any = None) -> x509.DistributionPoint:
+    return x509.DistributionPoint(list(names), None, reasons, crl_issuer)
+
+
+URI = x509.UniformResourceIdentifier
+
+
+@pytest.mark.parametrize("points,idp,ok", [
+    ([point(URI("https://example.com/other.crl")), point(URI(VCEK_CRL_URL))], [URI(VCEK_CRL_URL)], True),  # any of its points
+    ([point(URI("https://example.com/other.crl"), URI(VCEK_CRL_URL))], [URI(VCEK_CRL_URL)], True),  # any name of a point
+    ([point(URI(VCEK_CRL_URL))], [x509.DNSName(VCEK_CRL_URL)], False),  # names compare with their type
+    ([point(URI(VCEK_CRL_URL), reasons=frozenset({x509.ReasonFlags.key_compromise}))], [URI(VCEK_CRL_URL)], False),  # partial
+    ([point(URI(VCEK_CRL_URL), crl_issuer=[x509.DirectoryName(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Other")]))])],
+     [URI(VCEK_CRL_URL)], False),  # that point's CRL comes from another issuer
+    ([point(URI(VCEK_CRL_URL))], None, True),  # an IDP that names no point: the ARK's complete CRL
+])
+def test_crl_distribution_point_matching(points: List[x509.DistributionPoint], idp: Any, ok: bool) -> None:
+    """RFC 5280 §6.3.3: the intermediate's usable distribution points against the CRL's IDP name."""
+    r = AttestationReport.from_bytes(make_report())
+    ask = cert("SEV-Test", ASK_KEY, "ARK-Test", ARK_KEY, crl_points=points)
+    crl = make_crl(extensions=((x509.IssuingDistributionPoint(idp, None, False, True, None, False, False), True),))
+
+    def verify() -> str:
+        return r.verify(vcek_for(r.reported_tcb.components, b"\x11" * 64), ask_ark=[ask, ARK], product="milan",
+                        trusted_arks=[ARK], crl=crl, now=datetime.datetime(2026, 1, 1))
+
+    if ok:
+        assert verify() == "milan"
+    else:
+        with pytest.raises(SignatureError, match="CRL: is the list of"):
+            verify()
 
 
 def test_unusable_crl_fails_before_the_chain() -> None:
