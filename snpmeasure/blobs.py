@@ -214,12 +214,26 @@ class AmdSignature:
 class ExternalSigner:
     """A key kept elsewhere (HSM, signing service): its public key and a function that signs.
 
-    ``sign(message)`` receives the exact bytes to sign (ECDSA P-384 with SHA-384) and returns a DER
-    or raw 96-byte ``R ‖ S`` signature.
+    ``public_key`` is an :class:`AmdPublicKey`, a ``cryptography`` P-384 public key, or the
+    0x404-byte AMD public key structure. ``sign(message)`` receives the exact bytes to sign (ECDSA
+    P-384 with SHA-384) and returns a DER or raw 96-byte ``R ‖ S`` signature.
     """
 
     public_key: AmdPublicKey
     sign: Callable[[bytes], bytes]
+
+    def __post_init__(self) -> None:
+        key: Any = self.public_key
+        if isinstance(key, (bytes, bytearray, memoryview)):
+            key = AmdPublicKey.from_bytes(key, field_name="public_key")
+        elif not isinstance(key, AmdPublicKey):
+            if not isinstance(key, _ec().EllipticCurvePublicKey):
+                raise BlobError("public_key", f"must be an AmdPublicKey, a P-384 public key or its 0x404-byte AMD form, "
+                                f"got {type(key).__name__}")
+            key = AmdPublicKey.from_cryptography(key, field_name="public_key")
+        if not callable(self.sign):
+            raise BlobError("sign", f"must be a function of the message that returns its signature, got {type(self.sign).__name__}")
+        object.__setattr__(self, "public_key", key)
 
 
 KeySource = Union[str, "os.PathLike[str]", bytes, "ec.EllipticCurvePrivateKey", ExternalSigner]

@@ -73,34 +73,46 @@ def add_measure_arguments(p: argparse.ArgumentParser, *, for_measure: bool = Tru
     from .plan import MODES
     from .profiles import BUILTIN_PROFILES
 
+    dests: List[str] = []
+
+    def add(group: Any, *flags: str, **kw: Any) -> None:
+        dests.append(group.add_argument(*flags, **kw).dest)
+
     g = p.add_argument_group("guest (the flags of sev-snp-measure 0.0.13, same defaults)")
-    g.add_argument("--mode", choices=MODES, help="guest mode (required)")
-    g.add_argument("--vcpus", metavar="N", help="number of guest vCPUs; a range or list (1-64, 1,2,4) measures each count in one pass")
-    g.add_argument("--vcpu-type", metavar="CPUTYPE", help=f"QEMU CPU model ({', '.join(CPU_SIGS)})")
-    g.add_argument("--vcpu-sig", metavar="VALUE", type=auto_int, help="vCPU CPUID(1).EAX signature")
-    g.add_argument("--vcpu-family", metavar="FAMILY", type=int, help="vCPU family (with --vcpu-model, --vcpu-stepping)")
-    g.add_argument("--vcpu-model", metavar="MODEL", type=int, help="vCPU model")
-    g.add_argument("--vcpu-stepping", metavar="STEPPING", type=int, help="vCPU stepping")
-    g.add_argument("--vmm-type", metavar="VMMTYPE", help="VMM type (QEMU, ec2, gce): selects the base profile")
-    g.add_argument("--ovmf", metavar="PATH", help="OVMF firmware image (required unless --firmware-manifest)")
-    g.add_argument("--kernel", metavar="PATH", help="kernel (bzImage) measured through the SEV hashes table")
-    g.add_argument("--initrd", metavar="PATH", help="initrd (use with --kernel)")
-    g.add_argument("--append", metavar="CMDLINE", help="kernel command line (use with --kernel)")
-    g.add_argument("--guest-features", metavar="VALUE", type=auto_int, help="VMSA SEV_FEATURES (default: the profile's, 0x1; SEV-ES 0)")
-    g.add_argument("--snp-ovmf-hash", metavar="HASH", help="precomputed firmware digest (hex) to start from")
+    add(g, "--mode", choices=MODES, help="guest mode (required)")
+    add(g, "--vcpus", metavar="N", help="number of guest vCPUs; a range or list (1-64, 1,2,4) measures each count in one pass")
+    add(g, "--vcpu-type", metavar="CPUTYPE", help=f"QEMU CPU model ({', '.join(CPU_SIGS)})")
+    add(g, "--vcpu-sig", metavar="VALUE", type=auto_int, help="vCPU CPUID(1).EAX signature")
+    add(g, "--vcpu-family", metavar="FAMILY", type=int, help="vCPU family (with --vcpu-model, --vcpu-stepping)")
+    add(g, "--vcpu-model", metavar="MODEL", type=int, help="vCPU model")
+    add(g, "--vcpu-stepping", metavar="STEPPING", type=int, help="vCPU stepping")
+    add(g, "--vmm-type", metavar="VMMTYPE", help="VMM type (QEMU, ec2, gce): selects the base profile")
+    add(g, "--ovmf", metavar="PATH", help="OVMF firmware image (required unless --firmware-manifest)")
+    add(g, "--kernel", metavar="PATH", help="kernel (bzImage) measured through the SEV hashes table")
+    add(g, "--initrd", metavar="PATH", help="initrd (use with --kernel)")
+    add(g, "--append", metavar="CMDLINE", help="kernel command line (use with --kernel)")
+    add(g, "--guest-features", metavar="VALUE", type=auto_int, help="VMSA SEV_FEATURES (default: the profile's, 0x1; SEV-ES 0)")
+    add(g, "--snp-ovmf-hash", metavar="HASH", help="precomputed firmware digest (hex) to start from")
     svsm = p.add_argument_group("snp:svsm mode")
-    svsm.add_argument("--svsm", metavar="PATH", help="Coconut SVSM image")
+    add(svsm, "--svsm", metavar="PATH", help="Coconut SVSM image")
     vars_group = svsm.add_mutually_exclusive_group()
-    vars_group.add_argument("--vars-size", metavar="SIZE", type=int, help="size of the OVMF_VARS file in bytes")
-    vars_group.add_argument("--vars-file", metavar="PATH", help="OVMF_VARS file")
+    add(vars_group, "--vars-size", metavar="SIZE", type=int, help="size of the OVMF_VARS file in bytes")
+    add(vars_group, "--vars-file", metavar="PATH", help="OVMF_VARS file")
     n = p.add_argument_group("snpmeasure")
-    n.add_argument("--profile", choices=sorted(BUILTIN_PROFILES), help="launch profile (default qemu, or from --vmm-type)")
-    n.add_argument("--profile-file", metavar="FILE.json", help="a user-defined launch profile (JSON)")
-    n.add_argument("--firmware-manifest", metavar="FILE.json", help="measure from a firmware manifest (snpmeasure ovmf-hash --json) instead of the binary")
-    n.add_argument("--kernel-hash", metavar="SHA256", help="SHA-256 of the kernel instead of --kernel")
-    n.add_argument("--initrd-hash", metavar="SHA256", help="SHA-256 of the initrd instead of --initrd")
-    n.add_argument("--append-hash", metavar="SHA256", help="SHA-256 of the command line with its NUL instead of --append")
+    add(n, "--profile", choices=sorted(BUILTIN_PROFILES), help="launch profile (default qemu, or from --vmm-type)")
+    add(n, "--profile-file", metavar="FILE.json", help="a user-defined launch profile (JSON)")
+    add(n, "--firmware-manifest", metavar="FILE.json", help="measure from a firmware manifest (snpmeasure ovmf-hash --json) instead of the binary")
+    add(n, "--kernel-hash", metavar="SHA256", help="SHA-256 of the kernel instead of --kernel")
+    add(n, "--initrd-hash", metavar="SHA256", help="SHA-256 of the initrd instead of --initrd")
+    add(n, "--append-hash", metavar="SHA256", help="SHA-256 of the command line with its NUL instead of --append")
     n.add_argument("--threads", metavar="N", type=int, help="hashing threads (default: all CPUs)")
+    # Every flag above describes the guest to measure (and defaults to None): see measure_flags_given.
+    p.set_defaults(measure_dests=tuple(dests))
+
+
+def measure_flags_given(args: argparse.Namespace) -> List[str]:
+    """The guest-measurement flags (add_measure_arguments) given on the command line."""
+    return ["--" + d.replace("_", "-") for d in getattr(args, "measure_dests", ()) if getattr(args, d) is not None]
 
 
 def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[str, Any]:
@@ -354,13 +366,21 @@ def cmd_table(args: argparse.Namespace) -> int:
     from .errors import InvalidInputError
     from .tables import table, table_csv, table_json
 
-    if args.ovmf is None and args.firmware_manifest is None:
-        raise InvalidInputError("--ovmf", "is required (or --firmware-manifest)")
-    features = [None] if args.guest_features is None else [auto_int(x) for x in args.guest_features.split(",")]
+    if (args.ovmf is None) == (args.firmware_manifest is None):
+        raise InvalidInputError("--ovmf", "give the firmware as --ovmf or as --firmware-manifest (one of them)")
+    features: List[Optional[int]] = [None]
+    if args.guest_features is not None:
+        features = []
+        for item in _comma_list("--guest-features", args.guest_features):
+            try:
+                features.append(int(item, 0))
+            except ValueError:
+                raise InvalidInputError("--guest-features", f"must be numbers such as 0x1,0x21, got {item!r}") from None
     bar = _ProgressBar(not args.quiet)
     try:
-        rows = table(ovmf=args.ovmf, manifest=args.firmware_manifest, vcpus=args.vcpus, vcpu_types=args.vcpu_type.split(","),
-                     profiles=args.profile.split(","), guest_features=features, kernel=args.kernel, initrd=args.initrd,
+        rows = table(ovmf=args.ovmf, manifest=args.firmware_manifest, vcpus=args.vcpus,
+                     vcpu_types=_comma_list("--vcpu-type", args.vcpu_type), profiles=_comma_list("--profile", args.profile),
+                     guest_features=features, kernel=args.kernel, initrd=args.initrd,
                      append=args.append, kernel_hash=args.kernel_hash, initrd_hash=args.initrd_hash,
                      append_hash=args.append_hash, threads=args.threads, progress=bar)
     finally:
@@ -372,6 +392,16 @@ def cmd_table(args: argparse.Namespace) -> int:
         inputs = {k: getattr(args, k) for k in ("kernel", "initrd", "append", "kernel_hash", "initrd_hash", "append_hash") if getattr(args, k) is not None}
         emit_json(table_json(rows, firmware=firmware, inputs=inputs))
     return EXIT_OK
+
+
+def _comma_list(flag: str, text: str) -> List[str]:
+    """The items of a comma list; an empty item (``a,,b``, a trailing comma) is an error."""
+    from .errors import InvalidInputError
+
+    items = [x.strip() for x in text.split(",")]
+    if not all(items):
+        raise InvalidInputError(flag, f"has an empty item in {text!r}")
+    return items
 
 
 def register_table(p: "ArgumentParser") -> None:
@@ -417,6 +447,7 @@ def register_measure(p: "ArgumentParser") -> None:
 
 def cmd_policy(args: argparse.Namespace) -> int:
     """``snpmeasure policy decode|encode``."""
+    from .errors import InvalidInputError
     from .policy import FLAG_BITS, GuestPolicy
 
     if args.action == "decode":
@@ -425,7 +456,12 @@ def cmd_policy(args: argparse.Namespace) -> int:
         kwargs: Dict[str, Any] = {attr: bool(getattr(args, attr)) for attr, *_ in FLAG_BITS}
         kwargs.update(abi_major=args.abi_major, abi_minor=args.abi_minor)
         pol = GuestPolicy(**kwargs)
-    problems = pol.firmware_problems(_parse_abi(args.firmware_abi) if args.firmware_abi else None, smt_enabled=not args.host_smt_off)
+    # The rules are the firmware's: checked only against a firmware the user names (its host
+    # assumed to run SMT unless --host-smt-off), so plain encoding and decoding always exit 0.
+    if args.host_smt_off and args.firmware_abi is None:
+        raise InvalidInputError("--host-smt-off", "describes the host of a firmware: give --firmware-abi too")
+    problems = ([] if args.firmware_abi is None else
+                pol.firmware_problems(_parse_abi(args.firmware_abi), smt_enabled=not args.host_smt_off))
     if args.json:
         emit_json({**pol.to_json(), "fields": pol.describe(),
                    "firmware_problems": [{"field": f, "rule": r} for f, r in problems]})
@@ -445,9 +481,9 @@ def _parse_abi(text: str) -> Any:
 
     from .errors import InvalidInputError
 
-    m = re.fullmatch(r"(\d+)\.(\d+)", text.strip())
-    if not m:
-        raise InvalidInputError("--firmware-abi", f"must be MAJOR.MINOR, e.g. 1.55, got {text!r}")
+    m = re.fullmatch(r"(\d{1,3})\.(\d{1,3})", text.strip())
+    if not m or int(m.group(1)) > 255 or int(m.group(2)) > 255:
+        raise InvalidInputError("--firmware-abi", f"must be MAJOR.MINOR with each part 0..255 (the ABI version's two bytes), e.g. 1.55, got {text!r}")
     return (int(m.group(1)), int(m.group(2)))
 
 
@@ -464,8 +500,9 @@ def register_policy(p: "ArgumentParser") -> None:
     e.add_argument("--abi-major", type=int, default=0, help="minimum firmware ABI major (bits 15:8)")
     e.add_argument("--abi-minor", type=int, default=0, help="minimum firmware ABI minor (bits 7:0)")
     for q in (d, e):
-        q.add_argument("--firmware-abi", metavar="MAJOR.MINOR", help="check against a firmware of this ABI version (exit 1 if it would refuse)")
-        q.add_argument("--host-smt-off", action="store_true", help="the host has SMT disabled (then SMT=0 is accepted)")
+        q.add_argument("--firmware-abi", metavar="MAJOR.MINOR", help="check against a firmware of this ABI version on a host with "
+                       "SMT on (exit 1 if it would refuse); without it nothing is checked")
+        q.add_argument("--host-smt-off", action="store_true", help="with --firmware-abi: the host has SMT disabled (then SMT=0 is accepted)")
         q.add_argument("--json", action="store_true", help="print JSON")
         q.set_defaults(func=cmd_policy)
 
@@ -498,6 +535,11 @@ def cmd_id_block(args: argparse.Namespace) -> int:
         raise InvalidInputError("--measurement", "give exactly one of --measurement, --measurement-hex, --from-measure")
     if args.id_key is None:
         raise InvalidInputError("--id-key", "is required (the ID key signs the ID block)")
+    if not args.from_measure and measure_flags_given(args):
+        raise InvalidInputError(measure_flags_given(args)[0], "describes a guest to measure: it needs --from-measure "
+                                "(not --measurement or --measurement-hex)")
+    if args.from_measure and args.mode is not None and not args.mode.startswith("snp"):
+        raise InvalidInputError("--mode", f"an ID block binds an SNP launch digest; {args.mode} is not an SNP mode")
     if args.from_measure:
         ld = measure(**measure_kwargs(args, "id-block")).digest
     elif args.measurement is not None:
@@ -575,6 +617,30 @@ def guest_object_from_args(args: argparse.Namespace) -> Any:
     return None
 
 
+#: qemu-object's flags that build an object field by field (their defaults are None or False).
+BUILDER_FLAGS = ("id", "policy", "id_block", "id_auth", "from_id_block", "host_data", "guest_visible_workarounds",
+                 "author_key_enabled", "vcek_disabled", "kernel_hashes", "cbitpos", "reduced_phys_bits", "debug_swap",
+                 "secure_tsc", "tsc_frequency")
+
+
+def _from_id_block(path: str) -> Dict[str, Any]:
+    """The fields of 'snpmeasure id-block --json' output that the object takes, checked."""
+    from .errors import InvalidInputError
+    from .policy import GuestPolicy
+
+    doc = load_json_file(path, "--from-id-block")
+    if not isinstance(doc, dict) or not isinstance(doc.get("id_block"), str) or not isinstance(doc.get("id_auth"), str):
+        raise InvalidInputError("--from-id-block", "must be the JSON of 'snpmeasure id-block --json' (id_block and id_auth strings)")
+    fields = doc.get("id_block_fields", {})
+    enabled = doc.get("author_key_enabled", False)
+    if not isinstance(fields, dict) or not isinstance(fields.get("policy", "0x30000"), (str, int)) or isinstance(fields.get("policy"), bool):
+        raise InvalidInputError("--from-id-block", "id_block_fields.policy must be a policy string or number")
+    if not isinstance(enabled, bool):
+        raise InvalidInputError("--from-id-block", f"author_key_enabled must be true or false, got {enabled!r}")
+    policy = GuestPolicy.parse(fields.get("policy", "0x30000")).to_int()
+    return {"id_block": doc["id_block"], "id_auth": doc["id_auth"], "author_key_enabled": enabled, "policy": policy}
+
+
 def cmd_qemu_object(args: argparse.Namespace) -> int:
     """``snpmeasure qemu-object``: emit the sev-snp-guest object as -object, QMP or libvirt XML."""
 
@@ -582,16 +648,20 @@ def cmd_qemu_object(args: argparse.Namespace) -> int:
     from .policy import GuestPolicy
     from .qemu import SevSnpGuest
 
+    if args.json and args.format not in (None, "qmp"):
+        raise InvalidInputError("--json", f"prints QMP JSON; it does not combine with --format {args.format}")
+    fmt = args.format or ("qmp" if args.json else "cli")
     obj = guest_object_from_args(args)
-    if obj is None:
-        obj = SevSnpGuest(id=args.id)
+    if obj is not None:
+        given = [f for f in BUILDER_FLAGS if getattr(args, f) not in (None, False)]
+        if given:
+            raise InvalidInputError("--" + given[0].replace("_", "-"), "builds an object field by field; it does not combine "
+                                    "with an object given whole (--object, --qmp, --libvirt)")
+    else:
+        obj = SevSnpGuest(id=args.id or "sev0")
         if args.from_id_block is not None:
-            doc = load_json_file(args.from_id_block, "--from-id-block")
-            if not isinstance(doc, dict) or "id_block" not in doc or "id_auth" not in doc:
-                raise InvalidInputError("--from-id-block", "must be the JSON of 'snpmeasure id-block --json'")
-            obj.id_block, obj.id_auth = doc["id_block"], doc["id_auth"]
-            obj.author_key_enabled = bool(doc.get("author_key_enabled"))
-            obj.policy = int(str(doc.get("id_block_fields", {}).get("policy", "0x30000")), 0)
+            for attr, value in _from_id_block(args.from_id_block).items():
+                setattr(obj, attr, value)
         for attr in ("id_block", "id_auth", "host_data", "guest_visible_workarounds"):
             value = getattr(args, attr)
             if value is not None:
@@ -604,11 +674,13 @@ def cmd_qemu_object(args: argparse.Namespace) -> int:
         for flag in ("author_key_enabled", "vcek_disabled", "kernel_hashes", "debug_swap", "secure_tsc"):
             if getattr(args, flag):
                 setattr(obj, flag, True)
-        obj.cbitpos, obj.reduced_phys_bits, obj.tsc_frequency = args.cbitpos, args.reduced_phys_bits, args.tsc_frequency
+        obj.cbitpos = 51 if args.cbitpos is None else args.cbitpos
+        obj.reduced_phys_bits = 1 if args.reduced_phys_bits is None else args.reduced_phys_bits
+        obj.tsc_frequency = args.tsc_frequency
         obj.validate(require_mandatory=True)
-    if args.format == "cli":
+    if fmt == "cli":
         print(obj.to_cli())
-    elif args.format == "qmp":
+    elif fmt == "qmp":
         emit_json(obj.to_qmp())
     else:
         print(obj.to_libvirt())
@@ -623,7 +695,7 @@ def add_object_source(p: argparse.ArgumentParser) -> None:
 
 def register_qemu_object(p: "ArgumentParser") -> None:
     add_object_source(p)
-    p.add_argument("--id", default="sev0", help="object id (default sev0)")
+    p.add_argument("--id", help="object id (default sev0)")
     p.add_argument("--policy", help="guest policy (0x30000, or flags such as smt,debug)")
     p.add_argument("--id-block", metavar="B64", help="ID block (base64, hex:..., or @FILE)")
     p.add_argument("--id-auth", metavar="B64", help="ID auth (base64, hex:..., or @FILE)")
@@ -633,12 +705,12 @@ def register_qemu_object(p: "ArgumentParser") -> None:
     p.add_argument("--author-key-enabled", action="store_true", help="the ID auth carries an author key")
     p.add_argument("--vcek-disabled", action="store_true", help="sign reports with the VLEK only")
     p.add_argument("--kernel-hashes", action="store_true", help="measure -kernel/-initrd/-append")
-    p.add_argument("--cbitpos", type=int, default=51, help="C-bit position, host CPUID 0x8000001F EBX[5:0] (default 51: EPYC Milan/Genoa/Turin)")
-    p.add_argument("--reduced-phys-bits", type=int, default=1, help="physical address bits lost to encryption, 1..63 (default 1)")
+    p.add_argument("--cbitpos", type=int, help="C-bit position, host CPUID 0x8000001F EBX[5:0] (default 51: EPYC Milan/Genoa/Turin)")
+    p.add_argument("--reduced-phys-bits", type=int, help="physical address bits lost to encryption, 1..63 (default 1)")
     p.add_argument("--debug-swap", action="store_true", help="QEMU >= 10.2: SEV_FEATURES DebugSwap (bit 5)")
     p.add_argument("--secure-tsc", action="store_true", help="QEMU >= 10.2: SEV_FEATURES SecureTSC (bit 9)")
     p.add_argument("--tsc-frequency", type=int, help="QEMU >= 10.2: guest TSC frequency in kHz (with --secure-tsc)")
-    p.add_argument("--format", choices=["cli", "qmp", "libvirt"], default="cli", help="output form (default cli)")
+    p.add_argument("--format", choices=["cli", "qmp", "libvirt"], help="output form (default cli)")
     p.add_argument("--json", action="store_true", help="same as --format qmp")
     p.set_defaults(func=cmd_qemu_object)
 
@@ -670,7 +742,10 @@ def cmd_launch(args: argparse.Namespace) -> int:
              "(debug-swap/secure-tsc); measuring with --guest-features")
     host = HostModel(abi=_parse_abi(args.firmware_abi) if args.firmware_abi else None, smt_enabled=not args.host_smt_off,
                      kvm_checks=not args.no_kvm_checks, kvm_policy_bits=args.kvm_policy_bits)
-    fw = Firmware(host=host, threads=kwargs.pop("threads"))
+    try:
+        fw = Firmware(host=host, threads=kwargs.pop("threads"))
+    except InvalidInputError as exc:
+        raise InvalidInputError("--" + exc.field.replace("_", "-"), exc.rule) from None
     steps: List[str] = []
     try:
         fw.launch_start(obj.policy, gosvw=obj.gosvw_bytes())
@@ -709,7 +784,7 @@ def register_launch(p: "ArgumentParser") -> None:
     p.add_argument("--firmware-abi", metavar="MAJOR.MINOR", help="the host firmware's SEV-SNP ABI version (checks ABI rules)")
     p.add_argument("--host-smt-off", action="store_true", help="the host has SMT disabled")
     p.add_argument("--no-kvm-checks", action="store_true", help="skip KVM's own policy checks (model the firmware alone)")
-    p.add_argument("--kvm-policy-bits", type=auto_int, metavar="MASK", help="the host's KVM_X86_SNP_POLICY_BITS (a 6.11-era kernel: 0x1dffff)")
+    p.add_argument("--kvm-policy-bits", type=auto_int, metavar="MASK", help="the host's KVM_X86_SNP_POLICY_BITS (a 6.11-era kernel: 0x1bffff)")
     p.add_argument("--json", action="store_true", help="print JSON")
     add_measure_arguments(p)
     p.set_defaults(func=cmd_launch)
@@ -738,7 +813,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .errors import InvalidInputError
     from .report import AttestationReport, Expectations
 
-    report = AttestationReport.from_bytes(args.file, generation=args.product)
+    source: Any = args.file
+    if source == "-":  # stdin; the longest form (hex with line breaks) is a few KiB
+        source = sys.stdin.buffer.read(8 * 1184 + 1)
+    report = AttestationReport.from_bytes(source, generation=args.product)
     if args.action == "show":
         if args.json:
             emit_json(report.to_json())
@@ -760,8 +838,17 @@ def cmd_report(args: argparse.Namespace) -> int:
         fields = doc.get("report", doc) if isinstance(doc, dict) else None
         if not isinstance(fields, dict) or "measurement" not in fields:
             raise InvalidInputError("--from-launch", "must be the JSON of 'snpmeasure launch --json'")
+        for key in ("measurement", "host_data", "family_id", "image_id", "id_key_digest", "author_key_digest"):
+            if key in fields and not isinstance(fields[key], str):
+                raise InvalidInputError(f"--from-launch.{key}", f"must be a hex string, got {fields[key]!r:.40}")
+        if isinstance(fields.get("guest_svn", 0), bool) or not isinstance(fields.get("guest_svn", 0), int):
+            raise InvalidInputError("--from-launch.guest_svn", f"must be a number, got {fields.get('guest_svn')!r:.40}")
+        if "policy" not in fields or isinstance(fields["policy"], bool) or not isinstance(fields["policy"], (str, int)):
+            raise InvalidInputError("--from-launch.policy", "must be the policy as a string or number")
+        from .policy import GuestPolicy
+
         exp.update(measurement=_hex_arg("--from-launch.measurement", fields["measurement"], 48),
-                   policy=int(str(fields["policy"]), 0),
+                   policy=GuestPolicy.parse(fields["policy"]).to_int(),
                    host_data=_hex_arg("--from-launch.host_data", fields.get("host_data", "00" * 32), 32),
                    family_id=_hex_arg("--from-launch.family_id", fields.get("family_id", "00" * 16), 16),
                    image_id=_hex_arg("--from-launch.image_id", fields.get("image_id", "00" * 16), 16),
@@ -772,6 +859,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         from .measure import measure
 
         exp["measurement"] = measure(**measure_kwargs(args, "report")).digest
+    elif measure_flags_given(args):
+        raise InvalidInputError("--mode", f"is required to check the measurement ({measure_flags_given(args)[0]} was given): "
+                                "without it nothing would be measured")
     for name, size in (("measurement", 48), ("host_data", 32), ("report_data", 64), ("family_id", 16), ("image_id", 16),
                        ("id_key_digest", 48), ("author_key_digest", 48)):
         value = _hex_arg(f"--expect-{name.replace('_', '-')}", getattr(args, f"expect_{name}"), size)
@@ -780,19 +870,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.expect_policy is not None:
         from .policy import GuestPolicy
 
-        exp["policy"] = GuestPolicy.parse(args.expect_policy).to_int()
+        try:
+            exp["policy"] = GuestPolicy.parse(args.expect_policy).to_int()
+        except InvalidInputError as exc:
+            raise InvalidInputError("--expect-policy", exc.rule) from None
     for name in ("guest_svn", "vmpl"):
         if getattr(args, f"expect_{name}") is not None:
             exp[name] = getattr(args, f"expect_{name}")
-    if args.min_tcb:
+    if args.min_tcb is not None:
         mins: Dict[str, int] = {}
         for item in args.min_tcb.split(","):
             comp, _, value = item.partition("=")
-            if not value.isdigit():
+            if not value.strip().isdigit():
                 raise InvalidInputError("--min-tcb", f"must be component=N[,component=N], got {item!r}")
             mins[comp.strip()] = int(value)
         exp["min_tcb"] = mins
-    mismatches = report.check(Expectations(policy_at_most=args.policy_at_most, **exp))
+    try:
+        expectations = Expectations(policy_at_most=args.policy_at_most, **exp)
+    except InvalidInputError as exc:  # name the flag the value came from
+        flag = "--min-tcb" if exc.field == "min_tcb" else f"--expect-{exc.field.replace('_', '-')}"
+        raise InvalidInputError(flag, exc.rule) from None
+    mismatches = report.check(expectations)
     failures.extend(m.line() for m in mismatches)
     problems = report.reserved_problems()
     if args.json:
@@ -825,7 +923,8 @@ def register_report(p: "ArgumentParser") -> None:
     show = actions.add_parser("show", help="print every field of a report")
     verify = actions.add_parser("verify", help="verify AMD's signature chain and the expected launch (exit 1 on mismatch)")
     for q in (show, verify):
-        q.add_argument("file", help="the report: raw 1184 bytes (snpguest, go-sev-guest), hex or base64")
+        q.add_argument("file", help="the report: a file of the raw 1184 bytes (snpguest, go-sev-guest) or of their hex or "
+                       "base64, '-' for stdin, or the hex or base64 text itself")
         q.add_argument("--product", choices=["milan", "genoa", "turin", "venice"], help="CPU generation (v2 reports do not say)")
         q.add_argument("--json", action="store_true", help="print JSON")
         q.set_defaults(func=cmd_report)

@@ -13,7 +13,7 @@ from enum import Enum, IntEnum
 from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 from ._core import LaunchDigest
-from .errors import Error, PolicyError, SignatureError
+from .errors import Error, InvalidInputError, PolicyError, SignatureError
 from .pages import PAGE_SIZE, VMSA_GPA, Buffer, PageType
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -91,7 +91,8 @@ class HostModel(NamedTuple):
     ``abi``: the firmware's SEV-SNP ABI version (None: do not check ABI-dependent rules);
     ``smt_enabled``: SMT on in the BIOS (then POLICY.SMT must be 1); ``kvm_checks``: apply upstream
     KVM's own policy checks (MIGRATE_MA, reserved bits, and bits outside ``kvm_policy_bits`` are
-    rejected before the firmware). A 6.11-era kernel allows bits 0-20 only: ``kvm_policy_bits=0x1dffff``.
+    rejected before the firmware). A 6.11-era kernel allows the ABI bytes, SMT, the must-be-one bit 17,
+    DEBUG and SINGLE_SOCKET (KVM's SNP_POLICY_MASK_VALID): ``kvm_policy_bits=0x1bffff``.
     """
 
     abi: Optional[Tuple[int, int]] = None
@@ -170,6 +171,12 @@ class Firmware:
         self, *, seed: Optional[bytes] = None, trace: bool = False, threads: Optional[int] = None, host: Optional[HostModel] = None
     ) -> None:
         self.host = host or HostModel()
+        bits = self.host.kvm_policy_bits
+        if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or not 0 <= bits < 1 << 64):
+            raise InvalidInputError("kvm_policy_bits", f"must be a 64-bit mask, got {bits!r}")
+        if self.host.abi is not None and not (isinstance(self.host.abi, tuple) and len(self.host.abi) == 2
+                                              and all(isinstance(x, int) and 0 <= x <= 255 for x in self.host.abi)):
+            raise InvalidInputError("abi", f"must be (major, minor), each 0..255, got {self.host.abi!r}")
         self.gosvw = bytes(16)
         self.state = GuestState.NONE
         self._seed = seed

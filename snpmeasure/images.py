@@ -391,7 +391,9 @@ class FirmwareManifest:
             raise ManifestError(where, "must be a JSON object")
         if need(doc, "schema", "schema") != MANIFEST_SCHEMA:
             raise ManifestError(f"{where}.schema", f"must be {MANIFEST_SCHEMA!r}, got {doc.get('schema')!r}")
-        version = num(need(doc, "schema_version", "schema_version"), "schema_version", 1 << 16)
+        version = need(doc, "schema_version", "schema_version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ManifestError(f"{where}.schema_version", f"must be a positive integer, got {version!r}")
         if version > MANIFEST_VERSION:
             raise ManifestError(f"{where}.schema_version", f"is {version}, newer than this snpmeasure reads ({MANIFEST_VERSION}); upgrade snpmeasure")
         fw = need(doc, "firmware", "firmware")
@@ -422,9 +424,15 @@ class FirmwareManifest:
             hash_table = (num(need(ht, "gpa", "sev_hash_table.gpa"), "sev_hash_table.gpa", 0xFFFFFFFF),
                           num(need(ht, "size", "sev_hash_table.size"), "sev_hash_table.size", 0xFFFFFFFF))
         name = fw.get("name", where) if isinstance(fw, dict) else where
-        return cls(name=str(name), size=size, sha256=sha.lower(), ovmf_digest=bytes.fromhex(digest), sections=sections,
-                   sev_es_reset_eip=None if eip is None else num(eip, "sev_es_reset_eip", 0xFFFFFFFF), sev_hash_table=hash_table,
-                   snpmeasure_version=str(doc.get("snpmeasure_version", "")))
+        man = cls(name=str(name), size=size, sha256=sha.lower(), ovmf_digest=bytes.fromhex(digest), sections=sections,
+                  sev_es_reset_eip=None if eip is None else num(eip, "sev_es_reset_eip", 0xFFFFFFFF), sev_hash_table=hash_table,
+                  snpmeasure_version=str(doc.get("snpmeasure_version", "")))
+        # Derived from the sections, written for readers: a value that disagrees means an edited file.
+        claimed = doc.get("kernel_hashes_supported", man.kernel_hashes_supported)
+        if claimed is not man.kernel_hashes_supported:
+            raise ManifestError(f"{where}.kernel_hashes_supported", f"must be {str(man.kernel_hashes_supported).lower()}, "
+                                f"as its sections and sev_hash_table say, got {claimed!r}")
+        return man
 
     @classmethod
     def load(cls, path: Union[str, "os.PathLike[str]"]) -> "FirmwareManifest":

@@ -220,7 +220,10 @@ def _prepare(
     if snp_ovmf_hash is not None:
         if mode != "snp":
             raise ConfigError("snp_ovmf_hash", "only works with mode 'snp'")
-        given = parse_seed(snp_ovmf_hash.decode() if isinstance(snp_ovmf_hash, bytes) else snp_ovmf_hash)
+        try:
+            given = parse_seed(snp_ovmf_hash.decode("latin-1") if isinstance(snp_ovmf_hash, bytes) else snp_ovmf_hash)
+        except InvalidInputError as exc:
+            raise InvalidInputError("snp_ovmf_hash", exc.rule) from None
         if seed is not None and given != seed:
             raise ConfigError("snp_ovmf_hash", "differs from the firmware manifest's ovmf_digest")
         seed, firmware_data = given, None
@@ -312,7 +315,7 @@ def parse_vcpu_counts(spec: Union[str, int, Sequence[int]]) -> List[int]:
         counts = [spec]
     elif isinstance(spec, str):
         counts = []
-        for part in filter(None, (x.strip() for x in spec.split(","))):
+        for part in (x.strip() for x in spec.split(",")):
             lo, sep, hi = part.partition("-")
             try:
                 a, b = int(lo), int(hi) if sep else int(lo)
@@ -320,6 +323,11 @@ def parse_vcpu_counts(spec: Union[str, int, Sequence[int]]) -> List[int]:
                 raise InvalidInputError("vcpus", f"must be N, N-M or a comma list of them, got {spec!r}") from None
             if a > b:
                 raise InvalidInputError("vcpus", f"range {part!r} is backwards")
+            # Checked before the range is expanded: "1-99999999999" names no launch and must not
+            # cost memory first.
+            for n in (a, b):
+                if not 1 <= n <= MAX_VCPUS:
+                    raise InvalidInputError("vcpus", f"each count must be from 1 to {MAX_VCPUS}, got {n}")
             counts.extend(range(a, b + 1))
     elif isinstance(spec, bool):
         raise InvalidInputError("vcpus", f"must be counts, got {spec!r}")

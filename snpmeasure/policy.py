@@ -130,9 +130,14 @@ class GuestPolicy:
             except ValueError:
                 raise PolicyError("policy", f"is not a number: {text!r}") from None
             return cls.from_int(value)
+        if not s:
+            # An empty policy is far more often an unset shell variable than a wish for 0x20000.
+            raise PolicyError("policy", "is empty; give a number (0x20000 for no flags) or flags such as smt,debug")
         kwargs: Dict[str, Any] = {"smt": False}
         spellings = {flag: attr for attr, _, flag, *_ in FLAG_BITS}
-        for item in filter(None, (p.strip().lower() for p in s.split(","))):
+        for item in (p.strip().lower() for p in s.split(",")):
+            if not item:
+                raise PolicyError("policy", f"has an empty flag in {text!r}")
             if item.startswith("abi="):
                 m = re.fullmatch(r"abi=(\d+)\.(\d+)", item)
                 if not m:

@@ -126,6 +126,8 @@ def read_report_input(data: Union[bytes, str, "os.PathLike[str]"]) -> bytes:
             decoded = b""
         if len(decoded) == REPORT_SIZE:
             return decoded
+    if isinstance(data, str) and not os.path.exists(data):
+        raise ReportError("report", f"{data[:60]!r} is no file, and not a report as hex or base64 text")
     raise ReportError("report", f"must be {REPORT_SIZE} bytes (raw, hex or base64), got {len(raw)} bytes")
 
 
@@ -440,6 +442,33 @@ class Expectations:
     author_key_digest: Optional[bytes] = None
     vmpl: Optional[int] = None
     min_tcb: Optional[Dict[str, int]] = None
+
+    def __post_init__(self) -> None:
+        """Expectations that no report can meet are bad input (ReportError), not a mismatch."""
+        sizes = {"measurement": 48, "host_data": 32, "report_data": 64, "family_id": 16, "image_id": 16,
+                 "id_key_digest": 48, "author_key_digest": 48}
+        for name, size in sizes.items():
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, (bytes, bytearray, memoryview)) or len(bytes(value)) != size):
+                raise ReportError(name, f"must be {size} bytes, got {value!r:.80}")
+        for name, top in (("guest_svn", 2**32 - 1), ("vmpl", 3), ("policy", 2**64 - 1)):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top):
+                raise ReportError(name, f"must be an int from 0 to {top}, got {value!r:.80}")
+        if self.policy is not None:
+            try:
+                GuestPolicy.from_int(self.policy)  # reserved bits: no firmware launches with them
+            except InvalidInputError as exc:
+                raise ReportError("policy", exc.rule) from None
+        if self.min_tcb is not None:
+            known = sorted({c for layout in TCB_LAYOUTS.values() for c in layout})
+            if not isinstance(self.min_tcb, dict):
+                raise ReportError("min_tcb", f"must map TCB components ({', '.join(known)}) to minimum SVNs")
+            for comp, minimum in self.min_tcb.items():
+                if comp not in known:
+                    raise ReportError("min_tcb", f"unknown TCB component {comp!r}; known: {', '.join(known)}")
+                if isinstance(minimum, bool) or not isinstance(minimum, int) or not 0 <= minimum <= 255:
+                    raise ReportError("min_tcb", f"{comp} must be an SVN from 0 to 255, got {minimum!r:.80}")
 
     @classmethod
     def from_launch(cls, result: "LaunchResult", **overrides: Any) -> "Expectations":

@@ -111,6 +111,16 @@ def test_external_signer() -> None:
     auth.verify(block, author_key_enabled=False)
     with pytest.raises(SignatureError, match="does not verify"):
         sign_id_block(LD, ExternalSigner(signer.public_key, lambda m: bytes(96)))
+    # the public key may also be given as a cryptography key or as AMD's 0x404-byte structure
+    for public in (hsm_key.public_key(), signer.public_key.to_bytes()):
+        block, auth = sign_id_block(LD, ExternalSigner(public, sign))  # type: ignore[arg-type]
+        auth.verify(block, author_key_enabled=False)
+    with pytest.raises(BlobError, match="public_key: must be an AmdPublicKey"):
+        ExternalSigner("id_key.pub", sign)  # type: ignore[arg-type]
+    with pytest.raises(BlobError, match="P-384"):
+        ExternalSigner(ec.generate_private_key(ec.SECP256R1()).public_key(), sign)  # type: ignore[arg-type]
+    with pytest.raises(BlobError, match="sign: must be a function"):
+        ExternalSigner(signer.public_key, b"not callable")  # type: ignore[arg-type]
 
 
 @given(ld=st.binary(min_size=48, max_size=48), fam=st.binary(min_size=16, max_size=16), img=st.binary(min_size=16, max_size=16),

@@ -72,6 +72,10 @@ def mutated(path: str, value: Any) -> Dict[str, Any]:
     [
         ("schema", "other", "schema"),
         ("schema_version", 2, "newer"),
+        ("schema_version", "1", "positive integer"),
+        ("schema_version", True, "positive integer"),
+        ("kernel_hashes_supported", "yes", "as its sections and sev_hash_table say"),
+        ("kernel_hashes_supported", False, "must be true"),
         ("ovmf_digest", "00", "96 hex"),
         ("firmware.sha256", "zz" * 32, "64 hex"),
         ("firmware.size", 100, "multiple of 4096"),

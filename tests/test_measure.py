@@ -238,7 +238,7 @@ def test_cli_list_profiles() -> None:
         (["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--profile", "ec2", "--vmm-type", "gce"], "contradicts"),
         (["--mode", "sev", "--ovmf", X, "--kernel", EMPTY], "hash table"),
         (["--mode", "snp:svsm", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--svsm", str(PEER / "svsm.bin")], "vars_size"),
-        (["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--snp-ovmf-hash", "abc"], "seed"),
+        (["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--snp-ovmf-hash", "abc"], "snp_ovmf_hash: must be 96"),
         (["--mode", "sev", "--ovmf", A, "--dump-vmsa"], "--dump-vmsa"),
         (["--vcpus", "1", "--ovmf", A], "--mode"),
         (["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--kernel-hash", "12"], "kernel_hash"),

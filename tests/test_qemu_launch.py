@@ -244,8 +244,14 @@ def test_launch_cli_failures(tmp_path: Path) -> None:
     rc, out, _ = run_ours(["launch", "--object", "sev-snp-guest,id=a,policy=0x70000,reduced-phys-bits=1", *MEASURE])
     assert rc == 1 and "KVM returns -EINVAL" in out
     rc, out, _ = run_ours(["launch", "--object", "sev-snp-guest,id=a,policy=0x230000,reduced-phys-bits=1", *MEASURE,
-                           "--kvm-policy-bits", "0x1dffff"])
+                           "--kvm-policy-bits", "0x1bffff"])  # a 6.11-era kernel: bits 0-17, 19, 20
     assert rc == 1 and "bit 21" in out
+    rc, out, _ = run_ours(["launch", "--object", "sev-snp-guest,id=a,policy=0x30000,reduced-phys-bits=1", *MEASURE,
+                           "--kvm-policy-bits", "0x1bffff"])
+    assert rc == 0, out
+    for bad in ("-1", str(1 << 64)):
+        rc, _, err = run_ours(["launch", "--object", "sev-snp-guest,id=a,reduced-phys-bits=1", *MEASURE, "--kvm-policy-bits", bad])
+        assert rc == 2 and "--kvm-policy-bits: must be a 64-bit mask" in err, err
     rc, _, err = run_ours(["launch", "--object", "sev-snp-guest,id=a,host-data=AAAA,reduced-phys-bits=1", *MEASURE])
     assert rc == 2 and "not equal to 32" in err
 

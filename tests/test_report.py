@@ -495,3 +495,18 @@ def test_crl_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         rc, out, _ = run_ours(synth + ["--crl", str(tmp_path / name)])
         assert rc == want, out
     assert "ASK certificate: revoked" in out
+
+
+@pytest.mark.parametrize("kwargs,fragment", [
+    ({"measurement": "zz"}, "measurement: must be 48 bytes"),
+    ({"host_data": bytes(31)}, "host_data: must be 32 bytes"),
+    ({"vmpl": 4}, "vmpl: must be an int from 0 to 3"),
+    ({"guest_svn": True}, "guest_svn: must be an int"),
+    ({"policy": 0x10000}, "bit 17"),
+    ({"min_tcb": {"snp": 256}}, "snp must be an SVN from 0 to 255"),
+    ({"min_tcb": {"ucode": 1}}, "unknown TCB component 'ucode'"),
+    ({"min_tcb": [("snp", 1)]}, "must map TCB components"),
+])
+def test_expectations_no_report_can_meet_are_bad_input(kwargs: Dict[str, Any], fragment: str) -> None:
+    with pytest.raises(ReportError, match=re.escape(fragment)):
+        Expectations(**kwargs)

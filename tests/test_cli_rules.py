@@ -1,0 +1,116 @@
+"""Command-line rules a user relies on, found by a user-level audit of every command: options that
+would be silently ignored are refused, out-of-range values are bad input (exit 2) rather than a
+failed check (exit 1), and malformed JSON inputs never reach a traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from .conftest import FIXTURES
+from .test_measure import run_ours
+
+OVMF = str(FIXTURES / "peer" / "ovmf_AmdSev_suffix.bin")
+ATT = FIXTURES / "attestation"
+VERIFY = ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(ATT / "vcek.testcer")]
+KEY = str(FIXTURES / "keys" / "id_key_test.pem")
+OBJ = "sev-snp-guest,id=a,policy=0x30000,reduced-phys-bits=1"
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    # report verify: measure flags without --mode would verify no measurement at all
+    (VERIFY + ["--vcpus", "2", "--vcpu-type", "EPYC-Milan", "--ovmf", OVMF], "--mode: is required to check the measurement"),
+    (VERIFY + ["--ovmf", "/nonexistent"], "--mode: is required"),
+    # expectations no report can meet are bad input
+    (VERIFY + ["--expect-vmpl", "4"], "--expect-vmpl: must be an int from 0 to 3"),
+    (VERIFY + ["--expect-vmpl", "-1"], "--expect-vmpl: must be an int from 0 to 3"),
+    (VERIFY + ["--expect-guest-svn", "4294967296"], "--expect-guest-svn: must be an int from 0 to 4294967295"),
+    (VERIFY + ["--min-tcb", "snp=256"], "--min-tcb: snp must be an SVN from 0 to 255"),
+    (VERIFY + ["--min-tcb", "foo=1"], "--min-tcb: unknown TCB component 'foo'"),
+    # a report argument that is neither a file nor a report
+    (["report", "show", "/nonexistent/report.bin"], "is no file, and not a report as hex or base64 text"),
+    # measurement ranges are checked before they are expanded (no MemoryError, no 800 MB first)
+    (["measure", "--mode", "snp", "--vcpus", "1-99999999999999999", "--vcpu-type", "EPYC", "--ovmf", OVMF], "from 1 to 4096"),
+    (["measure", "--mode", "snp", "--vcpus", "1,,2", "--vcpu-type", "EPYC", "--ovmf", OVMF], "comma list"),
+    (["table", "--ovmf", OVMF, "--vcpus", "1-20000000", "--vcpu-type", "EPYC", "--quiet"], "from 1 to 4096"),
+    # table: lists and the firmware source
+    (["table", "--ovmf", OVMF, "--vcpu-type", "EPYC", "--guest-features", "abc", "--quiet"], "--guest-features: must be numbers"),
+    (["table", "--ovmf", OVMF, "--vcpu-type", "EPYC,", "--quiet"], "--vcpu-type: has an empty item"),
+    (["table", "--ovmf", OVMF, "--firmware-manifest", OVMF, "--vcpu-type", "EPYC"], "one of them"),
+    # policy: values and host flags
+    (["policy", "decode", ""], "policy: is empty"),
+    (["policy", "decode", "smt,,debug"], "has an empty flag"),
+    (["policy", "decode", "0x30000", "--firmware-abi", "256.1"], "--firmware-abi: must be MAJOR.MINOR with each part 0..255"),
+    (["policy", "decode", "0x20000", "--host-smt-off"], "--host-smt-off: describes the host of a firmware"),
+    # qemu-object: an object given whole does not take builder flags; --json is QMP
+    (["qemu-object", "--object", OBJ, "--policy", "0xb0000"], "--policy: builds an object field by field"),
+    (["qemu-object", "--object", OBJ, "--host-data", "hex:00"], "--host-data: builds an object field by field"),
+    (["qemu-object", "--object", OBJ, "--json", "--format", "libvirt"], "--json: prints QMP JSON"),
+    # id-block: measure flags need --from-measure, and an SNP mode
+    (["id-block", "--measurement-hex", "00" * 48, "--id-key", KEY, "--ovmf", "/nonexistent"], "--ovmf: describes a guest to measure"),
+    (["id-block", "--from-measure", "--mode", "sev", "--ovmf", OVMF, "--id-key", KEY], "is not an SNP mode"),
+    # launch: the KVM policy mask is 64 bits
+    (["launch", "--object", OBJ, "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--kvm-policy-bits", "-1"],
+     "--kvm-policy-bits: must be a 64-bit mask"),
+])
+def test_bad_input_exits_2_with_one_line(argv: List[str], fragment: str) -> None:
+    rc, out, err = run_ours(argv)
+    assert rc == 2, (out, err)
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert fragment in err, err
+
+
+def test_policy_without_a_firmware_checks_nothing() -> None:
+    """Plain encoding and decoding exit 0; the SMT rule applies once --firmware-abi names a firmware."""
+    assert run_ours(["policy", "encode", "--debug"])[:2] == (0, "0xa0000\n")
+    assert run_ours(["policy", "decode", "0x20000"])[0] == 0
+    rc, _, err = run_ours(["policy", "decode", "0x20000", "--firmware-abi", "1.55"])
+    assert rc == 1 and "SMT" in err
+    assert run_ours(["policy", "decode", "0x20000", "--firmware-abi", "1.55", "--host-smt-off"])[0] == 0
+
+
+def test_qemu_object_json_is_qmp() -> None:
+    rc, out, _ = run_ours(["qemu-object", "--object", OBJ, "--json"])
+    assert rc == 0 and json.loads(out)["arguments"]["qom-type"] == "sev-snp-guest"
+    assert run_ours(["qemu-object", "--object", OBJ, "--json", "--format", "qmp"])[1] == out
+
+
+@pytest.mark.parametrize("doc,fragment", [
+    ({"id_block": "AA==", "id_auth": "AA==", "id_block_fields": {"policy": "abc"}}, "unknown flag"),
+    ({"id_block": "AA==", "id_auth": "AA==", "id_block_fields": []}, "id_block_fields.policy"),
+    ({"id_block": 5, "id_auth": "AA=="}, "id_block and id_auth strings"),
+    ({"id_block": "AA==", "id_auth": "AA==", "author_key_enabled": "false"}, "author_key_enabled must be true or false"),
+])
+def test_from_id_block_checks_its_json(tmp_path: Path, doc: dict, fragment: str) -> None:
+    path = tmp_path / "idblock.json"
+    path.write_text(json.dumps(doc))
+    rc, _, err = run_ours(["qemu-object", "--from-id-block", str(path)])
+    assert rc == 2 and fragment in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("report,fragment", [
+    ({"measurement": 5, "policy": "0x30000"}, "--from-launch.measurement: must be a hex string"),
+    ({"measurement": "00" * 48, "policy": []}, "--from-launch.policy"),
+    ({"measurement": "00" * 48, "policy": "0x30000", "guest_svn": "1"}, "--from-launch.guest_svn"),
+])
+def test_from_launch_checks_its_json(tmp_path: Path, report: dict, fragment: str) -> None:
+    path = tmp_path / "launch.json"
+    path.write_text(json.dumps({"ok": True, "report": report}))
+    rc, _, err = run_ours(VERIFY + ["--from-launch", str(path)])
+    assert rc == 2 and fragment in err and "Traceback" not in err, err
+
+
+def test_report_from_stdin_and_inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+    import io
+    import sys
+
+    raw = (ATT / "attestation.bin").read_bytes()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw)))
+    rc, out, _ = run_ours(["report", "show", "-", "--json"])
+    assert rc == 0 and json.loads(out)["version"] == 2
+    rc, out2, _ = run_ours(["report", "show", base64.b64encode(raw).decode(), "--json"])
+    assert rc == 0 and out2 == out
