@@ -30,7 +30,7 @@ from .pages import PAGE_SIZE, VMSA_GPA, PageType
 
 #: Public name → the module that defines it (loaded on first access).
 _LAZY: Dict[str, str] = {
-    "measure": "measure", "sweep": "measure", "Measurement": "measure",
+    "measure": "measurement", "sweep": "measurement", "Measurement": "measurement",
     "table": "tables", "TableRow": "tables",
     "FirmwareImage": "images", "FirmwareManifest": "images",
     "LaunchProfile": "profiles",
@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .blobs import IdAuth, IdBlock, sign_id_block
     from .firmware import Firmware, FirmwareError, HostModel, KvmError, LaunchResult, Status
     from .images import FirmwareImage, FirmwareManifest
-    from .measure import Measurement, measure, sweep
+    from .measurement import Measurement, measure, sweep
     from .policy import GuestPolicy
     from .profiles import LaunchProfile
     from .qemu import SevSnpGuest

@@ -207,7 +207,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
     import warnings as pywarnings
 
     from .errors import InvalidInputError
-    from .measure import MODE_NAMES, measure, sev_launch_measurement
+    from .measurement import MODE_NAMES, measure, sev_launch_measurement
     from .profiles import list_profiles
 
     if args.list_profiles:
@@ -294,7 +294,7 @@ def _measure_sweep(args: argparse.Namespace) -> int:
     import base64
 
     from .errors import InvalidInputError
-    from .measure import MODE_NAMES, sweep
+    from .measurement import MODE_NAMES, sweep
 
     spec = args.vcpus
     args.vcpus = "1"
@@ -528,7 +528,7 @@ def cmd_id_block(args: argparse.Namespace) -> int:
 
     from .blobs import sign_id_block
     from .errors import InvalidInputError
-    from .measure import measure
+    from .measurement import measure
 
     sources = [x for x in (args.measurement, args.measurement_hex) if x is not None] + ([1] if args.from_measure else [])
     if len(sources) != 1:
@@ -721,7 +721,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
     """``snpmeasure launch``: replay LAUNCH_START, the measured pages and LAUNCH_FINISH."""
     from .errors import InvalidInputError
     from .firmware import Firmware, FirmwareError, HostModel, KvmError
-    from .measure import measure
+    from .measurement import measure
 
     obj = guest_object_from_args(args)
     if obj is None:
@@ -856,7 +856,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                    id_key_digest=_hex_arg("--from-launch.id_key_digest", fields.get("id_key_digest", "00" * 48), 48),
                    author_key_digest=_hex_arg("--from-launch.author_key_digest", fields.get("author_key_digest", "00" * 48), 48))
     if args.mode is not None:
-        from .measure import measure
+        from .measurement import measure
 
         exp["measurement"] = measure(**measure_kwargs(args, "report")).digest
     elif measure_flags_given(args):

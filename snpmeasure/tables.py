@@ -17,7 +17,7 @@ from .errors import InvalidInputError
 from .firmware import Firmware, HostModel
 from .images import FirmwareImage, FirmwareManifest
 from .kernel_hashes import KernelHashes
-from .measure import _prepare, _prepare_defaults, _run_snp, parse_vcpu_counts, sweep_prepared
+from .measurement import _prepare, _prepare_defaults, _run_snp, parse_vcpu_counts, sweep_prepared
 from .profiles import LaunchProfile, get_profile
 
 TABLE_SCHEMA = "snpmeasure/reference-values"

@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 from snpmeasure import measure
 from snpmeasure.errors import InvalidInputError, ManifestError
 from snpmeasure.images import FirmwareManifest
-from snpmeasure.measure import parse_vcpu_counts, sweep
+from snpmeasure.measurement import parse_vcpu_counts, sweep
 from snpmeasure.tables import rows_from_csv, table
 
 from .conftest import FIXTURES, debian_ovmf_images

@@ -16,7 +16,7 @@ from hypothesis import given, strategies as st
 import snpmeasure
 from snpmeasure import cli, measure
 from snpmeasure.errors import Error
-from snpmeasure.measure import sev_launch_measurement
+from snpmeasure.measurement import sev_launch_measurement
 from snpmeasure.profiles import BUILTIN_PROFILES, LaunchProfile
 
 from .conftest import FIXTURES, debian_ovmf_images, load_vectors
@@ -419,3 +419,21 @@ def test_measure_cli_start_up_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_public_names_are_not_shadowed_by_submodules() -> None:
+    """Importing a submodule sets it as an attribute of the package: a submodule named like a public
+    function (once snpmeasure/measure.py) would replace snpmeasure.measure after any sweep()."""
+    import pkgutil
+    import subprocess
+    import sys
+
+    import snpmeasure
+
+    modules = {m.name for m in pkgutil.iter_modules(snpmeasure.__path__)}
+    assert not modules & set(snpmeasure._LAZY), modules & set(snpmeasure._LAZY)
+    code = ("import snpmeasure, importlib, pkgutil\n"
+            "snpmeasure.sweep\n"
+            "for m in pkgutil.iter_modules(snpmeasure.__path__):\n    if m.name != '__main__': importlib.import_module('snpmeasure.' + m.name)\n"
+            "assert callable(snpmeasure.measure) and not isinstance(snpmeasure.measure, type(snpmeasure))\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
