@@ -35,7 +35,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, Union
 
-from .errors import BlobError, SignatureError
+from .checks import as_bytes
+from .errors import BlobError, InvalidInputError, SignatureError
 from .policy import DEFAULT_POLICY, GuestPolicy
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -64,6 +65,20 @@ def _ec() -> Any:
     return ec
 
 
+def _blob_bytes(field_name: str, value: object, size: Optional[int] = None) -> bytes:
+    """as_bytes, as a BlobError."""
+    try:
+        return as_bytes(field_name, value, size)
+    except InvalidInputError as exc:
+        raise BlobError(exc.field, exc.rule) from None
+
+
+def _check_coordinate(field_name: str, name: str, value: object) -> None:
+    """A P-384 coordinate or signature half: a non-negative int of at most 72 bytes (AMD's field)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << (8 * COORD):
+        raise BlobError(field_name, f"{name} must be an int from 0 to 2**{8 * COORD}-1, got {value!r:.40}")
+
+
 def parse_id(field_name: str, value: Union[str, bytes, uuid.UUID, None]) -> bytes:
     """A 16-byte FAMILY_ID / IMAGE_ID from a UUID (stored as its 16 bytes in order), 32 hex digits or bytes."""
     if value is None:
@@ -72,6 +87,8 @@ def parse_id(field_name: str, value: Union[str, bytes, uuid.UUID, None]) -> byte
         return value.bytes
     if isinstance(value, (bytes, bytearray, memoryview)):
         raw = bytes(value)
+    elif not isinstance(value, str):
+        raise BlobError(field_name, f"must be a UUID, 32 hex digits or 16 bytes, got {type(value).__name__}")
     else:
         text = value.strip()
         try:
@@ -94,6 +111,10 @@ class AmdPublicKey:
     qx: int
     qy: int
 
+    def __post_init__(self) -> None:
+        for name in ("qx", "qy"):
+            _check_coordinate("key", name, getattr(self, name))
+
     def to_bytes(self) -> bytes:
         """The 0x404-byte structure."""
         out = bytearray(KEY_SIZE)
@@ -105,7 +126,7 @@ class AmdPublicKey:
     @classmethod
     def from_bytes(cls, data: Bytes, *, field_name: str = "key") -> "AmdPublicKey":
         """Parse and check the structure: size, curve 2, reserved bytes zero, point on P-384."""
-        raw = bytes(data)
+        raw = as_bytes(field_name, data)
         if len(raw) != KEY_SIZE:
             raise BlobError(field_name, f"must be {KEY_SIZE:#x} bytes, got {len(raw):#x}")
         (curve,) = struct.unpack_from("<I", raw, 0)
@@ -152,6 +173,10 @@ class AmdSignature:
     r: int
     s: int
 
+    def __post_init__(self) -> None:
+        for name in ("r", "s"):
+            _check_coordinate("signature", name, getattr(self, name))
+
     def to_bytes(self) -> bytes:
         """The 0x200-byte structure."""
         out = bytearray(SIG_SIZE)
@@ -162,7 +187,7 @@ class AmdSignature:
     @classmethod
     def from_bytes(cls, data: Bytes, *, field_name: str = "signature") -> "AmdSignature":
         """Parse and check the structure (size, reserved bytes zero)."""
-        raw = bytes(data)
+        raw = as_bytes(field_name, data)
         if len(raw) != SIG_SIZE:
             raise BlobError(field_name, f"must be {SIG_SIZE:#x} bytes, got {len(raw):#x}")
         if any(raw[2 * COORD :]):
@@ -180,6 +205,7 @@ class AmdSignature:
     @classmethod
     def from_any(cls, sig: bytes, *, field_name: str = "signature") -> "AmdSignature":
         """From DER, raw P1363 ``R ‖ S`` (96 bytes, big-endian) or AMD's 0x200-byte format."""
+        sig = _blob_bytes(field_name, sig)
         if len(sig) == SIG_SIZE:
             return cls.from_bytes(sig, field_name=field_name)
         if len(sig) == 96:
@@ -257,9 +283,14 @@ def load_private_key(source: KeySource, *, password: Optional[bytes] = None, fie
         if isinstance(source, (bytes, bytearray)):
             data, where = bytes(source), "key bytes"
         else:
+            from .files import open_input, read_error
+
             path = os.fspath(source)
-            with open(path, "rb") as f:
-                data, where = f.read(), path
+            with open_input(field_name, source) as f:
+                try:
+                    data, where = f.read(1 << 20), path  # a PEM or DER key is a few KiB
+                except OSError as exc:
+                    raise read_error(field_name, path, exc) from None
         try:
             if b"-----BEGIN" in data:
                 key = serialization.load_pem_private_key(data, password=password)
@@ -308,11 +339,8 @@ class IdBlock:
     policy: int = DEFAULT_POLICY
 
     def __post_init__(self) -> None:
-        if len(self.ld) != 48:
-            raise BlobError("ld", f"must be 48 bytes (a launch digest), got {len(self.ld)}")
-        for name in ("family_id", "image_id"):
-            if len(getattr(self, name)) != 16:
-                raise BlobError(name, f"must be 16 bytes, got {len(getattr(self, name))}")
+        for name, size in (("ld", 48), ("family_id", 16), ("image_id", 16)):
+            object.__setattr__(self, name, _blob_bytes(name, getattr(self, name), size))
         for name, top in (("version", 0xFFFFFFFF), ("guest_svn", 0xFFFFFFFF), ("policy", (1 << 64) - 1)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= top:
@@ -325,7 +353,7 @@ class IdBlock:
     @classmethod
     def from_bytes(cls, data: Bytes) -> "IdBlock":
         """Parse 96 bytes (exactly)."""
-        raw = bytes(data)
+        raw = as_bytes("id-block", data)
         if len(raw) != ID_BLOCK_SIZE:
             raise BlobError("id-block", f"must be {ID_BLOCK_SIZE} bytes, got {len(raw)}")
         return cls(*_ID_BLOCK.unpack(raw))
@@ -357,6 +385,15 @@ class IdAuth:
     auth_key_algo: int = field(default=-1)
 
     def __post_init__(self) -> None:
+        for name, kind in (("id_block_sig", AmdSignature), ("id_key", AmdPublicKey), ("id_key_sig", AmdSignature),
+                           ("author_key", AmdPublicKey)):
+            value = getattr(self, name)
+            if not isinstance(value, kind) and (value is not None or name in ("id_block_sig", "id_key")):
+                raise BlobError(name, f"must be an {kind.__name__}, got {type(value).__name__}")
+        for name in ("id_key_algo", "auth_key_algo"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not -1 <= value <= 0xFFFFFFFF:
+                raise BlobError(name, f"must be a 32-bit algorithm code, got {value!r}")
         if (self.id_key_sig is None) != (self.author_key is None):
             raise BlobError("id-auth", "id_key_sig and author_key go together")
         if self.auth_key_algo == -1:
@@ -376,7 +413,7 @@ class IdAuth:
     @classmethod
     def from_bytes(cls, data: Bytes) -> "IdAuth":
         """Parse strictly: 4096 bytes, algorithm 1, curve 2, reserved bytes zero."""
-        raw = bytes(data)
+        raw = as_bytes("id-auth", data)
         if len(raw) != ID_AUTH_SIZE:
             raise BlobError("id-auth", f"must be {ID_AUTH_SIZE} bytes (KVM always reads 4096), got {len(raw)}")
         id_algo, auth_algo = struct.unpack_from("<II", raw, 0)
@@ -417,6 +454,8 @@ class IdAuth:
 
     def verify(self, id_block: IdBlock, *, author_key_enabled: bool = True) -> None:
         """Check the signatures as LAUNCH_FINISH does; raise :class:`SignatureError` naming the failure."""
+        if not isinstance(id_block, IdBlock):
+            raise BlobError("id_block", f"must be an IdBlock, got {type(id_block).__name__}")
         if not self.id_block_sig.verify(self.id_key, id_block.to_bytes()):
             raise SignatureError("ID_BLOCK_SIG: the ID block signature does not verify with ID_KEY")
         if author_key_enabled:
@@ -446,7 +485,7 @@ def sign_id_block(
     ``author-key-enabled`` must be off.
     """
     pol = GuestPolicy.parse(policy).to_int()
-    block = IdBlock(bytes(ld), parse_id("family_id", family_id), parse_id("image_id", image_id), version, guest_svn, pol)
+    block = IdBlock(as_bytes("ld", ld, 48), parse_id("family_id", family_id), parse_id("image_id", image_id), version, guest_svn, pol)
     idk = load_private_key(id_key, password=id_key_password, field_name="id_key")
     id_pub = _public_of(idk, "id_key")
     block_sig = _sign(idk, block.to_bytes(), "id_key")
@@ -464,6 +503,8 @@ def decode_b64(prop: str, text: str) -> bytes:
     """Decode base64 as QEMU's qbase64_decode does: only ``A-Za-z0-9+/=`` and newlines are allowed
     ("Base64 data contains invalid characters"); glib then decodes leniently (padding optional,
     ``=`` anywhere ignored, a lone trailing character dropped)."""
+    if not isinstance(text, str):
+        raise BlobError(prop, f"must be base64 text, got {type(text).__name__}")
     if "\0" in text:
         raise BlobError(prop, "Base64 data contains embedded NUL characters")
     if not re.fullmatch(r"[A-Za-z0-9+/=\n]*", text):
@@ -490,6 +531,9 @@ QEMU_LENGTH_RULES = {
 
 def check_qemu_length(prop: str, raw: bytes) -> bytes:
     """Apply QEMU's length rule for a base64 property (id-auth: at most 4096 bytes)."""
+    if not isinstance(prop, str) or (prop not in QEMU_LENGTH_RULES and prop != "id-auth"):
+        raise BlobError(str(prop), "is not a blob property of sev-snp-guest")
+    raw = _blob_bytes(prop, raw)
     if prop == "id-auth":
         if len(raw) > ID_AUTH_SIZE:
             raise BlobError(prop, f"parameter length:ID_AUTH {len(raw)} exceeds max of {ID_AUTH_SIZE}")
@@ -501,14 +545,20 @@ def check_qemu_length(prop: str, raw: bytes) -> bytes:
 def parse_blob(prop: str, value: Union[str, bytes]) -> bytes:
     """A host-data / guest-visible-workarounds / id-block / id-auth value from base64, ``hex:…``
     (or 0x…) or ``@FILE``, with QEMU's length rule applied."""
-    if isinstance(value, (bytes, bytearray)):
+    if not isinstance(prop, str) or (prop not in QEMU_LENGTH_RULES and prop != "id-auth"):
+        raise BlobError(prop, f"is not a blob property of sev-snp-guest ({', '.join([*QEMU_LENGTH_RULES, 'id-auth'])})")
+    if isinstance(value, (bytes, bytearray, memoryview)):
         raw = bytes(value)
+    elif not isinstance(value, str):
+        raise BlobError(prop, f"must be base64, hex:..., @FILE text or bytes, got {type(value).__name__}")
     elif value.startswith("@"):
-        try:
-            with open(value[1:], "rb") as f:
+        from .files import open_input, read_error
+
+        with open_input(prop, value[1:]) as f:
+            try:
                 raw = f.read(ID_AUTH_SIZE + 1)  # nothing longer is valid: never read a huge file
-        except OSError as exc:
-            raise BlobError(prop, f"cannot read {value[1:]!r}: {exc.strerror or exc}") from None
+            except OSError as exc:
+                raise read_error(prop, value[1:], exc) from None
     elif value.lower().startswith(("hex:", "0x")):
         text = value.split(":", 1)[1] if value.lower().startswith("hex:") else value[2:]
         try:

@@ -33,8 +33,13 @@ def _read_source(source: Any, field: str, what: str, limit: Optional[int] = None
     from .report import ReportError
 
     if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as f:
-            return f.read() if limit is None else f.read(limit + 1)
+        from .files import open_input, read_error
+
+        with open_input(field, source) as f:
+            try:
+                return f.read() if limit is None else f.read(limit + 1)
+            except OSError as exc:
+                raise read_error(field, f.name, exc) from None
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source)
     raise ReportError(field, f"must be {what}: a path, bytes, or a loaded object, got {type(source).__name__}")
@@ -202,6 +207,8 @@ def product_chain(product: str, kind: str = "vcek") -> List["x509.Certificate"]:
     """AMD's [ASK or ASVK, ARK] for a product ("milan", "genoa", "turin"), shipped with snpmeasure."""
     from .report import ReportError
 
+    if not isinstance(product, str) or not isinstance(kind, str) or kind not in ("vcek", "vlek") or not product.isalpha():
+        raise ReportError("product", f"must be a product name (milan, genoa, turin) and kind vcek or vlek, got {product!r}, {kind!r}")
     name = f"{product.lower()}_{kind}.pem"
     try:
         data = resources.files("snpmeasure").joinpath("data").joinpath(name).read_bytes()

@@ -13,8 +13,9 @@ from enum import Enum, IntEnum
 from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 from ._core import LaunchDigest
+from .checks import as_bytes
 from .errors import Error, InvalidInputError, PolicyError, SignatureError
-from .pages import PAGE_SIZE, VMSA_GPA, Buffer, PageType
+from .pages import PAGE_SIZE, VMSA_GPA, Buffer, PageType, page_type_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from .blobs import IdAuth, IdBlock
@@ -164,18 +165,26 @@ class TraceEntry(NamedTuple):
         return f"{self.command:<20} {self.page_type:<10} {where}{self.label:<34} {self.digest.hex()}"
 
 
+def _check_label(label: object) -> None:
+    if not isinstance(label, str):
+        raise InvalidInputError("label", f"must be a str, got {type(label).__name__}")
+
+
 class Firmware:
     """One SNP guest context: LAUNCH_START, LAUNCH_UPDATE, LAUNCH_FINISH."""
 
     def __init__(
         self, *, seed: Optional[bytes] = None, trace: bool = False, threads: Optional[int] = None, host: Optional[HostModel] = None
     ) -> None:
+        if host is not None and not isinstance(host, HostModel):
+            raise InvalidInputError("host", f"must be a HostModel, got {type(host).__name__}")
         self.host = host or HostModel()
         bits = self.host.kvm_policy_bits
         if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or not 0 <= bits < 1 << 64):
             raise InvalidInputError("kvm_policy_bits", f"must be a 64-bit mask, got {bits!r}")
         if self.host.abi is not None and not (isinstance(self.host.abi, tuple) and len(self.host.abi) == 2
-                                              and all(isinstance(x, int) and 0 <= x <= 255 for x in self.host.abi)):
+                                              and all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 255
+                                                      for x in self.host.abi)):
             raise InvalidInputError("abi", f"must be (major, minor), each 0..255, got {self.host.abi!r}")
         self.gosvw = bytes(16)
         self.state = GuestState.NONE
@@ -211,6 +220,7 @@ class Firmware:
 
         command = "SNP_LAUNCH_START"
         self._require(command, GuestState.NONE)
+        gosvw = as_bytes("gosvw", gosvw)
         if len(gosvw) != 16:
             raise FirmwareError(command, Status.INVALID_PARAM, f"GOSVW must be 16 bytes, got {len(gosvw)}")
         try:
@@ -247,7 +257,8 @@ class Firmware:
     ) -> None:
         """SNP_LAUNCH_UPDATE over a region (one PAGE_INFO per 4 KiB page)."""
         self._require("SNP_LAUNCH_UPDATE", GuestState.LAUNCHING)
-        ptype = PageType(page_type)
+        ptype = page_type_of(page_type)
+        _check_label(label)
         self._ld.update(ptype, gpa, data, length, imi=imi, vmpl1_perms=vmpl1_perms, vmpl2_perms=vmpl2_perms, vmpl3_perms=vmpl3_perms)
         size = length if length is not None else (len(memoryview(data).cast("B")) if data is not None else 0)
         self._record("SNP_LAUNCH_UPDATE", ptype, gpa, size, label)
@@ -255,7 +266,8 @@ class Firmware:
     def launch_update_fill(self, page_type: Union[PageType, int], gpa: int, page: Buffer, npages: int, *, label: str = "") -> None:
         """SNP_LAUNCH_UPDATE over ``npages`` pages that all hold ``page`` (e.g. a zeroed region)."""
         self._require("SNP_LAUNCH_UPDATE", GuestState.LAUNCHING)
-        ptype = PageType(page_type)
+        ptype = page_type_of(page_type)
+        _check_label(label)
         self._ld.update_fill(ptype, gpa, page, npages)
         self._record("SNP_LAUNCH_UPDATE", ptype, gpa, npages * PAGE_SIZE, label)
 
@@ -269,9 +281,17 @@ class Firmware:
         if self.trace is None:
             self._ld.update_vmsa(page, gpa, count=count)
             return
-        for i in range(count):
+        if isinstance(first, bool) or not isinstance(first, int):
+            raise InvalidInputError("first", f"must be an int, got {first!r}")
+        self._ld._check_vmsa(page, gpa, count)  # every argument check before the first page
+        _check_label(label)
+        try:  # every label before the first page, so a bad format string changes nothing
+            labels = [label.format(first + i) for i in range(count)]
+        except (IndexError, KeyError, ValueError) as exc:
+            raise InvalidInputError("label", f"must be a format string with one {{}} for the vCPU index ({exc!r})") from None
+        for text in labels:
             self._ld.update_vmsa(page, gpa)
-            self._record("SNP_LAUNCH_UPDATE", PageType.VMSA, gpa, PAGE_SIZE, label.format(first + i))
+            self._record("SNP_LAUNCH_UPDATE", PageType.VMSA, gpa, PAGE_SIZE, text)
 
     def launch_update_vmsa_each(self, page: Buffer, *, gpa: int = VMSA_GPA, count: int = 1) -> List[bytes]:
         """As :meth:`launch_update_vmsa`, returning GCTX.LD after each page (vCPU sweeps)."""
@@ -302,8 +322,15 @@ class Firmware:
         """SNP_LAUNCH_FINISH: with an ID block, the checks of the ABI spec in its order (snp-abi.md
         §4.4): LD (BAD_MEASUREMENT), then POLICY (POLICY_FAILURE), then the ID block signature and,
         with ``author_key_enabled``, the ID key signature (BAD_SIGNATURE)."""
+        from .blobs import IdAuth, IdBlock
+
         command = "SNP_LAUNCH_FINISH"
         self._require(command, GuestState.LAUNCHING)
+        host_data = as_bytes("host_data", host_data)
+        if id_block is not None and not isinstance(id_block, IdBlock):
+            raise InvalidInputError("id_block", f"must be an IdBlock (IdBlock.from_bytes parses one), got {type(id_block).__name__}")
+        if id_auth is not None and not isinstance(id_auth, IdAuth):
+            raise InvalidInputError("id_auth", f"must be an IdAuth (IdAuth.from_bytes parses one), got {type(id_auth).__name__}")
         if len(host_data) != 32:
             raise FirmwareError(command, Status.INVALID_PARAM, f"HOST_DATA must be 32 bytes, got {len(host_data)}")
         assert self.policy is not None

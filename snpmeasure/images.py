@@ -93,6 +93,12 @@ class FirmwareImage:
     kind = "firmware"
 
     def __init__(self, data: BufferLike, *, name: str = "firmware", end_gpa: int = FOUR_GIB) -> None:
+        if not isinstance(name, str):
+            raise ImageError("name", f"must be a str, got {type(name).__name__}")
+        if not isinstance(data, (bytes, bytearray, memoryview, mmap.mmap)):
+            raise ImageError(name, f"image data must be bytes, bytearray, memoryview or mmap, got {type(data).__name__}")
+        if isinstance(end_gpa, bool) or not isinstance(end_gpa, int) or not 0 <= end_gpa <= FOUR_GIB or end_gpa % PAGE:
+            raise ImageError("end_gpa", f"must be a page-aligned int up to 4 GiB, got {end_gpa!r:.40}")
         self.name = name
         self._data = data
         self.size = len(data)
@@ -108,9 +114,9 @@ class FirmwareImage:
         self.sections: List[MetadataSection] = self._parse_sev_metadata()
 
     @classmethod
-    def open(cls, path: Union[str, "os.PathLike[str]"], *, end_gpa: int = FOUR_GIB) -> "FirmwareImage":
+    def open(cls, path: Union[str, "os.PathLike[str]"], *, end_gpa: int = FOUR_GIB, field: str = "image") -> "FirmwareImage":
         """Map the image file read-only (no copy) and parse it."""
-        return cls(map_file(path), name=os.fspath(path), end_gpa=end_gpa)
+        return cls(map_file(path, field), name=os.fspath(path), end_gpa=end_gpa)
 
     @property
     def data(self) -> BufferLike:
@@ -249,13 +255,19 @@ class SvsmImage(FirmwareImage):
         return _u32(found[1], f"{self.name}: SVSM info GUID", found[0]) + self.gpa
 
 
-def map_file(path: Union[str, "os.PathLike[str]"]) -> BufferLike:
-    """The contents of a file, mapped read-only when possible (regular, non-empty files)."""
-    with open(path, "rb") as f:
+def map_file(path: Union[str, "os.PathLike[str]"], field: str = "path") -> BufferLike:
+    """The contents of a file, mapped read-only when possible (regular, non-empty files); a path
+    that cannot be opened or read is an InputFileError naming ``field``."""
+    from .files import open_input, read_error
+
+    with open_input(field, path) as f:
         try:
             m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         except (ValueError, OSError):
-            return f.read()  # empty file, pipe, or a file system without mmap
+            try:
+                return f.read()  # empty file, pipe, or a file system without mmap
+            except OSError as exc:
+                raise read_error(field, f.name, exc) from None
     if hasattr(m, "madvise") and hasattr(mmap, "MADV_SEQUENTIAL"):
         m.madvise(mmap.MADV_SEQUENTIAL)  # read once, front to back: aggressive read-ahead
     return m
@@ -440,7 +452,10 @@ class FirmwareManifest:
         from .errors import ManifestError
         from .jsonfile import load_json_file
 
-        return cls.from_json(load_json_file(path, os.fspath(path), ManifestError), where=os.fspath(path))
+        from .files import check_path
+
+        name = check_path("manifest", path)
+        return cls.from_json(load_json_file(name, name, ManifestError), where=name)
 
 
 def re_hex(text: str, n: int) -> bool:

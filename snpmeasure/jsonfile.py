@@ -16,8 +16,13 @@ def load_json_file(path: Union[str, "os.PathLike[str]"], field: str, error: Type
     """Parse a UTF-8 JSON file; bad JSON, bad UTF-8, deep nesting or a huge file raise ``error``."""
     import json
 
-    with open(path, "rb") as f:
-        raw = f.read(MAX_JSON_BYTES + 1)
+    from .files import open_input, read_error
+
+    with open_input(field, path) as f:
+        try:
+            raw = f.read(MAX_JSON_BYTES + 1)
+        except OSError as exc:
+            raise read_error(field, f.name, exc) from None
     if len(raw) > MAX_JSON_BYTES:
         raise error(field, f"is larger than {MAX_JSON_BYTES >> 20} MiB")
     try:
@@ -28,3 +33,5 @@ def load_json_file(path: Union[str, "os.PathLike[str]"], field: str, error: Type
         raise error(field, "is not UTF-8 text") from None
     except RecursionError:
         raise error(field, "nests JSON too deeply") from None
+    except ValueError:  # a number longer than Python's int-string limit (4300 digits)
+        raise error(field, "holds a number too long to be read") from None

@@ -33,19 +33,24 @@ CHUNK = 1 << 20
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def sha256_file(path: PathLike) -> bytes:
+def sha256_file(path: PathLike, field: str = "path") -> bytes:
     """SHA-256 of a file, streamed in 1 MiB chunks into one reused buffer."""
     import hashlib  # deferred (as in from_inputs): loading OpenSSL slows every start-up otherwise
+
+    from .files import open_input, read_error
 
     h = hashlib.sha256()
     buf = bytearray(CHUNK)
     view = memoryview(buf)
-    with open(path, "rb", buffering=0) as f:
-        while True:
-            n = f.readinto(buf)
-            if not n:
-                break
-            h.update(view[:n])
+    with open_input(field, path, buffering=0) as f:
+        try:
+            while True:
+                n = f.readinto(buf)  # type: ignore[attr-defined]
+                if not n:
+                    break
+                h.update(view[:n])
+        except OSError as exc:
+            raise read_error(field, f.name, exc) from None
     return h.digest()
 
 
@@ -106,8 +111,8 @@ class KernelHashes(NamedTuple):
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=2) as pool:
-            kfut = pool.submit(sha256_file, kernel) if kernel is not None else None
-            ifut = pool.submit(sha256_file, initrd) if initrd is not None else None
+            kfut = pool.submit(sha256_file, kernel, "kernel") if kernel is not None else None
+            ifut = pool.submit(sha256_file, initrd, "initrd") if initrd is not None else None
             k = kfut.result() if kfut else parse_sha256_hex("kernel_hash", kernel_hash or "")
             if ifut:
                 i = ifut.result()

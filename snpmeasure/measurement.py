@@ -15,6 +15,7 @@ from ._version import __version__
 from .cpus import resolve_vcpu_sig
 from .errors import ConfigError, InvalidInputError
 from .firmware import Firmware, GuestState, HostModel, SevFirmware, TraceEntry
+from .files import file_size
 from .images import FirmwareImage, FirmwareManifest, SvsmImage, map_file
 from .kernel_hashes import KernelHashes, sha256_file
 from .pages import Buffer, parse_seed
@@ -88,15 +89,15 @@ class Measurement:
         return out
 
 
-def _file_info(path: Union[str, "os.PathLike[str]"], sha256: Optional[str] = None) -> Dict[str, Any]:
+def _file_info(field: str, path: Union[str, "os.PathLike[str]"], sha256: Optional[str] = None) -> Dict[str, Any]:
     if sha256 is None:
-        sha256 = sha256_file(path).hex()
-    return {"path": os.fspath(path), "sha256": sha256, "size": os.path.getsize(path)}
+        sha256 = sha256_file(path, field).hex()
+    return {"path": os.fspath(path), "sha256": sha256, "size": file_size(field, path)}
 
 
 def resolve_profile(profile: Union[str, LaunchProfile, None], vmm_type: Optional[str], mode: str) -> LaunchProfile:
     """The profile from ``profile`` and the sev-snp-measure style ``vmm_type`` (they must agree)."""
-    if vmm_type is not None and vmm_type not in VMM_TYPE_PROFILES:
+    if vmm_type is not None and (not isinstance(vmm_type, str) or vmm_type not in VMM_TYPE_PROFILES):
         raise InvalidInputError("vmm_type", f"unknown VMM type {vmm_type!r}; known: {', '.join(VMM_TYPE_PROFILES)}")
     if profile is None:
         if mode == "snp:svsm":
@@ -153,8 +154,17 @@ def _prepare(
     vars_file: Optional[Union[str, "os.PathLike[str]"]],
     describe_inputs: bool,
 ) -> _Prepared:
-    if mode not in MODES:
+    if not isinstance(mode, str) or mode not in MODES:
         raise InvalidInputError("mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
+    # The text arguments are looked up in tables or hashed: another type would fail deep inside.
+    for name, value in (("vcpu_type", vcpu_type), ("vmm_type", vmm_type), ("kernel_hash", kernel_hash),
+                        ("initrd_hash", initrd_hash), ("append_hash", append_hash)):
+        if value is not None and not isinstance(value, str):
+            raise InvalidInputError(name, f"must be a str, got {type(value).__name__}")
+    if append is not None and not isinstance(append, (str, bytes)):
+        raise InvalidInputError("append", f"must be the command line as str (or bytes), got {type(append).__name__}")
+    if profile is not None and not isinstance(profile, (str, LaunchProfile)):
+        raise InvalidInputError("profile", f"must be a profile name or a LaunchProfile, got {type(profile).__name__}")
     if ovmf is not None and manifest is not None:
         raise InvalidInputError("manifest", "give the firmware image or its manifest, not both")
     if ovmf is None and manifest is None:
@@ -174,7 +184,7 @@ def _prepare(
                                            "firmware_sha256": man.sha256, "size": man.size}
     else:
         assert ovmf is not None
-        image = ovmf if isinstance(ovmf, FirmwareImage) else FirmwareImage.open(ovmf)
+        image = ovmf if isinstance(ovmf, FirmwareImage) else FirmwareImage.open(ovmf, field="ovmf")
         layout, firmware_data = image, image.data
         if describe_inputs:
             inputs["ovmf"] = {"path": image.name, "sha256": image.sha256(), "size": image.size}
@@ -198,7 +208,7 @@ def _prepare(
     if describe_inputs and hashes is not None:
         for name, path in (("kernel", kernel), ("initrd", initrd)):
             digest = getattr(hashes, name).hex()
-            inputs[name] = _file_info(path, digest) if path is not None else {"sha256": digest}
+            inputs[name] = _file_info(name, path, digest) if path is not None else {"sha256": digest}
         inputs["append"] = {"value": append, "sha256": hashes.cmdline.hex()}
 
     if mode in ("sev", "seves"):
@@ -289,6 +299,8 @@ def measure(
                  initrd_hash=initrd_hash, append_hash=append_hash, guest_features=guest_features,
                  snp_ovmf_hash=snp_ovmf_hash, svsm=svsm, vars_size=vars_size, vars_file=vars_file,
                  describe_inputs=describe_inputs)
+    if firmware is not None and not isinstance(firmware, Firmware):
+        raise InvalidInputError("firmware", f"must be a Firmware guest context, got {type(firmware).__name__}")
     if p.mode in ("sev", "seves"):
         sfw = SevFirmware(trace=trace)
         for cmd in p.plan.commands:
@@ -329,8 +341,8 @@ def parse_vcpu_counts(spec: Union[str, int, Sequence[int]]) -> List[int]:
                 if not 1 <= n <= MAX_VCPUS:
                     raise InvalidInputError("vcpus", f"each count must be from 1 to {MAX_VCPUS}, got {n}")
             counts.extend(range(a, b + 1))
-    elif isinstance(spec, bool):
-        raise InvalidInputError("vcpus", f"must be counts, got {spec!r}")
+    elif isinstance(spec, (bool, bytes)) or not isinstance(spec, (list, tuple, range)):
+        raise InvalidInputError("vcpus", f"must be counts: an int, a str such as 1-64 or a list of ints, got {spec!r:.40}")
     else:
         counts = list(spec)
     if not counts:
@@ -399,7 +411,7 @@ def _open_svsm(svsm: Optional[PathOrImage], ovmf: FirmwareImage, vars_size: Opti
     if vars_file is not None and vars_size is not None:
         raise InvalidInputError("vars_size", "give vars_size or vars_file, not both")
     if vars_file is not None:
-        size = os.stat(vars_file).st_size
+        size = file_size("vars_file", vars_file)
     elif vars_size is not None:
         size = vars_size
     else:
@@ -411,7 +423,7 @@ def _open_svsm(svsm: Optional[PathOrImage], ovmf: FirmwareImage, vars_size: Opti
         return svsm
     if isinstance(svsm, FirmwareImage):
         return SvsmImage(svsm.data, name=svsm.name, end_gpa=end)
-    return SvsmImage(map_file(svsm), name=os.fspath(svsm), end_gpa=end)
+    return SvsmImage(map_file(svsm, "svsm"), name=os.fspath(svsm), end_gpa=end)
 
 
 def _run_snp(fw: Firmware, commands: Sequence[Command]) -> None:
@@ -435,12 +447,10 @@ def sev_launch_measurement(
                              ("policy", policy, 0xFFFFFFFF)):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
             raise InvalidInputError(name, f"must be an int from 0 to {top:#x}, got {value!r}")
-    if len(tik) != 16:
-        raise InvalidInputError("tik", f"must be 16 bytes, got {len(tik)}")
-    if len(mnonce) != 16:
-        raise InvalidInputError("mnonce", f"must be 16 bytes, got {len(mnonce)}")
-    if len(launch_digest) != 32:
-        raise InvalidInputError("launch_digest", f"must be a 32-byte SHA-256 digest, got {len(launch_digest)}")
+    from .checks import as_bytes
+
+    tik, mnonce = as_bytes("tik", tik, 16), as_bytes("mnonce", mnonce, 16)
+    launch_digest = as_bytes("launch_digest", launch_digest, 32)
     import hashlib
     import hmac
 

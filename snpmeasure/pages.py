@@ -91,6 +91,20 @@ def _check_byte(name: str, value: int) -> int:
     return value
 
 
+#: At most this many repetitions per update_vmsa call: the C core's SNP_MAX_REPEAT (KVM has at most
+#: 4096 vCPUs; sweeps need far fewer), enforced here so both backends agree.
+MAX_REPEAT = 1 << 24
+
+
+def page_type_of(page_type: object) -> PageType:
+    """A PageType from a PageType or an int 1..6; anything else is InvalidInputError."""
+    if isinstance(page_type, bool) or not isinstance(page_type, int) or not 1 <= page_type <= 6:
+        raise InvalidInputError(
+            "page_type", f"must be one of 1..6 (NORMAL, VMSA, ZERO, UNMEASURED, SECRETS, CPUID), got {page_type!r}"
+        )
+    return PageType(page_type)
+
+
 def check_update(
     page_type: Union[PageType, int],
     gpa: int,
@@ -106,12 +120,7 @@ def check_update(
     Returns the page type, a contiguous byte view of ``data`` (or None) and the region length.
     Raises :class:`InvalidInputError` naming the argument and the rule.
     """
-    try:
-        ptype = PageType(page_type)
-    except ValueError:
-        raise InvalidInputError(
-            "page_type", f"must be one of 1..6 (NORMAL, VMSA, ZERO, UNMEASURED, SECRETS, CPUID), got {page_type!r}"
-        ) from None
+    ptype = page_type_of(page_type)
     if isinstance(gpa, bool) or not isinstance(gpa, int) or not 0 <= gpa < _U64:
         raise InvalidInputError("gpa", f"must be an int from 0 to 2**64-1, got {gpa!r}")
     if gpa % PAGE_SIZE:
@@ -145,6 +154,8 @@ def check_update(
         raise InvalidInputError("length" if view is None else "data", f"must be a multiple of 4096 bytes, got {size}")
     if size and gpa + size > _U64:
         raise InvalidInputError("gpa", f"range {gpa:#x} + {size:#x} bytes passes 2**64")
+    if size >= _U64:  # the whole 64-bit space from 0: the length itself must fit in 64 bits
+        raise InvalidInputError("length", f"must be below 2**64, got {size:#x}")
     if not isinstance(imi, (bool, int)) or imi not in (0, 1):
         raise InvalidInputError("imi", f"must be a bool, got {imi!r}")
     _check_byte("vmpl1_perms", vmpl1_perms)
@@ -228,8 +239,8 @@ class LaunchDigestBase(abc.ABC):
     def update_fill(self, page_type: Union[PageType, int], gpa: int, page: Buffer, npages: int) -> None:
         """Measure ``npages`` consecutive pages from ``gpa`` that all hold the same 4096 bytes
         (e.g. a zero-filled NORMAL region): the page is hashed once and no region buffer is built."""
-        if isinstance(npages, bool) or not isinstance(npages, int) or npages < 0:
-            raise InvalidInputError("npages", f"must be a non-negative int, got {npages!r}")
+        if isinstance(npages, bool) or not isinstance(npages, int) or not 0 <= npages < 1 << 52:
+            raise InvalidInputError("npages", f"must be an int from 0 to 2**52-1 (pages of a 64-bit space), got {npages!r}")
         try:
             size = memoryview(page).nbytes
         except TypeError:
@@ -250,8 +261,11 @@ class LaunchDigestBase(abc.ABC):
             self._update_repeat(PageType.VMSA, gpa, view, count)
 
     def update_vmsa_each(self, page: Buffer, gpa: int = VMSA_GPA, *, count: int = 1) -> List[bytes]:
-        """As :meth:`update_vmsa`, returning the digest after each of the ``count`` pages (sweeps)."""
+        """As :meth:`update_vmsa`, returning the digest after each of the ``count`` pages (sweeps);
+        ``count`` is at most 65536 (48 bytes of result each; KVM runs at most 4096 vCPUs)."""
         view = self._check_vmsa(page, gpa, count)
+        if count > 1 << 16:
+            raise InvalidInputError("count", f"must be at most 65536 when every digest is returned, got {count}")
         return self._update_repeat(PageType.VMSA, gpa, view, count, True) if count else []
 
     @staticmethod
@@ -259,8 +273,8 @@ class LaunchDigestBase(abc.ABC):
         _, view, size = check_update(PageType.VMSA, gpa, page, None, False, 0, 0, 0)
         if size != PAGE_SIZE:
             raise InvalidInputError("page", f"a VMSA must be exactly 4096 bytes, got {size}")
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise InvalidInputError("count", f"must be a non-negative int, got {count!r}")
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_REPEAT:
+            raise InvalidInputError("count", f"must be an int from 0 to {MAX_REPEAT}, got {count!r}")
         assert view is not None
         return view
 

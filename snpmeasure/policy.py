@@ -123,6 +123,8 @@ class GuestPolicy:
             return text
         if isinstance(text, int):
             return cls.from_int(text)
+        if not isinstance(text, str):
+            raise PolicyError("policy", f"must be an int, a string (number or flags) or a GuestPolicy, got {type(text).__name__}")
         s = text.strip()
         if re.fullmatch(r"0[xX][0-9a-fA-F_]+|[0-9_]+|0[oO][0-7_]+|0[bB][01_]+", s):
             try:
@@ -178,6 +180,9 @@ class GuestPolicy:
         allowed when the host has SMT on; the policy's minimum ABI must not exceed the firmware's;
         bits 21-24 need ABI 1.55, bit 25 needs 1.58).
         """
+        if abi is not None and not (isinstance(abi, tuple) and len(abi) == 2 and
+                                    all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 255 for x in abi)):
+            raise PolicyError("abi", f"must be (major, minor), each 0..255, got {abi!r}")
         problems: List[Tuple[str, str]] = []
         if smt_enabled and not self.smt:
             problems.append(("SMT", "the host has SMT enabled, so a policy with SMT=0 fails with POLICY_FAILURE"))

@@ -185,7 +185,7 @@ def get_profile(profile: Union[str, LaunchProfile]) -> LaunchProfile:
     """A built-in profile by name (or the profile itself)."""
     if isinstance(profile, LaunchProfile):
         return profile
-    if profile not in BUILTIN_PROFILES:
+    if not isinstance(profile, str) or profile not in BUILTIN_PROFILES:
         raise ProfileError("profile", f"unknown profile {profile!r}; built-in: {', '.join(BUILTIN_PROFILES)}")
     return BUILTIN_PROFILES[profile]
 
@@ -194,7 +194,9 @@ def load_profile_file(path: Union[str, "os.PathLike[str]"]) -> LaunchProfile:
     """Read a user profile from JSON. ``"base": "qemu"`` starts from a built-in profile."""
     from .jsonfile import load_json_file
 
-    obj = load_json_file(path, os.fspath(path), ProfileError)
+    from .files import check_path
+
+    obj = load_json_file(check_path("profile_file", path), os.fspath(path), ProfileError)
     if isinstance(obj, dict) and "base" in obj and obj["base"] not in BUILTIN_PROFILES:
         raise ProfileError(f"{os.fspath(path)}.base", f"unknown profile {obj['base']!r}; built-in: {', '.join(BUILTIN_PROFILES)}")
     return LaunchProfile.from_json(obj, where=os.fspath(path))

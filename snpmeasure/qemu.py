@@ -42,6 +42,8 @@ def _parse_uint(prop: str, text: str, top: int) -> int:
     if not m:
         raise QemuObjectError(prop, f"Parameter '{prop}' expects integer")
     digits = m.group(2)
+    if len(digits.lstrip("0xX").lstrip("0")) > 22:  # 2**64 has 20 decimal, 16 hex, 22 octal digits
+        raise QemuObjectError(prop, f"Parameter '{prop}' expects integer")
     value = int(digits, 16) if digits[:2].lower() == "0x" else int(digits, 8) if digits.startswith("0") else int(digits)
     if value >= 1 << 64:
         raise QemuObjectError(prop, f"Parameter '{prop}' expects integer")
@@ -54,7 +56,7 @@ def _parse_uint(prop: str, text: str, top: int) -> int:
 
 def _parse_decimal(prop: str, text: str, top: int) -> int:
     """A decimal unsigned integer (libvirt's virXPathUInt)."""
-    if not re.fullmatch(r"[0-9]+", text) or int(text) > top:
+    if not re.fullmatch(r"[0-9]+", text) or len(text.lstrip("0")) > 20 or int(text) > top:
         raise QemuObjectError(prop, f"must be a decimal integer from 0 to {top}, got {text!r}")
     return int(text)
 
@@ -98,6 +100,18 @@ class SevSnpGuest:
         """
         if require_mandatory and self.reduced_phys_bits is None:
             raise QemuObjectError("reduced-phys-bits", "Parameter 'reduced-phys-bits' is missing")
+        # Types first: fields can be set directly, and QEMU's setters would never see another type.
+        if not isinstance(self.id, str):
+            raise QemuObjectError("id", f"Parameter 'id' expects a string, got {type(self.id).__name__}")
+        if isinstance(self.policy, bool) or not isinstance(self.policy, int) or not 0 <= self.policy < 1 << 64:
+            raise QemuObjectError("policy", f"Parameter 'policy' expects a uint64_t, got {self.policy!r:.40}")
+        for prop in BOOL_PROPS:
+            if not isinstance(getattr(self, prop.replace("-", "_")), bool):
+                raise QemuObjectError(prop, f"Parameter '{prop}' expects a boolean")
+        for prop in (*B64_PROPS, *STR_PROPS):
+            value = getattr(self, prop.replace("-", "_"))
+            if value is not None and not isinstance(value, str):
+                raise QemuObjectError(prop, f"Parameter '{prop}' expects a string, got {type(value).__name__}")
         if self.tsc_frequency is not None and not self.secure_tsc:
             raise QemuObjectError("tsc-frequency", "only applies with secure-tsc=on")
         if not self.id or not re.fullmatch(r"[A-Za-z][A-Za-z0-9._-]*", self.id):
@@ -167,6 +181,9 @@ class SevSnpGuest:
 
         A repeated key: the last value wins (QEMU keyval). ``id`` is required.
         """
+        if not isinstance(props, (list, tuple)) or not all(isinstance(p, (list, tuple)) and len(p) == 2 and isinstance(p[0], str)
+                                                           for p in props):
+            raise QemuObjectError("properties", "must be a list of (name, value) pairs with str names")
         obj = cls()
         if not any(name == "id" for name, _ in props):
             raise QemuObjectError("id", "Parameter 'id' is missing")
@@ -204,6 +221,8 @@ class SevSnpGuest:
     @classmethod
     def from_cli(cls, text: str) -> "SevSnpGuest":
         """Parse ``[-object ]sev-snp-guest,id=sev0,policy=0x30000,...`` (``,,`` escapes a comma)."""
+        if not isinstance(text, str):
+            raise QemuObjectError("object", f"must be the -object string, got {type(text).__name__}")
         s = text.strip()
         if s.startswith("-object"):
             s = s[len("-object"):].strip()
@@ -229,6 +248,7 @@ class SevSnpGuest:
 
     def to_cli(self) -> str:
         """The ``-object`` argument (without ``-object``); values with commas are escaped as ``,,``."""
+        self.validate()
         items = [QOM_TYPE]
         for name, value in self.properties():
             if isinstance(value, bool):
@@ -243,6 +263,7 @@ class SevSnpGuest:
     # ---- QMP -------------------------------------------------------------------------------------
     def to_qmp(self) -> Dict[str, Any]:
         """The QMP ``object-add`` command."""
+        self.validate()
         args: Dict[str, Any] = {"qom-type": QOM_TYPE}
         for name, value in self.properties():
             args[name] = value
@@ -258,6 +279,8 @@ class SevSnpGuest:
                 raise QemuObjectError("qmp", f"is not valid JSON ({exc.msg} at line {exc.lineno})") from None
             except RecursionError:
                 raise QemuObjectError("qmp", "nests JSON too deeply") from None
+            except ValueError:  # a number longer than Python's int-string limit (4300 digits)
+                raise QemuObjectError("qmp", "holds a number too long to be a QEMU property") from None
         if not isinstance(doc, dict):
             raise QemuObjectError("qmp", "must be a JSON object")
         if "execute" in doc:
@@ -273,6 +296,7 @@ class SevSnpGuest:
     # ---- libvirt -----------------------------------------------------------------------------------
     def to_libvirt(self) -> str:
         """libvirt's ``<launchSecurity type='sev-snp'>`` element."""
+        self.validate()
         root = ET.Element("launchSecurity", {"type": "sev-snp"})
         # libvirt's own formatter order: kernelHashes, authorKey, vcek.
         if self.kernel_hashes:
@@ -301,6 +325,8 @@ class SevSnpGuest:
         Documents with a DOCTYPE or entity declarations are refused: no entity expansion, no
         external entities.
         """
+        if not isinstance(text, str):
+            raise QemuObjectError("libvirt", f"must be XML text (str), got {type(text).__name__}")
         if re.search(r"<!(DOCTYPE|ENTITY)", text, re.IGNORECASE):
             raise QemuObjectError("libvirt", "XML with a DOCTYPE or entity declarations is refused")
         try:

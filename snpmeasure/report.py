@@ -75,6 +75,10 @@ class TcbVersion:
     @classmethod
     def decode(cls, raw: int, generation: str) -> "TcbVersion":
         """Split the 8 bytes by the generation's layout."""
+        if not isinstance(generation, str) or generation not in TCB_LAYOUTS:
+            raise ReportError("generation", f"must be one of {', '.join(TCB_LAYOUTS)}, got {generation!r}")
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw < 1 << 64:
+            raise ReportError("tcb", f"must be a 64-bit TCB_VERSION, got {raw!r}")
         layout = TCB_LAYOUTS[generation]
         data = raw.to_bytes(8, "little")
         return cls(raw, generation, {name: data[i] for name, i in layout.items()})
@@ -92,6 +96,8 @@ class TcbVersion:
 
 def generation_of(family: int, model: int) -> Optional[str]:
     """The CPU generation of a CPUID family/model (virtee/sev identify_cpu; V395 for Venice)."""
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in (family, model)):
+        raise ReportError("cpuid", f"family and model must be ints, got {family!r}, {model!r}")
     if family == 0x19:
         if model <= 0x0F:
             return "milan"
@@ -108,12 +114,19 @@ def generation_of(family: int, model: int) -> Optional[str]:
 def read_report_input(data: Union[bytes, str, "os.PathLike[str]"]) -> bytes:
     """Report bytes from raw bytes, base64 or hex text, or a file holding any of them."""
     if isinstance(data, os.PathLike) or (isinstance(data, str) and os.path.exists(data)):
-        with open(data, "rb") as f:
-            raw = f.read()
+        from .files import open_input, read_error
+
+        with open_input("report", data) as f:
+            try:
+                raw = f.read(16 * REPORT_SIZE)  # the longest form (hex text with line breaks) is a few KiB
+            except OSError as exc:
+                raise read_error("report", f.name, exc) from None
     elif isinstance(data, str):
         raw = data.encode()
     else:
-        raw = bytes(data)
+        from .checks import as_bytes
+
+        raw = as_bytes("report", data)
     if len(raw) == REPORT_SIZE:
         return raw
     text = raw.strip()
@@ -129,6 +142,12 @@ def read_report_input(data: Union[bytes, str, "os.PathLike[str]"]) -> bytes:
     if isinstance(data, str) and not os.path.exists(data):
         raise ReportError("report", f"{data[:60]!r} is no file, and not a report as hex or base64 text")
     raise ReportError("report", f"must be {REPORT_SIZE} bytes (raw, hex or base64), got {len(raw)} bytes")
+
+
+def _is_cert(obj: object) -> bool:
+    from cryptography import x509
+
+    return isinstance(obj, x509.Certificate)
 
 
 @dataclass(frozen=True)
@@ -191,7 +210,7 @@ class AttestationReport:
             else:
                 # v2 carries no CPUID: Turin-style hwIDs fill only the first 8 bytes of CHIP_ID.
                 generation = "turin" if any(chip_id[:8]) and not any(chip_id[8:]) else "milan"
-        if generation not in TCB_LAYOUTS:
+        if not isinstance(generation, str) or generation not in TCB_LAYOUTS:
             raise ReportError("generation", f"must be one of {', '.join(TCB_LAYOUTS)}, got {generation!r}")
         gen: str = generation
 
@@ -332,6 +351,16 @@ class AttestationReport:
         """
         from .certs import check_chain, check_crl, check_validity, load_certs, load_crl, product_chain, verify_issued_by
 
+        import datetime
+
+        if product is not None and not isinstance(product, str):
+            raise ReportError("product", f"must be one of {', '.join(TCB_LAYOUTS)}, got {product!r}")
+        if now is not None and not isinstance(now, datetime.datetime):
+            raise ReportError("now", f"must be a datetime.datetime, got {type(now).__name__}")
+        if trusted_arks is not None and (not isinstance(trusted_arks, (list, tuple)) or not all(_is_cert(c) for c in trusted_arks)):
+            raise ReportError("trusted_arks", "must be a list of x509.Certificate")
+        if isinstance(ask_ark, (list, tuple)) and not all(_is_cert(c) for c in ask_ark):
+            raise ReportError("ask_ark", "a list must hold x509.Certificate objects (or give a PEM path or bytes)")
         if self.signing_key not in ("VCEK", "VLEK"):
             raise SignatureError(f"report KEY_INFO.SIGNING_KEY is {self.signing_key}: only a VCEK (0) or a VLEK (1) signs a report")
         prod = (product or self._product_guess()).lower()
@@ -399,6 +428,10 @@ class AttestationReport:
     # ---- expectations -------------------------------------------------------------------------------
     def check(self, expected: Union["LaunchResult", "Expectations"]) -> List["Mismatch"]:
         """Compare with what the launch should have produced; [] when everything holds."""
+        from .firmware import LaunchResult
+
+        if not isinstance(expected, (Expectations, LaunchResult)):
+            raise ReportError("expected", f"must be Expectations or a LaunchResult, got {type(expected).__name__}")
         exp = expected if isinstance(expected, Expectations) else Expectations.from_launch(expected)
         return exp.compare(self)
 
@@ -445,6 +478,8 @@ class Expectations:
 
     def __post_init__(self) -> None:
         """Expectations that no report can meet are bad input (ReportError), not a mismatch."""
+        if not isinstance(self.policy_at_most, bool):
+            raise ReportError("policy_at_most", f"must be a bool, got {self.policy_at_most!r}")
         sizes = {"measurement": 48, "host_data": 32, "report_data": 64, "family_id": 16, "image_id": 16,
                  "id_key_digest": 48, "author_key_digest": 48}
         for name, size in sizes.items():

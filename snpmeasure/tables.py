@@ -59,6 +59,11 @@ def table(
     the signature into every VMSA); ``guest_features`` None means each profile's default.
     """
     counts = parse_vcpu_counts(vcpus)
+    # A str is a Sequence[str] too: "EPYC" would be read letter by letter.
+    for name, values, kinds in (("vcpu_types", vcpu_types, (str,)), ("profiles", profiles, (str, LaunchProfile)),
+                                ("guest_features", guest_features, (int, type(None)))):
+        if not isinstance(values, (list, tuple)) or any(isinstance(v, bool) or not isinstance(v, kinds) for v in values):
+            raise InvalidInputError(name, f"must be a list of {' or '.join(k.__name__ for k in kinds)}, got {values!r:.60}")
     if not vcpu_types or not profiles or not guest_features:
         raise InvalidInputError("table", "needs at least one vCPU type, profile and guest-features value")
     if manifest is None:
@@ -112,6 +117,8 @@ CSV_FIELDS = ["profile", "vcpu_type", "vcpu_sig", "guest_features", "vcpus", "me
 
 def table_csv(rows: List[TableRow]) -> str:
     """The rows as CSV with a header line."""
+    if not isinstance(rows, (list, tuple)) or not all(isinstance(r, TableRow) for r in rows):
+        raise InvalidInputError("rows", "must be a list of TableRow (what table() returns)")
     out = io.StringIO()
     w = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
     w.writeheader()
@@ -122,8 +129,17 @@ def table_csv(rows: List[TableRow]) -> str:
 
 def rows_from_csv(text: str) -> List[TableRow]:
     """Parse :func:`table_csv` output back into rows."""
-    return [TableRow(d["profile"], d["vcpu_type"], d["vcpu_sig"], d["guest_features"], int(d["vcpus"]), d["measurement"])
-            for d in csv.DictReader(io.StringIO(text))]
+    if not isinstance(text, str):
+        raise InvalidInputError("csv", f"must be CSV text, got {type(text).__name__}")
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None or list(reader.fieldnames) != CSV_FIELDS:
+        raise InvalidInputError("csv", f"must start with the header line {','.join(CSV_FIELDS)}")
+    rows = []
+    for n, d in enumerate(reader, 2):
+        if None in d or any(v is None for v in d.values()) or not d["vcpus"].isdigit():
+            raise InvalidInputError(f"csv line {n}", "must have the six fields, vcpus a whole number")
+        rows.append(TableRow(d["profile"], d["vcpu_type"], d["vcpu_sig"], d["guest_features"], int(d["vcpus"]), d["measurement"]))
+    return rows
 
 
 __all__ = ["table", "TableRow", "table_json", "table_csv", "rows_from_csv"]

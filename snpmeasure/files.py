@@ -1,0 +1,65 @@
+"""Opening the files users name: firmware, kernels, keys, certificates, reports, JSON documents.
+
+A path must be a ``str`` or ``os.PathLike``: ``open()`` also takes an int as a file descriptor (and
+closes it afterwards), so ``measure(ovmf=1)`` would read and close stdout. Every failure to open
+or read is an :class:`InputFileError`, which is both a :class:`snpmeasure.Error` naming the field
+and an ``OSError`` (``errno`` and ``filename`` set) for callers that catch those.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import IO, Any, Union
+
+from .errors import InvalidInputError
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class InputFileError(InvalidInputError, OSError):
+    """A file named by ``field`` cannot be opened or read."""
+
+    def __init__(self, field: str, rule: str, errno: Any = None, filename: Any = None) -> None:
+        InvalidInputError.__init__(self, field, rule)
+        self.errno, self.filename = errno, filename
+
+    def __str__(self) -> str:  # not OSError's "[Errno n] ..." form
+        return f"{self.field}: {self.rule}"
+
+
+def check_path(field: str, path: object) -> str:
+    """``path`` as a str, if it is a usable path (a str or os.PathLike naming no NUL byte)."""
+    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
+        raise InvalidInputError(field, f"must be a file path (str or os.PathLike), got {type(path).__name__}")
+    text = os.fspath(path)
+    if not isinstance(text, str):
+        raise InvalidInputError(field, f"must be a file path as str, got {type(text).__name__}")
+    if "\0" in text:
+        raise InvalidInputError(field, "must be a file path, got one with a NUL byte")
+    return text
+
+
+def open_input(field: str, path: object, *, buffering: int = -1) -> IO[bytes]:
+    """Open a user's file for reading in binary mode; failures are InputFileError naming ``field``."""
+    name = check_path(field, path)
+    try:
+        return open(name, "rb", buffering=buffering)
+    except OSError as exc:
+        raise InputFileError(field, f"{name}: {exc.strerror or exc}", exc.errno, name) from None
+
+
+def file_size(field: str, path: object) -> int:
+    """The size of a user's file in bytes; failures are InputFileError naming ``field``."""
+    name = check_path(field, path)
+    try:
+        return os.stat(name).st_size
+    except OSError as exc:
+        raise InputFileError(field, f"{name}: {exc.strerror or exc}", exc.errno, name) from None
+
+
+def read_error(field: str, name: str, exc: OSError) -> InputFileError:
+    """An OSError raised while reading an opened file, as an InputFileError."""
+    return InputFileError(field, f"{name}: {exc.strerror or exc}", exc.errno, name)
+
+
+__all__ = ["InputFileError", "check_path", "open_input", "file_size", "read_error"]

@@ -1,0 +1,164 @@
+"""The library's input rules, found by an audit of the public API with hostile arguments: every
+failure is a snpmeasure.Error naming the field, and a failed call changes nothing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+import snpmeasure
+import snpmeasure.certs
+import snpmeasure.measurement
+import snpmeasure.report
+import snpmeasure.tables
+from snpmeasure import Error, InvalidInputError, LaunchDigest, blobs
+from snpmeasure.files import InputFileError
+from snpmeasure.firmware import Firmware, HostModel
+from snpmeasure.images import FirmwareImage, FirmwareManifest
+from snpmeasure.policy import GuestPolicy
+from snpmeasure.qemu import SevSnpGuest
+from snpmeasure.report import AttestationReport, read_report_input
+
+from .conftest import FIXTURES
+
+OVMF = str(FIXTURES / "peer" / "ovmf_AmdSev_suffix.bin")
+KEY = str(FIXTURES / "keys" / "id_key_test.pem")
+REPORT = FIXTURES / "attestation" / "attestation.bin"
+MEASURE = dict(mode="snp", ovmf=OVMF, vcpus=1, vcpu_type="EPYC-Milan")
+
+
+@pytest.mark.parametrize("call,field", [
+    # an int is a file descriptor to open(): never taken as a path
+    (lambda: snpmeasure.measure(**{**MEASURE, "ovmf": 1}), "ovmf"),
+    (lambda: snpmeasure.measure(**MEASURE, kernel=0), "kernel"),
+    (lambda: FirmwareImage.open(2), "image"),
+    (lambda: FirmwareManifest.load(0), "manifest"),
+    (lambda: blobs.load_private_key(1), "key"),
+    # an int is not a byte string (bytes(48) would be 48 zeros)
+    (lambda: blobs.sign_id_block(48, KEY), "ld"),  # type: ignore[arg-type]
+    (lambda: blobs.IdBlock.from_bytes(96), "id-block"),  # type: ignore[arg-type]
+    (lambda: blobs.IdAuth.from_bytes(2**64), "id-auth"),  # type: ignore[arg-type]
+    (lambda: read_report_input(1184), "report"),  # type: ignore[arg-type]
+    # counts and lengths the native core cannot take
+    (lambda: LaunchDigest().update_vmsa(bytes(4096), count=2**24 + 1), "count"),
+    (lambda: LaunchDigest().update_vmsa(bytes(4096), count=2**64), "count"),
+    (lambda: LaunchDigest().update_vmsa_each(bytes(4096), count=2**17), "count"),
+    (lambda: LaunchDigest().update_zero(0, 2**64), "length"),
+    (lambda: LaunchDigest().update(True, 0, bytes(4096)), "page_type"),  # type: ignore[arg-type]
+    (lambda: LaunchDigest().update(1.0, 0, bytes(4096)), "page_type"),  # type: ignore[arg-type]
+    # numbers longer than Python parses from text
+    (lambda: SevSnpGuest.from_cli("sev-snp-guest,id=a,reduced-phys-bits=1,policy=" + "9" * 5000), "policy"),
+    (lambda: SevSnpGuest.from_qmp('{"qom-type":"sev-snp-guest","id":"a","policy":' + "9" * 5000 + "}"), "qmp"),
+    (lambda: SevSnpGuest.from_libvirt("<launchSecurity type='sev-snp'><cbitpos>" + "9" * 5000 + "</cbitpos></launchSecurity>"),
+     "libvirt.launchSecurity.cbitpos"),
+    # wrong types
+    (lambda: SevSnpGuest(policy=-1, reduced_phys_bits=1).to_cli(), "policy"),
+    (lambda: SevSnpGuest(policy="0x30000").to_qmp(), "policy"),  # type: ignore[arg-type]
+    (lambda: SevSnpGuest(id=5).validate(), "id"),  # type: ignore[arg-type]
+    (lambda: SevSnpGuest(host_data=b"AAAA").validate(), "host-data"),  # type: ignore[arg-type]
+    (lambda: SevSnpGuest.from_cli(None), "object"),  # type: ignore[arg-type]
+    (lambda: SevSnpGuest.from_libvirt(b"<x/>"), "libvirt"),  # type: ignore[arg-type]
+    (lambda: SevSnpGuest.from_properties([("id",)]), "properties"),  # type: ignore[list-item]
+    (lambda: GuestPolicy.parse(None), "policy"),  # type: ignore[arg-type]
+    (lambda: GuestPolicy.parse(b"0x30000"), "policy"),  # type: ignore[arg-type]
+    (lambda: GuestPolicy().firmware_problems(abi="1.55"), "abi"),  # type: ignore[arg-type]
+    (lambda: blobs.parse_id("family_id", 123), "family_id"),  # type: ignore[arg-type]
+    (lambda: blobs.parse_blob("foo", "AAAA"), "foo"),
+    (lambda: blobs.decode_b64("id-block", None), "id-block"),  # type: ignore[arg-type]
+    (lambda: blobs.ExternalSigner("key.pub", print), "public_key"),  # type: ignore[arg-type]
+    (lambda: Firmware(host={"abi": 1}), "host"),  # type: ignore[arg-type]
+    (lambda: Firmware(host=HostModel(abi=(True, 55))), "abi"),
+    (lambda: snpmeasure.measure(**{**MEASURE, "vcpu_type": ["EPYC"]}), "vcpu_type"),  # type: ignore[arg-type]
+    (lambda: snpmeasure.measure(**MEASURE, profile=["qemu"]), "profile"),  # type: ignore[arg-type]
+    (lambda: snpmeasure.measure(**MEASURE, kernel_hash=5), "kernel_hash"),  # type: ignore[arg-type]
+    (lambda: snpmeasure.measure(**MEASURE, firmware="x"), "firmware"),  # type: ignore[arg-type]
+    (lambda: snpmeasure.table(ovmf=OVMF, vcpu_types="EPYC-Milan"), "vcpu_types"),
+    (lambda: snpmeasure.table(ovmf=OVMF, vcpu_types=["EPYC"], guest_features=5), "guest_features"),  # type: ignore[arg-type]
+    (lambda: snpmeasure.sweep(**{**MEASURE, "vcpus": None}), "vcpus"),  # type: ignore[arg-type]
+    (lambda: AttestationReport.from_bytes(REPORT, generation=[]), "generation"),  # type: ignore[arg-type]
+    (lambda: AttestationReport.from_bytes(REPORT).check(None), "expected"),  # type: ignore[arg-type]
+    # constructors check their fields too
+    (lambda: blobs.IdBlock(ld=None), "ld"),  # type: ignore[arg-type]
+    (lambda: blobs.IdBlock(ld="x" * 48), "ld"),  # type: ignore[arg-type]
+    (lambda: blobs.IdAuth(None, None), "id_block_sig"),  # type: ignore[arg-type]
+    (lambda: blobs.AmdPublicKey(-1, 0), "key"),
+    (lambda: blobs.AmdSignature.from_any(2**64), "signature"),  # type: ignore[arg-type]
+    (lambda: FirmwareImage(bytes(4096), end_gpa=1.5), "end_gpa"),  # type: ignore[arg-type]
+    (lambda: FirmwareImage("x" * 4096), "firmware"),  # type: ignore[arg-type]
+    (lambda: snpmeasure.measurement.sev_launch_measurement(bytes(32), tik=None, mnonce=bytes(16), api_major=0, api_minor=24,
+                                                            build=15, policy=0), "tik"),  # type: ignore[arg-type]
+    (lambda: snpmeasure.certs.product_chain(4096), "product"),  # type: ignore[arg-type]
+    (lambda: snpmeasure.certs.product_chain("milan", "a\0b"), "product"),
+    (lambda: snpmeasure.report.generation_of(25, b"abc"), "cpuid"),  # type: ignore[arg-type]
+    (lambda: snpmeasure.report.TcbVersion.decode(0, "zen9"), "generation"),
+    (lambda: snpmeasure.report.TcbVersion.decode(-1, "milan"), "tcb"),
+    (lambda: snpmeasure.tables.rows_from_csv("a,b\n1,2"), "csv"),
+    (lambda: snpmeasure.tables.table_csv([1]), "rows"),  # type: ignore[list-item]
+])
+def test_bad_arguments_raise_errors_naming_the_field(call: Callable[[], Any], field: str) -> None:
+    with pytest.raises(Error) as exc:
+        call()
+    assert isinstance(exc.value, InvalidInputError) and exc.value.field == field, repr(exc.value)
+
+
+def test_stdout_survives_an_int_path() -> None:
+    """open(1) would read the process's stdout and close it: the path check comes first."""
+    with pytest.raises(InvalidInputError):
+        snpmeasure.measure(**{**MEASURE, "ovmf": 1})
+    os.fstat(1)  # still open
+
+
+@pytest.mark.parametrize("path", ["/nonexistent/ovmf.fd", "/", "a\0b", "x" * 5000])
+def test_unreadable_files_are_errors_and_oserrors(path: str) -> None:
+    with pytest.raises(Error) as exc:
+        snpmeasure.measure(**{**MEASURE, "ovmf": path})
+    assert exc.value.field == "ovmf"  # type: ignore[attr-defined]
+    if "\0" not in path:
+        assert isinstance(exc.value, InputFileError) and isinstance(exc.value, OSError) and exc.value.errno
+        assert str(exc.value).startswith("ovmf: ")
+
+
+@pytest.mark.parametrize("opener", [
+    lambda p: blobs.load_private_key(p, field_name="id_key"),
+    lambda p: FirmwareManifest.load(p),
+    lambda p: AttestationReport.from_bytes(Path(p)),
+    lambda p: blobs.parse_blob("host-data", "@" + p),
+])
+def test_every_file_input_wraps_oserror(opener: Callable[[str], Any], tmp_path: Path) -> None:
+    for path in (str(tmp_path / "missing"), str(tmp_path)):
+        with pytest.raises(InputFileError):
+            opener(path)
+
+
+def test_failed_firmware_commands_change_nothing() -> None:
+    fw = Firmware(trace=True)
+    with pytest.raises(InvalidInputError, match="gosvw"):
+        fw.launch_start(0x30000, gosvw="x" * 16)  # type: ignore[arg-type]
+    assert fw.policy is None
+    fw.launch_start()
+    before, steps = fw.ld, len(fw.trace or [])
+    for bad in (dict(label="{x}"), dict(label=b"vmsa"), dict(first="0")):
+        with pytest.raises(InvalidInputError):
+            fw.launch_update_vmsa(bytes(4096), **bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="page_type"):
+        fw.launch_update(7, 0, length=4096)
+    with pytest.raises(InvalidInputError, match="page_type"):
+        fw.launch_update_fill(9, 0, bytes(4096), 1)
+    with pytest.raises(InvalidInputError, match="count"):
+        fw.launch_update_vmsa(bytes(4096), count=-1)
+    assert (fw.ld, len(fw.trace or [])) == (before, steps)
+    with pytest.raises(InvalidInputError, match="host_data"):
+        fw.launch_finish(host_data=None)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="id_block"):
+        fw.launch_finish(bytes(96), bytes(4096))  # type: ignore[arg-type]
+    fw.launch_update_vmsa(bytes(4096), count=2, label="cpu {}", first=3)
+    assert [t.label for t in (fw.trace or [])[-2:]] == ["cpu 3", "cpu 4"]
+    assert fw.launch_finish().measurement == fw.ld
+
+
+def test_external_signer_rejects_a_malformed_amd_key() -> None:
+    with pytest.raises(Error, match="public_key"):
+        blobs.ExternalSigner(bytes(10), print)  # type: ignore[arg-type]
