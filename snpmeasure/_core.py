@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List, Optional, Type
 
-from .errors import InvalidInputError, NativeError
+from .errors import InvalidInputError, NativeError, show
 from .pages import DIGEST_SIZE, PAGE_SIZE, LaunchDigestBase, PageType
 
 _BACKEND_ENV = os.environ.get("SNPMEASURE_BACKEND", "native").strip().lower() or "native"
 if _BACKEND_ENV not in ("native", "python"):
-    raise ImportError(f"SNPMEASURE_BACKEND: must be 'native' or 'python', got {_BACKEND_ENV!r}")
+    raise ImportError(f"SNPMEASURE_BACKEND: must be 'native' or 'python', got {show(_BACKEND_ENV)}")
 
 _native: Any = None
 if _BACKEND_ENV == "native":
@@ -67,7 +67,7 @@ def _apply_simd_env() -> None:
     if setting == "off":
         check_rc(_native.lib.snp_simd_set(_native.lib.SNP_SIMD_PORTABLE))
         return
-    raise ImportError(f"SNPMEASURE_SIMD: must be 'auto', 'on' or 'off', got {setting!r}")
+    raise ImportError(f"SNPMEASURE_SIMD: must be 'auto', 'on' or 'off', got {show(setting)}")
 
 
 class NativeLaunchDigest(LaunchDigestBase):
@@ -140,7 +140,7 @@ def set_simd(kernel: str) -> None:
         raise InvalidInputError("simd", "needs the native backend")
     codes = {"portable": _native.lib.SNP_SIMD_PORTABLE, "avx2": _native.lib.SNP_SIMD_AVX2}
     if kernel not in codes:
-        raise InvalidInputError("simd", f"must be 'avx2' or 'portable', got {kernel!r}")
+        raise InvalidInputError("simd", f"must be 'avx2' or 'portable', got {show(kernel)}")
     check_rc(_native.lib.snp_simd_set(codes[kernel]))
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, Union
 
 from .checks import as_bytes
-from .errors import BlobError, InvalidInputError, SignatureError
+from .errors import BlobError, InvalidInputError, SignatureError, show
 from .policy import DEFAULT_POLICY, GuestPolicy
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,7 +76,7 @@ def _blob_bytes(field_name: str, value: object, size: Optional[int] = None) -> b
 def _check_coordinate(field_name: str, name: str, value: object) -> None:
     """A P-384 coordinate or signature half: a non-negative int of at most 72 bytes (AMD's field)."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << (8 * COORD):
-        raise BlobError(field_name, f"{name} must be an int from 0 to 2**{8 * COORD}-1, got {value!r:.40}")
+        raise BlobError(field_name, f"{name} must be an int from 0 to 2**{8 * COORD}-1, got {show(value)}")
 
 
 def parse_id(field_name: str, value: Union[str, bytes, uuid.UUID, None]) -> bytes:
@@ -96,7 +96,7 @@ def parse_id(field_name: str, value: Union[str, bytes, uuid.UUID, None]) -> byte
                 return uuid.UUID(text).bytes
             raw = bytes.fromhex(text[2:] if text.lower().startswith("0x") else text)
         except ValueError:
-            raise BlobError(field_name, f"must be a UUID or 32 hex digits, got {value!r}") from None
+            raise BlobError(field_name, f"must be a UUID or 32 hex digits, got {show(value)}") from None
     if len(raw) != 16:
         raise BlobError(field_name, f"must be 16 bytes, got {len(raw)}")
     return raw
@@ -199,7 +199,10 @@ class AmdSignature:
         """From a DER ``ECDSA-Sig-Value``."""
         from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-        r, s = decode_dss_signature(der)
+        try:
+            r, s = decode_dss_signature(_blob_bytes("signature", der))
+        except ValueError:
+            raise BlobError("signature", "is not a DER ECDSA-Sig-Value") from None
         return cls(r, s)
 
     @classmethod
@@ -344,7 +347,7 @@ class IdBlock:
         for name, top in (("version", 0xFFFFFFFF), ("guest_svn", 0xFFFFFFFF), ("policy", (1 << 64) - 1)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= top:
-                raise BlobError(name, f"must be an int from 0 to {top:#x}, got {v!r}")
+                raise BlobError(name, f"must be an int from 0 to {top:#x}, got {show(v)}")
 
     def to_bytes(self) -> bytes:
         """The 96 bytes."""
@@ -393,7 +396,7 @@ class IdAuth:
         for name in ("id_key_algo", "auth_key_algo"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not -1 <= value <= 0xFFFFFFFF:
-                raise BlobError(name, f"must be a 32-bit algorithm code, got {value!r}")
+                raise BlobError(name, f"must be a 32-bit algorithm code, got {show(value)}")
         if (self.id_key_sig is None) != (self.author_key is None):
             raise BlobError("id-auth", "id_key_sig and author_key go together")
         if self.auth_key_algo == -1:

@@ -14,7 +14,7 @@ import warnings
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple, TypeVar, Union
 
-from .errors import SignatureError
+from .errors import SignatureError, show
 
 if TYPE_CHECKING:  # pragma: no cover
     import datetime
@@ -116,6 +116,16 @@ def load_crl(source: CrlSource, field: str = "crl") -> "x509.CertificateRevocati
 OID_RSASSA_PSS = "1.2.840.113549.1.1.10"
 
 
+def _need(name: str, obj: object, kind: str = "Certificate") -> None:
+    """The checks below take loaded cryptography objects (load_certs / load_crl make them)."""
+    from cryptography import x509
+
+    from .report import ReportError
+
+    if not isinstance(obj, getattr(x509, "CertificateRevocationList" if kind == "CRL" else "Certificate")):
+        raise ReportError(name, f"must be a loaded x509 {kind} (see load_certs / load_crl), got {type(obj).__name__}")
+
+
 def check_crl(crl: "x509.CertificateRevocationList", ark: "x509.Certificate",
               revocable: Sequence[Tuple["x509.Certificate", str]], now: Optional["datetime.datetime"] = None) -> None:
     """``crl`` is a complete CRL of the ARK (issuer name, RSA-PSS signature by the ARK's key), current
@@ -124,6 +134,10 @@ def check_crl(crl: "x509.CertificateRevocationList", ark: "x509.Certificate",
     understand, not a delta CRL, its scope includes CA certificates and, when it names its
     distribution point, is the one each of ``revocable`` names), and lists none of ``revocable``
     (certificates the ARK issued, given with their names for the message)."""
+    _need("crl", crl, "CRL")
+    _need("ark", ark)
+    for cert, _ in revocable:
+        _need("revocable", cert)
     import datetime
 
     from cryptography import x509
@@ -208,17 +222,19 @@ def product_chain(product: str, kind: str = "vcek") -> List["x509.Certificate"]:
     from .report import ReportError
 
     if not isinstance(product, str) or not isinstance(kind, str) or kind not in ("vcek", "vlek") or not product.isalpha():
-        raise ReportError("product", f"must be a product name (milan, genoa, turin) and kind vcek or vlek, got {product!r}, {kind!r}")
+        raise ReportError("product", f"must be a product name (milan, genoa, turin) and kind vcek or vlek, got {show(product)}, {show(kind)}")
     name = f"{product.lower()}_{kind}.pem"
     try:
         data = resources.files("snpmeasure").joinpath("data").joinpath(name).read_bytes()
-    except FileNotFoundError:
-        raise ReportError("product", f"no built-in {kind.upper()} chain for {product!r} (known: milan, genoa, turin; VLEK: milan)") from None
+    except OSError:
+        raise ReportError("product", f"no built-in {kind.upper()} chain for {show(product)} (known: milan, genoa, turin; VLEK: milan)") from None
     return load_certs(data, name)
 
 
 def verify_issued_by(child: "x509.Certificate", issuer: "x509.Certificate", child_name: str, issuer_name: str) -> None:
     """Check ``child``'s signature with ``issuer``'s key (RSA-PSS or ECDSA); SignatureError naming both."""
+    _need(child_name, child)
+    _need(issuer_name, issuer)
     from cryptography.exceptions import InvalidSignature
 
     try:
@@ -229,6 +245,7 @@ def verify_issued_by(child: "x509.Certificate", issuer: "x509.Certificate", chil
 
 def check_validity(cert: "x509.Certificate", name: str, now: Optional["datetime.datetime"] = None) -> None:
     """The certificate's validity period must contain ``now`` (default: the current UTC time)."""
+    _need(name, cert)
     import datetime
 
     at = now or datetime.datetime.now(datetime.timezone.utc)
@@ -243,13 +260,15 @@ def check_chain(ark: "x509.Certificate", ask: "x509.Certificate", product: str,
                 trusted_arks: Optional[Sequence["x509.Certificate"]] = None, now: Optional["datetime.datetime"] = None) -> None:
     """ARK self-signed and trusted (AMD's root for ``product``, or one of ``trusted_arks``), ASK
     signed by it, both valid at ``now``."""
+    _need("ark", ark)
+    _need("ask", ask)
     from cryptography.hazmat.primitives import hashes
 
     verify_issued_by(ark, ark, "ARK", "ARK itself (self-signature)")
     roots = list(trusted_arks) if trusted_arks is not None else [product_chain(product)[1]]
     fp = ark.fingerprint(hashes.SHA384())
     if not any(fp == r.fingerprint(hashes.SHA384()) for r in roots):
-        raise SignatureError(f"ARK: {ark.subject.rfc4514_string()} is not AMD's root for {product!r}")
+        raise SignatureError(f"ARK: {ark.subject.rfc4514_string()} is not AMD's root for {show(product)}")
     verify_issued_by(ask, ark, "ASK/ASVK certificate", "ARK")
     check_validity(ark, "ARK", now)
     check_validity(ask, "ASK/ASVK certificate", now)
@@ -257,6 +276,7 @@ def check_chain(ark: "x509.Certificate", ask: "x509.Certificate", product: str,
 
 def extension_value(cert: "x509.Certificate", oid: str) -> Optional[bytes]:
     """The raw value of a certificate extension, or None."""
+    _need("cert", cert)
     from cryptography import x509
 
     try:

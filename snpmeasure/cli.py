@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import _core
 from ._version import __version__
-from .errors import Error
+from .errors import Error, show
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -55,9 +55,12 @@ def cmd_info(args: argparse.Namespace) -> int:
 def auto_int(text: str) -> int:
     """An int in any base Python accepts with a prefix (0x.., 0o.., 0b..) or decimal."""
     try:
-        return int(text, 0)
+        value = int(text, 0)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"invalid number: {show(text)}") from None
+    if not -(1 << 64) < value < 1 << 64:  # no flag takes more than 64 bits
+        raise argparse.ArgumentTypeError(f"number out of the 64-bit range: {show(text)}")
+    return value
 
 
 def warn(command: str, message: str) -> None:
@@ -145,6 +148,14 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
     if sig == 0 and args.vcpu_type and not fms[0]:
         sig = None
     vmm_type, guest_features, svsm, vars_size, vars_file = args.vmm_type, args.guest_features, args.svsm, args.vars_size, args.vars_file
+    vcpu_flags = ("vcpus", "vcpu_type", "vcpu_sig", "vcpu_family", "vcpu_model", "vcpu_stepping", "guest_features")
+    unused = {"sev": (vcpu_flags, "SEV measures the firmware and kernel hashes, no VMSA"),
+              "snp:ovmf-hash": (vcpu_flags + ("kernel", "initrd", "append", "kernel_hash", "initrd_hash", "append_hash",
+                                              "profile", "profile_file"), "it hashes the firmware pages only")}.get(args.mode)
+    if unused is not None:
+        given = ["--" + f.replace("_", "-") for f in unused[0] if getattr(args, f) not in (None, "")]
+        if given:
+            warn(command, f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} ignored in {args.mode} mode ({unused[1]})")
     if args.mode == "snp:ovmf-hash":
         vmm_type = None  # checked by sev-snp-measure only after it printed the hash
     if args.mode == "snp:svsm":
@@ -175,7 +186,7 @@ def _single_vcpus(spec: Optional[str]) -> Optional[int]:
     try:
         return int(spec)  # Python's int syntax, as sev-snp-measure's type=int
     except ValueError:
-        raise InvalidInputError("--vcpus", f"must be a whole number here, got {spec!r}") from None
+        raise InvalidInputError("--vcpus", f"must be a whole number here, got {show(spec)}") from None
 
 
 def _is_sweep(spec: Optional[str]) -> bool:
@@ -211,6 +222,9 @@ def cmd_measure(args: argparse.Namespace) -> int:
     from .profiles import list_profiles
 
     if args.list_profiles:
+        if measure_flags_given(args):
+            raise InvalidInputError("--list-profiles", f"lists the profiles and measures nothing; {measure_flags_given(args)[0]} "
+                                    "does not combine with it")
         profiles = list_profiles()
         if args.json:
             emit_json([p.to_json() for p in profiles])
@@ -223,6 +237,8 @@ def cmd_measure(args: argparse.Namespace) -> int:
     kwargs = measure_kwargs(args)
     if args.dump_vmsa and args.mode not in ("seves", "snp", "snp:svsm", "snp:ovmf-hash"):
         raise InvalidInputError("--dump-vmsa", "is available in modes seves, snp and snp:svsm only")
+    if args.dump_vmsa and args.mode == "snp:ovmf-hash":
+        warn("measure", "--dump-vmsa is ignored in snp:ovmf-hash mode (no VMSA is measured)")
     with pywarnings.catch_warnings(record=True) as caught:
         pywarnings.simplefilter("always")
         m = measure(**kwargs, trace=args.trace, describe_inputs=args.json)
@@ -232,11 +248,20 @@ def cmd_measure(args: argparse.Namespace) -> int:
         warn("measure", message)
 
     hmac_result: Optional[Dict[str, Any]] = None
+    sev_flags = [f for f in ("mnonce", "launch_measure_blob", "api_major", "api_minor", "build", "policy") if getattr(args, f) is not None]
+    if args.tik is None and sev_flags:
+        raise InvalidInputError("--" + sev_flags[0].replace("_", "-"), "computes the LAUNCH_MEASURE HMAC, which needs --tik")
+    if args.mnonce is not None and args.launch_measure_blob is not None:
+        raise InvalidInputError("--mnonce", "the --launch-measure-blob carries the MNONCE; give one of them")
+    if args.force and not args.dump_vmsa:
+        raise InvalidInputError("--force", "only lets --dump-vmsa overwrite files; it does nothing without it")
     if args.tik is not None:
         if args.mode not in ("sev", "seves"):
             raise InvalidInputError("--tik", "the LAUNCH_MEASURE HMAC exists in modes sev and seves only")
-        with open(args.tik, "rb") as f:
-            tik = f.read()
+        from .files import open_input
+
+        with open_input("--tik", args.tik) as f:
+            tik = f.read(17)  # a TIK is 16 bytes: never read a large file
         expected_hmac: Optional[bytes] = None
         if args.launch_measure_blob is not None:
             blob = _b64_arg("--launch-measure-blob", args.launch_measure_blob)
@@ -263,8 +288,8 @@ def cmd_measure(args: argparse.Namespace) -> int:
             if existing:
                 raise InvalidInputError("--dump-vmsa", f"{existing[0]} exists; add --force to overwrite")
         for name, page in zip(names, m.vmsas):
-            with open(name, "wb") as f:
-                f.write(page)
+            with open(name, "wb") as out_file:
+                out_file.write(page)
 
     if args.json:
         out = m.to_json()
@@ -305,7 +330,10 @@ def _measure_sweep(args: argparse.Namespace) -> int:
         raise InvalidInputError("--vcpus", "a range or list of counts does not combine with --trace, --dump-vmsa or --tik")
     results = sweep(vcpus=spec, threads=threads, **kwargs)
     if args.json:
-        emit_json({"mode": args.mode, "profile": args.profile or args.vmm_type or "qemu",
+        from .measurement import resolve_profile
+
+        profile = resolve_profile(kwargs["profile"], kwargs["vmm_type"], args.mode).name
+        emit_json({"mode": args.mode, "profile": profile,
                    "measurements": {str(n): d.hex() for n, d in results.items()}})
         return EXIT_OK
     for n, d in results.items():
@@ -375,7 +403,7 @@ def cmd_table(args: argparse.Namespace) -> int:
             try:
                 features.append(int(item, 0))
             except ValueError:
-                raise InvalidInputError("--guest-features", f"must be numbers such as 0x1,0x21, got {item!r}") from None
+                raise InvalidInputError("--guest-features", f"must be numbers such as 0x1,0x21, got {show(item)}") from None
     bar = _ProgressBar(not args.quiet)
     try:
         rows = table(ovmf=args.ovmf, manifest=args.firmware_manifest, vcpus=args.vcpus,
@@ -400,7 +428,7 @@ def _comma_list(flag: str, text: str) -> List[str]:
 
     items = [x.strip() for x in text.split(",")]
     if not all(items):
-        raise InvalidInputError(flag, f"has an empty item in {text!r}")
+        raise InvalidInputError(flag, f"has an empty item in {show(text)}")
     return items
 
 
@@ -483,7 +511,7 @@ def _parse_abi(text: str) -> Any:
 
     m = re.fullmatch(r"(\d{1,3})\.(\d{1,3})", text.strip())
     if not m or int(m.group(1)) > 255 or int(m.group(2)) > 255:
-        raise InvalidInputError("--firmware-abi", f"must be MAJOR.MINOR with each part 0..255 (the ABI version's two bytes), e.g. 1.55, got {text!r}")
+        raise InvalidInputError("--firmware-abi", f"must be MAJOR.MINOR with each part 0..255 (the ABI version's two bytes), e.g. 1.55, got {show(text)}")
     return (int(m.group(1)), int(m.group(2)))
 
 
@@ -516,10 +544,25 @@ def _read_password(env_name: Optional[str]) -> Optional[bytes]:
         return None
     from .errors import InvalidInputError
 
-    value = os.environ.get(env_name)
+    value = os.environb.get(os.fsencode(env_name)) if os.supports_bytes_environ else None
     if value is None:
-        raise InvalidInputError("--key-password-env", f"environment variable {env_name} is not set")
-    return value.encode()
+        text = os.environ.get(env_name)
+        if text is None:
+            raise InvalidInputError("--key-password-env", f"environment variable {env_name} is not set")
+        value = os.fsencode(text)  # the variable's bytes, whatever the locale
+    return value
+
+
+def _password_for(key_path: Optional[str], password: Optional[bytes]) -> Optional[bytes]:
+    """--key-password-env applies to each key that is encrypted: a PEM key says so in its armour
+    (so an encrypted ID key can go with a plain author key); a DER key is given the passphrase."""
+    if password is None or key_path is None:
+        return None
+    from .files import open_input
+
+    with open_input("--id-key", key_path) as f:
+        head = f.read(4096)
+    return password if b"ENCRYPTED" in head or b"-----BEGIN" not in head else None
 
 
 def cmd_id_block(args: argparse.Namespace) -> int:
@@ -538,7 +581,7 @@ def cmd_id_block(args: argparse.Namespace) -> int:
     if not args.from_measure and measure_flags_given(args):
         raise InvalidInputError(measure_flags_given(args)[0], "describes a guest to measure: it needs --from-measure "
                                 "(not --measurement or --measurement-hex)")
-    if args.from_measure and args.mode is not None and not args.mode.startswith("snp"):
+    if args.from_measure and args.mode is not None and args.mode not in ("snp", "snp:svsm"):
         raise InvalidInputError("--mode", f"an ID block binds an SNP launch digest; {args.mode} is not an SNP mode")
     if args.from_measure:
         ld = measure(**measure_kwargs(args, "id-block")).digest
@@ -559,7 +602,8 @@ def cmd_id_block(args: argparse.Namespace) -> int:
     password = _read_password(args.key_password_env)
     block, auth = sign_id_block(
         ld, args.id_key, args.author_key, family_id=args.family_id, image_id=args.image_id, guest_svn=args.guest_svn,
-        policy=args.id_policy, id_key_password=password, author_key_password=password,
+        policy=args.id_policy, id_key_password=_password_for(args.id_key, password),
+        author_key_password=_password_for(args.author_key, password),
     )
     if args.json:
         emit_json({
@@ -636,7 +680,7 @@ def _from_id_block(path: str) -> Dict[str, Any]:
     if not isinstance(fields, dict) or not isinstance(fields.get("policy", "0x30000"), (str, int)) or isinstance(fields.get("policy"), bool):
         raise InvalidInputError("--from-id-block", "id_block_fields.policy must be a policy string or number")
     if not isinstance(enabled, bool):
-        raise InvalidInputError("--from-id-block", f"author_key_enabled must be true or false, got {enabled!r}")
+        raise InvalidInputError("--from-id-block", f"author_key_enabled must be true or false, got {show(enabled)}")
     policy = GuestPolicy.parse(fields.get("policy", "0x30000")).to_int()
     return {"id_block": doc["id_block"], "id_auth": doc["id_auth"], "author_key_enabled": enabled, "policy": policy}
 
@@ -660,6 +704,10 @@ def cmd_qemu_object(args: argparse.Namespace) -> int:
     else:
         obj = SevSnpGuest(id=args.id or "sev0")
         if args.from_id_block is not None:
+            for flag in ("policy", "id_block", "id_auth", "author_key_enabled"):
+                if getattr(args, flag) not in (None, False):
+                    raise InvalidInputError("--" + flag.replace("_", "-"), "is set by --from-id-block (the ID block binds the "
+                                            "policy, and the ID auth signs the ID block); give one")
             for attr, value in _from_id_block(args.from_id_block).items():
                 setattr(obj, attr, value)
         for attr in ("id_block", "id_auth", "host_data", "guest_visible_workarounds"):
@@ -740,6 +788,8 @@ def cmd_launch(args: argparse.Namespace) -> int:
     elif kwargs["guest_features"] != wanted_features:
         warn("launch", f"--guest-features {kwargs['guest_features']:#x} differs from the object's SEV_FEATURES {wanted_features:#x} "
              "(debug-swap/secure-tsc); measuring with --guest-features")
+    if args.no_kvm_checks and args.kvm_policy_bits is not None:
+        raise InvalidInputError("--kvm-policy-bits", "is one of KVM's checks, which --no-kvm-checks turns off; give one")
     host = HostModel(abi=_parse_abi(args.firmware_abi) if args.firmware_abi else None, smt_enabled=not args.host_smt_off,
                      kvm_checks=not args.no_kvm_checks, kvm_policy_bits=args.kvm_policy_bits)
     try:
@@ -840,8 +890,11 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise InvalidInputError("--from-launch", "must be the JSON of 'snpmeasure launch --json'")
         for key in ("measurement", "host_data", "family_id", "image_id", "id_key_digest", "author_key_digest"):
             if key in fields and not isinstance(fields[key], str):
-                raise InvalidInputError(f"--from-launch.{key}", f"must be a hex string, got {fields[key]!r:.40}")
-        if isinstance(fields.get("guest_svn", 0), bool) or not isinstance(fields.get("guest_svn", 0), int):
+                raise InvalidInputError(f"--from-launch.{key}", f"must be a hex string, got {show(fields[key])}")
+        if isinstance(doc, dict) and doc.get("ok") is False:
+            raise InvalidInputError("--from-launch", "records a launch that failed: no report comes from it")
+        if isinstance(fields.get("guest_svn", 0), bool) or not isinstance(fields.get("guest_svn", 0), int) \
+                or not 0 <= fields.get("guest_svn", 0) <= 0xFFFFFFFF:
             raise InvalidInputError("--from-launch.guest_svn", f"must be a number, got {fields.get('guest_svn')!r:.40}")
         if "policy" not in fields or isinstance(fields["policy"], bool) or not isinstance(fields["policy"], (str, int)):
             raise InvalidInputError("--from-launch.policy", "must be the policy as a string or number")
@@ -855,42 +908,52 @@ def cmd_report(args: argparse.Namespace) -> int:
                    guest_svn=int(fields.get("guest_svn", 0)),
                    id_key_digest=_hex_arg("--from-launch.id_key_digest", fields.get("id_key_digest", "00" * 48), 48),
                    author_key_digest=_hex_arg("--from-launch.author_key_digest", fields.get("author_key_digest", "00" * 48), 48))
+    sources = {name: "--from-launch" for name in exp}
     if args.mode is not None:
         from .measurement import measure
 
+        if "measurement" in exp:
+            raise InvalidInputError("--mode", "the measurement is already set by --from-launch; give the measure flags or it")
         exp["measurement"] = measure(**measure_kwargs(args, "report")).digest
+        sources["measurement"] = "the measure flags"
     elif measure_flags_given(args):
         raise InvalidInputError("--mode", f"is required to check the measurement ({measure_flags_given(args)[0]} was given): "
                                 "without it nothing would be measured")
     for name, size in (("measurement", 48), ("host_data", 32), ("report_data", 64), ("family_id", 16), ("image_id", 16),
                        ("id_key_digest", 48), ("author_key_digest", 48)):
-        value = _hex_arg(f"--expect-{name.replace('_', '-')}", getattr(args, f"expect_{name}"), size)
+        flag = f"--expect-{name.replace('_', '-')}"
+        value = _hex_arg(flag, getattr(args, f"expect_{name}"), size)
         if value is not None:
+            if name in sources:
+                raise InvalidInputError(flag, f"the {name.replace('_', ' ')} is already set by {sources[name]}; give one")
             exp[name] = value
     if args.expect_policy is not None:
         from .policy import GuestPolicy
 
+        if "policy" in sources:
+            raise InvalidInputError("--expect-policy", "the policy is already set by --from-launch; give one")
         try:
             exp["policy"] = GuestPolicy.parse(args.expect_policy).to_int()
         except InvalidInputError as exc:
             raise InvalidInputError("--expect-policy", exc.rule) from None
     for name in ("guest_svn", "vmpl"):
         if getattr(args, f"expect_{name}") is not None:
+            if name in sources:
+                raise InvalidInputError(f"--expect-{name.replace('_', '-')}", f"the {name.replace('_', ' ')} is already set by --from-launch; give one")
             exp[name] = getattr(args, f"expect_{name}")
     if args.min_tcb is not None:
         mins: Dict[str, int] = {}
         for item in args.min_tcb.split(","):
             comp, _, value = item.partition("=")
             if not value.strip().isdigit():
-                raise InvalidInputError("--min-tcb", f"must be component=N[,component=N], got {item!r}")
+                raise InvalidInputError("--min-tcb", f"must be component=N[,component=N], got {show(item)}")
             mins[comp.strip()] = int(value)
         exp["min_tcb"] = mins
     try:
-        expectations = Expectations(policy_at_most=args.policy_at_most, **exp)
+        mismatches = report.check(Expectations(policy_at_most=args.policy_at_most, **exp))
     except InvalidInputError as exc:  # name the flag the value came from
-        flag = "--min-tcb" if exc.field == "min_tcb" else f"--expect-{exc.field.replace('_', '-')}"
+        flag = {"min_tcb": "--min-tcb", "policy_at_most": "--policy-at-most"}.get(exc.field, f"--expect-{exc.field.replace('_', '-')}")
         raise InvalidInputError(flag, exc.rule) from None
-    mismatches = report.check(expectations)
     failures.extend(m.line() for m in mismatches)
     problems = report.reserved_problems()
     if args.json:
@@ -995,12 +1058,20 @@ def build_parser(only: Optional[str] = None) -> ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``snpmeasure`` console script."""
+    import warnings
+
+    for stream, errors in ((sys.stderr, "backslashreplace"), (sys.stdout, "surrogateescape")):
+        if hasattr(stream, "reconfigure"):  # paths and arguments may carry undecodable bytes
+            stream.reconfigure(errors=errors)
     words = list(sys.argv[1:] if argv is None else argv)
     command = next((w for w in words if not w.startswith("-")), None)
     parser = build_parser(command if command in COMMANDS else NAMES_ONLY)
     args = parser.parse_args(words)
     try:
-        rc: int = args.func(args)
+        with warnings.catch_warnings():  # restores the caller's warning display (main() runs in tests too)
+            # Library warnings (e.g. a pre-merge QEMU property name) as one line, not Python's source dump.
+            warnings.showwarning = lambda message, *rest, **kw: warn(args.command, str(message))
+            rc: int = args.func(args)
         return rc
     except Error as exc:
         sys.stderr.write(f"snpmeasure {args.command}: error: {exc}\n")

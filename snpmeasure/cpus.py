@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Dict, Optional, Tuple
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, show
 
 MAX_FAMILY = 0xF + 0xFF  # base family 0xF plus an 8-bit extended family
 
@@ -18,7 +18,7 @@ def cpu_sig(family: int, model: int, stepping: int) -> int:
     """The 32-bit CPUID(1).EAX signature of a family/model/stepping (zero allowed)."""
     for name, value, top in (("vcpu_family", family, MAX_FAMILY), ("vcpu_model", model, 0xFF), ("vcpu_stepping", stepping, 0xF)):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
-            raise InvalidInputError(name, f"must be an int from 0 to {top}, got {value!r}")
+            raise InvalidInputError(name, f"must be an int from 0 to {top}, got {show(value)}")
     if family > 0xF:
         family_low, family_ext = 0xF, family - 0xF
     else:
@@ -74,10 +74,10 @@ def resolve_vcpu_sig(
         return cpu_sig(*fms)  # type: ignore[arg-type]
     if vcpu_sig is not None:
         if isinstance(vcpu_sig, bool) or not isinstance(vcpu_sig, int) or not 0 <= vcpu_sig <= 0xFFFFFFFF:
-            raise InvalidInputError("vcpu_sig", f"must be a 32-bit unsigned int, got {vcpu_sig!r}")
+            raise InvalidInputError("vcpu_sig", f"must be a 32-bit unsigned int, got {show(vcpu_sig)}")
         return vcpu_sig
     if vcpu_type is not None:
         if vcpu_type not in CPU_SIGS:
-            raise InvalidInputError("vcpu_type", f"unknown CPU model {vcpu_type!r}; known: {', '.join(CPU_SIGS)}")
+            raise InvalidInputError("vcpu_type", f"unknown CPU model {show(vcpu_type)}; known: {', '.join(CPU_SIGS)}")
         return CPU_SIGS[vcpu_type]
     return None

@@ -8,6 +8,16 @@ argument) and the rule it broke, e.g. ``gpa: must be a multiple of 4096, got 0x1
 from __future__ import annotations
 
 
+def show(value: object) -> str:
+    """``repr(value)`` for an error message, at most 80 characters. A huge int's decimal repr
+    raises ValueError (Python's int-string limit), which must not replace the error it describes."""
+    try:
+        text = repr(value)
+    except ValueError:
+        text = f"<an int of {value.bit_length()} bits>" if isinstance(value, int) else f"<{type(value).__name__}>"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 class Error(Exception):
     """Base class of every exception snpmeasure raises on purpose."""
 
@@ -58,6 +68,7 @@ class NativeError(Error):
 
 
 __all__ = [
+    "show",
     "Error",
     "InvalidInputError",
     "ImageError",

@@ -42,6 +42,8 @@ def check_path(field: str, path: object) -> str:
 def open_input(field: str, path: object, *, buffering: int = -1) -> IO[bytes]:
     """Open a user's file for reading in binary mode; failures are InputFileError naming ``field``."""
     name = check_path(field, path)
+    if isinstance(buffering, bool) or not isinstance(buffering, int):
+        raise InvalidInputError("buffering", f"must be an int, got {type(buffering).__name__}")
     try:
         return open(name, "rb", buffering=buffering)
     except OSError as exc:
@@ -58,8 +60,9 @@ def file_size(field: str, path: object) -> int:
 
 
 def read_error(field: str, name: str, exc: OSError) -> InputFileError:
-    """An OSError raised while reading an opened file, as an InputFileError."""
+    """An OSError raised while reading an opened file, as an InputFileError (for this package's
+    readers; not part of the public API)."""
     return InputFileError(field, f"{name}: {exc.strerror or exc}", exc.errno, name)
 
 
-__all__ = ["InputFileError", "check_path", "open_input", "file_size", "read_error"]
+__all__ = ["InputFileError", "check_path", "open_input", "file_size"]

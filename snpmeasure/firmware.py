@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Tuple, 
 
 from ._core import LaunchDigest
 from .checks import as_bytes
-from .errors import Error, InvalidInputError, PolicyError, SignatureError
+from .errors import Error, InvalidInputError, PolicyError, SignatureError, show
 from .pages import PAGE_SIZE, VMSA_GPA, Buffer, PageType, page_type_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -178,14 +178,19 @@ class Firmware:
     ) -> None:
         if host is not None and not isinstance(host, HostModel):
             raise InvalidInputError("host", f"must be a HostModel, got {type(host).__name__}")
+        for flag in ("smt_enabled", "kvm_checks"):
+            if host is not None and not isinstance(getattr(host, flag), bool):
+                raise InvalidInputError(flag, f"must be a bool, got {show(getattr(host, flag))}")
+        if not isinstance(trace, bool):
+            raise InvalidInputError("trace", f"must be a bool, got {show(trace)}")
         self.host = host or HostModel()
         bits = self.host.kvm_policy_bits
         if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or not 0 <= bits < 1 << 64):
-            raise InvalidInputError("kvm_policy_bits", f"must be a 64-bit mask, got {bits!r}")
+            raise InvalidInputError("kvm_policy_bits", f"must be a 64-bit mask, got {show(bits)}")
         if self.host.abi is not None and not (isinstance(self.host.abi, tuple) and len(self.host.abi) == 2
                                               and all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 255
                                                       for x in self.host.abi)):
-            raise InvalidInputError("abi", f"must be (major, minor), each 0..255, got {self.host.abi!r}")
+            raise InvalidInputError("abi", f"must be (major, minor), each 0..255, got {show(self.host.abi)}")
         self.gosvw = bytes(16)
         self.state = GuestState.NONE
         self._seed = seed
@@ -282,13 +287,13 @@ class Firmware:
             self._ld.update_vmsa(page, gpa, count=count)
             return
         if isinstance(first, bool) or not isinstance(first, int):
-            raise InvalidInputError("first", f"must be an int, got {first!r}")
+            raise InvalidInputError("first", f"must be an int, got {show(first)}")
         self._ld._check_vmsa(page, gpa, count)  # every argument check before the first page
         _check_label(label)
         try:  # every label before the first page, so a bad format string changes nothing
             labels = [label.format(first + i) for i in range(count)]
         except (IndexError, KeyError, ValueError) as exc:
-            raise InvalidInputError("label", f"must be a format string with one {{}} for the vCPU index ({exc!r})") from None
+            raise InvalidInputError("label", f"must be a format string with one {{}} for the vCPU index ({show(exc)})") from None
         for text in labels:
             self._ld.update_vmsa(page, gpa)
             self._record("SNP_LAUNCH_UPDATE", PageType.VMSA, gpa, PAGE_SIZE, text)

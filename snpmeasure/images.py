@@ -26,7 +26,7 @@ import warnings
 from enum import IntEnum
 from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 
-from .errors import ImageError
+from .errors import ImageError, show
 from .guids import guid_le, guid_str
 
 FOUR_GIB = 1 << 32
@@ -98,7 +98,7 @@ class FirmwareImage:
         if not isinstance(data, (bytes, bytearray, memoryview, mmap.mmap)):
             raise ImageError(name, f"image data must be bytes, bytearray, memoryview or mmap, got {type(data).__name__}")
         if isinstance(end_gpa, bool) or not isinstance(end_gpa, int) or not 0 <= end_gpa <= FOUR_GIB or end_gpa % PAGE:
-            raise ImageError("end_gpa", f"must be a page-aligned int up to 4 GiB, got {end_gpa!r:.40}")
+            raise ImageError("end_gpa", f"must be a page-aligned int up to 4 GiB, got {show(end_gpa)}")
         self.name = name
         self._data = data
         self.size = len(data)
@@ -164,6 +164,8 @@ class FirmwareImage:
 
     def entry(self, guid: bytes) -> Optional[Tuple[int, bytes]]:
         """(file offset, data) of a GUID table entry (GUID in on-disk form), or None."""
+        if not isinstance(guid, bytes):
+            raise ImageError("guid", f"must be the 16 GUID bytes, got {type(guid).__name__}")
         return self.table.get(guid)
 
     # ---- SEV metadata -----------------------------------------------------------------------
@@ -182,7 +184,7 @@ class FirmwareImage:
             )
         sig, length, version, count = _META_HEADER.unpack(bytes(self._data[start : start + _META_HEADER.size]))
         if sig != b"ASEV":
-            raise ImageError(where, f"signature is {sig!r}, expected b'ASEV'")
+            raise ImageError(where, f"signature is {show(sig)}, expected b'ASEV'")
         if version != 1:
             raise ImageError(where, f"version is {version}, expected 1")
         if length < _META_HEADER.size or length > self.size - start:
@@ -317,6 +319,19 @@ class FirmwareManifest:
     ) -> None:
         from .errors import ManifestError
 
+        if not isinstance(name, str) or not isinstance(sha256, str) or not isinstance(snpmeasure_version, str):
+            raise ManifestError("manifest", "name, sha256 and snpmeasure_version must be str")
+        if isinstance(size, bool) or not isinstance(size, int) or not 0 < size <= FOUR_GIB or size % PAGE:
+            raise ManifestError(f"{name}: size", f"must be a non-zero multiple of 4096 up to 4 GiB, got {show(size)}")
+        if not isinstance(ovmf_digest, bytes) or len(ovmf_digest) != 48:
+            raise ManifestError(f"{name}: ovmf_digest", "must be 48 bytes")
+        if not isinstance(sections, list) or not all(isinstance(s, MetadataSection) for s in sections):
+            raise ManifestError(f"{name}: sections", "must be a list of MetadataSection")
+        if sev_es_reset_eip is not None and (isinstance(sev_es_reset_eip, bool) or not isinstance(sev_es_reset_eip, int)):
+            raise ManifestError(f"{name}: sev_es_reset_eip", f"must be an int or None, got {show(sev_es_reset_eip)}")
+        if sev_hash_table is not None and not (isinstance(sev_hash_table, tuple) and len(sev_hash_table) == 2 and
+                                               all(isinstance(x, int) and not isinstance(x, bool) for x in sev_hash_table)):
+            raise ManifestError(f"{name}: sev_hash_table", f"must be (gpa, size) or None, got {show(sev_hash_table)}")
         self.name = name
         self.size = size
         self.gpa = FOUR_GIB - size
@@ -394,18 +409,18 @@ class FirmwareManifest:
             try:
                 n = int(str(value), 0) if isinstance(value, str) else value
             except ValueError:
-                raise ManifestError(f"{where}.{path}", f"must be a number, got {value!r}") from None
+                raise ManifestError(f"{where}.{path}", f"must be a number, got {show(value)}") from None
             if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= top:
-                raise ManifestError(f"{where}.{path}", f"must be an int from 0 to {top:#x}, got {value!r}")
+                raise ManifestError(f"{where}.{path}", f"must be an int from 0 to {top:#x}, got {show(value)}")
             return n
 
         if not isinstance(doc, dict):
             raise ManifestError(where, "must be a JSON object")
         if need(doc, "schema", "schema") != MANIFEST_SCHEMA:
-            raise ManifestError(f"{where}.schema", f"must be {MANIFEST_SCHEMA!r}, got {doc.get('schema')!r}")
+            raise ManifestError(f"{where}.schema", f"must be {show(MANIFEST_SCHEMA)}, got {doc.get('schema')!r}")
         version = need(doc, "schema_version", "schema_version")
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise ManifestError(f"{where}.schema_version", f"must be a positive integer, got {version!r}")
+            raise ManifestError(f"{where}.schema_version", f"must be a positive integer, got {show(version)}")
         if version > MANIFEST_VERSION:
             raise ManifestError(f"{where}.schema_version", f"is {version}, newer than this snpmeasure reads ({MANIFEST_VERSION}); upgrade snpmeasure")
         fw = need(doc, "firmware", "firmware")
@@ -443,7 +458,7 @@ class FirmwareManifest:
         claimed = doc.get("kernel_hashes_supported", man.kernel_hashes_supported)
         if claimed is not man.kernel_hashes_supported:
             raise ManifestError(f"{where}.kernel_hashes_supported", f"must be {str(man.kernel_hashes_supported).lower()}, "
-                                f"as its sections and sev_hash_table say, got {claimed!r}")
+                                f"as its sections and sev_hash_table say, got {show(claimed)}")
         return man
 
     @classmethod

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Union
 
 from ._version import __version__
 from .cpus import resolve_vcpu_sig
-from .errors import ConfigError, InvalidInputError
+from .errors import ConfigError, InvalidInputError, show
 from .firmware import Firmware, GuestState, HostModel, SevFirmware, TraceEntry
 from .files import file_size
 from .images import FirmwareImage, FirmwareManifest, SvsmImage, map_file
@@ -58,7 +58,7 @@ class Measurement:
         self.vmsas: List[bytes] = vmsas or []
 
     def __repr__(self) -> str:
-        return f"Measurement(mode={self.mode!r}, profile={self.profile!r}, digest={self.hex()})"
+        return f"Measurement(mode={show(self.mode)}, profile={show(self.profile)}, digest={self.hex()})"
 
     def hex(self) -> str:
         """The digest as lower-case hex."""
@@ -98,7 +98,7 @@ def _file_info(field: str, path: Union[str, "os.PathLike[str]"], sha256: Optiona
 def resolve_profile(profile: Union[str, LaunchProfile, None], vmm_type: Optional[str], mode: str) -> LaunchProfile:
     """The profile from ``profile`` and the sev-snp-measure style ``vmm_type`` (they must agree)."""
     if vmm_type is not None and (not isinstance(vmm_type, str) or vmm_type not in VMM_TYPE_PROFILES):
-        raise InvalidInputError("vmm_type", f"unknown VMM type {vmm_type!r}; known: {', '.join(VMM_TYPE_PROFILES)}")
+        raise InvalidInputError("vmm_type", f"unknown VMM type {show(vmm_type)}; known: {', '.join(VMM_TYPE_PROFILES)}")
     if profile is None:
         if mode == "snp:svsm":
             if vmm_type not in (None, "QEMU"):
@@ -107,11 +107,11 @@ def resolve_profile(profile: Union[str, LaunchProfile, None], vmm_type: Optional
         return get_profile(VMM_TYPE_PROFILES[vmm_type or "QEMU"])
     prof = get_profile(profile)
     if vmm_type is not None and VMM_TYPE_PROFILES[vmm_type] != prof.vmm:
-        raise ConfigError("vmm_type", f"{vmm_type} contradicts profile {prof.name!r} (a {prof.vmm} profile)")
+        raise ConfigError("vmm_type", f"{vmm_type} contradicts profile {show(prof.name)} (a {prof.vmm} profile)")
     if mode == "snp:svsm" and prof.vmsa.kind != "svsm":
-        raise ConfigError("profile", f"snp:svsm mode needs an SVSM profile, got {prof.name!r}")
+        raise ConfigError("profile", f"snp:svsm mode needs an SVSM profile, got {show(prof.name)}")
     if mode != "snp:svsm" and prof.vmsa.kind == "svsm":
-        raise ConfigError("profile", f"profile {prof.name!r} is for --mode snp:svsm")
+        raise ConfigError("profile", f"profile {show(prof.name)} is for --mode snp:svsm")
     return prof
 
 
@@ -155,7 +155,7 @@ def _prepare(
     describe_inputs: bool,
 ) -> _Prepared:
     if not isinstance(mode, str) or mode not in MODES:
-        raise InvalidInputError("mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
+        raise InvalidInputError("mode", f"must be one of {', '.join(MODES)}, got {show(mode)}")
     # The text arguments are looked up in tables or hashed: another type would fail deep inside.
     for name, value in (("vcpu_type", vcpu_type), ("vmm_type", vmm_type), ("kernel_hash", kernel_hash),
                         ("initrd_hash", initrd_hash), ("append_hash", append_hash)):
@@ -177,7 +177,7 @@ def _prepare(
     if manifest is not None:
         man = manifest if isinstance(manifest, FirmwareManifest) else FirmwareManifest.load(manifest)
         if mode not in ("snp", "snp:ovmf-hash"):
-            raise ConfigError("manifest", f"mode {mode!r} needs the firmware binary (SEV/SEV-ES hash all of it; SVSM needs its image)")
+            raise ConfigError("manifest", f"mode {show(mode)} needs the firmware binary (SEV/SEV-ES hash all of it; SVSM needs its image)")
         layout, seed = man, man.ovmf_digest
         if describe_inputs:
             inputs["firmware_manifest"] = {"path": None if isinstance(manifest, FirmwareManifest) else os.fspath(manifest),
@@ -194,12 +194,12 @@ def _prepare(
         return _Prepared(mode, prof, plan, seed, inputs, None, None, None)
 
     if vcpus is None and mode != "sev":
-        raise InvalidInputError("vcpus", f"is required in mode {mode!r}")
+        raise InvalidInputError("vcpus", f"is required in mode {show(mode)}")
     if vcpus is not None and (isinstance(vcpus, bool) or not isinstance(vcpus, int) or not 1 <= vcpus <= MAX_VCPUS):
-        raise InvalidInputError("vcpus", f"must be an int from 1 to {MAX_VCPUS}, got {vcpus!r}")
+        raise InvalidInputError("vcpus", f"must be an int from 1 to {MAX_VCPUS}, got {show(vcpus)}")
     sig = None if mode == "sev" else resolve_vcpu_sig(vcpu_type, vcpu_sig, vcpu_family, vcpu_model, vcpu_stepping)
     if mode != "sev" and sig is None and prof.vmsa.rdx == "vcpu_sig":
-        raise InvalidInputError("vcpu_type", f"a vCPU type, signature or family/model/stepping is required in mode {mode!r} with profile {prof.name!r}")
+        raise InvalidInputError("vcpu_type", f"a vCPU type, signature or family/model/stepping is required in mode {show(mode)} with profile {show(prof.name)}")
     if mode == "snp:svsm" and (kernel is not None or kernel_hash is not None):
         raise ConfigError("kernel", "snp:svsm mode measures no kernel hashes")
     hashes = KernelHashes.from_inputs(
@@ -223,7 +223,7 @@ def _prepare(
     assert vcpus is not None
     if prof.fixed_guest_features:
         if guest_features is not None and guest_features != prof.default_guest_features:
-            raise ConfigError("guest_features", f"profile {prof.name!r} always uses {prof.default_guest_features:#x}")
+            raise ConfigError("guest_features", f"profile {show(prof.name)} always uses {prof.default_guest_features:#x}")
         features = prof.default_guest_features
     else:
         features = prof.default_guest_features if guest_features is None else _check_features(guest_features)
@@ -299,6 +299,9 @@ def measure(
                  initrd_hash=initrd_hash, append_hash=append_hash, guest_features=guest_features,
                  snp_ovmf_hash=snp_ovmf_hash, svsm=svsm, vars_size=vars_size, vars_file=vars_file,
                  describe_inputs=describe_inputs)
+    for flag, value in (("trace", trace), ("describe_inputs", describe_inputs)):
+        if not isinstance(value, bool):
+            raise InvalidInputError(flag, f"must be a bool, got {show(value)}")
     if firmware is not None and not isinstance(firmware, Firmware):
         raise InvalidInputError("firmware", f"must be a Firmware guest context, got {type(firmware).__name__}")
     if p.mode in ("sev", "seves"):
@@ -332,9 +335,9 @@ def parse_vcpu_counts(spec: Union[str, int, Sequence[int]]) -> List[int]:
             try:
                 a, b = int(lo), int(hi) if sep else int(lo)
             except ValueError:
-                raise InvalidInputError("vcpus", f"must be N, N-M or a comma list of them, got {spec!r}") from None
+                raise InvalidInputError("vcpus", f"must be N, N-M or a comma list of them, got {show(spec)}") from None
             if a > b:
-                raise InvalidInputError("vcpus", f"range {part!r} is backwards")
+                raise InvalidInputError("vcpus", f"range {show(part)} is backwards")
             # Checked before the range is expanded: "1-99999999999" names no launch and must not
             # cost memory first.
             for n in (a, b):
@@ -342,14 +345,14 @@ def parse_vcpu_counts(spec: Union[str, int, Sequence[int]]) -> List[int]:
                     raise InvalidInputError("vcpus", f"each count must be from 1 to {MAX_VCPUS}, got {n}")
             counts.extend(range(a, b + 1))
     elif isinstance(spec, (bool, bytes)) or not isinstance(spec, (list, tuple, range)):
-        raise InvalidInputError("vcpus", f"must be counts: an int, a str such as 1-64 or a list of ints, got {spec!r:.40}")
+        raise InvalidInputError("vcpus", f"must be counts: an int, a str such as 1-64 or a list of ints, got {show(spec)}")
     else:
         counts = list(spec)
     if not counts:
         raise InvalidInputError("vcpus", "names no vCPU count")
     for n in counts:
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_VCPUS:
-            raise InvalidInputError("vcpus", f"each count must be from 1 to {MAX_VCPUS}, got {n!r}")
+            raise InvalidInputError("vcpus", f"each count must be from 1 to {MAX_VCPUS}, got {show(n)}")
     return sorted(set(counts))
 
 
@@ -363,7 +366,7 @@ def sweep(*, vcpus: Union[str, Sequence[int]], threads: Optional[int] = None, **
     counts = parse_vcpu_counts(vcpus)
     mode = kwargs.get("mode", "snp")
     if mode not in ("snp", "snp:svsm"):
-        raise InvalidInputError("mode", f"vCPU sweeps apply to SNP modes, got {mode!r}")
+        raise InvalidInputError("mode", f"vCPU sweeps apply to SNP modes, got {show(mode)}")
     p = _prepare(**_prepare_defaults(kwargs), vcpus=counts[-1])
     return sweep_prepared(p, counts, threads=threads)
 
@@ -400,7 +403,7 @@ def _prepare_defaults(kwargs: Dict[str, Any]) -> Dict[str, Any]:
 
 def _check_features(value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < (1 << 64):
-        raise InvalidInputError("guest_features", f"must be a 64-bit unsigned int, got {value!r}")
+        raise InvalidInputError("guest_features", f"must be a 64-bit unsigned int, got {show(value)}")
     return value
 
 
@@ -417,7 +420,7 @@ def _open_svsm(svsm: Optional[PathOrImage], ovmf: FirmwareImage, vars_size: Opti
     else:
         raise InvalidInputError("vars_size", "snp:svsm mode needs vars_size or vars_file")
     if isinstance(size, bool) or not isinstance(size, int) or size < 0 or size % 4096 or size > ovmf.gpa:
-        raise InvalidInputError("vars_size", f"must be a multiple of 4096 that fits below the OVMF, got {size!r}")
+        raise InvalidInputError("vars_size", f"must be a multiple of 4096 that fits below the OVMF, got {show(size)}")
     end = ovmf.gpa - size
     if isinstance(svsm, SvsmImage):
         return svsm
@@ -446,7 +449,7 @@ def sev_launch_measurement(
     for name, value, top in (("api_major", api_major, 0xFF), ("api_minor", api_minor, 0xFF), ("build", build, 0xFF),
                              ("policy", policy, 0xFFFFFFFF)):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
-            raise InvalidInputError(name, f"must be an int from 0 to {top:#x}, got {value!r}")
+            raise InvalidInputError(name, f"must be an int from 0 to {top:#x}, got {show(value)}")
     from .checks import as_bytes
 
     tik, mnonce = as_bytes("tik", tik, 16), as_bytes("mnonce", mnonce, 16)

@@ -12,7 +12,7 @@ import os
 from enum import IntEnum
 from typing import List, Optional, Tuple, TypeVar, Union
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, show
 
 PAGE_SIZE = 4096
 DIGEST_SIZE = 48
@@ -68,7 +68,7 @@ def default_threads() -> int:
     try:
         value = int(env, 10)
     except ValueError:
-        raise InvalidInputError("SNPMEASURE_THREADS", f"must be a whole number, got {env!r}") from None
+        raise InvalidInputError("SNPMEASURE_THREADS", f"must be a whole number, got {show(env)}") from None
     if value < 0:
         raise InvalidInputError("SNPMEASURE_THREADS", f"must be 0 (all CPUs) or positive, got {value}")
     return value
@@ -87,7 +87,7 @@ def check_threads(threads: Optional[int]) -> int:
 
 def _check_byte(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFF:
-        raise InvalidInputError(name, f"must be an int from 0 to 255, got {value!r}")
+        raise InvalidInputError(name, f"must be an int from 0 to 255, got {show(value)}")
     return value
 
 
@@ -100,7 +100,7 @@ def page_type_of(page_type: object) -> PageType:
     """A PageType from a PageType or an int 1..6; anything else is InvalidInputError."""
     if isinstance(page_type, bool) or not isinstance(page_type, int) or not 1 <= page_type <= 6:
         raise InvalidInputError(
-            "page_type", f"must be one of 1..6 (NORMAL, VMSA, ZERO, UNMEASURED, SECRETS, CPUID), got {page_type!r}"
+            "page_type", f"must be one of 1..6 (NORMAL, VMSA, ZERO, UNMEASURED, SECRETS, CPUID), got {show(page_type)}"
         )
     return PageType(page_type)
 
@@ -122,7 +122,7 @@ def check_update(
     """
     ptype = page_type_of(page_type)
     if isinstance(gpa, bool) or not isinstance(gpa, int) or not 0 <= gpa < _U64:
-        raise InvalidInputError("gpa", f"must be an int from 0 to 2**64-1, got {gpa!r}")
+        raise InvalidInputError("gpa", f"must be an int from 0 to 2**64-1, got {show(gpa)}")
     if gpa % PAGE_SIZE:
         raise InvalidInputError("gpa", f"must be a multiple of 4096, got {gpa:#x}")
     view: Optional[memoryview] = None
@@ -139,7 +139,7 @@ def check_update(
             view = view.cast("B")
     if length is not None:
         if isinstance(length, bool) or not isinstance(length, int) or length < 0:
-            raise InvalidInputError("length", f"must be a non-negative int, got {length!r}")
+            raise InvalidInputError("length", f"must be a non-negative int, got {show(length)}")
         if view is not None and length != view.nbytes:
             raise InvalidInputError("length", f"must equal len(data) = {view.nbytes} when data is given, got {length}")
     if view is None:
@@ -157,7 +157,7 @@ def check_update(
     if size >= _U64:  # the whole 64-bit space from 0: the length itself must fit in 64 bits
         raise InvalidInputError("length", f"must be below 2**64, got {size:#x}")
     if not isinstance(imi, (bool, int)) or imi not in (0, 1):
-        raise InvalidInputError("imi", f"must be a bool, got {imi!r}")
+        raise InvalidInputError("imi", f"must be a bool, got {show(imi)}")
     _check_byte("vmpl1_perms", vmpl1_perms)
     _check_byte("vmpl2_perms", vmpl2_perms)
     _check_byte("vmpl3_perms", vmpl3_perms)
@@ -240,7 +240,7 @@ class LaunchDigestBase(abc.ABC):
         """Measure ``npages`` consecutive pages from ``gpa`` that all hold the same 4096 bytes
         (e.g. a zero-filled NORMAL region): the page is hashed once and no region buffer is built."""
         if isinstance(npages, bool) or not isinstance(npages, int) or not 0 <= npages < 1 << 52:
-            raise InvalidInputError("npages", f"must be an int from 0 to 2**52-1 (pages of a 64-bit space), got {npages!r}")
+            raise InvalidInputError("npages", f"must be an int from 0 to 2**52-1 (pages of a 64-bit space), got {show(npages)}")
         try:
             size = memoryview(page).nbytes
         except TypeError:
@@ -274,7 +274,7 @@ class LaunchDigestBase(abc.ABC):
         if size != PAGE_SIZE:
             raise InvalidInputError("page", f"a VMSA must be exactly 4096 bytes, got {size}")
         if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_REPEAT:
-            raise InvalidInputError("count", f"must be an int from 0 to {MAX_REPEAT}, got {count!r}")
+            raise InvalidInputError("count", f"must be an int from 0 to {MAX_REPEAT}, got {show(count)}")
         assert view is not None
         return view
 

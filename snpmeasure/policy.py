@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from .errors import PolicyError
+from .errors import PolicyError, show
 
 
 #: (attribute, bit, flag spelling, meaning, first firmware ABI that defines it)
@@ -63,10 +63,10 @@ class GuestPolicy:
         for name in ("abi_major", "abi_minor"):
             value = values[name]
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFF:
-                raise PolicyError(name, f"must be an int from 0 to 255, got {value!r}")
+                raise PolicyError(name, f"must be an int from 0 to 255, got {show(value)}")
         for attr, *_ in FLAG_BITS:
             if not isinstance(values[attr], bool):
-                raise PolicyError(attr, f"must be a bool, got {values[attr]!r}")
+                raise PolicyError(attr, f"must be a bool, got {show(values[attr])}")
         for name in self.__slots__:
             object.__setattr__(self, name, values[name])
 
@@ -80,7 +80,7 @@ class GuestPolicy:
         return hash(self.to_int())
 
     def __repr__(self) -> str:
-        return "GuestPolicy(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__) + ")"
+        return "GuestPolicy(" + ", ".join(f"{n}={show(getattr(self, n))}" for n in self.__slots__) + ")"
 
     # ---- conversions -------------------------------------------------------------------------
     def to_int(self) -> int:
@@ -105,7 +105,7 @@ class GuestPolicy:
     def from_int(cls, value: int) -> "GuestPolicy":
         """Decode a 64-bit policy; reserved bits set or bit 17 clear are errors naming the bit."""
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < (1 << 64):
-            raise PolicyError("policy", f"must be a 64-bit unsigned int, got {value!r}")
+            raise PolicyError("policy", f"must be a 64-bit unsigned int, got {show(value)}")
         if not value & (1 << RESERVED_MBO_BIT):
             raise PolicyError("policy", f"bit 17 is reserved and must be 1 ({value:#x}; did you mean {value | 1 << 17:#x}?)")
         if value & RESERVED_MBZ_MASK:
@@ -130,7 +130,7 @@ class GuestPolicy:
             try:
                 value = int(s, 0) if not re.fullmatch(r"0[0-9_]+", s) else int(s.replace("_", "") or "0", 10)
             except ValueError:
-                raise PolicyError("policy", f"is not a number: {text!r}") from None
+                raise PolicyError("policy", f"is not a number: {show(text)}") from None
             return cls.from_int(value)
         if not s:
             # An empty policy is far more often an unset shell variable than a wish for 0x20000.
@@ -139,7 +139,7 @@ class GuestPolicy:
         spellings = {flag: attr for attr, _, flag, *_ in FLAG_BITS}
         for item in (p.strip().lower() for p in s.split(",")):
             if not item:
-                raise PolicyError("policy", f"has an empty flag in {text!r}")
+                raise PolicyError("policy", f"has an empty flag in {show(text)}")
             if item.startswith("abi="):
                 m = re.fullmatch(r"abi=(\d+)\.(\d+)", item)
                 if not m:
@@ -148,7 +148,7 @@ class GuestPolicy:
             elif item.replace("_", "-") in spellings:
                 kwargs[spellings[item.replace("_", "-")]] = True
             else:
-                raise PolicyError("policy", f"unknown flag {item!r}; known: {', '.join(spellings)}, abi=MAJOR.MINOR, or a number")
+                raise PolicyError("policy", f"unknown flag {show(item)}; known: {', '.join(spellings)}, abi=MAJOR.MINOR, or a number")
         return cls(**kwargs)
 
     # ---- explanation and checks --------------------------------------------------------------
@@ -182,7 +182,7 @@ class GuestPolicy:
         """
         if abi is not None and not (isinstance(abi, tuple) and len(abi) == 2 and
                                     all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 255 for x in abi)):
-            raise PolicyError("abi", f"must be (major, minor), each 0..255, got {abi!r}")
+            raise PolicyError("abi", f"must be (major, minor), each 0..255, got {show(abi)}")
         problems: List[Tuple[str, str]] = []
         if smt_enabled and not self.smt:
             problems.append(("SMT", "the host has SMT enabled, so a policy with SMT=0 fails with POLICY_FAILURE"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List, NamedTuple, Union
 
-from .errors import ProfileError
+from .errors import ProfileError, show
 from .pages import VMSA_GPA, PageType
 
 VMM_TYPES = ("qemu", "ec2", "gce")
@@ -70,7 +70,9 @@ class LaunchProfile(NamedTuple):
         unknown = sorted(set(obj) - known)
         if unknown:
             raise ProfileError(f"{where}.{unknown[0]}", f"unknown key; known keys: {', '.join(sorted(known))}")
-        base = BUILTIN_PROFILES.get(str(obj.get("base", "")), None) if "base" in obj else None
+        if "base" in obj and (not isinstance(obj["base"], str) or obj["base"] not in BUILTIN_PROFILES):
+            raise ProfileError(f"{where}.base", f"unknown profile {show(obj['base'])}; built-in: {', '.join(BUILTIN_PROFILES)}")
+        base = BUILTIN_PROFILES[obj["base"]] if "base" in obj else None
         args: Dict[str, Any] = base.to_json() if base else {}
         base_vmsa = args.get("vmsa", {})
         args.update(obj)
@@ -94,26 +96,26 @@ class LaunchProfile(NamedTuple):
         for key, value in vmsa_in.items():
             if key == "kind":
                 if value not in ("reset", "svsm"):
-                    raise ProfileError(f"{where}.vmsa.kind", f"must be 'reset' or 'svsm', got {value!r}")
+                    raise ProfileError(f"{where}.vmsa.kind", f"must be 'reset' or 'svsm', got {show(value)}")
             elif key == "rdx" and value == "vcpu_sig":
                 pass
             elif isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limits.get(key, (1 << 64) - 1):
-                raise ProfileError(f"{where}.vmsa.{key}", f"must be an int from 0 to {limits.get(key, (1 << 64) - 1):#x}, got {value!r}")
+                raise ProfileError(f"{where}.vmsa.{key}", f"must be an int from 0 to {limits.get(key, (1 << 64) - 1):#x}, got {show(value)}")
         args["vmsa"] = VmsaTemplate(**vmsa_in)
         gpa = args.get("vmsa_gpa", VMSA_GPA)
         if isinstance(gpa, bool) or not isinstance(gpa, int) or not 0 <= gpa < (1 << 64) or gpa % 4096:
-            raise ProfileError(f"{where}.vmsa_gpa", f"must be a page-aligned 64-bit GPA, got {gpa!r}")
+            raise ProfileError(f"{where}.vmsa_gpa", f"must be a page-aligned 64-bit GPA, got {show(gpa)}")
         smt = args.get("sec_mem_page_type", "ZERO")
         if isinstance(smt, PageType):
             smt = smt.name
         if smt not in ("ZERO", "UNMEASURED", "NORMAL"):
-            raise ProfileError(f"{where}.sec_mem_page_type", f"must be ZERO, UNMEASURED or NORMAL, got {smt!r}")
+            raise ProfileError(f"{where}.sec_mem_page_type", f"must be ZERO, UNMEASURED or NORMAL, got {show(smt)}")
         args["sec_mem_page_type"] = PageType[smt]
         if args.get("cpuid_placement", "table") not in ("table", "last"):
             raise ProfileError(f"{where}.cpuid_placement", f"must be 'table' or 'last', got {args.get('cpuid_placement')!r}")
         gf = args.get("default_guest_features", 0x1)
         if isinstance(gf, bool) or not isinstance(gf, int) or not 0 <= gf < (1 << 64):
-            raise ProfileError(f"{where}.default_guest_features", f"must be a 64-bit int, got {gf!r}")
+            raise ProfileError(f"{where}.default_guest_features", f"must be a 64-bit int, got {show(gf)}")
         if not isinstance(args.get("fixed_guest_features", False), bool):
             raise ProfileError(f"{where}.fixed_guest_features", "must be true or false")
         args.pop("base", None)
@@ -186,7 +188,7 @@ def get_profile(profile: Union[str, LaunchProfile]) -> LaunchProfile:
     if isinstance(profile, LaunchProfile):
         return profile
     if not isinstance(profile, str) or profile not in BUILTIN_PROFILES:
-        raise ProfileError("profile", f"unknown profile {profile!r}; built-in: {', '.join(BUILTIN_PROFILES)}")
+        raise ProfileError("profile", f"unknown profile {show(profile)}; built-in: {', '.join(BUILTIN_PROFILES)}")
     return BUILTIN_PROFILES[profile]
 
 
@@ -197,9 +199,14 @@ def load_profile_file(path: Union[str, "os.PathLike[str]"]) -> LaunchProfile:
     from .files import check_path
 
     obj = load_json_file(check_path("profile_file", path), os.fspath(path), ProfileError)
-    if isinstance(obj, dict) and "base" in obj and obj["base"] not in BUILTIN_PROFILES:
-        raise ProfileError(f"{os.fspath(path)}.base", f"unknown profile {obj['base']!r}; built-in: {', '.join(BUILTIN_PROFILES)}")
-    return LaunchProfile.from_json(obj, where=os.fspath(path))
+    if isinstance(obj, dict) and "base" in obj and (not isinstance(obj["base"], str) or obj["base"] not in BUILTIN_PROFILES):
+        raise ProfileError(f"{os.fspath(path)}.base", f"unknown profile {show(obj['base'])}; built-in: {', '.join(BUILTIN_PROFILES)}")
+    prof = LaunchProfile.from_json(obj, where=os.fspath(path))
+    # Outputs label digests by profile name: a built-in's name is only for that profile, unchanged.
+    if prof.name in BUILTIN_PROFILES and prof.to_json() != BUILTIN_PROFILES[prof.name].to_json():
+        raise ProfileError(f"{os.fspath(path)}.name", f"{prof.name!r} is a built-in profile's name, and this profile differs "
+                           "from it; name yours differently")
+    return prof
 
 
 def list_profiles() -> List[LaunchProfile]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from .blobs import IdAuth, IdBlock, check_qemu_length, decode_b64
-from .errors import QemuObjectError
+from .errors import QemuObjectError, show
 from .policy import DEFAULT_POLICY
 
 QOM_TYPE = "sev-snp-guest"
@@ -57,7 +57,7 @@ def _parse_uint(prop: str, text: str, top: int) -> int:
 def _parse_decimal(prop: str, text: str, top: int) -> int:
     """A decimal unsigned integer (libvirt's virXPathUInt)."""
     if not re.fullmatch(r"[0-9]+", text) or len(text.lstrip("0")) > 20 or int(text) > top:
-        raise QemuObjectError(prop, f"must be a decimal integer from 0 to {top}, got {text!r}")
+        raise QemuObjectError(prop, f"must be a decimal integer from 0 to {top}, got {show(text)}")
     return int(text)
 
 
@@ -104,7 +104,7 @@ class SevSnpGuest:
         if not isinstance(self.id, str):
             raise QemuObjectError("id", f"Parameter 'id' expects a string, got {type(self.id).__name__}")
         if isinstance(self.policy, bool) or not isinstance(self.policy, int) or not 0 <= self.policy < 1 << 64:
-            raise QemuObjectError("policy", f"Parameter 'policy' expects a uint64_t, got {self.policy!r:.40}")
+            raise QemuObjectError("policy", f"Parameter 'policy' expects a uint64_t, got {show(self.policy)}")
         for prop in BOOL_PROPS:
             if not isinstance(getattr(self, prop.replace("-", "_")), bool):
                 raise QemuObjectError(prop, f"Parameter '{prop}' expects a boolean")
@@ -115,11 +115,14 @@ class SevSnpGuest:
         if self.tsc_frequency is not None and not self.secure_tsc:
             raise QemuObjectError("tsc-frequency", "only applies with secure-tsc=on")
         if not self.id or not re.fullmatch(r"[A-Za-z][A-Za-z0-9._-]*", self.id):
-            raise QemuObjectError("id", f"Parameter 'id' expects an identifier, got {self.id!r}")
+            raise QemuObjectError("id", f"Parameter 'id' expects an identifier, got {show(self.id)}")
         for prop, top in INT_PROPS.items():
             value = getattr(self, prop.replace("-", "_"))
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top):
-                raise QemuObjectError(prop, f"Parameter '{prop}' expects a value from 0 to {top}, got {value!r}")
+                raise QemuObjectError(prop, f"Parameter '{prop}' expects a value from 0 to {top}, got {show(value)}")
+        if self.cbitpos is not None and not 0 <= self.cbitpos <= 63:
+            # QEMU compares it with the host's CPUID 0x8000001F EBX[5:0] when the guest starts.
+            raise QemuObjectError("cbitpos", f"must fit CPUID 0x8000001F EBX[5:0], which QEMU compares it with: 0..63, got {self.cbitpos}")
         if self.reduced_phys_bits is not None and not 1 <= self.reduced_phys_bits <= 63:
             raise QemuObjectError(
                 "reduced-phys-bits",
@@ -130,6 +133,8 @@ class SevSnpGuest:
 
     def blob(self, prop: str) -> Optional[bytes]:
         """The decoded bytes of a base64 property (QEMU length rules), or None if unset."""
+        if prop not in B64_PROPS:
+            raise QemuObjectError(str(prop), f"is not a base64 property ({', '.join(B64_PROPS)})")
         text = getattr(self, prop.replace("-", "_"))
         if text is None:
             return None
@@ -237,7 +242,7 @@ class SevSnpGuest:
             qom_type = pairs.get("qom-type", "")
             parts = [p for p in parts if not p.startswith("qom-type=")]
         if qom_type != QOM_TYPE:
-            raise QemuObjectError("qom-type", f"must be '{QOM_TYPE}', got {qom_type!r}")
+            raise QemuObjectError("qom-type", f"must be '{QOM_TYPE}', got {show(qom_type)}")
         props: List[Tuple[str, Any]] = []
         for p in parts:
             if "=" not in p:
@@ -331,6 +336,8 @@ class SevSnpGuest:
             raise QemuObjectError("libvirt", "XML with a DOCTYPE or entity declarations is refused")
         try:
             root = ET.fromstring(text)
+        except UnicodeEncodeError:
+            raise QemuObjectError("libvirt", "is not text: it holds undecodable bytes") from None
         except ET.ParseError as exc:
             raise QemuObjectError("libvirt", f"is not well-formed XML ({exc})") from None
         if root.tag != "launchSecurity":
@@ -350,7 +357,7 @@ class SevSnpGuest:
                 raise QemuObjectError(f"libvirt.launchSecurity.{attr}", "unknown attribute")
             prop, invert = attr_map[attr]
             if value not in ("yes", "no"):
-                raise QemuObjectError(f"libvirt.launchSecurity.{attr}", f"must be 'yes' or 'no', got {value!r}")
+                raise QemuObjectError(f"libvirt.launchSecurity.{attr}", f"must be 'yes' or 'no', got {show(value)}")
             props.append((prop, (value == "yes") != invert))
         elem_map = {"cbitpos": "cbitpos", "reducedPhysBits": "reduced-phys-bits", "policy": "policy",
                     "guestVisibleWorkarounds": "guest-visible-workarounds", "idBlock": "id-block", "idAuth": "id-auth",
@@ -368,7 +375,7 @@ class SevSnpGuest:
                 # libvirt reads <policy> as hexadecimal, with or without 0x (virXPathULongLongBase 16).
                 digits = text_value[2:] if text_value.lower().startswith("0x") else text_value
                 if not re.fullmatch(r"[0-9a-fA-F]{1,16}", digits):
-                    raise QemuObjectError("libvirt.launchSecurity.policy", f"must be a hexadecimal 64-bit value, got {text_value!r}")
+                    raise QemuObjectError("libvirt.launchSecurity.policy", f"must be a hexadecimal 64-bit value, got {show(text_value)}")
                 props.append((prop, int(digits, 16)))
             elif prop in INT_PROPS:
                 props.append((prop, _parse_decimal(f"libvirt.launchSecurity.{child.tag}", text_value, INT_PROPS[prop])))

@@ -28,7 +28,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from .errors import InvalidInputError, SignatureError
+from .errors import InvalidInputError, SignatureError, show
 from .policy import FLAG_BITS, GuestPolicy
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,9 +76,9 @@ class TcbVersion:
     def decode(cls, raw: int, generation: str) -> "TcbVersion":
         """Split the 8 bytes by the generation's layout."""
         if not isinstance(generation, str) or generation not in TCB_LAYOUTS:
-            raise ReportError("generation", f"must be one of {', '.join(TCB_LAYOUTS)}, got {generation!r}")
+            raise ReportError("generation", f"must be one of {', '.join(TCB_LAYOUTS)}, got {show(generation)}")
         if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw < 1 << 64:
-            raise ReportError("tcb", f"must be a 64-bit TCB_VERSION, got {raw!r}")
+            raise ReportError("tcb", f"must be a 64-bit TCB_VERSION, got {show(raw)}")
         layout = TCB_LAYOUTS[generation]
         data = raw.to_bytes(8, "little")
         return cls(raw, generation, {name: data[i] for name, i in layout.items()})
@@ -97,7 +97,7 @@ class TcbVersion:
 def generation_of(family: int, model: int) -> Optional[str]:
     """The CPU generation of a CPUID family/model (virtee/sev identify_cpu; V395 for Venice)."""
     if any(isinstance(v, bool) or not isinstance(v, int) for v in (family, model)):
-        raise ReportError("cpuid", f"family and model must be ints, got {family!r}, {model!r}")
+        raise ReportError("cpuid", f"family and model must be ints, got {show(family)}, {show(model)}")
     if family == 0x19:
         if model <= 0x0F:
             return "milan"
@@ -122,7 +122,7 @@ def read_report_input(data: Union[bytes, str, "os.PathLike[str]"]) -> bytes:
             except OSError as exc:
                 raise read_error("report", f.name, exc) from None
     elif isinstance(data, str):
-        raw = data.encode()
+        raw = data.encode("utf-8", "surrogateescape")  # a command-line argument may carry undecodable bytes
     else:
         from .checks import as_bytes
 
@@ -211,7 +211,7 @@ class AttestationReport:
                 # v2 carries no CPUID: Turin-style hwIDs fill only the first 8 bytes of CHIP_ID.
                 generation = "turin" if any(chip_id[:8]) and not any(chip_id[8:]) else "milan"
         if not isinstance(generation, str) or generation not in TCB_LAYOUTS:
-            raise ReportError("generation", f"must be one of {', '.join(TCB_LAYOUTS)}, got {generation!r}")
+            raise ReportError("generation", f"must be one of {', '.join(TCB_LAYOUTS)}, got {show(generation)}")
         gen: str = generation
 
         def tcb(off: int) -> TcbVersion:
@@ -354,7 +354,7 @@ class AttestationReport:
         import datetime
 
         if product is not None and not isinstance(product, str):
-            raise ReportError("product", f"must be one of {', '.join(TCB_LAYOUTS)}, got {product!r}")
+            raise ReportError("product", f"must be one of {', '.join(TCB_LAYOUTS)}, got {show(product)}")
         if now is not None and not isinstance(now, datetime.datetime):
             raise ReportError("now", f"must be a datetime.datetime, got {type(now).__name__}")
         if trusted_arks is not None and (not isinstance(trusted_arks, (list, tuple)) or not all(_is_cert(c) for c in trusted_arks)):
@@ -392,7 +392,7 @@ class AttestationReport:
         """This report decoded for ``product``: a v3+ report must name the same generation in its
         signed CPUID fields; a v2 report is re-decoded with the product's TCB layout."""
         if product not in TCB_LAYOUTS:
-            raise ReportError("product", f"must be one of {', '.join(TCB_LAYOUTS)}, got {product!r}")
+            raise ReportError("product", f"must be one of {', '.join(TCB_LAYOUTS)}, got {show(product)}")
         if product == self.generation:
             return self
         if self.cpuid is not None:
@@ -412,7 +412,7 @@ class AttestationReport:
         if product_ext is not None:
             text = product_ext[2:].decode("ascii", "replace") if len(product_ext) >= 2 and product_ext[0] in (0x0C, 0x13, 0x16) else ""
             if not text.lower().startswith(product):
-                raise SignatureError(f"certificate: its product extension says {text!r}, not {product}")
+                raise SignatureError(f"certificate: its product extension says {show(text)}, not {product}")
         if hwid is not None:  # whenever the certificate binds a chip, the report must be that chip's
             want = der_octets(hwid)
             got = self.chip_id[: len(want)] if len(want) == 8 else self.chip_id
@@ -479,17 +479,19 @@ class Expectations:
     def __post_init__(self) -> None:
         """Expectations that no report can meet are bad input (ReportError), not a mismatch."""
         if not isinstance(self.policy_at_most, bool):
-            raise ReportError("policy_at_most", f"must be a bool, got {self.policy_at_most!r}")
+            raise ReportError("policy_at_most", f"must be a bool, got {show(self.policy_at_most)}")
+        if self.policy_at_most and self.policy is None:
+            raise ReportError("policy_at_most", "compares with an expected policy: give the policy too")
         sizes = {"measurement": 48, "host_data": 32, "report_data": 64, "family_id": 16, "image_id": 16,
                  "id_key_digest": 48, "author_key_digest": 48}
         for name, size in sizes.items():
             value = getattr(self, name)
             if value is not None and (not isinstance(value, (bytes, bytearray, memoryview)) or len(bytes(value)) != size):
-                raise ReportError(name, f"must be {size} bytes, got {value!r:.80}")
+                raise ReportError(name, f"must be {size} bytes, got {show(value)}")
         for name, top in (("guest_svn", 2**32 - 1), ("vmpl", 3), ("policy", 2**64 - 1)):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top):
-                raise ReportError(name, f"must be an int from 0 to {top}, got {value!r:.80}")
+                raise ReportError(name, f"must be an int from 0 to {top}, got {show(value)}")
         if self.policy is not None:
             try:
                 GuestPolicy.from_int(self.policy)  # reserved bits: no firmware launches with them
@@ -501,13 +503,17 @@ class Expectations:
                 raise ReportError("min_tcb", f"must map TCB components ({', '.join(known)}) to minimum SVNs")
             for comp, minimum in self.min_tcb.items():
                 if comp not in known:
-                    raise ReportError("min_tcb", f"unknown TCB component {comp!r}; known: {', '.join(known)}")
+                    raise ReportError("min_tcb", f"unknown TCB component {show(comp)}; known: {', '.join(known)}")
                 if isinstance(minimum, bool) or not isinstance(minimum, int) or not 0 <= minimum <= 255:
-                    raise ReportError("min_tcb", f"{comp} must be an SVN from 0 to 255, got {minimum!r:.80}")
+                    raise ReportError("min_tcb", f"{comp} must be an SVN from 0 to 255, got {show(minimum)}")
 
     @classmethod
     def from_launch(cls, result: "LaunchResult", **overrides: Any) -> "Expectations":
         """Everything a launch dry run fixed."""
+        from .firmware import LaunchResult
+
+        if not isinstance(result, LaunchResult):
+            raise ReportError("result", f"must be a LaunchResult, got {type(result).__name__}")
         args: Dict[str, Any] = dict(measurement=result.measurement, policy=result.policy, host_data=result.host_data,
                                     family_id=result.family_id, image_id=result.image_id, guest_svn=result.guest_svn,
                                     id_key_digest=result.id_key_digest, author_key_digest=result.author_key_digest)
@@ -530,9 +536,10 @@ class Expectations:
         if self.min_tcb:
             for comp, minimum in self.min_tcb.items():
                 got = r.reported_tcb.components.get(comp)
-                if got is None:
-                    out.append(Mismatch(f"REPORTED_TCB.{comp}", f">= {minimum}", f"no {comp} on {r.generation}"))
-                elif got < minimum:
+                if got is None:  # no report of this generation can meet it: the expectation is wrong
+                    raise ReportError("min_tcb", f"{comp} is no TCB component of {r.generation} "
+                                      f"({', '.join(TCB_LAYOUTS[r.generation])})")
+                if got < minimum:
                     out.append(Mismatch(f"REPORTED_TCB.{comp}", f">= {minimum}", str(got)))
         return out
 

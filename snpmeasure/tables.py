@@ -13,7 +13,7 @@ import os
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Union
 
 from ._version import __version__
-from .errors import InvalidInputError
+from .errors import InvalidInputError, show
 from .firmware import Firmware, HostModel
 from .images import FirmwareImage, FirmwareManifest
 from .kernel_hashes import KernelHashes
@@ -59,11 +59,13 @@ def table(
     the signature into every VMSA); ``guest_features`` None means each profile's default.
     """
     counts = parse_vcpu_counts(vcpus)
+    if progress is not None and not callable(progress):
+        raise InvalidInputError("progress", f"must be a function of (done, total), got {type(progress).__name__}")
     # A str is a Sequence[str] too: "EPYC" would be read letter by letter.
     for name, values, kinds in (("vcpu_types", vcpu_types, (str,)), ("profiles", profiles, (str, LaunchProfile)),
                                 ("guest_features", guest_features, (int, type(None)))):
         if not isinstance(values, (list, tuple)) or any(isinstance(v, bool) or not isinstance(v, kinds) for v in values):
-            raise InvalidInputError(name, f"must be a list of {' or '.join(k.__name__ for k in kinds)}, got {values!r:.60}")
+            raise InvalidInputError(name, f"must be a list of {' or '.join(k.__name__ for k in kinds)}, got {show(values)}")
     if not vcpu_types or not profiles or not guest_features:
         raise InvalidInputError("table", "needs at least one vCPU type, profile and guest-features value")
     if manifest is None:
@@ -102,12 +104,14 @@ def _cpu_args(vtype: str) -> Dict[str, Any]:
         try:
             return {"vcpu_sig": int(vtype, 16)}
         except ValueError:
-            raise InvalidInputError("vcpu_type", f"bad signature {vtype!r}") from None
+            raise InvalidInputError("vcpu_type", f"bad signature {show(vtype)}") from None
     return {"vcpu_type": vtype}  # the model name is checked by cpus.resolve_vcpu_sig
 
 
 def table_json(rows: List[TableRow], *, firmware: Dict[str, Any], inputs: Dict[str, Any]) -> Dict[str, Any]:
     """The reference-value table as a versioned JSON document."""
+    if not isinstance(rows, (list, tuple)) or not all(isinstance(r, TableRow) for r in rows):
+        raise InvalidInputError("rows", "must be a list of TableRow (what table() returns)")
     return {"schema": TABLE_SCHEMA, "schema_version": TABLE_VERSION, "snpmeasure_version": __version__,
             "firmware": firmware, "inputs": inputs, "rows": [r._asdict() for r in rows]}
 

@@ -97,6 +97,26 @@ MEASURE = dict(mode="snp", ovmf=OVMF, vcpus=1, vcpu_type="EPYC-Milan")
     (lambda: snpmeasure.report.TcbVersion.decode(-1, "milan"), "tcb"),
     (lambda: snpmeasure.tables.rows_from_csv("a,b\n1,2"), "csv"),
     (lambda: snpmeasure.tables.table_csv([1]), "rows"),  # type: ignore[list-item]
+    # second audit: messages about huge ints, undecodable text, more constructors and helpers
+    (lambda: GuestPolicy.from_int(2**20000), "policy"),
+    (lambda: LaunchDigest().update_normal(2**20000, bytes(4096)), "gpa"),
+    (lambda: snpmeasure.Expectations(guest_svn=2**20000), "guest_svn"),
+    (lambda: snpmeasure.Expectations(policy_at_most=True), "policy_at_most"),
+    (lambda: AttestationReport.from_bytes("\udcff"), "report"),
+    (lambda: SevSnpGuest.from_libvirt("\udcff"), "libvirt"),
+    (lambda: SevSnpGuest().blob("foo"), "foo"),
+    (lambda: snpmeasure.Expectations.from_launch(None), "result"),  # type: ignore[arg-type]
+    (lambda: snpmeasure.tables.table_json(None, firmware={}, inputs={}), "rows"),  # type: ignore[arg-type]
+    (lambda: snpmeasure.table(ovmf=OVMF, vcpu_types=["EPYC"], progress=5), "progress"),  # type: ignore[arg-type]
+    (lambda: FirmwareImage.open(OVMF).entry({}), "guid"),  # type: ignore[arg-type]
+    (lambda: snpmeasure.certs.product_chain("x" * 300), "product"),
+    (lambda: snpmeasure.certs.check_validity("x", "vcek"), "vcek"),  # type: ignore[arg-type]
+    (lambda: Firmware(host=HostModel(smt_enabled="no")), "smt_enabled"),  # type: ignore[arg-type]
+    (lambda: snpmeasure.measure(**MEASURE, trace="no"), "trace"),  # type: ignore[arg-type]
+    (lambda: snpmeasure.LaunchProfile.from_json({"base": "nope"}), "profile.base"),
+    (lambda: blobs.AmdSignature.from_der("junk"), "signature"),  # type: ignore[arg-type]
+    (lambda: FirmwareManifest(name="x", size="4096", sha256="0" * 64, ovmf_digest=bytes(48), sections=[],  # type: ignore[arg-type]
+                              sev_es_reset_eip=None, sev_hash_table=None), "x: size"),
 ])
 def test_bad_arguments_raise_errors_naming_the_field(call: Callable[[], Any], field: str) -> None:
     with pytest.raises(Error) as exc:

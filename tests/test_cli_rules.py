@@ -55,6 +55,24 @@ OBJ = "sev-snp-guest,id=a,policy=0x30000,reduced-phys-bits=1"
     # launch: the KVM policy mask is 64 bits
     (["launch", "--object", OBJ, "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--kvm-policy-bits", "-1"],
      "--kvm-policy-bits: must be a 64-bit mask"),
+    # checks that would be skipped: the LAUNCH_MEASURE flags need --tik; two sources for one value
+    (["measure", "--mode", "sev", "--ovmf", OVMF, "--launch-measure-blob", "A" * 64], "--launch-measure-blob: computes the LAUNCH_MEASURE HMAC"),
+    (["measure", "--mode", "sev", "--ovmf", OVMF, "--api-major", "0"], "which needs --tik"),
+    (["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--force"], "--force: only lets --dump-vmsa"),
+    (["measure", "--list-profiles", "--ovmf", OVMF], "--list-profiles: lists the profiles"),
+    (VERIFY + ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--expect-measurement", "00" * 48],
+     "--expect-measurement: the measurement is already set by the measure flags"),
+    (VERIFY + ["--policy-at-most"], "--policy-at-most: compares with an expected policy"),
+    (VERIFY + ["--min-tcb", "fmc=1"], "--min-tcb: fmc is no TCB component of milan"),
+    # numbers beyond 64 bits, and bytes that are not UTF-8
+    (["policy", "decode", "0x" + "f" * 5000], "policy: must be a 64-bit unsigned int, got <an int of 20000 bits>"),
+    (["measure", "--mode", "snp", "--vcpus", "1", "--ovmf", OVMF, "--vcpu-sig", "0x" + "f" * 5000], "64-bit range"),
+    (["report", "show", "\udcff"], "report: '\\udcff' is no file"),
+    # options that would be silently ignored
+    (["launch", "--object", OBJ, "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--no-kvm-checks",
+      "--kvm-policy-bits", "0"], "--kvm-policy-bits: is one of KVM's checks"),
+    (["id-block", "--from-measure", "--mode", "snp:ovmf-hash", "--ovmf", OVMF, "--id-key", KEY], "is not an SNP mode"),
+    (["qemu-object", "--id", "a", "--reduced-phys-bits", "1", "--cbitpos", "99"], "cbitpos: must fit CPUID 0x8000001F EBX[5:0]"),
 ])
 def test_bad_input_exits_2_with_one_line(argv: List[str], fragment: str) -> None:
     rc, out, err = run_ours(argv)
@@ -114,3 +132,61 @@ def test_report_from_stdin_and_inline(monkeypatch: pytest.MonkeyPatch) -> None:
     assert rc == 0 and json.loads(out)["version"] == 2
     rc, out2, _ = run_ours(["report", "show", base64.b64encode(raw).decode(), "--json"])
     assert rc == 0 and out2 == out
+
+
+def test_from_id_block_sets_what_it_binds(tmp_path: Path) -> None:
+    doc = {"id_block": "AA==", "id_auth": "AA==", "id_block_fields": {"policy": "0x30000"}, "author_key_enabled": False}
+    path = tmp_path / "idblock.json"
+    path.write_text(json.dumps(doc))
+    for flag, value in (("--policy", "0xb0000"), ("--id-block", "AA=="), ("--id-auth", "AA=="), ("--author-key-enabled", None)):
+        rc, _, err = run_ours(["qemu-object", "--from-id-block", str(path), flag] + ([value] if value else []))
+        assert rc == 2 and "is set by --from-id-block" in err, err
+
+
+def test_from_launch_rules(tmp_path: Path) -> None:
+    path = tmp_path / "launch.json"
+    path.write_text(json.dumps({"ok": False, "report": {"measurement": "00" * 48, "policy": "0x30000"}}))
+    rc, _, err = run_ours(VERIFY + ["--from-launch", str(path)])
+    assert rc == 2 and "records a launch that failed" in err
+    path.write_text(json.dumps({"ok": True, "report": {"measurement": "00" * 48, "policy": "0x30000"}}))
+    rc, _, err = run_ours(VERIFY + ["--from-launch", str(path), "--expect-policy", "0xb0000"])
+    assert rc == 2 and "the policy is already set by --from-launch" in err
+    rc, _, err = run_ours(VERIFY + ["--from-launch", str(path), "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF])
+    assert rc == 2 and "already set by --from-launch" in err
+
+
+def test_ignored_flags_warn(tmp_path: Path) -> None:
+    rc, out, err = run_ours(["measure", "--mode", "snp:ovmf-hash", "--ovmf", OVMF, "--vcpus", "2", "--profile", "gce"])
+    assert rc == 0 and "--vcpus, --profile are ignored in snp:ovmf-hash mode" in err
+    rc, out, err = run_ours(["measure", "--mode", "sev", "--ovmf", OVMF, "--vcpus", "2"])
+    assert rc == 0 and "--vcpus is ignored in sev mode" in err
+    rc, out, err = run_ours(["qemu-object", "--object", "sev-snp-guest,id=a,reduced-phys-bits=1,init-flags=0"])
+    assert rc == 0 and err.count("\n") == 1 and "warning: 'init-flags' is a pre-merge property" in err
+
+
+def test_sweep_json_names_the_profile_used(tmp_path: Path) -> None:
+    prof = tmp_path / "p.json"
+    prof.write_text(json.dumps({"base": "qemu", "name": "old-host", "vmsa": {"mxcsr": 0}}))
+    argv = ["measure", "--mode", "snp", "--vcpus", "1-2", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--json"]
+    assert json.loads(run_ours(argv + ["--profile-file", str(prof)])[1])["profile"] == "old-host"
+    assert json.loads(run_ours(argv + ["--vmm-type", "QEMU"])[1])["profile"] == "qemu"
+    prof.write_text(json.dumps({"base": "qemu", "name": "qemu", "vmsa": {"mxcsr": 0}}))
+    rc, _, err = run_ours(argv + ["--profile-file", str(prof)])
+    assert rc == 2 and "is a built-in profile's name" in err
+
+
+def test_one_key_encrypted_one_plain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--key-password-env applies to each encrypted key, so an encrypted ID key goes with a plain author key."""
+    from cryptography.hazmat.primitives import serialization
+
+    from snpmeasure.blobs import load_private_key
+
+    key = load_private_key(KEY)
+    enc = tmp_path / "id_enc.pem"
+    enc.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.BestAvailableEncryption(b"s3cret")))
+    monkeypatch.setenv("PW", "s3cret")
+    author = str(FIXTURES / "keys" / "author_key_test.pem")
+    rc, out, err = run_ours(["id-block", "--measurement-hex", "00" * 48, "--id-key", str(enc), "--author-key", author,
+                             "--key-password-env", "PW", "--json"])
+    assert rc == 0, err
