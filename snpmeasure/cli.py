@@ -891,6 +891,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         for key in ("measurement", "host_data", "family_id", "image_id", "id_key_digest", "author_key_digest"):
             if key in fields and not isinstance(fields[key], str):
                 raise InvalidInputError(f"--from-launch.{key}", f"must be a hex string, got {show(fields[key])}")
+        known = {"measurement", "policy", "host_data", "family_id", "image_id", "guest_svn", "id_key_digest",
+                 "author_key_digest", "author_key_en", "id_block_en", "signing_key"}
+        unknown = sorted(set(fields) - known)
+        if unknown:
+            raise InvalidInputError(f"--from-launch.{unknown[0]}", "is no field of 'snpmeasure launch --json' output")
+        if not isinstance(fields.get("author_key_en", False), bool) or fields.get("signing_key", "VCEK") not in ("VCEK", "VLEK"):
+            raise InvalidInputError("--from-launch", "author_key_en must be true or false, signing_key VCEK or VLEK")
         if isinstance(doc, dict) and doc.get("ok") is False:
             raise InvalidInputError("--from-launch", "records a launch that failed: no report comes from it")
         if isinstance(fields.get("guest_svn", 0), bool) or not isinstance(fields.get("guest_svn", 0), int) \
@@ -907,7 +914,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                    image_id=_hex_arg("--from-launch.image_id", fields.get("image_id", "00" * 16), 16),
                    guest_svn=int(fields.get("guest_svn", 0)),
                    id_key_digest=_hex_arg("--from-launch.id_key_digest", fields.get("id_key_digest", "00" * 48), 48),
-                   author_key_digest=_hex_arg("--from-launch.author_key_digest", fields.get("author_key_digest", "00" * 48), 48))
+                   author_key_digest=_hex_arg("--from-launch.author_key_digest", fields.get("author_key_digest", "00" * 48), 48),
+                   author_key_en=fields.get("author_key_en", False), signing_key=fields.get("signing_key", "VCEK"))
     sources = {name: "--from-launch" for name in exp}
     if args.mode is not None:
         from .measurement import measure

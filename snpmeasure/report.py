@@ -475,9 +475,16 @@ class Expectations:
     author_key_digest: Optional[bytes] = None
     vmpl: Optional[int] = None
     min_tcb: Optional[Dict[str, int]] = None
+    #: KEY_INFO: whether the ID auth carried an author key, and which key signs (VCEK or VLEK).
+    author_key_en: Optional[bool] = None
+    signing_key: Optional[str] = None
 
     def __post_init__(self) -> None:
         """Expectations that no report can meet are bad input (ReportError), not a mismatch."""
+        if self.author_key_en is not None and not isinstance(self.author_key_en, bool):
+            raise ReportError("author_key_en", f"must be a bool, got {show(self.author_key_en)}")
+        if self.signing_key is not None and self.signing_key not in ("VCEK", "VLEK"):
+            raise ReportError("signing_key", f"must be 'VCEK' or 'VLEK', got {show(self.signing_key)}")
         if not isinstance(self.policy_at_most, bool):
             raise ReportError("policy_at_most", f"must be a bool, got {show(self.policy_at_most)}")
         if self.policy_at_most and self.policy is None:
@@ -516,7 +523,8 @@ class Expectations:
             raise ReportError("result", f"must be a LaunchResult, got {type(result).__name__}")
         args: Dict[str, Any] = dict(measurement=result.measurement, policy=result.policy, host_data=result.host_data,
                                     family_id=result.family_id, image_id=result.image_id, guest_svn=result.guest_svn,
-                                    id_key_digest=result.id_key_digest, author_key_digest=result.author_key_digest)
+                                    id_key_digest=result.id_key_digest, author_key_digest=result.author_key_digest,
+                                    author_key_en=result.author_key_en, signing_key=result.signing_key)
         args.update(overrides)
         return cls(**args)
 
@@ -527,7 +535,7 @@ class Expectations:
             want = getattr(self, name)
             if want is not None and bytes(want) != getattr(r, name):
                 out.append(Mismatch(name.upper(), bytes(want).hex(), getattr(r, name).hex()))
-        for name in ("guest_svn", "vmpl"):
+        for name in ("guest_svn", "vmpl", "author_key_en", "signing_key"):
             want = getattr(self, name)
             if want is not None and want != getattr(r, name):
                 out.append(Mismatch(name.upper(), str(want), str(getattr(r, name))))

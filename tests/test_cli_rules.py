@@ -190,3 +190,17 @@ def test_one_key_encrypted_one_plain(tmp_path: Path, monkeypatch: pytest.MonkeyP
     rc, out, err = run_ours(["id-block", "--measurement-hex", "00" * 48, "--id-key", str(enc), "--author-key", author,
                              "--key-password-env", "PW", "--json"])
     assert rc == 0, err
+
+
+def test_from_launch_checks_every_field_it_records(tmp_path: Path) -> None:
+    """KEY_INFO too: a launch recorded with vcek-disabled expects a VLEK-signed report."""
+    rc, out, _ = run_ours(["report", "show", str(ATT / "attestation.bin"), "--json"])
+    shown = json.loads(out)
+    fields = {"measurement": shown["measurement"], "policy": shown["policy"]["policy"], "signing_key": "VLEK", "author_key_en": False}
+    path = tmp_path / "launch.json"
+    path.write_text(json.dumps({"ok": True, "report": fields}))
+    rc, out, _ = run_ours(VERIFY + ["--from-launch", str(path)])
+    assert rc == 1 and "SIGNING_KEY" in out, out
+    path.write_text(json.dumps({"ok": True, "report": {**fields, "signing_key": "VCEK", "colour": "red"}}))
+    rc, _, err = run_ours(VERIFY + ["--from-launch", str(path)])
+    assert rc == 2 and "--from-launch.colour: is no field" in err
