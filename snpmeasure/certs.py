@@ -14,7 +14,7 @@ import warnings
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple, TypeVar, Union
 
-from .errors import SignatureError, show
+from .errors import ReportError, SignatureError, show
 
 if TYPE_CHECKING:  # pragma: no cover
     import datetime
@@ -30,8 +30,6 @@ MAX_CRL_BYTES = 1 << 20
 
 def _read_source(source: Any, field: str, what: str, limit: Optional[int] = None) -> bytes:
     """The bytes of a path or bytes-like source (at most ``limit`` + 1 read from a file)."""
-    from .report import ReportError
-
     if isinstance(source, (str, os.PathLike)):
         from .files import open_input, read_error
 
@@ -50,8 +48,6 @@ def _parsed(field: str, what: str, parse: Callable[[], T]) -> T:
     means the input is no usable ``what``. cryptography decodes fields lazily and raises ValueError,
     KeyError, TypeError or InvalidVersion for different malformations, so all are caught here, at
     the parsing boundary, rather than escaping from a check later."""
-    from .report import ReportError
-
     try:
         with warnings.catch_warnings():
             # AMD's certificates carry serial numbers that newer cryptography warns about.
@@ -101,8 +97,6 @@ def load_crl(source: CrlSource, field: str = "crl") -> "x509.CertificateRevocati
     loaded one; every field the checks read is decoded here."""
     from cryptography import x509
 
-    from .report import ReportError
-
     if isinstance(source, x509.CertificateRevocationList):
         return _parsed(field, "X.509 CRL", lambda: _touch_crl(source))
     data = _read_source(source, field, "a CRL", MAX_CRL_BYTES)
@@ -119,8 +113,6 @@ OID_RSASSA_PSS = "1.2.840.113549.1.1.10"
 def _need(name: str, obj: object, kind: str = "Certificate") -> None:
     """The checks below take loaded cryptography objects (load_certs / load_crl make them)."""
     from cryptography import x509
-
-    from .report import ReportError
 
     if not isinstance(obj, getattr(x509, "CertificateRevocationList" if kind == "CRL" else "Certificate")):
         raise ReportError(name, f"must be a loaded x509 {kind} (see load_certs / load_crl), got {type(obj).__name__}")
@@ -219,8 +211,6 @@ def _distribution_points(cert: "x509.Certificate") -> List["x509.GeneralName"]:
 
 def product_chain(product: str, kind: str = "vcek") -> List["x509.Certificate"]:
     """AMD's [ASK or ASVK, ARK] for a product ("milan", "genoa", "turin"), shipped with snpmeasure."""
-    from .report import ReportError
-
     if not isinstance(product, str) or not isinstance(kind, str) or kind not in ("vcek", "vlek") or not product.isalpha():
         raise ReportError("product", f"must be a product name (milan, genoa, turin) and kind vcek or vlek, got {show(product)}, {show(kind)}")
     name = f"{product.lower()}_{kind}.pem"

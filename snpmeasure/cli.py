@@ -151,7 +151,7 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
     vcpu_flags = ("vcpus", "vcpu_type", "vcpu_sig", "vcpu_family", "vcpu_model", "vcpu_stepping", "guest_features")
     unused = {"sev": (vcpu_flags, "SEV measures the firmware and kernel hashes, no VMSA"),
               "snp:ovmf-hash": (vcpu_flags + ("kernel", "initrd", "append", "kernel_hash", "initrd_hash", "append_hash",
-                                              "profile", "profile_file"), "it hashes the firmware pages only")}.get(args.mode)
+                                              "profile", "profile_file", "vmm_type"), "it hashes the firmware pages only")}.get(args.mode)
     if unused is not None:
         given = ["--" + f.replace("_", "-") for f in unused[0] if getattr(args, f) not in (None, "")]
         if given:

@@ -55,6 +55,10 @@ class BlobError(InvalidInputError):
     """An ID block, ID auth, key, signature, host data or GOSVW blob is malformed."""
 
 
+class ReportError(InvalidInputError):
+    """An attestation report (or a certificate or CRL for it) is malformed."""
+
+
 class SignatureError(Error):
     """A signature in an ID auth structure or report does not verify; the message says which."""
 
@@ -68,6 +72,7 @@ class NativeError(Error):
 
 
 __all__ = [
+    "ReportError",
     "show",
     "Error",
     "InvalidInputError",

@@ -28,7 +28,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from .errors import InvalidInputError, SignatureError, show
+from .errors import InvalidInputError, ReportError, SignatureError, show
 from .policy import FLAG_BITS, GuestPolicy
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,10 +40,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 REPORT_SIZE = 0x4A0
 SIGNED_SIZE = 0x2A0
-
-
-class ReportError(InvalidInputError):
-    """An attestation report (or a certificate for it) is malformed."""
 
 
 #: TCB_VERSION byte layouts per CPU generation (snp-abi.md §6.3): component → byte index.
