@@ -232,6 +232,8 @@ def cmd_measure(args: argparse.Namespace) -> int:
             for p in profiles:
                 print(f"{p.name:<12} {p.description}")
         return EXIT_OK
+    if args.json and (args.output_format is not None or args.verbose):
+        raise InvalidInputError("--json", "prints every form of the measurement; --output-format and -v shape the plain output")
     if _is_sweep(args.vcpus):
         return _measure_sweep(args)
     kwargs = measure_kwargs(args)
@@ -303,10 +305,10 @@ def cmd_measure(args: argparse.Namespace) -> int:
         if args.mode == "snp:ovmf-hash":
             print(m.hex())
         else:
-            text = m.hex() if args.output_format == "hex" else m.base64()
+            text = m.base64() if args.output_format == "base64" else m.hex()
             print(f"Calculated {MODE_NAMES[args.mode]} guest measurement: {text}" if args.verbose else text)
         if hmac_result is not None:
-            text = hmac_result["hmac"] if args.output_format == "hex" else hmac_result["hmac_base64"]
+            text = hmac_result["hmac_base64"] if args.output_format == "base64" else hmac_result["hmac"]
             print(f"launch-measure: {text}")
     if hmac_result is not None and hmac_result.get("matches_blob") is False:
         sys.stderr.write("snpmeasure measure: the LAUNCH_MEASURE HMAC in the blob does not match the computed one\n")
@@ -337,7 +339,7 @@ def _measure_sweep(args: argparse.Namespace) -> int:
                    "measurements": {str(n): d.hex() for n, d in results.items()}})
         return EXIT_OK
     for n, d in results.items():
-        text = d.hex() if args.output_format == "hex" else base64.b64encode(d).decode()
+        text = base64.b64encode(d).decode() if args.output_format == "base64" else d.hex()
         print(f"{n}\tCalculated {MODE_NAMES[args.mode]} guest measurement: {text}" if args.verbose else f"{n}\t{text}")
     return EXIT_OK
 
@@ -454,7 +456,7 @@ def register_measure(p: "ArgumentParser") -> None:
     add_measure_arguments(p)
     p.add_argument("--version", action="version", version=f"snpmeasure {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="print 'Calculated ... guest measurement: ...'")
-    p.add_argument("--output-format", choices=["hex", "base64"], default="hex", help="measurement output format")
+    p.add_argument("--output-format", choices=["hex", "base64"], help="measurement output format (default hex; --json has both forms)")
     p.add_argument("--dump-vmsa", action="store_true", help="write the measured VMSAs to vmsa<N>.bin (seves, snp, snp:svsm)")
     p.add_argument("--force", action="store_true", help="let --dump-vmsa overwrite existing files")
     p.add_argument("--list-profiles", action="store_true", help="list the built-in launch profiles and exit")
