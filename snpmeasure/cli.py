@@ -555,14 +555,14 @@ def _read_password(env_name: Optional[str]) -> Optional[bytes]:
     return value
 
 
-def _password_for(key_path: Optional[str], password: Optional[bytes]) -> Optional[bytes]:
+def _password_for(flag: str, key_path: Optional[str], password: Optional[bytes]) -> Optional[bytes]:
     """--key-password-env applies to each key that is encrypted: a PEM key says so in its armour
     (so an encrypted ID key can go with a plain author key); a DER key is given the passphrase."""
     if password is None or key_path is None:
         return None
     from .files import open_input
 
-    with open_input("--id-key", key_path) as f:
+    with open_input(flag, key_path) as f:
         head = f.read(4096)
     return password if b"ENCRYPTED" in head or b"-----BEGIN" not in head else None
 
@@ -604,8 +604,8 @@ def cmd_id_block(args: argparse.Namespace) -> int:
     password = _read_password(args.key_password_env)
     block, auth = sign_id_block(
         ld, args.id_key, args.author_key, family_id=args.family_id, image_id=args.image_id, guest_svn=args.guest_svn,
-        policy=args.id_policy, id_key_password=_password_for(args.id_key, password),
-        author_key_password=_password_for(args.author_key, password),
+        policy=args.id_policy, id_key_password=_password_for("--id-key", args.id_key, password),
+        author_key_password=_password_for("--author-key", args.author_key, password),
     )
     if args.json:
         emit_json({
