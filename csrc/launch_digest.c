@@ -21,7 +21,7 @@
  * Page contents are independent, so they are hashed on worker threads in chunks while the calling
  * thread advances the serial chain over the finished prefix (perf-notes.md §3.6, variant E).
  */
-#define _GNU_SOURCE /* sched_getaffinity / CPU_COUNT: honour taskset, cpusets and containers */
+#define _GNU_SOURCE /* sched_getaffinity / CPU_COUNT (honour taskset, cpusets and containers); pthread_tryjoin_np */
 #include <stddef.h>
 #include <stdint.h>
 

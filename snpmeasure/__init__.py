@@ -39,7 +39,7 @@ _LAZY: Dict[str, str] = {
     "GuestPolicy": "policy",
     "IdAuth": "blobs", "IdBlock": "blobs", "sign_id_block": "blobs",
     "SevSnpGuest": "qemu",
-    "AttestationReport": "report", "Expectations": "report", "Mismatch": "report", "ReportError": "report",
+    "AttestationReport": "report", "Expectations": "report", "Mismatch": "report", "ReportError": "errors",
 }
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs

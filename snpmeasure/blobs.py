@@ -126,7 +126,7 @@ class AmdPublicKey:
     @classmethod
     def from_bytes(cls, data: Bytes, *, field_name: str = "key") -> "AmdPublicKey":
         """Parse and check the structure: size, curve 2, reserved bytes zero, point on P-384."""
-        raw = as_bytes(field_name, data)
+        raw = _blob_bytes(field_name, data)
         if len(raw) != KEY_SIZE:
             raise BlobError(field_name, f"must be {KEY_SIZE:#x} bytes, got {len(raw):#x}")
         (curve,) = struct.unpack_from("<I", raw, 0)
@@ -187,7 +187,7 @@ class AmdSignature:
     @classmethod
     def from_bytes(cls, data: Bytes, *, field_name: str = "signature") -> "AmdSignature":
         """Parse and check the structure (size, reserved bytes zero)."""
-        raw = as_bytes(field_name, data)
+        raw = _blob_bytes(field_name, data)
         if len(raw) != SIG_SIZE:
             raise BlobError(field_name, f"must be {SIG_SIZE:#x} bytes, got {len(raw):#x}")
         if any(raw[2 * COORD :]):
@@ -286,14 +286,9 @@ def load_private_key(source: KeySource, *, password: Optional[bytes] = None, fie
         if isinstance(source, (bytes, bytearray)):
             data, where = bytes(source), "key bytes"
         else:
-            from .files import open_input, read_error
+            from .files import read_input
 
-            path = os.fspath(source)
-            with open_input(field_name, source) as f:
-                try:
-                    data, where = f.read(1 << 20), path  # a PEM or DER key is a few KiB
-                except OSError as exc:
-                    raise read_error(field_name, path, exc) from None
+            data, where = read_input(field_name, source, 1 << 20), os.fspath(source)  # a PEM or DER key is a few KiB
         try:
             if b"-----BEGIN" in data:
                 key = serialization.load_pem_private_key(data, password=password)
@@ -356,7 +351,7 @@ class IdBlock:
     @classmethod
     def from_bytes(cls, data: Bytes) -> "IdBlock":
         """Parse 96 bytes (exactly)."""
-        raw = as_bytes("id-block", data)
+        raw = _blob_bytes("id-block", data)
         if len(raw) != ID_BLOCK_SIZE:
             raise BlobError("id-block", f"must be {ID_BLOCK_SIZE} bytes, got {len(raw)}")
         return cls(*_ID_BLOCK.unpack(raw))
@@ -416,7 +411,7 @@ class IdAuth:
     @classmethod
     def from_bytes(cls, data: Bytes) -> "IdAuth":
         """Parse strictly: 4096 bytes, algorithm 1, curve 2, reserved bytes zero."""
-        raw = as_bytes("id-auth", data)
+        raw = _blob_bytes("id-auth", data)
         if len(raw) != ID_AUTH_SIZE:
             raise BlobError("id-auth", f"must be {ID_AUTH_SIZE} bytes (KVM always reads 4096), got {len(raw)}")
         id_algo, auth_algo = struct.unpack_from("<II", raw, 0)
@@ -488,7 +483,7 @@ def sign_id_block(
     ``author-key-enabled`` must be off.
     """
     pol = GuestPolicy.parse(policy).to_int()
-    block = IdBlock(as_bytes("ld", ld, 48), parse_id("family_id", family_id), parse_id("image_id", image_id), version, guest_svn, pol)
+    block = IdBlock(_blob_bytes("ld", ld, 48), parse_id("family_id", family_id), parse_id("image_id", image_id), version, guest_svn, pol)
     idk = load_private_key(id_key, password=id_key_password, field_name="id_key")
     id_pub = _public_of(idk, "id_key")
     block_sig = _sign(idk, block.to_bytes(), "id_key")
@@ -532,10 +527,14 @@ QEMU_LENGTH_RULES = {
 }
 
 
+def _check_blob_prop(prop: object) -> None:
+    if not isinstance(prop, str) or (prop not in QEMU_LENGTH_RULES and prop != "id-auth"):
+        raise BlobError(str(prop), f"is not a blob property of sev-snp-guest ({', '.join([*QEMU_LENGTH_RULES, 'id-auth'])})")
+
+
 def check_qemu_length(prop: str, raw: bytes) -> bytes:
     """Apply QEMU's length rule for a base64 property (id-auth: at most 4096 bytes)."""
-    if not isinstance(prop, str) or (prop not in QEMU_LENGTH_RULES and prop != "id-auth"):
-        raise BlobError(str(prop), "is not a blob property of sev-snp-guest")
+    _check_blob_prop(prop)
     raw = _blob_bytes(prop, raw)
     if prop == "id-auth":
         if len(raw) > ID_AUTH_SIZE:
@@ -548,20 +547,15 @@ def check_qemu_length(prop: str, raw: bytes) -> bytes:
 def parse_blob(prop: str, value: Union[str, bytes]) -> bytes:
     """A host-data / guest-visible-workarounds / id-block / id-auth value from base64, ``hex:…``
     (or 0x…) or ``@FILE``, with QEMU's length rule applied."""
-    if not isinstance(prop, str) or (prop not in QEMU_LENGTH_RULES and prop != "id-auth"):
-        raise BlobError(prop, f"is not a blob property of sev-snp-guest ({', '.join([*QEMU_LENGTH_RULES, 'id-auth'])})")
+    _check_blob_prop(prop)
     if isinstance(value, (bytes, bytearray, memoryview)):
         raw = bytes(value)
     elif not isinstance(value, str):
         raise BlobError(prop, f"must be base64, hex:..., @FILE text or bytes, got {type(value).__name__}")
     elif value.startswith("@"):
-        from .files import open_input, read_error
+        from .files import read_input
 
-        with open_input(prop, value[1:]) as f:
-            try:
-                raw = f.read(ID_AUTH_SIZE + 1)  # nothing longer is valid: never read a huge file
-            except OSError as exc:
-                raise read_error(prop, value[1:], exc) from None
+        raw = read_input(prop, value[1:], ID_AUTH_SIZE + 1)  # nothing longer is valid: never read a huge file
     elif value.lower().startswith(("hex:", "0x")):
         text = value.split(":", 1)[1] if value.lower().startswith("hex:") else value[2:]
         try:

@@ -31,13 +31,9 @@ MAX_CRL_BYTES = 1 << 20
 def _read_source(source: Any, field: str, what: str, limit: Optional[int] = None) -> bytes:
     """The bytes of a path or bytes-like source (at most ``limit`` + 1 read from a file)."""
     if isinstance(source, (str, os.PathLike)):
-        from .files import open_input, read_error
+        from .files import read_input
 
-        with open_input(field, source) as f:
-            try:
-                return f.read() if limit is None else f.read(limit + 1)
-            except OSError as exc:
-                raise read_error(field, f.name, exc) from None
+        return read_input(field, source, -1 if limit is None else limit + 1)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source)
     raise ReportError(field, f"must be {what}: a path, bytes, or a loaded object, got {type(source).__name__}")

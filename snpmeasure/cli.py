@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 a check failed, 2 bad input (one line on stderr, never a tra
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -58,8 +59,6 @@ def auto_int(text: str) -> int:
         value = int(text, 0)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid number: {show(text)}") from None
-    if not -(1 << 64) < value < 1 << 64:  # no flag takes more than 64 bits
-        raise argparse.ArgumentTypeError(f"number out of the 64-bit range: {show(text)}")
     return value
 
 
@@ -109,7 +108,7 @@ def add_measure_arguments(p: argparse.ArgumentParser, *, for_measure: bool = Tru
     add(n, "--initrd-hash", metavar="SHA256", help="SHA-256 of the initrd instead of --initrd")
     add(n, "--append-hash", metavar="SHA256", help="SHA-256 of the command line with its NUL instead of --append")
     n.add_argument("--threads", metavar="N", type=int, help="hashing threads (default: all CPUs)")
-    # Every flag above describes the guest to measure (and defaults to None): see measure_flags_given.
+    # Every flag above but --threads describes the guest to measure (and defaults to None): see measure_flags_given.
     p.set_defaults(measure_dests=tuple(dests))
 
 
@@ -234,6 +233,13 @@ def cmd_measure(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.json and (args.output_format is not None or args.verbose):
         raise InvalidInputError("--json", "prints every form of the measurement; --output-format and -v shape the plain output")
+    sev_flags = [f for f in ("mnonce", "launch_measure_blob", "api_major", "api_minor", "build", "policy") if getattr(args, f) is not None]
+    if args.tik is None and sev_flags:
+        raise InvalidInputError("--" + sev_flags[0].replace("_", "-"), "computes the LAUNCH_MEASURE HMAC, which needs --tik")
+    if args.mnonce is not None and args.launch_measure_blob is not None:
+        raise InvalidInputError("--mnonce", "the --launch-measure-blob carries the MNONCE; give one of them")
+    if args.force and not args.dump_vmsa:
+        raise InvalidInputError("--force", "only lets --dump-vmsa overwrite files; it does nothing without it")
     if _is_sweep(args.vcpus):
         return _measure_sweep(args)
     kwargs = measure_kwargs(args)
@@ -250,13 +256,6 @@ def cmd_measure(args: argparse.Namespace) -> int:
         warn("measure", message)
 
     hmac_result: Optional[Dict[str, Any]] = None
-    sev_flags = [f for f in ("mnonce", "launch_measure_blob", "api_major", "api_minor", "build", "policy") if getattr(args, f) is not None]
-    if args.tik is None and sev_flags:
-        raise InvalidInputError("--" + sev_flags[0].replace("_", "-"), "computes the LAUNCH_MEASURE HMAC, which needs --tik")
-    if args.mnonce is not None and args.launch_measure_blob is not None:
-        raise InvalidInputError("--mnonce", "the --launch-measure-blob carries the MNONCE; give one of them")
-    if args.force and not args.dump_vmsa:
-        raise InvalidInputError("--force", "only lets --dump-vmsa overwrite files; it does nothing without it")
     if args.tik is not None:
         if args.mode not in ("sev", "seves"):
             raise InvalidInputError("--tik", "the LAUNCH_MEASURE HMAC exists in modes sev and seves only")
@@ -580,6 +579,11 @@ def cmd_id_block(args: argparse.Namespace) -> int:
         raise InvalidInputError("--measurement", "give exactly one of --measurement, --measurement-hex, --from-measure")
     if args.id_key is None:
         raise InvalidInputError("--id-key", "is required (the ID key signs the ID block)")
+    from .files import open_input
+
+    for flag, path in (("--id-key", args.id_key), ("--author-key", args.author_key)):
+        if path is not None:
+            open_input(flag, path).close()  # a missing or unreadable key file is named by its flag
     if not args.from_measure and measure_flags_given(args):
         raise InvalidInputError(measure_flags_given(args)[0], "describes a guest to measure: it needs --from-measure "
                                 "(not --measurement or --measurement-hex)")
@@ -600,7 +604,8 @@ def cmd_id_block(args: argparse.Namespace) -> int:
         except ValueError:
             raise InvalidInputError("--measurement-hex", "must be 96 hex digits") from None
     if len(ld) != 48:
-        raise InvalidInputError("--measurement", f"must be 48 bytes, got {len(ld)}")
+        flag = "--measurement-hex" if args.measurement_hex is not None else "--measurement"
+        raise InvalidInputError(flag, f"must be 48 bytes (a launch digest), got {len(ld)}")
     password = _read_password(args.key_password_env)
     block, auth = sign_id_block(
         ld, args.id_key, args.author_key, family_id=args.family_id, image_id=args.image_id, guest_svn=args.guest_svn,
@@ -654,7 +659,9 @@ def guest_object_from_args(args: argparse.Namespace) -> Any:
     if args.qmp is not None:
         return SevSnpGuest.from_qmp(load_json_file(args.qmp, "--qmp"))
     if args.libvirt is not None:
-        with open(args.libvirt, "rb") as f:
+        from .files import open_input
+
+        with open_input("--libvirt", args.libvirt) as f:
             raw = f.read(1 << 20)  # a <launchSecurity> element is a few KiB
         try:
             return SevSnpGuest.from_libvirt(raw.decode("utf-8"))
@@ -699,15 +706,15 @@ def cmd_qemu_object(args: argparse.Namespace) -> int:
     fmt = args.format or ("qmp" if args.json else "cli")
     obj = guest_object_from_args(args)
     if obj is not None:
-        given = [f for f in BUILDER_FLAGS if getattr(args, f) not in (None, False)]
+        given = [f for f in BUILDER_FLAGS if getattr(args, f) is not None and getattr(args, f) is not False]
         if given:
             raise InvalidInputError("--" + given[0].replace("_", "-"), "builds an object field by field; it does not combine "
                                     "with an object given whole (--object, --qmp, --libvirt)")
     else:
-        obj = SevSnpGuest(id=args.id or "sev0")
+        obj = SevSnpGuest(id="sev0" if args.id is None else args.id)
         if args.from_id_block is not None:
             for flag in ("policy", "id_block", "id_auth", "author_key_enabled"):
-                if getattr(args, flag) not in (None, False):
+                if getattr(args, flag) is not None and getattr(args, flag) is not False:
                     raise InvalidInputError("--" + flag.replace("_", "-"), "is set by --from-id-block (the ID block binds the "
                                             "policy, and the ID auth signs the ID block); give one")
             for attr, value in _from_id_block(args.from_id_block).items():
@@ -797,7 +804,9 @@ def cmd_launch(args: argparse.Namespace) -> int:
     try:
         fw = Firmware(host=host, threads=kwargs.pop("threads"))
     except InvalidInputError as exc:
-        raise InvalidInputError("--" + exc.field.replace("_", "-"), exc.rule) from None
+        if exc.field not in ("kvm_policy_bits", "abi"):
+            raise
+        raise InvalidInputError("--kvm-policy-bits" if exc.field == "kvm_policy_bits" else "--firmware-abi", exc.rule) from None
     steps: List[str] = []
     try:
         fw.launch_start(obj.policy, gosvw=obj.gosvw_bytes())
@@ -867,7 +876,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     source: Any = args.file
     if source == "-":  # stdin; the longest form (hex with line breaks) is a few KiB
-        source = sys.stdin.buffer.read(8 * 1184 + 1)
+        from .report import REPORT_INPUT_LIMIT
+
+        source = sys.stdin.buffer.read(REPORT_INPUT_LIMIT)
     report = AttestationReport.from_bytes(source, generation=args.product)
     if args.action == "show":
         if args.json:
@@ -887,6 +898,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     exp: Dict[str, Any] = {}
     if args.from_launch is not None:
         doc = load_json_file(args.from_launch, "--from-launch")
+        if isinstance(doc, dict) and doc.get("ok") is False:
+            raise InvalidInputError("--from-launch", "records a launch that failed: no report comes from it")
         fields = doc.get("report", doc) if isinstance(doc, dict) else None
         if not isinstance(fields, dict) or "measurement" not in fields:
             raise InvalidInputError("--from-launch", "must be the JSON of 'snpmeasure launch --json'")
@@ -900,17 +913,19 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise InvalidInputError(f"--from-launch.{unknown[0]}", "is no field of 'snpmeasure launch --json' output")
         if not isinstance(fields.get("author_key_en", False), bool) or fields.get("signing_key", "VCEK") not in ("VCEK", "VLEK"):
             raise InvalidInputError("--from-launch", "author_key_en must be true or false, signing_key VCEK or VLEK")
-        if isinstance(doc, dict) and doc.get("ok") is False:
-            raise InvalidInputError("--from-launch", "records a launch that failed: no report comes from it")
         if isinstance(fields.get("guest_svn", 0), bool) or not isinstance(fields.get("guest_svn", 0), int) \
                 or not 0 <= fields.get("guest_svn", 0) <= 0xFFFFFFFF:
-            raise InvalidInputError("--from-launch.guest_svn", f"must be a number, got {fields.get('guest_svn')!r:.40}")
+            raise InvalidInputError("--from-launch.guest_svn", f"must be an int from 0 to 2**32-1, got {show(fields.get('guest_svn'))}")
         if "policy" not in fields or isinstance(fields["policy"], bool) or not isinstance(fields["policy"], (str, int)):
             raise InvalidInputError("--from-launch.policy", "must be the policy as a string or number")
         from .policy import GuestPolicy
 
+        try:
+            launch_policy = GuestPolicy.parse(fields["policy"]).to_int()
+        except InvalidInputError as exc:
+            raise InvalidInputError("--from-launch.policy", exc.rule) from None
         exp.update(measurement=_hex_arg("--from-launch.measurement", fields["measurement"], 48),
-                   policy=GuestPolicy.parse(fields["policy"]).to_int(),
+                   policy=launch_policy,
                    host_data=_hex_arg("--from-launch.host_data", fields.get("host_data", "00" * 32), 32),
                    family_id=_hex_arg("--from-launch.family_id", fields.get("family_id", "00" * 16), 16),
                    image_id=_hex_arg("--from-launch.image_id", fields.get("image_id", "00" * 16), 16),
@@ -955,7 +970,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         mins: Dict[str, int] = {}
         for item in args.min_tcb.split(","):
             comp, _, value = item.partition("=")
-            if not value.strip().isdigit():
+            if not re.fullmatch(r"[0-9]+", value.strip()):  # str.isdigit also takes superscripts
                 raise InvalidInputError("--min-tcb", f"must be component=N[,component=N], got {show(item)}")
             mins[comp.strip()] = int(value)
         exp["min_tcb"] = mins

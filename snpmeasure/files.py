@@ -50,6 +50,16 @@ def open_input(field: str, path: object, *, buffering: int = -1) -> IO[bytes]:
         raise InputFileError(field, f"{name}: {exc.strerror or exc}", exc.errno, name) from None
 
 
+def read_input(field: str, path: object, limit: int) -> bytes:
+    """At most ``limit`` bytes of a user's file (callers pass one more than any valid input, so a
+    huge file is never read whole); failures are InputFileError naming ``field``."""
+    with open_input(field, path) as f:
+        try:
+            return f.read(limit)
+        except OSError as exc:
+            raise read_error(field, f.name, exc) from None
+
+
 def file_size(field: str, path: object) -> int:
     """The size of a user's file in bytes; failures are InputFileError naming ``field``."""
     name = check_path(field, path)
@@ -65,4 +75,4 @@ def read_error(field: str, name: str, exc: OSError) -> InputFileError:
     return InputFileError(field, f"{name}: {exc.strerror or exc}", exc.errno, name)
 
 
-__all__ = ["InputFileError", "check_path", "open_input", "file_size"]
+__all__ = ["InputFileError", "check_path", "open_input", "read_input", "file_size"]

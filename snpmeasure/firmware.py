@@ -187,10 +187,9 @@ class Firmware:
         bits = self.host.kvm_policy_bits
         if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or not 0 <= bits < 1 << 64):
             raise InvalidInputError("kvm_policy_bits", f"must be a 64-bit mask, got {show(bits)}")
-        if self.host.abi is not None and not (isinstance(self.host.abi, tuple) and len(self.host.abi) == 2
-                                              and all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 255
-                                                      for x in self.host.abi)):
-            raise InvalidInputError("abi", f"must be (major, minor), each 0..255, got {show(self.host.abi)}")
+        from .policy import check_abi
+
+        check_abi(self.host.abi)
         self.gosvw = bytes(16)
         self.state = GuestState.NONE
         self._seed = seed
@@ -283,16 +282,16 @@ class Firmware:
 
         In traces ``{}`` in ``label`` becomes the vCPU index (``first`` + position in this call)."""
         self._require("SNP_LAUNCH_UPDATE", GuestState.LAUNCHING)
+        if isinstance(first, bool) or not isinstance(first, int):
+            raise InvalidInputError("first", f"must be an int, got {show(first)}")
+        _check_label(label)
+        self._ld._check_vmsa(page, gpa, count)  # every argument check before the first page
         if self.trace is None:
             self._ld.update_vmsa(page, gpa, count=count)
             return
-        if isinstance(first, bool) or not isinstance(first, int):
-            raise InvalidInputError("first", f"must be an int, got {show(first)}")
-        self._ld._check_vmsa(page, gpa, count)  # every argument check before the first page
-        _check_label(label)
         try:  # every label before the first page, so a bad format string changes nothing
             labels = [label.format(first + i) for i in range(count)]
-        except (IndexError, KeyError, ValueError) as exc:
+        except (IndexError, KeyError, ValueError, AttributeError, TypeError) as exc:
             raise InvalidInputError("label", f"must be a format string with one {{}} for the vCPU index ({show(exc)})") from None
         for text in labels:
             self._ld.update_vmsa(page, gpa)

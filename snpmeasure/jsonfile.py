@@ -16,13 +16,9 @@ def load_json_file(path: Union[str, "os.PathLike[str]"], field: str, error: Type
     """Parse a UTF-8 JSON file; bad JSON, bad UTF-8, deep nesting or a huge file raise ``error``."""
     import json
 
-    from .files import open_input, read_error
+    from .files import read_input
 
-    with open_input(field, path) as f:
-        try:
-            raw = f.read(MAX_JSON_BYTES + 1)
-        except OSError as exc:
-            raise read_error(field, f.name, exc) from None
+    raw = read_input(field, path, MAX_JSON_BYTES + 1)
     if len(raw) > MAX_JSON_BYTES:
         raise error(field, f"is larger than {MAX_JSON_BYTES >> 20} MiB")
     try:

@@ -293,15 +293,15 @@ def measure(
     ``trace=True`` records every launch command with the digest after it. ``firmware``: run the SNP
     pages through this guest context (after its LAUNCH_START) instead of a fresh one.
     """
+    for flag, value in (("trace", trace), ("describe_inputs", describe_inputs)):
+        if not isinstance(value, bool):
+            raise InvalidInputError(flag, f"must be a bool, got {show(value)}")
     p = _prepare(mode=mode, ovmf=ovmf, manifest=manifest, vcpus=vcpus, vcpu_type=vcpu_type, vcpu_sig=vcpu_sig,
                  vcpu_family=vcpu_family, vcpu_model=vcpu_model, vcpu_stepping=vcpu_stepping, vmm_type=vmm_type,
                  profile=profile, kernel=kernel, initrd=initrd, append=append, kernel_hash=kernel_hash,
                  initrd_hash=initrd_hash, append_hash=append_hash, guest_features=guest_features,
                  snp_ovmf_hash=snp_ovmf_hash, svsm=svsm, vars_size=vars_size, vars_file=vars_file,
                  describe_inputs=describe_inputs)
-    for flag, value in (("trace", trace), ("describe_inputs", describe_inputs)):
-        if not isinstance(value, bool):
-            raise InvalidInputError(flag, f"must be a bool, got {show(value)}")
     if firmware is not None and not isinstance(firmware, Firmware):
         raise InvalidInputError("firmware", f"must be a Firmware guest context, got {type(firmware).__name__}")
     if p.mode in ("sev", "seves"):

@@ -180,9 +180,7 @@ class GuestPolicy:
         allowed when the host has SMT on; the policy's minimum ABI must not exceed the firmware's;
         bits 21-24 need ABI 1.55, bit 25 needs 1.58).
         """
-        if abi is not None and not (isinstance(abi, tuple) and len(abi) == 2 and
-                                    all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 255 for x in abi)):
-            raise PolicyError("abi", f"must be (major, minor), each 0..255, got {show(abi)}")
+        check_abi(abi)
         problems: List[Tuple[str, str]] = []
         if smt_enabled and not self.smt:
             problems.append(("SMT", "the host has SMT enabled, so a policy with SMT=0 fails with POLICY_FAILURE"))
@@ -193,6 +191,13 @@ class GuestPolicy:
                 if getattr(self, attr) and since > abi:
                     problems.append((attr.upper(), f"bit {bit} is defined from ABI {since[0]}.{since[1]}; the firmware is {abi[0]}.{abi[1]}"))
         return problems
+
+
+def check_abi(abi: object) -> None:
+    """A firmware ABI version is None or (major, minor), each an int 0..255 (PolicyError otherwise)."""
+    if abi is not None and not (isinstance(abi, tuple) and len(abi) == 2 and
+                                all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 255 for x in abi)):
+        raise PolicyError("abi", f"must be (major, minor), each 0..255, got {show(abi)}")
 
 
 def parse_policy(value: Union[str, int, GuestPolicy]) -> GuestPolicy:

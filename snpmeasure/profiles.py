@@ -199,8 +199,6 @@ def load_profile_file(path: Union[str, "os.PathLike[str]"]) -> LaunchProfile:
     from .files import check_path
 
     obj = load_json_file(check_path("profile_file", path), os.fspath(path), ProfileError)
-    if isinstance(obj, dict) and "base" in obj and (not isinstance(obj["base"], str) or obj["base"] not in BUILTIN_PROFILES):
-        raise ProfileError(f"{os.fspath(path)}.base", f"unknown profile {show(obj['base'])}; built-in: {', '.join(BUILTIN_PROFILES)}")
     prof = LaunchProfile.from_json(obj, where=os.fspath(path))
     # Outputs label digests by profile name: a built-in's name is only for that profile, unchanged.
     if prof.name in BUILTIN_PROFILES and prof.to_json() != BUILTIN_PROFILES[prof.name].to_json():

@@ -107,16 +107,17 @@ def generation_of(family: int, model: int) -> Optional[str]:
     return None
 
 
+#: A report file or stdin is read up to this many bytes: its longest form, hex text with line
+#: breaks, is a few KiB.
+REPORT_INPUT_LIMIT = 16 * REPORT_SIZE
+
+
 def read_report_input(data: Union[bytes, str, "os.PathLike[str]"]) -> bytes:
     """Report bytes from raw bytes, base64 or hex text, or a file holding any of them."""
     if isinstance(data, os.PathLike) or (isinstance(data, str) and os.path.exists(data)):
-        from .files import open_input, read_error
+        from .files import read_input
 
-        with open_input("report", data) as f:
-            try:
-                raw = f.read(16 * REPORT_SIZE)  # the longest form (hex text with line breaks) is a few KiB
-            except OSError as exc:
-                raise read_error("report", f.name, exc) from None
+        raw = read_input("report", data, REPORT_INPUT_LIMIT)
     elif isinstance(data, str):
         raw = data.encode("utf-8", "surrogateescape")  # a command-line argument may carry undecodable bytes
     else:

@@ -69,7 +69,18 @@ OBJ = "sev-snp-guest,id=a,policy=0x30000,reduced-phys-bits=1"
     (VERIFY + ["--min-tcb", "fmc=1"], "--min-tcb: fmc is no TCB component of milan"),
     # numbers beyond 64 bits, and bytes that are not UTF-8
     (["policy", "decode", "0x" + "f" * 5000], "policy: must be a 64-bit unsigned int, got <an int of 20000 bits>"),
-    (["measure", "--mode", "snp", "--vcpus", "1", "--ovmf", OVMF, "--vcpu-sig", "0x" + "f" * 5000], "64-bit range"),
+    (["measure", "--mode", "snp", "--vcpus", "1", "--ovmf", OVMF, "--vcpu-sig", "0x" + "f" * 5000], "got <an int of 20000 bits>"),
+    (["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--guest-features", "0x" + "f" * 5000],
+     "got <an int of 20000 bits>"),
+    (["launch", "--object", OBJ, "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--kvm-policy-bits",
+      "0x" + "f" * 5000], "--kvm-policy-bits: must be a 64-bit mask"),
+    (["measure", "--mode", "snp", "--vcpus", "1-2", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--policy", "1"], "which needs --tik"),
+    (["measure", "--mode", "snp", "--vcpus", "1,2", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--force"], "--force: only lets"),
+    (["qemu-object", "--object", OBJ, "--cbitpos", "0"], "--cbitpos: builds an object field by field"),
+    (["qemu-object", "--id", "", "--reduced-phys-bits", "1"], "id: Parameter 'id' expects an identifier"),
+    (["id-block", "--measurement-hex", "00", "--id-key", KEY], "--measurement-hex: must be 48 bytes"),
+    (["id-block", "--measurement-hex", "00" * 48, "--id-key", KEY, "--author-key", "/nonexistent.pem"], "--author-key: /nonexistent.pem"),
+    (VERIFY + ["--min-tcb", "snp=\u00b2"], "--min-tcb: must be component=N"),
     (["report", "show", "\udcff"], "report: '\\udcff' is no file"),
     # options that would be silently ignored
     (["launch", "--object", OBJ, "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--no-kvm-checks",
@@ -148,7 +159,7 @@ def test_from_id_block_sets_what_it_binds(tmp_path: Path) -> None:
 
 def test_from_launch_rules(tmp_path: Path) -> None:
     path = tmp_path / "launch.json"
-    path.write_text(json.dumps({"ok": False, "report": {"measurement": "00" * 48, "policy": "0x30000"}}))
+    path.write_text(json.dumps({"ok": False, "command": "SNP_LAUNCH_FINISH", "status": "BAD_MEASUREMENT", "steps": []}))
     rc, _, err = run_ours(VERIFY + ["--from-launch", str(path)])
     assert rc == 2 and "records a launch that failed" in err
     path.write_text(json.dumps({"ok": True, "report": {"measurement": "00" * 48, "policy": "0x30000"}}))

@@ -251,7 +251,7 @@ def test_launch_cli_failures(tmp_path: Path) -> None:
     assert rc == 0, out
     for bad in ("-1", str(1 << 64)):
         rc, _, err = run_ours(["launch", "--object", "sev-snp-guest,id=a,reduced-phys-bits=1", *MEASURE, "--kvm-policy-bits", bad])
-        assert rc == 2 and "--kvm-policy-bits" in err and ("64-bit mask" in err or "64-bit range" in err), err
+        assert rc == 2 and "--kvm-policy-bits: must be a 64-bit mask" in err, err
     rc, _, err = run_ours(["launch", "--object", "sev-snp-guest,id=a,host-data=AAAA,reduced-phys-bits=1", *MEASURE])
     assert rc == 2 and "not equal to 32" in err
 
