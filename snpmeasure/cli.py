@@ -934,13 +934,19 @@ def cmd_report(args: argparse.Namespace) -> int:
                    author_key_digest=_hex_arg("--from-launch.author_key_digest", fields.get("author_key_digest", "00" * 48), 48),
                    author_key_en=fields.get("author_key_en", False), signing_key=fields.get("signing_key", "VCEK"))
     sources = {name: "--from-launch" for name in exp}
+
+    def expect(name: str, flag: str, value: Any) -> None:
+        """One expected value from one source: a second source for it is bad input."""
+        if name in sources:
+            raise InvalidInputError(flag, f"the {name.replace('_', ' ')} is already set by {sources[name]}; give one")
+        exp[name], sources[name] = value, flag
+
     if args.mode is not None:
         from .measurement import measure
 
-        if "measurement" in exp:
+        if "measurement" in sources:
             raise InvalidInputError("--mode", "the measurement is already set by --from-launch; give the measure flags or it")
-        exp["measurement"] = measure(**measure_kwargs(args, "report")).digest
-        sources["measurement"] = "the measure flags"
+        expect("measurement", "the measure flags", measure(**measure_kwargs(args, "report")).digest)
     elif measure_flags_given(args):
         raise InvalidInputError("--mode", f"is required to check the measurement ({measure_flags_given(args)[0]} was given): "
                                 "without it nothing would be measured")
@@ -949,23 +955,17 @@ def cmd_report(args: argparse.Namespace) -> int:
         flag = f"--expect-{name.replace('_', '-')}"
         value = _hex_arg(flag, getattr(args, f"expect_{name}"), size)
         if value is not None:
-            if name in sources:
-                raise InvalidInputError(flag, f"the {name.replace('_', ' ')} is already set by {sources[name]}; give one")
-            exp[name] = value
+            expect(name, flag, value)
     if args.expect_policy is not None:
         from .policy import GuestPolicy
 
-        if "policy" in sources:
-            raise InvalidInputError("--expect-policy", "the policy is already set by --from-launch; give one")
         try:
-            exp["policy"] = GuestPolicy.parse(args.expect_policy).to_int()
+            expect("policy", "--expect-policy", GuestPolicy.parse(args.expect_policy).to_int())
         except InvalidInputError as exc:
             raise InvalidInputError("--expect-policy", exc.rule) from None
     for name in ("guest_svn", "vmpl"):
         if getattr(args, f"expect_{name}") is not None:
-            if name in sources:
-                raise InvalidInputError(f"--expect-{name.replace('_', '-')}", f"the {name.replace('_', ' ')} is already set by --from-launch; give one")
-            exp[name] = getattr(args, f"expect_{name}")
+            expect(name, f"--expect-{name.replace('_', '-')}", getattr(args, f"expect_{name}"))
     if args.min_tcb is not None:
         mins: Dict[str, int] = {}
         for item in args.min_tcb.split(","):
