@@ -579,11 +579,6 @@ def cmd_id_block(args: argparse.Namespace) -> int:
         raise InvalidInputError("--measurement", "give exactly one of --measurement, --measurement-hex, --from-measure")
     if args.id_key is None:
         raise InvalidInputError("--id-key", "is required (the ID key signs the ID block)")
-    from .files import open_input
-
-    for flag, path in (("--id-key", args.id_key), ("--author-key", args.author_key)):
-        if path is not None:
-            open_input(flag, path).close()  # a missing or unreadable key file is named by its flag
     if not args.from_measure and measure_flags_given(args):
         raise InvalidInputError(measure_flags_given(args)[0], "describes a guest to measure: it needs --from-measure "
                                 "(not --measurement or --measurement-hex)")
@@ -607,11 +602,16 @@ def cmd_id_block(args: argparse.Namespace) -> int:
         flag = "--measurement-hex" if args.measurement_hex is not None else "--measurement"
         raise InvalidInputError(flag, f"must be 48 bytes (a launch digest), got {len(ld)}")
     password = _read_password(args.key_password_env)
-    block, auth = sign_id_block(
-        ld, args.id_key, args.author_key, family_id=args.family_id, image_id=args.image_id, guest_svn=args.guest_svn,
-        policy=args.id_policy, id_key_password=_password_for("--id-key", args.id_key, password),
-        author_key_password=_password_for("--author-key", args.author_key, password),
-    )
+    from .files import InputFileError
+
+    try:
+        block, auth = sign_id_block(
+            ld, args.id_key, args.author_key, family_id=args.family_id, image_id=args.image_id, guest_svn=args.guest_svn,
+            policy=args.id_policy, id_key_password=_password_for("--id-key", args.id_key, password),
+            author_key_password=_password_for("--author-key", args.author_key, password),
+        )
+    except InputFileError as exc:  # a key file that cannot be read is named by its flag
+        raise InputFileError("--" + exc.field.replace("_", "-"), exc.rule, exc.errno, exc.filename) from None
     if args.json:
         emit_json({
             "id_block": block.base64(), "id_auth": auth.base64(), "id_block_fields": block.to_json(),
