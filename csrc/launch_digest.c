@@ -27,6 +27,9 @@
 
 #include "snpmeasure.h"
 #include "sha512.h"
+#ifdef SNP_HAVE_AVX2_KERNEL
+#include <immintrin.h> /* chain_avx2's schedule; the rest of this file stays baseline x86-64 */
+#endif
 
 #include <pthread.h>
 #include <sched.h>
@@ -297,74 +300,127 @@ static inline uint64_t pageinfo_word12(uint8_t type, uint8_t imi, uint8_t v1, ui
  * zero-content types and repeated VMSAs); trail, if not NULL, receives the digest after each page.
  *
  * It is the latency-critical loop (perf-notes.md §3.4): both compressions are fully unrolled so
- * the 16-word schedule and the state stay in registers and K[t] become immediates; block 2 uses
- * the pre-expanded W+K of the constant padding block. The same body is compiled twice, once with
- * target("bmi2") (rorx: a non-destructive rotate) and once for baseline x86-64 / other CPUs. */
-#define CHAIN_BODY                                                                              \
-    for (uint64_t i = 0; i < n; i++) {                                                          \
-        const uint64_t *c = contents[i * contents_step];                                        \
-        uint64_t w[16] = {ld[0], ld[1], ld[2], ld[3], ld[4], ld[5], c[0], c[1], c[2], c[3],     \
-                          c[4], c[5], w12, bswap64(gpa + i * gpa_step), 0x8000000000000000ULL,  \
-                          0};                                                                   \
-        uint64_t a = snp_IV384[0], b = snp_IV384[1], cc = snp_IV384[2], d = snp_IV384[3];       \
-        uint64_t e = snp_IV384[4], f = snp_IV384[5], g = snp_IV384[6], h = snp_IV384[7];        \
-        _Pragma("GCC unroll 80") for (int t = 0; t < 80; t++)                                   \
-        {                                                                                       \
-            if (t >= 16)                                                                        \
-                w[t & 15] += SSIG1(w[(t - 2) & 15]) + w[(t - 7) & 15] + SSIG0(w[(t - 15) & 15]); \
-            uint64_t t1 = h + BSIG1(e) + CH(e, f, g) + snp_K512[t] + w[t & 15];                 \
-            uint64_t t2 = BSIG0(a) + MAJ(a, b, cc);                                             \
-            h = g; g = f; f = e; e = d + t1; d = cc; cc = b; b = a; a = t1 + t2;                \
-        }                                                                                       \
-        uint64_t s0 = snp_IV384[0] + a, s1 = snp_IV384[1] + b, s2 = snp_IV384[2] + cc;          \
-        uint64_t s3 = snp_IV384[3] + d, s4 = snp_IV384[4] + e, s5 = snp_IV384[5] + f;           \
-        uint64_t s6 = snp_IV384[6] + g, s7 = snp_IV384[7] + h;                                  \
-        a = s0; b = s1; cc = s2; d = s3; e = s4; f = s5; g = s6; h = s7;                        \
-        _Pragma("GCC unroll 80") for (int t = 0; t < 80; t++)                                   \
-        {                                                                                       \
-            uint64_t t1 = h + BSIG1(e) + CH(e, f, g) + snp_pageinfo_pad_wk[t];                  \
-            uint64_t t2 = BSIG0(a) + MAJ(a, b, cc);                                             \
-            h = g; g = f; f = e; e = d + t1; d = cc; cc = b; b = a; a = t1 + t2;                \
-        }                                                                                       \
-        ld[0] = s0 + a; ld[1] = s1 + b; ld[2] = s2 + cc;                                        \
-        ld[3] = s3 + d; ld[4] = s4 + e; ld[5] = s5 + f;                                         \
-        if (trail != NULL)                                                                      \
-            ld_to_bytes(trail + 48u * i, ld);                                                   \
-    }
-
-static void ld_to_bytes(uint8_t *digest, const uint64_t ld[6]);
-
+ * the state stays in registers and K[t] become immediates; block 2 uses the pre-expanded W+K of
+ * the constant padding block. Two versions: chain_generic (baseline x86-64 and other CPUs; the
+ * portable kernel setting selects it everywhere, so SNPMEASURE_SIMD=off tests it) and chain_avx2. */
 typedef void (*chain_fn)(uint64_t ld[6], const uint64_t (*contents)[6], uint64_t contents_step,
                          uint64_t n, uint64_t w12, uint64_t gpa, uint64_t gpa_step, uint8_t *trail);
 
+/* One SHA-512 round (FIPS 180-4 §6.4.2 step 3) on the locals a..h, cc standing for c. */
+#define CHAIN_ROUND(wkt)                                                                        \
+    do {                                                                                        \
+        uint64_t t1_ = h + BSIG1(e) + CH(e, f, g) + (wkt);                                      \
+        uint64_t t2_ = BSIG0(a) + MAJ(a, b, cc);                                                \
+        h = g; g = f; f = e; e = d + t1_; d = cc; cc = b; b = a; a = t1_ + t2_;                 \
+    } while (0)
+
+/* Block 1's 16 message words: PAGE_INFO words 0-13, then 0x80 and zeros (the length is in block 2). */
+#define CHAIN_MESSAGE(w, c, i)                                                                  \
+    uint64_t w[16] = {ld[0], ld[1], ld[2], ld[3], ld[4], ld[5], c[0], c[1], c[2], c[3],         \
+                      c[4], c[5], w12, bswap64(gpa + (i) * gpa_step), 0x8000000000000000ULL, 0}
+
+#define CHAIN_IV                                                                                \
+    uint64_t a = snp_IV384[0], b = snp_IV384[1], cc = snp_IV384[2], d = snp_IV384[3];           \
+    uint64_t e = snp_IV384[4], f = snp_IV384[5], g = snp_IV384[6], h = snp_IV384[7]
+
+/* After block 1's rounds: feed forward, block 2 (zeros and the bit length: W+K pre-expanded),
+ * feed forward again into the new digest. */
+#define CHAIN_BLOCK2(i)                                                                         \
+    do {                                                                                        \
+        uint64_t s0 = snp_IV384[0] + a, s1 = snp_IV384[1] + b, s2 = snp_IV384[2] + cc;          \
+        uint64_t s3 = snp_IV384[3] + d, s4 = snp_IV384[4] + e, s5 = snp_IV384[5] + f;          \
+        a = s0; b = s1; cc = s2; d = s3; e = s4; f = s5;                                        \
+        g = snp_IV384[6] + g; h = snp_IV384[7] + h;                                             \
+        _Pragma("GCC unroll 80") for (int t = 0; t < 80; t++)                                   \
+            CHAIN_ROUND(snp_pageinfo_pad_wk[t]);                                                \
+        ld[0] = s0 + a; ld[1] = s1 + b; ld[2] = s2 + cc;                                        \
+        ld[3] = s3 + d; ld[4] = s4 + e; ld[5] = s5 + f;                                         \
+        if (trail != NULL)                                                                      \
+            ld_to_bytes(trail + 48u * (i), ld);                                                 \
+    } while (0)
+
+static void ld_to_bytes(uint8_t *digest, const uint64_t ld[6]);
+
+/* The schedule is computed in the round that consumes it, in a 16-word ring. */
 static void chain_generic(uint64_t ld[6], const uint64_t (*contents)[6], uint64_t contents_step,
                           uint64_t n, uint64_t w12, uint64_t gpa, uint64_t gpa_step, uint8_t *trail)
 {
-    CHAIN_BODY
+    for (uint64_t i = 0; i < n; i++) {
+        const uint64_t *c = contents[i * contents_step];
+        CHAIN_MESSAGE(w, c, i);
+        CHAIN_IV;
+        _Pragma("GCC unroll 80") for (int t = 0; t < 80; t++) {
+            if (t >= 16)
+                w[t & 15] += SSIG1(w[(t - 2) & 15]) + w[(t - 7) & 15] + SSIG0(w[(t - 15) & 15]);
+            CHAIN_ROUND(snp_K512[t] + w[t & 15]);
+        }
+        CHAIN_BLOCK2(i);
+    }
 }
 
 #ifdef SNP_HAVE_AVX2_KERNEL
-__attribute__((target("bmi2"))) static void
-chain_bmi2(uint64_t ld[6], const uint64_t (*contents)[6], uint64_t contents_step, uint64_t n,
+/* With AVX2 and BMI2: rorx (a non-destructive rotate) in the rounds, and block 1's message
+ * schedule on the vector unit, two words per step in 128-bit registers, stored as W+K for the
+ * rounds to load. The rounds keep the four integer pipes busy; the schedule took about a sixth of
+ * their operations and the vector pipes are idle here. One schedule step follows each of the
+ * first 32 rounds, far ahead of its use. Measured against the same rounds with the schedule in
+ * integer registers (round-robin in one process, 16384 pages): 7-8% faster per page with gcc 12,
+ * about 1% with clang 14. */
+#define XROR(x, k) _mm_or_si128(_mm_srli_epi64((x), (k)), _mm_slli_epi64((x), 64 - (k)))
+/* Words 2j and 2j+1 into x[j & 7]: W[t] = sigma1(W[t-2]) + W[t-7] + sigma0(W[t-15]) + W[t-16].
+ * x[k] holds (W[2k], W[2k+1]) of the ring (low lane first); the odd pairs W[t-15..t-14] and
+ * W[t-7..t-6] straddle two registers (alignr). sigma0's rotate by 8 is a byte shuffle. */
+#define CHAIN_SCHED_PAIR(j)                                                                     \
+    do {                                                                                        \
+        __m128i m2_ = x[((j) - 1) & 7], m16_ = x[((j) - 8) & 7];                                \
+        __m128i m15_ = _mm_alignr_epi8(x[((j) - 7) & 7], m16_, 8);                              \
+        __m128i m7_ = _mm_alignr_epi8(x[((j) - 3) & 7], x[((j) - 4) & 7], 8);                   \
+        __m128i s0_ = _mm_xor_si128(_mm_xor_si128(XROR(m15_, 1), _mm_shuffle_epi8(m15_, ror8)), \
+                                    _mm_srli_epi64(m15_, 7));                                   \
+        __m128i s1_ = _mm_xor_si128(_mm_xor_si128(XROR(m2_, 19), XROR(m2_, 61)),                \
+                                    _mm_srli_epi64(m2_, 6));                                    \
+        x[(j) & 7] = _mm_add_epi64(_mm_add_epi64(m16_, s0_), _mm_add_epi64(m7_, s1_));          \
+        _mm_store_si128((__m128i *)(void *)(wk + 2 * (j)),                                      \
+                        _mm_add_epi64(x[(j) & 7], _mm_loadu_si128((const __m128i *)(const void *)(snp_K512 + 2 * (j))))); \
+    } while (0)
+
+__attribute__((target("avx2,bmi2"))) static void
+chain_avx2(uint64_t ld[6], const uint64_t (*contents)[6], uint64_t contents_step, uint64_t n,
            uint64_t w12, uint64_t gpa, uint64_t gpa_step, uint8_t *trail)
 {
-    CHAIN_BODY
+    const __m128i ror8 = _mm_set_epi8(8, 15, 14, 13, 12, 11, 10, 9, 0, 7, 6, 5, 4, 3, 2, 1);
+    uint64_t wk[80] __attribute__((aligned(16)));
+    for (uint64_t i = 0; i < n; i++) {
+        const uint64_t *c = contents[i * contents_step];
+        CHAIN_MESSAGE(w, c, i);
+        __m128i x[8];
+        for (int k = 0; k < 8; k++)
+            x[k] = _mm_set_epi64x((long long)w[2 * k + 1], (long long)w[2 * k]);
+        CHAIN_IV;
+        _Pragma("GCC unroll 80") for (int t = 0; t < 80; t++) {
+            CHAIN_ROUND(t < 16 ? w[t & 15] + snp_K512[t] : wk[t]);
+            if (t < 32)
+                CHAIN_SCHED_PAIR(t + 8);
+        }
+        CHAIN_BLOCK2(i);
+    }
 }
 #endif
 
-static chain_fn chain_impl(void)
+/* The chain for a content kernel: SNP_SIMD_PORTABLE keeps everything on the portable code. */
+static chain_fn chain_impl(int kernel)
 {
 #ifdef SNP_HAVE_AVX2_KERNEL
-    if (bmi2_supported)
-        return chain_bmi2;
+    if (kernel == SNP_SIMD_AVX2 && bmi2_supported)
+        return chain_avx2;
 #endif
+    (void)kernel;
     return chain_generic;
 }
 
-static void chain_pages(uint64_t ld[6], const uint64_t (*contents)[6], uint64_t n, uint64_t w12,
-                        uint64_t gpa)
+static int current_kernel(void)
 {
-    chain_impl()(ld, contents, 1, n, w12, gpa, 4096u, NULL);
+    return atomic_load_explicit(&simd_kernel, memory_order_relaxed);
 }
 
 static void ld_from_bytes(uint64_t ld[6], const uint8_t *digest)
@@ -481,11 +537,12 @@ static void run_window(window_job *j, int nthreads, chain_ctx *cc)
          * whenever the next chunk is ready, hashes a chunk when it is not, and waits only when
          * every chunk is claimed. Nothing is left to chain after the join. */
         uint64_t chained = 0;
+        chain_fn chain = chain_impl(j->kernel);
         while (chained < j->nchunks) {
             if (atomic_load_explicit(&j->done[chained], memory_order_acquire)) {
                 uint64_t first = j->first[chained];
-                chain_pages(cc->ld, (const uint64_t(*)[6])(j->contents + first),
-                            j->first[chained + 1] - first, cc->w12, cc->gpa + first * 4096u);
+                chain(cc->ld, (const uint64_t(*)[6])(j->contents + first), 1,
+                      j->first[chained + 1] - first, cc->w12, cc->gpa + first * 4096u, 4096u, NULL);
                 chained++;
             } else if (!work_one_chunk(j)) {
                 sched_yield();
@@ -538,7 +595,7 @@ static int hash_region(const uint8_t *data, uint64_t npages, int nthreads, chain
         j.done = done;
         for (uint64_t c = 0; c < j.nchunks; c++)
             atomic_init(&done[c], 0);
-        j.kernel = atomic_load_explicit(&simd_kernel, memory_order_relaxed);
+        j.kernel = current_kernel();
         if (cc != NULL) {
             chain_ctx wcc = {cc->ld, cc->w12, cc->gpa + base * 4096u};
             run_window(&j, threads, &wcc);
@@ -621,7 +678,7 @@ int snp_ld_update(uint8_t *digest, uint8_t page_type, uint64_t gpa, const uint8_
             return rc;
     } else {
         static const uint64_t zeros[1][6] = {{0, 0, 0, 0, 0, 0}};
-        chain_impl()(ld, zeros, 0, npages, w12, gpa, 4096u, NULL);
+        chain_impl(current_kernel())(ld, zeros, 0, npages, w12, gpa, 4096u, NULL);
     }
     ld_to_bytes(digest, ld);
     return SNP_OK;
@@ -644,7 +701,7 @@ static int same_page_chain(uint8_t *digest, uint8_t page_type, uint64_t gpa, uin
     if (count == 0)
         return SNP_OK;
     ld_from_bytes(ld, digest);
-    chain_impl()(ld, (const uint64_t(*)[6])contents, 0, count, pageinfo_word12(page_type, imi, v1, v2, v3),
+    chain_impl(current_kernel())(ld, (const uint64_t(*)[6])contents, 0, count, pageinfo_word12(page_type, imi, v1, v2, v3),
                  gpa, gpa_step, trail);
     ld_to_bytes(digest, ld);
     return SNP_OK;

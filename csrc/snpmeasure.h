@@ -75,7 +75,8 @@ int snp_ld_update_fill(uint8_t *digest, uint8_t page_type, uint64_t gpa, const u
                        uint64_t npages, uint8_t imi, uint8_t vmpl1_perms, uint8_t vmpl2_perms,
                        uint8_t vmpl3_perms);
 
-/* Kernel selection: which kernel snp_hash_pages / snp_ld_update use for page contents.
+/* Kernel selection: which kernel snp_hash_pages / snp_ld_update use for page contents; the chain
+ * follows (SNP_SIMD_PORTABLE: baseline code; SNP_SIMD_AVX2: AVX2+BMI2 when the CPU has BMI2).
  * snp_simd_built: 1 if this build has the AVX2 kernel (x86-64 and a compiler that builds it);
  * snp_simd_supported: 1 if it has it and this CPU runs it. */
 int snp_simd_built(void);

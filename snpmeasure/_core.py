@@ -3,7 +3,7 @@
 ``SNPMEASURE_BACKEND=python`` selects the pure-Python reference; anything else (default
 ``native``) requires the compiled core and fails loudly if it is missing or broken: a silent
 fallback would make a build pipeline 4x slower without anyone noticing.
-``SNPMEASURE_SIMD=off`` forces the portable content-hashing kernel.
+``SNPMEASURE_SIMD=off`` forces the portable code: the content-hashing kernel and the chain.
 """
 
 from __future__ import annotations
@@ -135,7 +135,8 @@ def simd_info() -> Dict[str, object]:
 
 
 def set_simd(kernel: str) -> None:
-    """Select the content-hashing kernel: "avx2" or "portable" (native backend only)."""
+    """Select the content-hashing kernel: "avx2" or "portable" (native backend only). The serial
+    chain follows: "portable" runs the baseline x86-64 chain, "avx2" the AVX2+BMI2 one."""
     if _native is None:
         raise InvalidInputError("simd", "needs the native backend")
     codes = {"portable": _native.lib.SNP_SIMD_PORTABLE, "avx2": _native.lib.SNP_SIMD_AVX2}
