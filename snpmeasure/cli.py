@@ -132,6 +132,16 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
         raise InvalidInputError("--ovmf", "is required (or --firmware-manifest)")
     if args.profile and args.profile_file:
         raise InvalidInputError("--profile-file", "give --profile or --profile-file, not both")
+    vcpu_flags = ("vcpus", "vcpu_type", "vcpu_sig", "vcpu_family", "vcpu_model", "vcpu_stepping", "guest_features")
+    unused = {"sev": (vcpu_flags, "SEV measures the firmware and kernel hashes, no VMSA"),
+              "snp:ovmf-hash": (vcpu_flags + ("kernel", "initrd", "append", "kernel_hash", "initrd_hash", "append_hash",
+                                              "profile", "profile_file", "vmm_type"), "it hashes the firmware pages only")}.get(args.mode)
+    if unused is not None:
+        given = ["--" + f.replace("_", "-") for f in unused[0] if getattr(args, f) not in (None, "")]
+        if given:
+            warn(command, f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} ignored in {args.mode} mode ({unused[1]})")
+        # Ignored means not looked at: the library would still check a vCPU count it is given.
+        args = argparse.Namespace(**{**vars(args), **dict.fromkeys(vcpu_flags)})
     # sev-snp-measure tests these with truthiness: an empty path is "not given".
     kernel, initrd = args.kernel or None, args.initrd or None
     has_kernel = kernel is not None or args.kernel_hash is not None
@@ -147,14 +157,6 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
     if sig == 0 and args.vcpu_type and not fms[0]:
         sig = None
     vmm_type, guest_features, svsm, vars_size, vars_file = args.vmm_type, args.guest_features, args.svsm, args.vars_size, args.vars_file
-    vcpu_flags = ("vcpus", "vcpu_type", "vcpu_sig", "vcpu_family", "vcpu_model", "vcpu_stepping", "guest_features")
-    unused = {"sev": (vcpu_flags, "SEV measures the firmware and kernel hashes, no VMSA"),
-              "snp:ovmf-hash": (vcpu_flags + ("kernel", "initrd", "append", "kernel_hash", "initrd_hash", "append_hash",
-                                              "profile", "profile_file", "vmm_type"), "it hashes the firmware pages only")}.get(args.mode)
-    if unused is not None:
-        given = ["--" + f.replace("_", "-") for f in unused[0] if getattr(args, f) not in (None, "")]
-        if given:
-            warn(command, f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} ignored in {args.mode} mode ({unused[1]})")
     if args.mode == "snp:ovmf-hash":
         vmm_type = None  # checked by sev-snp-measure only after it printed the hash
     if args.mode == "snp:svsm":
@@ -323,6 +325,9 @@ def _measure_sweep(args: argparse.Namespace) -> int:
     from .measurement import MODE_NAMES, sweep
 
     spec = args.vcpus
+    if args.mode is not None and args.mode not in ("snp", "snp:svsm"):
+        # before measure_kwargs, which would first warn that sev and ovmf-hash modes ignore --vcpus
+        raise InvalidInputError("--vcpus", f"a range or list of counts applies to modes snp and snp:svsm, got mode {show(args.mode)}")
     args.vcpus = "1"
     kwargs = measure_kwargs(args)
     kwargs.pop("vcpus")

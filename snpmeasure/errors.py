@@ -7,6 +7,8 @@ argument) and the rule it broke, e.g. ``gpa: must be a multiple of 4096, got 0x1
 
 from __future__ import annotations
 
+from enum import Enum
+
 
 def show(value: object) -> str:
     """``repr(value)`` for an error message, at most 80 characters. A huge int's decimal repr
@@ -16,6 +18,19 @@ def show(value: object) -> str:
     except ValueError:
         text = f"<an int of {value.bit_length()} bits>" if isinstance(value, int) else f"<{type(value).__name__}>"
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def no_member(enum: "type[Enum]", field: str, value: object) -> "InvalidInputError":
+    """What an enum's ``_missing_`` raises for a value it has no member for (``PageType(9)``): an
+    :class:`InvalidInputError` naming the field, where Python raises a bare ValueError."""
+    members = list(enum)
+    if len(members) <= 8:
+        allowed = "one of " + ", ".join(f"{m.value} ({m.name})" for m in members)
+    else:
+        allowed = f"one of the {len(members)} codes of {enum.__name__}"
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return InvalidInputError(field, f"must be {allowed}, got {value:#x}")
+    return InvalidInputError(field, f"must be {allowed}, got {show(value)}")
 
 
 class Error(Exception):

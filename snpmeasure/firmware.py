@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Tuple, 
 
 from ._core import LaunchDigest
 from .checks import as_bytes
-from .errors import Error, InvalidInputError, PolicyError, SignatureError, show
+from .errors import Error, InvalidInputError, PolicyError, SignatureError, no_member, show
 from .pages import PAGE_SIZE, VMSA_GPA, Buffer, PageType, page_type_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -64,6 +64,10 @@ class Status(IntEnum):
     RESTORE_REQUIRED = 0x25
     RMP_INITIALIZATION_FAILED = 0x26
     INVALID_KEY = 0x27
+
+    @classmethod
+    def _missing_(cls, value: object) -> "Status":
+        raise no_member(cls, "status", value)
 
 
 class FirmwareError(Error):

@@ -26,7 +26,7 @@ import warnings
 from enum import IntEnum
 from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 
-from .errors import ImageError, show
+from .errors import ImageError, no_member, show
 from .guids import guid_le, guid_str
 
 FOUR_GIB = 1 << 32
@@ -56,6 +56,10 @@ class SectionType(IntEnum):
     CPUID = 3
     SVSM_CAA = 4
     SNP_KERNEL_HASHES = 0x10
+
+    @classmethod
+    def _missing_(cls, value: object) -> "SectionType":
+        raise no_member(cls, "section type", value)
 
 
 class MetadataSection(NamedTuple):

@@ -12,7 +12,7 @@ import os
 from enum import IntEnum
 from typing import List, Optional, Tuple, TypeVar, Union
 
-from .errors import InvalidInputError, show
+from .errors import InvalidInputError, no_member, show
 
 PAGE_SIZE = 4096
 DIGEST_SIZE = 48
@@ -32,6 +32,10 @@ class PageType(IntEnum):
     UNMEASURED = 4
     SECRETS = 5
     CPUID = 6
+
+    @classmethod
+    def _missing_(cls, value: object) -> "PageType":
+        raise no_member(cls, "page_type", value)
 
     @property
     def has_contents(self) -> bool:
@@ -98,10 +102,8 @@ MAX_REPEAT = 1 << 24
 
 def page_type_of(page_type: object) -> PageType:
     """A PageType from a PageType or an int 1..6; anything else is InvalidInputError."""
-    if isinstance(page_type, bool) or not isinstance(page_type, int) or not 1 <= page_type <= 6:
-        raise InvalidInputError(
-            "page_type", f"must be one of 1..6 (NORMAL, VMSA, ZERO, UNMEASURED, SECRETS, CPUID), got {show(page_type)}"
-        )
+    if isinstance(page_type, bool) or not isinstance(page_type, int):  # PageType(1.0) would be NORMAL
+        raise no_member(PageType, "page_type", page_type)
     return PageType(page_type)
 
 

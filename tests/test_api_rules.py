@@ -16,8 +16,8 @@ import snpmeasure.report
 import snpmeasure.tables
 from snpmeasure import Error, InvalidInputError, LaunchDigest, blobs
 from snpmeasure.files import InputFileError
-from snpmeasure.firmware import Firmware, HostModel
-from snpmeasure.images import FirmwareImage, FirmwareManifest
+from snpmeasure.firmware import Firmware, HostModel, Status
+from snpmeasure.images import FirmwareImage, FirmwareManifest, SectionType
 from snpmeasure.policy import GuestPolicy
 from snpmeasure.qemu import SevSnpGuest
 from snpmeasure.report import AttestationReport, read_report_input
@@ -182,3 +182,16 @@ def test_failed_firmware_commands_change_nothing() -> None:
 def test_external_signer_rejects_a_malformed_amd_key() -> None:
     with pytest.raises(Error, match="public_key"):
         blobs.ExternalSigner(bytes(10), print)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("make,field", [
+    (lambda: snpmeasure.PageType(9), "page_type"),
+    (lambda: snpmeasure.PageType("NORMAL"), "page_type"),
+    (lambda: Status(0x99), "status"),
+    (lambda: SectionType(7), "section type"),
+])
+def test_enum_lookups_raise_snpmeasure_errors(make: Any, field: str) -> None:
+    """PageType(9) and friends: an InvalidInputError naming the field (still a ValueError)."""
+    with pytest.raises(InvalidInputError) as exc:
+        make()
+    assert exc.value.field == field and isinstance(exc.value, ValueError) and "must be one of" in str(exc.value)

@@ -174,6 +174,12 @@ def test_ignored_flags_warn(tmp_path: Path) -> None:
     assert rc == 0 and "--vcpus, --profile are ignored in snp:ovmf-hash mode" in err
     rc, out, err = run_ours(["measure", "--mode", "sev", "--ovmf", OVMF, "--vcpus", "2"])
     assert rc == 0 and "--vcpus is ignored in sev mode" in err
+    # ignored means not checked either (it was: the warning, then a refusal of the count)
+    rc, out0, err = run_ours(["measure", "--mode", "sev", "--ovmf", OVMF, "--vcpus", "0", "--vcpu-sig", "0x1ffffffffff"])
+    assert rc == 0 and out0 == out and "--vcpus, --vcpu-sig are ignored in sev mode" in err
+    # a sweep in a mode without VMSAs is refused, without a warning first
+    rc, out, err = run_ours(["measure", "--mode", "sev", "--ovmf", OVMF, "--vcpus", "1-4"])
+    assert rc == 2 and err.count("\n") == 1 and "--vcpus: a range or list of counts applies to modes snp and snp:svsm" in err
     rc, out, err = run_ours(["qemu-object", "--object", "sev-snp-guest,id=a,reduced-phys-bits=1,init-flags=0"])
     assert rc == 0 and err.count("\n") == 1 and "warning: 'init-flags' is a pre-merge property" in err
 
