@@ -17,16 +17,22 @@ def require_native() -> None:
 
 
 def round_robin(variants: Dict[str, Callable[[], object]], reps: int,
-                fastest: Optional[Dict[str, float]] = None) -> Dict[str, float]:
-    """Run every variant once per round, ``reps`` rounds; the median seconds of each. ``fastest``,
-    if given, receives each variant's fastest round (perf-notes: the minimum is what the hardware
-    can do, the median what this VM typically gives)."""
+                samples: Optional[Dict[str, List[float]]] = None) -> Dict[str, float]:
+    """Run every variant once per round, ``reps`` rounds; the median seconds of each. ``samples``,
+    if given, receives each variant's seconds per round, in round order (perf-notes: the minimum is
+    what the hardware can do, the median what this VM typically gives; ratios of neighbours in one
+    round cancel the VM's drift between rounds)."""
     times: Dict[str, List[float]] = {k: [] for k in variants}
     for _ in range(reps):
         for name, fn in variants.items():
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
-    if fastest is not None:
-        fastest.update({k: min(v) for k, v in times.items()})
+    if samples is not None:
+        samples.update(times)
     return {k: statistics.median(v) for k, v in times.items()}
+
+
+def median_ratio(a: List[float], b: List[float]) -> float:
+    """The median over rounds of a[i] / b[i]: two variants compared within each round."""
+    return statistics.median(x / y for x, y in zip(a, b))

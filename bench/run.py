@@ -29,13 +29,13 @@ import subprocess
 import sys
 import tempfile
 
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import require_native, round_robin  # noqa: E402
+from _common import median_ratio, require_native, round_robin  # noqa: E402
 from snpmeasure import _core, _reference  # noqa: E402
 from snpmeasure.images import map_file  # noqa: E402
 
@@ -97,6 +97,7 @@ def region_variants(data: Any, *, slow: bool) -> Dict[str, Callable[[], object]]
     if "avx2" in _core.simd_info()["supported"]:  # type: ignore[operator]
         v["native avx2 1T"] = with_kernel("avx2", 1, data)
         v[f"native avx2 {CPUS}T"] = with_kernel("avx2", None, data)
+        v[SPEED_PROBE] = speed_probe  # next to the variant it scales: same moment of the VM
         if CPUS > 1:
             # The page hashes alone (no chain) on 1 and all threads: how well this VM scales the
             # same work in these rounds, against the perfect scaling the ceiling assumes.
@@ -104,8 +105,8 @@ def region_variants(data: Any, *, slow: bool) -> Dict[str, Callable[[], object]]
             v[f"content only avx2 {CPUS}T"] = lambda: (_core.set_simd("avx2"), _core.sha384_pages(data, CPUS))
     else:
         v[f"native portable {CPUS}T"] = with_kernel("portable", None, data)
+        v[SPEED_PROBE] = speed_probe
     v["hashlib sha384 per page 1T"] = lambda: [hashlib.sha384(data[i : i + 4096]).digest() for i in range(0, len(data), 4096)]
-    v[SPEED_PROBE] = speed_probe
     if slow:
         v["python reference"] = lambda: _reference.LaunchDigest().update_normal(0x100000, data)
         if ssm_gctx is not None:
@@ -114,6 +115,17 @@ def region_variants(data: Any, *, slow: bool) -> Dict[str, Callable[[], object]]
 
 def best_native(med: Dict[str, float]) -> float:
     return min(t for k, t in med.items() if k.startswith("native"))
+
+
+def best_native_name(med: Dict[str, float]) -> str:
+    return min((t, k) for k, t in med.items() if k.startswith("native"))[1]
+
+
+def vs_scaled_ceiling(samples: Dict[str, List[float]], med: Dict[str, float], hashed: int, chained: int) -> float:
+    """The best native variant against the ceiling scaled by the probe taken right after it, the
+    median over rounds of that ratio (robust to the VM changing speed between rounds)."""
+    probe = [ceiling_s(hashed, chained, t / PROBE_CALLS * 1e6) for t in samples[SPEED_PROBE]]
+    return median_ratio(samples[best_native_name(med)], probe)
 
 
 def print_scaling(med: Dict[str, float]) -> None:
@@ -149,50 +161,58 @@ def main() -> None:
     n = 16384
     content = os.urandom(4096 * 1024)
     k: Dict[str, Callable[[], object]] = {
-        "chain (ZERO pages)": lambda: _core.NativeLaunchDigest(threads=1).update_zero(0, 4096 * n),
+        # the kernel setting also picks the chain (portable: the baseline x86-64 one)
+        "chain (ZERO pages)": lambda: (_core.set_simd(default_kernel), _core.NativeLaunchDigest(threads=1).update_zero(0, 4096 * n)),
+        SPEED_PROBE: speed_probe,
+        "chain portable": lambda: (_core.set_simd("portable"), _core.NativeLaunchDigest(threads=1).update_zero(0, 4096 * n)),
         "content avx2 1T": lambda: (_core.set_simd("avx2") if "avx2" in _core.simd_info()["supported"] else None, _core.sha384_pages(content, 1)),  # type: ignore[operator]
         "content portable 1T": lambda: (_core.set_simd("portable"), _core.sha384_pages(content, 1)),
-        SPEED_PROBE: speed_probe,
     }
-    kmed = round_robin(k, 5 if args.quick else 15)
+    ksamples: Dict[str, List[float]] = {}
+    kmed = round_robin(k, 5 if args.quick else 15, ksamples)
     chain_us = kmed["chain (ZERO pages)"] / n * 1e6
+    # each round's chain against the probe that ran right after it
+    chain_ref_us = median_ratio(ksamples["chain (ZERO pages)"], ksamples[SPEED_PROBE]) * PROBE_CALLS / n * NOTES_HASHLIB_US
     avx2_us = kmed["content avx2 1T"] / 1024 * 1e6
     hashlib_us = probe_us(kmed)
     speed = hashlib_us / NOTES_HASHLIB_US  # > 1: this VM runs slower now than when the notes measured
-    print(f"\nserial chain: {chain_us:.3f} us per PAGE_INFO (target <= 0.5; {chain_us / speed:.3f} us at the reference "
-          f"speed: hashlib runs {speed:.2f}x slower in these rounds than in perf-notes)")
+    print(f"\nserial chain: {chain_us:.3f} us per PAGE_INFO (target <= 0.5; {chain_ref_us:.3f} us at the reference "
+          f"speed, each round against the probe after it: hashlib runs {speed:.2f}x slower in these rounds than in perf-notes); "
+          f"the portable chain {kmed['chain portable'] / n * 1e6:.3f} us")
     # The single-buffer comparison is OpenSSL's SHA-384 on one cache-hot page (no Python slicing)
     print(f"content hashing 1T: avx2 {avx2_us:.2f} us/page, portable {kmed['content portable 1T'] / 1024 * 1e6:.2f}, "
           f"hashlib {hashlib_us:.2f} (one hot page) -> avx2 is {hashlib_us / avx2_us:.2f}x single-buffer SHA-384 (target >= 1.6)")
     out["chain_us_per_page"] = chain_us
-    out["chain_us_per_page_at_reference_speed"] = chain_us / speed
+    out["chain_us_per_page_at_reference_speed"] = chain_ref_us
     out["content_us_per_page"] = {**{name.split()[1]: t / 1024 * 1e6 for name, t in kmed.items() if name.startswith("content")},
                                   "hashlib_hot_page": hashlib_us}
     # ceilings: the op-count bound of perf-notes.md, and a model from this run's kernels
     model_us = max(chain_us, (avx2_us + chain_us) / CPUS)
     bound_us = ceiling_s(1, 1, NOTES_HASHLIB_US) * 1e6
     print(f"ceiling: op-count bound {bound_us:.2f} us/page ({4096 / bound_us:.0f} MB/s at 3.0 GHz); each region scales it by "
-          f"the hashlib time measured in its own rounds; model from this run's kernels {model_us:.2f} us/page")
+          f"its speed probe (ratios: per round, against the probe right after the variant); model from this run's kernels {model_us:.2f} us/page")
     out["ceiling_us_per_page"] = {"op_count_bound": bound_us, "kernel_model": model_us}
 
     hashlib_us = NOTES_HASHLIB_US
     for mib in (4, 64):
         data = os.urandom(mib << 20)
         npages = len(data) // 4096
-        fastest: Dict[str, float] = {}
-        med = round_robin(region_variants(data, slow=mib <= 4 or not args.quick), 3 if args.quick else (9 if mib <= 4 else 3), fastest)
+        samples: Dict[str, List[float]] = {}
+        med = round_robin(region_variants(data, slow=mib <= 4 or not args.quick), 3 if args.quick else (9 if mib <= 4 else 3), samples)
+        fastest = {k: min(v) for k, v in samples.items()}
         hashlib_us = probe_us(med)
         ceiling = ceiling_s(npages, npages, hashlib_us)
         rows = print_region(f"{mib} MiB of random pages in memory", npages, med, ceiling)
         out["regions"][f"{mib}MiB"] = rows
         print_scaling(med)
-        print(f"  => vs the ceiling scaled to these rounds: {best_native(med) / ceiling:.2f}x (target <= 1.3); "
+        print(f"  => vs the ceiling scaled to these rounds: {vs_scaled_ceiling(samples, med, npages, npages):.2f}x (target <= 1.3); "
               f"vs the unscaled op-count bound: {best_native(med) / (bound_us * npages / 1e6):.2f}x"
               + (f"; vs sev-snp-measure: {med['sev-snp-measure'] / best_native(med):.2f}x{' (target >= 4)' if mib == 4 else ''}"
                  if "sev-snp-measure" in med else ""))
         print(f"  => fastest round of the best native variant: {best_native(fastest) * 1e3:.2f} ms, "
               f"{best_native(fastest) / (bound_us * npages / 1e6):.2f}x the unscaled op-count bound (the least disturbed round)")
         out["regions"][f"{mib}MiB"]["fastest_best_native_seconds"] = best_native(fastest)
+        out["regions"][f"{mib}MiB"]["vs_scaled_ceiling"] = vs_scaled_ceiling(samples, med, npages, npages)
 
     # a real firmware image: most OVMF pages are erased flash (0xFF), which the core hashes once
     fw_path = os.path.join(ROOT, "tests", "fixtures", "peer", "svsm_ovmf.fd")
@@ -200,11 +220,12 @@ def main() -> None:
         fw = f.read()
     fw_pages = len(fw) // 4096
     fill = sum(1 for i in range(0, len(fw), 4096) if fw[i : i + 4096].count(fw[i : i + 1]) == 4096)
-    med = round_robin(region_variants(fw, slow=True), 3 if args.quick else 9)
+    samples = {}
+    med = round_robin(region_variants(fw, slow=True), 3 if args.quick else 9, samples)
     ceiling = ceiling_s(fw_pages - fill, fw_pages, probe_us(med))
     rows = print_region(f"real firmware svsm_ovmf.fd in memory ({fill} pages of one repeated byte, hashed once)", fw_pages, med, ceiling)
     out["regions"]["svsm_ovmf"] = rows
-    print(f"  => vs the ceiling for its {fw_pages - fill} distinct pages: {best_native(med) / ceiling:.2f}x"
+    print(f"  => vs the ceiling for its {fw_pages - fill} distinct pages: {vs_scaled_ceiling(samples, med, fw_pages - fill, fw_pages):.2f}x"
           + (f"; vs sev-snp-measure: {med['sev-snp-measure'] / best_native(med):.2f}x" if "sev-snp-measure" in med else ""))
 
     if not args.quick:
