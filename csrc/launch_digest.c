@@ -51,6 +51,11 @@ static _Atomic int min_pages_per_thread = 48;
 /* Pages hashed per window: bounds the contents buffer to 48 B x WINDOW_PAGES (768 KiB). */
 #define WINDOW_PAGES 16384u
 #define MAX_THREADS 64
+#if defined(__GLIBC__) && defined(CPU_COUNT) && !defined(SNP_NO_PLACE_WORKERS)
+#define SNP_PLACE_WORKERS 1 /* see start_workers */
+#else
+#define SNP_PLACE_WORKERS 0
+#endif
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static _Atomic int simd_kernel = SNP_SIMD_PORTABLE; /* may change while other threads hash */
@@ -446,6 +451,10 @@ typedef struct {
     atomic_uint_fast64_t next_chunk;
     atomic_uchar *done;       /* per chunk: 1 once its hashes are written */
     int kernel;
+#if SNP_PLACE_WORKERS
+    int place;                /* 1: workers widen their affinity to `allowed` (start_workers) */
+    cpu_set_t allowed;
+#endif
 } window_job;
 
 /* Chunk boundaries. About 16 chunks per thread, 8..64 pages each, a multiple of 4 (the AVX2
@@ -485,9 +494,55 @@ static int work_one_chunk(window_job *j)
 static void *worker_main(void *arg)
 {
     window_job *j = arg;
+#if SNP_PLACE_WORKERS
+    if (j->place) /* started away from the caller's CPU: from here on, anywhere allowed */
+        pthread_setaffinity_np(pthread_self(), sizeof(j->allowed), &j->allowed);
+#endif
     while (work_one_chunk(j)) {
     }
     return NULL;
+}
+
+/* Starts nthreads - 1 workers; returns how many started (failures only reduce parallelism).
+ *
+ * Linux queued a new thread on its creator's CPU on our 2-vCPU VM (kernel 6.18): it ran only
+ * when the creator blocked or the load balancer moved it, 0.8-3 ms later, while the creator kept
+ * hashing; a 4 MiB region lasts 2-3 ms. So each worker is created with an affinity that excludes
+ * the caller's current CPU (it starts on another one, 70-100 us after creation) and widens its
+ * affinity to the caller's allowed CPUs once running. Only with glibc (pthread_attr_setaffinity_np)
+ * and when there is another CPU to go to. */
+static int start_workers(window_job *j, int nthreads, pthread_t *tids)
+{
+    int started = 0;
+    pthread_attr_t *pattr = NULL;
+#if SNP_PLACE_WORKERS
+    pthread_attr_t attr;
+    cpu_set_t others;
+    int me = sched_getcpu();
+    j->place = 0;
+    if (nthreads > 1 && me >= 0 && me < CPU_SETSIZE && sched_getaffinity(0, sizeof(j->allowed), &j->allowed) == 0) {
+        others = j->allowed;
+        CPU_CLR((size_t)me, &others);
+        if (CPU_COUNT(&others) > 0 && pthread_attr_init(&attr) == 0) {
+            if (pthread_attr_setaffinity_np(&attr, sizeof(others), &others) == 0) {
+                pattr = &attr;
+                j->place = 1;
+            } else {
+                pthread_attr_destroy(&attr);
+            }
+        }
+    }
+#endif
+    for (int t = 1; t < nthreads; t++) {
+        /* a placement the system refuses must not cost the thread */
+        if (pthread_create(&tids[started], pattr, worker_main, j) != 0 &&
+            (pattr == NULL || pthread_create(&tids[started], NULL, worker_main, j) != 0))
+            break;
+        started++;
+    }
+    if (pattr != NULL)
+        pthread_attr_destroy(pattr);
+    return started;
 }
 
 /* Waits for a worker to exit. pthread_join sleeps, and waking the caller's idle vCPU cost 50-70 us
@@ -522,13 +577,8 @@ typedef struct {
 static void run_window(window_job *j, int nthreads, chain_ctx *cc)
 {
     pthread_t tids[MAX_THREADS];
-    int started = 0;
+    int started = start_workers(j, nthreads, tids);
 
-    for (int t = 1; t < nthreads; t++) {
-        if (pthread_create(&tids[started], NULL, worker_main, j) != 0)
-            break;
-        started++;
-    }
     if (cc == NULL) {
         while (work_one_chunk(j)) {
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import hashlib
@@ -247,6 +248,18 @@ def test_every_chain_entry_point_per_kernel(kernel: str) -> None:
             assert d.update_vmsa_each(vmsa, count=9) == ref_trail
             d.update_vmsa(vmsa, count=4)
             assert d.digest() == ref.digest()
+
+
+@pytest.mark.skipif("native" not in BACKENDS, reason="native core not built")
+def test_threaded_update_leaves_the_callers_affinity_alone() -> None:
+    """Workers start away from the caller's CPU (csrc start_workers) by their own affinity only."""
+    before = os.sched_getaffinity(0)
+    d = _core.NativeLaunchDigest(threads=4)
+    d.update_normal(0, bytes(range(256)) * 16 * 400)
+    assert os.sched_getaffinity(0) == before
+    ref = _reference.LaunchDigest()
+    ref.update_normal(0, bytes(range(256)) * 16 * 400)
+    assert d.digest() == ref.digest()
 
 
 @pytest.mark.skipif("native" not in BACKENDS, reason="native core not built")
