@@ -54,6 +54,33 @@ def sha256_file(path: PathLike, field: str = "path") -> bytes:
     return h.digest()
 
 
+def _current_cpu() -> Optional[int]:
+    """The CPU this thread runs on (field 39 of /proc/thread-self/stat), or None."""
+    try:
+        with open("/proc/thread-self/stat", "rb") as f:
+            return int(f.read().rsplit(b")", 1)[1].split()[36])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _sha256_file_elsewhere(path: PathLike, field: str, away_from: Optional[int]) -> bytes:
+    """sha256_file on a worker thread that first moves off the CPU ``away_from`` (the caller's).
+
+    Linux queued a new thread on its creator's CPU here until the balancer moved it, milliseconds
+    later (csrc/launch_digest.c start_workers), so both hashes shared one CPU meanwhile. threading
+    cannot set an affinity before the thread runs, so the thread excludes that CPU itself (and is
+    migrated at once), then widens its affinity again."""
+    if away_from is not None and hasattr(os, "sched_setaffinity"):
+        try:
+            allowed = os.sched_getaffinity(0)
+            if away_from in allowed and len(allowed) > 1:
+                os.sched_setaffinity(0, allowed - {away_from})
+                os.sched_setaffinity(0, allowed)
+        except OSError:
+            pass  # placement is only a speed hint
+    return sha256_file(path, field)
+
+
 def parse_sha256_hex(field: str, text: str) -> bytes:
     """A SHA-256 given as 64 hex digits."""
     t = text.strip().lower()
@@ -110,12 +137,21 @@ class KernelHashes(NamedTuple):
         import hashlib  # deferred, with the thread pool: only runs with a kernel pay for loading them
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            kfut = pool.submit(sha256_file, kernel, "kernel") if kernel is not None else None
-            ifut = pool.submit(sha256_file, initrd, "initrd") if initrd is not None else None
-            k = kfut.result() if kfut else parse_sha256_hex("kernel_hash", kernel_hash or "")
-            if ifut:
-                i = ifut.result()
+        if kernel is not None and initrd is not None:
+            # Both files: the initrd here, the kernel on a thread on another CPU. A kernel error
+            # is reported first, as when the files are hashed one after the other.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                kfut = pool.submit(_sha256_file_elsewhere, kernel, "kernel", _current_cpu())
+                try:
+                    i = sha256_file(initrd, "initrd")
+                except BaseException:
+                    kfut.result()
+                    raise
+                k = kfut.result()
+        else:
+            k = sha256_file(kernel, "kernel") if kernel is not None else parse_sha256_hex("kernel_hash", kernel_hash or "")
+            if initrd is not None:
+                i = sha256_file(initrd, "initrd")
             elif initrd_hash is not None:
                 i = parse_sha256_hex("initrd_hash", initrd_hash)
             else:

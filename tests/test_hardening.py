@@ -365,3 +365,26 @@ def test_non_utf8_append_hashes_the_argument_bytes() -> None:
     want = measure(mode="snp", ovmf=A, vcpus=1, vcpu_type="EPYC-v4", kernel=os.devnull,
                    append_hash=hashlib.sha256(raw + b"\0").hexdigest())
     assert m.digest == want.digest
+
+
+def test_kernel_and_initrd_hashes_and_which_error_comes_first(tmp_path: Path) -> None:
+    """Both files are hashed at once (the kernel on a thread that moves to another CPU): the
+    digests are the files' SHA-256, and a missing kernel is reported before a missing initrd."""
+    import hashlib
+
+    from snpmeasure.errors import InvalidInputError
+    from snpmeasure.kernel_hashes import KernelHashes
+
+    kernel, initrd = tmp_path / "bzImage", tmp_path / "initrd"
+    kernel.write_bytes(os.urandom(3 << 20))
+    initrd.write_bytes(os.urandom((5 << 20) + 7))
+    before = os.sched_getaffinity(0)
+    h = KernelHashes.from_inputs(kernel=kernel, initrd=initrd, append="console=ttyS0")
+    assert h is not None and os.sched_getaffinity(0) == before
+    assert h.kernel == hashlib.sha256(kernel.read_bytes()).digest()
+    assert h.initrd == hashlib.sha256(initrd.read_bytes()).digest()
+    for k, i, field in ((tmp_path / "no-k", tmp_path / "no-i", "kernel"), (kernel, tmp_path / "no-i", "initrd"),
+                        (tmp_path / "no-k", initrd, "kernel")):
+        with pytest.raises(InvalidInputError) as exc:
+            KernelHashes.from_inputs(kernel=k, initrd=i)
+        assert exc.value.field == field
