@@ -47,7 +47,7 @@ except ImportError:  # pragma: no cover
 CPUS = int(_core.simd_info()["cpus"])  # type: ignore[call-overload]
 # perf-notes.md §4: AVX2 op-count bound 2.95 us/page/core plus the 0.36 us/page scalar chain at 3.0 GHz on Zen 3,
 # derived when hashlib.sha384 of one cache-hot 4 KiB page took 6.4 us (§3.2, timeit on the same page).
-# This VM's speed drifts 1.2-1.8x between runs, so each region's ceiling is scaled by that same
+# This VM's speed drifts 1.0-1.8x within and between runs, so each region's ceiling is scaled by that same
 # measurement (SPEED_PROBE) taken in the region's own rounds. Not by the per-page hashlib row: its
 # slicing and list building add about 0.8 us per page, which would loosen the ceiling by ~12%.
 CEILING_CONTENT_US, CEILING_CHAIN_US, NOTES_HASHLIB_US = 2.95, 0.36, 6.4
@@ -127,8 +127,9 @@ def vs_ssm(samples: Dict[str, List[float]], med: Dict[str, float], key: str = "s
 
 
 def vs_scaled_ceiling(samples: Dict[str, List[float]], med: Dict[str, float], hashed: int, chained: int) -> float:
-    """The best native variant against the ceiling scaled by the probe taken right after it, the
-    median over rounds of that ratio (robust to the VM changing speed between rounds)."""
+    """The best native variant against the ceiling scaled by the round's probe, the median over
+    rounds of that ratio (robust to the VM changing speed between rounds). The probe runs right
+    after the all-threads native variant, which is the best one whenever threads help."""
     probe = [ceiling_s(hashed, chained, t / PROBE_CALLS * 1e6) for t in samples[SPEED_PROBE]]
     return median_ratio(samples[best_native_name(med)], probe)
 
@@ -149,7 +150,6 @@ def print_region(label: str, npages: int, med: Dict[str, float], ceiling: float)
     if SPEED_PROBE in med:
         print(f"  speed probe: hashlib takes {probe_us(med):.2f} us per cache-hot page in these rounds "
               f"({probe_us(med) / NOTES_HASHLIB_US:.2f}x the {NOTES_HASHLIB_US} us the ceiling was derived at)")
-        rows["speed_probe_us_per_page"] = probe_us(med)
     return rows
 
 def main() -> None:
@@ -208,7 +208,8 @@ def main() -> None:
         hashlib_us = probe_us(med)
         ceiling = ceiling_s(npages, npages, hashlib_us)
         rows = print_region(f"{mib} MiB of random pages in memory", npages, med, ceiling)
-        out["regions"][f"{mib}MiB"] = rows
+        region: Dict[str, Any] = {"variants": rows, "speed_probe_us_per_page": probe_us(med)}
+        out["regions"][f"{mib}MiB"] = region
         print_scaling(med)
         print(f"  => vs the ceiling scaled to these rounds: {vs_scaled_ceiling(samples, med, npages, npages):.2f}x (target <= 1.3); "
               f"vs the unscaled op-count bound: {best_native(med) / (bound_us * npages / 1e6):.2f}x"
@@ -216,19 +217,23 @@ def main() -> None:
                  if "sev-snp-measure" in med else ""))
         print(f"  => fastest round of the best native variant: {best_native(fastest) * 1e3:.2f} ms, "
               f"{best_native(fastest) / (bound_us * npages / 1e6):.2f}x the unscaled op-count bound (the least disturbed round)")
-        out["regions"][f"{mib}MiB"]["fastest_best_native_seconds"] = best_native(fastest)
+        region["fastest_best_native_seconds"] = best_native(fastest)
         if mib == 4:
             # A measurement is usually a process's only work: the other CPUs are idle when it
             # starts, and the worker threads must wake them (csrc start_workers).
+            cold_samples: Dict[str, List[float]] = {}
             cold = round_robin({k: f for k, f in region_variants(data, slow=True).items()
-                                if k in ("native avx2 1T", f"native avx2 {CPUS}T", "sev-snp-measure")}, 5 if args.quick else 11, idle=0.005)
+                                if k in ("native avx2 1T", f"native avx2 {CPUS}T", "sev-snp-measure")}, 5 if args.quick else 11,
+                               cold_samples, idle=0.005)
             print(f"  => after 5 ms idle, as the only work of a process: "
                   + ", ".join(f"{k} {t * 1e3:.2f} ms" for k, t in cold.items())
-                  + (f"; sev-snp-measure is {cold['sev-snp-measure'] / best_native(cold):.2f}x the best native" if "sev-snp-measure" in cold else ""))
-            out["regions"]["4MiB"]["after_idle_seconds"] = cold
-        out["regions"][f"{mib}MiB"]["vs_scaled_ceiling"] = vs_scaled_ceiling(samples, med, npages, npages)
+                  + (f"; sev-snp-measure (per round) is {vs_ssm(cold_samples, cold):.2f}x the best native" if "sev-snp-measure" in cold else ""))
+            region["after_idle_seconds"] = cold
+            if "sev-snp-measure" in cold:
+                region["after_idle_vs_sev_snp_measure"] = vs_ssm(cold_samples, cold)
+        region["vs_scaled_ceiling"] = vs_scaled_ceiling(samples, med, npages, npages)
         if "sev-snp-measure" in med:
-            out["regions"][f"{mib}MiB"]["vs_sev_snp_measure"] = vs_ssm(samples, med)
+            region["vs_sev_snp_measure"] = vs_ssm(samples, med)
 
     # a real firmware image: most OVMF pages are erased flash (0xFF), which the core hashes once
     fw_path = os.path.join(ROOT, "tests", "fixtures", "peer", "svsm_ovmf.fd")
@@ -240,7 +245,10 @@ def main() -> None:
     med = round_robin(region_variants(fw, slow=True), 3 if args.quick else 9, samples)
     ceiling = ceiling_s(fw_pages - fill, fw_pages, probe_us(med))
     rows = print_region(f"real firmware svsm_ovmf.fd in memory ({fill} pages of one repeated byte, hashed once)", fw_pages, med, ceiling)
-    out["regions"]["svsm_ovmf"] = rows
+    out["regions"]["svsm_ovmf"] = {"variants": rows, "speed_probe_us_per_page": probe_us(med),
+                                   "vs_scaled_ceiling": vs_scaled_ceiling(samples, med, fw_pages - fill, fw_pages)}
+    if "sev-snp-measure" in med:
+        out["regions"]["svsm_ovmf"]["vs_sev_snp_measure"] = vs_ssm(samples, med)
     print(f"  => vs the ceiling for its {fw_pages - fill} distinct pages: {vs_scaled_ceiling(samples, med, fw_pages - fill, fw_pages):.2f}x"
           + (f"; vs sev-snp-measure (per round): {vs_ssm(samples, med):.2f}x" if "sev-snp-measure" in med else ""))
 
@@ -283,7 +291,7 @@ def main() -> None:
             gbps = npages * 4096 / best_native(med) / 1e9
             print(f"  => {gbps:.2f} GB/s (target >= 1.3; {gbps * speed:.2f} GB/s at the reference speed); anonymous memory growth {growth_mib:.1f} MiB (target <= 32)"
                   + (f"; vs sev-snp-measure (per round) {vs_ssm(samples, med, 'sev-snp-measure (mmap)'):.2f}x (target >= 4)" if "sev-snp-measure (mmap)" in med else ""))
-            out["regions"]["256MiB_mmap"] = {**rows, "gb_per_s": gbps, "rss_anon_growth_mib": growth_mib}
+            out["regions"]["256MiB_mmap"] = {"variants": rows, "gb_per_s": gbps, "rss_anon_growth_mib": growth_mib}
             if "sev-snp-measure (mmap)" in med:
                 out["regions"]["256MiB_mmap"]["vs_sev_snp_measure"] = vs_ssm(samples, med, "sev-snp-measure (mmap)")
         finally:

@@ -508,7 +508,7 @@ static void *worker_main(void *arg)
  * Linux queued a new thread on its creator's CPU on our 2-vCPU VM (kernel 6.18): it ran only
  * when the creator blocked or the load balancer moved it, 0.8-3 ms later, while the creator kept
  * hashing; a 4 MiB region lasts 2-3 ms. So each worker is created with an affinity that excludes
- * the caller's current CPU (it starts on another one, 70-100 us after creation) and widens its
+ * the caller's current CPU (it starts on another one, 70-150 us after creation) and widens its
  * affinity to the caller's allowed CPUs once running. Only with glibc (pthread_attr_setaffinity_np)
  * and when there is another CPU to go to. */
 static int start_workers(window_job *j, int nthreads, pthread_t *tids)
@@ -520,7 +520,10 @@ static int start_workers(window_job *j, int nthreads, pthread_t *tids)
     cpu_set_t others;
     int me = sched_getcpu();
     j->place = 0;
-    if (nthreads > 1 && me >= 0 && me < CPU_SETSIZE && sched_getaffinity(0, sizeof(j->allowed), &j->allowed) == 0) {
+    /* Not with more threads than CPUs: a worker that may not use the caller's CPU until it first
+     * runs could then wait behind the others while the caller finishes alone. */
+    if (nthreads > 1 && me >= 0 && me < CPU_SETSIZE && sched_getaffinity(0, sizeof(j->allowed), &j->allowed) == 0 &&
+        nthreads <= CPU_COUNT(&j->allowed)) {
         others = j->allowed;
         CPU_CLR((size_t)me, &others);
         if (CPU_COUNT(&others) > 0 && pthread_attr_init(&attr) == 0) {

@@ -140,7 +140,10 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
         given = ["--" + f.replace("_", "-") for f in unused[0] if getattr(args, f) not in (None, "")]
         if given:
             warn(command, f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} ignored in {args.mode} mode ({unused[1]})")
-        # Ignored means not looked at: the library would still check a vCPU count it is given.
+        # Ignored means not measured, so not checked against the launch rules (the library would
+        # refuse --vcpus 0) and not reported (JSON "vcpus": null); its syntax is still checked, as
+        # sev-snp-measure's argparse does.
+        _single_vcpus(args.vcpus)
         args = argparse.Namespace(**{**vars(args), **dict.fromkeys(vcpu_flags)})
     # sev-snp-measure tests these with truthiness: an empty path is "not given".
     kernel, initrd = args.kernel or None, args.initrd or None

@@ -8,6 +8,7 @@ argument) and the rule it broke, e.g. ``gpa: must be a multiple of 4096, got 0x1
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any, Tuple
 
 
 def show(value: object) -> str:
@@ -28,7 +29,7 @@ def no_member(enum: "type[Enum]", field: str, value: object) -> "InvalidInputErr
         allowed = "one of " + ", ".join(f"{m.value} ({m.name})" for m in members)
     else:
         allowed = f"one of the {len(members)} codes of {enum.__name__}"
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 64:
             return InvalidInputError(field, f"must be {allowed}, got {value:#x}")
     return InvalidInputError(field, f"must be {allowed}, got {show(value)}")
 
@@ -44,6 +45,9 @@ class InvalidInputError(Error, ValueError):
         self.field = field
         self.rule = rule
         super().__init__(f"{field}: {rule}")
+
+    def __reduce__(self) -> Tuple[Any, ...]:  # pickles (multiprocessing) with field and rule
+        return (type(self), (self.field, self.rule))
 
 
 class ImageError(InvalidInputError):

@@ -9,7 +9,7 @@ and an ``OSError`` (``errno`` and ``filename`` set) for callers that catch those
 from __future__ import annotations
 
 import os
-from typing import IO, Any, Union
+from typing import IO, Any, Tuple, Union
 
 from .errors import InvalidInputError
 
@@ -25,6 +25,9 @@ class InputFileError(InvalidInputError, OSError):
 
     def __str__(self) -> str:  # not OSError's "[Errno n] ..." form
         return f"{self.field}: {self.rule}"
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (type(self), (self.field, self.rule, self.errno, self.filename))
 
 
 def check_path(field: str, path: object) -> str:

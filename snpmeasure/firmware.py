@@ -79,6 +79,9 @@ class FirmwareError(Error):
         self.reason = reason
         super().__init__(f"{command}: firmware returns {status.name} ({int(status):#04x}): {reason}")
 
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (type(self), (self.command, self.status, self.reason))
+
 
 class KvmError(Error):
     """KVM would refuse the ioctl before the firmware sees it (``-errno``, ``fw_error=0``)."""
@@ -88,6 +91,9 @@ class KvmError(Error):
         self.reason = reason
         self.errno = errno
         super().__init__(f"{command}: KVM returns -{errno} before calling the firmware (fw_error=0): {reason}")
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (type(self), (self.command, self.reason, self.errno))
 
 
 class HostModel(NamedTuple):

@@ -144,8 +144,8 @@ class KernelHashes(NamedTuple):
                 kfut = pool.submit(_sha256_file_elsewhere, kernel, "kernel", _current_cpu())
                 try:
                     i = sha256_file(initrd, "initrd")
-                except BaseException:
-                    kfut.result()
+                except Exception:
+                    kfut.result()  # a kernel error first; Ctrl-C and the like pass straight on
                     raise
                 k = kfut.result()
         else:

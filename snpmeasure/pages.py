@@ -102,7 +102,8 @@ MAX_REPEAT = 1 << 24
 
 def page_type_of(page_type: object) -> PageType:
     """A PageType from a PageType or an int 1..6; anything else is InvalidInputError."""
-    if isinstance(page_type, bool) or not isinstance(page_type, int):  # PageType(1.0) would be NORMAL
+    # PageType(1.0) would be NORMAL; PageType(huge) would fail to repr the int in its own message
+    if isinstance(page_type, bool) or not isinstance(page_type, int) or not 1 <= page_type <= 6:
         raise no_member(PageType, "page_type", page_type)
     return PageType(page_type)
 

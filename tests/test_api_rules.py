@@ -195,3 +195,27 @@ def test_enum_lookups_raise_snpmeasure_errors(make: Any, field: str) -> None:
     with pytest.raises(InvalidInputError) as exc:
         make()
     assert exc.value.field == field and isinstance(exc.value, ValueError) and "must be one of" in str(exc.value)
+
+
+def test_page_type_checks_huge_ints_itself() -> None:
+    """Enum lookup would fail to repr a 100000-bit int in its own ValueError message."""
+    with pytest.raises(InvalidInputError) as exc:
+        LaunchDigest().update(1 << 100000, 0, bytes(4096))
+    assert exc.value.field == "page_type" and len(str(exc.value)) < 200
+    with pytest.raises(InvalidInputError) as exc:
+        Status(1 << 10000)
+    assert exc.value.field == "status" and len(str(exc.value)) < 200
+
+
+def test_errors_pickle_with_their_fields() -> None:
+    """Errors cross process boundaries (multiprocessing) with their fields intact."""
+    import pickle
+
+    from snpmeasure.errors import ImageError, NativeError, SignatureError
+    from snpmeasure.firmware import FirmwareError, KvmError
+
+    for err in (InvalidInputError("gpa", "must be aligned"), ImageError("footer", "bad"), InputFileError("ovmf", "missing", 2, "x.fd"),
+                FirmwareError("SNP_LAUNCH_FINISH", Status.BAD_MEASUREMENT, "digest differs"), KvmError("SNP_LAUNCH_START", "bits", "EINVAL"),
+                SignatureError("bad"), NativeError("code 9")):
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err) and str(back) == str(err) and vars(back) == vars(err)

@@ -177,6 +177,10 @@ def test_ignored_flags_warn(tmp_path: Path) -> None:
     # ignored means not checked either (it was: the warning, then a refusal of the count)
     rc, out0, err = run_ours(["measure", "--mode", "sev", "--ovmf", OVMF, "--vcpus", "0", "--vcpu-sig", "0x1ffffffffff"])
     assert rc == 0 and out0 == out and "--vcpus, --vcpu-sig are ignored in sev mode" in err
+    rc, out, err = run_ours(["measure", "--mode", "sev", "--ovmf", OVMF, "--vcpus", "2", "--json"])
+    assert rc == 0 and json.loads(out)["vcpus"] is None  # not part of an SEV measurement
+    rc, _, err = run_ours(["measure", "--mode", "sev", "--ovmf", OVMF, "--vcpus", "abc"])
+    assert rc == 2 and "--vcpus: must be a whole number" in err  # as sev-snp-measure's type=int
     # a sweep in a mode without VMSAs is refused, without a warning first
     rc, out, err = run_ours(["measure", "--mode", "sev", "--ovmf", OVMF, "--vcpus", "1-4"])
     assert rc == 2 and err.count("\n") == 1 and "--vcpus: a range or list of counts applies to modes snp and snp:svsm" in err
