@@ -11,7 +11,11 @@
  * (gcc kept the separate eight-word schedule loop rolled, with index arithmetic and reloads: the
  * rounds now issue about 16% fewer instructions, their vector ops at the count the algorithm needs)
  * are together 8-12% faster. Tried and slower here: Ch with andnot, a pre-broadcast K table, full
- * unrolling, sixteen-word schedule batches, reassociating t1 with Sigma1 last.
+ * unrolling, sixteen-word schedule batches, reassociating t1 with Sigma1 last, sixteen-round loop
+ * bodies with literal ring slots (no index arithmetic), and computing each schedule word 2, 4 or 8
+ * rounds before its use (2-10% slower, 300-round A/B). llvm-mca (znver3) puts this loop at 126
+ * cycles per 8 rounds against a 110-cycle bound for its 440 vector ops on four pipes: 87%, with
+ * the shift/shuffle pipes the busiest; what is left is scheduling, not work.
  *
  * Also measured and left out: running the serial PAGE_INFO chain inside this kernel, one scalar
  * round after every four vector rounds (Zen 3's integer pipes are idle here). On one thread it was
