@@ -161,7 +161,7 @@ def check_crl(crl: "x509.CertificateRevocationList", ark: "x509.Certificate",
     if at.tzinfo is None:
         at = at.replace(tzinfo=datetime.timezone.utc)
     if crl.last_update_utc > at:
-        raise SignatureError(f"CRL: issued {crl.last_update_utc:%Y-%m-%d}, after {at:%Y-%m-%d}")
+        raise SignatureError(f"CRL: issued {crl.last_update_utc:%Y-%m-%d}, after {at.date().isoformat()}")
     if crl.next_update_utc is None:
         raise SignatureError("CRL: has no next update, so it cannot be shown current")
     if crl.next_update_utc < at:
@@ -239,7 +239,7 @@ def check_validity(cert: "x509.Certificate", name: str, now: Optional["datetime.
         at = at.replace(tzinfo=datetime.timezone.utc)
     if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
         raise SignatureError(f"{name}: valid from {cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}, "
-                             f"not at {at:%Y-%m-%d}")
+                             f"not at {at.date().isoformat()}")
 
 
 def check_chain(ark: "x509.Certificate", ask: "x509.Certificate", product: str,

@@ -876,6 +876,23 @@ def _hex_arg(field: str, text: Optional[str], size: int) -> Optional[bytes]:
     return raw
 
 
+def _parse_at(text: Optional[str]) -> Any:
+    """``--at``: an ISO 8601 date or time (``2026-06-01``, ``2026-06-01T12:00:00Z``, with or without
+    an offset; UTC when it has none) as an aware datetime; None: now."""
+    import datetime
+
+    from .errors import InvalidInputError
+
+    if text is None:
+        return datetime.datetime.now(datetime.timezone.utc)
+    try:  # Python < 3.11 does not read a "Z" suffix: spell it as an offset
+        at = datetime.datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in ("z", "Z") else text)
+        return at.replace(tzinfo=datetime.timezone.utc) if at.tzinfo is None else at.astimezone(datetime.timezone.utc)
+    except (ValueError, OverflowError):  # OverflowError: an offset that moves the time past year 9999
+        raise InvalidInputError("--at", "must be an ISO 8601 date or time from year 1 to 9999, such as 2026-06-01 "
+                                f"or 2026-06-01T12:00:00Z, got {show(text)}") from None
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """``snpmeasure report show|verify``."""
 
@@ -894,10 +911,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         else:
             _print_report(report.to_json())
         return EXIT_OK
+    at = _parse_at(args.at)
     failures: List[str] = []
     product = None
     try:
-        product = report.verify(args.vcek, ask_ark=args.ask_ark, product=args.product, crl=args.crl)
+        product = report.verify(args.vcek, ask_ark=args.ask_ark, product=args.product, crl=args.crl, now=at)
     except Error as exc:
         if not isinstance(exc, InvalidInputError):
             failures.append(f"SIGNATURE: {exc}")
@@ -991,7 +1009,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     problems = report.reserved_problems()
     if args.json:
         emit_json({"ok": not failures, "product": product, "failures": failures, "reserved_problems": problems,
-                   "checked": sorted(exp)})
+                   "checked": sorted(exp), "at": at.replace(microsecond=0).isoformat().replace("+00:00", "Z")})
     else:
         for line in failures:
             print(line)
@@ -1029,6 +1047,9 @@ def register_report(p: "ArgumentParser") -> None:
     verify.add_argument("--crl", metavar="FILE", help="AMD's CRL for the product (DER or PEM, from "
                         "https://kdsintf.amd.com/vcek/v1/PRODUCT/crl, or .../vlek/v1/PRODUCT/crl for a VLEK-signed report): "
                         "fail if it revokes the ASK/ASVK, is not the ARK's, or is out of date")
+    verify.add_argument("--at", metavar="WHEN", help="check certificate validity and CRL dates at this time instead of now: "
+                        "an ISO 8601 date or time, UTC unless it names an offset (e.g. 2026-06-01, 2026-06-01T12:00:00Z); "
+                        "for an archived report, or a reproducible check")
     verify.add_argument("--from-launch", metavar="JSON", help="expect what 'snpmeasure launch --json' printed")
     verify.add_argument("--expect-measurement", metavar="HEX")
     verify.add_argument("--expect-host-data", metavar="HEX")

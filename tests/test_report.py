@@ -29,6 +29,9 @@ ATT = FIXTURES / "attestation"
 RAW = (ATT / "attestation.bin").read_bytes()
 VCEK = ATT / "vcek.testcer"
 MEASUREMENT = "b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b6bdf8a9ece31a5a608eb0cf2e4872b01"
+# The real VCEK is valid from 2022-09-24 to 2029-09-24: tests of the real report verify as of a time
+# inside that window, so they keep passing after it (a test below checks the window itself).
+WHILE_VALID = datetime.datetime(2026, 6, 1, tzinfo=datetime.timezone.utc)
 
 
 def test_real_milan_report_fields() -> None:
@@ -49,9 +52,17 @@ def test_real_milan_report_fields() -> None:
 
 def test_real_milan_report_verifies() -> None:
     r = AttestationReport.from_bytes(RAW)
-    assert r.verify(VCEK) == "milan"
-    assert r.verify(VCEK, ask_ark=ATT / "ask_ark_milan.pem", product="milan") == "milan"
-    assert r.verify(VCEK.read_bytes(), ask_ark=load_certs(ATT / "milan.testcer", "x")) == "milan"
+    assert r.verify(VCEK, now=WHILE_VALID) == "milan"
+    assert r.verify(VCEK, ask_ark=ATT / "ask_ark_milan.pem", product="milan", now=WHILE_VALID) == "milan"
+    assert r.verify(VCEK.read_bytes(), ask_ark=load_certs(ATT / "milan.testcer", "x"), now=WHILE_VALID) == "milan"
+
+
+def test_real_vcek_validity_window() -> None:
+    r = AttestationReport.from_bytes(RAW)
+    assert r.verify(VCEK, now=datetime.datetime(2029, 9, 24, 0, 55, 28, tzinfo=datetime.timezone.utc)) == "milan"
+    for outside in (datetime.datetime(2029, 9, 24, 0, 55, 29), datetime.datetime(2022, 9, 24)):
+        with pytest.raises(SignatureError, match="VCEK certificate: valid from 2022-09-24 to 2029-09-24, not at"):
+            r.verify(VCEK, now=outside)
 
 
 def test_input_forms() -> None:
@@ -67,9 +78,9 @@ def test_input_forms() -> None:
                                             ("ask_ark_turin_vcek.pem", "not AMD's root for 'milan'")])
 def test_wrong_chain_fails_by_name(chain: str, fragment: str) -> None:
     with pytest.raises(SignatureError, match=fragment):
-        AttestationReport.from_bytes(RAW).verify(VCEK, ask_ark=ATT / chain)
+        AttestationReport.from_bytes(RAW).verify(VCEK, ask_ark=ATT / chain, now=WHILE_VALID)
     with pytest.raises(SignatureError, match="not signed by the ASK"):
-        AttestationReport.from_bytes(RAW).verify(VCEK, product="genoa")
+        AttestationReport.from_bytes(RAW).verify(VCEK, product="genoa", now=WHILE_VALID)
 
 
 def test_every_bit_flip_in_the_signed_area_fails() -> None:
@@ -90,11 +101,11 @@ def test_tcb_and_chip_id_must_match_the_vcek() -> None:
     data = bytearray(RAW)
     data[0x1A0] ^= 1
     with pytest.raises(SignatureError, match="hwID"):
-        AttestationReport.from_bytes(bytes(data)).verify(VCEK)
+        AttestationReport.from_bytes(bytes(data)).verify(VCEK, now=WHILE_VALID)
     data = bytearray(RAW)
     data[0x186] += 1  # REPORTED_TCB.snp
     with pytest.raises(SignatureError, match="snp SPL"):
-        AttestationReport.from_bytes(bytes(data)).verify(VCEK)
+        AttestationReport.from_bytes(bytes(data)).verify(VCEK, now=WHILE_VALID)
 
 
 # ---- synthetic reports, signed by keys made here ------------------------------------------------
@@ -105,10 +116,12 @@ def rsa_pss() -> padding.PSS:
 
 def cert(subject: str, key: Any, issuer: str, signer: Any, exts: Optional[Dict[str, bytes]] = None,
          crl_url: Optional[str] = None, crl_points: Optional[List[x509.DistributionPoint]] = None) -> x509.Certificate:
-    now = datetime.datetime(2025, 1, 1)
+    # Valid from 2025 with no expiry (RFC 5280 4.1.2.5's 99991231235959Z): the tests that verify at
+    # the current time keep passing in any year.
     b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
          .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)])).public_key(key.public_key())
-         .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650)))
+         .serial_number(1).not_valid_before(datetime.datetime(2025, 1, 1))
+         .not_valid_after(datetime.datetime(9999, 12, 31, 23, 59, 59)))
     for oid, value in (exts or {}).items():
         b = b.add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier(oid), value), critical=False)
     if crl_url is not None:  # as AMD's ASK and ASVK carry their KDS CRL address
@@ -224,7 +237,7 @@ def test_check_against_launch_result() -> None:
 def test_report_cli(tmp_path: Path) -> None:
     rc, out, _ = run_ours(["report", "show", str(ATT / "attestation.bin"), "--json"])
     assert rc == 0 and json.loads(out)["measurement"] == MEASUREMENT
-    base = ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK)]
+    base = ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK), "--at", "2026-06-01"]
     assert run_ours(base + ["--expect-measurement", MEASUREMENT, "--expect-policy", "0xb0000"])[0] == 0
     rc, out, _ = run_ours(base + ["--expect-measurement", "00" * 48])
     assert rc == 1 and out.startswith("MEASUREMENT: expected")
@@ -235,6 +248,30 @@ def test_report_cli(tmp_path: Path) -> None:
     launch = tmp_path / "launch.json"
     launch.write_text(json.dumps({"ok": True, "report": {"measurement": MEASUREMENT, "policy": "0xb0000"}}))
     assert run_ours(base + ["--from-launch", str(launch)])[0] == 0
+
+
+@pytest.mark.parametrize("when,at", [
+    ("2026-06-01", "2026-06-01T00:00:00Z"),
+    ("2026-06-01T12:30:00Z", "2026-06-01T12:30:00Z"),
+    ("2026-06-01T12:30:00.999z", "2026-06-01T12:30:00Z"),
+    ("2026-06-01T12:30+02:00", "2026-06-01T10:30:00Z"),  # an offset is converted to UTC
+    ("2026-06-01 23:30:00-01:00", "2026-06-02T00:30:00Z"),
+])
+def test_report_verify_at(when: str, at: str) -> None:
+    rc, out, _ = run_ours(["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK), "--at", when, "--json"])
+    doc = json.loads(out)
+    assert rc == 0 and doc["ok"] and doc["at"] == at
+
+
+def test_report_verify_at_outside_and_malformed() -> None:
+    base = ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK)]
+    rc, out, _ = run_ours(base + ["--at", "2030-01-01"])  # after the VCEK's notAfter: a failed check, exit 1
+    assert rc == 1 and out.startswith("SIGNATURE: VCEK certificate: valid from 2022-09-24 to 2029-09-24, not at 2030-01-01")
+    rc, out, _ = run_ours(base + ["--at", "0001-01-01", "--json"])  # year 1 prints as such, not "1-01-01"
+    assert rc == 1 and json.loads(out)["at"] == "0001-01-01T00:00:00Z" and "not at 0001-01-01" in out
+    for bad in ("junk", "", "2026-13-01", "9999-12-31T23:59:59-05:00", "1700000000"):
+        rc, _, err = run_ours(base + ["--at", bad])
+        assert rc == 2 and "--at: must be an ISO 8601 date or time" in err and "Traceback" not in err, (bad, err)
 
 
 # ---- review findings: what must never verify --------------------------------------------------
@@ -477,7 +514,7 @@ def test_crl_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     b = (x509.CertificateRevocationListBuilder().issuer_name(milan_ark.subject)
          .last_update(datetime.datetime(2025, 1, 1)).next_update(datetime.datetime(2035, 1, 1)))
     forged.write_bytes(b.sign(ARK_KEY, hashes.SHA384(), rsa_padding=rsa_pss()).public_bytes(Encoding.DER))
-    base = ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK)]
+    base = ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK), "--at", "2026-06-01"]
     rc, out, _ = run_ours(base + ["--crl", str(forged), "--json"])
     assert rc == 1 and json.loads(out)["failures"] == ["SIGNATURE: CRL: its signature does not verify with the ARK's key"]
     (tmp_path / "junk.crl").write_bytes(b"junk")
@@ -489,7 +526,8 @@ def test_crl_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     r = AttestationReport.from_bytes(make_report())
     (tmp_path / "report.bin").write_bytes(r.raw)
     (tmp_path / "vcek.der").write_bytes(vcek_for(r.reported_tcb.components, b"\x11" * 64).public_bytes(Encoding.DER))
-    synth = ["report", "verify", str(tmp_path / "report.bin"), "--vcek", str(tmp_path / "vcek.der"), "--product", "milan"]
+    synth = ["report", "verify", str(tmp_path / "report.bin"), "--vcek", str(tmp_path / "vcek.der"), "--product", "milan",
+             "--at", "2026-06-01"]  # make_crl's CRLs are current from 2025 to 2034
     for name, crl, want in (("clean.crl", make_crl(), 0), ("revoking.crl", make_crl(revoked=(1,)), 1)):
         (tmp_path / name).write_bytes(crl.public_bytes(Encoding.PEM))
         rc, out, _ = run_ours(synth + ["--crl", str(tmp_path / name)])
