@@ -161,11 +161,11 @@ def check_crl(crl: "x509.CertificateRevocationList", ark: "x509.Certificate",
     if at.tzinfo is None:
         at = at.replace(tzinfo=datetime.timezone.utc)
     if crl.last_update_utc > at:
-        raise SignatureError(f"CRL: issued {crl.last_update_utc:%Y-%m-%d}, after {at.date().isoformat()}")
+        raise SignatureError(f"CRL: issued {utc_text(crl.last_update_utc)}, after {utc_text(at)}")
     if crl.next_update_utc is None:
         raise SignatureError("CRL: has no next update, so it cannot be shown current")
     if crl.next_update_utc < at:
-        raise SignatureError(f"CRL: out of date since {crl.next_update_utc:%Y-%m-%d} (its next update); fetch the current one")
+        raise SignatureError(f"CRL: out of date since {utc_text(crl.next_update_utc)} (its next update); fetch the current one")
     entry_understood = {CRLEntryExtensionOID.CRL_REASON, CRLEntryExtensionOID.INVALIDITY_DATE}
     for revoked in crl:
         for ext in revoked.extensions:
@@ -182,7 +182,7 @@ def check_crl(crl: "x509.CertificateRevocationList", ark: "x509.Certificate",
                                  f"{named}; fetch that CRL")
         entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
         if entry is not None:
-            raise SignatureError(f"{name}: revoked by AMD's CRL on {entry.revocation_date_utc:%Y-%m-%d} "
+            raise SignatureError(f"{name}: revoked by AMD's CRL on {utc_text(entry.revocation_date_utc)} "
                                  f"(serial {cert.serial_number:#x})")
 
 
@@ -229,6 +229,14 @@ def verify_issued_by(child: "x509.Certificate", issuer: "x509.Certificate", chil
         raise SignatureError(f"{child_name}: is not signed by the {issuer_name} ({type(exc).__name__}: {exc or 'bad signature'})") from None
 
 
+def utc_text(at: "datetime.datetime") -> str:
+    """An aware time as ISO 8601 UTC text: ``2026-06-01T12:00:00Z`` (with microseconds if it has
+    any). Used in messages and by ``report verify --json``: the time printed is the time checked."""
+    import datetime
+
+    return at.astimezone(datetime.timezone.utc).replace(tzinfo=None).isoformat() + "Z"
+
+
 def check_validity(cert: "x509.Certificate", name: str, now: Optional["datetime.datetime"] = None) -> None:
     """The certificate's validity period must contain ``now`` (default: the current UTC time)."""
     _need(name, cert)
@@ -238,8 +246,8 @@ def check_validity(cert: "x509.Certificate", name: str, now: Optional["datetime.
     if at.tzinfo is None:
         at = at.replace(tzinfo=datetime.timezone.utc)
     if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
-        raise SignatureError(f"{name}: valid from {cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}, "
-                             f"not at {at.date().isoformat()}")
+        raise SignatureError(f"{name}: valid from {utc_text(cert.not_valid_before_utc)} to {utc_text(cert.not_valid_after_utc)}, "
+                             f"not at {utc_text(at)}")
 
 
 def check_chain(ark: "x509.Certificate", ask: "x509.Certificate", product: str,

@@ -8,11 +8,14 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import _core
 from ._version import __version__
 from .errors import Error, show
+
+if TYPE_CHECKING:
+    import datetime
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -876,21 +879,39 @@ def _hex_arg(field: str, text: Optional[str], size: int) -> Optional[bytes]:
     return raw
 
 
-def _parse_at(text: Optional[str]) -> Any:
-    """``--at``: an ISO 8601 date or time (``2026-06-01``, ``2026-06-01T12:00:00Z``, with or without
-    an offset; UTC when it has none) as an aware datetime; None: now."""
+#: ``--at``: a date, or a date and a time (seconds and a fraction optional) with an optional "Z" or
+#: +HH:MM/-HH:MM offset; the same forms on every Python (``fromisoformat`` reads more from 3.11 on,
+#: and before that takes any character between date and time, so "2026-06-01+05:00" read as 05:00).
+_AT = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,6}))?)?([Zz]|[+-][0-9]{2}:[0-9]{2})?)?")
+
+
+def _parse_at(text: Optional[str]) -> "datetime.datetime":
+    """``--at`` as an aware UTC datetime (a time without an offset is UTC); None: now, to the second
+    (the time printed is the time checked)."""
     import datetime
 
     from .errors import InvalidInputError
 
+    utc = datetime.timezone.utc
     if text is None:
-        return datetime.datetime.now(datetime.timezone.utc)
-    try:  # Python < 3.11 does not read a "Z" suffix: spell it as an offset
-        at = datetime.datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in ("z", "Z") else text)
-        return at.replace(tzinfo=datetime.timezone.utc) if at.tzinfo is None else at.astimezone(datetime.timezone.utc)
-    except (ValueError, OverflowError):  # OverflowError: an offset that moves the time past year 9999
-        raise InvalidInputError("--at", "must be an ISO 8601 date or time from year 1 to 9999, such as 2026-06-01 "
-                                f"or 2026-06-01T12:00:00Z, got {show(text)}") from None
+        return datetime.datetime.now(utc).replace(microsecond=0)
+    m = _AT.fullmatch(text)
+    try:
+        if m is None:
+            raise ValueError
+        year, month, day, hour, minute, second, fraction, zone = m.groups()
+        tz = utc
+        if zone and zone not in "Zz":
+            if int(zone[4:6]) > 59:
+                raise ValueError
+            sign = -1 if zone[0] == "-" else 1
+            tz = datetime.timezone(sign * datetime.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
+        at = datetime.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+                               int((fraction or "0").ljust(6, "0")), tzinfo=tz)
+        return at.astimezone(utc)
+    except (ValueError, OverflowError):  # OverflowError: an offset that moves the time outside years 1-9999
+        raise InvalidInputError("--at", "must be a date or time as YYYY-MM-DD[THH:MM[:SS[.ffffff]][Z|+HH:MM|-HH:MM]] "
+                                f"(UTC unless it names an offset) from 0001-01-01 to 9999-12-31 UTC, got {show(text)}") from None
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -911,6 +932,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         else:
             _print_report(report.to_json())
         return EXIT_OK
+    from .certs import utc_text
+
     at = _parse_at(args.at)
     failures: List[str] = []
     product = None
@@ -1009,14 +1032,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     problems = report.reserved_problems()
     if args.json:
         emit_json({"ok": not failures, "product": product, "failures": failures, "reserved_problems": problems,
-                   "checked": sorted(exp), "at": at.replace(microsecond=0).isoformat().replace("+00:00", "Z")})
+                   "checked": sorted(exp), "at": utc_text(at)})
     else:
         for line in failures:
             print(line)
         for p in problems:
             warn("report", f"must-be-zero violation: {p}")
         if not failures:
-            print(f"OK: signed by AMD ({product}, {report.signing_key}); {len(exp)} expectation(s) hold")
+            as_of = f" as of {utc_text(at)} (--at)" if args.at is not None else ""
+            print(f"OK: signed by AMD ({product}, {report.signing_key}){as_of}; {len(exp)} expectation(s) hold")
     return EXIT_CHECK_FAILED if failures else EXIT_OK
 
 
@@ -1048,8 +1072,8 @@ def register_report(p: "ArgumentParser") -> None:
                         "https://kdsintf.amd.com/vcek/v1/PRODUCT/crl, or .../vlek/v1/PRODUCT/crl for a VLEK-signed report): "
                         "fail if it revokes the ASK/ASVK, is not the ARK's, or is out of date")
     verify.add_argument("--at", metavar="WHEN", help="check certificate validity and CRL dates at this time instead of now: "
-                        "an ISO 8601 date or time, UTC unless it names an offset (e.g. 2026-06-01, 2026-06-01T12:00:00Z); "
-                        "for an archived report, or a reproducible check")
+                        "YYYY-MM-DD[THH:MM[:SS[.ffffff]][Z|+HH:MM|-HH:MM]], UTC unless it names an offset (e.g. 2026-06-01, "
+                        "2026-06-01T12:00:00Z); for an archived report (with a CRL of that time), or a reproducible check")
     verify.add_argument("--from-launch", metavar="JSON", help="expect what 'snpmeasure launch --json' printed")
     verify.add_argument("--expect-measurement", metavar="HEX")
     verify.add_argument("--expect-host-data", metavar="HEX")
