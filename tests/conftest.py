@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any, Dict, Iterator, List, Type
 import pytest
 from hypothesis import HealthCheck, settings
 
-from snpmeasure import _core, _reference
+from snpmeasure import _core, _reference, cli
 from snpmeasure.pages import LaunchDigestBase
 
 # "dev" is quick for local runs; "ci" (selected by .ci/run via HYPOTHESIS_PROFILE) runs more examples.
@@ -30,6 +31,17 @@ if _core.native_available():
 def digest_cls(request: pytest.FixtureRequest) -> Type[LaunchDigestBase]:
     """Each LaunchDigest backend in turn."""
     return BACKENDS[request.param]
+
+
+def run_ours(argv: List[str]) -> tuple:
+    """``snpmeasure ARGV`` in this process: (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = cli.main(argv)
+        except SystemExit as exc:
+            rc = exc.code
+    return rc, out.getvalue(), err.getvalue()
 
 
 @contextlib.contextmanager

@@ -24,10 +24,9 @@ from snpmeasure.profiles import LaunchProfile
 from snpmeasure.qemu import SevSnpGuest
 from snpmeasure.report import AttestationReport
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, run_ours
 from .ovmf_builder import build_image
 from . import test_report as tr
-from .test_measure import run_ours
 
 A = FIXTURES / "peer" / "ovmf_AmdSev_suffix.bin"
 KEYS = FIXTURES / "keys"

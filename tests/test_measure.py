@@ -14,12 +14,12 @@ import pytest
 from hypothesis import given, strategies as st
 
 import snpmeasure
-from snpmeasure import cli, measure
+from snpmeasure import measure
 from snpmeasure.errors import Error
 from snpmeasure.measurement import sev_launch_measurement
 from snpmeasure.profiles import BUILTIN_PROFILES, LaunchProfile
 
-from .conftest import FIXTURES, debian_ovmf_images, load_vectors
+from .conftest import FIXTURES, debian_ovmf_images, load_vectors, run_ours
 
 sevsnpmeasure = pytest.importorskip("sevsnpmeasure")
 from sevsnpmeasure import cli as ssm_cli  # noqa: E402
@@ -82,16 +82,6 @@ def test_svsm_mode_matches_sev_snp_measure() -> None:
 
 
 # ---- the CLI prints what sev-snp-measure prints ---------------------------------------------
-
-def run_ours(argv: List[str]) -> tuple:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            rc = cli.main(argv)
-        except SystemExit as exc:
-            rc = exc.code
-    return rc, out.getvalue(), err.getvalue()
-
 
 def run_ssm(argv: List[str], monkeypatch: pytest.MonkeyPatch) -> tuple:
     out = io.StringIO()

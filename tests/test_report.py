@@ -22,8 +22,7 @@ from snpmeasure.errors import SignatureError
 from snpmeasure.firmware import LaunchResult
 from snpmeasure.report import AttestationReport, Expectations, ReportError
 
-from .conftest import FIXTURES
-from .test_measure import run_ours
+from .conftest import FIXTURES, run_ours
 
 ATT = FIXTURES / "attestation"
 RAW = (ATT / "attestation.bin").read_bytes()
