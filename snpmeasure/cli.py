@@ -1072,7 +1072,7 @@ def register_report(p: "ArgumentParser") -> None:
                         "https://kdsintf.amd.com/vcek/v1/PRODUCT/crl, or .../vlek/v1/PRODUCT/crl for a VLEK-signed report): "
                         "fail if it revokes the ASK/ASVK, is not the ARK's, or is out of date")
     verify.add_argument("--at", metavar="WHEN", help="check certificate validity and CRL dates at this time instead of now: "
-                        "YYYY-MM-DD[THH:MM[:SS[.ffffff]][Z|+HH:MM|-HH:MM]], UTC unless it names an offset (e.g. 2026-06-01, "
+                        "YYYY-MM-DD[THH:MM[:SS[.ffffff]][Z|+HH:MM|-HH:MM]] (T may be a space), UTC unless it names an offset (e.g. 2026-06-01, "
                         "2026-06-01T12:00:00Z); for an archived report (with a CRL of that time), or a reproducible check")
     verify.add_argument("--from-launch", metavar="JSON", help="expect what 'snpmeasure launch --json' printed")
     verify.add_argument("--expect-measurement", metavar="HEX")

@@ -21,11 +21,17 @@ from snpmeasure.profiles import BUILTIN_PROFILES, LaunchProfile
 
 from .conftest import FIXTURES, debian_ovmf_images, load_vectors, run_ours
 
-sevsnpmeasure = pytest.importorskip("sevsnpmeasure")
-from sevsnpmeasure import cli as ssm_cli  # noqa: E402
-from sevsnpmeasure import guest as ssm_guest  # noqa: E402
-from sevsnpmeasure.sev_mode import SevMode  # noqa: E402
-from sevsnpmeasure.vmm_types import VMMType  # noqa: E402
+try:  # the differential oracle; sev-snp-measure 0.0.13 needs Python >= 3.10 (the [test] extra skips it below)
+    from sevsnpmeasure import cli as ssm_cli
+    from sevsnpmeasure import guest as ssm_guest
+    from sevsnpmeasure.sev_mode import SevMode
+    from sevsnpmeasure.vmm_types import VMMType
+    HAVE_SSM = True
+except ImportError:
+    HAVE_SSM = False
+#: Only the tests that call sev-snp-measure skip without it; where it installs, its absence fails
+#: test_the_oracle_is_present_where_it_installs instead of skipping quietly.
+needs_ssm = pytest.mark.skipif(not HAVE_SSM, reason="sev-snp-measure 0.0.13 (the oracle) needs Python >= 3.10")
 
 PEER = FIXTURES / "peer"
 VECTORS = load_vectors()
@@ -73,6 +79,7 @@ def test_sev_launch_measure_hmac(vector: Dict[str, Any]) -> None:
     assert got.hex() == vector["expected"]
 
 
+@needs_ssm
 def test_svsm_mode_matches_sev_snp_measure() -> None:
     for vcpus in (1, 2, 5):
         ours = measure(mode="snp:svsm", ovmf=PEER / "svsm_ovmf.fd", svsm=PEER / "svsm.bin", vars_size=540672, vcpus=vcpus, vcpu_type="EPYC-v4")
@@ -121,6 +128,7 @@ CLI_CASES = [
 ]
 
 
+@needs_ssm
 @pytest.mark.parametrize("argv", CLI_CASES, ids=lambda a: " ".join(a[:6]))
 def test_cli_stdout_equals_sev_snp_measure(argv: List[str], monkeypatch: pytest.MonkeyPatch) -> None:
     rc, out, err = run_ours(["measure"] + argv)
@@ -160,6 +168,7 @@ def cli_argvs(draw: st.DrawFn) -> List[str]:
     return argv
 
 
+@needs_ssm
 @given(argv=cli_argvs())
 def test_cli_differential_random_argvs(argv: List[str]) -> None:
     """Random sev-snp-measure command lines: identical stdout, and --json carries the same digest."""
@@ -242,6 +251,7 @@ def test_cli_bad_input_exits_2_with_one_line(argv: List[str], fragment: str) -> 
     assert fragment in err
 
 
+@needs_ssm
 def test_dump_vmsa_refuses_to_overwrite(in_tmp_cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     argv = ["--mode", "snp", "--vcpus", "2", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--dump-vmsa"]
     assert run_ours(["measure"] + argv)[0] == 0
@@ -318,9 +328,17 @@ def test_profiles_differ_where_documented() -> None:
 
 # ---- differential: sev-snp-measure as the oracle --------------------------------------------
 
-SSM_VMM = {"qemu": VMMType.QEMU, "ec2": VMMType.ec2, "gce": VMMType.gce}
-SSM_MODE = {"snp": SevMode.SEV_SNP, "seves": SevMode.SEV_ES, "sev": SevMode.SEV}
-CPU_TYPES = list(ssm_cli.vcpu_types.CPU_SIGS)
+def test_the_oracle_is_present_where_it_installs() -> None:
+    if sys.version_info >= (3, 10):
+        assert HAVE_SSM, "sev-snp-measure 0.0.13 is missing: pip install -e '.[test]'"
+
+
+if HAVE_SSM:
+    SSM_VMM = {"qemu": VMMType.QEMU, "ec2": VMMType.ec2, "gce": VMMType.gce}
+    SSM_MODE = {"snp": SevMode.SEV_SNP, "seves": SevMode.SEV_ES, "sev": SevMode.SEV}
+    CPU_TYPES = list(ssm_cli.vcpu_types.CPU_SIGS)
+else:
+    CPU_TYPES = ["EPYC"]  # the strategies below still need a value; their tests skip
 
 
 @st.composite
@@ -340,6 +358,7 @@ def configs(draw: st.DrawFn) -> Dict[str, Any]:
     return cfg
 
 
+@needs_ssm
 @given(cfg=configs(), blobs=st.tuples(st.binary(max_size=3000), st.binary(max_size=3000)))
 def test_differential_against_sev_snp_measure(cfg: Dict[str, Any], blobs: tuple, tmp_path_factory: pytest.TempPathFactory) -> None:
     d = tmp_path_factory.mktemp("k")
@@ -373,6 +392,7 @@ def test_differential_against_sev_snp_measure(cfg: Dict[str, Any], blobs: tuple,
 REAL = debian_ovmf_images()
 
 
+@needs_ssm
 @pytest.mark.skipif(not REAL, reason="Debian's OVMF images are absent (.ci/run downloads them with 'apt-get download ovmf')")
 @pytest.mark.parametrize("vcpus", [1, 4])
 @pytest.mark.parametrize("vmm", ["qemu", "ec2", "gce"])

@@ -1,12 +1,13 @@
-"""The README's shell examples that use only this repository's fixtures run as written, and exit
-with the status their comments promise (`# exit 1` where a check is meant to fail, 0 elsewhere).
+"""The README's shell examples run, and exit with the status their comments promise (`# exit 1`
+where a check is meant to fail, 0 elsewhere).
 
 The files a user brings are replaced by the repository's (OVMF.fd by an AmdSev OVMF fixture, vmlinuz and
 initrd.img by /dev/null, a SHA256 placeholder by a digest); lines with placeholders that have no
 stand-in (`...`, B64, tik.bin, launch.json) and install commands are left out, and `[--json]`-style
 optional flags are dropped. Each block runs in one bash process, in order, so the walk-through's
 variables (M, OBJ, A) and files (idblock.json, OVMF.manifest.json) carry over as they would for a
-user. Each example line must be one command (no pipes, lists or `;`), so its exit status is its own."""
+user. Each example line must be one command (no pipes, lists or `;`), so its exit status is its own,
+and a variable it uses must be set (set -u)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,11 @@ from .conftest import FIXTURES
 README = Path(__file__).resolve().parent.parent / "README.md"
 STAND_INS = ((r"\bOVMF\.fd\b", "tests/fixtures/peer/ovmf_AmdSev_suffix.bin"), (r"\bvmlinuz\b", "/dev/null"),
              (r"\binitrd\.img\b", "/dev/null"), (r"\bSHA256\b", "ab" * 32))
-PLACEHOLDERS = (" ... ", "B64", "tik.bin", "launch.json")
+#: Whole arguments with no stand-in; a line holding one is left out, and test_only_known_lines_are_left_out
+#: lists every such line, so a real command cannot be dropped unnoticed.
+PLACEHOLDER = re.compile(r"(?<!\S)(?:\.\.\.|B64|tik\.bin|launch\.json)(?!\S)")
+LEFT_OUT = ["snpmeasure measure ... --json", "snpmeasure measure ... --trace",
+            "snpmeasure measure --mode sev --ovmf OVMF.fd --tik tik.bin --launch-measure-blob B64"]
 NOT_RUN = ("pip ", "pytest", "python -m build")
 
 
@@ -32,21 +37,29 @@ def sh_blocks() -> List[str]:
     return re.findall(r"^```sh\n(.*?)^```", README.read_text(encoding="utf-8"), flags=re.S | re.M)
 
 
-def commands(block: str) -> List[Tuple[str, int]]:
-    """(command, expected exit status) per logical line of a block: continuation lines joined,
-    comment-only lines dropped, optional `[...]` flags removed; a comment starts at a `#` after
-    white space (the README quotes no such `#`)."""
+def lines(block: str) -> List[Tuple[str, str]]:
+    """(code, comment) per logical line of a block: continuation lines joined, comment-only lines
+    dropped, optional `[...]` flags removed; a comment starts at a `#` after white space (the README
+    quotes no such `#`)."""
     out = []
     for line in block.replace("\\\n", " ").splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         code, *comment = re.split(r"\s#", line, maxsplit=1)
-        code = re.sub(r"\s\[[^\]]*\]", "", code).strip()
-        if code.startswith(NOT_RUN) or any(p in code for p in PLACEHOLDERS):
+        out.append((re.sub(r"\s\[[^\]]*\]", "", code).strip(), comment[0] if comment else ""))
+    return out
+
+
+def commands(block: str) -> List[Tuple[str, int]]:
+    """(command, expected exit status) per line to run, stand-ins in place: 1 where its comment
+    says `exit 1`, else 0."""
+    out = []
+    for code, comment in lines(block):
+        if code.startswith(NOT_RUN) or PLACEHOLDER.search(code):
             continue
         for pattern, stand_in in STAND_INS:
             code = re.sub(pattern, stand_in, code)
-        out.append((code, 1 if comment and re.search(r"\bexit 1\b", comment[0]) else 0))
+        out.append((code, 1 if re.search(r"\bexit 1\b", comment) else 0))
     return out
 
 
@@ -63,7 +76,12 @@ def test_the_readme_has_the_walk_throughs() -> None:
                    "snpmeasure measure --list-profiles", "--firmware-manifest OVMF.manifest.json"):
         assert needle in text, needle
     ran = [code for b in blocks for code, _ in commands(b)]
-    assert len(ran) >= 15 and all(code.startswith(("snpmeasure ", "M=", "OBJ=", "A=")) for code in ran), ran
+    assert all(code.startswith(("snpmeasure ", "M=", "OBJ=", "A=")) for code in ran), ran
+
+
+def test_only_known_lines_are_left_out() -> None:
+    left_out = [code for b in sh_blocks() for code, _ in lines(b) if PLACEHOLDER.search(code)]
+    assert len(left_out) == len(LEFT_OUT) and all(code.startswith(known) for code, known in zip(left_out, LEFT_OUT)), left_out
 
 
 def test_example_lines_are_single_commands() -> None:
@@ -81,7 +99,7 @@ def test_readme_block_runs(block: str, tmp_path: Path) -> None:
     shim.chmod(0o755)
     cmds = commands(block)
     assert cmds
-    script = ["set -o pipefail"]
+    script = ["set -uo pipefail"]
     for i, (code, _) in enumerate(cmds):
         script += [code, f'echo "@rc {i} $?" >&2']
     env = dict(os.environ, PATH=f"{shim.parent}{os.pathsep}{os.environ.get('PATH', '')}")
