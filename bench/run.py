@@ -12,10 +12,15 @@ alone, anonymous-memory growth for the mmap'd region, and whole-process CLI time
 sev-snp-measure. Variants run round-robin and the median is reported: this machine is a noisy VM
 (shared/reference/perf-notes.md), so only compare numbers within one run.
 
-Targets (issue "Performance"): 4 MiB >= 4x sev-snp-measure and within 1.3x of the ceiling;
-256 MiB mmap >= 1.3 GB/s, >= 4x sev-snp-measure, anonymous memory growth <= 32 MiB; chain
-<= 0.5 us per PAGE_INFO; AVX2 single-thread content hashing >= 1.6x single-buffer SHA-384;
-CLI faster than sev-snp-measure.
+The ceiling is this host's (bench/ceiling.py): derived from the best kernel's op counts, the pipes
+that run them and the clock measured here, or none where no model covers the CPU (then no ratio
+against a ceiling is printed). Every vector kernel the CPU runs is measured, forced, in the same rounds.
+
+Targets: 4 MiB >= 4x sev-snp-measure and within 1.3x of the ceiling (AVX2 hosts); 256 MiB mmap
+>= 1.3 GB/s, >= 4x sev-snp-measure, anonymous memory growth <= 32 MiB; AVX2 single-thread content
+hashing >= 1.6x single-buffer SHA-384; CLI faster than sev-snp-measure. On AVX-512 hosts: content
+>= 3.8x the AVX2 kernel and >= 5x hashlib, chain >= 1.3x the AVX2 chain, launch digest on all
+threads >= 2.8x the AVX2 pipeline forced, within 1.6x of the ceiling, 4 MiB >= 10x sev-snp-measure.
 """
 
 from __future__ import annotations
@@ -45,12 +50,18 @@ except ImportError:  # pragma: no cover
     ssm_gctx = None
 
 CPUS = int(_core.simd_info()["cpus"])  # type: ignore[call-overload]
-# perf-notes.md §4: AVX2 op-count bound 2.95 us/page/core plus the 0.36 us/page scalar chain at 3.0 GHz on Zen 3,
-# derived when hashlib.sha384 of one cache-hot 4 KiB page took 6.4 us (§3.2, timeit on the same page).
-# This VM's speed drifts 1.0-1.8x within and between runs, so each region's ceiling is scaled by that same
-# measurement (SPEED_PROBE) taken in the region's own rounds. Not by the per-page hashlib row: its
-# slicing and list building add about 0.8 us per page, which would loosen the ceiling by ~12%.
-CEILING_CONTENT_US, CEILING_CHAIN_US, NOTES_HASHLIB_US = 2.95, 0.36, 6.4
+SUPPORTED = [str(k) for k in _core.simd_info()["supported"]]  # type: ignore[attr-defined]
+BEST = SUPPORTED[-1]
+#: The vector kernels this CPU runs, best first: each gets its own rows, forced, in the same rounds.
+VECTOR_KERNELS = [k for k in reversed(SUPPORTED) if k != "portable"]
+# The ceiling is derived for this host (bench/ceiling.py: the best kernel's op counts over the pipes
+# that run them, in cycles, over the clock measured here), or there is none. At the moment the clock
+# is measured, the speed probe (hashlib.sha384 of one cache-hot 4 KiB page) is timed too
+# (NOTES_HASHLIB_US); this VM's speed drifts 1.0-1.8x within and between runs, so each region's
+# ceiling is scaled by that same probe taken in the region's own rounds. Not by the per-page hashlib
+# row: its slicing and list building add about 0.8 us per page.
+HOST: Dict[str, Any] = {}
+CEILING_CONTENT_US, CEILING_CHAIN_US, NOTES_HASHLIB_US = float("nan"), float("nan"), float("nan")
 SPEED_PROBE = "hashlib one hot page (speed probe)"
 _PROBE_PAGE = os.urandom(4096)
 PROBE_CALLS = 1024
@@ -61,6 +72,26 @@ def speed_probe() -> None:
     sha384, page = hashlib.sha384, _PROBE_PAGE
     for _ in range(PROBE_CALLS):
         sha384(page).digest()
+
+
+def derive_ceiling() -> None:
+    """Fill HOST and the CEILING_* figures for this host (NaN where no model covers it)."""
+    global CEILING_CONTENT_US, CEILING_CHAIN_US, NOTES_HASHLIB_US
+    from ceiling import host_ceiling
+
+    HOST.update(host_ceiling(BEST))
+    if HOST.get("model"):
+        CEILING_CONTENT_US, CEILING_CHAIN_US = HOST["content_us"], HOST["chain_us"]
+        NOTES_HASHLIB_US = probe_us(round_robin({SPEED_PROBE: speed_probe}, 9))
+        print(f"ceiling: {HOST['model']}, clock {HOST['clock_ghz']:.2f} GHz (dependent adds): "
+              f"content {CEILING_CONTENT_US:.3f} us/page/core, chain {CEILING_CHAIN_US:.3f} us/PAGE_INFO; "
+              f"speed probe {NOTES_HASHLIB_US:.2f} us then")
+    else:
+        print(f"ceiling: none for this host ({HOST['why']}); no ratio against a ceiling is printed")
+
+
+def vs_ceiling_text(x: float) -> str:
+    return "n/a (no ceiling for this host)" if x != x else f"{x:.2f}x"
 
 
 def probe_us(med: Dict[str, float]) -> float:
@@ -94,24 +125,32 @@ def region_variants(data: Any, *, slow: bool) -> Dict[str, Callable[[], object]]
     v: Dict[str, Callable[[], object]] = {
         "native portable 1T": with_kernel("portable", 1, data),
     }
-    if "avx2" in _core.simd_info()["supported"]:  # type: ignore[operator]
-        v["native avx2 1T"] = with_kernel("avx2", 1, data)
-        v[f"native avx2 {CPUS}T"] = with_kernel("avx2", None, data)
-        v[SPEED_PROBE] = speed_probe  # next to the variant it scales: same moment of the VM
-        if CPUS > 1:
-            # The page hashes alone (no chain) on 1 and all threads: how well this VM scales the
-            # same work in these rounds, against the perfect scaling the ceiling assumes.
-            v["content only avx2 1T"] = lambda: (_core.set_simd("avx2"), _core.sha384_pages(data, 1))
-            v[f"content only avx2 {CPUS}T"] = lambda: (_core.set_simd("avx2"), _core.sha384_pages(data, CPUS))
-    else:
+    for kernel in VECTOR_KERNELS[::-1]:  # the best kernel last: the probe follows it
+        v[f"native {kernel} 1T"] = with_kernel(kernel, 1, data)
+        v[f"native {kernel} {CPUS}T"] = with_kernel(kernel, None, data)
+    if not VECTOR_KERNELS:
         v[f"native portable {CPUS}T"] = with_kernel("portable", None, data)
-        v[SPEED_PROBE] = speed_probe
+    v[SPEED_PROBE] = speed_probe  # next to the variant it scales: same moment of the VM
+    if CPUS > 1 and VECTOR_KERNELS:
+        # The page hashes alone (no chain) on 1 and all threads: how well this VM scales the
+        # same work in these rounds, against the perfect scaling the ceiling assumes.
+        v[f"content only {BEST} 1T"] = lambda: (_core.set_simd(BEST), _core.sha384_pages(data, 1))
+        v[f"content only {BEST} {CPUS}T"] = lambda: (_core.set_simd(BEST), _core.sha384_pages(data, CPUS))
     v["hashlib sha384 per page 1T"] = lambda: [hashlib.sha384(data[i : i + 4096]).digest() for i in range(0, len(data), 4096)]
     if slow:
         v["python reference"] = lambda: _reference.LaunchDigest().update_normal(0x100000, data)
         if ssm_gctx is not None:
             v["sev-snp-measure"] = lambda: ssm_gctx.GCTX().update_normal_pages(0x100000, data)
     return v
+
+
+def vs_forced_avx2(samples: Dict[str, List[float]]) -> str:
+    """The AVX2 pipeline forced, over the AVX-512 one, on all threads (per round), when both run."""
+    if "avx512" not in SUPPORTED:
+        return ""
+    r = median_ratio(samples[f"native avx2 {CPUS}T"], samples[f"native avx512 {CPUS}T"])
+    return f"; avx512 is {r:.2f}x the avx2 pipeline forced, {CPUS}T (target >= 2.8)"
+
 
 def best_native(med: Dict[str, float]) -> float:
     return min(t for k, t in med.items() if k.startswith("native"))
@@ -135,21 +174,22 @@ def vs_scaled_ceiling(samples: Dict[str, List[float]], med: Dict[str, float], ha
 
 
 def print_scaling(med: Dict[str, float]) -> None:
-    if f"content only avx2 {CPUS}T" in med:
-        print(f"  => {CPUS}-thread scaling in these rounds: page hashes alone {med['content only avx2 1T'] / med[f'content only avx2 {CPUS}T']:.2f}x, "
-              f"launch digest {med['native avx2 1T'] / med[f'native avx2 {CPUS}T']:.2f}x (the ceiling assumes {CPUS}.00x)")
+    if f"content only {BEST} {CPUS}T" in med:
+        print(f"  => {CPUS}-thread scaling in these rounds: page hashes alone {med[f'content only {BEST} 1T'] / med[f'content only {BEST} {CPUS}T']:.2f}x, "
+              f"launch digest {med[f'native {BEST} 1T'] / med[f'native {BEST} {CPUS}T']:.2f}x (the ceiling assumes {CPUS}.00x)")
 
 def print_region(label: str, npages: int, med: Dict[str, float], ceiling: float) -> Dict[str, Any]:
     best = best_native(med)
     print(f"\n{label} ({npages} pages)")
     print(f"  {'variant':<28} {'ms':>9} {'us/page':>8} {'MB/s':>7} {'best native is':>15}")
     rows: Dict[str, Any] = {}
-    for name, t in [(k, t) for k, t in med.items() if k != SPEED_PROBE] + [("estimated ceiling", ceiling)]:
+    for name, t in [(k, t) for k, t in med.items() if k != SPEED_PROBE] + ([("estimated ceiling", ceiling)] if ceiling == ceiling else []):
         print(f"  {name:<28} {t * 1e3:>9.2f} {t / npages * 1e6:>8.2f} {npages * 4096 / t / 1e6:>7.0f} {t / best:>14.2f}x")
         rows[name] = {"seconds": t, "us_per_page": t / npages * 1e6, "mb_per_s": npages * 4096 / t / 1e6}
     if SPEED_PROBE in med:
-        print(f"  speed probe: hashlib takes {probe_us(med):.2f} us per cache-hot page in these rounds "
-              f"({probe_us(med) / NOTES_HASHLIB_US:.2f}x the {NOTES_HASHLIB_US} us the ceiling was derived at)")
+        print(f"  speed probe: hashlib takes {probe_us(med):.2f} us per cache-hot page in these rounds"
+              + (f" ({probe_us(med) / NOTES_HASHLIB_US:.2f}x the {NOTES_HASHLIB_US:.2f} us when the clock was measured)"
+                 if NOTES_HASHLIB_US == NOTES_HASHLIB_US else ""))
     return rows
 
 def main() -> None:
@@ -162,41 +202,55 @@ def main() -> None:
     out: Dict[str, Any] = {"cpus": CPUS, "kernels": _core.simd_info()["supported"], "regions": {}}
     print(f"cpus: {CPUS}, kernels: {', '.join(_core.simd_info()['supported'])}")  # type: ignore[arg-type]
 
-    # kernels alone: the chain, and content hashing, on 1 thread
+    derive_ceiling()
+    out["host"] = HOST
+    # kernels alone: the chain, and content hashing, on 1 thread; every kernel forced, same rounds
     n = 16384
     content = os.urandom(4096 * 1024)
-    k: Dict[str, Callable[[], object]] = {
-        # the kernel setting also picks the chain (portable: the baseline x86-64 one)
-        "chain (ZERO pages)": lambda: (_core.set_simd(default_kernel), _core.NativeLaunchDigest(threads=1).update_zero(0, 4096 * n)),
-        SPEED_PROBE: speed_probe,
-        "chain portable": lambda: (_core.set_simd("portable"), _core.NativeLaunchDigest(threads=1).update_zero(0, 4096 * n)),
-        "content avx2 1T": lambda: (_core.set_simd("avx2") if "avx2" in _core.simd_info()["supported"] else None, _core.sha384_pages(content, 1)),  # type: ignore[operator]
-        "content portable 1T": lambda: (_core.set_simd("portable"), _core.sha384_pages(content, 1)),
-    }
+
+    def chain_run(kernel: str) -> Callable[[], object]:
+        return lambda: (_core.set_simd(kernel), _core.NativeLaunchDigest(threads=1).update_zero(0, 4096 * n))
+
+    def content_run(kernel: str) -> Callable[[], object]:
+        return lambda: (_core.set_simd(kernel), _core.sha384_pages(content, 1))
+
+    k: Dict[str, Callable[[], object]] = {}
+    for kernel in reversed(SUPPORTED):  # the kernel setting also picks the chain
+        k[f"chain {kernel}"] = chain_run(kernel)
+        if kernel == BEST:
+            k[SPEED_PROBE] = speed_probe
+    for kernel in reversed(SUPPORTED):
+        k[f"content {kernel} 1T"] = content_run(kernel)
     ksamples: Dict[str, List[float]] = {}
     kmed = round_robin(k, 5 if args.quick else 15, ksamples)
-    chain_us = kmed["chain (ZERO pages)"] / n * 1e6
-    # each round's chain against the probe that ran right after it
-    chain_ref_us = median_ratio(ksamples["chain (ZERO pages)"], ksamples[SPEED_PROBE]) * PROBE_CALLS / n * NOTES_HASHLIB_US
-    avx2_us = kmed["content avx2 1T"] / 1024 * 1e6
+    chain_us = kmed[f"chain {BEST}"] / n * 1e6
+    best_us = kmed[f"content {BEST} 1T"] / 1024 * 1e6
     hashlib_us = probe_us(kmed)
-    speed = hashlib_us / NOTES_HASHLIB_US  # > 1: this VM runs slower now than when the notes measured
-    print(f"\nserial chain: {chain_us:.3f} us per PAGE_INFO (target <= 0.5; {chain_ref_us:.3f} us at the reference "
-          f"speed, each round against the probe after it: hashlib runs {speed:.2f}x slower in these rounds than in perf-notes); "
-          f"the portable chain {kmed['chain portable'] / n * 1e6:.3f} us")
-    # The single-buffer comparison is OpenSSL's SHA-384 on one cache-hot page (no Python slicing)
-    print(f"content hashing 1T: avx2 {avx2_us:.2f} us/page, portable {kmed['content portable 1T'] / 1024 * 1e6:.2f}, "
-          f"hashlib {hashlib_us:.2f} (one hot page) -> avx2 is {hashlib_us / avx2_us:.2f}x single-buffer SHA-384 (target >= 1.6)")
-    out["chain_us_per_page"] = chain_us
-    out["chain_us_per_page_at_reference_speed"] = chain_ref_us
-    out["content_us_per_page"] = {**{name.split()[1]: t / 1024 * 1e6 for name, t in kmed.items() if name.startswith("content")},
+    print("\nserial chain, 1 thread (us per PAGE_INFO): "
+          + ", ".join(f"{kk} {kmed[f'chain {kk}'] / n * 1e6:.3f}" for kk in reversed(SUPPORTED)))
+    if "avx512" in SUPPORTED:
+        print(f"  => chain avx512 is {median_ratio(ksamples['chain avx2'], ksamples['chain avx512']):.2f}x chain avx2 (per round; target >= 1.3)")
+    if CEILING_CHAIN_US == CEILING_CHAIN_US:
+        chain_ref = median_ratio(ksamples[f"chain {BEST}"], ksamples[SPEED_PROBE]) * PROBE_CALLS / n * NOTES_HASHLIB_US
+        print(f"  => {chain_ref:.3f} us at the speed the ceiling was derived at, against the {CEILING_CHAIN_US:.3f} us latency floor")
+    print("content hashing, 1 thread (us per page): "
+          + ", ".join(f"{kk} {kmed[f'content {kk} 1T'] / 1024 * 1e6:.2f}" for kk in reversed(SUPPORTED))
+          + f", hashlib {hashlib_us:.2f} (OpenSSL, one hot page)")
+    if "avx512" in SUPPORTED:
+        print(f"  => avx512 is {median_ratio(ksamples['content avx2 1T'], ksamples['content avx512 1T']):.2f}x the avx2 kernel (target >= 3.8) "
+              f"and {hashlib_us / best_us:.2f}x single-buffer SHA-384 (target >= 5)")
+    elif "avx2" in SUPPORTED:
+        print(f"  => avx2 is {hashlib_us / best_us:.2f}x single-buffer SHA-384 (target >= 1.6)")
+    out["chain_us_per_page"] = {kk: kmed[f"chain {kk}"] / n * 1e6 for kk in SUPPORTED}
+    out["content_us_per_page"] = {**{kk: kmed[f"content {kk} 1T"] / 1024 * 1e6 for kk in SUPPORTED},
                                   "hashlib_hot_page": hashlib_us}
-    # ceilings: the op-count bound of perf-notes.md, and a model from this run's kernels
-    model_us = max(chain_us, (avx2_us + chain_us) / CPUS)
+    # ceilings: the host's op-count bound, and a model from this run's kernels
+    model_us = max(chain_us, (best_us + chain_us) / CPUS)
     bound_us = ceiling_s(1, 1, NOTES_HASHLIB_US) * 1e6
-    print(f"ceiling: op-count bound {bound_us:.2f} us/page ({4096 / bound_us:.0f} MB/s at 3.0 GHz); each region scales it by "
-          f"its speed probe (ratios: per round, against the probe right after the variant); model from this run's kernels {model_us:.2f} us/page")
-    out["ceiling_us_per_page"] = {"op_count_bound": bound_us, "kernel_model": model_us}
+    print((f"ceiling: op-count bound {bound_us:.2f} us/page on {CPUS} cores; each region scales it by "
+           f"its speed probe (ratios: per round, against the probe right after the variant); " if bound_us == bound_us else "")
+          + f"model from this run's kernels max(chain, (content + chain) / {CPUS}) = {model_us:.2f} us/page")
+    out["ceiling_us_per_page"] = {"op_count_bound": bound_us if bound_us == bound_us else None, "kernel_model": model_us}
 
     hashlib_us = NOTES_HASHLIB_US
     for mib in (4, 64):
@@ -211,19 +265,20 @@ def main() -> None:
         region: Dict[str, Any] = {"variants": rows, "speed_probe_us_per_page": probe_us(med)}
         out["regions"][f"{mib}MiB"] = region
         print_scaling(med)
-        print(f"  => vs the ceiling scaled to these rounds: {vs_scaled_ceiling(samples, med, npages, npages):.2f}x (target <= 1.3); "
-              f"vs the unscaled op-count bound: {best_native(med) / (bound_us * npages / 1e6):.2f}x"
-              + (f"; vs sev-snp-measure (per round): {vs_ssm(samples, med):.2f}x{' (target >= 4)' if mib == 4 else ''}"
+        target = "1.6" if BEST == "avx512" else "1.3"
+        print(f"  => vs the ceiling scaled to these rounds: {vs_ceiling_text(vs_scaled_ceiling(samples, med, npages, npages))} (target <= {target})"
+              + vs_forced_avx2(samples)
+              + (f"; vs sev-snp-measure (per round): {vs_ssm(samples, med):.2f}x{(' (target >= 10)' if BEST == 'avx512' else ' (target >= 4)') if mib == 4 else ''}"
                  if "sev-snp-measure" in med else ""))
         print(f"  => fastest round of the best native variant: {best_native(fastest) * 1e3:.2f} ms, "
-              f"{best_native(fastest) / (bound_us * npages / 1e6):.2f}x the unscaled op-count bound (the least disturbed round)")
+              f"{vs_ceiling_text(best_native(fastest) / (bound_us * npages / 1e6))} the unscaled op-count bound (the least disturbed round)")
         region["fastest_best_native_seconds"] = best_native(fastest)
         if mib == 4:
             # A measurement is usually a process's only work: the other CPUs are idle when it
             # starts, and the worker threads must wake them (csrc start_workers).
             cold_samples: Dict[str, List[float]] = {}
             cold = round_robin({k: f for k, f in region_variants(data, slow=True).items()
-                                if k in ("native avx2 1T", f"native avx2 {CPUS}T", "sev-snp-measure")}, 5 if args.quick else 11,
+                                if k in (f"native {BEST} 1T", f"native {BEST} {CPUS}T", "sev-snp-measure")}, 5 if args.quick else 11,
                                cold_samples, idle=0.005)
             print(f"  => after 5 ms idle, as the only work of a process: "
                   + ", ".join(f"{k} {t * 1e3:.2f} ms" for k, t in cold.items())
@@ -249,7 +304,7 @@ def main() -> None:
                                    "vs_scaled_ceiling": vs_scaled_ceiling(samples, med, fw_pages - fill, fw_pages)}
     if "sev-snp-measure" in med:
         out["regions"]["svsm_ovmf"]["vs_sev_snp_measure"] = vs_ssm(samples, med)
-    print(f"  => vs the ceiling for its {fw_pages - fill} distinct pages: {vs_scaled_ceiling(samples, med, fw_pages - fill, fw_pages):.2f}x"
+    print(f"  => vs the ceiling for its {fw_pages - fill} distinct pages: {vs_ceiling_text(vs_scaled_ceiling(samples, med, fw_pages - fill, fw_pages))}"
           + (f"; vs sev-snp-measure (per round): {vs_ssm(samples, med):.2f}x" if "sev-snp-measure" in med else ""))
 
     if not args.quick:
@@ -276,6 +331,8 @@ def main() -> None:
             growth_mib = (rss_anon_kib() - before) / 1024
             v: Dict[str, Callable[[], object]] = {f"native {default_kernel} {CPUS}T mmap": mapped(default_kernel, None),
                                                   f"native {default_kernel} 1T mmap": mapped(default_kernel, 1)}
+            if default_kernel == "avx512":
+                v[f"native avx2 {CPUS}T mmap"] = mapped("avx2", None)
             if ssm_gctx is not None:
                 def ssm_run() -> object:
                     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
@@ -289,7 +346,10 @@ def main() -> None:
             rows = print_region("256 MiB of random pages through mmap, end to end", npages, med, ceiling_s(npages, npages, hashlib_us))
             speed = hashlib_us / NOTES_HASHLIB_US
             gbps = npages * 4096 / best_native(med) / 1e9
-            print(f"  => {gbps:.2f} GB/s (target >= 1.3; {gbps * speed:.2f} GB/s at the reference speed); anonymous memory growth {growth_mib:.1f} MiB (target <= 32)"
+            forced = (f"; avx512 is {median_ratio(samples[f'native avx2 {CPUS}T mmap'], samples[f'native avx512 {CPUS}T mmap']):.2f}x avx2 forced (target >= 2.8)"
+                      if default_kernel == "avx512" else "")
+            print(f"  => {gbps:.2f} GB/s (target >= 1.3" + (f"; {gbps * speed:.2f} GB/s at the speed the ceiling was derived at" if speed == speed else "")
+                  + f"); anonymous memory growth {growth_mib:.1f} MiB (target <= 32)" + forced
                   + (f"; vs sev-snp-measure (per round) {vs_ssm(samples, med, 'sev-snp-measure (mmap)'):.2f}x (target >= 4)" if "sev-snp-measure (mmap)" in med else ""))
             out["regions"]["256MiB_mmap"] = {"variants": rows, "gb_per_s": gbps, "rss_anon_growth_mib": growth_mib}
             if "sev-snp-measure (mmap)" in med:

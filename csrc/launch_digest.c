@@ -59,12 +59,44 @@ static _Atomic int min_pages_per_thread = 48;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static _Atomic int simd_kernel = SNP_SIMD_PORTABLE; /* may change while other threads hash */
-static int simd_supported = 0;
-#ifdef SNP_HAVE_AVX2_KERNEL
-static int bmi2_supported = 0;
-#endif
+static int cpu_features = 0;                         /* SNP_CPU_* bits; read-only after init */
 /* SHA-384 of a page of 0x00 and of 0xFF bytes (see page_fill_byte); read-only after init. */
 static uint64_t zero_page_hash[6], erased_page_hash[6];
+
+int snp_simd_built(int kernel)
+{
+    switch (kernel) {
+    case SNP_SIMD_PORTABLE:
+        return 1;
+#ifdef SNP_HAVE_AVX2_KERNEL
+    case SNP_SIMD_AVX2:
+        return 1;
+#endif
+#ifdef SNP_HAVE_AVX512_KERNEL
+    case SNP_SIMD_AVX512:
+        return 1;
+#endif
+    default:
+        return 0;
+    }
+}
+
+#define AVX512_FEATURES (SNP_CPU_AVX512F | SNP_CPU_AVX512VL | SNP_CPU_AVX512BW)
+
+/* Before init completes: used by init_core itself. */
+static int snp_simd_supported_nolock(int kernel)
+{
+    if (!snp_simd_built(kernel))
+        return 0;
+    switch (kernel) {
+    case SNP_SIMD_AVX2:
+        return (cpu_features & SNP_CPU_AVX2) != 0;
+    case SNP_SIMD_AVX512:
+        return (cpu_features & AVX512_FEATURES) == AVX512_FEATURES;
+    default:
+        return 1;
+    }
+}
 
 static void init_core(void)
 {
@@ -75,13 +107,18 @@ static void init_core(void)
     memset(ones, 0xff, sizeof(ones));
     snp_sha384_page_portable(zeros, zero_page_hash);
     snp_sha384_page_portable(ones, erased_page_hash);
-#ifdef SNP_HAVE_AVX2_KERNEL
-    /* libgcc's check includes OS support for YMM state (XGETBV), not just the CPUID bit. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    /* libgcc's (and compiler-rt's) checks include the OS saving the register state (XGETBV:
+     * YMM for AVX2, opmask/ZMM for AVX-512), not just the CPUID bits. */
     __builtin_cpu_init();
-    simd_supported = __builtin_cpu_supports("avx2") ? 1 : 0;
-    bmi2_supported = __builtin_cpu_supports("bmi2") ? 1 : 0;
+    cpu_features = (__builtin_cpu_supports("avx2") ? SNP_CPU_AVX2 : 0) |
+                   (__builtin_cpu_supports("bmi2") ? SNP_CPU_BMI2 : 0) |
+                   (__builtin_cpu_supports("avx512f") ? SNP_CPU_AVX512F : 0) |
+                   (__builtin_cpu_supports("avx512vl") ? SNP_CPU_AVX512VL : 0) |
+                   (__builtin_cpu_supports("avx512bw") ? SNP_CPU_AVX512BW : 0);
 #endif
-    simd_kernel = simd_supported ? SNP_SIMD_AVX2 : SNP_SIMD_PORTABLE;
+    simd_kernel = snp_simd_supported_nolock(SNP_SIMD_AVX512) ? SNP_SIMD_AVX512
+                  : snp_simd_supported_nolock(SNP_SIMD_AVX2) ? SNP_SIMD_AVX2 : SNP_SIMD_PORTABLE;
 }
 
 static void ensure_init(void)
@@ -119,19 +156,16 @@ const char *snp_strerror(int code)
     }
 }
 
-int snp_simd_built(void)
-{
-#ifdef SNP_HAVE_AVX2_KERNEL
-    return 1;
-#else
-    return 0;
-#endif
-}
-
-int snp_simd_supported(void)
+int snp_simd_supported(int kernel)
 {
     ensure_init();
-    return simd_supported;
+    return snp_simd_supported_nolock(kernel);
+}
+
+int snp_cpu_features(void)
+{
+    ensure_init();
+    return cpu_features;
 }
 
 int snp_simd_get(void)
@@ -143,7 +177,7 @@ int snp_simd_get(void)
 int snp_simd_set(int kernel)
 {
     ensure_init();
-    if (kernel == SNP_SIMD_PORTABLE || (kernel == SNP_SIMD_AVX2 && simd_supported)) {
+    if (snp_simd_supported_nolock(kernel)) {
         simd_kernel = kernel;
         return SNP_OK;
     }
@@ -235,19 +269,78 @@ static void fill_page_hash(const uint8_t *page, int byte, fill_cache *fc, uint64
     memcpy(out, h, 6 * sizeof(uint64_t));
 }
 
+/* Pages a kernel takes per call: the pipeline plans chunks in multiples of it. */
+static uint64_t kernel_lanes(int kernel)
+{
+    return kernel == SNP_SIMD_AVX512 ? 16u : kernel == SNP_SIMD_AVX2 ? 4u : 1u;
+}
+
+#ifdef SNP_HAVE_AVX2_KERNEL
+typedef void (*lanes_fn)(const uint8_t *const *pages, uint64_t (*out)[6]);
+
+/* Calls a `width`-lane kernel on the first `k` (1..width) of p[]; unused lanes repeat page 0. */
+static void call_lanes(lanes_fn fn, int width, const uint8_t *const *p, const uint64_t *idx, int k,
+                       uint64_t (*out)[6])
+{
+    const uint8_t *lane[16];
+    uint64_t lane_out[16][6];
+    for (int l = 0; l < width; l++)
+        lane[l] = p[l < k ? l : 0];
+    fn(lane, lane_out);
+    for (int l = 0; l < k; l++)
+        memcpy(out[idx[l]], lane_out[l], sizeof(lane_out[l]));
+}
+
+#endif
+
+/* Hashes n (1..kernel_lanes) collected pages p[i] into out[idx[i]]: a full batch in one call, a
+ * shorter one with the cheapest calls that cover it. */
+static void hash_lanes(const uint8_t *const *p, const uint64_t *idx, int n, uint64_t (*out)[6], int kernel)
+{
+#ifdef SNP_HAVE_AVX512_KERNEL
+    if (kernel == SNP_SIMD_AVX512) {
+        /* A 16-page call costs about 1.5 8-page calls and an 8-page call about two 4-page calls
+         * (docs/reference/performance.md, "AVX-512"), so: 12-16 pages one 16-page call, 8-11 an
+         * 8-page call and the rest, 5-7 one 8-page call, 2-4 one 4-page call, 1 the portable
+         * kernel (faster than any call for one page). */
+        while (n > 0) {
+            int k = n >= 12 ? (n < 16 ? n : 16) : n >= 5 ? (n < 8 ? n : 8) : n >= 2 ? n : 1;
+            if (k >= 12)
+                call_lanes(snp_sha384_16pages_avx512, 16, p, idx, k, out);
+            else if (k >= 5)
+                call_lanes(snp_sha384_8pages_avx512, 8, p, idx, k, out);
+            else if (k >= 2)
+                call_lanes(snp_sha384_4pages_avx512vl, 4, p, idx, k, out);
+            else
+                snp_sha384_page_portable(p[0], out[idx[0]]);
+            p += k;
+            idx += k;
+            n -= k;
+        }
+        return;
+    }
+#endif
+#ifdef SNP_HAVE_AVX2_KERNEL
+    /* One page is cheaper on the portable kernel; two or three fill the lanes with a repeat of
+     * the first (about 1.5 portable pages' time for all four lanes). */
+    if (kernel == SNP_SIMD_AVX2 && n > 1) {
+        call_lanes(snp_sha384_4pages_avx2, 4, p, idx, n, out);
+        return;
+    }
+#endif
+    (void)kernel;
+    for (int i = 0; i < n; i++)
+        snp_sha384_page_portable(p[i], out[idx[i]]);
+}
+
 /* SHA-384 of n consecutive pages into out[n][6], with the selected kernel. Fill pages take their
- * cached hash; the other pages go to the AVX2 kernel four at a time, in order. */
+ * cached hash; the other pages go to the kernel a batch of its lanes at a time, in order. */
 static void hash_pages_serial(const uint8_t *data, uint64_t n, uint64_t (*out)[6], int kernel)
 {
     fill_cache fc = {-1, {0}};
-#ifdef SNP_HAVE_AVX2_KERNEL
-    const uint8_t *lane[4];
-    uint64_t lane_page[4];
-    uint64_t lane_out[4][6];
-    int lanes = 0;
-#else
-    (void)kernel;
-#endif
+    const uint8_t *lane[16];
+    uint64_t lane_page[16];
+    int lanes = 0, width = (int)kernel_lanes(kernel);
 
     for (uint64_t i = 0; i < n; i++) {
         const uint8_t *p = data + i * 4096u;
@@ -256,34 +349,15 @@ static void hash_pages_serial(const uint8_t *data, uint64_t n, uint64_t (*out)[6
             fill_page_hash(p, byte, &fc, out[i]);
             continue;
         }
-#ifdef SNP_HAVE_AVX2_KERNEL
-        if (kernel == SNP_SIMD_AVX2) {
-            lane[lanes] = p;
-            lane_page[lanes++] = i;
-            if (lanes == 4) {
-                snp_sha384_4pages_avx2(lane, lane_out);
-                for (int l = 0; l < 4; l++)
-                    memcpy(out[lane_page[l]], lane_out[l], sizeof(lane_out[l]));
-                lanes = 0;
-            }
-            continue;
+        lane[lanes] = p;
+        lane_page[lanes++] = i;
+        if (lanes == width) {
+            hash_lanes(lane, lane_page, lanes, out, kernel);
+            lanes = 0;
         }
-#endif
-        snp_sha384_page_portable(p, out[i]);
     }
-#ifdef SNP_HAVE_AVX2_KERNEL
-    /* One leftover page is cheaper on the portable kernel; two or three fill the lanes with a
-     * repeat of the first (about 1.5 portable pages' time for all four lanes). */
-    if (lanes == 1) {
-        snp_sha384_page_portable(lane[0], out[lane_page[0]]);
-    } else if (lanes > 1) {
-        for (int l = lanes; l < 4; l++)
-            lane[l] = lane[0];
-        snp_sha384_4pages_avx2(lane, lane_out);
-        for (int l = 0; l < lanes; l++)
-            memcpy(out[lane_page[l]], lane_out[l], sizeof(lane_out[l]));
-    }
-#endif
+    if (lanes)
+        hash_lanes(lane, lane_page, lanes, out, kernel);
 }
 
 /* ---- the chain -------------------------------------------------------------------------- */
@@ -372,55 +446,96 @@ static void chain_generic(uint64_t ld[6], const uint64_t (*contents)[6], uint64_
  * integer registers (round-robin in one process, 16384 pages): 7-8% faster per page with gcc 12,
  * about 1% with clang 14. */
 #define XROR(x, k) _mm_or_si128(_mm_srli_epi64((x), (k)), _mm_slli_epi64((x), 64 - (k)))
+/* sigma0 and sigma1 (FIPS 180-4 4.12-4.13) on two words; sigma0's rotate by 8 is a byte shuffle
+ * (the caller holds its mask in a local `ror8`). */
+#define XSIG0_AVX2(m) _mm_xor_si128(_mm_xor_si128(XROR(m, 1), _mm_shuffle_epi8(m, ror8)), _mm_srli_epi64(m, 7))
+#define XSIG1_AVX2(m) _mm_xor_si128(_mm_xor_si128(XROR(m, 19), XROR(m, 61)), _mm_srli_epi64(m, 6))
 /* Words 2j and 2j+1 into x[j & 7]: W[t] = sigma1(W[t-2]) + W[t-7] + sigma0(W[t-15]) + W[t-16].
  * x[k] holds (W[2k], W[2k+1]) of the ring (low lane first); the odd pairs W[t-15..t-14] and
- * W[t-7..t-6] straddle two registers (alignr). sigma0's rotate by 8 is a byte shuffle. */
-#define CHAIN_SCHED_PAIR(j)                                                                     \
+ * W[t-7..t-6] straddle two registers (alignr). */
+#define CHAIN_SCHED_PAIR(j, SIG0, SIG1)                                                         \
     do {                                                                                        \
         __m128i m2_ = x[((j) - 1) & 7], m16_ = x[((j) - 8) & 7];                                \
         __m128i m15_ = _mm_alignr_epi8(x[((j) - 7) & 7], m16_, 8);                              \
         __m128i m7_ = _mm_alignr_epi8(x[((j) - 3) & 7], x[((j) - 4) & 7], 8);                   \
-        __m128i s0_ = _mm_xor_si128(_mm_xor_si128(XROR(m15_, 1), _mm_shuffle_epi8(m15_, ror8)), \
-                                    _mm_srli_epi64(m15_, 7));                                   \
-        __m128i s1_ = _mm_xor_si128(_mm_xor_si128(XROR(m2_, 19), XROR(m2_, 61)),                \
-                                    _mm_srli_epi64(m2_, 6));                                    \
+        __m128i s0_ = SIG0(m15_), s1_ = SIG1(m2_);                                              \
         x[(j) & 7] = _mm_add_epi64(_mm_add_epi64(m16_, s0_), _mm_add_epi64(m7_, s1_));          \
         _mm_store_si128((__m128i *)(void *)(wk + 2 * (j)),                                      \
                         _mm_add_epi64(x[(j) & 7], _mm_loadu_si128((const __m128i *)(const void *)(snp_K512 + 2 * (j))))); \
     } while (0)
+
+/* The body of chain_avx2 and chain_avx512: they differ in the schedule's sigma functions. */
+#define CHAIN_VECTOR_SCHEDULE(SIG0, SIG1)                                                       \
+    uint64_t wk[80] __attribute__((aligned(16)));                                               \
+    for (uint64_t i = 0; i < n; i++) {                                                          \
+        const uint64_t *c = contents[i * contents_step];                                        \
+        CHAIN_MESSAGE(w, c, i);                                                                 \
+        __m128i x[8];                                                                           \
+        for (int k = 0; k < 8; k++)                                                             \
+            x[k] = _mm_set_epi64x((long long)w[2 * k + 1], (long long)w[2 * k]);                \
+        CHAIN_IV;                                                                               \
+        _Pragma("GCC unroll 80") for (int t = 0; t < 80; t++) {                                 \
+            CHAIN_ROUND(t < 16 ? w[t & 15] + snp_K512[t] : wk[t]);                              \
+            if (t < 32)                                                                         \
+                CHAIN_SCHED_PAIR(t + 8, SIG0, SIG1);                                            \
+        }                                                                                       \
+        CHAIN_BLOCK2(i);                                                                        \
+    }
 
 __attribute__((target("avx2,bmi2"))) static void
 chain_avx2(uint64_t ld[6], const uint64_t (*contents)[6], uint64_t contents_step, uint64_t n,
            uint64_t w12, uint64_t gpa, uint64_t gpa_step, uint8_t *trail)
 {
     const __m128i ror8 = _mm_set_epi8(8, 15, 14, 13, 12, 11, 10, 9, 0, 7, 6, 5, 4, 3, 2, 1);
-    uint64_t wk[80] __attribute__((aligned(16)));
-    for (uint64_t i = 0; i < n; i++) {
-        const uint64_t *c = contents[i * contents_step];
-        CHAIN_MESSAGE(w, c, i);
-        __m128i x[8];
-        for (int k = 0; k < 8; k++)
-            x[k] = _mm_set_epi64x((long long)w[2 * k + 1], (long long)w[2 * k]);
-        CHAIN_IV;
-        _Pragma("GCC unroll 80") for (int t = 0; t < 80; t++) {
-            CHAIN_ROUND(t < 16 ? w[t & 15] + snp_K512[t] : wk[t]);
-            if (t < 32)
-                CHAIN_SCHED_PAIR(t + 8);
-        }
-        CHAIN_BLOCK2(i);
-    }
+    CHAIN_VECTOR_SCHEDULE(XSIG0_AVX2, XSIG1_AVX2)
 }
 #endif
 
-/* The chain for a content kernel: SNP_SIMD_PORTABLE keeps everything on the portable code. */
+#ifdef SNP_HAVE_AVX512_KERNEL
+/* With AVX-512VL the schedule's rotates are single vprorq instructions and each three-way xor one
+ * vpternlogq (0x96), on xmm: 4 ops per sigma instead of 6-7. Measured on Zen 5 with prototypes
+ * (reference): 1.36x chain_avx2 per PAGE_INFO with gcc 12. The rounds stay scalar (rorx). */
+#define XSIG0_AVX512(m) _mm_ternarylogic_epi64(_mm_ror_epi64(m, 1), _mm_ror_epi64(m, 8), _mm_srli_epi64(m, 7), 0x96)
+#define XSIG1_AVX512(m) _mm_ternarylogic_epi64(_mm_ror_epi64(m, 19), _mm_ror_epi64(m, 61), _mm_srli_epi64(m, 6), 0x96)
+
+__attribute__((target("avx2,bmi2,avx512f,avx512vl"))) static void
+chain_avx512(uint64_t ld[6], const uint64_t (*contents)[6], uint64_t contents_step, uint64_t n,
+             uint64_t w12, uint64_t gpa, uint64_t gpa_step, uint8_t *trail)
+{
+    CHAIN_VECTOR_SCHEDULE(XSIG0_AVX512, XSIG1_AVX512)
+}
+#endif
+
+/* The chain for a content kernel: SNP_SIMD_PORTABLE keeps everything on the portable code. The
+ * vector chains need BMI2 (rorx) too; every CPU with AVX-512 known has it, but it is checked. */
 static chain_fn chain_impl(int kernel)
 {
+#ifdef SNP_HAVE_AVX512_KERNEL
+    if (kernel == SNP_SIMD_AVX512 && (cpu_features & SNP_CPU_BMI2))
+        return chain_avx512;
+#endif
 #ifdef SNP_HAVE_AVX2_KERNEL
-    if (kernel == SNP_SIMD_AVX2 && bmi2_supported)
+    if ((kernel == SNP_SIMD_AVX2 || kernel == SNP_SIMD_AVX512) && (cpu_features & SNP_CPU_BMI2))
         return chain_avx2;
 #endif
     (void)kernel;
     return chain_generic;
+}
+
+/* Which chain chain_impl picks for the active kernel: for snp_chain_get. */
+int snp_chain_get(void)
+{
+    ensure_init();
+    chain_fn c = chain_impl(atomic_load_explicit(&simd_kernel, memory_order_relaxed));
+#ifdef SNP_HAVE_AVX512_KERNEL
+    if (c == chain_avx512)
+        return SNP_SIMD_AVX512;
+#endif
+#ifdef SNP_HAVE_AVX2_KERNEL
+    if (c == chain_avx2)
+        return SNP_SIMD_AVX2;
+#endif
+    return SNP_SIMD_PORTABLE;
 }
 
 static int current_kernel(void)
@@ -457,21 +572,22 @@ typedef struct {
 #endif
 } window_job;
 
-/* Chunk boundaries. About 16 chunks per thread, 8..64 pages each, a multiple of 4 (the AVX2
- * lanes): 32-64 pages measured best (perf-notes.md section 3.6), and an even size keeps the
+/* Chunk boundaries. About 16 chunks per thread, 8..64 pages each, a multiple of the kernel's
+ * lanes (4 for AVX2, 16 for AVX-512; the minimum rises to one 16-page call): 32-64 pages measured best (perf-notes.md section 3.6), and an even size keeps the
  * threads balanced when the cost per page is not (pages of one fill byte cost almost nothing, and
  * firmware has them in long runs). Only the last chunks shrink, to about half of what each thread
  * has left down to MIN_CHUNK_PAGES (about 30 us of hashing), so the threads finish close together
  * even when one vCPU runs slower. first needs room for npages / MIN_CHUNK_PAGES + 2 entries.
  * Returns the number of chunks. */
-static uint64_t plan_chunks(uint64_t npages, int threads, uint64_t *first)
+static uint64_t plan_chunks(uint64_t npages, int threads, uint64_t lanes, uint64_t *first)
 {
-    uint64_t even = (npages / (16u * (uint64_t)threads)) & ~(uint64_t)3, n = 0;
-    even = even < MIN_CHUNK_PAGES ? MIN_CHUNK_PAGES : even > CHUNK_PAGES ? CHUNK_PAGES : even;
+    uint64_t mask = ~(lanes - 1), least = lanes > MIN_CHUNK_PAGES ? lanes : MIN_CHUNK_PAGES;
+    uint64_t even = (npages / (16u * (uint64_t)threads)) & mask, n = 0;
+    even = even < least ? least : even > CHUNK_PAGES ? CHUNK_PAGES : even;
     for (uint64_t at = 0; at < npages;) {
         uint64_t left = npages - at;
-        uint64_t size = (left / (2u * (uint64_t)threads)) & ~(uint64_t)3;
-        size = size < MIN_CHUNK_PAGES ? MIN_CHUNK_PAGES : size > even ? even : size;
+        uint64_t size = (left / (2u * (uint64_t)threads)) & mask;
+        size = size < least ? least : size > even ? even : size;
         first[n++] = at;
         at += size < left ? size : left;
     }
@@ -641,14 +757,14 @@ static int hash_region(const uint8_t *data, uint64_t npages, int nthreads, chain
         j.data = data + base * 4096u;
         j.npages = npages - base < window ? npages - base : window;
         int threads = effective_threads(nthreads, j.npages);
-        j.nchunks = plan_chunks(j.npages, threads, first);
+        j.kernel = current_kernel();
+        j.nchunks = plan_chunks(j.npages, threads, kernel_lanes(j.kernel), first);
         j.first = first;
         j.contents = contents;
         atomic_init(&j.next_chunk, 0);
         j.done = done;
         for (uint64_t c = 0; c < j.nchunks; c++)
             atomic_init(&done[c], 0);
-        j.kernel = current_kernel();
         if (cc != NULL) {
             chain_ctx wcc = {cc->ld, cc->w12, cc->gpa + base * 4096u};
             run_window(&j, threads, &wcc);

@@ -86,6 +86,17 @@ void snp_sha384_page_portable(const uint8_t *page, uint64_t out[6]);
 void snp_sha384_4pages_avx2(const uint8_t *const pages[4], uint64_t out[4][6]);
 #endif
 
+/* build_ffi.py defines SNP_NO_AVX512 when the compiler cannot build target("avx512f,avx512vl,
+ * avx512bw") intrinsics (the build then has the AVX2 and portable kernels). */
+#if defined(SNP_HAVE_AVX2_KERNEL) && !defined(SNP_NO_AVX512)
+#define SNP_HAVE_AVX512_KERNEL 1
+/* SHA-384 of 16 pages (two interleaved 8-lane zmm groups), of 8 (one zmm group) and of 4 (ymm,
+ * AVX-512VL); out[lane][6]. */
+void snp_sha384_16pages_avx512(const uint8_t *const pages[16], uint64_t out[16][6]);
+void snp_sha384_8pages_avx512(const uint8_t *const pages[8], uint64_t out[8][6]);
+void snp_sha384_4pages_avx512vl(const uint8_t *const pages[4], uint64_t out[4][6]);
+#endif
+
 static inline uint64_t snp_load_be64(const uint8_t *p)
 {
     return ((uint64_t)p[0] << 56) | ((uint64_t)p[1] << 48) | ((uint64_t)p[2] << 40) |

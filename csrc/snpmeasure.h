@@ -39,6 +39,15 @@
 /* Content-hashing kernels. */
 #define SNP_SIMD_PORTABLE 0
 #define SNP_SIMD_AVX2 1
+#define SNP_SIMD_AVX512 2
+
+/* CPU features the kernels use (snp_cpu_features bits; libgcc's checks, OS register state
+ * included). */
+#define SNP_CPU_AVX2 1
+#define SNP_CPU_BMI2 2
+#define SNP_CPU_AVX512F 4
+#define SNP_CPU_AVX512VL 8
+#define SNP_CPU_AVX512BW 16
 
 const char *snp_strerror(int code);
 
@@ -76,13 +85,18 @@ int snp_ld_update_fill(uint8_t *digest, uint8_t page_type, uint64_t gpa, const u
                        uint8_t vmpl3_perms);
 
 /* Kernel selection: which kernel snp_hash_pages / snp_ld_update use for page contents; the chain
- * follows (SNP_SIMD_PORTABLE: baseline code; SNP_SIMD_AVX2: AVX2+BMI2 when the CPU has BMI2).
- * snp_simd_built: 1 if this build has the AVX2 kernel (x86-64 and a compiler that builds it);
- * snp_simd_supported: 1 if it has it and this CPU runs it. */
-int snp_simd_built(void);
-int snp_simd_supported(void);
+ * follows (SNP_SIMD_PORTABLE: baseline code; SNP_SIMD_AVX2: AVX2+BMI2 when the CPU has BMI2;
+ * SNP_SIMD_AVX512: AVX-512 F/VL/BW, and BMI2 for the chain's rounds when the CPU has it).
+ * snp_simd_built(k): 1 if this build has kernel k (x86-64 and a compiler that builds it);
+ * snp_simd_supported(k): 1 if it has it and this CPU runs it. At start the best supported kernel
+ * is active. */
+int snp_simd_built(int kernel);
+int snp_simd_supported(int kernel);
 int snp_simd_get(void);
 int snp_simd_set(int kernel);
+int snp_cpu_features(void);
+/* Which chain the active kernel runs (an SNP_SIMD_* value). */
+int snp_chain_get(void);
 int snp_online_cpus(void);
 
 /* Pages per thread below which a region is hashed on fewer threads (default 48, the measured

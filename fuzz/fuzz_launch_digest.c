@@ -32,7 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t imi = data[1] % 3;   /* 2 is invalid */
     uint8_t v1 = data[2], v2 = data[3], v3 = data[4];
     int threads = data[5] % 6;   /* 0 = all CPUs */
-    int kernel = data[6] & 1;
+    int kernel = data[6] % 3;    /* portable, avx2, avx512: one the CPU lacks is refused and the
+                                  * portable one (set after each run) stays */
     uint8_t mode = data[7];
     uint64_t gpa = le64(data + 8);
     if (!(mode & 0x40))

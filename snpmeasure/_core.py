@@ -3,7 +3,9 @@
 ``SNPMEASURE_BACKEND=python`` selects the pure-Python reference; anything else (default
 ``native``) requires the compiled core and fails loudly if it is missing or broken: a silent
 fallback would make a build pipeline 4x slower without anyone noticing.
-``SNPMEASURE_SIMD=off`` forces the portable code: the content-hashing kernel and the chain.
+``SNPMEASURE_SIMD=avx512|avx2|portable`` forces a content-hashing kernel (the chain follows it);
+``off`` is ``portable``, ``auto``/``on`` (or unset) the best one this build and CPU run. A forced
+kernel the build or CPU lacks is an import error, never a silent fallback.
 """
 
 from __future__ import annotations
@@ -60,14 +62,52 @@ def check_rc(rc: int) -> None:
     raise NativeError(f"snpmeasure native core: {message} (code {rc})")
 
 
+#: Kernel names, in order of preference, and their SNP_SIMD_* codes in csrc/snpmeasure.h.
+KERNELS = ("avx512", "avx2", "portable")
+
+
+def _kernel_code(name: str) -> int:
+    lib = _native.lib
+    codes = {"portable": lib.SNP_SIMD_PORTABLE, "avx2": lib.SNP_SIMD_AVX2, "avx512": lib.SNP_SIMD_AVX512}
+    return int(codes[name])
+
+
+def _kernel_name(code: int) -> str:
+    return next(k for k in KERNELS if _kernel_code(k) == code)
+
+
 def _apply_simd_env() -> None:
     setting = os.environ.get("SNPMEASURE_SIMD", "").strip().lower()
     if setting in ("", "auto", "on"):
         return
-    if setting == "off":
-        check_rc(_native.lib.snp_simd_set(_native.lib.SNP_SIMD_PORTABLE))
-        return
-    raise ImportError(f"SNPMEASURE_SIMD: must be 'auto', 'on' or 'off', got {show(setting)}")
+    kernel = "portable" if setting == "off" else setting
+    if kernel not in KERNELS:
+        raise ImportError(
+            f"SNPMEASURE_SIMD: must be 'auto', 'on', 'off', 'avx512', 'avx2' or 'portable', got {show(setting)}"
+        )
+    if not _native.lib.snp_simd_supported(_kernel_code(kernel)):
+        raise ImportError(f"SNPMEASURE_SIMD={kernel}: {_unsupported(kernel)}")
+    check_rc(_native.lib.snp_simd_set(_kernel_code(kernel)))
+
+
+#: The CPU features each kernel needs (csrc/snpmeasure.h SNP_CPU_*).
+_FEATURES = {"avx2": ("avx2",), "avx512": ("avx512f", "avx512vl", "avx512bw")}
+_FEATURE_BITS = {"avx2": 1, "bmi2": 2, "avx512f": 4, "avx512vl": 8, "avx512bw": 16}
+
+
+def cpu_features() -> List[str]:
+    """The CPU features the kernels use that this CPU (and its OS) supports."""
+    if _native is None:
+        return []
+    bits = _native.lib.snp_cpu_features()
+    return [name for name, bit in _FEATURE_BITS.items() if bits & bit]
+
+
+def _unsupported(kernel: str) -> str:
+    if not _native.lib.snp_simd_built(_kernel_code(kernel)):
+        return "this build of snpmeasure has no such kernel (its compiler failed build_ffi.py's probe)"
+    missing = [f for f in _FEATURES[kernel] if f not in cpu_features()]
+    return f"this CPU lacks {', '.join(missing)}"
 
 
 class NativeLaunchDigest(LaunchDigestBase):
@@ -124,25 +164,35 @@ def native_available() -> bool:
 
 
 def simd_info() -> Dict[str, object]:
-    """Which content-hashing kernels exist and which is active (native backend only)."""
+    """Which content-hashing kernels exist and which is active (native backend only): ``built``
+    (compiled into this build), ``supported`` (built and this CPU runs them), ``active`` (the
+    kernel in use), ``chain`` (the PAGE_INFO chain that kernel runs), ``cpu_features``."""
     if _native is None:
-        return {"backend": backend, "built": [], "supported": [], "active": None}
+        return {"backend": backend, "built": [], "supported": [], "active": None, "chain": None, "cpu_features": []}
     lib = _native.lib
-    built = ["portable"] + (["avx2"] if lib.snp_simd_built() else [])
-    supported = ["portable"] + (["avx2"] if lib.snp_simd_supported() else [])
-    active = "avx2" if lib.snp_simd_get() == lib.SNP_SIMD_AVX2 else "portable"
-    return {"backend": backend, "built": built, "supported": supported, "active": active, "cpus": lib.snp_online_cpus()}
+    order = KERNELS[::-1]
+    return {
+        "backend": backend,
+        "built": [k for k in order if lib.snp_simd_built(_kernel_code(k))],
+        "supported": [k for k in order if lib.snp_simd_supported(_kernel_code(k))],
+        "active": _kernel_name(lib.snp_simd_get()),
+        "chain": _kernel_name(lib.snp_chain_get()),
+        "cpu_features": cpu_features(),
+        "cpus": lib.snp_online_cpus(),
+    }
 
 
 def set_simd(kernel: str) -> None:
-    """Select the content-hashing kernel: "avx2" or "portable" (native backend only). The serial
-    chain follows: "portable" runs the baseline x86-64 chain, "avx2" the AVX2+BMI2 one."""
+    """Select the content-hashing kernel: "avx512", "avx2" or "portable" (native backend only).
+    The serial chain follows: "portable" runs the baseline x86-64 chain, "avx2" the AVX2+BMI2
+    one, "avx512" the one whose message schedule uses AVX-512VL."""
     if _native is None:
         raise InvalidInputError("simd", "needs the native backend")
-    codes = {"portable": _native.lib.SNP_SIMD_PORTABLE, "avx2": _native.lib.SNP_SIMD_AVX2}
-    if kernel not in codes:
-        raise InvalidInputError("simd", f"must be 'avx2' or 'portable', got {show(kernel)}")
-    check_rc(_native.lib.snp_simd_set(codes[kernel]))
+    if kernel not in KERNELS:
+        raise InvalidInputError("simd", f"must be 'avx512', 'avx2' or 'portable', got {show(kernel)}")
+    if not _native.lib.snp_simd_supported(_kernel_code(kernel)):
+        raise InvalidInputError("simd", f"{kernel}: {_unsupported(kernel)}")
+    check_rc(_native.lib.snp_simd_set(_kernel_code(kernel)))
 
 
 def sha384_pages(data: bytes, threads: int = 1) -> bytes:

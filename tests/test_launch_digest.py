@@ -204,7 +204,7 @@ op_strategy = st.tuples(
     seed=st.binary(min_size=48, max_size=48),
     ops=st.lists(op_strategy, min_size=1, max_size=4),
     threads=st.sampled_from([1, 2, 4]),
-    kernel=st.sampled_from(["portable", "avx2"]),
+    kernel=st.sampled_from(["portable", "avx2", "avx512"]),
     rnd=st.integers(0, 2**32).map(random.Random),
 )
 def test_native_equals_reference(seed: bytes, ops: list, threads: int, kernel: str, rnd: random.Random) -> None:

@@ -58,3 +58,32 @@ def test_simd_info_says_what_was_built() -> None:
     assert "portable" in info["built"]  # type: ignore[operator]
     assert set(info["supported"]) <= set(info["built"])  # type: ignore[call-overload]
     assert info["active"] in info["supported"]  # type: ignore[operator]
+
+
+def test_avx512_probe_falls_back_to_avx2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A compiler that fails the AVX-512 probe gets -DSNP_NO_AVX512 (and a line on stderr), or a
+    build error with SNPMEASURE_REQUIRE_AVX512=1; one that fails AVX2 too needs no AVX-512 flag."""
+    mod = load_build_ffi()
+    monkeypatch.delenv("SNPMEASURE_REQUIRE_AVX512", raising=False)
+    monkeypatch.delenv("SNPMEASURE_REQUIRE_AVX2", raising=False)
+    monkeypatch.setattr(mod.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(mod, "_compiles", lambda source: source == mod.AVX2_PROBE)
+    assert mod.kernel_flags() == ["-DSNP_NO_AVX512"]
+    assert "cannot build the AVX-512 kernel; building the AVX2 and portable kernels only" in capsys.readouterr().err
+    monkeypatch.setenv("SNPMEASURE_REQUIRE_AVX512", "1")
+    with pytest.raises(SystemExit, match="cannot build the AVX-512 kernel and SNPMEASURE_REQUIRE_AVX512=1"):
+        mod.kernel_flags()
+    monkeypatch.delenv("SNPMEASURE_REQUIRE_AVX512")
+    monkeypatch.setattr(mod, "_compiles", lambda source: False)
+    assert mod.kernel_flags() == ["-DSNP_NO_AVX2"]  # sha512.h leaves AVX-512 out without AVX2
+
+
+def test_avx512_probe_passes_with_this_compiler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """gcc 12 and clang 14 on x86-64 build the AVX-512 kernel (no -march flag is needed)."""
+    import platform
+
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("the AVX-512 kernel exists on x86-64 only")
+    mod = load_build_ffi()
+    monkeypatch.delenv("SNPMEASURE_CFLAGS", raising=False)
+    assert mod.kernel_flags() == []

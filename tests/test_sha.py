@@ -67,7 +67,7 @@ def test_sha_matches_hashlib(data: bytes) -> None:
     assert native_sha512(data) == hashlib.sha512(data).digest()
 
 
-@given(st.integers(0, 40), st.integers(1, 4), st.sampled_from(["portable", "avx2"]), st.integers(0, 2**32).map(random.Random))
+@given(st.integers(0, 40), st.integers(1, 4), st.sampled_from(["portable", "avx2", "avx512"]), st.integers(0, 2**32).map(random.Random))
 def test_page_kernels_match_hashlib(npages: int, threads: int, kernel: str, rnd: random.Random) -> None:
     """Both content kernels, every lane/remainder combination, 1..4 threads."""
     if kernel not in _core.simd_info()["supported"]:  # type: ignore[operator]
@@ -101,7 +101,7 @@ fill_pages = st.builds(
 )
 
 
-@given(st.lists(fill_pages, max_size=24), st.integers(1, 4), st.sampled_from(["portable", "avx2"]))
+@given(st.lists(fill_pages, max_size=24), st.integers(1, 4), st.sampled_from(["portable", "avx2", "avx512"]))
 def test_fill_pages_match_hashlib(pages: list, threads: int, kernel: str) -> None:
     """Fill pages take a cached hash; everything around them still goes through the lanes in order."""
     if kernel not in _core.simd_info()["supported"]:  # type: ignore[operator]
