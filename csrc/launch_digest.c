@@ -527,6 +527,7 @@ int snp_chain_get(void)
 {
     ensure_init();
     chain_fn c = chain_impl(atomic_load_explicit(&simd_kernel, memory_order_relaxed));
+    (void)c; /* unused in a portable-only build */
 #ifdef SNP_HAVE_AVX512_KERNEL
     if (c == chain_avx512)
         return SNP_SIMD_AVX512;
