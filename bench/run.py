@@ -382,8 +382,13 @@ def main() -> None:
     out["cli_seconds"] = cmed
     _core.set_simd(default_kernel)
     if args.json:
+        def no_nan(x: Any) -> Any:  # no ceiling for this host: null, not NaN (which JSON lacks)
+            if isinstance(x, dict):
+                return {k: no_nan(v) for k, v in x.items()}
+            return None if isinstance(x, float) and x != x else x
+
         with open(args.json, "w") as f:
-            json.dump(out, f, indent=2)
+            json.dump(no_nan(out), f, indent=2)
 
 if __name__ == "__main__":
     main()
