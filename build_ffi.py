@@ -74,34 +74,32 @@ def _compiler_name() -> str:
     return " ".join(shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"))
 
 
-def avx2_kernel_flags() -> list:
-    """[] if the C compiler builds the AVX2 kernel (x86-64 only), else ["-DSNP_NO_AVX2"]: the build
-    then succeeds with the portable kernel alone, and says so on stderr (``snpmeasure info`` shows
-    it too). With SNPMEASURE_REQUIRE_AVX2=1 a failed probe stops the build instead."""
+def _kernel_or_fallback(kernel: str, probe: str, flag: str, fallback: str) -> list:
+    """[] if the probe for ``kernel`` compiles (or this is no x86-64 machine: csrc/sha512.h enables
+    the x86 kernels there only), else [flag] and a line on stderr; with SNPMEASURE_REQUIRE_<KERNEL>=1
+    a failed probe stops the build instead."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
-        return []  # csrc/sha512.h enables the kernel on x86-64 only
-    if _compiles(AVX2_PROBE):
         return []
-    message = f"snpmeasure: the C compiler ({_compiler_name()}) cannot build the AVX2 kernel"
-    if os.environ.get("SNPMEASURE_REQUIRE_AVX2") == "1":
-        raise SystemExit(message + " and SNPMEASURE_REQUIRE_AVX2=1 is set")
-    print(message + "; building the portable kernel only (about 2.5x slower per page)", file=sys.stderr)
-    return ["-DSNP_NO_AVX2"]
+    if _compiles(probe):
+        return []
+    env = "SNPMEASURE_REQUIRE_" + kernel.replace("-", "")
+    message = f"snpmeasure: the C compiler ({_compiler_name()}) cannot build the {kernel} kernel"
+    if os.environ.get(env) == "1":
+        raise SystemExit(f"{message} and {env}=1 is set")
+    print(f"{message}; {fallback}", file=sys.stderr)
+    return [flag]
+
+
+def avx2_kernel_flags() -> list:
+    """[] if the C compiler builds the AVX2 kernel, else ["-DSNP_NO_AVX2"]: the build then succeeds
+    with the portable kernel alone (``snpmeasure info`` shows it too)."""
+    return _kernel_or_fallback("AVX2", AVX2_PROBE, "-DSNP_NO_AVX2", "building the portable kernel only (about 2.5x slower per page)")
 
 
 def avx512_kernel_flags() -> list:
-    """[] if the C compiler builds the AVX-512 kernel (x86-64 only), else ["-DSNP_NO_AVX512"]: the
-    build then has the AVX2 and portable kernels, and says so on stderr. With
-    SNPMEASURE_REQUIRE_AVX512=1 a failed probe stops the build instead."""
-    if platform.machine().lower() not in ("x86_64", "amd64"):
-        return []
-    if _compiles(AVX512_PROBE):
-        return []
-    message = f"snpmeasure: the C compiler ({_compiler_name()}) cannot build the AVX-512 kernel"
-    if os.environ.get("SNPMEASURE_REQUIRE_AVX512") == "1":
-        raise SystemExit(message + " and SNPMEASURE_REQUIRE_AVX512=1 is set")
-    print(message + "; building the AVX2 and portable kernels only", file=sys.stderr)
-    return ["-DSNP_NO_AVX512"]
+    """[] if the C compiler builds the AVX-512 kernel, else ["-DSNP_NO_AVX512"]: the build then has
+    the AVX2 and portable kernels."""
+    return _kernel_or_fallback("AVX-512", AVX512_PROBE, "-DSNP_NO_AVX512", "building the AVX2 and portable kernels only")
 
 
 def kernel_flags() -> list:
