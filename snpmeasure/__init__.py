@@ -1,15 +1,19 @@
 """snpmeasure: AMD SEV-SNP launch measurements, computed before launch.
 
-The launch digest core (``LaunchDigest``) is native C; everything else is thin Python on top.
-``import snpmeasure`` loads only the core and the exceptions; every other name loads its module on
-first use (PEP 562), so the CLI starts fast and ``cryptography`` is imported only when a key,
-signature or certificate is handled.
+The launch digest core (:class:`LaunchDigest`) is native C; everything else is Python on top.
+``import snpmeasure`` loads only the core, the exceptions and the page constants; every other name
+loads its module on first use (PEP 562), so the CLI starts fast and ``cryptography`` is imported
+only when a key, signature or certificate is handled.
+
+:data:`_EXPORTS` is the one list of the public API: ``__all__``, ``dir(snpmeasure)`` and the lazy
+loader follow it, and ``tests/test_init.py`` checks that ``__all__`` and the imports the type
+checkers read (below) say the same.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any, Dict, List
+import typing as _typing
+from importlib import import_module as _import_module
 
 from ._core import LaunchDigest, backend
 from ._version import __version__
@@ -17,59 +21,77 @@ from .errors import (
     BlobError,
     ConfigError,
     Error,
+    FirmwareError,
     ImageError,
+    InputFileError,
     InvalidInputError,
+    KvmError,
     ManifestError,
     NativeError,
     PolicyError,
     ProfileError,
     QemuObjectError,
+    ReportError,
     SignatureError,
 )
 from .pages import PAGE_SIZE, VMSA_GPA, PageType
 
-#: Public name → the module that defines it (loaded on first access).
-_LAZY: Dict[str, str] = {
+#: Every public name → the module that defines it. Names of ``_core``, ``_version``, ``errors`` and
+#: ``pages`` are imported above; the others load on first access.
+_EXPORTS: dict[str, str] = {
+    # the digest core and its constants
+    "LaunchDigest": "_core", "backend": "_core", "__version__": "_version",
+    "PageType": "pages", "PAGE_SIZE": "pages", "VMSA_GPA": "pages",
+    # measuring
     "measure": "measurement", "sweep": "measurement", "Measurement": "measurement",
     "table": "tables", "TableRow": "tables",
     "FirmwareImage": "images", "FirmwareManifest": "images",
     "LaunchProfile": "profiles",
-    "Firmware": "firmware", "FirmwareError": "firmware", "HostModel": "firmware", "KvmError": "firmware",
-    "LaunchResult": "firmware", "Status": "firmware",
+    # the launch dry run and the blobs QEMU hands the firmware
+    "Firmware": "firmware", "HostModel": "firmware", "LaunchResult": "firmware", "Status": "firmware",
     "GuestPolicy": "policy",
     "IdAuth": "blobs", "IdBlock": "blobs", "sign_id_block": "blobs",
     "SevSnpGuest": "qemu",
-    "AttestationReport": "report", "Expectations": "report", "Mismatch": "report", "ReportError": "errors",
-}
+    # attestation reports
+    "AttestationReport": "report", "Expectations": "report", "Mismatch": "report",
+    # exceptions
+    "Error": "errors", "InvalidInputError": "errors", "InputFileError": "errors", "ImageError": "errors",
+    "ManifestError": "errors", "ProfileError": "errors", "ConfigError": "errors", "PolicyError": "errors",
+    "BlobError": "errors", "ReportError": "errors", "QemuObjectError": "errors", "SignatureError": "errors",
+    "FirmwareError": "errors", "KvmError": "errors", "NativeError": "errors",
+}  # fmt: skip
 
-if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from .blobs import IdAuth, IdBlock, sign_id_block
-    from .firmware import Firmware, FirmwareError, HostModel, KvmError, LaunchResult, Status
-    from .images import FirmwareImage, FirmwareManifest
-    from .measurement import Measurement, measure, sweep
-    from .policy import GuestPolicy
-    from .profiles import LaunchProfile
-    from .qemu import SevSnpGuest
-    from .report import AttestationReport, Expectations, Mismatch, ReportError
-    from .tables import TableRow, table
+if _typing.TYPE_CHECKING:  # the lazy names, for type checkers and IDEs (tests/test_init.py keeps it whole)
+    from .blobs import IdAuth as IdAuth, IdBlock as IdBlock, sign_id_block as sign_id_block
+    from .firmware import Firmware as Firmware, HostModel as HostModel
+    from .firmware import LaunchResult as LaunchResult, Status as Status
+    from .images import FirmwareImage as FirmwareImage, FirmwareManifest as FirmwareManifest
+    from .measurement import Measurement as Measurement, measure as measure, sweep as sweep
+    from .policy import GuestPolicy as GuestPolicy
+    from .profiles import LaunchProfile as LaunchProfile
+    from .qemu import SevSnpGuest as SevSnpGuest
+    from .report import AttestationReport as AttestationReport, Expectations as Expectations
+    from .report import Mismatch as Mismatch
+    from .tables import TableRow as TableRow, table as table
+
+__all__ = [
+    "AttestationReport", "BlobError", "ConfigError", "Error", "Expectations", "Firmware", "FirmwareError",
+    "FirmwareImage", "FirmwareManifest", "GuestPolicy", "HostModel", "IdAuth", "IdBlock", "ImageError",
+    "InputFileError", "InvalidInputError", "KvmError", "LaunchDigest", "LaunchProfile", "LaunchResult",
+    "ManifestError", "Measurement", "Mismatch", "NativeError", "PAGE_SIZE", "PageType", "PolicyError",
+    "ProfileError", "QemuObjectError", "ReportError", "SevSnpGuest", "SignatureError", "Status", "TableRow",
+    "VMSA_GPA", "__version__", "backend", "measure", "sign_id_block", "sweep", "table",
+]  # fmt: skip
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
+def __getattr__(name: str) -> _typing.Any:
+    module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'snpmeasure' has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
+    value = getattr(_import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
 
 
-def __dir__() -> List[str]:
-    return sorted(set(globals()) | set(_LAZY))
-
-
-__all__ = [
-    "LaunchDigest", "PageType", "VMSA_GPA", "PAGE_SIZE", "backend", "__version__",
-    "Error", "InvalidInputError", "ImageError", "ManifestError", "ProfileError", "ConfigError", "NativeError",
-    "PolicyError", "BlobError", "SignatureError", "QemuObjectError",
-    *_LAZY,
-]
+def __dir__() -> list[str]:
+    return sorted(_EXPORTS)

@@ -35,7 +35,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, Union
 
-from .checks import as_bytes
+from ._checks import as_bytes
 from .errors import BlobError, InvalidInputError, SignatureError, show
 from .policy import DEFAULT_POLICY, GuestPolicy
 
@@ -286,7 +286,7 @@ def load_private_key(source: KeySource, *, password: Optional[bytes] = None, fie
         if isinstance(source, (bytes, bytearray)):
             data, where = bytes(source), "key bytes"
         else:
-            from .files import read_input
+            from ._files import read_input
 
             data, where = read_input(field_name, source, 1 << 20), os.fspath(source)  # a PEM or DER key is a few KiB
         try:
@@ -553,7 +553,7 @@ def parse_blob(prop: str, value: Union[str, bytes]) -> bytes:
     elif not isinstance(value, str):
         raise BlobError(prop, f"must be base64, hex:..., @FILE text or bytes, got {type(value).__name__}")
     elif value.startswith("@"):
-        from .files import read_input
+        from ._files import read_input
 
         raw = read_input(prop, value[1:], ID_AUTH_SIZE + 1)  # nothing longer is valid: never read a huge file
     elif value.lower().startswith(("hex:", "0x")):

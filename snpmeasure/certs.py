@@ -10,11 +10,12 @@ chip's key changes with its TCB instead).
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple, TypeVar, Union
 
-from .errors import ReportError, SignatureError, show
+from .errors import InvalidInputError, ReportError, SignatureError, show
 
 if TYPE_CHECKING:  # pragma: no cover
     import datetime
@@ -31,7 +32,7 @@ MAX_CRL_BYTES = 1 << 20
 def _read_source(source: Any, field: str, what: str, limit: Optional[int] = None) -> bytes:
     """The bytes of a path or bytes-like source (at most ``limit`` + 1 read from a file)."""
     if isinstance(source, (str, os.PathLike)):
-        from .files import read_input
+        from ._files import read_input
 
         return read_input(field, source, -1 if limit is None else limit + 1)
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -237,6 +238,40 @@ def utc_text(at: "datetime.datetime") -> str:
     return at.astimezone(datetime.timezone.utc).replace(tzinfo=None).isoformat() + "Z"
 
 
+#: :func:`parse_utc`: a date, or a date and a time (seconds and a fraction optional) with an optional "Z" or
+#: +HH:MM/-HH:MM offset; the same forms on every Python (``fromisoformat`` reads more from 3.11 on,
+#: and before that takes any character between date and time, so "2026-06-01+05:00" read as 05:00).
+_UTC_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,6}))?)?([Zz]|[+-][0-9]{2}:[0-9]{2})?)?")
+
+
+def parse_utc(text: Optional[str], field: str = "at") -> "datetime.datetime":
+    """A time given as text (``report verify --at``) as an aware UTC datetime; a time without an
+    offset is UTC; None: now, to the second (the time printed is the time checked). Errors name ``field``."""
+    import datetime
+
+    utc = datetime.timezone.utc
+    if text is None:
+        return datetime.datetime.now(utc).replace(microsecond=0)
+    m = _UTC_TIME.fullmatch(text)
+    try:
+        if m is None:
+            raise ValueError
+        year, month, day, hour, minute, second, fraction, zone = m.groups()
+        tz = utc
+        if zone and zone not in "Zz":
+            if int(zone[4:6]) > 59:
+                raise ValueError
+            sign = -1 if zone[0] == "-" else 1
+            tz = datetime.timezone(sign * datetime.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
+        at = datetime.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+                               int((fraction or "0").ljust(6, "0")), tzinfo=tz)
+        return at.astimezone(utc)
+    except (ValueError, OverflowError):  # OverflowError: an offset that moves the time outside years 1-9999
+        raise InvalidInputError(field, "must be a date or time as YYYY-MM-DD[THH:MM[:SS[.ffffff]][Z|+HH:MM|-HH:MM]] "
+                                f"(UTC unless it names an offset) from 0001-01-01 to 9999-12-31 UTC, got {show(text)}") from None
+
+
+
 def check_validity(cert: "x509.Certificate", name: str, now: Optional["datetime.datetime"] = None) -> None:
     """The certificate's validity period must contain ``now`` (default: the current UTC time)."""
     _need(name, cert)
@@ -297,5 +332,5 @@ def der_octets(value: bytes) -> bytes:
     raise SignatureError(f"VCEK certificate: hwID extension has an unexpected form ({len(value)} bytes)")
 
 
-__all__ = ["load_certs", "load_crl", "product_chain", "check_chain", "check_crl", "check_validity", "verify_issued_by",
+__all__ = ["parse_utc", "load_certs", "load_crl", "product_chain", "check_chain", "check_crl", "check_validity", "verify_issued_by",
            "extension_value"]

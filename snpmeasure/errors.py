@@ -8,7 +8,10 @@ argument) and the rule it broke, e.g. ``gpa: must be a multiple of 4096, got 0x1
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Tuple
+from typing import TYPE_CHECKING, Any, Tuple
+
+if TYPE_CHECKING:
+    from .firmware import Status
 
 
 def show(value: object) -> str:
@@ -86,12 +89,55 @@ class QemuObjectError(InvalidInputError):
     """A ``sev-snp-guest`` object (option string, QMP JSON or libvirt XML) is invalid."""
 
 
+class InputFileError(InvalidInputError, OSError):
+    """A file named by ``field`` cannot be opened or read."""
+
+    def __init__(self, field: str, rule: str, errno: Any = None, filename: Any = None) -> None:
+        InvalidInputError.__init__(self, field, rule)
+        self.errno, self.filename = errno, filename
+
+    def __str__(self) -> str:  # not OSError's "[Errno n] ..." form
+        return f"{self.field}: {self.rule}"
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (type(self), (self.field, self.rule, self.errno, self.filename))
+
+
+class FirmwareError(Error):
+    """The firmware would refuse a command: ``status`` says how, the message says why."""
+
+    def __init__(self, command: str, status: "Status", reason: str) -> None:
+        self.command = command
+        self.status = status
+        self.reason = reason
+        super().__init__(f"{command}: firmware returns {status.name} ({int(status):#04x}): {reason}")
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (type(self), (self.command, self.status, self.reason))
+
+
+class KvmError(Error):
+    """KVM would refuse the ioctl before the firmware sees it (``-errno``, ``fw_error=0``)."""
+
+    def __init__(self, command: str, reason: str, errno: str = "EINVAL") -> None:
+        self.command = command
+        self.reason = reason
+        self.errno = errno
+        super().__init__(f"{command}: KVM returns -{errno} before calling the firmware (fw_error=0): {reason}")
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (type(self), (self.command, self.reason, self.errno))
+
+
 class NativeError(Error):
     """The native core failed for a reason other than bad input (e.g. out of memory)."""
 
 
 __all__ = [
     "ReportError",
+    "InputFileError",
+    "FirmwareError",
+    "KvmError",
     "show",
     "Error",
     "InvalidInputError",

@@ -13,8 +13,8 @@ from enum import Enum, IntEnum
 from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 from ._core import LaunchDigest
-from .checks import as_bytes
-from .errors import Error, InvalidInputError, PolicyError, SignatureError, no_member, show
+from ._checks import as_bytes
+from .errors import FirmwareError, InvalidInputError, KvmError, PolicyError, SignatureError, no_member, show
 from .pages import PAGE_SIZE, VMSA_GPA, Buffer, PageType, page_type_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,32 +68,6 @@ class Status(IntEnum):
     @classmethod
     def _missing_(cls, value: object) -> "Status":
         raise no_member(cls, "status", value)
-
-
-class FirmwareError(Error):
-    """The firmware would refuse a command: ``status`` says how, the message says why."""
-
-    def __init__(self, command: str, status: Status, reason: str) -> None:
-        self.command = command
-        self.status = status
-        self.reason = reason
-        super().__init__(f"{command}: firmware returns {status.name} ({int(status):#04x}): {reason}")
-
-    def __reduce__(self) -> Tuple[Any, ...]:
-        return (type(self), (self.command, self.status, self.reason))
-
-
-class KvmError(Error):
-    """KVM would refuse the ioctl before the firmware sees it (``-errno``, ``fw_error=0``)."""
-
-    def __init__(self, command: str, reason: str, errno: str = "EINVAL") -> None:
-        self.command = command
-        self.reason = reason
-        self.errno = errno
-        super().__init__(f"{command}: KVM returns -{errno} before calling the firmware (fw_error=0): {reason}")
-
-    def __reduce__(self) -> Tuple[Any, ...]:
-        return (type(self), (self.command, self.reason, self.errno))
 
 
 class HostModel(NamedTuple):

@@ -27,7 +27,7 @@ from enum import IntEnum
 from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 
 from .errors import ImageError, no_member, show
-from .guids import guid_le, guid_str
+from ._guids import guid_le, guid_str
 
 FOUR_GIB = 1 << 32
 PAGE = 4096
@@ -264,7 +264,7 @@ class SvsmImage(FirmwareImage):
 def map_file(path: Union[str, "os.PathLike[str]"], field: str = "path") -> BufferLike:
     """The contents of a file, mapped read-only when possible (regular, non-empty files); a path
     that cannot be opened or read is an InputFileError naming ``field``."""
-    from .files import open_input, read_error
+    from ._files import open_input, read_error
 
     with open_input(field, path) as f:
         try:
@@ -469,9 +469,9 @@ class FirmwareManifest:
     def load(cls, path: Union[str, "os.PathLike[str]"]) -> "FirmwareManifest":
         """Read a manifest file."""
         from .errors import ManifestError
-        from .jsonfile import load_json_file
+        from ._jsonfile import load_json_file
 
-        from .files import check_path
+        from ._files import check_path
 
         name = check_path("manifest", path)
         return cls.from_json(load_json_file(name, name, ManifestError), where=name)

@@ -19,7 +19,7 @@ import struct
 from typing import NamedTuple, Optional, Union
 
 from .errors import InvalidInputError
-from .guids import guid_le
+from ._guids import guid_le
 
 TABLE_GUID = guid_le("9438d606-4f22-4cc9-b479-a793d411fd21")
 CMDLINE_GUID = guid_le("97d02dd8-bd20-4c94-aa78-e7714d36ab2a")
@@ -37,7 +37,7 @@ def sha256_file(path: PathLike, field: str = "path") -> bytes:
     """SHA-256 of a file, streamed in 1 MiB chunks into one reused buffer."""
     import hashlib  # deferred (as in from_inputs): loading OpenSSL slows every start-up otherwise
 
-    from .files import open_input, read_error
+    from ._files import open_input, read_error
 
     h = hashlib.sha256()
     buf = bytearray(CHUNK)

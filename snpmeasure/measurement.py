@@ -12,14 +12,14 @@ import struct
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Union
 
 from ._version import __version__
-from .cpus import resolve_vcpu_sig
+from ._cpus import resolve_vcpu_sig
 from .errors import ConfigError, InvalidInputError, show
 from .firmware import Firmware, GuestState, HostModel, SevFirmware, TraceEntry
-from .files import file_size
+from ._files import file_size
 from .images import FirmwareImage, FirmwareManifest, SvsmImage, map_file
 from .kernel_hashes import KernelHashes, sha256_file
 from .pages import Buffer, parse_seed
-from .plan import MODES, Command, FirmwareLayout, Plan, sev_plan, snp_plan
+from ._plan import MODES, Command, FirmwareLayout, Plan, sev_plan, snp_plan
 from .profiles import VMM_TYPE_PROFILES, LaunchProfile, get_profile
 
 PathOrImage = Union[str, "os.PathLike[str]", FirmwareImage]
@@ -450,7 +450,7 @@ def sev_launch_measurement(
                              ("policy", policy, 0xFFFFFFFF)):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
             raise InvalidInputError(name, f"must be an int from 0 to {top:#x}, got {show(value)}")
-    from .checks import as_bytes
+    from ._checks import as_bytes
 
     tik, mnonce = as_bytes("tik", tik, 16), as_bytes("mnonce", mnonce, 16)
     launch_digest = as_bytes("launch_digest", launch_digest, 32)

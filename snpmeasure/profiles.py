@@ -194,9 +194,9 @@ def get_profile(profile: Union[str, LaunchProfile]) -> LaunchProfile:
 
 def load_profile_file(path: Union[str, "os.PathLike[str]"]) -> LaunchProfile:
     """Read a user profile from JSON. ``"base": "qemu"`` starts from a built-in profile."""
-    from .jsonfile import load_json_file
+    from ._jsonfile import load_json_file
 
-    from .files import check_path
+    from ._files import check_path
 
     obj = load_json_file(check_path("profile_file", path), os.fspath(path), ProfileError)
     prof = LaunchProfile.from_json(obj, where=os.fspath(path))

@@ -389,6 +389,24 @@ class SevSnpGuest:
         return obj
 
 
+def id_block_fields(doc: Any, field: str = "from_id_block") -> Dict[str, Any]:
+    """The :class:`SevSnpGuest` fields (``id_block``, ``id_auth``, ``author_key_enabled``,
+    ``policy``) that ``snpmeasure id-block --json`` output fixes, checked; errors name ``field``."""
+    from .errors import InvalidInputError
+    from .policy import GuestPolicy
+
+    if not isinstance(doc, dict) or not isinstance(doc.get("id_block"), str) or not isinstance(doc.get("id_auth"), str):
+        raise InvalidInputError(field, "must be the JSON of 'snpmeasure id-block --json' (id_block and id_auth strings)")
+    fields = doc.get("id_block_fields", {})
+    enabled = doc.get("author_key_enabled", False)
+    if not isinstance(fields, dict) or not isinstance(fields.get("policy", "0x30000"), (str, int)) or isinstance(fields.get("policy"), bool):
+        raise InvalidInputError(field, "id_block_fields.policy must be a policy string or number")
+    if not isinstance(enabled, bool):
+        raise InvalidInputError(field, f"author_key_enabled must be true or false, got {show(enabled)}")
+    policy = GuestPolicy.parse(fields.get("policy", "0x30000")).to_int()
+    return {"id_block": doc["id_block"], "id_auth": doc["id_auth"], "author_key_enabled": enabled, "policy": policy}
+
+
 def _split_qemu_opts(text: str) -> List[str]:
     """Split QEMU option syntax on single commas; ``,,`` is a literal comma."""
     parts: List[str] = []
@@ -414,4 +432,4 @@ def _split_qemu_opts(text: str) -> List[str]:
     return parts
 
 
-__all__ = ["SevSnpGuest", "QOM_TYPE"]
+__all__ = ["SevSnpGuest", "QOM_TYPE", "id_block_fields"]

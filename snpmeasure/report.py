@@ -115,13 +115,13 @@ REPORT_INPUT_LIMIT = 16 * REPORT_SIZE
 def read_report_input(data: Union[bytes, str, "os.PathLike[str]"]) -> bytes:
     """Report bytes from raw bytes, base64 or hex text, or a file holding any of them."""
     if isinstance(data, os.PathLike) or (isinstance(data, str) and os.path.exists(data)):
-        from .files import read_input
+        from ._files import read_input
 
         raw = read_input("report", data, REPORT_INPUT_LIMIT)
     elif isinstance(data, str):
         raw = data.encode("utf-8", "surrogateescape")  # a command-line argument may carry undecodable bytes
     else:
-        from .checks import as_bytes
+        from ._checks import as_bytes
 
         raw = as_bytes("report", data)
     if len(raw) == REPORT_SIZE:
@@ -525,6 +525,13 @@ class Expectations:
         args.update(overrides)
         return cls(**args)
 
+    @classmethod
+    def from_launch_json(cls, doc: Any, **overrides: Any) -> "Expectations":
+        """Everything a launch dry run fixed, from ``snpmeasure launch --json`` output (a dict)."""
+        args = launch_expectations(doc)
+        args.update(overrides)
+        return cls(**args)
+
     def compare(self, r: AttestationReport) -> List[Mismatch]:
         """The mismatches, in field order."""
         out: List[Mismatch] = []
@@ -563,4 +570,74 @@ class Expectations:
         return out
 
 
-__all__ = ["AttestationReport", "TcbVersion", "Expectations", "Mismatch", "ReportError", "generation_of", "read_report_input"]
+
+def parse_hex(field: str, text: Optional[str], size: int) -> Optional[bytes]:
+    """``size`` bytes given as hex text (an ``0x`` prefix allowed); None stays None. Errors name ``field``."""
+    if text is None:
+        return None
+    t = text[2:] if text.lower().startswith("0x") else text
+    try:
+        raw = bytes.fromhex(t)
+    except ValueError:
+        raise InvalidInputError(field, "must be hexadecimal") from None
+    if len(raw) != size:
+        raise InvalidInputError(field, f"must be {size} bytes ({2 * size} hex digits), got {len(raw)}")
+    return raw
+
+
+def parse_min_tcb(text: str, field: str = "min_tcb") -> Dict[str, int]:
+    """A minimum REPORTED_TCB as ``component=N[,component=N]`` (``bootloader=2,snp=5``); the
+    component names are checked by :class:`Expectations`."""
+    mins: Dict[str, int] = {}
+    for item in text.split(","):
+        comp, _, value = item.partition("=")
+        if not re.fullmatch(r"[0-9]+", value.strip()):  # str.isdigit also takes superscripts
+            raise InvalidInputError(field, f"must be component=N[,component=N], got {show(item)}")
+        mins[comp.strip()] = int(value)
+    return mins
+
+
+#: The fields of ``snpmeasure launch --json``'s ``report`` object.
+LAUNCH_FIELDS = ("measurement", "policy", "host_data", "family_id", "image_id", "guest_svn", "id_key_digest",
+                 "author_key_digest", "author_key_en", "id_block_en", "signing_key")
+
+
+def launch_expectations(doc: Any, field: str = "from_launch") -> Dict[str, Any]:
+    """The :class:`Expectations` arguments that a launch dry run fixed, from the JSON document
+    ``snpmeasure launch --json`` prints (or its ``report`` object). A failed launch, a field of the
+    wrong type or an unknown field is an :class:`InvalidInputError` naming ``field`` (``field.key``
+    for one of its keys)."""
+    if isinstance(doc, dict) and doc.get("ok") is False:
+        raise InvalidInputError(field, "records a launch that failed: no report comes from it")
+    fields = doc.get("report", doc) if isinstance(doc, dict) else None
+    if not isinstance(fields, dict) or "measurement" not in fields:
+        raise InvalidInputError(field, "must be the JSON of 'snpmeasure launch --json'")
+    for key in ("measurement", "host_data", "family_id", "image_id", "id_key_digest", "author_key_digest"):
+        if key in fields and not isinstance(fields[key], str):
+            raise InvalidInputError(f"{field}.{key}", f"must be a hex string, got {show(fields[key])}")
+    unknown = sorted(set(fields) - set(LAUNCH_FIELDS))
+    if unknown:
+        raise InvalidInputError(f"{field}.{unknown[0]}", "is no field of 'snpmeasure launch --json' output")
+    if not isinstance(fields.get("author_key_en", False), bool) or fields.get("signing_key", "VCEK") not in ("VCEK", "VLEK"):
+        raise InvalidInputError(field, "author_key_en must be true or false, signing_key VCEK or VLEK")
+    svn = fields.get("guest_svn", 0)
+    if isinstance(svn, bool) or not isinstance(svn, int) or not 0 <= svn <= 0xFFFFFFFF:
+        raise InvalidInputError(f"{field}.guest_svn", f"must be an int from 0 to 2**32-1, got {show(fields.get('guest_svn'))}")
+    if "policy" not in fields or isinstance(fields["policy"], bool) or not isinstance(fields["policy"], (str, int)):
+        raise InvalidInputError(f"{field}.policy", "must be the policy as a string or number")
+    try:
+        policy = GuestPolicy.parse(fields["policy"]).to_int()
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{field}.policy", exc.rule) from None
+
+    def hex_field(key: str, size: int) -> Optional[bytes]:
+        return parse_hex(f"{field}.{key}", fields.get(key, "00" * size), size)
+
+    return dict(measurement=parse_hex(f"{field}.measurement", fields["measurement"], 48), policy=policy,
+                host_data=hex_field("host_data", 32), family_id=hex_field("family_id", 16),
+                image_id=hex_field("image_id", 16), guest_svn=svn, id_key_digest=hex_field("id_key_digest", 48),
+                author_key_digest=hex_field("author_key_digest", 48), author_key_en=fields.get("author_key_en", False),
+                signing_key=fields.get("signing_key", "VCEK"))
+
+__all__ = ["AttestationReport", "TcbVersion", "Expectations", "Mismatch", "ReportError", "generation_of", "read_report_input",
+           "parse_hex", "parse_min_tcb", "launch_expectations", "LAUNCH_FIELDS"]

@@ -15,7 +15,7 @@ import snpmeasure.measurement
 import snpmeasure.report
 import snpmeasure.tables
 from snpmeasure import Error, InvalidInputError, LaunchDigest, blobs
-from snpmeasure.files import InputFileError
+from snpmeasure._files import InputFileError
 from snpmeasure.firmware import Firmware, HostModel, Status
 from snpmeasure.images import FirmwareImage, FirmwareManifest, SectionType
 from snpmeasure.policy import GuestPolicy

@@ -189,7 +189,7 @@ def test_progress_bar_only_on_a_terminal_after_a_second(monkeypatch: pytest.Monk
     import io
     import sys
 
-    from snpmeasure import cli
+    from snpmeasure.cli._args import ProgressBar
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:
@@ -197,20 +197,20 @@ def test_progress_bar_only_on_a_terminal_after_a_second(monkeypatch: pytest.Monk
 
     err = Tty()
     monkeypatch.setattr(sys, "stderr", err)
-    bar = cli._ProgressBar(True)
+    bar = ProgressBar(True)
     bar(1, 4)
     assert err.getvalue() == ""  # within the first second: silent
     bar.t0 -= 2
     bar(2, 4)
     bar.close()
     assert "2/4" in err.getvalue() and err.getvalue().endswith("\n")
-    quiet = cli._ProgressBar(False)
+    quiet = ProgressBar(False)
     quiet.t0 -= 2
     quiet(3, 4)
     assert "3/4" not in err.getvalue()
     plain = io.StringIO()
     monkeypatch.setattr(sys, "stderr", plain)
-    off = cli._ProgressBar(True)
+    off = ProgressBar(True)
     off.t0 -= 2
     off(1, 2)
     assert plain.getvalue() == ""

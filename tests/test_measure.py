@@ -441,7 +441,7 @@ def test_public_names_are_not_shadowed_by_submodules() -> None:
     import snpmeasure
 
     modules = {m.name for m in pkgutil.iter_modules(snpmeasure.__path__)}
-    assert not modules & set(snpmeasure._LAZY), modules & set(snpmeasure._LAZY)
+    assert not modules & set(snpmeasure._EXPORTS), modules & set(snpmeasure._EXPORTS)
     code = ("import snpmeasure, importlib, pkgutil\n"
             "snpmeasure.sweep\n"
             "for m in pkgutil.iter_modules(snpmeasure.__path__):\n    if m.name != '__main__': importlib.import_module('snpmeasure.' + m.name)\n"

@@ -14,7 +14,7 @@ from .images import MetadataSection, SectionType
 from .kernel_hashes import PADDED_SIZE, KernelHashes
 from .pages import PAGE_SIZE, Buffer, PageType
 from .profiles import LaunchProfile
-from .vmsa import vmsa_pages
+from ._vmsa import vmsa_pages
 
 MODES = ("snp", "snp:ovmf-hash", "snp:svsm", "sev", "seves")
 

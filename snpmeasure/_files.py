@@ -9,25 +9,11 @@ and an ``OSError`` (``errno`` and ``filename`` set) for callers that catch those
 from __future__ import annotations
 
 import os
-from typing import IO, Any, Tuple, Union
+from typing import IO, Union
 
-from .errors import InvalidInputError
+from .errors import InputFileError, InvalidInputError
 
 PathLike = Union[str, "os.PathLike[str]"]
-
-
-class InputFileError(InvalidInputError, OSError):
-    """A file named by ``field`` cannot be opened or read."""
-
-    def __init__(self, field: str, rule: str, errno: Any = None, filename: Any = None) -> None:
-        InvalidInputError.__init__(self, field, rule)
-        self.errno, self.filename = errno, filename
-
-    def __str__(self) -> str:  # not OSError's "[Errno n] ..." form
-        return f"{self.field}: {self.rule}"
-
-    def __reduce__(self) -> Tuple[Any, ...]:
-        return (type(self), (self.field, self.rule, self.errno, self.filename))
 
 
 def check_path(field: str, path: object) -> str:

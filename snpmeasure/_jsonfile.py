@@ -16,7 +16,7 @@ def load_json_file(path: Union[str, "os.PathLike[str]"], field: str, error: Type
     """Parse a UTF-8 JSON file; bad JSON, bad UTF-8, deep nesting or a huge file raise ``error``."""
     import json
 
-    from .files import read_input
+    from ._files import read_input
 
     raw = read_input(field, path, MAX_JSON_BYTES + 1)
     if len(raw) > MAX_JSON_BYTES:

@@ -1,0 +1,109 @@
+"""The ``snpmeasure`` command.
+
+Each command lives in a module of this package (``measure``, ``launch``, ...) that adds its
+arguments (``register``) and runs it (``run``); :data:`COMMANDS` maps the command names to those
+modules, and :func:`main` imports only the module of the command being run, so start-up stays fast.
+The logic belongs to the library: a command parses flags, calls it and prints.
+
+Exit codes: 0 ok, 1 a check failed, 2 bad input (one line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import import_module
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+from .._version import __version__
+from ..errors import Error
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+#: Command name → (the module of this package that implements it, one-line help).
+COMMANDS: Dict[str, Tuple[str, str]] = {
+    "measure": ("measure", "compute a launch measurement (sev-snp-measure compatible)"),
+    "ovmf-hash": ("ovmf_hash", "digest of the firmware pages; --json writes a firmware manifest"),
+    "table": ("table", "reference values: every vCPU count x CPU model x profile x guest features"),
+    "policy": ("policy", "decode or encode an SNP guest policy"),
+    "id-block": ("id_block", "build and sign an ID block and ID auth for QEMU's sev-snp-guest"),
+    "qemu-object": ("qemu_object", "write QEMU's sev-snp-guest object (-object, QMP or libvirt XML)"),
+    "launch": ("launch", "dry-run an SNP launch: would the firmware accept it, and what will reports carry?"),
+    "report": ("report", "show or verify an SEV-SNP attestation report"),
+    "info": ("info", "show the backend, SIMD kernels and CPUs in use"),
+}
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with snpmeasure's one-line errors and exit code 2."""
+
+    def error(self, message: str) -> Any:
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+#: ``build_parser(only=NAMES_ONLY)``: every command by name and help, none with its arguments.
+NAMES_ONLY = ""
+
+
+def build_parser(only: Optional[str] = None) -> ArgumentParser:
+    """The argument parser: every command with its arguments (``only=None``); or, with a command's
+    name, just that one, so a run builds and imports only what its command needs (argparse looks up
+    translations for every parser it creates); or, with :data:`NAMES_ONLY`, every command listed
+    for the top-level help and errors, none with arguments."""
+    parser = ArgumentParser(prog="snpmeasure", description="AMD SEV-SNP launch measurements, computed before launch")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    for name, (module, text) in COMMANDS.items():
+        if only in COMMANDS and only != name:
+            continue
+        p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        if only is None or only == name:
+            import_module(f".{module}", __name__).register(p)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``snpmeasure`` console script: parse ``argv`` (default ``sys.argv[1:]``),
+    run the command and return its exit code."""
+    import warnings
+
+    from ._args import warn
+
+    for stream, errors in ((sys.stderr, "backslashreplace"), (sys.stdout, "surrogateescape")):
+        if hasattr(stream, "reconfigure"):  # paths and arguments may carry undecodable bytes
+            stream.reconfigure(errors=errors)
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = next((w for w in words if not w.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else NAMES_ONLY)
+    args = parser.parse_args(words)
+    if args.command is None:  # bare `snpmeasure`: the command list
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        with warnings.catch_warnings():  # restores the caller's warning display (main() runs in tests too)
+            # Library warnings (e.g. a pre-merge QEMU property name) as one line, not Python's source dump.
+            warnings.showwarning = lambda message, *rest, **kw: warn(args.command, str(message))
+            rc: int = args.func(args)
+        return rc
+    except Error as exc:
+        sys.stderr.write(f"snpmeasure {args.command}: error: {exc}\n")
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly but fail closed (a verdict that could
+        # not be printed is not a success), with the shell's SIGPIPE status.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except OSError as exc:
+        where = f" {exc.filename}:" if exc.filename else " '':" if exc.filename == "" else ""
+        sys.stderr.write(f"snpmeasure {args.command}: error:{where} {exc.strerror or exc}\n")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+
+
+__all__ = ["main", "build_parser", "COMMANDS", "EXIT_OK", "EXIT_CHECK_FAILED", "EXIT_BAD_INPUT"]

@@ -1,0 +1,128 @@
+"""Argument helpers the commands share: JSON in and out, numbers, lists, warnings, progress, and
+the ``sev-snp-guest`` object given whole (``--object``, ``--qmp``, ``--libvirt``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, List, Tuple
+
+from ..errors import show
+
+
+def load_json_file(path: str, flag: str) -> Any:
+    """A JSON document from a file; any failure is an InvalidInputError naming the flag."""
+    from .._jsonfile import load_json_file as load
+
+    return load(path, flag)
+
+
+def emit_json(obj: Any) -> None:
+    """Print a JSON document (sorted keys, two-space indent) to stdout."""
+    import json
+
+    print(json.dumps(obj, indent=2, sort_keys=True))
+
+
+def auto_int(text: str) -> int:
+    """An int in any base Python accepts with a prefix (0x.., 0o.., 0b..) or decimal."""
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {show(text)}") from None
+    return value
+
+
+def warn(command: str, message: str) -> None:
+    """One warning line on stderr."""
+    sys.stderr.write(f"snpmeasure {command}: warning: {message}\n")
+
+
+def b64_arg(field: str, text: str) -> bytes:
+    import base64
+    import binascii
+
+    from ..errors import InvalidInputError
+
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInputError(field, "is not valid base64") from None
+
+
+def comma_list(flag: str, text: str) -> List[str]:
+    """The items of a comma list; an empty item (``a,,b``, a trailing comma) is an error."""
+    from ..errors import InvalidInputError
+
+    items = [x.strip() for x in text.split(",")]
+    if not all(items):
+        raise InvalidInputError(flag, f"has an empty item in {show(text)}")
+    return items
+
+
+def parse_abi(text: str) -> Tuple[int, int]:
+    """``--firmware-abi MAJOR.MINOR`` as the ABI version's two bytes."""
+    import re
+
+    from ..errors import InvalidInputError
+
+    m = re.fullmatch(r"(\d{1,3})\.(\d{1,3})", text.strip())
+    if not m or int(m.group(1)) > 255 or int(m.group(2)) > 255:
+        raise InvalidInputError("--firmware-abi", f"must be MAJOR.MINOR with each part 0..255 (the ABI version's two bytes), e.g. 1.55, got {show(text)}")
+    return (int(m.group(1)), int(m.group(2)))
+
+
+class ProgressBar:
+    """A progress bar on stderr, shown only on a terminal and only after the first second."""
+
+    def __init__(self, enabled: bool) -> None:
+        import time
+
+        self.enabled = enabled and sys.stderr.isatty()
+        self.t0 = time.monotonic()
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        import time
+
+        if not self.enabled or (not self.shown and time.monotonic() - self.t0 < 1.0):
+            return
+        self.shown = True
+        width = 40
+        fill = width * done // max(total, 1)
+        sys.stderr.write(f"\r[{'#' * fill}{'.' * (width - fill)}] {done}/{total}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+
+
+def add_object_source(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--object", metavar="STR", help="a sev-snp-guest -object string")
+    p.add_argument("--qmp", metavar="FILE", help="a QMP object-add command (JSON)")
+    p.add_argument("--libvirt", metavar="FILE", help="libvirt XML with <launchSecurity type='sev-snp'>")
+
+
+def guest_object_from_args(args: argparse.Namespace) -> Any:
+    """A SevSnpGuest from --object / --qmp / --libvirt, or None."""
+    from ..errors import InvalidInputError
+    from ..qemu import SevSnpGuest
+
+    given = [x for x in (args.object, args.qmp, args.libvirt) if x is not None]
+    if len(given) > 1:
+        raise InvalidInputError("--object", "give one of --object, --qmp, --libvirt")
+    if args.object is not None:
+        return SevSnpGuest.from_cli(args.object)
+    if args.qmp is not None:
+        return SevSnpGuest.from_qmp(load_json_file(args.qmp, "--qmp"))
+    if args.libvirt is not None:
+        from .._files import open_input
+
+        with open_input("--libvirt", args.libvirt) as f:
+            raw = f.read(1 << 20)  # a <launchSecurity> element is a few KiB
+        try:
+            return SevSnpGuest.from_libvirt(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise InvalidInputError("--libvirt", "is not UTF-8 text") from None
+    return None

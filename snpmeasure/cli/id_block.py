@@ -1,0 +1,117 @@
+"""``snpmeasure id-block``: build and sign an ID block and ID auth (snp-create-id-block compatible output)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Optional
+
+from . import EXIT_OK, ArgumentParser
+from ._args import emit_json
+from ._compat import add_measure_arguments, measure_flags_given, measure_kwargs
+
+
+def register(p: ArgumentParser) -> None:
+    """Add the command's arguments."""
+    p.add_argument("--measurement", metavar="B64", help="the launch digest, base64 (snp-create-id-block's input)")
+    p.add_argument("--measurement-hex", metavar="HEX", help="the launch digest, hex")
+    p.add_argument("--from-measure", action="store_true", help="compute the launch digest from the measure flags below")
+    p.add_argument("--id-key", "--idkey", dest="id_key", metavar="PEM", help="ID private key (P-384, PEM or DER)")
+    p.add_argument("--author-key", "--authorkey", dest="author_key", metavar="PEM", help="author private key (P-384)")
+    p.add_argument("--key-password-env", metavar="VAR", help="read the passphrase of encrypted keys from this environment variable")
+    p.add_argument("--family-id", metavar="UUID|HEX", help="FAMILY_ID (16 bytes)")
+    p.add_argument("--image-id", metavar="UUID|HEX", help="IMAGE_ID (16 bytes)")
+    p.add_argument("--guest-svn", type=int, default=0, help="GUEST_SVN")
+    p.add_argument("--policy", dest="id_policy", default="0x30000", metavar="POLICY",
+                   help="the launch policy the ID block binds: 0x30000 (default), or flags such as smt,debug")
+    p.add_argument("--json", action="store_true", help="print JSON with every field")
+    add_measure_arguments(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``snpmeasure id-block``: sign an ID block (snp-create-id-block compatible output)."""
+    import base64
+
+    from ..blobs import sign_id_block
+    from ..errors import InvalidInputError
+    from ..measurement import measure
+
+    sources = [x for x in (args.measurement, args.measurement_hex) if x is not None] + ([1] if args.from_measure else [])
+    if len(sources) != 1:
+        raise InvalidInputError("--measurement", "give exactly one of --measurement, --measurement-hex, --from-measure")
+    if args.id_key is None:
+        raise InvalidInputError("--id-key", "is required (the ID key signs the ID block)")
+    if not args.from_measure and measure_flags_given(args):
+        raise InvalidInputError(measure_flags_given(args)[0], "describes a guest to measure: it needs --from-measure "
+                                "(not --measurement or --measurement-hex)")
+    if args.from_measure and args.mode is not None and args.mode not in ("snp", "snp:svsm"):
+        raise InvalidInputError("--mode", f"an ID block binds an SNP launch digest; {args.mode} is not an SNP mode")
+    if args.from_measure:
+        ld = measure(**measure_kwargs(args, "id-block")).digest
+    elif args.measurement is not None:
+        import binascii
+
+        try:  # lenient, as snp-create-id-block decodes it
+            ld = base64.b64decode(args.measurement)
+        except (binascii.Error, ValueError):
+            raise InvalidInputError("--measurement", "is not valid base64") from None
+    else:
+        try:
+            ld = bytes.fromhex(args.measurement_hex)
+        except ValueError:
+            raise InvalidInputError("--measurement-hex", "must be 96 hex digits") from None
+    if len(ld) != 48:
+        flag = "--measurement-hex" if args.measurement_hex is not None else "--measurement"
+        raise InvalidInputError(flag, f"must be 48 bytes (a launch digest), got {len(ld)}")
+    password = _read_password(args.key_password_env)
+    from .._files import InputFileError
+
+    try:
+        block, auth = sign_id_block(
+            ld, args.id_key, args.author_key, family_id=args.family_id, image_id=args.image_id, guest_svn=args.guest_svn,
+            policy=args.id_policy, id_key_password=_password_for("--id-key", args.id_key, password),
+            author_key_password=_password_for("--author-key", args.author_key, password),
+        )
+    except InputFileError as exc:  # a key file that cannot be read is named by its flag
+        raise InputFileError("--" + exc.field.replace("_", "-"), exc.rule, exc.errno, exc.filename) from None
+    if args.json:
+        emit_json({
+            "id_block": block.base64(), "id_auth": auth.base64(), "id_block_fields": block.to_json(),
+            "id_key_digest": auth.id_key_digest.hex(),
+            "author_key_digest": auth.author_key_digest.hex() if auth.author_key_digest else None,
+            "author_key_enabled": auth.author_key is not None,
+        })
+        return EXIT_OK
+    print(f"id-block={block.base64()},id-auth={auth.base64()}")
+    print(f"id_key_hash: {base64.b64encode(auth.id_key_digest).decode()}")
+    if auth.author_key_digest is not None:
+        print(f"author_key: {base64.b64encode(auth.author_key_digest).decode()}")
+    return EXIT_OK
+
+
+def _read_password(env_name: Optional[str]) -> Optional[bytes]:
+    import os
+
+    if env_name is None:
+        return None
+    from ..errors import InvalidInputError
+
+    value = os.environb.get(os.fsencode(env_name)) if os.supports_bytes_environ else None
+    if value is None:
+        text = os.environ.get(env_name)
+        if text is None:
+            raise InvalidInputError("--key-password-env", f"environment variable {env_name} is not set")
+        value = os.fsencode(text)  # the variable's bytes, whatever the locale
+    return value
+
+
+def _password_for(flag: str, key_path: Optional[str], password: Optional[bytes]) -> Optional[bytes]:
+    """--key-password-env applies to each key that is encrypted: a PEM key says so in its armour
+    (so an encrypted ID key can go with a plain author key); a DER key is given the passphrase."""
+    if password is None or key_path is None:
+        return None
+    from .._files import open_input
+
+    with open_input(flag, key_path) as f:
+        head = f.read(4096)
+    return password if b"ENCRYPTED" in head or b"-----BEGIN" not in head else None

@@ -1,0 +1,172 @@
+"""``snpmeasure measure``: a launch measurement, with every flag of sev-snp-measure 0.0.13."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Dict, Optional
+
+from .._version import __version__
+from ..errors import show
+from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
+from ._args import auto_int, b64_arg, emit_json, warn
+from ._compat import add_measure_arguments, is_sweep, measure_flags_given, measure_kwargs
+
+
+def register(p: ArgumentParser) -> None:
+    """Add the command's arguments."""
+    p.description = "Compute a guest launch measurement. Accepts every flag of sev-snp-measure 0.0.13."
+    add_measure_arguments(p)
+    p.add_argument("--version", action="version", version=f"snpmeasure {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="print 'Calculated ... guest measurement: ...'")
+    p.add_argument("--output-format", choices=["hex", "base64"], help="measurement output format (default hex; --json has both forms)")
+    p.add_argument("--dump-vmsa", action="store_true", help="write the measured VMSAs to vmsa<N>.bin (seves, snp, snp:svsm)")
+    p.add_argument("--force", action="store_true", help="let --dump-vmsa overwrite existing files")
+    p.add_argument("--list-profiles", action="store_true", help="list the built-in launch profiles and exit")
+    p.add_argument("--json", action="store_true", help="print JSON (measurement, mode, profile, inputs with SHA-256, ...)")
+    p.add_argument("--trace", action="store_true", help="print every launch command with its GPA range, page type and the digest after it")
+    s = p.add_argument_group("SEV/SEV-ES LAUNCH_MEASURE")
+    s.add_argument("--tik", metavar="FILE", help="the guest owner's TIK (16-byte file)")
+    s.add_argument("--mnonce", metavar="B64", help="the platform's MNONCE (base64)")
+    s.add_argument("--launch-measure-blob", metavar="B64", help="query-sev-launch-measure output (HMAC and MNONCE, base64); exit 1 if the HMAC differs")
+    s.add_argument("--api-major", type=auto_int, help="platform API major version")
+    s.add_argument("--api-minor", type=auto_int, help="platform API minor version")
+    s.add_argument("--build", type=auto_int, help="platform firmware build")
+    s.add_argument("--policy", type=auto_int, help="SEV guest policy (32-bit)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``snpmeasure measure``: print the launch measurement (sev-snp-measure compatible)."""
+    import base64
+    import os
+    import warnings as pywarnings
+
+    from ..errors import InvalidInputError
+    from ..measurement import MODE_NAMES, measure, sev_launch_measurement
+    from ..profiles import list_profiles
+
+    if args.list_profiles:
+        if measure_flags_given(args):
+            raise InvalidInputError("--list-profiles", f"lists the profiles and measures nothing; {measure_flags_given(args)[0]} "
+                                    "does not combine with it")
+        profiles = list_profiles()
+        if args.json:
+            emit_json([p.to_json() for p in profiles])
+        else:
+            for p in profiles:
+                print(f"{p.name:<12} {p.description}")
+        return EXIT_OK
+    if args.json and (args.output_format is not None or args.verbose):
+        raise InvalidInputError("--json", "prints every form of the measurement; --output-format and -v shape the plain output")
+    sev_flags = [f for f in ("mnonce", "launch_measure_blob", "api_major", "api_minor", "build", "policy") if getattr(args, f) is not None]
+    if args.tik is None and sev_flags:
+        raise InvalidInputError("--" + sev_flags[0].replace("_", "-"), "computes the LAUNCH_MEASURE HMAC, which needs --tik")
+    if args.mnonce is not None and args.launch_measure_blob is not None:
+        raise InvalidInputError("--mnonce", "the --launch-measure-blob carries the MNONCE; give one of them")
+    if args.force and not args.dump_vmsa:
+        raise InvalidInputError("--force", "only lets --dump-vmsa overwrite files; it does nothing without it")
+    if is_sweep(args.vcpus):
+        return _measure_sweep(args)
+    kwargs = measure_kwargs(args)
+    if args.dump_vmsa and args.mode not in ("seves", "snp", "snp:svsm", "snp:ovmf-hash"):
+        raise InvalidInputError("--dump-vmsa", "is available in modes seves, snp and snp:svsm only")
+    if args.dump_vmsa and args.mode == "snp:ovmf-hash":
+        warn("measure", "--dump-vmsa is ignored in snp:ovmf-hash mode (no VMSA is measured)")
+    with pywarnings.catch_warnings(record=True) as caught:
+        pywarnings.simplefilter("always")
+        m = measure(**kwargs, trace=args.trace, describe_inputs=args.json)
+    for w in caught:
+        warn("measure", str(w.message))
+    for message in m.warnings:
+        warn("measure", message)
+
+    hmac_result: Optional[Dict[str, Any]] = None
+    if args.tik is not None:
+        if args.mode not in ("sev", "seves"):
+            raise InvalidInputError("--tik", "the LAUNCH_MEASURE HMAC exists in modes sev and seves only")
+        from .._files import open_input
+
+        with open_input("--tik", args.tik) as f:
+            tik = f.read(17)  # a TIK is 16 bytes: never read a large file
+        expected_hmac: Optional[bytes] = None
+        if args.launch_measure_blob is not None:
+            blob = b64_arg("--launch-measure-blob", args.launch_measure_blob)
+            if len(blob) != 48:
+                raise InvalidInputError("--launch-measure-blob", f"must decode to 48 bytes (HMAC and MNONCE), got {len(blob)}")
+            expected_hmac, mnonce = blob[:32], blob[32:]
+        elif args.mnonce is not None:
+            mnonce = b64_arg("--mnonce", args.mnonce)
+        else:
+            raise InvalidInputError("--mnonce", "--tik needs --mnonce or --launch-measure-blob")
+        for flag in ("api_major", "api_minor", "build", "policy"):
+            if getattr(args, flag) is None:
+                raise InvalidInputError("--" + flag.replace("_", "-"), "is required with --tik")
+        value = sev_launch_measurement(m.digest, tik=tik, mnonce=mnonce, api_major=args.api_major,
+                                       api_minor=args.api_minor, build=args.build, policy=args.policy)
+        hmac_result = {"hmac": value.hex(), "hmac_base64": base64.b64encode(value).decode(), "mnonce": mnonce.hex()}
+        if expected_hmac is not None:
+            hmac_result["matches_blob"] = value == expected_hmac
+
+    if args.dump_vmsa:
+        names = [f"vmsa{i}.bin" for i in range(len(m.vmsas))]
+        if not args.force:
+            existing = [n for n in names if os.path.exists(n)]
+            if existing:
+                raise InvalidInputError("--dump-vmsa", f"{existing[0]} exists; add --force to overwrite")
+        for name, page in zip(names, m.vmsas):
+            with open(name, "wb") as out_file:
+                out_file.write(page)
+
+    if args.json:
+        out = m.to_json()
+        if hmac_result is not None:
+            out["launch_measure"] = hmac_result
+        emit_json(out)
+    else:
+        if m.trace is not None:
+            for entry in m.trace:
+                print(entry.line())
+        if args.mode == "snp:ovmf-hash":
+            print(m.hex())
+        else:
+            text = m.base64() if args.output_format == "base64" else m.hex()
+            print(f"Calculated {MODE_NAMES[args.mode]} guest measurement: {text}" if args.verbose else text)
+        if hmac_result is not None:
+            text = hmac_result["hmac_base64"] if args.output_format == "base64" else hmac_result["hmac"]
+            print(f"launch-measure: {text}")
+    if hmac_result is not None and hmac_result.get("matches_blob") is False:
+        sys.stderr.write("snpmeasure measure: the LAUNCH_MEASURE HMAC in the blob does not match the computed one\n")
+        return EXIT_CHECK_FAILED
+    return EXIT_OK
+
+
+def _measure_sweep(args: argparse.Namespace) -> int:
+    """``measure --vcpus 1-64``: one line per count, or JSON."""
+    import base64
+
+    from ..errors import InvalidInputError
+    from ..measurement import MODE_NAMES, sweep
+
+    spec = args.vcpus
+    if args.mode is not None and args.mode not in ("snp", "snp:svsm"):
+        # before measure_kwargs, which would first warn that sev and ovmf-hash modes ignore --vcpus
+        raise InvalidInputError("--vcpus", f"a range or list of counts applies to modes snp and snp:svsm, got mode {show(args.mode)}")
+    args.vcpus = "1"
+    kwargs = measure_kwargs(args)
+    kwargs.pop("vcpus")
+    threads = kwargs.pop("threads")
+    if args.trace or args.dump_vmsa or args.tik:
+        raise InvalidInputError("--vcpus", "a range or list of counts does not combine with --trace, --dump-vmsa or --tik")
+    results = sweep(vcpus=spec, threads=threads, **kwargs)
+    if args.json:
+        from ..measurement import resolve_profile
+
+        profile = resolve_profile(kwargs["profile"], kwargs["vmm_type"], args.mode).name
+        emit_json({"mode": args.mode, "profile": profile,
+                   "measurements": {str(n): d.hex() for n, d in results.items()}})
+        return EXIT_OK
+    for n, d in results.items():
+        text = base64.b64encode(d).decode() if args.output_format == "base64" else d.hex()
+        print(f"{n}\tCalculated {MODE_NAMES[args.mode]} guest measurement: {text}" if args.verbose else f"{n}\t{text}")
+    return EXIT_OK
