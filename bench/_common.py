@@ -19,7 +19,7 @@ def require_native() -> None:
 def round_robin(variants: Dict[str, Callable[[], object]], reps: int,
                 samples: Optional[Dict[str, List[float]]] = None, idle: float = 0.0) -> Dict[str, float]:
     """Run every variant once per round, ``reps`` rounds; the median seconds of each. ``samples``,
-    if given, receives each variant's seconds per round, in round order (perf-notes: the minimum is
+    if given, receives each variant's seconds per round, in round order (docs/reference/zen3-performance.md: the minimum is
     what the hardware can do, the median what this VM typically gives; ratios of neighbours in one
     round cancel the VM's drift between rounds). ``idle`` seconds of sleep (untimed) before each
     call let the other CPUs go idle, as before a measurement that is the only work of a process."""

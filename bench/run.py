@@ -10,7 +10,7 @@ per page, and the estimated ceiling, scaled by a speed probe taken in the same r
 cache-hot page, the measurement the ceiling was derived against). Then the serial chain alone, content hashing
 alone, anonymous-memory growth for the mmap'd region, and whole-process CLI time against
 sev-snp-measure. Variants run round-robin and the median is reported: this machine is a noisy VM
-(shared/reference/perf-notes.md), so only compare numbers within one run.
+(docs/reference/zen3-performance.md), so only compare numbers within one run.
 
 The ceiling is this host's (bench/ceiling.py): derived from the best kernel's op counts, the pipes
 that run them and the clock measured here, or none where no model covers the CPU (then no ratio
@@ -68,7 +68,7 @@ PROBE_CALLS = 1024
 
 
 def speed_probe() -> None:
-    """perf-notes' reference measurement, PROBE_CALLS times: SHA-384 of the same 4 KiB page."""
+    """the reference measurement (docs/reference/zen3-performance.md §3.2), PROBE_CALLS times: SHA-384 of the same 4 KiB page."""
     sha384, page = hashlib.sha384, _PROBE_PAGE
     for _ in range(PROBE_CALLS):
         sha384(page).digest()

@@ -19,7 +19,7 @@
  * words 14-15 the start of padding; block 2 is constant and pre-expanded (sha512.c).
  *
  * Page contents are independent, so they are hashed on worker threads in chunks while the calling
- * thread advances the serial chain over the finished prefix (perf-notes.md §3.6, variant E).
+ * thread advances the serial chain over the finished prefix (docs/reference/zen3-performance.md §3.6, variant E).
  */
 #define _GNU_SOURCE /* sched_getaffinity / CPU_COUNT (honour taskset, cpusets and containers); pthread_tryjoin_np */
 #include <stddef.h>
@@ -39,13 +39,13 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Pages per work unit handed to a thread: at most 64 (32-64 measured best, perf-notes.md §3.6
+/* Pages per work unit handed to a thread: at most 64 (32-64 measured best, docs/reference/zen3-performance.md §3.6
  * chunk sweep), down to MIN_CHUNK_PAGES for the last chunks of a region (plan_chunks). */
 #define CHUNK_PAGES 64u
 #define MIN_CHUNK_PAGES 8u
 /* Pages per thread below which a second thread costs more than it saves: measured with
- * bench/digest.py --break-even (2 threads: 1.05x at 32 pages, 1.35x at 64, 1.5x at 128; perf-notes
- * §6.2 suggested about 128);
+ * bench/digest.py --break-even (2 threads: 1.05x at 32 pages, 1.35x at 64, 1.5x at 128; docs/reference/zen3-performance.md
+ * §6 item 2 suggested about 128);
  * adjustable for benchmarking with snp_min_pages_per_thread(). */
 static _Atomic int min_pages_per_thread = 48;
 /* Pages hashed per window: bounds the contents buffer to 48 B x WINDOW_PAGES (768 KiB). */
@@ -378,7 +378,7 @@ static inline uint64_t pageinfo_word12(uint8_t type, uint8_t imi, uint8_t v1, ui
  * contents advances by contents_step entries (0: the same contents for every page, as for
  * zero-content types and repeated VMSAs); trail, if not NULL, receives the digest after each page.
  *
- * It is the latency-critical loop (perf-notes.md §3.4): both compressions are fully unrolled so
+ * It is the latency-critical loop (docs/reference/zen3-performance.md §3.4): both compressions are fully unrolled so
  * the state stays in registers and K[t] become immediates; block 2 uses the pre-expanded W+K of
  * the constant padding block. Two versions: chain_generic (baseline x86-64 and other CPUs; the
  * portable kernel setting selects it everywhere, so SNPMEASURE_SIMD=off tests it) and chain_avx2. */
@@ -574,7 +574,7 @@ typedef struct {
 } window_job;
 
 /* Chunk boundaries. About 16 chunks per thread, 8..64 pages each, a multiple of the kernel's
- * lanes (4 for AVX2, 16 for AVX-512; the minimum rises to one 16-page call): 32-64 pages measured best (perf-notes.md section 3.6), and an even size keeps the
+ * lanes (4 for AVX2, 16 for AVX-512; the minimum rises to one 16-page call): 32-64 pages measured best (docs/reference/zen3-performance.md section 3.6), and an even size keeps the
  * threads balanced when the cost per page is not (pages of one fill byte cost almost nothing, and
  * firmware has them in long runs). Only the last chunks shrink, to about half of what each thread
  * has left down to MIN_CHUNK_PAGES (about 30 us of hashing), so the threads finish close together

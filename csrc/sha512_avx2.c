@@ -1,5 +1,5 @@
 /* 4-lane multi-buffer SHA-384 of 4 KiB pages with AVX2 (one __m256i holds the same message word of
- * four pages). Design and measured rationale: shared/reference/perf-notes.md §3.3 and §6.
+ * four pages). Design and measured rationale: docs/reference/zen3-performance.md §3.3 and §6.
  *
  * Only the functions here carry target("avx2"): the rest of the build stays baseline x86-64, and
  * launch_digest.c calls in only after __builtin_cpu_supports("avx2"). AVX2 has no 64-bit rotate, so

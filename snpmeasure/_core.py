@@ -11,7 +11,7 @@ kernel the build or CPU lacks is an import error, never a silent fallback.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional, Type
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Type
 
 from .errors import InvalidInputError, NativeError, show
 from .pages import DIGEST_SIZE, PAGE_SIZE, LaunchDigestBase, PageType
@@ -148,8 +148,9 @@ class NativeLaunchDigest(LaunchDigestBase):
         return other
 
 
-LaunchDigest: Type[LaunchDigestBase]
-if backend == "native":
+if TYPE_CHECKING:  # a class for type checkers; the python backend has the same API (LaunchDigestBase)
+    LaunchDigest = NativeLaunchDigest
+elif backend == "native":
     _apply_simd_env()
     LaunchDigest = NativeLaunchDigest
 else:

@@ -1,6 +1,6 @@
 """vCPU models and CPUID signatures.
 
-QEMU puts the vCPU's CPUID(1).EAX signature into RDX of every VMSA (snp-abi.md §7.1, pitfall 8),
+QEMU puts the vCPU's CPUID(1).EAX signature into RDX of every VMSA (docs/reference/firmware-abi.md §7.1: from the -cpu model, not the host),
 so the measurement depends on the ``-cpu`` model. The signature encodes family, model and stepping
 as in AMD's CPUID specification (pub. 25481, CPUID Fn0000_0001_EAX).
 """

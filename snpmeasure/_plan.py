@@ -1,6 +1,6 @@
 """Guest inputs → the ordered launch commands a VMM issues (the "plan").
 
-The order is QEMU's (snp-abi.md §3.7, §5.2): the firmware image as NORMAL pages, then the SEV
+The order is QEMU's (docs/reference/firmware-abi.md §3.7, §5.2): the firmware image as NORMAL pages, then the SEV
 metadata sections in table order (CPUID pages moved last for EC2), then one VMSA per vCPU, BSP
 first, inside LAUNCH_FINISH. SEV/SEV-ES: the firmware, the kernel hashes table, then the VMSAs.
 """

@@ -1,7 +1,7 @@
 """The VMSA page (SEV-ES save area) a VMM hands to the firmware for each vCPU.
 
 Byte offsets are the AMD APM vol. 2 Table B-4 / Linux ``struct sev_es_save_area`` offsets listed in
-snp-abi.md §7.1; the page is 4096 bytes, zero except for the fields set here.
+docs/reference/firmware-abi.md §7.1; the page is 4096 bytes, zero except for the fields set here.
 """
 
 from __future__ import annotations

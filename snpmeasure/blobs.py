@@ -1,6 +1,6 @@
 """The blobs of QEMU's ``sev-snp-guest`` object: ID block, ID auth, host data, GOSVW.
 
-Layouts (SEV-SNP ABI spec; snp-abi.md §4.2, §4.3):
+Layouts (SEV-SNP ABI spec; docs/reference/firmware-abi.md §4.2, §4.3):
 
 ID block, 96 bytes::
 

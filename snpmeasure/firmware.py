@@ -2,8 +2,8 @@
 
 SNP: LAUNCH_START → LAUNCH_UPDATE* (pages, then VMSAs) → LAUNCH_FINISH, extending the SHA-384
 launch digest (``_core.LaunchDigest``) exactly as the firmware does. SEV/SEV-ES: LAUNCH_UPDATE_DATA
-and LAUNCH_UPDATE_VMSA extend a SHA-256 digest (snp-abi.md §8.4). Status codes are the
-firmware's (``SEV_RET_*``, snp-abi.md §1.3); a command refused by the firmware raises
+and LAUNCH_UPDATE_VMSA extend a SHA-256 digest (docs/reference/firmware-abi.md §8.4). Status codes are the
+firmware's (``SEV_RET_*``, docs/reference/firmware-abi.md §1.3); a command refused by the firmware raises
 :class:`FirmwareError` with that status.
 """
 
@@ -202,7 +202,7 @@ class Firmware:
 
         Raises :class:`KvmError` for what KVM rejects first (reserved bits, bit 17 clear,
         MIGRATE_MA) and :class:`FirmwareError` (POLICY_FAILURE) for what the firmware rejects
-        given :attr:`host` (SMT, minimum ABI, bits newer than the firmware). snp-abi.md §1.2.
+        given :attr:`host` (SMT, minimum ABI, bits newer than the firmware). docs/reference/firmware-abi.md §1.2.
         """
         from .policy import GuestPolicy
 
@@ -307,7 +307,7 @@ class Firmware:
         host_data: bytes = bytes(32),
         vcek_disabled: bool = False,
     ) -> LaunchResult:
-        """SNP_LAUNCH_FINISH: with an ID block, the checks of the ABI spec in its order (snp-abi.md
+        """SNP_LAUNCH_FINISH: with an ID block, the checks of the ABI spec in its order (docs/reference/firmware-abi.md
         §4.4): LD (BAD_MEASUREMENT), then POLICY (POLICY_FAILURE), then the ID block signature and,
         with ``author_key_enabled``, the ID key signature (BAD_SIGNATURE)."""
         from .blobs import IdAuth, IdBlock
@@ -325,7 +325,7 @@ class Firmware:
         ld = self.ld
         result = LaunchResult(ld, self.policy, bytes(host_data), signing_key="VLEK" if vcek_disabled else "VCEK")
         if id_block is None:
-            # KVM passes AUTH_KEY_EN only together with an ID block (snp-abi.md §4.5).
+            # KVM passes AUTH_KEY_EN only together with an ID block (docs/reference/firmware-abi.md §4.5).
             self.state = GuestState.RUNNING
             return result
         if id_auth is None:

@@ -1,6 +1,6 @@
 """Firmware images: the OVMF footer GUID table, SEV metadata sections, SVSM images.
 
-Layouts (snp-abi.md §3.8; QEMU ``hw/i386/pc_sysfw_ovmf.c`` / ``include/hw/i386/pc.h``; edk2
+Layouts (docs/reference/firmware-abi.md §3.8; QEMU ``hw/i386/pc_sysfw_ovmf.c`` / ``include/hw/i386/pc.h``; edk2
 ``OvmfPkg/ResetVector``):
 
 * Footer GUID table: the last 32 bytes of the image are the reset vector area; just before them
@@ -42,7 +42,7 @@ SVSM_INFO_GUID = guid_le("a789a612-0597-4c4b-a49f-cbb1fe9d1ddd")
 _ENTRY_HEADER = struct.Struct("<H16s")  # u16 size, GUID (bytes_le)
 _META_HEADER = struct.Struct("<4sIII")  # "ASEV", len, version, num_desc
 _META_DESC = struct.Struct("<III")  # base, len, type
-#: Size of QEMU's PaddedSevHashTable (snp-abi.md §8.2); QEMU requires the area to hold it.
+#: Size of QEMU's PaddedSevHashTable (docs/reference/firmware-abi.md §8.2); QEMU requires the area to hold it.
 SEV_HASH_TABLE_SIZE = 0xB0
 #: A real OVMF has a handful of sections; this bounds the work a hostile image can ask for.
 MAX_SECTIONS = 1024
@@ -204,7 +204,7 @@ class FirmwareImage:
             section = MetadataSection(base, size, stype)
             dwhere = f"{self.name}: SEV metadata section {i} ({section.type_name}) at offset {doff:#x}"
             if stype not in SectionType._value2member_map_:
-                # Upstream QEMU measures unknown types as ZERO pages (snp-abi.md §3.7 table);
+                # Upstream QEMU measures unknown types as ZERO pages (docs/reference/firmware-abi.md §3.7 table);
                 # the pre-merge RFC aborted. Say so instead of failing.
                 warnings.warn(f"{dwhere}: unknown section type {stype:#x}, measured as ZERO pages as QEMU does", stacklevel=2)
             sections.append(section)

@@ -1,6 +1,6 @@
 """The SEV hashes table that QEMU builds for ``-kernel``/``-initrd``/``-append`` (kernel-hashes=on).
 
-Layout (QEMU ``PaddedSevHashTable``, snp-abi.md §8.2; GUIDs stored little-endian, all packed):
+Layout (QEMU ``PaddedSevHashTable``, docs/reference/firmware-abi.md §8.2; GUIDs stored little-endian, all packed):
 
     0x00 16  table header GUID 9438d606-…     0x10  2  length 0xA8
     0x12 16  cmdline GUID 97d02dd8-…          0x22  2  0x32   0x24 32  SHA-256(cmdline ‖ NUL)

@@ -2,7 +2,7 @@
 
 SNP digests go through :class:`firmware.Firmware` (the same path the launch dry run uses); SEV and
 SEV-ES digests through :class:`firmware.SevFirmware` (SHA-256), plus the LAUNCH_MEASURE HMAC when
-the guest owner's TIK and the platform's nonce are given (snp-abi.md §8.4).
+the guest owner's TIK and the platform's nonce are given (docs/reference/firmware-abi.md §8.4).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Page types, the VMSA GPA, and the argument rules shared by both LaunchDigest backends.
 
 Facts: SEV-SNP firmware ABI Table 67 (PAGE_INFO) and the page types of SNP_LAUNCH_UPDATE; see
-``shared/reference/snp-abi.md`` §3.
+``docs/reference/firmware-abi.md`` §3.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from .errors import InvalidInputError, no_member, show
 
 PAGE_SIZE = 4096
 DIGEST_SIZE = 48
-#: GPA that KVM records for every VMSA page (``INITIAL_VMSA_GPA``); see snp-abi.md §3.4.
+#: GPA that KVM records for every VMSA page (``INITIAL_VMSA_GPA``); see docs/reference/firmware-abi.md §3.4.
 VMSA_GPA = 0xFFFFFFFFF000
 _U64 = 1 << 64
 

@@ -1,6 +1,6 @@
 """The 64-bit SEV-SNP guest policy (SNP_LAUNCH_START POLICY; report offset 0x08).
 
-Bit layout (snp-abi.md §1.1; SEV-SNP ABI spec "Guest Policy" table):
+Bit layout (docs/reference/firmware-abi.md §1.1; SEV-SNP ABI spec "Guest Policy" table):
 
     7:0  ABI_MINOR          minimum firmware ABI minor       16  SMT
     15:8 ABI_MAJOR          minimum firmware ABI major       17  reserved, must be 1
@@ -176,7 +176,7 @@ class GuestPolicy:
     def firmware_problems(self, abi: Optional[Tuple[int, int]] = None, *, smt_enabled: bool = True) -> List[Tuple[str, str]]:
         """Why a firmware of ABI version ``abi`` would refuse this policy at SNP_LAUNCH_START.
 
-        Returns (field, rule) pairs; empty when it would accept. Rules: snp-abi.md §1.2 (SMT must be
+        Returns (field, rule) pairs; empty when it would accept. Rules: docs/reference/firmware-abi.md §1.2 (SMT must be
         allowed when the host has SMT on; the policy's minimum ABI must not exceed the firmware's;
         bits 21-24 need ABI 1.55, bit 25 needs 1.58).
         """

@@ -3,7 +3,7 @@
 No peer tool says which VMM and host behaviour its digest assumes, so each host or VMM change
 (KVM_SEV_INIT2, DebugSwap, EC2's RDX) silently changed their outputs between releases. Here a
 :class:`LaunchProfile` names all of them; the built-in profiles cite their sources
-(snp-abi.md §3.7, §7; peer-differences.md §3).
+(docs/reference/firmware-abi.md §3.7, §7; docs/reference/peers.md §3).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ VMM_TYPES = ("qemu", "ec2", "gce")
 
 
 class VmsaTemplate(NamedTuple):
-    """Initial register state a VMM puts into each VMSA (SEV-ES save area, snp-abi.md §7.1).
+    """Initial register state a VMM puts into each VMSA (SEV-ES save area, docs/reference/firmware-abi.md §7.1).
 
     ``kind="reset"`` is the x86 reset state (BSP at 0xfffffff0, APs at the firmware's SEV-ES reset
     address); ``kind="svsm"`` is Coconut SVSM's 64-bit flat entry state (all vCPUs at the SVSM
@@ -152,7 +152,7 @@ BUILTIN_PROFILES: Dict[str, LaunchProfile] = {
         LaunchProfile(
             name="qemu-legacy",
             description="QEMU + KVM before KVM_SEV_INIT2 (KVM_SEV_ES_INIT leaves MXCSR and FCW 0)",
-            source="arch/x86/kvm/svm/sev.c: FPU state copied only for KVM_SEV_INIT2 VMs (snp-abi.md §7.3)",
+            source="arch/x86/kvm/svm/sev.c: FPU state copied only for KVM_SEV_INIT2 VMs (docs/reference/firmware-abi.md §7.3)",
             vmsa=VmsaTemplate(mxcsr=0, x87_fcw=0),
         ),
         _EC2,
@@ -172,7 +172,7 @@ BUILTIN_PROFILES: Dict[str, LaunchProfile] = {
         LaunchProfile(
             name="svsm",
             description="Coconut SVSM (pre-IGVM) under its QEMU; matches sev-snp-measure --mode snp:svsm (FCW 0, features 0x1)",
-            source="virtee/sev-snp-measure vmsa.py VMSA_SVSM (its FCW stays 0, peer-differences.md §3 #4); coconut-svsm/qemu sev.c",
+            source="virtee/sev-snp-measure vmsa.py VMSA_SVSM (its FCW stays 0, docs/reference/peers.md §3 #4); coconut-svsm/qemu sev.c",
             vmsa=VmsaTemplate(kind="svsm", cr0=0x11, mxcsr=0x1F80, x87_fcw=0),
             fixed_guest_features=True,
         ),

@@ -1,7 +1,7 @@
 """QEMU's ``sev-snp-guest`` object: ``-object`` option strings, QMP ``object-add``, libvirt XML.
 
 Properties and rules are upstream QEMU's (target/i386/sev.c, qapi/qom.json SevSnpGuestProperties;
-snp-abi.md §5.1): base64 blobs with exact lengths (id-block 96, host-data 32,
+docs/reference/firmware-abi.md §5.1): base64 blobs with exact lengths (id-block 96, host-data 32,
 guest-visible-workarounds 16, id-auth at most 4096), ``policy`` a uint64 defaulting to 0x30000.
 The pre-merge RFC spellings ``auth-key-enabled`` and ``init-flags`` (only 0) are accepted on input
 with a warning.
@@ -28,7 +28,7 @@ STR_PROPS = ("id", "sev-device")
 ORDER = ("id", "policy", "guest-visible-workarounds", "id-block", "id-auth", "author-key-enabled", "host-data",
          "vcek-disabled", "kernel-hashes", "cbitpos", "reduced-phys-bits", "sev-device", "debug-swap", "secure-tsc",
          "tsc-frequency")
-#: QEMU >= 10.2: properties that add SEV_FEATURES bits to every VMSA (snp-abi.md §7.3).
+#: QEMU >= 10.2: properties that add SEV_FEATURES bits to every VMSA (docs/reference/firmware-abi.md §7.3).
 FEATURE_BITS = {"debug-swap": 1 << 5, "secure-tsc": 1 << 9}
 RFC_ALIASES = {"auth-key-enabled": "author-key-enabled"}
 _TRUE = ("on", "yes", "true", "y")

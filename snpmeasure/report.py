@@ -1,6 +1,6 @@
 """SEV-SNP attestation reports: parse (versions 2-5), verify AMD's signature chain, check expectations.
 
-Layout: SEV-SNP ABI spec "ATTESTATION_REPORT structure" (snp-abi.md §6.1), 0x4A0 bytes::
+Layout: SEV-SNP ABI spec "ATTESTATION_REPORT structure" (docs/reference/firmware-abi.md §6.1), 0x4A0 bytes::
 
     0x000 VERSION u32            0x050 REPORT_DATA 64        0x180 REPORTED_TCB 8
     0x004 GUEST_SVN u32          0x090 MEASUREMENT 48        0x188 CPUID_FAM/MOD/STEP (v3+)
@@ -42,7 +42,7 @@ REPORT_SIZE = 0x4A0
 SIGNED_SIZE = 0x2A0
 
 
-#: TCB_VERSION byte layouts per CPU generation (snp-abi.md §6.3): component → byte index.
+#: TCB_VERSION byte layouts per CPU generation (docs/reference/firmware-abi.md §6.3): component → byte index.
 TCB_LAYOUTS: Dict[str, Dict[str, int]] = {
     "milan": {"bootloader": 0, "tee": 1, "snp": 6, "microcode": 7},
     "genoa": {"bootloader": 0, "tee": 1, "snp": 6, "microcode": 7},

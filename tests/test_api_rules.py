@@ -22,7 +22,7 @@ from snpmeasure.policy import GuestPolicy
 from snpmeasure.qemu import SevSnpGuest
 from snpmeasure.report import AttestationReport, read_report_input
 
-from .conftest import FIXTURES
+from .support import FIXTURES
 
 OVMF = str(FIXTURES / "peer" / "ovmf_AmdSev_suffix.bin")
 KEY = str(FIXTURES / "keys" / "id_key_test.pem")

@@ -16,7 +16,7 @@ from snpmeasure import blobs
 from snpmeasure.blobs import AmdPublicKey, AmdSignature, ExternalSigner, IdAuth, IdBlock, sign_id_block
 from snpmeasure.errors import BlobError, SignatureError
 
-from .conftest import FIXTURES, load_vectors, run_ours
+from .support import FIXTURES, load_vectors, run_ours
 
 KEYS = FIXTURES / "keys"
 VECTOR: Dict[str, Any] = load_vectors()["id_blocks"][0]

@@ -17,7 +17,7 @@ from snpmeasure.images import FirmwareManifest
 from snpmeasure.measurement import parse_vcpu_counts, sweep
 from snpmeasure.tables import rows_from_csv, table
 
-from .conftest import FIXTURES, debian_ovmf_images, run_ours
+from .support import FIXTURES, debian_ovmf_images, run_ours
 
 PEER = FIXTURES / "peer"
 A = str(PEER / "ovmf_AmdSev_suffix.bin")

@@ -10,7 +10,7 @@ from typing import List
 
 import pytest
 
-from .conftest import FIXTURES, run_ours
+from .support import FIXTURES, run_ours
 
 OVMF = str(FIXTURES / "peer" / "ovmf_AmdSev_suffix.bin")
 ATT = FIXTURES / "attestation"

@@ -24,9 +24,9 @@ from snpmeasure.profiles import LaunchProfile
 from snpmeasure.qemu import SevSnpGuest
 from snpmeasure.report import AttestationReport
 
-from .conftest import FIXTURES, run_ours
-from .ovmf_builder import build_image
-from . import test_report as tr
+from .support import FIXTURES, run_ours
+from .builders.ovmf import build_image
+from .builders import reports as tr
 
 A = FIXTURES / "peer" / "ovmf_AmdSev_suffix.bin"
 KEYS = FIXTURES / "keys"

@@ -13,8 +13,8 @@ from snpmeasure import images
 from snpmeasure.errors import Error, ImageError
 from snpmeasure.images import FirmwareImage, SectionType, SvsmImage
 
-from .conftest import FIXTURES
-from .ovmf_builder import build_image, footer_table
+from .support import FIXTURES
+from .builders.ovmf import build_image, footer_table
 
 PEER = FIXTURES / "peer"
 

@@ -15,7 +15,7 @@ import pytest
 from snpmeasure import _core, _reference
 from snpmeasure.pages import PageType
 
-from .conftest import using_simd
+from .support import using_simd
 
 pytestmark = pytest.mark.skipif(not _core.native_available(), reason="native core not built")
 

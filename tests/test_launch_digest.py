@@ -19,7 +19,7 @@ from snpmeasure import PageType, VMSA_GPA, _core, _reference
 from snpmeasure.errors import Error, InvalidInputError
 from snpmeasure.pages import LaunchDigestBase
 
-from .conftest import BACKENDS, FIXTURES, using_simd
+from .support import BACKENDS, FIXTURES, using_simd
 
 OVMF_HASH = "086e2e9149ebf45abdc3445fba5b2da8270bdbb04094d7a2c37faaa4b24af3aa16aff8c374c2a55c467a50da6d466b74"
 

@@ -19,7 +19,7 @@ from snpmeasure.errors import Error
 from snpmeasure.measurement import sev_launch_measurement
 from snpmeasure.profiles import BUILTIN_PROFILES, LaunchProfile
 
-from .conftest import FIXTURES, debian_ovmf_images, load_vectors, run_ours
+from .support import FIXTURES, debian_ovmf_images, load_vectors, run_ours
 
 try:  # the differential oracle; sev-snp-measure 0.0.13 needs Python >= 3.10 (the [test] extra skips it below)
     from sevsnpmeasure import cli as ssm_cli

@@ -10,7 +10,7 @@ from hypothesis import given, strategies as st
 from snpmeasure.errors import PolicyError
 from snpmeasure.policy import FLAG_BITS, GuestPolicy
 
-from .conftest import run_ours
+from .support import run_ours
 
 valid_policies = st.integers(0, (1 << 26) - 1).map(lambda v: v | (1 << 17))
 

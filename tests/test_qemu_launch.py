@@ -17,7 +17,7 @@ from snpmeasure.errors import BlobError, QemuObjectError
 from snpmeasure.firmware import Firmware, FirmwareError, GuestState, HostModel, KvmError, Status
 from snpmeasure.qemu import SevSnpGuest
 
-from .conftest import FIXTURES, run_ours
+from .support import FIXTURES, run_ours
 
 KEYS = FIXTURES / "keys"
 A = str(FIXTURES / "peer" / "ovmf_AmdSev_suffix.bin")

@@ -11,7 +11,7 @@ from hypothesis import given, strategies as st
 
 from snpmeasure import _core
 
-from .conftest import using_simd
+from .support import using_simd
 
 pytestmark = pytest.mark.skipif(not _core.native_available(), reason="native core not built")
 ffi = _core._native.ffi if _core.native_available() else None

@@ -1,0 +1,1 @@
+"""Builders of test inputs: synthetic OVMF images, certificates and attestation reports."""

@@ -1,0 +1,85 @@
+"""A user's script that uses every public name the README and docs show; tests/test_init.py runs
+``mypy --strict`` on it, so the package's typing view (``__all__``, re-exports, ``py.typed``) keeps
+serving the documented API."""
+
+from __future__ import annotations
+
+import snpmeasure
+from snpmeasure import (
+    PAGE_SIZE,
+    VMSA_GPA,
+    AttestationReport,
+    Error,
+    Expectations,
+    Firmware,
+    FirmwareImage,
+    FirmwareManifest,
+    GuestPolicy,
+    HostModel,
+    IdAuth,
+    IdBlock,
+    InputFileError,
+    InvalidInputError,
+    LaunchDigest,
+    LaunchProfile,
+    LaunchResult,
+    Measurement,
+    Mismatch,
+    PageType,
+    SevSnpGuest,
+    Status,
+    TableRow,
+    measure,
+    sign_id_block,
+    sweep,
+    table,
+)
+
+
+def digest_of(firmware: bytes) -> str:
+    d = LaunchDigest()
+    d.update_normal(0xFFC00000, firmware)
+    d.update(PageType.ZERO, 0x800000, length=0x9000)
+    d.update_vmsa(bytes(PAGE_SIZE), VMSA_GPA)
+    fork: LaunchDigest = d.copy()
+    return fork.hexdigest()
+
+
+def launch(ovmf: str) -> str:
+    m: Measurement = measure(mode="snp", ovmf=ovmf, vcpus=4, vcpu_type="EPYC-Genoa", profile="qemu")
+    man = FirmwareManifest.from_image(ovmf)
+    counts = sweep(manifest=man, vcpus="1-4", vcpu_type="EPYC-Genoa")
+    rows: list[TableRow] = table(manifest=man, vcpus="1-2", vcpu_types=["EPYC-Milan"], profiles=["qemu"])
+    profile = LaunchProfile.from_json(snpmeasure.LaunchProfile.from_json({"name": "x"}).to_json()) if rows else None
+    del profile, counts
+    return m.hex() + m.base64()
+
+
+def checks(report_file: str, vcek: str) -> list[Mismatch]:
+    policy = GuestPolicy.parse("0x30000")
+    fw = Firmware(host=HostModel())
+    fw.launch_start(policy.to_int())
+    block: IdBlock
+    auth: IdAuth
+    block, auth = sign_id_block(bytes(48), "id_key.pem")
+    guest = SevSnpGuest.from_cli("sev-snp-guest,id=sev0,cbitpos=51,reduced-phys-bits=1")
+    report = AttestationReport.from_bytes(report_file)
+    report.verify(vcek)
+    result: LaunchResult | None = None
+    del fw, block, auth, guest, result
+    status: Status = Status.SUCCESS
+    del status
+    image: FirmwareImage | None = None
+    del image
+    return report.check(Expectations(policy=policy.to_int()))
+
+
+def errors() -> None:
+    try:
+        measure(mode="snp", ovmf="missing.fd", vcpus=1)
+    except InputFileError as exc:
+        print(exc.field, exc.rule, exc.filename)
+    except InvalidInputError as exc:
+        print(exc.field, exc.rule)
+    except Error as exc:
+        print(exc)
