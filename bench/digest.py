@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import require_native, round_robin  # noqa: E402
+
 from snpmeasure import _core, _reference  # noqa: E402
 
 

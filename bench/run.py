@@ -33,7 +33,6 @@ import os
 import subprocess
 import sys
 import tempfile
-
 from typing import Any, Callable, Dict, List, Optional
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
@@ -41,6 +40,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import median_ratio, require_native, round_robin  # noqa: E402
+
 from snpmeasure import _core, _reference  # noqa: E402
 from snpmeasure.images import map_file  # noqa: E402
 
@@ -280,7 +280,7 @@ def main() -> None:
             cold = round_robin({k: f for k, f in region_variants(data, slow=True).items()
                                 if k in (f"native {BEST} 1T", f"native {BEST} {CPUS}T", "sev-snp-measure")}, 5 if args.quick else 11,
                                cold_samples, idle=0.005)
-            print(f"  => after 5 ms idle, as the only work of a process: "
+            print("  => after 5 ms idle, as the only work of a process: "
                   + ", ".join(f"{k} {t * 1e3:.2f} ms" for k, t in cold.items())
                   + (f"; sev-snp-measure (per round) is {vs_ssm(cold_samples, cold):.2f}x the best native" if "sev-snp-measure" in cold else ""))
             region["after_idle_seconds"] = cold

@@ -62,17 +62,26 @@ _EXPORTS: dict[str, str] = {
 }  # fmt: skip
 
 if _typing.TYPE_CHECKING:  # the lazy names, for type checkers and IDEs (tests/test_init.py keeps it whole)
-    from .blobs import IdAuth as IdAuth, IdBlock as IdBlock, sign_id_block as sign_id_block
-    from .firmware import Firmware as Firmware, HostModel as HostModel
-    from .firmware import LaunchResult as LaunchResult, Status as Status
-    from .images import FirmwareImage as FirmwareImage, FirmwareManifest as FirmwareManifest
-    from .measurement import Measurement as Measurement, measure as measure, sweep as sweep
+    from .blobs import IdAuth as IdAuth
+    from .blobs import IdBlock as IdBlock
+    from .blobs import sign_id_block as sign_id_block
+    from .firmware import Firmware as Firmware
+    from .firmware import HostModel as HostModel
+    from .firmware import LaunchResult as LaunchResult
+    from .firmware import Status as Status
+    from .images import FirmwareImage as FirmwareImage
+    from .images import FirmwareManifest as FirmwareManifest
+    from .measurement import Measurement as Measurement
+    from .measurement import measure as measure
+    from .measurement import sweep as sweep
     from .policy import GuestPolicy as GuestPolicy
     from .profiles import LaunchProfile as LaunchProfile
     from .qemu import SevSnpGuest as SevSnpGuest
-    from .report import AttestationReport as AttestationReport, Expectations as Expectations
+    from .report import AttestationReport as AttestationReport
+    from .report import Expectations as Expectations
     from .report import Mismatch as Mismatch
-    from .tables import TableRow as TableRow, table as table
+    from .tables import TableRow as TableRow
+    from .tables import table as table
 
 __all__ = [
     "AttestationReport", "BlobError", "ConfigError", "Error", "Expectations", "Firmware", "FirmwareError",

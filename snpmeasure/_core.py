@@ -11,7 +11,7 @@ kernel the build or CPU lacks is an import error, never a silent fallback.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Type
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from .errors import InvalidInputError, NativeError, show
 from .pages import DIGEST_SIZE, PAGE_SIZE, LaunchDigestBase, PageType
@@ -140,7 +140,7 @@ class NativeLaunchDigest(LaunchDigestBase):
         """The current launch digest (48 bytes)."""
         return bytes(_native.ffi.buffer(self._ld, DIGEST_SIZE))
 
-    def copy(self) -> "NativeLaunchDigest":
+    def copy(self) -> NativeLaunchDigest:
         """An independent copy of this digest state."""
         other = NativeLaunchDigest.__new__(NativeLaunchDigest)
         other._threads = self._threads

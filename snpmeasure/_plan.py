@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import List, NamedTuple, Optional, Protocol, Sequence, Tuple
 
+from ._vmsa import vmsa_pages
 from .errors import ConfigError
 from .images import MetadataSection, SectionType
 from .kernel_hashes import PADDED_SIZE, KernelHashes
 from .pages import PAGE_SIZE, Buffer, PageType
 from .profiles import LaunchProfile
-from ._vmsa import vmsa_pages
 
 MODES = ("snp", "snp:ovmf-hash", "snp:svsm", "sev", "seves")
 

@@ -63,7 +63,7 @@ class LaunchDigest(LaunchDigestBase):
         """The current launch digest (48 bytes)."""
         return self._ld
 
-    def copy(self) -> "LaunchDigest":
+    def copy(self) -> LaunchDigest:
         """An independent copy of this digest state."""
         other = LaunchDigest.__new__(LaunchDigest)
         other._threads = self._threads

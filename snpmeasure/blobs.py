@@ -124,7 +124,7 @@ class AmdPublicKey:
         return bytes(out)
 
     @classmethod
-    def from_bytes(cls, data: Bytes, *, field_name: str = "key") -> "AmdPublicKey":
+    def from_bytes(cls, data: Bytes, *, field_name: str = "key") -> AmdPublicKey:
         """Parse and check the structure: size, curve 2, reserved bytes zero, point on P-384."""
         raw = _blob_bytes(field_name, data)
         if len(raw) != KEY_SIZE:
@@ -139,7 +139,7 @@ class AmdPublicKey:
         return key
 
     @classmethod
-    def from_cryptography(cls, key: "ec.EllipticCurvePublicKey", *, field_name: str = "key") -> "AmdPublicKey":
+    def from_cryptography(cls, key: ec.EllipticCurvePublicKey, *, field_name: str = "key") -> AmdPublicKey:
         """From a ``cryptography`` P-384 public key."""
         ec = _ec()
         if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp384r1":
@@ -147,7 +147,7 @@ class AmdPublicKey:
         nums = key.public_numbers()
         return cls(nums.x, nums.y)
 
-    def to_cryptography(self, *, field_name: str = "key") -> "ec.EllipticCurvePublicKey":
+    def to_cryptography(self, *, field_name: str = "key") -> ec.EllipticCurvePublicKey:
         """As a ``cryptography`` public key."""
         from cryptography.hazmat.primitives.asymmetric import ec as ec_mod
 
@@ -185,7 +185,7 @@ class AmdSignature:
         return bytes(out)
 
     @classmethod
-    def from_bytes(cls, data: Bytes, *, field_name: str = "signature") -> "AmdSignature":
+    def from_bytes(cls, data: Bytes, *, field_name: str = "signature") -> AmdSignature:
         """Parse and check the structure (size, reserved bytes zero)."""
         raw = _blob_bytes(field_name, data)
         if len(raw) != SIG_SIZE:
@@ -195,7 +195,7 @@ class AmdSignature:
         return cls(int.from_bytes(raw[:COORD], "little"), int.from_bytes(raw[COORD : 2 * COORD], "little"))
 
     @classmethod
-    def from_der(cls, der: bytes) -> "AmdSignature":
+    def from_der(cls, der: bytes) -> AmdSignature:
         """From a DER ``ECDSA-Sig-Value``."""
         from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
@@ -206,7 +206,7 @@ class AmdSignature:
         return cls(r, s)
 
     @classmethod
-    def from_any(cls, sig: bytes, *, field_name: str = "signature") -> "AmdSignature":
+    def from_any(cls, sig: bytes, *, field_name: str = "signature") -> AmdSignature:
         """From DER, raw P1363 ``R ‖ S`` (96 bytes, big-endian) or AMD's 0x200-byte format."""
         sig = _blob_bytes(field_name, sig)
         if len(sig) == SIG_SIZE:
@@ -349,7 +349,7 @@ class IdBlock:
         return _ID_BLOCK.pack(self.ld, self.family_id, self.image_id, self.version, self.guest_svn, self.policy)
 
     @classmethod
-    def from_bytes(cls, data: Bytes) -> "IdBlock":
+    def from_bytes(cls, data: Bytes) -> IdBlock:
         """Parse 96 bytes (exactly)."""
         raw = _blob_bytes("id-block", data)
         if len(raw) != ID_BLOCK_SIZE:
@@ -361,7 +361,7 @@ class IdBlock:
         return base64.b64encode(self.to_bytes()).decode()
 
     @classmethod
-    def from_base64(cls, text: str) -> "IdBlock":
+    def from_base64(cls, text: str) -> IdBlock:
         """From QEMU's base64 form."""
         return cls.from_bytes(decode_b64("id-block", text))
 
@@ -409,7 +409,7 @@ class IdAuth:
         return bytes(out)
 
     @classmethod
-    def from_bytes(cls, data: Bytes) -> "IdAuth":
+    def from_bytes(cls, data: Bytes) -> IdAuth:
         """Parse strictly: 4096 bytes, algorithm 1, curve 2, reserved bytes zero."""
         raw = _blob_bytes("id-auth", data)
         if len(raw) != ID_AUTH_SIZE:
@@ -436,7 +436,7 @@ class IdAuth:
         return base64.b64encode(self.to_bytes()).decode()
 
     @classmethod
-    def from_base64(cls, text: str) -> "IdAuth":
+    def from_base64(cls, text: str) -> IdAuth:
         """From QEMU's base64 form."""
         return cls.from_bytes(decode_b64("id-auth", text))
 

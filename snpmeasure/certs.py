@@ -54,7 +54,7 @@ def _parsed(field: str, what: str, parse: Callable[[], T]) -> T:
         raise ReportError(field, f"is not a PEM or DER {what}") from None
 
 
-def _touch_cert(cert: "x509.Certificate") -> "x509.Certificate":
+def _touch_cert(cert: x509.Certificate) -> x509.Certificate:
     _ = (cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(), cert.serial_number, cert.not_valid_before_utc,
          cert.not_valid_after_utc, cert.public_key(), cert.signature, cert.tbs_certificate_bytes, cert.signature_algorithm_oid)
     for ext in cert.extensions:
@@ -62,7 +62,7 @@ def _touch_cert(cert: "x509.Certificate") -> "x509.Certificate":
     return cert
 
 
-def load_certs(source: CertSource, field: str) -> List["x509.Certificate"]:
+def load_certs(source: CertSource, field: str) -> List[x509.Certificate]:
     """Certificates from a PEM (one or more) or DER file or bytes, or a Certificate."""
     from cryptography import x509
 
@@ -70,14 +70,14 @@ def load_certs(source: CertSource, field: str) -> List["x509.Certificate"]:
         return [_parsed(field, "X.509 certificate", lambda: _touch_cert(source))]
     data = _read_source(source, field, "a certificate")
 
-    def parse() -> List["x509.Certificate"]:
+    def parse() -> List[x509.Certificate]:
         certs = x509.load_pem_x509_certificates(data) if b"-----BEGIN CERTIFICATE-----" in data else [x509.load_der_x509_certificate(data)]
         return [_touch_cert(c) for c in certs]
 
     return _parsed(field, "X.509 certificate", parse)
 
 
-def _touch_crl(crl: "x509.CertificateRevocationList") -> "x509.CertificateRevocationList":
+def _touch_crl(crl: x509.CertificateRevocationList) -> x509.CertificateRevocationList:
     _ = (crl.issuer.rfc4514_string(), crl.last_update_utc, crl.next_update_utc, crl.tbs_certlist_bytes, crl.signature,
          crl.signature_algorithm_oid)
     for ext in crl.extensions:
@@ -89,7 +89,7 @@ def _touch_crl(crl: "x509.CertificateRevocationList") -> "x509.CertificateRevoca
     return crl
 
 
-def load_crl(source: CrlSource, field: str = "crl") -> "x509.CertificateRevocationList":
+def load_crl(source: CrlSource, field: str = "crl") -> x509.CertificateRevocationList:
     """A certificate revocation list from a PEM or DER file or bytes (AMD's KDS serves DER), or a
     loaded one; every field the checks read is decoded here."""
     from cryptography import x509
@@ -115,8 +115,8 @@ def _need(name: str, obj: object, kind: str = "Certificate") -> None:
         raise ReportError(name, f"must be a loaded x509 {kind} (see load_certs / load_crl), got {type(obj).__name__}")
 
 
-def check_crl(crl: "x509.CertificateRevocationList", ark: "x509.Certificate",
-              revocable: Sequence[Tuple["x509.Certificate", str]], now: Optional["datetime.datetime"] = None) -> None:
+def check_crl(crl: x509.CertificateRevocationList, ark: x509.Certificate,
+              revocable: Sequence[Tuple[x509.Certificate, str]], now: Optional[datetime.datetime] = None) -> None:
     """``crl`` is a complete CRL of the ARK (issuer name, RSA-PSS signature by the ARK's key), current
     at ``now`` (issued before it, with a next update that has not passed: a stale CRL cannot say
     what was revoked since), usable under RFC 5280 §5 (no critical extension this check does not
@@ -144,7 +144,7 @@ def check_crl(crl: "x509.CertificateRevocationList", ark: "x509.Certificate",
     if not valid:
         raise SignatureError("CRL: its signature does not verify with the ARK's key")
     understood = {ExtensionOID.CRL_NUMBER, ExtensionOID.AUTHORITY_KEY_IDENTIFIER, ExtensionOID.ISSUING_DISTRIBUTION_POINT}
-    scope: List["x509.GeneralName"] = []  # the distribution point the CRL says it is, if it names one
+    scope: List[x509.GeneralName] = []  # the distribution point the CRL says it is, if it names one
     for ext in crl.extensions:
         if isinstance(ext.value, x509.DeltaCRLIndicator):
             raise SignatureError("CRL: is a delta CRL; give the complete CRL")
@@ -187,13 +187,13 @@ def check_crl(crl: "x509.CertificateRevocationList", ark: "x509.Certificate",
                                  f"(serial {cert.serial_number:#x})")
 
 
-def _general_name(name: "x509.GeneralName") -> str:
+def _general_name(name: x509.GeneralName) -> str:
     """A name for messages: a URI as is, a directory name in RFC 4514 form."""
     value = getattr(name, "value", name)
     return value.rfc4514_string() if hasattr(value, "rfc4514_string") else str(value)
 
 
-def _distribution_points(cert: "x509.Certificate") -> List["x509.GeneralName"]:
+def _distribution_points(cert: x509.Certificate) -> List[x509.GeneralName]:
     """The full names of a certificate's CRL distribution points that an ARK-issued complete CRL can
     serve (AMD's: one KDS URL). A point limited to some revocation reasons, or whose CRL another
     issuer signs (cRLIssuer), does not count: RFC 5280 §6.3.3 (b)(1) and (d)."""
@@ -206,7 +206,7 @@ def _distribution_points(cert: "x509.Certificate") -> List["x509.GeneralName"]:
     return [n for point in points if point.reasons is None and point.crl_issuer is None for n in point.full_name or ()]
 
 
-def product_chain(product: str, kind: str = "vcek") -> List["x509.Certificate"]:
+def product_chain(product: str, kind: str = "vcek") -> List[x509.Certificate]:
     """AMD's [ASK or ASVK, ARK] for a product ("milan", "genoa", "turin"), shipped with snpmeasure."""
     if not isinstance(product, str) or not isinstance(kind, str) or kind not in ("vcek", "vlek") or not product.isalpha():
         raise ReportError("product", f"must be a product name (milan, genoa, turin) and kind vcek or vlek, got {show(product)}, {show(kind)}")
@@ -218,7 +218,7 @@ def product_chain(product: str, kind: str = "vcek") -> List["x509.Certificate"]:
     return load_certs(data, name)
 
 
-def verify_issued_by(child: "x509.Certificate", issuer: "x509.Certificate", child_name: str, issuer_name: str) -> None:
+def verify_issued_by(child: x509.Certificate, issuer: x509.Certificate, child_name: str, issuer_name: str) -> None:
     """Check ``child``'s signature with ``issuer``'s key (RSA-PSS or ECDSA); SignatureError naming both."""
     _need(child_name, child)
     _need(issuer_name, issuer)
@@ -230,7 +230,7 @@ def verify_issued_by(child: "x509.Certificate", issuer: "x509.Certificate", chil
         raise SignatureError(f"{child_name}: is not signed by the {issuer_name} ({type(exc).__name__}: {exc or 'bad signature'})") from None
 
 
-def utc_text(at: "datetime.datetime") -> str:
+def utc_text(at: datetime.datetime) -> str:
     """An aware time as ISO 8601 UTC text: ``2026-06-01T12:00:00Z`` (with microseconds if it has
     any). Used in messages and by ``report verify --json``: the time printed is the time checked."""
     import datetime
@@ -244,7 +244,7 @@ def utc_text(at: "datetime.datetime") -> str:
 _UTC_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,6}))?)?([Zz]|[+-][0-9]{2}:[0-9]{2})?)?")
 
 
-def parse_utc(text: Optional[str], field: str = "at") -> "datetime.datetime":
+def parse_utc(text: Optional[str], field: str = "at") -> datetime.datetime:
     """A time given as text (``report verify --at``) as an aware UTC datetime; a time without an
     offset is UTC; None: now, to the second (the time printed is the time checked). Errors name ``field``."""
     import datetime
@@ -272,7 +272,7 @@ def parse_utc(text: Optional[str], field: str = "at") -> "datetime.datetime":
 
 
 
-def check_validity(cert: "x509.Certificate", name: str, now: Optional["datetime.datetime"] = None) -> None:
+def check_validity(cert: x509.Certificate, name: str, now: Optional[datetime.datetime] = None) -> None:
     """The certificate's validity period must contain ``now`` (default: the current UTC time)."""
     _need(name, cert)
     import datetime
@@ -285,8 +285,8 @@ def check_validity(cert: "x509.Certificate", name: str, now: Optional["datetime.
                              f"not at {utc_text(at)}")
 
 
-def check_chain(ark: "x509.Certificate", ask: "x509.Certificate", product: str,
-                trusted_arks: Optional[Sequence["x509.Certificate"]] = None, now: Optional["datetime.datetime"] = None) -> None:
+def check_chain(ark: x509.Certificate, ask: x509.Certificate, product: str,
+                trusted_arks: Optional[Sequence[x509.Certificate]] = None, now: Optional[datetime.datetime] = None) -> None:
     """ARK self-signed and trusted (AMD's root for ``product``, or one of ``trusted_arks``), ASK
     signed by it, both valid at ``now``."""
     _need("ark", ark)
@@ -303,7 +303,7 @@ def check_chain(ark: "x509.Certificate", ask: "x509.Certificate", product: str,
     check_validity(ask, "ASK/ASVK certificate", now)
 
 
-def extension_value(cert: "x509.Certificate", oid: str) -> Optional[bytes]:
+def extension_value(cert: x509.Certificate, oid: str) -> Optional[bytes]:
     """The raw value of a certificate extension, or None."""
     _need("cert", cert)
     from cryptography import x509

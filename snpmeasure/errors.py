@@ -24,7 +24,7 @@ def show(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def no_member(enum: "type[Enum]", field: str, value: object) -> "InvalidInputError":
+def no_member(enum: type[Enum], field: str, value: object) -> InvalidInputError:
     """What an enum's ``_missing_`` raises for a value it has no member for (``PageType(9)``): an
     :class:`InvalidInputError` naming the field, where Python raises a bare ValueError."""
     members = list(enum)
@@ -106,7 +106,7 @@ class InputFileError(InvalidInputError, OSError):
 class FirmwareError(Error):
     """The firmware would refuse a command: ``status`` says how, the message says why."""
 
-    def __init__(self, command: str, status: "Status", reason: str) -> None:
+    def __init__(self, command: str, status: Status, reason: str) -> None:
         self.command = command
         self.status = status
         self.reason = reason

@@ -12,8 +12,8 @@ from __future__ import annotations
 from enum import Enum, IntEnum
 from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
-from ._core import LaunchDigest
 from ._checks import as_bytes
+from ._core import LaunchDigest
 from .errors import FirmwareError, InvalidInputError, KvmError, PolicyError, SignatureError, no_member, show
 from .pages import PAGE_SIZE, VMSA_GPA, Buffer, PageType, page_type_of
 
@@ -66,7 +66,7 @@ class Status(IntEnum):
     INVALID_KEY = 0x27
 
     @classmethod
-    def _missing_(cls, value: object) -> "Status":
+    def _missing_(cls, value: object) -> Status:
         raise no_member(cls, "status", value)
 
 
@@ -197,7 +197,7 @@ class Firmware:
         if self.trace is not None:
             self.trace.append(TraceEntry(command, ptype.name, gpa, length, label, self._ld.digest()))
 
-    def launch_start(self, policy: "Union[int, str, GuestPolicy]" = 0x30000, *, gosvw: bytes = bytes(16)) -> None:
+    def launch_start(self, policy: Union[int, str, GuestPolicy] = 0x30000, *, gosvw: bytes = bytes(16)) -> None:
         """SNP_LAUNCH_START: create the guest context with ``policy``; LD starts at zero (or seed).
 
         Raises :class:`KvmError` for what KVM rejects first (reserved bits, bit 17 clear,
@@ -290,7 +290,7 @@ class Firmware:
                 self.trace.append(TraceEntry("SNP_LAUNCH_UPDATE", PageType.VMSA.name, gpa, PAGE_SIZE, f"vmsa #{i}", d))
         return steps
 
-    def copy(self) -> "Firmware":
+    def copy(self) -> Firmware:
         """An independent copy of this guest context (for forks such as vCPU sweeps)."""
         other = Firmware.__new__(Firmware)
         other.__dict__.update(self.__dict__)
@@ -300,8 +300,8 @@ class Firmware:
 
     def launch_finish(
         self,
-        id_block: "Optional[IdBlock]" = None,
-        id_auth: "Optional[IdAuth]" = None,
+        id_block: Optional[IdBlock] = None,
+        id_auth: Optional[IdAuth] = None,
         *,
         author_key_enabled: bool = False,
         host_data: bytes = bytes(32),

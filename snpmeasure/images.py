@@ -26,8 +26,8 @@ import warnings
 from enum import IntEnum
 from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 
-from .errors import ImageError, no_member, show
 from ._guids import guid_le, guid_str
+from .errors import ImageError, no_member, show
 
 FOUR_GIB = 1 << 32
 PAGE = 4096
@@ -58,7 +58,7 @@ class SectionType(IntEnum):
     SNP_KERNEL_HASHES = 0x10
 
     @classmethod
-    def _missing_(cls, value: object) -> "SectionType":
+    def _missing_(cls, value: object) -> SectionType:
         raise no_member(cls, "section type", value)
 
 
@@ -118,7 +118,7 @@ class FirmwareImage:
         self.sections: List[MetadataSection] = self._parse_sev_metadata()
 
     @classmethod
-    def open(cls, path: Union[str, "os.PathLike[str]"], *, end_gpa: int = FOUR_GIB, field: str = "image") -> "FirmwareImage":
+    def open(cls, path: Union[str, os.PathLike[str]], *, end_gpa: int = FOUR_GIB, field: str = "image") -> FirmwareImage:
         """Map the image file read-only (no copy) and parse it."""
         return cls(map_file(path, field), name=os.fspath(path), end_gpa=end_gpa)
 
@@ -261,7 +261,7 @@ class SvsmImage(FirmwareImage):
         return _u32(found[1], f"{self.name}: SVSM info GUID", found[0]) + self.gpa
 
 
-def map_file(path: Union[str, "os.PathLike[str]"], field: str = "path") -> BufferLike:
+def map_file(path: Union[str, os.PathLike[str]], field: str = "path") -> BufferLike:
     """The contents of a file, mapped read-only when possible (regular, non-empty files); a path
     that cannot be opened or read is an InputFileError naming ``field``."""
     from ._files import open_input, read_error
@@ -373,7 +373,7 @@ class FirmwareManifest:
         return FirmwareImage.require_sev_hash_table(self)  # type: ignore[arg-type]
 
     @classmethod
-    def from_image(cls, image: Union[FirmwareImage, str, "os.PathLike[str]"], *, threads: Optional[int] = None) -> "FirmwareManifest":
+    def from_image(cls, image: Union[FirmwareImage, str, os.PathLike[str]], *, threads: Optional[int] = None) -> FirmwareManifest:
         """Measure the firmware pages of an image and record its layout."""
         from ._core import LaunchDigest
         from ._version import __version__
@@ -400,7 +400,7 @@ class FirmwareManifest:
         }
 
     @classmethod
-    def from_json(cls, doc: object, *, where: str = "manifest") -> "FirmwareManifest":
+    def from_json(cls, doc: object, *, where: str = "manifest") -> FirmwareManifest:
         """Read and validate a manifest (unknown schema, newer version, bad fields: ManifestError)."""
         from .errors import ManifestError
 
@@ -466,12 +466,11 @@ class FirmwareManifest:
         return man
 
     @classmethod
-    def load(cls, path: Union[str, "os.PathLike[str]"]) -> "FirmwareManifest":
+    def load(cls, path: Union[str, os.PathLike[str]]) -> FirmwareManifest:
         """Read a manifest file."""
-        from .errors import ManifestError
-        from ._jsonfile import load_json_file
-
         from ._files import check_path
+        from ._jsonfile import load_json_file
+        from .errors import ManifestError
 
         name = check_path("manifest", path)
         return cls.from_json(load_json_file(name, name, ManifestError), where=name)

@@ -18,8 +18,8 @@ import os
 import struct
 from typing import NamedTuple, Optional, Union
 
-from .errors import InvalidInputError
 from ._guids import guid_le
+from .errors import InvalidInputError
 
 TABLE_GUID = guid_le("9438d606-4f22-4cc9-b479-a793d411fd21")
 CMDLINE_GUID = guid_le("97d02dd8-bd20-4c94-aa78-e7714d36ab2a")
@@ -120,7 +120,7 @@ class KernelHashes(NamedTuple):
         kernel_hash: Optional[str] = None,
         initrd_hash: Optional[str] = None,
         append_hash: Optional[str] = None,
-    ) -> Optional["KernelHashes"]:
+    ) -> Optional[KernelHashes]:
         """Hash the boot artefacts (files or given SHA-256s); None when there is no kernel."""
         if kernel is not None and kernel_hash is not None:
             raise InvalidInputError("kernel_hash", "give either kernel or kernel_hash, not both")

@@ -11,15 +11,15 @@ import os
 import struct
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Union
 
-from ._version import __version__
 from ._cpus import resolve_vcpu_sig
+from ._files import file_size
+from ._plan import MODES, Command, FirmwareLayout, Plan, sev_plan, snp_plan
+from ._version import __version__
 from .errors import ConfigError, InvalidInputError, show
 from .firmware import Firmware, GuestState, HostModel, SevFirmware, TraceEntry
-from ._files import file_size
 from .images import FirmwareImage, FirmwareManifest, SvsmImage, map_file
 from .kernel_hashes import KernelHashes, sha256_file
 from .pages import Buffer, parse_seed
-from ._plan import MODES, Command, FirmwareLayout, Plan, sev_plan, snp_plan
 from .profiles import VMM_TYPE_PROFILES, LaunchProfile, get_profile
 
 PathOrImage = Union[str, "os.PathLike[str]", FirmwareImage]
@@ -89,7 +89,7 @@ class Measurement:
         return out
 
 
-def _file_info(field: str, path: Union[str, "os.PathLike[str]"], sha256: Optional[str] = None) -> Dict[str, Any]:
+def _file_info(field: str, path: Union[str, os.PathLike[str]], sha256: Optional[str] = None) -> Dict[str, Any]:
     if sha256 is None:
         sha256 = sha256_file(path, field).hex()
     return {"path": os.fspath(path), "sha256": sha256, "size": file_size(field, path)}
@@ -132,7 +132,7 @@ def _prepare(
     *,
     mode: str,
     ovmf: Optional[PathOrImage],
-    manifest: Union[None, str, "os.PathLike[str]", FirmwareManifest],
+    manifest: Union[None, str, os.PathLike[str], FirmwareManifest],
     vcpus: Optional[int],
     vcpu_type: Optional[str],
     vcpu_sig: Optional[int],
@@ -141,8 +141,8 @@ def _prepare(
     vcpu_stepping: Optional[int],
     vmm_type: Optional[str],
     profile: Union[str, LaunchProfile, None],
-    kernel: Optional[Union[str, "os.PathLike[str]"]],
-    initrd: Optional[Union[str, "os.PathLike[str]"]],
+    kernel: Optional[Union[str, os.PathLike[str]]],
+    initrd: Optional[Union[str, os.PathLike[str]]],
     append: Optional[str],
     kernel_hash: Optional[str],
     initrd_hash: Optional[str],
@@ -151,7 +151,7 @@ def _prepare(
     snp_ovmf_hash: Optional[Union[str, bytes]],
     svsm: Optional[PathOrImage],
     vars_size: Optional[int],
-    vars_file: Optional[Union[str, "os.PathLike[str]"]],
+    vars_file: Optional[Union[str, os.PathLike[str]]],
     describe_inputs: bool,
 ) -> _Prepared:
     if not isinstance(mode, str) or mode not in MODES:
@@ -255,7 +255,7 @@ def measure(
     *,
     mode: str = "snp",
     ovmf: Optional[PathOrImage] = None,
-    manifest: Union[None, str, "os.PathLike[str]", FirmwareManifest] = None,
+    manifest: Union[None, str, os.PathLike[str], FirmwareManifest] = None,
     vcpus: Optional[int] = None,
     vcpu_type: Optional[str] = None,
     vcpu_sig: Optional[int] = None,
@@ -264,8 +264,8 @@ def measure(
     vcpu_stepping: Optional[int] = None,
     vmm_type: Optional[str] = None,
     profile: Union[str, LaunchProfile, None] = None,
-    kernel: Optional[Union[str, "os.PathLike[str]"]] = None,
-    initrd: Optional[Union[str, "os.PathLike[str]"]] = None,
+    kernel: Optional[Union[str, os.PathLike[str]]] = None,
+    initrd: Optional[Union[str, os.PathLike[str]]] = None,
     append: Optional[str] = None,
     kernel_hash: Optional[str] = None,
     initrd_hash: Optional[str] = None,
@@ -274,7 +274,7 @@ def measure(
     snp_ovmf_hash: Optional[Union[str, bytes]] = None,
     svsm: Optional[PathOrImage] = None,
     vars_size: Optional[int] = None,
-    vars_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+    vars_file: Optional[Union[str, os.PathLike[str]]] = None,
     trace: bool = False,
     threads: Optional[int] = None,
     describe_inputs: bool = False,
@@ -371,7 +371,7 @@ def sweep(*, vcpus: Union[str, Sequence[int]], threads: Optional[int] = None, **
     return sweep_prepared(p, counts, threads=threads)
 
 
-def sweep_prepared(p: "_Prepared", counts: List[int], *, threads: Optional[int] = None,
+def sweep_prepared(p: _Prepared, counts: List[int], *, threads: Optional[int] = None,
                    start: Optional[Firmware] = None) -> Dict[int, bytes]:
     """Run a prepared SNP plan once and read off the digest at each vCPU count."""
     pre = [c for c in p.plan.commands if c.op != "vmsa"]
@@ -408,7 +408,7 @@ def _check_features(value: int) -> int:
 
 
 def _open_svsm(svsm: Optional[PathOrImage], ovmf: FirmwareImage, vars_size: Optional[int],
-               vars_file: Optional[Union[str, "os.PathLike[str]"]]) -> SvsmImage:
+               vars_file: Optional[Union[str, os.PathLike[str]]]) -> SvsmImage:
     if svsm is None:
         raise InvalidInputError("svsm", "snp:svsm mode needs the SVSM image")
     if vars_file is not None and vars_size is not None:

@@ -34,7 +34,7 @@ class PageType(IntEnum):
     CPUID = 6
 
     @classmethod
-    def _missing_(cls, value: object) -> "PageType":
+    def _missing_(cls, value: object) -> PageType:
         raise no_member(cls, "page_type", value)
 
     @property

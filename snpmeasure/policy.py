@@ -16,7 +16,6 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 from .errors import PolicyError, show
 
-
 #: (attribute, bit, flag spelling, meaning, first firmware ABI that defines it)
 FLAG_BITS: List[Tuple[str, int, str, str, Tuple[int, int]]] = [
     ("smt", 16, "smt", "SMT (hyperthreading) allowed on the host", (0, 0)),
@@ -102,7 +101,7 @@ class GuestPolicy:
         return f"{self.to_int():#x}"
 
     @classmethod
-    def from_int(cls, value: int) -> "GuestPolicy":
+    def from_int(cls, value: int) -> GuestPolicy:
         """Decode a 64-bit policy; reserved bits set or bit 17 clear are errors naming the bit."""
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < (1 << 64):
             raise PolicyError("policy", f"must be a 64-bit unsigned int, got {show(value)}")
@@ -117,7 +116,7 @@ class GuestPolicy:
         return cls(**kwargs)
 
     @classmethod
-    def parse(cls, text: Union[str, int, "GuestPolicy"]) -> "GuestPolicy":
+    def parse(cls, text: Union[str, int, GuestPolicy]) -> GuestPolicy:
         """Parse ``0x30000``, ``196608``, or named flags ``smt,debug,abi=1.51`` (bit 17 implied)."""
         if isinstance(text, GuestPolicy):
             return text

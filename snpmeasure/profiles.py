@@ -62,7 +62,7 @@ class LaunchProfile(NamedTuple):
         return d
 
     @classmethod
-    def from_json(cls, obj: Any, *, where: str = "profile") -> "LaunchProfile":
+    def from_json(cls, obj: Any, *, where: str = "profile") -> LaunchProfile:
         """Build and validate a profile from parsed JSON (unknown keys are errors)."""
         if not isinstance(obj, dict):
             raise ProfileError(where, "must be a JSON object")
@@ -192,11 +192,10 @@ def get_profile(profile: Union[str, LaunchProfile]) -> LaunchProfile:
     return BUILTIN_PROFILES[profile]
 
 
-def load_profile_file(path: Union[str, "os.PathLike[str]"]) -> LaunchProfile:
+def load_profile_file(path: Union[str, os.PathLike[str]]) -> LaunchProfile:
     """Read a user profile from JSON. ``"base": "qemu"`` starts from a built-in profile."""
-    from ._jsonfile import load_json_file
-
     from ._files import check_path
+    from ._jsonfile import load_json_file
 
     obj = load_json_file(check_path("profile_file", path), os.fspath(path), ProfileError)
     prof = LaunchProfile.from_json(obj, where=os.fspath(path))

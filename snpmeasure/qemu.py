@@ -181,7 +181,7 @@ class SevSnpGuest:
         return out
 
     @classmethod
-    def from_properties(cls, props: List[Tuple[str, Any]], *, typed: bool = False, require_mandatory: bool = True) -> "SevSnpGuest":
+    def from_properties(cls, props: List[Tuple[str, Any]], *, typed: bool = False, require_mandatory: bool = True) -> SevSnpGuest:
         """Build from (name, value) pairs: strings (``-object`` syntax) or, with ``typed``, JSON values.
 
         A repeated key: the last value wins (QEMU keyval). ``id`` is required.
@@ -224,7 +224,7 @@ class SevSnpGuest:
 
     # ---- -object option string --------------------------------------------------------------------
     @classmethod
-    def from_cli(cls, text: str) -> "SevSnpGuest":
+    def from_cli(cls, text: str) -> SevSnpGuest:
         """Parse ``[-object ]sev-snp-guest,id=sev0,policy=0x30000,...`` (``,,`` escapes a comma)."""
         if not isinstance(text, str):
             raise QemuObjectError("object", f"must be the -object string, got {type(text).__name__}")
@@ -275,7 +275,7 @@ class SevSnpGuest:
         return {"execute": "object-add", "arguments": args}
 
     @classmethod
-    def from_qmp(cls, doc: Any) -> "SevSnpGuest":
+    def from_qmp(cls, doc: Any) -> SevSnpGuest:
         """Parse a QMP ``object-add`` command (or just its ``arguments``)."""
         if isinstance(doc, str):
             try:
@@ -324,7 +324,7 @@ class SevSnpGuest:
         return ET.tostring(root, encoding="unicode")
 
     @classmethod
-    def from_libvirt(cls, text: str, *, id: str = "sev0") -> "SevSnpGuest":
+    def from_libvirt(cls, text: str, *, id: str = "sev0") -> SevSnpGuest:
         """Parse a ``<launchSecurity type='sev-snp'>`` element (alone or inside a ``<domain>``).
 
         Documents with a DOCTYPE or entity declarations are refused: no entity expansion, no

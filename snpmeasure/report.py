@@ -69,7 +69,7 @@ class TcbVersion:
     components: Dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def decode(cls, raw: int, generation: str) -> "TcbVersion":
+    def decode(cls, raw: int, generation: str) -> TcbVersion:
         """Split the 8 bytes by the generation's layout."""
         if not isinstance(generation, str) or generation not in TCB_LAYOUTS:
             raise ReportError("generation", f"must be one of {', '.join(TCB_LAYOUTS)}, got {show(generation)}")
@@ -112,7 +112,7 @@ def generation_of(family: int, model: int) -> Optional[str]:
 REPORT_INPUT_LIMIT = 16 * REPORT_SIZE
 
 
-def read_report_input(data: Union[bytes, str, "os.PathLike[str]"]) -> bytes:
+def read_report_input(data: Union[bytes, str, os.PathLike[str]]) -> bytes:
     """Report bytes from raw bytes, base64 or hex text, or a file holding any of them."""
     if isinstance(data, os.PathLike) or (isinstance(data, str) and os.path.exists(data)):
         from ._files import read_input
@@ -183,7 +183,7 @@ class AttestationReport:
     generation: str
 
     @classmethod
-    def from_bytes(cls, data: Union[bytes, str, "os.PathLike[str]"], *, generation: Optional[str] = None) -> "AttestationReport":
+    def from_bytes(cls, data: Union[bytes, str, os.PathLike[str]], *, generation: Optional[str] = None) -> AttestationReport:
         """Parse a report (versions 2-5). ``generation`` ("milan", "genoa", "turin", "venice")
         decodes the TCBs; v3+ reports name it themselves, v2 reports are guessed from CHIP_ID."""
         raw = read_report_input(data)
@@ -298,7 +298,7 @@ class AttestationReport:
             "report_id": self.report_id.hex(), "report_id_ma": self.report_id_ma.hex(), "reported_tcb": self.reported_tcb.to_json(),
             "cpuid": None if self.cpuid is None else {"family": f"{self.cpuid[0]:#x}", "model": f"{self.cpuid[1]:#x}", "stepping": f"{self.cpuid[2]:#x}"},
             "chip_id": self.chip_id.hex(), "committed_tcb": self.committed_tcb.to_json(),
-            "current_version": "%d.%d.%d" % self.current_version, "committed_version": "%d.%d.%d" % self.committed_version,
+            "current_version": ".".join(map(str, self.current_version)), "committed_version": ".".join(map(str, self.committed_version)),
             "launch_tcb": self.launch_tcb.to_json(),
             "launch_mit_vector": None if self.launch_mit_vector is None else f"{self.launch_mit_vector:#x}",
             "current_mit_vector": None if self.current_mit_vector is None else f"{self.current_mit_vector:#x}",
@@ -327,13 +327,13 @@ class AttestationReport:
 
     def verify(
         self,
-        vcek: Union[bytes, str, "os.PathLike[str]", "x509.Certificate"],
+        vcek: Union[bytes, str, os.PathLike[str], x509.Certificate],
         *,
-        ask_ark: Union[None, bytes, str, "os.PathLike[str]", Sequence["x509.Certificate"]] = None,
+        ask_ark: Union[None, bytes, str, os.PathLike[str], Sequence[x509.Certificate]] = None,
         product: Optional[str] = None,
-        trusted_arks: Optional[Sequence["x509.Certificate"]] = None,
-        now: Optional["datetime.datetime"] = None,
-        crl: Union[None, bytes, str, "os.PathLike[str]", "x509.CertificateRevocationList"] = None,
+        trusted_arks: Optional[Sequence[x509.Certificate]] = None,
+        now: Optional[datetime.datetime] = None,
+        crl: Union[None, bytes, str, os.PathLike[str], x509.CertificateRevocationList] = None,
     ) -> str:
         """Verify the report: signature with the VCEK/VLEK, the certificate chain VCEK ← ASK (ASVK
         for a VLEK) ← ARK, the ARK self-signed and equal to AMD's root for the product, and the
@@ -346,9 +346,9 @@ class AttestationReport:
         ``.../vlek/v1/{product}/crl`` for a VLEK; PEM or DER), the CRL must be a complete CRL of
         the ARK, RSA-PSS-signed by it and current at ``now``, and must not list the ASK/ASVK.
         """
-        from .certs import check_chain, check_crl, check_validity, load_certs, load_crl, product_chain, verify_issued_by
-
         import datetime
+
+        from .certs import check_chain, check_crl, check_validity, load_certs, load_crl, product_chain, verify_issued_by
 
         if product is not None and not isinstance(product, str):
             raise ReportError("product", f"must be one of {', '.join(TCB_LAYOUTS)}, got {show(product)}")
@@ -385,7 +385,7 @@ class AttestationReport:
         report.verify_signature(leaf.public_key())
         return prod
 
-    def _for_product(self, product: str) -> "AttestationReport":
+    def _for_product(self, product: str) -> AttestationReport:
         """This report decoded for ``product``: a v3+ report must name the same generation in its
         signed CPUID fields; a v2 report is re-decoded with the product's TCB layout."""
         if product not in TCB_LAYOUTS:
@@ -399,7 +399,7 @@ class AttestationReport:
     def _product_guess(self) -> str:
         return {"milan": "milan", "genoa": "genoa", "turin": "turin"}.get(self.generation, self.generation)
 
-    def _check_extensions(self, cert: "x509.Certificate", product: str) -> None:
+    def _check_extensions(self, cert: x509.Certificate, product: str) -> None:
         from .certs import der_integer, der_octets, extension_value
 
         hwid = extension_value(cert, OID_HWID)
@@ -423,7 +423,7 @@ class AttestationReport:
                 raise SignatureError(f"VCEK certificate: {name} SPL {der_integer(value)} is not REPORTED_TCB's {spl}")
 
     # ---- expectations -------------------------------------------------------------------------------
-    def check(self, expected: Union["LaunchResult", "Expectations"]) -> List["Mismatch"]:
+    def check(self, expected: Union[LaunchResult, Expectations]) -> List[Mismatch]:
         """Compare with what the launch should have produced; [] when everything holds."""
         from .firmware import LaunchResult
 
@@ -512,7 +512,7 @@ class Expectations:
                     raise ReportError("min_tcb", f"{comp} must be an SVN from 0 to 255, got {show(minimum)}")
 
     @classmethod
-    def from_launch(cls, result: "LaunchResult", **overrides: Any) -> "Expectations":
+    def from_launch(cls, result: LaunchResult, **overrides: Any) -> Expectations:
         """Everything a launch dry run fixed."""
         from .firmware import LaunchResult
 
@@ -526,7 +526,7 @@ class Expectations:
         return cls(**args)
 
     @classmethod
-    def from_launch_json(cls, doc: Any, **overrides: Any) -> "Expectations":
+    def from_launch_json(cls, doc: Any, **overrides: Any) -> Expectations:
         """Everything a launch dry run fixed, from ``snpmeasure launch --json`` output (a dict)."""
         args = launch_expectations(doc)
         args.update(overrides)
@@ -561,7 +561,7 @@ class Expectations:
             return [] if r.policy == self.policy else [Mismatch("POLICY", f"{self.policy:#x}", f"{r.policy:#x}")]
         want, got = GuestPolicy.from_int(self.policy), r.guest_policy()
         out: List[Mismatch] = []
-        for attr, bit, *_ in FLAG_BITS:
+        for attr, *_ in FLAG_BITS:
             w, g = getattr(want, attr), getattr(got, attr)
             if (attr in _PERMISSIVE and g and not w) or (attr not in _PERMISSIVE and w and not g):
                 out.append(Mismatch(f"POLICY.{attr.upper()}", f"{'at most' if attr in _PERMISSIVE else 'at least'} {int(w)}", str(int(g))))

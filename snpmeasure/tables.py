@@ -38,14 +38,14 @@ class TableRow(NamedTuple):
 
 def table(
     *,
-    ovmf: Union[None, str, "os.PathLike[str]", FirmwareImage] = None,
-    manifest: Union[None, str, "os.PathLike[str]", FirmwareManifest] = None,
+    ovmf: Union[None, str, os.PathLike[str], FirmwareImage] = None,
+    manifest: Union[None, str, os.PathLike[str], FirmwareManifest] = None,
     vcpu_types: Sequence[str],
     vcpus: Union[str, Sequence[int]] = "1",
     profiles: Sequence[Union[str, LaunchProfile]] = ("qemu",),
     guest_features: Sequence[Optional[int]] = (None,),
-    kernel: Optional[Union[str, "os.PathLike[str]"]] = None,
-    initrd: Optional[Union[str, "os.PathLike[str]"]] = None,
+    kernel: Optional[Union[str, os.PathLike[str]]] = None,
+    initrd: Optional[Union[str, os.PathLike[str]]] = None,
     append: Optional[str] = None,
     kernel_hash: Optional[str] = None,
     initrd_hash: Optional[str] = None,

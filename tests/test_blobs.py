@@ -10,7 +10,8 @@ from typing import Any, Dict
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from snpmeasure import blobs
 from snpmeasure.blobs import AmdPublicKey, AmdSignature, ExternalSigner, IdAuth, IdBlock, sign_id_block

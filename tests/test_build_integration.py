@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from snpmeasure import measure
 from snpmeasure.errors import InvalidInputError, ManifestError

@@ -156,7 +156,7 @@ def _tracked_text_files() -> List[Path]:
     return [ROOT / f for f in out if f.endswith(keep) and not f.startswith("tests/fixtures/") and (ROOT / f).is_file()]
 
 
-def _resolve(citing: Path, name: str) -> "Path | None":
+def _resolve(citing: Path, name: str) -> Path | None:
     for base in (citing.parent, ROOT, ROOT / "snpmeasure"):  # setup.cfg names package data by its path in the package
         if (base / name).is_file():
             return base / name

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from snpmeasure import blobs, measure
 from snpmeasure.blobs import IdAuth, IdBlock, sign_id_block
@@ -24,9 +25,9 @@ from snpmeasure.profiles import LaunchProfile
 from snpmeasure.qemu import SevSnpGuest
 from snpmeasure.report import AttestationReport
 
-from .support import FIXTURES, run_ours
-from .builders.ovmf import build_image
 from .builders import reports as tr
+from .builders.ovmf import build_image
+from .support import FIXTURES, run_ours
 
 A = FIXTURES / "peer" / "ovmf_AmdSev_suffix.bin"
 KEYS = FIXTURES / "keys"
@@ -157,7 +158,7 @@ CRL = _forged_milan_crl()
 def test_crls(rnd: random.Random, n: int, cut: int) -> None:
     vcek = FIXTURES / "attestation" / "vcek.testcer"
     for data in (mutate(CRL, rnd, n), CRL[:cut]):
-        only_errors(lambda: AttestationReport.from_bytes(REPORT).verify(vcek, crl=data, now=tr.WHILE_VALID))
+        only_errors(lambda: AttestationReport.from_bytes(REPORT).verify(vcek, crl=data, now=tr.WHILE_VALID))  # noqa: B023
 
 
 def _der_len(n: int) -> bytes:

@@ -7,14 +7,15 @@ import struct
 import warnings
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from snpmeasure import images
 from snpmeasure.errors import Error, ImageError
 from snpmeasure.images import FirmwareImage, SectionType, SvsmImage
 
-from .support import FIXTURES
 from .builders.ovmf import build_image, footer_table
+from .support import FIXTURES
 
 PEER = FIXTURES / "peer"
 

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import random
-
 import hashlib
 import mmap
+import os
+import random
 import struct
 from pathlib import Path
 from typing import List, Tuple, Type
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import snpmeasure
-from snpmeasure import PageType, VMSA_GPA, _core, _reference
+from snpmeasure import VMSA_GPA, PageType, _core, _reference
 from snpmeasure.errors import Error, InvalidInputError
 from snpmeasure.pages import LaunchDigestBase
 

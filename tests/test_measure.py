@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import snpmeasure
 from snpmeasure import measure

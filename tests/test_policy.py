@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from snpmeasure.errors import PolicyError
 from snpmeasure.policy import FLAG_BITS, GuestPolicy

@@ -6,10 +6,11 @@ import base64
 import json
 import warnings
 from pathlib import Path
-from typing import Any, List, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from snpmeasure import measure
 from snpmeasure.blobs import IdBlock, sign_id_block
@@ -140,8 +141,8 @@ def signed(ld: bytes = LD, policy: int = 0x30000, author: bool = True) -> Tuple[
     return sign_id_block(ld, KEYS / "id_key_test.pem", KEYS / "author_key_test.pem" if author else None, policy=policy)
 
 
-def launched(policy: int = 0x30000, host: HostModel = HostModel()) -> Firmware:
-    fw = Firmware(host=host)
+def launched(policy: int = 0x30000, host: Optional[HostModel] = None) -> Firmware:
+    fw = Firmware(host=HostModel() if host is None else host)
     fw.launch_start(policy)
     measure(mode="snp", ovmf=A, vcpus=2, vcpu_type="EPYC-Milan", firmware=fw)
     return fw
@@ -207,7 +208,7 @@ def test_state_machine_illegal_orders() -> None:
 
 # ---- the launch CLI: policy -> id-block -> qemu-object -> launch ---------------------------------
 
-def workflow(tmp_path: Path, extra_object: List[str] = []) -> str:
+def workflow(tmp_path: Path, extra_object: Sequence[str] = ()) -> str:
     rc, out, _ = run_ours(["id-block", "--from-measure", *MEASURE, "--id-key", str(KEYS / "id_key_test.pem"),
                            "--author-key", str(KEYS / "author_key_test.pem"), "--json"])
     assert rc == 0

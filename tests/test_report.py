@@ -13,7 +13,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from snpmeasure.certs import load_certs
 from snpmeasure.errors import SignatureError
@@ -21,8 +22,23 @@ from snpmeasure.firmware import LaunchResult
 from snpmeasure.report import AttestationReport, Expectations, ReportError
 
 from .builders.reports import (
-    ARK, ARK_KEY, ASK, ASK_KEY, URI, VCEK_CRL_URL, VCEK_KEY, VLEK_CRL_URL, WHILE_VALID, cert, idp_naming, make_crl, make_report,
-    point, rsa_pss, vcek_for, verify_with_crl,
+    ARK,
+    ARK_KEY,
+    ASK,
+    ASK_KEY,
+    URI,
+    VCEK_CRL_URL,
+    VCEK_KEY,
+    VLEK_CRL_URL,
+    WHILE_VALID,
+    cert,
+    idp_naming,
+    make_crl,
+    make_report,
+    point,
+    rsa_pss,
+    vcek_for,
+    verify_with_crl,
 )
 from .support import FIXTURES, run_ours
 

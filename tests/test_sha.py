@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 
-import hashlib
-
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from snpmeasure import _core
 

@@ -24,8 +24,7 @@ def register(p: ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``snpmeasure launch``: replay LAUNCH_START, the measured pages and LAUNCH_FINISH."""
-    from ..errors import InvalidInputError
-    from ..errors import FirmwareError, KvmError
+    from ..errors import FirmwareError, InvalidInputError, KvmError
     from ..firmware import Firmware, HostModel
     from ..measurement import measure
 

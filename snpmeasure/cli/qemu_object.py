@@ -65,8 +65,9 @@ def run(args: argparse.Namespace) -> int:
         for attr in ("id_block", "id_auth", "host_data", "guest_visible_workarounds"):
             value = getattr(args, attr)
             if value is not None:
-                from ..blobs import parse_blob
                 import base64
+
+                from ..blobs import parse_blob
 
                 setattr(obj, attr, base64.b64encode(parse_blob(attr.replace("_", "-"), value)).decode())
         if args.policy is not None:

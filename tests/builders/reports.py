@@ -15,7 +15,6 @@ from cryptography.x509.oid import NameOID
 
 from snpmeasure.report import AttestationReport
 
-
 # The real VCEK is valid from 2022-09-24 to 2029-09-24: tests of the real report verify as of a time
 # inside that window, so they keep passing after it (a test below checks the window itself).
 WHILE_VALID = datetime.datetime(2026, 6, 1, tzinfo=datetime.timezone.utc)
