@@ -7,6 +7,7 @@ that cannot build the AVX2 kernel an error instead of a portable-only build, SNP
 the same for the AVX-512 kernel. No -march flag is ever added: only the kernels carry target(...)
 attributes, and the core picks one at run time.
 """
+
 import os
 import platform
 import shlex
@@ -57,15 +58,24 @@ def _compiles(source: str) -> bool:
     -march, sanitizers, ...) but not -Werror: a warning about a probe's few lines must not silently
     cost a fast kernel."""
     cc = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
-    flags = [f for f in shlex.split(os.environ.get("CFLAGS", "")) + shlex.split(os.environ.get("SNPMEASURE_CFLAGS", ""))
-             if not f.startswith("-Werror")]
+    flags = [
+        f
+        for f in shlex.split(os.environ.get("CFLAGS", "")) + shlex.split(os.environ.get("SNPMEASURE_CFLAGS", ""))
+        if not f.startswith("-Werror")
+    ]
     try:
         with tempfile.TemporaryDirectory() as tmp:
             src = os.path.join(tmp, "probe.c")
             with open(src, "w", encoding="utf-8") as f:
                 f.write(source)
-            return subprocess.run(cc + flags + ["-c", src, "-o", os.path.join(tmp, "probe.o")],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+            return (
+                subprocess.run(
+                    cc + flags + ["-c", src, "-o", os.path.join(tmp, "probe.o")],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                ).returncode
+                == 0
+            )
     except OSError:
         return False  # no usable compiler here: the real build reports that
 
@@ -93,13 +103,17 @@ def _kernel_or_fallback(kernel: str, probe: str, flag: str, fallback: str) -> li
 def avx2_kernel_flags() -> list:
     """[] if the C compiler builds the AVX2 kernel, else ["-DSNP_NO_AVX2"]: the build then succeeds
     with the portable kernel alone (``snpmeasure info`` shows it too)."""
-    return _kernel_or_fallback("AVX2", AVX2_PROBE, "-DSNP_NO_AVX2", "building the portable kernel only (about 2.5x slower per page)")
+    return _kernel_or_fallback(
+        "AVX2", AVX2_PROBE, "-DSNP_NO_AVX2", "building the portable kernel only (about 2.5x slower per page)"
+    )
 
 
 def avx512_kernel_flags() -> list:
     """[] if the C compiler builds the AVX-512 kernel, else ["-DSNP_NO_AVX512"]: the build then has
     the AVX2 and portable kernels."""
-    return _kernel_or_fallback("AVX-512", AVX512_PROBE, "-DSNP_NO_AVX512", "building the AVX2 and portable kernels only")
+    return _kernel_or_fallback(
+        "AVX-512", AVX512_PROBE, "-DSNP_NO_AVX512", "building the AVX2 and portable kernels only"
+    )
 
 
 def kernel_flags() -> list:
@@ -114,7 +128,7 @@ with open(os.path.join(CSRC, "snpmeasure.h"), encoding="utf-8") as f:
 
 ffibuilder.set_source(
     "snpmeasure._native",
-    "#include <stddef.h>\n#include <stdint.h>\n#include \"snpmeasure.h\"\n",
+    '#include <stddef.h>\n#include <stdint.h>\n#include "snpmeasure.h"\n',
     # Relative paths keep the sdist and wheel builds reproducible.
     sources=[os.path.relpath(os.path.join(CSRC, s)) for s in SOURCES],
     include_dirs=[os.path.relpath(CSRC)],

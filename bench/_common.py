@@ -16,8 +16,12 @@ def require_native() -> None:
         sys.exit("the native core is not loaded (SNPMEASURE_BACKEND=python?)")
 
 
-def round_robin(variants: Dict[str, Callable[[], object]], reps: int,
-                samples: Optional[Dict[str, List[float]]] = None, idle: float = 0.0) -> Dict[str, float]:
+def round_robin(
+    variants: Dict[str, Callable[[], object]],
+    reps: int,
+    samples: Optional[Dict[str, List[float]]] = None,
+    idle: float = 0.0,
+) -> Dict[str, float]:
     """Run every variant once per round, ``reps`` rounds; the median seconds of each. ``samples``,
     if given, receives each variant's seconds per round, in round order (docs/reference/zen3-performance.md: the minimum is
     what the hardware can do, the median what this VM typically gives; ratios of neighbours in one

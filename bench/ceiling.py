@@ -54,8 +54,12 @@ class Model:
 
 #: (vendor, family) -> model; see the module docstring and docs/reference/performance.md.
 MODELS: Dict[Tuple[str, int], Model] = {
-    ("AuthenticAMD", 0x1A): Model("AVX-512 2x8 op count on Zen 5 (4 vector pipes, 2 for rotates)", "avx512", 2176.0, 660.0),
-    ("AuthenticAMD", 0x19): Model("AVX2 4-lane op count on Zen 3 (4 vector pipes, 2 for shifts)", "avx2", 8850.0, 1080.0),
+    ("AuthenticAMD", 0x1A): Model(
+        "AVX-512 2x8 op count on Zen 5 (4 vector pipes, 2 for rotates)", "avx512", 2176.0, 660.0
+    ),
+    ("AuthenticAMD", 0x19): Model(
+        "AVX2 4-lane op count on Zen 3 (4 vector pipes, 2 for shifts)", "avx2", 8850.0, 1080.0
+    ),
 }
 
 
@@ -116,21 +120,34 @@ def host_ceiling(best_kernel: str) -> Dict[str, Any]:
     (content per page per core, chain per PAGE_INFO) when a model covers this CPU and kernel,
     else ``model`` None and ``why`` saying what is missing."""
     vendor, family, model_no, name = cpu_identity()
-    out: Dict[str, Any] = {"cpu": name, "vendor": vendor, "family": family, "model_number": model_no,
-                           "kernel": best_kernel, "clock_ghz": None, "model": None}
+    out: Dict[str, Any] = {
+        "cpu": name,
+        "vendor": vendor,
+        "family": family,
+        "model_number": model_no,
+        "kernel": best_kernel,
+        "clock_ghz": None,
+        "model": None,
+    }
     model = MODELS.get((vendor, family))
     if model is None:
         out["why"] = f"no op-count model for {vendor} family {family:#x} ({name})"
         return out
     if model.kernel != best_kernel:
-        out["why"] = f"the model for this CPU is for the {model.kernel} kernel, the best kernel present is {best_kernel}"
+        out["why"] = (
+            f"the model for this CPU is for the {model.kernel} kernel, the best kernel present is {best_kernel}"
+        )
         return out
     ghz = measure_clock_ghz()
     if ghz is None:
         out["why"] = "the clock could not be measured (no C compiler)"
         return out
-    out.update(clock_ghz=ghz, model=model.name, content_us=model.content_cycles / ghz / 1e3,
-               chain_us=model.chain_cycles / ghz / 1e3)
+    out.update(
+        clock_ghz=ghz,
+        model=model.name,
+        content_us=model.content_cycles / ghz / 1e3,
+        chain_us=model.chain_cycles / ghz / 1e3,
+    )
     return out
 
 

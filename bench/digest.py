@@ -27,7 +27,9 @@ from snpmeasure import _core, _reference  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions, skip 64 MiB")
-    ap.add_argument("--break-even", action="store_true", help="also time small regions on 1 and all threads (the threshold)")
+    ap.add_argument(
+        "--break-even", action="store_true", help="also time small regions on 1 and all threads (the threshold)"
+    )
     args = ap.parse_args()
     require_native()
     sizes = [1, 4] if args.quick else [1, 4, 64]
@@ -42,7 +44,9 @@ def main() -> None:
             "native 1 thread": lambda: _core.NativeLaunchDigest(threads=1).update_normal(0, data),
             f"native {cpus} threads": lambda: _core.NativeLaunchDigest().update_normal(0, data),
             "python reference": lambda: _reference.LaunchDigest().update_normal(0, data),
-            "hashlib sha384 pages": lambda: [hashlib.sha384(data[i : i + 4096]).digest() for i in range(0, len(data), 4096)],
+            "hashlib sha384 pages": lambda: [
+                hashlib.sha384(data[i : i + 4096]).digest() for i in range(0, len(data), 4096)
+            ],
         }
         med = round_robin(variants, reps)
         for name, t in med.items():
@@ -61,10 +65,13 @@ def break_even() -> None:
         print(f"\n{'pages':>6} {'1 thread us':>12} {'all threads us':>15} {'speed-up':>9}")
         for npages in (16, 32, 64, 128, 192, 256, 384, 512):
             data = os.urandom(4096 * npages)
-            med = round_robin({
-                "1": lambda: _core.NativeLaunchDigest(threads=1).update_normal(0, data),
-                "n": lambda: _core.NativeLaunchDigest().update_normal(0, data),
-            }, 41)
+            med = round_robin(
+                {
+                    "1": lambda: _core.NativeLaunchDigest(threads=1).update_normal(0, data),
+                    "n": lambda: _core.NativeLaunchDigest().update_normal(0, data),
+                },
+                41,
+            )
             print(f"{npages:>6} {med['1'] * 1e6:>12.1f} {med['n'] * 1e6:>15.1f} {med['1'] / med['n']:>8.2f}x")
     finally:
         lib.snp_min_pages_per_thread(old)

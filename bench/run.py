@@ -83,9 +83,11 @@ def derive_ceiling() -> None:
     if HOST.get("model"):
         CEILING_CONTENT_US, CEILING_CHAIN_US = HOST["content_us"], HOST["chain_us"]
         NOTES_HASHLIB_US = probe_us(round_robin({SPEED_PROBE: speed_probe}, 9))
-        print(f"ceiling: {HOST['model']}, clock {HOST['clock_ghz']:.2f} GHz (dependent adds): "
-              f"content {CEILING_CONTENT_US:.3f} us/page/core, chain {CEILING_CHAIN_US:.3f} us/PAGE_INFO; "
-              f"speed probe {NOTES_HASHLIB_US:.2f} us then")
+        print(
+            f"ceiling: {HOST['model']}, clock {HOST['clock_ghz']:.2f} GHz (dependent adds): "
+            f"content {CEILING_CONTENT_US:.3f} us/page/core, chain {CEILING_CHAIN_US:.3f} us/PAGE_INFO; "
+            f"speed probe {NOTES_HASHLIB_US:.2f} us then"
+        )
     else:
         print(f"ceiling: none for this host ({HOST['why']}); no ratio against a ceiling is printed")
 
@@ -96,6 +98,7 @@ def vs_ceiling_text(x: float) -> str:
 
 def probe_us(med: Dict[str, float]) -> float:
     return med[SPEED_PROBE] / PROBE_CALLS * 1e6
+
 
 def ceiling_s(hashed: int, chained: int, hashlib_us: float) -> float:
     """The op-count bound for a region whose `hashed` pages need a content hash and whose `chained`
@@ -112,6 +115,7 @@ def rss_anon_kib() -> int:
                 return int(line.split()[1])
     return 0
 
+
 def with_kernel(kernel: str, threads: Optional[int], data: Any) -> Callable[[], object]:
     def run() -> object:
         _core.set_simd(kernel)
@@ -120,6 +124,7 @@ def with_kernel(kernel: str, threads: Optional[int], data: Any) -> Callable[[], 
         return d.digest()
 
     return run
+
 
 def region_variants(data: Any, *, slow: bool) -> Dict[str, Callable[[], object]]:
     v: Dict[str, Callable[[], object]] = {
@@ -136,7 +141,9 @@ def region_variants(data: Any, *, slow: bool) -> Dict[str, Callable[[], object]]
         # same work in these rounds, against the perfect scaling the ceiling assumes.
         v[f"content only {BEST} 1T"] = lambda: (_core.set_simd(BEST), _core.sha384_pages(data, 1))
         v[f"content only {BEST} {CPUS}T"] = lambda: (_core.set_simd(BEST), _core.sha384_pages(data, CPUS))
-    v["hashlib sha384 per page 1T"] = lambda: [hashlib.sha384(data[i : i + 4096]).digest() for i in range(0, len(data), 4096)]
+    v["hashlib sha384 per page 1T"] = lambda: [
+        hashlib.sha384(data[i : i + 4096]).digest() for i in range(0, len(data), 4096)
+    ]
     if slow:
         v["python reference"] = lambda: _reference.LaunchDigest().update_normal(0x100000, data)
         if ssm_gctx is not None:
@@ -175,22 +182,35 @@ def vs_scaled_ceiling(samples: Dict[str, List[float]], med: Dict[str, float], ha
 
 def print_scaling(med: Dict[str, float]) -> None:
     if f"content only {BEST} {CPUS}T" in med:
-        print(f"  => {CPUS}-thread scaling in these rounds: page hashes alone {med[f'content only {BEST} 1T'] / med[f'content only {BEST} {CPUS}T']:.2f}x, "
-              f"launch digest {med[f'native {BEST} 1T'] / med[f'native {BEST} {CPUS}T']:.2f}x (the ceiling assumes {CPUS}.00x)")
+        print(
+            f"  => {CPUS}-thread scaling in these rounds: page hashes alone {med[f'content only {BEST} 1T'] / med[f'content only {BEST} {CPUS}T']:.2f}x, "
+            f"launch digest {med[f'native {BEST} 1T'] / med[f'native {BEST} {CPUS}T']:.2f}x (the ceiling assumes {CPUS}.00x)"
+        )
+
 
 def print_region(label: str, npages: int, med: Dict[str, float], ceiling: float) -> Dict[str, Any]:
     best = best_native(med)
     print(f"\n{label} ({npages} pages)")
     print(f"  {'variant':<28} {'ms':>9} {'us/page':>8} {'MB/s':>7} {'best native is':>15}")
     rows: Dict[str, Any] = {}
-    for name, t in [(k, t) for k, t in med.items() if k != SPEED_PROBE] + ([("estimated ceiling", ceiling)] if ceiling == ceiling else []):
-        print(f"  {name:<28} {t * 1e3:>9.2f} {t / npages * 1e6:>8.2f} {npages * 4096 / t / 1e6:>7.0f} {t / best:>14.2f}x")
+    for name, t in [(k, t) for k, t in med.items() if k != SPEED_PROBE] + (
+        [("estimated ceiling", ceiling)] if ceiling == ceiling else []
+    ):
+        print(
+            f"  {name:<28} {t * 1e3:>9.2f} {t / npages * 1e6:>8.2f} {npages * 4096 / t / 1e6:>7.0f} {t / best:>14.2f}x"
+        )
         rows[name] = {"seconds": t, "us_per_page": t / npages * 1e6, "mb_per_s": npages * 4096 / t / 1e6}
     if SPEED_PROBE in med:
-        print(f"  speed probe: hashlib takes {probe_us(med):.2f} us per cache-hot page in these rounds"
-              + (f" ({probe_us(med) / NOTES_HASHLIB_US:.2f}x the {NOTES_HASHLIB_US:.2f} us when the clock was measured)"
-                 if NOTES_HASHLIB_US == NOTES_HASHLIB_US else ""))
+        print(
+            f"  speed probe: hashlib takes {probe_us(med):.2f} us per cache-hot page in these rounds"
+            + (
+                f" ({probe_us(med) / NOTES_HASHLIB_US:.2f}x the {NOTES_HASHLIB_US:.2f} us when the clock was measured)"
+                if NOTES_HASHLIB_US == NOTES_HASHLIB_US
+                else ""
+            )
+        )
     return rows
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -226,38 +246,61 @@ def main() -> None:
     chain_us = kmed[f"chain {BEST}"] / n * 1e6
     best_us = kmed[f"content {BEST} 1T"] / 1024 * 1e6
     hashlib_us = probe_us(kmed)
-    print("\nserial chain, 1 thread (us per PAGE_INFO): "
-          + ", ".join(f"{kk} {kmed[f'chain {kk}'] / n * 1e6:.3f}" for kk in reversed(SUPPORTED)))
+    print(
+        "\nserial chain, 1 thread (us per PAGE_INFO): "
+        + ", ".join(f"{kk} {kmed[f'chain {kk}'] / n * 1e6:.3f}" for kk in reversed(SUPPORTED))
+    )
     if "avx512" in SUPPORTED:
-        print(f"  => chain avx512 is {median_ratio(ksamples['chain avx2'], ksamples['chain avx512']):.2f}x chain avx2 (per round; target >= 1.3)")
+        print(
+            f"  => chain avx512 is {median_ratio(ksamples['chain avx2'], ksamples['chain avx512']):.2f}x chain avx2 (per round; target >= 1.3)"
+        )
     if CEILING_CHAIN_US == CEILING_CHAIN_US:
         chain_ref = median_ratio(ksamples[f"chain {BEST}"], ksamples[SPEED_PROBE]) * PROBE_CALLS / n * NOTES_HASHLIB_US
-        print(f"  => {chain_ref:.3f} us at the speed the ceiling was derived at, against the {CEILING_CHAIN_US:.3f} us latency floor")
-    print("content hashing, 1 thread (us per page): "
-          + ", ".join(f"{kk} {kmed[f'content {kk} 1T'] / 1024 * 1e6:.2f}" for kk in reversed(SUPPORTED))
-          + f", hashlib {hashlib_us:.2f} (OpenSSL, one hot page)")
+        print(
+            f"  => {chain_ref:.3f} us at the speed the ceiling was derived at, against the {CEILING_CHAIN_US:.3f} us latency floor"
+        )
+    print(
+        "content hashing, 1 thread (us per page): "
+        + ", ".join(f"{kk} {kmed[f'content {kk} 1T'] / 1024 * 1e6:.2f}" for kk in reversed(SUPPORTED))
+        + f", hashlib {hashlib_us:.2f} (OpenSSL, one hot page)"
+    )
     if "avx512" in SUPPORTED:
-        print(f"  => avx512 is {median_ratio(ksamples['content avx2 1T'], ksamples['content avx512 1T']):.2f}x the avx2 kernel (target >= 3.8) "
-              f"and {hashlib_us / best_us:.2f}x single-buffer SHA-384 (target >= 5)")
+        print(
+            f"  => avx512 is {median_ratio(ksamples['content avx2 1T'], ksamples['content avx512 1T']):.2f}x the avx2 kernel (target >= 3.8) "
+            f"and {hashlib_us / best_us:.2f}x single-buffer SHA-384 (target >= 5)"
+        )
     elif "avx2" in SUPPORTED:
         print(f"  => avx2 is {hashlib_us / best_us:.2f}x single-buffer SHA-384 (target >= 1.6)")
     out["chain_us_per_page"] = {kk: kmed[f"chain {kk}"] / n * 1e6 for kk in SUPPORTED}
-    out["content_us_per_page"] = {**{kk: kmed[f"content {kk} 1T"] / 1024 * 1e6 for kk in SUPPORTED},
-                                  "hashlib_hot_page": hashlib_us}
+    out["content_us_per_page"] = {
+        **{kk: kmed[f"content {kk} 1T"] / 1024 * 1e6 for kk in SUPPORTED},
+        "hashlib_hot_page": hashlib_us,
+    }
     # ceilings: the host's op-count bound, and a model from this run's kernels
     model_us = max(chain_us, (best_us + chain_us) / CPUS)
     bound_us = ceiling_s(1, 1, NOTES_HASHLIB_US) * 1e6
-    print((f"ceiling: op-count bound {bound_us:.2f} us/page on {CPUS} cores; each region scales it by "
-           f"its speed probe (ratios: per round, against the probe right after the variant); " if bound_us == bound_us else "")
-          + f"model from this run's kernels max(chain, (content + chain) / {CPUS}) = {model_us:.2f} us/page")
-    out["ceiling_us_per_page"] = {"op_count_bound": bound_us if bound_us == bound_us else None, "kernel_model": model_us}
+    print(
+        (
+            f"ceiling: op-count bound {bound_us:.2f} us/page on {CPUS} cores; each region scales it by "
+            f"its speed probe (ratios: per round, against the probe right after the variant); "
+            if bound_us == bound_us
+            else ""
+        )
+        + f"model from this run's kernels max(chain, (content + chain) / {CPUS}) = {model_us:.2f} us/page"
+    )
+    out["ceiling_us_per_page"] = {
+        "op_count_bound": bound_us if bound_us == bound_us else None,
+        "kernel_model": model_us,
+    }
 
     hashlib_us = NOTES_HASHLIB_US
     for mib in (4, 64):
         data = os.urandom(mib << 20)
         npages = len(data) // 4096
         samples: Dict[str, List[float]] = {}
-        med = round_robin(region_variants(data, slow=mib <= 4 or not args.quick), 3 if args.quick else (9 if mib <= 4 else 3), samples)
+        med = round_robin(
+            region_variants(data, slow=mib <= 4 or not args.quick), 3 if args.quick else (9 if mib <= 4 else 3), samples
+        )
         fastest = {k: min(v) for k, v in samples.items()}
         hashlib_us = probe_us(med)
         ceiling = ceiling_s(npages, npages, hashlib_us)
@@ -266,23 +309,43 @@ def main() -> None:
         out["regions"][f"{mib}MiB"] = region
         print_scaling(med)
         target = "1.6" if BEST == "avx512" else "1.3"
-        print(f"  => vs the ceiling scaled to these rounds: {vs_ceiling_text(vs_scaled_ceiling(samples, med, npages, npages))} (target <= {target})"
-              + vs_forced_avx2(samples)
-              + (f"; vs sev-snp-measure (per round): {vs_ssm(samples, med):.2f}x{(' (target >= 10)' if BEST == 'avx512' else ' (target >= 4)') if mib == 4 else ''}"
-                 if "sev-snp-measure" in med else ""))
-        print(f"  => fastest round of the best native variant: {best_native(fastest) * 1e3:.2f} ms, "
-              f"{vs_ceiling_text(best_native(fastest) / (bound_us * npages / 1e6))} the unscaled op-count bound (the least disturbed round)")
+        print(
+            f"  => vs the ceiling scaled to these rounds: {vs_ceiling_text(vs_scaled_ceiling(samples, med, npages, npages))} (target <= {target})"
+            + vs_forced_avx2(samples)
+            + (
+                f"; vs sev-snp-measure (per round): {vs_ssm(samples, med):.2f}x{(' (target >= 10)' if BEST == 'avx512' else ' (target >= 4)') if mib == 4 else ''}"
+                if "sev-snp-measure" in med
+                else ""
+            )
+        )
+        print(
+            f"  => fastest round of the best native variant: {best_native(fastest) * 1e3:.2f} ms, "
+            f"{vs_ceiling_text(best_native(fastest) / (bound_us * npages / 1e6))} the unscaled op-count bound (the least disturbed round)"
+        )
         region["fastest_best_native_seconds"] = best_native(fastest)
         if mib == 4:
             # A measurement is usually a process's only work: the other CPUs are idle when it
             # starts, and the worker threads must wake them (csrc start_workers).
             cold_samples: Dict[str, List[float]] = {}
-            cold = round_robin({k: f for k, f in region_variants(data, slow=True).items()
-                                if k in (f"native {BEST} 1T", f"native {BEST} {CPUS}T", "sev-snp-measure")}, 5 if args.quick else 11,
-                               cold_samples, idle=0.005)
-            print("  => after 5 ms idle, as the only work of a process: "
-                  + ", ".join(f"{k} {t * 1e3:.2f} ms" for k, t in cold.items())
-                  + (f"; sev-snp-measure (per round) is {vs_ssm(cold_samples, cold):.2f}x the best native" if "sev-snp-measure" in cold else ""))
+            cold = round_robin(
+                {
+                    k: f
+                    for k, f in region_variants(data, slow=True).items()
+                    if k in (f"native {BEST} 1T", f"native {BEST} {CPUS}T", "sev-snp-measure")
+                },
+                5 if args.quick else 11,
+                cold_samples,
+                idle=0.005,
+            )
+            print(
+                "  => after 5 ms idle, as the only work of a process: "
+                + ", ".join(f"{k} {t * 1e3:.2f} ms" for k, t in cold.items())
+                + (
+                    f"; sev-snp-measure (per round) is {vs_ssm(cold_samples, cold):.2f}x the best native"
+                    if "sev-snp-measure" in cold
+                    else ""
+                )
+            )
             region["after_idle_seconds"] = cold
             if "sev-snp-measure" in cold:
                 region["after_idle_vs_sev_snp_measure"] = vs_ssm(cold_samples, cold)
@@ -299,13 +362,20 @@ def main() -> None:
     samples = {}
     med = round_robin(region_variants(fw, slow=True), 3 if args.quick else 9, samples)
     ceiling = ceiling_s(fw_pages - fill, fw_pages, probe_us(med))
-    rows = print_region(f"real firmware svsm_ovmf.fd in memory ({fill} pages of one repeated byte, hashed once)", fw_pages, med, ceiling)
-    out["regions"]["svsm_ovmf"] = {"variants": rows, "speed_probe_us_per_page": probe_us(med),
-                                   "vs_scaled_ceiling": vs_scaled_ceiling(samples, med, fw_pages - fill, fw_pages)}
+    rows = print_region(
+        f"real firmware svsm_ovmf.fd in memory ({fill} pages of one repeated byte, hashed once)", fw_pages, med, ceiling
+    )
+    out["regions"]["svsm_ovmf"] = {
+        "variants": rows,
+        "speed_probe_us_per_page": probe_us(med),
+        "vs_scaled_ceiling": vs_scaled_ceiling(samples, med, fw_pages - fill, fw_pages),
+    }
     if "sev-snp-measure" in med:
         out["regions"]["svsm_ovmf"]["vs_sev_snp_measure"] = vs_ssm(samples, med)
-    print(f"  => vs the ceiling for its {fw_pages - fill} distinct pages: {vs_ceiling_text(vs_scaled_ceiling(samples, med, fw_pages - fill, fw_pages))}"
-          + (f"; vs sev-snp-measure (per round): {vs_ssm(samples, med):.2f}x" if "sev-snp-measure" in med else ""))
+    print(
+        f"  => vs the ceiling for its {fw_pages - fill} distinct pages: {vs_ceiling_text(vs_scaled_ceiling(samples, med, fw_pages - fill, fw_pages))}"
+        + (f"; vs sev-snp-measure (per round): {vs_ssm(samples, med):.2f}x" if "sev-snp-measure" in med else "")
+    )
 
     if not args.quick:
         with tempfile.NamedTemporaryFile(dir=os.environ.get("TMPDIR", "/tmp"), delete=False) as f:
@@ -324,33 +394,51 @@ def main() -> None:
                     if isinstance(m, mmap.mmap):
                         m.close()
                     return d.digest()
+
                 return run
 
             before = rss_anon_kib()
             mapped(default_kernel, None)()
             growth_mib = (rss_anon_kib() - before) / 1024
-            v: Dict[str, Callable[[], object]] = {f"native {default_kernel} {CPUS}T mmap": mapped(default_kernel, None),
-                                                  f"native {default_kernel} 1T mmap": mapped(default_kernel, 1)}
+            v: Dict[str, Callable[[], object]] = {
+                f"native {default_kernel} {CPUS}T mmap": mapped(default_kernel, None),
+                f"native {default_kernel} 1T mmap": mapped(default_kernel, 1),
+            }
             if default_kernel == "avx512":
                 v[f"native avx2 {CPUS}T mmap"] = mapped("avx2", None)
             if ssm_gctx is not None:
+
                 def ssm_run() -> object:
                     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
                         g = ssm_gctx.GCTX()
                         g.update_normal_pages(0, m)
                         return g.ld()
+
                 v["sev-snp-measure (mmap)"] = ssm_run
             samples = {}
             med = round_robin(v, 3, samples)
             # no probe in these rounds (each takes seconds): scale by the 64 MiB rounds' probe
-            rows = print_region("256 MiB of random pages through mmap, end to end", npages, med, ceiling_s(npages, npages, hashlib_us))
+            rows = print_region(
+                "256 MiB of random pages through mmap, end to end", npages, med, ceiling_s(npages, npages, hashlib_us)
+            )
             speed = hashlib_us / NOTES_HASHLIB_US
             gbps = npages * 4096 / best_native(med) / 1e9
-            forced = (f"; avx512 is {median_ratio(samples[f'native avx2 {CPUS}T mmap'], samples[f'native avx512 {CPUS}T mmap']):.2f}x avx2 forced (target >= 2.8)"
-                      if default_kernel == "avx512" else "")
-            print(f"  => {gbps:.2f} GB/s (target >= 1.3" + (f"; {gbps * speed:.2f} GB/s at the speed the ceiling was derived at" if speed == speed else "")
-                  + f"); anonymous memory growth {growth_mib:.1f} MiB (target <= 32)" + forced
-                  + (f"; vs sev-snp-measure (per round) {vs_ssm(samples, med, 'sev-snp-measure (mmap)'):.2f}x (target >= 4)" if "sev-snp-measure (mmap)" in med else ""))
+            forced = (
+                f"; avx512 is {median_ratio(samples[f'native avx2 {CPUS}T mmap'], samples[f'native avx512 {CPUS}T mmap']):.2f}x avx2 forced (target >= 2.8)"
+                if default_kernel == "avx512"
+                else ""
+            )
+            print(
+                f"  => {gbps:.2f} GB/s (target >= 1.3"
+                + (f"; {gbps * speed:.2f} GB/s at the speed the ceiling was derived at" if speed == speed else "")
+                + f"); anonymous memory growth {growth_mib:.1f} MiB (target <= 32)"
+                + forced
+                + (
+                    f"; vs sev-snp-measure (per round) {vs_ssm(samples, med, 'sev-snp-measure (mmap)'):.2f}x (target >= 4)"
+                    if "sev-snp-measure (mmap)" in med
+                    else ""
+                )
+            )
             out["regions"]["256MiB_mmap"] = {"variants": rows, "gb_per_s": gbps, "rss_anon_growth_mib": growth_mib}
             if "sev-snp-measure (mmap)" in med:
                 out["regions"]["256MiB_mmap"]["vs_sev_snp_measure"] = vs_ssm(samples, med, "sev-snp-measure (mmap)")
@@ -372,16 +460,21 @@ def main() -> None:
     outputs = {name: subprocess.run(c, capture_output=True, text=True, env=env).stdout for name, c in cmds.items()}
     if len(set(outputs.values())) != 1:
         print("WARNING: the two CLIs printed different measurements:", outputs)
-    cmed = round_robin({name: (lambda c=c: subprocess.run(c, capture_output=True, env=env)) for name, c in cmds.items()},
-                       5 if args.quick else 11)
+    cmed = round_robin(
+        {name: (lambda c=c: subprocess.run(c, capture_output=True, env=env)) for name, c in cmds.items()},
+        5 if args.quick else 11,
+    )
     print("\nwhole-process CLI time (median)")
     for name, t in cmed.items():
         print(f"  {name:<20} {t * 1e3:>7.1f} ms")
     if "sev-snp-measure" in cmed:
-        print(f"  => snpmeasure is {cmed['sev-snp-measure'] / cmed['snpmeasure measure']:.2f}x sev-snp-measure (target > 1)")
+        print(
+            f"  => snpmeasure is {cmed['sev-snp-measure'] / cmed['snpmeasure measure']:.2f}x sev-snp-measure (target > 1)"
+        )
     out["cli_seconds"] = cmed
     _core.set_simd(default_kernel)
     if args.json:
+
         def no_nan(x: Any) -> Any:  # no ceiling for this host: null, not NaN (which JSON lacks)
             if isinstance(x, dict):
                 return {k: no_nan(v) for k, v in x.items()}
@@ -389,6 +482,7 @@ def main() -> None:
 
         with open(args.json, "w") as f:
             json.dump(no_nan(out), f, indent=2)
+
 
 if __name__ == "__main__":
     main()

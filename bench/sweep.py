@@ -51,7 +51,8 @@ def main() -> None:
         from sevsnpmeasure.vmm_types import VMMType
 
         variants[f"{n} separate sev-snp-measure calls"] = lambda: [
-            guest.calc_launch_digest(SevMode.SEV_SNP, i, 0xA00F11, args.ovmf, None, None, None, 1, "", VMMType.QEMU) for i in range(1, n + 1)
+            guest.calc_launch_digest(SevMode.SEV_SNP, i, 0xA00F11, args.ovmf, None, None, None, 1, "", VMMType.QEMU)
+            for i in range(1, n + 1)
         ]
     except ImportError:
         print("sev-snp-measure is not installed: its row is skipped")

@@ -10,42 +10,42 @@
  */
 
 #define SNP_DIGEST_SIZE 48
-#define SNP_PAGE_SIZE 4096
+#define SNP_PAGE_SIZE   4096
 
 /* SNP page types (SEV-SNP ABI Table 67 PAGE_TYPE; Linux KVM_SEV_SNP_PAGE_TYPE_*). */
-#define SNP_PAGE_NORMAL 1
-#define SNP_PAGE_VMSA 2
-#define SNP_PAGE_ZERO 3
+#define SNP_PAGE_NORMAL     1
+#define SNP_PAGE_VMSA       2
+#define SNP_PAGE_ZERO       3
 #define SNP_PAGE_UNMEASURED 4
-#define SNP_PAGE_SECRETS 5
-#define SNP_PAGE_CPUID 6
+#define SNP_PAGE_SECRETS    5
+#define SNP_PAGE_CPUID      6
 
 /* Error codes. */
-#define SNP_OK 0
-#define SNP_ERR_LENGTH -1
+#define SNP_OK            0
+#define SNP_ERR_LENGTH    -1
 #define SNP_ERR_GPA_ALIGN -2
-#define SNP_ERR_GPA_WRAP -3
+#define SNP_ERR_GPA_WRAP  -3
 #define SNP_ERR_PAGE_TYPE -4
 #define SNP_ERR_NULL_DATA -5
-#define SNP_ERR_IMI -6
-#define SNP_ERR_NOMEM -7
-#define SNP_ERR_NULL_ARG -9
-#define SNP_ERR_THREADS -10
-#define SNP_ERR_SIMD -11
+#define SNP_ERR_IMI       -6
+#define SNP_ERR_NOMEM     -7
+#define SNP_ERR_NULL_ARG  -9
+#define SNP_ERR_THREADS   -10
+#define SNP_ERR_SIMD      -11
 
 /* snp_ld_update_repeat: at most this many repetitions per call (KVM has at most 4096 vCPUs). */
 #define SNP_MAX_REPEAT 16777216
 
 /* Content-hashing kernels. */
 #define SNP_SIMD_PORTABLE 0
-#define SNP_SIMD_AVX2 1
-#define SNP_SIMD_AVX512 2
+#define SNP_SIMD_AVX2     1
+#define SNP_SIMD_AVX512   2
 
 /* CPU features the kernels use (snp_cpu_features bits; libgcc's checks, OS register state
  * included). */
-#define SNP_CPU_AVX2 1
-#define SNP_CPU_BMI2 2
-#define SNP_CPU_AVX512F 4
+#define SNP_CPU_AVX2     1
+#define SNP_CPU_BMI2     2
+#define SNP_CPU_AVX512F  4
 #define SNP_CPU_AVX512VL 8
 #define SNP_CPU_AVX512BW 16
 
@@ -65,24 +65,21 @@ int snp_hash_pages(const uint8_t *data, uint64_t npages, uint8_t *out, int nthre
  * length must be a multiple of 4096 (0 is a no-op); gpa must be page aligned and gpa + length
  * must not pass 2^64. imi is 0 or 1. nthreads: 0 = one per online CPU; regions below the
  * break-even size are hashed on the calling thread; the result never depends on nthreads. */
-int snp_ld_update(uint8_t *digest, uint8_t page_type, uint64_t gpa, const uint8_t *data,
-                  uint64_t length, uint8_t imi, uint8_t vmpl1_perms, uint8_t vmpl2_perms,
-                  uint8_t vmpl3_perms, int nthreads);
+int snp_ld_update(uint8_t *digest, uint8_t page_type, uint64_t gpa, const uint8_t *data, uint64_t length, uint8_t imi,
+                  uint8_t vmpl1_perms, uint8_t vmpl2_perms, uint8_t vmpl3_perms, int nthreads);
 
 /* Extend the launch digest `count` times with the same page at the same GPA, as KVM does when it
  * measures identical AP VMSAs. The page (4096 bytes, for NORMAL/VMSA; ignored otherwise) is hashed
  * once. If trail is not NULL it receives the digest after each step (48 * count bytes): one call
  * gives every vCPU count of a sweep. */
-int snp_ld_update_repeat(uint8_t *digest, uint8_t page_type, uint64_t gpa, const uint8_t *page,
-                         uint64_t count, uint8_t imi, uint8_t vmpl1_perms, uint8_t vmpl2_perms,
-                         uint8_t vmpl3_perms, uint8_t *trail);
+int snp_ld_update_repeat(uint8_t *digest, uint8_t page_type, uint64_t gpa, const uint8_t *page, uint64_t count,
+                         uint8_t imi, uint8_t vmpl1_perms, uint8_t vmpl2_perms, uint8_t vmpl3_perms, uint8_t *trail);
 
 /* Extend the launch digest over npages consecutive 4 KiB pages (GPA advancing by 4096) that all hold
  * the same 4096 bytes `page` (hashed once): a zero-filled NORMAL region costs one chain step per
  * page and no buffer. Other types ignore page. The range must not pass 2^64. */
-int snp_ld_update_fill(uint8_t *digest, uint8_t page_type, uint64_t gpa, const uint8_t *page,
-                       uint64_t npages, uint8_t imi, uint8_t vmpl1_perms, uint8_t vmpl2_perms,
-                       uint8_t vmpl3_perms);
+int snp_ld_update_fill(uint8_t *digest, uint8_t page_type, uint64_t gpa, const uint8_t *page, uint64_t npages,
+                       uint8_t imi, uint8_t vmpl1_perms, uint8_t vmpl2_perms, uint8_t vmpl3_perms);
 
 /* Kernel selection: which kernel snp_hash_pages / snp_ld_update use for page contents; the chain
  * follows (SNP_SIMD_PORTABLE: baseline code; SNP_SIMD_AVX2: AVX2+BMI2 when the CPU has BMI2;

@@ -123,7 +123,9 @@ class NativeLaunchDigest(LaunchDigestBase):
         data = ffi.NULL if view is None else ffi.from_buffer(view)
         check_rc(lib.snp_ld_update(self._ld, int(ptype), gpa, data, length, imi, v1, v2, v3, self._threads))
 
-    def _update_repeat(self, ptype: PageType, gpa: int, page: memoryview, count: int, trail: bool = False) -> List[bytes]:
+    def _update_repeat(
+        self, ptype: PageType, gpa: int, page: memoryview, count: int, trail: bool = False
+    ) -> List[bytes]:
         ffi, lib = _native.ffi, _native.lib
         out = ffi.new("uint8_t[]", DIGEST_SIZE * count) if trail else ffi.NULL
         check_rc(lib.snp_ld_update_repeat(self._ld, int(ptype), gpa, ffi.from_buffer(page), count, 0, 0, 0, 0, out))

@@ -16,7 +16,11 @@ MAX_FAMILY = 0xF + 0xFF  # base family 0xF plus an 8-bit extended family
 
 def cpu_sig(family: int, model: int, stepping: int) -> int:
     """The 32-bit CPUID(1).EAX signature of a family/model/stepping (zero allowed)."""
-    for name, value, top in (("vcpu_family", family, MAX_FAMILY), ("vcpu_model", model, 0xFF), ("vcpu_stepping", stepping, 0xF)):
+    for name, value, top in (
+        ("vcpu_family", family, MAX_FAMILY),
+        ("vcpu_model", model, 0xFF),
+        ("vcpu_stepping", stepping, 0xF),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
             raise InvalidInputError(name, f"must be an int from 0 to {top}, got {show(value)}")
     if family > 0xF:
@@ -43,13 +47,28 @@ _TURIN = (26, 0, 0)
 #: QEMU's AMD EPYC CPU models (target/i386/cpu.c builtin_x86_defs and their versions). Versions of
 #: a model change features, never family/model/stepping, so they share a signature.
 CPU_MODELS: Dict[str, Tuple[int, int, int]] = {
-    "EPYC": _EPYC, "EPYC-v1": _EPYC, "EPYC-v2": _EPYC, "EPYC-IBPB": _EPYC, "EPYC-v3": _EPYC, "EPYC-v4": _EPYC,
+    "EPYC": _EPYC,
+    "EPYC-v1": _EPYC,
+    "EPYC-v2": _EPYC,
+    "EPYC-IBPB": _EPYC,
+    "EPYC-v3": _EPYC,
+    "EPYC-v4": _EPYC,
     "EPYC-v5": _EPYC,
-    "EPYC-Rome": _ROME, "EPYC-Rome-v1": _ROME, "EPYC-Rome-v2": _ROME, "EPYC-Rome-v3": _ROME, "EPYC-Rome-v4": _ROME,
+    "EPYC-Rome": _ROME,
+    "EPYC-Rome-v1": _ROME,
+    "EPYC-Rome-v2": _ROME,
+    "EPYC-Rome-v3": _ROME,
+    "EPYC-Rome-v4": _ROME,
     "EPYC-Rome-v5": _ROME,
-    "EPYC-Milan": _MILAN, "EPYC-Milan-v1": _MILAN, "EPYC-Milan-v2": _MILAN, "EPYC-Milan-v3": _MILAN,
-    "EPYC-Genoa": _GENOA, "EPYC-Genoa-v1": _GENOA, "EPYC-Genoa-v2": _GENOA,
-    "EPYC-Turin": _TURIN, "EPYC-Turin-v1": _TURIN,
+    "EPYC-Milan": _MILAN,
+    "EPYC-Milan-v1": _MILAN,
+    "EPYC-Milan-v2": _MILAN,
+    "EPYC-Milan-v3": _MILAN,
+    "EPYC-Genoa": _GENOA,
+    "EPYC-Genoa-v1": _GENOA,
+    "EPYC-Genoa-v2": _GENOA,
+    "EPYC-Turin": _TURIN,
+    "EPYC-Turin-v1": _TURIN,
 }
 
 CPU_SIGS: Dict[str, int] = {name: cpu_sig(*fms) for name, fms in CPU_MODELS.items()}

@@ -12,7 +12,9 @@ from .errors import InvalidInputError
 MAX_JSON_BYTES = 16 << 20
 
 
-def load_json_file(path: Union[str, os.PathLike[str]], field: str, error: Type[InvalidInputError] = InvalidInputError) -> Any:
+def load_json_file(
+    path: Union[str, os.PathLike[str]], field: str, error: Type[InvalidInputError] = InvalidInputError
+) -> Any:
     """Parse a UTF-8 JSON file; bad JSON, bad UTF-8, deep nesting or a huge file raise ``error``."""
     import json
 

@@ -23,16 +23,42 @@ class _Lib:
     def snp_sha512(self, data: Any, len: int, out64: Any) -> int: ...
     def snp_hash_pages(self, data: Any, npages: int, out: Any, nthreads: int) -> int: ...
     def snp_ld_update(
-        self, digest: Any, page_type: int, gpa: int, data: Any, length: int, imi: int,
-        vmpl1_perms: int, vmpl2_perms: int, vmpl3_perms: int, nthreads: int,
+        self,
+        digest: Any,
+        page_type: int,
+        gpa: int,
+        data: Any,
+        length: int,
+        imi: int,
+        vmpl1_perms: int,
+        vmpl2_perms: int,
+        vmpl3_perms: int,
+        nthreads: int,
     ) -> int: ...
     def snp_ld_update_repeat(
-        self, digest: Any, page_type: int, gpa: int, page: Any, count: int, imi: int,
-        vmpl1_perms: int, vmpl2_perms: int, vmpl3_perms: int, trail: Any,
+        self,
+        digest: Any,
+        page_type: int,
+        gpa: int,
+        page: Any,
+        count: int,
+        imi: int,
+        vmpl1_perms: int,
+        vmpl2_perms: int,
+        vmpl3_perms: int,
+        trail: Any,
     ) -> int: ...
     def snp_ld_update_fill(
-        self, digest: Any, page_type: int, gpa: int, page: Any, npages: int, imi: int,
-        vmpl1_perms: int, vmpl2_perms: int, vmpl3_perms: int,
+        self,
+        digest: Any,
+        page_type: int,
+        gpa: int,
+        page: Any,
+        npages: int,
+        imi: int,
+        vmpl1_perms: int,
+        vmpl2_perms: int,
+        vmpl3_perms: int,
     ) -> int: ...
     def snp_simd_built(self, kernel: int) -> int: ...
     def snp_simd_supported(self, kernel: int) -> int: ...

@@ -86,11 +86,28 @@ def _section_commands(
         # page; the rest of the section is measured as zero NORMAL pages (built once, not per page).
         offset = ht_gpa & (PAGE_SIZE - 1)
         head = min(section.size, -(-(offset + PADDED_SIZE) // PAGE_SIZE) * PAGE_SIZE)  # the pages the table touches
-        cmds = [Command("update", label + " (kernel hashes table)", PageType.NORMAL, section.gpa, head,
-                        hashes.section(offset, head))]
+        cmds = [
+            Command(
+                "update",
+                label + " (kernel hashes table)",
+                PageType.NORMAL,
+                section.gpa,
+                head,
+                hashes.section(offset, head),
+            )
+        ]
         if section.size > head:
-            cmds.append(Command("fill", label + " (zeros)", PageType.NORMAL, section.gpa + head, section.size - head,
-                                _ZERO_PAGE, repeat=(section.size - head) // PAGE_SIZE))
+            cmds.append(
+                Command(
+                    "fill",
+                    label + " (zeros)",
+                    PageType.NORMAL,
+                    section.gpa + head,
+                    section.size - head,
+                    _ZERO_PAGE,
+                    repeat=(section.size - head) // PAGE_SIZE,
+                )
+            )
         return cmds, None
     warning = None
     if section.type not in (SectionType.SVSM_CAA, SectionType.SNP_KERNEL_HASHES):
@@ -114,7 +131,9 @@ def snp_plan(
     """The SNP launch: firmware pages (unless ``firmware_data`` is None: seeded), sections, VMSAs."""
     plan = Plan(mode, profile)
     if firmware_data is not None:
-        plan.commands.append(Command("update", f"firmware {firmware.name}", PageType.NORMAL, firmware.gpa, firmware.size, firmware_data))
+        plan.commands.append(
+            Command("update", f"firmware {firmware.name}", PageType.NORMAL, firmware.gpa, firmware.size, firmware_data)
+        )
     if mode == "snp:ovmf-hash":
         return plan
     layout = firmware

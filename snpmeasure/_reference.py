@@ -17,7 +17,9 @@ _ZERO_CONTENTS = bytes(DIGEST_SIZE)
 _TAIL = struct.Struct("<HBBBBBBQ")
 
 
-def page_info(ld: bytes, contents: bytes, page_type: int, gpa: int, imi: int = 0, v1: int = 0, v2: int = 0, v3: int = 0) -> bytes:
+def page_info(
+    ld: bytes, contents: bytes, page_type: int, gpa: int, imi: int = 0, v1: int = 0, v2: int = 0, v3: int = 0
+) -> bytes:
     """The 0x70-byte PAGE_INFO structure (note the VMPL order 3, 2, 1)."""
     return ld + contents + _TAIL.pack(0x70, page_type, imi, v3, v2, v1, 0, gpa)
 
@@ -41,7 +43,9 @@ class LaunchDigest(LaunchDigestBase):
             ld = hashlib.sha384(page_info(ld, contents, ptype, gpa + off, imi, v1, v2, v3)).digest()
         self._ld = ld
 
-    def _update_repeat(self, ptype: PageType, gpa: int, page: memoryview, count: int, trail: bool = False) -> List[bytes]:
+    def _update_repeat(
+        self, ptype: PageType, gpa: int, page: memoryview, count: int, trail: bool = False
+    ) -> List[bytes]:
         contents = hashlib.sha384(page).digest()
         ld = self._ld
         steps: List[bytes] = []

@@ -52,7 +52,9 @@ def build_vmsa(template: VmsaTemplate, eip: int, sev_features: int, vcpu_sig: Op
     """
     if template.rdx == "vcpu_sig":
         if vcpu_sig is None:
-            raise ConfigError("vcpu_type", "a vCPU type, signature or family/model/stepping is required: QEMU puts it in RDX")
+            raise ConfigError(
+                "vcpu_type", "a vCPU type, signature or family/model/stepping is required: QEMU puts it in RDX"
+            )
         rdx = vcpu_sig
     else:
         rdx = int(template.rdx)
@@ -115,7 +117,10 @@ def vmsa_pages(
     yield build_vmsa(template, BSP_EIP, sev_features, vcpu_sig, bsp=True)
     if vcpus > 1:
         if ap_eip is None:
-            raise ConfigError("firmware", "has no SEV-ES reset block (GUID 00f771de-…), so APs have no start address; use --vcpus 1 or another firmware")
+            raise ConfigError(
+                "firmware",
+                "has no SEV-ES reset block (GUID 00f771de-…), so APs have no start address; use --vcpus 1 or another firmware",
+            )
         ap = build_vmsa(template, ap_eip, sev_features, vcpu_sig, bsp=False)
         for _ in range(vcpus - 1):
             yield ap

@@ -53,7 +53,14 @@ HOST_DATA_SIZE = 32
 GOSVW_SIZE = 16
 
 _ID_BLOCK = struct.Struct("<48s16s16sIIQ")
-_AUTH_OFF = {"id_key_algo": 0x000, "auth_key_algo": 0x004, "id_block_sig": 0x040, "id_key": 0x240, "id_key_sig": 0x680, "author_key": 0x880}
+_AUTH_OFF = {
+    "id_key_algo": 0x000,
+    "auth_key_algo": 0x004,
+    "id_block_sig": 0x040,
+    "id_key": 0x240,
+    "id_key_sig": 0x680,
+    "author_key": 0x880,
+}
 _AUTH_RESERVED = [(0x008, 0x040), (0x644, 0x680), (0xC84, 0x1000)]
 
 Bytes = Union[bytes, bytearray, memoryview]
@@ -103,6 +110,7 @@ def parse_id(field_name: str, value: Union[str, bytes, uuid.UUID, None]) -> byte
 
 
 # ---- public keys and signatures ---------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class AmdPublicKey:
@@ -216,7 +224,9 @@ class AmdSignature:
         try:
             return cls.from_der(sig)
         except ValueError:
-            raise BlobError(field_name, f"is neither DER, 96-byte R||S nor 512-byte AMD format ({len(sig)} bytes)") from None
+            raise BlobError(
+                field_name, f"is neither DER, 96-byte R||S nor 512-byte AMD format ({len(sig)} bytes)"
+            ) from None
 
     def to_der(self) -> bytes:
         """As a DER ``ECDSA-Sig-Value``."""
@@ -239,6 +249,7 @@ class AmdSignature:
 
 # ---- signers -----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ExternalSigner:
     """A key kept elsewhere (HSM, signing service): its public key and a function that signs.
@@ -257,11 +268,15 @@ class ExternalSigner:
             key = AmdPublicKey.from_bytes(key, field_name="public_key")
         elif not isinstance(key, AmdPublicKey):
             if not isinstance(key, _ec().EllipticCurvePublicKey):
-                raise BlobError("public_key", f"must be an AmdPublicKey, a P-384 public key or its 0x404-byte AMD form, "
-                                f"got {type(key).__name__}")
+                raise BlobError(
+                    "public_key",
+                    f"must be an AmdPublicKey, a P-384 public key or its 0x404-byte AMD form, got {type(key).__name__}",
+                )
             key = AmdPublicKey.from_cryptography(key, field_name="public_key")
         if not callable(self.sign):
-            raise BlobError("sign", f"must be a function of the message that returns its signature, got {type(self.sign).__name__}")
+            raise BlobError(
+                "sign", f"must be a function of the message that returns its signature, got {type(self.sign).__name__}"
+            )
         object.__setattr__(self, "public_key", key)
 
 
@@ -281,7 +296,10 @@ def load_private_key(source: KeySource, *, password: Optional[bytes] = None, fie
     if isinstance(source, ec.EllipticCurvePrivateKey) or hasattr(source, "private_bytes"):
         key = source  # a cryptography private key object (its type is checked below)
     elif not isinstance(source, (str, bytes, bytearray, os.PathLike)):
-        raise BlobError(field_name, f"must be a key file path, PEM/DER bytes, a P-384 private key or an ExternalSigner, got {type(source).__name__}")
+        raise BlobError(
+            field_name,
+            f"must be a key file path, PEM/DER bytes, a P-384 private key or an ExternalSigner, got {type(source).__name__}",
+        )
     else:
         if isinstance(source, (bytes, bytearray)):
             data, where = bytes(source), "key bytes"
@@ -295,12 +313,20 @@ def load_private_key(source: KeySource, *, password: Optional[bytes] = None, fie
             else:
                 key = serialization.load_der_private_key(data, password=password)
         except TypeError as exc:
-            rule = "is encrypted; give its passphrase" if "encrypted" in str(exc) and password is None else "passphrase given for an unencrypted key" if password else "could not be loaded"
+            rule = (
+                "is encrypted; give its passphrase"
+                if "encrypted" in str(exc) and password is None
+                else "passphrase given for an unencrypted key"
+                if password
+                else "could not be loaded"
+            )
             raise BlobError(field_name, f"{where} {rule}") from None
         except (ValueError, Exception) as exc:  # cryptography raises several types for bad keys
             if isinstance(exc, BlobError):
                 raise
-            raise BlobError(field_name, f"{where} is not a PEM or DER private key (or the passphrase is wrong)") from None
+            raise BlobError(
+                field_name, f"{where} is not a PEM or DER private key (or the passphrase is wrong)"
+            ) from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp384r1":
         raise BlobError(field_name, f"must be an ECDSA P-384 private key, got {_describe_key(key)}")
     return key
@@ -316,7 +342,9 @@ def _sign(key: Any, message: bytes, field_name: str) -> AmdSignature:
     if isinstance(key, ExternalSigner):
         sig = AmdSignature.from_any(key.sign(message), field_name=field_name)
         if not sig.verify(key.public_key, message):
-            raise SignatureError(f"{field_name}: the external signer returned a signature that does not verify with its public key")
+            raise SignatureError(
+                f"{field_name}: the external signer returned a signature that does not verify with its public key"
+            )
         return sig
     from cryptography.hazmat.primitives import hashes
 
@@ -324,6 +352,7 @@ def _sign(key: Any, message: bytes, field_name: str) -> AmdSignature:
 
 
 # ---- ID block and ID auth -----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class IdBlock:
@@ -367,8 +396,14 @@ class IdBlock:
 
     def to_json(self) -> dict:  # type: ignore[type-arg]
         """JSON-ready fields."""
-        return {"ld": self.ld.hex(), "family_id": self.family_id.hex(), "image_id": self.image_id.hex(),
-                "version": self.version, "guest_svn": self.guest_svn, "policy": f"{self.policy:#x}"}
+        return {
+            "ld": self.ld.hex(),
+            "family_id": self.family_id.hex(),
+            "image_id": self.image_id.hex(),
+            "version": self.version,
+            "guest_svn": self.guest_svn,
+            "policy": f"{self.policy:#x}",
+        }
 
 
 @dataclass(frozen=True)
@@ -383,8 +418,12 @@ class IdAuth:
     auth_key_algo: int = field(default=-1)
 
     def __post_init__(self) -> None:
-        for name, kind in (("id_block_sig", AmdSignature), ("id_key", AmdPublicKey), ("id_key_sig", AmdSignature),
-                           ("author_key", AmdPublicKey)):
+        for name, kind in (
+            ("id_block_sig", AmdSignature),
+            ("id_key", AmdPublicKey),
+            ("id_key_sig", AmdSignature),
+            ("author_key", AmdPublicKey),
+        ):
             value = getattr(self, name)
             if not isinstance(value, kind) and (value is not None or name in ("id_block_sig", "id_key")):
                 raise BlobError(name, f"must be an {kind.__name__}, got {type(value).__name__}")
@@ -428,8 +467,14 @@ class IdAuth:
             if any(raw[0x680:0xC84]):
                 raise BlobError("id-auth.AUTHOR_KEY", "must be zero when AUTH_KEY_ALGO is 0")
             return cls(id_block_sig, id_key, id_key_algo=id_algo, auth_key_algo=0)
-        return cls(id_block_sig, id_key, AmdSignature.from_bytes(raw[0x680:0x880], field_name="id-auth.ID_KEY_SIG"),
-                   AmdPublicKey.from_bytes(raw[0x880:0xC84], field_name="id-auth.AUTHOR_KEY"), id_algo, auth_algo)
+        return cls(
+            id_block_sig,
+            id_key,
+            AmdSignature.from_bytes(raw[0x680:0x880], field_name="id-auth.ID_KEY_SIG"),
+            AmdPublicKey.from_bytes(raw[0x880:0xC84], field_name="id-auth.AUTHOR_KEY"),
+            id_algo,
+            auth_algo,
+        )
 
     def base64(self) -> str:
         """Base64, as QEMU's ``id-auth=`` takes it."""
@@ -483,7 +528,14 @@ def sign_id_block(
     ``author-key-enabled`` must be off.
     """
     pol = GuestPolicy.parse(policy).to_int()
-    block = IdBlock(_blob_bytes("ld", ld, 48), parse_id("family_id", family_id), parse_id("image_id", image_id), version, guest_svn, pol)
+    block = IdBlock(
+        _blob_bytes("ld", ld, 48),
+        parse_id("family_id", family_id),
+        parse_id("image_id", image_id),
+        version,
+        guest_svn,
+        pol,
+    )
     idk = load_private_key(id_key, password=id_key_password, field_name="id_key")
     id_pub = _public_of(idk, "id_key")
     block_sig = _sign(idk, block.to_bytes(), "id_key")
@@ -496,6 +548,7 @@ def sign_id_block(
 
 
 # ---- host data and guest-visible workarounds (QEMU's exact-length rules) -------------------------
+
 
 def decode_b64(prop: str, text: str) -> bytes:
     """Decode base64 as QEMU's qbase64_decode does: only ``A-Za-z0-9+/=`` and newlines are allowed
@@ -529,7 +582,9 @@ QEMU_LENGTH_RULES = {
 
 def _check_blob_prop(prop: object) -> None:
     if not isinstance(prop, str) or (prop not in QEMU_LENGTH_RULES and prop != "id-auth"):
-        raise BlobError(str(prop), f"is not a blob property of sev-snp-guest ({', '.join([*QEMU_LENGTH_RULES, 'id-auth'])})")
+        raise BlobError(
+            str(prop), f"is not a blob property of sev-snp-guest ({', '.join([*QEMU_LENGTH_RULES, 'id-auth'])})"
+        )
 
 
 def check_qemu_length(prop: str, raw: bytes) -> bytes:
@@ -568,6 +623,15 @@ def parse_blob(prop: str, value: Union[str, bytes]) -> bytes:
 
 
 __all__ = [
-    "AmdPublicKey", "AmdSignature", "ExternalSigner", "IdBlock", "IdAuth", "sign_id_block", "load_private_key",
-    "parse_blob", "decode_b64", "check_qemu_length", "parse_id",
+    "AmdPublicKey",
+    "AmdSignature",
+    "ExternalSigner",
+    "IdBlock",
+    "IdAuth",
+    "sign_id_block",
+    "load_private_key",
+    "parse_blob",
+    "decode_b64",
+    "check_qemu_length",
+    "parse_id",
 ]

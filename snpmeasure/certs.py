@@ -55,8 +55,17 @@ def _parsed(field: str, what: str, parse: Callable[[], T]) -> T:
 
 
 def _touch_cert(cert: x509.Certificate) -> x509.Certificate:
-    _ = (cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(), cert.serial_number, cert.not_valid_before_utc,
-         cert.not_valid_after_utc, cert.public_key(), cert.signature, cert.tbs_certificate_bytes, cert.signature_algorithm_oid)
+    _ = (
+        cert.subject.rfc4514_string(),
+        cert.issuer.rfc4514_string(),
+        cert.serial_number,
+        cert.not_valid_before_utc,
+        cert.not_valid_after_utc,
+        cert.public_key(),
+        cert.signature,
+        cert.tbs_certificate_bytes,
+        cert.signature_algorithm_oid,
+    )
     for ext in cert.extensions:
         _ = ext.oid, ext.critical, ext.value
     return cert
@@ -71,15 +80,25 @@ def load_certs(source: CertSource, field: str) -> List[x509.Certificate]:
     data = _read_source(source, field, "a certificate")
 
     def parse() -> List[x509.Certificate]:
-        certs = x509.load_pem_x509_certificates(data) if b"-----BEGIN CERTIFICATE-----" in data else [x509.load_der_x509_certificate(data)]
+        certs = (
+            x509.load_pem_x509_certificates(data)
+            if b"-----BEGIN CERTIFICATE-----" in data
+            else [x509.load_der_x509_certificate(data)]
+        )
         return [_touch_cert(c) for c in certs]
 
     return _parsed(field, "X.509 certificate", parse)
 
 
 def _touch_crl(crl: x509.CertificateRevocationList) -> x509.CertificateRevocationList:
-    _ = (crl.issuer.rfc4514_string(), crl.last_update_utc, crl.next_update_utc, crl.tbs_certlist_bytes, crl.signature,
-         crl.signature_algorithm_oid)
+    _ = (
+        crl.issuer.rfc4514_string(),
+        crl.last_update_utc,
+        crl.next_update_utc,
+        crl.tbs_certlist_bytes,
+        crl.signature,
+        crl.signature_algorithm_oid,
+    )
     for ext in crl.extensions:
         _ = ext.oid, ext.critical, ext.value
     for entry in crl:
@@ -99,8 +118,13 @@ def load_crl(source: CrlSource, field: str = "crl") -> x509.CertificateRevocatio
     data = _read_source(source, field, "a CRL", MAX_CRL_BYTES)
     if len(data) > MAX_CRL_BYTES:
         raise ReportError(field, f"is larger than {MAX_CRL_BYTES} bytes: not a CRL from AMD's KDS")
-    return _parsed(field, "X.509 CRL", lambda: _touch_crl(
-        x509.load_pem_x509_crl(data) if b"-----BEGIN X509 CRL-----" in data else x509.load_der_x509_crl(data)))
+    return _parsed(
+        field,
+        "X.509 CRL",
+        lambda: _touch_crl(
+            x509.load_pem_x509_crl(data) if b"-----BEGIN X509 CRL-----" in data else x509.load_der_x509_crl(data)
+        ),
+    )
 
 
 #: rsassaPss: AMD's ARK signs everything with RSA-PSS (SHA-384).
@@ -115,8 +139,12 @@ def _need(name: str, obj: object, kind: str = "Certificate") -> None:
         raise ReportError(name, f"must be a loaded x509 {kind} (see load_certs / load_crl), got {type(obj).__name__}")
 
 
-def check_crl(crl: x509.CertificateRevocationList, ark: x509.Certificate,
-              revocable: Sequence[Tuple[x509.Certificate, str]], now: Optional[datetime.datetime] = None) -> None:
+def check_crl(
+    crl: x509.CertificateRevocationList,
+    ark: x509.Certificate,
+    revocable: Sequence[Tuple[x509.Certificate, str]],
+    now: Optional[datetime.datetime] = None,
+) -> None:
     """``crl`` is a complete CRL of the ARK (issuer name, RSA-PSS signature by the ARK's key), current
     at ``now`` (issued before it, with a next update that has not passed: a stale CRL cannot say
     what was revoked since), usable under RFC 5280 §5 (no critical extension this check does not
@@ -134,30 +162,47 @@ def check_crl(crl: x509.CertificateRevocationList, ark: x509.Certificate,
     from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 
     if crl.issuer != ark.subject:
-        raise SignatureError(f"CRL: issued by {crl.issuer.rfc4514_string()}, not by the ARK ({ark.subject.rfc4514_string()})")
+        raise SignatureError(
+            f"CRL: issued by {crl.issuer.rfc4514_string()}, not by the ARK ({ark.subject.rfc4514_string()})"
+        )
     if crl.signature_algorithm_oid.dotted_string != OID_RSASSA_PSS:
-        raise SignatureError(f"CRL: signed with {crl.signature_algorithm_oid.dotted_string}, not RSA-PSS as AMD's ARK signs")
+        raise SignatureError(
+            f"CRL: signed with {crl.signature_algorithm_oid.dotted_string}, not RSA-PSS as AMD's ARK signs"
+        )
     try:
         valid = crl.is_signature_valid(ark.public_key())  # type: ignore[arg-type]
     except (UnsupportedAlgorithm, ValueError, TypeError) as exc:
         raise SignatureError(f"CRL: its signature cannot be checked with the ARK's key ({exc})") from None
     if not valid:
         raise SignatureError("CRL: its signature does not verify with the ARK's key")
-    understood = {ExtensionOID.CRL_NUMBER, ExtensionOID.AUTHORITY_KEY_IDENTIFIER, ExtensionOID.ISSUING_DISTRIBUTION_POINT}
+    understood = {
+        ExtensionOID.CRL_NUMBER,
+        ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
+        ExtensionOID.ISSUING_DISTRIBUTION_POINT,
+    }
     scope: List[x509.GeneralName] = []  # the distribution point the CRL says it is, if it names one
     for ext in crl.extensions:
         if isinstance(ext.value, x509.DeltaCRLIndicator):
             raise SignatureError("CRL: is a delta CRL; give the complete CRL")
         if isinstance(ext.value, x509.IssuingDistributionPoint):
             idp = ext.value
-            if idp.only_contains_user_certs or idp.only_contains_attribute_certs or idp.only_some_reasons or idp.indirect_crl:
+            if (
+                idp.only_contains_user_certs
+                or idp.only_contains_attribute_certs
+                or idp.only_some_reasons
+                or idp.indirect_crl
+            ):
                 raise SignatureError("CRL: its issuing distribution point limits it to part of the ARK's certificates")
             if idp.relative_name is not None:
-                raise SignatureError("CRL: its issuing distribution point is a name relative to the issuer, which this "
-                                     "check cannot match with a certificate's distribution point")
+                raise SignatureError(
+                    "CRL: its issuing distribution point is a name relative to the issuer, which this "
+                    "check cannot match with a certificate's distribution point"
+                )
             scope = list(idp.full_name or ())
         elif ext.critical and ext.oid not in understood:
-            raise SignatureError(f"CRL: has a critical extension this check does not understand ({ext.oid.dotted_string})")
+            raise SignatureError(
+                f"CRL: has a critical extension this check does not understand ({ext.oid.dotted_string})"
+            )
     at = now or datetime.datetime.now(datetime.timezone.utc)
     if at.tzinfo is None:
         at = at.replace(tzinfo=datetime.timezone.utc)
@@ -166,25 +211,35 @@ def check_crl(crl: x509.CertificateRevocationList, ark: x509.Certificate,
     if crl.next_update_utc is None:
         raise SignatureError("CRL: has no next update, so it cannot be shown current")
     if crl.next_update_utc < at:
-        raise SignatureError(f"CRL: out of date since {utc_text(crl.next_update_utc)} (its next update); fetch the current one")
+        raise SignatureError(
+            f"CRL: out of date since {utc_text(crl.next_update_utc)} (its next update); fetch the current one"
+        )
     entry_understood = {CRLEntryExtensionOID.CRL_REASON, CRLEntryExtensionOID.INVALIDITY_DATE}
     for revoked in crl:
         for ext in revoked.extensions:
             if ext.critical and ext.oid not in entry_understood:
-                raise SignatureError(f"CRL: entry {revoked.serial_number:#x} has a critical extension this check does not "
-                                     f"understand ({ext.oid.dotted_string})")
+                raise SignatureError(
+                    f"CRL: entry {revoked.serial_number:#x} has a critical extension this check does not "
+                    f"understand ({ext.oid.dotted_string})"
+                )
     for cert, name in revocable:
         # RFC 5280 §6.3.3 (b)(2)(i): a CRL that names its distribution point covers the certificates
         # that name it. AMD has one per product and key type under the same ARK (.../vcek/v1/Milan/crl
         # for the ASK, .../vlek/v1/Milan/crl for the ASVK), so this catches the wrong one of the two.
         if scope and not set(scope) & set(_distribution_points(cert)):
-            named = ", ".join(_general_name(n) for n in _distribution_points(cert)) or "no distribution point it can use"
-            raise SignatureError(f"CRL: is the list of {', '.join(_general_name(n) for n in scope)}, but the {name} names "
-                                 f"{named}; fetch that CRL")
+            named = (
+                ", ".join(_general_name(n) for n in _distribution_points(cert)) or "no distribution point it can use"
+            )
+            raise SignatureError(
+                f"CRL: is the list of {', '.join(_general_name(n) for n in scope)}, but the {name} names "
+                f"{named}; fetch that CRL"
+            )
         entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
         if entry is not None:
-            raise SignatureError(f"{name}: revoked by AMD's CRL on {utc_text(entry.revocation_date_utc)} "
-                                 f"(serial {cert.serial_number:#x})")
+            raise SignatureError(
+                f"{name}: revoked by AMD's CRL on {utc_text(entry.revocation_date_utc)} "
+                f"(serial {cert.serial_number:#x})"
+            )
 
 
 def _general_name(name: x509.GeneralName) -> str:
@@ -208,13 +263,23 @@ def _distribution_points(cert: x509.Certificate) -> List[x509.GeneralName]:
 
 def product_chain(product: str, kind: str = "vcek") -> List[x509.Certificate]:
     """AMD's [ASK or ASVK, ARK] for a product ("milan", "genoa", "turin"), shipped with snpmeasure."""
-    if not isinstance(product, str) or not isinstance(kind, str) or kind not in ("vcek", "vlek") or not product.isalpha():
-        raise ReportError("product", f"must be a product name (milan, genoa, turin) and kind vcek or vlek, got {show(product)}, {show(kind)}")
+    if (
+        not isinstance(product, str)
+        or not isinstance(kind, str)
+        or kind not in ("vcek", "vlek")
+        or not product.isalpha()
+    ):
+        raise ReportError(
+            "product",
+            f"must be a product name (milan, genoa, turin) and kind vcek or vlek, got {show(product)}, {show(kind)}",
+        )
     name = f"{product.lower()}_{kind}.pem"
     try:
         data = resources.files("snpmeasure").joinpath("data").joinpath(name).read_bytes()
     except OSError:
-        raise ReportError("product", f"no built-in {kind.upper()} chain for {show(product)} (known: milan, genoa, turin; VLEK: milan)") from None
+        raise ReportError(
+            "product", f"no built-in {kind.upper()} chain for {show(product)} (known: milan, genoa, turin; VLEK: milan)"
+        ) from None
     return load_certs(data, name)
 
 
@@ -227,7 +292,9 @@ def verify_issued_by(child: x509.Certificate, issuer: x509.Certificate, child_na
     try:
         child.verify_directly_issued_by(issuer)
     except (InvalidSignature, ValueError, TypeError) as exc:
-        raise SignatureError(f"{child_name}: is not signed by the {issuer_name} ({type(exc).__name__}: {exc or 'bad signature'})") from None
+        raise SignatureError(
+            f"{child_name}: is not signed by the {issuer_name} ({type(exc).__name__}: {exc or 'bad signature'})"
+        ) from None
 
 
 def utc_text(at: datetime.datetime) -> str:
@@ -241,7 +308,9 @@ def utc_text(at: datetime.datetime) -> str:
 #: :func:`parse_utc`: a date, or a date and a time (seconds and a fraction optional) with an optional "Z" or
 #: +HH:MM/-HH:MM offset; the same forms on every Python (``fromisoformat`` reads more from 3.11 on,
 #: and before that takes any character between date and time, so "2026-06-01+05:00" read as 05:00).
-_UTC_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,6}))?)?([Zz]|[+-][0-9]{2}:[0-9]{2})?)?")
+_UTC_TIME = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,6}))?)?([Zz]|[+-][0-9]{2}:[0-9]{2})?)?"
+)
 
 
 def parse_utc(text: Optional[str], field: str = "at") -> datetime.datetime:
@@ -263,13 +332,23 @@ def parse_utc(text: Optional[str], field: str = "at") -> datetime.datetime:
                 raise ValueError
             sign = -1 if zone[0] == "-" else 1
             tz = datetime.timezone(sign * datetime.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
-        at = datetime.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
-                               int((fraction or "0").ljust(6, "0")), tzinfo=tz)
+        at = datetime.datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            int((fraction or "0").ljust(6, "0")),
+            tzinfo=tz,
+        )
         return at.astimezone(utc)
     except (ValueError, OverflowError):  # OverflowError: an offset that moves the time outside years 1-9999
-        raise InvalidInputError(field, "must be a date or time as YYYY-MM-DD[THH:MM[:SS[.ffffff]][Z|+HH:MM|-HH:MM]] "
-                                f"(UTC unless it names an offset) from 0001-01-01 to 9999-12-31 UTC, got {show(text)}") from None
-
+        raise InvalidInputError(
+            field,
+            "must be a date or time as YYYY-MM-DD[THH:MM[:SS[.ffffff]][Z|+HH:MM|-HH:MM]] "
+            f"(UTC unless it names an offset) from 0001-01-01 to 9999-12-31 UTC, got {show(text)}",
+        ) from None
 
 
 def check_validity(cert: x509.Certificate, name: str, now: Optional[datetime.datetime] = None) -> None:
@@ -281,12 +360,19 @@ def check_validity(cert: x509.Certificate, name: str, now: Optional[datetime.dat
     if at.tzinfo is None:
         at = at.replace(tzinfo=datetime.timezone.utc)
     if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
-        raise SignatureError(f"{name}: valid from {utc_text(cert.not_valid_before_utc)} to {utc_text(cert.not_valid_after_utc)}, "
-                             f"not at {utc_text(at)}")
+        raise SignatureError(
+            f"{name}: valid from {utc_text(cert.not_valid_before_utc)} to {utc_text(cert.not_valid_after_utc)}, "
+            f"not at {utc_text(at)}"
+        )
 
 
-def check_chain(ark: x509.Certificate, ask: x509.Certificate, product: str,
-                trusted_arks: Optional[Sequence[x509.Certificate]] = None, now: Optional[datetime.datetime] = None) -> None:
+def check_chain(
+    ark: x509.Certificate,
+    ask: x509.Certificate,
+    product: str,
+    trusted_arks: Optional[Sequence[x509.Certificate]] = None,
+    now: Optional[datetime.datetime] = None,
+) -> None:
     """ARK self-signed and trusted (AMD's root for ``product``, or one of ``trusted_arks``), ASK
     signed by it, both valid at ``now``."""
     _need("ark", ark)
@@ -332,5 +418,14 @@ def der_octets(value: bytes) -> bytes:
     raise SignatureError(f"VCEK certificate: hwID extension has an unexpected form ({len(value)} bytes)")
 
 
-__all__ = ["parse_utc", "load_certs", "load_crl", "product_chain", "check_chain", "check_crl", "check_validity", "verify_issued_by",
-           "extension_value"]
+__all__ = [
+    "parse_utc",
+    "load_certs",
+    "load_crl",
+    "product_chain",
+    "check_chain",
+    "check_crl",
+    "check_validity",
+    "verify_issued_by",
+    "extension_value",
+]

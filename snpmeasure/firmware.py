@@ -106,10 +106,17 @@ class LaunchResult(NamedTuple):
     def to_json(self) -> Dict[str, Any]:
         """JSON-ready report fields (hex)."""
         return {
-            "measurement": self.measurement.hex(), "policy": f"{self.policy:#x}", "host_data": self.host_data.hex(),
-            "family_id": self.family_id.hex(), "image_id": self.image_id.hex(), "guest_svn": self.guest_svn,
-            "id_key_digest": self.id_key_digest.hex(), "author_key_digest": self.author_key_digest.hex(),
-            "author_key_en": self.author_key_en, "id_block_en": self.id_block_en, "signing_key": self.signing_key,
+            "measurement": self.measurement.hex(),
+            "policy": f"{self.policy:#x}",
+            "host_data": self.host_data.hex(),
+            "family_id": self.family_id.hex(),
+            "image_id": self.image_id.hex(),
+            "guest_svn": self.guest_svn,
+            "id_key_digest": self.id_key_digest.hex(),
+            "author_key_digest": self.author_key_digest.hex(),
+            "author_key_en": self.author_key_en,
+            "id_block_en": self.id_block_en,
+            "signing_key": self.signing_key,
         }
 
 
@@ -158,7 +165,12 @@ class Firmware:
     """One SNP guest context: LAUNCH_START, LAUNCH_UPDATE, LAUNCH_FINISH."""
 
     def __init__(
-        self, *, seed: Optional[bytes] = None, trace: bool = False, threads: Optional[int] = None, host: Optional[HostModel] = None
+        self,
+        *,
+        seed: Optional[bytes] = None,
+        trace: bool = False,
+        threads: Optional[int] = None,
+        host: Optional[HostModel] = None,
     ) -> None:
         if host is not None and not isinstance(host, HostModel):
             raise InvalidInputError("host", f"must be a HostModel, got {type(host).__name__}")
@@ -222,7 +234,10 @@ class Firmware:
         if self.host.kvm_checks and self.host.kvm_policy_bits is not None:
             outside = pol.to_int() & ~self.host.kvm_policy_bits & ((1 << 64) - 1)
             if outside:
-                raise KvmError(command, f"policy bit {outside.bit_length() - 1} is outside the host's KVM_X86_SNP_POLICY_BITS {self.host.kvm_policy_bits:#x}")
+                raise KvmError(
+                    command,
+                    f"policy bit {outside.bit_length() - 1} is outside the host's KVM_X86_SNP_POLICY_BITS {self.host.kvm_policy_bits:#x}",
+                )
         problems = pol.firmware_problems(self.host.abi, smt_enabled=self.host.smt_enabled)
         if problems:
             raise FirmwareError(command, Status.POLICY_FAILURE, "; ".join(f"{f}: {r}" for f, r in problems))
@@ -247,11 +262,15 @@ class Firmware:
         self._require("SNP_LAUNCH_UPDATE", GuestState.LAUNCHING)
         ptype = page_type_of(page_type)
         _check_label(label)
-        self._ld.update(ptype, gpa, data, length, imi=imi, vmpl1_perms=vmpl1_perms, vmpl2_perms=vmpl2_perms, vmpl3_perms=vmpl3_perms)
+        self._ld.update(
+            ptype, gpa, data, length, imi=imi, vmpl1_perms=vmpl1_perms, vmpl2_perms=vmpl2_perms, vmpl3_perms=vmpl3_perms
+        )
         size = length if length is not None else (len(memoryview(data).cast("B")) if data is not None else 0)
         self._record("SNP_LAUNCH_UPDATE", ptype, gpa, size, label)
 
-    def launch_update_fill(self, page_type: Union[PageType, int], gpa: int, page: Buffer, npages: int, *, label: str = "") -> None:
+    def launch_update_fill(
+        self, page_type: Union[PageType, int], gpa: int, page: Buffer, npages: int, *, label: str = ""
+    ) -> None:
         """SNP_LAUNCH_UPDATE over ``npages`` pages that all hold ``page`` (e.g. a zeroed region)."""
         self._require("SNP_LAUNCH_UPDATE", GuestState.LAUNCHING)
         ptype = page_type_of(page_type)
@@ -276,7 +295,9 @@ class Firmware:
         try:  # every label before the first page, so a bad format string changes nothing
             labels = [label.format(first + i) for i in range(count)]
         except (IndexError, KeyError, ValueError, AttributeError, TypeError) as exc:
-            raise InvalidInputError("label", f"must be a format string with one {{}} for the vCPU index ({show(exc)})") from None
+            raise InvalidInputError(
+                "label", f"must be a format string with one {{}} for the vCPU index ({show(exc)})"
+            ) from None
         for text in labels:
             self._ld.update_vmsa(page, gpa)
             self._record("SNP_LAUNCH_UPDATE", PageType.VMSA, gpa, PAGE_SIZE, text)
@@ -316,9 +337,13 @@ class Firmware:
         self._require(command, GuestState.LAUNCHING)
         host_data = as_bytes("host_data", host_data)
         if id_block is not None and not isinstance(id_block, IdBlock):
-            raise InvalidInputError("id_block", f"must be an IdBlock (IdBlock.from_bytes parses one), got {type(id_block).__name__}")
+            raise InvalidInputError(
+                "id_block", f"must be an IdBlock (IdBlock.from_bytes parses one), got {type(id_block).__name__}"
+            )
         if id_auth is not None and not isinstance(id_auth, IdAuth):
-            raise InvalidInputError("id_auth", f"must be an IdAuth (IdAuth.from_bytes parses one), got {type(id_auth).__name__}")
+            raise InvalidInputError(
+                "id_auth", f"must be an IdAuth (IdAuth.from_bytes parses one), got {type(id_auth).__name__}"
+            )
         if len(host_data) != 32:
             raise FirmwareError(command, Status.INVALID_PARAM, f"HOST_DATA must be 32 bytes, got {len(host_data)}")
         assert self.policy is not None
@@ -329,14 +354,22 @@ class Firmware:
             self.state = GuestState.RUNNING
             return result
         if id_auth is None:
-            raise KvmError(command, "an ID block needs an ID auth structure: KVM copies 4096 bytes from id_auth_uaddr (NULL)", "EFAULT")
+            raise KvmError(
+                command,
+                "an ID block needs an ID auth structure: KVM copies 4096 bytes from id_auth_uaddr (NULL)",
+                "EFAULT",
+            )
         if id_block.ld != ld:
             raise FirmwareError(
-                command, Status.BAD_MEASUREMENT, f"the ID block's LD {id_block.ld.hex()} is not the launch digest {ld.hex()}"
+                command,
+                Status.BAD_MEASUREMENT,
+                f"the ID block's LD {id_block.ld.hex()} is not the launch digest {ld.hex()}",
             )
         if id_block.policy != self.policy:
             raise FirmwareError(
-                command, Status.POLICY_FAILURE, f"the ID block's POLICY {id_block.policy:#x} is not the launch policy {self.policy:#x}"
+                command,
+                Status.POLICY_FAILURE,
+                f"the ID block's POLICY {id_block.policy:#x} is not the launch policy {self.policy:#x}",
             )
         try:
             id_auth.verify(id_block, author_key_enabled=author_key_enabled)
@@ -344,8 +377,17 @@ class Firmware:
             raise FirmwareError(command, Status.BAD_SIGNATURE, str(exc)) from None
         author = id_auth.author_key_digest if author_key_enabled else None
         result = LaunchResult(
-            ld, self.policy, bytes(host_data), id_block.family_id, id_block.image_id, id_block.guest_svn,
-            id_auth.id_key_digest, author or bytes(48), author_key_enabled, True, result.signing_key,
+            ld,
+            self.policy,
+            bytes(host_data),
+            id_block.family_id,
+            id_block.image_id,
+            id_block.guest_svn,
+            id_auth.id_key_digest,
+            author or bytes(48),
+            author_key_enabled,
+            True,
+            result.signing_key,
         )
         self.state = GuestState.RUNNING
         return result

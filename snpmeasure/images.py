@@ -100,7 +100,9 @@ class FirmwareImage:
         if not isinstance(name, str):
             raise ImageError("name", f"must be a str, got {type(name).__name__}")
         if not isinstance(data, (bytes, bytearray, memoryview, mmap.mmap)):
-            raise ImageError(name, f"image data must be bytes, bytearray, memoryview or mmap, got {type(data).__name__}")
+            raise ImageError(
+                name, f"image data must be bytes, bytearray, memoryview or mmap, got {type(data).__name__}"
+            )
         if isinstance(end_gpa, bool) or not isinstance(end_gpa, int) or not 0 <= end_gpa <= FOUR_GIB or end_gpa % PAGE:
             raise ImageError("end_gpa", f"must be a page-aligned int up to 4 GiB, got {show(end_gpa)}")
         self.name = name
@@ -118,7 +120,9 @@ class FirmwareImage:
         self.sections: List[MetadataSection] = self._parse_sev_metadata()
 
     @classmethod
-    def open(cls, path: Union[str, os.PathLike[str]], *, end_gpa: int = FOUR_GIB, field: str = "image") -> FirmwareImage:
+    def open(
+        cls, path: Union[str, os.PathLike[str]], *, end_gpa: int = FOUR_GIB, field: str = "image"
+    ) -> FirmwareImage:
         """Map the image file read-only (no copy) and parse it."""
         return cls(map_file(path, field), name=os.fspath(path), end_gpa=end_gpa)
 
@@ -206,7 +210,9 @@ class FirmwareImage:
             if stype not in SectionType._value2member_map_:
                 # Upstream QEMU measures unknown types as ZERO pages (docs/reference/firmware-abi.md §3.7 table);
                 # the pre-merge RFC aborted. Say so instead of failing.
-                warnings.warn(f"{dwhere}: unknown section type {stype:#x}, measured as ZERO pages as QEMU does", stacklevel=2)
+                warnings.warn(
+                    f"{dwhere}: unknown section type {stype:#x}, measured as ZERO pages as QEMU does", stacklevel=2
+                )
             sections.append(section)
         _check_layout(f"{self.name}: SEV metadata at offset {start:#x}", self.gpa, self.size, sections, ImageError)
         return sections
@@ -232,7 +238,9 @@ class FirmwareImage:
             return None
         eoff, data = found
         if len(data) < 8:
-            raise ImageError(f"{self.name}: SEV hash table GUID entry at offset {eoff:#x}", f"has {len(data)} data bytes, needs 8")
+            raise ImageError(
+                f"{self.name}: SEV hash table GUID entry at offset {eoff:#x}", f"has {len(data)} data bytes, needs 8"
+            )
         base, size = struct.unpack_from("<II", data)
         return base, size
 
@@ -240,10 +248,15 @@ class FirmwareImage:
         """GPA of a usable SEV hash table area (QEMU: base != 0 and size >= 0xB0), else ImageError."""
         area = self.sev_hash_table
         if area is None:
-            raise ImageError(self.name, "kernel hashes need the SEV hash table GUID entry (7255371f-…), which this firmware lacks")
+            raise ImageError(
+                self.name, "kernel hashes need the SEV hash table GUID entry (7255371f-…), which this firmware lacks"
+            )
         base, size = area
         if base == 0 or size < SEV_HASH_TABLE_SIZE:
-            raise ImageError(self.name, f"SEV hash table area is invalid (base={base:#x} size={size:#x}; QEMU needs base != 0 and size >= 0xb0)")
+            raise ImageError(
+                self.name,
+                f"SEV hash table area is invalid (base={base:#x} size={size:#x}; QEMU needs base != 0 and size >= 0xb0)",
+            )
         return base
 
 
@@ -331,10 +344,15 @@ class FirmwareManifest:
             raise ManifestError(f"{name}: ovmf_digest", "must be 48 bytes")
         if not isinstance(sections, list) or not all(isinstance(s, MetadataSection) for s in sections):
             raise ManifestError(f"{name}: sections", "must be a list of MetadataSection")
-        if sev_es_reset_eip is not None and (isinstance(sev_es_reset_eip, bool) or not isinstance(sev_es_reset_eip, int)):
+        if sev_es_reset_eip is not None and (
+            isinstance(sev_es_reset_eip, bool) or not isinstance(sev_es_reset_eip, int)
+        ):
             raise ManifestError(f"{name}: sev_es_reset_eip", f"must be an int or None, got {show(sev_es_reset_eip)}")
-        if sev_hash_table is not None and not (isinstance(sev_hash_table, tuple) and len(sev_hash_table) == 2 and
-                                               all(isinstance(x, int) and not isinstance(x, bool) for x in sev_hash_table)):
+        if sev_hash_table is not None and not (
+            isinstance(sev_hash_table, tuple)
+            and len(sev_hash_table) == 2
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in sev_hash_table)
+        ):
             raise ManifestError(f"{name}: sev_hash_table", f"must be (gpa, size) or None, got {show(sev_hash_table)}")
         self.name = name
         self.size = size
@@ -350,7 +368,10 @@ class FirmwareManifest:
             base, _ = sev_hash_table
             ks = next(s for s in sections if s.type == SectionType.SNP_KERNEL_HASHES)
             if base and not ks.gpa <= base < ks.gpa + ks.size:
-                raise ManifestError(f"{name}: sev_hash_table", f"GPA {base:#x} is outside the SNP_KERNEL_HASHES section {ks.gpa:#x}+{ks.size:#x}")
+                raise ManifestError(
+                    f"{name}: sev_hash_table",
+                    f"GPA {base:#x} is outside the SNP_KERNEL_HASHES section {ks.gpa:#x}+{ks.size:#x}",
+                )
 
     @property
     def sev_es_reset_eip(self) -> Optional[int]:
@@ -366,14 +387,21 @@ class FirmwareManifest:
     def kernel_hashes_supported(self) -> bool:
         """True when an SNP launch can measure a kernel (a KERNEL_HASHES section and a usable table)."""
         ht = self._hash_table
-        return any(s.type == SectionType.SNP_KERNEL_HASHES for s in self.sections) and ht is not None and ht[0] != 0 and ht[1] >= SEV_HASH_TABLE_SIZE
+        return (
+            any(s.type == SectionType.SNP_KERNEL_HASHES for s in self.sections)
+            and ht is not None
+            and ht[0] != 0
+            and ht[1] >= SEV_HASH_TABLE_SIZE
+        )
 
     def require_sev_hash_table(self) -> int:
         """GPA of a usable SEV hash table area, else ImageError (QEMU's rule)."""
         return FirmwareImage.require_sev_hash_table(self)  # type: ignore[arg-type]
 
     @classmethod
-    def from_image(cls, image: Union[FirmwareImage, str, os.PathLike[str]], *, threads: Optional[int] = None) -> FirmwareManifest:
+    def from_image(
+        cls, image: Union[FirmwareImage, str, os.PathLike[str]], *, threads: Optional[int] = None
+    ) -> FirmwareManifest:
         """Measure the firmware pages of an image and record its layout."""
         from ._core import LaunchDigest
         from ._version import __version__
@@ -381,9 +409,16 @@ class FirmwareManifest:
         im = image if isinstance(image, FirmwareImage) else FirmwareImage.open(image)
         ld = LaunchDigest(threads=threads)
         ld.update_normal(im.gpa, im.data)
-        return cls(name=os.path.basename(im.name), size=im.size, sha256=im.sha256(), ovmf_digest=ld.digest(),
-                   sections=list(im.sections), sev_es_reset_eip=im.sev_es_reset_eip, sev_hash_table=im.sev_hash_table,
-                   snpmeasure_version=__version__)
+        return cls(
+            name=os.path.basename(im.name),
+            size=im.size,
+            sha256=im.sha256(),
+            ovmf_digest=ld.digest(),
+            sections=list(im.sections),
+            sev_es_reset_eip=im.sev_es_reset_eip,
+            sev_hash_table=im.sev_hash_table,
+            snpmeasure_version=__version__,
+        )
 
     def to_json(self) -> Dict[str, object]:
         """The manifest document."""
@@ -394,8 +429,13 @@ class FirmwareManifest:
             "firmware": {"name": self.name, "sha256": self.sha256, "size": self.size, "gpa": f"{self.gpa:#x}"},
             "ovmf_digest": self.ovmf_digest.hex(),
             "sev_es_reset_eip": None if self._reset_eip is None else f"{self._reset_eip:#x}",
-            "sections": [{"gpa": f"{s.gpa:#x}", "size": f"{s.size:#x}", "type": s.type, "type_name": s.type_name} for s in self.sections],
-            "sev_hash_table": None if self._hash_table is None else {"gpa": f"{self._hash_table[0]:#x}", "size": f"{self._hash_table[1]:#x}"},
+            "sections": [
+                {"gpa": f"{s.gpa:#x}", "size": f"{s.size:#x}", "type": s.type, "type_name": s.type_name}
+                for s in self.sections
+            ],
+            "sev_hash_table": None
+            if self._hash_table is None
+            else {"gpa": f"{self._hash_table[0]:#x}", "size": f"{self._hash_table[1]:#x}"},
             "kernel_hashes_supported": self.kernel_hashes_supported,
         }
 
@@ -426,7 +466,10 @@ class FirmwareManifest:
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise ManifestError(f"{where}.schema_version", f"must be a positive integer, got {show(version)}")
         if version > MANIFEST_VERSION:
-            raise ManifestError(f"{where}.schema_version", f"is {version}, newer than this snpmeasure reads ({MANIFEST_VERSION}); upgrade snpmeasure")
+            raise ManifestError(
+                f"{where}.schema_version",
+                f"is {version}, newer than this snpmeasure reads ({MANIFEST_VERSION}); upgrade snpmeasure",
+            )
         fw = need(doc, "firmware", "firmware")
         size = num(need(fw, "size", "firmware.size"), "firmware.size", FOUR_GIB)
         if size == 0 or size % PAGE:
@@ -443,26 +486,40 @@ class FirmwareManifest:
         if not isinstance(raw_sections, list) or len(raw_sections) > MAX_SECTIONS:
             raise ManifestError(f"{where}.sections", f"must be a list of at most {MAX_SECTIONS} sections")
         sections = [
-            MetadataSection(num(need(s, "gpa", f"sections[{i}].gpa"), f"sections[{i}].gpa", 0xFFFFFFFF),
-                            num(need(s, "size", f"sections[{i}].size"), f"sections[{i}].size", 0xFFFFFFFF),
-                            num(need(s, "type", f"sections[{i}].type"), f"sections[{i}].type", 0xFFFFFFFF))
+            MetadataSection(
+                num(need(s, "gpa", f"sections[{i}].gpa"), f"sections[{i}].gpa", 0xFFFFFFFF),
+                num(need(s, "size", f"sections[{i}].size"), f"sections[{i}].size", 0xFFFFFFFF),
+                num(need(s, "type", f"sections[{i}].type"), f"sections[{i}].type", 0xFFFFFFFF),
+            )
             for i, s in enumerate(raw_sections)
         ]
         eip = doc.get("sev_es_reset_eip")
         ht = doc.get("sev_hash_table")
         hash_table = None
         if ht is not None:
-            hash_table = (num(need(ht, "gpa", "sev_hash_table.gpa"), "sev_hash_table.gpa", 0xFFFFFFFF),
-                          num(need(ht, "size", "sev_hash_table.size"), "sev_hash_table.size", 0xFFFFFFFF))
+            hash_table = (
+                num(need(ht, "gpa", "sev_hash_table.gpa"), "sev_hash_table.gpa", 0xFFFFFFFF),
+                num(need(ht, "size", "sev_hash_table.size"), "sev_hash_table.size", 0xFFFFFFFF),
+            )
         name = fw.get("name", where) if isinstance(fw, dict) else where
-        man = cls(name=str(name), size=size, sha256=sha.lower(), ovmf_digest=bytes.fromhex(digest), sections=sections,
-                  sev_es_reset_eip=None if eip is None else num(eip, "sev_es_reset_eip", 0xFFFFFFFF), sev_hash_table=hash_table,
-                  snpmeasure_version=str(doc.get("snpmeasure_version", "")))
+        man = cls(
+            name=str(name),
+            size=size,
+            sha256=sha.lower(),
+            ovmf_digest=bytes.fromhex(digest),
+            sections=sections,
+            sev_es_reset_eip=None if eip is None else num(eip, "sev_es_reset_eip", 0xFFFFFFFF),
+            sev_hash_table=hash_table,
+            snpmeasure_version=str(doc.get("snpmeasure_version", "")),
+        )
         # Derived from the sections, written for readers: a value that disagrees means an edited file.
         claimed = doc.get("kernel_hashes_supported", man.kernel_hashes_supported)
         if claimed is not man.kernel_hashes_supported:
-            raise ManifestError(f"{where}.kernel_hashes_supported", f"must be {str(man.kernel_hashes_supported).lower()}, "
-                                f"as its sections and sev_hash_table say, got {show(claimed)}")
+            raise ManifestError(
+                f"{where}.kernel_hashes_supported",
+                f"must be {str(man.kernel_hashes_supported).lower()}, "
+                f"as its sections and sev_hash_table say, got {show(claimed)}",
+            )
         return man
 
     @classmethod

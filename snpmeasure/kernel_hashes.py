@@ -130,9 +130,16 @@ class KernelHashes(NamedTuple):
             raise InvalidInputError("append_hash", "give either append or append_hash, not both")
         has_kernel = kernel is not None or kernel_hash is not None
         if not has_kernel:
-            for name, value in (("initrd", initrd), ("initrd_hash", initrd_hash), ("append", append), ("append_hash", append_hash)):
+            for name, value in (
+                ("initrd", initrd),
+                ("initrd_hash", initrd_hash),
+                ("append", append),
+                ("append_hash", append_hash),
+            ):
                 if value is not None:
-                    raise InvalidInputError(name, "needs a kernel (kernel or kernel_hash): QEMU ignores it without -kernel")
+                    raise InvalidInputError(
+                        name, "needs a kernel (kernel or kernel_hash): QEMU ignores it without -kernel"
+                    )
             return None
         import hashlib  # deferred, with the thread pool: only runs with a kernel pay for loading them
         from concurrent.futures import ThreadPoolExecutor
@@ -149,18 +156,27 @@ class KernelHashes(NamedTuple):
                     raise
                 k = kfut.result()
         else:
-            k = sha256_file(kernel, "kernel") if kernel is not None else parse_sha256_hex("kernel_hash", kernel_hash or "")
+            k = (
+                sha256_file(kernel, "kernel")
+                if kernel is not None
+                else parse_sha256_hex("kernel_hash", kernel_hash or "")
+            )
             if initrd is not None:
                 i = sha256_file(initrd, "initrd")
             elif initrd_hash is not None:
                 i = parse_sha256_hex("initrd_hash", initrd_hash)
             else:
                 i = hashlib.sha256(b"").digest()
-        c = parse_sha256_hex("append_hash", append_hash) if append_hash is not None else hashlib.sha256(cmdline_bytes(append)).digest()
+        c = (
+            parse_sha256_hex("append_hash", append_hash)
+            if append_hash is not None
+            else hashlib.sha256(cmdline_bytes(append)).digest()
+        )
         return cls(kernel=k, initrd=i, cmdline=c)
 
     def table(self) -> bytes:
         """The 0xB0-byte padded SEV hashes table."""
+
         def entry(guid: bytes, digest: bytes) -> bytes:
             return guid + struct.pack("<H", ENTRY_SIZE) + digest
 
@@ -176,5 +192,7 @@ class KernelHashes(NamedTuple):
     def section(self, offset: int, size: int) -> bytes:
         """The kernel-hashes section as SNP measures it: zeros with the table at ``offset``."""
         if offset + PADDED_SIZE > size:
-            raise InvalidInputError("kernel_hashes", f"table at offset {offset:#x} does not fit in a {size:#x}-byte section")
+            raise InvalidInputError(
+                "kernel_hashes", f"table at offset {offset:#x} does not fit in a {size:#x}-byte section"
+            )
         return bytes(offset) + self.table() + bytes(size - offset - PADDED_SIZE)

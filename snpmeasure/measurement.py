@@ -157,8 +157,13 @@ def _prepare(
     if not isinstance(mode, str) or mode not in MODES:
         raise InvalidInputError("mode", f"must be one of {', '.join(MODES)}, got {show(mode)}")
     # The text arguments are looked up in tables or hashed: another type would fail deep inside.
-    for name, value in (("vcpu_type", vcpu_type), ("vmm_type", vmm_type), ("kernel_hash", kernel_hash),
-                        ("initrd_hash", initrd_hash), ("append_hash", append_hash)):
+    for name, value in (
+        ("vcpu_type", vcpu_type),
+        ("vmm_type", vmm_type),
+        ("kernel_hash", kernel_hash),
+        ("initrd_hash", initrd_hash),
+        ("append_hash", append_hash),
+    ):
         if value is not None and not isinstance(value, str):
             raise InvalidInputError(name, f"must be a str, got {type(value).__name__}")
     if append is not None and not isinstance(append, (str, bytes)):
@@ -177,11 +182,17 @@ def _prepare(
     if manifest is not None:
         man = manifest if isinstance(manifest, FirmwareManifest) else FirmwareManifest.load(manifest)
         if mode not in ("snp", "snp:ovmf-hash"):
-            raise ConfigError("manifest", f"mode {show(mode)} needs the firmware binary (SEV/SEV-ES hash all of it; SVSM needs its image)")
+            raise ConfigError(
+                "manifest",
+                f"mode {show(mode)} needs the firmware binary (SEV/SEV-ES hash all of it; SVSM needs its image)",
+            )
         layout, seed = man, man.ovmf_digest
         if describe_inputs:
-            inputs["firmware_manifest"] = {"path": None if isinstance(manifest, FirmwareManifest) else os.fspath(manifest),
-                                           "firmware_sha256": man.sha256, "size": man.size}
+            inputs["firmware_manifest"] = {
+                "path": None if isinstance(manifest, FirmwareManifest) else os.fspath(manifest),
+                "firmware_sha256": man.sha256,
+                "size": man.size,
+            }
     else:
         assert ovmf is not None
         image = ovmf if isinstance(ovmf, FirmwareImage) else FirmwareImage.open(ovmf, field="ovmf")
@@ -199,11 +210,19 @@ def _prepare(
         raise InvalidInputError("vcpus", f"must be an int from 1 to {MAX_VCPUS}, got {show(vcpus)}")
     sig = None if mode == "sev" else resolve_vcpu_sig(vcpu_type, vcpu_sig, vcpu_family, vcpu_model, vcpu_stepping)
     if mode != "sev" and sig is None and prof.vmsa.rdx == "vcpu_sig":
-        raise InvalidInputError("vcpu_type", f"a vCPU type, signature or family/model/stepping is required in mode {show(mode)} with profile {show(prof.name)}")
+        raise InvalidInputError(
+            "vcpu_type",
+            f"a vCPU type, signature or family/model/stepping is required in mode {show(mode)} with profile {show(prof.name)}",
+        )
     if mode == "snp:svsm" and (kernel is not None or kernel_hash is not None):
         raise ConfigError("kernel", "snp:svsm mode measures no kernel hashes")
     hashes = KernelHashes.from_inputs(
-        kernel=kernel, initrd=initrd, append=append, kernel_hash=kernel_hash, initrd_hash=initrd_hash, append_hash=append_hash
+        kernel=kernel,
+        initrd=initrd,
+        append=append,
+        kernel_hash=kernel_hash,
+        initrd_hash=initrd_hash,
+        append_hash=append_hash,
     )
     if describe_inputs and hashes is not None:
         for name, path in (("kernel", kernel), ("initrd", initrd)):
@@ -216,14 +235,33 @@ def _prepare(
             raise ConfigError("snp_ovmf_hash", "only works with mode 'snp'")
         assert firmware_data is not None
         features = 0 if guest_features is None else _check_features(guest_features)
-        plan = sev_plan(mode=mode, profile=prof, firmware=layout, firmware_data=firmware_data, hashes=hashes,
-                        vcpus=vcpus or 0, vcpu_sig=sig, guest_features=features)
-        return _Prepared(mode, prof, plan, None, inputs, vcpus, sig if mode == "seves" else None, features if mode == "seves" else None)
+        plan = sev_plan(
+            mode=mode,
+            profile=prof,
+            firmware=layout,
+            firmware_data=firmware_data,
+            hashes=hashes,
+            vcpus=vcpus or 0,
+            vcpu_sig=sig,
+            guest_features=features,
+        )
+        return _Prepared(
+            mode,
+            prof,
+            plan,
+            None,
+            inputs,
+            vcpus,
+            sig if mode == "seves" else None,
+            features if mode == "seves" else None,
+        )
 
     assert vcpus is not None
     if prof.fixed_guest_features:
         if guest_features is not None and guest_features != prof.default_guest_features:
-            raise ConfigError("guest_features", f"profile {show(prof.name)} always uses {prof.default_guest_features:#x}")
+            raise ConfigError(
+                "guest_features", f"profile {show(prof.name)} always uses {prof.default_guest_features:#x}"
+            )
         features = prof.default_guest_features
     else:
         features = prof.default_guest_features if guest_features is None else _check_features(guest_features)
@@ -245,9 +283,18 @@ def _prepare(
             inputs["svsm"] = {"path": svsm_image.name, "sha256": svsm_image.sha256(), "size": svsm_image.size}
     elif svsm is not None or vars_size is not None or vars_file is not None:
         raise ConfigError("svsm", "svsm, vars_size and vars_file only apply to mode 'snp:svsm'")
-    plan = snp_plan(mode=mode, profile=prof, firmware=layout, firmware_data=firmware_data, svsm=svsm_image,
-                    svsm_data=svsm_image.data if svsm_image else None, hashes=hashes, vcpus=vcpus,
-                    vcpu_sig=sig, guest_features=features)
+    plan = snp_plan(
+        mode=mode,
+        profile=prof,
+        firmware=layout,
+        firmware_data=firmware_data,
+        svsm=svsm_image,
+        svsm_data=svsm_image.data if svsm_image else None,
+        hashes=hashes,
+        vcpus=vcpus,
+        vcpu_sig=sig,
+        guest_features=features,
+    )
     return _Prepared(mode, prof, plan, seed, inputs, vcpus, sig, features)
 
 
@@ -296,12 +343,31 @@ def measure(
     for flag, value in (("trace", trace), ("describe_inputs", describe_inputs)):
         if not isinstance(value, bool):
             raise InvalidInputError(flag, f"must be a bool, got {show(value)}")
-    p = _prepare(mode=mode, ovmf=ovmf, manifest=manifest, vcpus=vcpus, vcpu_type=vcpu_type, vcpu_sig=vcpu_sig,
-                 vcpu_family=vcpu_family, vcpu_model=vcpu_model, vcpu_stepping=vcpu_stepping, vmm_type=vmm_type,
-                 profile=profile, kernel=kernel, initrd=initrd, append=append, kernel_hash=kernel_hash,
-                 initrd_hash=initrd_hash, append_hash=append_hash, guest_features=guest_features,
-                 snp_ovmf_hash=snp_ovmf_hash, svsm=svsm, vars_size=vars_size, vars_file=vars_file,
-                 describe_inputs=describe_inputs)
+    p = _prepare(
+        mode=mode,
+        ovmf=ovmf,
+        manifest=manifest,
+        vcpus=vcpus,
+        vcpu_type=vcpu_type,
+        vcpu_sig=vcpu_sig,
+        vcpu_family=vcpu_family,
+        vcpu_model=vcpu_model,
+        vcpu_stepping=vcpu_stepping,
+        vmm_type=vmm_type,
+        profile=profile,
+        kernel=kernel,
+        initrd=initrd,
+        append=append,
+        kernel_hash=kernel_hash,
+        initrd_hash=initrd_hash,
+        append_hash=append_hash,
+        guest_features=guest_features,
+        snp_ovmf_hash=snp_ovmf_hash,
+        svsm=svsm,
+        vars_size=vars_size,
+        vars_file=vars_file,
+        describe_inputs=describe_inputs,
+    )
     if firmware is not None and not isinstance(firmware, Firmware):
         raise InvalidInputError("firmware", f"must be a Firmware guest context, got {type(firmware).__name__}")
     if p.mode in ("sev", "seves"):
@@ -312,16 +378,38 @@ def measure(
                 sfw.launch_update_data(cmd.data, label=cmd.label)
             else:
                 sfw.launch_update_vmsa(bytes(cmd.data), label=cmd.label)
-        return Measurement(sfw.launch_measure(), p.mode, p.profile.name, p.vcpus, p.vcpu_sig, p.features, p.inputs,
-                           sfw.trace, p.plan.warnings, p.plan.vmsas)
+        return Measurement(
+            sfw.launch_measure(),
+            p.mode,
+            p.profile.name,
+            p.vcpus,
+            p.vcpu_sig,
+            p.features,
+            p.inputs,
+            sfw.trace,
+            p.plan.warnings,
+            p.plan.vmsas,
+        )
     if firmware is not None and p.seed is not None:
-        raise ConfigError("firmware", "a seeded measurement (snp_ovmf_hash or manifest) cannot run in a given guest context")
+        raise ConfigError(
+            "firmware", "a seeded measurement (snp_ovmf_hash or manifest) cannot run in a given guest context"
+        )
     fw = firmware or Firmware(seed=p.seed, trace=trace, threads=threads, host=HostModel(kvm_checks=False))
     if fw.state is GuestState.NONE:
         fw.launch_start()
     _run_snp(fw, p.plan.commands)
-    return Measurement(fw.ld, p.mode, p.profile.name, p.vcpus, p.vcpu_sig, p.features, p.inputs, fw.trace,
-                       p.plan.warnings, p.plan.vmsas)
+    return Measurement(
+        fw.ld,
+        p.mode,
+        p.profile.name,
+        p.vcpus,
+        p.vcpu_sig,
+        p.features,
+        p.inputs,
+        fw.trace,
+        p.plan.warnings,
+        p.plan.vmsas,
+    )
 
 
 def parse_vcpu_counts(spec: Union[str, int, Sequence[int]]) -> List[int]:
@@ -345,7 +433,9 @@ def parse_vcpu_counts(spec: Union[str, int, Sequence[int]]) -> List[int]:
                     raise InvalidInputError("vcpus", f"each count must be from 1 to {MAX_VCPUS}, got {n}")
             counts.extend(range(a, b + 1))
     elif isinstance(spec, (bool, bytes)) or not isinstance(spec, (list, tuple, range)):
-        raise InvalidInputError("vcpus", f"must be counts: an int, a str such as 1-64 or a list of ints, got {show(spec)}")
+        raise InvalidInputError(
+            "vcpus", f"must be counts: an int, a str such as 1-64 or a list of ints, got {show(spec)}"
+        )
     else:
         counts = list(spec)
     if not counts:
@@ -371,8 +461,9 @@ def sweep(*, vcpus: Union[str, Sequence[int]], threads: Optional[int] = None, **
     return sweep_prepared(p, counts, threads=threads)
 
 
-def sweep_prepared(p: _Prepared, counts: List[int], *, threads: Optional[int] = None,
-                   start: Optional[Firmware] = None) -> Dict[int, bytes]:
+def sweep_prepared(
+    p: _Prepared, counts: List[int], *, threads: Optional[int] = None, start: Optional[Firmware] = None
+) -> Dict[int, bytes]:
     """Run a prepared SNP plan once and read off the digest at each vCPU count."""
     pre = [c for c in p.plan.commands if c.op != "vmsa"]
     vmsa_cmds = [c for c in p.plan.commands if c.op == "vmsa"]
@@ -389,9 +480,30 @@ def sweep_prepared(p: _Prepared, counts: List[int], *, threads: Optional[int] = 
 
 
 def _prepare_defaults(kwargs: Dict[str, Any]) -> Dict[str, Any]:
-    names = ["mode", "ovmf", "manifest", "vcpu_type", "vcpu_sig", "vcpu_family", "vcpu_model", "vcpu_stepping", "vmm_type",
-             "profile", "kernel", "initrd", "append", "kernel_hash", "initrd_hash", "append_hash", "guest_features",
-             "snp_ovmf_hash", "svsm", "vars_size", "vars_file", "describe_inputs"]
+    names = [
+        "mode",
+        "ovmf",
+        "manifest",
+        "vcpu_type",
+        "vcpu_sig",
+        "vcpu_family",
+        "vcpu_model",
+        "vcpu_stepping",
+        "vmm_type",
+        "profile",
+        "kernel",
+        "initrd",
+        "append",
+        "kernel_hash",
+        "initrd_hash",
+        "append_hash",
+        "guest_features",
+        "snp_ovmf_hash",
+        "svsm",
+        "vars_size",
+        "vars_file",
+        "describe_inputs",
+    ]
     unknown = sorted(set(kwargs) - set(names))
     if unknown:
         raise InvalidInputError(unknown[0], "is not an argument of measure()")
@@ -407,8 +519,12 @@ def _check_features(value: int) -> int:
     return value
 
 
-def _open_svsm(svsm: Optional[PathOrImage], ovmf: FirmwareImage, vars_size: Optional[int],
-               vars_file: Optional[Union[str, os.PathLike[str]]]) -> SvsmImage:
+def _open_svsm(
+    svsm: Optional[PathOrImage],
+    ovmf: FirmwareImage,
+    vars_size: Optional[int],
+    vars_file: Optional[Union[str, os.PathLike[str]]],
+) -> SvsmImage:
     if svsm is None:
         raise InvalidInputError("svsm", "snp:svsm mode needs the SVSM image")
     if vars_file is not None and vars_size is not None:
@@ -438,7 +554,9 @@ def _run_snp(fw: Firmware, commands: Sequence[Command]) -> None:
             assert cmd.data is not None
             fw.launch_update_vmsa(cmd.data, gpa=cmd.gpa, count=cmd.repeat, label=cmd.label, first=cmd.first)
         else:
-            fw.launch_update(cmd.page_type, cmd.gpa, cmd.data, None if cmd.data is not None else cmd.length, label=cmd.label)
+            fw.launch_update(
+                cmd.page_type, cmd.gpa, cmd.data, None if cmd.data is not None else cmd.length, label=cmd.label
+            )
 
 
 def sev_launch_measurement(
@@ -446,8 +564,12 @@ def sev_launch_measurement(
 ) -> bytes:
     """The SEV/SEV-ES LAUNCH_MEASURE value: HMAC-SHA256 keyed with the TIK over
     ``0x04 ‖ API_MAJOR ‖ API_MINOR ‖ BUILD ‖ POLICY (le32) ‖ GCTX.LD ‖ MNONCE`` (SEV API §6.5)."""
-    for name, value, top in (("api_major", api_major, 0xFF), ("api_minor", api_minor, 0xFF), ("build", build, 0xFF),
-                             ("policy", policy, 0xFFFFFFFF)):
+    for name, value, top in (
+        ("api_major", api_major, 0xFF),
+        ("api_minor", api_minor, 0xFF),
+        ("build", build, 0xFF),
+        ("policy", policy, 0xFFFFFFFF),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
             raise InvalidInputError(name, f"must be an int from 0 to {top:#x}, got {show(value)}")
     from ._checks import as_bytes

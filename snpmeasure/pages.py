@@ -194,7 +194,9 @@ class LaunchDigestBase(abc.ABC):
     ) -> None: ...
 
     @abc.abstractmethod
-    def _update_repeat(self, ptype: PageType, gpa: int, page: memoryview, count: int, trail: bool = False) -> List[bytes]: ...
+    def _update_repeat(
+        self, ptype: PageType, gpa: int, page: memoryview, count: int, trail: bool = False
+    ) -> List[bytes]: ...
 
     @abc.abstractmethod
     def _update_fill(self, ptype: PageType, gpa: int, page: memoryview, npages: int) -> None: ...
@@ -243,7 +245,9 @@ class LaunchDigestBase(abc.ABC):
         """Measure ``npages`` consecutive pages from ``gpa`` that all hold the same 4096 bytes
         (e.g. a zero-filled NORMAL region): the page is hashed once and no region buffer is built."""
         if isinstance(npages, bool) or not isinstance(npages, int) or not 0 <= npages < 1 << 52:
-            raise InvalidInputError("npages", f"must be an int from 0 to 2**52-1 (pages of a 64-bit space), got {show(npages)}")
+            raise InvalidInputError(
+                "npages", f"must be an int from 0 to 2**52-1 (pages of a 64-bit space), got {show(npages)}"
+            )
         try:
             size = memoryview(page).nbytes
         except TypeError:

@@ -40,8 +40,19 @@ class GuestPolicy:
     loads it, and ``dataclasses`` costs the CLI start-up ~15 ms.)
     """
 
-    __slots__ = ("abi_major", "abi_minor", "smt", "migrate_ma", "debug", "single_socket", "cxl_allow",
-                 "mem_aes_256_xts", "rapl_dis", "ciphertext_hiding", "page_swap_disable")
+    __slots__ = (
+        "abi_major",
+        "abi_minor",
+        "smt",
+        "migrate_ma",
+        "debug",
+        "single_socket",
+        "cxl_allow",
+        "mem_aes_256_xts",
+        "rapl_dis",
+        "ciphertext_hiding",
+        "page_swap_disable",
+    )
     abi_major: int
     abi_minor: int
     smt: bool
@@ -54,10 +65,20 @@ class GuestPolicy:
     ciphertext_hiding: bool
     page_swap_disable: bool
 
-    def __init__(self, abi_major: int = 0, abi_minor: int = 0, smt: bool = True, migrate_ma: bool = False,
-                 debug: bool = False, single_socket: bool = False, cxl_allow: bool = False,
-                 mem_aes_256_xts: bool = False, rapl_dis: bool = False, ciphertext_hiding: bool = False,
-                 page_swap_disable: bool = False) -> None:
+    def __init__(
+        self,
+        abi_major: int = 0,
+        abi_minor: int = 0,
+        smt: bool = True,
+        migrate_ma: bool = False,
+        debug: bool = False,
+        single_socket: bool = False,
+        cxl_allow: bool = False,
+        mem_aes_256_xts: bool = False,
+        rapl_dis: bool = False,
+        ciphertext_hiding: bool = False,
+        page_swap_disable: bool = False,
+    ) -> None:
         values = locals()
         for name in ("abi_major", "abi_minor"):
             value = values[name]
@@ -106,7 +127,9 @@ class GuestPolicy:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < (1 << 64):
             raise PolicyError("policy", f"must be a 64-bit unsigned int, got {show(value)}")
         if not value & (1 << RESERVED_MBO_BIT):
-            raise PolicyError("policy", f"bit 17 is reserved and must be 1 ({value:#x}; did you mean {value | 1 << 17:#x}?)")
+            raise PolicyError(
+                "policy", f"bit 17 is reserved and must be 1 ({value:#x}; did you mean {value | 1 << 17:#x}?)"
+            )
         if value & RESERVED_MBZ_MASK:
             top = (value & RESERVED_MBZ_MASK).bit_length() - 1
             raise PolicyError("policy", f"bits 63:26 are reserved and must be 0; bit {top} is set in {value:#x}")
@@ -123,7 +146,9 @@ class GuestPolicy:
         if isinstance(text, int):
             return cls.from_int(text)
         if not isinstance(text, str):
-            raise PolicyError("policy", f"must be an int, a string (number or flags) or a GuestPolicy, got {type(text).__name__}")
+            raise PolicyError(
+                "policy", f"must be an int, a string (number or flags) or a GuestPolicy, got {type(text).__name__}"
+            )
         s = text.strip()
         if re.fullmatch(r"0[xX][0-9a-fA-F_]+|[0-9_]+|0[oO][0-7_]+|0[bB][01_]+", s):
             try:
@@ -147,7 +172,9 @@ class GuestPolicy:
             elif item.replace("_", "-") in spellings:
                 kwargs[spellings[item.replace("_", "-")]] = True
             else:
-                raise PolicyError("policy", f"unknown flag {show(item)}; known: {', '.join(spellings)}, abi=MAJOR.MINOR, or a number")
+                raise PolicyError(
+                    "policy", f"unknown flag {show(item)}; known: {', '.join(spellings)}, abi=MAJOR.MINOR, or a number"
+                )
         return cls(**kwargs)
 
     # ---- explanation and checks --------------------------------------------------------------
@@ -158,7 +185,9 @@ class GuestPolicy:
             {"field": "ABI_MAJOR", "bits": "15:8", "value": self.abi_major, "meaning": "minimum firmware ABI major"},
         ]
         for attr, bit, _, meaning, _abi in FLAG_BITS:
-            rows.append({"field": attr.upper(), "bits": str(bit), "value": int(getattr(self, attr)), "meaning": meaning})
+            rows.append(
+                {"field": attr.upper(), "bits": str(bit), "value": int(getattr(self, attr)), "meaning": meaning}
+            )
             if bit == 16:
                 rows.append({"field": "RESERVED_MBO", "bits": "17", "value": 1, "meaning": "reserved, must be 1"})
         rows.append({"field": "RESERVED", "bits": "63:26", "value": 0, "meaning": "reserved, must be 0"})
@@ -172,7 +201,9 @@ class GuestPolicy:
             d[name] = getattr(self, name)
         return d
 
-    def firmware_problems(self, abi: Optional[Tuple[int, int]] = None, *, smt_enabled: bool = True) -> List[Tuple[str, str]]:
+    def firmware_problems(
+        self, abi: Optional[Tuple[int, int]] = None, *, smt_enabled: bool = True
+    ) -> List[Tuple[str, str]]:
         """Why a firmware of ABI version ``abi`` would refuse this policy at SNP_LAUNCH_START.
 
         Returns (field, rule) pairs; empty when it would accept. Rules: docs/reference/firmware-abi.md §1.2 (SMT must be
@@ -185,17 +216,30 @@ class GuestPolicy:
             problems.append(("SMT", "the host has SMT enabled, so a policy with SMT=0 fails with POLICY_FAILURE"))
         if abi is not None:
             if (self.abi_major, self.abi_minor) > abi:
-                problems.append(("ABI_MAJOR.ABI_MINOR", f"the policy requires ABI {self.abi_major}.{self.abi_minor}, above the firmware's {abi[0]}.{abi[1]}"))
+                problems.append(
+                    (
+                        "ABI_MAJOR.ABI_MINOR",
+                        f"the policy requires ABI {self.abi_major}.{self.abi_minor}, above the firmware's {abi[0]}.{abi[1]}",
+                    )
+                )
             for attr, bit, _, _, since in FLAG_BITS:
                 if getattr(self, attr) and since > abi:
-                    problems.append((attr.upper(), f"bit {bit} is defined from ABI {since[0]}.{since[1]}; the firmware is {abi[0]}.{abi[1]}"))
+                    problems.append(
+                        (
+                            attr.upper(),
+                            f"bit {bit} is defined from ABI {since[0]}.{since[1]}; the firmware is {abi[0]}.{abi[1]}",
+                        )
+                    )
         return problems
 
 
 def check_abi(abi: object) -> None:
     """A firmware ABI version is None or (major, minor), each an int 0..255 (PolicyError otherwise)."""
-    if abi is not None and not (isinstance(abi, tuple) and len(abi) == 2 and
-                                all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 255 for x in abi)):
+    if abi is not None and not (
+        isinstance(abi, tuple)
+        and len(abi) == 2
+        and all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 255 for x in abi)
+    ):
         raise PolicyError("abi", f"must be (major, minor), each 0..255, got {show(abi)}")
 
 

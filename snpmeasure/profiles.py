@@ -71,7 +71,9 @@ class LaunchProfile(NamedTuple):
         if unknown:
             raise ProfileError(f"{where}.{unknown[0]}", f"unknown key; known keys: {', '.join(sorted(known))}")
         if "base" in obj and (not isinstance(obj["base"], str) or obj["base"] not in BUILTIN_PROFILES):
-            raise ProfileError(f"{where}.base", f"unknown profile {show(obj['base'])}; built-in: {', '.join(BUILTIN_PROFILES)}")
+            raise ProfileError(
+                f"{where}.base", f"unknown profile {show(obj['base'])}; built-in: {', '.join(BUILTIN_PROFILES)}"
+            )
         base = BUILTIN_PROFILES[obj["base"]] if "base" in obj else None
         args: Dict[str, Any] = base.to_json() if base else {}
         base_vmsa = args.get("vmsa", {})
@@ -91,16 +93,29 @@ class LaunchProfile(NamedTuple):
         vunknown = sorted(set(vmsa_in) - vknown)
         if vunknown:
             raise ProfileError(f"{where}.vmsa.{vunknown[0]}", f"unknown key; known keys: {', '.join(sorted(vknown))}")
-        limits = {"cs_attrib_bsp": 0xFFFF, "cs_attrib_ap": 0xFFFF, "ss_attrib": 0xFFFF, "tr_attrib": 0xFFFF,
-                  "mxcsr": 0xFFFFFFFF, "x87_fcw": 0xFFFF}
+        limits = {
+            "cs_attrib_bsp": 0xFFFF,
+            "cs_attrib_ap": 0xFFFF,
+            "ss_attrib": 0xFFFF,
+            "tr_attrib": 0xFFFF,
+            "mxcsr": 0xFFFFFFFF,
+            "x87_fcw": 0xFFFF,
+        }
         for key, value in vmsa_in.items():
             if key == "kind":
                 if value not in ("reset", "svsm"):
                     raise ProfileError(f"{where}.vmsa.kind", f"must be 'reset' or 'svsm', got {show(value)}")
             elif key == "rdx" and value == "vcpu_sig":
                 pass
-            elif isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limits.get(key, (1 << 64) - 1):
-                raise ProfileError(f"{where}.vmsa.{key}", f"must be an int from 0 to {limits.get(key, (1 << 64) - 1):#x}, got {show(value)}")
+            elif (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or not 0 <= value <= limits.get(key, (1 << 64) - 1)
+            ):
+                raise ProfileError(
+                    f"{where}.vmsa.{key}",
+                    f"must be an int from 0 to {limits.get(key, (1 << 64) - 1):#x}, got {show(value)}",
+                )
         args["vmsa"] = VmsaTemplate(**vmsa_in)
         gpa = args.get("vmsa_gpa", VMSA_GPA)
         if isinstance(gpa, bool) or not isinstance(gpa, int) or not 0 <= gpa < (1 << 64) or gpa % 4096:
@@ -112,7 +127,9 @@ class LaunchProfile(NamedTuple):
             raise ProfileError(f"{where}.sec_mem_page_type", f"must be ZERO, UNMEASURED or NORMAL, got {show(smt)}")
         args["sec_mem_page_type"] = PageType[smt]
         if args.get("cpuid_placement", "table") not in ("table", "last"):
-            raise ProfileError(f"{where}.cpuid_placement", f"must be 'table' or 'last', got {args.get('cpuid_placement')!r}")
+            raise ProfileError(
+                f"{where}.cpuid_placement", f"must be 'table' or 'last', got {args.get('cpuid_placement')!r}"
+            )
         gf = args.get("default_guest_features", 0x1)
         if isinstance(gf, bool) or not isinstance(gf, int) or not 0 <= gf < (1 << 64):
             raise ProfileError(f"{where}.default_guest_features", f"must be a 64-bit int, got {show(gf)}")
@@ -129,7 +146,9 @@ _EC2 = LaunchProfile(
     description="AWS EC2 (Nitro); matches sev-snp-measure 0.0.13 --vmm-type ec2 (RDX 0x600, CPUID pages last)",
     source="virtee/sev-snp-measure 0.0.13 vmsa.py/guest.py (PR #60, confirmed on EC2)",
     vmm="ec2",
-    vmsa=VmsaTemplate(cs_attrib_bsp=0x9A, cs_attrib_ap=0x9B, ss_attrib=0x92, tr_attrib=0x83, rdx=0x600, mxcsr=0, x87_fcw=0),
+    vmsa=VmsaTemplate(
+        cs_attrib_bsp=0x9A, cs_attrib_ap=0x9B, ss_attrib=0x92, tr_attrib=0x83, rdx=0x600, mxcsr=0, x87_fcw=0
+    ),
     cpuid_placement="last",
 )
 _GCE = LaunchProfile(
@@ -201,8 +220,10 @@ def load_profile_file(path: Union[str, os.PathLike[str]]) -> LaunchProfile:
     prof = LaunchProfile.from_json(obj, where=os.fspath(path))
     # Outputs label digests by profile name: a built-in's name is only for that profile, unchanged.
     if prof.name in BUILTIN_PROFILES and prof.to_json() != BUILTIN_PROFILES[prof.name].to_json():
-        raise ProfileError(f"{os.fspath(path)}.name", f"{prof.name!r} is a built-in profile's name, and this profile differs "
-                           "from it; name yours differently")
+        raise ProfileError(
+            f"{os.fspath(path)}.name",
+            f"{prof.name!r} is a built-in profile's name, and this profile differs from it; name yours differently",
+        )
     return prof
 
 

@@ -22,12 +22,31 @@ from .policy import DEFAULT_POLICY
 
 QOM_TYPE = "sev-snp-guest"
 BOOL_PROPS = ("author-key-enabled", "vcek-disabled", "kernel-hashes", "debug-swap", "secure-tsc")
-INT_PROPS = {"policy": (1 << 64) - 1, "cbitpos": 0xFFFFFFFF, "reduced-phys-bits": 0xFFFFFFFF, "tsc-frequency": 0xFFFFFFFF}
+INT_PROPS = {
+    "policy": (1 << 64) - 1,
+    "cbitpos": 0xFFFFFFFF,
+    "reduced-phys-bits": 0xFFFFFFFF,
+    "tsc-frequency": 0xFFFFFFFF,
+}
 B64_PROPS = ("guest-visible-workarounds", "id-block", "id-auth", "host-data")
 STR_PROPS = ("id", "sev-device")
-ORDER = ("id", "policy", "guest-visible-workarounds", "id-block", "id-auth", "author-key-enabled", "host-data",
-         "vcek-disabled", "kernel-hashes", "cbitpos", "reduced-phys-bits", "sev-device", "debug-swap", "secure-tsc",
-         "tsc-frequency")
+ORDER = (
+    "id",
+    "policy",
+    "guest-visible-workarounds",
+    "id-block",
+    "id-auth",
+    "author-key-enabled",
+    "host-data",
+    "vcek-disabled",
+    "kernel-hashes",
+    "cbitpos",
+    "reduced-phys-bits",
+    "sev-device",
+    "debug-swap",
+    "secure-tsc",
+    "tsc-frequency",
+)
 #: QEMU >= 10.2: properties that add SEV_FEATURES bits to every VMSA (docs/reference/firmware-abi.md §7.3).
 FEATURE_BITS = {"debug-swap": 1 << 5, "secure-tsc": 1 << 9}
 RFC_ALIASES = {"auth-key-enabled": "author-key-enabled"}
@@ -122,7 +141,9 @@ class SevSnpGuest:
                 raise QemuObjectError(prop, f"Parameter '{prop}' expects a value from 0 to {top}, got {show(value)}")
         if self.cbitpos is not None and not 0 <= self.cbitpos <= 63:
             # QEMU compares it with the host's CPUID 0x8000001F EBX[5:0] when the guest starts.
-            raise QemuObjectError("cbitpos", f"must fit CPUID 0x8000001F EBX[5:0], which QEMU compares it with: 0..63, got {self.cbitpos}")
+            raise QemuObjectError(
+                "cbitpos", f"must fit CPUID 0x8000001F EBX[5:0], which QEMU compares it with: 0..63, got {self.cbitpos}"
+            )
         if self.reduced_phys_bits is not None and not 1 <= self.reduced_phys_bits <= 63:
             raise QemuObjectError(
                 "reduced-phys-bits",
@@ -181,25 +202,33 @@ class SevSnpGuest:
         return out
 
     @classmethod
-    def from_properties(cls, props: List[Tuple[str, Any]], *, typed: bool = False, require_mandatory: bool = True) -> SevSnpGuest:
+    def from_properties(
+        cls, props: List[Tuple[str, Any]], *, typed: bool = False, require_mandatory: bool = True
+    ) -> SevSnpGuest:
         """Build from (name, value) pairs: strings (``-object`` syntax) or, with ``typed``, JSON values.
 
         A repeated key: the last value wins (QEMU keyval). ``id`` is required.
         """
-        if not isinstance(props, (list, tuple)) or not all(isinstance(p, (list, tuple)) and len(p) == 2 and isinstance(p[0], str)
-                                                           for p in props):
+        if not isinstance(props, (list, tuple)) or not all(
+            isinstance(p, (list, tuple)) and len(p) == 2 and isinstance(p[0], str) for p in props
+        ):
             raise QemuObjectError("properties", "must be a list of (name, value) pairs with str names")
         obj = cls()
         if not any(name == "id" for name, _ in props):
             raise QemuObjectError("id", "Parameter 'id' is missing")
         for name, value in props:
             if name in RFC_ALIASES:
-                warnings.warn(f"'{name}' is the pre-merge spelling; upstream QEMU calls it '{RFC_ALIASES[name]}'", stacklevel=3)
+                warnings.warn(
+                    f"'{name}' is the pre-merge spelling; upstream QEMU calls it '{RFC_ALIASES[name]}'", stacklevel=3
+                )
                 name = RFC_ALIASES[name]
             if name == "init-flags":
                 flags = value if typed and isinstance(value, int) else _parse_uint(name, str(value), (1 << 64) - 1)
                 if flags != 0:
-                    raise QemuObjectError("init-flags", "was removed from upstream QEMU; only 0 can be accepted (use debug-swap/secure-tsc on QEMU >= 10.2)")
+                    raise QemuObjectError(
+                        "init-flags",
+                        "was removed from upstream QEMU; only 0 can be accepted (use debug-swap/secure-tsc on QEMU >= 10.2)",
+                    )
                 warnings.warn("'init-flags' is a pre-merge property; upstream QEMU has none, ignored", stacklevel=3)
                 continue
             attr = name.replace("-", "_")
@@ -230,7 +259,7 @@ class SevSnpGuest:
             raise QemuObjectError("object", f"must be the -object string, got {type(text).__name__}")
         s = text.strip()
         if s.startswith("-object"):
-            s = s[len("-object"):].strip()
+            s = s[len("-object") :].strip()
         parts = _split_qemu_opts(s)
         if not parts:
             raise QemuObjectError("object", "is empty")
@@ -311,13 +340,20 @@ class SevSnpGuest:
         if self.vcek_disabled:
             root.set("vcek", "no")
         if self.debug_swap or self.secure_tsc or self.tsc_frequency is not None or self.sev_device is not None:
-            raise QemuObjectError("libvirt", "libvirt's <launchSecurity> has no form for debug-swap, secure-tsc, tsc-frequency or sev-device")
+            raise QemuObjectError(
+                "libvirt",
+                "libvirt's <launchSecurity> has no form for debug-swap, secure-tsc, tsc-frequency or sev-device",
+            )
         for tag, number in (("cbitpos", self.cbitpos), ("reducedPhysBits", self.reduced_phys_bits)):
             if number is not None:
                 ET.SubElement(root, tag).text = str(number)
         ET.SubElement(root, "policy").text = f"0x{self.policy:08x}"
-        for tag, value in (("guestVisibleWorkarounds", self.guest_visible_workarounds), ("idBlock", self.id_block),
-                           ("idAuth", self.id_auth), ("hostData", self.host_data)):
+        for tag, value in (
+            ("guestVisibleWorkarounds", self.guest_visible_workarounds),
+            ("idBlock", self.id_block),
+            ("idAuth", self.id_auth),
+            ("hostData", self.host_data),
+        ):
             if value is not None:
                 ET.SubElement(root, tag).text = value
         ET.indent(root)
@@ -344,12 +380,18 @@ class SevSnpGuest:
             # Only the domain's own child counts (as libvirt reads it), never one nested elsewhere.
             found = root.findall("launchSecurity") if root.tag == "domain" else []
             if len(found) != 1:
-                raise QemuObjectError("libvirt", f"needs exactly one <launchSecurity> directly in <domain>, found {len(found)}")
+                raise QemuObjectError(
+                    "libvirt", f"needs exactly one <launchSecurity> directly in <domain>, found {len(found)}"
+                )
             root = found[0]
         if root.get("type") != "sev-snp":
             raise QemuObjectError("libvirt.launchSecurity.type", f"must be 'sev-snp', got {root.get('type')!r}")
         props: List[Tuple[str, Any]] = [("id", id)]
-        attr_map = {"authorKey": ("author-key-enabled", False), "vcek": ("vcek-disabled", True), "kernelHashes": ("kernel-hashes", False)}
+        attr_map = {
+            "authorKey": ("author-key-enabled", False),
+            "vcek": ("vcek-disabled", True),
+            "kernelHashes": ("kernel-hashes", False),
+        }
         for attr, value in root.attrib.items():
             if attr == "type":
                 continue
@@ -359,9 +401,15 @@ class SevSnpGuest:
             if value not in ("yes", "no"):
                 raise QemuObjectError(f"libvirt.launchSecurity.{attr}", f"must be 'yes' or 'no', got {show(value)}")
             props.append((prop, (value == "yes") != invert))
-        elem_map = {"cbitpos": "cbitpos", "reducedPhysBits": "reduced-phys-bits", "policy": "policy",
-                    "guestVisibleWorkarounds": "guest-visible-workarounds", "idBlock": "id-block", "idAuth": "id-auth",
-                    "hostData": "host-data"}
+        elem_map = {
+            "cbitpos": "cbitpos",
+            "reducedPhysBits": "reduced-phys-bits",
+            "policy": "policy",
+            "guestVisibleWorkarounds": "guest-visible-workarounds",
+            "idBlock": "id-block",
+            "idAuth": "id-auth",
+            "hostData": "host-data",
+        }
         seen_tags = set()
         for child in root:
             if child.tag not in elem_map:
@@ -375,14 +423,18 @@ class SevSnpGuest:
                 # libvirt reads <policy> as hexadecimal, with or without 0x (virXPathULongLongBase 16).
                 digits = text_value[2:] if text_value.lower().startswith("0x") else text_value
                 if not re.fullmatch(r"[0-9a-fA-F]{1,16}", digits):
-                    raise QemuObjectError("libvirt.launchSecurity.policy", f"must be a hexadecimal 64-bit value, got {show(text_value)}")
+                    raise QemuObjectError(
+                        "libvirt.launchSecurity.policy", f"must be a hexadecimal 64-bit value, got {show(text_value)}"
+                    )
                 props.append((prop, int(digits, 16)))
             elif prop in INT_PROPS:
                 props.append((prop, _parse_decimal(f"libvirt.launchSecurity.{child.tag}", text_value, INT_PROPS[prop])))
             else:
                 props.append((prop, text_value))
         if "policy" not in seen_tags:
-            raise QemuObjectError("libvirt.launchSecurity.policy", "is missing (libvirt: failed to get launch security policy)")
+            raise QemuObjectError(
+                "libvirt.launchSecurity.policy", "is missing (libvirt: failed to get launch security policy)"
+            )
         obj = cls.from_properties(props, typed=True, require_mandatory=False)
         obj.given = [p for p in obj.given if p != "id"]
         obj.given.insert(0, "id")
@@ -396,10 +448,16 @@ def id_block_fields(doc: Any, field: str = "from_id_block") -> Dict[str, Any]:
     from .policy import GuestPolicy
 
     if not isinstance(doc, dict) or not isinstance(doc.get("id_block"), str) or not isinstance(doc.get("id_auth"), str):
-        raise InvalidInputError(field, "must be the JSON of 'snpmeasure id-block --json' (id_block and id_auth strings)")
+        raise InvalidInputError(
+            field, "must be the JSON of 'snpmeasure id-block --json' (id_block and id_auth strings)"
+        )
     fields = doc.get("id_block_fields", {})
     enabled = doc.get("author_key_enabled", False)
-    if not isinstance(fields, dict) or not isinstance(fields.get("policy", "0x30000"), (str, int)) or isinstance(fields.get("policy"), bool):
+    if (
+        not isinstance(fields, dict)
+        or not isinstance(fields.get("policy", "0x30000"), (str, int))
+        or isinstance(fields.get("policy"), bool)
+    ):
         raise InvalidInputError(field, "id_block_fields.policy must be a policy string or number")
     if not isinstance(enabled, bool):
         raise InvalidInputError(field, f"author_key_enabled must be true or false, got {show(enabled)}")

@@ -50,12 +50,24 @@ TCB_LAYOUTS: Dict[str, Dict[str, int]] = {
     "venice": {"fmc": 0, "tee": 1, "snp": 2},
 }
 #: VCEK certificate extensions (AMD KDS spec; go-sev-guest kds.go): component → OID.
-TCB_OIDS = {"bootloader": "1.3.6.1.4.1.3704.1.3.1", "tee": "1.3.6.1.4.1.3704.1.3.2", "snp": "1.3.6.1.4.1.3704.1.3.3",
-            "microcode": "1.3.6.1.4.1.3704.1.3.8", "fmc": "1.3.6.1.4.1.3704.1.3.9"}
+TCB_OIDS = {
+    "bootloader": "1.3.6.1.4.1.3704.1.3.1",
+    "tee": "1.3.6.1.4.1.3704.1.3.2",
+    "snp": "1.3.6.1.4.1.3704.1.3.3",
+    "microcode": "1.3.6.1.4.1.3704.1.3.8",
+    "fmc": "1.3.6.1.4.1.3704.1.3.9",
+}
 OID_HWID = "1.3.6.1.4.1.3704.1.4"
 OID_PRODUCT = "1.3.6.1.4.1.3704.1.2"
-PLATFORM_INFO_BITS = {0: "SMT_EN", 1: "TSME_EN", 2: "ECC_EN", 3: "RAPL_DIS", 4: "CIPHERTEXT_HIDING_DRAM_EN",
-                      5: "ALIAS_CHECK_COMPLETE", 7: "TIO_EN"}
+PLATFORM_INFO_BITS = {
+    0: "SMT_EN",
+    1: "TSME_EN",
+    2: "ECC_EN",
+    3: "RAPL_DIS",
+    4: "CIPHERTEXT_HIDING_DRAM_EN",
+    5: "ALIAS_CHECK_COMPLETE",
+    7: "TIO_EN",
+}
 SIGNING_KEYS = {0: "VCEK", 1: "VLEK", 7: "NONE"}
 PRODUCTS = ("milan", "genoa", "turin")
 
@@ -183,7 +195,9 @@ class AttestationReport:
     generation: str
 
     @classmethod
-    def from_bytes(cls, data: Union[bytes, str, os.PathLike[str]], *, generation: Optional[str] = None) -> AttestationReport:
+    def from_bytes(
+        cls, data: Union[bytes, str, os.PathLike[str]], *, generation: Optional[str] = None
+    ) -> AttestationReport:
         """Parse a report (versions 2-5). ``generation`` ("milan", "genoa", "turin", "venice")
         decodes the TCBs; v3+ reports name it themselves, v2 reports are guessed from CHIP_ID."""
         raw = read_report_input(data)
@@ -203,7 +217,10 @@ class AttestationReport:
             if cpuid is not None:
                 generation = generation_of(cpuid[0], cpuid[1])
                 if generation is None:
-                    raise ReportError("report.CPUID_FAM_ID", f"family {cpuid[0]:#x} model {cpuid[1]:#x} is no known generation; give the product")
+                    raise ReportError(
+                        "report.CPUID_FAM_ID",
+                        f"family {cpuid[0]:#x} model {cpuid[1]:#x} is no known generation; give the product",
+                    )
             else:
                 # v2 carries no CPUID: Turin-style hwIDs fill only the first 8 bytes of CHIP_ID.
                 generation = "turin" if any(chip_id[:8]) and not any(chip_id[8:]) else "milan"
@@ -215,15 +232,35 @@ class AttestationReport:
             return TcbVersion.decode(u64(off), gen)
 
         return cls(
-            raw=raw, version=version, guest_svn=u32(0x004), policy=u64(0x008), family_id=raw[0x010:0x020],
-            image_id=raw[0x020:0x030], vmpl=u32(0x030), signature_algo=u32(0x034), current_tcb=tcb(0x038),
-            platform_info=u64(0x040), key_info=u32(0x048), report_data=raw[0x050:0x090], measurement=raw[0x090:0x0C0],
-            host_data=raw[0x0C0:0x0E0], id_key_digest=raw[0x0E0:0x110], author_key_digest=raw[0x110:0x140],
-            report_id=raw[0x140:0x160], report_id_ma=raw[0x160:0x180], reported_tcb=tcb(0x180), cpuid=cpuid,
-            chip_id=chip_id, committed_tcb=tcb(0x1E0), current_version=(raw[0x1EA], raw[0x1E9], raw[0x1E8]),
-            committed_version=(raw[0x1EE], raw[0x1ED], raw[0x1EC]), launch_tcb=tcb(0x1F0),
-            launch_mit_vector=u64(0x1F8) if version >= 5 else None, current_mit_vector=u64(0x200) if version >= 5 else None,
-            signature_r=int.from_bytes(raw[0x2A0:0x2E8], "little"), signature_s=int.from_bytes(raw[0x2E8:0x330], "little"),
+            raw=raw,
+            version=version,
+            guest_svn=u32(0x004),
+            policy=u64(0x008),
+            family_id=raw[0x010:0x020],
+            image_id=raw[0x020:0x030],
+            vmpl=u32(0x030),
+            signature_algo=u32(0x034),
+            current_tcb=tcb(0x038),
+            platform_info=u64(0x040),
+            key_info=u32(0x048),
+            report_data=raw[0x050:0x090],
+            measurement=raw[0x090:0x0C0],
+            host_data=raw[0x0C0:0x0E0],
+            id_key_digest=raw[0x0E0:0x110],
+            author_key_digest=raw[0x110:0x140],
+            report_id=raw[0x140:0x160],
+            report_id_ma=raw[0x160:0x180],
+            reported_tcb=tcb(0x180),
+            cpuid=cpuid,
+            chip_id=chip_id,
+            committed_tcb=tcb(0x1E0),
+            current_version=(raw[0x1EA], raw[0x1E9], raw[0x1E8]),
+            committed_version=(raw[0x1EE], raw[0x1ED], raw[0x1EC]),
+            launch_tcb=tcb(0x1F0),
+            launch_mit_vector=u64(0x1F8) if version >= 5 else None,
+            current_mit_vector=u64(0x200) if version >= 5 else None,
+            signature_r=int.from_bytes(raw[0x2A0:0x2E8], "little"),
+            signature_s=int.from_bytes(raw[0x2E8:0x330], "little"),
             generation=gen,
         )
 
@@ -275,8 +312,12 @@ class AttestationReport:
             self.guest_policy()
         except InvalidInputError as exc:
             problems.append(f"POLICY: {exc.rule}")
-        for name, t in (("CURRENT_TCB", self.current_tcb), ("REPORTED_TCB", self.reported_tcb),
-                        ("COMMITTED_TCB", self.committed_tcb), ("LAUNCH_TCB", self.launch_tcb)):
+        for name, t in (
+            ("CURRENT_TCB", self.current_tcb),
+            ("REPORTED_TCB", self.reported_tcb),
+            ("COMMITTED_TCB", self.committed_tcb),
+            ("LAUNCH_TCB", self.launch_tcb),
+        ):
             problems.extend(f"{name} {p}" for p in t.reserved_problems())
         return problems
 
@@ -288,22 +329,42 @@ class AttestationReport:
         except InvalidInputError:
             pol = {"policy": f"{self.policy:#x}"}
         return {
-            "version": self.version, "guest_svn": self.guest_svn, "policy": pol, "family_id": self.family_id.hex(),
-            "image_id": self.image_id.hex(), "vmpl": self.vmpl, "signature_algo": self.signature_algo,
-            "current_tcb": self.current_tcb.to_json(), "platform_info": {"raw": f"{self.platform_info:#x}", "flags": self.platform_flags()},
-            "key_info": {"raw": f"{self.key_info:#x}", "author_key_en": self.author_key_en, "mask_chip_key": self.mask_chip_key,
-                         "signing_key": self.signing_key},
-            "report_data": self.report_data.hex(), "measurement": self.measurement.hex(), "host_data": self.host_data.hex(),
-            "id_key_digest": self.id_key_digest.hex(), "author_key_digest": self.author_key_digest.hex(),
-            "report_id": self.report_id.hex(), "report_id_ma": self.report_id_ma.hex(), "reported_tcb": self.reported_tcb.to_json(),
-            "cpuid": None if self.cpuid is None else {"family": f"{self.cpuid[0]:#x}", "model": f"{self.cpuid[1]:#x}", "stepping": f"{self.cpuid[2]:#x}"},
-            "chip_id": self.chip_id.hex(), "committed_tcb": self.committed_tcb.to_json(),
-            "current_version": ".".join(map(str, self.current_version)), "committed_version": ".".join(map(str, self.committed_version)),
+            "version": self.version,
+            "guest_svn": self.guest_svn,
+            "policy": pol,
+            "family_id": self.family_id.hex(),
+            "image_id": self.image_id.hex(),
+            "vmpl": self.vmpl,
+            "signature_algo": self.signature_algo,
+            "current_tcb": self.current_tcb.to_json(),
+            "platform_info": {"raw": f"{self.platform_info:#x}", "flags": self.platform_flags()},
+            "key_info": {
+                "raw": f"{self.key_info:#x}",
+                "author_key_en": self.author_key_en,
+                "mask_chip_key": self.mask_chip_key,
+                "signing_key": self.signing_key,
+            },
+            "report_data": self.report_data.hex(),
+            "measurement": self.measurement.hex(),
+            "host_data": self.host_data.hex(),
+            "id_key_digest": self.id_key_digest.hex(),
+            "author_key_digest": self.author_key_digest.hex(),
+            "report_id": self.report_id.hex(),
+            "report_id_ma": self.report_id_ma.hex(),
+            "reported_tcb": self.reported_tcb.to_json(),
+            "cpuid": None
+            if self.cpuid is None
+            else {"family": f"{self.cpuid[0]:#x}", "model": f"{self.cpuid[1]:#x}", "stepping": f"{self.cpuid[2]:#x}"},
+            "chip_id": self.chip_id.hex(),
+            "committed_tcb": self.committed_tcb.to_json(),
+            "current_version": ".".join(map(str, self.current_version)),
+            "committed_version": ".".join(map(str, self.committed_version)),
             "launch_tcb": self.launch_tcb.to_json(),
             "launch_mit_vector": None if self.launch_mit_vector is None else f"{self.launch_mit_vector:#x}",
             "current_mit_vector": None if self.current_mit_vector is None else f"{self.current_mit_vector:#x}",
             "signature": {"r": f"{self.signature_r:#x}", "s": f"{self.signature_s:#x}"},
-            "generation": self.generation, "reserved_problems": self.reserved_problems(),
+            "generation": self.generation,
+            "reserved_problems": self.reserved_problems(),
         }
 
     # ---- signature and certificate chain -----------------------------------------------------------
@@ -315,13 +376,19 @@ class AttestationReport:
         from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
         if self.signature_algo != 1:
-            raise SignatureError(f"report.SIGNATURE_ALGO is {self.signature_algo}; only 1 (ECDSA P-384 with SHA-384) is defined")
+            raise SignatureError(
+                f"report.SIGNATURE_ALGO is {self.signature_algo}; only 1 (ECDSA P-384 with SHA-384) is defined"
+            )
         if self.signing_key == "NONE" or self.mask_chip_key:
             raise SignatureError("report: the firmware did not sign it (SIGNING_KEY none or MASK_CHIP_KEY set)")
         if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != "secp384r1":
             raise SignatureError("report: the signing certificate's key is not ECDSA P-384")
         try:
-            public_key.verify(encode_dss_signature(self.signature_r, self.signature_s), self.raw[:SIGNED_SIZE], ec.ECDSA(hashes.SHA384()))
+            public_key.verify(
+                encode_dss_signature(self.signature_r, self.signature_s),
+                self.raw[:SIGNED_SIZE],
+                ec.ECDSA(hashes.SHA384()),
+            )
         except (InvalidSignature, ValueError):
             raise SignatureError(f"report signature: does not verify with the {self.signing_key} key") from None
 
@@ -354,12 +421,16 @@ class AttestationReport:
             raise ReportError("product", f"must be one of {', '.join(TCB_LAYOUTS)}, got {show(product)}")
         if now is not None and not isinstance(now, datetime.datetime):
             raise ReportError("now", f"must be a datetime.datetime, got {type(now).__name__}")
-        if trusted_arks is not None and (not isinstance(trusted_arks, (list, tuple)) or not all(_is_cert(c) for c in trusted_arks)):
+        if trusted_arks is not None and (
+            not isinstance(trusted_arks, (list, tuple)) or not all(_is_cert(c) for c in trusted_arks)
+        ):
             raise ReportError("trusted_arks", "must be a list of x509.Certificate")
         if isinstance(ask_ark, (list, tuple)) and not all(_is_cert(c) for c in ask_ark):
             raise ReportError("ask_ark", "a list must hold x509.Certificate objects (or give a PEM path or bytes)")
         if self.signing_key not in ("VCEK", "VLEK"):
-            raise SignatureError(f"report KEY_INFO.SIGNING_KEY is {self.signing_key}: only a VCEK (0) or a VLEK (1) signs a report")
+            raise SignatureError(
+                f"report KEY_INFO.SIGNING_KEY is {self.signing_key}: only a VCEK (0) or a VLEK (1) signs a report"
+            )
         prod = (product or self._product_guess()).lower()
         report = self._for_product(prod)
         leaf = load_certs(vcek, "vcek")[0]
@@ -407,14 +478,20 @@ class AttestationReport:
             raise SignatureError("VCEK certificate: has no hwID extension (1.3.6.1.4.1.3704.1.4)")
         product_ext = extension_value(cert, OID_PRODUCT)
         if product_ext is not None:
-            text = product_ext[2:].decode("ascii", "replace") if len(product_ext) >= 2 and product_ext[0] in (0x0C, 0x13, 0x16) else ""
+            text = (
+                product_ext[2:].decode("ascii", "replace")
+                if len(product_ext) >= 2 and product_ext[0] in (0x0C, 0x13, 0x16)
+                else ""
+            )
             if not text.lower().startswith(product):
                 raise SignatureError(f"certificate: its product extension says {show(text)}, not {product}")
         if hwid is not None:  # whenever the certificate binds a chip, the report must be that chip's
             want = der_octets(hwid)
             got = self.chip_id[: len(want)] if len(want) == 8 else self.chip_id
             if want != got or (len(want) == 8 and any(self.chip_id[8:])):
-                raise SignatureError(f"VCEK certificate: hwID {want.hex()} is not the report's CHIP_ID {self.chip_id.hex()}")
+                raise SignatureError(
+                    f"VCEK certificate: hwID {want.hex()} is not the report's CHIP_ID {self.chip_id.hex()}"
+                )
         for name, spl in self.reported_tcb.components.items():
             value = extension_value(cert, TCB_OIDS[name])
             if value is None:
@@ -486,11 +563,20 @@ class Expectations:
             raise ReportError("policy_at_most", f"must be a bool, got {show(self.policy_at_most)}")
         if self.policy_at_most and self.policy is None:
             raise ReportError("policy_at_most", "compares with an expected policy: give the policy too")
-        sizes = {"measurement": 48, "host_data": 32, "report_data": 64, "family_id": 16, "image_id": 16,
-                 "id_key_digest": 48, "author_key_digest": 48}
+        sizes = {
+            "measurement": 48,
+            "host_data": 32,
+            "report_data": 64,
+            "family_id": 16,
+            "image_id": 16,
+            "id_key_digest": 48,
+            "author_key_digest": 48,
+        }
         for name, size in sizes.items():
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, (bytes, bytearray, memoryview)) or len(bytes(value)) != size):
+            if value is not None and (
+                not isinstance(value, (bytes, bytearray, memoryview)) or len(bytes(value)) != size
+            ):
                 raise ReportError(name, f"must be {size} bytes, got {show(value)}")
         for name, top in (("guest_svn", 2**32 - 1), ("vmpl", 3), ("policy", 2**64 - 1)):
             value = getattr(self, name)
@@ -518,10 +604,18 @@ class Expectations:
 
         if not isinstance(result, LaunchResult):
             raise ReportError("result", f"must be a LaunchResult, got {type(result).__name__}")
-        args: Dict[str, Any] = dict(measurement=result.measurement, policy=result.policy, host_data=result.host_data,
-                                    family_id=result.family_id, image_id=result.image_id, guest_svn=result.guest_svn,
-                                    id_key_digest=result.id_key_digest, author_key_digest=result.author_key_digest,
-                                    author_key_en=result.author_key_en, signing_key=result.signing_key)
+        args: Dict[str, Any] = dict(
+            measurement=result.measurement,
+            policy=result.policy,
+            host_data=result.host_data,
+            family_id=result.family_id,
+            image_id=result.image_id,
+            guest_svn=result.guest_svn,
+            id_key_digest=result.id_key_digest,
+            author_key_digest=result.author_key_digest,
+            author_key_en=result.author_key_en,
+            signing_key=result.signing_key,
+        )
         args.update(overrides)
         return cls(**args)
 
@@ -535,7 +629,15 @@ class Expectations:
     def compare(self, r: AttestationReport) -> List[Mismatch]:
         """The mismatches, in field order."""
         out: List[Mismatch] = []
-        for name in ("measurement", "host_data", "report_data", "family_id", "image_id", "id_key_digest", "author_key_digest"):
+        for name in (
+            "measurement",
+            "host_data",
+            "report_data",
+            "family_id",
+            "image_id",
+            "id_key_digest",
+            "author_key_digest",
+        ):
             want = getattr(self, name)
             if want is not None and bytes(want) != getattr(r, name):
                 out.append(Mismatch(name.upper(), bytes(want).hex(), getattr(r, name).hex()))
@@ -549,8 +651,10 @@ class Expectations:
             for comp, minimum in self.min_tcb.items():
                 got = r.reported_tcb.components.get(comp)
                 if got is None:  # no report of this generation can meet it: the expectation is wrong
-                    raise ReportError("min_tcb", f"{comp} is no TCB component of {r.generation} "
-                                      f"({', '.join(TCB_LAYOUTS[r.generation])})")
+                    raise ReportError(
+                        "min_tcb",
+                        f"{comp} is no TCB component of {r.generation} ({', '.join(TCB_LAYOUTS[r.generation])})",
+                    )
                 if got < minimum:
                     out.append(Mismatch(f"REPORTED_TCB.{comp}", f">= {minimum}", str(got)))
         return out
@@ -564,11 +668,18 @@ class Expectations:
         for attr, *_ in FLAG_BITS:
             w, g = getattr(want, attr), getattr(got, attr)
             if (attr in _PERMISSIVE and g and not w) or (attr not in _PERMISSIVE and w and not g):
-                out.append(Mismatch(f"POLICY.{attr.upper()}", f"{'at most' if attr in _PERMISSIVE else 'at least'} {int(w)}", str(int(g))))
+                out.append(
+                    Mismatch(
+                        f"POLICY.{attr.upper()}",
+                        f"{'at most' if attr in _PERMISSIVE else 'at least'} {int(w)}",
+                        str(int(g)),
+                    )
+                )
         if (got.abi_major, got.abi_minor) < (want.abi_major, want.abi_minor):
-            out.append(Mismatch("POLICY.ABI", f">= {want.abi_major}.{want.abi_minor}", f"{got.abi_major}.{got.abi_minor}"))
+            out.append(
+                Mismatch("POLICY.ABI", f">= {want.abi_major}.{want.abi_minor}", f"{got.abi_major}.{got.abi_minor}")
+            )
         return out
-
 
 
 def parse_hex(field: str, text: Optional[str], size: int) -> Optional[bytes]:
@@ -598,8 +709,19 @@ def parse_min_tcb(text: str, field: str = "min_tcb") -> Dict[str, int]:
 
 
 #: The fields of ``snpmeasure launch --json``'s ``report`` object.
-LAUNCH_FIELDS = ("measurement", "policy", "host_data", "family_id", "image_id", "guest_svn", "id_key_digest",
-                 "author_key_digest", "author_key_en", "id_block_en", "signing_key")
+LAUNCH_FIELDS = (
+    "measurement",
+    "policy",
+    "host_data",
+    "family_id",
+    "image_id",
+    "guest_svn",
+    "id_key_digest",
+    "author_key_digest",
+    "author_key_en",
+    "id_block_en",
+    "signing_key",
+)
 
 
 def launch_expectations(doc: Any, field: str = "from_launch") -> Dict[str, Any]:
@@ -618,11 +740,16 @@ def launch_expectations(doc: Any, field: str = "from_launch") -> Dict[str, Any]:
     unknown = sorted(set(fields) - set(LAUNCH_FIELDS))
     if unknown:
         raise InvalidInputError(f"{field}.{unknown[0]}", "is no field of 'snpmeasure launch --json' output")
-    if not isinstance(fields.get("author_key_en", False), bool) or fields.get("signing_key", "VCEK") not in ("VCEK", "VLEK"):
+    if not isinstance(fields.get("author_key_en", False), bool) or fields.get("signing_key", "VCEK") not in (
+        "VCEK",
+        "VLEK",
+    ):
         raise InvalidInputError(field, "author_key_en must be true or false, signing_key VCEK or VLEK")
     svn = fields.get("guest_svn", 0)
     if isinstance(svn, bool) or not isinstance(svn, int) or not 0 <= svn <= 0xFFFFFFFF:
-        raise InvalidInputError(f"{field}.guest_svn", f"must be an int from 0 to 2**32-1, got {show(fields.get('guest_svn'))}")
+        raise InvalidInputError(
+            f"{field}.guest_svn", f"must be an int from 0 to 2**32-1, got {show(fields.get('guest_svn'))}"
+        )
     if "policy" not in fields or isinstance(fields["policy"], bool) or not isinstance(fields["policy"], (str, int)):
         raise InvalidInputError(f"{field}.policy", "must be the policy as a string or number")
     try:
@@ -633,11 +760,30 @@ def launch_expectations(doc: Any, field: str = "from_launch") -> Dict[str, Any]:
     def hex_field(key: str, size: int) -> Optional[bytes]:
         return parse_hex(f"{field}.{key}", fields.get(key, "00" * size), size)
 
-    return dict(measurement=parse_hex(f"{field}.measurement", fields["measurement"], 48), policy=policy,
-                host_data=hex_field("host_data", 32), family_id=hex_field("family_id", 16),
-                image_id=hex_field("image_id", 16), guest_svn=svn, id_key_digest=hex_field("id_key_digest", 48),
-                author_key_digest=hex_field("author_key_digest", 48), author_key_en=fields.get("author_key_en", False),
-                signing_key=fields.get("signing_key", "VCEK"))
+    return dict(
+        measurement=parse_hex(f"{field}.measurement", fields["measurement"], 48),
+        policy=policy,
+        host_data=hex_field("host_data", 32),
+        family_id=hex_field("family_id", 16),
+        image_id=hex_field("image_id", 16),
+        guest_svn=svn,
+        id_key_digest=hex_field("id_key_digest", 48),
+        author_key_digest=hex_field("author_key_digest", 48),
+        author_key_en=fields.get("author_key_en", False),
+        signing_key=fields.get("signing_key", "VCEK"),
+    )
 
-__all__ = ["AttestationReport", "TcbVersion", "Expectations", "Mismatch", "ReportError", "generation_of", "read_report_input",
-           "parse_hex", "parse_min_tcb", "launch_expectations", "LAUNCH_FIELDS"]
+
+__all__ = [
+    "AttestationReport",
+    "TcbVersion",
+    "Expectations",
+    "Mismatch",
+    "ReportError",
+    "generation_of",
+    "read_report_input",
+    "parse_hex",
+    "parse_min_tcb",
+    "launch_expectations",
+    "LAUNCH_FIELDS",
+]

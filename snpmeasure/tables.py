@@ -62,10 +62,17 @@ def table(
     if progress is not None and not callable(progress):
         raise InvalidInputError("progress", f"must be a function of (done, total), got {type(progress).__name__}")
     # A str is a Sequence[str] too: "EPYC" would be read letter by letter.
-    for name, values, kinds in (("vcpu_types", vcpu_types, (str,)), ("profiles", profiles, (str, LaunchProfile)),
-                                ("guest_features", guest_features, (int, type(None)))):
-        if not isinstance(values, (list, tuple)) or any(isinstance(v, bool) or not isinstance(v, kinds) for v in values):
-            raise InvalidInputError(name, f"must be a list of {' or '.join(k.__name__ for k in kinds)}, got {show(values)}")
+    for name, values, kinds in (
+        ("vcpu_types", vcpu_types, (str,)),
+        ("profiles", profiles, (str, LaunchProfile)),
+        ("guest_features", guest_features, (int, type(None))),
+    ):
+        if not isinstance(values, (list, tuple)) or any(
+            isinstance(v, bool) or not isinstance(v, kinds) for v in values
+        ):
+            raise InvalidInputError(
+                name, f"must be a list of {' or '.join(k.__name__ for k in kinds)}, got {show(values)}"
+            )
     if not vcpu_types or not profiles or not guest_features:
         raise InvalidInputError("table", "needs at least one vCPU type, profile and guest-features value")
     if manifest is None:
@@ -74,18 +81,29 @@ def table(
         man = FirmwareManifest.from_image(ovmf, threads=threads)
     else:
         man = manifest if isinstance(manifest, FirmwareManifest) else FirmwareManifest.load(manifest)
-    hashes = KernelHashes.from_inputs(kernel=kernel, initrd=initrd, append=append, kernel_hash=kernel_hash,
-                                      initrd_hash=initrd_hash, append_hash=append_hash)
+    hashes = KernelHashes.from_inputs(
+        kernel=kernel,
+        initrd=initrd,
+        append=append,
+        kernel_hash=kernel_hash,
+        initrd_hash=initrd_hash,
+        append_hash=append_hash,
+    )
     hash_args: Dict[str, Any] = {}
     if hashes is not None:
-        hash_args = dict(kernel_hash=hashes.kernel.hex(), initrd_hash=hashes.initrd.hex(), append_hash=hashes.cmdline.hex())
+        hash_args = dict(
+            kernel_hash=hashes.kernel.hex(), initrd_hash=hashes.initrd.hex(), append_hash=hashes.cmdline.hex()
+        )
     combos = [(get_profile(p), t, f) for p in profiles for t in vcpu_types for f in guest_features]
     rows: List[TableRow] = []
     total = len(combos) * len(counts)
     starts: Dict[str, Firmware] = {}
     for prof, vtype, feat in combos:
         cpu = _cpu_args(vtype)
-        p = _prepare(**_prepare_defaults(dict(manifest=man, profile=prof, guest_features=feat, **cpu, **hash_args)), vcpus=counts[-1])
+        p = _prepare(
+            **_prepare_defaults(dict(manifest=man, profile=prof, guest_features=feat, **cpu, **hash_args)),
+            vcpus=counts[-1],
+        )
         start = starts.get(prof.name)
         if start is None:
             start = Firmware(seed=p.seed, threads=threads, host=HostModel(kvm_checks=False))
@@ -93,7 +111,16 @@ def table(
             _run_snp(start, [c for c in p.plan.commands if c.op != "vmsa"])
             starts[prof.name] = start
         for n, digest in sweep_prepared(p, counts, start=start).items():
-            rows.append(TableRow(prof.name, vtype, f"{p.vcpu_sig:#x}" if p.vcpu_sig is not None else "", f"{p.features:#x}", n, digest.hex()))
+            rows.append(
+                TableRow(
+                    prof.name,
+                    vtype,
+                    f"{p.vcpu_sig:#x}" if p.vcpu_sig is not None else "",
+                    f"{p.features:#x}",
+                    n,
+                    digest.hex(),
+                )
+            )
         if progress is not None:
             progress(len(rows), total)
     return rows
@@ -112,8 +139,14 @@ def table_json(rows: List[TableRow], *, firmware: Dict[str, Any], inputs: Dict[s
     """The reference-value table as a versioned JSON document."""
     if not isinstance(rows, (list, tuple)) or not all(isinstance(r, TableRow) for r in rows):
         raise InvalidInputError("rows", "must be a list of TableRow (what table() returns)")
-    return {"schema": TABLE_SCHEMA, "schema_version": TABLE_VERSION, "snpmeasure_version": __version__,
-            "firmware": firmware, "inputs": inputs, "rows": [r._asdict() for r in rows]}
+    return {
+        "schema": TABLE_SCHEMA,
+        "schema_version": TABLE_VERSION,
+        "snpmeasure_version": __version__,
+        "firmware": firmware,
+        "inputs": inputs,
+        "rows": [r._asdict() for r in rows],
+    }
 
 
 CSV_FIELDS = ["profile", "vcpu_type", "vcpu_sig", "guest_features", "vcpus", "measurement"]
@@ -142,7 +175,11 @@ def rows_from_csv(text: str) -> List[TableRow]:
     for n, d in enumerate(reader, 2):
         if None in d or any(v is None for v in d.values()) or not d["vcpus"].isdigit():
             raise InvalidInputError(f"csv line {n}", "must have the six fields, vcpus a whole number")
-        rows.append(TableRow(d["profile"], d["vcpu_type"], d["vcpu_sig"], d["guest_features"], int(d["vcpus"]), d["measurement"]))
+        rows.append(
+            TableRow(
+                d["profile"], d["vcpu_type"], d["vcpu_sig"], d["guest_features"], int(d["vcpus"]), d["measurement"]
+            )
+        )
     return rows
 
 

@@ -30,94 +30,115 @@ REPORT = FIXTURES / "attestation" / "attestation.bin"
 MEASURE = dict(mode="snp", ovmf=OVMF, vcpus=1, vcpu_type="EPYC-Milan")
 
 
-@pytest.mark.parametrize("call,field", [
-    # an int is a file descriptor to open(): never taken as a path
-    (lambda: snpmeasure.measure(**{**MEASURE, "ovmf": 1}), "ovmf"),
-    (lambda: snpmeasure.measure(**MEASURE, kernel=0), "kernel"),
-    (lambda: FirmwareImage.open(2), "image"),
-    (lambda: FirmwareManifest.load(0), "manifest"),
-    (lambda: blobs.load_private_key(1), "key"),
-    # an int is not a byte string (bytes(48) would be 48 zeros)
-    (lambda: blobs.sign_id_block(48, KEY), "ld"),  # type: ignore[arg-type]
-    (lambda: blobs.IdBlock.from_bytes(96), "id-block"),  # type: ignore[arg-type]
-    (lambda: blobs.IdAuth.from_bytes(2**64), "id-auth"),  # type: ignore[arg-type]
-    (lambda: read_report_input(1184), "report"),  # type: ignore[arg-type]
-    # counts and lengths the native core cannot take
-    (lambda: LaunchDigest().update_vmsa(bytes(4096), count=2**24 + 1), "count"),
-    (lambda: LaunchDigest().update_vmsa(bytes(4096), count=2**64), "count"),
-    (lambda: LaunchDigest().update_vmsa_each(bytes(4096), count=2**17), "count"),
-    (lambda: LaunchDigest().update_zero(0, 2**64), "length"),
-    (lambda: LaunchDigest().update(True, 0, bytes(4096)), "page_type"),  # type: ignore[arg-type]
-    (lambda: LaunchDigest().update(1.0, 0, bytes(4096)), "page_type"),  # type: ignore[arg-type]
-    # numbers longer than Python parses from text
-    (lambda: SevSnpGuest.from_cli("sev-snp-guest,id=a,reduced-phys-bits=1,policy=" + "9" * 5000), "policy"),
-    (lambda: SevSnpGuest.from_qmp('{"qom-type":"sev-snp-guest","id":"a","policy":' + "9" * 5000 + "}"), "qmp"),
-    (lambda: SevSnpGuest.from_libvirt("<launchSecurity type='sev-snp'><cbitpos>" + "9" * 5000 + "</cbitpos></launchSecurity>"),
-     "libvirt.launchSecurity.cbitpos"),
-    # wrong types
-    (lambda: SevSnpGuest(policy=-1, reduced_phys_bits=1).to_cli(), "policy"),
-    (lambda: SevSnpGuest(policy="0x30000").to_qmp(), "policy"),  # type: ignore[arg-type]
-    (lambda: SevSnpGuest(id=5).validate(), "id"),  # type: ignore[arg-type]
-    (lambda: SevSnpGuest(host_data=b"AAAA").validate(), "host-data"),  # type: ignore[arg-type]
-    (lambda: SevSnpGuest.from_cli(None), "object"),  # type: ignore[arg-type]
-    (lambda: SevSnpGuest.from_libvirt(b"<x/>"), "libvirt"),  # type: ignore[arg-type]
-    (lambda: SevSnpGuest.from_properties([("id",)]), "properties"),  # type: ignore[list-item]
-    (lambda: GuestPolicy.parse(None), "policy"),  # type: ignore[arg-type]
-    (lambda: GuestPolicy.parse(b"0x30000"), "policy"),  # type: ignore[arg-type]
-    (lambda: GuestPolicy().firmware_problems(abi="1.55"), "abi"),  # type: ignore[arg-type]
-    (lambda: blobs.parse_id("family_id", 123), "family_id"),  # type: ignore[arg-type]
-    (lambda: blobs.parse_blob("foo", "AAAA"), "foo"),
-    (lambda: blobs.decode_b64("id-block", None), "id-block"),  # type: ignore[arg-type]
-    (lambda: blobs.ExternalSigner("key.pub", print), "public_key"),  # type: ignore[arg-type]
-    (lambda: Firmware(host={"abi": 1}), "host"),  # type: ignore[arg-type]
-    (lambda: Firmware(host=HostModel(abi=(True, 55))), "abi"),
-    (lambda: snpmeasure.measure(**{**MEASURE, "vcpu_type": ["EPYC"]}), "vcpu_type"),  # type: ignore[arg-type]
-    (lambda: snpmeasure.measure(**MEASURE, profile=["qemu"]), "profile"),  # type: ignore[arg-type]
-    (lambda: snpmeasure.measure(**MEASURE, kernel_hash=5), "kernel_hash"),  # type: ignore[arg-type]
-    (lambda: snpmeasure.measure(**MEASURE, firmware="x"), "firmware"),  # type: ignore[arg-type]
-    (lambda: snpmeasure.table(ovmf=OVMF, vcpu_types="EPYC-Milan"), "vcpu_types"),
-    (lambda: snpmeasure.table(ovmf=OVMF, vcpu_types=["EPYC"], guest_features=5), "guest_features"),  # type: ignore[arg-type]
-    (lambda: snpmeasure.sweep(**{**MEASURE, "vcpus": None}), "vcpus"),  # type: ignore[arg-type]
-    (lambda: AttestationReport.from_bytes(REPORT, generation=[]), "generation"),  # type: ignore[arg-type]
-    (lambda: AttestationReport.from_bytes(REPORT).check(None), "expected"),  # type: ignore[arg-type]
-    # constructors check their fields too
-    (lambda: blobs.IdBlock(ld=None), "ld"),  # type: ignore[arg-type]
-    (lambda: blobs.IdBlock(ld="x" * 48), "ld"),  # type: ignore[arg-type]
-    (lambda: blobs.IdAuth(None, None), "id_block_sig"),  # type: ignore[arg-type]
-    (lambda: blobs.AmdPublicKey(-1, 0), "key"),
-    (lambda: blobs.AmdSignature.from_any(2**64), "signature"),  # type: ignore[arg-type]
-    (lambda: FirmwareImage(bytes(4096), end_gpa=1.5), "end_gpa"),  # type: ignore[arg-type]
-    (lambda: FirmwareImage("x" * 4096), "firmware"),  # type: ignore[arg-type]
-    (lambda: snpmeasure.measurement.sev_launch_measurement(bytes(32), tik=None, mnonce=bytes(16), api_major=0, api_minor=24,
-                                                            build=15, policy=0), "tik"),  # type: ignore[arg-type]
-    (lambda: snpmeasure.certs.product_chain(4096), "product"),  # type: ignore[arg-type]
-    (lambda: snpmeasure.certs.product_chain("milan", "a\0b"), "product"),
-    (lambda: snpmeasure.report.generation_of(25, b"abc"), "cpuid"),  # type: ignore[arg-type]
-    (lambda: snpmeasure.report.TcbVersion.decode(0, "zen9"), "generation"),
-    (lambda: snpmeasure.report.TcbVersion.decode(-1, "milan"), "tcb"),
-    (lambda: snpmeasure.tables.rows_from_csv("a,b\n1,2"), "csv"),
-    (lambda: snpmeasure.tables.table_csv([1]), "rows"),  # type: ignore[list-item]
-    # second audit: messages about huge ints, undecodable text, more constructors and helpers
-    (lambda: GuestPolicy.from_int(2**20000), "policy"),
-    (lambda: LaunchDigest().update_normal(2**20000, bytes(4096)), "gpa"),
-    (lambda: snpmeasure.Expectations(guest_svn=2**20000), "guest_svn"),
-    (lambda: snpmeasure.Expectations(policy_at_most=True), "policy_at_most"),
-    (lambda: AttestationReport.from_bytes("\udcff"), "report"),
-    (lambda: SevSnpGuest.from_libvirt("\udcff"), "libvirt"),
-    (lambda: SevSnpGuest().blob("foo"), "foo"),
-    (lambda: snpmeasure.Expectations.from_launch(None), "result"),  # type: ignore[arg-type]
-    (lambda: snpmeasure.tables.table_json(None, firmware={}, inputs={}), "rows"),  # type: ignore[arg-type]
-    (lambda: snpmeasure.table(ovmf=OVMF, vcpu_types=["EPYC"], progress=5), "progress"),  # type: ignore[arg-type]
-    (lambda: FirmwareImage.open(OVMF).entry({}), "guid"),  # type: ignore[arg-type]
-    (lambda: snpmeasure.certs.product_chain("x" * 300), "product"),
-    (lambda: snpmeasure.certs.check_validity("x", "vcek"), "vcek"),  # type: ignore[arg-type]
-    (lambda: Firmware(host=HostModel(smt_enabled="no")), "smt_enabled"),  # type: ignore[arg-type]
-    (lambda: snpmeasure.measure(**MEASURE, trace="no"), "trace"),  # type: ignore[arg-type]
-    (lambda: snpmeasure.LaunchProfile.from_json({"base": "nope"}), "profile.base"),
-    (lambda: blobs.AmdSignature.from_der("junk"), "signature"),  # type: ignore[arg-type]
-    (lambda: FirmwareManifest(name="x", size="4096", sha256="0" * 64, ovmf_digest=bytes(48), sections=[],  # type: ignore[arg-type]
-                              sev_es_reset_eip=None, sev_hash_table=None), "x: size"),
-])
+@pytest.mark.parametrize(
+    "call,field",
+    [
+        # an int is a file descriptor to open(): never taken as a path
+        (lambda: snpmeasure.measure(**{**MEASURE, "ovmf": 1}), "ovmf"),
+        (lambda: snpmeasure.measure(**MEASURE, kernel=0), "kernel"),
+        (lambda: FirmwareImage.open(2), "image"),
+        (lambda: FirmwareManifest.load(0), "manifest"),
+        (lambda: blobs.load_private_key(1), "key"),
+        # an int is not a byte string (bytes(48) would be 48 zeros)
+        (lambda: blobs.sign_id_block(48, KEY), "ld"),  # type: ignore[arg-type]
+        (lambda: blobs.IdBlock.from_bytes(96), "id-block"),  # type: ignore[arg-type]
+        (lambda: blobs.IdAuth.from_bytes(2**64), "id-auth"),  # type: ignore[arg-type]
+        (lambda: read_report_input(1184), "report"),  # type: ignore[arg-type]
+        # counts and lengths the native core cannot take
+        (lambda: LaunchDigest().update_vmsa(bytes(4096), count=2**24 + 1), "count"),
+        (lambda: LaunchDigest().update_vmsa(bytes(4096), count=2**64), "count"),
+        (lambda: LaunchDigest().update_vmsa_each(bytes(4096), count=2**17), "count"),
+        (lambda: LaunchDigest().update_zero(0, 2**64), "length"),
+        (lambda: LaunchDigest().update(True, 0, bytes(4096)), "page_type"),  # type: ignore[arg-type]
+        (lambda: LaunchDigest().update(1.0, 0, bytes(4096)), "page_type"),  # type: ignore[arg-type]
+        # numbers longer than Python parses from text
+        (lambda: SevSnpGuest.from_cli("sev-snp-guest,id=a,reduced-phys-bits=1,policy=" + "9" * 5000), "policy"),
+        (lambda: SevSnpGuest.from_qmp('{"qom-type":"sev-snp-guest","id":"a","policy":' + "9" * 5000 + "}"), "qmp"),
+        (
+            lambda: SevSnpGuest.from_libvirt(
+                "<launchSecurity type='sev-snp'><cbitpos>" + "9" * 5000 + "</cbitpos></launchSecurity>"
+            ),
+            "libvirt.launchSecurity.cbitpos",
+        ),
+        # wrong types
+        (lambda: SevSnpGuest(policy=-1, reduced_phys_bits=1).to_cli(), "policy"),
+        (lambda: SevSnpGuest(policy="0x30000").to_qmp(), "policy"),  # type: ignore[arg-type]
+        (lambda: SevSnpGuest(id=5).validate(), "id"),  # type: ignore[arg-type]
+        (lambda: SevSnpGuest(host_data=b"AAAA").validate(), "host-data"),  # type: ignore[arg-type]
+        (lambda: SevSnpGuest.from_cli(None), "object"),  # type: ignore[arg-type]
+        (lambda: SevSnpGuest.from_libvirt(b"<x/>"), "libvirt"),  # type: ignore[arg-type]
+        (lambda: SevSnpGuest.from_properties([("id",)]), "properties"),  # type: ignore[list-item]
+        (lambda: GuestPolicy.parse(None), "policy"),  # type: ignore[arg-type]
+        (lambda: GuestPolicy.parse(b"0x30000"), "policy"),  # type: ignore[arg-type]
+        (lambda: GuestPolicy().firmware_problems(abi="1.55"), "abi"),  # type: ignore[arg-type]
+        (lambda: blobs.parse_id("family_id", 123), "family_id"),  # type: ignore[arg-type]
+        (lambda: blobs.parse_blob("foo", "AAAA"), "foo"),
+        (lambda: blobs.decode_b64("id-block", None), "id-block"),  # type: ignore[arg-type]
+        (lambda: blobs.ExternalSigner("key.pub", print), "public_key"),  # type: ignore[arg-type]
+        (lambda: Firmware(host={"abi": 1}), "host"),  # type: ignore[arg-type]
+        (lambda: Firmware(host=HostModel(abi=(True, 55))), "abi"),
+        (lambda: snpmeasure.measure(**{**MEASURE, "vcpu_type": ["EPYC"]}), "vcpu_type"),  # type: ignore[arg-type]
+        (lambda: snpmeasure.measure(**MEASURE, profile=["qemu"]), "profile"),  # type: ignore[arg-type]
+        (lambda: snpmeasure.measure(**MEASURE, kernel_hash=5), "kernel_hash"),  # type: ignore[arg-type]
+        (lambda: snpmeasure.measure(**MEASURE, firmware="x"), "firmware"),  # type: ignore[arg-type]
+        (lambda: snpmeasure.table(ovmf=OVMF, vcpu_types="EPYC-Milan"), "vcpu_types"),
+        (lambda: snpmeasure.table(ovmf=OVMF, vcpu_types=["EPYC"], guest_features=5), "guest_features"),  # type: ignore[arg-type]
+        (lambda: snpmeasure.sweep(**{**MEASURE, "vcpus": None}), "vcpus"),  # type: ignore[arg-type]
+        (lambda: AttestationReport.from_bytes(REPORT, generation=[]), "generation"),  # type: ignore[arg-type]
+        (lambda: AttestationReport.from_bytes(REPORT).check(None), "expected"),  # type: ignore[arg-type]
+        # constructors check their fields too
+        (lambda: blobs.IdBlock(ld=None), "ld"),  # type: ignore[arg-type]
+        (lambda: blobs.IdBlock(ld="x" * 48), "ld"),  # type: ignore[arg-type]
+        (lambda: blobs.IdAuth(None, None), "id_block_sig"),  # type: ignore[arg-type]
+        (lambda: blobs.AmdPublicKey(-1, 0), "key"),
+        (lambda: blobs.AmdSignature.from_any(2**64), "signature"),  # type: ignore[arg-type]
+        (lambda: FirmwareImage(bytes(4096), end_gpa=1.5), "end_gpa"),  # type: ignore[arg-type]
+        (lambda: FirmwareImage("x" * 4096), "firmware"),  # type: ignore[arg-type]
+        (
+            lambda: snpmeasure.measurement.sev_launch_measurement(
+                bytes(32), tik=None, mnonce=bytes(16), api_major=0, api_minor=24, build=15, policy=0
+            ),
+            "tik",
+        ),  # type: ignore[arg-type]
+        (lambda: snpmeasure.certs.product_chain(4096), "product"),  # type: ignore[arg-type]
+        (lambda: snpmeasure.certs.product_chain("milan", "a\0b"), "product"),
+        (lambda: snpmeasure.report.generation_of(25, b"abc"), "cpuid"),  # type: ignore[arg-type]
+        (lambda: snpmeasure.report.TcbVersion.decode(0, "zen9"), "generation"),
+        (lambda: snpmeasure.report.TcbVersion.decode(-1, "milan"), "tcb"),
+        (lambda: snpmeasure.tables.rows_from_csv("a,b\n1,2"), "csv"),
+        (lambda: snpmeasure.tables.table_csv([1]), "rows"),  # type: ignore[list-item]
+        # second audit: messages about huge ints, undecodable text, more constructors and helpers
+        (lambda: GuestPolicy.from_int(2**20000), "policy"),
+        (lambda: LaunchDigest().update_normal(2**20000, bytes(4096)), "gpa"),
+        (lambda: snpmeasure.Expectations(guest_svn=2**20000), "guest_svn"),
+        (lambda: snpmeasure.Expectations(policy_at_most=True), "policy_at_most"),
+        (lambda: AttestationReport.from_bytes("\udcff"), "report"),
+        (lambda: SevSnpGuest.from_libvirt("\udcff"), "libvirt"),
+        (lambda: SevSnpGuest().blob("foo"), "foo"),
+        (lambda: snpmeasure.Expectations.from_launch(None), "result"),  # type: ignore[arg-type]
+        (lambda: snpmeasure.tables.table_json(None, firmware={}, inputs={}), "rows"),  # type: ignore[arg-type]
+        (lambda: snpmeasure.table(ovmf=OVMF, vcpu_types=["EPYC"], progress=5), "progress"),  # type: ignore[arg-type]
+        (lambda: FirmwareImage.open(OVMF).entry({}), "guid"),  # type: ignore[arg-type]
+        (lambda: snpmeasure.certs.product_chain("x" * 300), "product"),
+        (lambda: snpmeasure.certs.check_validity("x", "vcek"), "vcek"),  # type: ignore[arg-type]
+        (lambda: Firmware(host=HostModel(smt_enabled="no")), "smt_enabled"),  # type: ignore[arg-type]
+        (lambda: snpmeasure.measure(**MEASURE, trace="no"), "trace"),  # type: ignore[arg-type]
+        (lambda: snpmeasure.LaunchProfile.from_json({"base": "nope"}), "profile.base"),
+        (lambda: blobs.AmdSignature.from_der("junk"), "signature"),  # type: ignore[arg-type]
+        (
+            lambda: FirmwareManifest(
+                name="x",
+                size="4096",
+                sha256="0" * 64,
+                ovmf_digest=bytes(48),
+                sections=[],  # type: ignore[arg-type]
+                sev_es_reset_eip=None,
+                sev_hash_table=None,
+            ),
+            "x: size",
+        ),
+    ],
+)
 def test_bad_arguments_raise_errors_naming_the_field(call: Callable[[], Any], field: str) -> None:
     with pytest.raises(Error) as exc:
         call()
@@ -141,12 +162,15 @@ def test_unreadable_files_are_errors_and_oserrors(path: str) -> None:
         assert str(exc.value).startswith("ovmf: ")
 
 
-@pytest.mark.parametrize("opener", [
-    lambda p: blobs.load_private_key(p, field_name="id_key"),
-    lambda p: FirmwareManifest.load(p),
-    lambda p: AttestationReport.from_bytes(Path(p)),
-    lambda p: blobs.parse_blob("host-data", "@" + p),
-])
+@pytest.mark.parametrize(
+    "opener",
+    [
+        lambda p: blobs.load_private_key(p, field_name="id_key"),
+        lambda p: FirmwareManifest.load(p),
+        lambda p: AttestationReport.from_bytes(Path(p)),
+        lambda p: blobs.parse_blob("host-data", "@" + p),
+    ],
+)
 def test_every_file_input_wraps_oserror(opener: Callable[[str], Any], tmp_path: Path) -> None:
     for path in (str(tmp_path / "missing"), str(tmp_path)):
         with pytest.raises(InputFileError):
@@ -184,12 +208,15 @@ def test_external_signer_rejects_a_malformed_amd_key() -> None:
         blobs.ExternalSigner(bytes(10), print)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("make,field", [
-    (lambda: snpmeasure.PageType(9), "page_type"),
-    (lambda: snpmeasure.PageType("NORMAL"), "page_type"),
-    (lambda: Status(0x99), "status"),
-    (lambda: SectionType(7), "section type"),
-])
+@pytest.mark.parametrize(
+    "make,field",
+    [
+        (lambda: snpmeasure.PageType(9), "page_type"),
+        (lambda: snpmeasure.PageType("NORMAL"), "page_type"),
+        (lambda: Status(0x99), "status"),
+        (lambda: SectionType(7), "section type"),
+    ],
+)
 def test_enum_lookups_raise_snpmeasure_errors(make: Any, field: str) -> None:
     """PageType(9) and friends: an InvalidInputError naming the field (still a ValueError)."""
     with pytest.raises(InvalidInputError) as exc:
@@ -214,8 +241,14 @@ def test_errors_pickle_with_their_fields() -> None:
     from snpmeasure.errors import ImageError, NativeError, SignatureError
     from snpmeasure.firmware import FirmwareError, KvmError
 
-    for err in (InvalidInputError("gpa", "must be aligned"), ImageError("footer", "bad"), InputFileError("ovmf", "missing", 2, "x.fd"),
-                FirmwareError("SNP_LAUNCH_FINISH", Status.BAD_MEASUREMENT, "digest differs"), KvmError("SNP_LAUNCH_START", "bits", "EINVAL"),
-                SignatureError("bad"), NativeError("code 9")):
+    for err in (
+        InvalidInputError("gpa", "must be aligned"),
+        ImageError("footer", "bad"),
+        InputFileError("ovmf", "missing", 2, "x.fd"),
+        FirmwareError("SNP_LAUNCH_FINISH", Status.BAD_MEASUREMENT, "digest differs"),
+        KvmError("SNP_LAUNCH_START", "bits", "EINVAL"),
+        SignatureError("bad"),
+        NativeError("code 9"),
+    ):
         back = pickle.loads(pickle.dumps(err))
         assert type(back) is type(err) and str(back) == str(err) and vars(back) == vars(err)

@@ -34,8 +34,17 @@ def test_vector_id_block_and_key_digests() -> None:
 
 
 def test_cli_output_matches_snp_create_id_block_shape() -> None:
-    rc, out, _ = run_ours(["id-block", "--measurement", VECTOR["launch_digest_b64"], "--idkey", str(KEYS / "id_key_test.pem"),
-                           "--authorkey", str(KEYS / "author_key_test.pem")])
+    rc, out, _ = run_ours(
+        [
+            "id-block",
+            "--measurement",
+            VECTOR["launch_digest_b64"],
+            "--idkey",
+            str(KEYS / "id_key_test.pem"),
+            "--authorkey",
+            str(KEYS / "author_key_test.pem"),
+        ]
+    )
     lines = out.splitlines()
     assert rc == 0 and len(lines) == 3
     assert lines[0].startswith("id-block=" + VECTOR["expected_id_block_b64"] + ",id-auth=")
@@ -46,7 +55,9 @@ def test_cli_output_matches_snp_create_id_block_shape() -> None:
 
 
 def test_without_author_key() -> None:
-    block, auth = sign_id_block(LD, KEYS / "id_key_test.pem", family_id="00112233-4455-6677-8899-aabbccddeeff", guest_svn=7)
+    block, auth = sign_id_block(
+        LD, KEYS / "id_key_test.pem", family_id="00112233-4455-6677-8899-aabbccddeeff", guest_svn=7
+    )
     raw = auth.to_bytes()
     assert raw[4:8] == bytes(4) and not any(raw[0x680:])
     assert auth.author_key_digest is None
@@ -72,7 +83,9 @@ def test_encrypted_pem_and_der(tmp_path: Path) -> None:
     with pytest.raises(BlobError) as exc:
         sign_id_block(LD, path)
     assert "encrypted" in str(exc.value) and "s3cret" not in str(exc.value)
-    der = ec.generate_private_key(ec.SECP384R1()).private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    der = ec.generate_private_key(ec.SECP384R1()).private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     block, auth = sign_id_block(LD, der)
     auth.verify(block, author_key_enabled=False)
 
@@ -123,8 +136,14 @@ def test_external_signer() -> None:
         ExternalSigner(signer.public_key, b"not callable")  # type: ignore[arg-type]
 
 
-@given(ld=st.binary(min_size=48, max_size=48), fam=st.binary(min_size=16, max_size=16), img=st.binary(min_size=16, max_size=16),
-       ver=st.integers(0, 2**32 - 1), svn=st.integers(0, 2**32 - 1), pol=st.integers(0, 2**64 - 1))
+@given(
+    ld=st.binary(min_size=48, max_size=48),
+    fam=st.binary(min_size=16, max_size=16),
+    img=st.binary(min_size=16, max_size=16),
+    ver=st.integers(0, 2**32 - 1),
+    svn=st.integers(0, 2**32 - 1),
+    pol=st.integers(0, 2**64 - 1),
+)
 def test_id_block_round_trip(ld: bytes, fam: bytes, img: bytes, ver: int, svn: int, pol: int) -> None:
     b = IdBlock(ld, fam, img, ver, svn, pol)
     assert len(b.to_bytes()) == 96
@@ -177,7 +196,7 @@ def test_key_digest_is_sha384_of_structure() -> None:
     raw = pub.to_bytes()
     assert len(raw) == 0x404 and raw[:4] == b"\x02\x00\x00\x00"
     assert pub.digest() == hashlib.sha384(raw).digest()
-    assert raw[4:4 + 72] == pub.qx.to_bytes(72, "little")
+    assert raw[4 : 4 + 72] == pub.qx.to_bytes(72, "little")
 
 
 @given(n=st.integers(0, 5000), prop=st.sampled_from(["host-data", "guest-visible-workarounds", "id-block", "id-auth"]))
@@ -214,11 +233,33 @@ def test_blob_forms(tmp_path: Path) -> None:
 
 
 def test_id_block_cli_json_and_from_measure(tmp_path: Path) -> None:
-    rc, out, _ = run_ours(["id-block", "--from-measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf",
-                           str(FIXTURES / "peer" / "ovmf_AmdSev_suffix.bin"), "--id-key", str(KEYS / "id_key_test.pem"),
-                           "--family-id", "00112233445566778899aabbccddeeff", "--guest-svn", "3", "--json"])
+    rc, out, _ = run_ours(
+        [
+            "id-block",
+            "--from-measure",
+            "--mode",
+            "snp",
+            "--vcpus",
+            "1",
+            "--vcpu-type",
+            "EPYC-v4",
+            "--ovmf",
+            str(FIXTURES / "peer" / "ovmf_AmdSev_suffix.bin"),
+            "--id-key",
+            str(KEYS / "id_key_test.pem"),
+            "--family-id",
+            "00112233445566778899aabbccddeeff",
+            "--guest-svn",
+            "3",
+            "--json",
+        ]
+    )
     doc = json.loads(out)
-    assert rc == 0 and doc["id_block_fields"]["ld"] == "19358ba9a7615534a9a1e2f0dfc29384dcd4dcb7062ff9c6013b26869a5fc6ecabe033c48dd6f6db5d6d76e7c5df632d"
+    assert (
+        rc == 0
+        and doc["id_block_fields"]["ld"]
+        == "19358ba9a7615534a9a1e2f0dfc29384dcd4dcb7062ff9c6013b26869a5fc6ecabe033c48dd6f6db5d6d76e7c5df632d"
+    )
     assert doc["author_key_digest"] is None and doc["id_block_fields"]["guest_svn"] == 3
     rc, _, err = run_ours(["id-block", "--measurement", "AAAA", "--id-key", str(KEYS / "id_key_test.pem")])
     assert rc == 2 and "48 bytes" in err

@@ -43,12 +43,19 @@ def test_manifest_round_trip_and_measure_without_binary(image: str) -> None:
 
 def test_manifest_cli(tmp_path: Path) -> None:
     rc, out, _ = run_ours(["ovmf-hash", "--ovmf", A])
-    assert rc == 0 and out.strip() == "086e2e9149ebf45abdc3445fba5b2da8270bdbb04094d7a2c37faaa4b24af3aa16aff8c374c2a55c467a50da6d466b74"
+    assert (
+        rc == 0
+        and out.strip()
+        == "086e2e9149ebf45abdc3445fba5b2da8270bdbb04094d7a2c37faaa4b24af3aa16aff8c374c2a55c467a50da6d466b74"
+    )
     rc, out, _ = run_ours(["ovmf-hash", "--ovmf", A, "--json"])
     path = tmp_path / "m.json"
     path.write_text(out)
     argv = ["--mode", "snp", "--vcpus", "2", "--vcpu-type", "EPYC-v4", "--kernel", "/dev/null"]
-    assert run_ours(["measure", *argv, "--firmware-manifest", str(path)])[1] == run_ours(["measure", *argv, "--ovmf", A])[1]
+    assert (
+        run_ours(["measure", *argv, "--firmware-manifest", str(path)])[1]
+        == run_ours(["measure", *argv, "--ovmf", A])[1]
+    )
 
 
 GOOD = FirmwareManifest.from_image(A).to_json()
@@ -96,7 +103,9 @@ def test_bad_manifests(path: str, value: Any, fragment: str, tmp_path: Path) -> 
     assert fragment in str(exc.value)
     p = tmp_path / "m.json"
     p.write_text(json.dumps(doc))
-    rc, out, err = run_ours(["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--firmware-manifest", str(p)])
+    rc, out, err = run_ours(
+        ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--firmware-manifest", str(p)]
+    )
     assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1
 
 
@@ -115,17 +124,25 @@ def test_hashes_instead_of_files(tmp_path: Path) -> None:
     i.write_bytes(b"initrd" * 999)
     base = dict(mode="snp", ovmf=A, vcpus=1, vcpu_type="EPYC-v4")
     files = measure(**base, kernel=k, initrd=i, append="ro quiet")
-    hashed = measure(**base, kernel_hash=hashlib.sha256(k.read_bytes()).hexdigest(), initrd_hash=hashlib.sha256(i.read_bytes()).hexdigest(),
-                     append_hash=hashlib.sha256(b"ro quiet\0").hexdigest())
+    hashed = measure(
+        **base,
+        kernel_hash=hashlib.sha256(k.read_bytes()).hexdigest(),
+        initrd_hash=hashlib.sha256(i.read_bytes()).hexdigest(),
+        append_hash=hashlib.sha256(b"ro quiet\0").hexdigest(),
+    )
     assert files.digest == hashed.digest
     for bad, frag in (("12", "64 hex digits"), ("zz" * 32, "non-hex")):
-        rc, _, err = run_ours(["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--kernel-hash", bad])
+        rc, _, err = run_ours(
+            ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--kernel-hash", bad]
+        )
         assert rc == 2 and frag in err
     with pytest.raises(InvalidInputError, match="not both"):
         measure(**base, kernel=k, kernel_hash="00" * 32)
 
 
-@pytest.mark.parametrize("spec,want", [("1-4", [1, 2, 3, 4]), ("8,1,2", [1, 2, 8]), ("1-3,2,16", [1, 2, 3, 16]), ("5", [5])])
+@pytest.mark.parametrize(
+    "spec,want", [("1-4", [1, 2, 3, 4]), ("8,1,2", [1, 2, 8]), ("1-3,2,16", [1, 2, 3, 16]), ("5", [5])]
+)
 def test_vcpu_specs(spec: str, want: List[int]) -> None:
     assert parse_vcpu_counts(spec) == want
 
@@ -147,23 +164,47 @@ def test_sweep_equals_separate_measurements(counts: List[int], profile: str) -> 
 
 
 def test_sweep_cli_and_svsm() -> None:
-    rc, out, _ = run_ours(["measure", "--mode", "snp", "--vcpus", "1,3", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--json"])
+    rc, out, _ = run_ours(
+        ["measure", "--mode", "snp", "--vcpus", "1,3", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--json"]
+    )
     doc = json.loads(out)
     assert rc == 0 and set(doc["measurements"]) == {"1", "3"}
     assert doc["measurements"]["3"] == measure(mode="snp", ovmf=A, vcpus=3, vcpu_type="EPYC-v4").hex()
-    svsm = dict(mode="snp:svsm", ovmf=str(PEER / "svsm_ovmf.fd"), svsm=str(PEER / "svsm.bin"), vars_size=540672, vcpu_type="EPYC-v4")
+    svsm = dict(
+        mode="snp:svsm",
+        ovmf=str(PEER / "svsm_ovmf.fd"),
+        svsm=str(PEER / "svsm.bin"),
+        vars_size=540672,
+        vcpu_type="EPYC-v4",
+    )
     assert sweep(vcpus="2-3", **svsm)[3] == measure(vcpus=3, **svsm).digest
 
 
 def test_table_rows_equal_measurements_and_formats(tmp_path: Path) -> None:
-    rows = table(ovmf=A, vcpus="1-3", vcpu_types=["EPYC-Milan", "0xa10f10"], profiles=["qemu", "gce"], guest_features=[None, 0x21],
-                 kernel=__file__)
+    rows = table(
+        ovmf=A,
+        vcpus="1-3",
+        vcpu_types=["EPYC-Milan", "0xa10f10"],
+        profiles=["qemu", "gce"],
+        guest_features=[None, 0x21],
+        kernel=__file__,
+    )
     assert len(rows) == 2 * 2 * 2 * 3
     for r in rows:
         cpu = {"vcpu_type": r.vcpu_type} if not r.vcpu_type.startswith("0x") else {"vcpu_sig": int(r.vcpu_type, 16)}
-        want = measure(mode="snp", ovmf=A, vcpus=r.vcpus, profile=r.profile, guest_features=int(r.guest_features, 16), kernel=__file__, **cpu)
+        want = measure(
+            mode="snp",
+            ovmf=A,
+            vcpus=r.vcpus,
+            profile=r.profile,
+            guest_features=int(r.guest_features, 16),
+            kernel=__file__,
+            **cpu,
+        )
         assert r.measurement == want.hex()
-    rc, out, _ = run_ours(["table", "--ovmf", A, "--vcpus", "1-2", "--vcpu-type", "EPYC-Milan", "--profile", "qemu,ec2", "--csv"])
+    rc, out, _ = run_ours(
+        ["table", "--ovmf", A, "--vcpus", "1-2", "--vcpu-type", "EPYC-Milan", "--profile", "qemu,ec2", "--csv"]
+    )
     assert rc == 0 and len(rows_from_csv(out)) == 4
     rc, out, _ = run_ours(["table", "--ovmf", A, "--vcpus", "1-2", "--vcpu-type", "EPYC-Milan", "--profile", "qemu"])
     doc = json.loads(out)
@@ -176,10 +217,17 @@ MANIFESTS = {p: FirmwareManifest.from_image(p) for p in [A, X]}
 
 
 @settings(max_examples=25)
-@given(image=st.sampled_from([A, X]), profile=st.sampled_from(["qemu", "qemu-legacy", "ec2", "ec2-legacy", "gce", "gce-genoa"]),
-       vcpus=st.integers(1, 64), cpu=st.sampled_from(["EPYC-v4", "EPYC-Milan", "EPYC-Genoa", "EPYC-Turin"]),
-       features=st.sampled_from([None, 0x1, 0x21, 0x221]), kernel=st.booleans())
-def test_manifest_equals_binary_hypothesis(image: str, profile: str, vcpus: int, cpu: str, features: Any, kernel: bool) -> None:
+@given(
+    image=st.sampled_from([A, X]),
+    profile=st.sampled_from(["qemu", "qemu-legacy", "ec2", "ec2-legacy", "gce", "gce-genoa"]),
+    vcpus=st.integers(1, 64),
+    cpu=st.sampled_from(["EPYC-v4", "EPYC-Milan", "EPYC-Genoa", "EPYC-Turin"]),
+    features=st.sampled_from([None, 0x1, 0x21, 0x221]),
+    kernel=st.booleans(),
+)
+def test_manifest_equals_binary_hypothesis(
+    image: str, profile: str, vcpus: int, cpu: str, features: Any, kernel: bool
+) -> None:
     kw: Dict[str, Any] = dict(mode="snp", vcpus=vcpus, vcpu_type=cpu, profile=profile, guest_features=features)
     if kernel and image == A:
         kw.update(kernel_hash="11" * 32, append="quiet")

@@ -30,20 +30,30 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 #: The pages whose examples run: the README, then docs/ in name order.
 PAGES = [README, *sorted((ROOT / "docs").rglob("*.md"))]
-STAND_INS = ((r"\bOVMF\.fd\b", "tests/fixtures/peer/ovmf_AmdSev_suffix.bin"), (r"\bvmlinuz\b", "/dev/null"),
-             (r"\binitrd\.img\b", "/dev/null"), (r"\bSHA256\b", "ab" * 32))
+STAND_INS = (
+    (r"\bOVMF\.fd\b", "tests/fixtures/peer/ovmf_AmdSev_suffix.bin"),
+    (r"\bvmlinuz\b", "/dev/null"),
+    (r"\binitrd\.img\b", "/dev/null"),
+    (r"\bSHA256\b", "ab" * 32),
+)
 #: Whole arguments with no stand-in; a line holding one is left out, and test_only_known_lines_are_left_out
 #: lists every such line, so a real command cannot be dropped unnoticed.
 PLACEHOLDER = re.compile(r"(?<!\S)(?:\.\.\.|B64|tik\.bin|launch\.json)(?!\S)")
-LEFT_OUT = ["snpmeasure measure ... --json", "snpmeasure measure ... --trace",
-            "snpmeasure measure --mode sev --ovmf OVMF.fd --tik tik.bin --launch-measure-blob B64"]
+LEFT_OUT = [
+    "snpmeasure measure ... --json",
+    "snpmeasure measure ... --trace",
+    "snpmeasure measure --mode sev --ovmf OVMF.fd --tik tik.bin --launch-measure-blob B64",
+]
 NOT_RUN = ("pip ", "pytest", "python -m build")
 
 
 def blocks_of(language: str) -> List[str]:
     """The fenced ``language`` blocks of every page, in page order."""
-    return [b for page in PAGES
-            for b in re.findall(rf"^```{language}\n(.*?)^```", page.read_text(encoding="utf-8"), flags=re.S | re.M)]
+    return [
+        b
+        for page in PAGES
+        for b in re.findall(rf"^```{language}\n(.*?)^```", page.read_text(encoding="utf-8"), flags=re.S | re.M)
+    ]
 
 
 def sh_blocks() -> List[str]:
@@ -84,9 +94,17 @@ def test_the_readme_has_the_walk_throughs() -> None:
     blocks = runnable_blocks()
     text = "\n".join(blocks)
     # every walk-through: if one stops being run (a new placeholder, a renamed fixture), look again
-    for needle in ("snpmeasure measure --mode snp", "snpmeasure id-block", "snpmeasure launch --object",
-                   "snpmeasure report verify", "snpmeasure policy encode", "snpmeasure ovmf-hash", "snpmeasure table",
-                   "snpmeasure measure --list-profiles", "--firmware-manifest OVMF.manifest.json"):
+    for needle in (
+        "snpmeasure measure --mode snp",
+        "snpmeasure id-block",
+        "snpmeasure launch --object",
+        "snpmeasure report verify",
+        "snpmeasure policy encode",
+        "snpmeasure ovmf-hash",
+        "snpmeasure table",
+        "snpmeasure measure --list-profiles",
+        "--firmware-manifest OVMF.manifest.json",
+    ):
         assert needle in text, needle
     ran = [code for b in blocks for code, _ in commands(b)]
     assert all(code.startswith(("snpmeasure ", "M=", "OBJ=", "A=")) for code in ran), ran
@@ -94,13 +112,17 @@ def test_the_readme_has_the_walk_throughs() -> None:
 
 def test_only_known_lines_are_left_out() -> None:
     left_out = [code for b in sh_blocks() for code, _ in lines(b) if PLACEHOLDER.search(code)]
-    assert len(left_out) == len(LEFT_OUT) and all(code.startswith(known) for code, known in zip(left_out, LEFT_OUT)), left_out
+    assert len(left_out) == len(LEFT_OUT) and all(code.startswith(known) for code, known in zip(left_out, LEFT_OUT)), (
+        left_out
+    )
 
 
 def test_example_lines_are_single_commands() -> None:
     for block in runnable_blocks():
         for code, _ in commands(block):
-            assert not re.search(r"\||&&|;", code), f"one command per README example line, so its exit status is its own: {code!r}"
+            assert not re.search(r"\||&&|;", code), (
+                f"one command per README example line, so its exit status is its own: {code!r}"
+            )
 
 
 @pytest.mark.parametrize("block", runnable_blocks(), ids=lambda b: b.split("snpmeasure ", 2)[1].split()[0])
@@ -116,8 +138,15 @@ def test_readme_block_runs(block: str, tmp_path: Path) -> None:
     for i, (code, _) in enumerate(cmds):
         script += [code, f'echo "@rc {i} $?" >&2']
     env = dict(os.environ, PATH=f"{shim.parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    res = subprocess.run(["bash", "-c", "\n".join(script)], cwd=tmp_path, env=env, capture_output=True,
-                         stdin=subprocess.DEVNULL, text=True, timeout=300)
+    res = subprocess.run(
+        ["bash", "-c", "\n".join(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        timeout=300,
+    )
     got = {int(m.group(1)): int(m.group(2)) for m in re.finditer(r"^@rc (\d+) (\d+)$", res.stderr, flags=re.M)}
     for i, (code, want) in enumerate(cmds):
         assert got.get(i) == want, f"{code!r} exited {got.get(i)} (want {want}):\n{res.stdout}\n{res.stderr}"
@@ -127,7 +156,11 @@ def test_readme_block_runs(block: str, tmp_path: Path) -> None:
 # ---- Python examples ----------------------------------------------------------------------------
 
 #: Files a Python example names, and the repository's stand-ins for them.
-PY_STAND_INS = {"OVMF.fd": "tests/fixtures/peer/ovmf_AmdSev_suffix.bin", "vmlinuz": "/dev/null", "initrd.img": "/dev/null"}
+PY_STAND_INS = {
+    "OVMF.fd": "tests/fixtures/peer/ovmf_AmdSev_suffix.bin",
+    "vmlinuz": "/dev/null",
+    "initrd.img": "/dev/null",
+}
 
 
 @pytest.mark.parametrize("block", blocks_of("python"), ids=lambda b: b.split("\n", 1)[0][:40])
@@ -135,8 +168,14 @@ def test_python_example_runs(block: str, tmp_path: Path) -> None:
     (tmp_path / "tests").symlink_to(FIXTURES.parent, target_is_directory=True)
     for name, stand_in in PY_STAND_INS.items():
         (tmp_path / name).symlink_to(stand_in if stand_in.startswith("/") else ROOT / stand_in)
-    res = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    res = subprocess.run(
+        [sys.executable, "-c", block],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
     assert res.returncode == 0, f"{block}\n{res.stdout}\n{res.stderr}"
 
 
@@ -197,6 +236,7 @@ def test_the_citation_check_finds_a_missing_file(tmp_path: Path) -> None:
 
 # ---- the CLI reference and the design -----------------------------------------------------------
 
+
 def _load(path: Path) -> Any:
     spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None and spec.loader is not None
@@ -222,13 +262,21 @@ def _imports_of(path: Path) -> set:
             else:  # from . import name: a submodule, or a name of the package itself
                 for alias in node.names:
                     sub = ROOT / "snpmeasure" / Path(*base, alias.name)
-                    found.add(".".join(base + [alias.name]) if any(sub.parent.glob(sub.name + ".*")) or sub.is_dir() else ".".join(base))
+                    found.add(
+                        ".".join(base + [alias.name])
+                        if any(sub.parent.glob(sub.name + ".*")) or sub.is_dir()
+                        else ".".join(base)
+                    )
     return found
 
 
 def test_the_design_room_table_lists_every_import() -> None:
     """docs/design.md's "imports" column names every snpmeasure module each module imports."""
-    rows = re.findall(r"^\| `snpmeasure/([\w/]+)\.py`[^|]*\| [^|]* \| ([^|]*) \|$", (ROOT / "docs" / "design.md").read_text(encoding="utf-8"), flags=re.M)
+    rows = re.findall(
+        r"^\| `snpmeasure/([\w/]+)\.py`[^|]*\| [^|]* \| ([^|]*) \|$",
+        (ROOT / "docs" / "design.md").read_text(encoding="utf-8"),
+        flags=re.M,
+    )
     table = {name.replace("/", ".").removesuffix(".__init__"): set(re.findall(r"[\w.]+", cell)) for name, cell in rows}
     assert table, "no rooms found in docs/design.md"
     problems = []

@@ -34,8 +34,15 @@ KEYS = FIXTURES / "keys"
 REPORT = (FIXTURES / "attestation" / "attestation.bin").read_bytes()
 LD = bytes(range(48))
 BLOCK, AUTH = sign_id_block(LD, KEYS / "id_key_test.pem", KEYS / "author_key_test.pem")
-GOOD_OBJECT = SevSnpGuest(id="sev0", id_block=BLOCK.base64(), id_auth=AUTH.base64(), author_key_enabled=True,
-                          host_data=base64.b64encode(bytes(32)).decode(), reduced_phys_bits=1, cbitpos=51)
+GOOD_OBJECT = SevSnpGuest(
+    id="sev0",
+    id_block=BLOCK.base64(),
+    id_auth=AUTH.base64(),
+    author_key_enabled=True,
+    host_data=base64.b64encode(bytes(32)).decode(),
+    reduced_phys_bits=1,
+    cbitpos=51,
+)
 MANIFEST = FirmwareManifest.from_image(A).to_json()
 
 json_values = st.recursive(
@@ -79,7 +86,9 @@ def test_policy_strings(text: str) -> None:
     only_errors(lambda: GuestPolicy.parse(text))
 
 
-@given(prop=st.sampled_from(["host-data", "guest-visible-workarounds", "id-block", "id-auth"]), text=st.text(max_size=200))
+@given(
+    prop=st.sampled_from(["host-data", "guest-visible-workarounds", "id-block", "id-auth"]), text=st.text(max_size=200)
+)
 def test_blob_strings(prop: str, text: str) -> None:
     only_errors(lambda: blobs.parse_blob(prop, text))
 
@@ -105,7 +114,11 @@ def test_qemu_object_random_text(text: str) -> None:
 @given(doc=json_values)
 def test_qmp_json(doc: Any) -> None:
     only_errors(lambda: SevSnpGuest.from_qmp(doc))
-    only_errors(lambda: SevSnpGuest.from_qmp({"execute": "object-add", "arguments": {"qom-type": "sev-snp-guest", "id": "a", "x": doc}}))
+    only_errors(
+        lambda: SevSnpGuest.from_qmp(
+            {"execute": "object-add", "arguments": {"qom-type": "sev-snp-guest", "id": "a", "x": doc}}
+        )
+    )
 
 
 @given(rnd=seeds, n=st.integers(1, 8))
@@ -115,9 +128,11 @@ def test_libvirt_xml(rnd: random.Random, n: int) -> None:
 
 
 def test_libvirt_entity_tricks_are_refused() -> None:
-    for doc in ['<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><launchSecurity type="sev-snp"><policy>&e;</policy></launchSecurity>',
-                '<launchSecurity type="sev-snp"><policy>&lt;</policy></launchSecurity>',
-                '<launchSecurity type="sev-snp"><policy>&undefined;</policy></launchSecurity>']:
+    for doc in [
+        '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><launchSecurity type="sev-snp"><policy>&e;</policy></launchSecurity>',
+        '<launchSecurity type="sev-snp"><policy>&lt;</policy></launchSecurity>',
+        '<launchSecurity type="sev-snp"><policy>&undefined;</policy></launchSecurity>',
+    ]:
         with pytest.raises(Error):
             SevSnpGuest.from_libvirt(doc)
 
@@ -127,7 +142,9 @@ def test_attestation_reports(rnd: random.Random, n: int, cut: int) -> None:
     data = mutate(REPORT, rnd, n)
     only_errors(lambda: AttestationReport.from_bytes(data).to_json())
     only_errors(lambda: AttestationReport.from_bytes(REPORT[:cut]))
-    only_errors(lambda: AttestationReport.from_bytes(data).verify(FIXTURES / "attestation" / "vcek.testcer", now=tr.WHILE_VALID))
+    only_errors(
+        lambda: AttestationReport.from_bytes(data).verify(FIXTURES / "attestation" / "vcek.testcer", now=tr.WHILE_VALID)
+    )
 
 
 def _forged_milan_crl() -> bytes:
@@ -144,10 +161,14 @@ def _forged_milan_crl() -> bytes:
     ark = load_certs(FIXTURES / "attestation" / "ask_ark_milan.pem", "ask_ark")[1]
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     day = datetime.datetime(2025, 1, 1)
-    crl = (x509.CertificateRevocationListBuilder().issuer_name(ark.subject).last_update(day)
-           .next_update(day + datetime.timedelta(days=3650))
-           .add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(2).revocation_date(day).build())
-           .sign(key, hashes.SHA384(), rsa_padding=padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48)))
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ark.subject)
+        .last_update(day)
+        .next_update(day + datetime.timedelta(days=3650))
+        .add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(2).revocation_date(day).build())
+        .sign(key, hashes.SHA384(), rsa_padding=padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48))
+    )
     return crl.public_bytes(Encoding.DER)
 
 
@@ -162,11 +183,16 @@ def test_crls(rnd: random.Random, n: int, cut: int) -> None:
 
 
 def _der_len(n: int) -> bytes:
-    return bytes([n]) if n < 0x80 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return (
+        bytes([n])
+        if n < 0x80
+        else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")
+    )
 
 
 def _der_children(der: bytes) -> list:
     """The encoded elements inside a DER SEQUENCE (enough DER for a CRL's three parts)."""
+
     def length(pos: int) -> tuple:
         first = der[pos]
         if first < 0x80:
@@ -199,8 +225,30 @@ def test_crls_signed_by_the_trusted_ark(rnd: random.Random, n: int) -> None:
     only_errors(lambda: tr.verify_with_crl(b"\x30" + _der_len(len(inner)) + inner))
 
 
-@given(path=st.lists(st.sampled_from(["schema", "schema_version", "firmware", "size", "sha256", "ovmf_digest", "sections", 0, 1, "gpa",
-                                      "type", "sev_hash_table", "sev_es_reset_eip"]), min_size=1, max_size=3), value=json_values)
+@given(
+    path=st.lists(
+        st.sampled_from(
+            [
+                "schema",
+                "schema_version",
+                "firmware",
+                "size",
+                "sha256",
+                "ovmf_digest",
+                "sections",
+                0,
+                1,
+                "gpa",
+                "type",
+                "sev_hash_table",
+                "sev_es_reset_eip",
+            ]
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    value=json_values,
+)
 def test_manifests(path: list, value: Any) -> None:
     doc = json.loads(json.dumps(MANIFEST))
     target: Any = doc
@@ -224,7 +272,9 @@ def test_profile_documents(doc: Any) -> None:
 
 @settings(max_examples=20)
 @given(rnd=seeds, n=st.integers(1, 4))
-def test_measuring_mutated_images_only_raises_errors(rnd: random.Random, n: int, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_measuring_mutated_images_only_raises_errors(
+    rnd: random.Random, n: int, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     path = tmp_path_factory.mktemp("img") / "ovmf.fd"
     data = bytearray(A.read_bytes())
     for _ in range(n):
@@ -237,10 +287,32 @@ def test_measuring_mutated_images_only_raises_errors(rnd: random.Random, n: int,
     "argv",
     [
         ["qemu-object", "--object", "sev-snp-guest,id=a,host-data=@@@"],
-        ["launch", "--qmp", str(FIXTURES / "vectors.json"), "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", str(A)],
+        [
+            "launch",
+            "--qmp",
+            str(FIXTURES / "vectors.json"),
+            "--mode",
+            "snp",
+            "--vcpus",
+            "1",
+            "--vcpu-type",
+            "EPYC-v4",
+            "--ovmf",
+            str(A),
+        ],
         ["report", "show", str(A)],
         ["policy", "decode", "smt,,nonsense"],
-        ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--firmware-manifest", str(FIXTURES / "vectors.json")],
+        [
+            "measure",
+            "--mode",
+            "snp",
+            "--vcpus",
+            "1",
+            "--vcpu-type",
+            "EPYC-v4",
+            "--firmware-manifest",
+            str(FIXTURES / "vectors.json"),
+        ],
         ["id-block", "--measurement-hex", "00" * 48, "--id-key", str(FIXTURES / "vectors.json")],
         ["qemu-object", "--host-data", "@/nonexistent/file"],
     ],
@@ -251,6 +323,7 @@ def test_cli_hostile_input_exits_2_with_one_line(argv: list) -> None:
 
 
 # ---- bounded resources --------------------------------------------------------------------------
+
 
 def test_huge_sections_are_measured_in_bounded_memory(tmp_path: Path) -> None:
     """A firmware whose SNP_SEC_MEM claims almost all of the 4 GiB below it: one C call over ~1M
@@ -275,7 +348,9 @@ def test_two_gib_sparse_initrd_streams(tmp_path: Path) -> None:
     with open(initrd, "wb") as f:
         f.truncate(2 << 30)  # sparse: reads as zeros, no disk used
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    m = measure(mode="snp", ovmf=A, vcpus=1, vcpu_type="EPYC-v4", kernel=os.devnull, initrd=initrd, describe_inputs=True)
+    m = measure(
+        mode="snp", ovmf=A, vcpus=1, vcpu_type="EPYC-v4", kernel=os.devnull, initrd=initrd, describe_inputs=True
+    )
     grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert grown_kib < 64 * 1024, grown_kib
     assert m.inputs["initrd"]["size"] == 2 << 30
@@ -291,10 +366,13 @@ def test_blob_files_are_read_bounded(tmp_path: Path) -> None:
 
 # ---- secrets ----------------------------------------------------------------------------------
 
+
 def test_private_keys_never_reach_output(tmp_path: Path) -> None:
     key_text = (KEYS / "id_key_test.pem").read_text()
     secret_line = key_text.splitlines()[1]
-    rc, out, err = run_ours(["id-block", "--measurement-hex", "00" * 48, "--id-key", str(KEYS / "id_key_test.pem"), "--json"])
+    rc, out, err = run_ours(
+        ["id-block", "--measurement-hex", "00" * 48, "--id-key", str(KEYS / "id_key_test.pem"), "--json"]
+    )
     assert rc == 0 and secret_line not in out and "PRIVATE" not in out
     broken = tmp_path / "k.pem"
     broken.write_text(key_text.replace(secret_line, secret_line[:-4] + "AAAA"))
@@ -307,7 +385,9 @@ def test_non_p384_keys_rejected_by_name(tmp_path: Path) -> None:
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
     for key in (ec.generate_private_key(ec.SECP521R1()), ed25519.Ed25519PrivateKey.generate()):
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         path = tmp_path / "k.pem"
         path.write_bytes(pem)
         rc, _, err = run_ours(["id-block", "--measurement-hex", "00" * 48, "--id-key", str(path)])
@@ -337,8 +417,13 @@ def test_kernel_hashes_section_equals_a_full_buffer(offset: int) -> None:
     d = LaunchDigest()
     d.update_normal(image.gpa, image.data)
     d.update_normal(0x10000, hashes.section(offset, size))  # QEMU's whole zeroed section with the table
-    assert got.trace is None and measure(mode="snp", ovmf=image, vcpus=1, vcpu_type="EPYC-v4", kernel=os.devnull, append="x",
-                                         trace=True).trace[-2].digest == d.digest()  # type: ignore[index]
+    assert (
+        got.trace is None
+        and measure(mode="snp", ovmf=image, vcpus=1, vcpu_type="EPYC-v4", kernel=os.devnull, append="x", trace=True)
+        .trace[-2]
+        .digest
+        == d.digest()
+    )  # type: ignore[index]
 
 
 @pytest.mark.parametrize("content", [b"\xff\xfe{", b"[" * 100000, b'{"a": ' * 50000])
@@ -346,12 +431,14 @@ def test_hostile_json_files_exit_2(tmp_path: Path, content: bytes) -> None:
     bad = tmp_path / "bad.json"
     bad.write_bytes(content)
     base = ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4"]
-    for argv in (["measure", *base, "--ovmf", str(A), "--profile-file", str(bad)],
-                 ["measure", *base, "--firmware-manifest", str(bad)],
-                 ["launch", "--qmp", str(bad), *base, "--ovmf", str(A)],
-                 ["launch", "--libvirt", str(bad), *base, "--ovmf", str(A)],
-                 ["qemu-object", "--from-id-block", str(bad)],
-                 ["table", "--firmware-manifest", str(bad), "--vcpu-type", "EPYC-v4"]):
+    for argv in (
+        ["measure", *base, "--ovmf", str(A), "--profile-file", str(bad)],
+        ["measure", *base, "--firmware-manifest", str(bad)],
+        ["launch", "--qmp", str(bad), *base, "--ovmf", str(A)],
+        ["launch", "--libvirt", str(bad), *base, "--ovmf", str(A)],
+        ["qemu-object", "--from-id-block", str(bad)],
+        ["table", "--firmware-manifest", str(bad), "--vcpu-type", "EPYC-v4"],
+    ):
         rc, out, err = run_ours(argv)
         assert rc == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, (argv, err)
 
@@ -362,8 +449,14 @@ def test_non_utf8_append_hashes_the_argument_bytes() -> None:
     raw = b"console=\xff\xfe"
     text = os.fsdecode(raw)  # how Python hands such an argv entry to us
     m = measure(mode="snp", ovmf=A, vcpus=1, vcpu_type="EPYC-v4", kernel=os.devnull, append=text)
-    want = measure(mode="snp", ovmf=A, vcpus=1, vcpu_type="EPYC-v4", kernel=os.devnull,
-                   append_hash=hashlib.sha256(raw + b"\0").hexdigest())
+    want = measure(
+        mode="snp",
+        ovmf=A,
+        vcpus=1,
+        vcpu_type="EPYC-v4",
+        kernel=os.devnull,
+        append_hash=hashlib.sha256(raw + b"\0").hexdigest(),
+    )
     assert m.digest == want.digest
 
 
@@ -383,8 +476,11 @@ def test_kernel_and_initrd_hashes_and_which_error_comes_first(tmp_path: Path) ->
     assert h is not None and os.sched_getaffinity(0) == before
     assert h.kernel == hashlib.sha256(kernel.read_bytes()).digest()
     assert h.initrd == hashlib.sha256(initrd.read_bytes()).digest()
-    for k, i, field in ((tmp_path / "no-k", tmp_path / "no-i", "kernel"), (kernel, tmp_path / "no-i", "initrd"),
-                        (tmp_path / "no-k", initrd, "kernel")):
+    for k, i, field in (
+        (tmp_path / "no-k", tmp_path / "no-i", "kernel"),
+        (kernel, tmp_path / "no-i", "initrd"),
+        (tmp_path / "no-k", initrd, "kernel"),
+    ):
         with pytest.raises(InvalidInputError) as exc:
             KernelHashes.from_inputs(kernel=k, initrd=i)
         assert exc.value.field == field

@@ -128,7 +128,9 @@ def test_section_rules() -> None:
     expect_error(build_image(sections=[(0x800000, 0, 2)]), "non-empty")
     expect_error(build_image(sections=[(0xFFFFE000, 0x1000, 2)]), "overlaps the firmware image")
     expect_error(build_image(sections=[(0xFFFFF000, 0x2000, 1)]), "passes 4 GiB")
-    expect_error(build_image(sections=[(0x800000, 0x3000, 1), (0x802000, 0x1000, 2)]), "section 1", "overlaps section 0")
+    expect_error(
+        build_image(sections=[(0x800000, 0x3000, 1), (0x802000, 0x1000, 2)]), "section 1", "overlaps section 0"
+    )
 
 
 def test_unknown_section_type_warns() -> None:
@@ -182,7 +184,10 @@ SEEDS = [
 ]
 
 
-@given(seed=st.sampled_from(range(len(SEEDS))), flips=st.lists(st.tuples(st.integers(0, 4095), st.integers(0, 7)), max_size=8))
+@given(
+    seed=st.sampled_from(range(len(SEEDS))),
+    flips=st.lists(st.tuples(st.integers(0, 4095), st.integers(0, 7)), max_size=8),
+)
 def test_bit_flips_in_the_table_area_only_raise_snpmeasure_errors(seed: int, flips: list) -> None:
     data = bytearray(SEEDS[seed])
     for pos, bit in flips:
@@ -190,7 +195,12 @@ def test_bit_flips_in_the_table_area_only_raise_snpmeasure_errors(seed: int, fli
     _exercise(bytes(data))
 
 
-@given(seed=st.sampled_from(range(len(SEEDS))), cut=st.integers(0, 8192), value=st.integers(0, 0xFFFF), where=st.integers(0, 400))
+@given(
+    seed=st.sampled_from(range(len(SEEDS))),
+    cut=st.integers(0, 8192),
+    value=st.integers(0, 0xFFFF),
+    where=st.integers(0, 400),
+)
 def test_truncation_and_size_fields(seed: int, cut: int, value: int, where: int) -> None:
     data = bytearray(SEEDS[seed])
     pos = len(data) - 32 - 18 - where

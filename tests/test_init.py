@@ -29,7 +29,9 @@ def _type_checking_imports() -> dict:
             for imp in node.body:
                 assert isinstance(imp, ast.ImportFrom) and imp.level == 1, ast.unparse(imp)
                 for alias in imp.names:
-                    assert alias.asname == alias.name, f"{alias.name}: re-export it as 'import {alias.name} as {alias.name}'"
+                    assert alias.asname == alias.name, (
+                        f"{alias.name}: re-export it as 'import {alias.name} as {alias.name}'"
+                    )
                     found[alias.name] = imp.module
     return found
 
@@ -82,13 +84,27 @@ def test_every_exception_is_in_errors_and_exported() -> None:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ClassDef):
                 bases = {ast.unparse(b) for b in node.bases}
-                assert not any(b.endswith(("Error", "Exception")) for b in bases), f"{path.name}: {node.name} belongs in errors.py"
+                assert not any(b.endswith(("Error", "Exception")) for b in bases), (
+                    f"{path.name}: {node.name} belongs in errors.py"
+                )
 
 
 def test_mypy_strict_accepts_a_consumer_of_the_documented_api() -> None:
     """tests/typing/consumer.py uses every name the README and docs show, as a user's script would."""
-    res = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir=/dev/null",
-                          str(ROOT / "tests" / "typing" / "consumer.py")], capture_output=True, text=True, cwd=ROOT)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "--cache-dir=/dev/null",
+            str(ROOT / "tests" / "typing" / "consumer.py"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
 
 

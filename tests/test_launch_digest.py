@@ -155,7 +155,9 @@ BAD_UPDATES: List[Tuple[str, dict]] = [
 
 
 @pytest.mark.parametrize("field,kwargs", BAD_UPDATES)
-def test_invalid_update_raises_and_changes_nothing(digest_cls: Type[LaunchDigestBase], field: str, kwargs: dict) -> None:
+def test_invalid_update_raises_and_changes_nothing(
+    digest_cls: Type[LaunchDigestBase], field: str, kwargs: dict
+) -> None:
     d = digest_cls(seed=OVMF_HASH)
     with pytest.raises(InvalidInputError) as exc:
         d.update(**kwargs)
@@ -242,7 +244,9 @@ def test_every_chain_entry_point_per_kernel(kernel: str) -> None:
         for threads in (1, 2):
             d = _core.NativeLaunchDigest(OVMF_HASH, threads=threads)
             d.update_normal(0xFFFF_F000_0010_0000, data)
-            d.update(PageType.ZERO, 0x1234_5678_9000, length=4096 * 70, imi=1, vmpl1_perms=1, vmpl2_perms=2, vmpl3_perms=3)
+            d.update(
+                PageType.ZERO, 0x1234_5678_9000, length=4096 * 70, imi=1, vmpl1_perms=1, vmpl2_perms=2, vmpl3_perms=3
+            )
             d.update_fill(PageType.NORMAL, 0x40_0000, fill, 37)
             d.update_fill(PageType.CPUID, 0x80_0000, fill, 5)
             assert d.update_vmsa_each(vmsa, count=9) == ref_trail
@@ -263,7 +267,12 @@ def test_threaded_update_leaves_the_callers_affinity_alone() -> None:
 
 
 @pytest.mark.skipif("native" not in BACKENDS, reason="native core not built")
-@given(npages=st.integers(1, 700), split=st.integers(0, 700), threads=st.sampled_from([1, 2, 3, 4]), rnd=st.integers(0, 2**32).map(random.Random))
+@given(
+    npages=st.integers(1, 700),
+    split=st.integers(0, 700),
+    threads=st.sampled_from([1, 2, 3, 4]),
+    rnd=st.integers(0, 2**32).map(random.Random),
+)
 def test_split_regions_and_threads_agree(npages: int, split: int, threads: int, rnd: random.Random) -> None:
     split = min(split, npages)
     data = rnd.randbytes(4096 * npages)
@@ -278,6 +287,7 @@ def test_split_regions_and_threads_agree(npages: int, split: int, threads: int, 
 
 
 # ---- the C entry points check their own arguments ----------------------------------------
+
 
 @pytest.mark.skipif("native" not in BACKENDS, reason="native core not built")
 @pytest.mark.parametrize(
@@ -333,7 +343,11 @@ def test_update_fill_equals_a_full_buffer(npages: int, ptype: PageType, fill: in
 
 def test_update_fill_rules(digest_cls: Type[LaunchDigestBase]) -> None:
     d = digest_cls(seed=OVMF_HASH)
-    for kwargs, field in ((dict(npages=-1), "npages"), (dict(page=bytes(100)), "page"), (dict(gpa=(1 << 64) - 4096, npages=2), "gpa")):
+    for kwargs, field in (
+        (dict(npages=-1), "npages"),
+        (dict(page=bytes(100)), "page"),
+        (dict(gpa=(1 << 64) - 4096, npages=2), "gpa"),
+    ):
         args = dict(page_type=1, gpa=0, page=bytes(4096), npages=1)
         args.update(kwargs)
         with pytest.raises(InvalidInputError) as exc:

@@ -27,6 +27,7 @@ try:  # the differential oracle; sev-snp-measure 0.0.13 needs Python >= 3.10 (th
     from sevsnpmeasure import guest as ssm_guest
     from sevsnpmeasure.sev_mode import SevMode
     from sevsnpmeasure.vmm_types import VMMType
+
     HAVE_SSM = True
 except ImportError:
     HAVE_SSM = False
@@ -73,8 +74,12 @@ def test_must_fail_vectors(vector: Dict[str, Any]) -> None:
 @pytest.mark.parametrize("vector", VECTORS["sev_launch_measure_hmac"], ids=lambda v: v["name"])
 def test_sev_launch_measure_hmac(vector: Dict[str, Any]) -> None:
     got = sev_launch_measurement(
-        bytes.fromhex(vector["launch_digest"]), tik=bytes.fromhex(vector["tik"]), mnonce=bytes.fromhex(vector["mnonce"]),
-        api_major=int(vector["api_major"], 16), api_minor=int(vector["api_minor"], 16), build=int(vector["build"], 16),
+        bytes.fromhex(vector["launch_digest"]),
+        tik=bytes.fromhex(vector["tik"]),
+        mnonce=bytes.fromhex(vector["mnonce"]),
+        api_major=int(vector["api_major"], 16),
+        api_minor=int(vector["api_minor"], 16),
+        build=int(vector["build"], 16),
         policy=int(vector["policy"], 16),
     )
     assert got.hex() == vector["expected"]
@@ -83,13 +88,34 @@ def test_sev_launch_measure_hmac(vector: Dict[str, Any]) -> None:
 @needs_ssm
 def test_svsm_mode_matches_sev_snp_measure() -> None:
     for vcpus in (1, 2, 5):
-        ours = measure(mode="snp:svsm", ovmf=PEER / "svsm_ovmf.fd", svsm=PEER / "svsm.bin", vars_size=540672, vcpus=vcpus, vcpu_type="EPYC-v4")
-        theirs = ssm_guest.calc_launch_digest(SevMode.SEV_SNP_SVSM, vcpus, 0x800F12, str(PEER / "svsm_ovmf.fd"), None, None, None,
-                                              1, "", VMMType.QEMU, False, str(PEER / "svsm.bin"), 540672)
+        ours = measure(
+            mode="snp:svsm",
+            ovmf=PEER / "svsm_ovmf.fd",
+            svsm=PEER / "svsm.bin",
+            vars_size=540672,
+            vcpus=vcpus,
+            vcpu_type="EPYC-v4",
+        )
+        theirs = ssm_guest.calc_launch_digest(
+            SevMode.SEV_SNP_SVSM,
+            vcpus,
+            0x800F12,
+            str(PEER / "svsm_ovmf.fd"),
+            None,
+            None,
+            None,
+            1,
+            "",
+            VMMType.QEMU,
+            False,
+            str(PEER / "svsm.bin"),
+            540672,
+        )
         assert ours.digest == theirs
 
 
 # ---- the CLI prints what sev-snp-measure prints ---------------------------------------------
+
 
 def run_ssm(argv: List[str], monkeypatch: pytest.MonkeyPatch) -> tuple:
     out = io.StringIO()
@@ -103,26 +129,109 @@ A = str(PEER / "ovmf_AmdSev_suffix.bin")
 X = str(PEER / "ovmf_OvmfX64_suffix.bin")
 CLI_CASES = [
     ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A],
-    ["--mode", "snp", "--vcpus", "4", "--vcpu-type", "EPYC-Milan", "--ovmf", A, "--kernel", EMPTY, "--append", "console=ttyS0", "-v"],
+    [
+        "--mode",
+        "snp",
+        "--vcpus",
+        "4",
+        "--vcpu-type",
+        "EPYC-Milan",
+        "--ovmf",
+        A,
+        "--kernel",
+        EMPTY,
+        "--append",
+        "console=ttyS0",
+        "-v",
+    ],
     ["--mode", "snp", "--vcpus", "2", "--vcpu-sig", "0xa00f11", "--ovmf", A, "--output-format", "base64"],
     ["--mode", "snp", "--vcpus", "3", "--vcpu-family", "25", "--vcpu-model", "17", "--vcpu-stepping", "0", "--ovmf", X],
     ["--mode", "snp", "--vcpus", "2", "--vmm-type", "ec2", "--ovmf", A, "--kernel", EMPTY, "--initrd", EMPTY],
     ["--mode", "snp", "--vcpus", "2", "--vmm-type", "gce", "--ovmf", X, "--guest-features", "0x21"],
     ["--mode", "snp:ovmf-hash", "--ovmf", A],
-    ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--snp-ovmf-hash",
-     "086e2e9149ebf45abdc3445fba5b2da8270bdbb04094d7a2c37faaa4b24af3aa16aff8c374c2a55c467a50da6d466b74"],
+    [
+        "--mode",
+        "snp",
+        "--vcpus",
+        "1",
+        "--vcpu-type",
+        "EPYC-v4",
+        "--ovmf",
+        A,
+        "--snp-ovmf-hash",
+        "086e2e9149ebf45abdc3445fba5b2da8270bdbb04094d7a2c37faaa4b24af3aa16aff8c374c2a55c467a50da6d466b74",
+    ],
     ["--mode", "seves", "--vcpus", "2", "--vcpu-type", "EPYC-Rome", "--ovmf", A, "--kernel", EMPTY, "-v"],
     ["--mode", "sev", "--ovmf", A, "--kernel", EMPTY, "--append", "x y", "--output-format", "base64"],
-    ["--mode", "snp:svsm", "--vcpus", "2", "--vcpu-type", "EPYC-v4", "--ovmf", str(PEER / "svsm_ovmf.fd"), "--svsm",
-     str(PEER / "svsm.bin"), "--vars-size", "540672", "-v"],
+    [
+        "--mode",
+        "snp:svsm",
+        "--vcpus",
+        "2",
+        "--vcpu-type",
+        "EPYC-v4",
+        "--ovmf",
+        str(PEER / "svsm_ovmf.fd"),
+        "--svsm",
+        str(PEER / "svsm.bin"),
+        "--vars-size",
+        "540672",
+        "-v",
+    ],
     # sev-snp-measure's precedence and what it ignores
     ["--mode", "snp", "--vcpus", "2", "--vcpu-sig", "0", "--vcpu-type", "EPYC-Milan", "--ovmf", A],
-    ["--mode", "snp", "--vcpus", "2", "--vcpu-family", "0", "--vcpu-model", "0", "--vcpu-stepping", "0", "--vcpu-type", "EPYC-Milan", "--ovmf", A],
-    ["--mode", "snp", "--vcpus", "2", "--vcpu-family", "25", "--vcpu-model", "1", "--vcpu-stepping", "1", "--vcpu-sig", "7", "--ovmf", A],
+    [
+        "--mode",
+        "snp",
+        "--vcpus",
+        "2",
+        "--vcpu-family",
+        "0",
+        "--vcpu-model",
+        "0",
+        "--vcpu-stepping",
+        "0",
+        "--vcpu-type",
+        "EPYC-Milan",
+        "--ovmf",
+        A,
+    ],
+    [
+        "--mode",
+        "snp",
+        "--vcpus",
+        "2",
+        "--vcpu-family",
+        "25",
+        "--vcpu-model",
+        "1",
+        "--vcpu-stepping",
+        "1",
+        "--vcpu-sig",
+        "7",
+        "--ovmf",
+        A,
+    ],
     ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--kernel", "", "--initrd", ""],
     ["--mode", "snp:ovmf-hash", "--ovmf", A, "--dump-vmsa", "--vmm-type", "foo", "--output-format", "base64", "-v"],
-    ["--mode", "snp:svsm", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", str(PEER / "svsm_ovmf.fd"), "--svsm",
-     str(PEER / "svsm.bin"), "--vars-size", "540672", "--guest-features", "0x21", "--kernel", EMPTY],
+    [
+        "--mode",
+        "snp:svsm",
+        "--vcpus",
+        "1",
+        "--vcpu-type",
+        "EPYC-v4",
+        "--ovmf",
+        str(PEER / "svsm_ovmf.fd"),
+        "--svsm",
+        str(PEER / "svsm.bin"),
+        "--vars-size",
+        "540672",
+        "--guest-features",
+        "0x21",
+        "--kernel",
+        EMPTY,
+    ],
     ["--mode", "snp", "--vcpus", "1_0", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--svsm", str(PEER / "svsm.bin")],
     ["--mode", "seves", "--vcpus", "3", "--vmm-type", "gce", "--ovmf", A, "--output-format", "base64"],
     ["--mode", "seves", "--vcpus", "3", "--vmm-type", "ec2", "--ovmf", A, "--kernel", EMPTY, "--append", "a"],
@@ -155,8 +264,14 @@ def cli_argvs(draw: st.DrawFn) -> List[str]:
         elif cpu == "sig":
             argv += ["--vcpu-sig", hex(draw(st.integers(1, 0xFFFFFFF)))]
         else:
-            argv += ["--vcpu-family", str(draw(st.integers(1, 0x10E))), "--vcpu-model", str(draw(st.integers(0, 255))),
-                     "--vcpu-stepping", str(draw(st.integers(0, 15)))]
+            argv += [
+                "--vcpu-family",
+                str(draw(st.integers(1, 0x10E))),
+                "--vcpu-model",
+                str(draw(st.integers(0, 255))),
+                "--vcpu-stepping",
+                str(draw(st.integers(0, 15))),
+            ]
         if mode == "snp" and draw(st.booleans()):
             argv += ["--guest-features", hex(draw(st.sampled_from([1, 0x21, 0x201])))]
     if firmware == A and draw(st.booleans()):
@@ -164,7 +279,10 @@ def cli_argvs(draw: st.DrawFn) -> List[str]:
         if draw(st.booleans()):
             argv += ["--initrd", EMPTY]
         if draw(st.booleans()):
-            argv += ["--append", draw(st.text(alphabet="abc =_-,.0123456789", max_size=30).filter(lambda t: not t.startswith("-")))]
+            argv += [
+                "--append",
+                draw(st.text(alphabet="abc =_-,.0123456789", max_size=30).filter(lambda t: not t.startswith("-"))),
+            ]
     argv += draw(st.sampled_from([[], ["-v"], ["--output-format", "base64"], ["--output-format", "base64", "-v"]]))
     return argv
 
@@ -210,7 +328,8 @@ def test_cli_json_and_trace() -> None:
     assert doc["trace"][-1]["digest"] == plain
     assert doc["profile"] == "qemu" and doc["vcpu_sig"] == "0x800f12" and doc["guest_features"] == "0x1"
     assert doc["inputs"]["ovmf"]["sha256"] and doc["inputs"]["kernel"]["sha256"] == (
-        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    )
     assert doc["snpmeasure_version"] == snpmeasure.__version__
     rc, out, _ = run_ours(argv + ["--trace"])
     lines = out.strip().splitlines()
@@ -227,21 +346,66 @@ def test_cli_list_profiles() -> None:
 @pytest.mark.parametrize(
     "argv,fragment",
     [
-        (["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", X, "--kernel", EMPTY], "SNP_KERNEL_HASHES"),
-        (["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--initrd", EMPTY], "initrd: needs a kernel"),
-        (["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--append", "x"], "append: needs a kernel"),
+        (
+            ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", X, "--kernel", EMPTY],
+            "SNP_KERNEL_HASHES",
+        ),
+        (
+            ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--initrd", EMPTY],
+            "initrd: needs a kernel",
+        ),
+        (
+            ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--append", "x"],
+            "append: needs a kernel",
+        ),
         (["--mode", "snp", "--vcpus", "1", "--ovmf", A], "vcpu_type"),
         (["--mode", "snp", "--vcpu-type", "EPYC-v4", "--ovmf", A], "vcpus: is required"),
         (["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", "/nonexistent.fd"], "/nonexistent.fd"),
         (["--mode", "snp", "--vcpus", "1", "--vcpu-type", "Pentium", "--ovmf", A], "unknown CPU model"),
         (["--mode", "snp", "--vcpus", "1", "--vcpu-family", "25", "--ovmf", A], "vcpu_model"),
-        (["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--profile", "ec2", "--vmm-type", "gce"], "contradicts"),
+        (
+            [
+                "--mode",
+                "snp",
+                "--vcpus",
+                "1",
+                "--vcpu-type",
+                "EPYC-v4",
+                "--ovmf",
+                A,
+                "--profile",
+                "ec2",
+                "--vmm-type",
+                "gce",
+            ],
+            "contradicts",
+        ),
         (["--mode", "sev", "--ovmf", X, "--kernel", EMPTY], "hash table"),
-        (["--mode", "snp:svsm", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--svsm", str(PEER / "svsm.bin")], "vars_size"),
-        (["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--snp-ovmf-hash", "abc"], "snp_ovmf_hash: must be 96"),
+        (
+            [
+                "--mode",
+                "snp:svsm",
+                "--vcpus",
+                "1",
+                "--vcpu-type",
+                "EPYC-v4",
+                "--ovmf",
+                A,
+                "--svsm",
+                str(PEER / "svsm.bin"),
+            ],
+            "vars_size",
+        ),
+        (
+            ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--snp-ovmf-hash", "abc"],
+            "snp_ovmf_hash: must be 96",
+        ),
         (["--mode", "sev", "--ovmf", A, "--dump-vmsa"], "--dump-vmsa"),
         (["--vcpus", "1", "--ovmf", A], "--mode"),
-        (["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--kernel-hash", "12"], "kernel_hash"),
+        (
+            ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--kernel-hash", "12"],
+            "kernel_hash",
+        ),
         (["--mode", "snp", "--vcpus", "zero", "--ovmf", A], "whole number"),
     ],
 )
@@ -270,10 +434,35 @@ def test_sev_hmac_cli(tmp_path: Path) -> None:
     tik = tmp_path / "tik.bin"
     tik.write_bytes(bytes.fromhex(v["tik"]))
     import base64
+
     m = measure(mode="sev", ovmf=A)
-    expected = sev_launch_measurement(m.digest, tik=tik.read_bytes(), mnonce=bytes.fromhex(v["mnonce"]), api_major=0, api_minor=0x12, build=0xF, policy=0)
+    expected = sev_launch_measurement(
+        m.digest,
+        tik=tik.read_bytes(),
+        mnonce=bytes.fromhex(v["mnonce"]),
+        api_major=0,
+        api_minor=0x12,
+        build=0xF,
+        policy=0,
+    )
     blob = base64.b64encode(expected + bytes.fromhex(v["mnonce"])).decode()
-    base = ["measure", "--mode", "sev", "--ovmf", A, "--tik", str(tik), "--api-major", "0", "--api-minor", "0x12", "--build", "15", "--policy", "0"]
+    base = [
+        "measure",
+        "--mode",
+        "sev",
+        "--ovmf",
+        A,
+        "--tik",
+        str(tik),
+        "--api-major",
+        "0",
+        "--api-minor",
+        "0x12",
+        "--build",
+        "15",
+        "--policy",
+        "0",
+    ]
     rc, out, _ = run_ours(base + ["--launch-measure-blob", blob])
     assert rc == 0 and out.splitlines()[-1] == f"launch-measure: {expected.hex()}"
     bad = base64.b64encode(bytes(32) + bytes.fromhex(v["mnonce"])).decode()
@@ -283,6 +472,7 @@ def test_sev_hmac_cli(tmp_path: Path) -> None:
 
 
 # ---- profiles --------------------------------------------------------------------------------
+
 
 def test_profile_file(tmp_path: Path) -> None:
     p = tmp_path / "p.json"
@@ -312,7 +502,9 @@ def test_profile_file(tmp_path: Path) -> None:
 def test_bad_profile_files(tmp_path: Path, doc: Any, field: str) -> None:
     p = tmp_path / "p.json"
     p.write_text(json.dumps(doc))
-    rc, out, err = run_ours(["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--profile-file", str(p)])
+    rc, out, err = run_ours(
+        ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--profile-file", str(p)]
+    )
     assert rc == 2 and field in err
 
 
@@ -328,6 +520,7 @@ def test_profiles_differ_where_documented() -> None:
 
 
 # ---- differential: sev-snp-measure as the oracle --------------------------------------------
+
 
 def test_the_oracle_is_present_where_it_installs() -> None:
     if sys.version_info >= (3, 10):
@@ -348,9 +541,14 @@ def configs(draw: st.DrawFn) -> Dict[str, Any]:
     firmware = draw(st.sampled_from(["ovmf_AmdSev_suffix.bin", "ovmf_OvmfX64_suffix.bin"]))
     kernel = firmware == "ovmf_AmdSev_suffix.bin" and draw(st.booleans())
     cfg: Dict[str, Any] = dict(
-        mode=mode, firmware=firmware, vmm=draw(st.sampled_from(["qemu", "ec2", "gce"])) if mode != "sev" else "qemu",
-        vcpus=draw(st.integers(1, 64)), features=draw(st.sampled_from([0x1, 0x21, 0x201, 0x1 | (1 << 14)])),
-        kernel=kernel, initrd=kernel and draw(st.booleans()), append=draw(st.one_of(st.none(), st.text(max_size=40))) if kernel else None,
+        mode=mode,
+        firmware=firmware,
+        vmm=draw(st.sampled_from(["qemu", "ec2", "gce"])) if mode != "sev" else "qemu",
+        vcpus=draw(st.integers(1, 64)),
+        features=draw(st.sampled_from([0x1, 0x21, 0x201, 0x1 | (1 << 14)])),
+        kernel=kernel,
+        initrd=kernel and draw(st.booleans()),
+        append=draw(st.one_of(st.none(), st.text(max_size=40))) if kernel else None,
     )
     if draw(st.booleans()):
         cfg["vcpu_type"] = draw(st.sampled_from(CPU_TYPES))
@@ -361,7 +559,9 @@ def configs(draw: st.DrawFn) -> Dict[str, Any]:
 
 @needs_ssm
 @given(cfg=configs(), blobs=st.tuples(st.binary(max_size=3000), st.binary(max_size=3000)))
-def test_differential_against_sev_snp_measure(cfg: Dict[str, Any], blobs: tuple, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_differential_against_sev_snp_measure(
+    cfg: Dict[str, Any], blobs: tuple, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     d = tmp_path_factory.mktemp("k")
     kernel = initrd = None
     if cfg["kernel"]:
@@ -370,21 +570,49 @@ def test_differential_against_sev_snp_measure(cfg: Dict[str, Any], blobs: tuple,
     if cfg["initrd"]:
         initrd = d / "initrd"
         initrd.write_bytes(blobs[1])
-    sig = ssm_cli.vcpu_types.CPU_SIGS[cfg["vcpu_type"]] if "vcpu_type" in cfg else ssm_cli.vcpu_types.cpu_sig(*cfg["fms"])
+    sig = (
+        ssm_cli.vcpu_types.CPU_SIGS[cfg["vcpu_type"]] if "vcpu_type" in cfg else ssm_cli.vcpu_types.cpu_sig(*cfg["fms"])
+    )
     ours = measure(
-        mode=cfg["mode"], ovmf=PEER / cfg["firmware"], vcpus=cfg["vcpus"], vcpu_type=cfg.get("vcpu_type"),
-        vcpu_family=cfg["fms"][0] if "fms" in cfg else None, vcpu_model=cfg["fms"][1] if "fms" in cfg else None,
-        vcpu_stepping=cfg["fms"][2] if "fms" in cfg else None, profile=cfg["vmm"], kernel=kernel, initrd=initrd,
-        append=cfg["append"], guest_features=cfg["features"] if cfg["mode"] == "snp" else None,
+        mode=cfg["mode"],
+        ovmf=PEER / cfg["firmware"],
+        vcpus=cfg["vcpus"],
+        vcpu_type=cfg.get("vcpu_type"),
+        vcpu_family=cfg["fms"][0] if "fms" in cfg else None,
+        vcpu_model=cfg["fms"][1] if "fms" in cfg else None,
+        vcpu_stepping=cfg["fms"][2] if "fms" in cfg else None,
+        profile=cfg["vmm"],
+        kernel=kernel,
+        initrd=initrd,
+        append=cfg["append"],
+        guest_features=cfg["features"] if cfg["mode"] == "snp" else None,
     )
     theirs = ssm_guest.calc_launch_digest(
-        SSM_MODE[cfg["mode"]], cfg["vcpus"], sig, str(PEER / cfg["firmware"]), kernel and str(kernel), initrd and str(initrd),
-        cfg["append"], cfg["features"], "", SSM_VMM[cfg["vmm"]],
+        SSM_MODE[cfg["mode"]],
+        cfg["vcpus"],
+        sig,
+        str(PEER / cfg["firmware"]),
+        kernel and str(kernel),
+        initrd and str(initrd),
+        cfg["append"],
+        cfg["features"],
+        "",
+        SSM_VMM[cfg["vmm"]],
     )
     assert ours.digest == theirs
-    again = measure(mode=cfg["mode"], ovmf=PEER / cfg["firmware"], vcpus=cfg["vcpus"], vcpu_sig=sig, profile=cfg["vmm"],
-                    kernel=kernel, initrd=initrd, append=cfg["append"],
-                    guest_features=cfg["features"] if cfg["mode"] == "snp" else None, trace=True, describe_inputs=True)
+    again = measure(
+        mode=cfg["mode"],
+        ovmf=PEER / cfg["firmware"],
+        vcpus=cfg["vcpus"],
+        vcpu_sig=sig,
+        profile=cfg["vmm"],
+        kernel=kernel,
+        initrd=initrd,
+        append=cfg["append"],
+        guest_features=cfg["features"] if cfg["mode"] == "snp" else None,
+        trace=True,
+        describe_inputs=True,
+    )
     assert again.digest == theirs and (again.trace is None or again.trace[-1].digest == theirs)
 
 
@@ -394,7 +622,9 @@ REAL = debian_ovmf_images()
 
 
 @needs_ssm
-@pytest.mark.skipif(not REAL, reason="Debian's OVMF images are absent (.ci/run downloads them with 'apt-get download ovmf')")
+@pytest.mark.skipif(
+    not REAL, reason="Debian's OVMF images are absent (.ci/run downloads them with 'apt-get download ovmf')"
+)
 @pytest.mark.parametrize("vcpus", [1, 4])
 @pytest.mark.parametrize("vmm", ["qemu", "ec2", "gce"])
 def test_debian_ovmf_against_sev_snp_measure(vcpus: int, vmm: str) -> None:
@@ -404,7 +634,9 @@ def test_debian_ovmf_against_sev_snp_measure(vcpus: int, vmm: str) -> None:
             if mode == "snp:ovmf-hash":
                 theirs = ssm_guest.calc_snp_ovmf_hash(str(path))
             else:
-                theirs = ssm_guest.calc_launch_digest(SSM_MODE[mode], vcpus, 0xA00F11, str(path), None, None, None, 1, "", SSM_VMM[vmm])
+                theirs = ssm_guest.calc_launch_digest(
+                    SSM_MODE[mode], vcpus, 0xA00F11, str(path), None, None, None, 1, "", SSM_VMM[vmm]
+                )
             assert ours.digest == theirs, (path, mode)
 
 
@@ -443,8 +675,10 @@ def test_public_names_are_not_shadowed_by_submodules() -> None:
 
     modules = {m.name for m in pkgutil.iter_modules(snpmeasure.__path__)}
     assert not modules & set(snpmeasure._EXPORTS), modules & set(snpmeasure._EXPORTS)
-    code = ("import snpmeasure, importlib, pkgutil\n"
-            "snpmeasure.sweep\n"
-            "for m in pkgutil.iter_modules(snpmeasure.__path__):\n    if m.name != '__main__': importlib.import_module('snpmeasure.' + m.name)\n"
-            "assert callable(snpmeasure.measure) and not isinstance(snpmeasure.measure, type(snpmeasure))\n")
+    code = (
+        "import snpmeasure, importlib, pkgutil\n"
+        "snpmeasure.sweep\n"
+        "for m in pkgutil.iter_modules(snpmeasure.__path__):\n    if m.name != '__main__': importlib.import_module('snpmeasure.' + m.name)\n"
+        "assert callable(snpmeasure.measure) and not isinstance(snpmeasure.measure, type(snpmeasure))\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -24,8 +24,14 @@ def test_int_round_trip(value: int) -> None:
     assert GuestPolicy.parse(str(value)) == pol
 
 
-@given(st.builds(GuestPolicy, abi_major=st.integers(0, 255), abi_minor=st.integers(0, 255),
-                 **{attr: st.booleans() for attr, *_ in FLAG_BITS}))
+@given(
+    st.builds(
+        GuestPolicy,
+        abi_major=st.integers(0, 255),
+        abi_minor=st.integers(0, 255),
+        **{attr: st.booleans() for attr, *_ in FLAG_BITS},
+    )
+)
 def test_fields_round_trip(pol: GuestPolicy) -> None:
     assert GuestPolicy.from_int(pol.to_int()) == pol
     flags = [flag for attr, _, flag, *_ in FLAG_BITS if getattr(pol, attr)] + [f"abi={pol.abi_major}.{pol.abi_minor}"]
@@ -42,8 +48,14 @@ def test_named_bits() -> None:
 
 @pytest.mark.parametrize(
     "value,fragment",
-    [(0x10000, "bit 17"), (0x300000, "bit 17"), (0x30000 | 1 << 26, "bit 26"), (0x30000 | 1 << 63, "bit 63"),
-     (-1, "64-bit"), (1 << 64, "64-bit")],
+    [
+        (0x10000, "bit 17"),
+        (0x300000, "bit 17"),
+        (0x30000 | 1 << 26, "bit 26"),
+        (0x30000 | 1 << 63, "bit 63"),
+        (-1, "64-bit"),
+        (1 << 64, "64-bit"),
+    ],
 )
 def test_bad_ints_name_the_bit(value: int, fragment: str) -> None:
     with pytest.raises(PolicyError) as exc:

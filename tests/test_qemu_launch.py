@@ -56,7 +56,9 @@ def test_round_trips_cli_qmp_libvirt(obj: SevSnpGuest) -> None:
 
 
 def test_cli_syntax() -> None:
-    o = SevSnpGuest.from_cli("-object sev-snp-guest,id=sev0,policy=0x30000,author-key-enabled=on,kernel-hashes=yes,cbitpos=51,reduced-phys-bits=1")
+    o = SevSnpGuest.from_cli(
+        "-object sev-snp-guest,id=sev0,policy=0x30000,author-key-enabled=on,kernel-hashes=yes,cbitpos=51,reduced-phys-bits=1"
+    )
     assert o.author_key_enabled and o.kernel_hashes and o.cbitpos == 51 and o.policy == 0x30000
     o = SevSnpGuest.from_cli("qom-type=sev-snp-guest,id=x,policy=196608,reduced-phys-bits=1,sev-device=/dev/sev,,odd")
     assert o.sev_device == "/dev/sev,odd" and o.to_cli().endswith("sev-device=/dev/sev,,odd")
@@ -84,7 +86,10 @@ def test_cli_syntax() -> None:
         ("sev-snp-guest,policy=0x30000,reduced-phys-bits=1", "Parameter 'id' is missing"),
         ("sev-snp-guest,id=a,reduced-phys-bits=1,host-data=AAAA", "parameter length of 3 not equal to 32"),
         ("sev-snp-guest,id=a,reduced-phys-bits=1,id-block=AAAA", "parameter length of 3 not equal to 96"),
-        ("sev-snp-guest,id=a,reduced-phys-bits=1,guest-visible-workarounds=AAAA", "parameter length of 3 exceeds max of 16"),
+        (
+            "sev-snp-guest,id=a,reduced-phys-bits=1,guest-visible-workarounds=AAAA",
+            "parameter length of 3 exceeds max of 16",
+        ),
         ("sev-snp-guest,id=a,reduced-phys-bits=1,host-data=AA AA", "Base64 data contains invalid characters"),
         ("sev-snp-guest,id=a,reduced-phys-bits=1,tsc-frequency=1", "secure-tsc"),
         ("sev-snp-guest,id=a,init-flags=1", "init-flags"),
@@ -116,16 +121,23 @@ def test_libvirt_safety_and_errors() -> None:
     dom = "<domain><launchSecurity type='sev-snp' vcek='no'><policy>0x00030000</policy></launchSecurity></domain>"
     o = SevSnpGuest.from_libvirt(dom)
     assert o.vcek_disabled and o.policy == 0x30000
-    assert SevSnpGuest.from_libvirt("<launchSecurity type='sev-snp'><policy>30000</policy></launchSecurity>").policy == 0x30000
-    decoy = ("<domain><metadata><launchSecurity type='sev-snp'><policy>0x30000</policy></launchSecurity></metadata>"
-             "<launchSecurity type='sev-snp'><policy>0x70000</policy></launchSecurity></domain>")
+    assert (
+        SevSnpGuest.from_libvirt("<launchSecurity type='sev-snp'><policy>30000</policy></launchSecurity>").policy
+        == 0x30000
+    )
+    decoy = (
+        "<domain><metadata><launchSecurity type='sev-snp'><policy>0x30000</policy></launchSecurity></metadata>"
+        "<launchSecurity type='sev-snp'><policy>0x70000</policy></launchSecurity></domain>"
+    )
     assert SevSnpGuest.from_libvirt(decoy).policy == 0x70000
     with pytest.raises(QemuObjectError, match="exactly one"):
         SevSnpGuest.from_libvirt("<domain><metadata><launchSecurity type='sev-snp'/></metadata></domain>")
     with pytest.raises(QemuObjectError, match="policy"):
         SevSnpGuest.from_libvirt("<launchSecurity type='sev-snp'><cbitpos>51</cbitpos></launchSecurity>")
     with pytest.raises(QemuObjectError, match="decimal"):
-        SevSnpGuest.from_libvirt("<launchSecurity type='sev-snp'><policy>0x30000</policy><cbitpos>0x33</cbitpos></launchSecurity>")
+        SevSnpGuest.from_libvirt(
+            "<launchSecurity type='sev-snp'><policy>0x30000</policy><cbitpos>0x33</cbitpos></launchSecurity>"
+        )
 
 
 def test_qmp_errors() -> None:
@@ -136,6 +148,7 @@ def test_qmp_errors() -> None:
 
 
 # ---- the firmware model ------------------------------------------------------------------------
+
 
 def signed(ld: bytes = LD, policy: int = 0x30000, author: bool = True) -> Tuple[IdBlock, Any]:
     return sign_id_block(ld, KEYS / "id_key_test.pem", KEYS / "author_key_test.pem" if author else None, policy=policy)
@@ -151,7 +164,9 @@ def launched(policy: int = 0x30000, host: Optional[HostModel] = None) -> Firmwar
 def test_launch_finish_success_fields() -> None:
     block, auth = signed()
     r = launched().launch_finish(block, auth, author_key_enabled=True, host_data=b"\x07" * 32)
-    assert r.measurement == LD and r.id_key_digest == auth.id_key_digest and r.author_key_digest == auth.author_key_digest
+    assert (
+        r.measurement == LD and r.id_key_digest == auth.id_key_digest and r.author_key_digest == auth.author_key_digest
+    )
     assert r.host_data == b"\x07" * 32 and r.id_block_en and r.author_key_en
     r = launched().launch_finish(block, auth, author_key_enabled=False)
     assert r.author_key_digest == bytes(48) and not r.author_key_en
@@ -176,7 +191,10 @@ def test_launch_finish_status_paths_in_spec_order() -> None:
     assert status_of(lambda: launched().launch_finish(tampered, auth)) == Status.BAD_SIGNATURE
     _, other = signed()
     other_author = type(auth)(auth.id_block_sig, auth.id_key, other.id_block_sig, auth.author_key)
-    assert status_of(lambda: launched().launch_finish(block, other_author, author_key_enabled=True)) == Status.BAD_SIGNATURE
+    assert (
+        status_of(lambda: launched().launch_finish(block, other_author, author_key_enabled=True))
+        == Status.BAD_SIGNATURE
+    )
     assert launched().launch_finish(block, other_author, author_key_enabled=False).measurement == LD
     with pytest.raises(KvmError, match="EFAULT"):
         launched().launch_finish(block, None)
@@ -189,7 +207,10 @@ def test_launch_start_checks() -> None:
         Firmware().launch_start(0x70000)
     assert status_of(lambda: Firmware().launch_start(0x20000)) == Status.POLICY_FAILURE  # SMT=0 on an SMT host
     Firmware(host=HostModel(smt_enabled=False)).launch_start(0x20000)
-    assert status_of(lambda: Firmware(host=HostModel(abi=(1, 55))).launch_start(0x30000 | 1 << 25)) == Status.POLICY_FAILURE
+    assert (
+        status_of(lambda: Firmware(host=HostModel(abi=(1, 55))).launch_start(0x30000 | 1 << 25))
+        == Status.POLICY_FAILURE
+    )
     assert status_of(lambda: Firmware(host=HostModel(abi=(1, 51))).launch_start(0x31037)) == Status.POLICY_FAILURE
     Firmware(host=HostModel(kvm_checks=False)).launch_start(0x70000)
 
@@ -208,9 +229,20 @@ def test_state_machine_illegal_orders() -> None:
 
 # ---- the launch CLI: policy -> id-block -> qemu-object -> launch ---------------------------------
 
+
 def workflow(tmp_path: Path, extra_object: Sequence[str] = ()) -> str:
-    rc, out, _ = run_ours(["id-block", "--from-measure", *MEASURE, "--id-key", str(KEYS / "id_key_test.pem"),
-                           "--author-key", str(KEYS / "author_key_test.pem"), "--json"])
+    rc, out, _ = run_ours(
+        [
+            "id-block",
+            "--from-measure",
+            *MEASURE,
+            "--id-key",
+            str(KEYS / "id_key_test.pem"),
+            "--author-key",
+            str(KEYS / "author_key_test.pem"),
+            "--json",
+        ]
+    )
     assert rc == 0
     (tmp_path / "idb.json").write_text(out)
     rc, obj, _ = run_ours(["qemu-object", "--from-id-block", str(tmp_path / "idb.json"), *extra_object])
@@ -231,26 +263,52 @@ def test_launch_cli_success_and_formats(tmp_path: Path) -> None:
 
 def test_launch_cli_failures(tmp_path: Path) -> None:
     obj = workflow(tmp_path)
-    rc, out, _ = run_ours(["launch", "--object", obj, "--mode", "snp", "--vcpus", "3", "--vcpu-type", "EPYC-Milan", "--ovmf", A])
+    rc, out, _ = run_ours(
+        ["launch", "--object", obj, "--mode", "snp", "--vcpus", "3", "--vcpu-type", "EPYC-Milan", "--ovmf", A]
+    )
     assert rc == 1 and "BAD_MEASUREMENT" in out and LD.hex() in out
     wrong_policy = obj.replace("policy=0x30000", "policy=0xb0000")
     rc, out, _ = run_ours(["launch", "--object", wrong_policy, *MEASURE, "--json"])
     assert rc == 1 and json.loads(out)["status"] == "POLICY_FAILURE"
     raw = bytearray(base64.b64decode(obj.split("id-auth=")[1].split(",")[0]))
     raw[0x50] ^= 1  # a byte of ID_BLOCK_SIG.R
-    tampered = obj.split("id-auth=")[0] + "id-auth=" + base64.b64encode(bytes(raw)).decode() + "," + obj.split("id-auth=")[1].split(",", 1)[1]
+    tampered = (
+        obj.split("id-auth=")[0]
+        + "id-auth="
+        + base64.b64encode(bytes(raw)).decode()
+        + ","
+        + obj.split("id-auth=")[1].split(",", 1)[1]
+    )
     rc, out, _ = run_ours(["launch", "--object", tampered, *MEASURE, "--json"])
     assert rc == 1 and json.loads(out)["status"] == "BAD_SIGNATURE"
     rc, out, _ = run_ours(["launch", "--object", "sev-snp-guest,id=a,policy=0x70000,reduced-phys-bits=1", *MEASURE])
     assert rc == 1 and "KVM returns -EINVAL" in out
-    rc, out, _ = run_ours(["launch", "--object", "sev-snp-guest,id=a,policy=0x230000,reduced-phys-bits=1", *MEASURE,
-                           "--kvm-policy-bits", "0x1bffff"])  # a 6.11-era kernel: bits 0-17, 19, 20
+    rc, out, _ = run_ours(
+        [
+            "launch",
+            "--object",
+            "sev-snp-guest,id=a,policy=0x230000,reduced-phys-bits=1",
+            *MEASURE,
+            "--kvm-policy-bits",
+            "0x1bffff",
+        ]
+    )  # a 6.11-era kernel: bits 0-17, 19, 20
     assert rc == 1 and "bit 21" in out
-    rc, out, _ = run_ours(["launch", "--object", "sev-snp-guest,id=a,policy=0x30000,reduced-phys-bits=1", *MEASURE,
-                           "--kvm-policy-bits", "0x1bffff"])
+    rc, out, _ = run_ours(
+        [
+            "launch",
+            "--object",
+            "sev-snp-guest,id=a,policy=0x30000,reduced-phys-bits=1",
+            *MEASURE,
+            "--kvm-policy-bits",
+            "0x1bffff",
+        ]
+    )
     assert rc == 0, out
     for bad in ("-1", str(1 << 64)):
-        rc, _, err = run_ours(["launch", "--object", "sev-snp-guest,id=a,reduced-phys-bits=1", *MEASURE, "--kvm-policy-bits", bad])
+        rc, _, err = run_ours(
+            ["launch", "--object", "sev-snp-guest,id=a,reduced-phys-bits=1", *MEASURE, "--kvm-policy-bits", bad]
+        )
         assert rc == 2 and "--kvm-policy-bits: must be a 64-bit mask" in err, err
     rc, _, err = run_ours(["launch", "--object", "sev-snp-guest,id=a,host-data=AAAA,reduced-phys-bits=1", *MEASURE])
     assert rc == 2 and "not equal to 32" in err

@@ -75,7 +75,9 @@ def test_real_vcek_validity_window() -> None:
     r = AttestationReport.from_bytes(RAW)
     assert r.verify(VCEK, now=datetime.datetime(2029, 9, 24, 0, 55, 28, tzinfo=datetime.timezone.utc)) == "milan"
     for outside in (datetime.datetime(2029, 9, 24, 0, 55, 29), datetime.datetime(2022, 9, 24)):
-        with pytest.raises(SignatureError, match="VCEK certificate: valid from 2022-09-24T00:55:28Z to 2029-09-24T00:55:28Z, not at"):
+        with pytest.raises(
+            SignatureError, match="VCEK certificate: valid from 2022-09-24T00:55:28Z to 2029-09-24T00:55:28Z, not at"
+        ):
             r.verify(VCEK, now=outside)
 
 
@@ -88,8 +90,10 @@ def test_input_forms() -> None:
         AttestationReport.from_bytes(RAW[:1000])
 
 
-@pytest.mark.parametrize("chain,fragment", [("ask_ark_genoa.pem", "not AMD's root for 'milan'"),
-                                            ("ask_ark_turin_vcek.pem", "not AMD's root for 'milan'")])
+@pytest.mark.parametrize(
+    "chain,fragment",
+    [("ask_ark_genoa.pem", "not AMD's root for 'milan'"), ("ask_ark_turin_vcek.pem", "not AMD's root for 'milan'")],
+)
 def test_wrong_chain_fails_by_name(chain: str, fragment: str) -> None:
     with pytest.raises(SignatureError, match=fragment):
         AttestationReport.from_bytes(RAW).verify(VCEK, ask_ark=ATT / chain, now=WHILE_VALID)
@@ -126,15 +130,33 @@ def test_tcb_and_chip_id_must_match_the_vcek() -> None:
 
 
 @settings(max_examples=25)
-@given(version=st.sampled_from([2, 3, 4, 5]), policy=st.integers(0, 2**26 - 1).map(lambda p: p | 1 << 17),
-       measurement=st.binary(min_size=48, max_size=48), host=st.binary(min_size=32, max_size=32),
-       rdata=st.binary(min_size=64, max_size=64), spl=st.tuples(st.integers(0, 127), st.integers(0, 127), st.integers(0, 127)))
-def test_synthetic_reports_round_trip_and_verify(version: int, policy: int, measurement: bytes, host: bytes, rdata: bytes, spl: tuple) -> None:
+@given(
+    version=st.sampled_from([2, 3, 4, 5]),
+    policy=st.integers(0, 2**26 - 1).map(lambda p: p | 1 << 17),
+    measurement=st.binary(min_size=48, max_size=48),
+    host=st.binary(min_size=32, max_size=32),
+    rdata=st.binary(min_size=64, max_size=64),
+    spl=st.tuples(st.integers(0, 127), st.integers(0, 127), st.integers(0, 127)),
+)
+def test_synthetic_reports_round_trip_and_verify(
+    version: int, policy: int, measurement: bytes, host: bytes, rdata: bytes, spl: tuple
+) -> None:
     tcb = (spl[0], 0, 0, 0, 0, 0, spl[1], spl[2])
     raw = make_report(version, policy=policy, measurement=measurement, tcb=tcb, host_data=host, report_data=rdata)
     r = AttestationReport.from_bytes(raw)
-    assert (r.version, r.policy, r.measurement, r.host_data, r.report_data) == (version, policy, measurement, host, rdata)
-    assert r.generation == "milan" and r.reported_tcb.components == {"bootloader": spl[0], "tee": 0, "snp": spl[1], "microcode": spl[2]}
+    assert (r.version, r.policy, r.measurement, r.host_data, r.report_data) == (
+        version,
+        policy,
+        measurement,
+        host,
+        rdata,
+    )
+    assert r.generation == "milan" and r.reported_tcb.components == {
+        "bootloader": spl[0],
+        "tee": 0,
+        "snp": spl[1],
+        "microcode": spl[2],
+    }
     assert (r.launch_mit_vector is not None) == (version >= 5)
     vcek = vcek_for(r.reported_tcb.components, b"\x11" * 64)
     assert r.verify(vcek, ask_ark=[ASK, ARK], product="milan", trusted_arks=[ARK]) == "milan"
@@ -146,11 +168,19 @@ def test_turin_v3_layout_and_8_byte_hwid() -> None:
     chip = b"\x22" * 8 + bytes(56)
     raw = make_report(3, tcb=(1, 4, 2, 9, 0, 0, 0, 77), chip_id=chip, cpuid=(0x1A, 0x02, 0x01))
     r = AttestationReport.from_bytes(raw)
-    assert r.generation == "turin" and r.reported_tcb.components == {"fmc": 1, "bootloader": 4, "tee": 2, "snp": 9, "microcode": 77}
+    assert r.generation == "turin" and r.reported_tcb.components == {
+        "fmc": 1,
+        "bootloader": 4,
+        "tee": 2,
+        "snp": 9,
+        "microcode": 77,
+    }
     vcek = vcek_for(r.reported_tcb.components, b"\x22" * 8)
     assert r.verify(vcek, ask_ark=[ASK, ARK], product="turin", trusted_arks=[ARK]) == "turin"
     assert r.reserved_problems() == []
-    bad = AttestationReport.from_bytes(make_report(3, tcb=(1, 4, 2, 9, 5, 0, 0, 77), chip_id=chip, cpuid=(0x1A, 0x02, 0x01)))
+    bad = AttestationReport.from_bytes(
+        make_report(3, tcb=(1, 4, 2, 9, 5, 0, 0, 77), chip_id=chip, cpuid=(0x1A, 0x02, 0x01))
+    )
     assert any("REPORTED_TCB byte 4" in p for p in bad.reserved_problems())
 
 
@@ -203,17 +233,22 @@ def test_report_cli(tmp_path: Path) -> None:
     assert run_ours(base + ["--from-launch", str(launch)])[0] == 0
 
 
-@pytest.mark.parametrize("when,at", [
-    ("2026-06-01", "2026-06-01T00:00:00Z"),
-    ("2026-06-01T12:30:00Z", "2026-06-01T12:30:00Z"),
-    ("2026-06-01T12:30:00.999z", "2026-06-01T12:30:00.999000Z"),  # the time printed is the time checked
-    ("2026-06-01 12:30:00.5", "2026-06-01T12:30:00.500000Z"),
-    ("2026-06-01t12:30", "2026-06-01T12:30:00Z"),
-    ("2026-06-01T12:30+02:00", "2026-06-01T10:30:00Z"),  # an offset is converted to UTC
-    ("2026-06-01 23:30:00-01:00", "2026-06-02T00:30:00Z"),
-])
+@pytest.mark.parametrize(
+    "when,at",
+    [
+        ("2026-06-01", "2026-06-01T00:00:00Z"),
+        ("2026-06-01T12:30:00Z", "2026-06-01T12:30:00Z"),
+        ("2026-06-01T12:30:00.999z", "2026-06-01T12:30:00.999000Z"),  # the time printed is the time checked
+        ("2026-06-01 12:30:00.5", "2026-06-01T12:30:00.500000Z"),
+        ("2026-06-01t12:30", "2026-06-01T12:30:00Z"),
+        ("2026-06-01T12:30+02:00", "2026-06-01T10:30:00Z"),  # an offset is converted to UTC
+        ("2026-06-01 23:30:00-01:00", "2026-06-02T00:30:00Z"),
+    ],
+)
 def test_report_verify_at(when: str, at: str) -> None:
-    rc, out, _ = run_ours(["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK), "--at", when, "--json"])
+    rc, out, _ = run_ours(
+        ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK), "--at", when, "--json"]
+    )
     doc = json.loads(out)
     assert rc == 0 and doc["ok"] and doc["at"] == at
 
@@ -221,8 +256,10 @@ def test_report_verify_at(when: str, at: str) -> None:
 def test_report_verify_at_outside_and_malformed() -> None:
     base = ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK)]
     rc, out, _ = run_ours(base + ["--at", "2030-01-01"])  # after the VCEK's notAfter: a failed check, exit 1
-    assert rc == 1 and out.startswith("SIGNATURE: VCEK certificate: valid from 2022-09-24T00:55:28Z to 2029-09-24T00:55:28Z, "
-                                      "not at 2030-01-01T00:00:00Z")
+    assert rc == 1 and out.startswith(
+        "SIGNATURE: VCEK certificate: valid from 2022-09-24T00:55:28Z to 2029-09-24T00:55:28Z, "
+        "not at 2030-01-01T00:00:00Z"
+    )
     rc, out, _ = run_ours(base + ["--at", "0001-01-01", "--json"])  # year 1 prints as such, not "1-01-01"
     assert rc == 1 and json.loads(out)["at"] == "0001-01-01T00:00:00Z" and "not at 0001-01-01T00:00:00Z" in out
     # half a second after the VCEK's notAfter: it fails, and the JSON names that instant, so a rerun with it fails too
@@ -232,22 +269,46 @@ def test_report_verify_at_outside_and_malformed() -> None:
     assert run_ours(base + ["--at", "2029-09-24T00:55:28Z"])[0] == 0
     rc, out, _ = run_ours(base + ["--at", "2026-06-01T12:00+02:00"])  # the plain verdict says which time it used
     assert rc == 0 and out.startswith("OK: signed by AMD (milan, VCEK) as of 2026-06-01T10:00:00Z (--at)")
-    for bad in ("junk", "", "2026-13-01", "2026-02-30", "9999-12-31T23:59:59-05:00", "0001-01-01T00:30+01:00", "1700000000",
-                # forms fromisoformat reads on some Pythons only, or misreads ("+05:00" taken as a time of day)
-                "2026-06-01+05:00", "2026-06-01-05:00", "2026-06-01x23:00", "20260601", "2026-W23-1", "2026-06-01T1230",
-                "2026-06-01T12:30:00.1234567Z", "2026-06-01T12:30+0200", "2026-06-01T12:30+00:99", "2026-06-01T12:30+24:00",
-                "\u0662\u0660\u0662\u0666-06-01", " 2026-06-01", "2026-06-01\n"):
+    for bad in (
+        "junk",
+        "",
+        "2026-13-01",
+        "2026-02-30",
+        "9999-12-31T23:59:59-05:00",
+        "0001-01-01T00:30+01:00",
+        "1700000000",
+        # forms fromisoformat reads on some Pythons only, or misreads ("+05:00" taken as a time of day)
+        "2026-06-01+05:00",
+        "2026-06-01-05:00",
+        "2026-06-01x23:00",
+        "20260601",
+        "2026-W23-1",
+        "2026-06-01T1230",
+        "2026-06-01T12:30:00.1234567Z",
+        "2026-06-01T12:30+0200",
+        "2026-06-01T12:30+00:99",
+        "2026-06-01T12:30+24:00",
+        "\u0662\u0660\u0662\u0666-06-01",
+        " 2026-06-01",
+        "2026-06-01\n",
+    ):
         rc, _, err = run_ours(base + ["--at", bad])
         assert rc == 2 and err.count("\n") == 1 and "--at: must be a date or time as YYYY-MM-DD" in err, (bad, err)
 
 
 # ---- review findings: what must never verify --------------------------------------------------
 
+
 def test_reserved_signing_keys_never_verify() -> None:
     for code in range(2, 7):
         r = AttestationReport.from_bytes(make_report(key_info=code << 2))
         with pytest.raises(SignatureError, match="only a VCEK"):
-            r.verify(vcek_for(r.reported_tcb.components, b"\x11" * 64), ask_ark=[ASK, ARK], product="milan", trusted_arks=[ARK])
+            r.verify(
+                vcek_for(r.reported_tcb.components, b"\x11" * 64),
+                ask_ark=[ASK, ARK],
+                product="milan",
+                trusted_arks=[ARK],
+            )
 
 
 def test_vlek_report_cannot_borrow_a_vcek_chip_binding() -> None:
@@ -262,8 +323,15 @@ def test_vlek_report_cannot_borrow_a_vcek_chip_binding() -> None:
     with pytest.raises(SignatureError, match="hwID"):
         r.verify(leaf_with_chip_a, ask_ark=[asvk, ARK], product="milan", trusted_arks=[ARK])
     del exts["1.3.6.1.4.1.3704.1.4"]  # a VLEK binds no chip: then it verifies
-    assert r.verify(cert("SEV-VLEK", VCEK_KEY, "SEV-VLEK-Test", ASK_KEY, exts), ask_ark=[asvk, ARK], product="milan",
-                    trusted_arks=[ARK]) == "milan"
+    assert (
+        r.verify(
+            cert("SEV-VLEK", VCEK_KEY, "SEV-VLEK-Test", ASK_KEY, exts),
+            ask_ark=[asvk, ARK],
+            product="milan",
+            trusted_arks=[ARK],
+        )
+        == "milan"
+    )
 
 
 def test_generation_must_match_the_product() -> None:
@@ -275,8 +343,12 @@ def test_generation_must_match_the_product() -> None:
     turin = {"fmc": 1, "bootloader": 4, "tee": 2, "snp": 9, "microcode": 77}
     assert v2.verify(vcek_for(turin, b"\x11" * 64), ask_ark=[ASK, ARK], product="turin", trusted_arks=[ARK]) == "turin"
     with pytest.raises(SignatureError, match="fmc"):
-        v2.verify(vcek_for({k: v for k, v in turin.items() if k != "fmc"}, b"\x11" * 64), ask_ark=[ASK, ARK], product="turin",
-                  trusted_arks=[ARK])
+        v2.verify(
+            vcek_for({k: v for k, v in turin.items() if k != "fmc"}, b"\x11" * 64),
+            ask_ark=[ASK, ARK],
+            product="turin",
+            trusted_arks=[ARK],
+        )
 
 
 def test_product_extension_and_validity_dates() -> None:
@@ -303,8 +375,11 @@ def test_verify_fails_closed_when_the_pipe_is_gone(tmp_path: Path) -> None:
     bad[0x90] ^= 1
     path = tmp_path / "bad.bin"
     path.write_bytes(bytes(bad))
-    proc = subprocess.Popen([sys.executable, "-u", "-m", "snpmeasure", "report", "verify", str(path), "--vcek", str(VCEK)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "snpmeasure", "report", "verify", str(path), "--vcek", str(VCEK)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     assert proc.stdout is not None
     proc.stdout.close()  # the reader is gone before anything is printed
     assert proc.wait() != 0
@@ -323,22 +398,48 @@ def test_crl_from_the_ark_that_revokes_nothing_passes_in_every_form(tmp_path: Pa
         assert verify_with_crl(form) == "milan"
 
 
-@pytest.mark.parametrize("crl,fragment", [
-    (lambda: make_crl(revoked=(1,)), "ASK certificate: revoked by AMD's CRL on 2025-01-01T00:00:00Z (serial 0x1)"),
-    (lambda: make_crl(signer=ASK_KEY), "CRL: its signature does not verify with the ARK's key"),
-    (lambda: make_crl(issuer="ARK-Other"), "CRL: issued by CN=ARK-Other, not by the ARK (CN=ARK-Test)"),
-    (lambda: make_crl(days=30), "CRL: out of date since 2025-01-31T00:00:00Z"),
-    (lambda: make_crl(issued=datetime.datetime(2026, 6, 1)), "CRL: issued 2026-06-01T00:00:00Z, after 2026-01-01T00:00:00Z"),
-    (lambda: make_crl(signer=ec.generate_private_key(ec.SECP384R1())), "CRL: signed with 1.2.840.10045.4.3.3, not RSA-PSS"),
-    (lambda: make_crl(pss=False), "CRL: signed with 1.2.840.113549.1.1.12, not RSA-PSS"),
-    (lambda: make_crl(extensions=((x509.DeltaCRLIndicator(5), True),)), "CRL: is a delta CRL"),
-    (lambda: make_crl(extensions=((x509.IssuingDistributionPoint(None, None, True, False, None, False, False), True),)),
-     "CRL: its issuing distribution point limits it"),
-    (lambda: make_crl(extensions=((x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"), b"\x05\x00"), True),)),
-     "CRL: has a critical extension this check does not understand (1.3.6.1.4.1.99999.1)"),
-    (lambda: make_crl(revoked=(7,), entry_extensions=((x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.2"), b"\x05\x00"), True),)),
-     "CRL: entry 0x7 has a critical extension"),
-])
+@pytest.mark.parametrize(
+    "crl,fragment",
+    [
+        (lambda: make_crl(revoked=(1,)), "ASK certificate: revoked by AMD's CRL on 2025-01-01T00:00:00Z (serial 0x1)"),
+        (lambda: make_crl(signer=ASK_KEY), "CRL: its signature does not verify with the ARK's key"),
+        (lambda: make_crl(issuer="ARK-Other"), "CRL: issued by CN=ARK-Other, not by the ARK (CN=ARK-Test)"),
+        (lambda: make_crl(days=30), "CRL: out of date since 2025-01-31T00:00:00Z"),
+        (
+            lambda: make_crl(issued=datetime.datetime(2026, 6, 1)),
+            "CRL: issued 2026-06-01T00:00:00Z, after 2026-01-01T00:00:00Z",
+        ),
+        (
+            lambda: make_crl(signer=ec.generate_private_key(ec.SECP384R1())),
+            "CRL: signed with 1.2.840.10045.4.3.3, not RSA-PSS",
+        ),
+        (lambda: make_crl(pss=False), "CRL: signed with 1.2.840.113549.1.1.12, not RSA-PSS"),
+        (lambda: make_crl(extensions=((x509.DeltaCRLIndicator(5), True),)), "CRL: is a delta CRL"),
+        (
+            lambda: make_crl(
+                extensions=((x509.IssuingDistributionPoint(None, None, True, False, None, False, False), True),)
+            ),
+            "CRL: its issuing distribution point limits it",
+        ),
+        (
+            lambda: make_crl(
+                extensions=(
+                    (x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"), b"\x05\x00"), True),
+                )
+            ),
+            "CRL: has a critical extension this check does not understand (1.3.6.1.4.1.99999.1)",
+        ),
+        (
+            lambda: make_crl(
+                revoked=(7,),
+                entry_extensions=(
+                    (x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.2"), b"\x05\x00"), True),
+                ),
+            ),
+            "CRL: entry 0x7 has a critical extension",
+        ),
+    ],
+)
 def test_crl_failures_name_the_rule(crl: Any, fragment: str) -> None:
     with pytest.raises(SignatureError, match=re.escape(fragment)):
         verify_with_crl(crl())
@@ -346,13 +447,27 @@ def test_crl_failures_name_the_rule(crl: Any, fragment: str) -> None:
 
 def test_crl_checks_accept_what_amd_may_add() -> None:
     """Non-critical extensions, a CRL number, an IDP covering everything, reason codes on entries."""
-    crl = make_crl(revoked=(9,), extensions=(
-        (x509.CRLNumber(3), False),
-        (x509.AuthorityKeyIdentifier.from_issuer_public_key(ARK_KEY.public_key()), False),
-        (x509.IssuingDistributionPoint([x509.UniformResourceIdentifier("https://kdsintf.amd.com/vcek/v1/Milan/crl")], None,
-                                       False, True, None, False, False), True),  # only CA certificates: covers the ASK
-        (x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.3"), b"\x05\x00"), False),
-    ), entry_extensions=((x509.CRLReason(x509.ReasonFlags.key_compromise), False),))
+    crl = make_crl(
+        revoked=(9,),
+        extensions=(
+            (x509.CRLNumber(3), False),
+            (x509.AuthorityKeyIdentifier.from_issuer_public_key(ARK_KEY.public_key()), False),
+            (
+                x509.IssuingDistributionPoint(
+                    [x509.UniformResourceIdentifier("https://kdsintf.amd.com/vcek/v1/Milan/crl")],
+                    None,
+                    False,
+                    True,
+                    None,
+                    False,
+                    False,
+                ),
+                True,
+            ),  # only CA certificates: covers the ASK
+            (x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.3"), b"\x05\x00"), False),
+        ),
+        entry_extensions=((x509.CRLReason(x509.ReasonFlags.key_compromise), False),),
+    )
     assert verify_with_crl(crl) == "milan"
 
 
@@ -360,22 +475,43 @@ def test_crl_that_names_its_distribution_point_must_be_the_intermediates() -> No
     """AMD publishes a VCEK and a VLEK CRL per product under one ARK: a CRL that names its
     distribution point only covers the intermediate that names the same one (RFC 5280 §6.3.3)."""
     assert verify_with_crl(make_crl(extensions=idp_naming(VCEK_CRL_URL))) == "milan"
-    with pytest.raises(SignatureError, match=re.escape(f"CRL: is the list of {VLEK_CRL_URL}, but the ASK certificate names "
-                                                       f"{VCEK_CRL_URL}; fetch that CRL")):
+    with pytest.raises(
+        SignatureError,
+        match=re.escape(
+            f"CRL: is the list of {VLEK_CRL_URL}, but the ASK certificate names {VCEK_CRL_URL}; fetch that CRL"
+        ),
+    ):
         verify_with_crl(make_crl(extensions=idp_naming(VLEK_CRL_URL)))
-    relative = x509.IssuingDistributionPoint(None, x509.RelativeDistinguishedName([x509.NameAttribute(NameOID.COMMON_NAME, "crl")]),
-                                             False, False, None, False, False)
+    relative = x509.IssuingDistributionPoint(
+        None,
+        x509.RelativeDistinguishedName([x509.NameAttribute(NameOID.COMMON_NAME, "crl")]),
+        False,
+        False,
+        None,
+        False,
+        False,
+    )
     with pytest.raises(SignatureError, match="a name relative to the issuer"):
         verify_with_crl(make_crl(extensions=((relative, True),)))
     # the VLEK side: an ASVK naming the VLEK CRL, checked against either CRL
     r = AttestationReport.from_bytes(make_report(key_info=1 << 2))
     asvk = cert("SEV-VLEK-Test", ASK_KEY, "ARK-Test", ARK_KEY, crl_url=VLEK_CRL_URL)
-    vlek = cert("SEV-VLEK", VCEK_KEY, "SEV-VLEK-Test", ASK_KEY, {
-        e.oid.dotted_string: e.value.value  # type: ignore[attr-defined]
-        for e in vcek_for(r.reported_tcb.components, b"\x11" * 64).extensions if e.oid.dotted_string != "1.3.6.1.4.1.3704.1.4"})
+    vlek = cert(
+        "SEV-VLEK",
+        VCEK_KEY,
+        "SEV-VLEK-Test",
+        ASK_KEY,
+        {
+            e.oid.dotted_string: e.value.value  # type: ignore[attr-defined]
+            for e in vcek_for(r.reported_tcb.components, b"\x11" * 64).extensions
+            if e.oid.dotted_string != "1.3.6.1.4.1.3704.1.4"
+        },
+    )
 
     def verify_vlek(crl: Any) -> str:
-        return r.verify(vlek, ask_ark=[asvk, ARK], product="milan", trusted_arks=[ARK], crl=crl, now=datetime.datetime(2026, 1, 1))
+        return r.verify(
+            vlek, ask_ark=[asvk, ARK], product="milan", trusted_arks=[ARK], crl=crl, now=datetime.datetime(2026, 1, 1)
+        )
 
     assert verify_vlek(make_crl(extensions=idp_naming(VLEK_CRL_URL))) == "milan"
     with pytest.raises(SignatureError, match=re.escape(f"but the ASVK certificate names {VLEK_CRL_URL}")):
@@ -383,20 +519,48 @@ def test_crl_that_names_its_distribution_point_must_be_the_intermediates() -> No
     # an intermediate without a distribution point is covered by no named CRL
     bare = AttestationReport.from_bytes(make_report())
     with pytest.raises(SignatureError, match="names no distribution point"):
-        bare.verify(vcek_for(bare.reported_tcb.components, b"\x11" * 64), ask_ark=[cert("SEV-Test", ASK_KEY, "ARK-Test", ARK_KEY), ARK],
-                    product="milan", trusted_arks=[ARK], crl=make_crl(extensions=idp_naming(VCEK_CRL_URL)),
-                    now=datetime.datetime(2026, 1, 1))
+        bare.verify(
+            vcek_for(bare.reported_tcb.components, b"\x11" * 64),
+            ask_ark=[cert("SEV-Test", ASK_KEY, "ARK-Test", ARK_KEY), ARK],
+            product="milan",
+            trusted_arks=[ARK],
+            crl=make_crl(extensions=idp_naming(VCEK_CRL_URL)),
+            now=datetime.datetime(2026, 1, 1),
+        )
 
 
-@pytest.mark.parametrize("points,idp,ok", [
-    ([point(URI("https://example.com/other.crl")), point(URI(VCEK_CRL_URL))], [URI(VCEK_CRL_URL)], True),  # any of its points
-    ([point(URI("https://example.com/other.crl"), URI(VCEK_CRL_URL))], [URI(VCEK_CRL_URL)], True),  # any name of a point
-    ([point(URI(VCEK_CRL_URL))], [x509.DNSName(VCEK_CRL_URL)], False),  # names compare with their type
-    ([point(URI(VCEK_CRL_URL), reasons=frozenset({x509.ReasonFlags.key_compromise}))], [URI(VCEK_CRL_URL)], False),  # partial
-    ([point(URI(VCEK_CRL_URL), crl_issuer=[x509.DirectoryName(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Other")]))])],
-     [URI(VCEK_CRL_URL)], False),  # that point's CRL comes from another issuer
-    ([point(URI(VCEK_CRL_URL))], None, True),  # an IDP that names no point: the ARK's complete CRL
-])
+@pytest.mark.parametrize(
+    "points,idp,ok",
+    [
+        (
+            [point(URI("https://example.com/other.crl")), point(URI(VCEK_CRL_URL))],
+            [URI(VCEK_CRL_URL)],
+            True,
+        ),  # any of its points
+        (
+            [point(URI("https://example.com/other.crl"), URI(VCEK_CRL_URL))],
+            [URI(VCEK_CRL_URL)],
+            True,
+        ),  # any name of a point
+        ([point(URI(VCEK_CRL_URL))], [x509.DNSName(VCEK_CRL_URL)], False),  # names compare with their type
+        (
+            [point(URI(VCEK_CRL_URL), reasons=frozenset({x509.ReasonFlags.key_compromise}))],
+            [URI(VCEK_CRL_URL)],
+            False,
+        ),  # partial
+        (
+            [
+                point(
+                    URI(VCEK_CRL_URL),
+                    crl_issuer=[x509.DirectoryName(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Other")]))],
+                )
+            ],
+            [URI(VCEK_CRL_URL)],
+            False,
+        ),  # that point's CRL comes from another issuer
+        ([point(URI(VCEK_CRL_URL))], None, True),  # an IDP that names no point: the ARK's complete CRL
+    ],
+)
 def test_crl_distribution_point_matching(points: List[x509.DistributionPoint], idp: Any, ok: bool) -> None:
     """RFC 5280 §6.3.3: the intermediate's usable distribution points against the CRL's IDP name."""
     r = AttestationReport.from_bytes(make_report())
@@ -404,8 +568,14 @@ def test_crl_distribution_point_matching(points: List[x509.DistributionPoint], i
     crl = make_crl(extensions=((x509.IssuingDistributionPoint(idp, None, False, True, None, False, False), True),))
 
     def verify() -> str:
-        return r.verify(vcek_for(r.reported_tcb.components, b"\x11" * 64), ask_ark=[ask, ARK], product="milan",
-                        trusted_arks=[ARK], crl=crl, now=datetime.datetime(2026, 1, 1))
+        return r.verify(
+            vcek_for(r.reported_tcb.components, b"\x11" * 64),
+            ask_ark=[ask, ARK],
+            product="milan",
+            trusted_arks=[ARK],
+            crl=crl,
+            now=datetime.datetime(2026, 1, 1),
+        )
 
     if ok:
         assert verify() == "milan"
@@ -419,8 +589,13 @@ def test_unusable_crl_fails_before_the_chain() -> None:
     raw = make_report()
     r = AttestationReport.from_bytes(raw)
     with pytest.raises(ReportError, match="crl"):
-        r.verify(vcek_for(r.reported_tcb.components, b"\x11" * 64), ask_ark=[ASK, ARK], product="milan",
-                 trusted_arks=[], crl=b"junk")
+        r.verify(
+            vcek_for(r.reported_tcb.components, b"\x11" * 64),
+            ask_ark=[ASK, ARK],
+            product="milan",
+            trusted_arks=[],
+            crl=b"junk",
+        )
     with pytest.raises(ReportError, match="crl: must be a CRL"):
         verify_with_crl(1 << 30)
 
@@ -445,12 +620,18 @@ def test_crl_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
     forged = tmp_path / "forged.crl"
     milan_ark = load_certs(ATT / "ask_ark_milan.pem", "ask_ark")[1]
-    b = (x509.CertificateRevocationListBuilder().issuer_name(milan_ark.subject)
-         .last_update(datetime.datetime(2025, 1, 1)).next_update(datetime.datetime(2035, 1, 1)))
+    b = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(milan_ark.subject)
+        .last_update(datetime.datetime(2025, 1, 1))
+        .next_update(datetime.datetime(2035, 1, 1))
+    )
     forged.write_bytes(b.sign(ARK_KEY, hashes.SHA384(), rsa_padding=rsa_pss()).public_bytes(Encoding.DER))
     base = ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK), "--at", "2026-06-01"]
     rc, out, _ = run_ours(base + ["--crl", str(forged), "--json"])
-    assert rc == 1 and json.loads(out)["failures"] == ["SIGNATURE: CRL: its signature does not verify with the ARK's key"]
+    assert rc == 1 and json.loads(out)["failures"] == [
+        "SIGNATURE: CRL: its signature does not verify with the ARK's key"
+    ]
     (tmp_path / "junk.crl").write_bytes(b"junk")
     rc, _, err = run_ours(base + ["--crl", str(tmp_path / "junk.crl")])
     assert rc == 2 and "crl: is not a PEM or DER X.509 CRL" in err
@@ -460,8 +641,17 @@ def test_crl_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     r = AttestationReport.from_bytes(make_report())
     (tmp_path / "report.bin").write_bytes(r.raw)
     (tmp_path / "vcek.der").write_bytes(vcek_for(r.reported_tcb.components, b"\x11" * 64).public_bytes(Encoding.DER))
-    synth = ["report", "verify", str(tmp_path / "report.bin"), "--vcek", str(tmp_path / "vcek.der"), "--product", "milan",
-             "--at", "2026-06-01"]  # make_crl's CRLs are current from 2025 to 2034
+    synth = [
+        "report",
+        "verify",
+        str(tmp_path / "report.bin"),
+        "--vcek",
+        str(tmp_path / "vcek.der"),
+        "--product",
+        "milan",
+        "--at",
+        "2026-06-01",
+    ]  # make_crl's CRLs are current from 2025 to 2034
     for name, crl, want in (("clean.crl", make_crl(), 0), ("revoking.crl", make_crl(revoked=(1,)), 1)):
         (tmp_path / name).write_bytes(crl.public_bytes(Encoding.PEM))
         rc, out, _ = run_ours(synth + ["--crl", str(tmp_path / name)])
@@ -469,16 +659,19 @@ def test_crl_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "ASK certificate: revoked" in out
 
 
-@pytest.mark.parametrize("kwargs,fragment", [
-    ({"measurement": "zz"}, "measurement: must be 48 bytes"),
-    ({"host_data": bytes(31)}, "host_data: must be 32 bytes"),
-    ({"vmpl": 4}, "vmpl: must be an int from 0 to 3"),
-    ({"guest_svn": True}, "guest_svn: must be an int"),
-    ({"policy": 0x10000}, "bit 17"),
-    ({"min_tcb": {"snp": 256}}, "snp must be an SVN from 0 to 255"),
-    ({"min_tcb": {"ucode": 1}}, "unknown TCB component 'ucode'"),
-    ({"min_tcb": [("snp", 1)]}, "must map TCB components"),
-])
+@pytest.mark.parametrize(
+    "kwargs,fragment",
+    [
+        ({"measurement": "zz"}, "measurement: must be 48 bytes"),
+        ({"host_data": bytes(31)}, "host_data: must be 32 bytes"),
+        ({"vmpl": 4}, "vmpl: must be an int from 0 to 3"),
+        ({"guest_svn": True}, "guest_svn: must be an int"),
+        ({"policy": 0x10000}, "bit 17"),
+        ({"min_tcb": {"snp": 256}}, "snp must be an SVN from 0 to 255"),
+        ({"min_tcb": {"ucode": 1}}, "unknown TCB component 'ucode'"),
+        ({"min_tcb": [("snp", 1)]}, "must map TCB components"),
+    ],
+)
 def test_expectations_no_report_can_meet_are_bad_input(kwargs: Dict[str, Any], fragment: str) -> None:
     with pytest.raises(ReportError, match=re.escape(fragment)):
         Expectations(**kwargs)

@@ -25,7 +25,10 @@ NIST_384 = [
         b"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
         "09330c33f71147e83d192fc782cd1b4753111b173b3b05d22fa08086e3b0f712fcc7c71a557e2db966c3e9fa91746039",
     ),
-    (b"a" * 1_000_000, "9d0e1809716474cb086e834e310a4a1ced149e9c00f248527972cec5704c2a5b07b8b3dc38ecc4ebae97ddd87f3d8985"),
+    (
+        b"a" * 1_000_000,
+        "9d0e1809716474cb086e834e310a4a1ced149e9c00f248527972cec5704c2a5b07b8b3dc38ecc4ebae97ddd87f3d8985",
+    ),
 ]
 NIST_512_ABC = (
     "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
@@ -67,7 +70,12 @@ def test_sha_matches_hashlib(data: bytes) -> None:
     assert native_sha512(data) == hashlib.sha512(data).digest()
 
 
-@given(st.integers(0, 40), st.integers(1, 4), st.sampled_from(["portable", "avx2", "avx512"]), st.integers(0, 2**32).map(random.Random))
+@given(
+    st.integers(0, 40),
+    st.integers(1, 4),
+    st.sampled_from(["portable", "avx2", "avx512"]),
+    st.integers(0, 2**32).map(random.Random),
+)
 def test_page_kernels_match_hashlib(npages: int, threads: int, kernel: str, rnd: random.Random) -> None:
     """Both content kernels, every lane/remainder combination, 1..4 threads."""
     if kernel not in _core.simd_info()["supported"]:  # type: ignore[operator]

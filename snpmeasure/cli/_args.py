@@ -68,7 +68,10 @@ def parse_abi(text: str) -> Tuple[int, int]:
 
     m = re.fullmatch(r"(\d{1,3})\.(\d{1,3})", text.strip())
     if not m or int(m.group(1)) > 255 or int(m.group(2)) > 255:
-        raise InvalidInputError("--firmware-abi", f"must be MAJOR.MINOR with each part 0..255 (the ABI version's two bytes), e.g. 1.55, got {show(text)}")
+        raise InvalidInputError(
+            "--firmware-abi",
+            f"must be MAJOR.MINOR with each part 0..255 (the ABI version's two bytes), e.g. 1.55, got {show(text)}",
+        )
     return (int(m.group(1)), int(m.group(2)))
 
 

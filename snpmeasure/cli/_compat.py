@@ -24,7 +24,12 @@ def add_measure_arguments(p: argparse.ArgumentParser, *, for_measure: bool = Tru
 
     g = p.add_argument_group("guest (the flags of sev-snp-measure 0.0.13, same defaults)")
     add(g, "--mode", choices=MODES, help="guest mode (required)")
-    add(g, "--vcpus", metavar="N", help="number of guest vCPUs; a range or list (1-64, 1,2,4) measures each count in one pass")
+    add(
+        g,
+        "--vcpus",
+        metavar="N",
+        help="number of guest vCPUs; a range or list (1-64, 1,2,4) measures each count in one pass",
+    )
     add(g, "--vcpu-type", metavar="CPUTYPE", help=f"QEMU CPU model ({', '.join(CPU_SIGS)})")
     add(g, "--vcpu-sig", metavar="VALUE", type=auto_int, help="vCPU CPUID(1).EAX signature")
     add(g, "--vcpu-family", metavar="FAMILY", type=int, help="vCPU family (with --vcpu-model, --vcpu-stepping)")
@@ -35,7 +40,13 @@ def add_measure_arguments(p: argparse.ArgumentParser, *, for_measure: bool = Tru
     add(g, "--kernel", metavar="PATH", help="kernel (bzImage) measured through the SEV hashes table")
     add(g, "--initrd", metavar="PATH", help="initrd (use with --kernel)")
     add(g, "--append", metavar="CMDLINE", help="kernel command line (use with --kernel)")
-    add(g, "--guest-features", metavar="VALUE", type=auto_int, help="VMSA SEV_FEATURES (default: the profile's, 0x1; SEV-ES 0)")
+    add(
+        g,
+        "--guest-features",
+        metavar="VALUE",
+        type=auto_int,
+        help="VMSA SEV_FEATURES (default: the profile's, 0x1; SEV-ES 0)",
+    )
     add(g, "--snp-ovmf-hash", metavar="HASH", help="precomputed firmware digest (hex) to start from")
     svsm = p.add_argument_group("snp:svsm mode")
     add(svsm, "--svsm", metavar="PATH", help="Coconut SVSM image")
@@ -45,7 +56,12 @@ def add_measure_arguments(p: argparse.ArgumentParser, *, for_measure: bool = Tru
     n = p.add_argument_group("snpmeasure")
     add(n, "--profile", choices=sorted(BUILTIN_PROFILES), help="launch profile (default qemu, or from --vmm-type)")
     add(n, "--profile-file", metavar="FILE.json", help="a user-defined launch profile (JSON)")
-    add(n, "--firmware-manifest", metavar="FILE.json", help="measure from a firmware manifest (snpmeasure ovmf-hash --json) instead of the binary")
+    add(
+        n,
+        "--firmware-manifest",
+        metavar="FILE.json",
+        help="measure from a firmware manifest (snpmeasure ovmf-hash --json) instead of the binary",
+    )
     add(n, "--kernel-hash", metavar="SHA256", help="SHA-256 of the kernel instead of --kernel")
     add(n, "--initrd-hash", metavar="SHA256", help="SHA-256 of the initrd instead of --initrd")
     add(n, "--append-hash", metavar="SHA256", help="SHA-256 of the command line with its NUL instead of --append")
@@ -75,13 +91,31 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
     if args.profile and args.profile_file:
         raise InvalidInputError("--profile-file", "give --profile or --profile-file, not both")
     vcpu_flags = ("vcpus", "vcpu_type", "vcpu_sig", "vcpu_family", "vcpu_model", "vcpu_stepping", "guest_features")
-    unused = {"sev": (vcpu_flags, "SEV measures the firmware and kernel hashes, no VMSA"),
-              "snp:ovmf-hash": (vcpu_flags + ("kernel", "initrd", "append", "kernel_hash", "initrd_hash", "append_hash",
-                                              "profile", "profile_file", "vmm_type"), "it hashes the firmware pages only")}.get(args.mode)
+    unused = {
+        "sev": (vcpu_flags, "SEV measures the firmware and kernel hashes, no VMSA"),
+        "snp:ovmf-hash": (
+            vcpu_flags
+            + (
+                "kernel",
+                "initrd",
+                "append",
+                "kernel_hash",
+                "initrd_hash",
+                "append_hash",
+                "profile",
+                "profile_file",
+                "vmm_type",
+            ),
+            "it hashes the firmware pages only",
+        ),
+    }.get(args.mode)
     if unused is not None:
         given = ["--" + f.replace("_", "-") for f in unused[0] if getattr(args, f) not in (None, "")]
         if given:
-            warn(command, f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} ignored in {args.mode} mode ({unused[1]})")
+            warn(
+                command,
+                f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} ignored in {args.mode} mode ({unused[1]})",
+            )
         # Ignored means not measured, so not checked against the launch rules (the library would
         # refuse --vcpus 0) and not reported (JSON "vcpus": null); its syntax is still checked, as
         # sev-snp-measure's argparse does.
@@ -101,12 +135,20 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
         fms = (None, None, None)
     if sig == 0 and args.vcpu_type and not fms[0]:
         sig = None
-    vmm_type, guest_features, svsm, vars_size, vars_file = args.vmm_type, args.guest_features, args.svsm, args.vars_size, args.vars_file
+    vmm_type, guest_features, svsm, vars_size, vars_file = (
+        args.vmm_type,
+        args.guest_features,
+        args.svsm,
+        args.vars_size,
+        args.vars_file,
+    )
     if args.mode == "snp:ovmf-hash":
         vmm_type = None  # checked by sev-snp-measure only after it printed the hash
     if args.mode == "snp:svsm":
         if guest_features not in (None, 1):
-            warn(command, f"--guest-features {guest_features:#x} is ignored in snp:svsm mode (the SVSM's VMSAs use 0x1)")
+            warn(
+                command, f"--guest-features {guest_features:#x} is ignored in snp:svsm mode (the SVSM's VMSAs use 0x1)"
+            )
         guest_features = None
         if has_kernel or initrd or append:
             warn(command, "--kernel/--initrd/--append are ignored in snp:svsm mode")
@@ -115,12 +157,29 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
         warn(command, "--svsm/--vars-size/--vars-file only apply to --mode snp:svsm; ignored")
         svsm = vars_size = vars_file = None
     return dict(
-        mode=args.mode, ovmf=args.ovmf, manifest=args.firmware_manifest, vcpus=single_vcpus(args.vcpus),
-        vcpu_type=args.vcpu_type, vcpu_sig=sig, vcpu_family=fms[0], vcpu_model=fms[1], vcpu_stepping=fms[2],
-        vmm_type=vmm_type, profile=load_profile_file(args.profile_file) if args.profile_file else args.profile,
-        kernel=kernel, initrd=initrd, append=append, kernel_hash=args.kernel_hash,
-        initrd_hash=args.initrd_hash, append_hash=args.append_hash, guest_features=guest_features,
-        snp_ovmf_hash=args.snp_ovmf_hash, svsm=svsm, vars_size=vars_size, vars_file=vars_file, threads=args.threads,
+        mode=args.mode,
+        ovmf=args.ovmf,
+        manifest=args.firmware_manifest,
+        vcpus=single_vcpus(args.vcpus),
+        vcpu_type=args.vcpu_type,
+        vcpu_sig=sig,
+        vcpu_family=fms[0],
+        vcpu_model=fms[1],
+        vcpu_stepping=fms[2],
+        vmm_type=vmm_type,
+        profile=load_profile_file(args.profile_file) if args.profile_file else args.profile,
+        kernel=kernel,
+        initrd=initrd,
+        append=append,
+        kernel_hash=args.kernel_hash,
+        initrd_hash=args.initrd_hash,
+        append_hash=args.append_hash,
+        guest_features=guest_features,
+        snp_ovmf_hash=args.snp_ovmf_hash,
+        svsm=svsm,
+        vars_size=vars_size,
+        vars_file=vars_file,
+        threads=args.threads,
     )
 
 

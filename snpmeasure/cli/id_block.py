@@ -17,12 +17,19 @@ def register(p: ArgumentParser) -> None:
     p.add_argument("--from-measure", action="store_true", help="compute the launch digest from the measure flags below")
     p.add_argument("--id-key", "--idkey", dest="id_key", metavar="PEM", help="ID private key (P-384, PEM or DER)")
     p.add_argument("--author-key", "--authorkey", dest="author_key", metavar="PEM", help="author private key (P-384)")
-    p.add_argument("--key-password-env", metavar="VAR", help="read the passphrase of encrypted keys from this environment variable")
+    p.add_argument(
+        "--key-password-env", metavar="VAR", help="read the passphrase of encrypted keys from this environment variable"
+    )
     p.add_argument("--family-id", metavar="UUID|HEX", help="FAMILY_ID (16 bytes)")
     p.add_argument("--image-id", metavar="UUID|HEX", help="IMAGE_ID (16 bytes)")
     p.add_argument("--guest-svn", type=int, default=0, help="GUEST_SVN")
-    p.add_argument("--policy", dest="id_policy", default="0x30000", metavar="POLICY",
-                   help="the launch policy the ID block binds: 0x30000 (default), or flags such as smt,debug")
+    p.add_argument(
+        "--policy",
+        dest="id_policy",
+        default="0x30000",
+        metavar="POLICY",
+        help="the launch policy the ID block binds: 0x30000 (default), or flags such as smt,debug",
+    )
     p.add_argument("--json", action="store_true", help="print JSON with every field")
     add_measure_arguments(p)
     p.set_defaults(func=run)
@@ -36,14 +43,18 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import InvalidInputError
     from ..measurement import measure
 
-    sources = [x for x in (args.measurement, args.measurement_hex) if x is not None] + ([1] if args.from_measure else [])
+    sources = [x for x in (args.measurement, args.measurement_hex) if x is not None] + (
+        [1] if args.from_measure else []
+    )
     if len(sources) != 1:
         raise InvalidInputError("--measurement", "give exactly one of --measurement, --measurement-hex, --from-measure")
     if args.id_key is None:
         raise InvalidInputError("--id-key", "is required (the ID key signs the ID block)")
     if not args.from_measure and measure_flags_given(args):
-        raise InvalidInputError(measure_flags_given(args)[0], "describes a guest to measure: it needs --from-measure "
-                                "(not --measurement or --measurement-hex)")
+        raise InvalidInputError(
+            measure_flags_given(args)[0],
+            "describes a guest to measure: it needs --from-measure (not --measurement or --measurement-hex)",
+        )
     if args.from_measure and args.mode is not None and args.mode not in ("snp", "snp:svsm"):
         raise InvalidInputError("--mode", f"an ID block binds an SNP launch digest; {args.mode} is not an SNP mode")
     if args.from_measure:
@@ -68,19 +79,29 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         block, auth = sign_id_block(
-            ld, args.id_key, args.author_key, family_id=args.family_id, image_id=args.image_id, guest_svn=args.guest_svn,
-            policy=args.id_policy, id_key_password=_password_for("--id-key", args.id_key, password),
+            ld,
+            args.id_key,
+            args.author_key,
+            family_id=args.family_id,
+            image_id=args.image_id,
+            guest_svn=args.guest_svn,
+            policy=args.id_policy,
+            id_key_password=_password_for("--id-key", args.id_key, password),
             author_key_password=_password_for("--author-key", args.author_key, password),
         )
     except InputFileError as exc:  # a key file that cannot be read is named by its flag
         raise InputFileError("--" + exc.field.replace("_", "-"), exc.rule, exc.errno, exc.filename) from None
     if args.json:
-        emit_json({
-            "id_block": block.base64(), "id_auth": auth.base64(), "id_block_fields": block.to_json(),
-            "id_key_digest": auth.id_key_digest.hex(),
-            "author_key_digest": auth.author_key_digest.hex() if auth.author_key_digest else None,
-            "author_key_enabled": auth.author_key is not None,
-        })
+        emit_json(
+            {
+                "id_block": block.base64(),
+                "id_auth": auth.base64(),
+                "id_block_fields": block.to_json(),
+                "id_key_digest": auth.id_key_digest.hex(),
+                "author_key_digest": auth.author_key_digest.hex() if auth.author_key_digest else None,
+                "author_key_enabled": auth.author_key is not None,
+            }
+        )
         return EXIT_OK
     print(f"id-block={block.base64()},id-auth={auth.base64()}")
     print(f"id_key_hash: {base64.b64encode(auth.id_key_digest).decode()}")

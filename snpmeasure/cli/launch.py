@@ -13,10 +13,19 @@ from ._compat import add_measure_arguments, measure_kwargs
 def register(p: ArgumentParser) -> None:
     """Add the command's arguments."""
     add_object_source(p)
-    p.add_argument("--firmware-abi", metavar="MAJOR.MINOR", help="the host firmware's SEV-SNP ABI version (checks ABI rules)")
+    p.add_argument(
+        "--firmware-abi", metavar="MAJOR.MINOR", help="the host firmware's SEV-SNP ABI version (checks ABI rules)"
+    )
     p.add_argument("--host-smt-off", action="store_true", help="the host has SMT disabled")
-    p.add_argument("--no-kvm-checks", action="store_true", help="skip KVM's own policy checks (model the firmware alone)")
-    p.add_argument("--kvm-policy-bits", type=auto_int, metavar="MASK", help="the host's KVM_X86_SNP_POLICY_BITS (a 6.11-era kernel: 0x1bffff)")
+    p.add_argument(
+        "--no-kvm-checks", action="store_true", help="skip KVM's own policy checks (model the firmware alone)"
+    )
+    p.add_argument(
+        "--kvm-policy-bits",
+        type=auto_int,
+        metavar="MASK",
+        help="the host's KVM_X86_SNP_POLICY_BITS (a 6.11-era kernel: 0x1bffff)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     add_measure_arguments(p)
     p.set_defaults(func=run)
@@ -36,40 +45,69 @@ def run(args: argparse.Namespace) -> int:
     args.mode = "snp"
     kwargs = measure_kwargs(args, "launch")
     if (kwargs["kernel"] is not None or kwargs["kernel_hash"] is not None) and not obj.kernel_hashes:
-        warn("launch", "a kernel is given but the object has kernel-hashes=off: QEMU then measures no kernel hashes, and neither does this replay")
+        warn(
+            "launch",
+            "a kernel is given but the object has kernel-hashes=off: QEMU then measures no kernel hashes, and neither does this replay",
+        )
         for k in ("kernel", "initrd", "append", "kernel_hash", "initrd_hash", "append_hash"):
             kwargs[k] = None
     wanted_features = obj.sev_features()
     if kwargs["guest_features"] is None:
         kwargs["guest_features"] = wanted_features
     elif kwargs["guest_features"] != wanted_features:
-        warn("launch", f"--guest-features {kwargs['guest_features']:#x} differs from the object's SEV_FEATURES {wanted_features:#x} "
-             "(debug-swap/secure-tsc); measuring with --guest-features")
+        warn(
+            "launch",
+            f"--guest-features {kwargs['guest_features']:#x} differs from the object's SEV_FEATURES {wanted_features:#x} "
+            "(debug-swap/secure-tsc); measuring with --guest-features",
+        )
     if args.no_kvm_checks and args.kvm_policy_bits is not None:
-        raise InvalidInputError("--kvm-policy-bits", "is one of KVM's checks, which --no-kvm-checks turns off; give one")
-    host = HostModel(abi=parse_abi(args.firmware_abi) if args.firmware_abi else None, smt_enabled=not args.host_smt_off,
-                     kvm_checks=not args.no_kvm_checks, kvm_policy_bits=args.kvm_policy_bits)
+        raise InvalidInputError(
+            "--kvm-policy-bits", "is one of KVM's checks, which --no-kvm-checks turns off; give one"
+        )
+    host = HostModel(
+        abi=parse_abi(args.firmware_abi) if args.firmware_abi else None,
+        smt_enabled=not args.host_smt_off,
+        kvm_checks=not args.no_kvm_checks,
+        kvm_policy_bits=args.kvm_policy_bits,
+    )
     try:
         fw = Firmware(host=host, threads=kwargs.pop("threads"))
     except InvalidInputError as exc:
         if exc.field not in ("kvm_policy_bits", "abi"):
             raise
-        raise InvalidInputError("--kvm-policy-bits" if exc.field == "kvm_policy_bits" else "--firmware-abi", exc.rule) from None
+        raise InvalidInputError(
+            "--kvm-policy-bits" if exc.field == "kvm_policy_bits" else "--firmware-abi", exc.rule
+        ) from None
     steps: List[str] = []
     try:
         fw.launch_start(obj.policy, gosvw=obj.gosvw_bytes())
         steps.append(f"SNP_LAUNCH_START policy={obj.policy:#x}: SUCCESS")
         m = measure(**kwargs, firmware=fw)
-        steps.append(f"SNP_LAUNCH_UPDATE (firmware, metadata sections, {m.vcpus} VMSAs): SUCCESS, launch digest {m.hex()}")
-        result = fw.launch_finish(obj.id_block_obj(), obj.id_auth_obj(), author_key_enabled=obj.author_key_enabled,
-                                  host_data=obj.host_data_bytes(), vcek_disabled=obj.vcek_disabled)
+        steps.append(
+            f"SNP_LAUNCH_UPDATE (firmware, metadata sections, {m.vcpus} VMSAs): SUCCESS, launch digest {m.hex()}"
+        )
+        result = fw.launch_finish(
+            obj.id_block_obj(),
+            obj.id_auth_obj(),
+            author_key_enabled=obj.author_key_enabled,
+            host_data=obj.host_data_bytes(),
+            vcek_disabled=obj.vcek_disabled,
+        )
         steps.append("SNP_LAUNCH_FINISH: SUCCESS")
     except (FirmwareError, KvmError) as exc:
         if args.json:
             status = getattr(exc, "status", None)
-            emit_json({"ok": False, "command": exc.command, "layer": "firmware" if status is not None else "kvm",
-                       "status": status.name if status is not None else getattr(exc, "errno", "EINVAL"),
-                       "status_code": int(status) if status is not None else None, "reason": exc.reason, "steps": steps})
+            emit_json(
+                {
+                    "ok": False,
+                    "command": exc.command,
+                    "layer": "firmware" if status is not None else "kvm",
+                    "status": status.name if status is not None else getattr(exc, "errno", "EINVAL"),
+                    "status_code": int(status) if status is not None else None,
+                    "reason": exc.reason,
+                    "steps": steps,
+                }
+            )
         else:
             for line in steps:
                 print(line)

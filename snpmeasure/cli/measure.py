@@ -19,16 +19,32 @@ def register(p: ArgumentParser) -> None:
     add_measure_arguments(p)
     p.add_argument("--version", action="version", version=f"snpmeasure {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="print 'Calculated ... guest measurement: ...'")
-    p.add_argument("--output-format", choices=["hex", "base64"], help="measurement output format (default hex; --json has both forms)")
-    p.add_argument("--dump-vmsa", action="store_true", help="write the measured VMSAs to vmsa<N>.bin (seves, snp, snp:svsm)")
+    p.add_argument(
+        "--output-format",
+        choices=["hex", "base64"],
+        help="measurement output format (default hex; --json has both forms)",
+    )
+    p.add_argument(
+        "--dump-vmsa", action="store_true", help="write the measured VMSAs to vmsa<N>.bin (seves, snp, snp:svsm)"
+    )
     p.add_argument("--force", action="store_true", help="let --dump-vmsa overwrite existing files")
     p.add_argument("--list-profiles", action="store_true", help="list the built-in launch profiles and exit")
-    p.add_argument("--json", action="store_true", help="print JSON (measurement, mode, profile, inputs with SHA-256, ...)")
-    p.add_argument("--trace", action="store_true", help="print every launch command with its GPA range, page type and the digest after it")
+    p.add_argument(
+        "--json", action="store_true", help="print JSON (measurement, mode, profile, inputs with SHA-256, ...)"
+    )
+    p.add_argument(
+        "--trace",
+        action="store_true",
+        help="print every launch command with its GPA range, page type and the digest after it",
+    )
     s = p.add_argument_group("SEV/SEV-ES LAUNCH_MEASURE")
     s.add_argument("--tik", metavar="FILE", help="the guest owner's TIK (16-byte file)")
     s.add_argument("--mnonce", metavar="B64", help="the platform's MNONCE (base64)")
-    s.add_argument("--launch-measure-blob", metavar="B64", help="query-sev-launch-measure output (HMAC and MNONCE, base64); exit 1 if the HMAC differs")
+    s.add_argument(
+        "--launch-measure-blob",
+        metavar="B64",
+        help="query-sev-launch-measure output (HMAC and MNONCE, base64); exit 1 if the HMAC differs",
+    )
     s.add_argument("--api-major", type=auto_int, help="platform API major version")
     s.add_argument("--api-minor", type=auto_int, help="platform API minor version")
     s.add_argument("--build", type=auto_int, help="platform firmware build")
@@ -48,8 +64,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.list_profiles:
         if measure_flags_given(args):
-            raise InvalidInputError("--list-profiles", f"lists the profiles and measures nothing; {measure_flags_given(args)[0]} "
-                                    "does not combine with it")
+            raise InvalidInputError(
+                "--list-profiles",
+                f"lists the profiles and measures nothing; {measure_flags_given(args)[0]} does not combine with it",
+            )
         profiles = list_profiles()
         if args.json:
             emit_json([p.to_json() for p in profiles])
@@ -58,10 +76,18 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{p.name:<12} {p.description}")
         return EXIT_OK
     if args.json and (args.output_format is not None or args.verbose):
-        raise InvalidInputError("--json", "prints every form of the measurement; --output-format and -v shape the plain output")
-    sev_flags = [f for f in ("mnonce", "launch_measure_blob", "api_major", "api_minor", "build", "policy") if getattr(args, f) is not None]
+        raise InvalidInputError(
+            "--json", "prints every form of the measurement; --output-format and -v shape the plain output"
+        )
+    sev_flags = [
+        f
+        for f in ("mnonce", "launch_measure_blob", "api_major", "api_minor", "build", "policy")
+        if getattr(args, f) is not None
+    ]
     if args.tik is None and sev_flags:
-        raise InvalidInputError("--" + sev_flags[0].replace("_", "-"), "computes the LAUNCH_MEASURE HMAC, which needs --tik")
+        raise InvalidInputError(
+            "--" + sev_flags[0].replace("_", "-"), "computes the LAUNCH_MEASURE HMAC, which needs --tik"
+        )
     if args.mnonce is not None and args.launch_measure_blob is not None:
         raise InvalidInputError("--mnonce", "the --launch-measure-blob carries the MNONCE; give one of them")
     if args.force and not args.dump_vmsa:
@@ -93,7 +119,9 @@ def run(args: argparse.Namespace) -> int:
         if args.launch_measure_blob is not None:
             blob = b64_arg("--launch-measure-blob", args.launch_measure_blob)
             if len(blob) != 48:
-                raise InvalidInputError("--launch-measure-blob", f"must decode to 48 bytes (HMAC and MNONCE), got {len(blob)}")
+                raise InvalidInputError(
+                    "--launch-measure-blob", f"must decode to 48 bytes (HMAC and MNONCE), got {len(blob)}"
+                )
             expected_hmac, mnonce = blob[:32], blob[32:]
         elif args.mnonce is not None:
             mnonce = b64_arg("--mnonce", args.mnonce)
@@ -102,8 +130,15 @@ def run(args: argparse.Namespace) -> int:
         for flag in ("api_major", "api_minor", "build", "policy"):
             if getattr(args, flag) is None:
                 raise InvalidInputError("--" + flag.replace("_", "-"), "is required with --tik")
-        value = sev_launch_measurement(m.digest, tik=tik, mnonce=mnonce, api_major=args.api_major,
-                                       api_minor=args.api_minor, build=args.build, policy=args.policy)
+        value = sev_launch_measurement(
+            m.digest,
+            tik=tik,
+            mnonce=mnonce,
+            api_major=args.api_major,
+            api_minor=args.api_minor,
+            build=args.build,
+            policy=args.policy,
+        )
         hmac_result = {"hmac": value.hex(), "hmac_base64": base64.b64encode(value).decode(), "mnonce": mnonce.hex()}
         if expected_hmac is not None:
             hmac_result["matches_blob"] = value == expected_hmac
@@ -151,20 +186,25 @@ def _measure_sweep(args: argparse.Namespace) -> int:
     spec = args.vcpus
     if args.mode is not None and args.mode not in ("snp", "snp:svsm"):
         # before measure_kwargs, which would first warn that sev and ovmf-hash modes ignore --vcpus
-        raise InvalidInputError("--vcpus", f"a range or list of counts applies to modes snp and snp:svsm, got mode {show(args.mode)}")
+        raise InvalidInputError(
+            "--vcpus", f"a range or list of counts applies to modes snp and snp:svsm, got mode {show(args.mode)}"
+        )
     args.vcpus = "1"
     kwargs = measure_kwargs(args)
     kwargs.pop("vcpus")
     threads = kwargs.pop("threads")
     if args.trace or args.dump_vmsa or args.tik:
-        raise InvalidInputError("--vcpus", "a range or list of counts does not combine with --trace, --dump-vmsa or --tik")
+        raise InvalidInputError(
+            "--vcpus", "a range or list of counts does not combine with --trace, --dump-vmsa or --tik"
+        )
     results = sweep(vcpus=spec, threads=threads, **kwargs)
     if args.json:
         from ..measurement import resolve_profile
 
         profile = resolve_profile(kwargs["profile"], kwargs["vmm_type"], args.mode).name
-        emit_json({"mode": args.mode, "profile": profile,
-                   "measurements": {str(n): d.hex() for n, d in results.items()}})
+        emit_json(
+            {"mode": args.mode, "profile": profile, "measurements": {str(n): d.hex() for n, d in results.items()}}
+        )
         return EXIT_OK
     for n, d in results.items():
         text = base64.b64encode(d).decode() if args.output_format == "base64" else d.hex()

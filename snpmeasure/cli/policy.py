@@ -23,9 +23,17 @@ def register(p: ArgumentParser) -> None:
     e.add_argument("--abi-major", type=int, default=0, help="minimum firmware ABI major (bits 15:8)")
     e.add_argument("--abi-minor", type=int, default=0, help="minimum firmware ABI minor (bits 7:0)")
     for q in (d, e):
-        q.add_argument("--firmware-abi", metavar="MAJOR.MINOR", help="check against a firmware of this ABI version on a host with "
-                       "SMT on (exit 1 if it would refuse); without it nothing is checked")
-        q.add_argument("--host-smt-off", action="store_true", help="with --firmware-abi: the host has SMT disabled (then SMT=0 is accepted)")
+        q.add_argument(
+            "--firmware-abi",
+            metavar="MAJOR.MINOR",
+            help="check against a firmware of this ABI version on a host with "
+            "SMT on (exit 1 if it would refuse); without it nothing is checked",
+        )
+        q.add_argument(
+            "--host-smt-off",
+            action="store_true",
+            help="with --firmware-abi: the host has SMT disabled (then SMT=0 is accepted)",
+        )
         q.add_argument("--json", action="store_true", help="print JSON")
         q.set_defaults(func=run)
 
@@ -45,11 +53,19 @@ def run(args: argparse.Namespace) -> int:
     # assumed to run SMT unless --host-smt-off), so plain encoding and decoding always exit 0.
     if args.host_smt_off and args.firmware_abi is None:
         raise InvalidInputError("--host-smt-off", "describes the host of a firmware: give --firmware-abi too")
-    problems = ([] if args.firmware_abi is None else
-                pol.firmware_problems(parse_abi(args.firmware_abi), smt_enabled=not args.host_smt_off))
+    problems = (
+        []
+        if args.firmware_abi is None
+        else pol.firmware_problems(parse_abi(args.firmware_abi), smt_enabled=not args.host_smt_off)
+    )
     if args.json:
-        emit_json({**pol.to_json(), "fields": pol.describe(),
-                   "firmware_problems": [{"field": f, "rule": r} for f, r in problems]})
+        emit_json(
+            {
+                **pol.to_json(),
+                "fields": pol.describe(),
+                "firmware_problems": [{"field": f, "rule": r} for f, r in problems],
+            }
+        )
     elif args.action == "encode":
         print(pol.hex())
     else:

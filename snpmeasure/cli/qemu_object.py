@@ -21,7 +21,11 @@ def register(p: ArgumentParser) -> None:
     p.add_argument("--author-key-enabled", action="store_true", help="the ID auth carries an author key")
     p.add_argument("--vcek-disabled", action="store_true", help="sign reports with the VLEK only")
     p.add_argument("--kernel-hashes", action="store_true", help="measure -kernel/-initrd/-append")
-    p.add_argument("--cbitpos", type=int, help="C-bit position, host CPUID 0x8000001F EBX[5:0] (default 51: EPYC Milan/Genoa/Turin)")
+    p.add_argument(
+        "--cbitpos",
+        type=int,
+        help="C-bit position, host CPUID 0x8000001F EBX[5:0] (default 51: EPYC Milan/Genoa/Turin)",
+    )
     p.add_argument("--reduced-phys-bits", type=int, help="physical address bits lost to encryption, 1..63 (default 1)")
     p.add_argument("--debug-swap", action="store_true", help="QEMU >= 10.2: SEV_FEATURES DebugSwap (bit 5)")
     p.add_argument("--secure-tsc", action="store_true", help="QEMU >= 10.2: SEV_FEATURES SecureTSC (bit 9)")
@@ -32,9 +36,23 @@ def register(p: ArgumentParser) -> None:
 
 
 #: qemu-object's flags that build an object field by field (their defaults are None or False).
-BUILDER_FLAGS = ("id", "policy", "id_block", "id_auth", "from_id_block", "host_data", "guest_visible_workarounds",
-                 "author_key_enabled", "vcek_disabled", "kernel_hashes", "cbitpos", "reduced_phys_bits", "debug_swap",
-                 "secure_tsc", "tsc_frequency")
+BUILDER_FLAGS = (
+    "id",
+    "policy",
+    "id_block",
+    "id_auth",
+    "from_id_block",
+    "host_data",
+    "guest_visible_workarounds",
+    "author_key_enabled",
+    "vcek_disabled",
+    "kernel_hashes",
+    "cbitpos",
+    "reduced_phys_bits",
+    "debug_swap",
+    "secure_tsc",
+    "tsc_frequency",
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,16 +69,24 @@ def run(args: argparse.Namespace) -> int:
     if obj is not None:
         given = [f for f in BUILDER_FLAGS if getattr(args, f) is not None and getattr(args, f) is not False]
         if given:
-            raise InvalidInputError("--" + given[0].replace("_", "-"), "builds an object field by field; it does not combine "
-                                    "with an object given whole (--object, --qmp, --libvirt)")
+            raise InvalidInputError(
+                "--" + given[0].replace("_", "-"),
+                "builds an object field by field; it does not combine "
+                "with an object given whole (--object, --qmp, --libvirt)",
+            )
     else:
         obj = SevSnpGuest(id="sev0" if args.id is None else args.id)
         if args.from_id_block is not None:
             for flag in ("policy", "id_block", "id_auth", "author_key_enabled"):
                 if getattr(args, flag) is not None and getattr(args, flag) is not False:
-                    raise InvalidInputError("--" + flag.replace("_", "-"), "is set by --from-id-block (the ID block binds the "
-                                            "policy, and the ID auth signs the ID block); give one")
-            for attr, value in id_block_fields(load_json_file(args.from_id_block, "--from-id-block"), "--from-id-block").items():
+                    raise InvalidInputError(
+                        "--" + flag.replace("_", "-"),
+                        "is set by --from-id-block (the ID block binds the "
+                        "policy, and the ID auth signs the ID block); give one",
+                    )
+            for attr, value in id_block_fields(
+                load_json_file(args.from_id_block, "--from-id-block"), "--from-id-block"
+            ).items():
                 setattr(obj, attr, value)
         for attr in ("id_block", "id_auth", "host_data", "guest_visible_workarounds"):
             value = getattr(args, attr)

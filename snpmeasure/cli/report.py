@@ -17,31 +17,62 @@ def register(p: ArgumentParser) -> None:
     actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=ArgumentParser)
     actions.required = True
     show = actions.add_parser("show", help="print every field of a report")
-    verify = actions.add_parser("verify", help="verify AMD's signature chain and the expected launch (exit 1 on mismatch)")
+    verify = actions.add_parser(
+        "verify", help="verify AMD's signature chain and the expected launch (exit 1 on mismatch)"
+    )
     for q in (show, verify):
-        q.add_argument("file", help="the report: a file of the raw 1184 bytes (snpguest, go-sev-guest) or of their hex or "
-                       "base64, '-' for stdin, or the hex or base64 text itself")
-        q.add_argument("--product", choices=["milan", "genoa", "turin", "venice"], help="CPU generation (v2 reports do not say)")
+        q.add_argument(
+            "file",
+            help="the report: a file of the raw 1184 bytes (snpguest, go-sev-guest) or of their hex or "
+            "base64, '-' for stdin, or the hex or base64 text itself",
+        )
+        q.add_argument(
+            "--product", choices=["milan", "genoa", "turin", "venice"], help="CPU generation (v2 reports do not say)"
+        )
         q.add_argument("--json", action="store_true", help="print JSON")
         q.set_defaults(func=run)
-    verify.add_argument("--vcek", required=True, metavar="CERT", help="VCEK or VLEK certificate (PEM or DER) from AMD's KDS")
-    verify.add_argument("--ask-ark", metavar="PEM", help="ASK (or ASVK) and ARK chain; default: the built-in one for the product")
-    verify.add_argument("--crl", metavar="FILE", help="AMD's CRL for the product (DER or PEM, from "
-                        "https://kdsintf.amd.com/vcek/v1/PRODUCT/crl, or .../vlek/v1/PRODUCT/crl for a VLEK-signed report): "
-                        "fail if it revokes the ASK/ASVK, is not the ARK's, or is out of date")
-    verify.add_argument("--at", metavar="WHEN", help="check certificate validity and CRL dates at this time instead of now: "
-                        "YYYY-MM-DD[THH:MM[:SS[.ffffff]][Z|+HH:MM|-HH:MM]] (T may be a space), UTC unless it names an offset (e.g. 2026-06-01, "
-                        "2026-06-01T12:00:00Z); for an archived report (with a CRL of that time), or a reproducible check")
+    verify.add_argument(
+        "--vcek", required=True, metavar="CERT", help="VCEK or VLEK certificate (PEM or DER) from AMD's KDS"
+    )
+    verify.add_argument(
+        "--ask-ark", metavar="PEM", help="ASK (or ASVK) and ARK chain; default: the built-in one for the product"
+    )
+    verify.add_argument(
+        "--crl",
+        metavar="FILE",
+        help="AMD's CRL for the product (DER or PEM, from "
+        "https://kdsintf.amd.com/vcek/v1/PRODUCT/crl, or .../vlek/v1/PRODUCT/crl for a VLEK-signed report): "
+        "fail if it revokes the ASK/ASVK, is not the ARK's, or is out of date",
+    )
+    verify.add_argument(
+        "--at",
+        metavar="WHEN",
+        help="check certificate validity and CRL dates at this time instead of now: "
+        "YYYY-MM-DD[THH:MM[:SS[.ffffff]][Z|+HH:MM|-HH:MM]] (T may be a space), UTC unless it names an offset (e.g. 2026-06-01, "
+        "2026-06-01T12:00:00Z); for an archived report (with a CRL of that time), or a reproducible check",
+    )
     verify.add_argument("--from-launch", metavar="JSON", help="expect what 'snpmeasure launch --json' printed")
     verify.add_argument("--expect-measurement", metavar="HEX", help="MEASUREMENT, the launch digest (48 bytes)")
     verify.add_argument("--expect-host-data", metavar="HEX", help="HOST_DATA (32 bytes)")
     verify.add_argument("--expect-report-data", metavar="HEX", help="REPORT_DATA, the guest's nonce (64 bytes)")
     verify.add_argument("--expect-family-id", metavar="HEX", help="FAMILY_ID from the ID block (16 bytes)")
     verify.add_argument("--expect-image-id", metavar="HEX", help="IMAGE_ID from the ID block (16 bytes)")
-    verify.add_argument("--expect-id-key-digest", metavar="HEX", help="ID_KEY_DIGEST, SHA-384 of the ID public key (48 bytes)")
-    verify.add_argument("--expect-author-key-digest", metavar="HEX", help="AUTHOR_KEY_DIGEST, SHA-384 of the author public key (48 bytes)")
-    verify.add_argument("--expect-policy", metavar="POLICY", help="POLICY (0x30000, or flags such as smt,debug): exact unless --policy-at-most")
-    verify.add_argument("--policy-at-most", action="store_true", help="the report's policy may be stricter than --expect-policy")
+    verify.add_argument(
+        "--expect-id-key-digest", metavar="HEX", help="ID_KEY_DIGEST, SHA-384 of the ID public key (48 bytes)"
+    )
+    verify.add_argument(
+        "--expect-author-key-digest",
+        metavar="HEX",
+        help="AUTHOR_KEY_DIGEST, SHA-384 of the author public key (48 bytes)",
+    )
+    verify.add_argument(
+        "--expect-policy",
+        metavar="POLICY",
+        help="POLICY (0x30000, or flags such as smt,debug): exact unless --policy-at-most",
+    )
+    verify.add_argument(
+        "--policy-at-most", action="store_true", help="the report's policy may be stricter than --expect-policy"
+    )
     verify.add_argument("--expect-guest-svn", type=int, metavar="N", help="GUEST_SVN from the ID block")
     verify.add_argument("--expect-vmpl", type=int, metavar="N", help="VMPL of the requesting guest (0..3)")
     verify.add_argument("--min-tcb", metavar="SPEC", help="minimum REPORTED_TCB, e.g. bootloader=2,snp=5,microcode=68")
@@ -93,13 +124,25 @@ def run(args: argparse.Namespace) -> int:
         from ..measurement import measure
 
         if "measurement" in sources:
-            raise InvalidInputError("--mode", "the measurement is already set by --from-launch; give the measure flags or it")
+            raise InvalidInputError(
+                "--mode", "the measurement is already set by --from-launch; give the measure flags or it"
+            )
         expect("measurement", "the measure flags", measure(**measure_kwargs(args, "report")).digest)
     elif measure_flags_given(args):
-        raise InvalidInputError("--mode", f"is required to check the measurement ({measure_flags_given(args)[0]} was given): "
-                                "without it nothing would be measured")
-    for name, size in (("measurement", 48), ("host_data", 32), ("report_data", 64), ("family_id", 16), ("image_id", 16),
-                       ("id_key_digest", 48), ("author_key_digest", 48)):
+        raise InvalidInputError(
+            "--mode",
+            f"is required to check the measurement ({measure_flags_given(args)[0]} was given): "
+            "without it nothing would be measured",
+        )
+    for name, size in (
+        ("measurement", 48),
+        ("host_data", 32),
+        ("report_data", 64),
+        ("family_id", 16),
+        ("image_id", 16),
+        ("id_key_digest", 48),
+        ("author_key_digest", 48),
+    ):
         flag = f"--expect-{name.replace('_', '-')}"
         value = parse_hex(flag, getattr(args, f"expect_{name}"), size)
         if value is not None:
@@ -119,13 +162,23 @@ def run(args: argparse.Namespace) -> int:
     try:
         mismatches = report.check(Expectations(policy_at_most=args.policy_at_most, **exp))
     except InvalidInputError as exc:  # name the flag the value came from
-        flag = {"min_tcb": "--min-tcb", "policy_at_most": "--policy-at-most"}.get(exc.field, f"--expect-{exc.field.replace('_', '-')}")
+        flag = {"min_tcb": "--min-tcb", "policy_at_most": "--policy-at-most"}.get(
+            exc.field, f"--expect-{exc.field.replace('_', '-')}"
+        )
         raise InvalidInputError(flag, exc.rule) from None
     failures.extend(m.line() for m in mismatches)
     problems = report.reserved_problems()
     if args.json:
-        emit_json({"ok": not failures, "product": product, "failures": failures, "reserved_problems": problems,
-                   "checked": sorted(exp), "at": utc_text(at)})
+        emit_json(
+            {
+                "ok": not failures,
+                "product": product,
+                "failures": failures,
+                "reserved_problems": problems,
+                "checked": sorted(exp),
+                "at": utc_text(at),
+            }
+        )
     else:
         for line in failures:
             print(line)

@@ -19,12 +19,16 @@ def register(p: ArgumentParser) -> None:
     p.add_argument("--vcpu-type", required=True, help="comma list of QEMU CPU models or 0x signatures")
     p.add_argument("--profile", default="qemu", help="comma list of launch profiles")
     p.add_argument("--guest-features", help="comma list of SEV_FEATURES values (default: each profile's)")
-    p.add_argument("--kernel", metavar="PATH", help="kernel (bzImage) measured through the SEV hashes table in every row")
+    p.add_argument(
+        "--kernel", metavar="PATH", help="kernel (bzImage) measured through the SEV hashes table in every row"
+    )
     p.add_argument("--initrd", metavar="PATH", help="initrd (use with --kernel)")
     p.add_argument("--append", metavar="CMDLINE", help="kernel command line (use with --kernel)")
     p.add_argument("--kernel-hash", metavar="SHA256", help="SHA-256 of the kernel instead of --kernel")
     p.add_argument("--initrd-hash", metavar="SHA256", help="SHA-256 of the initrd instead of --initrd")
-    p.add_argument("--append-hash", metavar="SHA256", help="SHA-256 of the command line with its NUL instead of --append")
+    p.add_argument(
+        "--append-hash", metavar="SHA256", help="SHA-256 of the command line with its NUL instead of --append"
+    )
     p.add_argument("--threads", type=int, help="hashing threads (default: all CPUs)")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON (the default)")
@@ -47,20 +51,37 @@ def run(args: argparse.Namespace) -> int:
             try:
                 features.append(int(item, 0))
             except ValueError:
-                raise InvalidInputError("--guest-features", f"must be numbers such as 0x1,0x21, got {show(item)}") from None
+                raise InvalidInputError(
+                    "--guest-features", f"must be numbers such as 0x1,0x21, got {show(item)}"
+                ) from None
     bar = ProgressBar(not args.quiet)
     try:
-        rows = table(ovmf=args.ovmf, manifest=args.firmware_manifest, vcpus=args.vcpus,
-                     vcpu_types=comma_list("--vcpu-type", args.vcpu_type), profiles=comma_list("--profile", args.profile),
-                     guest_features=features, kernel=args.kernel, initrd=args.initrd,
-                     append=args.append, kernel_hash=args.kernel_hash, initrd_hash=args.initrd_hash,
-                     append_hash=args.append_hash, threads=args.threads, progress=bar)
+        rows = table(
+            ovmf=args.ovmf,
+            manifest=args.firmware_manifest,
+            vcpus=args.vcpus,
+            vcpu_types=comma_list("--vcpu-type", args.vcpu_type),
+            profiles=comma_list("--profile", args.profile),
+            guest_features=features,
+            kernel=args.kernel,
+            initrd=args.initrd,
+            append=args.append,
+            kernel_hash=args.kernel_hash,
+            initrd_hash=args.initrd_hash,
+            append_hash=args.append_hash,
+            threads=args.threads,
+            progress=bar,
+        )
     finally:
         bar.close()
     if args.csv:
         sys.stdout.write(table_csv(rows))
     else:
         firmware = {"ovmf": args.ovmf, "firmware_manifest": args.firmware_manifest}
-        inputs = {k: getattr(args, k) for k in ("kernel", "initrd", "append", "kernel_hash", "initrd_hash", "append_hash") if getattr(args, k) is not None}
+        inputs = {
+            k: getattr(args, k)
+            for k in ("kernel", "initrd", "append", "kernel_hash", "initrd_hash", "append_hash")
+            if getattr(args, k) is not None
+        }
         emit_json(table_json(rows, firmware=firmware, inputs=inputs))
     return EXIT_OK

@@ -24,14 +24,26 @@ def rsa_pss() -> padding.PSS:
     return padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48)
 
 
-def cert(subject: str, key: Any, issuer: str, signer: Any, exts: Optional[Dict[str, bytes]] = None,
-         crl_url: Optional[str] = None, crl_points: Optional[List[x509.DistributionPoint]] = None) -> x509.Certificate:
+def cert(
+    subject: str,
+    key: Any,
+    issuer: str,
+    signer: Any,
+    exts: Optional[Dict[str, bytes]] = None,
+    crl_url: Optional[str] = None,
+    crl_points: Optional[List[x509.DistributionPoint]] = None,
+) -> x509.Certificate:
     # Valid from 2025 with no expiry (RFC 5280 4.1.2.5's 99991231235959Z): the tests that verify at
     # the current time keep passing in any year.
-    b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-         .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)])).public_key(key.public_key())
-         .serial_number(1).not_valid_before(datetime.datetime(2025, 1, 1))
-         .not_valid_after(datetime.datetime(9999, 12, 31, 23, 59, 59)))
+    b = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(datetime.datetime(2025, 1, 1))
+        .not_valid_after(datetime.datetime(9999, 12, 31, 23, 59, 59))
+    )
     for oid, value in (exts or {}).items():
         b = b.add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier(oid), value), critical=False)
     if crl_url is not None:  # as AMD's ASK and ASVK carry their KDS CRL address
@@ -59,9 +71,19 @@ ARK = cert("ARK-Test", ARK_KEY, "ARK-Test", ARK_KEY)
 ASK = cert("SEV-Test", ASK_KEY, "ARK-Test", ARK_KEY, crl_url=VCEK_CRL_URL)
 
 
-def make_report(version: int = 2, *, policy: int = 0x30000, measurement: bytes = bytes(48), tcb: Tuple[int, ...] = (3, 0, 0, 0, 0, 0, 8, 115),
-                chip_id: bytes = b"\x11" * 64, cpuid: Tuple[int, int, int] = (0x19, 0x01, 0x01), host_data: bytes = bytes(32),
-                report_data: bytes = bytes(64), key: ec.EllipticCurvePrivateKey = VCEK_KEY, key_info: int = 0) -> bytes:
+def make_report(
+    version: int = 2,
+    *,
+    policy: int = 0x30000,
+    measurement: bytes = bytes(48),
+    tcb: Tuple[int, ...] = (3, 0, 0, 0, 0, 0, 8, 115),
+    chip_id: bytes = b"\x11" * 64,
+    cpuid: Tuple[int, int, int] = (0x19, 0x01, 0x01),
+    host_data: bytes = bytes(32),
+    report_data: bytes = bytes(64),
+    key: ec.EllipticCurvePrivateKey = VCEK_KEY,
+    key_info: int = 0,
+) -> bytes:
     raw = bytearray(0x4A0)
     struct.pack_into("<IIQ", raw, 0, version, 0, policy)
     struct.pack_into("<II", raw, 0x30, 0, 1)
@@ -84,18 +106,35 @@ def make_report(version: int = 2, *, policy: int = 0x30000, measurement: bytes =
 
 
 def vcek_for(tcb: Dict[str, int], chip_id: bytes) -> x509.Certificate:
-    oids = {"bootloader": "1.3.6.1.4.1.3704.1.3.1", "tee": "1.3.6.1.4.1.3704.1.3.2", "snp": "1.3.6.1.4.1.3704.1.3.3",
-            "microcode": "1.3.6.1.4.1.3704.1.3.8", "fmc": "1.3.6.1.4.1.3704.1.3.9"}
+    oids = {
+        "bootloader": "1.3.6.1.4.1.3704.1.3.1",
+        "tee": "1.3.6.1.4.1.3704.1.3.2",
+        "snp": "1.3.6.1.4.1.3704.1.3.3",
+        "microcode": "1.3.6.1.4.1.3704.1.3.8",
+        "fmc": "1.3.6.1.4.1.3704.1.3.9",
+    }
     exts = {oids[k]: bytes([2, 1, v]) for k, v in tcb.items()}
     exts["1.3.6.1.4.1.3704.1.4"] = chip_id
     return cert("SEV-VCEK", VCEK_KEY, "SEV-Test", ASK_KEY, exts)
 
 
-def make_crl(*, revoked: Tuple[int, ...] = (), signer: Any = ARK_KEY, issuer: str = "ARK-Test",
-             issued: datetime.datetime = datetime.datetime(2025, 1, 1), days: int = 3650, pss: bool = True,
-             extensions: Tuple[Tuple[Any, bool], ...] = (), entry_extensions: Tuple[Tuple[Any, bool], ...] = ()) -> x509.CertificateRevocationList:
-    b = (x509.CertificateRevocationListBuilder().issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
-         .last_update(issued).next_update(issued + datetime.timedelta(days=days)))
+def make_crl(
+    *,
+    revoked: Tuple[int, ...] = (),
+    signer: Any = ARK_KEY,
+    issuer: str = "ARK-Test",
+    issued: datetime.datetime = datetime.datetime(2025, 1, 1),
+    days: int = 3650,
+    pss: bool = True,
+    extensions: Tuple[Tuple[Any, bool], ...] = (),
+    entry_extensions: Tuple[Tuple[Any, bool], ...] = (),
+) -> x509.CertificateRevocationList:
+    b = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+        .last_update(issued)
+        .next_update(issued + datetime.timedelta(days=days))
+    )
     for ext, critical in extensions:
         b = b.add_extension(ext, critical=critical)
     for serial in revoked:
@@ -110,12 +149,25 @@ def make_crl(*, revoked: Tuple[int, ...] = (), signer: Any = ARK_KEY, issuer: st
 def verify_with_crl(crl: Any) -> str:
     raw = make_report()
     r = AttestationReport.from_bytes(raw)
-    return r.verify(vcek_for(r.reported_tcb.components, b"\x11" * 64), ask_ark=[ASK, ARK], product="milan",
-                    trusted_arks=[ARK], crl=crl, now=datetime.datetime(2026, 1, 1))
+    return r.verify(
+        vcek_for(r.reported_tcb.components, b"\x11" * 64),
+        ask_ark=[ASK, ARK],
+        product="milan",
+        trusted_arks=[ARK],
+        crl=crl,
+        now=datetime.datetime(2026, 1, 1),
+    )
 
 
 def idp_naming(url: str) -> Tuple[Tuple[Any, bool], ...]:
-    return ((x509.IssuingDistributionPoint([x509.UniformResourceIdentifier(url)], None, False, False, None, False, False), True),)
+    return (
+        (
+            x509.IssuingDistributionPoint(
+                [x509.UniformResourceIdentifier(url)], None, False, False, None, False, False
+            ),
+            True,
+        ),
+    )
 
 
 def point(*names: x509.GeneralName, reasons: Any = None, crl_issuer: Any = None) -> x509.DistributionPoint:
