@@ -524,7 +524,7 @@ def sign_id_block(
     """Build and sign an ID block for launch digest ``ld``.
 
     Keys: PEM/DER path or bytes (encrypted PEM with a password), a ``cryptography`` P-384 private key,
-    or an :class:`ExternalSigner`. Without ``author_key`` the author fields stay zero and QEMU's
+    or an :class:`~snpmeasure.blobs.ExternalSigner`. Without ``author_key`` the author fields stay zero and QEMU's
     ``author-key-enabled`` must be off.
     """
     pol = GuestPolicy.parse(policy).to_int()

@@ -214,7 +214,7 @@ class Firmware:
 
         Raises :class:`KvmError` for what KVM rejects first (reserved bits, bit 17 clear,
         MIGRATE_MA) and :class:`FirmwareError` (POLICY_FAILURE) for what the firmware rejects
-        given :attr:`host` (SMT, minimum ABI, bits newer than the firmware). docs/reference/firmware-abi.md §1.2.
+        given ``host`` (SMT, minimum ABI, bits newer than the firmware). docs/reference/firmware-abi.md §1.2.
         """
         from .policy import GuestPolicy
 

@@ -128,7 +128,7 @@ class FirmwareImage:
 
     @property
     def data(self) -> BufferLike:
-        """The image bytes (measured as NORMAL pages at :attr:`gpa`)."""
+        """The image bytes (measured as NORMAL pages from ``gpa``, where the image ends at its ``end_gpa``)."""
         return self._data
 
     def sha256(self) -> str:

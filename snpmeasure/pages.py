@@ -174,7 +174,8 @@ class LaunchDigestBase(abc.ABC):
     """The SNP launch digest (GCTX.LD), extended one region of pages at a time.
 
     hashlib-style: :meth:`digest`, :meth:`hexdigest`, :meth:`copy`. Backends implement
-    :meth:`_update_region`, :meth:`_update_repeat`, :meth:`_get` and :meth:`_clone`.
+    ``_init_state``, ``_update_region``, ``_update_repeat``, ``_update_fill``, :meth:`digest` and
+    :meth:`copy`.
     """
 
     digest_size = DIGEST_SIZE

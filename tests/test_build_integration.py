@@ -20,6 +20,8 @@ from snpmeasure.tables import rows_from_csv, table
 
 from .support import FIXTURES, debian_ovmf_images, run_ours
 
+pytestmark = [pytest.mark.differential, pytest.mark.sanitize]
+
 PEER = FIXTURES / "peer"
 A = str(PEER / "ovmf_AmdSev_suffix.bin")
 X = str(PEER / "ovmf_OvmfX64_suffix.bin")

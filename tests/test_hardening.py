@@ -29,6 +29,8 @@ from .builders import reports as tr
 from .builders.ovmf import build_image
 from .support import FIXTURES, run_ours
 
+pytestmark = [pytest.mark.sanitize]
+
 A = FIXTURES / "peer" / "ovmf_AmdSev_suffix.bin"
 KEYS = FIXTURES / "keys"
 REPORT = (FIXTURES / "attestation" / "attestation.bin").read_bytes()

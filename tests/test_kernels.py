@@ -17,7 +17,11 @@ from snpmeasure.pages import PageType
 
 from .support import using_simd
 
-pytestmark = pytest.mark.skipif(not _core.native_available(), reason="native core not built")
+pytestmark = [
+    pytest.mark.core,
+    pytest.mark.sanitize,
+    pytest.mark.skipif(not _core.native_available(), reason="native core not built"),
+]
 
 KERNELS = ["portable", "avx2", "avx512"]
 NEEDS = {"portable": [], "avx2": ["avx2"], "avx512": ["avx512f", "avx512vl", "avx512bw"]}

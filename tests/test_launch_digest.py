@@ -21,6 +21,8 @@ from snpmeasure.pages import LaunchDigestBase
 
 from .support import BACKENDS, FIXTURES, using_simd
 
+pytestmark = [pytest.mark.core, pytest.mark.differential, pytest.mark.sanitize]
+
 OVMF_HASH = "086e2e9149ebf45abdc3445fba5b2da8270bdbb04094d7a2c37faaa4b24af3aa16aff8c374c2a55c467a50da6d466b74"
 
 

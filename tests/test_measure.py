@@ -22,6 +22,8 @@ from snpmeasure.profiles import BUILTIN_PROFILES, LaunchProfile
 
 from .support import FIXTURES, debian_ovmf_images, load_vectors, run_ours
 
+pytestmark = [pytest.mark.differential, pytest.mark.sanitize]
+
 try:  # the differential oracle; sev-snp-measure 0.0.13 needs Python >= 3.10 (the [test] extra skips it below)
     from sevsnpmeasure import cli as ssm_cli
     from sevsnpmeasure import guest as ssm_guest

@@ -13,7 +13,12 @@ from snpmeasure import _core
 
 from .support import using_simd
 
-pytestmark = pytest.mark.skipif(not _core.native_available(), reason="native core not built")
+pytestmark = [
+    pytest.mark.core,
+    pytest.mark.differential,
+    pytest.mark.sanitize,
+    pytest.mark.skipif(not _core.native_available(), reason="native core not built"),
+]
 ffi = _core._native.ffi if _core.native_available() else None
 lib = _core._native.lib if _core.native_available() else None
 
