@@ -1,11 +1,10 @@
-"""ID block, ID auth, keys, signatures, host data: vectors, round trips, strict parsing."""
+"""snpmeasure.blobs: ID blocks, ID auth, AMD key and signature encodings, signing (keys and external signers), QEMU's length rules."""
 
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -13,15 +12,29 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snpmeasure import blobs
+from snpmeasure import Error, blobs
 from snpmeasure.blobs import AmdPublicKey, AmdSignature, ExternalSigner, IdAuth, IdBlock, sign_id_block
 from snpmeasure.errors import BlobError, SignatureError
 
-from .support import FIXTURES, load_vectors, run_ours
+from .builders.keys import KEYS, VECTOR
 
-KEYS = FIXTURES / "keys"
-VECTOR: Dict[str, Any] = load_vectors()["id_blocks"][0]
 LD = base64.b64decode(VECTOR["launch_digest_b64"])
+
+
+def _key_pem(tmp: Path, password: bytes | None = None) -> Path:
+    key = ec.generate_private_key(ec.SECP384R1())
+    enc = serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
+    path = tmp / "k.pem"
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc))
+    return path
+
+
+_KEY = ec.generate_private_key(ec.SECP384R1())
+
+
+def test_external_signer_rejects_a_malformed_amd_key() -> None:
+    with pytest.raises(Error, match="public_key"):
+        blobs.ExternalSigner(bytes(10), print)  # type: ignore[arg-type]
 
 
 def test_vector_id_block_and_key_digests() -> None:
@@ -31,27 +44,6 @@ def test_vector_id_block_and_key_digests() -> None:
     assert base64.b64encode(auth.author_key_digest or b"").decode() == VECTOR["expected_author_key_digest_b64"]
     auth.verify(block)  # the randomized signatures are checked by verification
     assert len(auth.to_bytes()) == 4096 and auth.to_bytes()[:8] == bytes([1, 0, 0, 0, 1, 0, 0, 0])
-
-
-def test_cli_output_matches_snp_create_id_block_shape() -> None:
-    rc, out, _ = run_ours(
-        [
-            "id-block",
-            "--measurement",
-            VECTOR["launch_digest_b64"],
-            "--idkey",
-            str(KEYS / "id_key_test.pem"),
-            "--authorkey",
-            str(KEYS / "author_key_test.pem"),
-        ]
-    )
-    lines = out.splitlines()
-    assert rc == 0 and len(lines) == 3
-    assert lines[0].startswith("id-block=" + VECTOR["expected_id_block_b64"] + ",id-auth=")
-    assert lines[1] == "id_key_hash: " + VECTOR["expected_id_key_digest_b64"]
-    assert lines[2] == "author_key: " + VECTOR["expected_author_key_digest_b64"]
-    auth = IdAuth.from_base64(lines[0].split(",id-auth=")[1])
-    auth.verify(IdBlock.from_base64(VECTOR["expected_id_block_b64"]))
 
 
 def test_without_author_key() -> None:
@@ -66,14 +58,6 @@ def test_without_author_key() -> None:
         auth.verify(block, author_key_enabled=True)
     assert IdAuth.from_bytes(raw) == auth
     assert block.family_id == bytes.fromhex("00112233445566778899aabbccddeeff") and block.guest_svn == 7
-
-
-def _key_pem(tmp: Path, password: bytes | None = None) -> Path:
-    key = ec.generate_private_key(ec.SECP384R1())
-    enc = serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
-    path = tmp / "k.pem"
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc))
-    return path
 
 
 def test_encrypted_pem_and_der(tmp_path: Path) -> None:
@@ -148,9 +132,6 @@ def test_id_block_round_trip(ld: bytes, fam: bytes, img: bytes, ver: int, svn: i
     b = IdBlock(ld, fam, img, ver, svn, pol)
     assert len(b.to_bytes()) == 96
     assert IdBlock.from_bytes(b.to_bytes()) == b == IdBlock.from_base64(b.base64())
-
-
-_KEY = ec.generate_private_key(ec.SECP384R1())
 
 
 @settings(max_examples=20)
@@ -230,38 +211,3 @@ def test_blob_forms(tmp_path: Path) -> None:
     assert blobs.parse_blob("host-data", text[:20] + "\n" + text[20:].rstrip("=")) == b"\x02" * 32
     with pytest.raises(BlobError, match="non-hex"):
         blobs.parse_blob("host-data", "hex:zz")
-
-
-def test_id_block_cli_json_and_from_measure(tmp_path: Path) -> None:
-    rc, out, _ = run_ours(
-        [
-            "id-block",
-            "--from-measure",
-            "--mode",
-            "snp",
-            "--vcpus",
-            "1",
-            "--vcpu-type",
-            "EPYC-v4",
-            "--ovmf",
-            str(FIXTURES / "peer" / "ovmf_AmdSev_suffix.bin"),
-            "--id-key",
-            str(KEYS / "id_key_test.pem"),
-            "--family-id",
-            "00112233445566778899aabbccddeeff",
-            "--guest-svn",
-            "3",
-            "--json",
-        ]
-    )
-    doc = json.loads(out)
-    assert (
-        rc == 0
-        and doc["id_block_fields"]["ld"]
-        == "19358ba9a7615534a9a1e2f0dfc29384dcd4dcb7062ff9c6013b26869a5fc6ecabe033c48dd6f6db5d6d76e7c5df632d"
-    )
-    assert doc["author_key_digest"] is None and doc["id_block_fields"]["guest_svn"] == 3
-    rc, _, err = run_ours(["id-block", "--measurement", "AAAA", "--id-key", str(KEYS / "id_key_test.pem")])
-    assert rc == 2 and "48 bytes" in err
-    rc, _, err = run_ours(["id-block", "--measurement", VECTOR["launch_digest_b64"]])
-    assert rc == 2 and "--id-key" in err

@@ -122,3 +122,23 @@ def test_the_consumer_uses_every_name_the_docs_show() -> None:
     missing = sorted(n for n in shown if not re.search(rf"\b{n}\b", consumer))
     assert not missing, f"tests/typing/consumer.py does not use {missing}"
     assert shown <= set(snpmeasure.__all__), sorted(shown - set(snpmeasure.__all__))
+
+
+def test_public_names_are_not_shadowed_by_submodules() -> None:
+    """Importing a submodule sets it as an attribute of the package: a submodule named like a public
+    function (once snpmeasure/measure.py) would replace snpmeasure.measure after any sweep()."""
+    import pkgutil
+    import subprocess
+    import sys
+
+    import snpmeasure
+
+    modules = {m.name for m in pkgutil.iter_modules(snpmeasure.__path__)}
+    assert not modules & set(snpmeasure._EXPORTS), modules & set(snpmeasure._EXPORTS)
+    code = (
+        "import snpmeasure, importlib, pkgutil\n"
+        "snpmeasure.sweep\n"
+        "for m in pkgutil.iter_modules(snpmeasure.__path__):\n    if m.name != '__main__': importlib.import_module('snpmeasure.' + m.name)\n"
+        "assert callable(snpmeasure.measure) and not isinstance(snpmeasure.measure, type(snpmeasure))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

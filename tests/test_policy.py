@@ -1,8 +1,6 @@
-"""GuestPolicy: every bit, round trips, parse forms, the rules it names."""
+"""snpmeasure.policy: GuestPolicy round trips, named bits, validation, the firmware's rules."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 from hypothesis import given
@@ -10,8 +8,6 @@ from hypothesis import strategies as st
 
 from snpmeasure.errors import PolicyError
 from snpmeasure.policy import FLAG_BITS, GuestPolicy
-
-from .support import run_ours
 
 valid_policies = st.integers(0, (1 << 26) - 1).map(lambda v: v | (1 << 17))
 
@@ -90,15 +86,3 @@ def test_describe_lists_every_field() -> None:
     names = [r["field"] for r in rows]
     assert names[:3] == ["ABI_MINOR", "ABI_MAJOR", "SMT"] and "RESERVED_MBO" in names and names[-1] == "RESERVED"
     assert next(r for r in rows if r["field"] == "DEBUG")["value"] == 1
-
-
-def test_cli_decode_encode() -> None:
-    rc, out, _ = run_ours(["policy", "decode", "0x30000", "--json"])
-    doc = json.loads(out)
-    assert rc == 0 and doc["policy"] == "0x30000" and doc["smt"] is True
-    rc, out, _ = run_ours(["policy", "encode", "--smt", "--debug", "--abi-major", "1", "--abi-minor", "51"])
-    assert (rc, out.strip()) == (0, "0xb0133")
-    rc, out, err = run_ours(["policy", "decode", "0x10000"])
-    assert rc == 2 and "bit 17" in err and len(err.strip().splitlines()) == 1
-    rc, out, err = run_ours(["policy", "encode", "--smt", "--page-swap-disable", "--firmware-abi", "1.55"])
-    assert rc == 1 and "PAGE_SWAP_DISABLE" in err

@@ -1,4 +1,4 @@
-"""The native build: compilers that cannot build the AVX2 kernel still get a working core."""
+"""build_ffi.py: the compiler probes for the AVX2 and AVX-512 kernels and their fallbacks."""
 
 from __future__ import annotations
 

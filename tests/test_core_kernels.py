@@ -1,8 +1,4 @@
-"""Every content-hashing kernel and chain the CPU runs, forced one by one, against hashlib and the
-pure-Python reference: every lane batch and tail path (page counts 1..33, regions that are not a
-multiple of 16), fill pages mixed in, 1 and 2 threads. A kernel this CPU cannot run is skipped
-with the CPU feature it lacks; with SNPMEASURE_REQUIRE_AVX512=1 (CI on an AVX-512 host) or
-SNPMEASURE_REQUIRE_AVX2=1 a missing kernel fails instead."""
+"""snpmeasure._core: the SIMD content kernels (portable, AVX2, AVX-512) against hashlib and each other, and how one is chosen."""
 
 from __future__ import annotations
 
@@ -23,7 +19,10 @@ pytestmark = [
     pytest.mark.skipif(not _core.native_available(), reason="native core not built"),
 ]
 
+
 KERNELS = ["portable", "avx2", "avx512"]
+
+
 NEEDS = {"portable": [], "avx2": ["avx2"], "avx512": ["avx512f", "avx512vl", "avx512bw"]}
 
 

@@ -1,4 +1,4 @@
-"""The native SHA-384/512 against NIST FIPS 180-4 example vectors and hashlib."""
+"""snpmeasure._core: the C SHA-384/512 against NIST vectors and hashlib."""
 
 from __future__ import annotations
 
@@ -19,8 +19,13 @@ pytestmark = [
     pytest.mark.sanitize,
     pytest.mark.skipif(not _core.native_available(), reason="native core not built"),
 ]
+
+
 ffi = _core._native.ffi if _core.native_available() else None
+
+
 lib = _core._native.lib if _core.native_available() else None
+
 
 # NIST CSRC "Example Algorithms" SHA-384 / SHA-512 (FIPS 180-4 appendix examples).
 NIST_384 = [
@@ -35,6 +40,8 @@ NIST_384 = [
         "9d0e1809716474cb086e834e310a4a1ced149e9c00f248527972cec5704c2a5b07b8b3dc38ecc4ebae97ddd87f3d8985",
     ),
 ]
+
+
 NIST_512_ABC = (
     "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
     "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"
@@ -51,6 +58,28 @@ def native_sha512(data: bytes) -> bytes:
     out = ffi.new("uint8_t[64]")
     assert lib.snp_sha512(data, len(data), out) == 0
     return bytes(out)
+
+
+def _page(kind: str, byte: int, pos: int, other: int, rnd: random.Random) -> bytes:
+    if kind == "random":
+        return rnd.randbytes(4096)
+    page = bytearray([byte]) * 4096
+    if kind == "near-fill" and other != byte:
+        page[pos] = other  # one differing byte: must not be taken for a fill page
+    return bytes(page)
+
+
+#: Pages as firmware has them: random contents, pages of one repeated byte (erased flash 0xFF,
+#: zero fill, any other value), and pages one byte away from that, the byte placed where the
+#: fill-page test looks (the first 8 bytes, the 8-byte shift, the last byte) or anywhere.
+fill_pages = st.builds(
+    _page,
+    st.sampled_from(["random", "fill", "near-fill"]),
+    st.sampled_from([0x00, 0xFF]) | st.integers(0, 255),
+    st.sampled_from([0, 1, 7, 8, 9, 4087, 4088, 4095]) | st.integers(0, 4095),
+    st.integers(0, 255),
+    st.integers(0, 2**32).map(random.Random),
+)
 
 
 @pytest.mark.parametrize("msg,expected", NIST_384, ids=["abc", "empty", "896bit", "million-a"])
@@ -90,28 +119,6 @@ def test_page_kernels_match_hashlib(npages: int, threads: int, kernel: str, rnd:
         got = _core.sha384_pages(data, threads)
     want = b"".join(hashlib.sha384(data[i : i + 4096]).digest() for i in range(0, len(data), 4096))
     assert got == want
-
-
-def _page(kind: str, byte: int, pos: int, other: int, rnd: random.Random) -> bytes:
-    if kind == "random":
-        return rnd.randbytes(4096)
-    page = bytearray([byte]) * 4096
-    if kind == "near-fill" and other != byte:
-        page[pos] = other  # one differing byte: must not be taken for a fill page
-    return bytes(page)
-
-
-#: Pages as firmware has them: random contents, pages of one repeated byte (erased flash 0xFF,
-#: zero fill, any other value), and pages one byte away from that, the byte placed where the
-#: fill-page test looks (the first 8 bytes, the 8-byte shift, the last byte) or anywhere.
-fill_pages = st.builds(
-    _page,
-    st.sampled_from(["random", "fill", "near-fill"]),
-    st.sampled_from([0x00, 0xFF]) | st.integers(0, 255),
-    st.sampled_from([0, 1, 7, 8, 9, 4087, 4088, 4095]) | st.integers(0, 4095),
-    st.integers(0, 255),
-    st.integers(0, 2**32).map(random.Random),
-)
 
 
 @given(st.lists(fill_pages, max_size=24), st.integers(1, 4), st.sampled_from(["portable", "avx2", "avx512"]))

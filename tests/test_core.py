@@ -1,4 +1,4 @@
-"""LaunchDigest: known answers, native == reference, argument rules (both backends)."""
+"""snpmeasure._core: LaunchDigest, native and pure-Python, against each other and known answers; argument rules, buffers, threads, the C entry points' checks."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from .support import BACKENDS, FIXTURES, using_simd
 
 pytestmark = [pytest.mark.core, pytest.mark.differential, pytest.mark.sanitize]
 
+
 OVMF_HASH = "086e2e9149ebf45abdc3445fba5b2da8270bdbb04094d7a2c37faaa4b24af3aa16aff8c374c2a55c467a50da6d466b74"
 
 
@@ -35,6 +36,38 @@ def hand_page_info(ld: bytes, contents: bytes, ptype: int, gpa: int) -> bytes:
     out[0x62] = ptype
     out[0x68:0x70] = gpa.to_bytes(8, "little")
     return bytes(out)
+
+
+BAD_UPDATES: List[Tuple[str, dict]] = [
+    ("page_type", dict(page_type=0, gpa=0, length=4096)),
+    ("page_type", dict(page_type=7, gpa=0, length=4096)),
+    ("gpa", dict(page_type=3, gpa=0x1001, length=4096)),
+    ("gpa", dict(page_type=3, gpa=-4096, length=4096)),
+    ("gpa", dict(page_type=3, gpa=1 << 64, length=4096)),
+    ("gpa", dict(page_type=3, gpa=(1 << 64) - 4096, length=8192)),
+    ("length", dict(page_type=3, gpa=0, length=100)),
+    ("length", dict(page_type=3, gpa=0)),
+    ("data", dict(page_type=1, gpa=0)),
+    ("data", dict(page_type=2, gpa=0, length=4096)),
+    ("data", dict(page_type=1, gpa=0, data=b"x" * 100)),
+    ("data", dict(page_type=1, gpa=0, data="text")),
+    ("length", dict(page_type=1, gpa=0, data=bytes(4096), length=8192)),
+    ("imi", dict(page_type=3, gpa=0, length=4096, imi=2)),
+    ("vmpl1_perms", dict(page_type=3, gpa=0, length=4096, vmpl1_perms=256)),
+    ("vmpl2_perms", dict(page_type=3, gpa=0, length=4096, vmpl2_perms=-1)),
+    ("vmpl3_perms", dict(page_type=3, gpa=0, length=4096, vmpl3_perms="1")),
+]
+
+
+op_strategy = st.tuples(
+    st.sampled_from(list(PageType)),
+    st.integers(0, (1 << 52) - 1).map(lambda g: g * 4096),
+    st.integers(0, 512),
+    st.booleans(),
+    st.integers(0, 255),
+    st.integers(0, 255),
+    st.integers(0, 255),
+)
 
 
 def test_backend_is_native_by_default() -> None:
@@ -135,27 +168,6 @@ def test_vmsa_repeat_equals_individual(digest_cls: Type[LaunchDigestBase]) -> No
     assert d.digest() == steps[1]
 
 
-BAD_UPDATES: List[Tuple[str, dict]] = [
-    ("page_type", dict(page_type=0, gpa=0, length=4096)),
-    ("page_type", dict(page_type=7, gpa=0, length=4096)),
-    ("gpa", dict(page_type=3, gpa=0x1001, length=4096)),
-    ("gpa", dict(page_type=3, gpa=-4096, length=4096)),
-    ("gpa", dict(page_type=3, gpa=1 << 64, length=4096)),
-    ("gpa", dict(page_type=3, gpa=(1 << 64) - 4096, length=8192)),
-    ("length", dict(page_type=3, gpa=0, length=100)),
-    ("length", dict(page_type=3, gpa=0)),
-    ("data", dict(page_type=1, gpa=0)),
-    ("data", dict(page_type=2, gpa=0, length=4096)),
-    ("data", dict(page_type=1, gpa=0, data=b"x" * 100)),
-    ("data", dict(page_type=1, gpa=0, data="text")),
-    ("length", dict(page_type=1, gpa=0, data=bytes(4096), length=8192)),
-    ("imi", dict(page_type=3, gpa=0, length=4096, imi=2)),
-    ("vmpl1_perms", dict(page_type=3, gpa=0, length=4096, vmpl1_perms=256)),
-    ("vmpl2_perms", dict(page_type=3, gpa=0, length=4096, vmpl2_perms=-1)),
-    ("vmpl3_perms", dict(page_type=3, gpa=0, length=4096, vmpl3_perms="1")),
-]
-
-
 @pytest.mark.parametrize("field,kwargs", BAD_UPDATES)
 def test_invalid_update_raises_and_changes_nothing(
     digest_cls: Type[LaunchDigestBase], field: str, kwargs: dict
@@ -188,19 +200,6 @@ def test_threads_env(monkeypatch: pytest.MonkeyPatch, digest_cls: Type[LaunchDig
     monkeypatch.setenv("SNPMEASURE_THREADS", "many")
     with pytest.raises(InvalidInputError):
         digest_cls()
-
-
-# ---- native == reference ------------------------------------------------------------------
-
-op_strategy = st.tuples(
-    st.sampled_from(list(PageType)),
-    st.integers(0, (1 << 52) - 1).map(lambda g: g * 4096),
-    st.integers(0, 512),
-    st.booleans(),
-    st.integers(0, 255),
-    st.integers(0, 255),
-    st.integers(0, 255),
-)
 
 
 @pytest.mark.skipif("native" not in BACKENDS, reason="native core not built")
@@ -286,9 +285,6 @@ def test_split_regions_and_threads_agree(npages: int, split: int, threads: int, 
     ref = _reference.LaunchDigest()
     ref.update_normal(0x100000, data)
     assert whole.digest() == parts.digest() == ref.digest()
-
-
-# ---- the C entry points check their own arguments ----------------------------------------
 
 
 @pytest.mark.skipif("native" not in BACKENDS, reason="native core not built")

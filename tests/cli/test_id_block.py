@@ -1,0 +1,133 @@
+"""`snpmeasure id-block`: snp-create-id-block's output shape, JSON, keys given every way (encrypted, DER, wrong curves), and private keys never printed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from snpmeasure.blobs import IdAuth, IdBlock
+
+from ..builders.cli_inputs import KEY
+from ..builders.keys import KEYS, VECTOR
+from ..support import FIXTURES, run_ours
+
+
+def test_cli_output_matches_snp_create_id_block_shape() -> None:
+    rc, out, _ = run_ours(
+        [
+            "id-block",
+            "--measurement",
+            VECTOR["launch_digest_b64"],
+            "--idkey",
+            str(KEYS / "id_key_test.pem"),
+            "--authorkey",
+            str(KEYS / "author_key_test.pem"),
+        ]
+    )
+    lines = out.splitlines()
+    assert rc == 0 and len(lines) == 3
+    assert lines[0].startswith("id-block=" + VECTOR["expected_id_block_b64"] + ",id-auth=")
+    assert lines[1] == "id_key_hash: " + VECTOR["expected_id_key_digest_b64"]
+    assert lines[2] == "author_key: " + VECTOR["expected_author_key_digest_b64"]
+    auth = IdAuth.from_base64(lines[0].split(",id-auth=")[1])
+    auth.verify(IdBlock.from_base64(VECTOR["expected_id_block_b64"]))
+
+
+def test_id_block_cli_json_and_from_measure(tmp_path: Path) -> None:
+    rc, out, _ = run_ours(
+        [
+            "id-block",
+            "--from-measure",
+            "--mode",
+            "snp",
+            "--vcpus",
+            "1",
+            "--vcpu-type",
+            "EPYC-v4",
+            "--ovmf",
+            str(FIXTURES / "peer" / "ovmf_AmdSev_suffix.bin"),
+            "--id-key",
+            str(KEYS / "id_key_test.pem"),
+            "--family-id",
+            "00112233445566778899aabbccddeeff",
+            "--guest-svn",
+            "3",
+            "--json",
+        ]
+    )
+    doc = json.loads(out)
+    assert (
+        rc == 0
+        and doc["id_block_fields"]["ld"]
+        == "19358ba9a7615534a9a1e2f0dfc29384dcd4dcb7062ff9c6013b26869a5fc6ecabe033c48dd6f6db5d6d76e7c5df632d"
+    )
+    assert doc["author_key_digest"] is None and doc["id_block_fields"]["guest_svn"] == 3
+    rc, _, err = run_ours(["id-block", "--measurement", "AAAA", "--id-key", str(KEYS / "id_key_test.pem")])
+    assert rc == 2 and "48 bytes" in err
+    rc, _, err = run_ours(["id-block", "--measurement", VECTOR["launch_digest_b64"]])
+    assert rc == 2 and "--id-key" in err
+
+
+def test_one_key_encrypted_one_plain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--key-password-env applies to each encrypted key, so an encrypted ID key goes with a plain author key."""
+
+    from snpmeasure.blobs import load_private_key
+
+    key = load_private_key(KEY)
+    enc = tmp_path / "id_enc.pem"
+    enc.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"s3cret"),
+        )
+    )
+    monkeypatch.setenv("PW", "s3cret")
+    author = str(FIXTURES / "keys" / "author_key_test.pem")
+    rc, out, err = run_ours(
+        [
+            "id-block",
+            "--measurement-hex",
+            "00" * 48,
+            "--id-key",
+            str(enc),
+            "--author-key",
+            author,
+            "--key-password-env",
+            "PW",
+            "--json",
+        ]
+    )
+    assert rc == 0, err
+
+
+@pytest.mark.sanitize
+def test_private_keys_never_reach_output(tmp_path: Path) -> None:
+    key_text = (KEYS / "id_key_test.pem").read_text()
+    secret_line = key_text.splitlines()[1]
+    rc, out, err = run_ours(
+        ["id-block", "--measurement-hex", "00" * 48, "--id-key", str(KEYS / "id_key_test.pem"), "--json"]
+    )
+    assert rc == 0 and secret_line not in out and "PRIVATE" not in out
+    broken = tmp_path / "k.pem"
+    broken.write_text(key_text.replace(secret_line, secret_line[:-4] + "AAAA"))
+    rc, out, err = run_ours(["id-block", "--measurement-hex", "00" * 48, "--id-key", str(broken)])
+    assert rc == 2 and secret_line[:20] not in err
+
+
+@pytest.mark.sanitize
+def test_non_p384_keys_rejected_by_name(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    for key in (ec.generate_private_key(ec.SECP521R1()), ed25519.Ed25519PrivateKey.generate()):
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        path = tmp_path / "k.pem"
+        path.write_bytes(pem)
+        rc, _, err = run_ours(["id-block", "--measurement-hex", "00" * 48, "--id-key", str(path)])
+        assert rc == 2 and "P-384" in err

@@ -1,0 +1,106 @@
+"""`snpmeasure launch`: the dry run's steps, its formats and failures, and the object's SEV features."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Sequence
+
+from snpmeasure import measure
+
+from ..builders.launches import KEYS, LD, A
+from ..support import run_ours
+
+MEASURE = ["--mode", "snp", "--vcpus", "2", "--vcpu-type", "EPYC-Milan", "--ovmf", A]
+
+
+def workflow(tmp_path: Path, extra_object: Sequence[str] = ()) -> str:
+    rc, out, _ = run_ours(
+        [
+            "id-block",
+            "--from-measure",
+            *MEASURE,
+            "--id-key",
+            str(KEYS / "id_key_test.pem"),
+            "--author-key",
+            str(KEYS / "author_key_test.pem"),
+            "--json",
+        ]
+    )
+    assert rc == 0
+    (tmp_path / "idb.json").write_text(out)
+    rc, obj, _ = run_ours(["qemu-object", "--from-id-block", str(tmp_path / "idb.json"), *extra_object])
+    assert rc == 0
+    return obj.strip()
+
+
+def test_launch_cli_success_and_formats(tmp_path: Path) -> None:
+    obj = workflow(tmp_path)
+    rc, out, _ = run_ours(["launch", "--object", obj, *MEASURE, "--json"])
+    doc = json.loads(out)
+    assert rc == 0 and doc["ok"] and doc["report"]["measurement"] == LD.hex() and doc["report"]["author_key_en"]
+    (tmp_path / "o.json").write_text(run_ours(["qemu-object", "--object", obj, "--format", "qmp"])[1])
+    assert run_ours(["launch", "--qmp", str(tmp_path / "o.json"), *MEASURE])[0] == 0
+    (tmp_path / "o.xml").write_text(run_ours(["qemu-object", "--object", obj, "--format", "libvirt"])[1])
+    assert run_ours(["launch", "--libvirt", str(tmp_path / "o.xml"), *MEASURE])[0] == 0
+
+
+def test_launch_cli_failures(tmp_path: Path) -> None:
+    obj = workflow(tmp_path)
+    rc, out, _ = run_ours(
+        ["launch", "--object", obj, "--mode", "snp", "--vcpus", "3", "--vcpu-type", "EPYC-Milan", "--ovmf", A]
+    )
+    assert rc == 1 and "BAD_MEASUREMENT" in out and LD.hex() in out
+    wrong_policy = obj.replace("policy=0x30000", "policy=0xb0000")
+    rc, out, _ = run_ours(["launch", "--object", wrong_policy, *MEASURE, "--json"])
+    assert rc == 1 and json.loads(out)["status"] == "POLICY_FAILURE"
+    raw = bytearray(base64.b64decode(obj.split("id-auth=")[1].split(",")[0]))
+    raw[0x50] ^= 1  # a byte of ID_BLOCK_SIG.R
+    tampered = (
+        obj.split("id-auth=")[0]
+        + "id-auth="
+        + base64.b64encode(bytes(raw)).decode()
+        + ","
+        + obj.split("id-auth=")[1].split(",", 1)[1]
+    )
+    rc, out, _ = run_ours(["launch", "--object", tampered, *MEASURE, "--json"])
+    assert rc == 1 and json.loads(out)["status"] == "BAD_SIGNATURE"
+    rc, out, _ = run_ours(["launch", "--object", "sev-snp-guest,id=a,policy=0x70000,reduced-phys-bits=1", *MEASURE])
+    assert rc == 1 and "KVM returns -EINVAL" in out
+    rc, out, _ = run_ours(
+        [
+            "launch",
+            "--object",
+            "sev-snp-guest,id=a,policy=0x230000,reduced-phys-bits=1",
+            *MEASURE,
+            "--kvm-policy-bits",
+            "0x1bffff",
+        ]
+    )  # a 6.11-era kernel: bits 0-17, 19, 20
+    assert rc == 1 and "bit 21" in out
+    rc, out, _ = run_ours(
+        [
+            "launch",
+            "--object",
+            "sev-snp-guest,id=a,policy=0x30000,reduced-phys-bits=1",
+            *MEASURE,
+            "--kvm-policy-bits",
+            "0x1bffff",
+        ]
+    )
+    assert rc == 0, out
+    for bad in ("-1", str(1 << 64)):
+        rc, _, err = run_ours(
+            ["launch", "--object", "sev-snp-guest,id=a,reduced-phys-bits=1", *MEASURE, "--kvm-policy-bits", bad]
+        )
+        assert rc == 2 and "--kvm-policy-bits: must be a 64-bit mask" in err, err
+    rc, _, err = run_ours(["launch", "--object", "sev-snp-guest,id=a,host-data=AAAA,reduced-phys-bits=1", *MEASURE])
+    assert rc == 2 and "not equal to 32" in err
+
+
+def test_launch_uses_object_features(tmp_path: Path) -> None:
+    obj = "sev-snp-guest,id=a,reduced-phys-bits=1,debug-swap=on"
+    rc, out, _ = run_ours(["launch", "--object", obj, *MEASURE, "--json"])
+    want = measure(mode="snp", ovmf=A, vcpus=2, vcpu_type="EPYC-Milan", guest_features=0x21).hex()
+    assert rc == 0 and json.loads(out)["report"]["measurement"] == want

@@ -1,0 +1,305 @@
+"""The `snpmeasure` command as a whole: dispatch, exit codes, one-line errors for bad and hostile input, start-up that stays light, and help on every flag."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from ..builders.cli_inputs import KEY, OBJ, OVMF, VERIFY
+from ..builders.hostile import A
+from ..builders.measure_cases import PEER
+from ..support import FIXTURES, run_ours
+
+
+@pytest.mark.parametrize(
+    "argv,fragment",
+    [
+        # report verify: measure flags without --mode would verify no measurement at all
+        (
+            VERIFY + ["--vcpus", "2", "--vcpu-type", "EPYC-Milan", "--ovmf", OVMF],
+            "--mode: is required to check the measurement",
+        ),
+        (VERIFY + ["--ovmf", "/nonexistent"], "--mode: is required"),
+        # expectations no report can meet are bad input
+        (VERIFY + ["--expect-vmpl", "4"], "--expect-vmpl: must be an int from 0 to 3"),
+        (VERIFY + ["--expect-vmpl", "-1"], "--expect-vmpl: must be an int from 0 to 3"),
+        (VERIFY + ["--expect-guest-svn", "4294967296"], "--expect-guest-svn: must be an int from 0 to 4294967295"),
+        (VERIFY + ["--min-tcb", "snp=256"], "--min-tcb: snp must be an SVN from 0 to 255"),
+        (VERIFY + ["--min-tcb", "foo=1"], "--min-tcb: unknown TCB component 'foo'"),
+        # a report argument that is neither a file nor a report
+        (["report", "show", "/nonexistent/report.bin"], "is no file, and not a report as hex or base64 text"),
+        # measurement ranges are checked before they are expanded (no MemoryError, no 800 MB first)
+        (
+            ["measure", "--mode", "snp", "--vcpus", "1-99999999999999999", "--vcpu-type", "EPYC", "--ovmf", OVMF],
+            "from 1 to 4096",
+        ),
+        (["measure", "--mode", "snp", "--vcpus", "1,,2", "--vcpu-type", "EPYC", "--ovmf", OVMF], "comma list"),
+        (["table", "--ovmf", OVMF, "--vcpus", "1-20000000", "--vcpu-type", "EPYC", "--quiet"], "from 1 to 4096"),
+        # table: lists and the firmware source
+        (
+            ["table", "--ovmf", OVMF, "--vcpu-type", "EPYC", "--guest-features", "abc", "--quiet"],
+            "--guest-features: must be numbers",
+        ),
+        (["table", "--ovmf", OVMF, "--vcpu-type", "EPYC,", "--quiet"], "--vcpu-type: has an empty item"),
+        (["table", "--ovmf", OVMF, "--firmware-manifest", OVMF, "--vcpu-type", "EPYC"], "one of them"),
+        # policy: values and host flags
+        (["policy", "decode", ""], "policy: is empty"),
+        (["policy", "decode", "smt,,debug"], "has an empty flag"),
+        (
+            ["policy", "decode", "0x30000", "--firmware-abi", "256.1"],
+            "--firmware-abi: must be MAJOR.MINOR with each part 0..255",
+        ),
+        (["policy", "decode", "0x20000", "--host-smt-off"], "--host-smt-off: describes the host of a firmware"),
+        # qemu-object: an object given whole does not take builder flags; --json is QMP
+        (["qemu-object", "--object", OBJ, "--policy", "0xb0000"], "--policy: builds an object field by field"),
+        (["qemu-object", "--object", OBJ, "--host-data", "hex:00"], "--host-data: builds an object field by field"),
+        (["qemu-object", "--object", OBJ, "--json", "--format", "libvirt"], "--json: prints QMP JSON"),
+        # id-block: measure flags need --from-measure, and an SNP mode
+        (
+            ["id-block", "--measurement-hex", "00" * 48, "--id-key", KEY, "--ovmf", "/nonexistent"],
+            "--ovmf: describes a guest to measure",
+        ),
+        (["id-block", "--from-measure", "--mode", "sev", "--ovmf", OVMF, "--id-key", KEY], "is not an SNP mode"),
+        # launch: the KVM policy mask is 64 bits
+        (
+            [
+                "launch",
+                "--object",
+                OBJ,
+                "--mode",
+                "snp",
+                "--vcpus",
+                "1",
+                "--vcpu-type",
+                "EPYC",
+                "--ovmf",
+                OVMF,
+                "--kvm-policy-bits",
+                "-1",
+            ],
+            "--kvm-policy-bits: must be a 64-bit mask",
+        ),
+        # checks that would be skipped: the LAUNCH_MEASURE flags need --tik; two sources for one value
+        (
+            ["measure", "--mode", "sev", "--ovmf", OVMF, "--launch-measure-blob", "A" * 64],
+            "--launch-measure-blob: computes the LAUNCH_MEASURE HMAC",
+        ),
+        (["measure", "--mode", "sev", "--ovmf", OVMF, "--api-major", "0"], "which needs --tik"),
+        (
+            ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--force"],
+            "--force: only lets --dump-vmsa",
+        ),
+        (["measure", "--list-profiles", "--ovmf", OVMF], "--list-profiles: lists the profiles"),
+        (
+            [
+                "measure",
+                "--mode",
+                "snp",
+                "--vcpus",
+                "1-2",
+                "--vcpu-type",
+                "EPYC",
+                "--ovmf",
+                OVMF,
+                "--json",
+                "--output-format",
+                "base64",
+            ],
+            "--json: prints every form",
+        ),
+        (
+            ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--json", "-v"],
+            "--json: prints every form",
+        ),
+        (
+            VERIFY
+            + [
+                "--mode",
+                "snp",
+                "--vcpus",
+                "1",
+                "--vcpu-type",
+                "EPYC",
+                "--ovmf",
+                OVMF,
+                "--expect-measurement",
+                "00" * 48,
+            ],
+            "--expect-measurement: the measurement is already set by the measure flags",
+        ),
+        (VERIFY + ["--policy-at-most"], "--policy-at-most: compares with an expected policy"),
+        (VERIFY + ["--min-tcb", "fmc=1"], "--min-tcb: fmc is no TCB component of milan"),
+        # numbers beyond 64 bits, and bytes that are not UTF-8
+        (["policy", "decode", "0x" + "f" * 5000], "policy: must be a 64-bit unsigned int, got <an int of 20000 bits>"),
+        (
+            ["measure", "--mode", "snp", "--vcpus", "1", "--ovmf", OVMF, "--vcpu-sig", "0x" + "f" * 5000],
+            "got <an int of 20000 bits>",
+        ),
+        (
+            [
+                "measure",
+                "--mode",
+                "snp",
+                "--vcpus",
+                "1",
+                "--vcpu-type",
+                "EPYC",
+                "--ovmf",
+                OVMF,
+                "--guest-features",
+                "0x" + "f" * 5000,
+            ],
+            "got <an int of 20000 bits>",
+        ),
+        (
+            [
+                "launch",
+                "--object",
+                OBJ,
+                "--mode",
+                "snp",
+                "--vcpus",
+                "1",
+                "--vcpu-type",
+                "EPYC",
+                "--ovmf",
+                OVMF,
+                "--kvm-policy-bits",
+                "0x" + "f" * 5000,
+            ],
+            "--kvm-policy-bits: must be a 64-bit mask",
+        ),
+        (
+            ["measure", "--mode", "snp", "--vcpus", "1-2", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--policy", "1"],
+            "which needs --tik",
+        ),
+        (
+            ["measure", "--mode", "snp", "--vcpus", "1,2", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--force"],
+            "--force: only lets",
+        ),
+        (["qemu-object", "--object", OBJ, "--cbitpos", "0"], "--cbitpos: builds an object field by field"),
+        (["qemu-object", "--id", "", "--reduced-phys-bits", "1"], "id: Parameter 'id' expects an identifier"),
+        (["id-block", "--measurement-hex", "00", "--id-key", KEY], "--measurement-hex: must be 48 bytes"),
+        (
+            ["id-block", "--measurement-hex", "00" * 48, "--id-key", KEY, "--author-key", "/nonexistent.pem"],
+            "--author-key: /nonexistent.pem",
+        ),
+        (VERIFY + ["--min-tcb", "snp=\u00b2"], "--min-tcb: must be component=N"),
+        (["report", "show", "\udcff"], "report: '\\udcff' is no file"),
+        # options that would be silently ignored
+        (
+            [
+                "launch",
+                "--object",
+                OBJ,
+                "--mode",
+                "snp",
+                "--vcpus",
+                "1",
+                "--vcpu-type",
+                "EPYC",
+                "--ovmf",
+                OVMF,
+                "--no-kvm-checks",
+                "--kvm-policy-bits",
+                "0",
+            ],
+            "--kvm-policy-bits: is one of KVM's checks",
+        ),
+        (
+            ["id-block", "--from-measure", "--mode", "snp:ovmf-hash", "--ovmf", OVMF, "--id-key", KEY],
+            "is not an SNP mode",
+        ),
+        (
+            ["qemu-object", "--id", "a", "--reduced-phys-bits", "1", "--cbitpos", "99"],
+            "cbitpos: must fit CPUID 0x8000001F EBX[5:0]",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(argv: List[str], fragment: str) -> None:
+    rc, out, err = run_ours(argv)
+    assert rc == 2, (out, err)
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert fragment in err, err
+
+
+@pytest.mark.sanitize
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["qemu-object", "--object", "sev-snp-guest,id=a,host-data=@@@"],
+        [
+            "launch",
+            "--qmp",
+            str(FIXTURES / "vectors.json"),
+            "--mode",
+            "snp",
+            "--vcpus",
+            "1",
+            "--vcpu-type",
+            "EPYC-v4",
+            "--ovmf",
+            str(A),
+        ],
+        ["report", "show", str(A)],
+        ["policy", "decode", "smt,,nonsense"],
+        [
+            "measure",
+            "--mode",
+            "snp",
+            "--vcpus",
+            "1",
+            "--vcpu-type",
+            "EPYC-v4",
+            "--firmware-manifest",
+            str(FIXTURES / "vectors.json"),
+        ],
+        ["id-block", "--measurement-hex", "00" * 48, "--id-key", str(FIXTURES / "vectors.json")],
+        ["qemu-object", "--host-data", "@/nonexistent/file"],
+    ],
+)
+def test_cli_hostile_input_exits_2_with_one_line(argv: list) -> None:
+    rc, out, err = run_ours(argv)
+    assert rc == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.sanitize
+@pytest.mark.parametrize("content", [b"\xff\xfe{", b"[" * 100000, b'{"a": ' * 50000])
+def test_hostile_json_files_exit_2(tmp_path: Path, content: bytes) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(content)
+    base = ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4"]
+    for argv in (
+        ["measure", *base, "--ovmf", str(A), "--profile-file", str(bad)],
+        ["measure", *base, "--firmware-manifest", str(bad)],
+        ["launch", "--qmp", str(bad), *base, "--ovmf", str(A)],
+        ["launch", "--libvirt", str(bad), *base, "--ovmf", str(A)],
+        ["qemu-object", "--from-id-block", str(bad)],
+        ["table", "--firmware-manifest", str(bad), "--vcpu-type", "EPYC-v4"],
+    ):
+        rc, out, err = run_ours(argv)
+        assert rc == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, (argv, err)
+
+
+@pytest.mark.differential
+@pytest.mark.sanitize
+def test_measure_cli_start_up_stays_light() -> None:
+    """Start-up guard (no timing): `import snpmeasure` and an OVMF-only `measure` run load neither
+    cryptography nor OpenSSL's hashlib backend, and build no other subcommand's parser."""
+    import subprocess
+
+    code = (
+        "import sys, io, contextlib\n"
+        "import snpmeasure\n"
+        "assert 'cryptography' not in sys.modules\n"
+        "from snpmeasure import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    rc = cli.main(['measure', '--mode', 'snp', '--vcpus', '2', '--vcpu-type', 'EPYC-v4', '--ovmf', {str(PEER / 'svsm_ovmf.fd')!r}])\n"
+        "assert rc == 0, rc\n"
+        "print(sorted(m for m in ('cryptography', '_hashlib', 'snpmeasure.blobs', 'snpmeasure.report') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -1,0 +1,328 @@
+"""`snpmeasure measure`: JSON and trace, sweeps, profiles and profile files, SEV HMACs, --dump-vmsa, warnings for ignored flags, bad input."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+
+import snpmeasure
+from snpmeasure import measure
+from snpmeasure.errors import ManifestError
+from snpmeasure.images import FirmwareManifest
+from snpmeasure.measurement import sev_launch_measurement, sweep
+from snpmeasure.profiles import BUILTIN_PROFILES
+
+from ..builders.cli_inputs import OVMF
+from ..builders.manifests import GOOD, PEER, A
+from ..builders.measure_cases import EMPTY, VECTORS, X, needs_ssm, run_ssm
+from ..support import run_ours
+
+
+def mutated(path: str, value: Any) -> Dict[str, Any]:
+    doc = copy.deepcopy(GOOD)
+    target = doc
+    keys = path.split(".")
+    for k in keys[:-1]:
+        target = target[int(k)] if k.isdigit() else target[k]
+    if value is KeyError:
+        del target[keys[-1]]
+    else:
+        target[int(keys[-1]) if keys[-1].isdigit() else keys[-1]] = value
+    return doc
+
+
+@pytest.mark.differential
+@pytest.mark.sanitize
+@pytest.mark.parametrize(
+    "path,value,fragment",
+    [
+        ("schema", "other", "schema"),
+        ("schema_version", 2, "newer"),
+        ("schema_version", "1", "positive integer"),
+        ("schema_version", True, "positive integer"),
+        ("kernel_hashes_supported", "yes", "as its sections and sev_hash_table say"),
+        ("kernel_hashes_supported", False, "must be true"),
+        ("ovmf_digest", "00", "96 hex"),
+        ("firmware.sha256", "zz" * 32, "64 hex"),
+        ("firmware.size", 100, "multiple of 4096"),
+        ("firmware.gpa", "0x1000", "4 GiB - size"),
+        ("sections.0.gpa", "0x800800", "4 KiB aligned"),
+        ("sections.1.gpa", "0x800000", "overlaps section 0"),
+        ("sections.2.gpa", "0xfffff000", "overlaps the firmware image"),
+        ("sections.0.size", "0xffffffff", "aligned"),
+        ("sections.0.type", "x", "number"),
+        ("sev_hash_table.gpa", "0x900000", "outside the SNP_KERNEL_HASHES section"),
+        ("sections", KeyError, "missing"),
+    ],
+)
+def test_bad_manifests(path: str, value: Any, fragment: str, tmp_path: Path) -> None:
+    doc = mutated(path, value)
+    with pytest.raises(ManifestError) as exc:
+        FirmwareManifest.from_json(doc)
+    assert fragment in str(exc.value)
+    p = tmp_path / "m.json"
+    p.write_text(json.dumps(doc))
+    rc, out, err = run_ours(
+        ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--firmware-manifest", str(p)]
+    )
+    assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.differential
+@pytest.mark.sanitize
+def test_sweep_cli_and_svsm() -> None:
+    rc, out, _ = run_ours(
+        ["measure", "--mode", "snp", "--vcpus", "1,3", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--json"]
+    )
+    doc = json.loads(out)
+    assert rc == 0 and set(doc["measurements"]) == {"1", "3"}
+    assert doc["measurements"]["3"] == measure(mode="snp", ovmf=A, vcpus=3, vcpu_type="EPYC-v4").hex()
+    svsm = dict(
+        mode="snp:svsm",
+        ovmf=str(PEER / "svsm_ovmf.fd"),
+        svsm=str(PEER / "svsm.bin"),
+        vars_size=540672,
+        vcpu_type="EPYC-v4",
+    )
+    assert sweep(vcpus="2-3", **svsm)[3] == measure(vcpus=3, **svsm).digest
+
+
+def test_ignored_flags_warn(tmp_path: Path) -> None:
+    rc, out, err = run_ours(["measure", "--mode", "snp:ovmf-hash", "--ovmf", OVMF, "--vcpus", "2", "--profile", "gce"])
+    assert rc == 0 and "--vcpus, --profile are ignored in snp:ovmf-hash mode" in err
+    rc, out, err = run_ours(["measure", "--mode", "sev", "--ovmf", OVMF, "--vcpus", "2"])
+    assert rc == 0 and "--vcpus is ignored in sev mode" in err
+    # ignored means not checked either (it was: the warning, then a refusal of the count)
+    rc, out0, err = run_ours(
+        ["measure", "--mode", "sev", "--ovmf", OVMF, "--vcpus", "0", "--vcpu-sig", "0x1ffffffffff"]
+    )
+    assert rc == 0 and out0 == out and "--vcpus, --vcpu-sig are ignored in sev mode" in err
+    rc, out, err = run_ours(["measure", "--mode", "sev", "--ovmf", OVMF, "--vcpus", "2", "--json"])
+    assert rc == 0 and json.loads(out)["vcpus"] is None  # not part of an SEV measurement
+    rc, _, err = run_ours(["measure", "--mode", "sev", "--ovmf", OVMF, "--vcpus", "abc"])
+    assert rc == 2 and "--vcpus: must be a whole number" in err  # as sev-snp-measure's type=int
+    # a sweep in a mode without VMSAs is refused, without a warning first
+    rc, out, err = run_ours(["measure", "--mode", "sev", "--ovmf", OVMF, "--vcpus", "1-4"])
+    assert (
+        rc == 2
+        and err.count("\n") == 1
+        and "--vcpus: a range or list of counts applies to modes snp and snp:svsm" in err
+    )
+    rc, out, err = run_ours(["qemu-object", "--object", "sev-snp-guest,id=a,reduced-phys-bits=1,init-flags=0"])
+    assert rc == 0 and err.count("\n") == 1 and "warning: 'init-flags' is a pre-merge property" in err
+
+
+def test_sweep_json_names_the_profile_used(tmp_path: Path) -> None:
+    prof = tmp_path / "p.json"
+    prof.write_text(json.dumps({"base": "qemu", "name": "old-host", "vmsa": {"mxcsr": 0}}))
+    argv = ["measure", "--mode", "snp", "--vcpus", "1-2", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--json"]
+    assert json.loads(run_ours(argv + ["--profile-file", str(prof)])[1])["profile"] == "old-host"
+    assert json.loads(run_ours(argv + ["--vmm-type", "QEMU"])[1])["profile"] == "qemu"
+    prof.write_text(json.dumps({"base": "qemu", "name": "qemu", "vmsa": {"mxcsr": 0}}))
+    rc, _, err = run_ours(argv + ["--profile-file", str(prof)])
+    assert rc == 2 and "is a built-in profile's name" in err
+
+
+@pytest.mark.differential
+@pytest.mark.sanitize
+def test_cli_json_and_trace() -> None:
+    argv = ["measure", "--mode", "snp", "--vcpus", "2", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--kernel", EMPTY]
+    rc, out, _ = run_ours(argv + ["--json", "--trace"])
+    assert rc == 0
+    doc = json.loads(out)
+    plain = run_ours(argv)[1].strip()
+    assert doc["measurement"] == plain
+    assert doc["trace"][-1]["digest"] == plain
+    assert doc["profile"] == "qemu" and doc["vcpu_sig"] == "0x800f12" and doc["guest_features"] == "0x1"
+    assert doc["inputs"]["ovmf"]["sha256"] and doc["inputs"]["kernel"]["sha256"] == (
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    )
+    assert doc["snpmeasure_version"] == snpmeasure.__version__
+    rc, out, _ = run_ours(argv + ["--trace"])
+    lines = out.strip().splitlines()
+    assert lines[-1] == plain and lines[0].startswith("SNP_LAUNCH_UPDATE") and len(lines) == 1 + 1 + 7 + 2
+
+
+@pytest.mark.differential
+@pytest.mark.sanitize
+def test_cli_list_profiles() -> None:
+    rc, out, _ = run_ours(["measure", "--list-profiles"])
+    assert rc == 0 and all(name in out for name in BUILTIN_PROFILES)
+    rc, out, _ = run_ours(["measure", "--list-profiles", "--json"])
+    assert {p["name"] for p in json.loads(out)} == set(BUILTIN_PROFILES)
+
+
+@pytest.mark.differential
+@pytest.mark.sanitize
+@pytest.mark.parametrize(
+    "argv,fragment",
+    [
+        (
+            ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", X, "--kernel", EMPTY],
+            "SNP_KERNEL_HASHES",
+        ),
+        (
+            ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--initrd", EMPTY],
+            "initrd: needs a kernel",
+        ),
+        (
+            ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--append", "x"],
+            "append: needs a kernel",
+        ),
+        (["--mode", "snp", "--vcpus", "1", "--ovmf", A], "vcpu_type"),
+        (["--mode", "snp", "--vcpu-type", "EPYC-v4", "--ovmf", A], "vcpus: is required"),
+        (["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", "/nonexistent.fd"], "/nonexistent.fd"),
+        (["--mode", "snp", "--vcpus", "1", "--vcpu-type", "Pentium", "--ovmf", A], "unknown CPU model"),
+        (["--mode", "snp", "--vcpus", "1", "--vcpu-family", "25", "--ovmf", A], "vcpu_model"),
+        (
+            [
+                "--mode",
+                "snp",
+                "--vcpus",
+                "1",
+                "--vcpu-type",
+                "EPYC-v4",
+                "--ovmf",
+                A,
+                "--profile",
+                "ec2",
+                "--vmm-type",
+                "gce",
+            ],
+            "contradicts",
+        ),
+        (["--mode", "sev", "--ovmf", X, "--kernel", EMPTY], "hash table"),
+        (
+            [
+                "--mode",
+                "snp:svsm",
+                "--vcpus",
+                "1",
+                "--vcpu-type",
+                "EPYC-v4",
+                "--ovmf",
+                A,
+                "--svsm",
+                str(PEER / "svsm.bin"),
+            ],
+            "vars_size",
+        ),
+        (
+            ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--snp-ovmf-hash", "abc"],
+            "snp_ovmf_hash: must be 96",
+        ),
+        (["--mode", "sev", "--ovmf", A, "--dump-vmsa"], "--dump-vmsa"),
+        (["--vcpus", "1", "--ovmf", A], "--mode"),
+        (
+            ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--kernel-hash", "12"],
+            "kernel_hash",
+        ),
+        (["--mode", "snp", "--vcpus", "zero", "--ovmf", A], "whole number"),
+    ],
+)
+def test_cli_bad_input_exits_2_with_one_line(argv: List[str], fragment: str) -> None:
+    rc, out, err = run_ours(["measure"] + argv)
+    assert rc == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert fragment in err
+
+
+@pytest.mark.differential
+@pytest.mark.sanitize
+@needs_ssm
+def test_dump_vmsa_refuses_to_overwrite(in_tmp_cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = ["--mode", "snp", "--vcpus", "2", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--dump-vmsa"]
+    assert run_ours(["measure"] + argv)[0] == 0
+    ours = [(in_tmp_cwd / f"vmsa{i}.bin").read_bytes() for i in range(2)]
+    assert run_ours(["measure"] + argv)[0] == 2
+    assert run_ours(["measure"] + argv + ["--force"])[0] == 0
+    for p in in_tmp_cwd.glob("vmsa*.bin"):
+        p.unlink()
+    run_ssm(argv, monkeypatch)
+    assert ours == [(in_tmp_cwd / f"vmsa{i}.bin").read_bytes() for i in range(2)]
+
+
+@pytest.mark.differential
+@pytest.mark.sanitize
+def test_sev_hmac_cli(tmp_path: Path) -> None:
+    v = VECTORS["sev_launch_measure_hmac"][0]
+    tik = tmp_path / "tik.bin"
+    tik.write_bytes(bytes.fromhex(v["tik"]))
+    import base64
+
+    m = measure(mode="sev", ovmf=A)
+    expected = sev_launch_measurement(
+        m.digest,
+        tik=tik.read_bytes(),
+        mnonce=bytes.fromhex(v["mnonce"]),
+        api_major=0,
+        api_minor=0x12,
+        build=0xF,
+        policy=0,
+    )
+    blob = base64.b64encode(expected + bytes.fromhex(v["mnonce"])).decode()
+    base = [
+        "measure",
+        "--mode",
+        "sev",
+        "--ovmf",
+        A,
+        "--tik",
+        str(tik),
+        "--api-major",
+        "0",
+        "--api-minor",
+        "0x12",
+        "--build",
+        "15",
+        "--policy",
+        "0",
+    ]
+    rc, out, _ = run_ours(base + ["--launch-measure-blob", blob])
+    assert rc == 0 and out.splitlines()[-1] == f"launch-measure: {expected.hex()}"
+    bad = base64.b64encode(bytes(32) + bytes.fromhex(v["mnonce"])).decode()
+    assert run_ours(base + ["--launch-measure-blob", bad])[0] == 1
+    rc, out, _ = run_ours(base + ["--mnonce", base64.b64encode(bytes.fromhex(v["mnonce"])).decode(), "--json"])
+    assert json.loads(out)["launch_measure"]["hmac"] == expected.hex()
+
+
+@pytest.mark.differential
+@pytest.mark.sanitize
+def test_profile_file(tmp_path: Path) -> None:
+    p = tmp_path / "p.json"
+    p.write_text(json.dumps({"base": "qemu", "name": "old-host", "vmsa": {"mxcsr": 0, "x87_fcw": 0}}))
+    argv = ["measure", "--mode", "snp", "--vcpus", "2", "--vcpu-type", "EPYC-v4", "--ovmf", A]
+    rc, out, _ = run_ours(argv + ["--profile-file", str(p)])
+    assert rc == 0 and out == run_ours(argv + ["--profile", "qemu-legacy"])[1]
+    full = tmp_path / "full.json"
+    full.write_text(json.dumps(BUILTIN_PROFILES["ec2"].to_json()))
+    assert run_ours(argv + ["--profile-file", str(full)])[1] == run_ours(argv + ["--profile", "ec2"])[1]
+
+
+@pytest.mark.differential
+@pytest.mark.sanitize
+@pytest.mark.parametrize(
+    "doc,field",
+    [
+        ({"vmm": "xen"}, "vmm"),
+        ({"colour": 1}, "colour"),
+        ({"vmsa": {"mxcsr": -1}}, "vmsa.mxcsr"),
+        ({"vmsa": {"kind": "weird"}}, "vmsa.kind"),
+        ({"vmsa_gpa": 123}, "vmsa_gpa"),
+        ({"sec_mem_page_type": "VMSA"}, "sec_mem_page_type"),
+        ({"cpuid_placement": "first"}, "cpuid_placement"),
+        ({"base": "nope"}, "base"),
+        ([], "p.json"),
+    ],
+)
+def test_bad_profile_files(tmp_path: Path, doc: Any, field: str) -> None:
+    p = tmp_path / "p.json"
+    p.write_text(json.dumps(doc))
+    rc, out, err = run_ours(
+        ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--profile-file", str(p)]
+    )
+    assert rc == 2 and field in err

@@ -1,0 +1,234 @@
+"""`snpmeasure report show|verify`: input forms, --at, CRLs, --from-launch, and failing closed."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from snpmeasure.certs import load_certs
+from snpmeasure.report import AttestationReport
+
+from ..builders.cli_inputs import ATT, OVMF, VERIFY
+from ..builders.reports import (
+    ARK,
+    ARK_KEY,
+    ASK,
+    make_crl,
+    make_report,
+    rsa_pss,
+    vcek_for,
+)
+from ..builders.reports_cli import MEASUREMENT, RAW, VCEK
+from ..support import run_ours
+
+
+@pytest.mark.parametrize(
+    "report,fragment",
+    [
+        ({"measurement": 5, "policy": "0x30000"}, "--from-launch.measurement: must be a hex string"),
+        ({"measurement": "00" * 48, "policy": []}, "--from-launch.policy"),
+        ({"measurement": "00" * 48, "policy": "0x30000", "guest_svn": "1"}, "--from-launch.guest_svn"),
+    ],
+)
+def test_from_launch_checks_its_json(tmp_path: Path, report: dict, fragment: str) -> None:
+    path = tmp_path / "launch.json"
+    path.write_text(json.dumps({"ok": True, "report": report}))
+    rc, _, err = run_ours(VERIFY + ["--from-launch", str(path)])
+    assert rc == 2 and fragment in err and "Traceback" not in err, err
+
+
+def test_report_from_stdin_and_inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+    import io
+    import sys
+
+    raw = (ATT / "attestation.bin").read_bytes()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw)))
+    rc, out, _ = run_ours(["report", "show", "-", "--json"])
+    assert rc == 0 and json.loads(out)["version"] == 2
+    rc, out2, _ = run_ours(["report", "show", base64.b64encode(raw).decode(), "--json"])
+    assert rc == 0 and out2 == out
+
+
+def test_from_launch_rules(tmp_path: Path) -> None:
+    path = tmp_path / "launch.json"
+    path.write_text(json.dumps({"ok": False, "command": "SNP_LAUNCH_FINISH", "status": "BAD_MEASUREMENT", "steps": []}))
+    rc, _, err = run_ours(VERIFY + ["--from-launch", str(path)])
+    assert rc == 2 and "records a launch that failed" in err
+    path.write_text(json.dumps({"ok": True, "report": {"measurement": "00" * 48, "policy": "0x30000"}}))
+    rc, _, err = run_ours(VERIFY + ["--from-launch", str(path), "--expect-policy", "0xb0000"])
+    assert rc == 2 and "the policy is already set by --from-launch" in err
+    rc, _, err = run_ours(
+        VERIFY + ["--from-launch", str(path), "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF]
+    )
+    assert rc == 2 and "already set by --from-launch" in err
+
+
+def test_from_launch_checks_every_field_it_records(tmp_path: Path) -> None:
+    """KEY_INFO too: a launch recorded with vcek-disabled expects a VLEK-signed report."""
+    rc, out, _ = run_ours(["report", "show", str(ATT / "attestation.bin"), "--json"])
+    shown = json.loads(out)
+    fields = {
+        "measurement": shown["measurement"],
+        "policy": shown["policy"]["policy"],
+        "signing_key": "VLEK",
+        "author_key_en": False,
+    }
+    path = tmp_path / "launch.json"
+    path.write_text(json.dumps({"ok": True, "report": fields}))
+    rc, out, _ = run_ours(VERIFY + ["--from-launch", str(path)])
+    assert rc == 1 and "SIGNING_KEY" in out, out
+    path.write_text(json.dumps({"ok": True, "report": {**fields, "signing_key": "VCEK", "colour": "red"}}))
+    rc, _, err = run_ours(VERIFY + ["--from-launch", str(path)])
+    assert rc == 2 and "--from-launch.colour: is no field" in err
+
+
+def test_report_cli(tmp_path: Path) -> None:
+    rc, out, _ = run_ours(["report", "show", str(ATT / "attestation.bin"), "--json"])
+    assert rc == 0 and json.loads(out)["measurement"] == MEASUREMENT
+    base = ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK), "--at", "2026-06-01"]
+    assert run_ours(base + ["--expect-measurement", MEASUREMENT, "--expect-policy", "0xb0000"])[0] == 0
+    rc, out, _ = run_ours(base + ["--expect-measurement", "00" * 48])
+    assert rc == 1 and out.startswith("MEASUREMENT: expected")
+    rc, out, _ = run_ours(base + ["--ask-ark", str(ATT / "ask_ark_genoa.pem"), "--json"])
+    assert rc == 1 and "not AMD's root" in json.loads(out)["failures"][0]
+    assert run_ours(base + ["--expect-measurement", "zz"])[0] == 2
+    assert run_ours(["report", "show", str(tmp_path / "missing.bin")])[0] == 2
+    launch = tmp_path / "launch.json"
+    launch.write_text(json.dumps({"ok": True, "report": {"measurement": MEASUREMENT, "policy": "0xb0000"}}))
+    assert run_ours(base + ["--from-launch", str(launch)])[0] == 0
+
+
+@pytest.mark.parametrize(
+    "when,at",
+    [
+        ("2026-06-01", "2026-06-01T00:00:00Z"),
+        ("2026-06-01T12:30:00Z", "2026-06-01T12:30:00Z"),
+        ("2026-06-01T12:30:00.999z", "2026-06-01T12:30:00.999000Z"),  # the time printed is the time checked
+        ("2026-06-01 12:30:00.5", "2026-06-01T12:30:00.500000Z"),
+        ("2026-06-01t12:30", "2026-06-01T12:30:00Z"),
+        ("2026-06-01T12:30+02:00", "2026-06-01T10:30:00Z"),  # an offset is converted to UTC
+        ("2026-06-01 23:30:00-01:00", "2026-06-02T00:30:00Z"),
+    ],
+)
+def test_report_verify_at(when: str, at: str) -> None:
+    rc, out, _ = run_ours(
+        ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK), "--at", when, "--json"]
+    )
+    doc = json.loads(out)
+    assert rc == 0 and doc["ok"] and doc["at"] == at
+
+
+def test_report_verify_at_outside_and_malformed() -> None:
+    base = ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK)]
+    rc, out, _ = run_ours(base + ["--at", "2030-01-01"])  # after the VCEK's notAfter: a failed check, exit 1
+    assert rc == 1 and out.startswith(
+        "SIGNATURE: VCEK certificate: valid from 2022-09-24T00:55:28Z to 2029-09-24T00:55:28Z, "
+        "not at 2030-01-01T00:00:00Z"
+    )
+    rc, out, _ = run_ours(base + ["--at", "0001-01-01", "--json"])  # year 1 prints as such, not "1-01-01"
+    assert rc == 1 and json.loads(out)["at"] == "0001-01-01T00:00:00Z" and "not at 0001-01-01T00:00:00Z" in out
+    # half a second after the VCEK's notAfter: it fails, and the JSON names that instant, so a rerun with it fails too
+    rc, out, _ = run_ours(base + ["--at", "2029-09-24T00:55:28.5Z", "--json"])
+    assert rc == 1 and json.loads(out)["at"] == "2029-09-24T00:55:28.500000Z"
+    assert run_ours(base + ["--at", json.loads(out)["at"]])[0] == 1
+    assert run_ours(base + ["--at", "2029-09-24T00:55:28Z"])[0] == 0
+    rc, out, _ = run_ours(base + ["--at", "2026-06-01T12:00+02:00"])  # the plain verdict says which time it used
+    assert rc == 0 and out.startswith("OK: signed by AMD (milan, VCEK) as of 2026-06-01T10:00:00Z (--at)")
+    for bad in (
+        "junk",
+        "",
+        "2026-13-01",
+        "2026-02-30",
+        "9999-12-31T23:59:59-05:00",
+        "0001-01-01T00:30+01:00",
+        "1700000000",
+        # forms fromisoformat reads on some Pythons only, or misreads ("+05:00" taken as a time of day)
+        "2026-06-01+05:00",
+        "2026-06-01-05:00",
+        "2026-06-01x23:00",
+        "20260601",
+        "2026-W23-1",
+        "2026-06-01T1230",
+        "2026-06-01T12:30:00.1234567Z",
+        "2026-06-01T12:30+0200",
+        "2026-06-01T12:30+00:99",
+        "2026-06-01T12:30+24:00",
+        "\u0662\u0660\u0662\u0666-06-01",
+        " 2026-06-01",
+        "2026-06-01\n",
+    ):
+        rc, _, err = run_ours(base + ["--at", bad])
+        assert rc == 2 and err.count("\n") == 1 and "--at: must be a date or time as YYYY-MM-DD" in err, (bad, err)
+
+
+def test_verify_fails_closed_when_the_pipe_is_gone(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bad = bytearray(RAW)
+    bad[0x90] ^= 1
+    path = tmp_path / "bad.bin"
+    path.write_bytes(bytes(bad))
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "snpmeasure", "report", "verify", str(path), "--vcek", str(VCEK)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader is gone before anything is printed
+    assert proc.wait() != 0
+
+
+def test_crl_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--crl through the CLI: the real Milan report with a CRL the ARK did not sign fails (exit 1), a
+    file that is no CRL is bad input (exit 2); with the built-in chain swapped for the test chain, a
+    clean CRL passes and a revoking one fails."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    import snpmeasure.certs
+
+    forged = tmp_path / "forged.crl"
+    milan_ark = load_certs(ATT / "ask_ark_milan.pem", "ask_ark")[1]
+    b = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(milan_ark.subject)
+        .last_update(datetime.datetime(2025, 1, 1))
+        .next_update(datetime.datetime(2035, 1, 1))
+    )
+    forged.write_bytes(b.sign(ARK_KEY, hashes.SHA384(), rsa_padding=rsa_pss()).public_bytes(Encoding.DER))
+    base = ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK), "--at", "2026-06-01"]
+    rc, out, _ = run_ours(base + ["--crl", str(forged), "--json"])
+    assert rc == 1 and json.loads(out)["failures"] == [
+        "SIGNATURE: CRL: its signature does not verify with the ARK's key"
+    ]
+    (tmp_path / "junk.crl").write_bytes(b"junk")
+    rc, _, err = run_ours(base + ["--crl", str(tmp_path / "junk.crl")])
+    assert rc == 2 and "crl: is not a PEM or DER X.509 CRL" in err
+    assert run_ours(base + ["--crl", str(tmp_path / "missing.crl")])[0] == 2
+
+    monkeypatch.setattr(snpmeasure.certs, "product_chain", lambda product, kind="vcek": [ASK, ARK])
+    r = AttestationReport.from_bytes(make_report())
+    (tmp_path / "report.bin").write_bytes(r.raw)
+    (tmp_path / "vcek.der").write_bytes(vcek_for(r.reported_tcb.components, b"\x11" * 64).public_bytes(Encoding.DER))
+    synth = [
+        "report",
+        "verify",
+        str(tmp_path / "report.bin"),
+        "--vcek",
+        str(tmp_path / "vcek.der"),
+        "--product",
+        "milan",
+        "--at",
+        "2026-06-01",
+    ]  # make_crl's CRLs are current from 2025 to 2034
+    for name, crl, want in (("clean.crl", make_crl(), 0), ("revoking.crl", make_crl(revoked=(1,)), 1)):
+        (tmp_path / name).write_bytes(crl.public_bytes(Encoding.PEM))
+        rc, out, _ = run_ours(synth + ["--crl", str(tmp_path / name)])
+        assert rc == want, out
+    assert "ASK certificate: revoked" in out

@@ -1,0 +1,116 @@
+"""snpmeasure.firmware: the SNP command state machine, LAUNCH_START and LAUNCH_FINISH checks in the specification's order; failed commands change nothing."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
+import pytest
+
+from snpmeasure import InvalidInputError, measure
+from snpmeasure.blobs import IdBlock, sign_id_block
+from snpmeasure.firmware import Firmware, FirmwareError, GuestState, HostModel, KvmError, Status
+
+from .builders.launches import KEYS, LD, A
+
+
+def signed(ld: bytes = LD, policy: int = 0x30000, author: bool = True) -> Tuple[IdBlock, Any]:
+    return sign_id_block(ld, KEYS / "id_key_test.pem", KEYS / "author_key_test.pem" if author else None, policy=policy)
+
+
+def launched(policy: int = 0x30000, host: Optional[HostModel] = None) -> Firmware:
+    fw = Firmware(host=HostModel() if host is None else host)
+    fw.launch_start(policy)
+    measure(mode="snp", ovmf=A, vcpus=2, vcpu_type="EPYC-Milan", firmware=fw)
+    return fw
+
+
+def status_of(fn: Any) -> Status:
+    with pytest.raises(FirmwareError) as exc:
+        fn()
+    return exc.value.status
+
+
+def test_failed_firmware_commands_change_nothing() -> None:
+    fw = Firmware(trace=True)
+    with pytest.raises(InvalidInputError, match="gosvw"):
+        fw.launch_start(0x30000, gosvw="x" * 16)  # type: ignore[arg-type]
+    assert fw.policy is None
+    fw.launch_start()
+    before, steps = fw.ld, len(fw.trace or [])
+    for bad in (dict(label="{x}"), dict(label=b"vmsa"), dict(first="0")):
+        with pytest.raises(InvalidInputError):
+            fw.launch_update_vmsa(bytes(4096), **bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="page_type"):
+        fw.launch_update(7, 0, length=4096)
+    with pytest.raises(InvalidInputError, match="page_type"):
+        fw.launch_update_fill(9, 0, bytes(4096), 1)
+    with pytest.raises(InvalidInputError, match="count"):
+        fw.launch_update_vmsa(bytes(4096), count=-1)
+    assert (fw.ld, len(fw.trace or [])) == (before, steps)
+    with pytest.raises(InvalidInputError, match="host_data"):
+        fw.launch_finish(host_data=None)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="id_block"):
+        fw.launch_finish(bytes(96), bytes(4096))  # type: ignore[arg-type]
+    fw.launch_update_vmsa(bytes(4096), count=2, label="cpu {}", first=3)
+    assert [t.label for t in (fw.trace or [])[-2:]] == ["cpu 3", "cpu 4"]
+    assert fw.launch_finish().measurement == fw.ld
+
+
+def test_launch_finish_success_fields() -> None:
+    block, auth = signed()
+    r = launched().launch_finish(block, auth, author_key_enabled=True, host_data=b"\x07" * 32)
+    assert (
+        r.measurement == LD and r.id_key_digest == auth.id_key_digest and r.author_key_digest == auth.author_key_digest
+    )
+    assert r.host_data == b"\x07" * 32 and r.id_block_en and r.author_key_en
+    r = launched().launch_finish(block, auth, author_key_enabled=False)
+    assert r.author_key_digest == bytes(48) and not r.author_key_en
+    r = launched().launch_finish(vcek_disabled=True)
+    assert r.id_key_digest == bytes(48) and r.signing_key == "VLEK"
+
+
+def test_launch_finish_status_paths_in_spec_order() -> None:
+    block, auth = signed(ld=bytes(48))
+    assert status_of(lambda: launched().launch_finish(block, auth, author_key_enabled=True)) == Status.BAD_MEASUREMENT
+    # LD right, policy wrong: POLICY_FAILURE even though the signature is also bad
+    block, auth = signed(policy=0x30000 | 1 << 19)
+    assert status_of(lambda: launched().launch_finish(block, auth)) == Status.POLICY_FAILURE
+    block, auth = signed()
+    tampered = IdBlock(block.ld, block.family_id, b"\x01" * 16, block.version, block.guest_svn, block.policy)
+    assert status_of(lambda: launched().launch_finish(tampered, auth)) == Status.BAD_SIGNATURE
+    _, other = signed()
+    other_author = type(auth)(auth.id_block_sig, auth.id_key, other.id_block_sig, auth.author_key)
+    assert (
+        status_of(lambda: launched().launch_finish(block, other_author, author_key_enabled=True))
+        == Status.BAD_SIGNATURE
+    )
+    assert launched().launch_finish(block, other_author, author_key_enabled=False).measurement == LD
+    with pytest.raises(KvmError, match="EFAULT"):
+        launched().launch_finish(block, None)
+
+
+def test_launch_start_checks() -> None:
+    with pytest.raises(KvmError, match="bit 17"):
+        Firmware().launch_start(0x10000)
+    with pytest.raises(KvmError, match="MIGRATE_MA"):
+        Firmware().launch_start(0x70000)
+    assert status_of(lambda: Firmware().launch_start(0x20000)) == Status.POLICY_FAILURE  # SMT=0 on an SMT host
+    Firmware(host=HostModel(smt_enabled=False)).launch_start(0x20000)
+    assert (
+        status_of(lambda: Firmware(host=HostModel(abi=(1, 55))).launch_start(0x30000 | 1 << 25))
+        == Status.POLICY_FAILURE
+    )
+    assert status_of(lambda: Firmware(host=HostModel(abi=(1, 51))).launch_start(0x31037)) == Status.POLICY_FAILURE
+    Firmware(host=HostModel(kvm_checks=False)).launch_start(0x70000)
+
+
+def test_state_machine_illegal_orders() -> None:
+    fw = Firmware()
+    assert status_of(lambda: fw.launch_update(1, 0, bytes(4096))) == Status.INVALID_GUEST_STATE
+    assert status_of(lambda: fw.launch_finish()) == Status.INVALID_GUEST_STATE
+    fw.launch_start()
+    assert status_of(lambda: fw.launch_start()) == Status.INVALID_GUEST_STATE
+    fw.launch_finish()
+    assert fw.state is GuestState.RUNNING
+    assert status_of(lambda: fw.launch_update_vmsa(bytes(4096))) == Status.INVALID_GUEST_STATE
+    assert status_of(lambda: fw.launch_finish()) == Status.INVALID_GUEST_STATE
