@@ -472,6 +472,28 @@ def main() -> None:
             f"  => snpmeasure is {cmed['sev-snp-measure'] / cmed['snpmeasure measure']:.2f}x sev-snp-measure (target > 1)"
         )
     out["cli_seconds"] = cmed
+
+    # Start-up: a command that does almost nothing, against the interpreter alone, in the same
+    # rounds. What snpmeasure adds on top of `python -c pass` is what its imports cost; the CLI
+    # dispatch imports only the running command's module, so this must not grow between releases
+    # (0.1.0, one cli.py: about 67 ms over the interpreter on the Zen 3 development VM).
+    starts = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "snpmeasure --version": [sys.executable, "-m", "snpmeasure", "--version"],
+        "snpmeasure policy decode": [sys.executable, "-m", "snpmeasure", "policy", "decode", "0x30000"],
+        "snpmeasure info": [sys.executable, "-m", "snpmeasure", "info"],
+    }
+    smed = round_robin(
+        {name: (lambda c=c: subprocess.run(c, capture_output=True, env=env)) for name, c in starts.items()},
+        7 if args.quick else 21,
+    )
+    base = smed["python -c pass"]
+    print("\nstart-up (median; what snpmeasure adds over the bare interpreter)")
+    for name, t in smed.items():
+        print(
+            f"  {name:<26} {t * 1e3:>7.1f} ms" + ("" if name == "python -c pass" else f"   +{(t - base) * 1e3:.1f} ms")
+        )
+    out["startup_seconds"] = smed
     _core.set_simd(default_kernel)
     if args.json:
 

@@ -303,3 +303,65 @@ def test_measure_cli_start_up_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_every_flag_of_every_command_has_help() -> None:
+    import argparse
+
+    from snpmeasure.cli import build_parser
+
+    missing = []
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, f"{path} {name}")
+            elif not isinstance(action, argparse._HelpAction) and not action.help:
+                missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+
+    walk(build_parser(), "snpmeasure")
+    assert not missing, missing
+
+
+def test_bare_snpmeasure_lists_the_commands() -> None:
+    from snpmeasure.cli import COMMANDS
+
+    rc, out, err = run_ours([])
+    assert rc == 2 and err == ""
+    for name in COMMANDS:
+        assert name in out
+
+
+def test_a_run_imports_only_its_commands_module() -> None:
+    """The dispatch table imports the running command's module and no other command's."""
+    import subprocess
+    import sys
+
+    from snpmeasure.cli import COMMANDS
+
+    code = (
+        "import sys, io, contextlib\n"
+        "from snpmeasure import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert cli.main(['policy', 'decode', '0x30000']) == 0\n"
+        "print(sorted(m for m in sys.modules if m.startswith('snpmeasure.cli.') and not m.split('.')[-1].startswith('_')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['snpmeasure.cli.policy']", out
+    assert all(module.isidentifier() for module, _ in COMMANDS.values())
+
+
+def test_every_command_prints_json() -> None:
+    """--json is a flag of every command (and of each action of policy and report)."""
+    import argparse
+
+    from snpmeasure.cli import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, command in sub.choices.items():
+        actions = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
+        parsers = list(actions[0].choices.values()) if actions else [command]
+        for p in parsers:
+            assert any("--json" in a.option_strings for a in p._actions), f"{name} has no --json"
