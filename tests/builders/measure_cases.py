@@ -19,8 +19,9 @@ try:  # the differential oracle; sev-snp-measure 0.0.13 needs Python >= 3.10 (th
     from sevsnpmeasure.vmm_types import VMMType  # noqa: F401  (re-exported)
 
     HAVE_SSM = True
-except ImportError:
+except ImportError:  # the names stay importable; the tests that use them skip (needs_ssm)
     HAVE_SSM = False
+    ssm_cli = ssm_guest = SevMode = VMMType = None  # type: ignore[assignment]
 
 
 #: Only the tests that call sev-snp-measure skip without it; where it installs, its absence fails
