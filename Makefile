@@ -1,5 +1,7 @@
 # Named tasks for developers and for CI (.ci/run calls these targets). `make` lists them.
 # Variables: PYTHON (default python), PYTEST_ARGS (extra pytest arguments), FUZZ_SECONDS.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c  # a failing stage of a pipe (make fuzz | tail) fails the target
 PYTHON ?= python
 PYTEST ?= $(PYTHON) -m pytest
 PYTEST_ARGS ?=

@@ -1,7 +1,7 @@
 /* SHA-384 / SHA-512 in portable C99 (FIPS 180-4 §6.4), plus the precomputed schedules that the
  * launch digest uses: the constant padding block of a 4 KiB page and block 2 of a 112-byte PAGE_INFO.
  * Constants were generated from their definitions (fractional parts of cube / square roots of the
- * first primes) and are checked by the NIST vectors in tests/test_sha.py. */
+ * first primes) and are checked by the NIST vectors in tests/test_core_sha.py. */
 #include <string.h>
 
 #include "sha512.h"

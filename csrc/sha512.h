@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 /* FIPS 180-4 §4.2.3 and §5.3.4-5.3.5 constants (generated from their definitions: fractional parts
- * of cube / square roots of the first primes; checked by the NIST vectors in tests/test_sha.py).
+ * of cube / square roots of the first primes; checked by the NIST vectors in tests/test_core_sha.py).
  * static const so that unrolled code sees them as immediates. */
 __attribute__((unused)) static const uint64_t snp_K512[80] = {
     0x428a2f98d728ae22ULL, 0x7137449123ef65cdULL, 0xb5c0fbcfec4d3b2fULL, 0xe9b5dba58189dbbcULL, 0x3956c25bf348b538ULL,

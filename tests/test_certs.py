@@ -11,6 +11,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from hypothesis import given
+from hypothesis import strategies as st
 
 from snpmeasure.errors import SignatureError
 from snpmeasure.report import AttestationReport, ReportError
@@ -281,3 +283,33 @@ def test_crl_that_is_no_crl_is_bad_input(tmp_path: Path) -> None:
     big.write_bytes(b"\x30" * ((1 << 20) + 1))
     with pytest.raises(ReportError, match="larger than"):
         verify_with_crl(big)
+
+
+def test_parse_utc_reads_dates_times_and_offsets() -> None:
+    import datetime
+
+    from snpmeasure.certs import parse_utc
+    from snpmeasure.errors import InvalidInputError
+
+    utc = datetime.timezone.utc
+    assert parse_utc("2026-06-01") == datetime.datetime(2026, 6, 1, tzinfo=utc)
+    assert parse_utc("2026-06-01T12:30:05.5Z") == datetime.datetime(2026, 6, 1, 12, 30, 5, 500000, tzinfo=utc)
+    assert parse_utc("2026-06-01 12:00+02:00") == datetime.datetime(2026, 6, 1, 10, 0, tzinfo=utc)
+    now = parse_utc(None)
+    assert now.tzinfo is not None and now.microsecond == 0
+    for bad in ("2026-06-01+05:00", "2026-13-01", "2026-06-01T12:00+01:60", "0001-01-01T00:00+01:00", "tomorrow"):
+        with pytest.raises(InvalidInputError, match=r"^when: must be a date or time"):
+            parse_utc(bad, "when")
+
+
+@given(st.text(max_size=40))
+def test_parse_utc_raises_only_named_errors(text: str) -> None:
+    from snpmeasure.certs import parse_utc
+    from snpmeasure.errors import InvalidInputError
+
+    try:
+        at = parse_utc(text, "--at")
+    except InvalidInputError as exc:
+        assert exc.field == "--at"
+    else:
+        assert at.utcoffset() is not None and at.utcoffset().total_seconds() == 0

@@ -134,3 +134,25 @@ def test_qmp_errors() -> None:
         SevSnpGuest.from_qmp({"execute": "quit"})
     with pytest.raises(QemuObjectError, match="expects a number"):
         SevSnpGuest.from_qmp({"qom-type": "sev-snp-guest", "id": "a", "policy": "0x30000", "reduced-phys-bits": 1})
+
+
+def test_id_block_fields_from_id_block_json() -> None:
+    from snpmeasure.errors import InvalidInputError
+    from snpmeasure.qemu import id_block_fields
+
+    doc = {"id_block": "AA==", "id_auth": "AA==", "id_block_fields": {"policy": "0x30000"}, "author_key_enabled": True}
+    assert id_block_fields(doc) == {
+        "id_block": "AA==",
+        "id_auth": "AA==",
+        "author_key_enabled": True,
+        "policy": 0x30000,
+    }
+    for bad, fragment in (
+        ([], "must be the JSON of 'snpmeasure id-block --json'"),
+        ({"id_block": "AA=="}, "must be the JSON of"),
+        ({**doc, "id_block_fields": {"policy": True}}, "policy must be a policy string or number"),
+        ({**doc, "author_key_enabled": "yes"}, "author_key_enabled must be true or false"),
+    ):
+        with pytest.raises(InvalidInputError, match=fragment) as info:
+            id_block_fields(bad, "--from-id-block")
+        assert info.value.field == "--from-id-block"

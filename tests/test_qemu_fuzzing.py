@@ -64,3 +64,15 @@ def test_libvirt_entity_tricks_are_refused() -> None:
     ]:
         with pytest.raises(Error):
             SevSnpGuest.from_libvirt(doc)
+
+
+@given(json_values)
+def test_id_block_fields_of_any_json_raise_only_named_errors(doc: Any) -> None:
+    from snpmeasure.qemu import id_block_fields
+
+    try:
+        id_block_fields(
+            {"id_block": "AA==", "id_auth": "AA==", "id_block_fields": doc} if isinstance(doc, dict) else doc, "F"
+        )
+    except Error as exc:
+        assert str(exc).startswith("F") or "policy" in str(exc)

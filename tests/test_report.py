@@ -252,3 +252,57 @@ def test_generation_must_match_the_product() -> None:
 def test_expectations_no_report_can_meet_are_bad_input(kwargs: Dict[str, Any], fragment: str) -> None:
     with pytest.raises(ReportError, match=re.escape(fragment)):
         Expectations(**kwargs)
+
+
+def test_parse_hex_and_parse_min_tcb() -> None:
+    from snpmeasure.errors import InvalidInputError
+    from snpmeasure.report import parse_hex, parse_min_tcb
+
+    assert parse_hex("f", None, 2) is None
+    assert parse_hex("f", "0xABcd", 2) == b"\xab\xcd"
+    with pytest.raises(InvalidInputError, match=r"^f: must be hexadecimal$"):
+        parse_hex("f", "zz", 1)
+    with pytest.raises(InvalidInputError, match=r"^f: must be 2 bytes \(4 hex digits\), got 1$"):
+        parse_hex("f", "ab", 2)
+    assert parse_min_tcb("bootloader=2, snp = 5") == {"bootloader": 2, "snp": 5}
+    with pytest.raises(InvalidInputError, match=r"^--min-tcb: must be component=N"):
+        parse_min_tcb("snp=²", "--min-tcb")
+
+
+def test_launch_expectations_from_launch_json() -> None:
+    from snpmeasure.errors import InvalidInputError
+    from snpmeasure.report import launch_expectations
+
+    doc = {"ok": True, "report": {"measurement": "ab" * 48, "policy": "0x30000", "guest_svn": 3, "author_key_en": True}}
+    exp = launch_expectations(doc)
+    assert exp["measurement"] == bytes.fromhex("ab" * 48) and exp["policy"] == 0x30000 and exp["guest_svn"] == 3
+    assert exp["host_data"] == bytes(32) and exp["author_key_en"] is True and exp["signing_key"] == "VCEK"
+    e = Expectations.from_launch_json(doc, vmpl=0)
+    assert e.measurement == exp["measurement"] and e.vmpl == 0
+    for bad, fragment in (
+        ({"ok": False}, "records a launch that failed"),
+        ({"report": {}}, "must be the JSON of 'snpmeasure launch --json'"),
+        ({"measurement": "00" * 48, "policy": 0x30000, "colour": 1}, r"^L\.colour: is no field"),
+        ({"measurement": "00" * 48, "policy": True}, r"^L\.policy: must be the policy"),
+        ({"measurement": "00" * 48, "policy": 1 << 40}, r"^L\.policy: "),
+        ({"measurement": "00" * 47, "policy": 0x30000}, r"^L\.measurement: must be 48 bytes"),
+        ({"measurement": "00" * 48, "policy": 0x30000, "guest_svn": -1}, r"^L\.guest_svn: must be an int"),
+    ):
+        with pytest.raises(InvalidInputError, match=fragment):
+            launch_expectations(bad, "L")
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["measurement", "policy", "host_data", "guest_svn", "author_key_en", "signing_key", "x"]),
+        st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=100), st.lists(st.integers(), max_size=2)),
+    )
+)
+def test_launch_expectations_raises_only_named_errors(fields: Dict[str, Any]) -> None:
+    from snpmeasure.errors import InvalidInputError
+    from snpmeasure.report import launch_expectations
+
+    try:
+        Expectations(**launch_expectations(fields, "L"))
+    except InvalidInputError as exc:
+        assert exc.field == "L" or exc.field.startswith("L.") or exc.field in ("policy",)

@@ -80,7 +80,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser(command if command in COMMANDS else NAMES_ONLY)
     args = parser.parse_args(words)
     if args.command is None:  # bare `snpmeasure`: the command list
-        parser.print_help()
+        parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT
     try:
         with warnings.catch_warnings():  # restores the caller's warning display (main() runs in tests too)
