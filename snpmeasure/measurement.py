@@ -64,6 +64,10 @@ class Measurement:
         """The digest as lower-case hex."""
         return self.digest.hex()
 
+    def hexdigest(self) -> str:
+        """The digest as lower-case hex, by hashlib's name (the same as :meth:`hex`)."""
+        return self.digest.hex()
+
     def base64(self) -> str:
         """The digest as standard base64 (the form QEMU's id-block tooling uses)."""
         import base64

@@ -17,7 +17,7 @@ from snpmeasure.measurement import parse_vcpu_counts, sev_launch_measurement, sw
 
 from .builders.manifests import PEER, A, X
 from .builders.measure_cases import EMPTY, VECTORS
-from .support import run_ours
+from .support import FIXTURES, run_ours
 
 pytestmark = [pytest.mark.differential, pytest.mark.sanitize]
 
@@ -139,3 +139,8 @@ def test_seves_explicit_guest_features_are_honoured() -> None:
     assert measure(**base).digest == measure(**base, guest_features=0).digest
     assert measure(**base, guest_features=0x20).digest != measure(**base).digest
     assert measure(**base, guest_features=0x20).vmsas[0][0x3B0] == 0x20
+
+
+def test_measurement_has_hashlibs_hexdigest() -> None:
+    m = measure(mode="snp", ovmf=str(FIXTURES / "peer" / "ovmf_AmdSev_suffix.bin"), vcpus=1, vcpu_type="EPYC-v4")
+    assert m.hexdigest() == m.hex() == m.digest.hex()

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         steps.append(f"SNP_LAUNCH_START policy={obj.policy:#x}: SUCCESS")
         m = measure(**kwargs, firmware=fw)
         steps.append(
-            f"SNP_LAUNCH_UPDATE (firmware, metadata sections, {m.vcpus} VMSAs): SUCCESS, launch digest {m.hex()}"
+            f"SNP_LAUNCH_UPDATE (firmware, metadata sections, {m.vcpus} VMSA{'' if m.vcpus == 1 else 's'}): SUCCESS, launch digest {m.hex()}"
         )
         result = fw.launch_finish(
             obj.id_block_obj(),

@@ -104,3 +104,11 @@ def test_launch_uses_object_features(tmp_path: Path) -> None:
     rc, out, _ = run_ours(["launch", "--object", obj, *MEASURE, "--json"])
     want = measure(mode="snp", ovmf=A, vcpus=2, vcpu_type="EPYC-Milan", guest_features=0x21).hex()
     assert rc == 0 and json.loads(out)["report"]["measurement"] == want
+
+
+def test_launch_steps_count_vmsas_in_english() -> None:
+    obj = "sev-snp-guest,id=sev0,policy=0x30000,cbitpos=51,reduced-phys-bits=1"
+    rc, out, _ = run_ours(["launch", "--object", obj, "--vcpus", "1", "--vcpu-type", "EPYC-Milan", "--ovmf", A])
+    assert rc == 0 and "1 VMSA)" in out and "1 VMSAs" not in out
+    rc, out, _ = run_ours(["launch", "--object", obj, "--vcpus", "2", "--vcpu-type", "EPYC-Milan", "--ovmf", A])
+    assert rc == 0 and "2 VMSAs)" in out
