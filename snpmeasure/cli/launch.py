@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     for w in m.warnings:
         warn("launch", w)
     if args.json:
-        emit_json({"ok": True, "report": result.to_json(), "steps": steps})
+        emit_json({"ok": True, "status": "SUCCESS", "status_code": 0, "report": result.to_json(), "steps": steps})
     else:
         for line in steps:
             print(line)

@@ -197,5 +197,7 @@ def _print_report(doc: Dict[str, Any], indent: str = "") -> None:
             _print_report(value, indent + "  ")
         elif isinstance(value, list):
             print(f"{indent}{key}: {', '.join(map(str, value)) if value else '-'}")
+        elif value is None:  # a field this report's version lacks
+            print(f"{indent}{key}: - (not in this report version)")
         else:
             print(f"{indent}{key}: {value}")

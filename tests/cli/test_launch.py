@@ -112,3 +112,18 @@ def test_launch_steps_count_vmsas_in_english() -> None:
     assert rc == 0 and "1 VMSA)" in out and "1 VMSAs" not in out
     rc, out, _ = run_ours(["launch", "--object", obj, "--vcpus", "2", "--vcpu-type", "EPYC-Milan", "--ovmf", A])
     assert rc == 0 and "2 VMSAs)" in out
+
+
+def test_launch_json_always_carries_status() -> None:
+    obj = "sev-snp-guest,id=sev0,policy=0x30000,cbitpos=51,reduced-phys-bits=1"
+    rc, out, _ = run_ours(
+        ["launch", "--object", obj, "--vcpus", "1", "--vcpu-type", "EPYC-Milan", "--ovmf", A, "--json"]
+    )
+    doc = json.loads(out)
+    assert rc == 0 and doc["ok"] is True and doc["status"] == "SUCCESS" and doc["status_code"] == 0
+    bad = obj.replace("0x30000", "0x20000")  # SMT off on a host with SMT on: POLICY_FAILURE
+    rc, out, _ = run_ours(
+        ["launch", "--object", bad, "--vcpus", "1", "--vcpu-type", "EPYC-Milan", "--ovmf", A, "--json"]
+    )
+    doc = json.loads(out)
+    assert rc == 1 and doc["ok"] is False and isinstance(doc["status"], str)

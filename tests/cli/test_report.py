@@ -232,3 +232,9 @@ def test_crl_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         rc, out, _ = run_ours(synth + ["--crl", str(tmp_path / name)])
         assert rc == want, out
     assert "ASK certificate: revoked" in out
+
+
+def test_report_show_prints_no_python_none() -> None:
+    rc, out, _ = run_ours(["report", "show", str(ATT / "attestation.bin")])
+    assert rc == 0 and "None" not in out
+    assert "cpuid: - (not in this report version)" in out
