@@ -44,7 +44,7 @@ _EXPORTS: dict[str, str] = {
     "PageType": "pages", "PAGE_SIZE": "pages", "VMSA_GPA": "pages",
     # measuring
     "measure": "measurement", "sweep": "measurement", "Measurement": "measurement",
-    "table": "tables", "TableRow": "tables",
+    "table": "tables", "TableRow": "tables", "ReferenceTable": "tables",
     "FirmwareImage": "images", "FirmwareManifest": "images",
     "LaunchProfile": "profiles",
     # the launch dry run and the blobs QEMU hands the firmware
@@ -80,6 +80,7 @@ if _typing.TYPE_CHECKING:  # the lazy names, for type checkers and IDEs (tests/t
     from .report import AttestationReport as AttestationReport
     from .report import Expectations as Expectations
     from .report import Mismatch as Mismatch
+    from .tables import ReferenceTable as ReferenceTable
     from .tables import TableRow as TableRow
     from .tables import table as table
 
@@ -88,7 +89,7 @@ __all__ = [
     "FirmwareImage", "FirmwareManifest", "GuestPolicy", "HostModel", "IdAuth", "IdBlock", "ImageError",
     "InputFileError", "InvalidInputError", "KvmError", "LaunchDigest", "LaunchProfile", "LaunchResult",
     "ManifestError", "Measurement", "Mismatch", "NativeError", "PAGE_SIZE", "PageType", "PolicyError",
-    "ProfileError", "QemuObjectError", "ReportError", "SevSnpGuest", "SignatureError", "Status", "TableRow",
+    "ProfileError", "QemuObjectError", "ReferenceTable", "ReportError", "SevSnpGuest", "SignatureError", "Status", "TableRow",
     "VMSA_GPA", "__version__", "backend", "measure", "sign_id_block", "sweep", "table",
 ]  # fmt: skip
 

@@ -127,8 +127,12 @@ def snp_plan(
     vcpus: int = 1,
     vcpu_sig: Optional[int] = None,
     guest_features: int = 0x1,
+    allow_no_sev_metadata: bool = False,
 ) -> Plan:
-    """The SNP launch: firmware pages (unless ``firmware_data`` is None: seeded), sections, VMSAs."""
+    """The SNP launch: firmware pages (unless ``firmware_data`` is None: seeded), sections, VMSAs.
+
+    A firmware without SEV metadata is refused (upstream QEMU refuses it) unless
+    ``allow_no_sev_metadata``, which measures it with a warning, as another loader would."""
     plan = Plan(mode, profile)
     if firmware_data is not None:
         plan.commands.append(
@@ -142,9 +146,17 @@ def snp_plan(
         plan.commands.append(Command("update", f"svsm {svsm.name}", PageType.NORMAL, svsm.gpa, svsm.size, svsm_data))
         layout = svsm
     if not layout.sections:
-        plan.warnings.append(
-            f"{layout.name} has no SEV metadata: upstream QEMU refuses an SNP launch with it ('Failed to locate SEV metadata header')"
+        message = (
+            f"{layout.name} has no SEV metadata: upstream QEMU refuses an SNP launch with it "
+            "('Failed to locate SEV metadata header')"
         )
+        if not allow_no_sev_metadata:
+            raise ConfigError(
+                "svsm" if mode == "snp:svsm" else "ovmf",
+                f"{message}{_foreign(layout)}; to measure it as a loader other than QEMU would, "
+                "allow it (allow_no_sev_metadata=True)",
+            )
+        plan.warnings.append(message)
     ht_gpa: Optional[int] = None
     if hashes is not None:
         if not any(s.type == SectionType.SNP_KERNEL_HASHES for s in layout.sections):
@@ -168,7 +180,7 @@ def snp_plan(
     if profile.vmsa.kind == "svsm":
         ap_eip = getattr(layout, "svsm_entry_gpa", None)
     else:
-        ap_eip = firmware.sev_es_reset_eip if vcpus > 1 else None
+        ap_eip = _ap_eip(firmware, vcpus)
     plan.vmsas = list(vmsa_pages(profile, vcpus, ap_eip, guest_features, vcpu_sig))
     _vmsa_commands(plan, profile.vmsa_gpa)
     return plan
@@ -184,6 +196,26 @@ def _vmsa_commands(plan: Plan, gpa: int) -> None:
         label = "vmsa vCPU {} (BSP)" if i == 0 and plan.profile.vmsa.kind == "reset" else "vmsa vCPU {}"
         plan.commands.append(Command("vmsa", label, PageType.VMSA, gpa, PAGE_SIZE, pages[i], repeat=j - i + 1, first=i))
         i = j + 1
+
+
+def _foreign(layout: FirmwareLayout) -> str:
+    """Why a firmware lacks OVMF's structures, when it has none of them at all."""
+    if layout.sections or layout.sev_es_reset_eip is not None or layout.sev_hash_table is not None:
+        return ""
+    return " (nor any OVMF GUID table entry: the file is truncated, or is not an OVMF build)"
+
+
+def _ap_eip(firmware: FirmwareLayout, vcpus: int) -> Optional[int]:
+    """Where the APs start: the SEV-ES reset block's address (None with one vCPU)."""
+    if vcpus <= 1:
+        return None
+    eip = firmware.sev_es_reset_eip
+    if eip is None and _foreign(firmware):
+        raise ConfigError(
+            "ovmf",
+            f"{firmware.name} has no SEV-ES reset block for the APs{_foreign(firmware)}",
+        )
+    return eip
 
 
 def sev_plan(
@@ -205,8 +237,7 @@ def sev_plan(
         table = hashes.table()
         plan.commands.append(Command("sev-data", "kernel hashes table", length=len(table), data=table))
     if mode == "seves":
-        ap_eip = firmware.sev_es_reset_eip if vcpus > 1 else None
-        plan.vmsas = list(vmsa_pages(profile, vcpus, ap_eip, guest_features, vcpu_sig))
+        plan.vmsas = list(vmsa_pages(profile, vcpus, _ap_eip(firmware, vcpus), guest_features, vcpu_sig))
         for i, page in enumerate(plan.vmsas):
             plan.commands.append(Command("sev-vmsa", f"vmsa vCPU {i}", PageType.VMSA, length=PAGE_SIZE, data=page))
     return plan

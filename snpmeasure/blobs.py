@@ -568,7 +568,9 @@ def decode_b64(prop: str, text: str) -> bytes:
 
 def _exact(prop: str, raw: bytes, size: int, qemu_message: str) -> bytes:
     if len(raw) != size:
-        raise BlobError(prop, qemu_message.format(len=len(raw), size=size))
+        # QEMU's words first (what a user searching for them finds), then the rule in full: QEMU
+        # says "exceeds max" for a short guest-visible-workarounds too.
+        raise BlobError(prop, f"{qemu_message.format(len=len(raw), size=size)} (it must be exactly {size} bytes)")
     return raw
 
 
@@ -593,7 +595,10 @@ def check_qemu_length(prop: str, raw: bytes) -> bytes:
     raw = _blob_bytes(prop, raw)
     if prop == "id-auth":
         if len(raw) > ID_AUTH_SIZE:
-            raise BlobError(prop, f"parameter length:ID_AUTH {len(raw)} exceeds max of {ID_AUTH_SIZE}")
+            raise BlobError(
+                prop,
+                f"parameter length:ID_AUTH {len(raw)} exceeds max of {ID_AUTH_SIZE} (it must be at most 4096 bytes)",
+            )
         return raw
     size, message = QEMU_LENGTH_RULES[prop]
     return _exact(prop, raw, size, message)
@@ -611,6 +616,12 @@ def parse_blob(prop: str, value: Union[str, bytes]) -> bytes:
         from ._files import read_input
 
         raw = read_input(prop, value[1:], ID_AUTH_SIZE + 1)  # nothing longer is valid: never read a huge file
+        if len(raw) > ID_AUTH_SIZE:
+            limit = QEMU_LENGTH_RULES[prop][0] if prop in QEMU_LENGTH_RULES else ID_AUTH_SIZE
+            exact = "exactly" if prop in QEMU_LENGTH_RULES else "at most"
+            raise BlobError(
+                prop, f"{value[1:]} is larger than {ID_AUTH_SIZE} bytes; the value must be {exact} {limit} bytes"
+            )
     elif value.lower().startswith(("hex:", "0x")):
         text = value.split(":", 1)[1] if value.lower().startswith("hex:") else value[2:]
         try:

@@ -289,12 +289,51 @@ def verify_issued_by(child: x509.Certificate, issuer: x509.Certificate, child_na
     _need(issuer_name, issuer)
     from cryptography.exceptions import InvalidSignature
 
+    if child.issuer != issuer.subject:
+        # The usual cause: a certificate of another product (a Milan VCEK checked against Genoa's
+        # chain), or a chain file given where a leaf belongs.
+        issued_by, given = _cn(child.issuer), _cn(issuer.subject)
+        hint = ""
+        product = _product_in(issued_by)
+        if product is not None and product != _product_in(given):
+            hint = f": it is a {product.capitalize()} certificate; check it against the {product} chain (--product {product})"
+        raise SignatureError(f"{child_name}: was issued by {issued_by}, not by the {issuer_name} {given}{hint}")
     try:
         child.verify_directly_issued_by(issuer)
-    except (InvalidSignature, ValueError, TypeError) as exc:
+    except InvalidSignature:
+        raise SignatureError(f"{child_name}: its signature does not verify with the {issuer_name}'s key") from None
+    except (ValueError, TypeError):
         raise SignatureError(
-            f"{child_name}: is not signed by the {issuer_name} ({type(exc).__name__}: {exc or 'bad signature'})"
+            f"{child_name}: its signature cannot be checked with the {issuer_name}'s key "
+            f"(a {type(issuer.public_key()).__name__.lstrip('_')} key, and the certificate is signed with "
+            f"{child.signature_algorithm_oid.dotted_string})"
         ) from None
+
+
+def _cn(name: x509.Name) -> str:
+    """A certificate name as AMD's certificates are known: its CN (else the whole name)."""
+    from cryptography.x509.oid import NameOID
+
+    cns = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return f"CN={cns[0].value!s}" if cns else name.rfc4514_string()
+
+
+def _product_in(name: str) -> Optional[str]:
+    """The AMD product an AMD certificate name mentions (``SEV-Milan``, ``ARK-Genoa``), or None."""
+    lower = name.lower()
+    return next((p for p in ("milan", "genoa", "turin") if p in lower), None)
+
+
+def is_ca(cert: x509.Certificate) -> bool:
+    """Whether the certificate is a CA (an ARK, ASK or ASVK; a VCEK or VLEK is not)."""
+    from cryptography import x509 as _x509
+
+    try:
+        return bool(cert.extensions.get_extension_for_class(_x509.BasicConstraints).value.ca)
+    except _x509.ExtensionNotFound:
+        return False
+    except ValueError:  # a malformed extension: not a usable CA either
+        return False
 
 
 def utc_text(at: datetime.datetime) -> str:
@@ -427,5 +466,6 @@ __all__ = [
     "check_crl",
     "check_validity",
     "verify_issued_by",
+    "is_ca",
     "extension_value",
 ]

@@ -373,6 +373,17 @@ class FirmwareManifest:
                     f"GPA {base:#x} is outside the SNP_KERNEL_HASHES section {ks.gpa:#x}+{ks.size:#x}",
                 )
 
+    def __eq__(self, other: object) -> bool:
+        """Manifests compare by value (``from_json(m.to_json()) == m``)."""
+        if not isinstance(other, FirmwareManifest):
+            return NotImplemented
+        return self.to_json() == other.to_json()
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value, and its fields can be set
+
+    def __repr__(self) -> str:
+        return f"FirmwareManifest(name={show(self.name)}, size={self.size:#x}, sha256={self.sha256})"
+
     @property
     def sev_es_reset_eip(self) -> Optional[int]:
         """The AP reset address, or None."""

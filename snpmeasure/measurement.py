@@ -7,6 +7,7 @@ the guest owner's TIK and the platform's nonce are given (docs/reference/firmwar
 
 from __future__ import annotations
 
+import mmap
 import os
 import struct
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Union
@@ -22,7 +23,10 @@ from .kernel_hashes import KernelHashes, sha256_file
 from .pages import Buffer, parse_seed
 from .profiles import VMM_TYPE_PROFILES, LaunchProfile, get_profile
 
-PathOrImage = Union[str, "os.PathLike[str]", FirmwareImage]
+#: A firmware given as a path, an opened image, or its bytes (any buffer: bytes, bytearray,
+#: memoryview, mmap), which are measured without a copy.
+PathOrImage = Union[str, "os.PathLike[str]", FirmwareImage, bytes, bytearray, memoryview, mmap.mmap]
+_BUFFERS = (bytes, bytearray, memoryview, mmap.mmap)
 #: KVM's KVM_MAX_VCPUS on x86 is 4096.
 MAX_VCPUS = 4096
 
@@ -45,6 +49,8 @@ class Measurement:
         trace: Optional[List[TraceEntry]] = None,
         warnings: Optional[List[str]] = None,
         vmsas: Optional[List[bytes]] = None,
+        kernel_hashes: bool = False,
+        launch_profile: Optional[LaunchProfile] = None,
     ) -> None:
         self.digest = digest
         self.mode = mode
@@ -56,9 +62,26 @@ class Measurement:
         self.trace = trace
         self.warnings: List[str] = warnings or []
         self.vmsas: List[bytes] = vmsas or []
+        #: Whether the launch measured the SEV hashes table of a kernel, initrd and command line
+        #: (QEMU's ``kernel-hashes=on``).
+        self.kernel_hashes = kernel_hashes
+        #: The full definition of the profile named by ``profile`` (None if not recorded).
+        self.launch_profile = launch_profile
+
+    #: hashlib's attributes, as :class:`LaunchDigest` has them.
+    digest_size = 48
+    name = "snp-launch-digest"
 
     def __repr__(self) -> str:
         return f"Measurement(mode={show(self.mode)}, profile={show(self.profile)}, digest={self.hex()})"
+
+    def __eq__(self, other: object) -> bool:
+        """Measurements compare by value: digest, how it was computed, inputs, trace and VMSAs."""
+        if not isinstance(other, Measurement):
+            return NotImplemented
+        return self.to_json() == other.to_json() and self.vmsas == other.vmsas
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value, and its fields can be set
 
     def hex(self) -> str:
         """The digest as lower-case hex."""
@@ -84,10 +107,13 @@ class Measurement:
             "vcpus": self.vcpus,
             "vcpu_sig": None if self.vcpu_sig is None else f"{self.vcpu_sig:#x}",
             "guest_features": None if self.guest_features is None else f"{self.guest_features:#x}",
+            "kernel_hashes": self.kernel_hashes,
             "inputs": self.inputs,
             "warnings": self.warnings,
             "snpmeasure_version": __version__,
         }
+        if self.launch_profile is not None:
+            out["profile_definition"] = self.launch_profile.to_json()
         if self.trace is not None:
             out["trace"] = [t.to_json() for t in self.trace]
         return out
@@ -97,6 +123,22 @@ def _file_info(field: str, path: Union[str, os.PathLike[str]], sha256: Optional[
     if sha256 is None:
         sha256 = sha256_file(path, field).hex()
     return {"path": os.fspath(path), "sha256": sha256, "size": file_size(field, path)}
+
+
+def describe_kernel_inputs(
+    hashes: KernelHashes,
+    kernel: Optional[Union[str, os.PathLike[str]]],
+    initrd: Optional[Union[str, os.PathLike[str]]],
+    append: Optional[str],
+) -> Dict[str, Dict[str, Any]]:
+    """The ``inputs`` records of a kernel, initrd and command line (path, SHA-256, size), as
+    ``measure --json`` and ``table --json`` write them."""
+    out: Dict[str, Dict[str, Any]] = {}
+    for name, path in (("kernel", kernel), ("initrd", initrd)):
+        digest = getattr(hashes, name).hex()
+        out[name] = _file_info(name, path, digest) if path is not None else {"sha256": digest}
+    out["append"] = {"value": append, "sha256": hashes.cmdline.hex()}
+    return out
 
 
 def resolve_profile(profile: Union[str, LaunchProfile, None], vmm_type: Optional[str], mode: str) -> LaunchProfile:
@@ -130,6 +172,7 @@ class _Prepared(NamedTuple):
     vcpus: Optional[int]
     vcpu_sig: Optional[int]
     features: Optional[int]
+    kernel_hashes: bool = False
 
 
 def _prepare(
@@ -157,6 +200,7 @@ def _prepare(
     vars_size: Optional[int],
     vars_file: Optional[Union[str, os.PathLike[str]]],
     describe_inputs: bool,
+    allow_no_sev_metadata: bool = False,
 ) -> _Prepared:
     if not isinstance(mode, str) or mode not in MODES:
         raise InvalidInputError("mode", f"must be one of {', '.join(MODES)}, got {show(mode)}")
@@ -199,7 +243,12 @@ def _prepare(
             }
     else:
         assert ovmf is not None
-        image = ovmf if isinstance(ovmf, FirmwareImage) else FirmwareImage.open(ovmf, field="ovmf")
+        if isinstance(ovmf, FirmwareImage):
+            image = ovmf
+        elif isinstance(ovmf, _BUFFERS):
+            image = FirmwareImage(ovmf, name="ovmf")
+        else:
+            image = FirmwareImage.open(ovmf, field="ovmf")
         layout, firmware_data = image, image.data
         if describe_inputs:
             inputs["ovmf"] = {"path": image.name, "sha256": image.sha256(), "size": image.size}
@@ -207,6 +256,8 @@ def _prepare(
     if mode == "snp:ovmf-hash":
         plan = snp_plan(mode=mode, profile=prof, firmware=layout, firmware_data=firmware_data)
         return _Prepared(mode, prof, plan, seed, inputs, None, None, None)
+    if not isinstance(allow_no_sev_metadata, bool):
+        raise InvalidInputError("allow_no_sev_metadata", f"must be a bool, got {show(allow_no_sev_metadata)}")
 
     if vcpus is None and mode != "sev":
         raise InvalidInputError("vcpus", f"is required in mode {show(mode)}")
@@ -229,10 +280,7 @@ def _prepare(
         append_hash=append_hash,
     )
     if describe_inputs and hashes is not None:
-        for name, path in (("kernel", kernel), ("initrd", initrd)):
-            digest = getattr(hashes, name).hex()
-            inputs[name] = _file_info(name, path, digest) if path is not None else {"sha256": digest}
-        inputs["append"] = {"value": append, "sha256": hashes.cmdline.hex()}
+        inputs.update(describe_kernel_inputs(hashes, kernel, initrd, append))
 
     if mode in ("sev", "seves"):
         if snp_ovmf_hash is not None:
@@ -256,8 +304,9 @@ def _prepare(
             None,
             inputs,
             vcpus,
-            sig if mode == "seves" else None,
+            sig if mode == "seves" and prof.vmsa.rdx == "vcpu_sig" else None,
             features if mode == "seves" else None,
+            hashes is not None,
         )
 
     assert vcpus is not None
@@ -298,8 +347,11 @@ def _prepare(
         vcpus=vcpus,
         vcpu_sig=sig,
         guest_features=features,
+        allow_no_sev_metadata=allow_no_sev_metadata,
     )
-    return _Prepared(mode, prof, plan, seed, inputs, vcpus, sig, features)
+    # The signature is recorded only where the VMSAs carry it (EC2's and GCE's RDX is fixed).
+    used_sig = sig if prof.vmsa.rdx == "vcpu_sig" else None
+    return _Prepared(mode, prof, plan, seed, inputs, vcpus, used_sig, features, hashes is not None)
 
 
 def measure(
@@ -330,12 +382,14 @@ def measure(
     threads: Optional[int] = None,
     describe_inputs: bool = False,
     firmware: Optional[Firmware] = None,
+    allow_no_sev_metadata: bool = False,
 ) -> Measurement:
     """Compute a launch measurement.
 
     ``mode``: "snp" (default), "snp:ovmf-hash" (digest of the firmware pages only; seeds
     ``snp_ovmf_hash``), "snp:svsm" (Coconut SVSM with ``svsm`` and ``vars_size``/``vars_file``),
-    "sev" or "seves" (SHA-256 digests). ``ovmf`` is the firmware image; or ``manifest`` (a
+    "sev" or "seves" (SHA-256 digests). ``ovmf`` is the firmware image (a path, a
+    :class:`FirmwareImage` or the image's bytes in any buffer, measured without a copy); or ``manifest`` (a
     :class:`FirmwareManifest` or its JSON file) measures with no binary at all. ``profile`` (default
     "qemu", or from ``vmm_type`` "QEMU"/"ec2"/"gce") fixes every VMM choice. The vCPU signature comes
     from ``vcpu_family``/``vcpu_model``/``vcpu_stepping``, else ``vcpu_sig``, else ``vcpu_type`` (a
@@ -343,6 +397,8 @@ def measure(
     files. ``guest_features`` is the VMSA SEV_FEATURES (default: the profile's, 0x1; SEV-ES: 0).
     ``trace=True`` records every launch command with the digest after it. ``firmware``: run the SNP
     pages through this guest context (after its LAUNCH_START) instead of a fresh one.
+    An SNP firmware without SEV metadata is refused, as upstream QEMU refuses it, unless
+    ``allow_no_sev_metadata=True`` (the digest another loader would produce, with a warning).
     """
     for flag, value in (("trace", trace), ("describe_inputs", describe_inputs)):
         if not isinstance(value, bool):
@@ -371,6 +427,7 @@ def measure(
         vars_size=vars_size,
         vars_file=vars_file,
         describe_inputs=describe_inputs,
+        allow_no_sev_metadata=allow_no_sev_metadata,
     )
     if firmware is not None and not isinstance(firmware, Firmware):
         raise InvalidInputError("firmware", f"must be a Firmware guest context, got {type(firmware).__name__}")
@@ -393,6 +450,8 @@ def measure(
             sfw.trace,
             p.plan.warnings,
             p.plan.vmsas,
+            p.kernel_hashes,
+            p.profile,
         )
     if firmware is not None and p.seed is not None:
         raise ConfigError(
@@ -413,6 +472,8 @@ def measure(
         fw.trace,
         p.plan.warnings,
         p.plan.vmsas,
+        p.kernel_hashes,
+        p.profile,
     )
 
 
@@ -465,6 +526,36 @@ def sweep(*, vcpus: Union[str, Sequence[int]], threads: Optional[int] = None, **
     return sweep_prepared(p, counts, threads=threads)
 
 
+def sweep_measurements(
+    *, vcpus: Union[str, Sequence[int]], threads: Optional[int] = None, **kwargs: Any
+) -> List[Measurement]:
+    """What :func:`sweep` computes, as one :class:`Measurement` per vCPU count (in count order),
+    each with the fields :func:`measure` fills (inputs, warnings, profile; ``vmsas`` empty), so a
+    range and a single count are described alike. Takes :func:`sweep`'s arguments."""
+    counts = parse_vcpu_counts(vcpus)
+    mode = kwargs.get("mode", "snp")
+    if mode not in ("snp", "snp:svsm"):
+        raise InvalidInputError("mode", f"vCPU sweeps apply to SNP modes, got {show(mode)}")
+    p = _prepare(**_prepare_defaults(kwargs), vcpus=counts[-1])
+    return [
+        Measurement(
+            digest,
+            p.mode,
+            p.profile.name,
+            n,
+            p.vcpu_sig,
+            p.features,
+            p.inputs,
+            None,
+            p.plan.warnings,
+            None,
+            p.kernel_hashes,
+            p.profile,
+        )
+        for n, digest in sweep_prepared(p, counts, threads=threads).items()
+    ]
+
+
 def sweep_prepared(
     p: _Prepared, counts: List[int], *, threads: Optional[int] = None, start: Optional[Firmware] = None
 ) -> Dict[int, bytes]:
@@ -507,12 +598,13 @@ def _prepare_defaults(kwargs: Dict[str, Any]) -> Dict[str, Any]:
         "vars_size",
         "vars_file",
         "describe_inputs",
+        "allow_no_sev_metadata",
     ]
     unknown = sorted(set(kwargs) - set(names))
     if unknown:
         raise InvalidInputError(unknown[0], "is not an argument of measure()")
     out: Dict[str, Any] = {n: None for n in names}
-    out.update(mode="snp", describe_inputs=False)
+    out.update(mode="snp", describe_inputs=False, allow_no_sev_metadata=False)
     out.update(kwargs)
     return out
 
@@ -546,6 +638,8 @@ def _open_svsm(
         return svsm
     if isinstance(svsm, FirmwareImage):
         return SvsmImage(svsm.data, name=svsm.name, end_gpa=end)
+    if isinstance(svsm, _BUFFERS):
+        return SvsmImage(svsm, name="svsm", end_gpa=end)
     return SvsmImage(map_file(svsm, "svsm"), name=os.fspath(svsm), end_gpa=end)
 
 
@@ -587,4 +681,12 @@ def sev_launch_measurement(
     return hmac.new(tik, msg, hashlib.sha256).digest()
 
 
-__all__ = ["measure", "sweep", "parse_vcpu_counts", "Measurement", "sev_launch_measurement", "resolve_profile"]
+__all__ = [
+    "measure",
+    "sweep",
+    "sweep_measurements",
+    "parse_vcpu_counts",
+    "Measurement",
+    "sev_launch_measurement",
+    "resolve_profile",
+]

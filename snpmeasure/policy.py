@@ -123,16 +123,12 @@ class GuestPolicy:
 
     @classmethod
     def from_int(cls, value: int) -> GuestPolicy:
-        """Decode a 64-bit policy; reserved bits set or bit 17 clear are errors naming the bit."""
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < (1 << 64):
-            raise PolicyError("policy", f"must be a 64-bit unsigned int, got {show(value)}")
-        if not value & (1 << RESERVED_MBO_BIT):
-            raise PolicyError(
-                "policy", f"bit 17 is reserved and must be 1 ({value:#x}; did you mean {value | 1 << 17:#x}?)"
-            )
-        if value & RESERVED_MBZ_MASK:
-            top = (value & RESERVED_MBZ_MASK).bit_length() - 1
-            raise PolicyError("policy", f"bits 63:26 are reserved and must be 0; bit {top} is set in {value:#x}")
+        """Decode a 64-bit policy; reserved bits set or bit 17 clear are errors naming the bit
+        (:func:`reserved_bit_problems` lists them without raising)."""
+        _check_u64(value)
+        problems = reserved_bit_problems(value)
+        if problems:
+            raise PolicyError("policy", problems[0][1])
         kwargs: Dict[str, Any] = {"abi_minor": value & 0xFF, "abi_major": (value >> 8) & 0xFF}
         for attr, bit, *_ in FLAG_BITS:
             kwargs[attr] = bool(value >> bit & 1)
@@ -150,12 +146,9 @@ class GuestPolicy:
                 "policy", f"must be an int, a string (number or flags) or a GuestPolicy, got {type(text).__name__}"
             )
         s = text.strip()
-        if re.fullmatch(r"0[xX][0-9a-fA-F_]+|[0-9_]+|0[oO][0-7_]+|0[bB][01_]+", s):
-            try:
-                value = int(s, 0) if not re.fullmatch(r"0[0-9_]+", s) else int(s.replace("_", "") or "0", 10)
-            except ValueError:
-                raise PolicyError("policy", f"is not a number: {show(text)}") from None
-            return cls.from_int(value)
+        number = _number(text)
+        if number is not None:
+            return cls.from_int(number)
         if not s:
             # An empty policy is far more often an unset shell variable than a wish for 0x20000.
             raise PolicyError("policy", "is empty; give a number (0x20000 for no flags) or flags such as smt,debug")
@@ -180,19 +173,7 @@ class GuestPolicy:
     # ---- explanation and checks --------------------------------------------------------------
     def describe(self) -> List[Dict[str, Any]]:
         """One row per field: name, bits, value, meaning."""
-        rows: List[Dict[str, Any]] = [
-            {"field": "ABI_MINOR", "bits": "7:0", "value": self.abi_minor, "meaning": "minimum firmware ABI minor"},
-            {"field": "ABI_MAJOR", "bits": "15:8", "value": self.abi_major, "meaning": "minimum firmware ABI major"},
-        ]
-        for attr, bit, _, meaning, _abi in FLAG_BITS:
-            rows.append(
-                {"field": attr.upper(), "bits": str(bit), "value": int(getattr(self, attr)), "meaning": meaning}
-            )
-            if bit == 16:
-                rows.append({"field": "RESERVED_MBO", "bits": "17", "value": 1, "meaning": "reserved, must be 1"})
-        rows.append({"field": "RESERVED", "bits": "63:26", "value": 0, "meaning": "reserved, must be 0"})
-        rows.sort(key=lambda r: int(str(r["bits"]).split(":")[-1]))
-        return rows
+        return describe_value(self.to_int())
 
     def to_json(self) -> Dict[str, Any]:
         """JSON-ready dict: the value and every field."""
@@ -233,6 +214,81 @@ class GuestPolicy:
         return problems
 
 
+def _check_u64(value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < (1 << 64):
+        raise PolicyError("policy", f"must be a 64-bit unsigned int, got {show(value)}")
+
+
+def _number(text: str) -> Optional[int]:
+    """The policy text as a number (hex, decimal, octal, binary; ``_`` separators), or None when
+    it is not written as one (flags)."""
+    s = text.strip()
+    if not re.fullmatch(r"0[xX][0-9a-fA-F_]+|[0-9_]+|0[oO][0-7_]+|0[bB][01_]+", s):
+        return None
+    try:
+        return int(s, 0) if not re.fullmatch(r"0[0-9_]+", s) else int(s.replace("_", "") or "0", 10)
+    except ValueError:
+        raise PolicyError("policy", f"is not a number: {show(text)}") from None
+
+
+def policy_value(text: Union[str, int, GuestPolicy]) -> int:
+    """The 64-bit value of a policy as :meth:`GuestPolicy.parse` takes it, without the reserved-bit
+    rules (any 64-bit number is returned; :func:`reserved_bit_problems` says what it breaks)."""
+    if isinstance(text, GuestPolicy):
+        return text.to_int()
+    number = _number(text) if isinstance(text, str) else text
+    if number is None:
+        return GuestPolicy.parse(text).to_int()
+    _check_u64(number)
+    return number
+
+
+def reserved_bit_problems(value: int) -> List[Tuple[str, str]]:
+    """The reserved-bit rules a 64-bit policy value breaks, as (field, rule) pairs: bit 17 must be
+    1, bits 63:26 must be 0 (docs/reference/firmware-abi.md §1.1). Empty for a valid policy."""
+    _check_u64(value)
+    problems: List[Tuple[str, str]] = []
+    if not value & (1 << RESERVED_MBO_BIT):
+        problems.append(
+            ("RESERVED_MBO", f"bit 17 is reserved and must be 1 ({value:#x}; did you mean {value | 1 << 17:#x}?)")
+        )
+    if value & RESERVED_MBZ_MASK:
+        bits = [b for b in range(26, 64) if value >> b & 1]
+        listed = ", ".join(map(str, bits[-4:][::-1])) + (" and more" if len(bits) > 4 else "")
+        problems.append(
+            (
+                "RESERVED",
+                f"bits 63:26 are reserved and must be 0; {'bit' if len(bits) == 1 else 'bits'} {listed} "
+                f"{'is' if len(bits) == 1 else 'are'} set in {value:#x}",
+            )
+        )
+    return problems
+
+
+def describe_value(value: int) -> List[Dict[str, Any]]:
+    """One row per field of any 64-bit policy value (reserved bits as they are): field, bits,
+    value, meaning, in bit order."""
+    _check_u64(value)
+    rows: List[Dict[str, Any]] = [
+        {"field": "ABI_MINOR", "bits": "7:0", "value": value & 0xFF, "meaning": "minimum firmware ABI minor"},
+        {"field": "ABI_MAJOR", "bits": "15:8", "value": value >> 8 & 0xFF, "meaning": "minimum firmware ABI major"},
+        {"field": "RESERVED_MBO", "bits": "17", "value": value >> 17 & 1, "meaning": "reserved, must be 1"},
+    ]
+    for attr, bit, _, meaning, _abi in FLAG_BITS:
+        rows.append({"field": attr.upper(), "bits": str(bit), "value": value >> bit & 1, "meaning": meaning})
+    reserved = (value & RESERVED_MBZ_MASK) >> 26
+    rows.append(
+        {
+            "field": "RESERVED",
+            "bits": "63:26",
+            "value": reserved if reserved < 10 else f"{reserved:#x}",
+            "meaning": "reserved, must be 0",
+        }
+    )
+    rows.sort(key=lambda r: int(str(r["bits"]).split(":")[-1]))
+    return rows
+
+
 def check_abi(abi: object) -> None:
     """A firmware ABI version is None or (major, minor), each an int 0..255 (PolicyError otherwise)."""
     if abi is not None and not (
@@ -248,4 +304,13 @@ def parse_policy(value: Union[str, int, GuestPolicy]) -> GuestPolicy:
     return GuestPolicy.parse(value)
 
 
-__all__ = ["GuestPolicy", "PolicyError", "parse_policy", "DEFAULT_POLICY", "FLAG_BITS"]
+__all__ = [
+    "GuestPolicy",
+    "PolicyError",
+    "parse_policy",
+    "policy_value",
+    "reserved_bit_problems",
+    "describe_value",
+    "DEFAULT_POLICY",
+    "FLAG_BITS",
+]

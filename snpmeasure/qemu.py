@@ -3,8 +3,10 @@
 Properties and rules are upstream QEMU's (target/i386/sev.c, qapi/qom.json SevSnpGuestProperties;
 docs/reference/firmware-abi.md §5.1): base64 blobs with exact lengths (id-block 96, host-data 32,
 guest-visible-workarounds 16, id-auth at most 4096), ``policy`` a uint64 defaulting to 0x30000.
-The pre-merge RFC spellings ``auth-key-enabled`` and ``init-flags`` (only 0) are accepted on input
-with a warning.
+The pre-merge RFC spellings ``auth-key-enabled`` and ``init-flags`` (only 0), which the 2021 RFC
+series' QEMU took and upstream QEMU 9.1+ refuses, are read with a warning and recorded
+(:attr:`SevSnpGuest.rfc_spellings`): ``snpmeasure launch`` fails such an object, as upstream QEMU
+would, unless ``--accept-rfc-spellings``; every form snpmeasure writes uses upstream's names.
 """
 
 from __future__ import annotations
@@ -50,6 +52,14 @@ ORDER = (
 #: QEMU >= 10.2: properties that add SEV_FEATURES bits to every VMSA (docs/reference/firmware-abi.md §7.3).
 FEATURE_BITS = {"debug-swap": 1 << 5, "secure-tsc": 1 << 9}
 RFC_ALIASES = {"auth-key-enabled": "author-key-enabled"}
+#: The host-dependent properties every launch needs, with their values on the SNP hosts
+#: (CPUID 0x8000001F EBX[5:0] and EBX[11:6]; docs/reference/firmware-abi.md §5.1). libvirt reads
+#: them from the host when its XML leaves them out; QEMU has no usable default for either.
+HOST_VALUES = {"cbitpos": 51, "reduced-phys-bits": 1}
+HOST_VALUES_TEXT = {
+    "cbitpos": "51 on EPYC Milan, Genoa and Turin",
+    "reduced-phys-bits": "1 on EPYC Milan, Genoa and Turin",
+}
 _TRUE = ("on", "yes", "true", "y")
 _FALSE = ("off", "no", "false", "n")
 
@@ -109,6 +119,24 @@ class SevSnpGuest:
     secure_tsc: bool = False
     tsc_frequency: Optional[int] = None
     given: List[str] = field(default_factory=list, compare=False, repr=False)  # property order as written
+    #: The pre-merge spellings the object was written with (``init-flags``, ``auth-key-enabled``):
+    #: the 2021 RFC series' QEMU took them; upstream QEMU (9.1 and later) refuses both.
+    rfc_spellings: List[str] = field(default_factory=list, compare=False, repr=False)
+
+    def upstream_refusal(self) -> Optional[str]:
+        """What upstream QEMU says of this object's pre-merge spellings (None when it has none)."""
+        if not self.rfc_spellings:
+            return None
+        name = self.rfc_spellings[0]
+        fix = (
+            f"upstream spells it '{RFC_ALIASES[name]}'"
+            if name in RFC_ALIASES
+            else "upstream has no such property (debug-swap/secure-tsc set SEV_FEATURES on QEMU >= 10.2)"
+        )
+        return (
+            f"Property '{QOM_TYPE}.{name}' not found: upstream QEMU (9.1 and later) refuses '{name}', "
+            f"the 2021 RFC series' spelling; {fix}"
+        )
 
     # ---- validation (QEMU's setters) -----------------------------------------------------------
     def validate(self, *, require_mandatory: bool = False) -> None:
@@ -118,7 +146,10 @@ class SevSnpGuest:
         ``-object`` and QMP ``object-add`` do.
         """
         if require_mandatory and self.reduced_phys_bits is None:
-            raise QemuObjectError("reduced-phys-bits", "Parameter 'reduced-phys-bits' is missing")
+            raise QemuObjectError(
+                "reduced-phys-bits",
+                f"Parameter 'reduced-phys-bits' is missing: QEMU requires it ({HOST_VALUES_TEXT['reduced-phys-bits']})",
+            )
         # Types first: fields can be set directly, and QEMU's setters would never see another type.
         if not isinstance(self.id, str):
             raise QemuObjectError("id", f"Parameter 'id' expects a string, got {type(self.id).__name__}")
@@ -217,6 +248,8 @@ class SevSnpGuest:
         if not any(name == "id" for name, _ in props):
             raise QemuObjectError("id", "Parameter 'id' is missing")
         for name, value in props:
+            if name in (*RFC_ALIASES, "init-flags") and name not in obj.rfc_spellings:
+                obj.rfc_spellings.append(name)
             if name in RFC_ALIASES:
                 warnings.warn(
                     f"'{name}' is the pre-merge spelling; upstream QEMU calls it '{RFC_ALIASES[name]}'", stacklevel=3
@@ -280,9 +313,23 @@ class SevSnpGuest:
             props.append((k, v))
         return cls.from_properties(props)
 
-    def to_cli(self) -> str:
-        """The ``-object`` argument (without ``-object``); values with commas are escaped as ``,,``."""
+    def require_host_values(self) -> None:
+        """Refuse an object without ``cbitpos`` or ``reduced-phys-bits``: QEMU refuses the first
+        missing at launch (``cbitpos check failed``) and the second when it parses the object."""
         self.validate()
+        if self.reduced_phys_bits is None:
+            self.validate(require_mandatory=True)  # raises QEMU's message
+        if self.cbitpos is None:
+            raise QemuObjectError(
+                "cbitpos",
+                "is missing: QEMU has no usable default and compares it with the host's CPUID 0x8000001F "
+                f"EBX[5:0] ({HOST_VALUES_TEXT['cbitpos']})",
+            )
+
+    def to_cli(self) -> str:
+        """The ``-object`` argument (without ``-object``); values with commas are escaped as ``,,``.
+        ``cbitpos`` and ``reduced-phys-bits`` must be set (:meth:`require_host_values`)."""
+        self.require_host_values()
         items = [QOM_TYPE]
         for name, value in self.properties():
             if isinstance(value, bool):
@@ -296,8 +343,8 @@ class SevSnpGuest:
 
     # ---- QMP -------------------------------------------------------------------------------------
     def to_qmp(self) -> Dict[str, Any]:
-        """The QMP ``object-add`` command."""
-        self.validate()
+        """The QMP ``object-add`` command (``cbitpos`` and ``reduced-phys-bits`` must be set)."""
+        self.require_host_values()
         args: Dict[str, Any] = {"qom-type": QOM_TYPE}
         for name, value in self.properties():
             args[name] = value
@@ -329,7 +376,8 @@ class SevSnpGuest:
 
     # ---- libvirt -----------------------------------------------------------------------------------
     def to_libvirt(self) -> str:
-        """libvirt's ``<launchSecurity type='sev-snp'>`` element."""
+        """libvirt's ``<launchSecurity type='sev-snp'>`` element (libvirt fills a missing
+        ``cbitpos`` or ``reducedPhysBits`` from the host)."""
         self.validate()
         root = ET.Element("launchSecurity", {"type": "sev-snp"})
         # libvirt's own formatter order: kernelHashes, authorKey, vcek.
@@ -442,8 +490,16 @@ class SevSnpGuest:
 
 
 def id_block_fields(doc: Any, field: str = "from_id_block") -> Dict[str, Any]:
-    """The :class:`SevSnpGuest` fields (``id_block``, ``id_auth``, ``author_key_enabled``,
-    ``policy``) that ``snpmeasure id-block --json`` output fixes, checked; errors name ``field``."""
+    """The :class:`SevSnpGuest` fields that ``snpmeasure id-block --json`` output fixes, checked;
+    errors name ``field``.
+
+    Always ``id_block``, ``id_auth``, ``author_key_enabled`` and ``policy``. When the ID block's
+    digest was computed by ``id-block --from-measure`` (the JSON's ``measure`` record), also what
+    QEMU must do to reproduce that digest: ``kernel_hashes`` (the digest includes the SEV hashes
+    table), ``debug_swap`` and ``secure_tsc`` (SEV_FEATURES bits 5 and 9). A measurement that no
+    ``sev-snp-guest`` object can reproduce (another VMM's profile, SEV_FEATURES bits QEMU cannot
+    set) is refused.
+    """
     from .errors import InvalidInputError
     from .policy import GuestPolicy
 
@@ -462,7 +518,57 @@ def id_block_fields(doc: Any, field: str = "from_id_block") -> Dict[str, Any]:
     if not isinstance(enabled, bool):
         raise InvalidInputError(field, f"author_key_enabled must be true or false, got {show(enabled)}")
     policy = GuestPolicy.parse(fields.get("policy", "0x30000")).to_int()
-    return {"id_block": doc["id_block"], "id_auth": doc["id_auth"], "author_key_enabled": enabled, "policy": policy}
+    out: Dict[str, Any] = {
+        "id_block": doc["id_block"],
+        "id_auth": doc["id_auth"],
+        "author_key_enabled": enabled,
+        "policy": policy,
+    }
+    record = doc.get("measure")
+    if record is not None:
+        out.update(_reproduce(record, f"{field}: measure"))
+    return out
+
+
+def _reproduce(record: Any, where: str) -> Dict[str, bool]:
+    """The object fields that make QEMU measure what a ``measure --json`` record describes."""
+    from .errors import InvalidInputError
+    from .profiles import BUILTIN_PROFILES
+
+    if not isinstance(record, dict):
+        raise InvalidInputError(where, "must be the record of 'snpmeasure measure --json' (an object) or null")
+    mode, profile, hashes, features = (record.get(k) for k in ("mode", "profile", "kernel_hashes", "guest_features"))
+    if mode not in ("snp", "snp:svsm"):
+        raise InvalidInputError(f"{where}.mode", f"must be snp or snp:svsm (what an ID block binds), got {show(mode)}")
+    if not isinstance(hashes, bool):
+        raise InvalidInputError(f"{where}.kernel_hashes", f"must be true or false, got {show(hashes)}")
+    if not isinstance(profile, str):
+        raise InvalidInputError(f"{where}.profile", f"must be a profile name, got {show(profile)}")
+    definition = record.get("profile_definition")
+    vmm = definition.get("vmm") if isinstance(definition, dict) else getattr(BUILTIN_PROFILES.get(profile), "vmm", None)
+    if vmm not in (None, "qemu"):
+        raise InvalidInputError(
+            f"{where}.profile",
+            f"the digest was measured for {profile} (a {vmm} launch): no QEMU sev-snp-guest object reproduces it",
+        )
+    try:
+        value = int(features, 16) if isinstance(features, str) else -1
+    except ValueError:
+        value = -1
+    if not 0 <= value < 1 << 64:
+        raise InvalidInputError(f"{where}.guest_features", f"must be a hex string such as 0x1, got {show(features)}")
+    extra = value & ~(0x1 | sum(FEATURE_BITS.values()))
+    if not value & 0x1 or extra:
+        raise InvalidInputError(
+            f"{where}.guest_features",
+            f"{value:#x} cannot be asked of QEMU: its VMSAs carry SNPActive (0x1) plus, on QEMU >= 10.2, "
+            "debug-swap (0x20) and secure-tsc (0x200)",
+        )
+    return {
+        "kernel_hashes": hashes,
+        "debug_swap": bool(value & FEATURE_BITS["debug-swap"]),
+        "secure_tsc": bool(value & FEATURE_BITS["secure-tsc"]),
+    }
 
 
 def _split_qemu_opts(text: str) -> List[str]:
@@ -490,4 +596,4 @@ def _split_qemu_opts(text: str) -> List[str]:
     return parts
 
 
-__all__ = ["SevSnpGuest", "QOM_TYPE", "id_block_fields"]
+__all__ = ["SevSnpGuest", "QOM_TYPE", "HOST_VALUES", "id_block_fields"]

@@ -415,7 +415,16 @@ class AttestationReport:
         """
         import datetime
 
-        from .certs import check_chain, check_crl, check_validity, load_certs, load_crl, product_chain, verify_issued_by
+        from .certs import (
+            check_chain,
+            check_crl,
+            check_validity,
+            is_ca,
+            load_certs,
+            load_crl,
+            product_chain,
+            verify_issued_by,
+        )
 
         if product is not None and not isinstance(product, str):
             raise ReportError("product", f"must be one of {', '.join(TCB_LAYOUTS)}, got {show(product)}")
@@ -434,6 +443,13 @@ class AttestationReport:
         prod = (product or self._product_guess()).lower()
         report = self._for_product(prod)
         leaf = load_certs(vcek, "vcek")[0]
+        if is_ca(leaf):  # an ASK/ARK bundle (cert_chain.pem) given where the VCEK belongs
+            raise ReportError(
+                "vcek",
+                f"holds an AMD CA certificate ({leaf.subject.rfc4514_string()}), not a VCEK or VLEK: give the "
+                "report's signing certificate (vcek.pem from AMD's KDS) here, and the ASK/ARK chain as ask_ark "
+                "(--ask-ark)",
+            )
         revocations = load_crl(crl) if crl is not None else None  # unusable input fails before any check
         kind = "vlek" if self.signing_key == "VLEK" else "vcek"
         if ask_ark is None:
@@ -520,7 +536,13 @@ class Mismatch:
 
     def line(self) -> str:
         """One line for the CLI."""
+        if self.field == "SIGNATURE":
+            return f"SIGNATURE: {self.actual}"
         return f"{self.field}: expected {self.expected}, report has {self.actual}"
+
+    def to_json(self) -> Dict[str, str]:
+        """``{field, expected, actual}``, as ``report verify --json`` lists failures."""
+        return {"field": self.field, "expected": self.expected, "actual": self.actual}
 
 
 # Policy bits where 1 is more permissive (the report may only have them if expected) vs. stricter.
@@ -683,16 +705,36 @@ class Expectations:
 
 
 def parse_hex(field: str, text: Optional[str], size: int) -> Optional[bytes]:
-    """``size`` bytes given as hex text (an ``0x`` prefix allowed); None stays None. Errors name ``field``."""
+    """``size`` bytes given as hex text (an ``0x`` prefix allowed) or as standard base64 (the form
+    QEMU's ``host-data`` and ``sev-snp-measure --output-format base64`` use; the two cannot be
+    confused: ``size`` bytes are ``2 * size`` hex digits but fewer base64 characters). None stays
+    None. Errors name ``field``."""
+    import base64
+    import binascii
+
     if text is None:
         return None
-    t = text[2:] if text.lower().startswith("0x") else text
-    try:
-        raw = bytes.fromhex(t)
-    except ValueError:
-        raise InvalidInputError(field, "must be hexadecimal") from None
+    if not isinstance(text, str):
+        raise InvalidInputError(field, f"must be hex or base64 text, got {type(text).__name__}")
+    t = text.strip()
+    t = t[2:] if t.lower().startswith("0x") else t
+    b64_len = 4 * ((size + 2) // 3)
+    if len(t) == b64_len and len(t) != 2 * size:
+        try:
+            raw = base64.b64decode(t, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidInputError(field, f"is neither hex nor valid base64 ({b64_len} characters)") from None
+    else:
+        try:
+            raw = bytes.fromhex(t)
+        except ValueError:
+            raise InvalidInputError(
+                field, f"must be {size} bytes as {2 * size} hex digits or {b64_len} base64 characters"
+            ) from None
     if len(raw) != size:
-        raise InvalidInputError(field, f"must be {size} bytes ({2 * size} hex digits), got {len(raw)}")
+        raise InvalidInputError(
+            field, f"must be {size} bytes ({2 * size} hex digits or {b64_len} base64 characters), got {len(raw)}"
+        )
     return raw
 
 

@@ -191,10 +191,11 @@ def test_qemu_length_rules_and_messages(n: int, prop: str) -> None:
     with pytest.raises(BlobError) as exc:
         blobs.parse_blob(prop, text)
     msg = {
-        "host-data": f"parameter length of {n} not equal to 32",
-        "id-block": f"parameter length of {n} not equal to 96",
-        "guest-visible-workarounds": f"parameter length of {n} exceeds max of 16",
-        "id-auth": f"parameter length:ID_AUTH {n} exceeds max of 4096",
+        # QEMU's words (target/i386/sev.c), then the rule in full
+        "host-data": f"parameter length of {n} not equal to 32 (it must be exactly 32 bytes)",
+        "id-block": f"parameter length of {n} not equal to 96 (it must be exactly 96 bytes)",
+        "guest-visible-workarounds": f"parameter length of {n} exceeds max of 16 (it must be exactly 16 bytes)",
+        "id-auth": f"parameter length:ID_AUTH {n} exceeds max of 4096 (it must be at most 4096 bytes)",
     }[prop]
     assert str(exc.value) == f"{prop}: {msg}"
 
@@ -203,6 +204,12 @@ def test_blob_forms(tmp_path: Path) -> None:
     f = tmp_path / "hd"
     f.write_bytes(b"\x01" * 32)
     assert blobs.parse_blob("host-data", "@" + str(f)) == b"\x01" * 32
+    big = tmp_path / "big"
+    big.write_bytes(bytes(5000))
+    with pytest.raises(BlobError, match=f"host-data: {big} is larger than 4096 bytes; the value must be exactly 32"):
+        blobs.parse_blob("host-data", "@" + str(big))
+    with pytest.raises(BlobError, match="id-auth: .* is larger than 4096 bytes; the value must be at most 4096"):
+        blobs.parse_blob("id-auth", "@" + str(big))
     assert blobs.parse_blob("host-data", "hex:" + "01" * 32) == b"\x01" * 32
     with pytest.raises(BlobError, match="Base64 data contains invalid characters"):
         blobs.parse_blob("host-data", "not base64!")

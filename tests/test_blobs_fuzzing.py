@@ -36,5 +36,5 @@ def test_blob_files_are_read_bounded(tmp_path: Path) -> None:
     big = tmp_path / "big"
     with open(big, "wb") as f:
         f.truncate(1 << 30)
-    with pytest.raises(Error, match="exceeds max of 4096"):
+    with pytest.raises(Error, match="is larger than 4096 bytes; the value must be at most 4096 bytes"):
         blobs.parse_blob("id-auth", "@" + str(big))

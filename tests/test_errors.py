@@ -114,7 +114,7 @@ REPORT = FIXTURES / "attestation" / "attestation.bin"
         (lambda: SevSnpGuest.from_libvirt("\udcff"), "libvirt"),
         (lambda: SevSnpGuest().blob("foo"), "foo"),
         (lambda: snpmeasure.Expectations.from_launch(None), "result"),  # type: ignore[arg-type]
-        (lambda: snpmeasure.tables.table_json(None, firmware={}, inputs={}), "rows"),  # type: ignore[arg-type]
+        (lambda: snpmeasure.tables.ReferenceTable(None, firmware={}, inputs={}, profiles={}), "rows"),  # type: ignore[arg-type]
         (lambda: snpmeasure.table(ovmf=OVMF, vcpu_types=["EPYC"], progress=5), "progress"),  # type: ignore[arg-type]
         (lambda: FirmwareImage.open(OVMF).entry({}), "guid"),  # type: ignore[arg-type]
         (lambda: snpmeasure.certs.product_chain("x" * 300), "product"),

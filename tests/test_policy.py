@@ -86,3 +86,22 @@ def test_describe_lists_every_field() -> None:
     names = [r["field"] for r in rows]
     assert names[:3] == ["ABI_MINOR", "ABI_MAJOR", "SMT"] and "RESERVED_MBO" in names and names[-1] == "RESERVED"
     assert next(r for r in rows if r["field"] == "DEBUG")["value"] == 1
+
+
+@given(st.integers(0, (1 << 64) - 1))
+def test_any_64_bit_value_is_described_and_judged(value: int) -> None:
+    from snpmeasure.policy import describe_value, policy_value, reserved_bit_problems
+
+    rows = {r["field"]: r for r in describe_value(value)}
+    rebuilt = 0
+    for row in rows.values():
+        low = int(str(row["bits"]).split(":")[-1])
+        rebuilt |= int(str(row["value"]), 0) << low
+    assert rebuilt == value
+    problems = reserved_bit_problems(value)
+    try:
+        assert GuestPolicy.from_int(value).to_int() == value and problems == []
+    except PolicyError as exc:
+        assert problems and exc.rule == problems[0][1]
+    assert policy_value(hex(value)) == value == policy_value(value)
+    assert policy_value("smt") == 0x30000

@@ -89,7 +89,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             rc: int = args.func(args)
         return rc
     except Error as exc:
-        sys.stderr.write(f"snpmeasure {args.command}: error: {exc}\n")
+        sys.stderr.write(f"snpmeasure {args.command}: error: {_in_flag_names(exc, parser, args)}\n")
         return EXIT_BAD_INPUT
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly but fail closed (a verdict that could
@@ -104,6 +104,54 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
+
+
+#: Library argument names whose flag has another name (``measure(manifest=...)`` is
+#: ``--firmware-manifest``).
+_ARGUMENT_DESTS = {"manifest": "firmware_manifest"}
+
+
+def _flags_by_dest(parser: argparse.ArgumentParser) -> Dict[str, str]:
+    """Every option's destination → its long flag, through the subcommands' parsers."""
+    out: Dict[str, str] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                for dest, flag in _flags_by_dest(sub).items():
+                    out.setdefault(dest, flag)
+        elif action.option_strings:
+            out.setdefault(action.dest, max(action.option_strings, key=len))
+    return out
+
+
+def _in_flag_names(exc: Error, parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """The error as the CLI says it: a library argument name (``kernel_hash``, ``vcpu_type``) that
+    came from a flag the user gave is said as that flag (``--kernel-hash``), in the field and in
+    the rule's ``name=True`` hints. Other fields (QEMU properties, file structures) stay as they are."""
+    import re
+
+    from ..errors import InvalidInputError
+
+    text = str(exc)
+    if not isinstance(exc, InvalidInputError):
+        return text
+    flags = _flags_by_dest(parser)
+
+    def flag_of(name: str) -> Optional[str]:
+        dest = _ARGUMENT_DESTS.get(name, name)
+        return flags.get(dest) if dest in flags else None
+
+    field, rule = exc.field, exc.rule
+    flag = flag_of(field)
+    # A name with an underscore is always Python's; a plain word (ovmf, vcpus) is the flag's only
+    # when the user gave that flag (``policy`` may come from --object as well as from --policy).
+    if flag is not None and ("_" in field or getattr(args, _ARGUMENT_DESTS.get(field, field), None) is not None):
+        field = flag
+        # The rule then speaks of the library's other arguments (``vars_size or vars_file``): as
+        # flags too. (A rule about a file's content keeps its keys: its field is no argument.)
+        rule = re.sub(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b", lambda m: flag_of(m.group(0)) or m.group(0), rule)
+    rule = re.sub(r"\b([a-z][a-z0-9_]*)=True\b", lambda m: flag_of(m.group(1)) or m.group(0), rule)
+    return f"{field}: {rule}"
 
 
 __all__ = ["main", "build_parser", "COMMANDS", "EXIT_OK", "EXIT_CHECK_FAILED", "EXIT_BAD_INPUT"]

@@ -65,6 +65,14 @@ def add_measure_arguments(p: argparse.ArgumentParser, *, for_measure: bool = Tru
     add(n, "--kernel-hash", metavar="SHA256", help="SHA-256 of the kernel instead of --kernel")
     add(n, "--initrd-hash", metavar="SHA256", help="SHA-256 of the initrd instead of --initrd")
     add(n, "--append-hash", metavar="SHA256", help="SHA-256 of the command line with its NUL instead of --append")
+    add(
+        n,
+        "--allow-no-sev-metadata",
+        action="store_true",
+        default=None,
+        help="measure an SNP firmware without SEV metadata, which upstream QEMU refuses "
+        "(the digest another loader would produce)",
+    )
     n.add_argument("--threads", metavar="N", type=int, help="hashing threads (default: all CPUs)")
     # Every flag above but --threads describes the guest to measure (and defaults to None): see measure_flags_given.
     p.set_defaults(measure_dests=tuple(dests))
@@ -180,6 +188,7 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
         vars_size=vars_size,
         vars_file=vars_file,
         threads=args.threads,
+        allow_no_sev_metadata=bool(args.allow_no_sev_metadata),
     )
 
 

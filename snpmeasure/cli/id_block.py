@@ -6,7 +6,7 @@ import argparse
 from typing import Optional
 
 from . import EXIT_OK, ArgumentParser
-from ._args import emit_json
+from ._args import emit_json, warn
 from ._compat import add_measure_arguments, measure_flags_given, measure_kwargs
 
 
@@ -57,8 +57,12 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.from_measure and args.mode is not None and args.mode not in ("snp", "snp:svsm"):
         raise InvalidInputError("--mode", f"an ID block binds an SNP launch digest; {args.mode} is not an SNP mode")
+    measured = None
     if args.from_measure:
-        ld = measure(**measure_kwargs(args, "id-block")).digest
+        measured = measure(**measure_kwargs(args, "id-block"), describe_inputs=args.json)
+        for message in measured.warnings:
+            warn("id-block", message)
+        ld = measured.digest
     elif args.measurement is not None:
         import binascii
 
@@ -100,6 +104,10 @@ def run(args: argparse.Namespace) -> int:
                 "id_key_digest": auth.id_key_digest.hex(),
                 "author_key_digest": auth.author_key_digest.hex() if auth.author_key_digest else None,
                 "author_key_enabled": auth.author_key is not None,
+                "measurement": ld.hex(),
+                # How the digest was computed (measure --json's record), so that qemu-object
+                # --from-id-block can set what QEMU needs to reproduce it (kernel-hashes, ...).
+                "measure": None if measured is None else measured.to_json(),
             }
         )
         return EXIT_OK

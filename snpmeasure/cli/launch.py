@@ -26,6 +26,12 @@ def register(p: ArgumentParser) -> None:
         metavar="MASK",
         help="the host's KVM_X86_SNP_POLICY_BITS (a 6.11-era kernel: 0x1bffff)",
     )
+    p.add_argument(
+        "--accept-rfc-spellings",
+        action="store_true",
+        help="replay a QEMU built from the 2021 RFC series, which took init-flags=0 and auth-key-enabled "
+        "(upstream QEMU 9.1+ refuses both: without this flag such an object fails, exit 1)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     add_measure_arguments(p)
     p.set_defaults(func=run)
@@ -33,13 +39,38 @@ def register(p: ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``snpmeasure launch``: replay LAUNCH_START, the measured pages and LAUNCH_FINISH."""
+    import warnings
+
     from ..errors import FirmwareError, InvalidInputError, KvmError
     from ..firmware import Firmware, HostModel
     from ..measurement import measure
 
-    obj = guest_object_from_args(args)
+    with warnings.catch_warnings(record=True) as parse_warnings:  # said below unless the object fails
+        warnings.simplefilter("always")
+        obj = guest_object_from_args(args)
     if obj is None:
         raise InvalidInputError("--object", "give the sev-snp-guest object with --object, --qmp or --libvirt")
+    refusal = obj.upstream_refusal()
+    if refusal is not None and not args.accept_rfc_spellings:
+        # QEMU parses the object before any launch command: nothing reaches the firmware.
+        reason = f"{refusal} (--accept-rfc-spellings replays the RFC series' QEMU)"
+        if args.json:
+            emit_json(
+                {
+                    "ok": False,
+                    "command": "-object",
+                    "layer": "qemu",
+                    "status": "PROPERTY_NOT_FOUND",
+                    "status_code": None,
+                    "reason": reason,
+                    "steps": [],
+                }
+            )
+        else:
+            print(f"launch fails: QEMU: {reason}")
+        return EXIT_CHECK_FAILED
+    for record in parse_warnings:
+        warn("launch", str(record.message))
     if args.mode is not None and args.mode != "snp":
         raise InvalidInputError("--mode", "snpmeasure launch replays SNP launches (mode snp)")
     args.mode = "snp"

@@ -178,10 +178,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _measure_sweep(args: argparse.Namespace) -> int:
     """``measure --vcpus 1-64``: one line per count, or JSON."""
-    import base64
-
     from ..errors import InvalidInputError
-    from ..measurement import MODE_NAMES, sweep
+    from ..measurement import MODE_NAMES, sweep_measurements
 
     spec = args.vcpus
     if args.mode is not None and args.mode not in ("snp", "snp:svsm"):
@@ -197,16 +195,14 @@ def _measure_sweep(args: argparse.Namespace) -> int:
         raise InvalidInputError(
             "--vcpus", "a range or list of counts does not combine with --trace, --dump-vmsa or --tik"
         )
-    results = sweep(vcpus=spec, threads=threads, **kwargs)
-    if args.json:
-        from ..measurement import resolve_profile
-
-        profile = resolve_profile(kwargs["profile"], kwargs["vmm_type"], args.mode).name
-        emit_json(
-            {"mode": args.mode, "profile": profile, "measurements": {str(n): d.hex() for n, d in results.items()}}
-        )
+    records = sweep_measurements(vcpus=spec, threads=threads, describe_inputs=args.json, **kwargs)
+    for message in records[0].warnings:
+        warn("measure", message)
+    if args.json:  # the records measure --json prints for one count, one per count
+        emit_json([m.to_json() for m in records])
         return EXIT_OK
-    for n, d in results.items():
-        text = base64.b64encode(d).decode() if args.output_format == "base64" else d.hex()
-        print(f"{n}\tCalculated {MODE_NAMES[args.mode]} guest measurement: {text}" if args.verbose else f"{n}\t{text}")
+    for m in records:
+        text = m.base64() if args.output_format == "base64" else m.hex()
+        line = f"Calculated {MODE_NAMES[args.mode]} guest measurement: {text}" if args.verbose else text
+        print(f"{m.vcpus}\t{line}")
     return EXIT_OK

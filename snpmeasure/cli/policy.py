@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Dict
+import sys
+from typing import Any, Dict, Optional
 
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
-from ._args import emit_json, parse_abi, warn
+from ._args import emit_json, parse_abi
 
 
 def register(p: ArgumentParser) -> None:
@@ -41,37 +42,46 @@ def register(p: ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """``snpmeasure policy decode|encode``."""
     from ..errors import InvalidInputError
-    from ..policy import FLAG_BITS, GuestPolicy
+    from ..policy import FLAG_BITS, GuestPolicy, describe_value, policy_value, reserved_bit_problems
 
+    if args.host_smt_off and args.firmware_abi is None:
+        raise InvalidInputError("--host-smt-off", "describes the host of a firmware: give --firmware-abi too")
+    abi = parse_abi(args.firmware_abi) if args.firmware_abi is not None else None
+    pol: Optional[GuestPolicy]
     if args.action == "decode":
-        pol = GuestPolicy.parse(args.value)
+        # Any 64-bit value is decoded; the reserved-bit rules it breaks are reported (exit 1).
+        value = policy_value(args.value)
+        invalid = reserved_bit_problems(value)
+        pol = None if invalid else GuestPolicy.from_int(value)
     else:
         kwargs: Dict[str, Any] = {attr: bool(getattr(args, attr)) for attr, *_ in FLAG_BITS}
         kwargs.update(abi_major=args.abi_major, abi_minor=args.abi_minor)
         pol = GuestPolicy(**kwargs)
-    # The rules are the firmware's: checked only against a firmware the user names (its host
-    # assumed to run SMT unless --host-smt-off), so plain encoding and decoding always exit 0.
-    if args.host_smt_off and args.firmware_abi is None:
-        raise InvalidInputError("--host-smt-off", "describes the host of a firmware: give --firmware-abi too")
-    problems = (
-        []
-        if args.firmware_abi is None
-        else pol.firmware_problems(parse_abi(args.firmware_abi), smt_enabled=not args.host_smt_off)
+        value, invalid = pol.to_int(), []
+    # The firmware's rules are checked only against a firmware the user names (its host assumed
+    # to run SMT unless --host-smt-off), so plain encoding and decoding of a valid policy exit 0.
+    problems = invalid + (
+        [] if abi is None or pol is None else pol.firmware_problems(abi, smt_enabled=not args.host_smt_off)
     )
+    fields = describe_value(value)
     if args.json:
+        doc: Dict[str, Any] = pol.to_json() if pol is not None else {"policy": f"{value:#x}"}
         emit_json(
             {
-                **pol.to_json(),
-                "fields": pol.describe(),
-                "firmware_problems": [{"field": f, "rule": r} for f, r in problems],
+                **doc,
+                "valid": not invalid,
+                "fields": fields,
+                "problems": [{"field": f, "rule": r} for f, r in invalid],
+                "firmware_problems": [{"field": f, "rule": r} for f, r in problems[len(invalid) :]],
             }
         )
     elif args.action == "encode":
-        print(pol.hex())
+        print(f"{value:#x}")
     else:
-        print(f"policy {pol.hex()}")
-        for row in pol.describe():
-            print(f"  {row['bits']:>5}  {row['field']:<18} {row['value']:<4} {row['meaning']}")
+        print(f"policy {value:#x}")
+        for row in fields:
+            print(f"  {row['bits']:>5}  {row['field']:<18} {row['value']!s:<4} {row['meaning']}")
+    # A broken rule fails the check (exit 1): said as an error, never as a warning.
     for f, r in problems:
-        warn("policy", f"{f}: {r}")
+        sys.stderr.write(f"snpmeasure policy: error: {f}: {r}\n")
     return EXIT_CHECK_FAILED if problems else EXIT_OK

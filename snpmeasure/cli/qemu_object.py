@@ -24,9 +24,15 @@ def register(p: ArgumentParser) -> None:
     p.add_argument(
         "--cbitpos",
         type=int,
-        help="C-bit position, host CPUID 0x8000001F EBX[5:0] (default 51: EPYC Milan/Genoa/Turin)",
+        help="C-bit position, host CPUID 0x8000001F EBX[5:0] (default 51: EPYC Milan/Genoa/Turin); "
+        "also completes an object given whole without one (libvirt XML)",
     )
-    p.add_argument("--reduced-phys-bits", type=int, help="physical address bits lost to encryption, 1..63 (default 1)")
+    p.add_argument(
+        "--reduced-phys-bits",
+        type=int,
+        help="physical address bits lost to encryption, 1..63 (default 1: EPYC Milan/Genoa/Turin); "
+        "also completes an object given whole",
+    )
     p.add_argument("--debug-swap", action="store_true", help="QEMU >= 10.2: SEV_FEATURES DebugSwap (bit 5)")
     p.add_argument("--secure-tsc", action="store_true", help="QEMU >= 10.2: SEV_FEATURES SecureTSC (bit 9)")
     p.add_argument("--tsc-frequency", type=int, help="QEMU >= 10.2: guest TSC frequency in kHz (with --secure-tsc)")
@@ -55,25 +61,44 @@ BUILDER_FLAGS = (
 )
 
 
+#: The host-dependent values, which may also complete an object given whole.
+HOST_FLAGS = ("cbitpos", "reduced_phys_bits")
+
+
 def run(args: argparse.Namespace) -> int:
     """``snpmeasure qemu-object``: emit the sev-snp-guest object as -object, QMP or libvirt XML."""
 
     from ..errors import InvalidInputError
     from ..policy import GuestPolicy
-    from ..qemu import SevSnpGuest, id_block_fields
+    from ..qemu import HOST_VALUES, HOST_VALUES_TEXT, SevSnpGuest, id_block_fields
 
     if args.json and args.format not in (None, "qmp"):
         raise InvalidInputError("--json", f"prints QMP JSON; it does not combine with --format {args.format}")
     fmt = args.format or ("qmp" if args.json else "cli")
     obj = guest_object_from_args(args)
     if obj is not None:
-        given = [f for f in BUILDER_FLAGS if getattr(args, f) is not None and getattr(args, f) is not False]
+        given = [
+            f
+            for f in BUILDER_FLAGS
+            if getattr(args, f) is not None and getattr(args, f) is not False and f not in HOST_FLAGS
+        ]
         if given:
             raise InvalidInputError(
                 "--" + given[0].replace("_", "-"),
                 "builds an object field by field; it does not combine "
                 "with an object given whole (--object, --qmp, --libvirt)",
             )
+        # The host values libvirt reads from the host: given here, they complete the object.
+        for attr in HOST_FLAGS:
+            value = getattr(args, attr)
+            if value is None:
+                continue
+            if getattr(obj, attr) not in (None, value):
+                raise InvalidInputError(
+                    "--" + attr.replace("_", "-"), f"is {value}, but the object says {getattr(obj, attr)}"
+                )
+            setattr(obj, attr, value)
+        obj.validate()
     else:
         obj = SevSnpGuest(id="sev0" if args.id is None else args.id)
         if args.from_id_block is not None:
@@ -84,9 +109,15 @@ def run(args: argparse.Namespace) -> int:
                         "is set by --from-id-block (the ID block binds the "
                         "policy, and the ID auth signs the ID block); give one",
                     )
-            for attr, value in id_block_fields(
-                load_json_file(args.from_id_block, "--from-id-block"), "--from-id-block"
-            ).items():
+            fixed = id_block_fields(load_json_file(args.from_id_block, "--from-id-block"), "--from-id-block")
+            for attr, value in fixed.items():
+                flag = "--" + attr.replace("_", "-")
+                if attr in ("kernel_hashes", "debug_swap", "secure_tsc") and getattr(args, attr) and not value:
+                    raise InvalidInputError(
+                        flag,
+                        "contradicts --from-id-block: its ID block binds a digest measured without it, "
+                        "so the launch would fail with BAD_MEASUREMENT",
+                    )
                 setattr(obj, attr, value)
         for attr in ("id_block", "id_auth", "host_data", "guest_visible_workarounds"):
             value = getattr(args, attr)
@@ -101,10 +132,21 @@ def run(args: argparse.Namespace) -> int:
         for flag in ("author_key_enabled", "vcek_disabled", "kernel_hashes", "debug_swap", "secure_tsc"):
             if getattr(args, flag):
                 setattr(obj, flag, True)
-        obj.cbitpos = 51 if args.cbitpos is None else args.cbitpos
-        obj.reduced_phys_bits = 1 if args.reduced_phys_bits is None else args.reduced_phys_bits
+        obj.cbitpos = HOST_VALUES["cbitpos"] if args.cbitpos is None else args.cbitpos
+        obj.reduced_phys_bits = (
+            HOST_VALUES["reduced-phys-bits"] if args.reduced_phys_bits is None else args.reduced_phys_bits
+        )
         obj.tsc_frequency = args.tsc_frequency
         obj.validate(require_mandatory=True)
+    if fmt != "libvirt":
+        for attr in HOST_FLAGS:
+            if getattr(obj, attr) is None:
+                prop = attr.replace("_", "-")
+                raise InvalidInputError(
+                    "--" + prop,
+                    f"the object has no {prop}, which QEMU needs (libvirt reads it from the host): "
+                    f"give --{prop} ({HOST_VALUES_TEXT[prop]})",
+                )
     if fmt == "cli":
         print(obj.to_cli())
     elif fmt == "qmp":

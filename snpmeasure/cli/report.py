@@ -52,8 +52,12 @@ def register(p: ArgumentParser) -> None:
         "2026-06-01T12:00:00Z); for an archived report (with a CRL of that time), or a reproducible check",
     )
     verify.add_argument("--from-launch", metavar="JSON", help="expect what 'snpmeasure launch --json' printed")
-    verify.add_argument("--expect-measurement", metavar="HEX", help="MEASUREMENT, the launch digest (48 bytes)")
-    verify.add_argument("--expect-host-data", metavar="HEX", help="HOST_DATA (32 bytes)")
+    verify.add_argument(
+        "--expect-measurement", metavar="HEX|B64", help="MEASUREMENT, the launch digest (48 bytes; hex or base64)"
+    )
+    verify.add_argument(
+        "--expect-host-data", metavar="HEX|B64", help="HOST_DATA (32 bytes; hex, or base64 as QEMU's host-data)"
+    )
     verify.add_argument("--expect-report-data", metavar="HEX", help="REPORT_DATA, the guest's nonce (64 bytes)")
     verify.add_argument("--expect-family-id", metavar="HEX", help="FAMILY_ID from the ID block (16 bytes)")
     verify.add_argument("--expect-image-id", metavar="HEX", help="IMAGE_ID from the ID block (16 bytes)")
@@ -100,13 +104,16 @@ def run(args: argparse.Namespace) -> int:
     from ..certs import parse_utc, utc_text
 
     at = parse_utc(args.at, "--at")
-    failures: List[str] = []
+    from ..report import Mismatch
+
+    failures: List[Mismatch] = []
     product = None
     try:
         product = report.verify(args.vcek, ask_ark=args.ask_ark, product=args.product, crl=args.crl, now=at)
     except Error as exc:
         if not isinstance(exc, InvalidInputError):
-            failures.append(f"SIGNATURE: {exc}")
+            # The same shape as an expectation that failed: what was expected, what was found.
+            failures.append(Mismatch("SIGNATURE", "signed by AMD (report, VCEK/VLEK, ASK/ASVK, ARK)", str(exc)))
         else:
             raise
     exp: Dict[str, Any] = {}
@@ -166,22 +173,22 @@ def run(args: argparse.Namespace) -> int:
             exc.field, f"--expect-{exc.field.replace('_', '-')}"
         )
         raise InvalidInputError(flag, exc.rule) from None
-    failures.extend(m.line() for m in mismatches)
+    failures.extend(mismatches)
     problems = report.reserved_problems()
     if args.json:
         emit_json(
             {
                 "ok": not failures,
                 "product": product,
-                "failures": failures,
+                "failures": [m.to_json() for m in failures],
                 "reserved_problems": problems,
                 "checked": sorted(exp),
                 "at": utc_text(at),
             }
         )
     else:
-        for line in failures:
-            print(line)
+        for m in failures:
+            print(m.line())
         for p in problems:
             warn("report", f"must-be-zero violation: {p}")
         if not failures:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional
+from typing import List, Optional, Union
 
 from ..errors import show
 from . import EXIT_OK, ArgumentParser
-from ._args import ProgressBar, comma_list, emit_json
+from ._args import ProgressBar, comma_list, emit_json, warn
 
 
 def register(p: ArgumentParser) -> None:
@@ -17,7 +17,18 @@ def register(p: ArgumentParser) -> None:
     p.add_argument("--firmware-manifest", metavar="FILE.json", help="a firmware manifest instead of the binary")
     p.add_argument("--vcpus", default="1", help="counts: 1-240, 1,2,4,8 (default 1)")
     p.add_argument("--vcpu-type", required=True, help="comma list of QEMU CPU models or 0x signatures")
-    p.add_argument("--profile", default="qemu", help="comma list of launch profiles")
+    p.add_argument("--profile", help="comma list of built-in launch profiles (default qemu, unless --profile-file)")
+    p.add_argument(
+        "--profile-file",
+        action="append",
+        metavar="FILE.json",
+        help="a user-defined launch profile (JSON); repeat for several, beside or instead of --profile",
+    )
+    p.add_argument(
+        "--allow-no-sev-metadata",
+        action="store_true",
+        help="measure a firmware without SEV metadata, which upstream QEMU refuses",
+    )
     p.add_argument("--guest-features", help="comma list of SEV_FEATURES values (default: each profile's)")
     p.add_argument(
         "--kernel", metavar="PATH", help="kernel (bzImage) measured through the SEV hashes table in every row"
@@ -40,7 +51,8 @@ def register(p: ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """``snpmeasure table``: reference values for every combination, as JSON or CSV."""
     from ..errors import InvalidInputError
-    from ..tables import table, table_csv, table_json
+    from ..profiles import LaunchProfile, load_profile_file
+    from ..tables import table
 
     if (args.ovmf is None) == (args.firmware_manifest is None):
         raise InvalidInputError("--ovmf", "give the firmware as --ovmf or as --firmware-manifest (one of them)")
@@ -54,6 +66,13 @@ def run(args: argparse.Namespace) -> int:
                 raise InvalidInputError(
                     "--guest-features", f"must be numbers such as 0x1,0x21, got {show(item)}"
                 ) from None
+    profiles: List[Union[str, LaunchProfile]] = []
+    if args.profile is not None or not args.profile_file:
+        profiles.extend(comma_list("--profile", args.profile or "qemu"))
+    profiles.extend(load_profile_file(path) for path in args.profile_file or ())
+    names = [p if isinstance(p, str) else p.name for p in profiles]
+    if len(set(names)) != len(names):
+        raise InvalidInputError("--profile-file", f"names a profile twice ({', '.join(names)})")
     bar = ProgressBar(not args.quiet)
     try:
         rows = table(
@@ -61,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             manifest=args.firmware_manifest,
             vcpus=args.vcpus,
             vcpu_types=comma_list("--vcpu-type", args.vcpu_type),
-            profiles=comma_list("--profile", args.profile),
+            profiles=profiles,
             guest_features=features,
             kernel=args.kernel,
             initrd=args.initrd,
@@ -71,17 +90,14 @@ def run(args: argparse.Namespace) -> int:
             append_hash=args.append_hash,
             threads=args.threads,
             progress=bar,
+            allow_no_sev_metadata=args.allow_no_sev_metadata,
         )
     finally:
         bar.close()
+    for message in rows.warnings:
+        warn("table", message)
     if args.csv:
-        sys.stdout.write(table_csv(rows))
+        sys.stdout.write(rows.to_csv())
     else:
-        firmware = {"ovmf": args.ovmf, "firmware_manifest": args.firmware_manifest}
-        inputs = {
-            k: getattr(args, k)
-            for k in ("kernel", "initrd", "append", "kernel_hash", "initrd_hash", "append_hash")
-            if getattr(args, k) is not None
-        }
-        emit_json(table_json(rows, firmware=firmware, inputs=inputs))
+        emit_json(rows.to_json())
     return EXIT_OK

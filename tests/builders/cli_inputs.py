@@ -17,4 +17,4 @@ VERIFY = ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(ATT / 
 KEY = str(FIXTURES / "keys" / "id_key_test.pem")
 
 
-OBJ = "sev-snp-guest,id=a,policy=0x30000,reduced-phys-bits=1"
+OBJ = "sev-snp-guest,id=a,policy=0x30000,cbitpos=51,reduced-phys-bits=1"

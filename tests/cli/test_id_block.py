@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from snpmeasure.blobs import IdAuth, IdBlock
 
-from ..builders.cli_inputs import KEY
+from ..builders.cli_inputs import KEY, OVMF
 from ..builders.keys import KEYS, VECTOR
 from ..support import FIXTURES, run_ours
 
@@ -131,3 +131,62 @@ def test_non_p384_keys_rejected_by_name(tmp_path: Path) -> None:
         path.write_bytes(pem)
         rc, _, err = run_ours(["id-block", "--measurement-hex", "00" * 48, "--id-key", str(path)])
         assert rc == 2 and "P-384" in err
+
+
+def _direct_boot_flow(tmp_path: Path, *extra: str) -> list:
+    kernel = tmp_path / "vmlinuz"
+    kernel.write_bytes(b"not a real kernel, but hashed like one")
+    return ["--mode", "snp", "--vcpus", "2", "--vcpu-type", "EPYC-Milan", "--ovmf", OVMF, "--kernel", str(kernel)] + [
+        *extra
+    ]
+
+
+def test_id_block_json_records_how_it_was_measured_and_qemu_object_reproduces_it(tmp_path: Path) -> None:
+    """#17 item 1: the README's flow with direct boot (id-block --from-measure --kernel ... --json,
+    qemu-object --from-id-block, launch --object) ends in SUCCESS, not BAD_MEASUREMENT."""
+    flags = _direct_boot_flow(tmp_path, "--append", "console=ttyS0")
+    rc, out, _ = run_ours(["id-block", "--from-measure", *flags, "--id-key", KEY, "--json"])
+    doc = json.loads(out)
+    record = doc["measure"]
+    assert rc == 0 and record["kernel_hashes"] is True and record["mode"] == "snp" and record["profile"] == "qemu"
+    assert record["vcpus"] == 2 and record["vcpu_sig"] == "0xa00f11" and record["guest_features"] == "0x1"
+    assert record["inputs"]["kernel"]["sha256"] and record["inputs"]["ovmf"]["sha256"]
+    assert record["profile_definition"]["vmm"] == "qemu"
+    assert doc["measurement"] == record["measurement"]
+    (tmp_path / "k.json").write_text(out)
+    rc, obj, _ = run_ours(["qemu-object", "--from-id-block", str(tmp_path / "k.json")])
+    assert rc == 0 and "kernel-hashes=on" in obj
+    rc, xml, _ = run_ours(["qemu-object", "--from-id-block", str(tmp_path / "k.json"), "--format", "libvirt"])
+    assert rc == 0 and 'kernelHashes="yes"' in xml
+    rc, out, err = run_ours(["launch", "--object", obj.strip(), *flags, "--json"])
+    assert rc == 0 and json.loads(out)["status"] == "SUCCESS", err
+    # Without the record (a digest given as --measurement), nothing is assumed.
+    rc, out, _ = run_ours(["id-block", "--measurement-hex", record["measurement"], "--id-key", KEY, "--json"])
+    assert rc == 0 and json.loads(out)["measure"] is None
+    (tmp_path / "m.json").write_text(out)
+    rc, obj, _ = run_ours(["qemu-object", "--from-id-block", str(tmp_path / "m.json")])
+    assert rc == 0 and "kernel-hashes" not in obj
+
+
+def test_from_id_block_refuses_what_cannot_reproduce_the_digest(tmp_path: Path) -> None:
+    rc, out, _ = run_ours(["id-block", "--from-measure", *_direct_boot_flow(tmp_path)[:8], "--id-key", KEY, "--json"])
+    assert rc == 0 and json.loads(out)["measure"]["kernel_hashes"] is False
+    (tmp_path / "plain.json").write_text(out)
+    rc, _, err = run_ours(["qemu-object", "--from-id-block", str(tmp_path / "plain.json"), "--kernel-hashes"])
+    assert rc == 2 and "--kernel-hashes: contradicts --from-id-block" in err
+    doc = json.loads(out)
+    for key, value, fragment in (
+        ("profile_definition", {**doc["measure"]["profile_definition"], "vmm": "ec2"}, "a ec2 launch"),
+        ("guest_features", "0x3", "0x3 cannot be asked of QEMU"),
+        ("guest_features", "0x0", "0x0 cannot be asked of QEMU"),
+        ("kernel_hashes", "yes", "kernel_hashes: must be true or false"),
+        ("mode", "sev", "must be snp or snp:svsm"),
+    ):
+        bad = {**doc, "measure": {**doc["measure"], key: value}}
+        (tmp_path / "bad.json").write_text(json.dumps(bad))
+        rc, _, err = run_ours(["qemu-object", "--from-id-block", str(tmp_path / "bad.json")])
+        assert rc == 2 and fragment in err, (key, err)
+    debug_swap = {**doc, "measure": {**doc["measure"], "guest_features": "0x21"}}
+    (tmp_path / "ds.json").write_text(json.dumps(debug_swap))
+    rc, obj, _ = run_ours(["qemu-object", "--from-id-block", str(tmp_path / "ds.json")])
+    assert rc == 0 and "debug-swap=on" in obj

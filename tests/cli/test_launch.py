@@ -127,3 +127,26 @@ def test_launch_json_always_carries_status() -> None:
     )
     doc = json.loads(out)
     assert rc == 1 and doc["ok"] is False and isinstance(doc["status"], str)
+
+
+def test_launch_fails_objects_upstream_qemu_cannot_parse() -> None:
+    """init-flags and auth-key-enabled (the 2021 RFC series' spellings): upstream QEMU 9.1+ refuses
+    the object before any launch command, so the dry run fails (exit 1) unless told otherwise."""
+    base = "sev-snp-guest,id=sev0,cbitpos=51,reduced-phys-bits=1,policy=0x30000"
+    for extra, name, fix in (
+        ("init-flags=0", "init-flags", "upstream has no such property"),
+        ("auth-key-enabled=off", "auth-key-enabled", "upstream spells it 'author-key-enabled'"),
+    ):
+        rc, out, err = run_ours(["launch", "--object", f"{base},{extra}", *MEASURE])
+        assert (
+            rc == 1 and err == "" and out.startswith(f"launch fails: QEMU: Property 'sev-snp-guest.{name}' not found")
+        )
+        assert "upstream QEMU (9.1 and later) refuses" in out and fix in out and "--accept-rfc-spellings" in out
+        rc, out, _ = run_ours(["launch", "--object", f"{base},{extra}", *MEASURE, "--json"])
+        doc = json.loads(out)
+        assert rc == 1 and doc["ok"] is False and doc["layer"] == "qemu" and doc["status"] == "PROPERTY_NOT_FOUND"
+        rc, out, err = run_ours(["launch", "--object", f"{base},{extra}", *MEASURE, "--accept-rfc-spellings"])
+        assert rc == 0 and "SNP_LAUNCH_FINISH: SUCCESS" in out and err.count("warning:") == 1
+    # upstream's spelling is no RFC spelling
+    rc, out, _ = run_ours(["launch", "--object", f"{base},author-key-enabled=off", *MEASURE])
+    assert rc == 0

@@ -180,7 +180,7 @@ from ..support import FIXTURES, run_ours
             ["measure", "--mode", "snp", "--vcpus", "1,2", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--force"],
             "--force: only lets",
         ),
-        (["qemu-object", "--object", OBJ, "--cbitpos", "0"], "--cbitpos: builds an object field by field"),
+        (["qemu-object", "--object", OBJ, "--cbitpos", "0"], "--cbitpos: is 0, but the object says 51"),
         (["qemu-object", "--id", "", "--reduced-phys-bits", "1"], "id: Parameter 'id' expects an identifier"),
         (["id-block", "--measurement-hex", "00", "--id-key", KEY], "--measurement-hex: must be 48 bytes"),
         (

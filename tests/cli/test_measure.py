@@ -78,9 +78,12 @@ def test_sweep_cli_and_svsm() -> None:
     rc, out, _ = run_ours(
         ["measure", "--mode", "snp", "--vcpus", "1,3", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--json"]
     )
-    doc = json.loads(out)
-    assert rc == 0 and set(doc["measurements"]) == {"1", "3"}
-    assert doc["measurements"]["3"] == measure(mode="snp", ovmf=A, vcpus=3, vcpu_type="EPYC-v4").hex()
+    records = json.loads(out)
+    assert rc == 0 and [r["vcpus"] for r in records] == [1, 3]
+    # #17 item 7: one shape: each record has exactly the fields of the single-count output.
+    rc, one, _ = run_ours(["measure", "--mode", "snp", "--vcpus", "3", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--json"])
+    assert rc == 0 and records[1] == json.loads(one)
+    assert records[1]["measurement"] == measure(mode="snp", ovmf=A, vcpus=3, vcpu_type="EPYC-v4").hex()
     svsm = dict(
         mode="snp:svsm",
         ovmf=str(PEER / "svsm_ovmf.fd"),
@@ -112,7 +115,9 @@ def test_ignored_flags_warn(tmp_path: Path) -> None:
         and err.count("\n") == 1
         and "--vcpus: a range or list of counts applies to modes snp and snp:svsm" in err
     )
-    rc, out, err = run_ours(["qemu-object", "--object", "sev-snp-guest,id=a,reduced-phys-bits=1,init-flags=0"])
+    rc, out, err = run_ours(
+        ["qemu-object", "--object", "sev-snp-guest,id=a,cbitpos=51,reduced-phys-bits=1,init-flags=0"]
+    )
     assert rc == 0 and err.count("\n") == 1 and "warning: 'init-flags' is a pre-merge property" in err
 
 
@@ -120,8 +125,8 @@ def test_sweep_json_names_the_profile_used(tmp_path: Path) -> None:
     prof = tmp_path / "p.json"
     prof.write_text(json.dumps({"base": "qemu", "name": "old-host", "vmsa": {"mxcsr": 0}}))
     argv = ["measure", "--mode", "snp", "--vcpus", "1-2", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--json"]
-    assert json.loads(run_ours(argv + ["--profile-file", str(prof)])[1])["profile"] == "old-host"
-    assert json.loads(run_ours(argv + ["--vmm-type", "QEMU"])[1])["profile"] == "qemu"
+    assert [r["profile"] for r in json.loads(run_ours(argv + ["--profile-file", str(prof)])[1])] == ["old-host"] * 2
+    assert json.loads(run_ours(argv + ["--vmm-type", "QEMU"])[1])[0]["profile"] == "qemu"
     prof.write_text(json.dumps({"base": "qemu", "name": "qemu", "vmsa": {"mxcsr": 0}}))
     rc, _, err = run_ours(argv + ["--profile-file", str(prof)])
     assert rc == 2 and "is a built-in profile's name" in err
@@ -173,11 +178,14 @@ def test_cli_list_profiles() -> None:
             ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--append", "x"],
             "append: needs a kernel",
         ),
-        (["--mode", "snp", "--vcpus", "1", "--ovmf", A], "vcpu_type"),
+        (["--mode", "snp", "--vcpus", "1", "--ovmf", A], "--vcpu-type: a vCPU type, signature"),
         (["--mode", "snp", "--vcpu-type", "EPYC-v4", "--ovmf", A], "vcpus: is required"),
         (["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", "/nonexistent.fd"], "/nonexistent.fd"),
         (["--mode", "snp", "--vcpus", "1", "--vcpu-type", "Pentium", "--ovmf", A], "unknown CPU model"),
-        (["--mode", "snp", "--vcpus", "1", "--vcpu-family", "25", "--ovmf", A], "vcpu_model"),
+        (
+            ["--mode", "snp", "--vcpus", "1", "--vcpu-family", "25", "--ovmf", A],
+            "--vcpu-model: is required together with --vcpu-family",
+        ),
         (
             [
                 "--mode",
@@ -209,17 +217,17 @@ def test_cli_list_profiles() -> None:
                 "--svsm",
                 str(PEER / "svsm.bin"),
             ],
-            "vars_size",
+            "--vars-size or --vars-file",
         ),
         (
             ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--snp-ovmf-hash", "abc"],
-            "snp_ovmf_hash: must be 96",
+            "--snp-ovmf-hash: must be 96",
         ),
         (["--mode", "sev", "--ovmf", A, "--dump-vmsa"], "--dump-vmsa"),
         (["--vcpus", "1", "--ovmf", A], "--mode"),
         (
             ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--kernel-hash", "12"],
-            "kernel_hash",
+            "--kernel-hash: must be a SHA-256",
         ),
         (["--mode", "snp", "--vcpus", "zero", "--ovmf", A], "whole number"),
     ],

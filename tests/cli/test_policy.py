@@ -22,7 +22,23 @@ def test_cli_decode_encode() -> None:
     assert rc == 0 and doc["policy"] == "0x30000" and doc["smt"] is True
     rc, out, _ = run_ours(["policy", "encode", "--smt", "--debug", "--abi-major", "1", "--abi-minor", "51"])
     assert (rc, out.strip()) == (0, "0xb0133")
+    # any 64-bit value is decoded, and the rules it breaks are reported (exit 1), not refused
     rc, out, err = run_ours(["policy", "decode", "0x10000"])
-    assert rc == 2 and "bit 17" in err and len(err.strip().splitlines()) == 1
+    assert rc == 1 and out.startswith("policy 0x10000\n") and "RESERVED_MBO       0" in out
+    assert (
+        err
+        == "snpmeasure policy: error: RESERVED_MBO: bit 17 is reserved and must be 1 (0x10000; did you mean 0x30000?)\n"
+    )
+    rc, out, err = run_ours(["policy", "decode", "0xffffffffffffffff", "--json"])
+    doc = json.loads(out)
+    assert rc == 1 and doc["policy"] == "0xffffffffffffffff" and doc["valid"] is False
+    assert [p["field"] for p in doc["problems"]] == ["RESERVED"] and "bits 63, 62, 61, 60 and more" in err
+    assert {r["field"]: r["value"] for r in doc["fields"]}["RESERVED"] == "0x3fffffffff"
+    rc, out, err = run_ours(["policy", "decode", "0x4000030000"])
+    assert rc == 1 and err.endswith("bit 38 is set in 0x4000030000\n")
+    # a value that is no 64-bit number is bad input
+    rc, _, err = run_ours(["policy", "decode", str(1 << 64)])
+    assert rc == 2 and "must be a 64-bit unsigned int" in err
+    # a failed check is an error (exit 1), never a warning
     rc, out, err = run_ours(["policy", "encode", "--smt", "--page-swap-disable", "--firmware-abi", "1.55"])
-    assert rc == 1 and "PAGE_SWAP_DISABLE" in err
+    assert rc == 1 and err.startswith("snpmeasure policy: error: PAGE_SWAP_DISABLE") and "warning" not in err

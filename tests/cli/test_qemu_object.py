@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from snpmeasure.qemu import SevSnpGuest
+
 from ..builders.cli_inputs import OBJ
 from ..support import run_ours
 
@@ -48,3 +50,56 @@ def test_from_id_block_sets_what_it_binds(tmp_path: Path) -> None:
     ):
         rc, _, err = run_ours(["qemu-object", "--from-id-block", str(path), flag] + ([value] if value else []))
         assert rc == 2 and "is set by --from-id-block" in err, err
+
+
+def test_libvirt_without_host_values_is_completed_or_refused(tmp_path: Path) -> None:
+    """#17 item 2: libvirt fills cbitpos and reducedPhysBits from the host; a conversion to the QEMU
+    forms takes them as flags or refuses, and never writes an object QEMU (or snpmeasure) rejects."""
+    xml = tmp_path / "s.xml"
+    xml.write_text('<launchSecurity type="sev-snp"><policy>0x30000</policy></launchSecurity>')
+    for fmt in ("cli", "qmp"):
+        rc, _, err = run_ours(["qemu-object", "--libvirt", str(xml), "--format", fmt])
+        assert rc == 2 and "--cbitpos: the object has no cbitpos" in err and "51 on EPYC Milan" in err
+        rc, _, err = run_ours(["qemu-object", "--libvirt", str(xml), "--format", fmt, "--cbitpos", "51"])
+        assert rc == 2 and "--reduced-phys-bits: the object has no reduced-phys-bits" in err
+    host = ["--cbitpos", "51", "--reduced-phys-bits", "1"]
+    rc, text, _ = run_ours(["qemu-object", "--libvirt", str(xml), *host])
+    assert rc == 0 and text.strip() == "sev-snp-guest,id=sev0,policy=0x30000,cbitpos=51,reduced-phys-bits=1"
+    assert run_ours(["qemu-object", "--object", text.strip()])[1] == text
+    rc, qmp, _ = run_ours(["qemu-object", "--libvirt", str(xml), *host, "--format", "qmp"])
+    (tmp_path / "o.json").write_text(qmp)
+    back = run_ours(["qemu-object", "--qmp", str(tmp_path / "o.json")])[1]
+    assert rc == 0 and SevSnpGuest.from_cli(back) == SevSnpGuest.from_cli(text)
+    # libvirt to libvirt keeps leaving them to the host; a flag that contradicts the object is refused.
+    rc, out, _ = run_ours(["qemu-object", "--libvirt", str(xml), "--format", "libvirt"])
+    assert rc == 0 and "cbitpos" not in out
+    rc, _, err = run_ours(["qemu-object", "--object", text.strip(), "--cbitpos", "47"])
+    assert rc == 2 and "--cbitpos: is 47, but the object says 51" in err
+
+
+@pytest.mark.parametrize("src", ["cli", "qmp", "libvirt"])
+@pytest.mark.parametrize("dst", ["cli", "qmp", "libvirt"])
+def test_every_conversion_is_read_back_by_snpmeasure(tmp_path: Path, src: str, dst: str) -> None:
+    full = (
+        "sev-snp-guest,id=sev0,policy=0x30000,host-data="
+        + "A" * 43
+        + "=,kernel-hashes=on,cbitpos=51,reduced-phys-bits=1"
+    )
+    rc, written, _ = run_ours(["qemu-object", "--object", full, "--format", src])
+    assert rc == 0
+    (tmp_path / "in").write_text(written)
+    reader = {
+        "cli": ["--object", written.strip()],
+        "qmp": ["--qmp", str(tmp_path / "in")],
+        "libvirt": ["--libvirt", str(tmp_path / "in")],
+    }
+    rc, out, err = run_ours(["qemu-object", *reader[src], "--format", dst])
+    assert rc == 0, err
+    (tmp_path / "out").write_text(out)
+    reader = {
+        "cli": ["--object", out.strip()],
+        "qmp": ["--qmp", str(tmp_path / "out")],
+        "libvirt": ["--libvirt", str(tmp_path / "out")],
+    }
+    rc, back, err = run_ours(["qemu-object", *reader[dst]])
+    assert rc == 0 and SevSnpGuest.from_cli(back) == SevSnpGuest.from_cli(full), err

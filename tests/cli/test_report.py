@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 from pathlib import Path
@@ -96,12 +97,43 @@ def test_report_cli(tmp_path: Path) -> None:
     rc, out, _ = run_ours(base + ["--expect-measurement", "00" * 48])
     assert rc == 1 and out.startswith("MEASUREMENT: expected")
     rc, out, _ = run_ours(base + ["--ask-ark", str(ATT / "ask_ark_genoa.pem"), "--json"])
-    assert rc == 1 and "not AMD's root" in json.loads(out)["failures"][0]
+    failure = json.loads(out)["failures"][0]
+    assert rc == 1 and failure["field"] == "SIGNATURE" and "not AMD's root" in failure["actual"]
     assert run_ours(base + ["--expect-measurement", "zz"])[0] == 2
+    # failures are objects, as Mismatch is in Python
+    rc, out, _ = run_ours(base + ["--expect-measurement", "00" * 48, "--json"])
+    assert rc == 1 and json.loads(out)["failures"] == [
+        {"field": "MEASUREMENT", "expected": "00" * 48, "actual": MEASUREMENT}
+    ]
+    # the measurement (and host data) in base64 as well as hex
+    b64 = base64.b64encode(bytes.fromhex(MEASUREMENT)).decode()
+    assert run_ours(base + ["--expect-measurement", b64])[0] == 0
+    rc, out, _ = run_ours(base + ["--expect-measurement", base64.b64encode(bytes(48)).decode()])
+    assert rc == 1 and out.startswith("MEASUREMENT: expected")
+    rc, _, err = run_ours(base + ["--expect-measurement", "!" * 64])
+    assert (
+        rc == 2
+        and err == "snpmeasure report: error: --expect-measurement: is neither hex nor valid base64 (64 characters)\n"
+    )
+    assert run_ours(base + ["--expect-host-data", base64.b64encode(bytes(32)).decode()])[0] == 0
     assert run_ours(["report", "show", str(tmp_path / "missing.bin")])[0] == 2
     launch = tmp_path / "launch.json"
     launch.write_text(json.dumps({"ok": True, "report": {"measurement": MEASUREMENT, "policy": "0xb0000"}}))
     assert run_ours(base + ["--from-launch", str(launch)])[0] == 0
+
+
+def test_report_verify_names_the_certificate_mistake() -> None:
+    base = ["report", "verify", str(ATT / "attestation.bin"), "--at", "2026-06-01"]
+    # a Milan VCEK checked against Genoa's chain: the cause in snpmeasure's words, no Python text
+    rc, out, _ = run_ours(base + ["--vcek", str(VCEK), "--product", "genoa"])
+    assert rc == 1 and out == (
+        "SIGNATURE: VCEK certificate: was issued by CN=SEV-Milan, not by the ASK/ASVK CN=SEV-Genoa: "
+        "it is a Milan certificate; check it against the milan chain (--product milan)\n"
+    )
+    # the ASK/ARK bundle where the VCEK belongs
+    rc, _, err = run_ours(base + ["--vcek", str(ATT / "ask_ark_milan.pem")])
+    assert rc == 2 and err.startswith("snpmeasure report: error: --vcek: holds an AMD CA certificate (CN=SEV-Milan,")
+    assert "not a VCEK or VLEK" in err and "(--ask-ark)" in err and "Error" not in err
 
 
 @pytest.mark.parametrize(
@@ -204,8 +236,8 @@ def test_crl_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     forged.write_bytes(b.sign(ARK_KEY, hashes.SHA384(), rsa_padding=rsa_pss()).public_bytes(Encoding.DER))
     base = ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK), "--at", "2026-06-01"]
     rc, out, _ = run_ours(base + ["--crl", str(forged), "--json"])
-    assert rc == 1 and json.loads(out)["failures"] == [
-        "SIGNATURE: CRL: its signature does not verify with the ARK's key"
+    assert rc == 1 and [f["actual"] for f in json.loads(out)["failures"]] == [
+        "CRL: its signature does not verify with the ARK's key"
     ]
     (tmp_path / "junk.crl").write_bytes(b"junk")
     rc, _, err = run_ours(base + ["--crl", str(tmp_path / "junk.crl")])

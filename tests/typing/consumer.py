@@ -26,9 +26,9 @@ from snpmeasure import (
     Measurement,
     Mismatch,
     PageType,
+    ReferenceTable,
     SevSnpGuest,
     Status,
-    TableRow,
     measure,
     sign_id_block,
     sweep,
@@ -49,7 +49,7 @@ def launch(ovmf: str) -> str:
     m: Measurement = measure(mode="snp", ovmf=ovmf, vcpus=4, vcpu_type="EPYC-Genoa", profile="qemu")
     man = FirmwareManifest.from_image(ovmf)
     counts = sweep(manifest=man, vcpus="1-4", vcpu_type="EPYC-Genoa")
-    rows: list[TableRow] = table(manifest=man, vcpus="1-2", vcpu_types=["EPYC-Milan"], profiles=["qemu"])
+    rows: ReferenceTable = table(manifest=man, vcpus="1-2", vcpu_types=["EPYC-Milan"], profiles=["qemu"])
     profile = LaunchProfile.from_json(snpmeasure.LaunchProfile.from_json({"name": "x"}).to_json()) if rows else None
     del profile, counts
     return m.hex() + m.base64()
