@@ -81,22 +81,34 @@ def resolve_vcpu_sig(
     vcpu_model: Optional[int] = None,
     vcpu_stepping: Optional[int] = None,
 ) -> Optional[int]:
-    """The signature from whichever input was given (family/model/stepping, then sig, then type).
-
-    The precedence is sev-snp-measure's. Returns None when nothing was given.
+    """The signature from whichever input was given: family/model/stepping, a signature, or a
+    QEMU CPU model. Several may be given only when they name the same signature (sev-snp-measure
+    silently took the first of that order; a contradiction is refused, naming both). Returns None
+    when nothing was given.
     """
+    given = []  # (argument names, signature), in sev-snp-measure's order of precedence
     fms = (vcpu_family, vcpu_model, vcpu_stepping)
     if any(v is not None for v in fms):
         missing = [n for n, v in zip(("vcpu_family", "vcpu_model", "vcpu_stepping"), fms) if v is None]
         if missing:
             raise InvalidInputError(missing[0], "is required together with vcpu_family, vcpu_model and vcpu_stepping")
-        return cpu_sig(*fms)  # type: ignore[arg-type]
+        given.append(("vcpu_family/vcpu_model/vcpu_stepping", cpu_sig(*fms)))  # type: ignore[arg-type]
     if vcpu_sig is not None:
         if isinstance(vcpu_sig, bool) or not isinstance(vcpu_sig, int) or not 0 <= vcpu_sig <= 0xFFFFFFFF:
             raise InvalidInputError("vcpu_sig", f"must be a 32-bit unsigned int, got {show(vcpu_sig)}")
-        return vcpu_sig
+        given.append(("vcpu_sig", vcpu_sig))
     if vcpu_type is not None:
         if vcpu_type not in CPU_SIGS:
             raise InvalidInputError("vcpu_type", f"unknown CPU model {show(vcpu_type)}; known: {', '.join(CPU_SIGS)}")
-        return CPU_SIGS[vcpu_type]
-    return None
+        given.append(("vcpu_type", CPU_SIGS[vcpu_type]))
+    if not given:
+        return None
+    for name, sig in given[1:]:
+        if sig != given[0][1]:
+            what = f"{vcpu_type} (signature {sig:#x})" if name == "vcpu_type" else f"{sig:#x}"
+            raise InvalidInputError(
+                name,
+                f"is {what}, but {given[0][0]} gives signature {given[0][1]:#x}: "
+                "the VMSAs carry one signature, give one of them (or agreeing values)",
+            )
+    return given[0][1]

@@ -54,6 +54,28 @@ def sha256_file(path: PathLike, field: str = "path") -> bytes:
     return h.digest()
 
 
+#: The Linux x86 boot protocol's setup header magic "HdrS" at offset 0x202 (Documentation/arch/
+#: x86/boot.rst), which every bzImage has and QEMU's direct boot looks for.
+BZIMAGE_MAGIC_OFFSET = 0x202
+BZIMAGE_MAGIC = b"HdrS"
+
+
+def bzimage_warning(path: PathLike, field: str = "kernel") -> Optional[str]:
+    """A warning when the kernel file is no bzImage (no ``HdrS`` at 0x202), else None. QEMU's
+    direct boot loads bzImages; the digest of another file is computed, but likely not of the
+    kernel the user meant (an ELF vmlinux, a compressed file, an initrd given as the kernel)."""
+    from ._files import read_input
+
+    head = read_input(field, path, BZIMAGE_MAGIC_OFFSET + len(BZIMAGE_MAGIC))
+    if head[BZIMAGE_MAGIC_OFFSET:] == BZIMAGE_MAGIC:
+        return None
+    what = "an ELF file" if head[:4] == b"\x7fELF" else "empty" if not head else "no bzImage"
+    return (
+        f"the kernel {path} is {what} (no 'HdrS' boot header at offset 0x202): QEMU's direct boot "
+        "loads a bzImage (vmlinuz); its hash is measured all the same"
+    )
+
+
 def _current_cpu() -> Optional[int]:
     """The CPU this thread runs on (field 39 of /proc/thread-self/stat), or None."""
     try:

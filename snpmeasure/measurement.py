@@ -19,7 +19,7 @@ from ._version import __version__
 from .errors import ConfigError, InvalidInputError, show
 from .firmware import Firmware, GuestState, HostModel, SevFirmware, TraceEntry
 from .images import FirmwareImage, FirmwareManifest, SvsmImage, map_file
-from .kernel_hashes import KernelHashes, sha256_file
+from .kernel_hashes import KernelHashes, bzimage_warning, sha256_file
 from .pages import Buffer, parse_seed
 from .profiles import VMM_TYPE_PROFILES, LaunchProfile, get_profile
 
@@ -281,6 +281,7 @@ def _prepare(
     )
     if describe_inputs and hashes is not None:
         inputs.update(describe_kernel_inputs(hashes, kernel, initrd, append))
+    notes = [] if kernel is None else [w for w in (bzimage_warning(kernel),) if w is not None]
 
     if mode in ("sev", "seves"):
         if snp_ovmf_hash is not None:
@@ -297,6 +298,7 @@ def _prepare(
             vcpu_sig=sig,
             guest_features=features,
         )
+        plan.warnings[:0] = notes
         return _Prepared(
             mode,
             prof,
@@ -351,6 +353,7 @@ def _prepare(
     )
     # The signature is recorded only where the VMSAs carry it (EC2's and GCE's RDX is fixed).
     used_sig = sig if prof.vmsa.rdx == "vcpu_sig" else None
+    plan.warnings[:0] = notes
     return _Prepared(mode, prof, plan, seed, inputs, vcpus, used_sig, features, hashes is not None)
 
 

@@ -16,7 +16,7 @@ from ._version import __version__
 from .errors import InvalidInputError, show
 from .firmware import Firmware, HostModel
 from .images import FirmwareImage, FirmwareManifest
-from .kernel_hashes import KernelHashes
+from .kernel_hashes import KernelHashes, bzimage_warning
 from .measurement import (
     MAX_VCPUS,
     _prepare,
@@ -267,10 +267,14 @@ def table(
             kernel_hash=hashes.kernel.hex(), initrd_hash=hashes.initrd.hex(), append_hash=hashes.cmdline.hex()
         )
         inputs = describe_kernel_inputs(hashes, kernel, initrd, append)
+    warnings: List[str] = []
+    if kernel is not None:
+        note = bzimage_warning(kernel)
+        if note is not None:
+            warnings.append(note)
     resolved = [get_profile(p) for p in profiles]
     combos = [(prof, t, f) for prof in resolved for t in vcpu_types for f in guest_features]
     rows: List[TableRow] = []
-    warnings: List[str] = []
     total = len(combos) * len(counts)
     starts: Dict[str, Firmware] = {}
     for prof, vtype, feat in combos:

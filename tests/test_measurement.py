@@ -144,3 +144,28 @@ def test_seves_explicit_guest_features_are_honoured() -> None:
 def test_measurement_has_hashlibs_hexdigest() -> None:
     m = measure(mode="snp", ovmf=str(FIXTURES / "peer" / "ovmf_AmdSev_suffix.bin"), vcpus=1, vcpu_type="EPYC-v4")
     assert m.hexdigest() == m.hex() == m.digest.hex()
+
+
+def test_cpu_inputs_that_contradict_are_refused_naming_both() -> None:
+    kw: Dict[str, Any] = dict(mode="snp", ovmf=A, vcpus=1)
+    with pytest.raises(InvalidInputError, match=r"^vcpu_type: is EPYC \(signature 0x800f12\), but vcpu_sig gives"):
+        measure(**kw, vcpu_type="EPYC", vcpu_sig=0xA00F11)
+    with pytest.raises(InvalidInputError, match=r"^vcpu_sig: is 0x7, but vcpu_family/vcpu_model/vcpu_stepping gives"):
+        measure(**kw, vcpu_sig=7, vcpu_family=25, vcpu_model=1, vcpu_stepping=1)
+    same = measure(**kw, vcpu_type="EPYC-Milan", vcpu_sig=0xA00F11, vcpu_family=25, vcpu_model=1, vcpu_stepping=1)
+    assert same == measure(**kw, vcpu_type="EPYC-Milan")
+
+
+def test_measurements_compare_by_value_and_take_buffers() -> None:
+    """#17 item 7: Measurement compares by value; the firmware may be bytes or any buffer."""
+    import mmap
+
+    data = Path(A).read_bytes()
+    by_path = measure(mode="snp", ovmf=A, vcpus=2, vcpu_type="EPYC")
+    for buf in (data, bytearray(data), memoryview(data)):
+        m = measure(mode="snp", ovmf=buf, vcpus=2, vcpu_type="EPYC")
+        assert m.digest == by_path.digest and m == measure(mode="snp", ovmf=buf, vcpus=2, vcpu_type="EPYC")
+    with open(A, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        assert measure(mode="snp", ovmf=mm, vcpus=2, vcpu_type="EPYC").digest == by_path.digest
+    assert by_path != measure(mode="snp", ovmf=A, vcpus=3, vcpu_type="EPYC") and by_path != by_path.digest
+    assert by_path.digest_size == 48 and by_path.hexdigest() == by_path.hex() == by_path.digest.hex()

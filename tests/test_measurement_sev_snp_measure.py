@@ -82,7 +82,7 @@ CLI_CASES = [
         "540672",
         "-v",
     ],
-    # sev-snp-measure's precedence and what it ignores
+    # what sev-snp-measure ignores (a zero --vcpu-sig or family/model/stepping means none given)
     ["--mode", "snp", "--vcpus", "2", "--vcpu-sig", "0", "--vcpu-type", "EPYC-Milan", "--ovmf", A],
     [
         "--mode",
@@ -97,22 +97,6 @@ CLI_CASES = [
         "0",
         "--vcpu-type",
         "EPYC-Milan",
-        "--ovmf",
-        A,
-    ],
-    [
-        "--mode",
-        "snp",
-        "--vcpus",
-        "2",
-        "--vcpu-family",
-        "25",
-        "--vcpu-model",
-        "1",
-        "--vcpu-stepping",
-        "1",
-        "--vcpu-sig",
-        "7",
         "--ovmf",
         A,
     ],
@@ -370,3 +354,37 @@ def test_debian_ovmf_against_sev_snp_measure(vcpus: int, vmm: str) -> None:
 def test_debian_ovmf_found_in_ci() -> None:
     if os.environ.get("CI") and not REAL:
         pytest.fail("CI must provide Debian's OVMF images (.ci/run downloads them)")
+
+
+# sev-snp-measure takes family/model/stepping, else --vcpu-sig, else --vcpu-type, silently; two that
+# name different signatures are a mistake snpmeasure refuses, naming both (#17 item 8).
+CONTRADICTING_CPU_FLAGS = [
+    [
+        "--mode",
+        "snp",
+        "--vcpus",
+        "2",
+        "--vcpu-family",
+        "25",
+        "--vcpu-model",
+        "1",
+        "--vcpu-stepping",
+        "1",
+        "--vcpu-sig",
+        "7",
+        "--ovmf",
+        A,
+    ],
+]
+
+
+@needs_ssm
+@pytest.mark.parametrize("argv", CONTRADICTING_CPU_FLAGS, ids=lambda a: " ".join(a[4:7]))
+def test_contradicting_cpu_flags_are_refused_where_sev_snp_measure_picks_one(
+    argv: List[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rc, out, err = run_ours(["measure"] + argv)
+    assert rc == 2 and out == "" and "the VMSAs carry one signature, give one of them" in err
+    assert err.count("--vcpu") >= 2  # both flags named
+    ssm_rc, ssm_out = run_ssm(argv, monkeypatch)
+    assert ssm_rc == 0 and len(ssm_out.strip()) == 96

@@ -142,6 +142,7 @@ def _in_flag_names(exc: Error, parser: argparse.ArgumentParser, args: argparse.N
         return flags.get(dest) if dest in flags else None
 
     field, rule = exc.field, exc.rule
+    rule = re.sub(r"\b([a-z][a-z0-9_]*)=True\b", lambda m: flag_of(m.group(1)) or m.group(0), rule)
     flag = flag_of(field)
     # A name with an underscore is always Python's; a plain word (ovmf, vcpus) is the flag's only
     # when the user gave that flag (``policy`` may come from --object as well as from --policy).
@@ -150,7 +151,6 @@ def _in_flag_names(exc: Error, parser: argparse.ArgumentParser, args: argparse.N
         # The rule then speaks of the library's other arguments (``vars_size or vars_file``): as
         # flags too. (A rule about a file's content keeps its keys: its field is no argument.)
         rule = re.sub(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b", lambda m: flag_of(m.group(0)) or m.group(0), rule)
-    rule = re.sub(r"\b([a-z][a-z0-9_]*)=True\b", lambda m: flag_of(m.group(1)) or m.group(0), rule)
     return f"{field}: {rule}"
 
 

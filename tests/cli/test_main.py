@@ -224,6 +224,40 @@ def test_bad_input_exits_2_with_one_line(argv: List[str], fragment: str) -> None
     assert rc == 2, (out, err)
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert fragment in err, err
+    command = argv[0]
+    assert err.startswith(f"snpmeasure {command}: error: ") or err.startswith(f"snpmeasure {command} "), err
+    _no_python_names(err)
+
+
+def _no_python_names(err: str) -> None:
+    """A CLI error names the flag the user typed, never the library's argument name."""
+    import re
+
+    field = err.split(": error: ", 1)[-1].split(": ", 1)[0]
+    assert not re.fullmatch(r"[a-z0-9]+(?:_[a-z0-9]+)+", field), err
+    assert "=True" not in err, err
+
+
+@pytest.mark.parametrize(
+    "argv,said",
+    [
+        (["--kernel-hash", "12"], "--kernel-hash: must be a SHA-256"),
+        (["--vcpu-type", "Foo"], "--vcpu-type: unknown CPU model"),
+        (["--vmm-type", "xx"], "--vmm-type: unknown VMM type"),
+        (["--snp-ovmf-hash", "zz"], "--snp-ovmf-hash: must be 96"),
+        (["--firmware-manifest", "m.json"], "--firmware-manifest: give the firmware image or its manifest"),
+        (["--vcpu-sig", "0xa00f11"], "--vcpu-type: is EPYC (signature 0x800f12), but --vcpu-sig gives"),
+        (
+            ["--vcpu-family", "25", "--vcpu-model", "1", "--vcpu-stepping", "0"],
+            "but --vcpu-family/--vcpu-model/--vcpu-stepping gives signature 0xa00f10",
+        ),
+    ],
+)
+def test_measure_errors_name_flags(argv: List[str], said: str) -> None:
+    """#17 item 6: flag names, not Python names, in CLI errors."""
+    rc, _, err = run_ours(["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF, *argv])
+    assert rc == 2 and said in err, err
+    _no_python_names(err)
 
 
 @pytest.mark.sanitize

@@ -334,3 +334,51 @@ def test_bad_profile_files(tmp_path: Path, doc: Any, field: str) -> None:
         ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--profile-file", str(p)]
     )
     assert rc == 2 and field in err
+
+
+def test_firmware_without_sev_metadata_is_refused_unless_allowed(tmp_path: Path) -> None:
+    """#17 item 3: upstream QEMU refuses such an SNP launch, so measure does too (exit 2); the
+    opt-in measures it as another loader would, with the warning on stderr and in the JSON; a
+    truncated or foreign file gets no hint about --vcpus."""
+    fd = tmp_path / "r.fd"
+    fd.write_bytes(bytes(range(256)) * 32)
+    argv = ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", str(fd)]
+    rc, out, err = run_ours(argv)
+    assert rc == 2 and out == "" and len(err.splitlines()) == 1
+    assert err.startswith("snpmeasure measure: error: --ovmf: ") and "has no SEV metadata" in err
+    assert "not an OVMF build" in err and "(--allow-no-sev-metadata)" in err and "--vcpus 1" not in err
+    rc, out, err = run_ours([*argv, "--allow-no-sev-metadata"])
+    assert rc == 0 and len(out.strip()) == 96 and err.startswith("snpmeasure measure: warning: ")
+    multi = [*argv[:4], "2", *argv[5:], "--allow-no-sev-metadata"]
+    rc, _, err = run_ours(multi)
+    assert rc == 2 and "no SEV-ES reset block for the APs" in err and "--vcpus 1 or another" not in err
+    rc, out, err = run_ours([*argv[:4], "1-2", *argv[5:], "--allow-no-sev-metadata", "--json"])
+    assert rc == 2  # the APs again
+    rc, out, err = run_ours([*argv[:4], "1,1", *argv[5:], "--allow-no-sev-metadata", "--json"])
+    records = json.loads(out)
+    assert rc == 0 and all("has no SEV metadata" in r["warnings"][0] for r in records)
+    assert snpmeasure.measure(mode="snp", ovmf=str(fd), vcpus=1, vcpu_type="EPYC", allow_no_sev_metadata=True)
+
+
+def test_measure_json_has_one_record_shape_for_one_count_or_many() -> None:
+    """#17 item 7: a vCPU range or list prints a list of the records one count prints."""
+    base = ["measure", "--mode", "snp", "--vcpu-type", "EPYC-Milan", "--ovmf", OVMF, "--json"]
+    one = json.loads(run_ours([*base, "--vcpus", "2"])[1])
+    many = json.loads(run_ours([*base, "--vcpus", "1-3"])[1])
+    assert isinstance(one, dict) and [r["vcpus"] for r in many] == [1, 2, 3]
+    assert all(set(r) == set(one) for r in many) and many[1] == one
+
+
+def test_kernel_that_is_no_bzimage_is_warned_about(tmp_path: Path) -> None:
+    elf = tmp_path / "vmlinux"
+    elf.write_bytes(b"\x7fELF" + bytes(1000))
+    argv = ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--kernel", str(elf)]
+    rc, out, err = run_ours(argv)
+    assert rc == 0 and len(out.strip()) == 96
+    assert err == (
+        f"snpmeasure measure: warning: the kernel {elf} is an ELF file (no 'HdrS' boot header at offset 0x202): "
+        "QEMU's direct boot loads a bzImage (vmlinuz); its hash is measured all the same\n"
+    )
+    bz = tmp_path / "vmlinuz"
+    bz.write_bytes(bytes(0x202) + b"HdrS" + bytes(10))
+    assert run_ours(argv[:-1] + [str(bz)])[2] == ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytestmark = [pytest.mark.differential, pytest.mark.sanitize]
@@ -36,3 +38,77 @@ def test_progress_bar_only_on_a_terminal_after_a_second(monkeypatch: pytest.Monk
     off.t0 -= 2
     off(1, 2)
     assert plain.getvalue() == ""
+
+
+def _fixture(name: str) -> str:
+    from ..support import FIXTURES
+
+    return str(FIXTURES / "peer" / name)
+
+
+def test_table_json_has_provenance_and_reads_back(tmp_path: Path) -> None:
+    """#17 item 5: every input with its SHA-256 and size, the firmware-pages digest, the version
+    and each profile's full definition; EC2 rows carry no vcpu_sig (its VMSAs carry none)."""
+    import hashlib
+    import json
+
+    from snpmeasure import FirmwareManifest, __version__
+    from snpmeasure.tables import ReferenceTable, rows_from_csv
+
+    from ..support import run_ours
+
+    ovmf = _fixture("ovmf_AmdSev_suffix.bin")
+    kernel = tmp_path / "vmlinuz"
+    kernel.write_bytes(bytes(0x202) + b"HdrS" + bytes(100))
+    argv = ["table", "--ovmf", ovmf, "--vcpus", "1-2", "--vcpu-type", "EPYC-Milan", "--kernel", str(kernel)]
+    rc, out, err = run_ours([*argv, "--profile", "qemu,ec2", "--json"])
+    assert rc == 0 and err == "", err
+    doc = json.loads(out)
+    assert doc["snpmeasure_version"] == __version__ and doc["schema_version"] == 2
+    fw = doc["firmware"]
+    data = open(ovmf, "rb").read()
+    assert fw["sha256"] == hashlib.sha256(data).hexdigest() and fw["size"] == len(data)
+    assert fw["ovmf_digest"] == FirmwareManifest.from_image(ovmf).ovmf_digest.hex()
+    assert doc["inputs"]["kernel"] == {
+        "path": str(kernel),
+        "sha256": hashlib.sha256(kernel.read_bytes()).hexdigest(),
+        "size": kernel.stat().st_size,
+    }
+    assert set(doc["profiles"]) == {"qemu", "ec2"} and doc["profiles"]["ec2"]["vmm"] == "ec2"
+    assert doc["warnings"] == []
+    sigs = {(r["profile"], r["vcpu_sig"]) for r in doc["rows"]}
+    assert sigs == {("qemu", "0xa00f11"), ("ec2", None)}
+    table = ReferenceTable.from_json(doc)
+    assert table.to_json() == doc and len(table) == 4 and table == ReferenceTable.from_json(json.loads(out))
+    rc, csv_text, _ = run_ours([*argv, "--profile", "qemu,ec2", "--csv"])
+    assert rc == 0 and rows_from_csv(csv_text) == table.rows
+    # --profile-file beside --profile, its definition recorded
+    prof = tmp_path / "p.json"
+    prof.write_text(json.dumps({"base": "qemu", "name": "old-host", "vmsa": {"mxcsr": 0}}))
+    rc, out, _ = run_ours([*argv, "--profile", "qemu", "--profile-file", str(prof), "--json"])
+    doc = json.loads(out)
+    assert rc == 0 and {r["profile"] for r in doc["rows"]} == {"qemu", "old-host"}
+    assert doc["profiles"]["old-host"]["vmsa"]["mxcsr"] == 0
+
+
+def test_table_refuses_and_warns_as_measure_does(tmp_path: Path) -> None:
+    """#17 item 3: a firmware without SEV metadata is refused (exit 2) unless allowed, and the
+    warnings go to stderr and into the JSON."""
+    import json
+
+    from ..support import run_ours
+
+    fd = tmp_path / "r.fd"
+    fd.write_bytes(bytes(range(256)) * 32)
+    argv = ["table", "--ovmf", str(fd), "--vcpus", "1", "--vcpu-type", "EPYC-Milan"]
+    rc, _, err = run_ours(argv)
+    assert rc == 2 and "--ovmf:" in err and "has no SEV metadata: upstream QEMU refuses" in err
+    assert "--allow-no-sev-metadata" in err and "not an OVMF build" in err
+    rc, out, err = run_ours([*argv, "--allow-no-sev-metadata", "--json"])
+    assert rc == 0 and err.startswith("snpmeasure table: warning: ") and "has no SEV metadata" in err
+    assert json.loads(out)["warnings"] == [err.split("warning: ", 1)[1].strip()]
+    # a kernel that is no bzImage: warned, measured
+    rc, out, err = run_ours(
+        ["table", "--ovmf", _fixture("ovmf_AmdSev_suffix.bin"), "--vcpu-type", "EPYC", "--kernel", str(fd), "--json"]
+    )
+    assert rc == 0 and "no 'HdrS' boot header" in err and "no 'HdrS'" in json.loads(out)["warnings"][0]
