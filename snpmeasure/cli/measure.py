@@ -171,7 +171,9 @@ def run(args: argparse.Namespace) -> int:
             text = hmac_result["hmac_base64"] if args.output_format == "base64" else hmac_result["hmac"]
             print(f"launch-measure: {text}")
     if hmac_result is not None and hmac_result.get("matches_blob") is False:
-        sys.stderr.write("snpmeasure measure: error: the LAUNCH_MEASURE HMAC in the blob does not match the computed one\n")
+        sys.stderr.write(
+            "snpmeasure measure: error: the LAUNCH_MEASURE HMAC in the blob does not match the computed one\n"
+        )
         return EXIT_CHECK_FAILED
     return EXIT_OK
 
