@@ -22,6 +22,7 @@ from .errors import (
     ConfigError,
     Error,
     FirmwareError,
+    IgvmError,
     ImageError,
     InputFileError,
     InvalidInputError,
@@ -58,7 +59,7 @@ _EXPORTS: dict[str, str] = {
     "Error": "errors", "InvalidInputError": "errors", "InputFileError": "errors", "ImageError": "errors",
     "ManifestError": "errors", "ProfileError": "errors", "ConfigError": "errors", "PolicyError": "errors",
     "BlobError": "errors", "ReportError": "errors", "QemuObjectError": "errors", "SignatureError": "errors",
-    "FirmwareError": "errors", "KvmError": "errors", "NativeError": "errors",
+    "FirmwareError": "errors", "KvmError": "errors", "NativeError": "errors", "IgvmError": "errors",
 }  # fmt: skip
 
 if _typing.TYPE_CHECKING:  # the lazy names, for type checkers and IDEs (tests/test_init.py keeps it whole)
@@ -86,7 +87,7 @@ if _typing.TYPE_CHECKING:  # the lazy names, for type checkers and IDEs (tests/t
 
 __all__ = [
     "AttestationReport", "BlobError", "ConfigError", "Error", "Expectations", "Firmware", "FirmwareError",
-    "FirmwareImage", "FirmwareManifest", "GuestPolicy", "HostModel", "IdAuth", "IdBlock", "ImageError",
+    "FirmwareImage", "FirmwareManifest", "GuestPolicy", "HostModel", "IdAuth", "IdBlock", "IgvmError", "ImageError",
     "InputFileError", "InvalidInputError", "KvmError", "LaunchDigest", "LaunchProfile", "LaunchResult",
     "ManifestError", "Measurement", "Mismatch", "NativeError", "PAGE_SIZE", "PageType", "PolicyError",
     "ProfileError", "QemuObjectError", "ReferenceTable", "ReportError", "SevSnpGuest", "SignatureError", "Status", "TableRow",

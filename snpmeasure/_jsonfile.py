@@ -13,14 +13,20 @@ MAX_JSON_BYTES = 16 << 20
 
 
 def load_json_file(
-    path: Union[str, os.PathLike[str]], field: str, error: Type[InvalidInputError] = InvalidInputError
+    path: Union[str, os.PathLike[str]],
+    field: str,
+    error: Type[InvalidInputError] = InvalidInputError,
+    *,
+    read_field: Union[str, None] = None,
 ) -> Any:
-    """Parse a UTF-8 JSON file; bad JSON, bad UTF-8, deep nesting or a huge file raise ``error``."""
+    """Parse a UTF-8 JSON file; bad JSON, bad UTF-8, deep nesting or a huge file raise ``error``
+    naming ``field``; a file that cannot be read is an InputFileError naming ``read_field`` (the
+    argument, when ``field`` is the file's name), else ``field``."""
     import json
 
     from ._files import read_input
 
-    raw = read_input(field, path, MAX_JSON_BYTES + 1)
+    raw = read_input(read_field or field, path, MAX_JSON_BYTES + 1)
     if len(raw) > MAX_JSON_BYTES:
         raise error(field, f"is larger than {MAX_JSON_BYTES >> 20} MiB")
     try:

@@ -81,6 +81,11 @@ class ReportError(InvalidInputError):
     """An attestation report (or a certificate or CRL for it) is malformed."""
 
 
+class IgvmError(InvalidInputError):
+    """An IGVM file is malformed, or describes a launch the chosen model refuses; ``field`` names
+    the file, the header's index, type and file offset."""
+
+
 class SignatureError(Error):
     """A signature in an ID auth structure or report does not verify; the message says which."""
 
@@ -147,6 +152,7 @@ __all__ = [
     "ConfigError",
     "PolicyError",
     "BlobError",
+    "IgvmError",
     "SignatureError",
     "QemuObjectError",
     "NativeError",

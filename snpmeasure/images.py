@@ -541,7 +541,7 @@ class FirmwareManifest:
         from .errors import ManifestError
 
         name = check_path("manifest", path)
-        return cls.from_json(load_json_file(name, name, ManifestError), where=name)
+        return cls.from_json(load_json_file(name, name, ManifestError, read_field="manifest"), where=name)
 
 
 def re_hex(text: str, n: int) -> bool:

@@ -216,7 +216,7 @@ def load_profile_file(path: Union[str, os.PathLike[str]]) -> LaunchProfile:
     from ._files import check_path
     from ._jsonfile import load_json_file
 
-    obj = load_json_file(check_path("profile_file", path), os.fspath(path), ProfileError)
+    obj = load_json_file(check_path("profile_file", path), os.fspath(path), ProfileError, read_field="profile_file")
     prof = LaunchProfile.from_json(obj, where=os.fspath(path))
     # Outputs label digests by profile name: a built-in's name is only for that profile, unchanged.
     if prof.name in BUILTIN_PROFILES and prof.to_json() != BUILTIN_PROFILES[prof.name].to_json():

@@ -549,7 +549,7 @@ def _reproduce(record: Any, where: str) -> Dict[str, bool]:
     if vmm not in (None, "qemu"):
         raise InvalidInputError(
             f"{where}.profile",
-            f"the digest was measured for {profile} (a {vmm} launch): no QEMU sev-snp-guest object reproduces it",
+            f"the digest was measured with profile {profile} (VMM {vmm}): no QEMU sev-snp-guest object reproduces it",
         )
     try:
         value = int(features, 16) if isinstance(features, str) else -1

@@ -447,8 +447,7 @@ class AttestationReport:
             raise ReportError(
                 "vcek",
                 f"holds an AMD CA certificate ({leaf.subject.rfc4514_string()}), not a VCEK or VLEK: give the "
-                "report's signing certificate (vcek.pem from AMD's KDS) here, and the ASK/ARK chain as ask_ark "
-                "(--ask-ark)",
+                "report's signing certificate (vcek.pem from AMD's KDS) here, and the ASK/ARK chain as ask_ark",
             )
         revocations = load_crl(crl) if crl is not None else None  # unusable input fails before any check
         kind = "vlek" if self.signing_key == "VLEK" else "vcek"
@@ -457,13 +456,18 @@ class AttestationReport:
         else:
             chain = list(ask_ark) if isinstance(ask_ark, (list, tuple)) else load_certs(ask_ark, "ask_ark")  # type: ignore[arg-type]
         if len(chain) != 2:
-            raise SignatureError(f"ask_ark: expected the ASK (or ASVK) and the ARK, got {len(chain)} certificates")
+            raise SignatureError(
+                f"the ASK/ARK chain: expected the ASK (or ASVK) and the ARK, got {len(chain)} "
+                f"certificate{'' if len(chain) == 1 else 's'}"
+            )
         ask, ark = chain
         check_chain(ark, ask, prod, trusted_arks, now)
         # A VLEK is issued by the ASVK ("SEV-VLEK-<product>"), a VCEK by the ASK ("SEV-<product>").
         ask_cn = ask.subject.rfc4514_string()
         if ("VLEK" in ask_cn) != (kind == "vlek"):
-            raise SignatureError(f"ask_ark: the report is signed by a {kind.upper()}, but the intermediate is {ask_cn}")
+            raise SignatureError(
+                f"the ASK/ARK chain: the report is signed by a {kind.upper()}, but the intermediate is {ask_cn}"
+            )
         if revocations is not None:
             check_crl(revocations, ark, [(ask, "ASVK certificate" if kind == "vlek" else "ASK certificate")], now)
         verify_issued_by(leaf, ask, f"{kind.upper()} certificate", "ASK/ASVK")

@@ -89,7 +89,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             rc: int = args.func(args)
         return rc
     except Error as exc:
-        sys.stderr.write(f"snpmeasure {args.command}: error: {_in_flag_names(exc, parser, args)}\n")
+        sys.stderr.write(f"{prog(args)}: error: {_in_flag_names(exc, parser, args)}\n")
         return EXIT_BAD_INPUT
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly but fail closed (a verdict that could
@@ -100,10 +100,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 141
     except OSError as exc:
         where = f" {exc.filename}:" if exc.filename else " '':" if exc.filename == "" else ""
-        sys.stderr.write(f"snpmeasure {args.command}: error:{where} {exc.strerror or exc}\n")
+        sys.stderr.write(f"{prog(args)}: error:{where} {exc.strerror or exc}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
+
+
+def prog(args: argparse.Namespace) -> str:
+    """The prefix of the command's messages, as argparse writes it: ``snpmeasure report verify``."""
+    action = getattr(args, "action", None)
+    return f"snpmeasure {args.command}" + (f" {action}" if isinstance(action, str) else "")
 
 
 #: Library argument names whose flag has another name (``measure(manifest=...)`` is
@@ -130,7 +136,7 @@ def _in_flag_names(exc: Error, parser: argparse.ArgumentParser, args: argparse.N
     the rule's ``name=True`` hints. Other fields (QEMU properties, file structures) stay as they are."""
     import re
 
-    from ..errors import InvalidInputError
+    from ..errors import InvalidInputError, QemuObjectError
 
     text = str(exc)
     if not isinstance(exc, InvalidInputError):
@@ -143,14 +149,24 @@ def _in_flag_names(exc: Error, parser: argparse.ArgumentParser, args: argparse.N
 
     field, rule = exc.field, exc.rule
     rule = re.sub(r"\b([a-z][a-z0-9_]*)=True\b", lambda m: flag_of(m.group(1)) or m.group(0), rule)
+    # "needs a kernel (kernel or kernel_hash)": the alternatives, as flags
+    rule = re.sub(
+        r"\(([a-z_]+) or ([a-z_]+)\)",
+        lambda m: f"({flag_of(m.group(1)) or m.group(1)} or {flag_of(m.group(2)) or m.group(2)})",
+        rule,
+    )
+    if "-" in field and not field.startswith("-") and getattr(args, field.replace("-", "_"), None) is not None:
+        field = field.replace("-", "_")  # a QEMU property given as the flag of the same name
     flag = flag_of(field)
     # A name with an underscore is always Python's; a plain word (ovmf, vcpus) is the flag's only
     # when the user gave that flag (``policy`` may come from --object as well as from --policy).
     if flag is not None and ("_" in field or getattr(args, _ARGUMENT_DESTS.get(field, field), None) is not None):
         field = flag
         # The rule then speaks of the library's other arguments (``vars_size or vars_file``): as
-        # flags too. (A rule about a file's content keeps its keys: its field is no argument.)
-        rule = re.sub(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b", lambda m: flag_of(m.group(0)) or m.group(0), rule)
+        # flags too. (A rule about a file's content keeps its keys: its field is no argument; and
+        # QEMU's messages keep QEMU's words.)
+        if not isinstance(exc, QemuObjectError):
+            rule = re.sub(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b", lambda m: flag_of(m.group(0)) or m.group(0), rule)
     return f"{field}: {rule}"
 
 

@@ -147,7 +147,16 @@ def run(args: argparse.Namespace) -> int:
     for w in m.warnings:
         warn("launch", w)
     if args.json:
-        emit_json({"ok": True, "status": "SUCCESS", "status_code": 0, "report": result.to_json(), "steps": steps})
+        emit_json(
+            {
+                "ok": True,
+                "status": "SUCCESS",
+                "status_code": 0,
+                "report": result.to_json(),
+                "steps": steps,
+                "warnings": m.warnings,
+            }
+        )
     else:
         for line in steps:
             print(line)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any, Dict, Optional
 
-from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
+from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser, prog
 from ._args import emit_json, parse_abi
 
 
@@ -83,5 +83,5 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {row['bits']:>5}  {row['field']:<18} {row['value']!s:<4} {row['meaning']}")
     # A broken rule fails the check (exit 1): said as an error, never as a warning.
     for f, r in problems:
-        sys.stderr.write(f"snpmeasure policy: error: {f}: {r}\n")
+        sys.stderr.write(f"{prog(args)}: error: {f}: {r}\n")
     return EXIT_CHECK_FAILED if problems else EXIT_OK

@@ -58,15 +58,15 @@ def register(p: ArgumentParser) -> None:
     verify.add_argument(
         "--expect-host-data", metavar="HEX|B64", help="HOST_DATA (32 bytes; hex, or base64 as QEMU's host-data)"
     )
-    verify.add_argument("--expect-report-data", metavar="HEX", help="REPORT_DATA, the guest's nonce (64 bytes)")
-    verify.add_argument("--expect-family-id", metavar="HEX", help="FAMILY_ID from the ID block (16 bytes)")
-    verify.add_argument("--expect-image-id", metavar="HEX", help="IMAGE_ID from the ID block (16 bytes)")
+    verify.add_argument("--expect-report-data", metavar="HEX|B64", help="REPORT_DATA, the guest's nonce (64 bytes)")
+    verify.add_argument("--expect-family-id", metavar="HEX|B64", help="FAMILY_ID from the ID block (16 bytes)")
+    verify.add_argument("--expect-image-id", metavar="HEX|B64", help="IMAGE_ID from the ID block (16 bytes)")
     verify.add_argument(
-        "--expect-id-key-digest", metavar="HEX", help="ID_KEY_DIGEST, SHA-384 of the ID public key (48 bytes)"
+        "--expect-id-key-digest", metavar="HEX|B64", help="ID_KEY_DIGEST, SHA-384 of the ID public key (48 bytes)"
     )
     verify.add_argument(
         "--expect-author-key-digest",
-        metavar="HEX",
+        metavar="HEX|B64",
         help="AUTHOR_KEY_DIGEST, SHA-384 of the author public key (48 bytes)",
     )
     verify.add_argument(
@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
         for m in failures:
             print(m.line())
         for p in problems:
-            warn("report", f"must-be-zero violation: {p}")
+            warn("report verify", f"must-be-zero violation: {p}")
         if not failures:
             as_of = f" as of {utc_text(at)} (--at)" if args.at is not None else ""
             print(f"OK: signed by AMD ({product}, {report.signing_key}){as_of}; {len(exp)} expectation(s) hold")
@@ -206,5 +206,7 @@ def _print_report(doc: Dict[str, Any], indent: str = "") -> None:
             print(f"{indent}{key}: {', '.join(map(str, value)) if value else '-'}")
         elif value is None:  # a field this report's version lacks
             print(f"{indent}{key}: - (not in this report version)")
+        elif isinstance(value, bool):  # as JSON writes it, not Python's True/False
+            print(f"{indent}{key}: {'true' if value else 'false'}")
         else:
             print(f"{indent}{key}: {value}")

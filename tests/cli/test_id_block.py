@@ -176,7 +176,7 @@ def test_from_id_block_refuses_what_cannot_reproduce_the_digest(tmp_path: Path) 
     assert rc == 2 and "--kernel-hashes: contradicts --from-id-block" in err
     doc = json.loads(out)
     for key, value, fragment in (
-        ("profile_definition", {**doc["measure"]["profile_definition"], "vmm": "ec2"}, "a ec2 launch"),
+        ("profile_definition", {**doc["measure"]["profile_definition"], "vmm": "ec2"}, "with profile qemu (VMM ec2)"),
         ("guest_features", "0x3", "0x3 cannot be asked of QEMU"),
         ("guest_features", "0x0", "0x0 cannot be asked of QEMU"),
         ("kernel_hashes", "yes", "kernel_hashes: must be true or false"),

@@ -150,3 +150,12 @@ def test_launch_fails_objects_upstream_qemu_cannot_parse() -> None:
     # upstream's spelling is no RFC spelling
     rc, out, _ = run_ours(["launch", "--object", f"{base},author-key-enabled=off", *MEASURE])
     assert rc == 0
+
+
+def test_launch_json_carries_the_warnings(tmp_path: Path) -> None:
+    kernel = tmp_path / "vmlinux"
+    kernel.write_bytes(b"\x7fELF" + bytes(100))
+    obj = "sev-snp-guest,id=sev0,cbitpos=51,reduced-phys-bits=1,kernel-hashes=on"
+    rc, out, _ = run_ours(["launch", "--object", obj, *MEASURE, "--kernel", str(kernel), "--json"])
+    doc = json.loads(out)
+    assert rc == 0 and doc["status"] == "SUCCESS" and "no 'HdrS' boot header" in doc["warnings"][0]

@@ -224,8 +224,9 @@ def test_bad_input_exits_2_with_one_line(argv: List[str], fragment: str) -> None
     assert rc == 2, (out, err)
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert fragment in err, err
-    command = argv[0]
-    assert err.startswith(f"snpmeasure {command}: error: ") or err.startswith(f"snpmeasure {command} "), err
+    # one prefix form: argparse's prog, the command and its action (report verify, policy decode)
+    command = " ".join(argv[:2]) if argv[0] in ("report", "policy") else argv[0]
+    assert err.startswith(f"snpmeasure {command}: error: "), err
     _no_python_names(err)
 
 
@@ -246,6 +247,7 @@ def _no_python_names(err: str) -> None:
         (["--vmm-type", "xx"], "--vmm-type: unknown VMM type"),
         (["--snp-ovmf-hash", "zz"], "--snp-ovmf-hash: must be 96"),
         (["--firmware-manifest", "m.json"], "--firmware-manifest: give the firmware image or its manifest"),
+        (["--initrd-hash", "00" * 32], "--initrd-hash: needs a kernel (--kernel or --kernel-hash)"),
         (["--vcpu-sig", "0xa00f11"], "--vcpu-type: is EPYC (signature 0x800f12), but --vcpu-sig gives"),
         (
             ["--vcpu-family", "25", "--vcpu-model", "1", "--vcpu-stepping", "0"],
@@ -399,3 +401,18 @@ def test_every_command_prints_json() -> None:
         parsers = list(actions[0].choices.values()) if actions else [command]
         for p in parsers:
             assert any("--json" in a.option_strings for a in p._actions), f"{name} has no --json"
+
+
+def test_more_errors_name_flags(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nonexist.json")
+    rc, _, err = run_ours(
+        ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--firmware-manifest", missing]
+    )
+    assert rc == 2 and err == f"snpmeasure measure: error: --firmware-manifest: {missing}: No such file or directory\n"
+    rc, _, err = run_ours(["table", "--ovmf", OVMF, "--vcpu-type", "EPYC", "--profile-file", missing])
+    assert rc == 2 and err == f"snpmeasure table: error: --profile-file: {missing}: No such file or directory\n"
+    # a QEMU property given as the flag of its name: the flag, and QEMU's own words after it
+    rc, _, err = run_ours(["qemu-object", "--reduced-phys-bits", "0"])
+    assert rc == 2 and err.startswith(
+        "snpmeasure qemu-object: error: --reduced-phys-bits: reduced_phys_bits check failed"
+    )

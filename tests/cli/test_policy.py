@@ -27,7 +27,7 @@ def test_cli_decode_encode() -> None:
     assert rc == 1 and out.startswith("policy 0x10000\n") and "RESERVED_MBO       0" in out
     assert (
         err
-        == "snpmeasure policy: error: RESERVED_MBO: bit 17 is reserved and must be 1 (0x10000; did you mean 0x30000?)\n"
+        == "snpmeasure policy decode: error: RESERVED_MBO: bit 17 is reserved and must be 1 (0x10000; did you mean 0x30000?)\n"
     )
     rc, out, err = run_ours(["policy", "decode", "0xffffffffffffffff", "--json"])
     doc = json.loads(out)
@@ -41,4 +41,4 @@ def test_cli_decode_encode() -> None:
     assert rc == 2 and "must be a 64-bit unsigned int" in err
     # a failed check is an error (exit 1), never a warning
     rc, out, err = run_ours(["policy", "encode", "--smt", "--page-swap-disable", "--firmware-abi", "1.55"])
-    assert rc == 1 and err.startswith("snpmeasure policy: error: PAGE_SWAP_DISABLE") and "warning" not in err
+    assert rc == 1 and err.startswith("snpmeasure policy encode: error: PAGE_SWAP_DISABLE") and "warning" not in err

@@ -113,7 +113,8 @@ def test_report_cli(tmp_path: Path) -> None:
     rc, _, err = run_ours(base + ["--expect-measurement", "!" * 64])
     assert (
         rc == 2
-        and err == "snpmeasure report: error: --expect-measurement: is neither hex nor valid base64 (64 characters)\n"
+        and err
+        == "snpmeasure report verify: error: --expect-measurement: is neither hex nor valid base64 (64 characters)\n"
     )
     assert run_ours(base + ["--expect-host-data", base64.b64encode(bytes(32)).decode()])[0] == 0
     assert run_ours(["report", "show", str(tmp_path / "missing.bin")])[0] == 2
@@ -132,8 +133,10 @@ def test_report_verify_names_the_certificate_mistake() -> None:
     )
     # the ASK/ARK bundle where the VCEK belongs
     rc, _, err = run_ours(base + ["--vcek", str(ATT / "ask_ark_milan.pem")])
-    assert rc == 2 and err.startswith("snpmeasure report: error: --vcek: holds an AMD CA certificate (CN=SEV-Milan,")
-    assert "not a VCEK or VLEK" in err and "(--ask-ark)" in err and "Error" not in err
+    assert rc == 2 and err.startswith(
+        "snpmeasure report verify: error: --vcek: holds an AMD CA certificate (CN=SEV-Milan,"
+    )
+    assert "not a VCEK or VLEK" in err and "chain as --ask-ark\n" in err and "Error" not in err
 
 
 @pytest.mark.parametrize(
@@ -270,3 +273,17 @@ def test_report_show_prints_no_python_none() -> None:
     rc, out, _ = run_ours(["report", "show", str(ATT / "attestation.bin")])
     assert rc == 0 and "None" not in out
     assert "cpuid: - (not in this report version)" in out
+
+
+def test_report_verify_chain_mistakes_in_words() -> None:
+    base = ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK), "--at", "2023-06-01"]
+    rc, out, _ = run_ours([*base, "--ask-ark", str(ATT / "ask_ark_milan_vlek.pem")])
+    assert rc == 1 and out.startswith(
+        "SIGNATURE: the ASK/ARK chain: the report is signed by a VCEK, but the intermediate"
+    )
+    rc, out, _ = run_ours([*base, "--ask-ark", str(VCEK)])
+    assert (
+        rc == 1 and out == "SIGNATURE: the ASK/ARK chain: expected the ASK (or ASVK) and the ARK, got 1 certificate\n"
+    )
+    rc, out, _ = run_ours(["report", "show", str(ATT / "attestation.bin")])
+    assert rc == 0 and "  smt: true\n" in out and "True" not in out and "False" not in out
