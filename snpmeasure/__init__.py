@@ -48,6 +48,7 @@ _EXPORTS: dict[str, str] = {
     "table": "tables", "TableRow": "tables", "ReferenceTable": "tables",
     "FirmwareImage": "images", "FirmwareManifest": "images",
     "LaunchProfile": "profiles",
+    "IgvmFile": "igvm",
     # the launch dry run and the blobs QEMU hands the firmware
     "Firmware": "firmware", "HostModel": "firmware", "LaunchResult": "firmware", "Status": "firmware",
     "GuestPolicy": "policy",
@@ -70,6 +71,7 @@ if _typing.TYPE_CHECKING:  # the lazy names, for type checkers and IDEs (tests/t
     from .firmware import HostModel as HostModel
     from .firmware import LaunchResult as LaunchResult
     from .firmware import Status as Status
+    from .igvm import IgvmFile as IgvmFile
     from .images import FirmwareImage as FirmwareImage
     from .images import FirmwareManifest as FirmwareManifest
     from .measurement import Measurement as Measurement
@@ -87,7 +89,7 @@ if _typing.TYPE_CHECKING:  # the lazy names, for type checkers and IDEs (tests/t
 
 __all__ = [
     "AttestationReport", "BlobError", "ConfigError", "Error", "Expectations", "Firmware", "FirmwareError",
-    "FirmwareImage", "FirmwareManifest", "GuestPolicy", "HostModel", "IdAuth", "IdBlock", "IgvmError", "ImageError",
+    "FirmwareImage", "FirmwareManifest", "GuestPolicy", "HostModel", "IdAuth", "IdBlock", "IgvmError", "IgvmFile", "ImageError",
     "InputFileError", "InvalidInputError", "KvmError", "LaunchDigest", "LaunchProfile", "LaunchResult",
     "ManifestError", "Measurement", "Mismatch", "NativeError", "PAGE_SIZE", "PageType", "PolicyError",
     "ProfileError", "QemuObjectError", "ReferenceTable", "ReportError", "SevSnpGuest", "SignatureError", "Status", "TableRow",

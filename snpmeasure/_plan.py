@@ -16,7 +16,7 @@ from .kernel_hashes import PADDED_SIZE, KernelHashes
 from .pages import PAGE_SIZE, Buffer, PageType
 from .profiles import LaunchProfile
 
-MODES = ("snp", "snp:ovmf-hash", "snp:svsm", "sev", "seves")
+MODES = ("snp", "snp:ovmf-hash", "snp:svsm", "snp:igvm", "sev", "seves")
 
 
 class FirmwareLayout(Protocol):

@@ -110,6 +110,11 @@ class FirmwareImage:
         self.size = len(data)
         if self.size == 0:
             raise ImageError(name, "image is empty")
+        if bytes(data[:4]) == b"IGVM":  # an IGVM file measured as raw firmware would give a wrong digest
+            raise ImageError(
+                name,
+                "is an IGVM file (magic 'IGVM'), not a firmware image: measure it with --mode snp:igvm --igvm FILE",
+            )
         if self.size % PAGE:
             raise ImageError(name, f"image size {self.size} is not a multiple of 4096 bytes")
         if self.size > end_gpa:

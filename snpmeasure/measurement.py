@@ -10,7 +10,7 @@ from __future__ import annotations
 import mmap
 import os
 import struct
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Sequence, Union
 
 from ._cpus import resolve_vcpu_sig
 from ._files import file_size
@@ -23,6 +23,9 @@ from .kernel_hashes import KernelHashes, bzimage_warning, sha256_file
 from .pages import Buffer, parse_seed
 from .profiles import VMM_TYPE_PROFILES, LaunchProfile, get_profile
 
+if TYPE_CHECKING:
+    from .igvm_launch import IdBlockCheck, IgvmSource
+
 #: A firmware given as a path, an opened image, or its bytes (any buffer: bytes, bytearray,
 #: memoryview, mmap), which are measured without a copy.
 PathOrImage = Union[str, "os.PathLike[str]", FirmwareImage, bytes, bytearray, memoryview, mmap.mmap]
@@ -31,7 +34,14 @@ _BUFFERS = (bytes, bytearray, memoryview, mmap.mmap)
 MAX_VCPUS = 4096
 
 #: ``Measurement.mode`` names as sev-snp-measure prints them with ``-v``.
-MODE_NAMES = {"snp": "SEV_SNP", "snp:ovmf-hash": "SEV_SNP", "snp:svsm": "SEV_SNP_SVSM", "sev": "SEV", "seves": "SEV_ES"}
+MODE_NAMES = {
+    "snp": "SEV_SNP",
+    "snp:ovmf-hash": "SEV_SNP",
+    "snp:svsm": "SEV_SNP_SVSM",
+    "snp:igvm": "SEV_SNP",
+    "sev": "SEV",
+    "seves": "SEV_ES",
+}
 
 
 class Measurement:
@@ -67,6 +77,10 @@ class Measurement:
         self.kernel_hashes = kernel_hashes
         #: The full definition of the profile named by ``profile`` (None if not recorded).
         self.launch_profile = launch_profile
+        #: snp:igvm: what LAUNCH_FINISH would say of the file's ID block (None without one).
+        self.id_block_check: Optional[IdBlockCheck] = None
+        #: snp:igvm: the model (its definition), the file's policy and platform (None otherwise).
+        self.igvm: Optional[Dict[str, Any]] = None
 
     #: hashlib's attributes, as :class:`LaunchDigest` has them.
     digest_size = 48
@@ -114,6 +128,11 @@ class Measurement:
         }
         if self.launch_profile is not None:
             out["profile_definition"] = self.launch_profile.to_json()
+        if self.igvm is not None:
+            out["igvm"] = {
+                **self.igvm,
+                "id_block": None if self.id_block_check is None else self.id_block_check.to_json(),
+            }
         if self.trace is not None:
             out["trace"] = [t.to_json() for t in self.trace]
         return out
@@ -386,6 +405,8 @@ def measure(
     describe_inputs: bool = False,
     firmware: Optional[Firmware] = None,
     allow_no_sev_metadata: bool = False,
+    igvm: Optional[IgvmSource] = None,
+    native_zero: bool = False,
 ) -> Measurement:
     """Compute a launch measurement.
 
@@ -402,10 +423,63 @@ def measure(
     pages through this guest context (after its LAUNCH_START) instead of a fresh one.
     An SNP firmware without SEV metadata is refused, as upstream QEMU refuses it, unless
     ``allow_no_sev_metadata=True`` (the digest another loader would produce, with a warning).
+
+    ``mode="snp:igvm"`` measures an IGVM file (``igvm``: a path, an :class:`IgvmFile` or its
+    bytes) under an IGVM model (``profile``: "igvmmeasure", the default, "igvm-crate" or "qemu";
+    ``native_zero`` measures pages without data as ZERO pages); ``vcpus`` applies to the qemu
+    model. The file holds everything else, so the firmware, kernel and vCPU arguments are refused.
     """
     for flag, value in (("trace", trace), ("describe_inputs", describe_inputs)):
         if not isinstance(value, bool):
             raise InvalidInputError(flag, f"must be a bool, got {show(value)}")
+    if mode == "snp:igvm" or igvm is not None or native_zero:
+        others = {
+            "ovmf": ovmf,
+            "manifest": manifest,
+            "vcpu_type": vcpu_type,
+            "vcpu_sig": vcpu_sig,
+            "vcpu_family": vcpu_family,
+            "vmm_type": vmm_type,
+            "kernel": kernel,
+            "initrd": initrd,
+            "append": append,
+            "kernel_hash": kernel_hash,
+            "initrd_hash": initrd_hash,
+            "append_hash": append_hash,
+            "guest_features": guest_features,
+            "snp_ovmf_hash": snp_ovmf_hash,
+            "svsm": svsm,
+            "vars_size": vars_size,
+            "vars_file": vars_file,
+        }
+        if mode != "snp:igvm":
+            raise InvalidInputError(
+                "igvm" if igvm is not None else "native_zero", f"applies to mode 'snp:igvm', not {show(mode)}"
+            )
+        given = next((k for k, v in others.items() if v is not None), None)
+        if given is not None or allow_no_sev_metadata:
+            raise InvalidInputError(
+                given or "allow_no_sev_metadata",
+                "does not apply to mode 'snp:igvm': the IGVM file holds the firmware, kernel and VMSAs",
+            )
+        if igvm is None:
+            raise InvalidInputError("igvm", "mode 'snp:igvm' needs the IGVM file")
+        if profile is not None and not isinstance(profile, str):
+            raise InvalidInputError(
+                "profile", "in mode 'snp:igvm' is an IGVM model's name (igvmmeasure, igvm-crate, qemu)"
+            )
+        from .igvm_launch import measure_igvm
+
+        return measure_igvm(
+            igvm,
+            profile=profile,
+            native_zero=native_zero,
+            vcpus=vcpus,
+            trace=trace,
+            threads=threads,
+            describe_inputs=describe_inputs,
+            firmware=firmware,
+        )
     p = _prepare(
         mode=mode,
         ovmf=ovmf,

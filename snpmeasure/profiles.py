@@ -15,6 +15,9 @@ from .errors import ProfileError, show
 from .pages import VMSA_GPA, PageType
 
 VMM_TYPES = ("qemu", "ec2", "gce")
+#: The IGVM models' names (snpmeasure.igvm_launch.IGVM_PROFILES holds them), for ``--profile`` in
+#: mode snp:igvm without loading the IGVM modules at start-up.
+IGVM_PROFILE_NAMES = ("igvmmeasure", "igvm-crate", "qemu")
 
 
 class VmsaTemplate(NamedTuple):

@@ -32,6 +32,8 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "qemu-object": ("qemu_object", "write QEMU's sev-snp-guest object (-object, QMP or libvirt XML)"),
     "launch": ("launch", "dry-run an SNP launch: would the firmware accept it, and what will reports carry?"),
     "report": ("report", "show or verify an SEV-SNP attestation report"),
+    "igvm": ("igvm", "show, sign or lint an IGVM file (measure it with measure --mode snp:igvm)"),
+    "igvmmeasure": ("igvmmeasure", "coconut-svsm's igvmmeasure, drop-in: measure or sign an IGVM file"),
     "info": ("info", "show the backend, SIMD kernels and CPUs in use"),
 }
 

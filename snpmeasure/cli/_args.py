@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, List, Tuple
+from typing import Any, List, Optional, Tuple
 
 from ..errors import show
 
@@ -129,3 +129,32 @@ def guest_object_from_args(args: argparse.Namespace) -> Any:
         except UnicodeDecodeError:
             raise InvalidInputError("--libvirt", "is not UTF-8 text") from None
     return None
+
+
+def read_password(env_name: Optional[str]) -> Optional[bytes]:
+    """The passphrase of encrypted keys from ``--key-password-env``'s variable (its bytes)."""
+    import os
+
+    if env_name is None:
+        return None
+    from ..errors import InvalidInputError
+
+    value = os.environb.get(os.fsencode(env_name)) if os.supports_bytes_environ else None
+    if value is None:
+        text = os.environ.get(env_name)
+        if text is None:
+            raise InvalidInputError("--key-password-env", f"environment variable {env_name} is not set")
+        value = os.fsencode(text)  # the variable's bytes, whatever the locale
+    return value
+
+
+def password_for(flag: str, key_path: Optional[str], password: Optional[bytes]) -> Optional[bytes]:
+    """--key-password-env applies to each key that is encrypted: a PEM key says so in its armour
+    (so an encrypted ID key can go with a plain author key); a DER key is given the passphrase."""
+    if password is None or key_path is None:
+        return None
+    from .._files import open_input
+
+    with open_input(flag, key_path) as f:
+        head = f.read(4096)
+    return password if b"ENCRYPTED" in head or b"-----BEGIN" not in head else None

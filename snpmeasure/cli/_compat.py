@@ -15,7 +15,7 @@ def add_measure_arguments(p: argparse.ArgumentParser, *, for_measure: bool = Tru
     """The guest-input flags: every flag of sev-snp-measure 0.0.13, plus snpmeasure's own."""
     from .._cpus import CPU_SIGS
     from .._plan import MODES
-    from ..profiles import BUILTIN_PROFILES
+    from ..profiles import BUILTIN_PROFILES, IGVM_PROFILE_NAMES
 
     dests: List[str] = []
 
@@ -54,7 +54,13 @@ def add_measure_arguments(p: argparse.ArgumentParser, *, for_measure: bool = Tru
     add(vars_group, "--vars-size", metavar="SIZE", type=int, help="size of the OVMF_VARS file in bytes")
     add(vars_group, "--vars-file", metavar="PATH", help="OVMF_VARS file")
     n = p.add_argument_group("snpmeasure")
-    add(n, "--profile", choices=sorted(BUILTIN_PROFILES), help="launch profile (default qemu, or from --vmm-type)")
+    add(
+        n,
+        "--profile",
+        choices=sorted(set(BUILTIN_PROFILES) | set(IGVM_PROFILE_NAMES)),
+        help="launch profile (default qemu, or from --vmm-type); with --mode snp:igvm the IGVM model: "
+        "igvmmeasure (default), igvm-crate or qemu",
+    )
     add(n, "--profile-file", metavar="FILE.json", help="a user-defined launch profile (JSON)")
     add(
         n,
@@ -93,7 +99,7 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
     from ..profiles import load_profile_file
 
     if args.mode is None:
-        raise InvalidInputError("--mode", "is required (snp, snp:ovmf-hash, snp:svsm, sev, seves)")
+        raise InvalidInputError("--mode", "is required (snp, snp:ovmf-hash, snp:svsm, snp:igvm, sev, seves)")
     if args.ovmf is None and args.firmware_manifest is None:
         raise InvalidInputError("--ovmf", "is required (or --firmware-manifest)")
     if args.profile and args.profile_file:

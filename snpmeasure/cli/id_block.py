@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import Optional
 
 from . import EXIT_OK, ArgumentParser
-from ._args import emit_json, warn
+from ._args import emit_json, password_for, read_password, warn
 from ._compat import add_measure_arguments, measure_flags_given, measure_kwargs
 
 
@@ -78,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     if len(ld) != 48:
         flag = "--measurement-hex" if args.measurement_hex is not None else "--measurement"
         raise InvalidInputError(flag, f"must be 48 bytes (a launch digest), got {len(ld)}")
-    password = _read_password(args.key_password_env)
+    password = read_password(args.key_password_env)
     from .._files import InputFileError
 
     try:
@@ -90,8 +89,8 @@ def run(args: argparse.Namespace) -> int:
             image_id=args.image_id,
             guest_svn=args.guest_svn,
             policy=args.id_policy,
-            id_key_password=_password_for("--id-key", args.id_key, password),
-            author_key_password=_password_for("--author-key", args.author_key, password),
+            id_key_password=password_for("--id-key", args.id_key, password),
+            author_key_password=password_for("--author-key", args.author_key, password),
         )
     except InputFileError as exc:  # a key file that cannot be read is named by its flag
         raise InputFileError("--" + exc.field.replace("_", "-"), exc.rule, exc.errno, exc.filename) from None
@@ -116,31 +115,3 @@ def run(args: argparse.Namespace) -> int:
     if auth.author_key_digest is not None:
         print(f"author_key: {base64.b64encode(auth.author_key_digest).decode()}")
     return EXIT_OK
-
-
-def _read_password(env_name: Optional[str]) -> Optional[bytes]:
-    import os
-
-    if env_name is None:
-        return None
-    from ..errors import InvalidInputError
-
-    value = os.environb.get(os.fsencode(env_name)) if os.supports_bytes_environ else None
-    if value is None:
-        text = os.environ.get(env_name)
-        if text is None:
-            raise InvalidInputError("--key-password-env", f"environment variable {env_name} is not set")
-        value = os.fsencode(text)  # the variable's bytes, whatever the locale
-    return value
-
-
-def _password_for(flag: str, key_path: Optional[str], password: Optional[bytes]) -> Optional[bytes]:
-    """--key-password-env applies to each key that is encrypted: a PEM key says so in its armour
-    (so an encrypted ID key can go with a plain author key); a DER key is given the passphrase."""
-    if password is None or key_path is None:
-        return None
-    from .._files import open_input
-
-    with open_input(flag, key_path) as f:
-        head = f.read(4096)
-    return password if b"ENCRYPTED" in head or b"-----BEGIN" not in head else None

@@ -29,6 +29,17 @@ def register(p: ArgumentParser) -> None:
     )
     p.add_argument("--force", action="store_true", help="let --dump-vmsa overwrite existing files")
     p.add_argument("--list-profiles", action="store_true", help="list the built-in launch profiles and exit")
+    i = p.add_argument_group("snp:igvm mode")
+    i.add_argument("--igvm", metavar="FILE", help="the IGVM file to measure (--mode snp:igvm)")
+    i.add_argument("--native-zero", action="store_true", help="measure pages without data as ZERO pages (GCE)")
+    i.add_argument(
+        "--ignore-id-block", action="store_true", help="do not fail when the file's ID block does not verify"
+    )
+    i.add_argument(
+        "--check-kvm",
+        action="store_true",
+        help="fail (exit 1) on igvmmeasure's --check-kvm rules (snpmeasure igvm lint)",
+    )
     p.add_argument(
         "--json", action="store_true", help="print JSON (measurement, mode, profile, inputs with SHA-256, ...)"
     )
@@ -92,6 +103,11 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError("--mnonce", "the --launch-measure-blob carries the MNONCE; give one of them")
     if args.force and not args.dump_vmsa:
         raise InvalidInputError("--force", "only lets --dump-vmsa overwrite files; it does nothing without it")
+    igvm_flags = [f for f in ("igvm", "native_zero", "ignore_id_block", "check_kvm") if getattr(args, f)]
+    if args.mode == "snp:igvm":
+        return _measure_igvm(args)
+    if igvm_flags:
+        raise InvalidInputError("--" + igvm_flags[0].replace("_", "-"), "applies to --mode snp:igvm")
     if is_sweep(args.vcpus):
         return _measure_sweep(args)
     kwargs = measure_kwargs(args)
@@ -176,6 +192,85 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_CHECK_FAILED
     return EXIT_OK
+
+
+def _measure_igvm(args: argparse.Namespace) -> int:
+    """``measure --mode snp:igvm --igvm FILE``: the IGVM file under a model, its ID block checked."""
+    from ..errors import InvalidInputError
+    from ..igvm_launch import lint_igvm, measure_igvm, open_igvm, sweep_igvm
+    from ._compat import single_vcpus
+
+    if args.igvm is None:
+        raise InvalidInputError("--igvm", "--mode snp:igvm measures an IGVM file: give it with --igvm FILE")
+    allowed = {"--mode", "--vcpus", "--profile"}
+    other = [f for f in measure_flags_given(args) if f not in allowed]
+    if other:
+        raise InvalidInputError(
+            other[0], "does not apply to --mode snp:igvm: the IGVM file holds the firmware, kernel and VMSAs"
+        )
+    if args.tik is not None or args.dump_vmsa and is_sweep(args.vcpus):
+        raise InvalidInputError("--tik" if args.tik else "--dump-vmsa", "does not apply here")
+    f = open_igvm(args.igvm, "--igvm")
+    if args.check_kvm:
+        findings = lint_igvm(f, check_kvm_only=True)
+        for finding in findings:
+            sys.stderr.write(f"snpmeasure measure: error: {finding.line()}\n")
+        if findings:
+            return EXIT_CHECK_FAILED
+    if is_sweep(args.vcpus):
+        from ..measurement import parse_vcpu_counts
+
+        if args.trace:
+            raise InvalidInputError("--vcpus", "a range or list of counts does not combine with --trace")
+        counts = parse_vcpu_counts(args.vcpus)
+        digests = sweep_igvm(f, counts, profile=args.profile or "igvmmeasure", native_zero=args.native_zero)
+        base = measure_igvm(
+            f, profile=args.profile, native_zero=args.native_zero, vcpus=counts[0], describe_inputs=True
+        )
+        records = []
+        for n, digest in digests.items():
+            base.digest, base.vcpus = digest, n
+            records.append(base.to_json())
+        if args.json:
+            emit_json(records)
+        else:
+            for r in records:
+                text = r["measurement_base64"] if args.output_format == "base64" else r["measurement"]
+                print(f"{r['vcpus']}\t{'Calculated SEV_SNP guest measurement: ' if args.verbose else ''}{text}")
+        return EXIT_OK
+    m = measure_igvm(
+        f,
+        profile=args.profile,
+        native_zero=args.native_zero,
+        vcpus=single_vcpus(args.vcpus),
+        trace=args.trace,
+        threads=args.threads,
+        describe_inputs=args.json,
+    )
+    for message in m.warnings:
+        warn("measure", message)
+    if args.dump_vmsa:
+        import os
+
+        names = [f"vmsa{i}.bin" for i in range(len(m.vmsas))]
+        existing = [n for n in names if os.path.exists(n)]
+        if existing and not args.force:
+            raise InvalidInputError("--dump-vmsa", f"{existing[0]} exists; add --force to overwrite")
+        for name, page in zip(names, m.vmsas):
+            with open(name, "wb") as out_file:
+                out_file.write(page)
+    failures = [] if m.id_block_check is None or args.ignore_id_block else m.id_block_check.failures()
+    if args.json:
+        emit_json(m.to_json())
+    else:
+        if m.trace is not None:
+            for entry in m.trace:
+                print(entry.line())
+        text = m.base64() if args.output_format == "base64" else m.hex()
+        print(f"Calculated SEV_SNP guest measurement: {text}" if args.verbose else text)
+    for failure in failures:
+        sys.stderr.write(f"snpmeasure measure: error: {failure} (--ignore-id-block measures regardless)\n")
+    return EXIT_CHECK_FAILED if failures else EXIT_OK
 
 
 def _measure_sweep(args: argparse.Namespace) -> int:

@@ -1,0 +1,792 @@
+"""IGVM files: the parser and the writer.
+
+An IGVM file (Independent Guest Virtual Machine format, microsoft/igvm) describes a guest's initial
+memory and processor state: a fixed header, the variable headers (type-length-value records in
+three sections: platforms, initialization, directives) and the file data the directives point
+into by absolute file offset. Layouts are the igvm crate's ``igvm_defs`` (docs/reference/igvm.md
+§1, which cites each); all little-endian.
+
+Hostile files are expected: the header count and every length are checked against the file size
+before anything is allocated, every offset must lie inside the file, and every malformation is an
+:class:`IgvmError` naming the header index, its type and its file offset. A file is read with
+``mmap`` (:meth:`IgvmFile.load`) and page data reaches the digest core as ``memoryview`` slices of
+the mapping, never copied.
+
+The writer (:meth:`IgvmFile.to_bytes`, :class:`IgvmBuilder`) lays out file data itself, one blob
+per distinct content (as the crate's serializer does), and writes format version 1.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+import zlib
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, ClassVar, Dict, Iterator, List, Optional, Tuple, Type, TypeVar, Union
+
+from .errors import IgvmError, InputFileError, show
+
+PAGE = 4096
+HUGE_PAGE = 2 << 20
+MAGIC = 0x4D564749  # "IGVM"
+
+# ---- header types (igvm_defs IgvmVariableHeaderType; docs/reference/igvm.md §1.2) ------------------
+VHT_SUPPORTED_PLATFORM = 0x1
+VHT_GUEST_POLICY = 0x101
+VHT_RELOCATABLE_REGION = 0x102
+VHT_PAGE_TABLE_RELOCATION_REGION = 0x103
+VHT_CORIM_DOCUMENT = 0x104
+VHT_CORIM_SIGNATURE = 0x105
+VHT_CCA_POLICY = 0x106
+VHT_PARAMETER_AREA = 0x301
+VHT_PAGE_DATA = 0x302
+VHT_PARAMETER_INSERT = 0x303
+VHT_VP_CONTEXT = 0x304
+VHT_REQUIRED_MEMORY = 0x305
+VHT_SHARED_BOUNDARY_GPA = 0x306  # reserved (removed)
+VHT_VP_COUNT_PARAMETER = 0x307
+VHT_SRAT = 0x308
+VHT_MADT = 0x309
+VHT_MMIO_RANGES = 0x30A
+VHT_SNP_ID_BLOCK = 0x30B
+VHT_MEMORY_MAP = 0x30C
+VHT_ERROR_RANGE = 0x30D
+VHT_COMMAND_LINE = 0x30E
+VHT_SLIT = 0x30F
+VHT_PPTT = 0x310
+VHT_VBS_MEASUREMENT = 0x311
+VHT_DEVICE_TREE = 0x312
+VHT_ENVIRONMENT_INFO = 0x313
+
+#: Every header type this module knows, by name (as the igvm crate names them).
+HEADER_NAMES: Dict[int, str] = {
+    VHT_SUPPORTED_PLATFORM: "SUPPORTED_PLATFORM",
+    VHT_GUEST_POLICY: "GUEST_POLICY",
+    VHT_RELOCATABLE_REGION: "RELOCATABLE_REGION",
+    VHT_PAGE_TABLE_RELOCATION_REGION: "PAGE_TABLE_RELOCATION_REGION",
+    VHT_CORIM_DOCUMENT: "CORIM_DOCUMENT",
+    VHT_CORIM_SIGNATURE: "CORIM_SIGNATURE",
+    VHT_CCA_POLICY: "CCA_POLICY",
+    VHT_PARAMETER_AREA: "PARAMETER_AREA",
+    VHT_PAGE_DATA: "PAGE_DATA",
+    VHT_PARAMETER_INSERT: "PARAMETER_INSERT",
+    VHT_VP_CONTEXT: "VP_CONTEXT",
+    VHT_REQUIRED_MEMORY: "REQUIRED_MEMORY",
+    VHT_SHARED_BOUNDARY_GPA: "SHARED_BOUNDARY_GPA",
+    VHT_VP_COUNT_PARAMETER: "VP_COUNT_PARAMETER",
+    VHT_SRAT: "SRAT",
+    VHT_MADT: "MADT",
+    VHT_MMIO_RANGES: "MMIO_RANGES",
+    VHT_SNP_ID_BLOCK: "SNP_ID_BLOCK",
+    VHT_MEMORY_MAP: "MEMORY_MAP",
+    VHT_ERROR_RANGE: "ERROR_RANGE",
+    VHT_COMMAND_LINE: "COMMAND_LINE",
+    VHT_SLIT: "SLIT",
+    VHT_PPTT: "PPTT",
+    VHT_VBS_MEASUREMENT: "VBS_MEASUREMENT",
+    VHT_DEVICE_TREE: "DEVICE_TREE",
+    VHT_ENVIRONMENT_INFO: "ENVIRONMENT_INFO",
+}
+
+#: The parameter directives (IGVM_VHS_PARAMETER: a loader writes host data into an area).
+PARAMETER_TYPES = (
+    VHT_VP_COUNT_PARAMETER,
+    VHT_SRAT,
+    VHT_MADT,
+    VHT_MMIO_RANGES,
+    VHT_MEMORY_MAP,
+    VHT_COMMAND_LINE,
+    VHT_SLIT,
+    VHT_PPTT,
+    VHT_DEVICE_TREE,
+    VHT_ENVIRONMENT_INFO,
+)
+
+# Sections and the ranges of their types (docs/reference/igvm.md §1.2): platform, initialization, directive.
+SECTIONS = (("platform", 0x1, 0x100), ("initialization", 0x101, 0x200), ("directive", 0x301, 0x400))
+
+# SUPPORTED_PLATFORM platform_type values
+PLATFORM_NATIVE, PLATFORM_VSM_ISOLATION, PLATFORM_SEV_SNP, PLATFORM_TDX = 0, 1, 2, 3
+PLATFORM_SEV, PLATFORM_SEV_ES, PLATFORM_CCA = 4, 5, 6
+PLATFORM_NAMES = {0: "NATIVE", 1: "VSM_ISOLATION", 2: "SEV_SNP", 3: "TDX", 4: "SEV", 5: "SEV_ES", 6: "CCA"}
+
+# PAGE_DATA flags and data types (IgvmPageDataFlags, IgvmPageDataType)
+FLAG_IS_2MB_PAGE = 1 << 0
+FLAG_UNMEASURED = 1 << 1
+FLAG_SHARED = 1 << 2
+_KNOWN_FLAGS = FLAG_IS_2MB_PAGE | FLAG_UNMEASURED | FLAG_SHARED
+DATA_NORMAL, DATA_SECRETS, DATA_CPUID_DATA, DATA_CPUID_XF = 0, 1, 2, 3
+DATA_TYPE_NAMES = {0: "NORMAL", 1: "SECRETS", 2: "CPUID_DATA", 3: "CPUID_XF"}
+
+_FIXED_V1 = struct.Struct("<6I")  # magic, format_version, vh offset, vh size, total size, checksum
+_FIXED_V2 = struct.Struct("<8I")  # + architecture, page_size
+_TLV = struct.Struct("<II")
+
+
+def _align8(n: int) -> int:
+    return (n + 7) & ~7
+
+
+# ---- the headers, one typed class each ----------------------------------------------------------
+
+H = TypeVar("H", bound="IgvmHeader")
+
+
+@dataclass(frozen=True)
+class IgvmHeader:
+    """A variable header. Subclasses name their fields in the order of the body's layout (``LAYOUT``,
+    a :mod:`struct` format); :meth:`from_body` and :meth:`to_body` convert."""
+
+    TYPE: ClassVar[int] = -1
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("")
+
+    @property
+    def header_type(self) -> int:
+        """The header's type code."""
+        return self.TYPE
+
+    @property
+    def type_name(self) -> str:
+        """The igvm crate's name of the type (``PAGE_DATA``), or its hex code."""
+        return HEADER_NAMES.get(self.header_type, f"{self.header_type:#x}")
+
+    @classmethod
+    def from_body(cls: Type[H], body: bytes, where: str) -> H:
+        """Parse a body of exactly ``LAYOUT.size`` bytes (``where`` names it in errors)."""
+        if len(body) != cls.LAYOUT.size:
+            raise IgvmError(where, f"body is {len(body)} bytes; a {HEADER_NAMES[cls.TYPE]} has {cls.LAYOUT.size}")
+        return cls(*cls.LAYOUT.unpack(body))
+
+    def to_body(self) -> bytes:
+        """The body bytes."""
+        return self.LAYOUT.pack(*(getattr(self, f.name) for f in fields(self)))
+
+    def to_json(self) -> Dict[str, Any]:
+        """The header as JSON: its type, then its fields (numbers as they are, bytes as hex)."""
+        out: Dict[str, Any] = {"type": self.type_name}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = value.hex() if isinstance(value, bytes) else value
+        return out
+
+
+@dataclass(frozen=True)
+class SupportedPlatform(IgvmHeader):
+    """IGVM_VHS_SUPPORTED_PLATFORM (16 bytes): a platform the file supports; its
+    ``compatibility_mask`` (one bit) selects the directives that apply to it."""
+
+    TYPE: ClassVar[int] = VHT_SUPPORTED_PLATFORM
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<IBBHQ")
+    compatibility_mask: int
+    highest_vtl: int
+    platform_type: int
+    platform_version: int
+    shared_gpa_boundary: int
+
+
+@dataclass(frozen=True)
+class GuestPolicy(IgvmHeader):
+    """IGVM_VHS_GUEST_POLICY (16 bytes): for SEV-SNP, the SNP guest policy of LAUNCH_START."""
+
+    TYPE: ClassVar[int] = VHT_GUEST_POLICY
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<QII")
+    policy: int
+    compatibility_mask: int
+    reserved: int = 0
+
+
+@dataclass(frozen=True)
+class RelocatableRegion(IgvmHeader):
+    """IGVM_VHS_RELOCATABLE_REGION (48 bytes)."""
+
+    TYPE: ClassVar[int] = VHT_RELOCATABLE_REGION
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<IHBBQQQQQ")
+    compatibility_mask: int
+    vp_index: int
+    vtl: int
+    flags: int
+    relocation_alignment: int
+    relocation_region_gpa: int
+    relocation_region_size: int
+    minimum_relocation_gpa: int
+    maximum_relocation_gpa: int
+
+
+@dataclass(frozen=True)
+class PageTableRelocationRegion(IgvmHeader):
+    """IGVM_VHS_PAGE_TABLE_RELOCATION (32 bytes)."""
+
+    TYPE: ClassVar[int] = VHT_PAGE_TABLE_RELOCATION_REGION
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<IHBBQQQ")
+    compatibility_mask: int
+    vp_index: int
+    vtl: int
+    reserved: int
+    gpa: int
+    size: int
+    used_size: int
+
+
+@dataclass(frozen=True)
+class ParameterArea(IgvmHeader):
+    """IGVM_VHS_PARAMETER_AREA (16 bytes): an area the loader fills with parameters; no mask.
+    ``file_offset`` 0 means the area starts zeroed."""
+
+    TYPE: ClassVar[int] = VHT_PARAMETER_AREA
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<QII")
+    number_of_bytes: int
+    parameter_area_index: int
+    file_offset: int = 0
+
+
+@dataclass(frozen=True)
+class PageData(IgvmHeader):
+    """IGVM_VHS_PAGE_DATA (24 bytes): one page imported at ``gpa``; ``file_offset`` 0 is a page
+    of zeros, otherwise 4096 bytes of file data (the crate reads exactly 4 KiB, even for a 2 MiB
+    page). ``flags``: bit 0 IS_2MB_PAGE, bit 1 UNMEASURED, bit 2 SHARED; ``data_type``: 0 NORMAL,
+    1 SECRETS, 2 CPUID_DATA, 3 CPUID_XF."""
+
+    TYPE: ClassVar[int] = VHT_PAGE_DATA
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<QIIIHH")
+    gpa: int
+    compatibility_mask: int
+    file_offset: int = 0
+    flags: int = 0
+    data_type: int = DATA_NORMAL
+    reserved: int = 0
+
+    @property
+    def size(self) -> int:
+        """The page's size: 2 MiB with IS_2MB_PAGE, else 4 KiB."""
+        return HUGE_PAGE if self.flags & FLAG_IS_2MB_PAGE else PAGE
+
+
+@dataclass(frozen=True)
+class ParameterInsert(IgvmHeader):
+    """IGVM_VHS_PARAMETER_INSERT (16 bytes): the parameter area ``parameter_area_index`` is
+    imported at ``gpa`` as unmeasured pages."""
+
+    TYPE: ClassVar[int] = VHT_PARAMETER_INSERT
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<QII")
+    gpa: int
+    compatibility_mask: int
+    parameter_area_index: int
+
+
+@dataclass(frozen=True)
+class VpContext(IgvmHeader):
+    """IGVM_VHS_VP_CONTEXT (20 bytes, padded to 24): for SEV-SNP, a 4 KiB VMSA at ``file_offset``
+    to be placed at ``gpa`` for vCPU ``vp_index``."""
+
+    TYPE: ClassVar[int] = VHT_VP_CONTEXT
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<QIIHH")
+    gpa: int
+    compatibility_mask: int
+    file_offset: int
+    vp_index: int = 0
+    reserved: int = 0
+
+    @classmethod
+    def from_body(cls, body: bytes, where: str) -> VpContext:
+        # Written as 20 bytes, or 24 with the struct's padding (zero).
+        if len(body) == 24 and body[20:] == bytes(4):
+            body = body[:20]
+        return super().from_body(body, where)
+
+
+@dataclass(frozen=True)
+class RequiredMemory(IgvmHeader):
+    """IGVM_VHS_REQUIRED_MEMORY (24 bytes): memory the guest needs; not measured."""
+
+    TYPE: ClassVar[int] = VHT_REQUIRED_MEMORY
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<QIIII")
+    gpa: int
+    compatibility_mask: int
+    number_of_bytes: int
+    flags: int = 0
+    reserved: int = 0
+
+
+@dataclass(frozen=True)
+class Parameter(IgvmHeader):
+    """IGVM_VHS_PARAMETER (8 bytes), for every parameter type (VP_COUNT, MEMORY_MAP, COMMAND_LINE,
+    MADT, ...): the loader writes that information into area ``parameter_area_index`` at
+    ``byte_offset``. Unmeasured; no mask."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<II")
+    kind: int
+    parameter_area_index: int
+    byte_offset: int
+
+    @property
+    def header_type(self) -> int:
+        return self.kind
+
+    @classmethod
+    def parse(cls, kind: int, body: bytes, where: str) -> Parameter:
+        """Parse the 8-byte body of parameter type ``kind``."""
+        if len(body) != cls.LAYOUT.size:
+            raise IgvmError(where, f"body is {len(body)} bytes; a parameter directive has {cls.LAYOUT.size}")
+        return cls(kind, *cls.LAYOUT.unpack(body))
+
+    def to_body(self) -> bytes:
+        return self.LAYOUT.pack(self.parameter_area_index, self.byte_offset)
+
+
+@dataclass(frozen=True)
+class SnpIdBlock(IgvmHeader):
+    """IGVM_VHS_SNP_ID_BLOCK (696 bytes): the ID block and its signatures, which a loader turns
+    into SNP_LAUNCH_FINISH's ID block and ID authentication structure. Signatures are ``r ‖ s``
+    (72 little-endian bytes each); public keys are ``curve u32 ‖ reserved u32 ‖ qx[72] ‖ qy[72]``.
+    ``author_key_enabled`` is 0 or 1."""
+
+    TYPE: ClassVar[int] = VHT_SNP_ID_BLOCK
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<IB3s48s16s16sIIII144s152s144s152s")
+    compatibility_mask: int
+    author_key_enabled: int
+    reserved: bytes
+    ld: bytes
+    family_id: bytes
+    image_id: bytes
+    version: int
+    guest_svn: int
+    id_key_algorithm: int
+    author_key_algorithm: int
+    id_key_signature: bytes
+    id_public_key: bytes
+    author_key_signature: bytes
+    author_public_key: bytes
+
+
+@dataclass(frozen=True)
+class ErrorRange(IgvmHeader):
+    """IGVM_VHS_ERROR_RANGE (16 bytes): shared memory for the guest's error reports; not measured."""
+
+    TYPE: ClassVar[int] = VHT_ERROR_RANGE
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<QII")
+    gpa: int
+    compatibility_mask: int
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class CorimData(IgvmHeader):
+    """IGVM_VHS_CORIM_DATA (16 bytes), for a CoRIM document (0x104) or its signature (0x105)."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<IIII")
+    kind: int
+    compatibility_mask: int
+    file_offset: int
+    size_bytes: int
+    reserved: int = 0
+
+    @property
+    def header_type(self) -> int:
+        return self.kind
+
+    @classmethod
+    def parse(cls, kind: int, body: bytes, where: str) -> CorimData:
+        """Parse the 16-byte body of a CoRIM header of type ``kind``."""
+        if len(body) != cls.LAYOUT.size:
+            raise IgvmError(where, f"body is {len(body)} bytes; a CoRIM header has {cls.LAYOUT.size}")
+        return cls(kind, *cls.LAYOUT.unpack(body))
+
+    def to_body(self) -> bytes:
+        return self.LAYOUT.pack(self.compatibility_mask, self.file_offset, self.size_bytes, self.reserved)
+
+
+@dataclass(frozen=True)
+class RawHeader(IgvmHeader):
+    """A header of a known range whose body this module does not interpret (CCA policy, VBS
+    measurement, the removed SHARED_BOUNDARY_GPA, a type newer than this module), kept as bytes."""
+
+    kind: int
+    body: bytes = field(repr=False)
+
+    @property
+    def header_type(self) -> int:
+        return self.kind
+
+    def to_body(self) -> bytes:
+        return self.body
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"type": self.type_name, "body": self.body.hex()}
+
+
+_FIXED_TYPES: Dict[int, Type[IgvmHeader]] = {
+    cls.TYPE: cls
+    for cls in (
+        SupportedPlatform,
+        GuestPolicy,
+        RelocatableRegion,
+        PageTableRelocationRegion,
+        ParameterArea,
+        PageData,
+        ParameterInsert,
+        VpContext,
+        RequiredMemory,
+        SnpIdBlock,
+        ErrorRange,
+    )
+}
+
+
+def _section_of(kind: int) -> Optional[int]:
+    for i, (_, lo, hi) in enumerate(SECTIONS):
+        if lo <= kind <= hi:
+            return i
+    return None
+
+
+# ---- the file ---------------------------------------------------------------------------------------
+
+Buffer = Union[bytes, bytearray, memoryview, mmap.mmap]
+
+
+class IgvmFile:
+    """A parsed IGVM file: its headers as typed objects, in file order, over the file's bytes.
+
+    :meth:`load` maps a file (no copy); :meth:`from_bytes` takes any buffer. :meth:`data_of`
+    gives a header's file data as a ``memoryview`` of that buffer. :meth:`to_bytes` writes the
+    file anew (format version 1, file data laid out by this module).
+    """
+
+    def __init__(self, data: Buffer, *, name: str = "igvm") -> None:
+        if not isinstance(name, str):
+            raise IgvmError("name", f"must be a str, got {type(name).__name__}")
+        if not isinstance(data, (bytes, bytearray, memoryview, mmap.mmap)):
+            raise IgvmError(name, f"must be bytes, bytearray, memoryview or mmap, got {type(data).__name__}")
+        view = memoryview(data)
+        if view.ndim != 1 or view.itemsize != 1:
+            view = view.cast("B")
+        self.name = name
+        self._data = data
+        self._view = view
+        self.headers: List[IgvmHeader] = []
+        #: Each header's file offset (of its type field), parallel to :attr:`headers`.
+        self.offsets: List[int] = []
+        self._parse()
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike[str]], *, field_name: str = "igvm") -> IgvmFile:
+        """Map the file read-only and parse it."""
+        from ._files import check_path
+        from .images import map_file
+
+        name = check_path(field_name, path)
+        return cls(map_file(path, field_name), name=name)
+
+    @classmethod
+    def from_bytes(cls, data: Buffer, *, name: str = "igvm") -> IgvmFile:
+        """Parse an IGVM file held in memory."""
+        return cls(data, name=name)
+
+    # ---- parsing ------------------------------------------------------------------------------
+    def _fail(self, offset: int, rule: str) -> IgvmError:
+        return IgvmError(f"{self.name}: fixed header at file offset {offset:#x}", rule)
+
+    def _parse(self) -> None:
+        v = self._view
+        size = len(v)
+        if size < _FIXED_V1.size:
+            raise self._fail(0, f"the file is {size} bytes, shorter than the {_FIXED_V1.size}-byte fixed header")
+        magic, version, vh_off, vh_size, total, checksum = _FIXED_V1.unpack_from(v, 0)
+        if magic != MAGIC:
+            raise self._fail(0, f"magic is {magic:#010x}, not 0x4d564749 ('IGVM'): this is no IGVM file")
+        if version not in (1, 2):
+            raise self._fail(4, f"format_version is {version}; versions 1 and 2 are defined")
+        fixed = _FIXED_V2 if version == 2 else _FIXED_V1
+        if size < fixed.size:
+            raise self._fail(0, f"the file is {size} bytes, shorter than the version-2 fixed header ({fixed.size})")
+        self.format_version = version
+        self.architecture = 0
+        self.page_size = PAGE
+        if version == 2:
+            _, _, _, _, _, _, self.architecture, self.page_size = _FIXED_V2.unpack_from(v, 0)
+            if self.architecture not in (0, 1):
+                raise self._fail(24, f"architecture is {self.architecture}; 0 (x64) and 1 (AArch64) are defined")
+            if self.page_size != PAGE:
+                raise self._fail(28, f"page_size is {self.page_size}; only 4096 is supported")
+        if total != size:
+            raise self._fail(
+                16, f"total_file_size is {total:#x}, but the file is {size:#x} bytes (truncated or padded)"
+            )
+        if vh_off < fixed.size or vh_off % 8:
+            raise self._fail(8, f"variable_header_offset {vh_off:#x} must be 8-aligned and at least {fixed.size:#x}")
+        if vh_off + vh_size > size:
+            raise self._fail(
+                12, f"the variable headers ({vh_off:#x} + {vh_size:#x}) run past the end of the file ({size:#x})"
+            )
+        crc = zlib.crc32(bytes(v[:20]) + bytes(4) + bytes(v[24 : fixed.size]))  # the checksum field as zero
+        crc = zlib.crc32(v[vh_off : vh_off + vh_size], crc)
+        if crc != checksum:
+            raise self._fail(20, f"checksum is {checksum:#010x}, but the CRC32 of the headers is {crc:#010x}")
+        self.checksum = checksum
+        self.data_start = vh_off + vh_size
+        self._parse_headers(vh_off, vh_off + vh_size)
+
+    def _parse_headers(self, start: int, end: int) -> None:
+        v = self._view
+        size = len(v)
+        section = 0
+        off = start
+        index = 0
+        areas: Dict[int, ParameterArea] = {}
+        while off < end:  # every header takes at least 8 bytes: at most (end - start) / 8 iterations
+            if end - off < _TLV.size:
+                raise IgvmError(
+                    f"{self.name}: header {index} at file offset {off:#x}",
+                    f"only {end - off} bytes remain in the variable headers, less than a type and length",
+                )
+            kind, length = _TLV.unpack_from(v, off)
+            name = HEADER_NAMES.get(kind, f"type {kind:#x}")
+            where = f"{self.name}: header {index} ({name}, {kind:#x}) at file offset {off:#x}"
+            if length > end - off - _TLV.size:
+                raise IgvmError(where, f"length {length:#x} runs past the end of the variable headers ({end:#x})")
+            sec = _section_of(kind)
+            if sec is None:
+                raise IgvmError(
+                    where,
+                    "type is outside the platform (0x1-0x100), initialization (0x101-0x200) and directive "
+                    "(0x301-0x400) ranges" + (" (the 'optional' bit 31 is not honoured)" if kind >> 31 else ""),
+                )
+            if sec < section:
+                raise IgvmError(
+                    where, f"a {SECTIONS[sec][0]} header after a {SECTIONS[section][0]} header: sections go in order"
+                )
+            section = sec
+            body = bytes(v[off + _TLV.size : off + _TLV.size + length])
+            header = self._header(kind, body, where)
+            self._check(header, where, size, areas)
+            if isinstance(header, ParameterArea):
+                areas[header.parameter_area_index] = header
+            self.headers.append(header)
+            self.offsets.append(off)
+            off += _align8(_TLV.size + length)
+            index += 1
+
+    @staticmethod
+    def _header(kind: int, body: bytes, where: str) -> IgvmHeader:
+        cls = _FIXED_TYPES.get(kind)
+        if cls is not None:
+            return cls.from_body(body, where)
+        if kind in PARAMETER_TYPES:
+            return Parameter.parse(kind, body, where)
+        if kind in (VHT_CORIM_DOCUMENT, VHT_CORIM_SIGNATURE):
+            return CorimData.parse(kind, body, where)
+        return RawHeader(kind, body)
+
+    def _check(self, h: IgvmHeader, where: str, size: int, areas: Dict[int, ParameterArea]) -> None:
+        """Per-header rules: masks, alignment, data inside the file's data section."""
+
+        def data_in_file(offset: int, length: int, what: str) -> None:
+            if offset and not (self.data_start <= offset and offset + length <= size):
+                raise IgvmError(
+                    where,
+                    f"{what} at file offset {offset:#x} (+{length:#x}) is outside the file data "
+                    f"({self.data_start:#x}..{size:#x})",
+                )
+
+        def aligned(gpa: int, align: int, length: int) -> None:
+            if gpa % align:
+                raise IgvmError(where, f"gpa {gpa:#x} is not {align:#x}-aligned")
+            if gpa + length > 1 << 64:
+                raise IgvmError(where, f"gpa {gpa:#x} + {length:#x} passes the 64-bit address space")
+
+        if isinstance(h, SupportedPlatform):
+            if bin(h.compatibility_mask).count("1") != 1:
+                raise IgvmError(where, f"compatibility_mask {h.compatibility_mask:#x} must have exactly one bit set")
+            if h.platform_type not in PLATFORM_NAMES:
+                raise IgvmError(where, f"platform_type {h.platform_type} is not defined (0..6)")
+            if any(p.compatibility_mask == h.compatibility_mask for p in self.platforms):
+                raise IgvmError(where, f"compatibility_mask {h.compatibility_mask:#x} is already another platform's")
+        elif isinstance(h, PageData):
+            if h.flags & ~_KNOWN_FLAGS:
+                raise IgvmError(where, f"flags {h.flags:#x} has bits outside IS_2MB_PAGE, UNMEASURED and SHARED")
+            if h.data_type not in DATA_TYPE_NAMES:
+                raise IgvmError(where, f"data_type {h.data_type} is not defined (0..3)")
+            if h.reserved:
+                raise IgvmError(where, f"reserved is {h.reserved:#x}, must be 0")
+            aligned(h.gpa, h.size, h.size)
+            data_in_file(h.file_offset, PAGE, "the page's data")
+        elif isinstance(h, VpContext):
+            aligned(h.gpa, PAGE, PAGE)
+            if not h.file_offset:
+                raise IgvmError(where, "file_offset is 0: a VP context needs its data")
+            data_in_file(h.file_offset, PAGE, "the VP context")
+        elif isinstance(h, ParameterArea):
+            if not h.number_of_bytes or h.number_of_bytes % PAGE:
+                raise IgvmError(where, f"number_of_bytes {h.number_of_bytes:#x} must be a non-zero multiple of 4096")
+            if h.parameter_area_index in areas:
+                raise IgvmError(where, f"parameter area {h.parameter_area_index} is declared twice")
+            data_in_file(h.file_offset, h.number_of_bytes, "the area's initial data")
+        elif isinstance(h, (ParameterInsert, Parameter)):
+            area = areas.get(h.parameter_area_index)
+            if area is None:
+                raise IgvmError(where, f"parameter area {h.parameter_area_index} is not declared before it")
+            if isinstance(h, ParameterInsert):
+                aligned(h.gpa, PAGE, area.number_of_bytes)
+            elif h.byte_offset >= area.number_of_bytes:
+                raise IgvmError(
+                    where, f"byte_offset {h.byte_offset:#x} is outside the area ({area.number_of_bytes:#x})"
+                )
+        elif isinstance(h, RequiredMemory):
+            aligned(h.gpa, PAGE, h.number_of_bytes)
+        elif isinstance(h, ErrorRange):
+            aligned(h.gpa, 1, h.size_bytes)
+        elif isinstance(h, CorimData):
+            data_in_file(h.file_offset, h.size_bytes, "the CoRIM data")
+        elif isinstance(h, SnpIdBlock):
+            if h.author_key_enabled not in (0, 1):
+                raise IgvmError(where, f"author_key_enabled is {h.author_key_enabled}, must be 0 or 1")
+
+    # ---- views ---------------------------------------------------------------------------------
+    @property
+    def platforms(self) -> List[SupportedPlatform]:
+        """The SUPPORTED_PLATFORM headers."""
+        return [h for h in self.headers if isinstance(h, SupportedPlatform)]
+
+    def platform(self, platform_type: int = PLATFORM_SEV_SNP) -> Optional[SupportedPlatform]:
+        """The platform header of a type (default SEV-SNP), or None."""
+        return next((p for p in self.platforms if p.platform_type == platform_type), None)
+
+    def directives(self) -> Iterator[Tuple[int, IgvmHeader]]:
+        """(header index, header) of every directive header, in file order."""
+        for i, h in enumerate(self.headers):
+            if _section_of(h.header_type) == 2:
+                yield i, h
+
+    def data_of(self, header: IgvmHeader, index: Optional[int] = None) -> Optional[memoryview]:
+        """The file data a header points at (4 KiB for PAGE_DATA and VP_CONTEXT, the area for a
+        PARAMETER_AREA, the CoRIM blob), as a view of the file; None when it has none."""
+        offset = getattr(header, "file_offset", 0)
+        if not offset:
+            return None
+        if isinstance(header, ParameterArea):
+            length = header.number_of_bytes
+        elif isinstance(header, CorimData):
+            length = header.size_bytes
+        else:
+            length = PAGE
+        return self._view[offset : offset + length]
+
+    @property
+    def data(self) -> memoryview:
+        """The whole file."""
+        return self._view
+
+    def __repr__(self) -> str:
+        return f"IgvmFile({show(self.name)}, version {self.format_version}, {len(self.headers)} headers)"
+
+    # ---- writing -------------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        """The file written anew: version 1, headers in this order, file data laid out afresh
+        (identical blobs once). Parsing the result gives equal headers but for file offsets."""
+        builder = IgvmBuilder()
+        for h in self.headers:
+            builder.add(h, self.data_of(h))
+        return builder.to_bytes()
+
+
+class IgvmBuilder:
+    """Writes an IGVM file: headers in order (they must respect the section order), each with
+    its data when it has any. File offsets in the headers given are ignored and set by the
+    layout: the data follows the headers, every blob 4 KiB-aligned, identical blobs stored once."""
+
+    def __init__(self) -> None:
+        self._items: List[Tuple[IgvmHeader, Optional[bytes]]] = []
+
+    def add(self, header: IgvmHeader, data: Optional[Union[bytes, bytearray, memoryview]] = None) -> IgvmBuilder:
+        """Append a header (and the data it points at: a page for PAGE_DATA and VP_CONTEXT, the
+        area's initial contents for a PARAMETER_AREA, the blob of a CoRIM header)."""
+        if not isinstance(header, IgvmHeader):
+            raise IgvmError("header", f"must be an IgvmHeader, got {type(header).__name__}")
+        raw = None if data is None else bytes(data)
+        if raw is not None:
+            if not hasattr(header, "file_offset"):
+                raise IgvmError("data", f"a {header.type_name} header carries no file data")
+            want = (
+                header.number_of_bytes
+                if isinstance(header, ParameterArea)
+                else header.size_bytes
+                if isinstance(header, CorimData)
+                else PAGE
+            )
+            if len(raw) != want:
+                raise IgvmError("data", f"a {header.type_name} carries {want} bytes of data, got {len(raw)}")
+        self._items.append((header, raw))
+        return self
+
+    def to_bytes(self) -> bytes:
+        """The file: fixed header (v1, CRC32 over the headers), variable headers, file data."""
+        vh_off = _FIXED_V1.size
+        bodies = []
+        for h, _ in self._items:
+            body = h.to_body()
+            bodies.append((h.header_type, len(body)))
+        vh_size = sum(_align8(_TLV.size + n) for _, n in bodies)
+        data_start = (vh_off + vh_size + PAGE - 1) // PAGE * PAGE
+        blobs: Dict[bytes, int] = {}
+        layout = bytearray()
+        headers: List[IgvmHeader] = []
+        for h, raw in self._items:
+            if raw is not None:
+                offset = blobs.get(raw)
+                if offset is None:
+                    offset = data_start + len(layout)
+                    blobs[raw] = offset
+                    layout += raw
+                    layout += bytes(-len(layout) % PAGE)
+                h = replace(h, file_offset=offset)  # type: ignore[call-arg]
+            elif hasattr(h, "file_offset") and not isinstance(h, VpContext):
+                h = replace(h, file_offset=0)  # type: ignore[call-arg]  # no data: zeros (or none)
+            headers.append(h)
+        out = bytearray(data_start)
+        off = vh_off
+        for h in headers:
+            body = h.to_body()
+            _TLV.pack_into(out, off, h.header_type, len(body))
+            out[off + _TLV.size : off + _TLV.size + len(body)] = body
+            off += _align8(_TLV.size + len(body))
+        if not layout:
+            layout = bytearray(PAGE)  # the crate refuses a file whose file data is empty
+        out += layout
+        _FIXED_V1.pack_into(out, 0, MAGIC, 1, vh_off, vh_size, len(out), 0)
+        crc = zlib.crc32(out[: vh_off + vh_size])
+        struct.pack_into("<I", out, 20, crc)
+        return bytes(out)
+
+
+def is_igvm(path: Union[str, os.PathLike[str]]) -> bool:
+    """Whether a file starts with the IGVM magic (for refusing one where firmware is expected)."""
+    from ._files import read_input
+
+    try:
+        return read_input("path", path, 4) == struct.pack("<I", MAGIC)
+    except InputFileError:
+        return False
+
+
+__all__ = [
+    "IgvmFile",
+    "IgvmBuilder",
+    "IgvmHeader",
+    "SupportedPlatform",
+    "GuestPolicy",
+    "RelocatableRegion",
+    "PageTableRelocationRegion",
+    "ParameterArea",
+    "PageData",
+    "ParameterInsert",
+    "VpContext",
+    "RequiredMemory",
+    "Parameter",
+    "SnpIdBlock",
+    "ErrorRange",
+    "CorimData",
+    "RawHeader",
+    "HEADER_NAMES",
+    "is_igvm",
+]

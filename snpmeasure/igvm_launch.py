@@ -1,0 +1,1008 @@
+"""IGVM launches: what each loader turns an IGVM file into, as SNP launch commands.
+
+Three tools measure an IGVM file, and they disagree (docs/reference/igvm.md §2, §2.3). Each is a
+named model, an :class:`IgvmProfile` of data, never a guess:
+
+- ``igvmmeasure`` (coconut-svsm's tool; the default): directives in file order, zero pages as
+  NORMAL pages of zeros, SHARED pages measured by type, one UNMEASURED page per parameter insert,
+  the file's VMSAs at their directive's GPA, a 2 MiB page with data refused (the tool asserts);
+- ``igvm-crate`` (microsoft/igvm ``generate_snp_measurement``): SHARED pages skipped, a 2 MiB page
+  measured as one 4 KiB page, parameter areas measured whole;
+- ``qemu`` (QEMU >= 10 with KVM): page runs queued as QEMU queues them (a parameter insert that
+  follows a run is measured before it), parameter areas whole, 2 MiB pages as 512 pages, and one
+  VMSA per vCPU measured last at 0xFFFFFFFFF000, from the file's VP contexts; files QEMU refuses
+  (unknown headers, a VMSA it cannot load) are refused with QEMU's reason.
+
+``native_zero`` measures pages without data as ZERO pages (GCE's loader) in any model.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
+
+from ._plan import Command
+from .blobs import AmdPublicKey, AmdSignature, IdAuth, IdBlock, KeySource
+from .errors import ConfigError, IgvmError, InvalidInputError, show
+from .firmware import Firmware
+from .igvm import (
+    DATA_CPUID_DATA,
+    DATA_CPUID_XF,
+    DATA_SECRETS,
+    FLAG_IS_2MB_PAGE,
+    FLAG_SHARED,
+    FLAG_UNMEASURED,
+    HEADER_NAMES,
+    PAGE,
+    PARAMETER_TYPES,
+    PLATFORM_SEV_SNP,
+    GuestPolicy,
+    IgvmFile,
+    IgvmHeader,
+    PageData,
+    Parameter,
+    ParameterArea,
+    ParameterInsert,
+    RequiredMemory,
+    SnpIdBlock,
+    SupportedPlatform,
+    VpContext,
+)
+from .pages import VMSA_GPA, PageType
+
+if TYPE_CHECKING:
+    import mmap
+    import os
+
+    from .measurement import Measurement
+
+_ZERO = bytes(PAGE)
+
+
+class IgvmProfile(NamedTuple):
+    """How one loader turns IGVM directives into SNP_LAUNCH_UPDATE commands (docs/reference/igvm.md §2)."""
+
+    name: str
+    description: str
+    source: str
+    #: a 2 MiB PAGE_DATA: "expand" (512 pages; with data refused), "first" (one 4 KiB page),
+    #: "qemu" (512 pages: the 4 KiB of data, then 511 of zeros)
+    huge_pages: str
+    #: SHARED pages: "measure" (by their type) or "skip"
+    shared_pages: str
+    #: PARAMETER_INSERT: "page" (one UNMEASURED page) or "area" (the area's size in pages)
+    parameter_insert: str
+    #: "file" (directive order) or "qemu" (page runs flushed when broken; inserts at once)
+    order: str
+    #: "file" (each VP context's VMSA at its GPA, in file order) or "kvm" (one per vCPU, last,
+    #: at 0xFFFFFFFFF000)
+    vmsas: str
+    #: headers outside the loader's handlers: "ignore" or "refuse"
+    unknown_headers: str
+    #: several GUEST_POLICY headers for the platform: "first" or "last" counts
+    policy: str
+
+    def to_json(self) -> Dict[str, Any]:
+        """The profile as JSON."""
+        return dict(self._asdict())
+
+
+IGVM_PROFILES: Dict[str, IgvmProfile] = {
+    p.name: p
+    for p in (
+        IgvmProfile(
+            "igvmmeasure",
+            "coconut-svsm igvmmeasure: file order, zero pages NORMAL, one page per parameter insert",
+            "coconut-svsm tools/igvmmeasure (docs/reference/igvm.md §2, §2.1)",
+            huge_pages="expand",
+            shared_pages="measure",
+            parameter_insert="page",
+            order="file",
+            vmsas="file",
+            unknown_headers="ignore",
+            policy="first",
+        ),
+        IgvmProfile(
+            "igvm-crate",
+            "microsoft/igvm generate_snp_measurement: SHARED skipped, 2 MiB pages as one page",
+            "microsoft/igvm igvm/src/measurement/snp.rs (docs/reference/igvm.md §2)",
+            huge_pages="first",
+            shared_pages="skip",
+            parameter_insert="area",
+            order="file",
+            vmsas="file",
+            unknown_headers="ignore",
+            policy="first",
+        ),
+        IgvmProfile(
+            "qemu",
+            "QEMU >= 10 with KVM: QEMU's page-run queue, one VMSA per vCPU last at 0xFFFFFFFFF000",
+            "qemu backends/igvm.c, target/i386/sev.c (docs/reference/igvm.md §2, §2.2)",
+            huge_pages="qemu",
+            shared_pages="measure",
+            parameter_insert="area",
+            order="qemu",
+            vmsas="kvm",
+            unknown_headers="refuse",
+            policy="last",
+        ),
+    )
+}
+
+DEFAULT_IGVM_PROFILE = "igvmmeasure"
+
+#: The header types QEMU's IGVM loader has handlers for (backends/igvm.c ``handlers[]``); any
+#: other makes it refuse the file ("Unknown header type").
+QEMU_HANDLED = {
+    0x1,  # SUPPORTED_PLATFORM
+    0x101,  # GUEST_POLICY
+    0x301,  # PARAMETER_AREA
+    0x302,  # PAGE_DATA
+    0x303,  # PARAMETER_INSERT
+    0x304,  # VP_CONTEXT
+    0x305,  # REQUIRED_MEMORY
+    0x307,  # VP_COUNT_PARAMETER
+    0x30B,  # SNP_ID_BLOCK
+    0x30C,  # MEMORY_MAP
+    0x313,  # ENVIRONMENT_INFO
+}
+
+# VMSA fields KVM synchronises from the vCPU state QEMU loads (QEMU check_vmsa_supported; Linux
+# struct sev_es_save_area offsets, docs/reference/firmware-abi.md §7.1): (offset, size). Every
+# other byte of a VP context must be zero for QEMU to load it.
+_VMSA_SYNCED = (
+    (0x000, 0xA0),  # ES, CS, SS, DS, FS, GS, GDTR, LDTR, IDTR, TR
+    (0x0D0, 8),  # EFER
+    (0x148, 8),  # CR4
+    (0x150, 8),  # CR3
+    (0x158, 8),  # CR0
+    (0x160, 8),  # DR7
+    (0x168, 8),  # DR6
+    (0x170, 8),  # RFLAGS
+    (0x178, 8),  # RIP
+    (0x1D8, 8),  # RSP
+    (0x1F8, 8),  # RAX
+    (0x268, 8),  # G_PAT
+    (0x308, 0x78),  # RCX, RDX, RBX, (reserved), RBP, RSI, RDI, R8-R15
+    (0x3B0, 8),  # SEV_FEATURES
+    (0x3E8, 8),  # XCR0
+    (0x408, 4),  # MXCSR
+    (0x410, 2),  # X87 FCW
+)
+_OFF_EFER, _OFF_CR4, _OFF_CR0, _OFF_SEV_FEATURES = 0x0D0, 0x148, 0x158, 0x3B0
+EFER_SVME = 1 << 12
+CR4_MCE = 1 << 6
+#: SEV_FEATURES bits QEMU can ask KVM for: SNP_ACTIVE (bit 0), DebugSwap (5), SecureTSC (9).
+QEMU_SEV_FEATURES = 1 | 1 << 5 | 1 << 9
+
+
+def get_igvm_profile(profile: Union[str, IgvmProfile, None]) -> IgvmProfile:
+    """A built-in IGVM model by name (default igvmmeasure), or the given profile."""
+    if profile is None:
+        return IGVM_PROFILES[DEFAULT_IGVM_PROFILE]
+    if isinstance(profile, IgvmProfile):
+        return profile
+    if not isinstance(profile, str) or profile not in IGVM_PROFILES:
+        raise InvalidInputError("profile", f"unknown IGVM model {show(profile)}; known: {', '.join(IGVM_PROFILES)}")
+    return IGVM_PROFILES[profile]
+
+
+class IgvmPlan:
+    """The SNP launch an IGVM file describes under one model: the launch commands in order, the
+    policy, the ID block, and what was noticed on the way."""
+
+    def __init__(self, igvm: IgvmFile, profile: IgvmProfile, native_zero: bool) -> None:
+        self.igvm = igvm
+        self.profile = profile
+        self.native_zero = native_zero
+        self.commands: List[Command] = []
+        self.warnings: List[str] = []
+        self.vmsas: List[bytes] = []
+        self.vcpus = 0
+        self.platform: SupportedPlatform = snp_platform(igvm)
+        self.policy: Optional[int] = None
+        self.id_block: Optional[SnpIdBlock] = None
+        #: VP contexts for the platform, by vp_index (header index, header)
+        self.vp_contexts: Dict[int, Tuple[int, VpContext]] = {}
+
+
+def snp_platform(igvm: IgvmFile) -> SupportedPlatform:
+    """The file's SEV-SNP platform; a file without one is an IgvmError."""
+    platform = igvm.platform(PLATFORM_SEV_SNP)
+    if platform is None:
+        from .igvm import PLATFORM_NAMES
+
+        have = ", ".join(PLATFORM_NAMES[p.platform_type] for p in igvm.platforms) or "none"
+        raise IgvmError(
+            igvm.name, f"has no SEV-SNP platform (SUPPORTED_PLATFORM with platform_type 2); its platforms: {have}"
+        )
+    return platform
+
+
+def _where(igvm: IgvmFile, index: int) -> str:
+    h = igvm.headers[index]
+    return f"{igvm.name}: header {index} ({h.type_name}, {h.header_type:#x}) at file offset {igvm.offsets[index]:#x}"
+
+
+def _applies(h: IgvmHeader, mask: int) -> bool:
+    """Whether a header applies to the platform of ``mask`` (headers without a mask always do)."""
+    hmask = getattr(h, "compatibility_mask", None)
+    return hmask is None or bool(hmask & mask)
+
+
+class _Page(NamedTuple):
+    """One page, or a run of pages of one kind, before merging: ``offset`` is where its data
+    starts in the file, or None (zeros for NORMAL, nothing measured for the other types)."""
+
+    header: int
+    ptype: PageType
+    gpa: int
+    npages: int
+    offset: Optional[int]
+    label: str
+
+
+def plan_igvm(
+    igvm: IgvmFile,
+    profile: Union[str, IgvmProfile, None] = None,
+    *,
+    native_zero: bool = False,
+    vcpus: Optional[int] = None,
+    per_directive: bool = False,
+) -> IgvmPlan:
+    """The launch commands of ``igvm`` under a model. ``vcpus`` (qemu model only; default the VP
+    contexts present) is the number of VMSAs KVM measures. ``per_directive``: one command per
+    directive (for traces) instead of merged regions (one C call per region)."""
+    prof = get_igvm_profile(profile)
+    if not isinstance(igvm, IgvmFile):
+        raise InvalidInputError("igvm", f"must be an IgvmFile, got {type(igvm).__name__}")
+    if not isinstance(native_zero, bool):
+        raise InvalidInputError("native_zero", f"must be a bool, got {show(native_zero)}")
+    plan = IgvmPlan(igvm, prof, native_zero)
+    mask = plan.platform.compatibility_mask
+    areas: Dict[int, ParameterArea] = {}
+    pages: List[_Page] = []
+    pending: List[_Page] = []  # the qemu model's open page run
+    last_index = -2
+    last_key: Optional[Tuple[Any, ...]] = None
+
+    def flush() -> None:
+        pages.extend(pending)
+        pending.clear()
+
+    for index, h in enumerate(igvm.headers):
+        kind = h.header_type
+        if prof.unknown_headers == "refuse" and kind not in QEMU_HANDLED:
+            raise IgvmError(
+                _where(igvm, index),
+                f"QEMU refuses the file: 'IGVM: Unknown header type encountered when processing file: "
+                f"({kind:#x})' ({HEADER_NAMES.get(kind, 'unknown type')} has no handler in QEMU's loader)",
+            )
+        if isinstance(h, GuestPolicy):
+            if h.compatibility_mask & mask and (plan.policy is None or prof.policy == "last"):
+                plan.policy = h.policy
+            continue
+        if not _applies(h, mask):
+            continue
+        if isinstance(h, ParameterArea):
+            areas[h.parameter_area_index] = h
+        elif isinstance(h, PageData):
+            item = _page_data(igvm, index, h, prof, native_zero)
+            if item is None:
+                continue
+            if prof.order == "qemu":
+                # QEMU merges a PAGE_DATA into the open run when it is the next directive, at the
+                # next GPA, with the same flags, type, mask and data presence; a run is handed on
+                # (queued) only when a later page breaks it, or at the end of the file.
+                key = (h.flags, h.data_type, h.compatibility_mask, h.file_offset != 0)
+                if not (pending and index == last_index + 1 and key == last_key and h.gpa == _end(pending[-1])):
+                    flush()
+                pending.extend(item)
+                last_index, last_key = index, key
+            else:
+                pages.extend(item)
+        elif isinstance(h, ParameterInsert):
+            area = areas[h.parameter_area_index]
+            n = 1 if prof.parameter_insert == "page" else area.number_of_bytes // PAGE
+            pages.append(_Page(index, PageType.UNMEASURED, h.gpa, n, None, f"header {index} PARAMETER_INSERT"))
+        elif isinstance(h, VpContext):
+            if h.vp_index in plan.vp_contexts:
+                raise IgvmError(_where(igvm, index), f"a second VP context for vp_index {h.vp_index}")
+            plan.vp_contexts[h.vp_index] = (index, h)
+            if prof.vmsas == "file":
+                label = f"header {index} VP_CONTEXT {h.vp_index}"
+                pages.append(_Page(index, PageType.VMSA, h.gpa, 1, h.file_offset, label))
+        elif isinstance(h, SnpIdBlock):
+            if plan.id_block is not None:
+                if prof.name == "qemu":
+                    raise IgvmError(_where(igvm, index), "QEMU refuses a second SNP_ID_BLOCK for the platform")
+                plan.warnings.append(f"header {index}: a second SNP_ID_BLOCK is ignored (the first counts)")
+                continue
+            plan.id_block = h
+        elif isinstance(h, (RequiredMemory, Parameter)) or h.header_type in PARAMETER_TYPES:
+            continue  # not measured
+    flush()
+    if prof.name == "igvm-crate" and plan.policy is None:
+        raise IgvmError(igvm.name, "has no GUEST_POLICY for its SEV-SNP platform, which the igvm crate requires")
+    plan.commands = list(_merge(pages, igvm, per_directive))
+    if prof.vmsas == "kvm":
+        _kvm_vmsas(plan, vcpus)
+    else:
+        if vcpus is not None and vcpus != len(plan.vp_contexts):
+            raise ConfigError(
+                "vcpus",
+                f"the {prof.name} model measures the {len(plan.vp_contexts)} VMSA(s) in the file; "
+                "a vCPU count applies to the qemu model (KVM measures one VMSA per vCPU)",
+            )
+        plan.vcpus = len(plan.vp_contexts)
+        plan.vmsas = [bytes(igvm.data_of(h) or b"") for _, (_, h) in sorted(plan.vp_contexts.items())]
+    return plan
+
+
+def _end(page: _Page) -> int:
+    return page.gpa + page.npages * PAGE
+
+
+def _page_data(igvm: IgvmFile, index: int, h: PageData, prof: IgvmProfile, native_zero: bool) -> Optional[List[_Page]]:
+    """The pages one PAGE_DATA directive measures under a model (None: none)."""
+    if h.flags & FLAG_SHARED and prof.shared_pages == "skip":
+        return None
+    data = h.file_offset or None
+    label = f"header {index} PAGE_DATA"
+    if h.data_type == DATA_SECRETS:
+        ptype = PageType.SECRETS
+    elif h.data_type in (DATA_CPUID_DATA, DATA_CPUID_XF):
+        ptype = PageType.CPUID
+    elif h.flags & FLAG_UNMEASURED:
+        ptype = PageType.UNMEASURED
+    elif data is None:
+        ptype = PageType.ZERO if native_zero else PageType.NORMAL  # NORMAL: a page of zeros
+    else:
+        ptype = PageType.NORMAL
+    if ptype is not PageType.NORMAL:
+        data = None  # the contents of these pages are not measured
+    if not h.flags & FLAG_IS_2MB_PAGE:
+        return [_Page(index, ptype, h.gpa, 1, data, label)]
+    if prof.huge_pages == "first":
+        return [_Page(index, ptype, h.gpa, 1, data, label)]
+    if data is not None and prof.huge_pages == "expand":
+        raise IgvmError(
+            _where(igvm, index),
+            f"the {prof.name} model refuses a 2 MiB page with data (igvmmeasure asserts: the file gives 4 KiB "
+            "for a 2 MiB page); the igvm-crate and qemu models measure it",
+        )
+    if data is not None:  # qemu: the 4 KiB of data, then the rest of the 2 MiB as zeros
+        return [
+            _Page(index, ptype, h.gpa, 1, data, label),
+            _Page(index, PageType.NORMAL, h.gpa + PAGE, 511, None, label),
+        ]
+    return [_Page(index, ptype, h.gpa, 512, None, label)]
+
+
+def _merge(pages: List[_Page], igvm: IgvmFile, per_directive: bool) -> Iterator[Command]:
+    """Commands from pages: consecutive pages of one type at consecutive GPAs become one region
+    (data pages only where their file data is contiguous too, so a region is one view of the
+    file), which the core measures in one call."""
+    view = igvm.data
+    i = 0
+    n = len(pages)
+    while i < n:
+        p = pages[i]
+        j = i + 1
+        npages = p.npages
+        if not per_directive:
+            while j < n:
+                q = pages[j]
+                if q.ptype is not p.ptype or q.gpa != p.gpa + npages * PAGE or (q.offset is None) != (p.offset is None):
+                    break
+                if p.offset is not None and q.offset != p.offset + npages * PAGE:
+                    break
+                npages += q.npages
+                j += 1
+        label = p.label if j == i + 1 else f"headers {p.header}-{pages[j - 1].header} {HEADER_NAMES[0x302]}"
+        if p.offset is not None:
+            yield Command("update", label, p.ptype, p.gpa, npages * PAGE, view[p.offset : p.offset + npages * PAGE])
+        elif p.ptype is PageType.NORMAL:
+            yield Command("fill", label, PageType.NORMAL, p.gpa, npages * PAGE, _ZERO, npages)
+        else:
+            yield Command("update", label, p.ptype, p.gpa, npages * PAGE)
+        i = j
+
+
+def check_vmsa_for_qemu(igvm: IgvmFile, index: int, h: VpContext) -> None:
+    """QEMU's ``check_vmsa_supported`` and what KVM then measures (docs/reference/igvm.md §2.2):
+    the GPA must be 0xFFFFFFFFF000, only the fields KVM synchronises may be set, SEV_FEATURES must
+    hold SNP_ACTIVE and only features QEMU can ask for; and the VMSA KVM measures is the file's
+    only when it already carries what KVM sets (EFER.SVME, CR4.MCE) and a CR0 KVM keeps (0x30 or
+    0x31, igvmmeasure --check-kvm's rule). Anything else is refused: the bytes KVM would measure
+    are not established."""
+    where = _where(igvm, index)
+    if h.gpa != VMSA_GPA:
+        raise IgvmError(
+            where,
+            f"QEMU refuses the file: a VMSA at gpa {h.gpa:#x}; QEMU and KVM place it at {VMSA_GPA:#x} "
+            "(the igvmmeasure and igvm-crate models measure it where the file says)",
+        )
+    page = igvm.data_of(h)
+    assert page is not None
+    allowed = bytearray(PAGE)
+    for off, size in _VMSA_SYNCED:
+        allowed[off : off + size] = b"\xff" * size
+    stray = next((i for i in range(PAGE) if page[i] and not allowed[i]), None)
+    if stray is not None:
+        raise IgvmError(
+            where,
+            f"QEMU refuses the file: VMSA byte {stray:#x} is set, outside the fields KVM synchronises "
+            "(QEMU's check_vmsa_supported)",
+        )
+    (features,) = struct.unpack_from("<Q", page, _OFF_SEV_FEATURES)
+    if not features & 1 or features & ~QEMU_SEV_FEATURES:
+        raise IgvmError(
+            where,
+            f"QEMU refuses the file: SEV_FEATURES {features:#x} must hold SNP_ACTIVE (bit 0) and only "
+            "DebugSwap (bit 5) and SecureTSC (bit 9) besides (QEMU 10.0 and 10.1 accept exactly 0x1)",
+        )
+    (efer,) = struct.unpack_from("<Q", page, _OFF_EFER)
+    (cr4,) = struct.unpack_from("<Q", page, _OFF_CR4)
+    (cr0,) = struct.unpack_from("<Q", page, _OFF_CR0)
+    if cr0 not in (0x30, 0x31):
+        raise IgvmError(
+            where,
+            f"the VMSA's CR0 is {cr0:#x}, which KVM overrides (it keeps 0x30 and 0x31): the VMSA KVM would "
+            "measure is not established, so the qemu model does not guess it",
+        )
+    if not efer & EFER_SVME or not cr4 & CR4_MCE:
+        raise IgvmError(
+            where,
+            f"the VMSA's EFER {efer:#x} / CR4 {cr4:#x} lack SVME (EFER bit 12) or MCE (CR4 bit 6), which KVM "
+            "sets in every VMSA it measures: the VMSA KVM would measure is not the file's, and is not guessed",
+        )
+
+
+def _kvm_vmsas(plan: IgvmPlan, vcpus: Optional[int]) -> None:
+    """The qemu model's VMSAs: one per vCPU, at 0xFFFFFFFFF000, after every page, from the VP
+    context of that vCPU's index."""
+    igvm = plan.igvm
+    count = len(plan.vp_contexts) if vcpus is None else vcpus
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 4096:
+        raise InvalidInputError("vcpus", f"must be a count from 1 to 4096, got {show(count)}")
+    if not plan.vp_contexts:
+        raise IgvmError(igvm.name, "has no VP context for its SEV-SNP platform: KVM would have no VMSA to measure")
+    for vp in range(count):
+        found = plan.vp_contexts.get(vp)
+        if found is None:
+            raise ConfigError(
+                "vcpus",
+                f"{count} vCPUs, but {igvm.name} has VP contexts for vp_index "
+                f"{', '.join(map(str, sorted(plan.vp_contexts)))} only: the VMSA KVM measures for an AP without "
+                "one (QEMU's reset state) is not established, so it is not guessed",
+            )
+        index, h = found
+        check_vmsa_for_qemu(igvm, index, h)
+    pages = [bytes(igvm.data_of(plan.vp_contexts[vp][1]) or b"") for vp in range(count)]
+    plan.vmsas = pages
+    plan.vcpus = count
+    first = 0
+    while first < count:  # identical consecutive VMSAs in one command
+        last = first
+        while last + 1 < count and pages[last + 1] == pages[first]:
+            last += 1
+        plan.commands.append(
+            Command("vmsa", "vmsa vCPU {}", PageType.VMSA, VMSA_GPA, PAGE, pages[first], last - first + 1, first)
+        )
+        first = last + 1
+
+
+# ---- measuring ----------------------------------------------------------------------------------
+
+IgvmSource = Union[str, "os.PathLike[str]", IgvmFile, bytes, bytearray, memoryview, "mmap.mmap"]
+
+
+def open_igvm(igvm: IgvmSource, field_name: str = "igvm") -> IgvmFile:
+    """An :class:`IgvmFile` from a path (mapped, no copy), an IgvmFile, or the file's bytes."""
+    import mmap
+    import os
+
+    if isinstance(igvm, IgvmFile):
+        return igvm
+    if isinstance(igvm, (bytes, bytearray, memoryview, mmap.mmap)):
+        return IgvmFile.from_bytes(igvm, name=field_name)
+    if isinstance(igvm, (str, os.PathLike)):
+        return IgvmFile.load(igvm, field_name=field_name)
+    raise InvalidInputError(field_name, f"must be a path, an IgvmFile or the file's bytes, got {type(igvm).__name__}")
+
+
+def measure_igvm(
+    igvm: IgvmSource,
+    *,
+    profile: Union[str, IgvmProfile, None] = None,
+    native_zero: bool = False,
+    vcpus: Optional[int] = None,
+    trace: bool = False,
+    threads: Optional[int] = None,
+    describe_inputs: bool = False,
+    firmware: Optional[Firmware] = None,
+) -> Measurement:
+    """The SNP launch digest of an IGVM file under a model (``igvmmeasure``, ``igvm-crate``,
+    ``qemu``); ``snpmeasure.measure(mode="snp:igvm", igvm=...)`` calls this. The result's
+    ``id_block_check`` says whether the file's ID block would pass LAUNCH_FINISH; ``igvm`` holds
+    the model, the policy and the platform. ``firmware``: run the pages through this guest
+    context (after its LAUNCH_START with the file's policy) instead of a fresh one."""
+    from .firmware import GuestState, HostModel
+    from .measurement import Measurement
+
+    f = open_igvm(igvm)
+    plan = plan_igvm(f, profile, native_zero=native_zero, vcpus=vcpus, per_directive=trace)
+    fw = firmware or Firmware(trace=trace, threads=threads, host=HostModel(kvm_checks=False))
+    if fw.state is GuestState.NONE:
+        fw.launch_start(plan.policy if plan.policy is not None else 0x30000)
+    from .measurement import _run_snp
+
+    _run_snp(fw, plan.commands)
+    digest = fw.ld
+    inputs: Dict[str, Dict[str, Any]] = {}
+    if describe_inputs:
+        import hashlib
+
+        inputs["igvm"] = {"path": f.name, "sha256": hashlib.sha256(f.data).hexdigest(), "size": len(f.data)}
+    m = Measurement(
+        digest,
+        "snp:igvm",
+        plan.profile.name,
+        plan.vcpus,
+        None,
+        None,
+        inputs,
+        fw.trace,
+        plan.warnings,
+        plan.vmsas,
+    )
+    m.id_block_check = check_id_block(plan, digest)
+    m.igvm = _details(plan)
+    return m
+
+
+def _details(plan: IgvmPlan) -> Dict[str, Any]:
+    return {
+        "model": plan.profile.to_json(),
+        "native_zero": plan.native_zero,
+        "policy": None if plan.policy is None else f"{plan.policy:#x}",
+        "platform": plan.platform.to_json(),
+        "vp_contexts": len(plan.vp_contexts),
+    }
+
+
+def sweep_igvm(
+    igvm: IgvmSource,
+    counts: List[int],
+    *,
+    profile: Union[str, IgvmProfile, None] = "qemu",
+    native_zero: bool = False,
+    threads: Optional[int] = None,
+) -> Dict[int, bytes]:
+    """The qemu model's digest for each vCPU count, the pages measured once (KVM measures the
+    VMSAs last, one per vCPU, so each count's digest extends the same prefix)."""
+    from .firmware import HostModel
+
+    f = open_igvm(igvm)
+    top = max(counts)
+    plan = plan_igvm(f, profile, native_zero=native_zero, vcpus=top)
+    if plan.profile.vmsas != "kvm":
+        raise ConfigError("vcpus", f"the {plan.profile.name} model measures the file's VMSAs; sweep the qemu model")
+    fw = Firmware(threads=threads, host=HostModel(kvm_checks=False))
+    fw.launch_start(plan.policy if plan.policy is not None else 0x30000)
+    from .measurement import _run_snp
+
+    _run_snp(fw, [c for c in plan.commands if c.op != "vmsa"])
+    out: Dict[int, bytes] = {}
+    wanted = set(counts)
+    for vp, page in enumerate(plan.vmsas, 1):
+        fw.launch_update_vmsa(page, first=vp - 1)
+        if vp in wanted:
+            out[vp] = fw.ld
+    return {n: out[n] for n in counts}
+
+
+# ---- the ID block -------------------------------------------------------------------------------
+
+
+def id_block_structs(igvm: IgvmFile, header: SnpIdBlock, policy: int) -> Tuple[IdBlock, IdAuth]:
+    """The ID block and ID authentication structure QEMU hands SNP_LAUNCH_FINISH for an
+    SNP_ID_BLOCK directive (docs/reference/igvm.md §3): the block's version forced to 1, its policy
+    the file's GUEST_POLICY; signatures (``r ‖ s``, 72 bytes each) and keys (``curve ‖ reserved ‖
+    qx ‖ qy``) moved into AMD's 0x200- and 0x404-byte fields, the key's reserved word dropped."""
+    from .blobs import AmdPublicKey, AmdSignature
+    from .errors import BlobError
+
+    index = igvm.headers.index(header)
+    where = _where(igvm, index)
+
+    def sig(raw: bytes, name: str) -> AmdSignature:
+        try:
+            return AmdSignature(int.from_bytes(raw[:72], "little"), int.from_bytes(raw[72:144], "little"))
+        except BlobError as exc:
+            raise IgvmError(where, f"{name}: {exc.rule}") from None
+
+    def key(raw: bytes, name: str) -> AmdPublicKey:
+        curve, _reserved = struct.unpack_from("<II", raw, 0)
+        if curve != 2:
+            raise IgvmError(where, f"{name}: curve is {curve}, expected 2 (P-384)")
+        try:
+            k = AmdPublicKey(int.from_bytes(raw[8:80], "little"), int.from_bytes(raw[80:152], "little"))
+            k.to_cryptography(field_name=name)
+        except BlobError as exc:
+            raise IgvmError(where, f"{name}: {exc.rule}") from None
+        return k
+
+    block = IdBlock(header.ld, header.family_id, header.image_id, 1, header.guest_svn, policy)
+    if header.id_key_algorithm != 1:
+        raise IgvmError(where, f"id_key_algorithm is {header.id_key_algorithm}, expected 1 (ECDSA P-384 with SHA-384)")
+    enabled = bool(header.author_key_enabled)
+    if enabled and header.author_key_algorithm != 1:
+        raise IgvmError(
+            where, f"author_key_algorithm is {header.author_key_algorithm}, expected 1 with author_key_enabled"
+        )
+    auth = IdAuth(
+        sig(header.id_key_signature, "id_key_signature"),
+        key(header.id_public_key, "id_public_key"),
+        sig(header.author_key_signature, "author_key_signature") if enabled else None,
+        key(header.author_public_key, "author_public_key") if enabled else None,
+        id_key_algo=1,
+        auth_key_algo=1 if enabled else 0,
+    )
+    return block, auth
+
+
+class IdBlockCheck(NamedTuple):
+    """What LAUNCH_FINISH would say of an IGVM file's ID block, checked before launch."""
+
+    id_block: IdBlock
+    id_auth: IdAuth
+    author_key_enabled: bool
+    #: the ID block's LD equals the computed launch digest
+    ld_matches: bool
+    #: the ID key's signature over the ID block verifies
+    id_block_signature_valid: bool
+    #: with an author key: the author key's signature over the ID key verifies (else None)
+    id_key_signature_valid: Optional[bool]
+
+    def failures(self) -> List[str]:
+        """Each check that fails, in LAUNCH_FINISH's order (BAD_MEASUREMENT, BAD_SIGNATURE)."""
+        out = []
+        if not self.ld_matches:
+            out.append(f"ID block LD {self.id_block.ld.hex()} is not the launch digest (BAD_MEASUREMENT)")
+        if not self.id_block_signature_valid:
+            out.append("the ID block's signature does not verify with the ID key (BAD_SIGNATURE)")
+        if self.id_key_signature_valid is False:
+            out.append("the ID key's signature does not verify with the author key (BAD_SIGNATURE)")
+        return out
+
+    def to_json(self) -> Dict[str, Any]:
+        """The check as JSON, with the ID and author key digests the report will carry."""
+        return {
+            "id_block": self.id_block.to_json(),
+            "id_block_base64": self.id_block.base64(),
+            "id_auth_base64": self.id_auth.base64(),
+            "author_key_enabled": self.author_key_enabled,
+            "ld_matches": self.ld_matches,
+            "id_block_signature_valid": self.id_block_signature_valid,
+            "id_key_signature_valid": self.id_key_signature_valid,
+            "id_key_digest": self.id_auth.id_key_digest.hex(),
+            "author_key_digest": None
+            if self.id_auth.author_key_digest is None
+            else self.id_auth.author_key_digest.hex(),
+            "failures": self.failures(),
+        }
+
+
+def check_id_block(plan: IgvmPlan, digest: bytes) -> Optional[IdBlockCheck]:
+    """The file's ID block against the launch digest and its own signatures (None without one)."""
+    if plan.id_block is None:
+        return None
+    if plan.policy is None:
+        raise IgvmError(plan.igvm.name, "has an SNP_ID_BLOCK but no GUEST_POLICY for it to bind")
+    block, auth = id_block_structs(plan.igvm, plan.id_block, plan.policy)
+    block_ok = auth.id_block_sig.verify(auth.id_key, block.to_bytes())
+    key_ok = None
+    if auth.author_key is not None and auth.id_key_sig is not None:
+        key_ok = auth.id_key_sig.verify(auth.author_key, auth.id_key.to_bytes())
+    return IdBlockCheck(block, auth, auth.author_key is not None, block.ld == digest, block_ok, key_ok)
+
+
+# ---- summary ------------------------------------------------------------------------------------
+
+
+def summarize_igvm(igvm: IgvmSource) -> Dict[str, Any]:
+    """What ``snpmeasure igvm show`` prints: the file's platforms and policies, its directives
+    counted per type with their GPA range, its VP contexts and its ID block, as JSON."""
+    from .igvm import PLATFORM_NAMES
+    from .policy import GuestPolicy as Policy
+
+    f = open_igvm(igvm)
+    directives: Dict[str, Dict[str, Any]] = {}
+    for _, h in f.directives():
+        row = directives.setdefault(h.type_name, {"count": 0, "gpa_first": None, "gpa_end": None})
+        row["count"] += 1
+        gpa = getattr(h, "gpa", None)
+        if gpa is not None:
+            size = getattr(h, "size", PAGE) if isinstance(h, PageData) else PAGE
+            if row["gpa_first"] is None or gpa < int(row["gpa_first"], 16):
+                row["gpa_first"] = f"{gpa:#x}"
+            if row["gpa_end"] is None or gpa + size > int(row["gpa_end"], 16):
+                row["gpa_end"] = f"{gpa + size:#x}"
+    policies = []
+    for h in f.headers:
+        if isinstance(h, GuestPolicy):
+            try:
+                fields = Policy.from_int(h.policy).to_json()
+            except InvalidInputError as exc:
+                fields = {"invalid": exc.rule}
+            policies.append({"policy": f"{h.policy:#x}", "compatibility_mask": h.compatibility_mask, "fields": fields})
+    snp = f.platform(PLATFORM_SEV_SNP)
+    id_block = None
+    for index, h in enumerate(f.headers):
+        if isinstance(h, SnpIdBlock):
+            id_block = {"header": index, **h.to_json()}
+            for key in ("id_key_signature", "id_public_key", "author_key_signature", "author_public_key", "reserved"):
+                id_block.pop(key)
+            if snp is not None and h.compatibility_mask & snp.compatibility_mask:
+                pol = next(
+                    (
+                        p
+                        for p in f.headers
+                        if isinstance(p, GuestPolicy) and p.compatibility_mask & h.compatibility_mask
+                    ),
+                    None,
+                )
+                if pol is not None:
+                    try:
+                        block, auth = id_block_structs(f, h, pol.policy)
+                        id_block["id_key_digest"] = auth.id_key_digest.hex()
+                        id_block["author_key_digest"] = (
+                            None if auth.author_key_digest is None else auth.author_key_digest.hex()
+                        )
+                    except IgvmError as exc:
+                        id_block["invalid"] = exc.rule
+            break
+    return {
+        "file": f.name,
+        "format_version": f.format_version,
+        "size": len(f.data),
+        "headers": len(f.headers),
+        "platforms": [
+            {**p.to_json(), "platform": PLATFORM_NAMES.get(p.platform_type, str(p.platform_type))} for p in f.platforms
+        ],
+        "policies": policies,
+        "directives": directives,
+        "vp_contexts": [
+            {"header": i, "vp_index": h.vp_index, "gpa": f"{h.gpa:#x}", "compatibility_mask": h.compatibility_mask}
+            for i, h in enumerate(f.headers)
+            if isinstance(h, VpContext)
+        ],
+        "id_block": id_block,
+    }
+
+
+# ---- signing ------------------------------------------------------------------------------------
+
+
+def sign_igvm(
+    igvm: IgvmSource,
+    id_key: KeySource,
+    author_key: Optional[KeySource] = None,
+    *,
+    profile: Union[str, IgvmProfile, None] = None,
+    native_zero: bool = False,
+    vcpus: Optional[int] = None,
+    family_id: Union[str, bytes, None] = None,
+    image_id: Union[str, bytes, None] = None,
+    guest_svn: int = 0,
+    id_key_password: Optional[bytes] = None,
+    author_key_password: Optional[bytes] = None,
+) -> bytes:
+    """A new IGVM file: ``igvm`` with an SNP_ID_BLOCK directive for its launch digest under a model
+    (the policy its GUEST_POLICY's, version 1), signed by ``id_key`` (and ``author_key``): key files,
+    PEM/DER bytes, ``cryptography`` keys or an :class:`~snpmeasure.blobs.ExternalSigner`. An ID
+    block the file already has for its SEV-SNP platform is replaced; the new one is the last
+    directive, as igvmmeasure's ``sign`` appends it. The result is written by this module's writer
+    (format version 1, CRC32 set)."""
+    from .blobs import sign_id_block
+    from .igvm import IgvmBuilder
+
+    f = open_igvm(igvm)
+    plan = plan_igvm(f, profile, native_zero=native_zero, vcpus=vcpus)
+    if plan.policy is None:
+        raise IgvmError(f.name, "has no GUEST_POLICY for its SEV-SNP platform: the ID block must bind a policy")
+    m = measure_igvm(f, profile=plan.profile, native_zero=native_zero, vcpus=vcpus)
+    block, auth = sign_id_block(
+        m.digest,
+        id_key,
+        author_key,
+        family_id=family_id,
+        image_id=image_id,
+        guest_svn=guest_svn,
+        policy=plan.policy,
+        id_key_password=id_key_password,
+        author_key_password=author_key_password,
+    )
+    mask = plan.platform.compatibility_mask
+    builder = IgvmBuilder()
+    for h in f.headers:
+        if isinstance(h, SnpIdBlock) and h.compatibility_mask & mask:
+            continue
+        builder.add(h, f.data_of(h))
+    builder.add(id_block_header(block, auth, mask))
+    return builder.to_bytes()
+
+
+def id_block_header(block: IdBlock, auth: IdAuth, compatibility_mask: int) -> SnpIdBlock:
+    """The SNP_ID_BLOCK directive that carries a firmware ID block and ID auth (the reverse of
+    :func:`id_block_structs`; the ID block's policy lives in GUEST_POLICY, not here)."""
+
+    def sig(value: Optional[AmdSignature]) -> bytes:
+        return bytes(144) if value is None else value.to_bytes()[:144]
+
+    def key(value: Optional[AmdPublicKey]) -> bytes:
+        if value is None:
+            return bytes(152)
+        raw = value.to_bytes()  # curve u32 ‖ qx[72] ‖ qy[72] ‖ reserved: IGVM adds a reserved u32
+        return raw[:4] + bytes(4) + raw[4:148]
+
+    enabled = auth.author_key is not None
+    return SnpIdBlock(
+        compatibility_mask,
+        int(enabled),
+        bytes(3),
+        block.ld,
+        block.family_id,
+        block.image_id,
+        block.version,
+        block.guest_svn,
+        1,
+        1 if enabled else 0,
+        sig(auth.id_block_sig),
+        key(auth.id_key),
+        sig(auth.id_key_sig),
+        key(auth.author_key),
+    )
+
+
+# ---- lint ---------------------------------------------------------------------------------------
+
+
+class Finding(NamedTuple):
+    """One lint finding: a named rule, where, and why it matters."""
+
+    rule: str
+    where: str
+    message: str
+
+    def line(self) -> str:
+        """One line for the CLI."""
+        return f"{self.rule}: {self.where}: {self.message}"
+
+    def to_json(self) -> Dict[str, str]:
+        """The finding as JSON."""
+        return self._asdict()
+
+
+#: The lint rules: igvmmeasure's --check-kvm rules, then what they miss (docs/reference/igvm.md §2.1, §2.3).
+LINT_RULES = {
+    "one-vmsa": "igvmmeasure --check-kvm: more than one VMSA (KVM measures its own, one per vCPU)",
+    "vmsa-gpa": "igvmmeasure --check-kvm: a VMSA not at 0xFFFFFFFFF000, where KVM places it",
+    "vmsa-cr0": "igvmmeasure --check-kvm: a VMSA CR0 other than 0x30/0x31, which KVM overrides",
+    "insert-after-vmsa": "igvmmeasure --check-kvm: a PARAMETER_INSERT after the VMSA",
+    "page-after-vmsa": "a PAGE_DATA after the VMSA: igvmmeasure measures it before the VMSA, KVM after",
+    "qemu-refuses-header": "a header QEMU's loader has no handler for: QEMU refuses the file",
+    "qemu-refuses-vmsa": "a VMSA QEMU's check_vmsa_supported refuses",
+    "overlapping-gpa": "two directives import the same guest page",
+    "huge-page-with-data": "a 2 MiB page with data: igvmmeasure asserts, the crate and QEMU disagree",
+    "insert-reordered": "a PARAMETER_INSERT after a page run: QEMU measures it before that run",
+    "large-parameter-area": "a parameter area over 4 KiB inserted: igvmmeasure measures one page, QEMU all",
+    "shared-page": "a SHARED page: igvmmeasure and QEMU measure it, the igvm crate skips it",
+}
+
+
+def lint_igvm(igvm: IgvmSource, *, check_kvm_only: bool = False) -> List[Finding]:
+    """Findings for an IGVM file's SEV-SNP platform: igvmmeasure's --check-kvm rules (only those
+    with ``check_kvm_only``) and the places where loaders disagree or QEMU refuses."""
+    f = open_igvm(igvm)
+    platform = snp_platform(f)
+    mask = platform.compatibility_mask
+    out: List[Finding] = []
+    vmsa_seen: Optional[int] = None
+    vmsas = 0
+    areas: Dict[int, ParameterArea] = {}
+    ranges: List[Tuple[int, int, int]] = []  # (gpa, end, header index)
+    in_run = False
+    for index, h in enumerate(f.headers):
+        where = _where(f, index)
+        if not check_kvm_only and h.header_type not in QEMU_HANDLED:
+            out.append(Finding("qemu-refuses-header", where, f"QEMU has no handler for {h.type_name}"))
+        if not _applies(h, mask) or isinstance(h, GuestPolicy):
+            in_run = False
+            continue
+        if isinstance(h, ParameterArea):
+            areas[h.parameter_area_index] = h
+        elif isinstance(h, VpContext):
+            vmsas += 1
+            if vmsas == 2:
+                out.append(Finding("one-vmsa", where, "a second VMSA: igvmmeasure --check-kvm allows one"))
+            if h.gpa != VMSA_GPA:
+                out.append(Finding("vmsa-gpa", where, f"the VMSA is at {h.gpa:#x}, not {VMSA_GPA:#x}"))
+            page = f.data_of(h)
+            assert page is not None
+            (cr0,) = struct.unpack_from("<Q", page, _OFF_CR0)
+            if cr0 not in (0x30, 0x31):
+                out.append(Finding("vmsa-cr0", where, f"CR0 is {cr0:#x}; KVM overrides anything but 0x30/0x31"))
+            if not check_kvm_only and h.gpa == VMSA_GPA:
+                try:
+                    check_vmsa_for_qemu(f, index, h)
+                except IgvmError as exc:
+                    if "QEMU refuses" in exc.rule:
+                        out.append(Finding("qemu-refuses-vmsa", where, exc.rule))
+            vmsa_seen = index if vmsa_seen is None else vmsa_seen
+            ranges.append((h.gpa, h.gpa + PAGE, index))
+            in_run = False
+        elif isinstance(h, ParameterInsert):
+            if vmsa_seen is not None:
+                out.append(Finding("insert-after-vmsa", where, f"after the VMSA of header {vmsa_seen}"))
+            size = areas[h.parameter_area_index].number_of_bytes
+            if not check_kvm_only:
+                if in_run:
+                    out.append(Finding("insert-reordered", where, "QEMU queues it before the page run it follows"))
+                if size > PAGE:
+                    out.append(Finding("large-parameter-area", where, f"the area is {size:#x} bytes"))
+            ranges.append((h.gpa, h.gpa + size, index))
+            in_run = False
+        elif isinstance(h, PageData):
+            if not check_kvm_only:
+                if vmsa_seen is not None:
+                    out.append(Finding("page-after-vmsa", where, f"after the VMSA of header {vmsa_seen}"))
+                if h.flags & FLAG_IS_2MB_PAGE and h.file_offset:
+                    out.append(Finding("huge-page-with-data", where, "4 KiB of data for a 2 MiB page"))
+                if h.flags & FLAG_SHARED:
+                    out.append(Finding("shared-page", where, f"gpa {h.gpa:#x}"))
+            ranges.append((h.gpa, h.gpa + h.size, index))
+            in_run = True
+        else:
+            in_run = False
+    if not check_kvm_only:
+        ranges.sort()
+        reach = (-1, -1, -1)
+        for r in ranges:
+            if r[0] < reach[1]:
+                out.append(
+                    Finding(
+                        "overlapping-gpa",
+                        _where(f, r[2]),
+                        f"gpa {r[0]:#x} is also imported by header {reach[2]} ({reach[0]:#x}-{reach[1] - 1:#x})",
+                    )
+                )
+            if r[1] > reach[1]:
+                reach = r
+    return out
+
+
+__all__ = [
+    "Finding",
+    "LINT_RULES",
+    "lint_igvm",
+    "sign_igvm",
+    "summarize_igvm",
+    "id_block_header",
+    "IgvmProfile",
+    "IdBlockCheck",
+    "check_id_block",
+    "id_block_structs",
+    "IGVM_PROFILES",
+    "DEFAULT_IGVM_PROFILE",
+    "IgvmPlan",
+    "get_igvm_profile",
+    "measure_igvm",
+    "sweep_igvm",
+    "open_igvm",
+    "plan_igvm",
+    "snp_platform",
+    "check_vmsa_for_qemu",
+]
