@@ -348,7 +348,11 @@ def _sign(key: Any, message: bytes, field_name: str) -> AmdSignature:
         return sig
     from cryptography.hazmat.primitives import hashes
 
-    return AmdSignature.from_der(key.sign(message, _ec().ECDSA(hashes.SHA384())))
+    try:  # RFC 6979 (as igvmmeasure signs): the same key and message give the same signature
+        algorithm = _ec().ECDSA(hashes.SHA384(), deterministic_signing=True)
+    except TypeError:  # cryptography < 44
+        algorithm = _ec().ECDSA(hashes.SHA384())
+    return AmdSignature.from_der(key.sign(message, algorithm))
 
 
 # ---- ID block and ID auth -----------------------------------------------------------------------

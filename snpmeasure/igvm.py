@@ -29,6 +29,9 @@ from .errors import IgvmError, InputFileError, show
 
 PAGE = 4096
 HUGE_PAGE = 2 << 20
+#: The largest parameter area accepted (a loader allocates it whole; its tables take a few pages):
+#: bounds the pages a hostile file can make a model measure.
+MAX_PARAMETER_AREA = 1 << 30
 MAGIC = 0x4D564749  # "IGVM"
 
 # ---- header types (igvm_defs IgvmVariableHeaderType; docs/reference/igvm.md §1.2) ------------------
@@ -465,6 +468,7 @@ class IgvmFile:
         self._data = data
         self._view = view
         self.headers: List[IgvmHeader] = []
+        self._inserted: set = set()  # type: ignore[type-arg]
         #: Each header's file offset (of its type field), parallel to :attr:`headers`.
         self.offsets: List[int] = []
         self._parse()
@@ -525,6 +529,8 @@ class IgvmFile:
             raise self._fail(20, f"checksum is {checksum:#010x}, but the CRC32 of the headers is {crc:#010x}")
         self.checksum = checksum
         self.data_start = vh_off + vh_size
+        if self.data_start >= size:
+            raise self._fail(12, "the file has no file data after its headers (the igvm crate refuses such a file)")
         self._parse_headers(vh_off, vh_off + vh_size)
 
     def _parse_headers(self, start: int, end: int) -> None:
@@ -554,7 +560,9 @@ class IgvmFile:
                 )
             if sec < section:
                 raise IgvmError(
-                    where, f"a {SECTIONS[sec][0]} header after a {SECTIONS[section][0]} header: sections go in order"
+                    where,
+                    f"{SECTIONS[sec][0]} header after a {SECTIONS[section][0]} header: the sections go in order "
+                    "(platform, initialization, directive)",
                 )
             section = sec
             body = bytes(v[off + _TLV.size : off + _TLV.size + length])
@@ -600,6 +608,10 @@ class IgvmFile:
                 raise IgvmError(where, f"compatibility_mask {h.compatibility_mask:#x} must have exactly one bit set")
             if h.platform_type not in PLATFORM_NAMES:
                 raise IgvmError(where, f"platform_type {h.platform_type} is not defined (0..6)")
+            if h.platform_version != 1:
+                raise IgvmError(where, f"platform_version is {h.platform_version}; every platform is at version 1")
+            if h.highest_vtl not in (0, 2):
+                raise IgvmError(where, f"highest_vtl is {h.highest_vtl}; VTL 0 and 2 are defined")
             if any(p.compatibility_mask == h.compatibility_mask for p in self.platforms):
                 raise IgvmError(where, f"compatibility_mask {h.compatibility_mask:#x} is already another platform's")
         elif isinstance(h, PageData):
@@ -609,9 +621,15 @@ class IgvmFile:
                 raise IgvmError(where, f"data_type {h.data_type} is not defined (0..3)")
             if h.reserved:
                 raise IgvmError(where, f"reserved is {h.reserved:#x}, must be 0")
-            aligned(h.gpa, h.size, h.size)
+            aligned(h.gpa, PAGE, h.size)  # the crate asks 4 KiB alignment of 2 MiB pages too
             data_in_file(h.file_offset, PAGE, "the page's data")
         elif isinstance(h, VpContext):
+            if not any(p.compatibility_mask == h.compatibility_mask for p in self.platforms):
+                raise IgvmError(
+                    where,
+                    f"compatibility_mask {h.compatibility_mask:#x} is not exactly one platform's: the igvm crate "
+                    "(and so igvmmeasure and QEMU) cannot tell whose VMSA it is (InvalidVpContextPlatformType)",
+                )
             aligned(h.gpa, PAGE, PAGE)
             if not h.file_offset:
                 raise IgvmError(where, "file_offset is 0: a VP context needs its data")
@@ -619,6 +637,12 @@ class IgvmFile:
         elif isinstance(h, ParameterArea):
             if not h.number_of_bytes or h.number_of_bytes % PAGE:
                 raise IgvmError(where, f"number_of_bytes {h.number_of_bytes:#x} must be a non-zero multiple of 4096")
+            if h.number_of_bytes > MAX_PARAMETER_AREA:
+                raise IgvmError(
+                    where,
+                    f"number_of_bytes {h.number_of_bytes:#x} is over {MAX_PARAMETER_AREA:#x}: a parameter area holds "
+                    "tables for the guest, and a loader allocates it whole",
+                )
             if h.parameter_area_index in areas:
                 raise IgvmError(where, f"parameter area {h.parameter_area_index} is declared twice")
             data_in_file(h.file_offset, h.number_of_bytes, "the area's initial data")
@@ -628,6 +652,9 @@ class IgvmFile:
                 raise IgvmError(where, f"parameter area {h.parameter_area_index} is not declared before it")
             if isinstance(h, ParameterInsert):
                 aligned(h.gpa, PAGE, area.number_of_bytes)
+                if h.parameter_area_index in self._inserted:
+                    raise IgvmError(where, f"parameter area {h.parameter_area_index} is inserted twice")
+                self._inserted.add(h.parameter_area_index)
             elif h.byte_offset >= area.number_of_bytes:
                 raise IgvmError(
                     where, f"byte_offset {h.byte_offset:#x} is outside the area ({area.number_of_bytes:#x})"
@@ -704,6 +731,18 @@ class IgvmBuilder:
         if not isinstance(header, IgvmHeader):
             raise IgvmError("header", f"must be an IgvmHeader, got {type(header).__name__}")
         raw = None if data is None else bytes(data)
+        if isinstance(header, VpContext) and raw is None:
+            raise IgvmError("data", "a VP_CONTEXT carries its 4096-byte VMSA: give it")
+        section = _section_of(header.header_type)
+        if section is None:
+            raise IgvmError("header", f"type {header.header_type:#x} is outside the three sections' ranges")
+        if self._items and section < (_section_of(self._items[-1][0].header_type) or 0):
+            last = _section_of(self._items[-1][0].header_type) or 0
+            raise IgvmError(
+                "header",
+                f"{header.type_name} belongs to the {SECTIONS[section][0]} section, which comes before the "
+                f"{SECTIONS[last][0]} section already written (platform, initialization, directive)",
+            )
         if raw is not None:
             if not hasattr(header, "file_offset"):
                 raise IgvmError("data", f"a {header.type_name} header carries no file data")

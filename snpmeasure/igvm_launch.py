@@ -81,6 +81,11 @@ class IgvmProfile(NamedTuple):
     unknown_headers: str
     #: several GUEST_POLICY headers for the platform: "first" or "last" counts
     policy: str
+    #: VP contexts measured: "any" (every VP_CONTEXT, whatever its platform: igvmmeasure does not
+    #: check the mask) or "platform" (the SEV-SNP platform's)
+    vp_context_mask: str
+    #: several SNP_ID_BLOCK directives: "first" or "last" counts, or "refuse"
+    id_blocks: str
 
     def to_json(self) -> Dict[str, Any]:
         """The profile as JSON."""
@@ -101,6 +106,8 @@ IGVM_PROFILES: Dict[str, IgvmProfile] = {
             vmsas="file",
             unknown_headers="ignore",
             policy="first",
+            vp_context_mask="any",
+            id_blocks="last",
         ),
         IgvmProfile(
             "igvm-crate",
@@ -113,6 +120,8 @@ IGVM_PROFILES: Dict[str, IgvmProfile] = {
             vmsas="file",
             unknown_headers="ignore",
             policy="first",
+            vp_context_mask="platform",
+            id_blocks="first",
         ),
         IgvmProfile(
             "qemu",
@@ -125,6 +134,8 @@ IGVM_PROFILES: Dict[str, IgvmProfile] = {
             vmsas="kvm",
             unknown_headers="refuse",
             policy="last",
+            vp_context_mask="platform",
+            id_blocks="refuse",
         ),
     )
 }
@@ -163,7 +174,8 @@ _VMSA_SYNCED = (
     (0x1D8, 8),  # RSP
     (0x1F8, 8),  # RAX
     (0x268, 8),  # G_PAT
-    (0x308, 0x78),  # RCX, RDX, RBX, (reserved), RBP, RSI, RDI, R8-R15
+    (0x308, 0x18),  # RCX, RDX, RBX
+    (0x328, 0x58),  # RBP, RSI, RDI, R8-R15
     (0x3B0, 8),  # SEV_FEATURES
     (0x3E8, 8),  # XCR0
     (0x408, 4),  # MXCSR
@@ -204,6 +216,8 @@ class IgvmPlan:
         self.id_block: Optional[SnpIdBlock] = None
         #: VP contexts for the platform, by vp_index (header index, header)
         self.vp_contexts: Dict[int, Tuple[int, VpContext]] = {}
+        #: every VP context the model measures from the file, in file order
+        self.file_vmsas: List[VpContext] = []
 
 
 def snp_platform(igvm: IgvmFile) -> SupportedPlatform:
@@ -282,6 +296,15 @@ def plan_igvm(
             if h.compatibility_mask & mask and (plan.policy is None or prof.policy == "last"):
                 plan.policy = h.policy
             continue
+        if isinstance(h, VpContext) and prof.vp_context_mask == "any" and not h.compatibility_mask & mask:
+            # igvmmeasure measures every VP context in the file, another platform's VMSA included
+            label = f"header {index} VP_CONTEXT {h.vp_index} (mask {h.compatibility_mask:#x})"
+            pages.append(_Page(index, PageType.VMSA, h.gpa, 1, h.file_offset, label))
+            plan.warnings.append(
+                f"header {index}: a VP context of another platform (mask {h.compatibility_mask:#x}) is measured, "
+                f"as igvmmeasure measures every VP context"
+            )
+            continue
         if not _applies(h, mask):
             continue
         if isinstance(h, ParameterArea):
@@ -306,18 +329,23 @@ def plan_igvm(
             n = 1 if prof.parameter_insert == "page" else area.number_of_bytes // PAGE
             pages.append(_Page(index, PageType.UNMEASURED, h.gpa, n, None, f"header {index} PARAMETER_INSERT"))
         elif isinstance(h, VpContext):
-            if h.vp_index in plan.vp_contexts:
-                raise IgvmError(_where(igvm, index), f"a second VP context for vp_index {h.vp_index}")
-            plan.vp_contexts[h.vp_index] = (index, h)
+            if h.vp_index in plan.vp_contexts and prof.vmsas == "kvm":
+                raise IgvmError(
+                    _where(igvm, index), f"a second VP context for vp_index {h.vp_index}: QEMU loads one per vCPU"
+                )
+            plan.vp_contexts.setdefault(h.vp_index, (index, h))
+            plan.file_vmsas.append(h)
             if prof.vmsas == "file":
                 label = f"header {index} VP_CONTEXT {h.vp_index}"
                 pages.append(_Page(index, PageType.VMSA, h.gpa, 1, h.file_offset, label))
         elif isinstance(h, SnpIdBlock):
             if plan.id_block is not None:
-                if prof.name == "qemu":
+                if prof.id_blocks == "refuse":
                     raise IgvmError(_where(igvm, index), "QEMU refuses a second SNP_ID_BLOCK for the platform")
-                plan.warnings.append(f"header {index}: a second SNP_ID_BLOCK is ignored (the first counts)")
-                continue
+                which = "this one" if prof.id_blocks == "last" else "the first"
+                plan.warnings.append(f"header {index}: a second SNP_ID_BLOCK ({which} counts, as in {prof.name})")
+                if prof.id_blocks == "first":
+                    continue
             plan.id_block = h
         elif isinstance(h, (RequiredMemory, Parameter)) or h.header_type in PARAMETER_TYPES:
             continue  # not measured
@@ -328,14 +356,14 @@ def plan_igvm(
     if prof.vmsas == "kvm":
         _kvm_vmsas(plan, vcpus)
     else:
-        if vcpus is not None and vcpus != len(plan.vp_contexts):
+        if vcpus is not None and vcpus != len(plan.file_vmsas):
             raise ConfigError(
                 "vcpus",
-                f"the {prof.name} model measures the {len(plan.vp_contexts)} VMSA(s) in the file; "
+                f"the {prof.name} model measures the {len(plan.file_vmsas)} VMSA(s) in the file; "
                 "a vCPU count applies to the qemu model (KVM measures one VMSA per vCPU)",
             )
-        plan.vcpus = len(plan.vp_contexts)
-        plan.vmsas = [bytes(igvm.data_of(h) or b"") for _, (_, h) in sorted(plan.vp_contexts.items())]
+        plan.vcpus = len(plan.file_vmsas)
+        plan.vmsas = [bytes(igvm.data_of(h) or b"") for h in plan.file_vmsas]
     return plan
 
 
@@ -359,18 +387,18 @@ def _page_data(igvm: IgvmFile, index: int, h: PageData, prof: IgvmProfile, nativ
         ptype = PageType.ZERO if native_zero else PageType.NORMAL  # NORMAL: a page of zeros
     else:
         ptype = PageType.NORMAL
+    if h.flags & FLAG_IS_2MB_PAGE and data is not None and prof.huge_pages == "expand":
+        raise IgvmError(
+            _where(igvm, index),
+            f"the {prof.name} model refuses a 2 MiB page with data (igvmmeasure asserts: the file gives 4 KiB "
+            "for a 2 MiB page); the igvm-crate and qemu models measure it",
+        )
     if ptype is not PageType.NORMAL:
         data = None  # the contents of these pages are not measured
     if not h.flags & FLAG_IS_2MB_PAGE:
         return [_Page(index, ptype, h.gpa, 1, data, label)]
     if prof.huge_pages == "first":
         return [_Page(index, ptype, h.gpa, 1, data, label)]
-    if data is not None and prof.huge_pages == "expand":
-        raise IgvmError(
-            _where(igvm, index),
-            f"the {prof.name} model refuses a 2 MiB page with data (igvmmeasure asserts: the file gives 4 KiB "
-            "for a 2 MiB page); the igvm-crate and qemu models measure it",
-        )
     if data is not None:  # qemu: the 4 KiB of data, then the rest of the 2 MiB as zeros
         return [
             _Page(index, ptype, h.gpa, 1, data, label),
@@ -463,11 +491,13 @@ def _kvm_vmsas(plan: IgvmPlan, vcpus: Optional[int]) -> None:
     """The qemu model's VMSAs: one per vCPU, at 0xFFFFFFFFF000, after every page, from the VP
     context of that vCPU's index."""
     igvm = plan.igvm
+    if not plan.vp_contexts:
+        raise IgvmError(igvm.name, "has no VP context for its SEV-SNP platform: KVM would have no VMSA to measure")
     count = len(plan.vp_contexts) if vcpus is None else vcpus
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 4096:
         raise InvalidInputError("vcpus", f"must be a count from 1 to 4096, got {show(count)}")
-    if not plan.vp_contexts:
-        raise IgvmError(igvm.name, "has no VP context for its SEV-SNP platform: KVM would have no VMSA to measure")
+    for index, h in plan.vp_contexts.values():  # QEMU loads every VP context, whatever -smp says
+        check_vmsa_for_qemu(igvm, index, h)
     for vp in range(count):
         found = plan.vp_contexts.get(vp)
         if found is None:
@@ -477,8 +507,6 @@ def _kvm_vmsas(plan: IgvmPlan, vcpus: Optional[int]) -> None:
                 f"{', '.join(map(str, sorted(plan.vp_contexts)))} only: the VMSA KVM measures for an AP without "
                 "one (QEMU's reset state) is not established, so it is not guessed",
             )
-        index, h = found
-        check_vmsa_for_qemu(igvm, index, h)
     pages = [bytes(igvm.data_of(plan.vp_contexts[vp][1]) or b"") for vp in range(count)]
     plan.vmsas = pages
     plan.vcpus = count
@@ -656,22 +684,32 @@ def id_block_structs(igvm: IgvmFile, header: SnpIdBlock, policy: int) -> Tuple[I
 class IdBlockCheck(NamedTuple):
     """What LAUNCH_FINISH would say of an IGVM file's ID block, checked before launch."""
 
-    id_block: IdBlock
-    id_auth: IdAuth
-    author_key_enabled: bool
-    #: the ID block's LD equals the computed launch digest
+    #: the digest the ID block binds
+    ld: bytes
+    #: it equals the computed launch digest (igvmmeasure's only check)
     ld_matches: bool
-    #: the ID key's signature over the ID block verifies
-    id_block_signature_valid: bool
+    author_key_enabled: bool
+    #: the firmware structures as QEMU builds them (None when they cannot be: see ``unchecked``)
+    id_block: Optional[IdBlock]
+    id_auth: Optional[IdAuth]
+    #: the ID key's signature over the ID block verifies (None: not checked)
+    id_block_signature_valid: Optional[bool]
     #: with an author key: the author key's signature over the ID key verifies (else None)
     id_key_signature_valid: Optional[bool]
+    #: why the signatures could not be checked (no GUEST_POLICY, a key that is no P-384 point, ...)
+    unchecked: Optional[str] = None
 
-    def failures(self) -> List[str]:
-        """Each check that fails, in LAUNCH_FINISH's order (BAD_MEASUREMENT, BAD_SIGNATURE)."""
+    def failures(self, *, signatures: bool = True) -> List[str]:
+        """Each check that fails, in LAUNCH_FINISH's order (BAD_MEASUREMENT, BAD_SIGNATURE);
+        ``signatures=False``: the digest alone, as igvmmeasure checks."""
         out = []
         if not self.ld_matches:
-            out.append(f"ID block LD {self.id_block.ld.hex()} is not the launch digest (BAD_MEASUREMENT)")
-        if not self.id_block_signature_valid:
+            out.append(f"ID block LD {self.ld.hex()} is not the launch digest (BAD_MEASUREMENT)")
+        if not signatures:
+            return out
+        if self.unchecked is not None:
+            out.append(f"the ID block's signatures cannot be checked: {self.unchecked}")
+        if self.id_block_signature_valid is False:
             out.append("the ID block's signature does not verify with the ID key (BAD_SIGNATURE)")
         if self.id_key_signature_valid is False:
             out.append("the ID key's signature does not verify with the author key (BAD_SIGNATURE)")
@@ -679,34 +717,44 @@ class IdBlockCheck(NamedTuple):
 
     def to_json(self) -> Dict[str, Any]:
         """The check as JSON, with the ID and author key digests the report will carry."""
+        auth = self.id_auth
         return {
-            "id_block": self.id_block.to_json(),
-            "id_block_base64": self.id_block.base64(),
-            "id_auth_base64": self.id_auth.base64(),
-            "author_key_enabled": self.author_key_enabled,
+            "ld": self.ld.hex(),
             "ld_matches": self.ld_matches,
+            "author_key_enabled": self.author_key_enabled,
+            "id_block": None if self.id_block is None else self.id_block.to_json(),
+            "id_block_base64": None if self.id_block is None else self.id_block.base64(),
+            "id_auth_base64": None if auth is None else auth.base64(),
             "id_block_signature_valid": self.id_block_signature_valid,
             "id_key_signature_valid": self.id_key_signature_valid,
-            "id_key_digest": self.id_auth.id_key_digest.hex(),
+            "id_key_digest": None if auth is None else auth.id_key_digest.hex(),
             "author_key_digest": None
-            if self.id_auth.author_key_digest is None
-            else self.id_auth.author_key_digest.hex(),
+            if auth is None or auth.author_key_digest is None
+            else auth.author_key_digest.hex(),
+            "unchecked": self.unchecked,
             "failures": self.failures(),
         }
 
 
 def check_id_block(plan: IgvmPlan, digest: bytes) -> Optional[IdBlockCheck]:
-    """The file's ID block against the launch digest and its own signatures (None without one)."""
-    if plan.id_block is None:
+    """The file's ID block against the launch digest and its own signatures (None without one).
+    The signatures are checked over the ID block QEMU would build (version 1, the file's policy)."""
+    h = plan.id_block
+    if h is None:
         return None
+    enabled = bool(h.author_key_enabled)
     if plan.policy is None:
-        raise IgvmError(plan.igvm.name, "has an SNP_ID_BLOCK but no GUEST_POLICY for it to bind")
-    block, auth = id_block_structs(plan.igvm, plan.id_block, plan.policy)
+        reason = "the file has no GUEST_POLICY for the ID block's policy field"
+        return IdBlockCheck(h.ld, h.ld == digest, enabled, None, None, None, None, reason)
+    try:
+        block, auth = id_block_structs(plan.igvm, h, plan.policy)
+    except IgvmError as exc:
+        return IdBlockCheck(h.ld, h.ld == digest, enabled, None, None, None, None, exc.rule)
     block_ok = auth.id_block_sig.verify(auth.id_key, block.to_bytes())
     key_ok = None
     if auth.author_key is not None and auth.id_key_sig is not None:
         key_ok = auth.id_key_sig.verify(auth.author_key, auth.id_key.to_bytes())
-    return IdBlockCheck(block, auth, auth.author_key is not None, block.ld == digest, block_ok, key_ok)
+    return IdBlockCheck(h.ld, h.ld == digest, enabled, block, auth, block_ok, key_ok)
 
 
 # ---- summary ------------------------------------------------------------------------------------
@@ -919,15 +967,15 @@ def lint_igvm(igvm: IgvmSource, *, check_kvm_only: bool = False) -> List[Finding
         where = _where(f, index)
         if not check_kvm_only and h.header_type not in QEMU_HANDLED:
             out.append(Finding("qemu-refuses-header", where, f"QEMU has no handler for {h.type_name}"))
+        if isinstance(h, VpContext):
+            vmsas += 1  # igvmmeasure counts every VP context, whatever its platform
+            if vmsas == 2:
+                out.append(Finding("one-vmsa", where, "a second VMSA: igvmmeasure --check-kvm allows one"))
         if not _applies(h, mask) or isinstance(h, GuestPolicy):
-            in_run = False
             continue
         if isinstance(h, ParameterArea):
             areas[h.parameter_area_index] = h
         elif isinstance(h, VpContext):
-            vmsas += 1
-            if vmsas == 2:
-                out.append(Finding("one-vmsa", where, "a second VMSA: igvmmeasure --check-kvm allows one"))
             if h.gpa != VMSA_GPA:
                 out.append(Finding("vmsa-gpa", where, f"the VMSA is at {h.gpa:#x}, not {VMSA_GPA:#x}"))
             page = f.data_of(h)
@@ -943,7 +991,6 @@ def lint_igvm(igvm: IgvmSource, *, check_kvm_only: bool = False) -> List[Finding
                         out.append(Finding("qemu-refuses-vmsa", where, exc.rule))
             vmsa_seen = index if vmsa_seen is None else vmsa_seen
             ranges.append((h.gpa, h.gpa + PAGE, index))
-            in_run = False
         elif isinstance(h, ParameterInsert):
             if vmsa_seen is not None:
                 out.append(Finding("insert-after-vmsa", where, f"after the VMSA of header {vmsa_seen}"))
@@ -954,7 +1001,6 @@ def lint_igvm(igvm: IgvmSource, *, check_kvm_only: bool = False) -> List[Finding
                 if size > PAGE:
                     out.append(Finding("large-parameter-area", where, f"the area is {size:#x} bytes"))
             ranges.append((h.gpa, h.gpa + size, index))
-            in_run = False
         elif isinstance(h, PageData):
             if not check_kvm_only:
                 if vmsa_seen is not None:
@@ -964,9 +1010,7 @@ def lint_igvm(igvm: IgvmSource, *, check_kvm_only: bool = False) -> List[Finding
                 if h.flags & FLAG_SHARED:
                     out.append(Finding("shared-page", where, f"gpa {h.gpa:#x}"))
             ranges.append((h.gpa, h.gpa + h.size, index))
-            in_run = True
-        else:
-            in_run = False
+            in_run = True  # QEMU's run stays open until a later page breaks it (and opens the next)
     if not check_kvm_only:
         ranges.sort()
         reach = (-1, -1, -1)

@@ -104,10 +104,14 @@ def test_the_readme_has_the_walk_throughs() -> None:
         "snpmeasure table",
         "snpmeasure measure --list-profiles",
         "--firmware-manifest OVMF.manifest.json",
+        "snpmeasure measure --mode snp:igvm",
+        "snpmeasure igvm sign",
+        "snpmeasure igvmmeasure",
+        "snpmeasure launch --igvm",
     ):
         assert needle in text, needle
     ran = [code for b in blocks for code, _ in commands(b)]
-    assert all(code.startswith(("snpmeasure ", "M=", "OBJ=", "A=")) for code in ran), ran
+    assert all(code.startswith(("snpmeasure ", "M=", "OBJ=", "A=", "I=")) for code in ran), ran
 
 
 def test_only_known_lines_are_left_out() -> None:

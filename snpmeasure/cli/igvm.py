@@ -100,6 +100,7 @@ def _sign(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"output": args.output, "measurement": m.hex(), "id_block": check.to_json()})
     else:
+        assert check.id_auth is not None
         print(f"signed {args.output}: launch digest {m.hex()}, ID key digest {check.id_auth.id_key_digest.hex()}")
     return EXIT_OK
 

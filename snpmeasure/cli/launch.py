@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import List
+from typing import Any, List, Optional
 
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
 from ._args import add_object_source, auto_int, emit_json, guest_object_from_args, parse_abi, warn
-from ._compat import add_measure_arguments, measure_kwargs
+from ._compat import add_measure_arguments, measure_flags_given, measure_kwargs
 
 
 def register(p: ArgumentParser) -> None:
@@ -33,6 +33,8 @@ def register(p: ArgumentParser) -> None:
         "(upstream QEMU 9.1+ refuses both: without this flag such an object fails, exit 1)",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--igvm", metavar="FILE", help="dry-run an IGVM launch (its policy, pages, VMSAs and ID block)")
+    p.add_argument("--native-zero", action="store_true", help="with --igvm: measure pages without data as ZERO pages")
     add_measure_arguments(p)
     p.set_defaults(func=run)
 
@@ -42,15 +44,14 @@ def run(args: argparse.Namespace) -> int:
     import warnings
 
     from ..errors import FirmwareError, InvalidInputError, KvmError
-    from ..firmware import Firmware, HostModel
     from ..measurement import measure
 
     with warnings.catch_warnings(record=True) as parse_warnings:  # said below unless the object fails
         warnings.simplefilter("always")
         obj = guest_object_from_args(args)
-    if obj is None:
+    if obj is None and args.igvm is None:
         raise InvalidInputError("--object", "give the sev-snp-guest object with --object, --qmp or --libvirt")
-    refusal = obj.upstream_refusal()
+    refusal = None if obj is None else obj.upstream_refusal()
     if refusal is not None and not args.accept_rfc_spellings:
         # QEMU parses the object before any launch command: nothing reaches the firmware.
         reason = f"{refusal} (--accept-rfc-spellings replays the RFC series' QEMU)"
@@ -71,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_CHECK_FAILED
     for record in parse_warnings:
         warn("launch", str(record.message))
+    if args.igvm is not None:
+        return _launch_igvm(args, obj)
+    assert obj is not None
     if args.mode is not None and args.mode != "snp":
         raise InvalidInputError("--mode", "snpmeasure launch replays SNP launches (mode snp)")
     args.mode = "snp"
@@ -91,24 +95,7 @@ def run(args: argparse.Namespace) -> int:
             f"--guest-features {kwargs['guest_features']:#x} differs from the object's SEV_FEATURES {wanted_features:#x} "
             "(debug-swap/secure-tsc); measuring with --guest-features",
         )
-    if args.no_kvm_checks and args.kvm_policy_bits is not None:
-        raise InvalidInputError(
-            "--kvm-policy-bits", "is one of KVM's checks, which --no-kvm-checks turns off; give one"
-        )
-    host = HostModel(
-        abi=parse_abi(args.firmware_abi) if args.firmware_abi else None,
-        smt_enabled=not args.host_smt_off,
-        kvm_checks=not args.no_kvm_checks,
-        kvm_policy_bits=args.kvm_policy_bits,
-    )
-    try:
-        fw = Firmware(host=host, threads=kwargs.pop("threads"))
-    except InvalidInputError as exc:
-        if exc.field not in ("kvm_policy_bits", "abi"):
-            raise
-        raise InvalidInputError(
-            "--kvm-policy-bits" if exc.field == "kvm_policy_bits" else "--firmware-abi", exc.rule
-        ) from None
+    fw = _firmware(args, kwargs.pop("threads"))
     steps: List[str] = []
     try:
         fw.launch_start(obj.policy, gosvw=obj.gosvw_bytes())
@@ -126,25 +113,115 @@ def run(args: argparse.Namespace) -> int:
         )
         steps.append("SNP_LAUNCH_FINISH: SUCCESS")
     except (FirmwareError, KvmError) as exc:
-        if args.json:
-            status = getattr(exc, "status", None)
-            emit_json(
-                {
-                    "ok": False,
-                    "command": exc.command,
-                    "layer": "firmware" if status is not None else "kvm",
-                    "status": status.name if status is not None else getattr(exc, "errno", "EINVAL"),
-                    "status_code": int(status) if status is not None else None,
-                    "reason": exc.reason,
-                    "steps": steps,
-                }
-            )
-        else:
-            for line in steps:
-                print(line)
-            print(f"launch fails: {exc}")
-        return EXIT_CHECK_FAILED
-    for w in m.warnings:
+        return _failed(args, exc, steps)
+    return _succeeded(args, result, steps, m.warnings)
+
+
+def _firmware(args: argparse.Namespace, threads: Optional[int]) -> Any:
+    """A guest context on the host the flags describe."""
+    from ..errors import InvalidInputError
+    from ..firmware import Firmware, HostModel
+
+    if args.no_kvm_checks and args.kvm_policy_bits is not None:
+        raise InvalidInputError(
+            "--kvm-policy-bits", "is one of KVM's checks, which --no-kvm-checks turns off; give one"
+        )
+    host = HostModel(
+        abi=parse_abi(args.firmware_abi) if args.firmware_abi else None,
+        smt_enabled=not args.host_smt_off,
+        kvm_checks=not args.no_kvm_checks,
+        kvm_policy_bits=args.kvm_policy_bits,
+    )
+    try:
+        return Firmware(host=host, threads=threads)
+    except InvalidInputError as exc:
+        if exc.field not in ("kvm_policy_bits", "abi"):
+            raise
+        raise InvalidInputError(
+            "--kvm-policy-bits" if exc.field == "kvm_policy_bits" else "--firmware-abi", exc.rule
+        ) from None
+
+
+def _launch_igvm(args: argparse.Namespace, obj: Any) -> int:
+    """``launch --igvm FILE [--object ...]``: LAUNCH_START with the file's policy, its pages and
+    VMSAs under the model, LAUNCH_FINISH with its ID block as QEMU hands it over."""
+    from ..errors import FirmwareError, InvalidInputError, KvmError
+    from ..igvm_launch import id_block_structs, measure_igvm, open_igvm, plan_igvm
+    from ._compat import single_vcpus
+
+    allowed = {"--mode", "--vcpus", "--profile"}
+    other = [f for f in measure_flags_given(args) if f not in allowed]
+    if other:
+        raise InvalidInputError(other[0], "does not apply with --igvm: the IGVM file holds the firmware and VMSAs")
+    if args.mode not in (None, "snp:igvm"):
+        raise InvalidInputError("--mode", "an IGVM launch is mode snp:igvm")
+    f = open_igvm(args.igvm, "--igvm")
+    vcpus = single_vcpus(args.vcpus)
+    plan = plan_igvm(f, args.profile, native_zero=args.native_zero, vcpus=vcpus)
+    if plan.policy is None:
+        raise InvalidInputError("--igvm", f"{f.name} has no GUEST_POLICY for its SEV-SNP platform: QEMU needs one")
+    if obj is not None and "policy" in obj.given and obj.policy != plan.policy:
+        raise InvalidInputError(
+            "--object",
+            f"policy {obj.policy:#x} differs from the IGVM file's GUEST_POLICY {plan.policy:#x}: which one QEMU "
+            "launches with is not established (docs/reference/igvm.md §4); make them equal",
+        )
+    if obj is not None and (obj.id_block is not None or obj.id_auth is not None) and plan.id_block is not None:
+        raise InvalidInputError("--object", "has an id-block, and so does the IGVM file: give one of them")
+    block = auth = None
+    enabled = False
+    if plan.id_block is not None:
+        block, auth = id_block_structs(f, plan.id_block, plan.policy)
+        enabled = bool(plan.id_block.author_key_enabled)
+    elif obj is not None:
+        block, auth, enabled = obj.id_block_obj(), obj.id_auth_obj(), obj.author_key_enabled
+    fw = _firmware(args, args.threads)
+    steps: List[str] = []
+    try:
+        fw.launch_start(plan.policy, gosvw=bytes(16) if obj is None else obj.gosvw_bytes())
+        steps.append(f"SNP_LAUNCH_START policy={plan.policy:#x} (the file's GUEST_POLICY): SUCCESS")
+        m = measure_igvm(f, profile=plan.profile, native_zero=args.native_zero, vcpus=vcpus, firmware=fw)
+        steps.append(
+            f"SNP_LAUNCH_UPDATE ({f.name}, model {plan.profile.name}, {m.vcpus} VMSA{'' if m.vcpus == 1 else 's'}): "
+            f"SUCCESS, launch digest {m.hex()}"
+        )
+        result = fw.launch_finish(
+            block,
+            auth,
+            author_key_enabled=enabled,
+            host_data=bytes(32) if obj is None else obj.host_data_bytes(),
+            vcek_disabled=False if obj is None else obj.vcek_disabled,
+        )
+        steps.append("SNP_LAUNCH_FINISH: SUCCESS")
+    except (FirmwareError, KvmError) as exc:
+        return _failed(args, exc, steps)
+    return _succeeded(args, result, steps, m.warnings)
+
+
+def _failed(args: argparse.Namespace, exc: Any, steps: List[str]) -> int:
+    """The launch fails at a firmware or KVM check: the steps so far and the status (exit 1)."""
+    if args.json:
+        status = getattr(exc, "status", None)
+        emit_json(
+            {
+                "ok": False,
+                "command": exc.command,
+                "layer": "firmware" if status is not None else "kvm",
+                "status": status.name if status is not None else getattr(exc, "errno", "EINVAL"),
+                "status_code": int(status) if status is not None else None,
+                "reason": exc.reason,
+                "steps": steps,
+            }
+        )
+    else:
+        for line in steps:
+            print(line)
+        print(f"launch fails: {exc}")
+    return EXIT_CHECK_FAILED
+
+
+def _succeeded(args: argparse.Namespace, result: Any, steps: List[str], warnings: List[str]) -> int:
+    for w in warnings:
         warn("launch", w)
     if args.json:
         emit_json(
@@ -154,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
                 "status_code": 0,
                 "report": result.to_json(),
                 "steps": steps,
-                "warnings": m.warnings,
+                "warnings": warnings,
             }
         )
     else:
@@ -162,5 +239,6 @@ def run(args: argparse.Namespace) -> int:
             print(line)
         print("the guest's attestation reports will carry:")
         for key, value in result.to_json().items():
-            print(f"  {key.upper():<18} {value}")
+            shown = ("true" if value else "false") if isinstance(value, bool) else value  # JSON's words
+            print(f"  {key.upper():<18} {shown}")
     return EXIT_OK

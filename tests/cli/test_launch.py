@@ -159,3 +159,43 @@ def test_launch_json_carries_the_warnings(tmp_path: Path) -> None:
     rc, out, _ = run_ours(["launch", "--object", obj, *MEASURE, "--kernel", str(kernel), "--json"])
     doc = json.loads(out)
     assert rc == 0 and doc["status"] == "SUCCESS" and "no 'HdrS' boot header" in doc["warnings"][0]
+
+
+def test_launch_igvm(tmp_path: Path) -> None:
+    """An IGVM launch: the file's policy at LAUNCH_START, its ID block at LAUNCH_FINISH."""
+    from ..builders.igvm_files import TINY, known_digest
+    from ..support import FIXTURES
+
+    x86 = str(TINY["tiny_x86"])
+    rc, out, _ = run_ours(["launch", "--igvm", x86, "--json"])
+    doc = json.loads(out)
+    assert rc == 0 and doc["status"] == "SUCCESS" and doc["report"]["measurement"] == known_digest("tiny_x86")
+    assert doc["report"]["policy"] == "0x3001f" and doc["report"]["id_block_en"] is True
+    rc, out, _ = run_ours(["launch", "--igvm", x86])
+    assert rc == 0 and "  AUTHOR_KEY_EN      false" in out and "True" not in out
+    rc, out, _ = run_ours(["launch", "--igvm", x86, "--native-zero", "--json"])
+    assert rc == 1 and json.loads(out)["status"] == "BAD_MEASUREMENT"
+    obj = "sev-snp-guest,id=s,cbitpos=51,reduced-phys-bits=1"
+    rc, _, err = run_ours(["launch", "--igvm", x86, "--object", obj + ",policy=0x30000"])
+    assert rc == 2 and "differs from the IGVM file's GUEST_POLICY 0x3001f" in err
+    rc, out, _ = run_ours(["launch", "--igvm", x86, "--object", obj + ",host-data=" + "A" * 43 + "=", "--json"])
+    assert rc == 0 and json.loads(out)["report"]["host_data"] == "00" * 32
+    rc, _, err = run_ours(["launch", "--igvm", x86, "--ovmf", x86])
+    assert rc == 2 and "--ovmf: does not apply with --igvm" in err
+    # a signature tampered with is named by the dry run
+    from snpmeasure.igvm import IgvmFile
+    from snpmeasure.igvm_launch import sign_igvm
+
+    signed = bytearray(sign_igvm(x86, FIXTURES / "keys" / "id_key_test.pem"))
+    f = IgvmFile.from_bytes(bytes(signed))
+    signed[f.offsets[-1] + 8 + 104] ^= 1  # the ID block signature's r
+    import struct
+    import zlib
+
+    _, _, off, size, _, _ = struct.unpack_from("<6I", signed, 0)
+    struct.pack_into("<I", signed, 20, zlib.crc32(bytes(signed[:20]) + bytes(4) + bytes(signed[off : off + size])))
+    bad = tmp_path / "tampered.igvm"
+    bad.write_bytes(bytes(signed))
+    rc, out, _ = run_ours(["launch", "--igvm", str(bad), "--json"])
+    doc = json.loads(out)
+    assert rc == 1 and doc["status"] == "BAD_SIGNATURE" and doc["command"] == "SNP_LAUNCH_FINISH"

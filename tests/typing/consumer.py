@@ -18,6 +18,7 @@ from snpmeasure import (
     HostModel,
     IdAuth,
     IdBlock,
+    IgvmFile,
     InputFileError,
     InvalidInputError,
     LaunchDigest,
@@ -83,3 +84,13 @@ def errors() -> None:
         print(exc.field, exc.rule)
     except Error as exc:
         print(exc)
+
+
+def igvm(path: str) -> str:
+    f: IgvmFile = IgvmFile.load(path)
+    names: list[str] = [h.type_name for h in f.headers]
+    m: Measurement = measure(mode="snp:igvm", igvm=f, profile="qemu", vcpus=2)
+    check = m.id_block_check
+    failed: list[str] = [] if check is None else check.failures()
+    del names, failed
+    return m.hexdigest() + str(len(f.to_bytes()))

@@ -1,0 +1,105 @@
+"""`snpmeasure igvm show|sign|lint`, and `measure --mode snp:igvm`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..builders.igvm_files import TINY, build, known_digest, pd, vp
+from ..support import FIXTURES, run_ours
+
+X86 = str(TINY["tiny_x86"])
+KEYS = FIXTURES / "keys"
+
+
+def test_show_summarises_the_file() -> None:
+    rc, out, _ = run_ours(["igvm", "show", X86, "--json"])
+    doc = json.loads(out)
+    assert rc == 0 and doc["format_version"] == 1 and doc["headers"] == 377
+    assert [p["platform"] for p in doc["platforms"]] == ["SEV_SNP"] and doc["policies"][0]["policy"] == "0x3001f"
+    assert doc["directives"]["PAGE_DATA"] == {"count": 369, "gpa_first": "0xa0000", "gpa_end": "0x3472000"}
+    assert doc["vp_contexts"] == [{"header": 360, "vp_index": 0, "gpa": "0x803000", "compatibility_mask": 1}]
+    assert doc["id_block"]["ld"] == known_digest("tiny_x86") and len(doc["id_block"]["id_key_digest"]) == 96
+    rc, text, _ = run_ours(["igvm", "show", X86])
+    assert rc == 0 and "PAGE_DATA                369, gpa 0xa0000-0x3472000" in text and "ID key digest" in text
+
+
+def test_measure_snp_igvm(tmp_path: Path) -> None:
+    base = ["measure", "--mode", "snp:igvm", "--igvm", X86]
+    assert run_ours(base) == (0, known_digest("tiny_x86") + "\n", "")
+    rc, out, _ = run_ours([*base, "--json"])
+    doc = json.loads(out)
+    assert rc == 0 and doc["measurement"] == known_digest("tiny_x86") and doc["mode"] == "snp:igvm"
+    assert (
+        doc["inputs"]["igvm"]["size"] == TINY["tiny_x86"].stat().st_size
+        and doc["igvm"]["model"]["name"] == "igvmmeasure"
+    )
+    assert doc["igvm"]["id_block"]["failures"] == []
+    # another model's digest differs from the one the ID block binds: exit 1, unless ignored
+    rc, out, err = run_ours([*base, "--native-zero"])
+    assert rc == 1 and len(out.strip()) == 96 and "is not the launch digest (BAD_MEASUREMENT)" in err
+    assert run_ours([*base, "--native-zero", "--ignore-id-block"])[0] == 0
+    rc, out, _ = run_ours([*base, "--output-format", "base64", "-v"])
+    assert rc == 0 and out.startswith("Calculated SEV_SNP guest measurement: ") and out.strip().endswith("Y")
+    rc, out, _ = run_ours([*base, "--trace"])
+    assert rc == 0 and out.splitlines()[-1] == known_digest("tiny_x86") and "header 375 PAGE_DATA" in out
+    # --check-kvm: igvmmeasure's rules fail (exit 1) before anything is measured
+    rc, out, err = run_ours([*base, "--check-kvm"])
+    assert rc == 1 and out == "" and "vmsa-gpa" in err and "vmsa-cr0" in err
+    # the qemu model refuses what QEMU refuses, with QEMU's reason: exit 2
+    rc, _, err = run_ours([*base, "--profile", "qemu"])
+    assert rc == 2 and "QEMU refuses the file: a VMSA at gpa 0x803000" in err
+    # flags of other modes, and IGVM flags elsewhere
+    rc, _, err = run_ours([*base, "--ovmf", X86])
+    assert rc == 2 and "--ovmf: does not apply to --mode snp:igvm" in err
+    rc, _, err = run_ours(["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--native-zero"])
+    assert rc == 2 and "--native-zero: applies to --mode snp:igvm" in err
+    rc, _, err = run_ours(["measure", "--mode", "snp:igvm"])
+    assert rc == 2 and "give it with --igvm FILE" in err
+    rc, _, err = run_ours(["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", X86])
+    assert rc == 2 and "is an IGVM file (magic 'IGVM')" in err and "--mode snp:igvm" in err
+
+
+def test_measure_snp_igvm_vcpu_sweep_for_the_qemu_model(tmp_path: Path) -> None:
+    f = tmp_path / "two.igvm"
+    f.write_bytes(build([pd(0x1000, bytes(4096)), vp(0), vp(1)]))
+    base = ["measure", "--mode", "snp:igvm", "--igvm", str(f), "--profile", "qemu"]
+    rc, out, _ = run_ours([*base, "--vcpus", "1-2", "--json"])
+    records = json.loads(out)
+    assert rc == 0 and [r["vcpus"] for r in records] == [1, 2]
+    for r in records:
+        assert run_ours([*base, "--vcpus", str(r["vcpus"])])[1].strip() == r["measurement"]
+    rc, _, err = run_ours([*base, "--vcpus", "3"])
+    assert rc == 2 and "not established" in err
+
+
+def test_sign_then_measure_and_show(tmp_path: Path) -> None:
+    out_file = tmp_path / "signed.igvm"
+    argv = ["igvm", "sign", X86, "-o", str(out_file), "--id-key", str(KEYS / "id_key_test.pem")]
+    argv += ["--author-key", str(KEYS / "author_key_test.pem"), "--image-id", "0x" + "22" * 16, "--guest-svn", "3"]
+    rc, out, _ = run_ours([*argv, "--json"])
+    doc = json.loads(out)
+    assert rc == 0 and doc["measurement"] == known_digest("tiny_x86") and doc["id_block"]["failures"] == []
+    assert doc["id_block"]["id_block"]["image_id"] == "22" * 16 and doc["id_block"]["author_key_enabled"] is True
+    rc, _, err = run_ours(argv)
+    assert rc == 2 and "exists; add --force" in err
+    assert run_ours(["measure", "--mode", "snp:igvm", "--igvm", str(out_file)]) == (
+        0,
+        known_digest("tiny_x86") + "\n",
+        "",
+    )
+    again = tmp_path / "again.igvm"
+    assert run_ours([*argv[:4], str(again), *argv[5:]])[0] == 0
+    assert again.read_bytes() == out_file.read_bytes()  # RFC 6979: signing is deterministic
+
+
+def test_lint(tmp_path: Path) -> None:
+    rc, out, err = run_ours(["igvm", "lint", X86, "--json"])
+    doc = json.loads(out)
+    rules = {f["rule"] for f in doc["findings"]}
+    assert rc == 1 and doc["ok"] is False and {"vmsa-gpa", "vmsa-cr0", "page-after-vmsa"} <= rules
+    clean = tmp_path / "clean.igvm"
+    clean.write_bytes(build([pd(0x1000, bytes(4096)), vp()]))
+    assert run_ours(["igvm", "lint", str(clean)]) == (0, f"{clean}: no findings\n", "")
+    rc, _, err = run_ours(["igvm", "lint", X86, "--check-kvm-only"])
+    assert rc == 1 and err.count("\n") == 2 and err.startswith("snpmeasure igvm lint: error: vmsa-gpa: ")
