@@ -92,6 +92,7 @@ wheel:
 bench:
 	$(PYTHON) bench/run.py --quick
 	$(PYTHON) bench/sweep.py --max 64
+	$(PYTHON) bench/igvm.py --quick
 
 clean:
 	rm -rf build dist docs/_build .pytest_cache

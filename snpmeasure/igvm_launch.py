@@ -284,9 +284,29 @@ def plan_igvm(
         pages.extend(pending)
         pending.clear()
 
+    normal, refuse = PageType.NORMAL, prof.unknown_headers == "refuse"
     for index, h in enumerate(igvm.headers):
+        if type(h) is PageData and not h.flags and not h.data_type and h.compatibility_mask & mask:
+            # the common page (a plain NORMAL 4 KiB page of the platform), without the general path
+            page = _Page(
+                index,
+                normal if h.file_offset or not native_zero else PageType.ZERO,
+                h.gpa,
+                1,
+                h.file_offset or None,
+                "PAGE_DATA",
+            )
+            if prof.order == "qemu":
+                key = (0, 0, h.compatibility_mask, h.file_offset != 0)
+                if not (pending and index == last_index + 1 and key == last_key and h.gpa == _end(pending[-1])):
+                    flush()
+                pending.append(page)
+                last_index, last_key = index, key
+            else:
+                pages.append(page)
+            continue
         kind = h.header_type
-        if prof.unknown_headers == "refuse" and kind not in QEMU_HANDLED:
+        if refuse and kind not in QEMU_HANDLED:
             raise IgvmError(
                 _where(igvm, index),
                 f"QEMU refuses the file: 'IGVM: Unknown header type encountered when processing file: "
@@ -298,7 +318,7 @@ def plan_igvm(
             continue
         if isinstance(h, VpContext) and prof.vp_context_mask == "any" and not h.compatibility_mask & mask:
             # igvmmeasure measures every VP context in the file, another platform's VMSA included
-            label = f"header {index} VP_CONTEXT {h.vp_index} (mask {h.compatibility_mask:#x})"
+            label = f"VP_CONTEXT {h.vp_index} (mask {h.compatibility_mask:#x})"
             pages.append(_Page(index, PageType.VMSA, h.gpa, 1, h.file_offset, label))
             plan.warnings.append(
                 f"header {index}: a VP context of another platform (mask {h.compatibility_mask:#x}) is measured, "
@@ -327,7 +347,7 @@ def plan_igvm(
         elif isinstance(h, ParameterInsert):
             area = areas[h.parameter_area_index]
             n = 1 if prof.parameter_insert == "page" else area.number_of_bytes // PAGE
-            pages.append(_Page(index, PageType.UNMEASURED, h.gpa, n, None, f"header {index} PARAMETER_INSERT"))
+            pages.append(_Page(index, PageType.UNMEASURED, h.gpa, n, None, "PARAMETER_INSERT"))
         elif isinstance(h, VpContext):
             if h.vp_index in plan.vp_contexts and prof.vmsas == "kvm":
                 raise IgvmError(
@@ -336,7 +356,7 @@ def plan_igvm(
             plan.vp_contexts.setdefault(h.vp_index, (index, h))
             plan.file_vmsas.append(h)
             if prof.vmsas == "file":
-                label = f"header {index} VP_CONTEXT {h.vp_index}"
+                label = f"VP_CONTEXT {h.vp_index}"
                 pages.append(_Page(index, PageType.VMSA, h.gpa, 1, h.file_offset, label))
         elif isinstance(h, SnpIdBlock):
             if plan.id_block is not None:
@@ -376,7 +396,7 @@ def _page_data(igvm: IgvmFile, index: int, h: PageData, prof: IgvmProfile, nativ
     if h.flags & FLAG_SHARED and prof.shared_pages == "skip":
         return None
     data = h.file_offset or None
-    label = f"header {index} PAGE_DATA"
+    label = "PAGE_DATA"
     if h.data_type == DATA_SECRETS:
         ptype = PageType.SECRETS
     elif h.data_type in (DATA_CPUID_DATA, DATA_CPUID_XF):
@@ -427,7 +447,8 @@ def _merge(pages: List[_Page], igvm: IgvmFile, per_directive: bool) -> Iterator[
                     break
                 npages += q.npages
                 j += 1
-        label = p.label if j == i + 1 else f"headers {p.header}-{pages[j - 1].header} {HEADER_NAMES[0x302]}"
+        last = pages[j - 1].header
+        label = f"header {p.header} {p.label}" if last == p.header else f"headers {p.header}-{last} {p.label}"
         if p.offset is not None:
             yield Command("update", label, p.ptype, p.gpa, npages * PAGE, view[p.offset : p.offset + npages * PAGE])
         elif p.ptype is PageType.NORMAL:

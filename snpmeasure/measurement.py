@@ -593,10 +593,26 @@ def sweep(*, vcpus: Union[str, Sequence[int]], threads: Optional[int] = None, **
 
     The digest after N VMSAs extends the one after N-1 (BSP first, then identical AP pages), so the
     firmware and sections are measured once and each extra vCPU costs one PAGE_INFO. Takes the other
-    arguments of :func:`measure` (mode "snp" or "snp:svsm").
+    arguments of :func:`measure` (mode "snp" or "snp:svsm"; or "snp:igvm" with ``igvm`` and the
+    qemu model, whose KVM measures one VMSA per vCPU after the file's pages).
     """
     counts = parse_vcpu_counts(vcpus)
     mode = kwargs.get("mode", "snp")
+    if mode == "snp:igvm":
+        from .igvm_launch import sweep_igvm
+
+        unknown = sorted(set(kwargs) - {"mode", "igvm", "profile", "native_zero"})
+        if unknown:
+            raise InvalidInputError(unknown[0], "is not an argument of an IGVM sweep (igvm, profile, native_zero)")
+        if kwargs.get("igvm") is None:
+            raise InvalidInputError("igvm", "mode 'snp:igvm' needs the IGVM file")
+        return sweep_igvm(
+            kwargs["igvm"],
+            counts,
+            profile=kwargs.get("profile") or "qemu",
+            native_zero=bool(kwargs.get("native_zero", False)),
+            threads=threads,
+        )
     if mode not in ("snp", "snp:svsm"):
         raise InvalidInputError("mode", f"vCPU sweeps apply to SNP modes, got {show(mode)}")
     p = _prepare(**_prepare_defaults(kwargs), vcpus=counts[-1])

@@ -502,3 +502,20 @@ def test_lint_sees_the_insert_qemu_reorders_across_other_headers() -> None:
     assert digest(f, "qemu") == feed(
         [("UNMEASURED", 0x9000, None), ("NORMAL", 0x1000, A), ("VMSA", VMSA_GPA, kvm_vmsa())]
     )
+
+
+def test_sweep_and_list_profiles_know_the_igvm_models() -> None:
+    from .support import run_ours
+
+    f = build([pd(0x1000, A), vp(0), vp(1)])
+    assert snpmeasure.sweep(mode="snp:igvm", igvm=f, vcpus="1-2") == {
+        n: snpmeasure.measure(mode="snp:igvm", igvm=f, profile="qemu", vcpus=n).digest for n in (1, 2)
+    }
+    with pytest.raises(ConfigError, match="sweep the qemu model"):
+        snpmeasure.sweep(mode="snp:igvm", igvm=f, vcpus="1-2", profile="igvmmeasure")
+    rc, out, _ = run_ours(["measure", "--mode", "snp:igvm", "--list-profiles", "--json"])
+    import json
+
+    assert rc == 0 and [p["name"] for p in json.loads(out)] == ["igvmmeasure", "igvm-crate", "qemu"]
+    rc, out, _ = run_ours(["measure", "--list-profiles"])
+    assert rc == 0 and "--mode snp:igvm --list-profiles lists the IGVM models" in out

@@ -74,17 +74,27 @@ def run(args: argparse.Namespace) -> int:
     from ..profiles import list_profiles
 
     if args.list_profiles:
-        if measure_flags_given(args):
+        given = [f for f in measure_flags_given(args) if f != "--mode"]
+        if given:
             raise InvalidInputError(
-                "--list-profiles",
-                f"lists the profiles and measures nothing; {measure_flags_given(args)[0]} does not combine with it",
+                "--list-profiles", f"lists the profiles and measures nothing; {given[0]} does not combine with it"
             )
+        if args.mode == "snp:igvm":  # the IGVM models
+            from ..igvm_launch import IGVM_PROFILES
+
+            if args.json:
+                emit_json([p.to_json() for p in IGVM_PROFILES.values()])
+            else:
+                for igvm_model in IGVM_PROFILES.values():
+                    print(f"{igvm_model.name:<12} {igvm_model.description}")
+            return EXIT_OK
         profiles = list_profiles()
         if args.json:
             emit_json([p.to_json() for p in profiles])
         else:
             for p in profiles:
                 print(f"{p.name:<12} {p.description}")
+            print("(--mode snp:igvm --list-profiles lists the IGVM models: igvmmeasure, igvm-crate, qemu)")
         return EXIT_OK
     if args.json and (args.output_format is not None or args.verbose):
         raise InvalidInputError(
