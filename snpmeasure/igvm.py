@@ -143,7 +143,7 @@ H = TypeVar("H", bound="IgvmHeader")
 @dataclass(frozen=True)
 class IgvmHeader:
     """A variable header. Subclasses name their fields in the order of the body's layout (``LAYOUT``,
-    a :mod:`struct` format); :meth:`from_body` and :meth:`to_body` convert."""
+    a ``struct`` format); :meth:`from_body` and :meth:`to_body` convert."""
 
     TYPE: ClassVar[int] = -1
     LAYOUT: ClassVar[struct.Struct] = struct.Struct("")
@@ -473,7 +473,7 @@ class IgvmFile:
         self._view = view
         self.headers: List[IgvmHeader] = []
         self._inserted: set = set()  # type: ignore[type-arg]
-        #: Each header's file offset (of its type field), parallel to :attr:`headers`.
+        #: Each header's file offset (of its type field), parallel to ``headers``.
         self.offsets: List[int] = []
         self._parse()
 

@@ -424,7 +424,7 @@ def measure(
     An SNP firmware without SEV metadata is refused, as upstream QEMU refuses it, unless
     ``allow_no_sev_metadata=True`` (the digest another loader would produce, with a warning).
 
-    ``mode="snp:igvm"`` measures an IGVM file (``igvm``: a path, an :class:`IgvmFile` or its
+    ``mode="snp:igvm"`` measures an IGVM file (``igvm``: a path, an :class:`~snpmeasure.IgvmFile` or its
     bytes) under an IGVM model (``profile``: "igvmmeasure", the default, "igvm-crate" or "qemu";
     ``native_zero`` measures pages without data as ZERO pages); ``vcpus`` applies to the qemu
     model. The file holds everything else, so the firmware, kernel and vCPU arguments are refused.

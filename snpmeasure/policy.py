@@ -124,7 +124,7 @@ class GuestPolicy:
     @classmethod
     def from_int(cls, value: int) -> GuestPolicy:
         """Decode a 64-bit policy; reserved bits set or bit 17 clear are errors naming the bit
-        (:func:`reserved_bit_problems` lists them without raising)."""
+        (``snpmeasure.policy.reserved_bit_problems()`` lists them without raising)."""
         _check_u64(value)
         problems = reserved_bit_problems(value)
         if problems:

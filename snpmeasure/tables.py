@@ -36,7 +36,7 @@ Progress = Callable[[int, int], None]
 
 
 class TableRow(NamedTuple):
-    """One reference value. Python values are typed (digest bytes, as :meth:`LaunchDigest.digest`
+    """One reference value. Python values are typed (digest bytes, as ``LaunchDigest.digest()``
     and :func:`sweep` give them); :meth:`to_json` and the CSV hold their text forms."""
 
     profile: str
