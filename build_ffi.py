@@ -20,7 +20,7 @@ from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CSRC = os.path.join(HERE, "csrc")
-SOURCES = ["sha512.c", "sha512_avx2.c", "sha512_avx512.c", "launch_digest.c"]
+SOURCES = ["sha512.c", "sha512_avx2.c", "sha512_avx512.c", "launch_digest.c", "igvm_scan.c"]
 
 #: What SNP_HAVE_AVX2_KERNEL turns on in csrc/: target("avx2") intrinsics, target("bmi2") (the
 #: chain's rorx) and the run-time CPU check.

@@ -100,3 +100,14 @@ int snp_online_cpus(void);
  * break-even on a 2-core Zen 3 VM; bench/digest.py --break-even re-measures it). Returns the old
  * value; 0 leaves it unchanged. */
 int snp_min_pages_per_thread(int pages);
+
+/* A run of plain PAGE_DATA headers of an IGVM file (flags 0, data type NORMAL, the platform's mask,
+ * a 4 KiB-aligned GPA, data inside [data_start, size - 4096] or none) from file offset off, before
+ * end (the end of the variable headers). regions gets 5 u64 per region (gpa, pages, file offset
+ * of the first page or 0 for zero pages, index of its first header in the run, mask), consecutive
+ * headers merged while the GPA, and for data pages the file offset, follow on with one mask; at
+ * most max_regions. counts[0]: headers taken; counts[1]: regions; counts[2]: the region where
+ * the run QEMU would still hold open at the end starts. The first header that is not such a page
+ * ends the run (counts[0] may be 0). */
+int snp_igvm_page_run(const uint8_t *file, uint64_t size, uint64_t off, uint64_t end, uint64_t data_start,
+                      uint32_t snp_mask, uint64_t *regions, uint64_t max_regions, uint64_t *counts);

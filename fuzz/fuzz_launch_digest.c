@@ -4,7 +4,8 @@
  * perms, a seed, a thread count and a content kernel; the page contents come from the input. The
  * harness runs the call with the chosen kernel and threads and again with the portable kernel on one
  * thread, and requires: the same return code, the same digest on success, an unchanged digest on
- * failure, and snp_ld_update_repeat's trail ending at its digest. Build and run: see README
+ * failure, and snp_ld_update_repeat's trail ending at its digest. The input is also read as an IGVM
+ * file by snp_igvm_page_run, whose regions must stay inside the run it reports. Build and run: see README
  * ("Security"); .ci/run runs it for a bounded time under ASan and UBSan.
  */
 #include <stddef.h>
@@ -22,6 +23,26 @@ static uint64_t le64(const uint8_t *p)
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The input as an IGVM file: the run from an offset it chooses; every region inside the run, the
+ * regions' pages adding up to the headers taken, in header order. */
+static void check_igvm_page_run(const uint8_t *data, size_t size)
+{
+    uint64_t regions[5 * 8], counts[3];
+    uint64_t off = size > 8 ? data[8] % size : 0;
+    uint64_t data_start = size > 9 ? data[9] * 16u % (size + 1) : 0;
+    uint32_t mask = (uint32_t) (size > 10 ? data[10] : 1);
+    int rc = snp_igvm_page_run(data, size, off, size, data_start, mask, regions, 8, counts);
+    if (rc != SNP_OK) abort();
+    if (counts[0] * 32u > size - off || counts[1] > 8 || (counts[1] && counts[2] >= counts[1])) abort();
+    uint64_t pages = 0;
+    for (uint64_t i = 0; i < counts[1]; i++) {
+        if (regions[5 * i + 3] != pages || regions[5 * i + 1] == 0) abort();
+        if (regions[5 * i + 2] && regions[5 * i + 2] + regions[5 * i + 1] * 4096u > size) abort();
+        pages += regions[5 * i + 1];
+    }
+    if (pages != counts[0]) abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -72,5 +93,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(trail);
     }
     free(pages);
+    check_igvm_page_run(data, size);
     return 0;
 }

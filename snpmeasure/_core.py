@@ -11,7 +11,7 @@ kernel the build or CPU lacks is an import error, never a silent fallback.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from .errors import InvalidInputError, NativeError, show
 from .pages import DIGEST_SIZE, PAGE_SIZE, LaunchDigestBase, PageType
@@ -196,6 +196,52 @@ def set_simd(kernel: str) -> None:
     if not _native.lib.snp_simd_supported(_kernel_code(kernel)):
         raise InvalidInputError("simd", f"{kernel}: {_unsupported(kernel)}")
     check_rc(_native.lib.snp_simd_set(_kernel_code(kernel)))
+
+
+#: At most this many regions per snp_igvm_page_run call (bounds the buffer, 5 u64 each).
+_IGVM_REGIONS = 1 << 14
+
+#: A region of an IGVM page run: (gpa, pages, file offset or 0, index of its first header, mask).
+IgvmRegion = Tuple[int, int, int, int, int]
+
+
+def igvm_page_run(
+    data: Any, off: int, end: int, data_start: int, snp_mask: int
+) -> Optional[Tuple[int, List[IgvmRegion], int]]:
+    """The run of plain PAGE_DATA headers of an IGVM file (bytes-like ``data``) from ``off``, read by
+    the native core (csrc/igvm_scan.c): (headers taken, merged regions, index of the region where
+    the run QEMU would hold open at its end starts). None without the native core."""
+    if _native is None:
+        return None
+    ffi, lib = _native.ffi, _native.lib
+    buf = ffi.from_buffer(data)
+    size = len(buf)
+    regions_out = ffi.new("uint64_t[]", 5 * _IGVM_REGIONS)
+    counts = ffi.new("uint64_t[3]")
+    taken = 0
+    regions: List[IgvmRegion] = []
+    trailing = 0
+    while True:
+        check_rc(lib.snp_igvm_page_run(buf, size, off, end, data_start, snp_mask, regions_out, _IGVM_REGIONS, counts))
+        n, nreg, qemu_start = int(counts[0]), int(counts[1]), int(counts[2])
+        if n == 0:
+            return taken, regions, trailing
+        flat = list(ffi.unpack(regions_out, 5 * nreg))
+        new = [(flat[i], flat[i + 1], flat[i + 2], flat[i + 3] + taken, flat[i + 4]) for i in range(0, 5 * nreg, 5)]
+        # The run QEMU holds open at the end: it starts at this call's last break, or, when this
+        # call (after a full buffer) has none and goes on from the previous call's run, earlier.
+        if qemu_start or not regions:
+            trailing = len(regions) + qemu_start
+        else:
+            last, first = regions[-1], new[0]
+            runs_on = first[0] == last[0] + last[1] * 4096 and first[4] == last[4] and bool(first[2]) == bool(last[2])
+            if not runs_on:
+                trailing = len(regions)
+        regions.extend(new)
+        taken += n
+        off += 32 * n
+        if nreg < _IGVM_REGIONS:
+            return taken, regions, trailing
 
 
 def sha384_pages(data: bytes, threads: int = 1) -> bytes:

@@ -22,6 +22,18 @@ class _Lib:
     def snp_sha384(self, data: Any, len: int, out48: Any) -> int: ...
     def snp_sha512(self, data: Any, len: int, out64: Any) -> int: ...
     def snp_hash_pages(self, data: Any, npages: int, out: Any, nthreads: int) -> int: ...
+    def snp_igvm_page_run(
+        self,
+        file: Any,
+        size: int,
+        off: int,
+        end: int,
+        data_start: int,
+        snp_mask: int,
+        regions: Any,
+        max_regions: int,
+        counts: Any,
+    ) -> int: ...
     def snp_ld_update(
         self,
         digest: Any,

@@ -23,7 +23,7 @@ import os
 import struct
 import zlib
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, ClassVar, Dict, Iterator, List, Optional, Tuple, Type, TypeVar, Union
+from typing import Any, ClassVar, Dict, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar, Union, overload
 
 from .errors import IgvmError, InputFileError, show
 
@@ -449,6 +449,57 @@ def _section_of(kind: int) -> Optional[int]:
 
 # ---- the file ---------------------------------------------------------------------------------------
 
+
+def _page_at(view: memoryview, off: int) -> PageData:
+    """The PAGE_DATA header whose record starts at ``off`` (a record the parser has checked)."""
+    _, _, gpa, mask, fo, flags, dtype, _ = _PAGE_RECORD.unpack_from(view, off)
+    h = object.__new__(PageData)
+    d = h.__dict__
+    d["gpa"], d["compatibility_mask"], d["file_offset"] = gpa, mask, fo
+    d["flags"], d["data_type"], d["reserved"] = flags, dtype, 0
+    return h
+
+
+class _Headers(Sequence[IgvmHeader]):
+    """An IGVM file's headers in file order. The pages of a run the native core read (thousands
+    in a file) are kept as their records' file offsets and made into :class:`PageData` objects
+    only when asked for, so reading a file costs no Python object per page."""
+
+    __slots__ = ("_items", "_view")
+
+    def __init__(self, view: memoryview) -> None:
+        self._items: List[Union[IgvmHeader, int]] = []
+        self._view = view
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> IgvmHeader: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> List[IgvmHeader]: ...
+
+    def __getitem__(self, index: Union[int, slice]) -> Union[IgvmHeader, List[IgvmHeader]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._items)))]
+        item = self._items[index]
+        return _page_at(self._view, item) if isinstance(item, int) else item
+
+    def __iter__(self) -> Iterator[IgvmHeader]:
+        view = self._view
+        for item in self._items:
+            yield _page_at(view, item) if isinstance(item, int) else item
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == (list(other) if isinstance(other, (list, _Headers)) else other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} IGVM headers>"
+
+
 Buffer = Union[bytes, bytearray, memoryview, mmap.mmap]
 
 
@@ -471,7 +522,11 @@ class IgvmFile:
         self.name = name
         self._data = data
         self._view = view
-        self.headers: List[IgvmHeader] = []
+        self.headers: _Headers = _Headers(view)
+        self._platforms: List[SupportedPlatform] = []
+        #: Runs of plain PAGE_DATA headers read by the native core: first header index ->
+        #: (headers, merged regions, where the run QEMU holds open at the end starts).
+        self.page_runs: Dict[int, Tuple[int, List[Tuple[int, int, int, int, int]], int]] = {}
         self._inserted: set = set()  # type: ignore[type-arg]
         #: Each header's file offset (of its type field), parallel to ``headers``.
         self.offsets: List[int] = []
@@ -544,8 +599,10 @@ class IgvmFile:
         off = start
         index = 0
         areas: Dict[int, ParameterArea] = {}
-        headers, offsets = self.headers, self.offsets
+        headers, offsets = self.headers._items, self.offsets
         data_start = self.data_start
+        from ._core import igvm_page_run
+
         page_record = _PAGE_RECORD.unpack_from
         new = object.__new__
         while off < end:  # every header takes at least 8 bytes: at most (end - start) / 8 iterations
@@ -553,6 +610,19 @@ class IgvmFile:
             # (a file holds one per page: thousands). Anything unusual takes the general path.
             if end - off >= 32:
                 kind, length, gpa, mask, fo, flags, dtype, rsv = page_record(v, off)
+                snp = next((p.compatibility_mask for p in self._platforms if p.platform_type == PLATFORM_SEV_SNP), 0)
+                run = igvm_page_run(v, off, end, data_start, snp) if kind == VHT_PAGE_DATA and snp else None
+                if run is not None and run[0]:
+                    # a run of the platform's plain pages, read and merged in C; the headers
+                    # stay file offsets until asked for
+                    n = run[0]
+                    self.page_runs[index] = run
+                    headers.extend(range(off, off + 32 * n, 32))
+                    offsets.extend(range(off, off + 32 * n, 32))
+                    section = 2
+                    off += 32 * n
+                    index += n
+                    continue
                 if (
                     kind == VHT_PAGE_DATA
                     and length == 24
@@ -602,8 +672,10 @@ class IgvmFile:
             self._check(header, where, size, areas)
             if isinstance(header, ParameterArea):
                 areas[header.parameter_area_index] = header
-            self.headers.append(header)
-            self.offsets.append(off)
+            if isinstance(header, SupportedPlatform):
+                self._platforms.append(header)
+            headers.append(header)
+            offsets.append(off)
             off += _align8(_TLV.size + length)
             index += 1
 
@@ -644,7 +716,7 @@ class IgvmFile:
                 raise IgvmError(where, f"platform_version is {h.platform_version}; every platform is at version 1")
             if h.highest_vtl not in (0, 2):
                 raise IgvmError(where, f"highest_vtl is {h.highest_vtl}; VTL 0 and 2 are defined")
-            if any(p.compatibility_mask == h.compatibility_mask for p in self.platforms):
+            if any(p.compatibility_mask == h.compatibility_mask for p in self._platforms):
                 raise IgvmError(where, f"compatibility_mask {h.compatibility_mask:#x} is already another platform's")
         elif isinstance(h, PageData):
             if h.flags & ~_KNOWN_FLAGS:
@@ -656,7 +728,7 @@ class IgvmFile:
             aligned(h.gpa, PAGE, h.size)  # the crate asks 4 KiB alignment of 2 MiB pages too
             data_in_file(h.file_offset, PAGE, "the page's data")
         elif isinstance(h, VpContext):
-            if not any(p.compatibility_mask == h.compatibility_mask for p in self.platforms):
+            if not any(p.compatibility_mask == h.compatibility_mask for p in self._platforms):
                 raise IgvmError(
                     where,
                     f"compatibility_mask {h.compatibility_mask:#x} is not exactly one platform's: the igvm crate "
@@ -705,7 +777,7 @@ class IgvmFile:
     @property
     def platforms(self) -> List[SupportedPlatform]:
         """The SUPPORTED_PLATFORM headers."""
-        return [h for h in self.headers if isinstance(h, SupportedPlatform)]
+        return list(self._platforms)
 
     def platform(self, platform_type: int = PLATFORM_SEV_SNP) -> Optional[SupportedPlatform]:
         """The platform header of a type (default SEV-SNP), or None."""

@@ -285,7 +285,22 @@ def plan_igvm(
         pending.clear()
 
     normal, refuse = PageType.NORMAL, prof.unknown_headers == "refuse"
-    for index, h in enumerate(igvm.headers):
+    runs = {} if per_directive else igvm.page_runs
+    index = -1
+    count = len(igvm.headers)
+    while index + 1 < count:
+        index += 1
+        run = runs.get(index)
+        if run is not None and run[1][0][4] & mask:
+            # a run of the platform's plain pages, merged into regions by the native core
+            index = _page_run(
+                index, run, pages, pending, native_zero, prof.order == "qemu", flush, (last_index, last_key)
+            )
+            if prof.order == "qemu":
+                last_region = run[1][-1]
+                last_index, last_key = index, (0, 0, last_region[4], last_region[2] != 0)
+            continue
+        h = igvm.headers[index]
         if type(h) is PageData and not h.flags and not h.data_type and h.compatibility_mask & mask:
             # the common page (a plain NORMAL 4 KiB page of the platform), without the general path
             page = _Page(
@@ -389,6 +404,42 @@ def plan_igvm(
 
 def _end(page: _Page) -> int:
     return page.gpa + page.npages * PAGE
+
+
+def _page_run(
+    start: int,
+    run: Tuple[int, List[Tuple[int, int, int, int, int]], int],
+    pages: List[_Page],
+    pending: List[_Page],
+    native_zero: bool,
+    qemu: bool,
+    flush: Any,
+    last: Tuple[int, Any],
+) -> int:
+    """A run of plain pages (their regions) into the plan; returns the run's last header index."""
+    n, regions, trailing = run
+    zero = PageType.ZERO if native_zero else PageType.NORMAL
+    items = [
+        _Page(start + first, PageType.NORMAL if fo else zero, gpa, npages, fo or None, "PAGE_DATA")
+        for gpa, npages, fo, first, _ in regions
+    ]
+    if not qemu:
+        pages.extend(items)
+        return start + n - 1
+    # QEMU: the run's first page may go on from the run QEMU holds open; the page runs within end
+    # at its breaks, and the last stays open (an insert that follows is measured before it).
+    last_index, last_key = last
+    first = regions[0]
+    key = (0, 0, first[4], first[2] != 0)
+    if not (pending and start == last_index + 1 and key == last_key and first[0] == _end(pending[-1])):
+        flush()
+    if trailing:
+        pending.extend(items[:trailing])
+        flush()
+        pending.extend(items[trailing:])
+    else:
+        pending.extend(items)
+    return start + n - 1
 
 
 def _page_data(igvm: IgvmFile, index: int, h: PageData, prof: IgvmProfile, native_zero: bool) -> Optional[List[_Page]]:
