@@ -198,8 +198,9 @@ def set_simd(kernel: str) -> None:
     check_rc(_native.lib.snp_simd_set(_kernel_code(kernel)))
 
 
-#: At most this many regions per snp_igvm_page_run call (bounds the buffer, 5 u64 each).
-_IGVM_REGIONS = 1 << 14
+#: At most this many regions per snp_igvm_page_run call (bounds the buffer, 5 u64 each; a run
+#: with more regions takes more calls).
+_IGVM_REGIONS = 1024
 
 #: A region of an IGVM page run: (gpa, pages, file offset or 0, index of its first header, mask).
 IgvmRegion = Tuple[int, int, int, int, int]
@@ -216,13 +217,14 @@ def igvm_page_run(
     ffi, lib = _native.ffi, _native.lib
     buf = ffi.from_buffer(data)
     size = len(buf)
-    regions_out = ffi.new("uint64_t[]", 5 * _IGVM_REGIONS)
+    room = max(1, min(_IGVM_REGIONS, (end - off) // 32))
+    regions_out = ffi.new("uint64_t[]", 5 * room)
     counts = ffi.new("uint64_t[3]")
     taken = 0
     regions: List[IgvmRegion] = []
     trailing = 0
     while True:
-        check_rc(lib.snp_igvm_page_run(buf, size, off, end, data_start, snp_mask, regions_out, _IGVM_REGIONS, counts))
+        check_rc(lib.snp_igvm_page_run(buf, size, off, end, data_start, snp_mask, regions_out, room, counts))
         n, nreg, qemu_start = int(counts[0]), int(counts[1]), int(counts[2])
         if n == 0:
             return taken, regions, trailing
@@ -240,7 +242,7 @@ def igvm_page_run(
         regions.extend(new)
         taken += n
         off += 32 * n
-        if nreg < _IGVM_REGIONS:
+        if nreg < room:
             return taken, regions, trailing
 
 
