@@ -79,6 +79,19 @@ def add_measure_arguments(p: argparse.ArgumentParser, *, for_measure: bool = Tru
         help="measure an SNP firmware without SEV metadata, which upstream QEMU refuses "
         "(the digest another loader would produce)",
     )
+    add(
+        n,
+        "--libvirt-domain",
+        metavar="FILE.xml",
+        help="a whole libvirt domain (virsh dumpxml): its <vcpu>, <cpu> model, <os> loader, kernel, "
+        "initrd, cmdline and <launchSecurity>; flags fill what it leaves open, and one that contradicts it is refused",
+    )
+    p.add_argument(
+        "--path-map",
+        action="append",
+        metavar="HOSTPATH=LOCALPATH",
+        help="with --libvirt-domain: read the domain's files under HOSTPATH from LOCALPATH (repeatable)",
+    )
     n.add_argument("--threads", metavar="N", type=int, help="hashing threads (default: all CPUs)")
     # Every flag above but --threads describes the guest to measure (and defaults to None): see measure_flags_given.
     p.set_defaults(measure_dests=tuple(dests))
@@ -98,6 +111,10 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
     from ..errors import InvalidInputError
     from ..profiles import load_profile_file
 
+    if args.libvirt_domain is not None:
+        apply_domain(args, command)
+    elif args.path_map:
+        raise InvalidInputError("--path-map", "maps the paths of a --libvirt-domain: give the domain too")
     if args.mode is None:
         raise InvalidInputError("--mode", "is required (snp, snp:ovmf-hash, snp:svsm, snp:igvm, sev, seves)")
     if args.ovmf is None and args.firmware_manifest is None:
@@ -196,6 +213,67 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
         threads=args.threads,
         allow_no_sev_metadata=bool(args.allow_no_sev_metadata),
     )
+
+
+def apply_domain(args: argparse.Namespace, command: str) -> Any:
+    """``--libvirt-domain``: the flags the domain fixes are set from it; a flag given that
+    contradicts it is refused, naming both; the domain (a LibvirtDomain) is kept as ``args.domain``."""
+    from ..errors import InvalidInputError
+    from ..libvirt import load_domain, parse_path_map
+
+    if getattr(args, "domain", None) is not None:
+        return args.domain
+    dom = load_domain(
+        args.libvirt_domain, path_map=parse_path_map(args.path_map or (), "--path-map"), field="--libvirt-domain"
+    )
+    args.domain = dom
+    if args.mode is None:
+        args.mode = "snp"
+    elif args.mode != "snp":
+        raise InvalidInputError(
+            "--mode", f"is {args.mode}; a libvirt domain with <launchSecurity type='sev-snp'> launches mode snp"
+        )
+    fixed = dom.measure_kwargs()
+    if args.firmware_manifest is not None:
+        fixed.pop("ovmf", None)  # a verifier's manifest stands in for the domain's firmware image
+    for key, hash_flag in (("kernel", "kernel_hash"), ("initrd", "initrd_hash"), ("append", "append_hash")):
+        if key in fixed and getattr(args, hash_flag) is not None:
+            fixed.pop(key)  # the verifier gives the file's hash instead of the file
+    cpu_given = any(getattr(args, a) is not None for a in ("vcpu_sig", "vcpu_family", "vcpu_model", "vcpu_stepping"))
+    if dom.cpu_mode not in (None, "custom") and args.vcpu_type is None and not cpu_given:
+        raise InvalidInputError(
+            "--libvirt-domain",
+            f"the domain's CPU is {dom.cpu_mode}: QEMU gives the guest the host's CPUID signature, which the XML "
+            "does not say; give --vcpu-type or --vcpu-sig for the host",
+        )
+    if dom.cpu_mode is None and args.vcpu_type is None and not cpu_given:
+        raise InvalidInputError(
+            "--libvirt-domain",
+            "the domain has no <cpu>: QEMU's default CPU model is not one snpmeasure models; give --vcpu-type",
+        )
+    names = {
+        "vcpus": ("--vcpus", "<vcpu>"),
+        "vcpu_type": ("--vcpu-type", "<cpu><model>"),
+        "ovmf": ("--ovmf", "<os><loader>"),
+        "kernel": ("--kernel", "<os><kernel>"),
+        "initrd": ("--initrd", "<os><initrd>"),
+        "append": ("--append", "<os><cmdline>"),
+        "guest_features": ("--guest-features", "<launchSecurity> SEV features"),
+    }
+    for key, value in fixed.items():
+        if key == "mode":
+            continue
+        flag, element = names[key]
+        given = getattr(args, key)
+        if given is None:
+            setattr(args, key, str(value) if key == "vcpus" else value)
+            continue
+        same = str(given) == str(value) if key == "vcpus" else given == value
+        if not same:
+            said = f"{given:#x}" if key == "guest_features" else given if key == "vcpus" else show(given)
+            fixed_value = f"{value:#x}" if key == "guest_features" else value if key == "vcpus" else show(value)
+            raise InvalidInputError(flag, f"is {said}, but the domain's {element} says {fixed_value}: give one")
+    return dom
 
 
 def single_vcpus(spec: Optional[str]) -> Optional[int]:

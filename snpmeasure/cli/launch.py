@@ -48,7 +48,20 @@ def run(args: argparse.Namespace) -> int:
 
     with warnings.catch_warnings(record=True) as parse_warnings:  # said below unless the object fails
         warnings.simplefilter("always")
+        if args.libvirt is not None and args.libvirt_domain is None and _is_domain(args.libvirt):
+            # a whole domain: its vCPUs, CPU model and firmware count too, not only <launchSecurity>
+            args.libvirt_domain = args.libvirt
         obj = guest_object_from_args(args)
+    if args.libvirt_domain is not None and args.igvm is None:
+        from ._compat import apply_domain
+
+        dom = apply_domain(args, "launch")
+        if obj is None:
+            obj = dom.guest
+            if obj is None:
+                raise InvalidInputError("--libvirt-domain", "has no <launchSecurity type='sev-snp'>: give --object")
+        elif dom.guest is not None and obj != dom.guest and args.libvirt is None:
+            raise InvalidInputError("--object", "differs from the domain's <launchSecurity>: give one of them")
     if obj is None and args.igvm is None:
         raise InvalidInputError("--object", "give the sev-snp-guest object with --object, --qmp or --libvirt")
     refusal = None if obj is None else obj.upstream_refusal()
@@ -242,3 +255,13 @@ def _succeeded(args: argparse.Namespace, result: Any, steps: List[str], warnings
             shown = ("true" if value else "false") if isinstance(value, bool) else value  # JSON's words
             print(f"  {key.upper():<18} {shown}")
     return EXIT_OK
+
+
+def _is_domain(path: str) -> bool:
+    """Whether a --libvirt file is a whole <domain> (rather than a <launchSecurity> element)."""
+    import re
+
+    from .._files import read_input
+
+    head = read_input("--libvirt", path, 4096).decode("utf-8", "replace")
+    return re.search(r"^\s*(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*<domain[\s>]", head, re.S) is not None

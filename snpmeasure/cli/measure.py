@@ -278,6 +278,11 @@ def _measure_igvm(args: argparse.Namespace) -> int:
                 print(entry.line())
         text = m.base64() if args.output_format == "base64" else m.hex()
         print(f"Calculated SEV_SNP guest measurement: {text}" if args.verbose else text)
+        check = m.id_block_check
+        if args.verbose and check is not None and check.id_auth is not None:
+            author = check.id_auth.author_key_digest
+            print(f"ID key digest: {check.id_auth.id_key_digest.hex()}")
+            print(f"author key digest: {author.hex() if author is not None else '- (no author key)'}")
     for failure in failures:
         sys.stderr.write(f"snpmeasure measure: error: {failure} (--ignore-id-block measures regardless)\n")
     return EXIT_CHECK_FAILED if failures else EXIT_OK

@@ -40,7 +40,10 @@ def test_measure_snp_igvm(tmp_path: Path) -> None:
     assert rc == 1 and len(out.strip()) == 96 and "is not the launch digest (BAD_MEASUREMENT)" in err
     assert run_ours([*base, "--native-zero", "--ignore-id-block"])[0] == 0
     rc, out, _ = run_ours([*base, "--output-format", "base64", "-v"])
-    assert rc == 0 and out.startswith("Calculated SEV_SNP guest measurement: ") and out.strip().endswith("Y")
+    lines = out.splitlines()
+    assert rc == 0 and lines[0].startswith("Calculated SEV_SNP guest measurement: ") and lines[0].endswith("Y")
+    assert lines[1] == "ID key digest: " + doc["igvm"]["id_block"]["id_key_digest"]
+    assert lines[2] == "author key digest: - (no author key)"
     rc, out, _ = run_ours([*base, "--trace"])
     assert rc == 0 and out.splitlines()[-1] == known_digest("tiny_x86") and "header 375 PAGE_DATA" in out
     # --check-kvm: igvmmeasure's rules fail (exit 1) before anything is measured

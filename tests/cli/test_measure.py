@@ -382,3 +382,49 @@ def test_kernel_that_is_no_bzimage_is_warned_about(tmp_path: Path) -> None:
     bz = tmp_path / "vmlinuz"
     bz.write_bytes(bytes(0x202) + b"HdrS" + bytes(10))
     assert run_ours(argv[:-1] + [str(bz)])[2] == ""
+
+
+def test_libvirt_domain_is_the_launch_and_flags_fill_only_what_it_leaves_open(tmp_path: Path) -> None:
+    """#18 part 2, the domain XML: its <vcpu>, <cpu>, loader, kernel and launchSecurity decide;
+    a flag that contradicts them is refused naming both."""
+    kernel = tmp_path / "vmlinuz"
+    kernel.write_bytes(bytes(0x202) + b"HdrS" + bytes(100))
+    dom = tmp_path / "d.xml"
+    dom.write_text(
+        "<domain><vcpu current='3'>8</vcpu><os><loader type='rom'>/fw/OVMF.fd</loader>"
+        "<kernel>/boot/vmlinuz</kernel><cmdline>quiet</cmdline></os>"
+        "<cpu mode='custom'><model>EPYC-Milan</model></cpu>"
+        "<launchSecurity type='sev-snp' kernelHashes='yes'><cbitpos>51</cbitpos>"
+        "<reducedPhysBits>1</reducedPhysBits><policy>0x30000</policy></launchSecurity></domain>"
+    )
+    paths = ["--path-map", f"/fw/OVMF.fd={OVMF}", "--path-map", f"/boot={tmp_path}"]
+    rc, out, err = run_ours(["measure", "--libvirt-domain", str(dom), *paths])
+    flags = ["measure", "--mode", "snp", "--vcpus", "3", "--vcpu-type", "EPYC-Milan", "--ovmf", OVMF]
+    assert rc == 0 and err == "" and out == run_ours([*flags, "--kernel", str(kernel), "--append", "quiet"])[1]
+    rc, _, err = run_ours(["measure", "--libvirt-domain", str(dom), *paths, "--vcpus", "4"])
+    assert rc == 2 and "--vcpus: is 4, but the domain's <vcpu> says 3: give one" in err
+    rc, _, err = run_ours(["measure", "--libvirt-domain", str(dom), *paths, "--vcpu-type", "EPYC-Genoa"])
+    assert rc == 2 and "the domain's <cpu><model> says 'EPYC-Milan'" in err
+    rc, out2, _ = run_ours(["measure", "--libvirt-domain", str(dom), *paths, "--vcpus", "3"])
+    assert rc == 0 and out2 == out  # agreeing flags are fine
+    # launch reads the whole domain, also when it is given as --libvirt
+    for flag in ("--libvirt-domain", "--libvirt"):
+        rc, text, _ = run_ours(["launch", flag, str(dom), *paths, "--json"])
+        doc = json.loads(text)
+        assert rc == 0 and doc["report"]["measurement"] == out.strip(), flag
+    host = tmp_path / "host.xml"
+    host.write_text(
+        "<domain><vcpu>2</vcpu><os><loader>/fw/OVMF.fd</loader></os><cpu mode='host-passthrough'/></domain>"
+    )
+    rc, _, err = run_ours(["measure", "--libvirt-domain", str(host), *paths[:2]])
+    assert rc == 2 and "host-passthrough" in err and "give --vcpu-type or --vcpu-sig" in err
+    rc, out, _ = run_ours(["measure", "--libvirt-domain", str(host), *paths[:2], "--vcpu-type", "EPYC-Genoa"])
+    assert (
+        rc == 0
+        and out
+        == run_ours(["measure", "--mode", "snp", "--vcpus", "2", "--vcpu-type", "EPYC-Genoa", "--ovmf", OVMF])[1]
+    )
+    rc, _, err = run_ours(
+        ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF, *paths[:2]]
+    )
+    assert rc == 2 and "--path-map: maps the paths of a --libvirt-domain" in err

@@ -1,0 +1,177 @@
+"""A libvirt domain (``virsh dumpxml``) as the launch it describes: vCPUs, CPU model, firmware,
+kernel, initrd, command line and ``<launchSecurity type='sev-snp'>``.
+
+The elements read are libvirt's domain format (https://libvirt.org/formatdomain.html): ``<vcpu
+current='N'>`` (the vCPUs the guest starts with), ``<cpu mode='custom'><model>`` (the QEMU CPU model
+whose signature QEMU puts into every VMSA), ``<os><loader>`` (``type='rom'`` or ``'pflash'``), and
+``<kernel>``, ``<initrd>``, ``<cmdline>``. A host-passthrough or host-model CPU takes the host's
+signature, which the XML does not say: the caller must give it. Documents with a DOCTYPE or entity
+declarations are refused, and a document is read up to 1 MiB.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import xml.etree.ElementTree as ET
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+
+from .errors import ConfigError, InvalidInputError, show
+from .qemu import SevSnpGuest
+
+#: A domain XML is a few KiB; anything larger is refused unread.
+MAX_DOMAIN_BYTES = 1 << 20
+
+
+class LibvirtDomain(NamedTuple):
+    """What a domain XML fixes of an SNP launch (None: the XML leaves it open)."""
+
+    name: Optional[str]
+    #: the vCPUs the guest starts with: ``<vcpu current='N'>``, else the element's count
+    vcpus: Optional[int]
+    #: ``<cpu>``'s mode: custom, host-passthrough, host-model, maximum (None without ``<cpu>``)
+    cpu_mode: Optional[str]
+    #: the custom CPU model (a QEMU model name), None for the host's CPU or no ``<cpu>``
+    vcpu_type: Optional[str]
+    #: ``<os><loader>``: the firmware image's path, and its type (rom or pflash)
+    loader: Optional[str]
+    loader_type: Optional[str]
+    kernel: Optional[str]
+    initrd: Optional[str]
+    cmdline: Optional[str]
+    #: ``<launchSecurity type='sev-snp'>`` as QEMU's object (None without one)
+    guest: Optional[SevSnpGuest]
+
+    def measure_kwargs(self) -> Dict[str, Any]:
+        """The :func:`snpmeasure.measure` arguments the domain fixes (the open ones left out).
+        QEMU measures the kernel, initrd and command line only with ``kernel-hashes=on``
+        (libvirt ``kernelHashes='yes'``); the SEV features are the object's."""
+        out: Dict[str, Any] = {"mode": "snp"}
+        for key, value in (("vcpus", self.vcpus), ("vcpu_type", self.vcpu_type), ("ovmf", self.loader)):
+            if value is not None:
+                out[key] = value
+        if self.guest is not None:
+            out["guest_features"] = self.guest.sev_features()
+            if self.guest.kernel_hashes:
+                for key, value in (("kernel", self.kernel), ("initrd", self.initrd), ("append", self.cmdline)):
+                    if value is not None:
+                        out[key] = value
+        return out
+
+
+def _int(text: Optional[str], where: str) -> int:
+    value = (text or "").strip()
+    if not re.fullmatch(r"[0-9]{1,4}", value) or not 1 <= int(value) <= 4096:
+        raise InvalidInputError(where, f"must be a vCPU count from 1 to 4096, got {show(value)}")
+    return int(value)
+
+
+def _mapped(path: Optional[str], path_map: Sequence[Tuple[str, str]]) -> Optional[str]:
+    """The path with the first matching host prefix replaced by its local counterpart."""
+    if path is None:
+        return None
+    for host, local in path_map:
+        prefix = host.rstrip("/")
+        if path == prefix:
+            return local
+        if path.startswith(prefix + "/"):
+            return local.rstrip("/") + path[len(prefix) :]
+    return path
+
+
+def parse_path_map(items: Sequence[str], field: str = "path_map") -> List[Tuple[str, str]]:
+    """``HOSTPATH=LOCALPATH`` items (``--path-map``): where a verifier keeps the host's files."""
+    out = []
+    for item in items:
+        host, sep, local = item.partition("=")
+        if not sep or not host.startswith("/") or not local:
+            raise InvalidInputError(field, f"must be HOSTPATH=LOCALPATH with an absolute HOSTPATH, got {show(item)}")
+        out.append((host, local))
+    return out
+
+
+def parse_domain(text: str, *, path_map: Sequence[Tuple[str, str]] = (), where: str = "domain") -> LibvirtDomain:
+    """Read a domain XML (``virsh dumpxml``'s text). ``path_map`` rewrites the host's paths of the
+    firmware, kernel and initrd to where the caller keeps copies."""
+    if not isinstance(text, str):
+        raise InvalidInputError(where, f"must be XML text (str), got {type(text).__name__}")
+    if re.search(r"<!(DOCTYPE|ENTITY)", text, re.IGNORECASE):
+        raise InvalidInputError(where, "XML with a DOCTYPE or entity declarations is refused")
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise InvalidInputError(where, f"is not well-formed XML ({exc})") from None
+    except (UnicodeEncodeError, RecursionError):
+        raise InvalidInputError(where, "is not XML text snpmeasure can read") from None
+    if root.tag != "domain":
+        raise InvalidInputError(where, f"must be a libvirt <domain>, got <{root.tag}>")
+
+    def one(parent: Optional[ET.Element], tag: str) -> Optional[ET.Element]:
+        if parent is None:
+            return None
+        found = parent.findall(tag)
+        if len(found) > 1:
+            raise InvalidInputError(f"{where}: <{tag}>", "appears more than once")
+        return found[0] if found else None
+
+    vcpu = one(root, "vcpu")
+    vcpus = None
+    if vcpu is not None:
+        vcpus = _int(vcpu.get("current"), f"{where}: <vcpu current>") if vcpu.get("current") else None
+        vcpus = vcpus or _int(vcpu.text, f"{where}: <vcpu>")
+    cpu = one(root, "cpu")
+    cpu_mode = None if cpu is None else cpu.get("mode", "custom")
+    vcpu_type = None
+    if cpu is not None and cpu_mode == "custom":
+        model = one(cpu, "model")
+        if model is None or not (model.text or "").strip():
+            raise InvalidInputError(f"{where}: <cpu mode='custom'>", "has no <model>")
+        vcpu_type = (model.text or "").strip()
+    os_el = one(root, "os")
+    loader = one(os_el, "loader")
+
+    def text_of(tag: str) -> Optional[str]:
+        el = one(os_el, tag)
+        return None if el is None else (el.text or "").strip()
+
+    guest = None
+    security = root.findall("launchSecurity")
+    if len(security) > 1:
+        raise InvalidInputError(f"{where}: <launchSecurity>", "appears more than once")
+    if security and security[0].get("type") == "sev-snp":
+        guest = SevSnpGuest.from_libvirt(ET.tostring(security[0], encoding="unicode"))
+    elif security:
+        raise ConfigError(
+            f"{where}: <launchSecurity type>", f"is {show(security[0].get('type'))}; snpmeasure reads sev-snp here"
+        )
+    return LibvirtDomain(
+        name=(root.findtext("name") or None),
+        vcpus=vcpus,
+        cpu_mode=cpu_mode,
+        vcpu_type=vcpu_type,
+        loader=_mapped(None if loader is None else (loader.text or "").strip() or None, path_map),
+        loader_type=None if loader is None else loader.get("type", "rom"),
+        kernel=_mapped(text_of("kernel"), path_map),
+        initrd=_mapped(text_of("initrd"), path_map),
+        cmdline=text_of("cmdline"),
+        guest=guest,
+    )
+
+
+def load_domain(
+    path: Union[str, os.PathLike[str]], *, path_map: Sequence[Tuple[str, str]] = (), field: str = "domain"
+) -> LibvirtDomain:
+    """Read a domain XML file (at most 1 MiB)."""
+    from ._files import read_input
+
+    raw = read_input(field, path, MAX_DOMAIN_BYTES + 1)
+    if len(raw) > MAX_DOMAIN_BYTES:
+        raise InvalidInputError(field, f"is larger than {MAX_DOMAIN_BYTES >> 20} MiB: no domain XML is")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInputError(field, "is not UTF-8 text") from None
+    return parse_domain(text, path_map=path_map, where=field)
+
+
+__all__ = ["LibvirtDomain", "parse_domain", "load_domain", "parse_path_map", "MAX_DOMAIN_BYTES"]

@@ -1,0 +1,90 @@
+"""snpmeasure.libvirt: a whole domain XML as the launch it describes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import snpmeasure
+from snpmeasure.errors import ConfigError, InvalidInputError
+from snpmeasure.libvirt import load_domain, parse_domain, parse_path_map
+
+from .builders.manifests import A
+
+DOMAIN = """<domain type='kvm'>
+  <name>snp-guest</name>
+  <vcpu placement='static' current='4'>8</vcpu>
+  <os firmware='efi'>
+    <type arch='x86_64' machine='pc-q35-9.1'>hvm</type>
+    <loader readonly='yes' type='rom'>/usr/share/OVMF/OVMF.amdsev.fd</loader>
+    <kernel>/var/lib/libvirt/boot/vmlinuz</kernel>
+    <initrd>/var/lib/libvirt/boot/initrd.img</initrd>
+    <cmdline>console=ttyS0</cmdline>
+  </os>
+  <cpu mode='custom' match='exact'><model fallback='forbid'>EPYC-Genoa</model></cpu>
+  <launchSecurity type='sev-snp' kernelHashes='yes'>
+    <cbitpos>51</cbitpos><reducedPhysBits>1</reducedPhysBits><policy>0x30000</policy>
+  </launchSecurity>
+</domain>"""
+
+
+def test_a_domain_gives_the_measure_arguments(tmp_path: Path) -> None:
+    (tmp_path / "vmlinuz").write_bytes(bytes(0x202) + b"HdrS" + bytes(100))
+    (tmp_path / "initrd.img").write_bytes(b"initrd")
+    paths = parse_path_map([f"/usr/share/OVMF/OVMF.amdsev.fd={A}", f"/var/lib/libvirt/boot={tmp_path}"])
+    dom = parse_domain(DOMAIN, path_map=paths)
+    assert dom.name == "snp-guest" and dom.vcpus == 4 and dom.vcpu_type == "EPYC-Genoa" and dom.loader == A
+    assert dom.loader_type == "rom" and dom.guest is not None and dom.guest.kernel_hashes
+    kw = dom.measure_kwargs()
+    assert kw == {
+        "mode": "snp",
+        "vcpus": 4,
+        "vcpu_type": "EPYC-Genoa",
+        "ovmf": A,
+        "guest_features": 1,
+        "kernel": str(tmp_path / "vmlinuz"),
+        "initrd": str(tmp_path / "initrd.img"),
+        "append": "console=ttyS0",
+    }
+    flags = snpmeasure.measure(
+        mode="snp", ovmf=A, vcpus=4, vcpu_type="EPYC-Genoa", kernel=tmp_path / "vmlinuz",
+        initrd=tmp_path / "initrd.img", append="console=ttyS0",
+    )  # fmt: skip
+    assert snpmeasure.measure(**kw).digest == flags.digest
+    # kernel-hashes off: QEMU measures no kernel, and neither do the arguments
+    off = parse_domain(DOMAIN.replace("kernelHashes='yes'", "kernelHashes='no'"), path_map=paths)
+    assert "kernel" not in off.measure_kwargs()
+    f = tmp_path / "d.xml"
+    f.write_text(DOMAIN)
+    assert load_domain(f) == parse_domain(DOMAIN)
+
+
+@pytest.mark.parametrize(
+    "text,error,fragment",
+    [
+        ("<!DOCTYPE d [<!ENTITY x 'y'>]><domain/>", InvalidInputError, "DOCTYPE or entity"),
+        ("<launchSecurity type='sev-snp'/>", InvalidInputError, "must be a libvirt <domain>"),
+        ("<domain><vcpu>0</vcpu></domain>", InvalidInputError, "vCPU count from 1 to 4096"),
+        ("<domain><vcpu current='x'>2</vcpu></domain>", InvalidInputError, "vCPU count"),
+        ("<domain><vcpu>1</vcpu><vcpu>2</vcpu></domain>", InvalidInputError, "appears more than once"),
+        ("<domain><cpu mode='custom'/></domain>", InvalidInputError, "has no <model>"),
+        ("<domain><launchSecurity type='sev'/></domain>", ConfigError, "snpmeasure reads sev-snp here"),
+        ("<domain>" * 3, InvalidInputError, "is not well-formed XML"),
+        ("<domain>" + "<a>" * 100000 + "</a>" * 100000 + "</domain>", InvalidInputError, ""),
+    ],
+)
+def test_hostile_or_wrong_domains_are_named(text: str, error: type, fragment: str) -> None:
+    try:
+        dom = parse_domain(text)
+    except error as exc:
+        assert fragment in str(exc)
+    else:  # a deep document without the elements read is a domain that fixes nothing
+        assert dom.vcpus is None and fragment == ""
+
+
+def test_host_cpu_modes_leave_the_signature_open() -> None:
+    dom = parse_domain("<domain><cpu mode='host-passthrough'/></domain>")
+    assert dom.cpu_mode == "host-passthrough" and dom.vcpu_type is None and "vcpu_type" not in dom.measure_kwargs()
+    with pytest.raises(InvalidInputError, match="HOSTPATH=LOCALPATH"):
+        parse_path_map(["relative=/x"])
