@@ -43,7 +43,7 @@ int snp_igvm_page_run(const uint8_t *file, uint64_t size, uint64_t off, uint64_t
         if (le32(r) != PAGE_DATA_TYPE || le32(r + 4) != 24u || le32(r + 24) != 0u || le32(r + 28) != 0u ||
             (gpa & (SNP_PAGE_SIZE - 1u)) || gpa >= GPA_LIMIT || !(mask & snp_mask))
             break;
-        if (fo && (fo < data_start || (uint64_t) fo > size - SNP_PAGE_SIZE || size < SNP_PAGE_SIZE)) break;
+        if (fo && (size < SNP_PAGE_SIZE || fo < data_start || (uint64_t) fo > size - SNP_PAGE_SIZE)) break;
         int data = fo != 0;
         /* QEMU keeps one run while the GPA follows on with the same mask and data presence. */
         int same_run = prev_data == data && gpa == prev_end && mask == prev_mask;

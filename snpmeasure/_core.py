@@ -206,44 +206,59 @@ _IGVM_REGIONS = 1024
 IgvmRegion = Tuple[int, int, int, int, int]
 
 
-def igvm_page_run(
-    data: Any, off: int, end: int, data_start: int, snp_mask: int
-) -> Optional[Tuple[int, List[IgvmRegion], int]]:
-    """The run of plain PAGE_DATA headers of an IGVM file (bytes-like ``data``) from ``off``, read by
-    the native core (csrc/igvm_scan.c): (headers taken, merged regions, index of the region where
-    the run QEMU would hold open at its end starts). None without the native core."""
-    if _native is None:
+class IgvmPageRuns:
+    """Reads runs of plain PAGE_DATA headers of one IGVM file (bytes-like, not to change while
+    read) with the native core (csrc/igvm_scan.c), one buffer for every run."""
+
+    def __init__(self, data: Any) -> None:
+        ffi = _native.ffi
+        self._buf = ffi.from_buffer(data)
+        self._size = len(self._buf)
+        self._room = _IGVM_REGIONS
+        self._regions = ffi.new("uint64_t[]", 5 * self._room)
+        self._counts = ffi.new("uint64_t[3]")
+
+    def run(self, off: int, end: int, data_start: int, snp_mask: int) -> Tuple[int, List[IgvmRegion], int]:
+        """The run from ``off``: (headers taken, merged regions, index of the region where the run
+        QEMU would hold open at its end starts); (0, [], 0) when the header at ``off`` is no plain
+        page of the platform."""
+        ffi, lib = _native.ffi, _native.lib
+        counts, out, room = self._counts, self._regions, self._room
+        taken = 0
+        regions: List[IgvmRegion] = []
+        trailing = 0
+        while True:
+            check_rc(lib.snp_igvm_page_run(self._buf, self._size, off, end, data_start, snp_mask, out, room, counts))
+            n, nreg, qemu_start = int(counts[0]), int(counts[1]), int(counts[2])
+            if n == 0:
+                return taken, regions, trailing
+            flat = list(ffi.unpack(out, 5 * nreg))
+            new = [(flat[i], flat[i + 1], flat[i + 2], flat[i + 3] + taken, flat[i + 4]) for i in range(0, 5 * nreg, 5)]
+            # The run QEMU holds open at the end: it starts at this call's last break, or, when
+            # this call (after a full buffer) has none and goes on from the previous call's run,
+            # earlier.
+            if qemu_start or not regions:
+                trailing = len(regions) + qemu_start
+            else:
+                last, first = regions[-1], new[0]
+                runs_on = (
+                    first[0] == last[0] + last[1] * 4096 and first[4] == last[4] and bool(first[2]) == bool(last[2])
+                )
+                if not runs_on:
+                    trailing = len(regions)
+            regions.extend(new)
+            taken += n
+            off += 32 * n
+            if nreg < room:
+                return taken, regions, trailing
+
+
+def igvm_page_runs(data: Any) -> Optional[IgvmPageRuns]:
+    """A reader of an IGVM file's page runs, or None without the native core (or with a core built
+    before it had one): the caller then reads every header itself."""
+    if _native is None or not hasattr(_native.lib, "snp_igvm_page_run"):
         return None
-    ffi, lib = _native.ffi, _native.lib
-    buf = ffi.from_buffer(data)
-    size = len(buf)
-    room = max(1, min(_IGVM_REGIONS, (end - off) // 32))
-    regions_out = ffi.new("uint64_t[]", 5 * room)
-    counts = ffi.new("uint64_t[3]")
-    taken = 0
-    regions: List[IgvmRegion] = []
-    trailing = 0
-    while True:
-        check_rc(lib.snp_igvm_page_run(buf, size, off, end, data_start, snp_mask, regions_out, room, counts))
-        n, nreg, qemu_start = int(counts[0]), int(counts[1]), int(counts[2])
-        if n == 0:
-            return taken, regions, trailing
-        flat = list(ffi.unpack(regions_out, 5 * nreg))
-        new = [(flat[i], flat[i + 1], flat[i + 2], flat[i + 3] + taken, flat[i + 4]) for i in range(0, 5 * nreg, 5)]
-        # The run QEMU holds open at the end: it starts at this call's last break, or, when this
-        # call (after a full buffer) has none and goes on from the previous call's run, earlier.
-        if qemu_start or not regions:
-            trailing = len(regions) + qemu_start
-        else:
-            last, first = regions[-1], new[0]
-            runs_on = first[0] == last[0] + last[1] * 4096 and first[4] == last[4] and bool(first[2]) == bool(last[2])
-            if not runs_on:
-                trailing = len(regions)
-        regions.extend(new)
-        taken += n
-        off += 32 * n
-        if nreg < room:
-            return taken, regions, trailing
+    return IgvmPageRuns(data)  # _IGVM_REGIONS sizes its buffer (tests shrink it: runs take more calls)
 
 
 def sha384_pages(data: bytes, threads: int = 1) -> bytes:

@@ -517,16 +517,19 @@ class IgvmFile:
         if not isinstance(data, (bytes, bytearray, memoryview, mmap.mmap)):
             raise IgvmError(name, f"must be bytes, bytearray, memoryview or mmap, got {type(data).__name__}")
         view = memoryview(data)
+        if not view.readonly:  # parsed headers must not change under their file: a snapshot
+            data = bytes(view)
+            view = memoryview(data)
         if view.ndim != 1 or view.itemsize != 1:
             view = view.cast("B")
         self.name = name
         self._data = data
         self._view = view
-        self.headers: _Headers = _Headers(view)
+        self._headers = _Headers(view)
         self._platforms: List[SupportedPlatform] = []
         #: Runs of plain PAGE_DATA headers read by the native core: first header index ->
         #: (headers, merged regions, where the run QEMU holds open at the end starts).
-        self.page_runs: Dict[int, Tuple[int, List[Tuple[int, int, int, int, int]], int]] = {}
+        self._page_runs: Dict[int, Tuple[int, List[Tuple[int, int, int, int, int]], int]] = {}
         self._inserted: set = set()  # type: ignore[type-arg]
         #: Each header's file offset (of its type field), parallel to ``headers``.
         self.offsets: List[int] = []
@@ -599,9 +602,12 @@ class IgvmFile:
         off = start
         index = 0
         areas: Dict[int, ParameterArea] = {}
-        headers, offsets = self.headers._items, self.offsets
+        headers, offsets = self._headers._items, self.offsets
         data_start = self.data_start
-        from ._core import igvm_page_run
+        from ._core import igvm_page_runs
+
+        reader = igvm_page_runs(v)
+        snp = 0  # the SEV-SNP platform's mask, once the platforms are read
 
         page_record = _PAGE_RECORD.unpack_from
         new = object.__new__
@@ -610,13 +616,13 @@ class IgvmFile:
             # (a file holds one per page: thousands). Anything unusual takes the general path.
             if end - off >= 32:
                 kind, length, gpa, mask, fo, flags, dtype, rsv = page_record(v, off)
-                snp = next((p.compatibility_mask for p in self._platforms if p.platform_type == PLATFORM_SEV_SNP), 0)
-                run = igvm_page_run(v, off, end, data_start, snp) if kind == VHT_PAGE_DATA and snp else None
+                plain = kind == VHT_PAGE_DATA and not flags and not dtype and mask & snp
+                run = reader.run(off, end, data_start, snp) if plain and reader is not None else None
                 if run is not None and run[0]:
                     # a run of the platform's plain pages, read and merged in C; the headers
                     # stay file offsets until asked for
                     n = run[0]
-                    self.page_runs[index] = run
+                    self._page_runs[index] = run
                     headers.extend(range(off, off + 32 * n, 32))
                     offsets.extend(range(off, off + 32 * n, 32))
                     section = 2
@@ -674,6 +680,8 @@ class IgvmFile:
                 areas[header.parameter_area_index] = header
             if isinstance(header, SupportedPlatform):
                 self._platforms.append(header)
+                if header.platform_type == PLATFORM_SEV_SNP and not snp:
+                    snp = header.compatibility_mask
             headers.append(header)
             offsets.append(off)
             off += _align8(_TLV.size + length)
@@ -774,6 +782,12 @@ class IgvmFile:
                 raise IgvmError(where, f"author_key_enabled is {h.author_key_enabled}, must be 0 or 1")
 
     # ---- views ---------------------------------------------------------------------------------
+    @property
+    def headers(self) -> Sequence[IgvmHeader]:
+        """The headers in file order, as typed objects (a read-only sequence: the pages of runs the
+        native core read are made into :class:`~snpmeasure.igvm.PageData` objects when asked for)."""
+        return self._headers
+
     @property
     def platforms(self) -> List[SupportedPlatform]:
         """The SUPPORTED_PLATFORM headers."""

@@ -214,6 +214,7 @@ class IgvmPlan:
         self.platform: SupportedPlatform = snp_platform(igvm)
         self.policy: Optional[int] = None
         self.id_block: Optional[SnpIdBlock] = None
+        self.id_block_index: Optional[int] = None
         #: VP contexts for the platform, by vp_index (header index, header)
         self.vp_contexts: Dict[int, Tuple[int, VpContext]] = {}
         #: every VP context the model measures from the file, in file order
@@ -285,7 +286,7 @@ def plan_igvm(
         pending.clear()
 
     normal, refuse = PageType.NORMAL, prof.unknown_headers == "refuse"
-    runs = {} if per_directive else igvm.page_runs
+    runs = {} if per_directive else igvm._page_runs
     index = -1
     count = len(igvm.headers)
     while index + 1 < count:
@@ -381,7 +382,7 @@ def plan_igvm(
                 plan.warnings.append(f"header {index}: a second SNP_ID_BLOCK ({which} counts, as in {prof.name})")
                 if prof.id_blocks == "first":
                     continue
-            plan.id_block = h
+            plan.id_block, plan.id_block_index = h, index
         elif isinstance(h, (RequiredMemory, Parameter)) or h.header_type in PARAMETER_TYPES:
             continue  # not measured
     flush()
@@ -706,7 +707,9 @@ def sweep_igvm(
 # ---- the ID block -------------------------------------------------------------------------------
 
 
-def id_block_structs(igvm: IgvmFile, header: SnpIdBlock, policy: int) -> Tuple[IdBlock, IdAuth]:
+def id_block_structs(
+    igvm: IgvmFile, header: SnpIdBlock, policy: int, index: Optional[int] = None
+) -> Tuple[IdBlock, IdAuth]:
     """The ID block and ID authentication structure QEMU hands SNP_LAUNCH_FINISH for an
     SNP_ID_BLOCK directive (docs/reference/igvm.md §3): the block's version forced to 1, its policy
     the file's GUEST_POLICY; signatures (``r ‖ s``, 72 bytes each) and keys (``curve ‖ reserved ‖
@@ -714,8 +717,7 @@ def id_block_structs(igvm: IgvmFile, header: SnpIdBlock, policy: int) -> Tuple[I
     from .blobs import AmdPublicKey, AmdSignature
     from .errors import BlobError
 
-    index = igvm.headers.index(header)
-    where = _where(igvm, index)
+    where = _where(igvm, igvm.headers.index(header) if index is None else index)
 
     def sig(raw: bytes, name: str) -> AmdSignature:
         try:
@@ -819,7 +821,7 @@ def check_id_block(plan: IgvmPlan, digest: bytes) -> Optional[IdBlockCheck]:
         reason = "the file has no GUEST_POLICY for the ID block's policy field"
         return IdBlockCheck(h.ld, h.ld == digest, enabled, None, None, None, None, reason)
     try:
-        block, auth = id_block_structs(plan.igvm, h, plan.policy)
+        block, auth = id_block_structs(plan.igvm, h, plan.policy, plan.id_block_index)
     except IgvmError as exc:
         return IdBlockCheck(h.ld, h.ld == digest, enabled, None, None, None, None, exc.rule)
     block_ok = auth.id_block_sig.verify(auth.id_key, block.to_bytes())
@@ -839,8 +841,11 @@ def summarize_igvm(igvm: IgvmSource) -> Dict[str, Any]:
     from .policy import GuestPolicy as Policy
 
     f = open_igvm(igvm)
+    headers = list(f.headers)  # the page objects made once
     directives: Dict[str, Dict[str, Any]] = {}
-    for _, h in f.directives():
+    for h in headers[len(f.platforms) :]:
+        if h.header_type < 0x301:
+            continue
         row = directives.setdefault(h.type_name, {"count": 0, "gpa_first": None, "gpa_end": None})
         row["count"] += 1
         gpa = getattr(h, "gpa", None)
@@ -851,7 +856,7 @@ def summarize_igvm(igvm: IgvmSource) -> Dict[str, Any]:
             if row["gpa_end"] is None or gpa + size > int(row["gpa_end"], 16):
                 row["gpa_end"] = f"{gpa + size:#x}"
     policies = []
-    for h in f.headers:
+    for h in headers:
         if isinstance(h, GuestPolicy):
             try:
                 fields = Policy.from_int(h.policy).to_json()
@@ -860,23 +865,19 @@ def summarize_igvm(igvm: IgvmSource) -> Dict[str, Any]:
             policies.append({"policy": f"{h.policy:#x}", "compatibility_mask": h.compatibility_mask, "fields": fields})
     snp = f.platform(PLATFORM_SEV_SNP)
     id_block = None
-    for index, h in enumerate(f.headers):
+    for index, h in enumerate(headers):
         if isinstance(h, SnpIdBlock):
             id_block = {"header": index, **h.to_json()}
             for key in ("id_key_signature", "id_public_key", "author_key_signature", "author_public_key", "reserved"):
                 id_block.pop(key)
             if snp is not None and h.compatibility_mask & snp.compatibility_mask:
                 pol = next(
-                    (
-                        p
-                        for p in f.headers
-                        if isinstance(p, GuestPolicy) and p.compatibility_mask & h.compatibility_mask
-                    ),
+                    (p for p in headers if isinstance(p, GuestPolicy) and p.compatibility_mask & h.compatibility_mask),
                     None,
                 )
                 if pol is not None:
                     try:
-                        block, auth = id_block_structs(f, h, pol.policy)
+                        block, auth = id_block_structs(f, h, pol.policy, index)
                         id_block["id_key_digest"] = auth.id_key_digest.hex()
                         id_block["author_key_digest"] = (
                             None if auth.author_key_digest is None else auth.author_key_digest.hex()
@@ -896,7 +897,7 @@ def summarize_igvm(igvm: IgvmSource) -> Dict[str, Any]:
         "directives": directives,
         "vp_contexts": [
             {"header": i, "vp_index": h.vp_index, "gpa": f"{h.gpa:#x}", "compatibility_mask": h.compatibility_mask}
-            for i, h in enumerate(f.headers)
+            for i, h in enumerate(headers)
             if isinstance(h, VpContext)
         ],
         "id_block": id_block,

@@ -184,7 +184,7 @@ def _launch_igvm(args: argparse.Namespace, obj: Any) -> int:
     block = auth = None
     enabled = False
     if plan.id_block is not None:
-        block, auth = id_block_structs(f, plan.id_block, plan.policy)
+        block, auth = id_block_structs(f, plan.id_block, plan.policy, plan.id_block_index)
         enabled = bool(plan.id_block.author_key_enabled)
     elif obj is not None:
         block, auth, enabled = obj.id_block_obj(), obj.id_auth_obj(), obj.author_key_enabled
