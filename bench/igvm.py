@@ -20,7 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from typing import Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
@@ -92,29 +92,21 @@ def bench_file(label: str, path: str, reps: int) -> Dict[str, float]:
     plan = plan_igvm(f)
     commands = [c for c in plan.commands]
 
-    def bare() -> object:
-        d = LaunchDigest()
-        for c in commands:
-            if c.op == "fill":
-                assert c.data is not None
-                d.update_fill(c.page_type, c.gpa, c.data, c.repeat)
-            elif c.data is not None:
-                d.update(c.page_type, c.gpa, c.data)
-            else:
-                d.update(c.page_type, c.gpa, length=c.length)
-        return d.digest()
+    def fed(backend: Any) -> Callable[[], object]:
+        def run() -> object:
+            d = backend()
+            for c in commands:
+                if c.op == "fill":
+                    d.update_fill(c.page_type, c.gpa, c.data, c.repeat)
+                elif c.data is not None:
+                    d.update(c.page_type, c.gpa, c.data)
+                else:
+                    d.update(c.page_type, c.gpa, length=c.length)
+            return d.digest()
 
-    def reference() -> object:
-        d = _reference.LaunchDigest()
-        for c in commands:
-            if c.op == "fill":
-                assert c.data is not None
-                d.update_fill(c.page_type, c.gpa, c.data, c.repeat)
-            elif c.data is not None:
-                d.update(c.page_type, c.gpa, c.data)
-            else:
-                d.update(c.page_type, c.gpa, length=c.length)
-        return d.digest()
+        return run
+
+    bare, reference = fed(LaunchDigest), fed(_reference.LaunchDigest)
 
     def end_to_end() -> object:
         return measure_igvm(path).digest

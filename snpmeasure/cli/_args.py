@@ -4,8 +4,9 @@ the ``sev-snp-guest`` object given whole (``--object``, ``--qmp``, ``--libvirt``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from typing import Any, List, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 from ..errors import show
 
@@ -158,3 +159,24 @@ def password_for(flag: str, key_path: Optional[str], password: Optional[bytes]) 
     with open_input(flag, key_path) as f:
         head = f.read(4096)
     return password if b"ENCRYPTED" in head or b"-----BEGIN" not in head else None
+
+
+def key_passwords(args: argparse.Namespace) -> Tuple[Optional[bytes], Optional[bytes]]:
+    """The passphrases of ``--id-key`` and ``--author-key`` for the signing call:
+    ``--key-password-env`` applied to each key that is encrypted."""
+    password = read_password(args.key_password_env)
+    return (
+        password_for("--id-key", args.id_key, password),
+        password_for("--author-key", args.author_key, password),
+    )
+
+
+@contextlib.contextmanager
+def key_files_named() -> Iterator[None]:
+    """A key file that cannot be read is named by its flag (``--id-key``), not the argument."""
+    from .._files import InputFileError
+
+    try:
+        yield
+    except InputFileError as exc:
+        raise InputFileError("--" + exc.field.replace("_", "-"), exc.rule, exc.errno, exc.filename) from None

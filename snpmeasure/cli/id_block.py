@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from . import EXIT_OK, ArgumentParser
-from ._args import emit_json, password_for, read_password, warn
+from ._args import emit_json, key_files_named, key_passwords, warn
 from ._compat import add_measure_arguments, measure_flags_given, measure_kwargs
 
 
@@ -77,10 +77,8 @@ def run(args: argparse.Namespace) -> int:
     if len(ld) != 48:
         flag = "--measurement-hex" if args.measurement_hex is not None else "--measurement"
         raise InvalidInputError(flag, f"must be 48 bytes (a launch digest), got {len(ld)}")
-    password = read_password(args.key_password_env)
-    from .._files import InputFileError
-
-    try:
+    id_pw, author_pw = key_passwords(args)
+    with key_files_named():
         block, auth = sign_id_block(
             ld,
             args.id_key,
@@ -89,11 +87,9 @@ def run(args: argparse.Namespace) -> int:
             image_id=args.image_id,
             guest_svn=args.guest_svn,
             policy=args.id_policy,
-            id_key_password=password_for("--id-key", args.id_key, password),
-            author_key_password=password_for("--author-key", args.author_key, password),
+            id_key_password=id_pw,
+            author_key_password=author_pw,
         )
-    except InputFileError as exc:  # a key file that cannot be read is named by its flag
-        raise InputFileError("--" + exc.field.replace("_", "-"), exc.rule, exc.errno, exc.filename) from None
     if args.json:
         emit_json(
             {

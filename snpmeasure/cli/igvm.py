@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser, prog
-from ._args import emit_json, password_for, read_password
+from ._args import emit_json, key_files_named, key_passwords
 
 
 def register(p: ArgumentParser) -> None:
@@ -69,14 +69,13 @@ def run(args: argparse.Namespace) -> int:
 def _sign(args: argparse.Namespace) -> int:
     import os
 
-    from .._files import InputFileError
     from ..errors import InvalidInputError
     from ..igvm_launch import measure_igvm, sign_igvm
 
     if os.path.exists(args.output) and not args.force:
         raise InvalidInputError("--output", f"{args.output} exists; add --force to overwrite")
-    password = read_password(args.key_password_env)
-    try:
+    id_pw, author_pw = key_passwords(args)
+    with key_files_named():
         data = sign_igvm(
             args.file,
             args.id_key,
@@ -87,11 +86,9 @@ def _sign(args: argparse.Namespace) -> int:
             family_id=args.family_id,
             image_id=args.image_id,
             guest_svn=args.guest_svn,
-            id_key_password=password_for("--id-key", args.id_key, password),
-            author_key_password=password_for("--author-key", args.author_key, password),
+            id_key_password=id_pw,
+            author_key_password=author_pw,
         )
-    except InputFileError as exc:  # a key file that cannot be read is named by its flag
-        raise InputFileError("--" + exc.field.replace("_", "-"), exc.rule, exc.errno, exc.filename) from None
     with open(args.output, "wb") as out:
         out.write(data)
     m = measure_igvm(data, profile=args.profile, native_zero=args.native_zero, vcpus=args.vcpus)
