@@ -42,6 +42,22 @@ class LibvirtDomain(NamedTuple):
     #: ``<launchSecurity type='sev-snp'>`` as QEMU's object (None without one)
     guest: Optional[SevSnpGuest]
 
+    @property
+    def describe(self) -> str:
+        return "the domain"
+
+    def source(self, key: str) -> str:
+        """The element a value of :meth:`measure_kwargs` came from ("<vcpu>")."""
+        return {
+            "vcpus": "<vcpu>",
+            "vcpu_type": "<cpu><model>",
+            "ovmf": "<os><loader>",
+            "kernel": "<os><kernel>",
+            "initrd": "<os><initrd>",
+            "append": "<os><cmdline>",
+            "guest_features": "<launchSecurity>",
+        }.get(key, key)
+
     def measure_kwargs(self) -> Dict[str, Any]:
         """The :func:`snpmeasure.measure` arguments the domain fixes (the open ones left out).
         QEMU measures the kernel, initrd and command line only with ``kernel-hashes=on``

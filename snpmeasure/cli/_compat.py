@@ -86,6 +86,14 @@ def add_measure_arguments(p: argparse.ArgumentParser, *, for_measure: bool = Tru
         help="a whole libvirt domain (virsh dumpxml): its <vcpu>, <cpu> model, <os> loader, kernel, "
         "initrd, cmdline and <launchSecurity>; flags fill what it leaves open, and one that contradicts it is refused",
     )
+    add(
+        n,
+        "--qemu-cmdline",
+        metavar="'qemu-system-x86_64 ...'",
+        help="QEMU's command line (as libvirt logs it): -smp, -cpu, -bios or pflash, -kernel/-initrd/-append, "
+        "the sev-snp-guest object or igvm-cfg; options that could change the digest and are not modelled are refused",
+    )
+    add(n, "--qemu-argv-file", metavar="FILE", help="QEMU's command line read from a file (as --qemu-cmdline)")
     p.add_argument(
         "--path-map",
         action="append",
@@ -111,10 +119,10 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
     from ..errors import InvalidInputError
     from ..profiles import load_profile_file
 
-    if args.libvirt_domain is not None:
-        apply_domain(args, command)
+    if config_given(args):
+        apply_launch_config(args, command)
     elif args.path_map:
-        raise InvalidInputError("--path-map", "maps the paths of a --libvirt-domain: give the domain too")
+        raise InvalidInputError("--path-map", "maps the paths of a --libvirt-domain or QEMU command line: give it too")
     if args.mode is None:
         raise InvalidInputError("--mode", "is required (snp, snp:ovmf-hash, snp:svsm, snp:igvm, sev, seves)")
     if args.ovmf is None and args.firmware_manifest is None:
@@ -215,65 +223,86 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
     )
 
 
-def apply_domain(args: argparse.Namespace, command: str) -> Any:
-    """``--libvirt-domain``: the flags the domain fixes are set from it; a flag given that
-    contradicts it is refused, naming both; the domain (a LibvirtDomain) is kept as ``args.domain``."""
+#: The flags that give a whole launch configuration.
+CONFIG_FLAGS = ("libvirt_domain", "qemu_cmdline", "qemu_argv_file")
+
+
+def config_given(args: argparse.Namespace) -> bool:
+    """Whether a whole launch configuration (domain XML or QEMU command line) was given."""
+    return any(getattr(args, f, None) is not None for f in CONFIG_FLAGS)
+
+
+def apply_launch_config(args: argparse.Namespace, command: str) -> Any:
+    """``--libvirt-domain`` or ``--qemu-cmdline``/``--qemu-argv-file``: the flags the configuration
+    fixes are set from it, and a flag given that contradicts it is refused, naming both; the
+    configuration is kept as ``args.launch_config`` (a LibvirtDomain or QemuCommandLine)."""
     from ..errors import InvalidInputError
     from ..libvirt import load_domain, parse_path_map
 
-    if getattr(args, "domain", None) is not None:
-        return args.domain
-    dom = load_domain(
-        args.libvirt_domain, path_map=parse_path_map(args.path_map or (), "--path-map"), field="--libvirt-domain"
-    )
-    args.domain = dom
+    if getattr(args, "launch_config", None) is not None:
+        return args.launch_config
+    given = [f for f in CONFIG_FLAGS if getattr(args, f, None) is not None]
+    if len(given) > 1:
+        raise InvalidInputError("--" + given[1].replace("_", "-"), f"and --{given[0].replace('_', '-')}: give one")
+    paths = parse_path_map(args.path_map or (), "--path-map")
+    if args.libvirt_domain is not None:
+        config: Any = load_domain(args.libvirt_domain, path_map=paths, field="--libvirt-domain")
+        flag = "--libvirt-domain"
+    else:
+        from ..qemu_cmdline import parse_qemu_cmdline
+
+        if args.qemu_cmdline is not None:
+            text, flag = args.qemu_cmdline, "--qemu-cmdline"
+        else:
+            from .._files import read_input
+
+            flag = "--qemu-argv-file"
+            raw = read_input(flag, args.qemu_argv_file, 1 << 20)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidInputError(flag, "is not UTF-8 text") from None
+        config = parse_qemu_cmdline(text, path_map=paths, where=flag)
+    args.launch_config = config
+    fixed = config.measure_kwargs()
+    mode = fixed.pop("mode")
     if args.mode is None:
-        args.mode = "snp"
-    elif args.mode != "snp":
-        raise InvalidInputError(
-            "--mode", f"is {args.mode}; a libvirt domain with <launchSecurity type='sev-snp'> launches mode snp"
-        )
-    fixed = dom.measure_kwargs()
+        args.mode = mode
+    elif args.mode != mode:
+        raise InvalidInputError("--mode", f"is {args.mode}, but {config.describe} launches mode {mode}: give one")
+    if "igvm" in fixed and not hasattr(args, "igvm"):
+        raise InvalidInputError(flag, f"{config.describe} launches an IGVM file: measure or launch it")
     if args.firmware_manifest is not None:
-        fixed.pop("ovmf", None)  # a verifier's manifest stands in for the domain's firmware image
+        fixed.pop("ovmf", None)  # a verifier's manifest stands in for the firmware image
     for key, hash_flag in (("kernel", "kernel_hash"), ("initrd", "initrd_hash"), ("append", "append_hash")):
         if key in fixed and getattr(args, hash_flag) is not None:
             fixed.pop(key)  # the verifier gives the file's hash instead of the file
     cpu_given = any(getattr(args, a) is not None for a in ("vcpu_sig", "vcpu_family", "vcpu_model", "vcpu_stepping"))
-    if dom.cpu_mode not in (None, "custom") and args.vcpu_type is None and not cpu_given:
+    if mode == "snp" and config.cpu_mode not in (None, "custom") and args.vcpu_type is None and not cpu_given:
         raise InvalidInputError(
-            "--libvirt-domain",
-            f"the domain's CPU is {dom.cpu_mode}: QEMU gives the guest the host's CPUID signature, which the XML "
-            "does not say; give --vcpu-type or --vcpu-sig for the host",
+            flag,
+            f"{config.describe}'s CPU is {config.cpu_mode}: QEMU gives the guest the host's CPUID signature, "
+            "which it does not say; give --vcpu-type or --vcpu-sig for the host",
         )
-    if dom.cpu_mode is None and args.vcpu_type is None and not cpu_given:
+    if mode == "snp" and config.cpu_mode is None and args.vcpu_type is None and not cpu_given:
         raise InvalidInputError(
-            "--libvirt-domain",
-            "the domain has no <cpu>: QEMU's default CPU model is not one snpmeasure models; give --vcpu-type",
+            flag, f"{config.describe} names no CPU model: QEMU's default is not one snpmeasure models; give --vcpu-type"
         )
-    names = {
-        "vcpus": ("--vcpus", "<vcpu>"),
-        "vcpu_type": ("--vcpu-type", "<cpu><model>"),
-        "ovmf": ("--ovmf", "<os><loader>"),
-        "kernel": ("--kernel", "<os><kernel>"),
-        "initrd": ("--initrd", "<os><initrd>"),
-        "append": ("--append", "<os><cmdline>"),
-        "guest_features": ("--guest-features", "<launchSecurity> SEV features"),
-    }
     for key, value in fixed.items():
-        if key == "mode":
-            continue
-        flag, element = names[key]
-        given = getattr(args, key)
-        if given is None:
+        option = "--" + key.replace("_", "-")
+        current = getattr(args, key)
+        if current is None:
             setattr(args, key, str(value) if key == "vcpus" else value)
             continue
-        same = str(given) == str(value) if key == "vcpus" else given == value
+        same = str(current) == str(value) if key == "vcpus" else current == value
         if not same:
-            said = f"{given:#x}" if key == "guest_features" else given if key == "vcpus" else show(given)
-            fixed_value = f"{value:#x}" if key == "guest_features" else value if key == "vcpus" else show(value)
-            raise InvalidInputError(flag, f"is {said}, but the domain's {element} says {fixed_value}: give one")
-    return dom
+            hexed = key in ("guest_features", "vcpu_sig")
+            said = f"{current:#x}" if hexed else current if key == "vcpus" else show(current)
+            fixed_value = f"{value:#x}" if hexed else value if key == "vcpus" else show(value)
+            raise InvalidInputError(
+                option, f"is {said}, but {config.describe}'s {config.source(key)} says {fixed_value}: give one"
+            )
+    return config
 
 
 def single_vcpus(spec: Optional[str]) -> Optional[int]:

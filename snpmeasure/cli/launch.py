@@ -7,7 +7,7 @@ from typing import Any, List, Optional
 
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
 from ._args import add_object_source, auto_int, emit_json, guest_object_from_args, parse_abi, warn
-from ._compat import add_measure_arguments, measure_flags_given, measure_kwargs
+from ._compat import add_measure_arguments, apply_launch_config, config_given, measure_flags_given, measure_kwargs
 
 
 def register(p: ArgumentParser) -> None:
@@ -52,16 +52,19 @@ def run(args: argparse.Namespace) -> int:
             # a whole domain: its vCPUs, CPU model and firmware count too, not only <launchSecurity>
             args.libvirt_domain = args.libvirt
         obj = guest_object_from_args(args)
-    if args.libvirt_domain is not None and args.igvm is None:
-        from ._compat import apply_domain
-
-        dom = apply_domain(args, "launch")
-        if obj is None:
-            obj = dom.guest
+    if config_given(args):
+        config = apply_launch_config(args, "launch")
+        if obj is None and args.igvm is None:
+            obj = config.guest
             if obj is None:
-                raise InvalidInputError("--libvirt-domain", "has no <launchSecurity type='sev-snp'>: give --object")
-        elif dom.guest is not None and obj != dom.guest and args.libvirt is None:
-            raise InvalidInputError("--object", "differs from the domain's <launchSecurity>: give one of them")
+                raise InvalidInputError("--object", f"{config.describe} has no sev-snp-guest object: give --object")
+        elif (
+            obj is not None
+            and config.guest is not None
+            and args.libvirt is None
+            and not _same_object(obj, config.guest)
+        ):
+            raise InvalidInputError("--object", f"differs from {config.describe}'s sev-snp-guest object: give one")
     if obj is None and args.igvm is None:
         raise InvalidInputError("--object", "give the sev-snp-guest object with --object, --qmp or --libvirt")
     refusal = None if obj is None else obj.upstream_refusal()
@@ -162,7 +165,7 @@ def _launch_igvm(args: argparse.Namespace, obj: Any) -> int:
     from ..igvm_launch import id_block_structs, measure_igvm, open_igvm, plan_igvm
     from ._compat import single_vcpus
 
-    allowed = {"--mode", "--vcpus", "--profile"}
+    allowed = {"--mode", "--vcpus", "--profile", "--libvirt-domain", "--qemu-cmdline", "--qemu-argv-file"}
     other = [f for f in measure_flags_given(args) if f not in allowed]
     if other:
         raise InvalidInputError(other[0], "does not apply with --igvm: the IGVM file holds the firmware and VMSAs")
@@ -265,3 +268,10 @@ def _is_domain(path: str) -> bool:
 
     head = read_input("--libvirt", path, 4096).decode("utf-8", "replace")
     return re.search(r"^\s*(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*<domain[\s>]", head, re.S) is not None
+
+
+def _same_object(a: Any, b: Any) -> bool:
+    """Two sev-snp-guest objects that differ at most in their id."""
+    from dataclasses import replace
+
+    return bool(replace(a, id=b.id) == b)

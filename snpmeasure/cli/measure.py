@@ -10,7 +10,14 @@ from .._version import __version__
 from ..errors import show
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
 from ._args import auto_int, b64_arg, emit_json, warn
-from ._compat import add_measure_arguments, is_sweep, measure_flags_given, measure_kwargs
+from ._compat import (
+    add_measure_arguments,
+    apply_launch_config,
+    config_given,
+    is_sweep,
+    measure_flags_given,
+    measure_kwargs,
+)
 
 
 def register(p: ArgumentParser) -> None:
@@ -113,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError("--mnonce", "the --launch-measure-blob carries the MNONCE; give one of them")
     if args.force and not args.dump_vmsa:
         raise InvalidInputError("--force", "only lets --dump-vmsa overwrite files; it does nothing without it")
+    if config_given(args):  # a whole launch configuration may make this an IGVM launch
+        apply_launch_config(args, "measure")
     igvm_flags = [f for f in ("igvm", "native_zero", "ignore_id_block", "check_kvm") if getattr(args, f)]
     if args.mode == "snp:igvm":
         return _measure_igvm(args)
@@ -212,7 +221,7 @@ def _measure_igvm(args: argparse.Namespace) -> int:
 
     if args.igvm is None:
         raise InvalidInputError("--igvm", "--mode snp:igvm measures an IGVM file: give it with --igvm FILE")
-    allowed = {"--mode", "--vcpus", "--profile"}
+    allowed = {"--mode", "--vcpus", "--profile", "--libvirt-domain", "--qemu-cmdline", "--qemu-argv-file"}
     other = [f for f in measure_flags_given(args) if f not in allowed]
     if other:
         raise InvalidInputError(

@@ -428,3 +428,21 @@ def test_libvirt_domain_is_the_launch_and_flags_fill_only_what_it_leaves_open(tm
         ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF, *paths[:2]]
     )
     assert rc == 2 and "--path-map: maps the paths of a --libvirt-domain" in err
+
+
+def test_qemu_command_line_is_the_launch(tmp_path: Path) -> None:
+    """#18 part 2, QEMU's command line: the same rules as the domain XML."""
+    line = f"qemu-system-x86_64 -smp 3 -cpu EPYC-Milan -bios {OVMF} -machine q35,confidential-guest-support=s "
+    line += "-object sev-snp-guest,id=s,cbitpos=51,reduced-phys-bits=1"
+    rc, out, err = run_ours(["measure", "--qemu-cmdline", line])
+    flags = ["measure", "--mode", "snp", "--vcpus", "3", "--vcpu-type", "EPYC-Milan", "--ovmf", OVMF]
+    assert rc == 0 and err == "" and out == run_ours(flags)[1]
+    argv_file = tmp_path / "argv"
+    argv_file.write_text(line.replace(" -", " \\\n-"))
+    assert run_ours(["measure", "--qemu-argv-file", str(argv_file)])[1] == out
+    rc, _, err = run_ours(["measure", "--qemu-cmdline", line, "--vcpus", "2"])
+    assert rc == 2 and "--vcpus: is 2, but the command line's -smp says 3: give one" in err
+    rc, _, err = run_ours(["measure", "--qemu-cmdline", line + " -vnc :1 -frob x"])
+    assert rc == 2 and err.count("\n") == 1 and "-frob: is an option snpmeasure does not know" in err
+    rc, out, _ = run_ours(["launch", "--qemu-cmdline", line, "--json"])
+    assert rc == 0 and json.loads(out)["status"] == "SUCCESS"

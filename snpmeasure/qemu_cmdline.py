@@ -1,0 +1,325 @@
+"""A QEMU command line (as libvirt writes it, or as people do) as the SNP launch it describes.
+
+The options read are QEMU's (qemu-options.hx, docs/system/i386/amd-memory-encryption.rst):
+``-smp N[,sockets=,dies=,cores=,threads=,maxcpus=]`` (the vCPUs started), ``-cpu MODEL[,family=,
+model=,stepping=,...]`` (the signature every VMSA carries), ``-bios``, ``-drive if=pflash,unit=0``,
+``-blockdev`` with ``-machine pflash0=`` (the firmware), ``-kernel``, ``-initrd``, ``-append``,
+``-machine ...,confidential-guest-support=ID`` with ``-object sev-snp-guest,id=ID,...`` (keyval or
+JSON), and ``-object igvm-cfg`` with ``-machine igvm-cfg=`` (an IGVM launch). Options that cannot
+change the launch measurement are passed over; any other option is refused by name, never guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+
+from ._cpus import CPU_SIGS, cpu_sig, split_sig
+from .errors import ConfigError, InvalidInputError, show
+from .libvirt import _mapped
+from .qemu import SevSnpGuest, _split_qemu_opts
+
+#: Options that take an argument and cannot change an SNP launch measurement: devices, memory,
+#: display, monitors, networking and the rest are not measured by SNP_LAUNCH_UPDATE (fw_cfg,
+#: SMBIOS and ACPI tables reach the guest unmeasured).
+_IGNORED_WITH_ARG = {
+    "-name", "-m", "-uuid", "-display", "-vga", "-serial", "-parallel", "-monitor", "-mon", "-qmp",
+    "-chardev", "-netdev", "-nic", "-net", "-global", "-boot", "-rtc", "-msg", "-sandbox", "-accel",
+    "-overcommit", "-pidfile", "-run-with", "-fw_cfg", "-smbios", "-k", "-numa", "-mem-path", "-audiodev",
+    "-audio", "-usbdevice", "-spice", "-vnc", "-incoming", "-d", "-D", "-trace", "-L", "-runas", "-chroot",
+    "-action", "-compat", "-iscsi", "-add-fd", "-loadvm", "-icount", "-watchdog-action", "-cdrom",
+    "-hda", "-hdb", "-hdc", "-hdd", "-fda", "-fdb", "-sd", "-mtdblock", "-pflash",
+}  # fmt: skip
+_IGNORED_FLAGS = {
+    "-nographic", "-no-user-config", "-nodefaults", "-enable-kvm", "-S", "-daemonize", "-no-shutdown",
+    "-no-reboot", "-no-hpet", "-no-acpi", "-mem-prealloc", "-snapshot", "-nodefconfig", "-full-screen",
+    "-only-migratable", "-s",
+}  # fmt: skip
+#: ``-object`` types that add nothing measured (memory backends, RNGs, secrets, TLS, iothreads).
+_IGNORED_OBJECTS = (
+    "memory-backend-", "rng-", "secret", "tls-", "iothread", "throttle-group", "input-", "filter-",
+    "colo-", "dbus-vmstate", "authz-", "can-", "cryptodev-", "main-loop", "thread-context",
+)  # fmt: skip
+#: ``-device`` drivers that load data into guest memory, which this reader does not model.
+_LOADING_DEVICES = ("loader", "guest-loader")
+
+
+class QemuCommandLine(NamedTuple):
+    """What a QEMU command line fixes of an SNP launch (None: it leaves it open)."""
+
+    vcpus: Optional[int]
+    #: "custom" for a named model, "host" for -cpu host/max (the host's signature), None without -cpu
+    cpu_mode: Optional[str]
+    vcpu_type: Optional[str]
+    #: the signature when -cpu overrides family, model or stepping
+    vcpu_sig: Optional[int]
+    loader: Optional[str]
+    kernel: Optional[str]
+    initrd: Optional[str]
+    cmdline: Optional[str]
+    guest: Optional[SevSnpGuest]
+    #: the IGVM file of ``-object igvm-cfg`` (an IGVM launch), else None
+    igvm: Optional[str]
+    #: the option each measured value came from, for messages ("-smp")
+    sources: Dict[str, str]
+
+    @property
+    def describe(self) -> str:
+        return "the command line"
+
+    def source(self, key: str) -> str:
+        """The option a value of :meth:`measure_kwargs` came from."""
+        return self.sources.get(key, key)
+
+    def measure_kwargs(self) -> Dict[str, Any]:
+        """The :func:`snpmeasure.measure` arguments the command line fixes; an IGVM launch is mode
+        snp:igvm under the qemu model. QEMU measures the kernel only with ``kernel-hashes=on``."""
+        if self.igvm is not None:
+            out: Dict[str, Any] = {"mode": "snp:igvm", "igvm": self.igvm, "profile": "qemu"}
+            if self.vcpus is not None:
+                out["vcpus"] = self.vcpus
+            return out
+        out = {"mode": "snp"}
+        for key, value in (
+            ("vcpus", self.vcpus),
+            ("vcpu_type", self.vcpu_type if self.vcpu_sig is None else None),
+            ("vcpu_sig", self.vcpu_sig),
+            ("ovmf", self.loader),
+        ):
+            if value is not None:
+                out[key] = value
+        if self.guest is not None:
+            out["guest_features"] = self.guest.sev_features()
+            if self.guest.kernel_hashes:
+                for key, value in (("kernel", self.kernel), ("initrd", self.initrd), ("append", self.cmdline)):
+                    if value is not None:
+                        out[key] = value
+        return out
+
+
+def _keyval(text: str, option: str) -> Tuple[Optional[str], Dict[str, str]]:
+    """QEMU keyval: an optional leading bare value (``-smp 4``, ``-cpu EPYC``), then ``k=v`` pairs."""
+    parts = _split_qemu_opts(text)
+    head = None
+    props: Dict[str, str] = {}
+    for i, part in enumerate(parts):
+        if "=" in part:
+            k, v = part.split("=", 1)
+            props[k] = v
+        elif i == 0:
+            head = part
+        else:
+            props[part] = "on"  # a bare flag (QEMU's implied "on"; -cpu's +feat/-feat)
+    if option == "-cpu":  # -cpu MODEL,+feat,-feat: the features are no keyval pairs
+        props = {k: v for k, v in props.items() if not k.startswith(("+", "-"))}
+    return head, props
+
+
+def _count(value: str, where: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 4096:
+        raise InvalidInputError(where, f"must be a count from 1 to 4096, got {show(value)}")
+    return int(value)
+
+
+def _smp(text: str) -> int:
+    head, props = _keyval(text, "-smp")
+    if head is not None:
+        return _count(head, "-smp")
+    if "cpus" in props:
+        return _count(props["cpus"], "-smp cpus")
+    product = 1
+    for key in ("sockets", "dies", "clusters", "cores", "threads"):
+        if key in props:
+            product *= _count(props[key], f"-smp {key}")
+    return _count(str(product), "-smp") if any(k in props for k in ("sockets", "cores", "threads")) else 1
+
+
+def _cpu(text: str) -> Tuple[str, Optional[str], Optional[int]]:
+    model, props = _keyval(text, "-cpu")
+    if model is None:
+        raise InvalidInputError("-cpu", f"needs a model name, got {show(text)}")
+    if model in ("host", "max"):
+        return "host", None, None
+    if model not in CPU_SIGS:
+        raise InvalidInputError("-cpu", f"unknown CPU model {show(model)}; known: {', '.join(CPU_SIGS)}")
+    family, cpu_model, stepping = split_sig(CPU_SIGS[model])
+    overrides = {k: props[k] for k in ("family", "model", "stepping") if k in props}
+    if not overrides:
+        return "custom", model, None
+    try:
+        family = int(overrides.get("family", str(family)), 0)
+        cpu_model = int(overrides.get("model", str(cpu_model)), 0)
+        stepping = int(overrides.get("stepping", str(stepping)), 0)
+    except ValueError:
+        raise InvalidInputError("-cpu", f"family, model and stepping must be numbers, got {show(text)}") from None
+    return "custom", model, cpu_sig(family, cpu_model, stepping)
+
+
+def _words(text: str, where: str) -> List[str]:
+    try:
+        words = shlex.split(text.replace("\\\n", " "), comments=False, posix=True)
+    except ValueError as exc:
+        raise InvalidInputError(where, f"is not a command line the shell would read ({exc})") from None
+    while words and "=" in words[0] and not words[0].startswith("-"):
+        words.pop(0)  # environment assignments before the program (libvirt logs them)
+    if not words or not os.path.basename(words[0]).startswith(("qemu-system-", "qemu-kvm", "kvm")):
+        raise InvalidInputError(where, "must start with the QEMU program (qemu-system-x86_64 or qemu-kvm)")
+    return words[1:]
+
+
+def parse_qemu_cmdline(
+    argv: Union[str, Sequence[str]], *, path_map: Sequence[Tuple[str, str]] = (), where: str = "qemu_cmdline"
+) -> QemuCommandLine:
+    """Read a QEMU command line: a string (shell words, backslash-newlines allowed, environment
+    assignments skipped) or the argument list (with the program first)."""
+    if isinstance(argv, str):
+        words = _words(argv, where)
+    elif isinstance(argv, (list, tuple)) and all(isinstance(w, str) for w in argv) and argv:
+        words = list(argv[1:])
+    else:
+        raise InvalidInputError(where, "must be the command line as text or as a list of str")
+    sources: Dict[str, str] = {}
+    vcpus = cpu_mode = vcpu_type = vcpu_sig = loader = kernel = initrd = cmdline = None
+    objects: Dict[str, Tuple[str, List[Tuple[str, Any]], bool]] = {}
+    machine: Dict[str, str] = {}
+    blockdevs: Dict[str, Tuple[Optional[str], Optional[str]]] = {}  # node -> (filename, file node)
+    i = 0
+    while i < len(words):
+        opt = words[i]
+        if not opt.startswith("-"):
+            raise InvalidInputError(where, f"{show(opt)} is no option (a QEMU option starts with -)")
+        opt = "-" + opt.lstrip("-")  # --smp is -smp
+        if opt in _IGNORED_FLAGS:
+            i += 1
+            continue
+        if i + 1 >= len(words):
+            raise InvalidInputError(opt, "needs an argument")
+        arg = words[i + 1]
+        i += 2
+        if opt in _IGNORED_WITH_ARG:
+            continue
+        if opt == "-smp":
+            vcpus, sources["vcpus"] = _smp(arg), "-smp"
+        elif opt == "-cpu":
+            cpu_mode, vcpu_type, vcpu_sig = _cpu(arg)
+            sources["vcpu_type"] = sources["vcpu_sig"] = "-cpu"
+        elif opt == "-bios":
+            loader, sources["ovmf"] = arg, "-bios"
+        elif opt in ("-kernel", "-initrd", "-append"):
+            value = arg
+            if opt == "-kernel":
+                kernel = value
+            elif opt == "-initrd":
+                initrd = value
+            else:
+                cmdline = value
+            sources[opt[1:] if opt != "-append" else "append"] = opt
+        elif opt == "-machine" or opt == "-M":
+            head, props = _keyval(arg, "-machine")
+            machine.update(props)
+        elif opt == "-drive":
+            _, props = _keyval(arg, "-drive")
+            if props.get("if") == "pflash" and props.get("unit", "0") == "0":
+                loader, sources["ovmf"] = props.get("file"), "-drive if=pflash,unit=0"
+        elif opt == "-blockdev":
+            _blockdev(arg, blockdevs)
+        elif opt == "-object":
+            _object(arg, objects)
+        elif opt == "-device":
+            driver = _keyval(arg, "-device")[0] or ""
+            if driver in _LOADING_DEVICES:
+                raise ConfigError("-device", f"{driver} loads data into guest memory, which snpmeasure does not model")
+        else:
+            raise InvalidInputError(
+                opt, "is an option snpmeasure does not know: whether it changes the measurement is not established"
+            )
+    guest = None
+    cgs = machine.get("confidential-guest-support")
+    if cgs is not None:
+        kind, object_props, typed = objects.get(cgs, ("", [], False))
+        if kind != "sev-snp-guest":
+            raise ConfigError("-machine", f"confidential-guest-support={cgs} names no -object sev-snp-guest")
+        guest = SevSnpGuest.from_properties(object_props, typed=typed)
+    igvm = None
+    if machine.get("igvm-cfg") is not None:
+        kind, object_props, _ = objects.get(machine["igvm-cfg"], ("", [], False))
+        files = [v for k, v in object_props if k == "file"]
+        if kind != "igvm-cfg" or not files:
+            raise ConfigError("-machine", f"igvm-cfg={machine['igvm-cfg']} names no -object igvm-cfg with a file")
+        igvm = _mapped(str(files[-1]), path_map)
+    if machine.get("pflash0") is not None:
+        node: Optional[str] = machine["pflash0"]
+        for _ in range(8):  # a format node over a storage node (libvirt's pair), at most a few deep
+            if node not in blockdevs:
+                raise ConfigError("-machine", f"pflash0={machine['pflash0']}: no -blockdev node {show(node)}")
+            filename, node = blockdevs[node]
+            if filename is not None:
+                break
+        loader, sources["ovmf"] = filename, "-machine pflash0"
+    return QemuCommandLine(
+        vcpus,
+        cpu_mode,
+        vcpu_type,
+        vcpu_sig,
+        _mapped(loader, path_map),
+        _mapped(kernel, path_map),
+        _mapped(initrd, path_map),
+        cmdline,
+        guest,
+        igvm,
+        sources,
+    )
+
+
+def _blockdev(arg: str, blockdevs: Dict[str, Tuple[Optional[str], Optional[str]]]) -> None:
+    """A -blockdev node: its file name, or the node (or inline node) it reads."""
+    if arg.lstrip().startswith("{"):
+        try:
+            spec = json.loads(arg)
+        except ValueError as exc:
+            raise InvalidInputError("-blockdev", f"is not valid JSON ({exc})") from None
+    else:
+        spec = dict(_keyval(arg, "-blockdev")[1])
+    if not isinstance(spec, dict) or not spec.get("node-name"):
+        return
+    child = spec.get("file")
+    filename = spec.get("filename")
+    if filename is None and isinstance(child, dict):
+        filename = child.get("filename")
+    blockdevs[str(spec["node-name"])] = (
+        None if filename is None else str(filename),
+        child if isinstance(child, str) else None,
+    )
+
+
+def _object(arg: str, objects: Dict[str, Tuple[str, List[Tuple[str, Any]], bool]]) -> None:
+    if arg.lstrip().startswith("{"):
+        try:
+            spec = json.loads(arg)
+        except ValueError as exc:
+            raise InvalidInputError("-object", f"is not valid JSON ({exc})") from None
+        if not isinstance(spec, dict):
+            raise InvalidInputError("-object", "JSON must be an object")
+        kind = str(spec.get("qom-type", ""))
+        props: List[Tuple[str, Any]] = [(k, v) for k, v in spec.items() if k != "qom-type"]
+        typed = True
+    else:
+        parts = _split_qemu_opts(arg)
+        if not parts:
+            raise InvalidInputError("-object", "is empty")
+        kind = parts[0]
+        props = [(p.split("=", 1)[0], p.split("=", 1)[1]) if "=" in p else (p, "on") for p in parts[1:]]
+        typed = False
+    if kind.startswith(_IGNORED_OBJECTS):
+        return
+    if kind not in ("sev-snp-guest", "igvm-cfg"):
+        raise InvalidInputError("-object", f"{kind}: an object type snpmeasure does not model")
+    ident = next((str(v) for k, v in props if k == "id"), None)
+    if ident is None:
+        raise InvalidInputError("-object", f"{kind} has no id")
+    objects[ident] = (kind, props, typed)
+
+
+__all__ = ["QemuCommandLine", "parse_qemu_cmdline"]

@@ -1,0 +1,131 @@
+"""snpmeasure.qemu_cmdline: QEMU's command line as the launch it describes, and the same guest
+read from its libvirt domain."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+import snpmeasure
+from snpmeasure.errors import ConfigError, InvalidInputError
+from snpmeasure.libvirt import parse_domain
+from snpmeasure.qemu_cmdline import parse_qemu_cmdline
+
+from .builders.igvm_files import build, pd, vp
+from .builders.manifests import A
+
+OBJ = "sev-snp-guest,id=sev0,cbitpos=51,reduced-phys-bits=1,policy=0x30000,kernel-hashes=on"
+# What libvirt generates for such a guest (abridged from its launch-security-sev-snp test data):
+# environment first, the machine naming the object, -bios for the ROM loader.
+LIBVIRT_STYLE = f"""LC_ALL=C PATH=/usr/bin HOME=/var/lib/libvirt/qemu/domain-1-guest \\
+/usr/bin/qemu-system-x86_64 -name guest=guest,debug-threads=on -S \\
+-machine pc-q35-9.1,usb=off,dump-guest-core=off,memory-backend=pc.ram,confidential-guest-support=lsec0 \\
+-accel kvm -cpu EPYC-Milan -bios {A} -m size=4194304k \\
+-object '{{"qom-type":"memory-backend-ram","id":"pc.ram","size":4294967296}}' \\
+-smp 4,sockets=4,cores=1,threads=1 -uuid 1ccfd97d-5eb4-478a-bbe6-88d254c16db7 \\
+-kernel /boot/vmlinuz -append 'console=ttyS0' -nodefaults -no-shutdown \\
+-object '{{"qom-type":"sev-snp-guest","id":"lsec0","cbitpos":51,"reduced-phys-bits":1,"policy":196608,"kernel-hashes":true}}' \\
+-device '{{"driver":"virtio-net-pci","netdev":"n0","id":"net0"}}' -netdev user,id=n0 -msg timestamp=on"""
+
+DOMAIN = f"""<domain type='kvm'><name>guest</name><vcpu>4</vcpu>
+<os><loader type='rom'>{A}</loader><kernel>/boot/vmlinuz</kernel><cmdline>console=ttyS0</cmdline></os>
+<cpu mode='custom'><model>EPYC-Milan</model></cpu>
+<launchSecurity type='sev-snp' kernelHashes='yes'><cbitpos>51</cbitpos><reducedPhysBits>1</reducedPhysBits>
+<policy>0x30000</policy></launchSecurity></domain>"""
+
+
+def test_the_command_line_and_the_domain_give_the_same_launch(tmp_path: Path) -> None:
+    kernel = tmp_path / "vmlinuz"
+    kernel.write_bytes(bytes(0x202) + b"HdrS" + bytes(64))
+    paths = [("/boot", str(tmp_path))]
+    line = parse_qemu_cmdline(LIBVIRT_STYLE, path_map=paths)
+    dom = parse_domain(DOMAIN, path_map=paths)
+    assert line.measure_kwargs() == dom.measure_kwargs()
+    assert line.guest is not None and dom.guest is not None
+    assert replace(line.guest, id=dom.guest.id) == dom.guest and line.vcpus == 4 and line.source("vcpus") == "-smp"
+    flags = snpmeasure.measure(
+        mode="snp", ovmf=A, vcpus=4, vcpu_type="EPYC-Milan", kernel=kernel, append="console=ttyS0"
+    )
+    assert snpmeasure.measure(**line.measure_kwargs()).digest == flags.digest
+    # as an argument list too
+    argv = ["qemu-system-x86_64", "-smp", "2", "-cpu", "EPYC-Genoa", "-bios", A]
+    assert parse_qemu_cmdline(argv).measure_kwargs() == {
+        "mode": "snp",
+        "vcpus": 2,
+        "vcpu_type": "EPYC-Genoa",
+        "ovmf": A,
+    }
+
+
+@pytest.mark.parametrize(
+    "smp,count",
+    [("4", 4), ("cpus=3,sockets=1", 3), ("sockets=2,cores=2,threads=2", 8), ("4,maxcpus=16", 4), ("maxcpus=8", 1)],
+)
+def test_smp_forms(smp: str, count: int) -> None:
+    assert parse_qemu_cmdline(["qemu-system-x86_64", "-smp", smp]).vcpus == count
+
+
+def test_cpu_models_and_their_overrides() -> None:
+    line = parse_qemu_cmdline(["qemu-system-x86_64", "-cpu", "EPYC-Milan,+x2apic,-svm,stepping=2"])
+    assert line.vcpu_type == "EPYC-Milan" and line.vcpu_sig == 0xA00F12
+    assert "vcpu_type" not in line.measure_kwargs() and line.measure_kwargs()["vcpu_sig"] == 0xA00F12
+    assert parse_qemu_cmdline(["qemu-kvm", "-cpu", "host"]).cpu_mode == "host"
+    with pytest.raises(InvalidInputError, match="unknown CPU model 'Pentium'"):
+        parse_qemu_cmdline(["qemu-kvm", "-cpu", "Pentium"])
+
+
+def test_pflash_forms() -> None:
+    drive = parse_qemu_cmdline(["qemu-kvm", "-drive", f"if=pflash,format=raw,unit=0,file={A},readonly=on"])
+    assert drive.loader == A and drive.source("ovmf") == "-drive if=pflash,unit=0"
+    storage = json.dumps({"driver": "file", "filename": A, "node-name": "pflash0-storage", "read-only": True})
+    fmt = json.dumps({"node-name": "pflash0-format", "driver": "raw", "file": "pflash0-storage"})
+    nodes = parse_qemu_cmdline(
+        ["qemu-kvm", "-blockdev", storage, "-blockdev", fmt, "-machine", "q35,pflash0=pflash0-format"]
+    )
+    assert nodes.loader == A
+    with pytest.raises(ConfigError, match="pflash0=nowhere: no -blockdev node"):
+        parse_qemu_cmdline(["qemu-kvm", "-machine", "pflash0=nowhere"])
+
+
+def test_an_igvm_launch(tmp_path: Path) -> None:
+    igvm = tmp_path / "guest.igvm"
+    igvm.write_bytes(build([pd(0x1000, bytes(4096)), vp(0), vp(1)]))
+    line = parse_qemu_cmdline(
+        [
+            "qemu-system-x86_64",
+            "-machine", "q35,confidential-guest-support=sev0,igvm-cfg=igvm0",
+            "-object", f"igvm-cfg,id=igvm0,file={igvm}",
+            "-object", "sev-snp-guest,id=sev0,cbitpos=51,reduced-phys-bits=1",
+            "-smp", "2",
+        ]
+    )  # fmt: skip
+    kw = line.measure_kwargs()
+    assert kw == {"mode": "snp:igvm", "igvm": str(igvm), "profile": "qemu", "vcpus": 2}
+    assert (
+        snpmeasure.measure(**kw).digest
+        == snpmeasure.measure(mode="snp:igvm", igvm=igvm, profile="qemu", vcpus=2).digest
+    )
+
+
+@pytest.mark.parametrize(
+    "argv,fragment",
+    [
+        ("qemu-system-x86_64 -smp 2 -frobnicate on", "-frobnicate: is an option snpmeasure does not know"),
+        ("qemu-system-x86_64 -device loader,file=/x,addr=0x1000", "loads data into guest memory"),
+        ("qemu-system-x86_64 -object sev-guest,id=s", "sev-guest: an object type snpmeasure does not model"),
+        ("qemu-system-x86_64 -smp 'unbalanced", "is not a command line the shell would read"),
+        ("ls -l", "must start with the QEMU program"),
+        ("qemu-system-x86_64 -smp", "-smp: needs an argument"),
+        ("qemu-system-x86_64 -smp 0", "-smp: must be a count from 1 to 4096"),
+        ("qemu-system-x86_64 stray", "'stray' is no option"),
+        ("qemu-system-x86_64 -machine confidential-guest-support=x", "names no -object sev-snp-guest"),
+        ("qemu-system-x86_64 -object '{\"qom-type\": ' ", "is not valid JSON"),
+    ],
+)
+def test_hostile_or_unmodelled_command_lines_are_named(argv: str, fragment: str) -> None:
+    with pytest.raises((InvalidInputError, ConfigError)) as exc:
+        parse_qemu_cmdline(argv)
+    assert fragment in str(exc.value)
