@@ -66,13 +66,24 @@ class LibvirtDomain(NamedTuple):
         for key, value in (("vcpus", self.vcpus), ("vcpu_type", self.vcpu_type), ("ovmf", self.loader)):
             if value is not None:
                 out[key] = value
-        if self.guest is not None:
-            out["guest_features"] = self.guest.sev_features()
-            if self.guest.kernel_hashes:
-                for key, value in (("kernel", self.kernel), ("initrd", self.initrd), ("append", self.cmdline)):
-                    if value is not None:
-                        out[key] = value
+        out.update(guest_kwargs(self.guest, self.kernel, self.initrd, self.cmdline))
         return out
+
+
+def guest_kwargs(
+    guest: Optional[SevSnpGuest], kernel: Optional[str], initrd: Optional[str], cmdline: Optional[str]
+) -> Dict[str, Any]:
+    """What a launch's ``sev-snp-guest`` object adds to the measure arguments: its SEV features,
+    and the kernel, initrd and command line only with ``kernel-hashes=on`` (QEMU measures them
+    only then)."""
+    out: Dict[str, Any] = {}
+    if guest is not None:
+        out["guest_features"] = guest.sev_features()
+        if guest.kernel_hashes:
+            for key, value in (("kernel", kernel), ("initrd", initrd), ("append", cmdline)):
+                if value is not None:
+                    out[key] = value
+    return out
 
 
 def _int(text: Optional[str], where: str) -> int:
@@ -82,7 +93,7 @@ def _int(text: Optional[str], where: str) -> int:
     return int(value)
 
 
-def _mapped(path: Optional[str], path_map: Sequence[Tuple[str, str]]) -> Optional[str]:
+def map_path(path: Optional[str], path_map: Sequence[Tuple[str, str]]) -> Optional[str]:
     """The path with the first matching host prefix replaced by its local counterpart."""
     if path is None:
         return None
@@ -165,10 +176,10 @@ def parse_domain(text: str, *, path_map: Sequence[Tuple[str, str]] = (), where: 
         vcpus=vcpus,
         cpu_mode=cpu_mode,
         vcpu_type=vcpu_type,
-        loader=_mapped(None if loader is None else (loader.text or "").strip() or None, path_map),
+        loader=map_path(None if loader is None else (loader.text or "").strip() or None, path_map),
         loader_type=None if loader is None else loader.get("type", "rom"),
-        kernel=_mapped(text_of("kernel"), path_map),
-        initrd=_mapped(text_of("initrd"), path_map),
+        kernel=map_path(text_of("kernel"), path_map),
+        initrd=map_path(text_of("initrd"), path_map),
         cmdline=text_of("cmdline"),
         guest=guest,
     )
@@ -190,4 +201,12 @@ def load_domain(
     return parse_domain(text, path_map=path_map, where=field)
 
 
-__all__ = ["LibvirtDomain", "parse_domain", "load_domain", "parse_path_map", "MAX_DOMAIN_BYTES"]
+__all__ = [
+    "LibvirtDomain",
+    "parse_domain",
+    "load_domain",
+    "parse_path_map",
+    "map_path",
+    "guest_kwargs",
+    "MAX_DOMAIN_BYTES",
+]

@@ -293,7 +293,7 @@ class SevSnpGuest:
         s = text.strip()
         if s.startswith("-object"):
             s = s[len("-object") :].strip()
-        parts = _split_qemu_opts(s)
+        parts = split_qemu_opts(s)
         if not parts:
             raise QemuObjectError("object", "is empty")
         first = parts[0]
@@ -571,7 +571,7 @@ def _reproduce(record: Any, where: str) -> Dict[str, bool]:
     }
 
 
-def _split_qemu_opts(text: str) -> List[str]:
+def split_qemu_opts(text: str) -> List[str]:
     """Split QEMU option syntax on single commas; ``,,`` is a literal comma."""
     parts: List[str] = []
     cur: List[str] = []

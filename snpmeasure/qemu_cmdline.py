@@ -18,8 +18,8 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._cpus import CPU_SIGS, cpu_sig, split_sig
 from .errors import ConfigError, InvalidInputError, show
-from .libvirt import _mapped
-from .qemu import SevSnpGuest, _split_qemu_opts
+from .libvirt import guest_kwargs, map_path
+from .qemu import SevSnpGuest, split_qemu_opts
 
 #: Options that take an argument and cannot change an SNP launch measurement: devices, memory,
 #: display, monitors, networking and the rest are not measured by SNP_LAUNCH_UPDATE (fw_cfg,
@@ -90,18 +90,13 @@ class QemuCommandLine(NamedTuple):
         ):
             if value is not None:
                 out[key] = value
-        if self.guest is not None:
-            out["guest_features"] = self.guest.sev_features()
-            if self.guest.kernel_hashes:
-                for key, value in (("kernel", self.kernel), ("initrd", self.initrd), ("append", self.cmdline)):
-                    if value is not None:
-                        out[key] = value
+        out.update(guest_kwargs(self.guest, self.kernel, self.initrd, self.cmdline))
         return out
 
 
 def _keyval(text: str, option: str) -> Tuple[Optional[str], Dict[str, str]]:
     """QEMU keyval: an optional leading bare value (``-smp 4``, ``-cpu EPYC``), then ``k=v`` pairs."""
-    parts = _split_qemu_opts(text)
+    parts = split_qemu_opts(text)
     head = None
     props: Dict[str, str] = {}
     for i, part in enumerate(parts):
@@ -248,7 +243,7 @@ def parse_qemu_cmdline(
         files = [v for k, v in object_props if k == "file"]
         if kind != "igvm-cfg" or not files:
             raise ConfigError("-machine", f"igvm-cfg={machine['igvm-cfg']} names no -object igvm-cfg with a file")
-        igvm = _mapped(str(files[-1]), path_map)
+        igvm = map_path(str(files[-1]), path_map)
     if machine.get("pflash0") is not None:
         node: Optional[str] = machine["pflash0"]
         for _ in range(8):  # a format node over a storage node (libvirt's pair), at most a few deep
@@ -263,9 +258,9 @@ def parse_qemu_cmdline(
         cpu_mode,
         vcpu_type,
         vcpu_sig,
-        _mapped(loader, path_map),
-        _mapped(kernel, path_map),
-        _mapped(initrd, path_map),
+        map_path(loader, path_map),
+        map_path(kernel, path_map),
+        map_path(initrd, path_map),
         cmdline,
         guest,
         igvm,
@@ -306,7 +301,7 @@ def _object(arg: str, objects: Dict[str, Tuple[str, List[Tuple[str, Any]], bool]
         props: List[Tuple[str, Any]] = [(k, v) for k, v in spec.items() if k != "qom-type"]
         typed = True
     else:
-        parts = _split_qemu_opts(arg)
+        parts = split_qemu_opts(arg)
         if not parts:
             raise InvalidInputError("-object", "is empty")
         kind = parts[0]
