@@ -44,7 +44,7 @@ _MILAN = (25, 1, 1)
 _GENOA = (25, 17, 0)
 _TURIN = (26, 0, 0)
 
-#: QEMU's AMD EPYC CPU models (target/i386/cpu.c builtin_x86_defs and their versions). Versions of
+#: QEMU's AMD EPYC CPU models and its default qemu64 (target/i386/cpu.c builtin_x86_defs and their versions). Versions of
 #: a model change features, never family/model/stepping, so they share a signature.
 CPU_MODELS: Dict[str, Tuple[int, int, int]] = {
     "EPYC": _EPYC,
@@ -69,6 +69,9 @@ CPU_MODELS: Dict[str, Tuple[int, int, int]] = {
     "EPYC-Genoa-v2": _GENOA,
     "EPYC-Turin": _TURIN,
     "EPYC-Turin-v1": _TURIN,
+    # QEMU's default x86-64 model, which libvirt writes when a domain names no CPU (AMD vendor,
+    # family 6, model 6, stepping 3 in builtin_x86_defs since QEMU 2.x)
+    "qemu64": (6, 6, 3),
 }
 
 CPU_SIGS: Dict[str, int] = {name: cpu_sig(*fms) for name, fms in CPU_MODELS.items()}

@@ -33,7 +33,8 @@ class LibvirtDomain(NamedTuple):
     cpu_mode: Optional[str]
     #: the custom CPU model (a QEMU model name), None for the host's CPU or no ``<cpu>``
     vcpu_type: Optional[str]
-    #: ``<os><loader>``: the firmware image's path, and its type (rom or pflash)
+    #: ``<os><loader>``: the firmware image's path (None when libvirt chooses it: give --ovmf), and
+    #: its ``type`` attribute as written (rom or pflash; None when libvirt decides)
     loader: Optional[str]
     loader_type: Optional[str]
     kernel: Optional[str]
@@ -177,7 +178,7 @@ def parse_domain(text: str, *, path_map: Sequence[Tuple[str, str]] = (), where: 
         cpu_mode=cpu_mode,
         vcpu_type=vcpu_type,
         loader=map_path(None if loader is None else (loader.text or "").strip() or None, path_map),
-        loader_type=None if loader is None else loader.get("type", "rom"),
+        loader_type=None if loader is None else loader.get("type"),
         kernel=map_path(text_of("kernel"), path_map),
         initrd=map_path(text_of("initrd"), path_map),
         cmdline=text_of("cmdline"),

@@ -30,7 +30,7 @@ _IGNORED_WITH_ARG = {
     "-overcommit", "-pidfile", "-run-with", "-fw_cfg", "-smbios", "-k", "-numa", "-mem-path", "-audiodev",
     "-audio", "-usbdevice", "-spice", "-vnc", "-incoming", "-d", "-D", "-trace", "-L", "-runas", "-chroot",
     "-action", "-compat", "-iscsi", "-add-fd", "-loadvm", "-icount", "-watchdog-action", "-cdrom",
-    "-hda", "-hdb", "-hdc", "-hdd", "-fda", "-fdb", "-sd", "-mtdblock", "-pflash",
+    "-hda", "-hdb", "-hdc", "-hdd", "-fda", "-fdb", "-sd", "-mtdblock",
 }  # fmt: skip
 _IGNORED_FLAGS = {
     "-nographic", "-no-user-config", "-nodefaults", "-enable-kvm", "-S", "-daemonize", "-no-shutdown",
@@ -119,16 +119,23 @@ def _count(value: str, where: str) -> int:
 
 
 def _smp(text: str) -> int:
+    """The vCPUs started: the leading count or ``cpus=``; without either, ``maxcpus=`` if given,
+    else the product of the topology (sockets, dies, clusters, modules, cores, threads; each 1 when
+    left out), as QEMU's machine_parse_smp_config computes it."""
     head, props = _keyval(text, "-smp")
     if head is not None:
         return _count(head, "-smp")
     if "cpus" in props:
         return _count(props["cpus"], "-smp cpus")
+    if "maxcpus" in props:
+        return _count(props["maxcpus"], "-smp maxcpus")
     product = 1
-    for key in ("sockets", "dies", "clusters", "cores", "threads"):
+    for key in ("sockets", "dies", "clusters", "modules", "cores", "threads"):
         if key in props:
             product *= _count(props[key], f"-smp {key}")
-    return _count(str(product), "-smp") if any(k in props for k in ("sockets", "cores", "threads")) else 1
+            if product > 4096:
+                break
+    return _count(str(product), "-smp")
 
 
 def _cpu(text: str) -> Tuple[str, Optional[str], Optional[int]]:
@@ -214,6 +221,9 @@ def parse_qemu_cmdline(
         elif opt == "-machine" or opt == "-M":
             head, props = _keyval(arg, "-machine")
             machine.update(props)
+        elif opt == "-pflash":  # the first -pflash is unit 0, the firmware
+            if "ovmf" not in sources:
+                loader, sources["ovmf"] = arg, "-pflash"
         elif opt == "-drive":
             _, props = _keyval(arg, "-drive")
             if props.get("if") == "pflash" and props.get("unit", "0") == "0":
@@ -223,7 +233,7 @@ def parse_qemu_cmdline(
         elif opt == "-object":
             _object(arg, objects)
         elif opt == "-device":
-            driver = _keyval(arg, "-device")[0] or ""
+            driver = _device_driver(arg)
             if driver in _LOADING_DEVICES:
                 raise ConfigError("-device", f"{driver} loads data into guest memory, which snpmeasure does not model")
         else:
@@ -231,7 +241,8 @@ def parse_qemu_cmdline(
                 opt, "is an option snpmeasure does not know: whether it changes the measurement is not established"
             )
     guest = None
-    cgs = machine.get("confidential-guest-support")
+    # memory-encryption= is the older name of confidential-guest-support=
+    cgs = machine.get("confidential-guest-support", machine.get("memory-encryption"))
     if cgs is not None:
         kind, object_props, typed = objects.get(cgs, ("", [], False))
         if kind != "sev-snp-guest":
@@ -266,6 +277,17 @@ def parse_qemu_cmdline(
         igvm,
         sources,
     )
+
+
+def _device_driver(arg: str) -> str:
+    """A -device's driver, from keyval (``loader,file=...``) or JSON (``{"driver": "loader", ...}``)."""
+    if arg.lstrip().startswith("{"):
+        try:
+            spec = json.loads(arg)
+        except ValueError as exc:
+            raise InvalidInputError("-device", f"is not valid JSON ({exc})") from None
+        return str(spec.get("driver", "")) if isinstance(spec, dict) else ""
+    return _keyval(arg, "-device")[0] or ""
 
 
 def _blockdev(arg: str, blockdevs: Dict[str, Tuple[Optional[str], Optional[str]]]) -> None:

@@ -17,13 +17,16 @@ from snpmeasure.qemu_cmdline import parse_qemu_cmdline
 from .builders.igvm_files import build, pd, vp
 from .builders.manifests import A
 
-OBJ = "sev-snp-guest,id=sev0,cbitpos=51,reduced-phys-bits=1,policy=0x30000,kernel-hashes=on"
-# What libvirt generates for such a guest (abridged from its launch-security-sev-snp test data):
-# environment first, the machine naming the object, -bios for the ROM loader.
+# libvirt's own form (tests/qemuxmlconfdata/launch-security-sev-snp.x86_64-latest.args in
+# libvirt/libvirt): environment first, the firmware as a stateless pflash (a raw node over a file
+# node, named by -machine pflash0=), the object as JSON named by confidential-guest-support,
+# -device as JSON; the kernel options are this test's addition.
 LIBVIRT_STYLE = f"""LC_ALL=C PATH=/usr/bin HOME=/var/lib/libvirt/qemu/domain-1-guest \\
 /usr/bin/qemu-system-x86_64 -name guest=guest,debug-threads=on -S \\
--machine pc-q35-9.1,usb=off,dump-guest-core=off,memory-backend=pc.ram,confidential-guest-support=lsec0 \\
--accel kvm -cpu EPYC-Milan -bios {A} -m size=4194304k \\
+-blockdev '{{"driver":"file","filename":"{A}","node-name":"libvirt-pflash0-storage","read-only":true}}' \\
+-blockdev '{{"node-name":"libvirt-pflash0-format","read-only":true,"driver":"raw","file":"libvirt-pflash0-storage"}}' \\
+-machine pc-q35-8.2,usb=off,dump-guest-core=off,memory-backend=pc.ram,pflash0=libvirt-pflash0-format,confidential-guest-support=lsec0,acpi=on \\
+-accel kvm -cpu EPYC-Milan -m size=4194304k \\
 -object '{{"qom-type":"memory-backend-ram","id":"pc.ram","size":4294967296}}' \\
 -smp 4,sockets=4,cores=1,threads=1 -uuid 1ccfd97d-5eb4-478a-bbe6-88d254c16db7 \\
 -kernel /boot/vmlinuz -append 'console=ttyS0' -nodefaults -no-shutdown \\
@@ -62,7 +65,17 @@ def test_the_command_line_and_the_domain_give_the_same_launch(tmp_path: Path) ->
 
 @pytest.mark.parametrize(
     "smp,count",
-    [("4", 4), ("cpus=3,sockets=1", 3), ("sockets=2,cores=2,threads=2", 8), ("4,maxcpus=16", 4), ("maxcpus=8", 1)],
+    [
+        ("4", 4),
+        ("cpus=3,sockets=1", 3),
+        ("sockets=2,cores=2,threads=2", 8),
+        ("4,maxcpus=16", 4),
+        ("maxcpus=8", 8),
+        ("sockets=2,maxcpus=8", 8),
+        ("dies=2", 2),
+        ("sockets=1,modules=2,cores=2", 4),
+        ("1,sockets=1,cores=1,threads=1", 1),
+    ],
 )
 def test_smp_forms(smp: str, count: int) -> None:
     assert parse_qemu_cmdline(["qemu-system-x86_64", "-smp", smp]).vcpus == count
@@ -86,6 +99,14 @@ def test_pflash_forms() -> None:
         ["qemu-kvm", "-blockdev", storage, "-blockdev", fmt, "-machine", "q35,pflash0=pflash0-format"]
     )
     assert nodes.loader == A
+    assert parse_qemu_cmdline(["qemu-kvm", "-pflash", A, "-pflash", "/vars.fd"]).loader == A
+    memenc = parse_qemu_cmdline(
+        ["qemu-kvm", "-machine", "q35,memory-encryption=s", "-object", "sev-snp-guest,id=s,reduced-phys-bits=1"]
+    )
+    assert memenc.guest is not None
+    assert (
+        parse_qemu_cmdline(["qemu-kvm", "-cpu", "qemu64"]).measure_kwargs()["vcpu_type"] == "qemu64"
+    )  # libvirt's default
     with pytest.raises(ConfigError, match="pflash0=nowhere: no -blockdev node"):
         parse_qemu_cmdline(["qemu-kvm", "-machine", "pflash0=nowhere"])
 
@@ -115,6 +136,7 @@ def test_an_igvm_launch(tmp_path: Path) -> None:
     [
         ("qemu-system-x86_64 -smp 2 -frobnicate on", "-frobnicate: is an option snpmeasure does not know"),
         ("qemu-system-x86_64 -device loader,file=/x,addr=0x1000", "loads data into guest memory"),
+        ('qemu-system-x86_64 -device \'{"driver": "loader", "file": "/x"}\'', "loads data into guest memory"),
         ("qemu-system-x86_64 -object sev-guest,id=s", "sev-guest: an object type snpmeasure does not model"),
         ("qemu-system-x86_64 -smp 'unbalanced", "is not a command line the shell would read"),
         ("ls -l", "must start with the QEMU program"),
