@@ -58,6 +58,8 @@ TCB_OIDS = {
     "fmc": "1.3.6.1.4.1.3704.1.3.9",
 }
 OID_HWID = "1.3.6.1.4.1.3704.1.4"
+#: AMD's Key Distribution Service (AMD KDS interface specification, pub. 57230).
+KDS_BASE = "https://kdsintf.amd.com"
 OID_PRODUCT = "1.3.6.1.4.1.3704.1.2"
 PLATFORM_INFO_BITS = {
     0: "SMT_EN",
@@ -486,6 +488,39 @@ class AttestationReport:
         if self.cpuid is not None:
             raise SignatureError(f"report: its CPUID fields name a {self.generation} CPU, not {product}")
         return AttestationReport.from_bytes(self.raw, generation=product)
+
+    def kds_urls(self, product: Optional[str] = None) -> Dict[str, Optional[str]]:
+        """Where AMD's Key Distribution Service serves this report's certificates (no network
+        access: the URLs, to fetch elsewhere). ``vcek``: the VCEK for this chip and REPORTED_TCB
+        (``https://kdsintf.amd.com/vcek/v1/{Product}/{hwID}?blSPL=..&teeSPL=..&snpSPL=..&ucodeSPL=..``;
+        Turin's hwID is CHIP_ID's first 8 bytes and its TCB adds ``fmcSPL``), None for a
+        VLEK-signed report, whose VLEK the cloud provider supplies; ``cert_chain`` (ASK or ASVK,
+        and ARK) and ``crl`` for the report's signing key. ``product`` as in :meth:`verify`."""
+        if self.signing_key not in ("VCEK", "VLEK"):
+            raise ReportError("report", f"KEY_INFO.SIGNING_KEY is {self.signing_key}: no AMD key signs it")
+        prod = (product or self._product_guess()).lower()
+        report = self._for_product(prod)
+        if prod not in ("milan", "genoa", "turin"):
+            raise ReportError("product", f"AMD's KDS serves Milan, Genoa and Turin certificates, not {show(prod)}")
+        name = prod.capitalize()
+        kind = "vlek" if self.signing_key == "VLEK" else "vcek"
+        out: Dict[str, Optional[str]] = {
+            "vcek": None,
+            "cert_chain": f"{KDS_BASE}/{kind}/v1/{name}/cert_chain",
+            "crl": f"{KDS_BASE}/{kind}/v1/{name}/crl",
+        }
+        if kind == "vcek":
+            tcb = report.reported_tcb.components
+            if prod == "turin":
+                if any(report.chip_id[8:]):
+                    raise ReportError("report", "CHIP_ID bytes 8-63 are not zero: not a Turin report's hwID")
+                hwid = report.chip_id[:8].hex()
+                query = f"fmcSPL={tcb['fmc']}&"
+            else:
+                hwid, query = report.chip_id.hex(), ""
+            query += f"blSPL={tcb['bootloader']}&teeSPL={tcb['tee']}&snpSPL={tcb['snp']}&ucodeSPL={tcb['microcode']}"
+            out["vcek"] = f"{KDS_BASE}/vcek/v1/{name}/{hwid}?{query}"
+        return out
 
     def _product_guess(self) -> str:
         return {"milan": "milan", "genoa": "genoa", "turin": "turin"}.get(self.generation, self.generation)

@@ -314,3 +314,41 @@ def test_launch_expectations_raises_only_named_errors(fields: Dict[str, Any]) ->
         Expectations(**launch_expectations(fields, "L"))
     except InvalidInputError as exc:
         assert exc.field == "L" or exc.field.startswith("L.") or exc.field in ("policy",)
+
+
+def test_kds_urls_name_this_chip_and_its_reported_tcb() -> None:
+    """#20 item 3 (VCEK logistics): the URL the fixture's VCEK came from: its hwID and TCB
+    extensions are this report's CHIP_ID and REPORTED_TCB."""
+    from snpmeasure.certs import der_integer, der_octets, extension_value
+    from snpmeasure.report import OID_HWID, TCB_OIDS
+
+    report = AttestationReport.from_bytes(RAW)
+    urls = report.kds_urls()
+    vcek = load_certs(VCEK, "vcek")[0]
+    hwid = der_octets(extension_value(vcek, OID_HWID)).hex()  # type: ignore[arg-type]
+    tcb = {c: der_integer(extension_value(vcek, TCB_OIDS[c])) for c in ("bootloader", "tee", "snp", "microcode")}  # type: ignore[arg-type]
+    assert urls == {
+        "vcek": f"https://kdsintf.amd.com/vcek/v1/Milan/{hwid}?blSPL={tcb['bootloader']}&teeSPL={tcb['tee']}"
+        f"&snpSPL={tcb['snp']}&ucodeSPL={tcb['microcode']}",
+        "cert_chain": "https://kdsintf.amd.com/vcek/v1/Milan/cert_chain",
+        "crl": "https://kdsintf.amd.com/vcek/v1/Milan/crl",
+    }
+    # Turin: the hwID is CHIP_ID's first 8 bytes, and the TCB has an FMC SPL
+    raw = bytearray(RAW)
+    raw[0x1A0:0x1E0] = bytes(range(1, 9)) + bytes(56)
+    turin = AttestationReport.from_bytes(bytes(raw), generation="turin").kds_urls("turin")
+    assert turin["vcek"] is not None and turin["vcek"].startswith(
+        "https://kdsintf.amd.com/vcek/v1/Turin/0102030405060708?fmcSPL="
+    )
+    with pytest.raises(ReportError, match="CHIP_ID bytes 8-63 are not zero"):
+        AttestationReport.from_bytes(RAW, generation="turin").kds_urls("turin")
+    with pytest.raises(ReportError, match="serves Milan, Genoa and Turin certificates"):
+        AttestationReport.from_bytes(RAW, generation="venice").kds_urls("venice")
+    # a VLEK-signed report: the cloud provider supplies the VLEK; the chain and CRL are the ASVK's
+    vlek = bytearray(RAW)
+    vlek[0x48] = (vlek[0x48] & ~0x1C) | (1 << 2)
+    assert AttestationReport.from_bytes(bytes(vlek)).kds_urls() == {
+        "vcek": None,
+        "cert_chain": "https://kdsintf.amd.com/vlek/v1/Milan/cert_chain",
+        "crl": "https://kdsintf.amd.com/vlek/v1/Milan/crl",
+    }

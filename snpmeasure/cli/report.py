@@ -1,4 +1,5 @@
-"""``snpmeasure report show|verify``: an attestation report, its signature chain and the expected launch."""
+"""``snpmeasure report show|verify|kds-url``: an attestation report, its signature chain, the expected
+launch, and where AMD serves its certificates."""
 
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ def register(p: ArgumentParser) -> None:
     verify = actions.add_parser(
         "verify", help="verify AMD's signature chain and the expected launch (exit 1 on mismatch)"
     )
-    for q in (show, verify):
+    kds = actions.add_parser(
+        "kds-url", help="print where AMD's KDS serves this report's VCEK, certificate chain and CRL"
+    )
+    for q in (show, verify, kds):
         q.add_argument(
             "file",
             help="the report: a file of the raw 1184 bytes (snpguest, go-sev-guest) or of their hex or "
@@ -95,6 +99,17 @@ def run(args: argparse.Namespace) -> int:
 
         source = sys.stdin.buffer.read(REPORT_INPUT_LIMIT)
     report = AttestationReport.from_bytes(source, generation=args.product)
+    if args.action == "kds-url":
+        urls = report.kds_urls(args.product)
+        if args.json:
+            emit_json({"signing_key": report.signing_key, **urls})
+        else:
+            if urls["vcek"] is None:
+                print("vcek: - (a VLEK signs this report: the cloud provider supplies it, not AMD's KDS by chip)")
+            for key, url in urls.items():
+                if url is not None:
+                    print(f"{key}: {url}")
+        return EXIT_OK
     if args.action == "show":
         if args.json:
             emit_json(report.to_json())

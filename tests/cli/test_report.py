@@ -287,3 +287,17 @@ def test_report_verify_chain_mistakes_in_words() -> None:
     )
     rc, out, _ = run_ours(["report", "show", str(ATT / "attestation.bin")])
     assert rc == 0 and "  smt: true\n" in out and "True" not in out and "False" not in out
+
+
+def test_report_kds_url() -> None:
+    rc, out, _ = run_ours(["report", "kds-url", str(ATT / "attestation.bin")])
+    lines = out.splitlines()
+    assert rc == 0 and lines[0].startswith("vcek: https://kdsintf.amd.com/vcek/v1/Milan/3ac3fe21")
+    assert lines[0].endswith("?blSPL=2&teeSPL=0&snpSPL=5&ucodeSPL=68")
+    assert lines[1:] == [
+        "cert_chain: https://kdsintf.amd.com/vcek/v1/Milan/cert_chain",
+        "crl: https://kdsintf.amd.com/vcek/v1/Milan/crl",
+    ]
+    rc, out, _ = run_ours(["report", "kds-url", str(ATT / "attestation.bin"), "--json"])
+    doc = json.loads(out)
+    assert rc == 0 and doc["signing_key"] == "VCEK" and doc["vcek"] == lines[0][len("vcek: ") :]
