@@ -261,6 +261,40 @@ def _distribution_points(cert: x509.Certificate) -> List[x509.GeneralName]:
     return [n for point in points if point.reasons is None and point.crl_issuer is None for n in point.full_name or ()]
 
 
+def certificate_dir(
+    path: Union[str, os.PathLike[str]], kind: str, field: str = "certs"
+) -> Tuple[str, Optional[List[x509.Certificate]]]:
+    """The report's signing certificate and its chain from a directory in the layout snpguest
+    writes (``snpguest fetch ca`` / ``fetch vcek``): ``vcek.pem`` or ``vlek.pem`` (``.der`` too) for
+    ``kind`` "vcek" or "vlek", and ``ask.pem`` (``asvk.pem`` for a VLEK) with ``ark.pem``, PEM or DER.
+    Returns the leaf's path and [ASK or ASVK, ARK], or None for the chain when the directory has no
+    ARK (the built-in chain then serves)."""
+    name = os.fspath(path)
+    if not os.path.isdir(name):
+        raise InvalidInputError(field, f"{name} is not a directory")
+
+    def find(stem: str) -> Optional[str]:
+        for ext in ("pem", "der", "crt", "cer"):
+            candidate = os.path.join(name, f"{stem}.{ext}")
+            if os.path.isfile(candidate):
+                return candidate
+        return None
+
+    leaf = find(kind)
+    if leaf is None:
+        other = find("vlek" if kind == "vcek" else "vcek")
+        why = f" (it has {os.path.basename(other)}: the report is signed by a {kind.upper()})" if other else ""
+        raise InvalidInputError(field, f"{name} has no {kind}.pem or {kind}.der{why}")
+    ark = find("ark")
+    intermediate = find("asvk" if kind == "vlek" else "ask")
+    if ark is None and intermediate is None:
+        return leaf, None
+    if ark is None or intermediate is None:
+        missing = "ark" if ark is None else ("asvk" if kind == "vlek" else "ask")
+        raise InvalidInputError(field, f"{name} has one certificate of the chain but no {missing}.pem")
+    return leaf, [load_certs(intermediate, field)[0], load_certs(ark, field)[0]]
+
+
 def product_chain(product: str, kind: str = "vcek") -> List[x509.Certificate]:
     """AMD's [ASK or ASVK, ARK] for a product ("milan", "genoa", "turin"), shipped with snpmeasure."""
     if (
@@ -467,5 +501,6 @@ __all__ = [
     "check_validity",
     "verify_issued_by",
     "is_ca",
+    "certificate_dir",
     "extension_value",
 ]

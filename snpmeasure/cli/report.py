@@ -36,7 +36,15 @@ def register(p: ArgumentParser) -> None:
         q.add_argument("--json", action="store_true", help="print JSON")
         q.set_defaults(func=run)
     verify.add_argument(
-        "--vcek", required=True, metavar="CERT", help="VCEK or VLEK certificate (PEM or DER) from AMD's KDS"
+        "--vcek",
+        metavar="CERT|DIR",
+        help="VCEK or VLEK certificate (PEM or DER) from AMD's KDS, or a directory as snpguest writes it",
+    )
+    verify.add_argument(
+        "--certs",
+        metavar="DIR",
+        help="a directory in snpguest's layout: vcek.pem or vlek.pem, with ask.pem (asvk.pem) and ark.pem; "
+        "PEM or DER (without the chain: the built-in one)",
     )
     verify.add_argument(
         "--ask-ark", metavar="PEM", help="ASK (or ASVK) and ARK chain; default: the built-in one for the product"
@@ -123,8 +131,24 @@ def run(args: argparse.Namespace) -> int:
 
     failures: List[Mismatch] = []
     product = None
+    import os
+
+    if (args.vcek is None) == (args.certs is None):
+        raise InvalidInputError("--vcek", "give the signing certificate as --vcek CERT|DIR or --certs DIR (one)")
+    leaf, chain = args.vcek, args.ask_ark
+    folder, flag = (args.certs, "--certs") if args.certs is not None else (args.vcek, "--vcek")
+    if os.path.isdir(folder):
+        from ..certs import certificate_dir
+
+        leaf, dir_chain = certificate_dir(folder, "vlek" if report.signing_key == "VLEK" else "vcek", flag)
+        if dir_chain is not None:
+            if args.ask_ark is not None:
+                raise InvalidInputError("--ask-ark", f"the chain is also in {folder}: give one")
+            chain = dir_chain
+    elif args.certs is not None:
+        raise InvalidInputError("--certs", f"{args.certs} is not a directory")
     try:
-        product = report.verify(args.vcek, ask_ark=args.ask_ark, product=args.product, crl=args.crl, now=at)
+        product = report.verify(leaf, ask_ark=chain, product=args.product, crl=args.crl, now=at)
     except Error as exc:
         if not isinstance(exc, InvalidInputError):
             # The same shape as an expectation that failed: what was expected, what was found.

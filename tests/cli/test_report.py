@@ -301,3 +301,31 @@ def test_report_kds_url() -> None:
     rc, out, _ = run_ours(["report", "kds-url", str(ATT / "attestation.bin"), "--json"])
     doc = json.loads(out)
     assert rc == 0 and doc["signing_key"] == "VCEK" and doc["vcek"] == lines[0][len("vcek: ") :]
+
+
+def test_report_verify_reads_snpguests_certificate_directory(tmp_path: Path) -> None:
+    """#20 item 3: --vcek DIR / --certs DIR in the layout snpguest writes (DER or PEM)."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    chain = load_certs(ATT / "ask_ark_milan.pem", "chain")
+    (tmp_path / "vcek.der").write_bytes(Path(VCEK).read_bytes())
+    (tmp_path / "ask.pem").write_bytes(chain[0].public_bytes(Encoding.PEM))
+    (tmp_path / "ark.pem").write_bytes(chain[1].public_bytes(Encoding.PEM))
+    base = ["report", "verify", str(ATT / "attestation.bin"), "--at", "2026-06-01"]
+    for flag in ("--certs", "--vcek"):
+        rc, out, err = run_ours([*base, flag, str(tmp_path)])
+        assert rc == 0 and out.startswith("OK: signed by AMD (milan, VCEK)"), err
+    # without the chain, the built-in one serves; half a chain is refused
+    (tmp_path / "ark.pem").unlink()
+    rc, _, err = run_ours([*base, "--certs", str(tmp_path)])
+    assert rc == 2 and "has one certificate of the chain but no ark.pem" in err
+    (tmp_path / "ask.pem").unlink()
+    assert run_ours([*base, "--certs", str(tmp_path)])[0] == 0
+    # a VLEK-signed report with a VCEK only
+    raw = bytearray((ATT / "attestation.bin").read_bytes())
+    raw[0x48] = (raw[0x48] & ~0x1C) | (1 << 2)
+    (tmp_path / "vlek-report.bin").write_bytes(bytes(raw))
+    rc, _, err = run_ours(["report", "verify", str(tmp_path / "vlek-report.bin"), "--certs", str(tmp_path)])
+    assert rc == 2 and "has no vlek.pem or vlek.der (it has vcek.der: the report is signed by a VLEK)" in err
+    rc, _, err = run_ours([*base])
+    assert rc == 2 and "give the signing certificate as --vcek CERT|DIR or --certs DIR" in err
