@@ -450,14 +450,20 @@ def _section_of(kind: int) -> Optional[int]:
 # ---- the file ---------------------------------------------------------------------------------------
 
 
-def _page_at(view: memoryview, off: int) -> PageData:
-    """The PAGE_DATA header whose record starts at ``off`` (a record the parser has checked)."""
-    _, _, gpa, mask, fo, flags, dtype, _ = _PAGE_RECORD.unpack_from(view, off)
+def _new_page(gpa: int, mask: int, fo: int, flags: int, dtype: int) -> PageData:
+    """A PageData of checked values, without the frozen dataclass's per-field __init__ (a file
+    holds thousands: this is the parser's hot path)."""
     h = object.__new__(PageData)
     d = h.__dict__
     d["gpa"], d["compatibility_mask"], d["file_offset"] = gpa, mask, fo
     d["flags"], d["data_type"], d["reserved"] = flags, dtype, 0
     return h
+
+
+def _page_at(view: memoryview, off: int) -> PageData:
+    """The PAGE_DATA header whose record starts at ``off`` (a record the parser has checked)."""
+    _, _, gpa, mask, fo, flags, dtype, _ = _PAGE_RECORD.unpack_from(view, off)
+    return _new_page(gpa, mask, fo, flags, dtype)
 
 
 class _Headers(Sequence[IgvmHeader]):
@@ -610,7 +616,6 @@ class IgvmFile:
         snp = 0  # the SEV-SNP platform's mask, once the platforms are read
 
         page_record = _PAGE_RECORD.unpack_from
-        new = object.__new__
         while off < end:  # every header takes at least 8 bytes: at most (end - start) / 8 iterations
             # The common case, a PAGE_DATA that breaks no rule, without the general path's cost
             # (a file holds one per page: thousands). Anything unusual takes the general path.
@@ -639,11 +644,7 @@ class IgvmFile:
                     and gpa < _GPA_LIMIT
                     and (not fo or data_start <= fo <= size - PAGE)
                 ):
-                    h = new(PageData)
-                    d = h.__dict__
-                    d["gpa"], d["compatibility_mask"], d["file_offset"] = gpa, mask, fo
-                    d["flags"], d["data_type"], d["reserved"] = flags, dtype, 0
-                    headers.append(h)
+                    headers.append(_new_page(gpa, mask, fo, flags, dtype))
                     offsets.append(off)
                     section = 2
                     off += 32

@@ -181,6 +181,9 @@ _VMSA_SYNCED = (
     (0x408, 4),  # MXCSR
     (0x410, 2),  # X87 FCW
 )
+_VMSA_SYNCED_BYTES = bytearray(PAGE)  # 1 where a synchronised field lies
+for _off, _size in _VMSA_SYNCED:
+    _VMSA_SYNCED_BYTES[_off : _off + _size] = b"\x01" * _size
 _OFF_EFER, _OFF_CR4, _OFF_CR0, _OFF_SEV_FEATURES = 0x0D0, 0x148, 0x158, 0x3B0
 EFER_SVME = 1 << 12
 CR4_MCE = 1 << 6
@@ -285,6 +288,26 @@ def plan_igvm(
         pages.extend(pending)
         pending.clear()
 
+    def queue(
+        items: List[_Page], first: int, last: int, key: Tuple[Any, ...], end_key: Tuple[Any, ...], breaks: int = 0
+    ) -> None:
+        """Pages of the PAGE_DATA headers ``first``..``last``, in order. QEMU merges a PAGE_DATA
+        into the open run when it is the next directive, at the next GPA, with the same flags,
+        data type, mask and data presence (``key`` of the first page, ``end_key`` of the last); a
+        run is handed on (queued) only when a later page breaks it, or at the end of the file.
+        ``breaks``: where the last run within ``items`` starts (a native page run's own breaks)."""
+        nonlocal last_index, last_key
+        if prof.order != "qemu":
+            pages.extend(items)
+            return
+        if not (pending and first == last_index + 1 and key == last_key and items[0].gpa == _end(pending[-1])):
+            flush()
+        if breaks:
+            pending.extend(items[:breaks])
+            flush()
+        pending.extend(items[breaks:])
+        last_index, last_key = last, end_key
+
     normal, refuse = PageType.NORMAL, prof.unknown_headers == "refuse"
     runs = {} if per_directive else igvm._page_runs
     index = -1
@@ -294,12 +317,15 @@ def plan_igvm(
         run = runs.get(index)
         if run is not None and run[1][0][4] & mask:
             # a run of the platform's plain pages, merged into regions by the native core
-            index = _page_run(
-                index, run, pages, pending, native_zero, prof.order == "qemu", flush, (last_index, last_key)
-            )
-            if prof.order == "qemu":
-                last_region = run[1][-1]
-                last_index, last_key = index, (0, 0, last_region[4], last_region[2] != 0)
+            n, regions, breaks = run
+            zero = PageType.ZERO if native_zero else normal
+            items = [
+                _Page(index + first, normal if fo else zero, gpa, npages, fo or None, "PAGE_DATA")
+                for gpa, npages, fo, first, _ in regions
+            ]
+            head, tail = regions[0], regions[-1]
+            queue(items, index, index + n - 1, (0, 0, head[4], head[2] != 0), (0, 0, tail[4], tail[2] != 0), breaks)
+            index += n - 1
             continue
         h = igvm.headers[index]
         if type(h) is PageData and not h.flags and not h.data_type and h.compatibility_mask & mask:
@@ -312,14 +338,8 @@ def plan_igvm(
                 h.file_offset or None,
                 "PAGE_DATA",
             )
-            if prof.order == "qemu":
-                key = (0, 0, h.compatibility_mask, h.file_offset != 0)
-                if not (pending and index == last_index + 1 and key == last_key and h.gpa == _end(pending[-1])):
-                    flush()
-                pending.append(page)
-                last_index, last_key = index, key
-            else:
-                pages.append(page)
+            key = (0, 0, h.compatibility_mask, h.file_offset != 0)
+            queue([page], index, index, key, key)
             continue
         kind = h.header_type
         if refuse and kind not in QEMU_HANDLED:
@@ -349,17 +369,8 @@ def plan_igvm(
             item = _page_data(igvm, index, h, prof, native_zero)
             if item is None:
                 continue
-            if prof.order == "qemu":
-                # QEMU merges a PAGE_DATA into the open run when it is the next directive, at the
-                # next GPA, with the same flags, type, mask and data presence; a run is handed on
-                # (queued) only when a later page breaks it, or at the end of the file.
-                key = (h.flags, h.data_type, h.compatibility_mask, h.file_offset != 0)
-                if not (pending and index == last_index + 1 and key == last_key and h.gpa == _end(pending[-1])):
-                    flush()
-                pending.extend(item)
-                last_index, last_key = index, key
-            else:
-                pages.extend(item)
+            key = (h.flags, h.data_type, h.compatibility_mask, h.file_offset != 0)
+            queue(item, index, index, key, key)
         elif isinstance(h, ParameterInsert):
             area = areas[h.parameter_area_index]
             n = 1 if prof.parameter_insert == "page" else area.number_of_bytes // PAGE
@@ -405,42 +416,6 @@ def plan_igvm(
 
 def _end(page: _Page) -> int:
     return page.gpa + page.npages * PAGE
-
-
-def _page_run(
-    start: int,
-    run: Tuple[int, List[Tuple[int, int, int, int, int]], int],
-    pages: List[_Page],
-    pending: List[_Page],
-    native_zero: bool,
-    qemu: bool,
-    flush: Any,
-    last: Tuple[int, Any],
-) -> int:
-    """A run of plain pages (their regions) into the plan; returns the run's last header index."""
-    n, regions, trailing = run
-    zero = PageType.ZERO if native_zero else PageType.NORMAL
-    items = [
-        _Page(start + first, PageType.NORMAL if fo else zero, gpa, npages, fo or None, "PAGE_DATA")
-        for gpa, npages, fo, first, _ in regions
-    ]
-    if not qemu:
-        pages.extend(items)
-        return start + n - 1
-    # QEMU: the run's first page may go on from the run QEMU holds open; the page runs within end
-    # at its breaks, and the last stays open (an insert that follows is measured before it).
-    last_index, last_key = last
-    first = regions[0]
-    key = (0, 0, first[4], first[2] != 0)
-    if not (pending and start == last_index + 1 and key == last_key and first[0] == _end(pending[-1])):
-        flush()
-    if trailing:
-        pending.extend(items[:trailing])
-        flush()
-        pending.extend(items[trailing:])
-    else:
-        pending.extend(items)
-    return start + n - 1
 
 
 def _page_data(igvm: IgvmFile, index: int, h: PageData, prof: IgvmProfile, native_zero: bool) -> Optional[List[_Page]]:
@@ -526,10 +501,7 @@ def check_vmsa_for_qemu(igvm: IgvmFile, index: int, h: VpContext) -> None:
         )
     page = igvm.data_of(h)
     assert page is not None
-    allowed = bytearray(PAGE)
-    for off, size in _VMSA_SYNCED:
-        allowed[off : off + size] = b"\xff" * size
-    stray = next((i for i in range(PAGE) if page[i] and not allowed[i]), None)
+    stray = next((i for i in range(PAGE) if page[i] and not _VMSA_SYNCED_BYTES[i]), None)
     if stray is not None:
         raise IgvmError(
             where,
@@ -629,11 +601,25 @@ def measure_igvm(
     ``id_block_check`` says whether the file's ID block would pass LAUNCH_FINISH; ``igvm`` holds
     the model, the policy and the platform. ``firmware``: run the pages through this guest
     context (after its LAUNCH_START with the file's policy) instead of a fresh one."""
+    f = open_igvm(igvm)
+    plan = plan_igvm(f, profile, native_zero=native_zero, vcpus=vcpus, per_directive=trace)
+    return measure_plan(plan, trace=trace, threads=threads, describe_inputs=describe_inputs, firmware=firmware)
+
+
+def measure_plan(
+    plan: IgvmPlan,
+    *,
+    trace: bool = False,
+    threads: Optional[int] = None,
+    describe_inputs: bool = False,
+    firmware: Optional[Firmware] = None,
+) -> Measurement:
+    """:func:`measure_igvm` for a plan already made (by :func:`plan_igvm`), so a caller that needs
+    the plan too (signing, the launch dry run) plans once."""
     from .firmware import GuestState, HostModel
     from .measurement import Measurement
 
-    f = open_igvm(igvm)
-    plan = plan_igvm(f, profile, native_zero=native_zero, vcpus=vcpus, per_directive=trace)
+    f = plan.igvm
     fw = firmware or Firmware(trace=trace, threads=threads, host=HostModel(kvm_checks=False))
     if fw.state is GuestState.NONE:
         fw.launch_start(plan.policy if plan.policy is not None else 0x30000)
@@ -934,7 +920,7 @@ def sign_igvm(
     plan = plan_igvm(f, profile, native_zero=native_zero, vcpus=vcpus)
     if plan.policy is None:
         raise IgvmError(f.name, "has no GUEST_POLICY for its SEV-SNP platform: the ID block must bind a policy")
-    m = measure_igvm(f, profile=plan.profile, native_zero=native_zero, vcpus=vcpus)
+    m = measure_plan(plan)
     block, auth = sign_id_block(
         m.digest,
         id_key,
@@ -1117,6 +1103,7 @@ __all__ = [
     "IgvmPlan",
     "get_igvm_profile",
     "measure_igvm",
+    "measure_plan",
     "sweep_igvm",
     "open_igvm",
     "plan_igvm",

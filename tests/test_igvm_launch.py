@@ -591,3 +591,10 @@ def test_a_mutable_buffer_is_read_as_a_snapshot() -> None:
     before = list(f.headers)
     data[f.offsets[2] + 8] ^= 0x77  # the file changes after parsing: the parsed file does not
     assert list(f.headers) == before and not hasattr(f.headers, "append")
+
+
+def test_the_cli_knows_the_igvm_models_without_loading_them() -> None:
+    """profiles.IGVM_PROFILE_NAMES (read at start-up for --profile) names exactly the models."""
+    from snpmeasure.profiles import IGVM_PROFILE_NAMES
+
+    assert tuple(IGVM_PROFILES) == IGVM_PROFILE_NAMES

@@ -162,7 +162,7 @@ def _launch_igvm(args: argparse.Namespace, obj: Any) -> int:
     """``launch --igvm FILE [--object ...]``: LAUNCH_START with the file's policy, its pages and
     VMSAs under the model, LAUNCH_FINISH with its ID block as QEMU hands it over."""
     from ..errors import FirmwareError, InvalidInputError, KvmError
-    from ..igvm_launch import id_block_structs, measure_igvm, open_igvm, plan_igvm
+    from ..igvm_launch import id_block_structs, measure_plan, open_igvm, plan_igvm
     from ._compat import single_vcpus
 
     allowed = {"--mode", "--vcpus", "--profile", "--libvirt-domain", "--qemu-cmdline", "--qemu-argv-file"}
@@ -196,7 +196,7 @@ def _launch_igvm(args: argparse.Namespace, obj: Any) -> int:
     try:
         fw.launch_start(plan.policy, gosvw=bytes(16) if obj is None else obj.gosvw_bytes())
         steps.append(f"SNP_LAUNCH_START policy={plan.policy:#x} (the file's GUEST_POLICY): SUCCESS")
-        m = measure_igvm(f, profile=plan.profile, native_zero=args.native_zero, vcpus=vcpus, firmware=fw)
+        m = measure_plan(plan, firmware=fw)
         steps.append(
             f"SNP_LAUNCH_UPDATE ({f.name}, model {plan.profile.name}, {m.vcpus} VMSA{'' if m.vcpus == 1 else 's'}): "
             f"SUCCESS, launch digest {m.hex()}"
