@@ -93,6 +93,7 @@ bench:
 	$(PYTHON) bench/run.py --quick
 	$(PYTHON) bench/sweep.py --max 64
 	$(PYTHON) bench/igvm.py --quick
+	$(PYTHON) bench/explain.py --reps 3
 
 clean:
 	rm -rf build dist docs/_build .pytest_cache

@@ -46,6 +46,7 @@ _EXPORTS: dict[str, str] = {
     # measuring
     "measure": "measurement", "sweep": "measurement", "Measurement": "measurement",
     "table": "tables", "TableRow": "tables", "ReferenceTable": "tables",
+    "explain": "explanations", "Explanation": "explanations", "ExplainMatch": "explanations",
     "FirmwareImage": "images", "FirmwareManifest": "images",
     "LaunchProfile": "profiles",
     "IgvmFile": "igvm",
@@ -67,6 +68,9 @@ if _typing.TYPE_CHECKING:  # the lazy names, for type checkers and IDEs (tests/t
     from .blobs import IdAuth as IdAuth
     from .blobs import IdBlock as IdBlock
     from .blobs import sign_id_block as sign_id_block
+    from .explanations import ExplainMatch as ExplainMatch
+    from .explanations import Explanation as Explanation
+    from .explanations import explain as explain
     from .firmware import Firmware as Firmware
     from .firmware import HostModel as HostModel
     from .firmware import LaunchResult as LaunchResult
@@ -88,12 +92,12 @@ if _typing.TYPE_CHECKING:  # the lazy names, for type checkers and IDEs (tests/t
     from .tables import table as table
 
 __all__ = [
-    "AttestationReport", "BlobError", "ConfigError", "Error", "Expectations", "Firmware", "FirmwareError",
+    "AttestationReport", "BlobError", "ConfigError", "Error", "Expectations", "ExplainMatch", "Explanation", "Firmware", "FirmwareError",
     "FirmwareImage", "FirmwareManifest", "GuestPolicy", "HostModel", "IdAuth", "IdBlock", "IgvmError", "IgvmFile", "ImageError",
     "InputFileError", "InvalidInputError", "KvmError", "LaunchDigest", "LaunchProfile", "LaunchResult",
     "ManifestError", "Measurement", "Mismatch", "NativeError", "PAGE_SIZE", "PageType", "PolicyError",
     "ProfileError", "QemuObjectError", "ReferenceTable", "ReportError", "SevSnpGuest", "SignatureError", "Status", "TableRow",
-    "VMSA_GPA", "__version__", "backend", "measure", "sign_id_block", "sweep", "table",
+    "VMSA_GPA", "__version__", "backend", "explain", "measure", "sign_id_block", "sweep", "table",
 ]  # fmt: skip
 
 

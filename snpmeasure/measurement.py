@@ -650,20 +650,29 @@ def sweep_measurements(
 
 
 def sweep_prepared(
-    p: _Prepared, counts: List[int], *, threads: Optional[int] = None, start: Optional[Firmware] = None
+    p: _Prepared,
+    counts: List[int],
+    *,
+    threads: Optional[int] = None,
+    shared: Optional[Dict[Any, Firmware]] = None,
+    key: Any = None,
 ) -> Dict[int, bytes]:
-    """Run a prepared SNP plan once and read off the digest at each vCPU count."""
-    pre = [c for c in p.plan.commands if c.op != "vmsa"]
-    vmsa_cmds = [c for c in p.plan.commands if c.op == "vmsa"]
+    """Run a prepared SNP plan once and read off the digest at each vCPU count. ``shared`` holds
+    launches run up to their VMSAs, by ``key`` (what decides those pages: the profile and the
+    kernel inputs); one found there is forked instead of run again (table, explain)."""
+    start = None if shared is None else shared.get(key)
     if start is None:
         start = Firmware(seed=p.seed, threads=threads, host=HostModel(kvm_checks=False))
         start.launch_start()
-        _run_snp(start, pre)
+        _run_snp(start, [c for c in p.plan.commands if c.op != "vmsa"])
+        if shared is not None:
+            shared[key] = start
     fw = start.copy()
     steps: List[bytes] = []
-    for cmd in vmsa_cmds:
-        assert cmd.data is not None
-        steps.extend(fw.launch_update_vmsa_each(cmd.data, gpa=cmd.gpa, count=cmd.repeat))
+    for cmd in p.plan.commands:
+        if cmd.op == "vmsa":
+            assert cmd.data is not None
+            steps.extend(fw.launch_update_vmsa_each(cmd.data, gpa=cmd.gpa, count=cmd.repeat))
     return {n: steps[n - 1] for n in counts}
 
 

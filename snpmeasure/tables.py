@@ -14,14 +14,13 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Un
 
 from ._version import __version__
 from .errors import InvalidInputError, show
-from .firmware import Firmware, HostModel
+from .firmware import Firmware
 from .images import FirmwareImage, FirmwareManifest
 from .kernel_hashes import KernelHashes, bzimage_warning
 from .measurement import (
     MAX_VCPUS,
     _prepare,
     _prepare_defaults,
-    _run_snp,
     describe_kernel_inputs,
     parse_vcpu_counts,
     sweep_prepared,
@@ -276,7 +275,7 @@ def table(
     combos = [(prof, t, f) for prof in resolved for t in vcpu_types for f in guest_features]
     rows: List[TableRow] = []
     total = len(combos) * len(counts)
-    starts: Dict[str, Firmware] = {}
+    starts: Dict[Any, Firmware] = {}
     for prof, vtype, feat in combos:
         cpu = _cpu_args(vtype)
         p = _prepare(
@@ -293,14 +292,8 @@ def table(
             vcpus=counts[-1],
         )
         warnings.extend(w for w in p.plan.warnings if w not in warnings)
-        start = starts.get(prof.name)
-        if start is None:
-            start = Firmware(seed=p.seed, threads=threads, host=HostModel(kvm_checks=False))
-            start.launch_start()
-            _run_snp(start, [c for c in p.plan.commands if c.op != "vmsa"])
-            starts[prof.name] = start
         assert p.features is not None
-        for n, digest in sweep_prepared(p, counts, start=start).items():
+        for n, digest in sweep_prepared(p, counts, threads=threads, shared=starts, key=prof.name).items():
             rows.append(TableRow(prof.name, vtype, p.vcpu_sig, p.features, n, digest))
         if progress is not None:
             progress(len(rows), total)

@@ -108,6 +108,7 @@ def test_the_readme_has_the_walk_throughs() -> None:
         "snpmeasure igvm sign",
         "snpmeasure igvmmeasure",
         "snpmeasure launch --igvm",
+        "snpmeasure explain --measurement",
     ):
         assert needle in text, needle
     ran = [code for b in blocks for code, _ in commands(b)]

@@ -31,6 +31,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "id-block": ("id_block", "build and sign an ID block and ID auth for QEMU's sev-snp-guest"),
     "qemu-object": ("qemu_object", "write QEMU's sev-snp-guest object (-object, QMP or libvirt XML)"),
     "launch": ("launch", "dry-run an SNP launch: would the firmware accept it, and what will reports carry?"),
+    "explain": ("explain", "why a measurement does not match: search the launch configurations that produce it"),
     "report": ("report", "show or verify an SEV-SNP attestation report"),
     "igvm": ("igvm", "show, sign or lint an IGVM file (measure it with measure --mode snp:igvm)"),
     "igvmmeasure": ("igvmmeasure", "coconut-svsm's igvmmeasure, drop-in: measure or sign an IGVM file"),

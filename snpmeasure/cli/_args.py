@@ -61,6 +61,19 @@ def comma_list(flag: str, text: str) -> List[str]:
     return items
 
 
+def comma_numbers(flag: str, text: str) -> List[int]:
+    """A comma list of numbers in Python's syntax (``0x1,0x21``, ``3``)."""
+    from ..errors import InvalidInputError
+
+    out = []
+    for item in comma_list(flag, text):
+        try:
+            out.append(int(item, 0))
+        except ValueError:
+            raise InvalidInputError(flag, f"must be numbers such as 0x1,0x21, got {show(item)}") from None
+    return out
+
+
 def parse_abi(text: str) -> Tuple[int, int]:
     """``--firmware-abi MAJOR.MINOR`` as the ABI version's two bytes."""
     import re

@@ -5,7 +5,7 @@ ignores, the vCPU precedence, empty paths as "not given". ``measure``, ``id-bloc
 from __future__ import annotations
 
 import argparse
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import show
 from ._args import auto_int, warn
@@ -237,32 +237,10 @@ def apply_launch_config(args: argparse.Namespace, command: str) -> Any:
     fixes are set from it, and a flag given that contradicts it is refused, naming both; the
     configuration is kept as ``args.launch_config`` (a LibvirtDomain or QemuCommandLine)."""
     from ..errors import InvalidInputError
-    from ..libvirt import load_domain, parse_path_map
 
     if getattr(args, "launch_config", None) is not None:
         return args.launch_config
-    given = [f for f in CONFIG_FLAGS if getattr(args, f, None) is not None]
-    if len(given) > 1:
-        raise InvalidInputError("--" + given[1].replace("_", "-"), f"and --{given[0].replace('_', '-')}: give one")
-    paths = parse_path_map(args.path_map or (), "--path-map")
-    if args.libvirt_domain is not None:
-        config: Any = load_domain(args.libvirt_domain, path_map=paths, field="--libvirt-domain")
-        flag = "--libvirt-domain"
-    else:
-        from ..qemu_cmdline import parse_qemu_cmdline
-
-        if args.qemu_cmdline is not None:
-            text, flag = args.qemu_cmdline, "--qemu-cmdline"
-        else:
-            from .._files import read_input
-
-            flag = "--qemu-argv-file"
-            raw = read_input(flag, args.qemu_argv_file, 1 << 20)
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise InvalidInputError(flag, "is not UTF-8 text") from None
-        config = parse_qemu_cmdline(text, path_map=paths, where=flag)
+    config, flag = load_launch_config(args)
     args.launch_config = config
     fixed = config.measure_kwargs()
     mode = fixed.pop("mode")
@@ -303,6 +281,37 @@ def apply_launch_config(args: argparse.Namespace, command: str) -> Any:
                 option, f"is {said}, but {config.describe}'s {config.source(key)} says {fixed_value}: give one"
             )
     return config
+
+
+def load_launch_config(args: argparse.Namespace) -> Tuple[Any, str]:
+    """The configuration of ``--libvirt-domain``, ``--qemu-cmdline`` or ``--qemu-argv-file`` (one of
+    them; ``--path-map`` applied), and the flag it came from."""
+    from ..errors import InvalidInputError
+    from ..libvirt import load_domain, parse_path_map
+
+    given = [f for f in CONFIG_FLAGS if getattr(args, f, None) is not None]
+    if len(given) > 1:
+        raise InvalidInputError("--" + given[1].replace("_", "-"), f"and --{given[0].replace('_', '-')}: give one")
+    paths = parse_path_map(args.path_map or (), "--path-map")
+    if args.libvirt_domain is not None:
+        config: Any = load_domain(args.libvirt_domain, path_map=paths, field="--libvirt-domain")
+        flag = "--libvirt-domain"
+    else:
+        from ..qemu_cmdline import parse_qemu_cmdline
+
+        if args.qemu_cmdline is not None:
+            text, flag = args.qemu_cmdline, "--qemu-cmdline"
+        else:
+            from .._files import read_input
+
+            flag = "--qemu-argv-file"
+            raw = read_input(flag, args.qemu_argv_file, 1 << 20)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidInputError(flag, "is not UTF-8 text") from None
+        config = parse_qemu_cmdline(text, path_map=paths, where=flag)
+    return config, flag
 
 
 def single_vcpus(spec: Optional[str]) -> Optional[int]:

@@ -6,11 +6,29 @@ import argparse
 
 from . import EXIT_OK, ArgumentParser
 from ._args import add_object_source, emit_json, guest_object_from_args, load_json_file
+from ._compat import config_given, load_launch_config
 
 
 def register(p: ArgumentParser) -> None:
     """Add the command's arguments."""
     add_object_source(p)
+    p.add_argument(
+        "--libvirt-domain",
+        metavar="FILE.xml",
+        help="a whole libvirt domain (virsh dumpxml): the object its <launchSecurity type='sev-snp'> gives",
+    )
+    p.add_argument(
+        "--qemu-cmdline",
+        metavar="'qemu-system-x86_64 ...'",
+        help="QEMU's command line: its sev-snp-guest object (keyval or JSON -object)",
+    )
+    p.add_argument("--qemu-argv-file", metavar="FILE", help="QEMU's command line read from a file (as --qemu-cmdline)")
+    p.add_argument(
+        "--path-map",
+        action="append",
+        metavar="HOSTPATH=LOCALPATH",
+        help="with --libvirt-domain or --qemu-cmdline: read their files under HOSTPATH from LOCALPATH (repeatable)",
+    )
     p.add_argument("--id", help="object id (default sev0)")
     p.add_argument("--policy", help="guest policy (0x30000, or flags such as smt,debug)")
     p.add_argument("--id-block", metavar="B64", help="ID block (base64, hex:..., or @FILE)")
@@ -75,7 +93,20 @@ def run(args: argparse.Namespace) -> int:
     if args.json and args.format not in (None, "qmp"):
         raise InvalidInputError("--json", f"prints QMP JSON; it does not combine with --format {args.format}")
     fmt = args.format or ("qmp" if args.json else "cli")
-    obj = guest_object_from_args(args)
+    if config_given(args):
+        whole = [f for f in ("object", "qmp", "libvirt") if getattr(args, f) is not None]
+        if whole:
+            raise InvalidInputError(f"--{whole[0]}", "and a launch configuration both give the object: give one")
+        config, flag = load_launch_config(args)
+        obj = config.guest
+        if obj is None:
+            raise InvalidInputError(flag, f"{config.describe} launches no SEV-SNP guest (no sev-snp-guest object)")
+    else:
+        if args.path_map:
+            raise InvalidInputError(
+                "--path-map", "maps the paths of a --libvirt-domain or QEMU command line: give it too"
+            )
+        obj = guest_object_from_args(args)
     if obj is not None:
         given = [
             f
@@ -86,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
             raise InvalidInputError(
                 "--" + given[0].replace("_", "-"),
                 "builds an object field by field; it does not combine "
-                "with an object given whole (--object, --qmp, --libvirt)",
+                "with an object given whole (--object, --qmp, --libvirt, or a launch configuration)",
             )
         # The host values libvirt reads from the host: given here, they complete the object.
         for attr in HOST_FLAGS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import Error
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
@@ -35,34 +35,7 @@ def register(p: ArgumentParser) -> None:
         )
         q.add_argument("--json", action="store_true", help="print JSON")
         q.set_defaults(func=run)
-    verify.add_argument(
-        "--vcek",
-        metavar="CERT|DIR",
-        help="VCEK or VLEK certificate (PEM or DER) from AMD's KDS, or a directory as snpguest writes it",
-    )
-    verify.add_argument(
-        "--certs",
-        metavar="DIR",
-        help="a directory in snpguest's layout: vcek.pem or vlek.pem, with ask.pem (asvk.pem) and ark.pem; "
-        "PEM or DER (without the chain: the built-in one)",
-    )
-    verify.add_argument(
-        "--ask-ark", metavar="PEM", help="ASK (or ASVK) and ARK chain; default: the built-in one for the product"
-    )
-    verify.add_argument(
-        "--crl",
-        metavar="FILE",
-        help="AMD's CRL for the product (DER or PEM, from "
-        "https://kdsintf.amd.com/vcek/v1/PRODUCT/crl, or .../vlek/v1/PRODUCT/crl for a VLEK-signed report): "
-        "fail if it revokes the ASK/ASVK, is not the ARK's, or is out of date",
-    )
-    verify.add_argument(
-        "--at",
-        metavar="WHEN",
-        help="check certificate validity and CRL dates at this time instead of now: "
-        "YYYY-MM-DD[THH:MM[:SS[.ffffff]][Z|+HH:MM|-HH:MM]] (T may be a space), UTC unless it names an offset (e.g. 2026-06-01, "
-        "2026-06-01T12:00:00Z); for an archived report (with a CRL of that time), or a reproducible check",
-    )
+    add_signature_arguments(verify)
     verify.add_argument("--from-launch", metavar="JSON", help="expect what 'snpmeasure launch --json' printed")
     verify.add_argument(
         "--expect-measurement", metavar="HEX|B64", help="MEASUREMENT, the launch digest (48 bytes; hex or base64)"
@@ -95,18 +68,46 @@ def register(p: ArgumentParser) -> None:
     add_measure_arguments(verify)
 
 
+def add_signature_arguments(p: Any) -> None:
+    """The flags that verify a report's signature chain (report verify, explain), on a parser or
+    an argument group."""
+    p.add_argument(
+        "--vcek",
+        metavar="CERT|DIR",
+        help="VCEK or VLEK certificate (PEM or DER) from AMD's KDS, or a directory as snpguest writes it",
+    )
+    p.add_argument(
+        "--certs",
+        metavar="DIR",
+        help="a directory in snpguest's layout: vcek.pem or vlek.pem, with ask.pem (asvk.pem) and ark.pem; "
+        "PEM or DER (without the chain: the built-in one)",
+    )
+    p.add_argument(
+        "--ask-ark", metavar="PEM", help="ASK (or ASVK) and ARK chain; default: the built-in one for the product"
+    )
+    p.add_argument(
+        "--crl",
+        metavar="FILE",
+        help="AMD's CRL for the product (DER or PEM, from "
+        "https://kdsintf.amd.com/vcek/v1/PRODUCT/crl, or .../vlek/v1/PRODUCT/crl for a VLEK-signed report): "
+        "fail if it revokes the ASK/ASVK, is not the ARK's, or is out of date",
+    )
+    p.add_argument(
+        "--at",
+        metavar="WHEN",
+        help="check certificate validity and CRL dates at this time instead of now: "
+        "YYYY-MM-DD[THH:MM[:SS[.ffffff]][Z|+HH:MM|-HH:MM]] (T may be a space), UTC unless it names an offset (e.g. 2026-06-01, "
+        "2026-06-01T12:00:00Z); for an archived report (with a CRL of that time), or a reproducible check",
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """``snpmeasure report show|verify``."""
 
     from ..errors import InvalidInputError
-    from ..report import AttestationReport, Expectations, launch_expectations, parse_hex, parse_min_tcb
+    from ..report import Expectations, launch_expectations, parse_hex, parse_min_tcb
 
-    source: Any = args.file
-    if source == "-":  # stdin; the longest form (hex with line breaks) is a few KiB
-        from ..report import REPORT_INPUT_LIMIT
-
-        source = sys.stdin.buffer.read(REPORT_INPUT_LIMIT)
-    report = AttestationReport.from_bytes(source, generation=args.product)
+    report = read_report(args.file, args.product)
     if args.action == "kds-url":
         urls = report.kds_urls(args.product)
         if args.json:
@@ -127,34 +128,10 @@ def run(args: argparse.Namespace) -> int:
     from ..certs import parse_utc, utc_text
 
     at = parse_utc(args.at, "--at")
-    from ..report import Mismatch
-
-    failures: List[Mismatch] = []
-    product = None
-    import os
 
     if (args.vcek is None) == (args.certs is None):
         raise InvalidInputError("--vcek", "give the signing certificate as --vcek CERT|DIR or --certs DIR (one)")
-    leaf, chain = args.vcek, args.ask_ark
-    folder, flag = (args.certs, "--certs") if args.certs is not None else (args.vcek, "--vcek")
-    if os.path.isdir(folder):
-        from ..certs import certificate_dir
-
-        leaf, dir_chain = certificate_dir(folder, "vlek" if report.signing_key == "VLEK" else "vcek", flag)
-        if dir_chain is not None:
-            if args.ask_ark is not None:
-                raise InvalidInputError("--ask-ark", f"the chain is also in {folder}: give one")
-            chain = dir_chain
-    elif args.certs is not None:
-        raise InvalidInputError("--certs", f"{args.certs} is not a directory")
-    try:
-        product = report.verify(leaf, ask_ark=chain, product=args.product, crl=args.crl, now=at)
-    except Error as exc:
-        if not isinstance(exc, InvalidInputError):
-            # The same shape as an expectation that failed: what was expected, what was found.
-            failures.append(Mismatch("SIGNATURE", "signed by AMD (report, VCEK/VLEK, ASK/ASVK, ARK)", str(exc)))
-        else:
-            raise
+    product, failures = verify_signature(args, report, at)
     exp: Dict[str, Any] = {}
     if args.from_launch is not None:
         exp.update(launch_expectations(load_json_file(args.from_launch, "--from-launch"), "--from-launch"))
@@ -234,6 +211,48 @@ def run(args: argparse.Namespace) -> int:
             as_of = f" as of {utc_text(at)} (--at)" if args.at is not None else ""
             print(f"OK: signed by AMD ({product}, {report.signing_key}){as_of}; {len(exp)} expectation(s) hold")
     return EXIT_CHECK_FAILED if failures else EXIT_OK
+
+
+def read_report(source: Any, product: Optional[str]) -> Any:
+    """The report from a path, ``-`` (stdin) or its hex or base64 text (an AttestationReport)."""
+    from ..report import REPORT_INPUT_LIMIT, AttestationReport
+
+    if source == "-":  # stdin; the longest form (hex with line breaks) is a few KiB
+        source = sys.stdin.buffer.read(REPORT_INPUT_LIMIT)
+    return AttestationReport.from_bytes(source, generation=product)
+
+
+def verify_signature(args: argparse.Namespace, report: Any, at: Any) -> Tuple[Optional[str], List[Any]]:
+    """Check the report's signature chain from --vcek/--certs/--ask-ark/--crl: the product and,
+    when the chain does not hold, the failure (a Mismatch named SIGNATURE); bad input raises."""
+    import os
+
+    from ..errors import InvalidInputError
+    from ..report import Mismatch
+
+    failures: List[Mismatch] = []
+    product = None
+    leaf, chain = args.vcek, args.ask_ark
+    folder, flag = (args.certs, "--certs") if args.certs is not None else (args.vcek, "--vcek")
+    if os.path.isdir(folder):
+        from ..certs import certificate_dir
+
+        leaf, dir_chain = certificate_dir(folder, "vlek" if report.signing_key == "VLEK" else "vcek", flag)
+        if dir_chain is not None:
+            if args.ask_ark is not None:
+                raise InvalidInputError("--ask-ark", f"the chain is also in {folder}: give one")
+            chain = dir_chain
+    elif args.certs is not None:
+        raise InvalidInputError("--certs", f"{args.certs} is not a directory")
+    try:
+        product = report.verify(leaf, ask_ark=chain, product=args.product, crl=args.crl, now=at)
+    except Error as exc:
+        if not isinstance(exc, InvalidInputError):
+            # The same shape as an expectation that failed: what was expected, what was found.
+            failures.append(Mismatch("SIGNATURE", "signed by AMD (report, VCEK/VLEK, ASK/ASVK, ARK)", str(exc)))
+        else:
+            raise
+    return product, failures
 
 
 def _print_report(doc: Dict[str, Any], indent: str = "") -> None:

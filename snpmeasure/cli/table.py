@@ -6,9 +6,8 @@ import argparse
 import sys
 from typing import List, Optional, Union
 
-from ..errors import show
 from . import EXIT_OK, ArgumentParser
-from ._args import ProgressBar, comma_list, emit_json, warn
+from ._args import ProgressBar, comma_list, comma_numbers, emit_json, warn
 
 
 def register(p: ArgumentParser) -> None:
@@ -58,14 +57,7 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError("--ovmf", "give the firmware as --ovmf or as --firmware-manifest (one of them)")
     features: List[Optional[int]] = [None]
     if args.guest_features is not None:
-        features = []
-        for item in comma_list("--guest-features", args.guest_features):
-            try:
-                features.append(int(item, 0))
-            except ValueError:
-                raise InvalidInputError(
-                    "--guest-features", f"must be numbers such as 0x1,0x21, got {show(item)}"
-                ) from None
+        features = list(comma_numbers("--guest-features", args.guest_features))
     profiles: List[Union[str, LaunchProfile]] = []
     if args.profile is not None or not args.profile_file:
         profiles.extend(comma_list("--profile", args.profile or "qemu"))

@@ -103,3 +103,28 @@ def test_every_conversion_is_read_back_by_snpmeasure(tmp_path: Path, src: str, d
     }
     rc, back, err = run_ours(["qemu-object", *reader[dst]])
     assert rc == 0 and SevSnpGuest.from_cli(back) == SevSnpGuest.from_cli(full), err
+
+
+def test_the_object_of_a_whole_domain_or_command_line(tmp_path: Path) -> None:
+    """#18 part 2 for qemu-object: a domain's <launchSecurity> and a command line's -object are
+    the object, written in any form; another object source beside them is refused."""
+    dom = tmp_path / "d.xml"
+    dom.write_text(
+        "<domain><vcpu>4</vcpu><launchSecurity type='sev-snp' kernelHashes='yes'><cbitpos>51</cbitpos>"
+        "<reducedPhysBits>1</reducedPhysBits><policy>0x30000</policy></launchSecurity></domain>"
+    )
+    line = (
+        "qemu-system-x86_64 -machine q35,confidential-guest-support=sev0 "
+        "-object sev-snp-guest,id=sev0,policy=0x30000,cbitpos=51,reduced-phys-bits=1,kernel-hashes=on"
+    )
+    outs = [
+        run_ours(["qemu-object", *argv, "--format", "qmp"])
+        for argv in (["--libvirt-domain", str(dom)], ["--qemu-cmdline", line], ["--libvirt", str(dom)])
+    ]
+    assert [rc for rc, _, _ in outs] == [0, 0, 0] and outs[0][1] == outs[1][1] == outs[2][1]
+    rc, _, err = run_ours(["qemu-object", "--libvirt-domain", str(dom), "--object", "sev-snp-guest,id=x"])
+    assert rc == 2 and "--object: and a launch configuration both give the object" in err
+    rc, _, err = run_ours(["qemu-object", "--qemu-cmdline", "qemu-system-x86_64 -smp 2"])
+    assert rc == 2 and "launches no SEV-SNP guest" in err
+    rc, _, err = run_ours(["qemu-object", "--path-map", "/a=/b", "--policy", "0x30000"])
+    assert rc == 2 and "--path-map: maps the paths" in err

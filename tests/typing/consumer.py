@@ -11,6 +11,8 @@ from snpmeasure import (
     AttestationReport,
     Error,
     Expectations,
+    ExplainMatch,
+    Explanation,
     Firmware,
     FirmwareImage,
     FirmwareManifest,
@@ -30,6 +32,7 @@ from snpmeasure import (
     ReferenceTable,
     SevSnpGuest,
     Status,
+    explain,
     measure,
     sign_id_block,
     sweep,
@@ -94,3 +97,9 @@ def igvm(path: str) -> str:
     failed: list[str] = [] if check is None else check.failures()
     del names, failed
     return m.hexdigest() + str(len(f.to_bytes()))
+
+
+def why(ovmf: str, reported: bytes) -> list[str]:
+    found: Explanation = explain(reported, ovmf=ovmf, vcpus=4, vcpu_type="EPYC-Milan", search_vcpus="1-64")
+    best: list[ExplainMatch] = found.matches[:1]
+    return [f"{m.describe()}: {'; '.join(m.notes)}" for m in best] + found.suggestions

@@ -1,0 +1,306 @@
+"""``snpmeasure explain``: which launch configurations produce a measurement, and how each differs
+from what the user said."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from typing import Any, Dict, List, Optional
+
+from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
+from ._args import ProgressBar, comma_list, comma_numbers, emit_json, warn
+from ._compat import add_measure_arguments, apply_launch_config, config_given, single_vcpus
+from .report import add_signature_arguments, read_report, verify_signature
+
+#: ``--fix`` and ``--search-*`` spell the dimensions with hyphens.
+_DIMENSION_FLAGS = {
+    "profile": "profile",
+    "vcpus": "vcpus",
+    "vcpu-type": "vcpu_type",
+    "guest-features": "guest_features",
+    "kernel-hashes": "kernel_hashes",
+    "cmdline": "cmdline",
+}
+#: Each dimension's count as text: (one, several).
+_LABELS = {
+    "profile": ("profile", "profiles"),
+    "vcpus": ("vCPU count", "vCPU counts"),
+    "vcpu_type": ("CPU signature", "CPU signatures"),
+    "guest_features": ("guest-features value", "guest-features values"),
+    "kernel_hashes": ("kernel-hashes setting", "kernel-hashes settings"),
+    "cmdline": ("command-line variant", "command-line variants"),
+}
+#: Text output lists this many matches; --json lists all.
+_SHOWN = 10
+
+
+def register(p: ArgumentParser) -> None:
+    """Add the command's arguments."""
+    what = p.add_argument_group("what the guest reported (one of them)")
+    what.add_argument("--measurement", metavar="HEX|B64", help="the report's MEASUREMENT (48 bytes, hex or base64)")
+    what.add_argument(
+        "--report",
+        metavar="FILE",
+        help="the attestation report (raw, hex or base64; '-' for stdin): its MEASUREMENT, and its "
+        "policy, key digests and host data for the --expect-* checks",
+    )
+    what.add_argument(
+        "--product", choices=["milan", "genoa", "turin", "venice"], help="CPU generation (v2 reports do not say)"
+    )
+    sig = p.add_argument_group("the report's signature, checked before any search (optional)")
+    add_signature_arguments(sig)
+    exp = p.add_argument_group("the report's other fields (with --report)")
+    exp.add_argument("--expect-policy", metavar="POLICY", help="POLICY (0x30000, or flags such as smt,debug)")
+    exp.add_argument(
+        "--policy-at-most", action="store_true", help="the report's policy may be stricter than --expect-policy"
+    )
+    exp.add_argument("--expect-host-data", metavar="HEX|B64", help="HOST_DATA (32 bytes)")
+    exp.add_argument("--expect-id-key-digest", metavar="HEX|B64", help="ID_KEY_DIGEST (48 bytes)")
+    exp.add_argument("--expect-author-key-digest", metavar="HEX|B64", help="AUTHOR_KEY_DIGEST (48 bytes)")
+    add_measure_arguments(p)
+    i = p.add_argument_group("snp:igvm mode")
+    i.add_argument("--igvm", metavar="FILE", help="an IGVM file: search the igvmmeasure, igvm-crate and qemu models")
+    s = p.add_argument_group("the search (what you said above is an assumption, not a constraint)")
+    s.add_argument(
+        "--kernel-hashes",
+        choices=["on", "off"],
+        help="whether you think QEMU measured the kernel (default: on when a kernel is given)",
+    )
+    s.add_argument("--search-vcpus", metavar="COUNTS", help="vCPU counts to search (default 1-512; KVM allows 4096)")
+    s.add_argument(
+        "--search-vcpu-types",
+        metavar="LIST",
+        help="CPU models or 0x signatures to search (default: every model snpmeasure knows, one per signature)",
+    )
+    s.add_argument(
+        "--search-profiles",
+        metavar="LIST",
+        help="launch profiles to search (default: every built-in one of the mode; --profile-file adds one)",
+    )
+    s.add_argument(
+        "--search-guest-features",
+        metavar="LIST",
+        help="SEV_FEATURES values to search (default 0x1,0x21,0x201,0x221)",
+    )
+    s.add_argument(
+        "--search-kernel-hashes", metavar="LIST", help="on, off or on,off (default: both when a kernel is given)"
+    )
+    s.add_argument(
+        "--search-cmdline",
+        metavar="LIST",
+        help="command-line variants: given, newline (its trailing newline toggled), none (no -append); "
+        "default all that apply",
+    )
+    s.add_argument(
+        "--fix",
+        action="append",
+        metavar="DIM",
+        help=f"search only the stated value of a dimension ({', '.join(_DIMENSION_FLAGS)}); repeat or comma list",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON: matches, searched, dimensions, advice")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``snpmeasure explain``: search, then print the matches or what to try."""
+    from ..certs import parse_utc
+    from ..errors import InvalidInputError
+    from ..explanations import explain
+
+    if (args.measurement is None) == (args.report is None):
+        raise InvalidInputError("--measurement", "give what the guest reported: --measurement or --report (one)")
+    report = None
+    failures: List[Any] = []
+    verified: Optional[str] = None
+    if args.report is not None:
+        report = read_report(args.report, args.product)
+        if args.vcek is not None or args.certs is not None:
+            verified, failures = verify_signature(args, report, parse_utc(args.at, "--at"))
+            if failures:  # an unsigned report says nothing: no search
+                return _refused(args, failures)
+    else:
+        for flag in ("vcek", "certs", "ask_ark", "crl", "expect_policy", "expect_host_data", "expect_id_key_digest"):
+            if getattr(args, flag) not in (None, False):
+                raise InvalidInputError("--" + flag.replace("_", "-"), "checks a report: give --report")
+    config = apply_launch_config(args, "explain") if config_given(args) else None
+    expectations = _expectations(args, config) if report is not None else None
+    kwargs = _explain_kwargs(args)
+    bar = ProgressBar(not args.quiet and not args.json)
+    try:
+        result = explain(
+            None if report is not None else args.measurement,
+            report=report,
+            expectations=expectations,
+            progress=bar,
+            **kwargs,
+        )
+    finally:
+        bar.close()
+    if args.json:
+        doc = result.to_json()
+        doc["signature"] = "not checked" if report is None or verified is None else f"signed by AMD ({verified})"
+        emit_json(doc)
+        return EXIT_OK if result.ok else EXIT_CHECK_FAILED
+    if report is not None and verified is None:
+        warn("explain", "the report's signature was not checked (give --vcek or --certs)")
+    for m in result.matches[:_SHOWN]:
+        print(f"MATCH: {m.describe()}")
+        print(f"  differs: {'; '.join(m.notes) if m.notes else 'nothing: as stated'}")
+        print(f"  measure: snpmeasure measure {shlex.join(m.measure_args)}")
+    if len(result.matches) > _SHOWN:
+        print(f"... and {len(result.matches) - _SHOWN} more matches (--json lists all)")
+    for f in result.failures:
+        print(f.line())
+    counts = ", ".join(f"{n} {_LABELS[k][n != 1]}" for k, n in result.counts.items() if n)
+    verdict = f"{len(result.matches)} match{'es' if len(result.matches) != 1 else ''}" if result.matches else "NO MATCH"
+    print(f"{verdict} among {result.searched} configurations ({counts})")
+    for note in result.unchecked:
+        print(f"not checked: {note}")
+    for hint in result.suggestions:
+        print(f"try: {hint}")
+    return EXIT_OK if result.ok else EXIT_CHECK_FAILED
+
+
+def _refused(args: argparse.Namespace, failures: List[Any]) -> int:
+    if args.json:
+        emit_json({"ok": False, "failures": [f.to_json() for f in failures], "matches": [], "searched": 0})
+    else:
+        for f in failures:
+            print(f.line())
+        print("refused: the report's signature does not hold, so its measurement was not searched")
+    return EXIT_CHECK_FAILED
+
+
+def _expectations(args: argparse.Namespace, config: Any) -> Any:
+    """The report's other expected fields, from the --expect-* flags and the configuration's
+    sev-snp-guest object (its policy, host data and ID auth keys); both for one field is refused."""
+    from ..errors import InvalidInputError
+    from ..policy import GuestPolicy
+    from ..report import Expectations, parse_hex
+
+    exp: Dict[str, Any] = {}
+    source: Dict[str, str] = {}
+    guest = getattr(config, "guest", None)
+    if guest is not None:
+        where = f"{config.describe}'s sev-snp-guest object"
+        exp["policy"], exp["host_data"] = guest.policy, guest.host_data_bytes()
+        auth = guest.id_auth_obj()
+        if auth is not None:
+            exp["id_key_digest"] = auth.id_key_digest()
+            if guest.author_key_enabled:
+                exp["author_key_digest"] = auth.author_key_digest()
+        source = dict.fromkeys(exp, where)
+    for name, size in (("host_data", 32), ("id_key_digest", 48), ("author_key_digest", 48)):
+        flag = f"--expect-{name.replace('_', '-')}"
+        value = parse_hex(flag, getattr(args, f"expect_{name}"), size)
+        if value is not None:
+            if name in source:
+                raise InvalidInputError(flag, f"the {name.replace('_', ' ')} is also set by {source[name]}: give one")
+            exp[name] = value
+    if args.expect_policy is not None:
+        if "policy" in source:
+            raise InvalidInputError("--expect-policy", f"the policy is also set by {source['policy']}: give one")
+        try:
+            exp["policy"] = GuestPolicy.parse(args.expect_policy).to_int()
+        except InvalidInputError as exc:
+            raise InvalidInputError("--expect-policy", exc.rule) from None
+    if args.policy_at_most and "policy" not in exp:
+        raise InvalidInputError("--policy-at-most", "compares with an expected policy: give --expect-policy")
+    return Expectations(policy_at_most=args.policy_at_most, **exp)
+
+
+def _explain_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
+    """The library arguments from the guest and search flags."""
+    from ..errors import InvalidInputError, show
+    from ..profiles import load_profile_file
+
+    if args.mode not in (None, "snp", "snp:svsm", "snp:igvm"):
+        raise InvalidInputError("--mode", f"explain searches SNP launches (snp, snp:svsm, snp:igvm), got {args.mode}")
+    if args.snp_ovmf_hash is not None:
+        raise InvalidInputError(
+            "--snp-ovmf-hash", "explain needs the firmware pages: give --ovmf or --firmware-manifest"
+        )
+    if args.profile is not None and args.profile_file is not None:
+        raise InvalidInputError("--profile-file", "give --profile or --profile-file, not both")
+    igvm_mode = args.mode == "snp:igvm" or args.igvm is not None
+    if igvm_mode and args.igvm is None:
+        raise InvalidInputError("--igvm", "--mode snp:igvm searches an IGVM file: give it with --igvm FILE")
+    profile: Any = load_profile_file(args.profile_file) if args.profile_file else args.profile
+    fix: List[str] = []
+    for item in args.fix or ():
+        for word in comma_list("--fix", item):
+            if word not in _DIMENSION_FLAGS:
+                raise InvalidInputError(
+                    "--fix", f"{show(word)} is no dimension; dimensions: {', '.join(_DIMENSION_FLAGS)}"
+                )
+            fix.append(_DIMENSION_FLAGS[word])
+    needs = {"vcpus": args.vcpus, "vcpu_type": args.vcpu_type or args.vcpu_sig or args.vcpu_family}
+    for name, value in needs.items():
+        if name in fix and value is None:
+            flag = "--vcpus" if name == "vcpus" else "--vcpu-type (or --vcpu-sig)"
+            raise InvalidInputError("--fix", f"{name.replace('_', '-')} keeps the stated value: give {flag}")
+
+    def switches(flag: str, text: Optional[str]) -> Optional[List[bool]]:
+        if text is None:
+            return None
+        words = comma_list(flag, text)
+        if any(w not in ("on", "off") for w in words):
+            raise InvalidInputError(flag, f"must be on, off or on,off, got {show(text)}")
+        return [w == "on" for w in words]
+
+    search_profiles: Optional[List[Any]] = None
+    if args.search_profiles is not None:
+        search_profiles = comma_list("--search-profiles", args.search_profiles)
+    if args.profile_file and search_profiles is not None:
+        search_profiles.append(profile)
+    common: Dict[str, Any] = dict(
+        vcpus=single_vcpus(args.vcpus),
+        profile=profile,
+        search_vcpus=args.search_vcpus,
+        search_profiles=search_profiles,
+        fix=fix,
+        threads=args.threads,
+    )
+    if igvm_mode:
+        unused = [
+            f
+            for f in ("ovmf", "firmware_manifest", "kernel", "kernel_hash", "vcpu_type", "vcpu_sig", "guest_features")
+            if getattr(args, f) is not None
+        ]
+        if unused:
+            raise InvalidInputError(
+                "--" + unused[0].replace("_", "-"), "does not apply to --igvm: the file holds the firmware and VMSAs"
+            )
+        return dict(igvm=args.igvm, **common)
+    return dict(
+        ovmf=args.ovmf or None,
+        manifest=args.firmware_manifest,
+        svsm=args.svsm,
+        vars_size=args.vars_size,
+        vars_file=args.vars_file,
+        kernel=args.kernel or None,
+        initrd=args.initrd or None,
+        append=args.append,
+        kernel_hash=args.kernel_hash,
+        initrd_hash=args.initrd_hash,
+        append_hash=args.append_hash,
+        vcpu_type=args.vcpu_type,
+        vcpu_sig=args.vcpu_sig,
+        vcpu_family=args.vcpu_family,
+        vcpu_model=args.vcpu_model,
+        vcpu_stepping=args.vcpu_stepping,
+        vmm_type=args.vmm_type,
+        guest_features=args.guest_features,
+        kernel_hashes=None if args.kernel_hashes is None else args.kernel_hashes == "on",
+        search_vcpu_types=None
+        if args.search_vcpu_types is None
+        else comma_list("--search-vcpu-types", args.search_vcpu_types),
+        search_guest_features=None
+        if args.search_guest_features is None
+        else comma_numbers("--search-guest-features", args.search_guest_features),
+        search_kernel_hashes=switches("--search-kernel-hashes", args.search_kernel_hashes),
+        search_cmdline=None if args.search_cmdline is None else comma_list("--search-cmdline", args.search_cmdline),
+        allow_no_sev_metadata=bool(args.allow_no_sev_metadata),
+        **common,
+    )

@@ -1,0 +1,812 @@
+"""Why a launch measurement does not match: every assumption that decides an SNP launch digest
+(VMM profile, vCPU count, vCPU signature, SEV features, whether QEMU measured the kernel, the
+command line's known pitfalls) searched for the configurations that produce a given digest.
+
+The search shares its passes as :func:`snpmeasure.table` does: the firmware pages are hashed once
+(a manifest seed), the metadata sections once per profile and kernel variant, and each (signature,
+features) pair is one sweep over the vCPU counts, where each count costs one PAGE_INFO step. The
+default search without a kernel is 6 profiles, 6 signatures, 4 feature values and 512 counts
+(32,768 configurations); with a kernel, four kernel variants (131,072).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+
+from ._cpus import CPU_SIGS, cpu_sig, resolve_vcpu_sig
+from .errors import ConfigError, IgvmError, InvalidInputError, show
+from .firmware import Firmware
+from .images import FirmwareImage, FirmwareManifest
+from .kernel_hashes import KernelHashes, cmdline_bytes
+from .measurement import MAX_VCPUS, _prepare, _prepare_defaults, parse_vcpu_counts, sweep_prepared
+from .profiles import BUILTIN_PROFILES, VMM_TYPE_PROFILES, LaunchProfile, get_profile
+
+if TYPE_CHECKING:  # the report module loads cryptography: only when a report is given
+    from .report import AttestationReport, Mismatch
+
+#: The dimensions searched, in the order ranks and messages name them.
+DIMENSIONS = ("profile", "vcpus", "vcpu_type", "guest_features", "kernel_hashes", "cmdline")
+#: vCPU counts searched by default (KVM allows up to 4096: ``search_vcpus="1-4096"``).
+DEFAULT_VCPUS = "1-512"
+#: SEV features searched by default (docs/reference/firmware-abi.md §7.3): 0x1 (SNP alone: KVM
+#: before 6.6 and from 6.10 with QEMU <= 10.1), 0x21 (DebugSwap: the 6.6-6.9 kernels' default and
+#: QEMU 10.2's debug-swap=on), 0x201 (QEMU 10.2's secure-tsc=on), 0x221 (both).
+DEFAULT_GUEST_FEATURES = (0x1, 0x21, 0x201, 0x221)
+#: The built-in profiles searched by default in mode snp (svsm is mode snp:svsm's).
+DEFAULT_PROFILES = ("qemu", "qemu-legacy", "ec2", "ec2-legacy", "gce", "gce-genoa")
+#: Command-line variants: as given; its trailing newline toggled (a file read with and without
+#: it); no ``-append`` at all (QEMU then hashes a lone NUL).
+CMDLINE_VARIANTS = ("given", "newline", "none")
+Progress = Callable[[int, int], None]
+
+
+class ExplainMatch(NamedTuple):
+    """One configuration whose launch digest is the one searched for."""
+
+    profile: str
+    #: None where the model measures the VMSAs the file holds (IGVM igvmmeasure, igvm-crate)
+    vcpus: Optional[int]
+    #: the CPUID signature in the VMSAs; None where the profile puts none there (EC2, GCE, IGVM)
+    vcpu_sig: Optional[int]
+    #: the QEMU CPU models with that signature (the stated one first when it is among them)
+    vcpu_types: Tuple[str, ...]
+    #: the VMSAs' SEV_FEATURES; None for IGVM (the file's VP contexts hold them)
+    guest_features: Optional[int]
+    #: whether QEMU measured the kernel, initrd and command line (kernel-hashes=on)
+    kernel_hashes: bool
+    #: the command-line variant (CMDLINE_VARIANTS) with kernel hashes, else None
+    cmdline: Optional[str]
+    #: the dimensions in which this configuration differs from what was stated
+    differs: Tuple[str, ...]
+    #: the text of each difference ("vcpus 8, not 4")
+    notes: Tuple[str, ...]
+    #: the ``snpmeasure measure`` flags that reproduce it (beside the firmware and kernel flags)
+    measure_args: Tuple[str, ...]
+
+    @property
+    def vcpu_type(self) -> Optional[str]:
+        """The first CPU model name of the signature (None for a signature no model has)."""
+        return self.vcpu_types[0] if self.vcpu_types else None
+
+    def to_json(self) -> Dict[str, Any]:
+        """The match as JSON: numbers as ``0x`` hex strings."""
+        return {
+            "profile": self.profile,
+            "vcpus": self.vcpus,
+            "vcpu_sig": None if self.vcpu_sig is None else f"{self.vcpu_sig:#x}",
+            "vcpu_type": self.vcpu_type,
+            "vcpu_types": list(self.vcpu_types),
+            "guest_features": None if self.guest_features is None else f"{self.guest_features:#x}",
+            "kernel_hashes": self.kernel_hashes,
+            "cmdline": self.cmdline,
+            "differs": list(self.differs),
+            "notes": list(self.notes),
+            "measure_args": list(self.measure_args),
+        }
+
+    def describe(self) -> str:
+        """One line: the configuration."""
+        parts = [f"profile {self.profile}"]
+        if self.vcpus is not None:
+            parts.append(f"{self.vcpus} vCPU{'s' if self.vcpus != 1 else ''}")
+        if self.vcpu_sig is not None:
+            parts.append(f"{self.vcpu_type or 'CPU'} ({self.vcpu_sig:#x})")
+        if self.guest_features is not None:
+            parts.append(f"guest features {self.guest_features:#x}")
+        if self.kernel_hashes:
+            parts.append(f"kernel hashes on (command line {_CMDLINE_TEXT[self.cmdline or 'given']})")
+        else:
+            parts.append("kernel hashes off")
+        return ", ".join(parts)
+
+
+_CMDLINE_TEXT = {"given": "as given", "newline": "with its trailing newline toggled", "none": "absent"}
+
+
+class Explanation:
+    """What :func:`explain` found: the matches, best first, and what was searched."""
+
+    def __init__(
+        self,
+        measurement: bytes,
+        matches: List[ExplainMatch],
+        searched: int,
+        dimensions: Dict[str, List[str]],
+        counts: Dict[str, int],
+        assumptions: Dict[str, Any],
+        unchecked: List[str],
+        suggestions: List[str],
+        failures: Optional[List[Mismatch]] = None,
+    ) -> None:
+        self.measurement = measurement
+        self.matches = matches
+        #: the number of configurations whose digest was computed
+        self.searched = searched
+        #: the values searched per dimension, as text (vCPU counts as spans: 1-512)
+        self.dimensions = dimensions
+        #: how many values each dimension had
+        self.counts = counts
+        #: what the caller stated (the ranking's reference), as text; absent ones left out
+        self.assumptions = assumptions
+        #: inputs that could not be checked, and why
+        self.unchecked = unchecked
+        #: what to try next when nothing matches
+        self.suggestions = suggestions
+        #: expectations of the report (policy, keys, host data) that it does not meet
+        self.failures: List[Mismatch] = failures or []
+
+    @property
+    def ok(self) -> bool:
+        """Something matched and the report met every other expectation."""
+        return bool(self.matches) and not self.failures
+
+    def __repr__(self) -> str:
+        return f"Explanation({len(self.matches)} matches of {self.searched} configurations)"
+
+    def to_json(self) -> Dict[str, Any]:
+        """The explanation as JSON (``snpmeasure explain --json``)."""
+        return {
+            "ok": self.ok,
+            "measurement": self.measurement.hex(),
+            "matches": [m.to_json() for m in self.matches],
+            "searched": self.searched,
+            "dimensions": {k: {"count": self.counts[k], "values": v} for k, v in self.dimensions.items()},
+            "assumptions": self.assumptions,
+            "unchecked": self.unchecked,
+            "suggestions": self.suggestions,
+            "failures": [f.to_json() for f in self.failures],
+        }
+
+
+class _Stated(NamedTuple):
+    profile: Optional[str]
+    vcpus: Optional[int]
+    vcpu_sig: Optional[int]
+    vcpu_type: Optional[str]
+    guest_features: Optional[int]  # None: each profile's default
+    kernel_hashes: bool
+    cmdline: str
+
+
+def explain(
+    measurement: Union[bytes, str, None] = None,
+    *,
+    report: Optional[AttestationReport] = None,
+    expectations: Any = None,
+    ovmf: Union[None, str, os.PathLike[str], FirmwareImage] = None,
+    manifest: Union[None, str, os.PathLike[str], FirmwareManifest] = None,
+    svsm: Union[None, str, os.PathLike[str]] = None,
+    vars_size: Optional[int] = None,
+    vars_file: Union[None, str, os.PathLike[str]] = None,
+    igvm: Union[None, str, os.PathLike[str]] = None,
+    kernel: Union[None, str, os.PathLike[str]] = None,
+    initrd: Union[None, str, os.PathLike[str]] = None,
+    append: Optional[str] = None,
+    kernel_hash: Optional[str] = None,
+    initrd_hash: Optional[str] = None,
+    append_hash: Optional[str] = None,
+    vcpus: Optional[int] = None,
+    vcpu_type: Optional[str] = None,
+    vcpu_sig: Optional[int] = None,
+    vcpu_family: Optional[int] = None,
+    vcpu_model: Optional[int] = None,
+    vcpu_stepping: Optional[int] = None,
+    profile: Union[None, str, LaunchProfile] = None,
+    vmm_type: Optional[str] = None,
+    guest_features: Optional[int] = None,
+    kernel_hashes: Optional[bool] = None,
+    search_vcpus: Union[None, str, Sequence[int]] = None,
+    search_vcpu_types: Optional[Sequence[str]] = None,
+    search_profiles: Optional[Sequence[Union[str, LaunchProfile]]] = None,
+    search_guest_features: Optional[Sequence[int]] = None,
+    search_kernel_hashes: Optional[Sequence[bool]] = None,
+    search_cmdline: Optional[Sequence[str]] = None,
+    fix: Sequence[str] = (),
+    threads: Optional[int] = None,
+    progress: Optional[Progress] = None,
+    allow_no_sev_metadata: bool = False,
+) -> Explanation:
+    """Search the launch configurations whose SNP digest is ``measurement`` (48 bytes, or hex),
+    or the MEASUREMENT of ``report`` (then ``expectations``, an :class:`~snpmeasure.Expectations`
+    without a measurement, are checked against the report too; verify its signature first).
+
+    The artefacts are :func:`measure`'s: ``ovmf`` or ``manifest``; ``svsm`` with ``vars_size`` or
+    ``vars_file`` (mode snp:svsm); ``igvm`` (the three IGVM models); the kernel, initrd and command
+    line or their hashes. The launch arguments (``vcpus``, ``vcpu_type``..., ``profile``,
+    ``guest_features``, ``kernel_hashes``) are assumptions: matches that keep more of them rank
+    first, and each match names where it differs. ``fix`` (names of ``DIMENSIONS``: profile, vcpus,
+    vcpu_type, guest_features, kernel_hashes, cmdline) turns an
+    assumption into a constraint. ``search_*`` replace a dimension's default values (the stated
+    value is always searched too); ``progress(done, total)`` is called after each sweep.
+    """
+    target = _target(measurement, report)
+    for name in fix:
+        if name not in DIMENSIONS:
+            raise InvalidInputError("fix", f"{show(name)} is no dimension; dimensions: {', '.join(DIMENSIONS)}")
+    if progress is not None and not callable(progress):
+        raise InvalidInputError("progress", f"must be a function of (done, total), got {type(progress).__name__}")
+    failures: List[Mismatch] = []
+    if expectations is not None:
+        from .report import Expectations
+
+        if report is None:
+            raise InvalidInputError("expectations", "are checked against a report: give the report")
+        if not isinstance(expectations, Expectations):
+            raise InvalidInputError("expectations", f"must be Expectations, got {type(expectations).__name__}")
+        if expectations.measurement is not None:
+            raise InvalidInputError("expectations", "must not hold a measurement: explain searches for it")
+        failures = report.check(expectations)
+    if igvm is not None:
+        return _explain_igvm(
+            target, igvm, vcpus, profile, search_vcpus, search_profiles, fix, threads, progress, failures, locals()
+        )
+    stated, sigs, sig_names = _stated_and_sigs(
+        vcpus, vcpu_type, vcpu_sig, vcpu_family, vcpu_model, vcpu_stepping, profile, vmm_type, guest_features, report
+    )
+    svsm_mode = svsm is not None
+    if not svsm_mode and (vars_size is not None or vars_file is not None):
+        raise InvalidInputError("vars_size", "vars_size and vars_file apply with svsm")
+    # The dimensions' values: each default (or search_*), with the stated value added.
+    profiles = _profiles(search_profiles, profile, stated, svsm_mode, "profile" in fix)
+    counts = _counts(search_vcpus, stated.vcpus, "vcpus" in fix)
+    if search_vcpu_types is not None:
+        if not isinstance(search_vcpu_types, (list, tuple)) or not search_vcpu_types:
+            raise InvalidInputError("search_vcpu_types", f"must be a non-empty list, got {show(search_vcpu_types)}")
+        sigs = {}
+        for item in search_vcpu_types:
+            sig = _sig_of(item, "search_vcpu_types")
+            sigs.setdefault(sig, [])
+            if isinstance(item, str) and item in CPU_SIGS:
+                sigs[sig].append(item)
+        for sig in sigs:
+            if not sigs[sig]:
+                sigs[sig] = sig_names.get(sig, [])
+        if stated.vcpu_sig is not None:
+            sigs.setdefault(stated.vcpu_sig, sig_names.get(stated.vcpu_sig, []))
+    if "vcpu_type" in fix:
+        if stated.vcpu_sig is None:
+            raise InvalidInputError("fix", "vcpu_type is fixed to the stated CPU: give vcpu_type or vcpu_sig")
+        sigs = {stated.vcpu_sig: sigs.get(stated.vcpu_sig, sig_names.get(stated.vcpu_sig, []))}
+    features = _values(
+        search_guest_features, DEFAULT_GUEST_FEATURES, stated.guest_features, "guest_features", "guest_features" in fix
+    )
+    for value in features:
+        if value is not None and isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 64:
+            raise InvalidInputError("search_guest_features", f"must be 64-bit unsigned ints, got {show(value)}")
+    has_kernel = kernel is not None or kernel_hash is not None
+    if kernel_hashes is not None and not isinstance(kernel_hashes, bool):
+        raise InvalidInputError("kernel_hashes", f"must be a bool, got {show(kernel_hashes)}")
+    if kernel_hashes and not has_kernel:
+        raise InvalidInputError("kernel_hashes", "on needs the kernel (kernel or kernel_hash)")
+    stated = stated._replace(kernel_hashes=has_kernel if kernel_hashes is None else kernel_hashes)
+    default_kh: Tuple[bool, ...] = (True, False) if has_kernel else (False,)
+    kh_values = _values(search_kernel_hashes, default_kh, stated.kernel_hashes, "kernel_hashes", "kernel_hashes" in fix)
+    if any(not isinstance(v, bool) for v in kh_values) or (True in kh_values and not has_kernel):
+        raise InvalidInputError("search_kernel_hashes", "must be True/False, and True needs the kernel")
+    cmd_default = _cmdline_variants(append, append_hash)
+    cmd_values = _values(search_cmdline, cmd_default, "given", "cmdline", "cmdline" in fix)
+    for value in cmd_values:
+        if value not in cmd_default:
+            raise InvalidInputError(
+                "search_cmdline", f"{show(value)} does not apply here; these do: {', '.join(cmd_default)}"
+            )
+    # The kernel variants: (kernel hashes, command-line variant, measure arguments).
+    variants: List[Tuple[bool, Optional[str], Dict[str, Any], List[str]]] = []
+    base_hashes = KernelHashes.from_inputs(
+        kernel=kernel,
+        initrd=initrd,
+        append=append,
+        kernel_hash=kernel_hash,
+        initrd_hash=initrd_hash,
+        append_hash=append_hash,
+    )
+    if False in kh_values:
+        variants.append((False, None, {}, []))
+    if True in kh_values:
+        assert base_hashes is not None
+        for variant in cmd_values:
+            text = _cmdline_text(append, variant)
+            cmd_hash = (
+                base_hashes.cmdline.hex() if variant == "given" else hashlib.sha256(cmdline_bytes(text)).hexdigest()
+            )
+            flags = ["--kernel", os.fspath(kernel)] if kernel is not None else ["--kernel-hash", str(kernel_hash)]
+            if initrd is not None or initrd_hash is not None:
+                flags += ["--initrd", os.fspath(initrd)] if initrd is not None else ["--initrd-hash", str(initrd_hash)]
+            if append_hash is not None:
+                flags += ["--append-hash", append_hash]
+            elif text is not None:
+                flags += ["--append", text]
+            hashes = dict(
+                kernel_hash=base_hashes.kernel.hex(), initrd_hash=base_hashes.initrd.hex(), append_hash=cmd_hash
+            )
+            variants.append((True, variant, hashes, flags))
+    # The firmware once: a manifest seed (snp), or the image (snp:svsm measures the SVSM too).
+    fw_args: Dict[str, Any]
+    firmware_note: str
+    if svsm is not None:
+        if ovmf is None:
+            raise InvalidInputError("ovmf", "snp:svsm needs the OVMF image (not a manifest)")
+        image = ovmf if isinstance(ovmf, FirmwareImage) else FirmwareImage.open(ovmf, field="ovmf")
+        fw_args = dict(mode="snp:svsm", ovmf=image, svsm=svsm, vars_size=vars_size, vars_file=vars_file)
+        path = os.fspath(ovmf) if isinstance(ovmf, (str, os.PathLike)) else image.name
+        base_args = ["--mode", "snp:svsm", "--ovmf", path, "--svsm", str(os.fspath(svsm))]
+        base_args += ["--vars-file", os.fspath(vars_file)] if vars_file is not None else ["--vars-size", str(vars_size)]
+        firmware_note = f"{image.name} (SHA-256 {image.sha256()})"
+        if has_kernel:
+            raise ConfigError("kernel", "snp:svsm mode measures no kernel hashes")
+    else:
+        if (ovmf is None) == (manifest is None):
+            raise InvalidInputError("ovmf", "give the firmware image or its manifest (one of them)")
+        if manifest is None:
+            image = ovmf if isinstance(ovmf, FirmwareImage) else FirmwareImage.open(ovmf, field="ovmf")  # type: ignore[arg-type]
+            man = FirmwareManifest.from_image(image, threads=threads)
+        else:
+            man = manifest if isinstance(manifest, FirmwareManifest) else FirmwareManifest.load(manifest)
+        fw_args = dict(mode="snp", manifest=man)
+        if manifest is None or isinstance(manifest, FirmwareManifest):
+            path = os.fspath(ovmf) if isinstance(ovmf, (str, os.PathLike)) else man.name
+            base_args = ["--mode", "snp", "--ovmf", path]
+        else:
+            base_args = ["--mode", "snp", "--firmware-manifest", os.fspath(manifest)]
+        firmware_note = f"{man.name} (SHA-256 {man.sha256}, pages digest {man.ovmf_digest.hex()})"
+    if allow_no_sev_metadata:
+        base_args.append("--allow-no-sev-metadata")
+
+    def feats(prof: LaunchProfile) -> List[int]:
+        # None (fixed to "the profile's default") and the fixed features of an SVSM profile resolve here
+        if prof.fixed_guest_features:
+            return [prof.default_guest_features]
+        return list(dict.fromkeys(prof.default_guest_features if f is None else f for f in features))
+
+    def cpus(prof: LaunchProfile) -> List[Optional[int]]:
+        return list(sigs) if prof.vmsa.rdx == "vcpu_sig" else [None]  # EC2's and GCE's RDX is fixed
+
+    total = sum(len(cpus(p)) * len(feats(p)) for p in profiles) * len(variants) * len(counts)
+    matches: List[ExplainMatch] = []
+    searched = 0
+    starts: Dict[Any, Firmware] = {}
+    for pi, prof in enumerate(profiles):
+        for vi, variant in enumerate(variants):
+            for cpu_signature in cpus(prof):
+                for features_value in feats(prof):
+                    p = _prepare(
+                        **_prepare_defaults(
+                            dict(
+                                **fw_args,
+                                profile=prof,
+                                vcpu_sig=cpu_signature,
+                                guest_features=features_value,
+                                allow_no_sev_metadata=allow_no_sev_metadata,
+                                **variant[2],
+                            )
+                        ),
+                        vcpus=counts[-1],
+                    )
+                    for n, digest in sweep_prepared(p, counts, threads=threads, shared=starts, key=(pi, vi)).items():
+                        if digest == target:
+                            names = tuple(sigs.get(cpu_signature, ())) if cpu_signature is not None else ()
+                            matches.append(
+                                _match(stated, prof, n, cpu_signature, names, features_value, variant, base_args)
+                            )
+                    searched += len(counts)
+                    if progress is not None:
+                        progress(searched, total)
+    matches.sort(key=lambda m: _rank(m, stated, [p.name for p in profiles]))
+    dimensions = {
+        "profile": [p.name for p in profiles],
+        "vcpus": [_span(counts)],
+        "vcpu_type": [f"{s:#x}" + (f" ({'/'.join(n[:1])})" if n else "") for s, n in sigs.items()],
+        "guest_features": [f"{f:#x}" for f in features],
+        "kernel_hashes": ["on" if v else "off" for v in kh_values],
+        "cmdline": list(cmd_values) if True in kh_values else [],
+    }
+    counts_of = {k: len(v) for k, v in dimensions.items()}
+    counts_of["vcpus"] = len(counts)
+    unchecked, suggestions = _advice(
+        matches, stated, counts, has_kernel, kernel_hash is not None, append_hash is not None, firmware_note, report
+    )
+    return Explanation(
+        target,
+        matches,
+        searched,
+        dimensions,
+        counts_of,
+        _assumptions(stated),
+        unchecked,
+        suggestions,
+        failures,
+    )
+
+
+def _target(measurement: Union[bytes, str, None], report: Optional[AttestationReport]) -> bytes:
+    if report is not None:
+        from .report import AttestationReport
+
+        if not isinstance(report, AttestationReport):
+            raise InvalidInputError("report", f"must be an AttestationReport, got {type(report).__name__}")
+        if measurement is not None:
+            raise InvalidInputError("measurement", "give the measurement or the report, not both")
+        return report.measurement
+    if isinstance(measurement, str):
+        from .report import parse_hex
+
+        value = parse_hex("measurement", measurement, 48)
+        assert value is not None
+        return value
+    if isinstance(measurement, (bytes, bytearray)) and len(measurement) == 48:
+        return bytes(measurement)
+    raise InvalidInputError("measurement", f"must be the 48-byte launch digest (or its hex), got {show(measurement)}")
+
+
+def _stated_and_sigs(
+    vcpus: Optional[int],
+    vcpu_type: Optional[str],
+    vcpu_sig: Optional[int],
+    family: Optional[int],
+    model: Optional[int],
+    stepping: Optional[int],
+    profile: Union[None, str, LaunchProfile],
+    vmm_type: Optional[str],
+    guest_features: Optional[int],
+    report: Optional[AttestationReport],
+) -> Tuple[_Stated, Dict[int, List[str]], Dict[int, List[str]]]:
+    if vcpus is not None and (isinstance(vcpus, bool) or not isinstance(vcpus, int) or not 1 <= vcpus <= MAX_VCPUS):
+        raise InvalidInputError("vcpus", f"must be an int from 1 to {MAX_VCPUS}, got {show(vcpus)}")
+    sig = resolve_vcpu_sig(vcpu_type, vcpu_sig, family, model, stepping)
+    if guest_features is not None and (
+        isinstance(guest_features, bool) or not isinstance(guest_features, int) or not 0 <= guest_features < 1 << 64
+    ):
+        raise InvalidInputError("guest_features", f"must be a 64-bit unsigned int, got {show(guest_features)}")
+    if profile is not None and vmm_type is not None:
+        raise InvalidInputError("vmm_type", "give the profile or the VMM type, not both")
+    if vmm_type is not None:
+        if vmm_type not in VMM_TYPE_PROFILES:
+            raise InvalidInputError("vmm_type", f"must be one of {', '.join(VMM_TYPE_PROFILES)}, got {show(vmm_type)}")
+        profile = VMM_TYPE_PROFILES[vmm_type]
+    name = None if profile is None else get_profile(profile).name
+    # Every model snpmeasure knows, by signature (models that share one give one digest).
+    names: Dict[int, List[str]] = {}
+    for model_name, value in CPU_SIGS.items():
+        names.setdefault(value, []).append(model_name)
+    if vcpu_type is not None and sig is not None:
+        names[sig] = [vcpu_type] + [n for n in names[sig] if n != vcpu_type]
+    sigs = {s: list(n) for s, n in names.items()}
+    if sig is not None:
+        sigs.setdefault(sig, [])
+    if report is not None and report.cpuid is not None:
+        sigs.setdefault(cpu_sig(*report.cpuid), [])  # -cpu host: the chip's own signature
+    stated = _Stated(name, vcpus, sig, vcpu_type, guest_features, False, "given")
+    return stated, sigs, names
+
+
+def _sig_of(item: Any, where: str) -> int:
+    if isinstance(item, int) and not isinstance(item, bool) and 0 <= item <= 0xFFFFFFFF:
+        return item
+    if isinstance(item, str):
+        if item in CPU_SIGS:
+            return CPU_SIGS[item]
+        if item.lower().startswith("0x"):
+            try:
+                value = int(item, 16)
+            except ValueError:
+                value = -1
+            if 0 <= value <= 0xFFFFFFFF:
+                return value
+    raise InvalidInputError(where, f"{show(item)} is no CPU model or 0x signature; models: {', '.join(CPU_SIGS)}")
+
+
+def _profiles(
+    search: Optional[Sequence[Union[str, LaunchProfile]]],
+    profile: Union[None, str, LaunchProfile],
+    stated: _Stated,
+    svsm_mode: bool,
+    fixed: bool,
+) -> List[LaunchProfile]:
+    default: Sequence[Union[str, LaunchProfile]] = ("svsm",) if svsm_mode else DEFAULT_PROFILES
+    if search is not None and (not isinstance(search, (list, tuple)) or not search):
+        raise InvalidInputError("search_profiles", f"must be a non-empty list, got {show(search)}")
+    chosen = [get_profile(p) for p in (search if search is not None else default)]
+    if profile is not None:
+        own = get_profile(profile)
+        if fixed:
+            chosen = [own]
+        elif own.name not in [p.name for p in chosen]:
+            chosen.insert(0, own)
+    elif fixed:
+        chosen = [BUILTIN_PROFILES["svsm" if svsm_mode else "qemu"]]
+    for p in chosen:
+        if (p.vmsa.kind == "svsm") != svsm_mode:
+            raise ConfigError(
+                "search_profiles",
+                f"profile {p.name} is for {'an SVSM launch (give svsm)' if p.vmsa.kind == 'svsm' else 'mode snp, not snp:svsm'}",
+            )
+    seen: Dict[str, LaunchProfile] = {}
+    for p in chosen:
+        seen.setdefault(p.name, p)
+    return list(seen.values())
+
+
+def _counts(search: Union[None, str, Sequence[int]], stated: Optional[int], fixed: bool) -> List[int]:
+    if fixed:
+        if stated is None:
+            raise InvalidInputError("fix", "vcpus is fixed to the stated count: give vcpus")
+        return [stated]
+    try:
+        counts = parse_vcpu_counts(DEFAULT_VCPUS if search is None else search)
+    except InvalidInputError as exc:
+        raise InvalidInputError("search_vcpus", exc.rule) from None
+    return sorted(set(counts) | ({stated} if stated is not None else set()))
+
+
+def _values(search: Optional[Sequence[Any]], default: Sequence[Any], stated: Any, name: str, fixed: bool) -> List[Any]:
+    if fixed:
+        return [stated]  # None: the profile's default (guest features)
+    if search is not None and (not isinstance(search, (list, tuple)) or not search):
+        raise InvalidInputError(f"search_{name}", f"must be a non-empty list, got {show(search)}")
+    values = list(default if search is None else search)
+    if stated is not None and stated not in values:
+        values.insert(0, stated)
+    out: List[Any] = []
+    for v in values:
+        if v not in out:
+            out.append(v)
+    return out
+
+
+def _cmdline_variants(append: Optional[str], append_hash: Optional[str]) -> Tuple[str, ...]:
+    if append_hash is not None or append is None:
+        return ("given",)  # a hash cannot be edited; no command line has no variant but itself
+    if append == "":
+        return ("given", "newline")
+    return CMDLINE_VARIANTS
+
+
+def _cmdline_text(append: Optional[str], variant: str) -> Optional[str]:
+    if variant == "none":
+        return None
+    text = append or ""
+    if variant == "newline":
+        return text[:-1] if text.endswith("\n") else text + "\n"
+    return text
+
+
+def _match(
+    stated: _Stated,
+    prof: LaunchProfile,
+    vcpus: int,
+    sig: Optional[int],
+    names: Tuple[str, ...],
+    feat: int,
+    variant: Tuple[bool, Optional[str], Dict[str, Any], List[str]],
+    base_args: List[str],
+) -> ExplainMatch:
+    kernel_hashes, cmdline = variant[0], variant[1]
+    differs: List[str] = []
+    notes: List[str] = []
+    stated_profile = stated.profile or "qemu"
+    if prof.name != stated_profile:
+        differs.append("profile")
+        notes.append(f"profile {prof.name}, not {stated_profile}" + ("" if stated.profile else " (the default)"))
+    if stated.vcpus is not None and vcpus != stated.vcpus:
+        differs.append("vcpus")
+        notes.append(f"vcpus {vcpus}, not {stated.vcpus}")
+    if sig is not None and stated.vcpu_sig is not None and sig != stated.vcpu_sig:
+        differs.append("vcpu_type")
+        said = stated.vcpu_type or f"{stated.vcpu_sig:#x}"
+        notes.append(f"vcpu type {names[0] if names else f'{sig:#x}'} ({sig:#x}), not {said}")
+    expected_feat = prof.default_guest_features if stated.guest_features is None else stated.guest_features
+    if feat != expected_feat:
+        differs.append("guest_features")
+        notes.append(
+            f"guest features {feat:#x}, not {expected_feat:#x}" + ("" if stated.guest_features else " (the default)")
+        )
+    if kernel_hashes != stated.kernel_hashes:
+        differs.append("kernel_hashes")
+        notes.append(f"kernel hashes {'on' if kernel_hashes else 'off'}, not {'on' if stated.kernel_hashes else 'off'}")
+    if kernel_hashes and cmdline != "given":
+        differs.append("cmdline")
+        notes.append(f"command line {_CMDLINE_TEXT[cmdline or 'given']}, not as given")
+    args = base_args + ["--profile", prof.name, "--vcpus", str(vcpus)]
+    if sig is not None:
+        args += ["--vcpu-type", names[0]] if names else ["--vcpu-sig", f"{sig:#x}"]
+    args += ["--guest-features", f"{feat:#x}"] + variant[3]
+    return ExplainMatch(
+        prof.name,
+        vcpus,
+        sig,
+        names,
+        feat,
+        kernel_hashes,
+        cmdline if kernel_hashes else None,
+        tuple(differs),
+        tuple(notes),
+        tuple(args),
+    )
+
+
+def _rank(m: ExplainMatch, stated: _Stated, order: List[str]) -> Tuple[Any, ...]:
+    """Fewest differences first; among equals, the later dimensions' differences first (a wrong
+    feature value is likelier than a wrong VMM), then the search order and the nearest count."""
+    distance = abs((m.vcpus or 0) - stated.vcpus) if stated.vcpus is not None and m.vcpus is not None else 0
+    return (
+        len(m.differs),
+        sorted(-DIMENSIONS.index(d) for d in m.differs),
+        order.index(m.profile) if m.profile in order else 0,
+        distance,
+        m.vcpus or 0,
+        m.vcpu_sig or 0,
+        m.guest_features or 0,
+    )
+
+
+def _span(counts: List[int]) -> str:
+    parts: List[str] = []
+    start = prev = counts[0]
+    for n in counts[1:] + [-1]:
+        if n != prev + 1:
+            parts.append(str(start) if start == prev else f"{start}-{prev}")
+            start = n
+        prev = n
+    return ",".join(parts)
+
+
+def _assumptions(stated: _Stated) -> Dict[str, Any]:
+    out: Dict[str, Any] = {"profile": stated.profile or "qemu (the default)"}
+    if stated.vcpus is not None:
+        out["vcpus"] = stated.vcpus
+    if stated.vcpu_sig is not None:
+        out["vcpu_sig"] = f"{stated.vcpu_sig:#x}"
+        out["vcpu_type"] = stated.vcpu_type
+    out["guest_features"] = "the profile's default" if stated.guest_features is None else f"{stated.guest_features:#x}"
+    out["kernel_hashes"] = stated.kernel_hashes
+    return out
+
+
+def _advice(
+    matches: List[ExplainMatch],
+    stated: _Stated,
+    counts: List[int],
+    has_kernel: bool,
+    kernel_by_hash: bool,
+    append_by_hash: bool,
+    firmware_note: str,
+    report: Optional[AttestationReport],
+) -> Tuple[List[str], List[str]]:
+    unchecked: List[str] = []
+    if not has_kernel:
+        unchecked.append(
+            "direct boot: no kernel was given, so launches with kernel-hashes=on were not searched "
+            "(give --kernel, --initrd and --append, or their hashes)"
+        )
+    if kernel_by_hash:
+        unchecked.append("the kernel is given by its hash only: that it is the bzImage QEMU loads could not be checked")
+    if append_by_hash:
+        unchecked.append(
+            "the command line is given by its hash only: its trailing-newline and no-command-line variants were not searched"
+        )
+    if report is not None and report.cpuid is None:
+        unchecked.append(
+            f"the report (version {report.version}) carries no CPUID: a -cpu host launch's signature was not searched"
+        )
+    suggestions: List[str] = []
+    if not matches:
+        unchecked.append(
+            f"the firmware: the digest covers {firmware_note}, and no configuration reproduced it; "
+            "a different firmware build looks exactly like this (check the host loads this exact file)"
+        )
+        if counts[-1] < MAX_VCPUS:
+            suggestions.append(f"more vCPU counts: --search-vcpus 1-{MAX_VCPUS} (searched {_span(counts)})")
+        suggestions.append(
+            "the host's own CPU (-cpu host): --search-vcpu-types 0xSIGNATURE with the host's CPUID(1).EAX"
+        )
+        suggestions.append("other SEV features: --search-guest-features 0x1,0x5,0x9,0x21,...")
+        suggestions.append("a VMM that no built-in profile describes: write one and give it with --profile-file")
+        if not has_kernel:
+            suggestions.append("a direct kernel boot: give --kernel, --initrd and --append")
+        else:
+            suggestions.append(
+                "the initrd and command line exactly as the VMM passed them (an initrd left out changes the digest)"
+            )
+    return unchecked, suggestions
+
+
+def _explain_igvm(
+    target: bytes,
+    igvm: Union[str, os.PathLike[str]],
+    vcpus: Optional[int],
+    profile: Union[None, str, LaunchProfile],
+    search_vcpus: Union[None, str, Sequence[int]],
+    search_profiles: Optional[Sequence[Union[str, LaunchProfile]]],
+    fix: Sequence[str],
+    threads: Optional[int],
+    progress: Optional[Progress],
+    failures: List[Mismatch],
+    given: Dict[str, Any],
+) -> Explanation:
+    """The IGVM models (igvmmeasure, igvm-crate: the file's VMSAs; qemu: one per vCPU)."""
+    from .igvm_launch import IGVM_PROFILES, measure_igvm, open_igvm, plan_igvm, sweep_igvm
+
+    others = [
+        k
+        for k in ("ovmf", "manifest", "svsm", "kernel", "kernel_hash", "vcpu_type", "vcpu_sig", "guest_features")
+        if given.get(k) is not None
+    ]
+    if others:
+        raise InvalidInputError(
+            others[0], "does not apply to an IGVM file: the file holds the firmware, kernel and VMSAs"
+        )
+    if profile is not None and (not isinstance(profile, str) or profile not in IGVM_PROFILES):
+        raise InvalidInputError("profile", f"must be an IGVM model ({', '.join(IGVM_PROFILES)}), got {show(profile)}")
+    names: List[str] = []
+    for n in IGVM_PROFILES if search_profiles is None else search_profiles:
+        if not isinstance(n, str) or n not in IGVM_PROFILES:
+            raise InvalidInputError(
+                "search_profiles", f"must be IGVM models ({', '.join(IGVM_PROFILES)}), got {show(n)}"
+            )
+        names.append(n)
+    if profile is not None:
+        names = [profile] if "profile" in fix else [profile] + [n for n in names if n != profile]
+    counts = _counts(search_vcpus, vcpus, "vcpus" in fix)
+    f = open_igvm(igvm, "igvm")
+    stated = _Stated(profile, vcpus, None, None, None, False, "given")
+    matches: List[ExplainMatch] = []
+    unchecked: List[str] = []
+    searched = 0
+    for n in names:
+        try:
+            if IGVM_PROFILES[n].vmsas == "kvm":
+                # KVM measures one VMSA per vCPU from the VP context of its index: counts beyond the
+                # file's contexts are refused by the model (an AP's reset VMSA is not established).
+                contexts = plan_igvm(f, n).vp_contexts
+                top = next(i for i in range(len(contexts) + 1) if i not in contexts)
+                usable = [c for c in counts if c <= top]
+                if len(usable) < len(counts):
+                    unchecked.append(
+                        f"the {n} model: {len(counts) - len(usable)} vCPU counts above {top}, the VP contexts "
+                        "the file has (KVM's VMSA for an AP without one is not established)"
+                    )
+                found = sweep_igvm(f, usable, profile=n, threads=threads) if usable else {}
+                searched += len(usable)
+            else:
+                found = {0: measure_igvm(f, profile=n, threads=threads).digest}
+                searched += 1
+        except (ConfigError, IgvmError) as exc:  # this model refuses the file: say so, search the others
+            unchecked.append(f"the {n} model: {exc}")
+            continue
+        for count, digest in found.items():
+            if digest == target:
+                differs, notes = [], []
+                if profile is not None and n != profile:
+                    differs.append("profile")
+                    notes.append(f"profile {n}, not {profile}")
+                if count and vcpus is not None and count != vcpus:
+                    differs.append("vcpus")
+                    notes.append(f"vcpus {count}, not {vcpus}")
+                args = ["--mode", "snp:igvm", "--profile", n] + (["--vcpus", str(count)] if count else [])
+                matches.append(
+                    ExplainMatch(
+                        n, count or None, None, (), None, False, None, tuple(differs), tuple(notes), tuple(args)
+                    )
+                )
+        if progress is not None:
+            progress(searched, len(names) * len(counts))
+    matches.sort(key=lambda m: _rank(m, stated, names))
+    suggestions = (
+        [] if matches else ["a model none of the three describes: compare the file's VMSAs (snpmeasure igvm show)"]
+    )
+    return Explanation(
+        target,
+        matches,
+        searched,
+        {"profile": names, "vcpus": [_span(counts)]},
+        {"profile": len(names), "vcpus": len(counts)},
+        {k: v for k, v in (("profile", profile), ("vcpus", vcpus)) if v is not None},
+        unchecked,
+        suggestions,
+        failures,
+    )
+
+
+__all__ = ["explain", "Explanation", "ExplainMatch", "DIMENSIONS", "DEFAULT_GUEST_FEATURES", "DEFAULT_PROFILES"]

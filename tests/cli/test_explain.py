@@ -1,0 +1,120 @@
+"""``snpmeasure explain``: matches and their differences, no match and what to try, a report
+verified before any search, the launch configuration as the assumptions, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from snpmeasure import measure
+
+from ..builders.cli_inputs import ATT
+from ..builders.manifests import A
+from ..builders.reports_cli import MEASUREMENT, VCEK
+from ..support import run_ours
+
+pytestmark = [pytest.mark.differential]
+
+
+def test_a_match_names_what_differs_and_the_measure_flags_reproduce_it() -> None:
+    digest = measure(mode="snp", ovmf=A, vcpus=8, vcpu_type="EPYC-Genoa", guest_features=0x21).hex()
+    rc, out, err = run_ours(
+        ["explain", "--measurement", digest, "--ovmf", A, "--vcpus", "4", "--vcpu-type", "EPYC-Milan"]
+    )
+    assert rc == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0] == "MATCH: profile qemu, 8 vCPUs, EPYC-Genoa (0xa10f10), guest features 0x21, kernel hashes off"
+    assert lines[1] == (
+        "  differs: vcpus 8, not 4; vcpu type EPYC-Genoa (0xa10f10), not EPYC-Milan; "
+        "guest features 0x21, not 0x1 (the default)"
+    )
+    assert lines[3].startswith("1 match among 32768 configurations (6 profiles, 512 vCPU counts, 6 CPU signatures")
+    rc, text, _ = run_ours(
+        ["explain", "--measurement", digest, "--ovmf", A, "--vcpus", "4", "--vcpu-type", "EPYC-Milan", "--json"]
+    )
+    doc = json.loads(text)
+    assert rc == 0 and doc["ok"] and doc["searched"] == 32768 and doc["signature"] == "not checked"
+    match = doc["matches"][0]
+    assert {k: match[k] for k in ("profile", "vcpus", "vcpu_sig", "vcpu_type", "guest_features", "kernel_hashes")} == {
+        "profile": "qemu",
+        "vcpus": 8,
+        "vcpu_sig": "0xa10f10",
+        "vcpu_type": "EPYC-Genoa",
+        "guest_features": "0x21",
+        "kernel_hashes": False,
+    }
+    assert match["differs"] == ["vcpus", "vcpu_type", "guest_features"]
+    # the explanation's output is measure's input
+    assert run_ours(["measure", *match["measure_args"]])[1].strip() == digest
+
+
+def test_no_match_exits_1_and_says_what_to_try() -> None:
+    rc, out, _ = run_ours(["explain", "--measurement", "00" * 48, "--ovmf", A, "--search-vcpus", "1-4"])
+    assert rc == 1
+    assert "NO MATCH among 256 configurations" in out
+    assert "not checked: the firmware:" in out and "try: more vCPU counts: --search-vcpus 1-4096" in out
+
+
+def test_a_tampered_report_is_refused_before_any_search(tmp_path: Path) -> None:
+    raw = bytearray((ATT / "attestation.bin").read_bytes())
+    raw[0x90] ^= 1  # the measurement: exactly what a forger would change
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(bytes(raw))
+    base = ["explain", "--report", str(bad), "--vcek", str(VCEK), "--at", "2026-06-01", "--ovmf", A]
+    rc, out, _ = run_ours([*base, "--json"])
+    doc = json.loads(out)
+    assert rc == 1 and doc["searched"] == 0 and doc["failures"][0]["field"] == "SIGNATURE"
+    rc, out, _ = run_ours(base)
+    assert rc == 1 and "refused: the report's signature does not hold" in out
+
+
+def test_a_verified_report_is_searched_and_its_other_fields_checked() -> None:
+    base = ["explain", "--report", str(ATT / "attestation.bin"), "--vcek", str(VCEK), "--at", "2026-06-01"]
+    rc, out, _ = run_ours([*base, "--ovmf", A, "--search-vcpus", "1-2", "--expect-policy", "0x30000", "--json"])
+    doc = json.loads(out)
+    assert rc == 1 and doc["signature"] == "signed by AMD (milan)" and doc["measurement"] == MEASUREMENT
+    assert [f["field"] for f in doc["failures"]] == ["POLICY"] and doc["matches"] == []
+    rc, _, err = run_ours(["explain", "--report", str(ATT / "attestation.bin"), "--ovmf", A, "--search-vcpus", "1"])
+    assert rc == 1 and "the report's signature was not checked" in err
+
+
+def test_the_domain_is_the_assumption(tmp_path: Path) -> None:
+    dom = tmp_path / "d.xml"
+    dom.write_text(
+        "<domain><vcpu>4</vcpu><os><loader type='rom'>/fw/OVMF.fd</loader></os>"
+        "<cpu mode='custom'><model>EPYC-Milan</model></cpu>"
+        "<launchSecurity type='sev-snp'><policy>0x30000</policy></launchSecurity></domain>"
+    )
+    digest = measure(mode="snp", ovmf=A, vcpus=6, vcpu_type="EPYC-Milan").hex()
+    argv = ["explain", "--measurement", digest, "--libvirt-domain", str(dom), "--path-map", f"/fw/OVMF.fd={A}"]
+    rc, out, _ = run_ours([*argv, "--json"])
+    doc = json.loads(out)
+    assert rc == 0 and doc["matches"][0]["notes"] == ["vcpus 6, not 4"]
+    assert doc["assumptions"]["vcpus"] == 4 and doc["assumptions"]["vcpu_type"] == "EPYC-Milan"
+    rc, _, err = run_ours([*argv, "--vcpus", "6"])
+    assert rc == 2 and "--vcpus: is 6, but the domain's <vcpu> says 4: give one" in err
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        ([], "--measurement: give what the guest reported"),
+        (["--measurement", "00" * 48, "--report", "x"], "--measurement: give what the guest reported"),
+        (["--measurement", "00" * 47], "--measurement"),
+        (["--measurement", "00" * 48, "--fix", "vcpus"], "--fix: vcpus keeps the stated value: give --vcpus"),
+        (["--measurement", "00" * 48, "--fix", "cpu"], "--fix: 'cpu' is no dimension"),
+        (["--measurement", "00" * 48, "--search-kernel-hashes", "yes"], "--search-kernel-hashes: must be on, off"),
+        (["--measurement", "00" * 48, "--search-guest-features", "x"], "--search-guest-features: must be numbers"),
+        (["--measurement", "00" * 48, "--search-vcpus", "0-2"], "--search-vcpus: each count must be from 1"),
+        (["--measurement", "00" * 48, "--kernel-hashes", "on"], "--kernel-hashes: on needs the kernel"),
+        (["--measurement", "00" * 48, "--vcek", "x"], "--vcek: checks a report: give --report"),
+        (["--measurement", "00" * 48, "--mode", "sev"], "--mode: explain searches SNP launches"),
+        (["--measurement", "00" * 48, "--snp-ovmf-hash", "00"], "--snp-ovmf-hash: explain needs the firmware"),
+        (["--measurement", "00" * 48, "--vcpus", "1-4"], "--vcpus: must be a whole number"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv: list, fragment: str) -> None:
+    rc, out, err = run_ours(["explain", "--ovmf", A, *argv])
+    assert rc == 2 and out == "" and fragment in err and err.count("\n") == 1, err
