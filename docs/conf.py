@@ -33,7 +33,10 @@ nitpick_ignore_regex = [
     ("py:class", r"NoneType"),
     ("py:class", r"abc\.ABC"),
     # type aliases and type variables in signatures, spelled out in the docstrings
-    ("py:class", r"(KeySource|BufferLike|PathOrImage|IgvmSource|Progress|Buffer|H|snpmeasure\.igvm\.H|snpmeasure\.pages\.T|T)"),
+    (
+        "py:class",
+        r"(KeySource|BufferLike|PathOrImage|IgvmSource|Progress|Buffer|H|snpmeasure\.igvm\.H|snpmeasure\.pages\.T|T)",
+    ),
     # snpmeasure.LaunchDigest is this class, documented under its public name
     ("py:class", r"snpmeasure\._core\.NativeLaunchDigest"),
 ]

@@ -57,6 +57,7 @@ _EXPORTS: dict[str, str] = {
     "SevSnpGuest": "qemu",
     # attestation reports
     "AttestationReport": "report", "Expectations": "report", "Mismatch": "report",
+    "load_references": "references", "ReferenceSet": "references", "VerifyConfig": "references",
     # exceptions
     "Error": "errors", "InvalidInputError": "errors", "InputFileError": "errors", "ImageError": "errors",
     "ManifestError": "errors", "ProfileError": "errors", "ConfigError": "errors", "PolicyError": "errors",
@@ -84,6 +85,9 @@ if _typing.TYPE_CHECKING:  # the lazy names, for type checkers and IDEs (tests/t
     from .policy import GuestPolicy as GuestPolicy
     from .profiles import LaunchProfile as LaunchProfile
     from .qemu import SevSnpGuest as SevSnpGuest
+    from .references import ReferenceSet as ReferenceSet
+    from .references import VerifyConfig as VerifyConfig
+    from .references import load_references as load_references
     from .report import AttestationReport as AttestationReport
     from .report import Expectations as Expectations
     from .report import Mismatch as Mismatch
@@ -96,8 +100,8 @@ __all__ = [
     "FirmwareImage", "FirmwareManifest", "GuestPolicy", "HostModel", "IdAuth", "IdBlock", "IgvmError", "IgvmFile", "ImageError",
     "InputFileError", "InvalidInputError", "KvmError", "LaunchDigest", "LaunchProfile", "LaunchResult",
     "ManifestError", "Measurement", "Mismatch", "NativeError", "PAGE_SIZE", "PageType", "PolicyError",
-    "ProfileError", "QemuObjectError", "ReferenceTable", "ReportError", "SevSnpGuest", "SignatureError", "Status", "TableRow",
-    "VMSA_GPA", "__version__", "backend", "explain", "measure", "sign_id_block", "sweep", "table",
+    "ProfileError", "QemuObjectError", "ReferenceSet", "ReferenceTable", "ReportError", "SevSnpGuest", "SignatureError", "Status", "TableRow",
+    "VMSA_GPA", "VerifyConfig", "__version__", "backend", "explain", "load_references", "measure", "sign_id_block", "sweep", "table",
 ]  # fmt: skip
 
 

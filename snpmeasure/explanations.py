@@ -22,6 +22,7 @@ from .images import FirmwareImage, FirmwareManifest
 from .kernel_hashes import KernelHashes, cmdline_bytes
 from .measurement import MAX_VCPUS, _prepare, _prepare_defaults, parse_vcpu_counts, sweep_prepared
 from .profiles import BUILTIN_PROFILES, VMM_TYPE_PROFILES, LaunchProfile, get_profile
+from .tables import ReferenceTable, TableRow
 
 if TYPE_CHECKING:  # the report module loads cryptography: only when a report is given
     from .report import AttestationReport, Mismatch
@@ -119,6 +120,7 @@ class Explanation:
         unchecked: List[str],
         suggestions: List[str],
         failures: Optional[List[Mismatch]] = None,
+        firmware: Optional[Dict[str, Any]] = None,
     ) -> None:
         self.measurement = measurement
         self.matches = matches
@@ -136,11 +138,29 @@ class Explanation:
         self.suggestions = suggestions
         #: expectations of the report (policy, keys, host data) that it does not meet
         self.failures: List[Mismatch] = failures or []
+        #: the firmware (or IGVM file) searched with: name, SHA-256, size (and pages digest)
+        self.firmware: Dict[str, Any] = firmware or {}
 
     @property
     def ok(self) -> bool:
         """Something matched and the report met every other expectation."""
         return bool(self.matches) and not self.failures
+
+    def reference_table(self) -> ReferenceTable:
+        """The matches as reference values (for ``snpmeasure.exports``), the firmware and the
+        assumptions as their provenance."""
+        rows = [
+            TableRow(
+                m.profile,
+                m.vcpu_type or ("igvm" if "igvm" in self.firmware else "any"),
+                m.vcpu_sig,
+                m.guest_features or 0,
+                m.vcpus or 1,
+                self.measurement,
+            )
+            for m in self.matches
+        ]
+        return ReferenceTable(rows, firmware=self.firmware, inputs={"explain": self.assumptions}, profiles={})
 
     def __repr__(self) -> str:
         return f"Explanation({len(self.matches)} matches of {self.searched} configurations)"
@@ -157,6 +177,7 @@ class Explanation:
             "unchecked": self.unchecked,
             "suggestions": self.suggestions,
             "failures": [f.to_json() for f in self.failures],
+            "firmware": self.firmware,
         }
 
 
@@ -334,6 +355,7 @@ def explain(
         base_args = ["--mode", "snp:svsm", "--ovmf", path, "--svsm", str(os.fspath(svsm))]
         base_args += ["--vars-file", os.fspath(vars_file)] if vars_file is not None else ["--vars-size", str(vars_size)]
         firmware_note = f"{image.name} (SHA-256 {image.sha256()})"
+        firmware_info = {"name": image.name, "sha256": image.sha256(), "size": image.size, "svsm": os.fspath(svsm)}
         if has_kernel:
             raise ConfigError("kernel", "snp:svsm mode measures no kernel hashes")
     else:
@@ -351,6 +373,7 @@ def explain(
         else:
             base_args = ["--mode", "snp", "--firmware-manifest", os.fspath(manifest)]
         firmware_note = f"{man.name} (SHA-256 {man.sha256}, pages digest {man.ovmf_digest.hex()})"
+        firmware_info = {"name": man.name, "sha256": man.sha256, "size": man.size, "ovmf_digest": man.ovmf_digest.hex()}
     if allow_no_sev_metadata:
         base_args.append("--allow-no-sev-metadata")
 
@@ -417,6 +440,7 @@ def explain(
         unchecked,
         suggestions,
         failures,
+        firmware_info,
     )
 
 
@@ -806,6 +830,7 @@ def _explain_igvm(
         unchecked,
         suggestions,
         failures,
+        {"igvm": os.fspath(igvm)},
     )
 
 

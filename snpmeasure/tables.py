@@ -195,6 +195,18 @@ class ReferenceTable(Sequence[TableRow]):
         """The rows as CSV with a header line (provenance is in the JSON form only)."""
         return table_csv(self.rows)
 
+    def to_corim(self, **kwargs: Any) -> bytes:
+        """The rows as a CoRIM (:func:`snpmeasure.exports.to_corim`, which takes ``kwargs``)."""
+        from .exports import to_corim
+
+        return to_corim(self, **kwargs)
+
+    def to_trustee(self, **kwargs: Any) -> Dict[str, Any]:
+        """The rows as trustee's RVPS message (:func:`snpmeasure.exports.to_trustee`)."""
+        from .exports import to_trustee
+
+        return to_trustee(self, **kwargs)
+
 
 def table(
     *,

@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
 from ._args import ProgressBar, comma_list, comma_numbers, emit_json, warn
 from ._compat import add_measure_arguments, apply_launch_config, config_given, single_vcpus
+from ._exports import add_export_arguments, export_requested, write_export
 from .report import add_signature_arguments, read_report, verify_signature
 
 #: ``--fix`` and ``--search-*`` spell the dimensions with hyphens.
@@ -99,6 +100,7 @@ def register(p: ArgumentParser) -> None:
     )
     p.add_argument("--json", action="store_true", help="print JSON: matches, searched, dimensions, advice")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_export_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -124,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
             if getattr(args, flag) not in (None, False):
                 raise InvalidInputError("--" + flag.replace("_", "-"), "checks a report: give --report")
     config = apply_launch_config(args, "explain") if config_given(args) else None
+    exporting = export_requested(args)
     expectations = _expectations(args, config) if report is not None else None
     kwargs = _explain_kwargs(args)
     bar = ProgressBar(not args.quiet and not args.json)
@@ -137,6 +140,10 @@ def run(args: argparse.Namespace) -> int:
         )
     finally:
         bar.close()
+    if exporting and result.matches:  # nothing matched: nothing is written, and the text says why
+        for path in write_export(args, result.reference_table()):
+            print(path)
+        return EXIT_OK if result.ok else EXIT_CHECK_FAILED
     if args.json:
         doc = result.to_json()
         doc["signature"] = "not checked" if report is None or verified is None else f"signed by AMD ({verified})"

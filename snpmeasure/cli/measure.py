@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from .._version import __version__
 from ..errors import show
@@ -18,6 +19,7 @@ from ._compat import (
     measure_flags_given,
     measure_kwargs,
 )
+from ._exports import add_export_arguments, export_requested, write_export
 
 
 def register(p: ArgumentParser) -> None:
@@ -55,6 +57,7 @@ def register(p: ArgumentParser) -> None:
         action="store_true",
         help="print every launch command with its GPA range, page type and the digest after it",
     )
+    add_export_arguments(p)
     s = p.add_argument_group("SEV/SEV-ES LAUNCH_MEASURE")
     s.add_argument("--tik", metavar="FILE", help="the guest owner's TIK (16-byte file)")
     s.add_argument("--mnonce", metavar="B64", help="the platform's MNONCE (base64)")
@@ -122,6 +125,13 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError("--force", "only lets --dump-vmsa overwrite files; it does nothing without it")
     if config_given(args):  # a whole launch configuration may make this an IGVM launch
         apply_launch_config(args, "measure")
+    if export_requested(args):
+        if args.json or args.mode not in ("snp", "snp:svsm", "snp:igvm") or args.tik is not None:
+            raise InvalidInputError(
+                "--format",
+                "exports SNP launch digests (modes snp, snp:svsm, snp:igvm) to --output; not with --json or --tik",
+            )
+        args.exporting = True
     igvm_flags = [f for f in ("igvm", "native_zero", "ignore_id_block", "check_kvm") if getattr(args, f)]
     if args.mode == "snp:igvm":
         return _measure_igvm(args)
@@ -136,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         warn("measure", "--dump-vmsa is ignored in snp:ovmf-hash mode (no VMSA is measured)")
     with pywarnings.catch_warnings(record=True) as caught:
         pywarnings.simplefilter("always")
-        m = measure(**kwargs, trace=args.trace, describe_inputs=args.json)
+        m = measure(**kwargs, trace=args.trace, describe_inputs=args.json or _exporting(args))
     for w in caught:
         warn("measure", str(w.message))
     for message in m.warnings:
@@ -188,6 +198,8 @@ def run(args: argparse.Namespace) -> int:
             with open(name, "wb") as out_file:
                 out_file.write(page)
 
+    if _exporting(args):
+        return _export(args, [m])
     if args.json:
         out = m.to_json()
         if hmac_result is not None:
@@ -247,9 +259,13 @@ def _measure_igvm(args: argparse.Namespace) -> int:
             f, profile=args.profile, native_zero=args.native_zero, vcpus=counts[0], describe_inputs=True
         )
         records = []
+        measured = []
         for n, digest in digests.items():
             base.digest, base.vcpus = digest, n
             records.append(base.to_json())
+            measured.append(copy.copy(base))
+        if _exporting(args):
+            return _export(args, measured)
         if args.json:
             emit_json(records)
         else:
@@ -264,10 +280,12 @@ def _measure_igvm(args: argparse.Namespace) -> int:
         vcpus=single_vcpus(args.vcpus),
         trace=args.trace,
         threads=args.threads,
-        describe_inputs=args.json,
+        describe_inputs=args.json or _exporting(args),
     )
     for message in m.warnings:
         warn("measure", message)
+    if _exporting(args):
+        return _export(args, [m])
     if args.dump_vmsa:
         import os
 
@@ -316,9 +334,11 @@ def _measure_sweep(args: argparse.Namespace) -> int:
         raise InvalidInputError(
             "--vcpus", "a range or list of counts does not combine with --trace, --dump-vmsa or --tik"
         )
-    records = sweep_measurements(vcpus=spec, threads=threads, describe_inputs=args.json, **kwargs)
+    records = sweep_measurements(vcpus=spec, threads=threads, describe_inputs=args.json or _exporting(args), **kwargs)
     for message in records[0].warnings:
         warn("measure", message)
+    if _exporting(args):
+        return _export(args, records)
     if args.json:  # the records measure --json prints for one count, one per count
         emit_json([m.to_json() for m in records])
         return EXIT_OK
@@ -326,4 +346,17 @@ def _measure_sweep(args: argparse.Namespace) -> int:
         text = m.base64() if args.output_format == "base64" else m.hex()
         line = f"Calculated {MODE_NAMES[args.mode]} guest measurement: {text}" if args.verbose else text
         print(f"{m.vcpus}\t{line}")
+    return EXIT_OK
+
+
+def _exporting(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "exporting", False))
+
+
+def _export(args: argparse.Namespace, measured: List[Any]) -> int:
+    """``--format ... --output FILE``: the measurements as reference values (paths printed)."""
+    from ..exports import reference_table
+
+    for path in write_export(args, reference_table(measured, args.vcpu_type)):
+        print(path)
     return EXIT_OK

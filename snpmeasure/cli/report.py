@@ -38,6 +38,23 @@ def register(p: ArgumentParser) -> None:
     add_signature_arguments(verify)
     verify.add_argument("--from-launch", metavar="JSON", help="expect what 'snpmeasure launch --json' printed")
     verify.add_argument(
+        "--reference",
+        metavar="FILE",
+        help="reference values: the MEASUREMENT must be one of them (snpmeasure table JSON or CSV, or the CoRIM "
+        "'--format corim' writes); the verdict names the row",
+    )
+    verify.add_argument(
+        "--reference-key",
+        metavar="PEM",
+        help="the P-384 public key (or certificate) whose COSE_Sign1 signature a signed --reference CoRIM must carry",
+    )
+    verify.add_argument(
+        "--config",
+        metavar="FILE.json",
+        help="expected values as JSON (docs/verify-config.schema.json): allowed measurements, policy, minimum TCB, "
+        "product, ID and author key digests, host data, VMPL",
+    )
+    verify.add_argument(
         "--expect-measurement", metavar="HEX|B64", help="MEASUREMENT, the launch digest (48 bytes; hex or base64)"
     )
     verify.add_argument(
@@ -131,6 +148,15 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.vcek is None) == (args.certs is None):
         raise InvalidInputError("--vcek", "give the signing certificate as --vcek CERT|DIR or --certs DIR (one)")
+    config = None
+    if args.config is not None:
+        from ..references import VerifyConfig
+
+        config = VerifyConfig.load(args.config, "--config")
+        if config.product is not None:
+            if args.product not in (None, config.product):
+                raise InvalidInputError("--product", f"is {args.product}, but --config says {config.product}: give one")
+            args.product = config.product
     product, failures = verify_signature(args, report, at)
     exp: Dict[str, Any] = {}
     if args.from_launch is not None:
@@ -190,6 +216,25 @@ def run(args: argparse.Namespace) -> int:
         )
         raise InvalidInputError(flag, exc.rule) from None
     failures.extend(mismatches)
+    rows: List[Any] = []
+    if args.reference is not None:
+        from ..references import load_public_key, load_references
+
+        if "measurement" in exp:
+            raise InvalidInputError(
+                "--reference", f"the measurement is also expected by {sources['measurement']}: give one"
+            )
+        key = None if args.reference_key is None else load_public_key(args.reference_key, "--reference-key")
+        rows, missing = load_references(args.reference, "--reference", public_key=key).check(report)
+        failures.extend(missing)
+    elif args.reference_key is not None:
+        raise InvalidInputError("--reference-key", "checks a signed --reference CoRIM: give --reference")
+    if config is not None:
+        if "measurement" in exp and config.measurements:
+            raise InvalidInputError(
+                "--config", f"its measurements and {sources['measurement']} both expect the measurement: give one"
+            )
+        failures.extend(config.check(report))
     problems = report.reserved_problems()
     if args.json:
         emit_json(
@@ -199,6 +244,7 @@ def run(args: argparse.Namespace) -> int:
                 "failures": [m.to_json() for m in failures],
                 "reserved_problems": problems,
                 "checked": sorted(exp),
+                "reference_rows": [row.to_json() for row in rows],
                 "at": utc_text(at),
             }
         )
@@ -210,7 +256,15 @@ def run(args: argparse.Namespace) -> int:
         if not failures:
             as_of = f" as of {utc_text(at)} (--at)" if args.at is not None else ""
             print(f"OK: signed by AMD ({product}, {report.signing_key}){as_of}; {len(exp)} expectation(s) hold")
+        for row in rows:
+            print(f"MEASUREMENT is the reference value of {describe_row(row)}")
     return EXIT_CHECK_FAILED if failures else EXIT_OK
+
+
+def describe_row(row: Any) -> str:
+    """A reference row in words: profile qemu, 4 vCPUs, EPYC-Milan (0xa00f11), guest features 0x1."""
+    cpu = f", {row.vcpu_type} ({row.vcpu_sig:#x})" if row.vcpu_sig is not None else ""
+    return f"profile {row.profile}, {row.vcpus} vCPU{'s' if row.vcpus != 1 else ''}{cpu}, guest features {row.guest_features:#x}"
 
 
 def read_report(source: Any, product: Optional[str]) -> Any:

@@ -8,6 +8,7 @@ from typing import List, Optional, Union
 
 from . import EXIT_OK, ArgumentParser
 from ._args import ProgressBar, comma_list, comma_numbers, emit_json, warn
+from ._exports import add_export_arguments, export_requested, write_export
 
 
 def register(p: ArgumentParser) -> None:
@@ -44,6 +45,7 @@ def register(p: ArgumentParser) -> None:
     fmt.add_argument("--json", action="store_true", help="JSON (the default)")
     fmt.add_argument("--csv", action="store_true", help="CSV with a header line")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_export_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -53,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
     from ..profiles import LaunchProfile, load_profile_file
     from ..tables import table
 
+    exporting = export_requested(args)
+    if exporting and (args.json or args.csv):
+        raise InvalidInputError("--format", "writes --output; --json and --csv print the table: give one")
     if (args.ovmf is None) == (args.firmware_manifest is None):
         raise InvalidInputError("--ovmf", "give the firmware as --ovmf or as --firmware-manifest (one of them)")
     features: List[Optional[int]] = [None]
@@ -88,7 +93,10 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     for message in rows.warnings:
         warn("table", message)
-    if args.csv:
+    if exporting:
+        for path in write_export(args, rows):
+            print(path)
+    elif args.csv:
         sys.stdout.write(rows.to_csv())
     else:
         emit_json(rows.to_json())

@@ -118,3 +118,29 @@ def test_the_domain_is_the_assumption(tmp_path: Path) -> None:
 def test_bad_input_is_one_line_and_exit_2(argv: list, fragment: str) -> None:
     rc, out, err = run_ours(["explain", "--ovmf", A, *argv])
     assert rc == 2 and out == "" and fragment in err and err.count("\n") == 1, err
+
+
+def test_the_matches_export_as_reference_values(tmp_path: Path) -> None:
+    from snpmeasure.exports import rows_from_corim
+
+    digest = measure(mode="snp", ovmf=A, vcpus=3, vcpu_type="EPYC-Milan").hex()
+    argv = ["explain", "--measurement", digest, "--ovmf", A, "--search-vcpus", "1-4", "--search-profiles", "qemu"]
+    rc, out, _ = run_ours([*argv, "--format", "corim", "--output", str(tmp_path / "m.corim")])
+    rows = rows_from_corim((tmp_path / "m.corim").read_bytes())
+    assert rc == 0 and [(r.profile, r.vcpus, r.vcpu_type) for r in rows] == [("qemu", 3, "EPYC-Milan")]
+    rc, out, _ = run_ours(
+        [
+            "explain",
+            "--measurement",
+            "00" * 48,
+            "--ovmf",
+            A,
+            "--search-vcpus",
+            "1",
+            "--format",
+            "corim",
+            "--output",
+            str(tmp_path / "n"),
+        ]
+    )
+    assert rc == 1 and "NO MATCH" in out and not (tmp_path / "n").exists()

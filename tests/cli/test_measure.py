@@ -19,7 +19,7 @@ from snpmeasure.profiles import BUILTIN_PROFILES
 from ..builders.cli_inputs import OVMF
 from ..builders.manifests import GOOD, PEER, A
 from ..builders.measure_cases import EMPTY, VECTORS, X, needs_ssm, run_ssm
-from ..support import run_ours
+from ..support import FIXTURES, run_ours
 
 
 def mutated(path: str, value: Any) -> Dict[str, Any]:
@@ -446,3 +446,27 @@ def test_qemu_command_line_is_the_launch(tmp_path: Path) -> None:
     assert rc == 2 and err.count("\n") == 1 and "-frob: is an option snpmeasure does not know" in err
     rc, out, _ = run_ours(["launch", "--qemu-cmdline", line, "--json"])
     assert rc == 0 and json.loads(out)["status"] == "SUCCESS"
+
+
+def test_measure_exports_one_measurement_a_sweep_and_an_igvm_file(tmp_path: Path) -> None:
+    """#20: measure --format writes the measurement(s) as reference values, with provenance."""
+    from snpmeasure.exports import from_go_sev_guest, rows_from_corim
+
+    base = ["measure", "--mode", "snp", "--vcpu-type", "EPYC-Milan", "--ovmf", OVMF]
+    one = run_ours([*base, "--vcpus", "4"])[1].strip()
+    rc, out, _ = run_ours(
+        [*base, "--vcpus", "4", "--format", "go-sev-guest", "--output", str(tmp_path / "c.textproto")]
+    )
+    assert rc == 0 and from_go_sev_guest((tmp_path / "c.textproto").read_text())[0].hex() == one
+    rc, out, _ = run_ours([*base, "--vcpus", "1-4", "--format", "corim", "--output", str(tmp_path / "r.corim")])
+    rows = rows_from_corim((tmp_path / "r.corim").read_bytes())
+    assert rc == 0 and [r.vcpus for r in rows] == [1, 2, 3, 4] and rows[3].measurement.hex() == one
+    provenance = json.loads((tmp_path / "r.corim.provenance.json").read_text())
+    assert provenance["firmware"]["ovmf"]["sha256"] and provenance["profiles"]["qemu"]["name"] == "qemu"
+    igvm = str(FIXTURES / "igvm" / "tiny_x86.igvm")
+    rc, _, _ = run_ours(
+        ["measure", "--mode", "snp:igvm", "--igvm", igvm, "--format", "trustee", "--output", str(tmp_path / "t.json")]
+    )
+    assert rc == 0 and (tmp_path / "t.json.provenance.json").exists()
+    rc, _, err = run_ours(["measure", "--mode", "sev", "--ovmf", OVMF, "--format", "corim", "--output", "x"])
+    assert rc == 2 and "--format: exports SNP launch digests" in err

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from snpmeasure.certs import load_certs
 from snpmeasure.report import AttestationReport
@@ -224,8 +226,6 @@ def test_crl_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """--crl through the CLI: the real Milan report with a CRL the ARK did not sign fails (exit 1), a
     file that is no CRL is bad input (exit 2); with the built-in chain swapped for the test chain, a
     clean CRL passes and a revoking one fails."""
-    from cryptography.hazmat.primitives.serialization import Encoding
-
     import snpmeasure.certs
 
     forged = tmp_path / "forged.crl"
@@ -329,3 +329,58 @@ def test_report_verify_reads_snpguests_certificate_directory(tmp_path: Path) -> 
     assert rc == 2 and "has no vlek.pem or vlek.der (it has vcek.der: the report is signed by a VLEK)" in err
     rc, _, err = run_ours([*base])
     assert rc == 2 and "give the signing certificate as --vcek CERT|DIR or --certs DIR" in err
+
+
+def test_report_verify_against_reference_values_and_a_config(tmp_path: Path) -> None:
+    """#20: the real Milan report against a set with its MEASUREMENT (the row is named) and one
+    without (exit 1), in each form snpmeasure writes; and a verify config."""
+    from snpmeasure.exports import to_corim
+    from snpmeasure.tables import ReferenceTable, TableRow
+
+    row = TableRow("qemu", "EPYC-Milan", 0xA00F11, 0x1, 4, bytes.fromhex(MEASUREMENT))
+    other = TableRow("qemu", "EPYC-Milan", 0xA00F11, 0x1, 5, bytes(48))
+    have = ReferenceTable([other, row], firmware={}, inputs={}, profiles={})
+    lack = ReferenceTable([other], firmware={}, inputs={}, profiles={})
+    (tmp_path / "have.json").write_text(json.dumps(have.to_json()))
+    (tmp_path / "have.csv").write_text(have.to_csv())
+    (tmp_path / "lack.json").write_text(json.dumps(lack.to_json()))
+    key = ec.generate_private_key(ec.SECP384R1())
+    (tmp_path / "have.corim").write_bytes(to_corim(have, signer=key))
+    (tmp_path / "pub.pem").write_bytes(
+        key.public_key().public_bytes(Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    base = ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK), "--at", "2026-06-01"]
+    for name in ("have.json", "have.csv"):
+        rc, out, _ = run_ours([*base, "--reference", str(tmp_path / name)])
+        assert rc == 0 and "MEASUREMENT is the reference value of profile qemu, 4 vCPUs, EPYC-Milan (0xa00f11)" in out
+    signed = [*base, "--reference", str(tmp_path / "have.corim")]
+    rc, _, err = run_ours(signed)
+    assert rc == 2 and "--reference: is signed: give the signer's public key" in err
+    rc, out, _ = run_ours([*signed, "--reference-key", str(tmp_path / "pub.pem"), "--json"])
+    doc = json.loads(out)
+    assert rc == 0 and doc["reference_rows"] == [row.to_json()]
+    rc, out, _ = run_ours([*base, "--reference", str(tmp_path / "lack.json")])
+    assert rc == 1 and "MEASUREMENT: expected one of the 1 reference values of" in out
+    rc, _, err = run_ours([*base, "--reference", str(tmp_path / "have.json"), "--expect-measurement", MEASUREMENT])
+    assert rc == 2 and "--reference: the measurement is also expected by --expect-measurement" in err
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "schema": "snpmeasure/verify-config",
+                "schema_version": 1,
+                "measurements": [MEASUREMENT],
+                "policy": "0x30000",
+                "policy_at_most": True,
+                "product": "milan",
+            }
+        )
+    )
+    rc, out, _ = run_ours([*base, "--config", str(config), "--json"])
+    doc = json.loads(out)
+    assert rc == 1 and [f["field"] for f in doc["failures"]] == ["POLICY.DEBUG"]
+    rc, _, err = run_ours([*base, "--config", str(config), "--product", "genoa"])
+    assert rc == 2 and "--product: is genoa, but --config says milan" in err
+    config.write_text("{")
+    rc, _, err = run_ours([*base, "--config", str(config)])
+    assert rc == 2 and "--config" in err and err.count("\n") == 1

@@ -1,10 +1,14 @@
-"""`snpmeasure table`: its progress bar."""
+"""`snpmeasure table`: its progress bar, and its exports for verifiers."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+
+from ..builders.manifests import A
+from ..support import run_ours
 
 pytestmark = [pytest.mark.differential, pytest.mark.sanitize]
 
@@ -112,3 +116,46 @@ def test_table_refuses_and_warns_as_measure_does(tmp_path: Path) -> None:
         ["table", "--ovmf", _fixture("ovmf_AmdSev_suffix.bin"), "--vcpu-type", "EPYC", "--kernel", str(fd), "--json"]
     )
     assert rc == 0 and "no 'HdrS' boot header" in err and "no 'HdrS'" in json.loads(out)["warnings"][0]
+
+
+@pytest.mark.parametrize("fmt", ["corim", "trustee", "go-sev-guest"])
+def test_exports_read_back_row_for_row(tmp_path: Path, fmt: str) -> None:
+    """#20: table → export → read back: the provenance beside each export is the table, and the
+    export itself gives the same measurements (CoRIM: the same rows)."""
+    from snpmeasure.exports import from_go_sev_guest, from_trustee, rows_from_corim
+    from snpmeasure.references import load_references
+    from snpmeasure.tables import ReferenceTable
+
+    argv = ["table", "--ovmf", A, "--vcpus", "1-3", "--vcpu-type", "EPYC-Milan,EPYC-Genoa", "--profile", "qemu,ec2"]
+    rc, out, _ = run_ours(argv)
+    want = ReferenceTable.from_json(json.loads(out))
+    target = tmp_path / "refs"
+    rc, out, err = run_ours([*argv, "--format", fmt, "--output", str(target), "--export-policy", "0x30000"])
+    assert rc == 0 and err == "", err
+    written = out.split()
+    provenance = Path(written[-1])
+    assert provenance.name.endswith(".provenance.json") and all(Path(p).exists() for p in written)
+    assert load_references(provenance).table == want  # the provenance is the table, whole
+    digests = list(dict.fromkeys(r.measurement for r in want.rows))
+    if fmt == "corim":
+        assert rows_from_corim(target.read_bytes()) == want.rows
+        assert load_references(target).rows == want.rows
+    elif fmt == "trustee":
+        got = from_trustee(json.loads(target.read_text()))["snp_launch_measurement"]
+        assert got == [d.hex() for d in digests]
+    else:
+        configs = sorted(target.glob("*.textproto"))
+        assert sorted(from_go_sev_guest(p.read_text())[0] for p in configs) == sorted(digests)
+
+
+def test_export_flags_need_each_other(tmp_path: Path) -> None:
+    base = ["table", "--ovmf", A, "--vcpu-type", "EPYC-Milan"]
+    for extra, fragment in (
+        (["--format", "corim"], "--format: corim writes a file: give --output FILE"),
+        (["--output", str(tmp_path / "x")], "--output: applies to an export: give --format too"),
+        (["--format", "trustee", "--output", "x", "--sign-key", "k"], "--sign-key: signs a CoRIM"),
+        (["--format", "trustee", "--output", "x", "--csv"], "--format: writes --output"),
+        (["--format", "trustee", "--output", "x", "--export-policy", "0x1"], "--export-policy"),
+    ):
+        rc, _, err = run_ours(base + extra)
+        assert rc == 2 and fragment in err and err.count("\n") == 1, err

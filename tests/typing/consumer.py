@@ -29,10 +29,13 @@ from snpmeasure import (
     Measurement,
     Mismatch,
     PageType,
+    ReferenceSet,
     ReferenceTable,
     SevSnpGuest,
     Status,
+    VerifyConfig,
     explain,
+    load_references,
     measure,
     sign_id_block,
     sweep,
@@ -103,3 +106,10 @@ def why(ovmf: str, reported: bytes) -> list[str]:
     found: Explanation = explain(reported, ovmf=ovmf, vcpus=4, vcpu_type="EPYC-Milan", search_vcpus="1-64")
     best: list[ExplainMatch] = found.matches[:1]
     return [f"{m.describe()}: {'; '.join(m.notes)}" for m in best] + found.suggestions
+
+
+def against_references(report: AttestationReport, refs_path: str, config_path: str) -> list[str]:
+    refs: ReferenceSet = load_references(refs_path)
+    rows, failures = refs.check(report)
+    config: VerifyConfig = VerifyConfig.load(config_path)
+    return [r.hexdigest() for r in rows] + [m.line() for m in failures + config.check(report)]

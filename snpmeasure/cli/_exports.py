@@ -1,0 +1,111 @@
+"""``--format corim|trustee|go-sev-guest --output FILE``: reference values for verifiers, from
+``table``, ``measure`` and ``explain``, with the provenance beside them (``FILE.provenance.json``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any, List
+
+from ._args import read_password
+
+
+def add_export_arguments(p: argparse.ArgumentParser) -> None:
+    """The export flags."""
+    from ..exports import FORMATS
+
+    g = p.add_argument_group("reference values for verifiers (docs/references.md)")
+    g.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="write the reference values as a CoRIM (AMD SEV-SNP profile), trustee's RVPS message, or "
+        "go-sev-guest check configs (textproto) to --output; the provenance goes beside, to FILE.provenance.json",
+    )
+    g.add_argument(
+        "--output",
+        metavar="FILE",
+        help="where --format writes (go-sev-guest with several measurements: a directory of configs)",
+    )
+    g.add_argument(
+        "--export-policy",
+        metavar="POLICY",
+        help="the guest policy to put beside the measurements (CoRIM POLICY, trustee's policy values, "
+        "go-sev-guest's maximum policy; default for go-sev-guest QEMU's 0x30000)",
+    )
+    g.add_argument("--sign-key", metavar="PEM", help="--format corim: sign it (COSE_Sign1, ES384) with this P-384 key")
+    g.add_argument(
+        "--sign-key-password-env",
+        metavar="VAR",
+        help="read the passphrase of an encrypted --sign-key from this variable",
+    )
+
+
+def export_requested(args: argparse.Namespace) -> bool:
+    """Whether --format was given (then --output is required); export flags without it are refused."""
+    from ..errors import InvalidInputError
+
+    if args.format is None:
+        stray = [f for f in ("output", "export_policy", "sign_key", "sign_key_password_env") if getattr(args, f)]
+        if stray:
+            raise InvalidInputError("--" + stray[0].replace("_", "-"), "applies to an export: give --format too")
+        return False
+    if args.output is None:
+        raise InvalidInputError("--format", f"{args.format} writes a file: give --output FILE")
+    if args.format != "corim" and (args.sign_key or args.sign_key_password_env):
+        raise InvalidInputError("--sign-key", "signs a CoRIM: give it with --format corim")
+    return True
+
+
+def write_export(args: argparse.Namespace, table: Any) -> List[str]:
+    """Write ``table`` in --format to --output (and its provenance beside it): the paths written."""
+    from ..errors import InvalidInputError
+    from ..exports import reference_policy_value, row_name, to_corim, to_go_sev_guest, to_trustee, unique_measurements
+
+    policy = reference_policy_value(args.export_policy, "--export-policy")
+    out: str = args.output
+    written: List[str] = []
+    if args.format == "corim":
+        password = read_password(args.sign_key_password_env)
+        data = to_corim(table, policy=policy, signer=args.sign_key, password=password)
+        _write(out, data)
+        written.append(out)
+    elif args.format == "trustee":
+        _write(out, (json.dumps(to_trustee(table, policy=policy), indent=2, sort_keys=True) + "\n").encode())
+        written.append(out)
+    else:
+        digests = unique_measurements(table.rows)
+        note = f"snpmeasure {table.snpmeasure_version}: provenance in the reference table beside this file"
+        if len(digests) == 1:
+            row = table.rows[0]
+            _write(out, to_go_sev_guest(digests[0], policy=policy, comment=f"{note}\n{row_name(row)}").encode())
+            written.append(out)
+        else:
+            if os.path.exists(out) and not os.path.isdir(out):
+                raise InvalidInputError("--output", f"{out} is a file; {len(digests)} measurements need a directory")
+            os.makedirs(out, exist_ok=True)
+            seen = set()
+            for row in table.rows:
+                if row.measurement in seen:
+                    continue
+                seen.add(row.measurement)
+                path = os.path.join(out, row_name(row) + ".textproto")
+                _write(
+                    path, to_go_sev_guest(row.measurement, policy=policy, comment=f"{note}\n{row_name(row)}").encode()
+                )
+                written.append(path)
+            out = os.path.join(out, "reference-values")
+    provenance = out + ".provenance.json"
+    _write(provenance, (json.dumps(table.to_json(), indent=2, sort_keys=True) + "\n").encode())
+    written.append(provenance)
+    return written
+
+
+def _write(path: str, data: bytes) -> None:
+    from .._files import read_error
+
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+    except OSError as exc:
+        raise read_error("--output", path, exc) from None

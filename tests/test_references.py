@@ -1,0 +1,200 @@
+"""snpmeasure.exports and snpmeasure.references: every export read back row for row, the CoRIM's
+bytes against the profile's structure, the real Milan report matched against a set, verify
+configs, and hostile CBOR and JSON refused in one line."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import cbor2
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from snpmeasure import InvalidInputError, SignatureError
+from snpmeasure.exports import (
+    from_go_sev_guest,
+    from_trustee,
+    row_tag_id,
+    rows_from_corim,
+    to_corim,
+    to_go_sev_guest,
+    to_trustee,
+)
+from snpmeasure.references import VERIFY_CONFIG_KEYS, VerifyConfig, load_references
+from snpmeasure.report import AttestationReport
+from snpmeasure.tables import ReferenceTable, TableRow, table
+
+from .builders.manifests import A
+from .builders.reports_cli import MEASUREMENT, RAW
+from .support import FIXTURES
+
+ROOT = FIXTURES.parent.parent
+MILAN = bytes.fromhex(MEASUREMENT)
+
+
+def _plain(obj: Any) -> Any:
+    """cbor2's decoded containers (frozendict, tuple in cbor2 6) as dict and list."""
+    if isinstance(obj, (list, tuple)):
+        return [_plain(x) for x in obj]
+    if hasattr(obj, "items") and not isinstance(obj, cbor2.CBORTag):
+        return {k: _plain(v) for k, v in obj.items()}
+    return obj
+
+
+def _table(*extra: TableRow) -> ReferenceTable:
+    t = table(ovmf=A, vcpu_types=["EPYC-Milan", "0xa10f10"], vcpus="1-2", profiles=["qemu", "gce"])
+    return ReferenceTable([*t.rows, *extra], firmware=t.firmware, inputs=t.inputs, profiles=t.profiles)
+
+
+def test_corim_round_trip_and_bytes() -> None:
+    t = _table()
+    data = to_corim(t, policy=0x30000)
+    assert rows_from_corim(data) == t.rows
+    assert data[:3] == bytes.fromhex("d901f5")  # tag 501: an unsigned CoRIM
+    doc = cbor2.loads(data)
+    assert doc.tag == 501 and sorted(doc.value) == [0, 1, 3, 5]
+    assert doc.value[3] == cbor2.CBORTag(32, "tag:amd.com,2024:snp-corim-profile")
+    assert _plain(doc.value[5]) == [{0: "snpmeasure " + t.snpmeasure_version, 2: [1]}]
+    assert len(doc.value[1]) == len(t.rows)
+    for row, tag in zip(t.rows, doc.value[1]):
+        assert tag.tag == 506 and isinstance(tag.value, bytes)
+        comid = _plain(cbor2.loads(tag.value))
+        assert comid[1] == {0: row_tag_id(row)} and sorted(comid) == [1, 4]
+        ((env, claims),) = comid[4][0]
+        assert env == {0: {0: cbor2.CBORTag(111, bytes.fromhex("2b060104019c780301"))}}
+        assert _plain(claims) == [
+            {0: 641, 1: {2: [[7, row.measurement]]}},
+            {0: 2, 1: {4: cbor2.CBORTag(560, (0x30000).to_bytes(8, "little"))}},
+        ]
+        # the measurement claim's exact encoding: {0: 641, 1: {2: [[7, bstr .size 48]]}}
+        assert bytes.fromhex("a2 00 19 02 81 01 a1 02 81 82 07 58 30") + row.measurement in tag.value
+    assert to_corim(t, policy=0x30000) == data  # deterministic: the same table, the same bytes
+
+
+def test_signed_corim_needs_its_key() -> None:
+    key = ec.generate_private_key(ec.SECP384R1())
+    t = _table()
+    signed = to_corim(t, signer=key)
+    assert signed[:1] == b"\xd2"  # tag 18: COSE_Sign1
+    protected = cbor2.loads(cbor2.loads(signed).value[0])
+    assert protected[1] == -35 and protected[3] == "application/rim+cbor"
+    assert rows_from_corim(signed, public_key=key.public_key()) == t.rows
+    with pytest.raises(InvalidInputError, match="is signed: give the signer's public key"):
+        rows_from_corim(signed)
+    with pytest.raises(SignatureError, match="does not verify"):
+        rows_from_corim(signed, public_key=ec.generate_private_key(ec.SECP384R1()).public_key())
+
+
+def test_trustee_and_go_sev_guest_round_trips() -> None:
+    t = _table()
+    message = to_trustee(t, policy=0x30000)
+    assert message["version"] == "0.1.0" and message["type"] == "sample"
+    values = json.loads(base64.b64decode(message["payload"]))
+    assert values == from_trustee(message)
+    assert values["snp_launch_measurement"] == list(dict.fromkeys(r.measurement.hex() for r in t.rows))
+    assert values["snp_smt_allowed"] is True and values["snp_single_socket"] is False
+    for row in t.rows:
+        text = to_go_sev_guest(row.measurement, comment="x")
+        assert from_go_sev_guest(text) == (row.measurement, 0x30000)
+        assert '  measurement: "\\' in text and text.count("\\") == 48
+
+
+def test_the_real_milan_report_against_sets_with_and_without_its_measurement(tmp_path: Path) -> None:
+    report = AttestationReport.from_bytes(RAW)
+    milan_row = TableRow("qemu", "EPYC-Milan", 0xA00F11, 0x1, 4, MILAN)
+    with_it, without = _table(milan_row), _table()
+    for name, doc in (
+        ("with.json", json.dumps(with_it.to_json())),
+        ("with.csv", with_it.to_csv()),
+        ("without.json", json.dumps(without.to_json())),
+    ):
+        (tmp_path / name).write_text(doc)
+    (tmp_path / "with.corim").write_bytes(to_corim(with_it))
+    for name in ("with.json", "with.csv", "with.corim"):
+        rows, failures = load_references(tmp_path / name).check(report)
+        assert rows == [milan_row] and failures == [], name
+    rows, failures = load_references(tmp_path / "without.json").check(report)
+    assert rows == [] and [f.field for f in failures] == ["MEASUREMENT"]
+    assert load_references(to_corim(with_it)).form == "corim"
+
+
+def test_verify_config(tmp_path: Path) -> None:
+    report = AttestationReport.from_bytes(RAW)
+    doc: dict = {
+        "schema": "snpmeasure/verify-config",
+        "schema_version": 1,
+        "measurements": ["00" * 48, MEASUREMENT],
+        "policy": "0xb0000",
+        "min_tcb": {"bootloader": 2},
+        "product": "milan",
+        "vmpl": report.vmpl,
+        "host_data": report.host_data.hex(),
+    }
+    config = VerifyConfig.from_json(doc)
+    assert config.product == "milan" and config.check(report) == []
+    doc["measurements"] = ["00" * 48]
+    doc["policy"] = "0x30000"
+    assert [m.field for m in VerifyConfig.from_json(doc).check(report)] == ["MEASUREMENT", "POLICY"]
+    schema = json.loads((ROOT / "docs" / "verify-config.schema.json").read_text())
+    assert sorted(schema["properties"]) == sorted(VERIFY_CONFIG_KEYS)  # the schema documents every key
+
+
+@pytest.mark.parametrize(
+    "doc, fragment",
+    [
+        ([], "must be a JSON object"),
+        ({"schema": "snpmeasure/verify-config"}, "schema_version"),
+        ({"schema": "snpmeasure/verify-config", "schema_version": 1, "measurment": []}, "is no key"),
+        ({"schema": "snpmeasure/verify-config", "schema_version": 1, "measurements": "ab"}, "must be a list"),
+        ({"schema": "snpmeasure/verify-config", "schema_version": 1, "measurements": ["ab"]}, "measurements[0]"),
+        ({"schema": "snpmeasure/verify-config", "schema_version": 1, "vmpl": 4}, "vmpl"),
+        ({"schema": "snpmeasure/verify-config", "schema_version": 1, "policy_at_most": True}, "give policy too"),
+        ({"schema": "snpmeasure/verify-config", "schema_version": 1, "product": "rome"}, "product"),
+        ({"schema": "snpmeasure/verify-config", "schema_version": 1, "min_tcb": {"snp": "x"}}, "min_tcb"),
+    ],
+)
+def test_bad_verify_configs_are_named(doc: Any, fragment: str) -> None:
+    with pytest.raises(InvalidInputError, match=fragment.replace("[", r"\[")):
+        VerifyConfig.from_json(doc)
+
+
+@pytest.mark.parametrize(
+    "data, fragment",
+    [
+        (b"", "is empty"),
+        (b"\xd9\x01\xf5", "is not valid CBOR"),
+        (b"\xd9\x01\xf5\x81" * 5000 + b"\x00", "is not"),  # deep nesting
+        (b"\xd9\x01\xf5\x5b\xff\xff\xff\xff\xff\xff\xff\xff", "is not valid CBOR"),  # a huge length
+        (cbor2.dumps(cbor2.CBORTag(501, {1: []})), "profile"),
+        (b"{}", "not a snpmeasure/reference-values table"),
+        (b"\xff\xfe", "neither a table"),
+        (b"a,b\n1,2\n", "must start with the header line"),
+    ],
+)
+def test_hostile_reference_files_are_named(data: bytes, fragment: str) -> None:
+    with pytest.raises(InvalidInputError, match=fragment):
+        load_references(data)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 8))
+def test_mutated_corims_fail_in_one_named_error(seed: int, n: int) -> None:
+    data = bytearray(to_corim(_SMALL))
+    rnd = random.Random(seed)
+    for _ in range(n):
+        data[rnd.randrange(len(data))] = rnd.randrange(256)
+    try:
+        rows = rows_from_corim(bytes(data))
+    except InvalidInputError as exc:
+        assert "\n" not in str(exc)
+    else:  # a mutation that keeps the structure (a digest byte) still gives rows the file names
+        assert all(row_tag_id(r).startswith("snpmeasure:") for r in rows)
+
+
+_SMALL = ReferenceTable([TableRow("qemu", "EPYC-Milan", 0xA00F11, 1, 1, MILAN)], firmware={}, inputs={}, profiles={})
