@@ -456,7 +456,12 @@ def check_chain(
     roots = list(trusted_arks) if trusted_arks is not None else [product_chain(product)[1]]
     fp = ark.fingerprint(hashes.SHA384())
     if not any(fp == r.fingerprint(hashes.SHA384()) for r in roots):
-        raise SignatureError(f"ARK: {ark.subject.rfc4514_string()} is not AMD's root for {show(product)}")
+        hint = ""
+        if trusted_arks is None:  # another product's genuine root: name it, so the fix is plain
+            for other in ("milan", "genoa", "turin"):
+                if other != product and fp == product_chain(other)[1].fingerprint(hashes.SHA384()):
+                    hint = f": it is {other.capitalize()}'s; give the {product.capitalize()} ASK/ARK chain, or the product the report is from"
+        raise SignatureError(f"ARK: {ark.subject.rfc4514_string()} is not AMD's root for {show(product)}{hint}")
     verify_issued_by(ask, ark, "ASK/ASVK certificate", "ARK")
     check_validity(ark, "ARK", now)
     check_validity(ask, "ASK/ASVK certificate", now)

@@ -76,10 +76,17 @@ def from_trustee(doc: Any, where: str = "trustee") -> Dict[str, Any]:
     return values
 
 
-def to_go_sev_guest(measurement: bytes, *, policy: Optional[int] = None, comment: str = "") -> str:
+def to_go_sev_guest(
+    measurement: bytes,
+    *,
+    policy: Optional[int] = None,
+    id_key_digests: Sequence[bytes] = (),
+    comment: str = "",
+) -> str:
     """One go-sev-guest ``check.Config`` (proto/check.proto) in protobuf text format, for ``check
     -config FILE.textproto`` (its tool reads text format for that suffix, binary otherwise, never
-    JSON): the measurement and the guest policy it treats as "at most" (default QEMU's 0x30000)."""
+    JSON): the measurement and the guest policy it treats as "at most" (default QEMU's 0x30000);
+    with ``id_key_digests``, ``require_id_block`` and them as ``trusted_id_key_hashes``."""
     if not isinstance(measurement, (bytes, bytearray)) or len(measurement) != 48:
         raise InvalidInputError("measurement", f"must be 48 bytes, got {show(measurement)}")
     lines = [f"# {line}" for line in comment.splitlines()]
@@ -87,8 +94,14 @@ def to_go_sev_guest(measurement: bytes, *, policy: Optional[int] = None, comment
         "policy {",
         f"  policy: {_check_policy(DEFAULT_POLICY if policy is None else policy)}",
         f'  measurement: "{_text_bytes(bytes(measurement))}"',
-        "}",
     ]
+    for digest in id_key_digests:
+        if not isinstance(digest, (bytes, bytearray)) or len(digest) != 48:
+            raise InvalidInputError("id_key_digests", f"must be 48-byte SHA-384 digests, got {show(digest)}")
+        lines.append(f'  trusted_id_key_hashes: "{_text_bytes(bytes(digest))}"')
+    if id_key_digests:
+        lines.append("  require_id_block: true")
+    lines.append("}")
     return "\n".join(lines) + "\n"
 
 
@@ -96,7 +109,11 @@ def from_go_sev_guest(text: str, where: str = "config") -> Tuple[bytes, int]:
     """(measurement, policy) of a config :func:`to_go_sev_guest` wrote (its subset of text format)."""
     import re
 
-    m = re.fullmatch(r'(?:#[^\n]*\n)*policy \{\n  policy: (\d+)\n  measurement: "((?:\\[0-7]{3})*)"\n\}\n', text)
+    m = re.fullmatch(
+        r'(?:#[^\n]*\n)*policy \{\n  policy: (\d+)\n  measurement: "((?:\\[0-7]{3})*)"\n'
+        r'(?:  trusted_id_key_hashes: "(?:\\[0-7]{3})*"\n)*(?:  require_id_block: true\n)?\}\n',
+        text,
+    )
     if m is None:
         raise InvalidInputError(where, "is not a check.Config text this snpmeasure writes")
     raw = bytes(int(o, 8) for o in re.findall(r"\\([0-7]{3})", m.group(2)))
@@ -143,7 +160,7 @@ CORIM_PROFILES_READ = (CORIM_PROFILE, "tag:amd.com,2025:snp-corim-profile")
 #: a chip's VCEK (1.3.6.1.4.1.3704.3.1) or a cloud provider's VLEK (1.3.6.1.4.1.3704.3.2).
 CLASS_OIDS = {"VCEK": bytes.fromhex("2b060104019c780301"), "VLEK": bytes.fromhex("2b060104019c780302")}
 #: The profile's mkeys for the report fields exported here (profile -02 §measurement-values).
-MKEY_POLICY, MKEY_MEASUREMENT = 2, 641
+MKEY_POLICY, MKEY_MEASUREMENT, MKEY_ID_KEY_DIGEST, MKEY_AUTHOR_KEY_DIGEST = 2, 641, 643, 644
 #: IANA Named Information hash algorithm id of SHA-384.
 SHA384_ALG = 7
 #: COSE: ES384, and the protected header's content type for a signed CoRIM.
@@ -156,6 +173,8 @@ def to_corim(
     *,
     signing_key: str = "VCEK",
     policy: Optional[int] = None,
+    id_key_digest: Optional[bytes] = None,
+    author_key_digest: Optional[bytes] = None,
     signer: Any = None,
     signer_name: str = "snpmeasure",
     password: Optional[bytes] = None,
@@ -164,7 +183,9 @@ def to_corim(
     with one CoMID per row, whose tag-id names the row (``snpmeasure:`` and the row's fields,
     percent-encoded) and whose reference triple gives the SEV-SNP environment (``class-id`` the
     VCEK or VLEK OID) the measurement ``{0: 641, 1: {2: [[7, digest]]}}``, and with ``policy``
-    also ``{0: 2, 1: {4: 560(policy, 8 bytes little-endian)}}``. Encoded deterministically (RFC 8949
+    also ``{0: 2, 1: {4: 560(policy, 8 bytes little-endian)}}``, and the ID and author key digests
+    (SHA-384 of the public keys, as the report carries them) as mkeys 643 and 644 with
+    ``{2: [[7, digest]]}``. Encoded deterministically (RFC 8949
     §4.2). ``signer`` (a P-384 key as :func:`~snpmeasure.sign_id_block` takes it) wraps it in
     COSE_Sign1 (ES384, content type application/rim+cbor, ``signer_name`` in corim-meta)."""
     import hashlib
@@ -180,6 +201,14 @@ def to_corim(
     if policy is not None:
         raw = _check_policy(policy).to_bytes(8, "little")
         claims_extra.append({0: MKEY_POLICY, 1: {4: cbor2.CBORTag(BYTES_TAG, raw)}})
+    for mkey, name, value in (
+        (MKEY_ID_KEY_DIGEST, "id_key_digest", id_key_digest),
+        (MKEY_AUTHOR_KEY_DIGEST, "author_key_digest", author_key_digest),
+    ):
+        if value is not None:
+            if not isinstance(value, (bytes, bytearray)) or len(value) != 48:
+                raise InvalidInputError(name, f"must be a 48-byte SHA-384 digest, got {show(value)}")
+            claims_extra.append({0: mkey, 1: {2: [[SHA384_ALG, bytes(value)]]}})
     tags = []
     for row in table.rows:
         digest_claim = {0: MKEY_MEASUREMENT, 1: {2: [[SHA384_ALG, row.measurement]]}}

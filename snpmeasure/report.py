@@ -453,6 +453,20 @@ class AttestationReport:
             )
         revocations = load_crl(crl) if crl is not None else None  # unusable input fails before any check
         kind = "vlek" if self.signing_key == "VLEK" else "vcek"
+        # AMD names its signing certificates SEV-VCEK and SEV-VLEK: the wrong kind is named before
+        # any chain check would fail on it in other words.
+        leaf_cn = leaf.subject.rfc4514_string()
+        other = "VCEK" if kind == "vlek" else "VLEK"
+        if f"SEV-{other}" in leaf_cn:
+            where = (
+                "the cloud provider supplies VLEKs (AMD's KDS serves them to providers only)"
+                if kind == "vlek"
+                else "AMD's KDS serves the chip's VCEK (snpmeasure report kds-url prints where)"
+            )
+            raise SignatureError(
+                f"the report is signed by a {kind.upper()} (KEY_INFO.SIGNING_KEY), but the certificate given is "
+                f"a {other} ({leaf_cn}): {where}"
+            )
         if ask_ark is None:
             chain = product_chain(prod, kind)
         else:

@@ -198,3 +198,17 @@ def test_mutated_corims_fail_in_one_named_error(seed: int, n: int) -> None:
 
 
 _SMALL = ReferenceTable([TableRow("qemu", "EPYC-Milan", 0xA00F11, 1, 1, MILAN)], firmware={}, inputs={}, profiles={})
+
+
+def test_key_digests_in_corim_and_go_sev_guest() -> None:
+    idk, author = b"\x11" * 48, b"\x22" * 48
+    data = to_corim(_SMALL, id_key_digest=idk, author_key_digest=author)
+    comid = _plain(cbor2.loads(cbor2.loads(data).value[1][0].value))
+    ((_, claims),) = comid[4][0]
+    assert claims[1:] == [{0: 643, 1: {2: [[7, idk]]}}, {0: 644, 1: {2: [[7, author]]}}]
+    assert rows_from_corim(data) == _SMALL.rows
+    text = to_go_sev_guest(MILAN, id_key_digests=[idk])
+    assert text.endswith('"\n  require_id_block: true\n}\n') and "trusted_id_key_hashes" in text
+    assert from_go_sev_guest(text) == (MILAN, 0x30000)
+    with pytest.raises(InvalidInputError, match="48-byte"):
+        to_corim(_SMALL, id_key_digest=b"x")

@@ -10,6 +10,16 @@ from typing import Any, List
 
 from ._args import read_password
 
+#: The flags that only mean something with --format.
+_EXPORT_FLAGS = (
+    "output",
+    "export_policy",
+    "export_id_key_digest",
+    "export_author_key_digest",
+    "sign_key",
+    "sign_key_password_env",
+)
+
 
 def add_export_arguments(p: argparse.ArgumentParser) -> None:
     """The export flags."""
@@ -33,6 +43,15 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
         help="the guest policy to put beside the measurements (CoRIM POLICY, trustee's policy values, "
         "go-sev-guest's maximum policy; default for go-sev-guest QEMU's 0x30000)",
     )
+    g.add_argument(
+        "--export-id-key-digest",
+        metavar="HEX|B64",
+        help="the ID key digest (SHA-384 of the ID public key) reports must carry: CoRIM mkey 643, "
+        "go-sev-guest trusted_id_key_hashes with require_id_block",
+    )
+    g.add_argument(
+        "--export-author-key-digest", metavar="HEX|B64", help="the author key digest: CoRIM mkey 644 (CoRIM only)"
+    )
     g.add_argument("--sign-key", metavar="PEM", help="--format corim: sign it (COSE_Sign1, ES384) with this P-384 key")
     g.add_argument(
         "--sign-key-password-env",
@@ -46,7 +65,7 @@ def export_requested(args: argparse.Namespace) -> bool:
     from ..errors import InvalidInputError
 
     if args.format is None:
-        stray = [f for f in ("output", "export_policy", "sign_key", "sign_key_password_env") if getattr(args, f)]
+        stray = [f for f in _EXPORT_FLAGS if getattr(args, f)]
         if stray:
             raise InvalidInputError("--" + stray[0].replace("_", "-"), "applies to an export: give --format too")
         return False
@@ -54,6 +73,13 @@ def export_requested(args: argparse.Namespace) -> bool:
         raise InvalidInputError("--format", f"{args.format} writes a file: give --output FILE")
     if args.format != "corim" and (args.sign_key or args.sign_key_password_env):
         raise InvalidInputError("--sign-key", "signs a CoRIM: give it with --format corim")
+    if args.format != "corim" and args.export_author_key_digest:
+        raise InvalidInputError("--export-author-key-digest", "has a place in a CoRIM only: give --format corim")
+    if args.format == "trustee" and args.export_id_key_digest:
+        raise InvalidInputError(
+            "--export-id-key-digest",
+            "trustee's default policy checks no key digest: give --format corim or go-sev-guest",
+        )
     return True
 
 
@@ -61,13 +87,23 @@ def write_export(args: argparse.Namespace, table: Any) -> List[str]:
     """Write ``table`` in --format to --output (and its provenance beside it): the paths written."""
     from ..errors import InvalidInputError
     from ..exports import reference_policy_value, row_name, to_corim, to_go_sev_guest, to_trustee, unique_measurements
+    from ..report import parse_hex
 
     policy = reference_policy_value(args.export_policy, "--export-policy")
+    id_key = parse_hex("--export-id-key-digest", args.export_id_key_digest, 48)
+    author_key = parse_hex("--export-author-key-digest", args.export_author_key_digest, 48)
     out: str = args.output
     written: List[str] = []
     if args.format == "corim":
         password = read_password(args.sign_key_password_env)
-        data = to_corim(table, policy=policy, signer=args.sign_key, password=password)
+        data = to_corim(
+            table,
+            policy=policy,
+            id_key_digest=id_key,
+            author_key_digest=author_key,
+            signer=args.sign_key,
+            password=password,
+        )
         _write(out, data)
         written.append(out)
     elif args.format == "trustee":
@@ -75,10 +111,17 @@ def write_export(args: argparse.Namespace, table: Any) -> List[str]:
         written.append(out)
     else:
         digests = unique_measurements(table.rows)
+        keys = [id_key] if id_key is not None else []
         note = f"snpmeasure {table.snpmeasure_version}: provenance in the reference table beside this file"
+
+        def config(row: Any) -> bytes:
+            text = to_go_sev_guest(
+                row.measurement, policy=policy, id_key_digests=keys, comment=f"{note}\n{row_name(row)}"
+            )
+            return text.encode()
+
         if len(digests) == 1:
-            row = table.rows[0]
-            _write(out, to_go_sev_guest(digests[0], policy=policy, comment=f"{note}\n{row_name(row)}").encode())
+            _write(out, config(table.rows[0]))
             written.append(out)
         else:
             if os.path.exists(out) and not os.path.isdir(out):
@@ -90,9 +133,7 @@ def write_export(args: argparse.Namespace, table: Any) -> List[str]:
                     continue
                 seen.add(row.measurement)
                 path = os.path.join(out, row_name(row) + ".textproto")
-                _write(
-                    path, to_go_sev_guest(row.measurement, policy=policy, comment=f"{note}\n{row_name(row)}").encode()
-                )
+                _write(path, config(row))
                 written.append(path)
             out = os.path.join(out, "reference-values")
     provenance = out + ".provenance.json"

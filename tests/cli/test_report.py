@@ -384,3 +384,21 @@ def test_report_verify_against_reference_values_and_a_config(tmp_path: Path) -> 
     config.write_text("{")
     rc, _, err = run_ours([*base, "--config", str(config)])
     assert rc == 2 and "--config" in err and err.count("\n") == 1
+
+
+def test_the_wrong_kind_of_certificate_and_another_products_chain_are_named(tmp_path: Path) -> None:
+    """#20 part 3: a VLEK-signed report given a VCEK, and a chain of another CPU generation."""
+    import struct
+
+    raw = bytearray(RAW)
+    key_info = struct.unpack_from("<I", raw, 0x48)[0]
+    struct.pack_into("<I", raw, 0x48, (key_info & ~0x1C) | (1 << 2))  # SIGNING_KEY = VLEK
+    vlek_report = tmp_path / "vlek.bin"
+    vlek_report.write_bytes(bytes(raw))
+    rc, out, _ = run_ours(["report", "verify", str(vlek_report), "--vcek", str(VCEK), "--at", "2026-06-01"])
+    assert rc == 1 and out.startswith(
+        "SIGNATURE: the report is signed by a VLEK (KEY_INFO.SIGNING_KEY), but the certificate given is a VCEK"
+    )
+    base = ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK), "--at", "2026-06-01"]
+    rc, out, _ = run_ours([*base, "--ask-ark", str(ATT / "ask_ark_genoa.pem")])
+    assert rc == 1 and "is not AMD's root for 'milan': it is Genoa's; give the Milan ASK/ARK chain" in out

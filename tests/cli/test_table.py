@@ -156,6 +156,8 @@ def test_export_flags_need_each_other(tmp_path: Path) -> None:
         (["--format", "trustee", "--output", "x", "--sign-key", "k"], "--sign-key: signs a CoRIM"),
         (["--format", "trustee", "--output", "x", "--csv"], "--format: writes --output"),
         (["--format", "trustee", "--output", "x", "--export-policy", "0x1"], "--export-policy"),
+        (["--format", "trustee", "--output", "x", "--export-id-key-digest", "ab" * 48], "checks no key digest"),
+        (["--export-author-key-digest", "ab" * 48], "--export-author-key-digest: applies to an export"),
     ):
         rc, _, err = run_ours(base + extra)
         assert rc == 2 and fragment in err and err.count("\n") == 1, err
