@@ -121,6 +121,8 @@ class Explanation:
         suggestions: List[str],
         failures: Optional[List[Mismatch]] = None,
         firmware: Optional[Dict[str, Any]] = None,
+        profiles: Optional[Dict[str, Dict[str, Any]]] = None,
+        inputs: Optional[Dict[str, Any]] = None,
     ) -> None:
         self.measurement = measurement
         self.matches = matches
@@ -140,6 +142,10 @@ class Explanation:
         self.failures: List[Mismatch] = failures or []
         #: the firmware (or IGVM file) searched with: name, SHA-256, size (and pages digest)
         self.firmware: Dict[str, Any] = firmware or {}
+        #: the definitions of the profiles searched
+        self.profiles: Dict[str, Dict[str, Any]] = profiles or {}
+        #: the kernel, initrd and command line SHA-256s searched with (empty without a kernel)
+        self.inputs: Dict[str, Any] = inputs or {}
 
     @property
     def ok(self) -> bool:
@@ -147,12 +153,18 @@ class Explanation:
         return bool(self.matches) and not self.failures
 
     def reference_table(self) -> ReferenceTable:
-        """The matches as reference values (for ``snpmeasure.exports``), the firmware and the
-        assumptions as their provenance."""
+        """The matches as reference values (for ``snpmeasure.exports``), with the firmware, the
+        profiles, the kernel inputs and each match (its kernel-hashes and command-line variant)
+        as their provenance. IGVM matches are not rows: measure the file with ``measure``."""
+        if "igvm" in self.firmware:
+            raise InvalidInputError(
+                "format",
+                "an IGVM file's matches carry no vCPU count or CPU of their own: export measure --mode snp:igvm",
+            )
         rows = [
             TableRow(
                 m.profile,
-                m.vcpu_type or ("igvm" if "igvm" in self.firmware else "any"),
+                m.vcpu_type or "any",
                 m.vcpu_sig,
                 m.guest_features or 0,
                 m.vcpus or 1,
@@ -160,7 +172,9 @@ class Explanation:
             )
             for m in self.matches
         ]
-        return ReferenceTable(rows, firmware=self.firmware, inputs={"explain": self.assumptions}, profiles={})
+        explained = {"assumptions": self.assumptions, "matches": [m.to_json() for m in self.matches]}
+        used = {m.profile: self.profiles[m.profile] for m in self.matches if m.profile in self.profiles}
+        return ReferenceTable(rows, firmware=self.firmware, inputs={**self.inputs, "explain": explained}, profiles=used)
 
     def __repr__(self) -> str:
         return f"Explanation({len(self.matches)} matches of {self.searched} configurations)"
@@ -189,6 +203,8 @@ class _Stated(NamedTuple):
     guest_features: Optional[int]  # None: each profile's default
     kernel_hashes: bool
     cmdline: str
+    #: the profile measure() would use when none is stated: qemu, or svsm for an SVSM launch
+    default_profile: str = "qemu"
 
 
 def explain(
@@ -267,6 +283,8 @@ def explain(
         vcpus, vcpu_type, vcpu_sig, vcpu_family, vcpu_model, vcpu_stepping, profile, vmm_type, guest_features, report
     )
     svsm_mode = svsm is not None
+    if svsm_mode:
+        stated = stated._replace(default_profile="svsm")
     if not svsm_mode and (vars_size is not None or vars_file is not None):
         raise InvalidInputError("vars_size", "vars_size and vars_file apply with svsm")
     # The dimensions' values: each default (or search_*), with the stated value added.
@@ -294,7 +312,7 @@ def explain(
         search_guest_features, DEFAULT_GUEST_FEATURES, stated.guest_features, "guest_features", "guest_features" in fix
     )
     for value in features:
-        if value is not None and isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 64:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 64):
             raise InvalidInputError("search_guest_features", f"must be 64-bit unsigned ints, got {show(value)}")
     has_kernel = kernel is not None or kernel_hash is not None
     if kernel_hashes is not None and not isinstance(kernel_hashes, bool):
@@ -421,7 +439,7 @@ def explain(
         "profile": [p.name for p in profiles],
         "vcpus": [_span(counts)],
         "vcpu_type": [f"{s:#x}" + (f" ({'/'.join(n[:1])})" if n else "") for s, n in sigs.items()],
-        "guest_features": [f"{f:#x}" for f in features],
+        "guest_features": ["each profile's default" if f is None else f"{f:#x}" for f in features],
         "kernel_hashes": ["on" if v else "off" for v in kh_values],
         "cmdline": list(cmd_values) if True in kh_values else [],
     }
@@ -441,6 +459,14 @@ def explain(
         suggestions,
         failures,
         firmware_info,
+        {p.name: p.to_json() for p in profiles},
+        {}
+        if base_hashes is None
+        else {
+            "kernel_sha256": base_hashes.kernel.hex(),
+            "initrd_sha256": base_hashes.initrd.hex(),
+            "cmdline_sha256": base_hashes.cmdline.hex(),
+        },
     )
 
 
@@ -609,7 +635,7 @@ def _match(
     kernel_hashes, cmdline = variant[0], variant[1]
     differs: List[str] = []
     notes: List[str] = []
-    stated_profile = stated.profile or "qemu"
+    stated_profile = stated.profile or stated.default_profile
     if prof.name != stated_profile:
         differs.append("profile")
         notes.append(f"profile {prof.name}, not {stated_profile}" + ("" if stated.profile else " (the default)"))
@@ -677,7 +703,7 @@ def _span(counts: List[int]) -> str:
 
 
 def _assumptions(stated: _Stated) -> Dict[str, Any]:
-    out: Dict[str, Any] = {"profile": stated.profile or "qemu (the default)"}
+    out: Dict[str, Any] = {"profile": stated.profile or f"{stated.default_profile} (the default)"}
     if stated.vcpus is not None:
         out["vcpus"] = stated.vcpus
     if stated.vcpu_sig is not None:
@@ -761,6 +787,11 @@ def _explain_igvm(
         raise InvalidInputError(
             others[0], "does not apply to an IGVM file: the file holds the firmware, kernel and VMSAs"
         )
+    other_fixed = [d for d in fix if d not in ("profile", "vcpus")]
+    if other_fixed:
+        raise InvalidInputError("fix", f"{other_fixed[0]} is no dimension of an IGVM launch (the file fixes it)")
+    if "profile" in fix and profile is None:
+        raise InvalidInputError("fix", "profile keeps the stated model: give the profile")
     if profile is not None and (not isinstance(profile, str) or profile not in IGVM_PROFILES):
         raise InvalidInputError("profile", f"must be an IGVM model ({', '.join(IGVM_PROFILES)}), got {show(profile)}")
     names: List[str] = []

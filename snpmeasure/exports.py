@@ -266,6 +266,8 @@ def rows_from_corim(data: bytes, field: str = "corim", *, public_key: Any = None
     doc = _cbor_loads(data, field)
     if isinstance(doc, cbor2.CBORTag) and doc.tag == COSE_SIGN1_TAG:
         doc = _cbor_loads(_cose_payload(doc, field, public_key), f"{field} payload")
+    elif public_key is not None:
+        raise InvalidInputError(field, "is not signed, but a signer's key was given to check it")
     if not isinstance(doc, cbor2.CBORTag) or doc.tag != CORIM_TAG or not isinstance(doc.value, Mapping):
         raise InvalidInputError(field, "is not a CoRIM: CBOR tag 501 around a map")
     corim = doc.value
@@ -281,7 +283,8 @@ def rows_from_corim(data: bytes, field: str = "corim", *, public_key: Any = None
         if not isinstance(tag, cbor2.CBORTag) or tag.tag != COMID_TAG or not isinstance(tag.value, bytes):
             raise InvalidInputError(where, "must be a CoMID: tag 506 around its encoded bytes")
         comid = _cbor_loads(tag.value, where)
-        tag_id = comid.get(1, {}).get(0) if isinstance(comid, Mapping) and isinstance(comid.get(1), Mapping) else None
+        identity = comid.get(1) if isinstance(comid, Mapping) else None
+        tag_id = identity.get(0) if isinstance(identity, Mapping) else None
         if not isinstance(tag_id, str) or not tag_id.startswith("snpmeasure:"):
             raise InvalidInputError(where, "is not a CoMID snpmeasure wrote (its tag-id does not name a row)")
         parts = [unquote(p) for p in tag_id[len("snpmeasure:") :].split(":")]
@@ -306,6 +309,15 @@ def rows_from_corim(data: bytes, field: str = "corim", *, public_key: Any = None
 
 
 def _reference_digest(comid: Any, where: str) -> bytes:
+    try:
+        return _reference_digest_of(comid, where)
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+        if isinstance(exc, InvalidInputError):
+            raise
+        raise InvalidInputError(where, "must hold one reference triple [environment, [measurements]]") from None
+
+
+def _reference_digest_of(comid: Any, where: str) -> bytes:
     cbor2 = _cbor2()
     try:
         triples = comid[4][0]
@@ -408,9 +420,13 @@ def reference_table(measurements: Sequence[Any], vcpu_type: Optional[str] = None
 
 
 def row_name(row: TableRow) -> str:
-    """A file name for a row's export: profile, CPU, features, vCPUs."""
+    """A file name for a row's export: profile, CPU, features, vCPUs (characters other than
+    letters, digits, ``.``, ``-`` and ``_`` replaced, so a profile's name cannot leave the folder)."""
+    import re
+
     cpu = row.vcpu_type if row.vcpu_sig is not None else "any-cpu"
-    return f"{row.profile}_{cpu}_{row.guest_features:#x}_{row.vcpus}vcpu"
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{row.profile}_{cpu}_{row.guest_features:#x}_{row.vcpus}vcpu")
+    return "_" + name if name.startswith(".") else name
 
 
 __all__ = [

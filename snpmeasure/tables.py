@@ -350,10 +350,13 @@ def rows_from_csv(text: str) -> List[TableRow]:
     if reader.fieldnames is None or list(reader.fieldnames) != CSV_FIELDS:
         raise InvalidInputError("csv", f"must start with the header line {','.join(CSV_FIELDS)}")
     rows = []
-    for n, d in enumerate(reader, 2):
-        if None in d or any(v is None for v in d.values()):
-            raise InvalidInputError(f"csv line {n}", "must have the six fields")
-        rows.append(TableRow.from_json(dict(d), f"csv line {n}"))
+    try:
+        for n, d in enumerate(reader, 2):
+            if None in d or any(v is None for v in d.values()):
+                raise InvalidInputError(f"csv line {n}", "must have the six fields")
+            rows.append(TableRow.from_json(dict(d), f"csv line {n}"))
+    except csv.Error as exc:  # a field over the csv module's limit, a NUL byte
+        raise InvalidInputError("csv", f"is not CSV a table holds ({exc})") from None
     return rows
 
 

@@ -188,3 +188,17 @@ def test_bad_input_is_named(kwargs: Dict[str, Any], fragment: str) -> None:
     kwargs.setdefault("ovmf", A)
     with pytest.raises(InvalidInputError, match=fragment):
         explain(**kwargs)
+
+
+def test_fixed_features_without_a_stated_value_and_an_svsm_launch() -> None:
+    digest = measure(**_hidden("qemu", 2, "EPYC-Milan", 0x1, None)).digest
+    fixed = explain(digest, ovmf=A, vcpus=2, vcpu_type="EPYC-Milan", fix=["guest_features"], search_vcpus="1-2")
+    assert [m.differs for m in fixed.matches] == [()]  # fixed to each profile's default
+    svsm = str(FIXTURES / "peer" / "svsm.bin")
+    ovmf = str(FIXTURES / "peer" / "svsm_ovmf.fd")
+    m = measure(mode="snp:svsm", ovmf=ovmf, svsm=svsm, vars_size=540672, vcpus=2, vcpu_type="EPYC-Milan")
+    result = explain(m.digest, ovmf=ovmf, svsm=svsm, vars_size=540672, vcpus=2, vcpu_type="EPYC-Milan")
+    assert [(x.profile, x.differs) for x in result.matches] == [("svsm", ())]
+    assert result.assumptions["profile"] == "svsm (the default)"
+    with pytest.raises(InvalidInputError, match="no dimension of an IGVM launch"):
+        explain(digest, igvm=str(TINY["tiny_x86"]), fix=["guest_features"])

@@ -212,3 +212,42 @@ def test_key_digests_in_corim_and_go_sev_guest() -> None:
     assert from_go_sev_guest(text) == (MILAN, 0x30000)
     with pytest.raises(InvalidInputError, match="48-byte"):
         to_corim(_SMALL, id_key_digest=b"x")
+
+
+def test_review_findings_stay_fixed(tmp_path: Path) -> None:
+    """A key with an unsigned set, claims that are no list, deep JSON, a huge CSV field, a
+    profile name with a path in it: each refused in one line (or made harmless)."""
+    from snpmeasure.exports import row_name
+
+    key = ec.generate_private_key(ec.SECP384R1()).public_key()
+    with pytest.raises(InvalidInputError, match="not signed, but a signer's key was given"):
+        rows_from_corim(to_corim(_SMALL), public_key=key)
+    with pytest.raises(InvalidInputError, match="not a signed CoRIM"):
+        load_references(json.dumps(_SMALL.to_json()).encode(), public_key=key)
+    comid = {
+        1: {0: row_tag_id(_SMALL.rows[0])},
+        4: {0: [[{0: {0: cbor2.CBORTag(111, bytes.fromhex("2b060104019c780301"))}}, 7]]},
+    }
+    bad = cbor2.dumps(
+        cbor2.CBORTag(
+            501,
+            {1: [cbor2.CBORTag(506, cbor2.dumps(comid))], 3: cbor2.CBORTag(32, "tag:amd.com,2024:snp-corim-profile")},
+        )
+    )
+    with pytest.raises(InvalidInputError, match="reference triple"):
+        rows_from_corim(bad)
+    with pytest.raises(InvalidInputError, match="nests JSON too deeply"):
+        load_references(b'{"a":' * 100000 + b"1" + b"}" * 100000)
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100000 + "]" * 100000)
+    with pytest.raises(InvalidInputError, match="nests JSON too deeply"):
+        VerifyConfig.load(deep)
+    huge = "profile,vcpu_type,vcpu_sig,guest_features,vcpus,measurement\n" + "x" * 200000 + ",a,,0x1,1,00\n"
+    with pytest.raises(InvalidInputError, match="is not CSV"):
+        load_references(huge.encode())
+    evil = TableRow("../../escaped", "EPYC-Milan", 0xA00F11, 1, 1, MILAN)
+    assert "/" not in row_name(evil) and not row_name(evil).startswith(".")
+    doc = {"schema": "snpmeasure/verify-config", "schema_version": 1, "min_tcb": {"fmc": 1}}
+    config = VerifyConfig.from_json(doc)  # fmc is a Turin component: checked against the report
+    with pytest.raises(InvalidInputError, match="min_tcb"):
+        config.check(AttestationReport.from_bytes(RAW))

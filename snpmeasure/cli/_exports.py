@@ -16,6 +16,7 @@ _EXPORT_FLAGS = (
     "export_policy",
     "export_id_key_digest",
     "export_author_key_digest",
+    "export_signing_key",
     "sign_key",
     "sign_key_password_env",
 )
@@ -52,6 +53,12 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--export-author-key-digest", metavar="HEX|B64", help="the author key digest: CoRIM mkey 644 (CoRIM only)"
     )
+    g.add_argument(
+        "--export-signing-key",
+        choices=["VCEK", "VLEK"],
+        help="--format corim: the environment class of the reports the values are for: signed by a chip's "
+        "VCEK (default) or a cloud provider's VLEK",
+    )
     g.add_argument("--sign-key", metavar="PEM", help="--format corim: sign it (COSE_Sign1, ES384) with this P-384 key")
     g.add_argument(
         "--sign-key-password-env",
@@ -73,6 +80,8 @@ def export_requested(args: argparse.Namespace) -> bool:
         raise InvalidInputError("--format", f"{args.format} writes a file: give --output FILE")
     if args.format != "corim" and (args.sign_key or args.sign_key_password_env):
         raise InvalidInputError("--sign-key", "signs a CoRIM: give it with --format corim")
+    if args.format != "corim" and args.export_signing_key:
+        raise InvalidInputError("--export-signing-key", "sets a CoRIM's environment: give --format corim")
     if args.format != "corim" and args.export_author_key_digest:
         raise InvalidInputError("--export-author-key-digest", "has a place in a CoRIM only: give --format corim")
     if args.format == "trustee" and args.export_id_key_digest:
@@ -96,14 +105,20 @@ def write_export(args: argparse.Namespace, table: Any) -> List[str]:
     written: List[str] = []
     if args.format == "corim":
         password = read_password(args.sign_key_password_env)
-        data = to_corim(
-            table,
-            policy=policy,
-            id_key_digest=id_key,
-            author_key_digest=author_key,
-            signer=args.sign_key,
-            password=password,
-        )
+        try:
+            data = to_corim(
+                table,
+                signing_key=args.export_signing_key or "VCEK",
+                policy=policy,
+                id_key_digest=id_key,
+                author_key_digest=author_key,
+                signer=args.sign_key,
+                password=password,
+            )
+        except InvalidInputError as exc:
+            if exc.field != "signer":
+                raise
+            raise InvalidInputError("--sign-key", exc.rule) from None
         _write(out, data)
         written.append(out)
     elif args.format == "trustee":
@@ -120,6 +135,14 @@ def write_export(args: argparse.Namespace, table: Any) -> List[str]:
             )
             return text.encode()
 
+        if (len(digests) == 1) != out.endswith(".textproto"):
+            raise InvalidInputError(
+                "--output",
+                "one measurement is one config, named FILE.textproto (go-sev-guest's check reads text format only "
+                "from such a name, binary protobuf otherwise)"
+                if len(digests) == 1
+                else f"{len(digests)} measurements are {len(digests)} configs: name a directory, not a .textproto file",
+            )
         if len(digests) == 1:
             _write(out, config(table.rows[0]))
             written.append(out)

@@ -31,6 +31,20 @@ _LABELS = {
     "kernel_hashes": ("kernel-hashes setting", "kernel-hashes settings"),
     "cmdline": ("command-line variant", "command-line variants"),
 }
+#: The flags that check a report, refused with --measurement.
+_REPORT_FLAGS = (
+    "vcek",
+    "certs",
+    "ask_ark",
+    "crl",
+    "at",
+    "product",
+    "expect_policy",
+    "policy_at_most",
+    "expect_host_data",
+    "expect_id_key_digest",
+    "expect_author_key_digest",
+)
 #: Text output lists this many matches; --json lists all.
 _SHOWN = 10
 
@@ -121,12 +135,20 @@ def run(args: argparse.Namespace) -> int:
             verified, failures = verify_signature(args, report, parse_utc(args.at, "--at"))
             if failures:  # an unsigned report says nothing: no search
                 return _refused(args, failures)
+        else:
+            for flag in ("ask_ark", "crl", "at"):
+                if getattr(args, flag) is not None:
+                    raise InvalidInputError(
+                        "--" + flag.replace("_", "-"), "checks the report's signature: give --vcek or --certs"
+                    )
     else:
-        for flag in ("vcek", "certs", "ask_ark", "crl", "expect_policy", "expect_host_data", "expect_id_key_digest"):
+        for flag in _REPORT_FLAGS:
             if getattr(args, flag) not in (None, False):
                 raise InvalidInputError("--" + flag.replace("_", "-"), "checks a report: give --report")
     config = apply_launch_config(args, "explain") if config_given(args) else None
     exporting = export_requested(args)
+    if exporting and args.json:
+        raise InvalidInputError("--format", "writes --output; --json prints the explanation: give one")
     expectations = _expectations(args, config) if report is not None else None
     kwargs = _explain_kwargs(args)
     bar = ProgressBar(not args.quiet and not args.json)

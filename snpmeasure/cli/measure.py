@@ -126,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
     if config_given(args):  # a whole launch configuration may make this an IGVM launch
         apply_launch_config(args, "measure")
     if export_requested(args):
+        if args.mode is None:
+            raise InvalidInputError("--mode", "is required (snp, snp:svsm or snp:igvm for an export)")
         if args.json or args.mode not in ("snp", "snp:svsm", "snp:igvm") or args.tik is not None:
             raise InvalidInputError(
                 "--format",

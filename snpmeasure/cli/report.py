@@ -229,11 +229,24 @@ def run(args: argparse.Namespace) -> int:
         failures.extend(missing)
     elif args.reference_key is not None:
         raise InvalidInputError("--reference-key", "checks a signed --reference CoRIM: give --reference")
+    checked = sorted(exp) + (["reference"] if args.reference is not None else [])
     if config is not None:
-        if "measurement" in exp and config.measurements:
-            raise InvalidInputError(
-                "--config", f"its measurements and {sources['measurement']} both expect the measurement: give one"
-            )
+        if ("measurement" in exp or args.reference is not None) and config.measurements:
+            other = "--reference" if args.reference is not None else sources["measurement"]
+            raise InvalidInputError("--config", f"its measurements and {other} both expect the measurement: give one")
+        set_by_config = [k for k, v in vars(config.expectations).items() if v not in (None, False)]
+        for name in set_by_config:
+            if name in exp:
+                raise InvalidInputError(
+                    "--config",
+                    f"its {name.replace('_', ' ')} is also expected by {sources.get(name, 'a flag')}: give one",
+                )
+        checked += [f"config.{k}" for k in sorted(set_by_config)]
+        checked += [
+            f"config.{k}"
+            for k in ("measurements", "id_key_digests", "author_key_digests", "product")
+            if getattr(config, k)
+        ]
         failures.extend(config.check(report))
     problems = report.reserved_problems()
     if args.json:
@@ -243,7 +256,7 @@ def run(args: argparse.Namespace) -> int:
                 "product": product,
                 "failures": [m.to_json() for m in failures],
                 "reserved_problems": problems,
-                "checked": sorted(exp),
+                "checked": checked,
                 "reference_rows": [row.to_json() for row in rows],
                 "at": utc_text(at),
             }
@@ -255,9 +268,10 @@ def run(args: argparse.Namespace) -> int:
             warn("report verify", f"must-be-zero violation: {p}")
         if not failures:
             as_of = f" as of {utc_text(at)} (--at)" if args.at is not None else ""
-            print(f"OK: signed by AMD ({product}, {report.signing_key}){as_of}; {len(exp)} expectation(s) hold")
-        for row in rows:
-            print(f"MEASUREMENT is the reference value of {describe_row(row)}")
+            print(f"OK: signed by AMD ({product}, {report.signing_key}){as_of}; {len(checked)} expectation(s) hold")
+        if not any(m.field == "SIGNATURE" for m in failures):  # an unsigned MEASUREMENT names nothing
+            for row in rows:
+                print(f"MEASUREMENT is the reference value of {describe_row(row)}")
     return EXIT_CHECK_FAILED if failures else EXIT_OK
 
 

@@ -144,3 +144,18 @@ def test_the_matches_export_as_reference_values(tmp_path: Path) -> None:
         ]
     )
     assert rc == 1 and "NO MATCH" in out and not (tmp_path / "n").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["--measurement", "00" * 48, "--at", "2026-01-01"], "--at: checks a report: give --report"),
+        (["--measurement", "00" * 48, "--policy-at-most"], "--policy-at-most: checks a report"),
+        (["--measurement", "00" * 48, "--expect-author-key-digest", "00" * 48], "--expect-author-key-digest"),
+        (["--report", str(ATT / "attestation.bin"), "--crl", "x"], "--crl: checks the report's signature"),
+        (["--measurement", "00" * 48, "--format", "corim", "--output", "x", "--json"], "--format: writes --output"),
+    ],
+)
+def test_flags_that_would_do_nothing_are_refused(argv: list, fragment: str) -> None:
+    rc, _, err = run_ours(["explain", "--ovmf", A, *argv])
+    assert rc == 2 and fragment in err, err

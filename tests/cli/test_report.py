@@ -402,3 +402,13 @@ def test_the_wrong_kind_of_certificate_and_another_products_chain_are_named(tmp_
     base = ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK), "--at", "2026-06-01"]
     rc, out, _ = run_ours([*base, "--ask-ark", str(ATT / "ask_ark_genoa.pem")])
     assert rc == 1 and "is not AMD's root for 'milan': it is Genoa's; give the Milan ASK/ARK chain" in out
+
+
+def test_a_config_and_a_flag_for_one_value_are_refused(tmp_path: Path) -> None:
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"schema": "snpmeasure/verify-config", "schema_version": 1, "policy": "0xb0000"}))
+    base = ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK), "--at", "2026-06-01"]
+    rc, _, err = run_ours([*base, "--config", str(config), "--expect-policy", "0xb0000"])
+    assert rc == 2 and "--config: its policy is also expected by --expect-policy: give one" in err
+    rc, out, _ = run_ours([*base, "--config", str(config), "--json"])
+    assert rc == 0 and json.loads(out)["checked"] == ["config.policy"]
