@@ -36,11 +36,14 @@ def unique_measurements(rows: Sequence[TableRow]) -> List[bytes]:
     return list(dict.fromkeys(r.measurement for r in rows))
 
 
-def to_trustee(table: ReferenceTable, *, policy: Optional[int] = None) -> Dict[str, Any]:
+def to_trustee(table: ReferenceTable, *, policy: Optional[int] = None, min_tcb: Optional[Any] = None) -> Dict[str, Any]:
     """trustee's RVPS registration message: ``{"version", "type": "sample", "payload"}`` whose
     payload is the base64 of ``{"snp_launch_measurement": [hex, ...]}`` (lower-case hex, as its SNP
     verifier writes the claim since trustee 0.18); with ``policy``, also the policy-derived values
-    its default policy compares (ABI major/minor, single socket, SMT allowed)."""
+    its default policy compares (ABI major/minor, single socket, SMT allowed); with ``min_tcb`` (a
+    ``snpmeasure.report.TcbVersion``), its SPLs as the one allowed value of each of
+    ``snp_bootloader``, ``snp_tee_svn``, ``snp_snp_svn`` and ``snp_microcode`` (the policy checks
+    membership, not a minimum: register each host TCB that may serve)."""
     values: Dict[str, Any] = {"snp_launch_measurement": [m.hex() for m in unique_measurements(table.rows)]}
     if policy is not None:
         from .policy import GuestPolicy
@@ -52,6 +55,17 @@ def to_trustee(table: ReferenceTable, *, policy: Optional[int] = None) -> Dict[s
             snp_single_socket=bool(p.single_socket),
             snp_smt_allowed=bool(p.smt),
         )
+    if min_tcb is not None:
+        names = {
+            "bootloader": "snp_bootloader",
+            "tee": "snp_tee_svn",
+            "snp": "snp_snp_svn",
+            "microcode": "snp_microcode",
+        }
+        _tcb_raw(min_tcb)
+        for component, name in names.items():
+            if component in min_tcb.components:
+                values[name] = [min_tcb.components[component]]
     payload = base64.b64encode(json.dumps(values, sort_keys=True).encode()).decode()
     return {"version": TRUSTEE_MESSAGE_VERSION, "type": "sample", "payload": payload}
 
@@ -81,12 +95,15 @@ def to_go_sev_guest(
     *,
     policy: Optional[int] = None,
     id_key_digests: Sequence[bytes] = (),
+    min_tcb: Optional[Any] = None,
     comment: str = "",
 ) -> str:
     """One go-sev-guest ``check.Config`` (proto/check.proto) in protobuf text format, for ``check
     -config FILE.textproto`` (its tool reads text format for that suffix, binary otherwise, never
     JSON): the measurement and the guest policy it treats as "at most" (default QEMU's 0x30000);
-    with ``id_key_digests``, ``require_id_block`` and them as ``trusted_id_key_hashes``."""
+    with ``id_key_digests``, ``require_id_block`` and them as ``trusted_id_key_hashes``; with
+    ``min_tcb`` (a ``snpmeasure.report.TcbVersion``), ``minimum_tcb`` (its TCB_VERSION as a uint64, which
+    check compares component by component)."""
     if not isinstance(measurement, (bytes, bytearray)) or len(measurement) != 48:
         raise InvalidInputError("measurement", f"must be 48 bytes, got {show(measurement)}")
     lines = [f"# {line}" for line in comment.splitlines()]
@@ -95,6 +112,8 @@ def to_go_sev_guest(
         f"  policy: {_check_policy(DEFAULT_POLICY if policy is None else policy)}",
         f'  measurement: "{_text_bytes(bytes(measurement))}"',
     ]
+    if min_tcb is not None:
+        lines.append(f"  minimum_tcb: {_tcb_raw(min_tcb)}")
     for digest in id_key_digests:
         if not isinstance(digest, (bytes, bytearray)) or len(digest) != 48:
             raise InvalidInputError("id_key_digests", f"must be 48-byte SHA-384 digests, got {show(digest)}")
@@ -111,6 +130,7 @@ def from_go_sev_guest(text: str, where: str = "config") -> Tuple[bytes, int]:
 
     m = re.fullmatch(
         r'(?:#[^\n]*\n)*policy \{\n  policy: (\d+)\n  measurement: "((?:\\[0-7]{3})*)"\n'
+        r"(?:  minimum_tcb: \d+\n)?"
         r'(?:  trusted_id_key_hashes: "(?:\\[0-7]{3})*"\n)*(?:  require_id_block: true\n)?\}\n',
         text,
     )
@@ -132,6 +152,14 @@ def reference_policy_value(text: Optional[str], field: str = "policy") -> Option
         return _check_policy(GuestPolicy.parse(text).to_int())
     except InvalidInputError as exc:
         raise InvalidInputError(field, exc.rule) from None
+
+
+def _tcb_raw(tcb: Any) -> int:
+    from .report import TcbVersion
+
+    if not isinstance(tcb, TcbVersion):
+        raise InvalidInputError("min_tcb", f"must be a TcbVersion (TcbVersion.encode), got {type(tcb).__name__}")
+    return tcb.raw
 
 
 def _text_bytes(data: bytes) -> str:
@@ -160,7 +188,9 @@ CORIM_PROFILES_READ = (CORIM_PROFILE, "tag:amd.com,2025:snp-corim-profile")
 #: a chip's VCEK (1.3.6.1.4.1.3704.3.1) or a cloud provider's VLEK (1.3.6.1.4.1.3704.3.2).
 CLASS_OIDS = {"VCEK": bytes.fromhex("2b060104019c780301"), "VLEK": bytes.fromhex("2b060104019c780302")}
 #: The profile's mkeys for the report fields exported here (profile -02 §measurement-values).
-MKEY_POLICY, MKEY_MEASUREMENT, MKEY_ID_KEY_DIGEST, MKEY_AUTHOR_KEY_DIGEST = 2, 641, 643, 644
+MKEY_POLICY, MKEY_MEASUREMENT, MKEY_ID_KEY_DIGEST, MKEY_AUTHOR_KEY_DIGEST, MKEY_REPORTED_TCB = 2, 641, 643, 644, 647
+#: CoRIM svn tags: an exact SVN, and a minimum (CoRIM -11 cbor-tags.txt).
+SVN_TAG, MIN_SVN_TAG = 552, 553
 #: IANA Named Information hash algorithm id of SHA-384.
 SHA384_ALG = 7
 #: COSE: ES384, and the protected header's content type for a signed CoRIM.
@@ -175,6 +205,7 @@ def to_corim(
     policy: Optional[int] = None,
     id_key_digest: Optional[bytes] = None,
     author_key_digest: Optional[bytes] = None,
+    min_tcb: Optional[Any] = None,
     signer: Any = None,
     signer_name: str = "snpmeasure",
     password: Optional[bytes] = None,
@@ -185,7 +216,8 @@ def to_corim(
     VCEK or VLEK OID) the measurement ``{0: 641, 1: {2: [[7, digest]]}}``, and with ``policy``
     also ``{0: 2, 1: {4: 560(policy, 8 bytes little-endian)}}``, and the ID and author key digests
     (SHA-384 of the public keys, as the report carries them) as mkeys 643 and 644 with
-    ``{2: [[7, digest]]}``. Encoded deterministically (RFC 8949
+    ``{2: [[7, digest]]}``, and ``min_tcb`` (a ``snpmeasure.report.TcbVersion``) as the
+    REPORTED_TCB minimum ``{0: 647, 1: {1: 553(TCB_VERSION as uint)}}``. Encoded deterministically (RFC 8949
     §4.2). ``signer`` (a P-384 key as :func:`~snpmeasure.sign_id_block` takes it) wraps it in
     COSE_Sign1 (ES384, content type application/rim+cbor, ``signer_name`` in corim-meta)."""
     import hashlib
@@ -209,6 +241,8 @@ def to_corim(
             if not isinstance(value, (bytes, bytearray)) or len(value) != 48:
                 raise InvalidInputError(name, f"must be a 48-byte SHA-384 digest, got {show(value)}")
             claims_extra.append({0: mkey, 1: {2: [[SHA384_ALG, bytes(value)]]}})
+    if min_tcb is not None:
+        claims_extra.append({0: MKEY_REPORTED_TCB, 1: {1: cbor2.CBORTag(MIN_SVN_TAG, _tcb_raw(min_tcb))}})
     tags = []
     for row in table.rows:
         digest_claim = {0: MKEY_MEASUREMENT, 1: {2: [[SHA384_ALG, row.measurement]]}}

@@ -93,6 +93,22 @@ class TcbVersion:
         data = raw.to_bytes(8, "little")
         return cls(raw, generation, {name: data[i] for name, i in layout.items()})
 
+    @classmethod
+    def encode(cls, components: Dict[str, int], generation: str) -> TcbVersion:
+        """The TCB_VERSION of these SPLs in the generation's layout (components it lacks refused,
+        the ones not given 0)."""
+        if not isinstance(generation, str) or generation not in TCB_LAYOUTS:
+            raise ReportError("generation", f"must be one of {', '.join(TCB_LAYOUTS)}, got {show(generation)}")
+        layout = TCB_LAYOUTS[generation]
+        data = bytearray(8)
+        for name, value in components.items():
+            if name not in layout:
+                raise ReportError("tcb", f"{name} is no TCB component of {generation} ({', '.join(layout)})")
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFF:
+                raise ReportError("tcb", f"{name} must be an SPL from 0 to 255, got {show(value)}")
+            data[layout[name]] = value
+        return cls.decode(int.from_bytes(data, "little"), generation)
+
     def reserved_problems(self) -> List[str]:
         """Bytes outside the generation's layout that are not zero."""
         used = set(TCB_LAYOUTS[self.generation].values())

@@ -251,3 +251,25 @@ def test_review_findings_stay_fixed(tmp_path: Path) -> None:
     config = VerifyConfig.from_json(doc)  # fmc is a Turin component: checked against the report
     with pytest.raises(InvalidInputError, match="min_tcb"):
         config.check(AttestationReport.from_bytes(RAW))
+
+
+def test_a_minimum_tcb_in_each_format() -> None:
+    from snpmeasure.report import TcbVersion
+
+    tcb = TcbVersion.encode({"bootloader": 3, "tee": 0, "snp": 8, "microcode": 115}, "milan")
+    assert tcb.raw == 0x7308000000000003 and TcbVersion.decode(tcb.raw, "milan") == tcb
+    comid = _plain(cbor2.loads(cbor2.loads(to_corim(_SMALL, min_tcb=tcb)).value[1][0].value))
+    ((_, claims),) = comid[4][0]
+    assert claims[-1] == {0: 647, 1: {1: cbor2.CBORTag(553, 0x7308000000000003)}}
+    values = from_trustee(to_trustee(_SMALL, min_tcb=tcb))
+    assert (values["snp_bootloader"], values["snp_tee_svn"], values["snp_snp_svn"], values["snp_microcode"]) == (
+        [3],
+        [0],
+        [8],
+        [115],
+    )
+    text = to_go_sev_guest(MILAN, min_tcb=tcb, id_key_digests=[b"\x11" * 48])
+    assert f"  minimum_tcb: {0x7308000000000003}\n" in text and from_go_sev_guest(text)[0] == MILAN
+    with pytest.raises(InvalidInputError, match="fmc is no TCB component of milan"):
+        TcbVersion.encode({"fmc": 1}, "milan")
+    assert TcbVersion.encode({"fmc": 1, "snp": 2}, "turin").raw == 0x0000000002000001

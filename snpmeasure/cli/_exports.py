@@ -16,6 +16,8 @@ _EXPORT_FLAGS = (
     "export_policy",
     "export_id_key_digest",
     "export_author_key_digest",
+    "export_min_tcb",
+    "export_product",
     "export_signing_key",
     "sign_key",
     "sign_key_password_env",
@@ -52,6 +54,17 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--export-author-key-digest", metavar="HEX|B64", help="the author key digest: CoRIM mkey 644 (CoRIM only)"
+    )
+    g.add_argument(
+        "--export-min-tcb",
+        metavar="SPEC",
+        help="the minimum REPORTED_TCB, e.g. bootloader=3,tee=0,snp=8,microcode=115 (with --export-product): "
+        "CoRIM mkey 647 as a min-svn, go-sev-guest minimum_tcb, trustee's snp_bootloader/... values",
+    )
+    g.add_argument(
+        "--export-product",
+        choices=["milan", "genoa", "turin"],
+        help="the CPU generation whose TCB layout --export-min-tcb is encoded in",
     )
     g.add_argument(
         "--export-signing-key",
@@ -99,6 +112,19 @@ def write_export(args: argparse.Namespace, table: Any) -> List[str]:
     from ..report import parse_hex
 
     policy = reference_policy_value(args.export_policy, "--export-policy")
+    min_tcb = None
+    if (args.export_min_tcb is None) != (args.export_product is None):
+        raise InvalidInputError(
+            "--export-min-tcb" if args.export_min_tcb is None else "--export-product",
+            "--export-min-tcb and --export-product go together (the TCB layout is the product's)",
+        )
+    if args.export_min_tcb is not None:
+        from ..report import TcbVersion, parse_min_tcb
+
+        try:
+            min_tcb = TcbVersion.encode(parse_min_tcb(args.export_min_tcb, "--export-min-tcb"), args.export_product)
+        except InvalidInputError as exc:
+            raise InvalidInputError("--export-min-tcb", exc.rule) from None
     id_key = parse_hex("--export-id-key-digest", args.export_id_key_digest, 48)
     author_key = parse_hex("--export-author-key-digest", args.export_author_key_digest, 48)
     out: str = args.output
@@ -112,6 +138,7 @@ def write_export(args: argparse.Namespace, table: Any) -> List[str]:
                 policy=policy,
                 id_key_digest=id_key,
                 author_key_digest=author_key,
+                min_tcb=min_tcb,
                 signer=args.sign_key,
                 password=password,
             )
@@ -122,7 +149,10 @@ def write_export(args: argparse.Namespace, table: Any) -> List[str]:
         _write(out, data)
         written.append(out)
     elif args.format == "trustee":
-        _write(out, (json.dumps(to_trustee(table, policy=policy), indent=2, sort_keys=True) + "\n").encode())
+        _write(
+            out,
+            (json.dumps(to_trustee(table, policy=policy, min_tcb=min_tcb), indent=2, sort_keys=True) + "\n").encode(),
+        )
         written.append(out)
     else:
         digests = unique_measurements(table.rows)
@@ -131,7 +161,7 @@ def write_export(args: argparse.Namespace, table: Any) -> List[str]:
 
         def config(row: Any) -> bytes:
             text = to_go_sev_guest(
-                row.measurement, policy=policy, id_key_digests=keys, comment=f"{note}\n{row_name(row)}"
+                row.measurement, policy=policy, id_key_digests=keys, min_tcb=min_tcb, comment=f"{note}\n{row_name(row)}"
             )
             return text.encode()
 

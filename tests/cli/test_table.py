@@ -161,3 +161,14 @@ def test_export_flags_need_each_other(tmp_path: Path) -> None:
     ):
         rc, _, err = run_ours(base + extra)
         assert rc == 2 and fragment in err and err.count("\n") == 1, err
+
+
+def test_export_min_tcb_needs_the_product(tmp_path: Path) -> None:
+    base = ["table", "--ovmf", A, "--vcpu-type", "EPYC-Milan", "--format", "go-sev-guest"]
+    out = tmp_path / "c.textproto"
+    rc, _, err = run_ours([*base, "--output", str(out), "--export-min-tcb", "snp=8"])
+    assert rc == 2 and "--export-product: --export-min-tcb and --export-product go together" in err
+    rc, _, err = run_ours([*base, "--output", str(out), "--export-min-tcb", "fmc=1", "--export-product", "genoa"])
+    assert rc == 2 and "--export-min-tcb: fmc is no TCB component of genoa" in err
+    rc, _, _ = run_ours([*base, "--output", str(out), "--export-min-tcb", "snp=8", "--export-product", "genoa"])
+    assert rc == 0 and f"minimum_tcb: {8 << 48}\n" in out.read_text()
