@@ -273,3 +273,22 @@ def test_a_minimum_tcb_in_each_format() -> None:
     with pytest.raises(InvalidInputError, match="fmc is no TCB component of milan"):
         TcbVersion.encode({"fmc": 1}, "milan")
     assert TcbVersion.encode({"fmc": 1, "snp": 2}, "turin").raw == 0x0000000002000001
+
+
+def test_an_external_signer_signs_a_corim() -> None:
+    """The signer id-block takes (a key kept elsewhere, behind a function) signs a CoRIM too."""
+    from cryptography.hazmat.primitives import hashes
+
+    from snpmeasure.blobs import AmdPublicKey, ExternalSigner
+
+    hsm = ec.generate_private_key(ec.SECP384R1())
+    seen = []
+
+    def sign(message: bytes) -> bytes:
+        seen.append(message)
+        return hsm.sign(message, ec.ECDSA(hashes.SHA384()))
+
+    signer = ExternalSigner(AmdPublicKey.from_cryptography(hsm.public_key()), sign)
+    signed = to_corim(_SMALL, signer=signer)
+    assert len(seen) == 1 and seen[0].startswith(b"\x84\x6aSignature1")  # RFC 9052's Sig_structure
+    assert rows_from_corim(signed, public_key=hsm.public_key()) == _SMALL.rows
