@@ -36,14 +36,16 @@ def unique_measurements(rows: Sequence[TableRow]) -> List[bytes]:
     return list(dict.fromkeys(r.measurement for r in rows))
 
 
-def to_trustee(table: ReferenceTable, *, policy: Optional[int] = None, min_tcb: Optional[Any] = None) -> Dict[str, Any]:
+def to_trustee(
+    table: ReferenceTable, *, policy: Optional[int] = None, host_tcb: Optional[Mapping[str, int]] = None
+) -> Dict[str, Any]:
     """trustee's RVPS registration message: ``{"version", "type": "sample", "payload"}`` whose
     payload is the base64 of ``{"snp_launch_measurement": [hex, ...]}`` (lower-case hex, as its SNP
     verifier writes the claim since trustee 0.18); with ``policy``, also the policy-derived values
-    its default policy compares (ABI major/minor, single socket, SMT allowed); with ``min_tcb`` (a
-    ``snpmeasure.report.TcbVersion``), its SPLs as the one allowed value of each of
-    ``snp_bootloader``, ``snp_tee_svn``, ``snp_snp_svn`` and ``snp_microcode`` (the policy checks
-    membership, not a minimum: register each host TCB that may serve)."""
+    its default policy compares (ABI major/minor, single socket, SMT allowed); with ``host_tcb``
+    (``{"bootloader": N, "tee": N, "snp": N, "microcode": N}``, all four), each as the one allowed
+    value of ``snp_bootloader``, ``snp_tee_svn``, ``snp_snp_svn`` and ``snp_microcode`` (the policy
+    checks membership, not a minimum: register each host TCB that may serve)."""
     values: Dict[str, Any] = {"snp_launch_measurement": [m.hex() for m in unique_measurements(table.rows)]}
     if policy is not None:
         from .policy import GuestPolicy
@@ -55,17 +57,20 @@ def to_trustee(table: ReferenceTable, *, policy: Optional[int] = None, min_tcb: 
             snp_single_socket=bool(p.single_socket),
             snp_smt_allowed=bool(p.smt),
         )
-    if min_tcb is not None:
+    if host_tcb is not None:
         names = {
             "bootloader": "snp_bootloader",
             "tee": "snp_tee_svn",
             "snp": "snp_snp_svn",
             "microcode": "snp_microcode",
         }
-        _tcb_raw(min_tcb)
+        if not isinstance(host_tcb, Mapping) or sorted(host_tcb) != sorted(names):
+            raise InvalidInputError("host_tcb", f"must give exactly {', '.join(names)}, got {show(host_tcb)}")
         for component, name in names.items():
-            if component in min_tcb.components:
-                values[name] = [min_tcb.components[component]]
+            spl = host_tcb[component]
+            if isinstance(spl, bool) or not isinstance(spl, int) or not 0 <= spl <= 0xFF:
+                raise InvalidInputError(f"host_tcb.{component}", f"must be an SPL from 0 to 255, got {show(spl)}")
+            values[name] = [spl]
     payload = base64.b64encode(json.dumps(values, sort_keys=True).encode()).decode()
     return {"version": TRUSTEE_MESSAGE_VERSION, "type": "sample", "payload": payload}
 
@@ -95,6 +100,7 @@ def to_go_sev_guest(
     *,
     policy: Optional[int] = None,
     id_key_digests: Sequence[bytes] = (),
+    author_key_digests: Sequence[bytes] = (),
     min_tcb: Optional[Any] = None,
     comment: str = "",
 ) -> str:
@@ -102,6 +108,7 @@ def to_go_sev_guest(
     -config FILE.textproto`` (its tool reads text format for that suffix, binary otherwise, never
     JSON): the measurement and the guest policy it treats as "at most" (default QEMU's 0x30000);
     with ``id_key_digests``, ``require_id_block`` and them as ``trusted_id_key_hashes``; with
+    ``author_key_digests``, ``require_author_key`` and ``trusted_author_key_hashes``; with
     ``min_tcb`` (a ``snpmeasure.report.TcbVersion``), ``minimum_tcb`` (its TCB_VERSION as a uint64, which
     check compares component by component)."""
     if not isinstance(measurement, (bytes, bytearray)) or len(measurement) != 48:
@@ -114,10 +121,13 @@ def to_go_sev_guest(
     ]
     if min_tcb is not None:
         lines.append(f"  minimum_tcb: {_tcb_raw(min_tcb)}")
-    for digest in id_key_digests:
-        if not isinstance(digest, (bytes, bytearray)) or len(digest) != 48:
-            raise InvalidInputError("id_key_digests", f"must be 48-byte SHA-384 digests, got {show(digest)}")
-        lines.append(f'  trusted_id_key_hashes: "{_text_bytes(bytes(digest))}"')
+    if author_key_digests:
+        lines.append("  require_author_key: true")
+    for name, digests in (("author", author_key_digests), ("id", id_key_digests)):
+        for digest in digests:
+            if not isinstance(digest, (bytes, bytearray)) or len(digest) != 48:
+                raise InvalidInputError(f"{name}_key_digests", f"must be 48-byte SHA-384 digests, got {show(digest)}")
+            lines.append(f'  trusted_{name}_key_hashes: "{_text_bytes(bytes(digest))}"')
     if id_key_digests:
         lines.append("  require_id_block: true")
     lines.append("}")
@@ -130,7 +140,8 @@ def from_go_sev_guest(text: str, where: str = "config") -> Tuple[bytes, int]:
 
     m = re.fullmatch(
         r'(?:#[^\n]*\n)*policy \{\n  policy: (\d+)\n  measurement: "((?:\\[0-7]{3})*)"\n'
-        r"(?:  minimum_tcb: \d+\n)?"
+        r"(?:  minimum_tcb: \d+\n)?(?:  require_author_key: true\n)?"
+        r'(?:  trusted_author_key_hashes: "(?:\\[0-7]{3})*"\n)*'
         r'(?:  trusted_id_key_hashes: "(?:\\[0-7]{3})*"\n)*(?:  require_id_block: true\n)?\}\n',
         text,
     )
@@ -293,7 +304,17 @@ def row_tag_id(row: TableRow) -> str:
 def rows_from_corim(data: bytes, field: str = "corim", *, public_key: Any = None) -> List[TableRow]:
     """The rows of a CoRIM :func:`to_corim` wrote (signed: its signature checked with
     ``public_key``, a P-384 public key, and refused without one). Every structure the profile
-    fixes is checked; a CoRIM from another tool (no ``snpmeasure:`` tag-ids) is refused by name."""
+    fixes is checked; a CoRIM from another tool (no ``snpmeasure:`` tag-ids) is refused by name.
+    ``read_corim`` also gives each row's other claims."""
+    return [row for row, _ in read_corim(data, field, public_key=public_key)]
+
+
+def read_corim(data: bytes, field: str = "corim", *, public_key: Any = None) -> List[Tuple[TableRow, Dict[str, Any]]]:
+    """Each row of a CoRIM :func:`to_corim` wrote with the claims beside its measurement, as
+    :class:`~snpmeasure.Expectations` names them: ``signing_key`` (VCEK or VLEK, from the
+    environment class), and where present ``policy``, ``id_key_digest``, ``author_key_digest`` and
+    ``min_tcb_raw`` (REPORTED_TCB at least this number, the profile's svn comparison). A claim
+    snpmeasure does not check is refused, so none is silently dropped."""
     from urllib.parse import unquote
 
     cbor2 = _cbor2()
@@ -311,7 +332,7 @@ def rows_from_corim(data: bytes, field: str = "corim", *, public_key: Any = None
     tags = corim.get(1)
     if not isinstance(tags, (list, tuple)) or not tags:
         raise InvalidInputError(f"{field}.tags", "must be a non-empty list of CoMIDs")
-    rows = []
+    out = []
     for i, tag in enumerate(tags):
         where = f"{field}.tags[{i}]"
         if not isinstance(tag, cbor2.CBORTag) or tag.tag != COMID_TAG or not isinstance(tag.value, bytes):
@@ -324,8 +345,8 @@ def rows_from_corim(data: bytes, field: str = "corim", *, public_key: Any = None
         parts = [unquote(p) for p in tag_id[len("snpmeasure:") :].split(":")]
         if len(parts) != 6:
             raise InvalidInputError(f"{where}.tag-id", f"must have six fields, got {show(tag_id)}")
-        digest = _reference_digest(comid, where)
-        if digest.hex() != parts[5]:
+        claims = _reference_claims(comid, where)
+        if claims.pop("measurement").hex() != parts[5]:
             raise InvalidInputError(f"{where}.tag-id", "names another digest than its reference triple holds")
         row = TableRow.from_json(
             dict(
@@ -338,20 +359,20 @@ def rows_from_corim(data: bytes, field: str = "corim", *, public_key: Any = None
             ),
             f"{where}.tag-id",
         )
-        rows.append(row)
-    return rows
+        out.append((row, claims))
+    return out
 
 
-def _reference_digest(comid: Any, where: str) -> bytes:
+def _reference_claims(comid: Any, where: str) -> Dict[str, Any]:
     try:
-        return _reference_digest_of(comid, where)
+        return _reference_claims_of(comid, where)
     except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
         if isinstance(exc, InvalidInputError):
             raise
         raise InvalidInputError(where, "must hold one reference triple [environment, [measurements]]") from None
 
 
-def _reference_digest_of(comid: Any, where: str) -> bytes:
+def _reference_claims_of(comid: Any, where: str) -> Dict[str, Any]:
     cbor2 = _cbor2()
     try:
         triples = comid[4][0]
@@ -361,18 +382,48 @@ def _reference_digest_of(comid: Any, where: str) -> bytes:
         raise InvalidInputError(where, "must hold one reference triple [environment, [measurements]]") from None
     if len(triples) != 1 or not isinstance(class_id, cbor2.CBORTag) or class_id.tag != OID_TAG:
         raise InvalidInputError(where, "must hold one reference triple whose class-id is an OID")
-    if class_id.value not in CLASS_OIDS.values():
+    kinds = {oid: kind for kind, oid in CLASS_OIDS.items()}
+    if class_id.value not in kinds:
         raise InvalidInputError(
             f"{where}.class-id", "must be the SEV-SNP VCEK or VLEK class OID (1.3.6.1.4.1.3704.3.1/2)"
         )
-    found = [c for c in claims if isinstance(c, Mapping) and c.get(0) == MKEY_MEASUREMENT]
-    digests = found[0].get(1, {}).get(2) if len(found) == 1 and isinstance(found[0].get(1), Mapping) else None
-    if not isinstance(digests, (list, tuple)) or len(digests) != 1 or not isinstance(digests[0], (list, tuple)):
+    out: Dict[str, Any] = {"signing_key": kinds[class_id.value]}
+    digest_keys = {
+        MKEY_MEASUREMENT: "measurement",
+        MKEY_ID_KEY_DIGEST: "id_key_digest",
+        MKEY_AUTHOR_KEY_DIGEST: "author_key_digest",
+    }
+    for claim in claims:
+        mkey = claim.get(0) if isinstance(claim, Mapping) else None
+        values = claim.get(1) if isinstance(claim, Mapping) else None
+        name = digest_keys.get(mkey, f"mkey {mkey}") if isinstance(mkey, int) else None
+        if not isinstance(values, Mapping) or name is None or name in out:
+            raise InvalidInputError(where, f"holds a malformed or repeated claim (mkey {show(mkey)})")
+        if mkey in digest_keys:
+            digests = values.get(2)
+            if not isinstance(digests, (list, tuple)) or len(digests) != 1 or not isinstance(digests[0], (list, tuple)):
+                raise InvalidInputError(where, f"must give mkey {mkey} as one digest")
+            alg, value = digests[0] if len(digests[0]) == 2 else (None, None)
+            if alg != SHA384_ALG or not isinstance(value, bytes) or len(value) != 48:
+                raise InvalidInputError(where, f"mkey {mkey} must be [7, 48 bytes]: a SHA-384 digest")
+            out[digest_keys[mkey]] = value
+        elif mkey == MKEY_POLICY:
+            raw = values.get(4)
+            if not isinstance(raw, cbor2.CBORTag) or raw.tag != BYTES_TAG or len(raw.value) != 8:
+                raise InvalidInputError(where, "the policy (mkey 2) must be 560(8 bytes)")
+            out[name] = out["policy"] = int.from_bytes(raw.value, "little")
+        elif mkey == MKEY_REPORTED_TCB:
+            svn = values.get(1)
+            if not isinstance(svn, cbor2.CBORTag) or svn.tag != MIN_SVN_TAG or not isinstance(svn.value, int):
+                raise InvalidInputError(where, "REPORTED_TCB (mkey 647) must be 553(min-svn)")
+            out[name] = out["min_tcb_raw"] = svn.value
+        else:
+            raise InvalidInputError(
+                where, f"holds mkey {show(mkey)}, which snpmeasure does not check: refused, not dropped"
+            )
+    if "measurement" not in out:
         raise InvalidInputError(where, "must give the measurement (mkey 641) as one digest")
-    alg, value = digests[0] if len(digests[0]) == 2 else (None, None)
-    if alg != SHA384_ALG or not isinstance(value, bytes) or len(value) != 48:
-        raise InvalidInputError(where, "the measurement (mkey 641) must be [7, 48 bytes]: a SHA-384 digest")
-    return value
+    return {k: v for k, v in out.items() if not k.startswith("mkey ")}
 
 
 def _cose_payload(doc: Any, field: str, public_key: Any) -> bytes:
@@ -467,6 +518,7 @@ __all__ = [
     "FORMATS",
     "to_corim",
     "rows_from_corim",
+    "read_corim",
     "row_tag_id",
     "to_trustee",
     "from_trustee",

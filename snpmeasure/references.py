@@ -46,8 +46,21 @@ class ReferenceSet:
     """Reference values as a verifier holds them: the rows (what each digest was computed from)
     and where they came from."""
 
-    def __init__(self, rows: Sequence[TableRow], *, source: str, form: str, table: Optional[ReferenceTable] = None):
+    def __init__(
+        self,
+        rows: Sequence[TableRow],
+        *,
+        source: str,
+        form: str,
+        table: Optional[ReferenceTable] = None,
+        claims: Optional[Sequence[Dict[str, Any]]] = None,
+    ):
         self.rows: List[TableRow] = list(rows)
+        #: per row, what else the report must carry (a CoRIM's claims beside the measurement:
+        #: signing_key, policy, id_key_digest, author_key_digest, min_tcb_raw); {} for tables
+        self.claims: List[Dict[str, Any]] = [dict(c) for c in claims] if claims is not None else [{} for _ in self.rows]
+        if len(self.claims) != len(self.rows):
+            raise InvalidInputError("claims", "must be one per row")
         #: the file (or "<bytes>") the set was read from
         self.source = source
         #: "table-json", "table-csv" or "corim"
@@ -67,14 +80,28 @@ class ReferenceSet:
         return [r for r in self.rows if r.measurement == bytes(measurement)]
 
     def check(self, report: AttestationReport) -> Tuple[List[TableRow], List[Mismatch]]:
-        """The rows the report's MEASUREMENT is, and the mismatch when it is none of them."""
+        """The rows the report is (its MEASUREMENT, and every other claim of the row), and the
+        mismatches when it is none of them: the MEASUREMENT's, or the first such row's other claims."""
         from .report import Mismatch
 
-        rows = self.matching(report.measurement)
-        if rows:
-            return rows, []
-        want = f"one of the {len(self.rows)} reference values of {self.source}"
-        return [], [Mismatch("MEASUREMENT", want, report.measurement.hex())]
+        candidates = [(r, c) for r, c in zip(self.rows, self.claims) if r.measurement == report.measurement]
+        if not candidates:
+            want = f"one of the {len(self.rows)} reference values of {self.source}"
+            return [], [Mismatch("MEASUREMENT", want, report.measurement.hex())]
+        results = [(row, _claim_mismatches(claims, report)) for row, claims in candidates]
+        rows = [row for row, failed in results if not failed]
+        return (rows, []) if rows else ([], results[0][1])
+
+
+def _claim_mismatches(claims: Dict[str, Any], report: AttestationReport) -> List[Mismatch]:
+    from .report import Expectations, Mismatch
+
+    exp = {k: v for k, v in claims.items() if k in ("signing_key", "policy", "id_key_digest", "author_key_digest")}
+    out = report.check(Expectations(**exp))
+    minimum = claims.get("min_tcb_raw")
+    if minimum is not None and report.reported_tcb.raw < minimum:  # the profile's svn: one number
+        out.append(Mismatch("REPORTED_TCB", f">= {minimum:#018x}", f"{report.reported_tcb.raw:#018x}"))
+    return out
 
 
 def load_references(
@@ -92,9 +119,10 @@ def load_references(
     if not data:
         raise InvalidInputError(field, f"{name} is empty")
     if data[:1] in (b"\xd9", b"\xd2"):  # CBOR tag 501 (unsigned CoRIM) or 18 (COSE_Sign1)
-        from .exports import rows_from_corim
+        from .exports import read_corim
 
-        return ReferenceSet(rows_from_corim(data, field, public_key=public_key), source=name, form="corim")
+        read = read_corim(data, field, public_key=public_key)
+        return ReferenceSet([r for r, _ in read], source=name, form="corim", claims=[c for _, c in read])
     if public_key is not None:  # a key says the set must be signed: an unsigned one is refused
         raise InvalidInputError(field, f"{name} is not a signed CoRIM, but a signer's key was given to check it")
     try:

@@ -47,6 +47,12 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
+def _corim_around(comid: Any) -> bytes:
+    """A hand-made CoMID in an unsigned CoRIM of the SEV-SNP profile."""
+    profile = cbor2.CBORTag(32, "tag:amd.com,2024:snp-corim-profile")
+    return bytes(cbor2.dumps(cbor2.CBORTag(501, {1: [cbor2.CBORTag(506, cbor2.dumps(comid))], 3: profile})))
+
+
 def _table(*extra: TableRow) -> ReferenceTable:
     t = table(ovmf=A, vcpu_types=["EPYC-Milan", "0xa10f10"], vcpus="1-2", profiles=["qemu", "gce"])
     return ReferenceTable([*t.rows, *extra], firmware=t.firmware, inputs=t.inputs, profiles=t.profiles)
@@ -228,12 +234,7 @@ def test_review_findings_stay_fixed(tmp_path: Path) -> None:
         1: {0: row_tag_id(_SMALL.rows[0])},
         4: {0: [[{0: {0: cbor2.CBORTag(111, bytes.fromhex("2b060104019c780301"))}}, 7]]},
     }
-    bad = cbor2.dumps(
-        cbor2.CBORTag(
-            501,
-            {1: [cbor2.CBORTag(506, cbor2.dumps(comid))], 3: cbor2.CBORTag(32, "tag:amd.com,2024:snp-corim-profile")},
-        )
-    )
+    bad = _corim_around(comid)
     with pytest.raises(InvalidInputError, match="reference triple"):
         rows_from_corim(bad)
     with pytest.raises(InvalidInputError, match="nests JSON too deeply"):
@@ -261,15 +262,18 @@ def test_a_minimum_tcb_in_each_format() -> None:
     comid = _plain(cbor2.loads(cbor2.loads(to_corim(_SMALL, min_tcb=tcb)).value[1][0].value))
     ((_, claims),) = comid[4][0]
     assert claims[-1] == {0: 647, 1: {1: cbor2.CBORTag(553, 0x7308000000000003)}}
-    values = from_trustee(to_trustee(_SMALL, min_tcb=tcb))
+    values = from_trustee(to_trustee(_SMALL, host_tcb={"bootloader": 3, "tee": 0, "snp": 8, "microcode": 115}))
     assert (values["snp_bootloader"], values["snp_tee_svn"], values["snp_snp_svn"], values["snp_microcode"]) == (
         [3],
         [0],
         [8],
         [115],
     )
-    text = to_go_sev_guest(MILAN, min_tcb=tcb, id_key_digests=[b"\x11" * 48])
-    assert f"  minimum_tcb: {0x7308000000000003}\n" in text and from_go_sev_guest(text)[0] == MILAN
+    text = to_go_sev_guest(MILAN, min_tcb=tcb, id_key_digests=[b"\x11" * 48], author_key_digests=[b"\x22" * 48])
+    assert f"  minimum_tcb: {0x7308000000000003}\n  require_author_key: true\n" in text
+    assert from_go_sev_guest(text)[0] == MILAN
+    with pytest.raises(InvalidInputError, match="host_tcb"):
+        to_trustee(_SMALL, host_tcb={"snp": 8})
     with pytest.raises(InvalidInputError, match="fmc is no TCB component of milan"):
         TcbVersion.encode({"fmc": 1}, "milan")
     assert TcbVersion.encode({"fmc": 1, "snp": 2}, "turin").raw == 0x0000000002000001
@@ -292,3 +296,37 @@ def test_an_external_signer_signs_a_corim() -> None:
     signed = to_corim(_SMALL, signer=signer)
     assert len(seen) == 1 and seen[0].startswith(b"\x84\x6aSignature1")  # RFC 9052's Sig_structure
     assert rows_from_corim(signed, public_key=hsm.public_key()) == _SMALL.rows
+
+
+def test_a_corims_other_claims_are_checked_not_dropped() -> None:
+    """Second review: the policy, key digests, class (VCEK/VLEK) and minimum TCB a CoRIM carries
+    beside the measurement are checked against the report."""
+    from snpmeasure.report import TcbVersion
+
+    report = AttestationReport.from_bytes(RAW)
+    one = ReferenceTable([TableRow("qemu", "EPYC-Milan", 0xA00F11, 1, 4, MILAN)], firmware={}, inputs={}, profiles={})
+    good = to_corim(one, policy=report.policy, min_tcb=TcbVersion.decode(report.reported_tcb.raw, "milan"))
+    assert load_references(good).check(report) == (one.rows, [])
+    for kwargs, field in (
+        (dict(policy=0x30000), "POLICY"),
+        (dict(signing_key="VLEK"), "SIGNING_KEY"),
+        (dict(id_key_digest=b"\x11" * 48), "ID_KEY_DIGEST"),
+        (dict(author_key_digest=b"\x22" * 48), "AUTHOR_KEY_DIGEST"),
+        (dict(min_tcb=TcbVersion.encode({"microcode": 255}, "milan")), "REPORTED_TCB"),
+    ):
+        rows, failures = load_references(to_corim(one, **kwargs)).check(report)
+        assert rows == [] and [f.field for f in failures] == [field], kwargs
+    comid = {
+        1: {0: row_tag_id(one.rows[0])},
+        4: {
+            0: [
+                [
+                    {0: {0: cbor2.CBORTag(111, bytes.fromhex("2b060104019c780301"))}},
+                    [{0: 641, 1: {2: [[7, MILAN]]}}, {0: 3, 1: {4: b""}}],
+                ]
+            ]
+        },
+    }
+    unknown = _corim_around(comid)
+    with pytest.raises(InvalidInputError, match="mkey 3, which snpmeasure does not check"):
+        load_references(unknown)

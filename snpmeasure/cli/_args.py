@@ -145,8 +145,8 @@ def guest_object_from_args(args: argparse.Namespace) -> Any:
     return None
 
 
-def read_password(env_name: Optional[str]) -> Optional[bytes]:
-    """The passphrase of encrypted keys from ``--key-password-env``'s variable (its bytes)."""
+def read_password(env_name: Optional[str], flag: str = "--key-password-env") -> Optional[bytes]:
+    """The passphrase of encrypted keys from the variable ``flag`` names (its bytes)."""
     import os
 
     if env_name is None:
@@ -157,7 +157,7 @@ def read_password(env_name: Optional[str]) -> Optional[bytes]:
     if value is None:
         text = os.environ.get(env_name)
         if text is None:
-            raise InvalidInputError("--key-password-env", f"environment variable {env_name} is not set")
+            raise InvalidInputError(flag, f"environment variable {env_name} is not set")
         value = os.fsencode(text)  # the variable's bytes, whatever the locale
     return value
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from typing import Any, List
+from typing import Any, Dict, List
 
 from ._args import read_password
 
@@ -58,8 +58,10 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--export-min-tcb",
         metavar="SPEC",
-        help="the minimum REPORTED_TCB, e.g. bootloader=3,tee=0,snp=8,microcode=115 (with --export-product): "
-        "CoRIM mkey 647 as a min-svn, go-sev-guest minimum_tcb, trustee's snp_bootloader/... values",
+        help="the REPORTED_TCB reports must have, e.g. bootloader=3,tee=0,snp=8,microcode=115: CoRIM mkey 647 "
+        "(a min-svn: the profile compares the 8-byte TCB_VERSION as one number), go-sev-guest minimum_tcb "
+        "(per component), trustee's four values (exact: all four, the host's); CoRIM and go-sev-guest need "
+        "--export-product",
     )
     g.add_argument(
         "--export-product",
@@ -81,7 +83,9 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def export_requested(args: argparse.Namespace) -> bool:
-    """Whether --format was given (then --output is required); export flags without it are refused."""
+    """Whether --format was given (then --output is required). Every export flag is checked here,
+    before anything is measured, and kept parsed as ``args.export_values``; export flags without
+    --format are refused."""
     from ..errors import InvalidInputError
 
     if args.format is None:
@@ -89,58 +93,81 @@ def export_requested(args: argparse.Namespace) -> bool:
         if stray:
             raise InvalidInputError("--" + stray[0].replace("_", "-"), "applies to an export: give --format too")
         return False
+    from ..exports import reference_policy_value
+    from ..report import TcbVersion, parse_hex, parse_min_tcb  # cryptography: only for an export
+
+    fmt = args.format
     if args.output is None:
-        raise InvalidInputError("--format", f"{args.format} writes a file: give --output FILE")
-    if args.format != "corim" and (args.sign_key or args.sign_key_password_env):
-        raise InvalidInputError("--sign-key", "signs a CoRIM: give it with --format corim")
-    if args.format != "corim" and args.export_signing_key:
-        raise InvalidInputError("--export-signing-key", "sets a CoRIM's environment: give --format corim")
-    if args.format != "corim" and args.export_author_key_digest:
-        raise InvalidInputError("--export-author-key-digest", "has a place in a CoRIM only: give --format corim")
-    if args.format == "trustee" and args.export_id_key_digest:
-        raise InvalidInputError(
-            "--export-id-key-digest",
-            "trustee's default policy checks no key digest: give --format corim or go-sev-guest",
-        )
+        raise InvalidInputError("--format", f"{fmt} writes a file: give --output FILE")
+    for flag, formats, why in (
+        ("sign_key", ("corim",), "signs a CoRIM: give it with --format corim"),
+        ("sign_key_password_env", ("corim",), "unlocks --sign-key: give it with --format corim"),
+        ("export_signing_key", ("corim",), "sets a CoRIM's environment: give --format corim"),
+        ("export_author_key_digest", ("corim", "go-sev-guest"), "trustee's default policy checks no key digest"),
+        ("export_id_key_digest", ("corim", "go-sev-guest"), "trustee's default policy checks no key digest"),
+        ("export_product", ("corim", "go-sev-guest"), "trustee's TCB values are named per component: no layout"),
+    ):
+        if getattr(args, flag) and fmt not in formats:
+            raise InvalidInputError("--" + flag.replace("_", "-"), why)
+    if args.sign_key_password_env and not args.sign_key:
+        raise InvalidInputError("--sign-key-password-env", "unlocks --sign-key: give it too")
+    values: Dict[str, Any] = dict(
+        policy=reference_policy_value(args.export_policy, "--export-policy"),
+        id_key=parse_hex("--export-id-key-digest", args.export_id_key_digest, 48),
+        author_key=parse_hex("--export-author-key-digest", args.export_author_key_digest, 48),
+        password=read_password(args.sign_key_password_env, "--sign-key-password-env"),
+        tcb=None,
+    )
+    if args.export_min_tcb is not None:
+        spls = parse_min_tcb(args.export_min_tcb, "--export-min-tcb")
+        if fmt == "trustee":
+            # trustee's policy checks each component's membership in a list: exact host values,
+            # all four, or a host would fail on the one left out
+            if sorted(spls) != sorted(TRUSTEE_TCB):
+                raise InvalidInputError(
+                    "--export-min-tcb",
+                    f"trustee checks {', '.join(TRUSTEE_TCB)} by exact value: give all four, "
+                    f"the host's (snphost show tcb), got {', '.join(spls) or 'none'}",
+                )
+            values["tcb"] = spls
+        else:
+            if args.export_product is None:
+                raise InvalidInputError(
+                    "--export-product", "--export-min-tcb needs it: the TCB layout is the product's"
+                )
+            try:
+                values["tcb"] = TcbVersion.encode(spls, args.export_product)
+            except InvalidInputError as exc:
+                raise InvalidInputError("--export-min-tcb", exc.rule) from None
+    elif args.export_product is not None:
+        raise InvalidInputError("--export-product", "encodes --export-min-tcb: give it too")
+    args.export_values = values
     return True
+
+
+#: trustee's TCB components (its default policy's snp_bootloader, snp_tee_svn, snp_snp_svn, snp_microcode).
+TRUSTEE_TCB = ("bootloader", "tee", "snp", "microcode")
 
 
 def write_export(args: argparse.Namespace, table: Any) -> List[str]:
     """Write ``table`` in --format to --output (and its provenance beside it): the paths written."""
     from ..errors import InvalidInputError
-    from ..exports import reference_policy_value, row_name, to_corim, to_go_sev_guest, to_trustee, unique_measurements
-    from ..report import parse_hex
+    from ..exports import row_name, to_corim, to_go_sev_guest, to_trustee, unique_measurements
 
-    policy = reference_policy_value(args.export_policy, "--export-policy")
-    min_tcb = None
-    if (args.export_min_tcb is None) != (args.export_product is None):
-        raise InvalidInputError(
-            "--export-min-tcb" if args.export_min_tcb is None else "--export-product",
-            "--export-min-tcb and --export-product go together (the TCB layout is the product's)",
-        )
-    if args.export_min_tcb is not None:
-        from ..report import TcbVersion, parse_min_tcb
-
-        try:
-            min_tcb = TcbVersion.encode(parse_min_tcb(args.export_min_tcb, "--export-min-tcb"), args.export_product)
-        except InvalidInputError as exc:
-            raise InvalidInputError("--export-min-tcb", exc.rule) from None
-    id_key = parse_hex("--export-id-key-digest", args.export_id_key_digest, 48)
-    author_key = parse_hex("--export-author-key-digest", args.export_author_key_digest, 48)
+    v = args.export_values
     out: str = args.output
     written: List[str] = []
     if args.format == "corim":
-        password = read_password(args.sign_key_password_env)
         try:
             data = to_corim(
                 table,
                 signing_key=args.export_signing_key or "VCEK",
-                policy=policy,
-                id_key_digest=id_key,
-                author_key_digest=author_key,
-                min_tcb=min_tcb,
+                policy=v["policy"],
+                id_key_digest=v["id_key"],
+                author_key_digest=v["author_key"],
+                min_tcb=v["tcb"],
                 signer=args.sign_key,
-                password=password,
+                password=v["password"],
             )
         except InvalidInputError as exc:
             if exc.field != "signer":
@@ -149,19 +176,21 @@ def write_export(args: argparse.Namespace, table: Any) -> List[str]:
         _write(out, data)
         written.append(out)
     elif args.format == "trustee":
-        _write(
-            out,
-            (json.dumps(to_trustee(table, policy=policy, min_tcb=min_tcb), indent=2, sort_keys=True) + "\n").encode(),
-        )
+        message = to_trustee(table, policy=v["policy"], host_tcb=v["tcb"])
+        _write(out, (json.dumps(message, indent=2, sort_keys=True) + "\n").encode())
         written.append(out)
     else:
         digests = unique_measurements(table.rows)
-        keys = [id_key] if id_key is not None else []
         note = f"snpmeasure {table.snpmeasure_version}: provenance in the reference table beside this file"
 
         def config(row: Any) -> bytes:
             text = to_go_sev_guest(
-                row.measurement, policy=policy, id_key_digests=keys, min_tcb=min_tcb, comment=f"{note}\n{row_name(row)}"
+                row.measurement,
+                policy=v["policy"],
+                id_key_digests=[v["id_key"]] if v["id_key"] is not None else [],
+                author_key_digests=[v["author_key"]] if v["author_key"] is not None else [],
+                min_tcb=v["tcb"],
+                comment=f"{note}\n{row_name(row)}",
             )
             return text.encode()
 

@@ -162,17 +162,19 @@ def run(args: argparse.Namespace) -> int:
         )
     finally:
         bar.close()
-    if exporting and result.matches:  # nothing matched: nothing is written, and the text says why
+    if report is not None and verified is None:
+        warn("explain", "the report's signature was not checked (give --vcek or --certs)")
+    # Reference values come only from a report that met every check; otherwise nothing is
+    # written, and the text below says why.
+    if exporting and result.ok:
         for path in write_export(args, result.reference_table()):
             print(path)
-        return EXIT_OK if result.ok else EXIT_CHECK_FAILED
+        return EXIT_OK
     if args.json:
         doc = result.to_json()
         doc["signature"] = "not checked" if report is None or verified is None else f"signed by AMD ({verified})"
         emit_json(doc)
         return EXIT_OK if result.ok else EXIT_CHECK_FAILED
-    if report is not None and verified is None:
-        warn("explain", "the report's signature was not checked (give --vcek or --certs)")
     for m in result.matches[:_SHOWN]:
         print(f"MATCH: {m.describe()}")
         print(f"  differs: {'; '.join(m.notes) if m.notes else 'nothing: as stated'}")

@@ -208,6 +208,8 @@ def run(args: argparse.Namespace) -> int:
             expect(name, f"--expect-{name.replace('_', '-')}", getattr(args, f"expect_{name}"))
     if args.min_tcb is not None:
         exp["min_tcb"] = parse_min_tcb(args.min_tcb, "--min-tcb")
+    if args.policy_at_most and "policy" not in exp and config is not None and config.expectations.policy is not None:
+        raise InvalidInputError("--policy-at-most", "the --config gives the policy: say policy_at_most: true there")
     try:
         mismatches = report.check(Expectations(policy_at_most=args.policy_at_most, **exp))
     except InvalidInputError as exc:  # name the flag the value came from
@@ -234,7 +236,12 @@ def run(args: argparse.Namespace) -> int:
         if ("measurement" in exp or args.reference is not None) and config.measurements:
             other = "--reference" if args.reference is not None else sources["measurement"]
             raise InvalidInputError("--config", f"its measurements and {other} both expect the measurement: give one")
-        set_by_config = [k for k, v in vars(config.expectations).items() if v not in (None, False)]
+        set_by_config = [k for k, v in vars(config.expectations).items() if v is not None and k != "policy_at_most"]
+        for listed, single in (("id_key_digests", "id_key_digest"), ("author_key_digests", "author_key_digest")):
+            if getattr(config, listed) and single in exp:
+                raise InvalidInputError(
+                    "--config", f"its {listed} and {sources.get(single, 'a flag')} both expect it: give one"
+                )
         for name in set_by_config:
             if name in exp:
                 raise InvalidInputError(

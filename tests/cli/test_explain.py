@@ -159,3 +159,19 @@ def test_the_matches_export_as_reference_values(tmp_path: Path) -> None:
 def test_flags_that_would_do_nothing_are_refused(argv: list, fragment: str) -> None:
     rc, _, err = run_ours(["explain", "--ovmf", A, *argv])
     assert rc == 2 and fragment in err, err
+
+
+def test_no_reference_values_from_a_report_that_fails_its_checks(tmp_path: Path) -> None:
+    """Second review: an explained report that fails a check exports nothing and says why."""
+    digest = measure(mode="snp", ovmf=A, vcpus=2, vcpu_type="EPYC-Milan").digest
+    raw = bytearray((ATT / "attestation.bin").read_bytes())
+    raw[0x90:0xC0] = digest
+    fake = tmp_path / "fake.bin"
+    fake.write_bytes(bytes(raw))
+    out_file = tmp_path / "e.json"
+    argv = ["explain", "--report", str(fake), "--ovmf", A, "--search-vcpus", "1-2", "--search-profiles", "qemu"]
+    rc, out, err = run_ours([*argv, "--expect-policy", "0x30000", "--format", "trustee", "--output", str(out_file)])
+    assert rc == 1 and "POLICY: expected 0x30000" in out and not out_file.exists()
+    assert "signature was not checked" in err
+    rc, out, _ = run_ours([*argv, "--format", "trustee", "--output", str(out_file)])
+    assert rc == 0 and out_file.exists()

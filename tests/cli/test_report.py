@@ -412,3 +412,21 @@ def test_a_config_and_a_flag_for_one_value_are_refused(tmp_path: Path) -> None:
     assert rc == 2 and "--config: its policy is also expected by --expect-policy: give one" in err
     rc, out, _ = run_ours([*base, "--config", str(config), "--json"])
     assert rc == 0 and json.loads(out)["checked"] == ["config.policy"]
+
+
+def test_config_lists_and_flags_for_one_value(tmp_path: Path) -> None:
+    config = tmp_path / "c.json"
+    doc = {
+        "schema": "snpmeasure/verify-config",
+        "schema_version": 1,
+        "id_key_digests": ["00" * 48],
+        "policy": "0xb0000",
+    }
+    config.write_text(json.dumps({**doc, "policy_at_most": True}))
+    base = ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK), "--at", "2026-06-01"]
+    rc, _, err = run_ours([*base, "--config", str(config), "--expect-id-key-digest", "00" * 48])
+    assert rc == 2 and "--config: its id_key_digests and --expect-id-key-digest both expect it" in err
+    rc, out, _ = run_ours([*base, "--config", str(config), "--json"])
+    assert rc == 0 and json.loads(out)["checked"] == ["config.policy", "config.id_key_digests"]
+    rc, _, err = run_ours([*base, "--config", str(config), "--policy-at-most"])
+    assert rc == 2 and "--policy-at-most: the --config gives the policy" in err

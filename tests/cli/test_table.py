@@ -167,8 +167,28 @@ def test_export_min_tcb_needs_the_product(tmp_path: Path) -> None:
     base = ["table", "--ovmf", A, "--vcpu-type", "EPYC-Milan", "--format", "go-sev-guest"]
     out = tmp_path / "c.textproto"
     rc, _, err = run_ours([*base, "--output", str(out), "--export-min-tcb", "snp=8"])
-    assert rc == 2 and "--export-product: --export-min-tcb and --export-product go together" in err
+    assert rc == 2 and "--export-product: --export-min-tcb needs it" in err
     rc, _, err = run_ours([*base, "--output", str(out), "--export-min-tcb", "fmc=1", "--export-product", "genoa"])
     assert rc == 2 and "--export-min-tcb: fmc is no TCB component of genoa" in err
     rc, _, _ = run_ours([*base, "--output", str(out), "--export-min-tcb", "snp=8", "--export-product", "genoa"])
     assert rc == 0 and f"minimum_tcb: {8 << 48}\n" in out.read_text()
+    trustee = [
+        "table",
+        "--ovmf",
+        A,
+        "--vcpu-type",
+        "EPYC-Milan",
+        "--format",
+        "trustee",
+        "--output",
+        str(tmp_path / "t"),
+    ]
+    rc, _, err = run_ours([*trustee, "--export-min-tcb", "snp=8"])
+    assert rc == 2 and "--export-min-tcb: trustee checks bootloader, tee, snp, microcode by exact value" in err
+    rc, _, err = run_ours([*trustee, "--export-min-tcb", "bootloader=3,tee=0,snp=8,microcode=115"])
+    assert rc == 0 and err == ""
+    rc, _, err = run_ours([*trustee[:-2], "--output", "x", "--sign-key-password-env", "PW"])
+    assert rc == 2 and "--sign-key-password-env: unlocks --sign-key" in err
+    corim = [*trustee[:6], "corim", "--output", str(tmp_path / "c.corim")]
+    rc, _, err = run_ours([*corim, "--sign-key", "k.pem", "--sign-key-password-env", "SNPMEASURE_NO_SUCH_VAR"])
+    assert rc == 2 and "--sign-key-password-env: environment variable SNPMEASURE_NO_SUCH_VAR is not set" in err
