@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._cpus import CPU_SIGS, cpu_sig, resolve_vcpu_sig
@@ -20,7 +21,7 @@ from .errors import ConfigError, IgvmError, InvalidInputError, show
 from .firmware import Firmware
 from .images import FirmwareImage, FirmwareManifest
 from .kernel_hashes import KernelHashes, cmdline_bytes
-from .measurement import MAX_VCPUS, _prepare, _prepare_defaults, parse_vcpu_counts, sweep_prepared
+from .measurement import MAX_VCPUS, parse_vcpu_counts, sweep_launch
 from .profiles import BUILTIN_PROFILES, VMM_TYPE_PROFILES, LaunchProfile, get_profile
 from .tables import ReferenceTable, TableRow
 
@@ -106,46 +107,32 @@ class ExplainMatch(NamedTuple):
 _CMDLINE_TEXT = {"given": "as given", "newline": "with its trailing newline toggled", "none": "absent"}
 
 
+@dataclass
 class Explanation:
     """What :func:`explain` found: the matches, best first, and what was searched."""
 
-    def __init__(
-        self,
-        measurement: bytes,
-        matches: List[ExplainMatch],
-        searched: int,
-        dimensions: Dict[str, List[str]],
-        counts: Dict[str, int],
-        assumptions: Dict[str, Any],
-        unchecked: List[str],
-        suggestions: List[str],
-        failures: Optional[List[Mismatch]] = None,
-        firmware: Optional[Dict[str, Any]] = None,
-        profiles: Optional[Dict[str, Dict[str, Any]]] = None,
-        inputs: Optional[Dict[str, Any]] = None,
-    ) -> None:
-        self.measurement = measurement
-        self.matches = matches
-        #: the number of configurations whose digest was computed
-        self.searched = searched
-        #: the values searched per dimension, as text (vCPU counts as spans: 1-512)
-        self.dimensions = dimensions
-        #: how many values each dimension had
-        self.counts = counts
-        #: what the caller stated (the ranking's reference), as text; absent ones left out
-        self.assumptions = assumptions
-        #: inputs that could not be checked, and why
-        self.unchecked = unchecked
-        #: what to try next when nothing matches
-        self.suggestions = suggestions
-        #: expectations of the report (policy, keys, host data) that it does not meet
-        self.failures: List[Mismatch] = failures or []
-        #: the firmware (or IGVM file) searched with: name, SHA-256, size (and pages digest)
-        self.firmware: Dict[str, Any] = firmware or {}
-        #: the definitions of the profiles searched
-        self.profiles: Dict[str, Dict[str, Any]] = profiles or {}
-        #: the kernel, initrd and command line SHA-256s searched with (empty without a kernel)
-        self.inputs: Dict[str, Any] = inputs or {}
+    measurement: bytes
+    matches: List[ExplainMatch]
+    #: the number of configurations whose digest was computed
+    searched: int
+    #: the values searched per dimension, as text (vCPU counts as spans: 1-512)
+    dimensions: Dict[str, List[str]]
+    #: how many values each dimension had
+    counts: Dict[str, int]
+    #: what the caller stated (the ranking's reference), as text; absent ones left out
+    assumptions: Dict[str, Any]
+    #: inputs that could not be checked, and why
+    unchecked: List[str]
+    #: what to try next when nothing matches
+    suggestions: List[str]
+    #: expectations of the report (policy, keys, host data) that it does not meet
+    failures: List[Mismatch] = field(default_factory=list)
+    #: the firmware (or IGVM file) searched with: name, SHA-256, size (and pages digest)
+    firmware: Dict[str, Any] = field(default_factory=dict)
+    #: the definitions of the profiles searched
+    profiles: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    #: the kernel, initrd and command line SHA-256s searched with (empty without a kernel)
+    inputs: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -412,20 +399,16 @@ def explain(
         for vi, variant in enumerate(variants):
             for cpu_signature in cpus(prof):
                 for features_value in feats(prof):
-                    p = _prepare(
-                        **_prepare_defaults(
-                            dict(
-                                **fw_args,
-                                profile=prof,
-                                vcpu_sig=cpu_signature,
-                                guest_features=features_value,
-                                allow_no_sev_metadata=allow_no_sev_metadata,
-                                **variant[2],
-                            )
-                        ),
-                        vcpus=counts[-1],
+                    launch = dict(
+                        **fw_args,
+                        profile=prof,
+                        vcpu_sig=cpu_signature,
+                        guest_features=features_value,
+                        allow_no_sev_metadata=allow_no_sev_metadata,
+                        **variant[2],
                     )
-                    for n, digest in sweep_prepared(p, counts, threads=threads, shared=starts, key=(pi, vi)).items():
+                    _, digests = sweep_launch(launch, counts, threads=threads, shared=starts, key=(pi, vi))
+                    for n, digest in digests.items():
                         if digest == target:
                             names = tuple(sigs.get(cpu_signature, ())) if cpu_signature is not None else ()
                             matches.append(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import mmap
 import os
 import struct
-from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._cpus import resolve_vcpu_sig
 from ._files import file_size
@@ -615,8 +615,7 @@ def sweep(*, vcpus: Union[str, Sequence[int]], threads: Optional[int] = None, **
         )
     if mode not in ("snp", "snp:svsm"):
         raise InvalidInputError("mode", f"vCPU sweeps apply to SNP modes, got {show(mode)}")
-    p = _prepare(**_prepare_defaults(kwargs), vcpus=counts[-1])
-    return sweep_prepared(p, counts, threads=threads)
+    return sweep_launch(kwargs, counts, threads=threads)[1]
 
 
 def sweep_measurements(
@@ -629,7 +628,7 @@ def sweep_measurements(
     mode = kwargs.get("mode", "snp")
     if mode not in ("snp", "snp:svsm"):
         raise InvalidInputError("mode", f"vCPU sweeps apply to SNP modes, got {show(mode)}")
-    p = _prepare(**_prepare_defaults(kwargs), vcpus=counts[-1])
+    p, digests = sweep_launch(kwargs, counts, threads=threads)
     return [
         Measurement(
             digest,
@@ -645,21 +644,23 @@ def sweep_measurements(
             p.kernel_hashes,
             p.profile,
         )
-        for n, digest in sweep_prepared(p, counts, threads=threads).items()
+        for n, digest in digests.items()
     ]
 
 
-def sweep_prepared(
-    p: _Prepared,
+def sweep_launch(
+    kwargs: Dict[str, Any],
     counts: List[int],
     *,
     threads: Optional[int] = None,
     shared: Optional[Dict[Any, Firmware]] = None,
     key: Any = None,
-) -> Dict[int, bytes]:
-    """Run a prepared SNP plan once and read off the digest at each vCPU count. ``shared`` holds
-    launches run up to their VMSAs, by ``key`` (what decides those pages: the profile and the
-    kernel inputs); one found there is forked instead of run again (table, explain)."""
+) -> Tuple[_Prepared, Dict[int, bytes]]:
+    """Plan the SNP launch of :func:`measure`'s ``kwargs`` for the largest of ``counts``, run it
+    once and read off the digest at each count: (the plan, ``{count: digest}``). ``shared``
+    holds launches run up to their VMSAs, by ``key`` (what decides those pages: the profile and
+    the kernel inputs); one found there is forked instead of run again (table, explain)."""
+    p = _prepare(**_prepare_defaults(kwargs), vcpus=counts[-1])
     start = None if shared is None else shared.get(key)
     if start is None:
         start = Firmware(seed=p.seed, threads=threads, host=HostModel(kvm_checks=False))
@@ -673,7 +674,7 @@ def sweep_prepared(
         if cmd.op == "vmsa":
             assert cmd.data is not None
             steps.extend(fw.launch_update_vmsa_each(cmd.data, gpa=cmd.gpa, count=cmd.repeat))
-    return {n: steps[n - 1] for n in counts}
+    return p, {n: steps[n - 1] for n in counts}
 
 
 def _prepare_defaults(kwargs: Dict[str, Any]) -> Dict[str, Any]:

@@ -19,11 +19,9 @@ from .images import FirmwareImage, FirmwareManifest
 from .kernel_hashes import KernelHashes, bzimage_warning
 from .measurement import (
     MAX_VCPUS,
-    _prepare,
-    _prepare_defaults,
     describe_kernel_inputs,
     parse_vcpu_counts,
-    sweep_prepared,
+    sweep_launch,
 )
 from .profiles import LaunchProfile, get_profile
 
@@ -290,22 +288,18 @@ def table(
     starts: Dict[Any, Firmware] = {}
     for prof, vtype, feat in combos:
         cpu = _cpu_args(vtype)
-        p = _prepare(
-            **_prepare_defaults(
-                dict(
-                    manifest=man,
-                    profile=prof,
-                    guest_features=feat,
-                    allow_no_sev_metadata=allow_no_sev_metadata,
-                    **cpu,
-                    **hash_args,
-                )
-            ),
-            vcpus=counts[-1],
+        launch = dict(
+            manifest=man,
+            profile=prof,
+            guest_features=feat,
+            allow_no_sev_metadata=allow_no_sev_metadata,
+            **cpu,
+            **hash_args,
         )
+        p, digests = sweep_launch(launch, counts, threads=threads, shared=starts, key=prof.name)
         warnings.extend(w for w in p.plan.warnings if w not in warnings)
         assert p.features is not None
-        for n, digest in sweep_prepared(p, counts, threads=threads, shared=starts, key=prof.name).items():
+        for n, digest in digests.items():
             rows.append(TableRow(prof.name, vtype, p.vcpu_sig, p.features, n, digest))
         if progress is not None:
             progress(len(rows), total)

@@ -53,7 +53,9 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
         "go-sev-guest trusted_id_key_hashes with require_id_block",
     )
     g.add_argument(
-        "--export-author-key-digest", metavar="HEX|B64", help="the author key digest: CoRIM mkey 644 (CoRIM only)"
+        "--export-author-key-digest",
+        metavar="HEX|B64",
+        help="the author key digest: CoRIM mkey 644, go-sev-guest trusted_author_key_hashes with require_author_key",
     )
     g.add_argument(
         "--export-min-tcb",

@@ -11,7 +11,7 @@ from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
 from ._args import ProgressBar, comma_list, comma_numbers, emit_json, warn
 from ._compat import add_measure_arguments, apply_launch_config, config_given, single_vcpus
 from ._exports import add_export_arguments, export_requested, write_export
-from .report import add_signature_arguments, read_report, verify_signature
+from .report import add_expect_arguments, add_signature_arguments, expected_from_flags, read_report, verify_signature
 
 #: ``--fix`` and ``--search-*`` spell the dimensions with hyphens.
 _DIMENSION_FLAGS = {
@@ -45,6 +45,8 @@ _REPORT_FLAGS = (
     "expect_id_key_digest",
     "expect_author_key_digest",
 )
+#: The report fields explain checks beside the measurement (report verify's --expect-* flags).
+_EXPECTED = ("host_data", "id_key_digest", "author_key_digest", "policy")
 #: Text output lists this many matches; --json lists all.
 _SHOWN = 10
 
@@ -65,13 +67,7 @@ def register(p: ArgumentParser) -> None:
     sig = p.add_argument_group("the report's signature, checked before any search (optional)")
     add_signature_arguments(sig)
     exp = p.add_argument_group("the report's other fields (with --report)")
-    exp.add_argument("--expect-policy", metavar="POLICY", help="POLICY (0x30000, or flags such as smt,debug)")
-    exp.add_argument(
-        "--policy-at-most", action="store_true", help="the report's policy may be stricter than --expect-policy"
-    )
-    exp.add_argument("--expect-host-data", metavar="HEX|B64", help="HOST_DATA (32 bytes)")
-    exp.add_argument("--expect-id-key-digest", metavar="HEX|B64", help="ID_KEY_DIGEST (48 bytes)")
-    exp.add_argument("--expect-author-key-digest", metavar="HEX|B64", help="AUTHOR_KEY_DIGEST (48 bytes)")
+    add_expect_arguments(exp, _EXPECTED)
     add_measure_arguments(p)
     i = p.add_argument_group("snp:igvm mode")
     i.add_argument("--igvm", metavar="FILE", help="an IGVM file: search the igvmmeasure, igvm-crate and qemu models")
@@ -207,8 +203,7 @@ def _expectations(args: argparse.Namespace, config: Any) -> Any:
     """The report's other expected fields, from the --expect-* flags and the configuration's
     sev-snp-guest object (its policy, host data and ID auth keys); both for one field is refused."""
     from ..errors import InvalidInputError
-    from ..policy import GuestPolicy
-    from ..report import Expectations, parse_hex
+    from ..report import Expectations
 
     exp: Dict[str, Any] = {}
     source: Dict[str, str] = {}
@@ -222,20 +217,7 @@ def _expectations(args: argparse.Namespace, config: Any) -> Any:
             if guest.author_key_enabled:
                 exp["author_key_digest"] = auth.author_key_digest()
         source = dict.fromkeys(exp, where)
-    for name, size in (("host_data", 32), ("id_key_digest", 48), ("author_key_digest", 48)):
-        flag = f"--expect-{name.replace('_', '-')}"
-        value = parse_hex(flag, getattr(args, f"expect_{name}"), size)
-        if value is not None:
-            if name in source:
-                raise InvalidInputError(flag, f"the {name.replace('_', ' ')} is also set by {source[name]}: give one")
-            exp[name] = value
-    if args.expect_policy is not None:
-        if "policy" in source:
-            raise InvalidInputError("--expect-policy", f"the policy is also set by {source['policy']}: give one")
-        try:
-            exp["policy"] = GuestPolicy.parse(args.expect_policy).to_int()
-        except InvalidInputError as exc:
-            raise InvalidInputError("--expect-policy", exc.rule) from None
+    expected_from_flags(args, _EXPECTED, exp, source)
     if args.policy_at_most and "policy" not in exp:
         raise InvalidInputError("--policy-at-most", "compares with an expected policy: give --expect-policy")
     return Expectations(policy_at_most=args.policy_at_most, **exp)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import Error
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
@@ -54,35 +54,71 @@ def register(p: ArgumentParser) -> None:
         help="expected values as JSON (docs/verify-config.schema.json): allowed measurements, policy, minimum TCB, "
         "product, ID and author key digests, host data, VMPL",
     )
-    verify.add_argument(
-        "--expect-measurement", metavar="HEX|B64", help="MEASUREMENT, the launch digest (48 bytes; hex or base64)"
-    )
-    verify.add_argument(
-        "--expect-host-data", metavar="HEX|B64", help="HOST_DATA (32 bytes; hex, or base64 as QEMU's host-data)"
-    )
-    verify.add_argument("--expect-report-data", metavar="HEX|B64", help="REPORT_DATA, the guest's nonce (64 bytes)")
-    verify.add_argument("--expect-family-id", metavar="HEX|B64", help="FAMILY_ID from the ID block (16 bytes)")
-    verify.add_argument("--expect-image-id", metavar="HEX|B64", help="IMAGE_ID from the ID block (16 bytes)")
-    verify.add_argument(
-        "--expect-id-key-digest", metavar="HEX|B64", help="ID_KEY_DIGEST, SHA-384 of the ID public key (48 bytes)"
-    )
-    verify.add_argument(
-        "--expect-author-key-digest",
-        metavar="HEX|B64",
-        help="AUTHOR_KEY_DIGEST, SHA-384 of the author public key (48 bytes)",
-    )
-    verify.add_argument(
-        "--expect-policy",
-        metavar="POLICY",
-        help="POLICY (0x30000, or flags such as smt,debug): exact unless --policy-at-most",
-    )
-    verify.add_argument(
-        "--policy-at-most", action="store_true", help="the report's policy may be stricter than --expect-policy"
-    )
-    verify.add_argument("--expect-guest-svn", type=int, metavar="N", help="GUEST_SVN from the ID block")
-    verify.add_argument("--expect-vmpl", type=int, metavar="N", help="VMPL of the requesting guest (0..3)")
+    add_expect_arguments(verify, list(EXPECT_FLAGS))
     verify.add_argument("--min-tcb", metavar="SPEC", help="minimum REPORTED_TCB, e.g. bootloader=2,snp=5,microcode=68")
     add_measure_arguments(verify)
+
+
+#: The ``--expect-*`` flags: the report field, its size in bytes (None: a number), and the help.
+EXPECT_FLAGS: Dict[str, Tuple[Optional[int], str]] = {
+    "measurement": (48, "MEASUREMENT, the launch digest (48 bytes; hex or base64)"),
+    "host_data": (32, "HOST_DATA (32 bytes; hex, or base64 as QEMU's host-data)"),
+    "report_data": (64, "REPORT_DATA, the guest's nonce (64 bytes)"),
+    "family_id": (16, "FAMILY_ID from the ID block (16 bytes)"),
+    "image_id": (16, "IMAGE_ID from the ID block (16 bytes)"),
+    "id_key_digest": (48, "ID_KEY_DIGEST, SHA-384 of the ID public key (48 bytes)"),
+    "author_key_digest": (48, "AUTHOR_KEY_DIGEST, SHA-384 of the author public key (48 bytes)"),
+    "policy": (None, "POLICY (0x30000, or flags such as smt,debug): exact unless --policy-at-most"),
+    "guest_svn": (None, "GUEST_SVN from the ID block"),
+    "vmpl": (None, "VMPL of the requesting guest (0..3)"),
+}
+
+
+def add_expect_arguments(p: Any, names: Sequence[str]) -> None:
+    """``--expect-NAME`` for each of ``names`` (keys of :data:`EXPECT_FLAGS`), and with the policy
+    ``--policy-at-most`` (report verify, explain)."""
+    for name in names:
+        size, text = EXPECT_FLAGS[name]
+        flag = f"--expect-{name.replace('_', '-')}"
+        if size is not None:
+            p.add_argument(flag, metavar="HEX|B64", help=text)
+        elif name == "policy":
+            p.add_argument(flag, metavar="POLICY", help=text)
+            p.add_argument(
+                "--policy-at-most", action="store_true", help="the report's policy may be stricter than --expect-policy"
+            )
+        else:
+            p.add_argument(flag, type=int, metavar="N", help=text)
+
+
+def expected_from_flags(
+    args: argparse.Namespace, names: Sequence[str], exp: Dict[str, Any], sources: Dict[str, str]
+) -> None:
+    """The given ``--expect-*`` flags of ``names`` into ``exp`` (each parsed, its flag in
+    ``sources``); a value another source (``sources``) already sets is refused, naming both."""
+    from ..errors import InvalidInputError
+    from ..report import parse_hex
+
+    for name in names:
+        flag = f"--expect-{name.replace('_', '-')}"
+        text = getattr(args, f"expect_{name}")
+        if text is None:
+            continue
+        size = EXPECT_FLAGS[name][0]
+        if size is not None:
+            value: Any = parse_hex(flag, text, size)
+        elif name == "policy":
+            from ..policy import GuestPolicy
+
+            try:
+                value = GuestPolicy.parse(text).to_int()
+            except InvalidInputError as exc:
+                raise InvalidInputError(flag, exc.rule) from None
+        else:
+            value = text
+        if name in sources:
+            raise InvalidInputError(flag, f"the {name.replace('_', ' ')} is already set by {sources[name]}; give one")
+        exp[name], sources[name] = value, flag
 
 
 def add_signature_arguments(p: Any) -> None:
@@ -122,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     """``snpmeasure report show|verify``."""
 
     from ..errors import InvalidInputError
-    from ..report import Expectations, launch_expectations, parse_hex, parse_min_tcb
+    from ..report import Expectations, launch_expectations, parse_min_tcb
 
     report = read_report(args.file, args.product)
     if args.action == "kds-url":
@@ -163,12 +199,6 @@ def run(args: argparse.Namespace) -> int:
         exp.update(launch_expectations(load_json_file(args.from_launch, "--from-launch"), "--from-launch"))
     sources = {name: "--from-launch" for name in exp}
 
-    def expect(name: str, flag: str, value: Any) -> None:
-        """One expected value from one source: a second source for it is bad input."""
-        if name in sources:
-            raise InvalidInputError(flag, f"the {name.replace('_', ' ')} is already set by {sources[name]}; give one")
-        exp[name], sources[name] = value, flag
-
     if args.mode is not None:
         from ..measurement import measure
 
@@ -176,36 +206,15 @@ def run(args: argparse.Namespace) -> int:
             raise InvalidInputError(
                 "--mode", "the measurement is already set by --from-launch; give the measure flags or it"
             )
-        expect("measurement", "the measure flags", measure(**measure_kwargs(args, "report")).digest)
+        exp["measurement"] = measure(**measure_kwargs(args, "report")).digest
+        sources["measurement"] = "the measure flags"
     elif measure_flags_given(args):
         raise InvalidInputError(
             "--mode",
             f"is required to check the measurement ({measure_flags_given(args)[0]} was given): "
             "without it nothing would be measured",
         )
-    for name, size in (
-        ("measurement", 48),
-        ("host_data", 32),
-        ("report_data", 64),
-        ("family_id", 16),
-        ("image_id", 16),
-        ("id_key_digest", 48),
-        ("author_key_digest", 48),
-    ):
-        flag = f"--expect-{name.replace('_', '-')}"
-        value = parse_hex(flag, getattr(args, f"expect_{name}"), size)
-        if value is not None:
-            expect(name, flag, value)
-    if args.expect_policy is not None:
-        from ..policy import GuestPolicy
-
-        try:
-            expect("policy", "--expect-policy", GuestPolicy.parse(args.expect_policy).to_int())
-        except InvalidInputError as exc:
-            raise InvalidInputError("--expect-policy", exc.rule) from None
-    for name in ("guest_svn", "vmpl"):
-        if getattr(args, f"expect_{name}") is not None:
-            expect(name, f"--expect-{name.replace('_', '-')}", getattr(args, f"expect_{name}"))
+    expected_from_flags(args, list(EXPECT_FLAGS), exp, sources)
     if args.min_tcb is not None:
         exp["min_tcb"] = parse_min_tcb(args.min_tcb, "--min-tcb")
     if args.policy_at_most and "policy" not in exp and config is not None and config.expectations.policy is not None:
