@@ -39,3 +39,16 @@ def load_json_file(
         raise error(field, "nests JSON too deeply") from None
     except ValueError:  # a number longer than Python's int-string limit (4300 digits)
         raise error(field, "holds a number too long to be read") from None
+
+
+def check_schema(doc: Any, where: str, schema: str, version: int, hint: str) -> None:
+    """``doc`` must be a JSON object with ``"schema": schema`` and ``"schema_version": version``
+    (``hint`` says what writes it); otherwise an InvalidInputError naming ``where``."""
+    from .errors import show
+
+    if not isinstance(doc, dict) or doc.get("schema") != schema:
+        raise InvalidInputError(where, f'must be a JSON object, a {schema} document ("schema": "{schema}"; {hint})')
+    if doc.get("schema_version") != version:
+        raise InvalidInputError(
+            f"{where}.schema_version", f"is {show(doc.get('schema_version'))}; this snpmeasure reads version {version}"
+        )

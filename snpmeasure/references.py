@@ -12,6 +12,7 @@ import os
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ._files import read_input
+from ._jsonfile import check_schema
 from .errors import InvalidInputError, show
 from .tables import TABLE_SCHEMA, ReferenceTable, TableRow, rows_from_csv
 
@@ -199,13 +200,7 @@ class VerifyConfig:
         from .policy import GuestPolicy
         from .report import Expectations, parse_hex, parse_min_tcb
 
-        if not isinstance(doc, dict) or doc.get("schema") != VERIFY_CONFIG_SCHEMA:
-            raise InvalidInputError(where, f'must be a JSON object with "schema": "{VERIFY_CONFIG_SCHEMA}"')
-        if doc.get("schema_version") != VERIFY_CONFIG_VERSION:
-            raise InvalidInputError(
-                f"{where}.schema_version",
-                f"is {show(doc.get('schema_version'))}; this snpmeasure reads version {VERIFY_CONFIG_VERSION}",
-            )
+        check_schema(doc, where, VERIFY_CONFIG_SCHEMA, VERIFY_CONFIG_VERSION, "docs/verify-config.schema.json")
         unknown = sorted(set(doc) - set(VERIFY_CONFIG_KEYS))
         if unknown:
             raise InvalidInputError(

@@ -12,6 +12,7 @@ import io
 import os
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Union, overload
 
+from ._jsonfile import check_schema
 from ._version import __version__
 from .errors import InvalidInputError, show
 from .firmware import Firmware
@@ -167,13 +168,7 @@ class ReferenceTable(Sequence[TableRow]):
     @classmethod
     def from_json(cls, doc: Any, where: str = "table") -> ReferenceTable:
         """Read :meth:`to_json` output back (schema and version checked, every row checked)."""
-        if not isinstance(doc, dict) or doc.get("schema") != TABLE_SCHEMA:
-            raise InvalidInputError(where, f"must be a {TABLE_SCHEMA} document (snpmeasure table --json)")
-        if doc.get("schema_version") != TABLE_VERSION:
-            raise InvalidInputError(
-                f"{where}.schema_version",
-                f"is {show(doc.get('schema_version'))}; this snpmeasure reads version {TABLE_VERSION}",
-            )
+        check_schema(doc, where, TABLE_SCHEMA, TABLE_VERSION, "snpmeasure table --json")
         rows = doc.get("rows")
         if not isinstance(rows, list):
             raise InvalidInputError(f"{where}.rows", "must be a list")
@@ -182,10 +177,10 @@ class ReferenceTable(Sequence[TableRow]):
             raise InvalidInputError(f"{where}.snpmeasure_version", f"must be a string, got {show(version)}")
         return cls(
             [TableRow.from_json(r, f"{where}.rows[{i}]") for i, r in enumerate(rows)],
-            firmware=doc.get("firmware"),  # type: ignore[arg-type]  # checked by __init__
-            inputs=doc.get("inputs"),  # type: ignore[arg-type]
-            profiles=doc.get("profiles"),  # type: ignore[arg-type]
-            warnings=doc.get("warnings"),  # type: ignore[arg-type]
+            firmware=doc.get("firmware"),  # each checked by __init__
+            inputs=doc.get("inputs"),
+            profiles=doc.get("profiles"),
+            warnings=doc.get("warnings"),
             snpmeasure_version=version,
         )
 
