@@ -302,6 +302,8 @@ def explain(
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 64):
             raise InvalidInputError("search_guest_features", f"must be 64-bit unsigned ints, got {show(value)}")
     has_kernel = kernel is not None or kernel_hash is not None
+    if svsm is not None and has_kernel:
+        raise ConfigError("kernel", "snp:svsm mode measures no kernel hashes")
     if kernel_hashes is not None and not isinstance(kernel_hashes, bool):
         raise InvalidInputError("kernel_hashes", f"must be a bool, got {show(kernel_hashes)}")
     if kernel_hashes and not has_kernel:
@@ -318,8 +320,6 @@ def explain(
             raise InvalidInputError(
                 "search_cmdline", f"{show(value)} does not apply here; these do: {', '.join(cmd_default)}"
             )
-    # The kernel variants: (kernel hashes, command-line variant, measure arguments).
-    variants: List[Tuple[bool, Optional[str], Dict[str, Any], List[str]]] = []
     base_hashes = KernelHashes.from_inputs(
         kernel=kernel,
         initrd=initrd,
@@ -328,57 +328,10 @@ def explain(
         initrd_hash=initrd_hash,
         append_hash=append_hash,
     )
-    if False in kh_values:
-        variants.append((False, None, {}, []))
-    if True in kh_values:
-        assert base_hashes is not None
-        for variant in cmd_values:
-            text = _cmdline_text(append, variant)
-            cmd_hash = (
-                base_hashes.cmdline.hex() if variant == "given" else hashlib.sha256(cmdline_bytes(text)).hexdigest()
-            )
-            flags = ["--kernel", os.fspath(kernel)] if kernel is not None else ["--kernel-hash", str(kernel_hash)]
-            if initrd is not None or initrd_hash is not None:
-                flags += ["--initrd", os.fspath(initrd)] if initrd is not None else ["--initrd-hash", str(initrd_hash)]
-            if append_hash is not None:
-                flags += ["--append-hash", append_hash]
-            elif text is not None:
-                flags += ["--append", text]
-            hashes = dict(
-                kernel_hash=base_hashes.kernel.hex(), initrd_hash=base_hashes.initrd.hex(), append_hash=cmd_hash
-            )
-            variants.append((True, variant, hashes, flags))
-    # The firmware once: a manifest seed (snp), or the image (snp:svsm measures the SVSM too).
-    fw_args: Dict[str, Any]
-    firmware_note: str
-    if svsm is not None:
-        if ovmf is None:
-            raise InvalidInputError("ovmf", "snp:svsm needs the OVMF image (not a manifest)")
-        image = ovmf if isinstance(ovmf, FirmwareImage) else FirmwareImage.open(ovmf, field="ovmf")
-        fw_args = dict(mode="snp:svsm", ovmf=image, svsm=svsm, vars_size=vars_size, vars_file=vars_file)
-        path = os.fspath(ovmf) if isinstance(ovmf, (str, os.PathLike)) else image.name
-        base_args = ["--mode", "snp:svsm", "--ovmf", path, "--svsm", str(os.fspath(svsm))]
-        base_args += ["--vars-file", os.fspath(vars_file)] if vars_file is not None else ["--vars-size", str(vars_size)]
-        firmware_note = f"{image.name} (SHA-256 {image.sha256()})"
-        firmware_info = {"name": image.name, "sha256": image.sha256(), "size": image.size, "svsm": os.fspath(svsm)}
-        if has_kernel:
-            raise ConfigError("kernel", "snp:svsm mode measures no kernel hashes")
-    else:
-        if (ovmf is None) == (manifest is None):
-            raise InvalidInputError("ovmf", "give the firmware image or its manifest (one of them)")
-        if manifest is None:
-            image = ovmf if isinstance(ovmf, FirmwareImage) else FirmwareImage.open(ovmf, field="ovmf")  # type: ignore[arg-type]
-            man = FirmwareManifest.from_image(image, threads=threads)
-        else:
-            man = manifest if isinstance(manifest, FirmwareManifest) else FirmwareManifest.load(manifest)
-        fw_args = dict(mode="snp", manifest=man)
-        if manifest is None or isinstance(manifest, FirmwareManifest):
-            path = os.fspath(ovmf) if isinstance(ovmf, (str, os.PathLike)) else man.name
-            base_args = ["--mode", "snp", "--ovmf", path]
-        else:
-            base_args = ["--mode", "snp", "--firmware-manifest", os.fspath(manifest)]
-        firmware_note = f"{man.name} (SHA-256 {man.sha256}, pages digest {man.ovmf_digest.hex()})"
-        firmware_info = {"name": man.name, "sha256": man.sha256, "size": man.size, "ovmf_digest": man.ovmf_digest.hex()}
+    variants = _kernel_variants(
+        base_hashes, kh_values, cmd_values, kernel, initrd, append, kernel_hash, initrd_hash, append_hash
+    )
+    fw_args, base_args, firmware_info = _firmware(ovmf, manifest, svsm, vars_size, vars_file, threads)
     if allow_no_sev_metadata:
         base_args.append("--allow-no-sev-metadata")
 
@@ -429,7 +382,7 @@ def explain(
     counts_of = {k: len(v) for k, v in dimensions.items()}
     counts_of["vcpus"] = len(counts)
     unchecked, suggestions = _advice(
-        matches, stated, counts, has_kernel, kernel_hash is not None, append_hash is not None, firmware_note, report
+        matches, stated, counts, has_kernel, kernel_hash is not None, append_hash is not None, firmware_info, report
     )
     return Explanation(
         target,
@@ -451,6 +404,84 @@ def explain(
             "cmdline_sha256": base_hashes.cmdline.hex(),
         },
     )
+
+
+#: A kernel variant: (kernel hashes on, command-line variant, the hashes measure() takes, the
+#: measure flags that give them).
+_Variant = Tuple[bool, Optional[str], Dict[str, Any], List[str]]
+
+
+def _kernel_variants(
+    base: Optional[KernelHashes],
+    kh_values: Sequence[bool],
+    cmd_values: Sequence[str],
+    kernel: Union[None, str, os.PathLike[str]],
+    initrd: Union[None, str, os.PathLike[str]],
+    append: Optional[str],
+    kernel_hash: Optional[str],
+    initrd_hash: Optional[str],
+    append_hash: Optional[str],
+) -> List[_Variant]:
+    """Kernel hashes off, and on with each command-line variant (the files hashed once, in ``base``)."""
+    variants: List[_Variant] = []
+    if False in kh_values:
+        variants.append((False, None, {}, []))
+    if True in kh_values:
+        assert base is not None
+        for variant in cmd_values:
+            text = _cmdline_text(append, variant)
+            cmd_hash = base.cmdline.hex() if variant == "given" else hashlib.sha256(cmdline_bytes(text)).hexdigest()
+            flags = ["--kernel", os.fspath(kernel)] if kernel is not None else ["--kernel-hash", str(kernel_hash)]
+            if initrd is not None or initrd_hash is not None:
+                flags += ["--initrd", os.fspath(initrd)] if initrd is not None else ["--initrd-hash", str(initrd_hash)]
+            if append_hash is not None:
+                flags += ["--append-hash", append_hash]
+            elif text is not None:
+                flags += ["--append", text]
+            hashes = dict(kernel_hash=base.kernel.hex(), initrd_hash=base.initrd.hex(), append_hash=cmd_hash)
+            variants.append((True, variant, hashes, flags))
+    return variants
+
+
+def _firmware(
+    ovmf: Union[None, str, os.PathLike[str], FirmwareImage],
+    manifest: Union[None, str, os.PathLike[str], FirmwareManifest],
+    svsm: Union[None, str, os.PathLike[str]],
+    vars_size: Optional[int],
+    vars_file: Union[None, str, os.PathLike[str]],
+    threads: Optional[int],
+) -> Tuple[Dict[str, Any], List[str], Dict[str, Any]]:
+    """The firmware, read once: (measure()'s firmware arguments, the measure flags naming it, its
+    description). Mode snp hashes the pages once into a manifest seed; snp:svsm keeps the image,
+    as it measures the SVSM too."""
+    if svsm is not None:
+        if ovmf is None:
+            raise InvalidInputError("ovmf", "snp:svsm needs the OVMF image (not a manifest)")
+        image = ovmf if isinstance(ovmf, FirmwareImage) else FirmwareImage.open(ovmf, field="ovmf")
+        path = os.fspath(ovmf) if isinstance(ovmf, (str, os.PathLike)) else image.name
+        flags = ["--mode", "snp:svsm", "--ovmf", path, "--svsm", str(os.fspath(svsm))]
+        flags += ["--vars-file", os.fspath(vars_file)] if vars_file is not None else ["--vars-size", str(vars_size)]
+        info = {"name": image.name, "sha256": image.sha256(), "size": image.size, "svsm": os.fspath(svsm)}
+        return dict(mode="snp:svsm", ovmf=image, svsm=svsm, vars_size=vars_size, vars_file=vars_file), flags, info
+    if (ovmf is None) == (manifest is None):
+        raise InvalidInputError("ovmf", "give the firmware image or its manifest (one of them)")
+    if manifest is None:
+        assert ovmf is not None
+        image = ovmf if isinstance(ovmf, FirmwareImage) else FirmwareImage.open(ovmf, field="ovmf")
+        man = FirmwareManifest.from_image(image, threads=threads)
+    else:
+        man = manifest if isinstance(manifest, FirmwareManifest) else FirmwareManifest.load(manifest)
+    if manifest is None or isinstance(manifest, FirmwareManifest):
+        flags = ["--mode", "snp", "--ovmf", os.fspath(ovmf) if isinstance(ovmf, (str, os.PathLike)) else man.name]
+    else:
+        flags = ["--mode", "snp", "--firmware-manifest", os.fspath(manifest)]
+    info = {"name": man.name, "sha256": man.sha256, "size": man.size, "ovmf_digest": man.ovmf_digest.hex()}
+    return dict(mode="snp", manifest=man), flags, info
+
+
+def _describe_firmware(info: Dict[str, Any]) -> str:
+    pages = f", pages digest {info['ovmf_digest']}" if "ovmf_digest" in info else ""
+    return f"{info['name']} (SHA-256 {info['sha256']}{pages})"
 
 
 def _target(measurement: Union[bytes, str, None], report: Optional[AttestationReport]) -> bytes:
@@ -704,7 +735,7 @@ def _advice(
     has_kernel: bool,
     kernel_by_hash: bool,
     append_by_hash: bool,
-    firmware_note: str,
+    firmware: Dict[str, Any],
     report: Optional[AttestationReport],
 ) -> Tuple[List[str], List[str]]:
     unchecked: List[str] = []
@@ -726,7 +757,7 @@ def _advice(
     suggestions: List[str] = []
     if not matches:
         unchecked.append(
-            f"the firmware: the digest covers {firmware_note}, and no configuration reproduced it; "
+            f"the firmware: the digest covers {_describe_firmware(firmware)}, and no configuration reproduced it; "
             "a different firmware build looks exactly like this (check the host loads this exact file)"
         )
         if counts[-1] < MAX_VCPUS:
