@@ -490,46 +490,65 @@ def check_vmsa_for_qemu(igvm: IgvmFile, index: int, h: VpContext) -> None:
     the GPA must be 0xFFFFFFFFF000, only the fields KVM synchronises may be set, SEV_FEATURES must
     hold SNP_ACTIVE and only features QEMU can ask for; and the VMSA KVM measures is the file's
     only when it already carries what KVM sets (EFER.SVME, CR4.MCE) and a CR0 KVM keeps (0x30 or
-    0x31, igvmmeasure --check-kvm's rule). Anything else is refused: the bytes KVM would measure
-    are not established."""
-    where = _where(igvm, index)
+    0x31, igvmmeasure --check-kvm's rule). Anything else is refused (the first of
+    :func:`_vmsa_problems`): the bytes KVM would measure are not established."""
+    problems = _vmsa_problems(igvm, h)
+    if problems:
+        raise IgvmError(_where(igvm, index), problems[0][1])
+
+
+def _vmsa_problems(igvm: IgvmFile, h: VpContext) -> List[Tuple[str, str]]:
+    """Every rule of :func:`check_vmsa_for_qemu` the VMSA breaks, as (lint finding, message); the
+    content rules only for a VMSA where QEMU would load it."""
     if h.gpa != VMSA_GPA:
-        raise IgvmError(
-            where,
-            f"QEMU refuses the file: a VMSA at gpa {h.gpa:#x}; QEMU and KVM place it at {VMSA_GPA:#x} "
-            "(the igvmmeasure and igvm-crate models measure it where the file says)",
-        )
+        return [
+            (
+                "vmsa-gpa",
+                f"QEMU refuses the file: a VMSA at gpa {h.gpa:#x}; QEMU and KVM place it at {VMSA_GPA:#x} "
+                "(the igvmmeasure and igvm-crate models measure it where the file says)",
+            )
+        ]
+    out: List[Tuple[str, str]] = []
     page = igvm.data_of(h)
     assert page is not None
     stray = next((i for i in range(PAGE) if page[i] and not _VMSA_SYNCED_BYTES[i]), None)
     if stray is not None:
-        raise IgvmError(
-            where,
-            f"QEMU refuses the file: VMSA byte {stray:#x} is set, outside the fields KVM synchronises "
-            "(QEMU's check_vmsa_supported)",
+        out.append(
+            (
+                "qemu-refuses-vmsa",
+                f"QEMU refuses the file: VMSA byte {stray:#x} is set, outside the fields KVM synchronises "
+                "(QEMU's check_vmsa_supported)",
+            )
         )
     (features,) = struct.unpack_from("<Q", page, _OFF_SEV_FEATURES)
     if not features & 1 or features & ~QEMU_SEV_FEATURES:
-        raise IgvmError(
-            where,
-            f"QEMU refuses the file: SEV_FEATURES {features:#x} must hold SNP_ACTIVE (bit 0) and only "
-            "DebugSwap (bit 5) and SecureTSC (bit 9) besides (QEMU 10.0 and 10.1 accept exactly 0x1)",
+        out.append(
+            (
+                "qemu-refuses-vmsa",
+                f"QEMU refuses the file: SEV_FEATURES {features:#x} must hold SNP_ACTIVE (bit 0) and only "
+                "DebugSwap (bit 5) and SecureTSC (bit 9) besides (QEMU 10.0 and 10.1 accept exactly 0x1)",
+            )
         )
     (efer,) = struct.unpack_from("<Q", page, _OFF_EFER)
     (cr4,) = struct.unpack_from("<Q", page, _OFF_CR4)
     (cr0,) = struct.unpack_from("<Q", page, _OFF_CR0)
     if cr0 not in (0x30, 0x31):
-        raise IgvmError(
-            where,
-            f"the VMSA's CR0 is {cr0:#x}, which KVM overrides (it keeps 0x30 and 0x31): the VMSA KVM would "
-            "measure is not established, so the qemu model does not guess it",
+        out.append(
+            (
+                "vmsa-cr0",
+                f"the VMSA's CR0 is {cr0:#x}, which KVM overrides (it keeps 0x30 and 0x31): the VMSA KVM would "
+                "measure is not established, so the qemu model does not guess it",
+            )
         )
     if not efer & EFER_SVME or not cr4 & CR4_MCE:
-        raise IgvmError(
-            where,
-            f"the VMSA's EFER {efer:#x} / CR4 {cr4:#x} lack SVME (EFER bit 12) or MCE (CR4 bit 6), which KVM "
-            "sets in every VMSA it measures: the VMSA KVM would measure is not the file's, and is not guessed",
+        out.append(
+            (
+                "vmsa-efer-cr4",
+                f"the VMSA's EFER {efer:#x} / CR4 {cr4:#x} lack SVME (EFER bit 12) or MCE (CR4 bit 6), which KVM "
+                "sets in every VMSA it measures: the VMSA KVM would measure is not the file's, and is not guessed",
+            )
         )
+    return out
 
 
 def _kvm_vmsas(plan: IgvmPlan, vcpus: Optional[int]) -> None:
@@ -1042,12 +1061,12 @@ def lint_igvm(igvm: IgvmSource, *, check_kvm_only: bool = False) -> List[Finding
             (cr0,) = struct.unpack_from("<Q", page, _OFF_CR0)
             if cr0 not in (0x30, 0x31):
                 out.append(Finding("vmsa-cr0", where, f"CR0 is {cr0:#x}; KVM overrides anything but 0x30/0x31"))
-            if not check_kvm_only and h.gpa == VMSA_GPA:
-                try:
-                    check_vmsa_for_qemu(f, index, h)
-                except IgvmError as exc:
-                    if "QEMU refuses" in exc.rule:
-                        out.append(Finding("qemu-refuses-vmsa", where, exc.rule))
+            if not check_kvm_only:  # the rules of the qemu model igvmmeasure's --check-kvm lacks
+                out.extend(
+                    Finding(rule, where, text)
+                    for rule, text in _vmsa_problems(f, h)
+                    if rule in ("qemu-refuses-vmsa", "vmsa-efer-cr4")
+                )
             vmsa_seen = index if vmsa_seen is None else vmsa_seen
             ranges.append((h.gpa, h.gpa + PAGE, index))
         elif isinstance(h, ParameterInsert):

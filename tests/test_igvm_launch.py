@@ -598,3 +598,19 @@ def test_the_cli_knows_the_igvm_models_without_loading_them() -> None:
     from snpmeasure.profiles import IGVM_PROFILE_NAMES
 
     assert tuple(IGVM_PROFILES) == IGVM_PROFILE_NAMES
+
+
+def test_lint_names_a_vmsa_without_efer_svme_or_cr4_mce() -> None:
+    """The re-read: lint kept only check_vmsa_for_qemu's messages saying "QEMU refuses", and so
+    dropped the EFER/CR4 rule, which the qemu model refuses all the same."""
+    import struct
+
+    from snpmeasure.igvm_launch import _OFF_EFER
+
+    vmsa = bytearray(kvm_vmsa())
+    struct.pack_into("<Q", vmsa, _OFF_EFER, 0)  # no EFER.SVME
+    f = IgvmFile(build([pd(0x1000), vp(vmsa=bytes(vmsa))]))
+    assert [x.rule for x in lint_igvm(f)] == ["vmsa-efer-cr4"]
+    assert lint_igvm(f, check_kvm_only=True) == []
+    with pytest.raises(IgvmError, match="lack SVME"):
+        measure_igvm(f, profile="qemu")
