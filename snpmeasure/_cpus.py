@@ -11,6 +11,8 @@ from typing import Dict, Optional, Tuple
 
 from .errors import InvalidInputError, show
 
+#: KVM's KVM_MAX_VCPUS on x86 is 4096: the most vCPUs (and so VMSAs) a launch can have.
+MAX_VCPUS = 4096
 MAX_FAMILY = 0xF + 0xFF  # base family 0xF plus an 8-bit extended family
 
 

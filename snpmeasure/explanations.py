@@ -16,12 +16,12 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
-from ._cpus import CPU_SIGS, cpu_sig, resolve_vcpu_sig
+from ._cpus import CPU_SIGS, MAX_VCPUS, cpu_sig, resolve_vcpu_sig
 from .errors import ConfigError, IgvmError, InvalidInputError, show
 from .firmware import Firmware
 from .images import FirmwareImage, FirmwareManifest
 from .kernel_hashes import KernelHashes, cmdline_bytes
-from .measurement import MAX_VCPUS, parse_vcpu_counts, sweep_launch
+from .measurement import parse_vcpu_counts, sweep_launch
 from .profiles import BUILTIN_PROFILES, VMM_TYPE_PROFILES, LaunchProfile, get_profile
 from .tables import ReferenceTable, TableRow
 

@@ -804,7 +804,7 @@ class IgvmFile:
             if _section_of(h.header_type) == 2:
                 yield i, h
 
-    def data_of(self, header: IgvmHeader, index: Optional[int] = None) -> Optional[memoryview]:
+    def data_of(self, header: IgvmHeader) -> Optional[memoryview]:
         """The file data a header points at (4 KiB for PAGE_DATA and VP_CONTEXT, the area for a
         PARAMETER_AREA, the CoRIM blob), as a view of the file; None when it has none."""
         offset = getattr(header, "file_offset", 0)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
+from ._cpus import MAX_VCPUS
 from ._plan import Command
 from .blobs import AmdPublicKey, AmdSignature, IdAuth, IdBlock, KeySource
 from .errors import ConfigError, IgvmError, InvalidInputError, show
@@ -558,8 +559,8 @@ def _kvm_vmsas(plan: IgvmPlan, vcpus: Optional[int]) -> None:
     if not plan.vp_contexts:
         raise IgvmError(igvm.name, "has no VP context for its SEV-SNP platform: KVM would have no VMSA to measure")
     count = len(plan.vp_contexts) if vcpus is None else vcpus
-    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 4096:
-        raise InvalidInputError("vcpus", f"must be a count from 1 to 4096, got {show(count)}")
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_VCPUS:
+        raise InvalidInputError("vcpus", f"must be a count from 1 to {MAX_VCPUS}, got {show(count)}")
     for index, h in plan.vp_contexts.values():  # QEMU loads every VP context, whatever -smp says
         check_vmsa_for_qemu(igvm, index, h)
     for vp in range(count):

@@ -16,6 +16,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
+from ._cpus import MAX_VCPUS
 from .errors import ConfigError, InvalidInputError, show
 from .qemu import SevSnpGuest
 
@@ -89,8 +90,8 @@ def guest_kwargs(
 
 def _int(text: Optional[str], where: str) -> int:
     value = (text or "").strip()
-    if not re.fullmatch(r"[0-9]{1,4}", value) or not 1 <= int(value) <= 4096:
-        raise InvalidInputError(where, f"must be a vCPU count from 1 to 4096, got {show(value)}")
+    if not re.fullmatch(r"[0-9]{1,4}", value) or not 1 <= int(value) <= MAX_VCPUS:
+        raise InvalidInputError(where, f"must be a vCPU count from 1 to {MAX_VCPUS}, got {show(value)}")
     return int(value)
 
 

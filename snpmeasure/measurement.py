@@ -12,7 +12,7 @@ import os
 import struct
 from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
-from ._cpus import resolve_vcpu_sig
+from ._cpus import MAX_VCPUS, resolve_vcpu_sig
 from ._files import file_size
 from ._plan import MODES, Command, FirmwareLayout, Plan, sev_plan, snp_plan
 from ._version import __version__
@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 #: memoryview, mmap), which are measured without a copy.
 PathOrImage = Union[str, "os.PathLike[str]", FirmwareImage, bytes, bytearray, memoryview, mmap.mmap]
 _BUFFERS = (bytes, bytearray, memoryview, mmap.mmap)
-#: KVM's KVM_MAX_VCPUS on x86 is 4096.
-MAX_VCPUS = 4096
 
 #: ``Measurement.mode`` names as sev-snp-measure prints them with ``-v``.
 MODE_NAMES = {

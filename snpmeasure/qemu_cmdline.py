@@ -16,7 +16,7 @@ import os
 import shlex
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
-from ._cpus import CPU_SIGS, cpu_sig, split_sig
+from ._cpus import CPU_SIGS, MAX_VCPUS, cpu_sig, split_sig
 from .errors import ConfigError, InvalidInputError, show
 from .libvirt import guest_kwargs, map_path
 from .qemu import SevSnpGuest, split_qemu_opts
@@ -113,8 +113,8 @@ def _keyval(text: str, option: str) -> Tuple[Optional[str], Dict[str, str]]:
 
 
 def _count(value: str, where: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= 4096:
-        raise InvalidInputError(where, f"must be a count from 1 to 4096, got {show(value)}")
+    if not value.isdigit() or not 1 <= int(value) <= MAX_VCPUS:
+        raise InvalidInputError(where, f"must be a count from 1 to {MAX_VCPUS}, got {show(value)}")
     return int(value)
 
 
@@ -133,7 +133,7 @@ def _smp(text: str) -> int:
     for key in ("sockets", "dies", "clusters", "modules", "cores", "threads"):
         if key in props:
             product *= _count(props[key], f"-smp {key}")
-            if product > 4096:
+            if product > MAX_VCPUS:
                 break
     return _count(str(product), "-smp")
 

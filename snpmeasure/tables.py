@@ -12,6 +12,7 @@ import io
 import os
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Union, overload
 
+from ._cpus import MAX_VCPUS
 from ._jsonfile import check_schema
 from ._version import __version__
 from .errors import InvalidInputError, show
@@ -19,7 +20,6 @@ from .firmware import Firmware
 from .images import FirmwareImage, FirmwareManifest
 from .kernel_hashes import KernelHashes, bzimage_warning
 from .measurement import (
-    MAX_VCPUS,
     describe_kernel_inputs,
     parse_vcpu_counts,
     sweep_launch,

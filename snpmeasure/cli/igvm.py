@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..profiles import IGVM_PROFILE_NAMES
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser, prog
 from ._args import emit_json, key_files_named, key_passwords
 
@@ -34,7 +35,7 @@ def register(p: ArgumentParser) -> None:
     sign.add_argument("--guest-svn", type=int, default=0, help="GUEST_SVN (default 0)")
     sign.add_argument(
         "--profile",
-        choices=["igvmmeasure", "igvm-crate", "qemu"],
+        choices=IGVM_PROFILE_NAMES,
         help="the model whose digest the ID block binds (default igvmmeasure)",
     )
     sign.add_argument("--native-zero", action="store_true", help="measure pages without data as ZERO pages")
