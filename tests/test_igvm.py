@@ -89,6 +89,22 @@ def test_every_header_type_round_trips() -> None:
     assert [_no_offset(h) for h in f.headers] == [_no_offset(h) for h in headers]
     assert bytes(f.data_of(f.headers[4]) or b"") == b"corim"
     assert all(h.type_name == HEADER_NAMES.get(h.header_type, f"{h.header_type:#x}") for h in f.headers)
+    # the names themselves (the line above holds by type_name's definition)
+    assert [h.type_name for h in f.headers] == [
+        "SUPPORTED_PLATFORM",
+        "GUEST_POLICY",
+        "RELOCATABLE_REGION",
+        "PAGE_TABLE_RELOCATION_REGION",
+        "CORIM_DOCUMENT",
+        "CCA_POLICY",
+        "PARAMETER_AREA",
+        "MEMORY_MAP",
+        "PARAMETER_INSERT",
+        "PAGE_DATA",
+        "VP_CONTEXT",
+        "REQUIRED_MEMORY",
+        "ERROR_RANGE",
+    ]
     assert f.headers[5].to_json() == {"type": "CCA_POLICY", "body": b"cca policy".hex()}
 
 

@@ -403,11 +403,16 @@ def test_page_data_type_flags_survive_the_writer() -> None:
 
 
 def test_2mib_pages_with_data_of_any_type_are_refused_by_igvmmeasure() -> None:
-    for kw in ({"flags": FLAG_IS_2MB_PAGE | FLAG_UNMEASURED}, {"flags": FLAG_IS_2MB_PAGE, "data_type": DATA_SECRETS}):
+    for kw, as_4k in (
+        ({"flags": FLAG_IS_2MB_PAGE | FLAG_UNMEASURED}, {"flags": FLAG_UNMEASURED}),
+        ({"flags": FLAG_IS_2MB_PAGE, "data_type": DATA_SECRETS}, {"data_type": DATA_SECRETS}),
+    ):
         f = build([pd(0x200000, A, **kw), vp()])
         with pytest.raises(IgvmError, match="refuses a 2 MiB page with data"):
             digest(f, "igvmmeasure")
         assert digest(f, "igvm-crate")  # one page
+        # ... and that page is what the same 4 KiB page with data gives
+        assert digest(f, "igvm-crate") == digest(build([pd(0x200000, A, **as_4k), vp()]), "igvm-crate")
 
 
 def test_vp_contexts_of_another_platform() -> None:
@@ -583,6 +588,8 @@ def test_the_native_page_runs_agree_with_the_python_path(
     assert python_file.offsets == native_file.offsets
     for m in MODELS:
         assert outcome(native_file, m) == outcome(python_file, m) == outcome(small_calls, m)
+    if core.native_available():  # the comparison above is native against Python only if runs were read
+        assert IgvmFile.from_bytes(build([pd(0x1000, A), pd(0x2000, B), vp()]))._page_runs != {}
 
 
 def test_a_mutable_buffer_is_read_as_a_snapshot() -> None:

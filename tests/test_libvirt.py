@@ -75,12 +75,13 @@ def test_a_domain_gives_the_measure_arguments(tmp_path: Path) -> None:
     ],
 )
 def test_hostile_or_wrong_domains_are_named(text: str, error: type, fragment: str) -> None:
-    try:
+    if fragment == "":  # a deep document without the elements read is a domain that fixes nothing
         dom = parse_domain(text)
-    except error as exc:
-        assert fragment in str(exc)
-    else:  # a deep document without the elements read is a domain that fixes nothing
         assert dom.vcpus is None and fragment == ""
+        return
+    with pytest.raises(error) as exc:
+        parse_domain(text)
+    assert fragment in str(exc.value)
 
 
 def test_host_cpu_modes_leave_the_signature_open() -> None:
