@@ -26,7 +26,7 @@ nitpicky = True
 # Types from outside the project: no intersphinx (CI reaches PyPI and Debian only), so these are
 # named here instead of linked.
 nitpick_ignore_regex = [
-    ("py:class", r"(typing|collections\.abc|os|enum|datetime|pathlib|mmap|array|uuid)\..*"),
+    ("py:class", r"(typing|collections\.abc|os|enum|datetime|pathlib|mmap|array|uuid|xml\.etree\.ElementTree)\..*"),
     ("py:class", r"(bytes|bytearray|memoryview|str|int|bool|float|object|dict|list|tuple|type|None|Buffer|PathLike)"),
     ("py:class", r"(cryptography|x509|ec)\..*"),
     ("py:(class|exc)", r"(ValueError|OSError|Exception|TypeError|KeyError)"),

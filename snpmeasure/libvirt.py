@@ -164,14 +164,12 @@ def parse_domain(text: str, *, path_map: Sequence[Tuple[str, str]] = (), where: 
         return None if el is None else (el.text or "").strip()
 
     guest = None
-    security = root.findall("launchSecurity")
-    if len(security) > 1:
-        raise InvalidInputError(f"{where}: <launchSecurity>", "appears more than once")
-    if security and security[0].get("type") == "sev-snp":
-        guest = SevSnpGuest.from_libvirt(ET.tostring(security[0], encoding="unicode"))
-    elif security:
+    security = one(root, "launchSecurity")
+    if security is not None and security.get("type") == "sev-snp":
+        guest = SevSnpGuest.from_libvirt_element(security)
+    elif security is not None:
         raise ConfigError(
-            f"{where}: <launchSecurity type>", f"is {show(security[0].get('type'))}; snpmeasure reads sev-snp here"
+            f"{where}: <launchSecurity type>", f"is {show(security.get('type'))}; snpmeasure reads sev-snp here"
         )
     return LibvirtDomain(
         name=(root.findtext("name") or None),

@@ -432,6 +432,12 @@ class SevSnpGuest:
                     "libvirt", f"needs exactly one <launchSecurity> directly in <domain>, found {len(found)}"
                 )
             root = found[0]
+        return cls.from_libvirt_element(root, id=id)
+
+    @classmethod
+    def from_libvirt_element(cls, root: ET.Element, *, id: str = "sev0") -> SevSnpGuest:
+        """The object of a parsed ``<launchSecurity type='sev-snp'>`` element (``from_libvirt``
+        after parsing; a whole domain's reader hands its element here)."""
         if root.get("type") != "sev-snp":
             raise QemuObjectError("libvirt.launchSecurity.type", f"must be 'sev-snp', got {root.get('type')!r}")
         props: List[Tuple[str, Any]] = [("id", id)]

@@ -120,7 +120,7 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
     from ..profiles import load_profile_file
 
     if config_given(args):
-        apply_launch_config(args, command)
+        apply_launch_config(args)
     elif args.path_map:
         raise InvalidInputError("--path-map", "maps the paths of a --libvirt-domain or QEMU command line: give it too")
     if args.mode is None:
@@ -232,10 +232,11 @@ def config_given(args: argparse.Namespace) -> bool:
     return any(getattr(args, f, None) is not None for f in CONFIG_FLAGS)
 
 
-def apply_launch_config(args: argparse.Namespace, command: str) -> Any:
+def apply_launch_config(args: argparse.Namespace) -> Any:
     """``--libvirt-domain`` or ``--qemu-cmdline``/``--qemu-argv-file``: the flags the configuration
     fixes are set from it, and a flag given that contradicts it is refused, naming both; the
-    configuration is kept as ``args.launch_config`` (a LibvirtDomain or QemuCommandLine)."""
+    configuration is kept as ``args.launch_config`` (a LibvirtDomain or QemuCommandLine), so a
+    second call (``measure_kwargs`` after a command applied it early to learn the mode) returns it."""
     from ..errors import InvalidInputError
 
     if getattr(args, "launch_config", None) is not None:

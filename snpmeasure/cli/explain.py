@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         for flag in _REPORT_FLAGS:
             if getattr(args, flag) not in (None, False):
                 raise InvalidInputError("--" + flag.replace("_", "-"), "checks a report: give --report")
-    config = apply_launch_config(args, "explain") if config_given(args) else None
+    config = apply_launch_config(args) if config_given(args) else None
     exporting = export_requested(args)
     if exporting and args.json:
         raise InvalidInputError("--format", "writes --output; --json prints the explanation: give one")

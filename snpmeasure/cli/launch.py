@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
             args.libvirt_domain = args.libvirt
         obj = guest_object_from_args(args)
     if config_given(args):
-        config = apply_launch_config(args, "launch")
+        config = apply_launch_config(args)
         if obj is None and args.igvm is None:
             obj = config.guest
             if obj is None:

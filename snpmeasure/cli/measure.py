@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     if args.force and not args.dump_vmsa:
         raise InvalidInputError("--force", "only lets --dump-vmsa overwrite files; it does nothing without it")
     if config_given(args):  # a whole launch configuration may make this an IGVM launch
-        apply_launch_config(args, "measure")
+        apply_launch_config(args)
     if export_requested(args):
         if args.mode is None:
             raise InvalidInputError("--mode", "is required (snp, snp:svsm or snp:igvm for an export)")
