@@ -279,27 +279,32 @@ def parse_qemu_cmdline(
     )
 
 
+def _json_option(arg: str, option: str) -> Optional[Dict[str, Any]]:
+    """The JSON form of an option's argument (``-object {"qom-type": ...}``, as libvirt writes
+    them), or None for the keyval form; QEMU takes only a JSON object there."""
+    if not arg.lstrip().startswith("{"):
+        return None
+    try:
+        spec = json.loads(arg)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInputError(option, f"is not valid JSON ({str(exc)[:80]})") from None
+    if not isinstance(spec, dict):
+        raise InvalidInputError(option, "JSON must be an object")
+    return spec
+
+
 def _device_driver(arg: str) -> str:
     """A -device's driver, from keyval (``loader,file=...``) or JSON (``{"driver": "loader", ...}``)."""
-    if arg.lstrip().startswith("{"):
-        try:
-            spec = json.loads(arg)
-        except ValueError as exc:
-            raise InvalidInputError("-device", f"is not valid JSON ({exc})") from None
-        return str(spec.get("driver", "")) if isinstance(spec, dict) else ""
+    spec = _json_option(arg, "-device")
+    if spec is not None:
+        return str(spec.get("driver", ""))
     return _keyval(arg, "-device")[0] or ""
 
 
 def _blockdev(arg: str, blockdevs: Dict[str, Tuple[Optional[str], Optional[str]]]) -> None:
     """A -blockdev node: its file name, or the node (or inline node) it reads."""
-    if arg.lstrip().startswith("{"):
-        try:
-            spec = json.loads(arg)
-        except ValueError as exc:
-            raise InvalidInputError("-blockdev", f"is not valid JSON ({exc})") from None
-    else:
-        spec = dict(_keyval(arg, "-blockdev")[1])
-    if not isinstance(spec, dict) or not spec.get("node-name"):
+    spec: Dict[str, Any] = _json_option(arg, "-blockdev") or dict(_keyval(arg, "-blockdev")[1])
+    if not spec.get("node-name"):
         return
     child = spec.get("file")
     filename = spec.get("filename")
@@ -312,13 +317,8 @@ def _blockdev(arg: str, blockdevs: Dict[str, Tuple[Optional[str], Optional[str]]
 
 
 def _object(arg: str, objects: Dict[str, Tuple[str, List[Tuple[str, Any]], bool]]) -> None:
-    if arg.lstrip().startswith("{"):
-        try:
-            spec = json.loads(arg)
-        except ValueError as exc:
-            raise InvalidInputError("-object", f"is not valid JSON ({exc})") from None
-        if not isinstance(spec, dict):
-            raise InvalidInputError("-object", "JSON must be an object")
+    spec = _json_option(arg, "-object")
+    if spec is not None:
         kind = str(spec.get("qom-type", ""))
         props: List[Tuple[str, Any]] = [(k, v) for k, v in spec.items() if k != "qom-type"]
         typed = True
