@@ -43,3 +43,12 @@ def round_robin(
 def median_ratio(a: List[float], b: List[float]) -> float:
     """The median over rounds of a[i] / b[i]: two variants compared within each round."""
     return statistics.median(x / y for x, y in zip(a, b))
+
+
+def rss_anon_kib() -> int:
+    """This process's anonymous resident memory in KiB (RssAnon of /proc/self/status; 0 elsewhere)."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    return 0

@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from _common import median_ratio, require_native, round_robin  # noqa: E402
+from _common import median_ratio, require_native, round_robin, rss_anon_kib  # noqa: E402
 
 from snpmeasure import _native, _reference  # noqa: E402
 from snpmeasure._core import LaunchDigest  # noqa: E402
@@ -55,14 +55,10 @@ def pack(pages: List[bytes], path: str) -> None:
 def debian_kernel(workdir: str) -> Optional[str]:
     """vmlinuz of Debian's current cloud kernel, downloaded (not installed), or None."""
     try:
-        deps = subprocess.run(
-            ["apt-cache", "depends", "linux-image-cloud-amd64"], capture_output=True, text=True, timeout=60
-        ).stdout
-        name = next(
-            (line.split(":", 1)[1].strip() for line in deps.splitlines() if line.strip().startswith("Depends:")), None
-        )
-        if name is None:
-            subprocess.run(["apt-get", "update"], capture_output=True, timeout=300)
+        name = None
+        for attempt in range(2):  # the second after an apt-get update
+            if attempt:
+                subprocess.run(["apt-get", "update"], capture_output=True, timeout=300)
             deps = subprocess.run(
                 ["apt-cache", "depends", "linux-image-cloud-amd64"], capture_output=True, text=True, timeout=60
             ).stdout
@@ -70,6 +66,8 @@ def debian_kernel(workdir: str) -> Optional[str]:
                 (line.split(":", 1)[1].strip() for line in deps.splitlines() if line.strip().startswith("Depends:")),
                 None,
             )
+            if name is not None:
+                break
         if name is None:
             return None
         subprocess.run(["apt-get", "download", name], cwd=workdir, capture_output=True, timeout=600, check=True)
@@ -79,14 +77,6 @@ def debian_kernel(workdir: str) -> Optional[str]:
         return found[0] if found else None
     except (OSError, subprocess.SubprocessError, IndexError):
         return None
-
-
-def rss_anon_kib() -> int:
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1])
-    return 0
 
 
 def bench_file(label: str, path: str, reps: int) -> Dict[str, float]:

@@ -39,7 +39,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import median_ratio, require_native, round_robin  # noqa: E402
+from _common import median_ratio, require_native, round_robin, rss_anon_kib  # noqa: E402
 
 from snpmeasure import _core, _reference  # noqa: E402
 from snpmeasure.images import map_file  # noqa: E402
@@ -106,14 +106,6 @@ def ceiling_s(hashed: int, chained: int, hashlib_us: float) -> float:
     the reference's (the VM's speed drifts), so take the probe in the same rounds."""
     bound_us = max(chained * CEILING_CHAIN_US, (hashed * CEILING_CONTENT_US + chained * CEILING_CHAIN_US) / CPUS)
     return bound_us * (hashlib_us / NOTES_HASHLIB_US) / 1e6
-
-
-def rss_anon_kib() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1])
-    return 0
 
 
 def with_kernel(kernel: str, threads: Optional[int], data: Any) -> Callable[[], object]:
