@@ -36,8 +36,10 @@ from .igvm import (
     HEADER_NAMES,
     PAGE,
     PARAMETER_TYPES,
+    PLATFORM_NAMES,
     PLATFORM_SEV_SNP,
     GuestPolicy,
+    IgvmBuilder,
     IgvmFile,
     IgvmHeader,
     PageData,
@@ -229,8 +231,6 @@ def snp_platform(igvm: IgvmFile) -> SupportedPlatform:
     """The file's SEV-SNP platform; a file without one is an IgvmError."""
     platform = igvm.platform(PLATFORM_SEV_SNP)
     if platform is None:
-        from .igvm import PLATFORM_NAMES
-
         have = ", ".join(PLATFORM_NAMES[p.platform_type] for p in igvm.platforms) or "none"
         raise IgvmError(
             igvm.name, f"has no SEV-SNP platform (SUPPORTED_PLATFORM with platform_type 2); its platforms: {have}"
@@ -720,7 +720,6 @@ def id_block_structs(
     SNP_ID_BLOCK directive (docs/reference/igvm.md §3): the block's version forced to 1, its policy
     the file's GUEST_POLICY; signatures (``r ‖ s``, 72 bytes each) and keys (``curve ‖ reserved ‖
     qx ‖ qy``) moved into AMD's 0x200- and 0x404-byte fields, the key's reserved word dropped."""
-    from .blobs import AmdPublicKey, AmdSignature
     from .errors import BlobError
 
     where = _where(igvm, igvm.headers.index(header) if index is None else index)
@@ -843,7 +842,6 @@ def check_id_block(plan: IgvmPlan, digest: bytes) -> Optional[IdBlockCheck]:
 def summarize_igvm(igvm: IgvmSource) -> Dict[str, Any]:
     """What ``snpmeasure igvm show`` prints: the file's platforms and policies, its directives
     counted per type with their GPA range, its VP contexts and its ID block, as JSON."""
-    from .igvm import PLATFORM_NAMES
     from .policy import GuestPolicy as Policy
 
     f = open_igvm(igvm)
@@ -934,7 +932,6 @@ def sign_igvm(
     directive, as igvmmeasure's ``sign`` appends it. The result is written by this module's writer
     (format version 1, CRC32 set)."""
     from .blobs import sign_id_block
-    from .igvm import IgvmBuilder
 
     f = open_igvm(igvm)
     plan = plan_igvm(f, profile, native_zero=native_zero, vcpus=vcpus)
