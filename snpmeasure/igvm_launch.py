@@ -1040,28 +1040,29 @@ def lint_igvm(igvm: IgvmSource, *, check_kvm_only: bool = False) -> List[Finding
     ranges: List[Tuple[int, int, int]] = []  # (gpa, end, header index)
     in_run = False
     for index, h in enumerate(f.headers):
-        where = _where(f, index)
         if not check_kvm_only and h.header_type not in QEMU_HANDLED:
-            out.append(Finding("qemu-refuses-header", where, f"QEMU has no handler for {h.type_name}"))
+            out.append(Finding("qemu-refuses-header", _where(f, index), f"QEMU has no handler for {h.type_name}"))
         if isinstance(h, VpContext):
             vmsas += 1  # igvmmeasure counts every VP context, whatever its platform
             if vmsas == 2:
-                out.append(Finding("one-vmsa", where, "a second VMSA: igvmmeasure --check-kvm allows one"))
+                out.append(Finding("one-vmsa", _where(f, index), "a second VMSA: igvmmeasure --check-kvm allows one"))
         if not _applies(h, mask) or isinstance(h, GuestPolicy):
             continue
         if isinstance(h, ParameterArea):
             areas[h.parameter_area_index] = h
         elif isinstance(h, VpContext):
             if h.gpa != VMSA_GPA:
-                out.append(Finding("vmsa-gpa", where, f"the VMSA is at {h.gpa:#x}, not {VMSA_GPA:#x}"))
+                out.append(Finding("vmsa-gpa", _where(f, index), f"the VMSA is at {h.gpa:#x}, not {VMSA_GPA:#x}"))
             page = f.data_of(h)
             assert page is not None
             (cr0,) = struct.unpack_from("<Q", page, _OFF_CR0)
             if cr0 not in (0x30, 0x31):
-                out.append(Finding("vmsa-cr0", where, f"CR0 is {cr0:#x}; KVM overrides anything but 0x30/0x31"))
+                out.append(
+                    Finding("vmsa-cr0", _where(f, index), f"CR0 is {cr0:#x}; KVM overrides anything but 0x30/0x31")
+                )
             if not check_kvm_only:  # the rules of the qemu model igvmmeasure's --check-kvm lacks
                 out.extend(
-                    Finding(rule, where, text)
+                    Finding(rule, _where(f, index), text)
                     for rule, text in _vmsa_problems(f, h)
                     if rule in ("qemu-refuses-vmsa", "vmsa-efer-cr4")
                 )
@@ -1069,22 +1070,24 @@ def lint_igvm(igvm: IgvmSource, *, check_kvm_only: bool = False) -> List[Finding
             ranges.append((h.gpa, h.gpa + PAGE, index))
         elif isinstance(h, ParameterInsert):
             if vmsa_seen is not None:
-                out.append(Finding("insert-after-vmsa", where, f"after the VMSA of header {vmsa_seen}"))
+                out.append(Finding("insert-after-vmsa", _where(f, index), f"after the VMSA of header {vmsa_seen}"))
             size = areas[h.parameter_area_index].number_of_bytes
             if not check_kvm_only:
                 if in_run:
-                    out.append(Finding("insert-reordered", where, "QEMU queues it before the page run it follows"))
+                    out.append(
+                        Finding("insert-reordered", _where(f, index), "QEMU queues it before the page run it follows")
+                    )
                 if size > PAGE:
-                    out.append(Finding("large-parameter-area", where, f"the area is {size:#x} bytes"))
+                    out.append(Finding("large-parameter-area", _where(f, index), f"the area is {size:#x} bytes"))
             ranges.append((h.gpa, h.gpa + size, index))
         elif isinstance(h, PageData):
             if not check_kvm_only:
                 if vmsa_seen is not None:
-                    out.append(Finding("page-after-vmsa", where, f"after the VMSA of header {vmsa_seen}"))
+                    out.append(Finding("page-after-vmsa", _where(f, index), f"after the VMSA of header {vmsa_seen}"))
                 if h.flags & FLAG_IS_2MB_PAGE and h.file_offset:
-                    out.append(Finding("huge-page-with-data", where, "4 KiB of data for a 2 MiB page"))
+                    out.append(Finding("huge-page-with-data", _where(f, index), "4 KiB of data for a 2 MiB page"))
                 if h.flags & FLAG_SHARED:
-                    out.append(Finding("shared-page", where, f"gpa {h.gpa:#x}"))
+                    out.append(Finding("shared-page", _where(f, index), f"gpa {h.gpa:#x}"))
             ranges.append((h.gpa, h.gpa + h.size, index))
             in_run = True  # QEMU's run stays open until a later page breaks it (and opens the next)
     if not check_kvm_only:
