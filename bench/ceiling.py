@@ -1,28 +1,39 @@
-"""The op-count ceiling of the launch digest on *this* host: the CPU, its clock, and the best kernel.
+"""The op-count ceiling of the launch digest on *this* host: its vector pipes, its clock, the best kernel.
 
-A ceiling is a count of vector operations per page divided by the pipes that execute them, in
-cycles, over the clock measured here with a dependent-add chain. The counts and pipe widths are
-known for two (kernel, microarchitecture) pairs, derived in docs/reference/performance.md:
+A ceiling is the time the best kernel's operations would take if nothing but the pipes that execute
+them limited it (no loads, spills or branches; no dependencies but the chain's). The bench derives it here, on
+any x86-64 host, in two parts:
 
-- AVX-512 2x8 on AMD Zen 5 (family 0x1A): per 8-lane block 2136 ALU ops on 4 full-width pipes,
-  928 of them rotates/shifts/shuffles on 2 of those pipes: max(2136/4, 928/2) = 534 cycles; the
-  pre-expanded padding block 322; so (32 * 534 + 322) / 8 = 2176 cycles per page per core. Chain:
-  4 dependent ops a round (rorx, xor, xor, add) x 160 rounds + ~20 = 660 cycles per PAGE_INFO.
-- AVX2 4-lane on AMD Zen 3 (family 0x19): 2.95 us per page per core and 0.36 us per PAGE_INFO at
-  3.0 GHz: 8850 and 1080 cycles.
+- **Content hashing.** The kernel's vector instructions per eighth of a 128-byte block are counted
+  from its source (MIXES below; docs/reference/performance.md shows the counting). A loop of
+  exactly that instruction mix, spread over 12 independent register chains so that latency never
+  binds, is timed on this core: that is the op-count bound of one eighth of a block, with this CPU's
+  own pipes, port assignment and vector clock (Intel's AVX-512 frequency licence included). Per
+  page: (32 message blocks + 1 padding block) x 8 eighths / lanes.
+- **The serial chain.** The longer of its latency floor, 4 dependent 1-cycle scalar ops per round
+  (rorx, xor, xor, add) x 160 rounds + ~20 = 660 cycles per PAGE_INFO, and its op count: the
+  chain's scalar rounds and its vector schedule, measured as a mix the same way (on Intel cores
+  scalar and vector instructions share issue ports, so the op count can be the longer).
+  Cycles are of the clock measured with a chain of dependent register adds.
 
-On any other CPU, or when the best kernel present is not the one a model is for, there is no
-ceiling: the bench says so and prints no ratio against one. A ceiling from another CPU is never
-applied silently.
+For the two (CPU, kernel) pairs the reference analysed, their table models are printed beside the
+measured bound as a cross-check (MODELS): AVX-512 2x8 on AMD Zen 5 (family 0x1A, 4 vector pipes,
+rotates on 2: 2176 cycles per page per core) and AVX2 4-lane on AMD Zen 3 (family 0x19: 8850).
+
+Where the mix cannot be measured (no C compiler, no x86-64 assembler, or only the portable kernel)
+there is no ceiling: the bench says why and prints no ratio against one. A ceiling from another
+CPU is never applied.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 _CLOCK_C = r"""
 #include <stdint.h>
@@ -40,6 +51,179 @@ uint64_t snpbench_adds(uint64_t n)
     return x;
 }
 """
+
+#: Cycles per PAGE_INFO of the chain's latency floor: 4 dependent scalar ops per round x 160 + ~20.
+CHAIN_FLOOR_CYCLES = 660.0
+
+#: The scalar rounds of the chain (csrc/launch_digest.c CHAIN_ROUND, sha512.h), per sixteenth of a
+#: PAGE_INFO (10 of its 160 rounds): a round is 6 rorx, 6 xor (Sigma0/1 4, Ch 2), 3 and (Ch 1,
+#: Maj 2), 2 or (Maj), 6 add; block 1's first 16 rounds add K[t] to W[t] (16 adds), and the two
+#: feed-forwards add 14: 990 adds in 160 rounds, rounded up to 62 per sixteenth.
+_CHAIN_ROUNDS = {"rorx": 60, "xor": 60, "and": 30, "or": 20, "add": 62}
+
+#: Instructions per eighth of a 128-byte block of content ("message", "padding": an eighth holds
+#: whole units, 10 rounds, 8 schedule words, 1/8 of the load transpose and one feed-forward add),
+#: and per sixteenth of a PAGE_INFO of the chain ("chain": 10 rounds, 2 steps of block 1's
+#: two-word xmm schedule), by kernel, counted from csrc/ (docs/reference/performance.md, "The
+#: op-count ceiling", shows the counting). A "x." prefix marks a 128-bit (xmm) instruction.
+MIXES: Dict[str, Dict[str, Dict[str, int]]] = {
+    # sha512_avx512.c, zmm, 8 lanes. A round: 6 vprorq, 4 vpternlogq (Ch, Maj, two xor3), 7 vpaddq
+    # (one adds K[t] as a {1to8} broadcast). A schedule word: sigma0 and sigma1 each 2 vprorq,
+    # 1 vpsrlq, 1 vpternlogq; 3 vpaddq. load_block8: per block 16 unpack, 32 vshufi64x2, 16 vpshufb.
+    # The padding block's rounds take W+K as a broadcast operand: 6 adds, no schedule, no loads.
+    # chain_avx512's schedule step: 2 vpalignr, sigma0 and sigma1 as above, 3 adds and + K.
+    "avx512": {
+        "message": {
+            "vprorq": 92,
+            "vpsrlq": 16,
+            "vpternlogq": 56,
+            "vpaddq": 95,
+            "vpunpcklqdq": 2,
+            "vshufi64x2": 4,
+            "vpshufb": 2,
+        },
+        "padding": {"vprorq": 60, "vpternlogq": 40, "vpaddq": 61},
+        "chain": {
+            **_CHAIN_ROUNDS,
+            "x.vpalignr": 4,
+            "x.vprorq": 8,
+            "x.vpsrlq": 4,
+            "x.vpternlogq": 4,
+            "x.vpaddq": 8,
+        },
+    },
+    # sha512_avx2.c, ymm, 4 lanes. A round: 6 rotates of 2 shifts + 1 vpor; Sigma0/1 4 vpxor, Ch
+    # 2 vpxor + 1 vpand, Maj 3 vpxor + 1 vpand; 7 vpaddq. A schedule word: sigma0 = rotate by 1
+    # (3 ops), rotate by 8 (1 vpshufb), vpsrlq, 2 vpxor; sigma1 = 2 rotates (6 ops), vpsrlq,
+    # 2 vpxor; 3 vpaddq. load_block4: per block 16 unpack, 16 vperm2i128, 16 vpshufb.
+    # chain_avx2's schedule step: 2 vpalignr, sigma0 and sigma1 as above, 3 adds and + K.
+    "avx2": {
+        "message": {
+            "vpsrlq": 100,
+            "vpsllq": 84,
+            "vpor": 84,
+            "vpxor": 122,
+            "vpand": 20,
+            "vpaddq": 95,
+            "vpshufb": 10,
+            "vpunpcklqdq": 2,
+            "vperm2i128": 2,
+        },
+        "padding": {"vpsrlq": 60, "vpsllq": 60, "vpor": 60, "vpxor": 90, "vpand": 20, "vpaddq": 61},
+        "chain": {
+            **_CHAIN_ROUNDS,
+            "x.vpalignr": 4,
+            "x.vpsrlq": 10,
+            "x.vpsllq": 6,
+            "x.vpor": 6,
+            "x.vpshufb": 2,
+            "x.vpxor": 8,
+            "x.vpaddq": 8,
+        },
+    },
+}
+LANES = {"avx512": 8, "avx2": 4}
+
+#: One instruction of each kind: {v} a vector accumulator (12 chains, register 0-11, sources
+#: 12-14), {g} a general-purpose one (8 chains, %r8-%r15, source %rax). Widths per kernel.
+_VECTOR_FORMS = {
+    "vprorq": "vprorq $28, %%{w}{v}, %%{w}{v}",
+    "vpsrlq": "vpsrlq $7, %%{w}{v}, %%{w}{v}",
+    "vpsllq": "vpsllq $36, %%{w}{v}, %%{w}{v}",
+    "vpternlogq": "vpternlogq $0x96, %%{w}12, %%{w}13, %%{w}{v}",
+    "vpaddq": "vpaddq %%{w}12, %%{w}{v}, %%{w}{v}",
+    "vpor": "vpor %%{w}12, %%{w}{v}, %%{w}{v}",
+    "vpxor": "vpxor %%{w}13, %%{w}{v}, %%{w}{v}",
+    "vpand": "vpand %%{w}12, %%{w}{v}, %%{w}{v}",
+    "vpunpcklqdq": "vpunpcklqdq %%{w}12, %%{w}{v}, %%{w}{v}",
+    "vpshufb": "vpshufb %%{w}14, %%{w}{v}, %%{w}{v}",
+    "vshufi64x2": "vshufi64x2 $0x88, %%{w}12, %%{w}{v}, %%{w}{v}",
+    "vperm2i128": "vperm2i128 $0x20, %%{w}12, %%{w}{v}, %%{w}{v}",
+    "vpalignr": "vpalignr $8, %%{w}12, %%{w}{v}, %%{w}{v}",
+}
+_SCALAR_FORMS = {
+    "rorx": "rorx $14, %%r{g}, %%r{g}",
+    "xor": "xor %%rax, %%r{g}",
+    "and": "and %%rax, %%r{g}",
+    "or": "or %%rax, %%r{g}",
+    "add": "add %%rax, %%r{g}",
+}
+_WIDTH = {"avx512": "zmm", "avx2": "ymm"}
+_VECTOR_CHAINS, _SCALAR_CHAINS = 12, 8
+
+
+def _form(kernel: str, op: str) -> Tuple[str, bool]:
+    """(template, is_vector) of one instruction of a mix."""
+    if op in _SCALAR_FORMS:
+        return _SCALAR_FORMS[op], False
+    width = "xmm" if op.startswith("x.") else _WIDTH[kernel]
+    return _VECTOR_FORMS[op.removeprefix("x.")].replace("{w}", width), True
+
+
+def _mix_asm(kernel: str, kind: str) -> str:
+    """The instruction mix as one asm string: each kind spread evenly through the body (as a
+    compiler interleaves a round's work), destinations cycling through independent chains."""
+    slots = sorted(((k + 0.5) / n, op) for op, n in MIXES[kernel][kind].items() for k in range(n))
+    lines, nv, ng = [], 0, 0
+    for _, op in slots:
+        template, vector = _form(kernel, op)
+        if vector:
+            lines.append(template.format(v=nv % _VECTOR_CHAINS))
+            nv += 1
+        else:
+            lines.append(template.format(g=8 + ng % _SCALAR_CHAINS))
+            ng += 1
+    return "\\n\\t".join(lines)
+
+
+def _bench_source() -> Tuple[str, str]:
+    """(cdef, C source) of the clock and of one loop per (kernel, block kind)."""
+    cdef = ["uint64_t snpbench_adds(uint64_t n);"]
+    src = [_CLOCK_C]
+    clobbers = ", ".join([f'"xmm{i}"' for i in range(16)] + [f'"r{i}"' for i in range(8, 16)] + ['"rax"', '"cc"'])
+    for kernel in MIXES:
+        for kind in MIXES[kernel]:
+            name = f"snpbench_mix_{kernel}_{kind}"
+            cdef.append(f"void {name}(uint64_t n);")
+            src.append(
+                f"void {name}(uint64_t n)\n{{\n    for (uint64_t i = 0; i < n; i++)\n"
+                f'        __asm__ volatile("{_mix_asm(kernel, kind)}" ::: {clobbers});\n'
+                f'    __asm__ volatile("vzeroupper");\n}}\n'
+            )
+    return "\n".join(cdef), "\n".join(src)
+
+
+_LIB: List[Any] = []
+
+
+def _bench_lib() -> Optional[Any]:
+    """The compiled clock and mix loops (built once, with cffi, into a temporary directory); None
+    when there is no compiler or no x86-64 assembler."""
+    if _LIB:
+        return _LIB[0]
+    try:
+        from cffi import FFI
+
+        ffi = FFI()
+        cdef, src = _bench_source()
+        ffi.cdef(cdef)
+        ffi.set_source("_snpbench_ceiling", src)
+        with tempfile.TemporaryDirectory() as tmp:
+            lib_path = ffi.compile(tmpdir=tmp, verbose=False)
+            spec = importlib.util.spec_from_file_location("_snpbench_ceiling", lib_path)
+            assert spec is not None and spec.loader is not None
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)
+    except Exception:  # no compiler, or not x86-64: the bench prints no ceiling
+        return None
+    _LIB.append(mod.lib)
+    return mod.lib
+
+
+def _ns_per_call(fn: Callable[[int], object], n: int) -> float:
+    t0 = time.perf_counter()
+    fn(n)
+    return (time.perf_counter() - t0) / n * 1e9
 
 
 @dataclass(frozen=True)
@@ -86,39 +270,52 @@ def cpu_identity() -> Tuple[str, int, int, str]:
     return vendor, family, model, name
 
 
-def measure_clock_ghz(rounds: int = 7) -> Optional[float]:
-    """The clock as dependent adds per nanosecond (the median of ``rounds``), from a small C
-    function compiled here with cffi; None when no compiler is available."""
-    try:
-        from cffi import FFI
-
-        ffi = FFI()
-        ffi.cdef("uint64_t snpbench_adds(uint64_t n);")
-        ffi.set_source("_snpbench_clock", _CLOCK_C)
-        with tempfile.TemporaryDirectory() as tmp:
-            lib_path = ffi.compile(tmpdir=tmp, verbose=False)
-            import importlib.util
-
-            spec = importlib.util.spec_from_file_location("_snpbench_clock", lib_path)
-            assert spec is not None and spec.loader is not None
-            mod = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(mod)
-    except Exception:  # no compiler, or no x86-64 assembler: the bench prints no ceiling
+def measure_mix(kernel: str, rounds: int = 9) -> Optional[Dict[str, float]]:
+    """This core's op-count bound for ``kernel`` (a key of MIXES, which the CPU must run): the
+    best of ``rounds`` of the clock and of each block kind's mix loop, measured round-robin.
+    Returns ``clock_ghz``; ``content_cycles`` and ``content_us`` (per page, one core);
+    ``chain_ops_cycles`` (the chain's op count on this core), ``chain_cycles`` and ``chain_us``
+    (per PAGE_INFO: the op count or the latency floor, whichever is longer); and, per kind,
+    ``<kind>_ops_per_cycle`` (instructions per cycle of the add-chain clock). None when the loops
+    cannot be built."""
+    lib = _bench_lib()
+    if lib is None or kernel not in MIXES:
         return None
-    n = 2_000_000
-    rates = []
+    kinds = list(MIXES[kernel])
+    loops = {kind: getattr(lib, f"snpbench_mix_{kernel}_{kind}") for kind in kinds}
+    n = 20_000
+    for loop in loops.values():  # warm up: Intel cores switch their vector clock on heavy 512-bit work
+        loop(n)
+    # The best round of each: a disturbance (this VM's neighbours) only ever slows a loop down, and a
+    # ceiling is what the pipes can do. Clock and mixes alternate, so the best rounds are near in time.
+    clock, ops_per_ns = 0.0, {kind: 0.0 for kind in kinds}
     for _ in range(rounds):
-        t0 = time.perf_counter()
-        mod.lib.snpbench_adds(n)
-        rates.append(16 * n / (time.perf_counter() - t0) / 1e9)
-    rates.sort()
-    return rates[len(rates) // 2]
+        clock = max(clock, 16 / _ns_per_call(lib.snpbench_adds, 200_000))
+        for kind, loop in loops.items():
+            ops_per_ns[kind] = max(ops_per_ns[kind], sum(MIXES[kernel][kind].values()) / _ns_per_call(loop, n))
+    out = {"clock_ghz": clock}
+    cycles = {}
+    for kind in kinds:
+        out[f"{kind}_ops_per_cycle"] = ops_per_ns[kind] / clock
+        cycles[kind] = sum(MIXES[kernel][kind].values()) / out[f"{kind}_ops_per_cycle"]
+    # a 4 KiB page is 32 message blocks and the constant padding block, each of 8 eighths
+    out["content_cycles"] = (32 * 8 * cycles["message"] + 8 * cycles["padding"]) / LANES[kernel]
+    out["content_us"] = out["content_cycles"] / out["clock_ghz"] / 1e3
+    # the chain: its op count (16 sixteenths) or its latency floor, whichever is longer
+    out["chain_ops_cycles"] = 16 * cycles["chain"]
+    out["chain_cycles"] = max(CHAIN_FLOOR_CYCLES, out["chain_ops_cycles"])
+    out["chain_us"] = out["chain_cycles"] / out["clock_ghz"] / 1e3
+    return out
 
 
-def host_ceiling(best_kernel: str) -> Dict[str, Any]:
+def host_ceiling(best_kernel: str, also: Sequence[str] = ()) -> Dict[str, Any]:
     """What the bench knows about this host: CPU, measured clock, and the ceiling in microseconds
-    (content per page per core, chain per PAGE_INFO) when a model covers this CPU and kernel,
-    else ``model`` None and ``why`` saying what is missing."""
+    (content per page per core, chain per PAGE_INFO) derived from the best kernel's measured op
+    mix, else ``model`` None and ``why`` saying what is missing. ``reference_model`` holds the
+    table model's figures where the reference analysed this CPU and kernel (a cross-check), and
+    ``content_bounds_us`` and ``chain_bounds_us`` the bounds of each kernel in ``also`` (and the
+    best) on this core, so that a ratio between kernels can be set against the ratio their op
+    counts allow here."""
     vendor, family, model_no, name = cpu_identity()
     out: Dict[str, Any] = {
         "cpu": name,
@@ -129,25 +326,37 @@ def host_ceiling(best_kernel: str) -> Dict[str, Any]:
         "clock_ghz": None,
         "model": None,
     }
-    model = MODELS.get((vendor, family))
-    if model is None:
-        out["why"] = f"no op-count model for {vendor} family {family:#x} ({name})"
+    if best_kernel not in MIXES:
+        out["why"] = f"the best kernel present is {best_kernel}: the bench counts ops for the vector kernels only"
         return out
-    if model.kernel != best_kernel:
-        out["why"] = (
-            f"the model for this CPU is for the {model.kernel} kernel, the best kernel present is {best_kernel}"
-        )
+    mix = measure_mix(best_kernel)
+    if mix is None:
+        out["why"] = "the op-mix loops could not be built (no C compiler, or not x86-64)"
         return out
-    ghz = measure_clock_ghz()
-    if ghz is None:
-        out["why"] = "the clock could not be measured (no C compiler)"
-        return out
+    ghz = mix["clock_ghz"]
+    out.update(mix)
     out.update(
-        clock_ghz=ghz,
-        model=model.name,
-        content_us=model.content_cycles / ghz / 1e3,
-        chain_us=model.chain_cycles / ghz / 1e3,
+        model=(
+            f"{best_kernel} op mix measured on this core "
+            f"({mix['message_ops_per_cycle']:.2f} vector ops/cycle; {LANES[best_kernel]} lanes)"
+        ),
     )
+    bounds = {best_kernel: mix["content_us"]}
+    chain_bounds = {best_kernel: mix["chain_us"]}
+    for kernel in also:
+        other = measure_mix(kernel) if kernel in MIXES and kernel != best_kernel else None
+        if other is not None:  # in this kernel's best rounds; scaled to the same clock
+            bounds[kernel] = other["content_cycles"] / ghz / 1e3
+            chain_bounds[kernel] = other["chain_cycles"] / ghz / 1e3
+    out["content_bounds_us"] = bounds
+    out["chain_bounds_us"] = chain_bounds
+    table = MODELS.get((vendor, family))
+    if table is not None and table.kernel == best_kernel:
+        out["reference_model"] = {
+            "name": table.name,
+            "content_us": table.content_cycles / ghz / 1e3,
+            "chain_us": table.chain_cycles / ghz / 1e3,
+        }
     return out
 
 
@@ -158,6 +367,5 @@ if __name__ == "__main__":
     sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
     from snpmeasure import _core
 
-    info = host_ceiling(str(_core.simd_info()["active"]))
-    info["measured_clock_ghz"] = info["clock_ghz"] or measure_clock_ghz()
-    print(json.dumps(info, indent=2))
+    info = _core.simd_info()
+    print(json.dumps(host_ceiling(str(info["active"]), also=[str(k) for k in info["supported"]]), indent=2))  # type: ignore[attr-defined]

@@ -1,0 +1,85 @@
+"""bench/ceiling.py: the op counts it times are the kernels' (docs/reference/performance.md), and its
+instruction mixes assemble and run on every kernel this CPU has. No timing is asserted."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import re
+import sys
+from collections import Counter
+from types import ModuleType
+
+import pytest
+
+from snpmeasure import _core
+
+BENCH = os.path.join(os.path.dirname(__file__), "..", "bench", "ceiling.py")
+
+
+def _ceiling() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("snpbench_ceiling", BENCH)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look the module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+ceiling = _ceiling()
+
+
+def per_block(kernel: str, kind: str) -> int:
+    return 8 * sum(ceiling.MIXES[kernel][kind].values())
+
+
+def test_avx512_counts_are_the_documented_ones() -> None:
+    # 80 rounds x 17 + 64 schedule words x 11 + 64 transpose/byte-swap shuffles + 8 feed-forward adds
+    assert per_block("avx512", "message") == 80 * 17 + 64 * 11 + 64 + 8 == 2136
+    # of which rotates, shifts and shuffles (Zen 5 runs them on 2 of its 4 pipes): 928
+    m = ceiling.MIXES["avx512"]["message"]
+    assert 8 * sum(m[k] for k in ("vprorq", "vpsrlq", "vpunpcklqdq", "vshufi64x2", "vpshufb")) == 928
+    # the padding block: W+K pre-expanded, 16 ops a round, no schedule
+    assert per_block("avx512", "padding") == 80 * 16 + 8
+
+
+def test_avx2_counts_are_the_documented_ones() -> None:
+    # 440 vector ops per 8 rounds with their schedule words (sha512_avx2.c), + transpose and feed-forward
+    assert per_block("avx2", "message") == 10 * 440 - 16 * 19 + 48 + 8 == 80 * 36 + 64 * 19 + 56
+    assert per_block("avx2", "padding") == 80 * 35 + 8
+
+
+@pytest.mark.parametrize("kernel", ["avx512", "avx2"])
+def test_chain_counts(kernel: str) -> None:
+    chain = ceiling.MIXES[kernel]["chain"]
+    scalar = sum(n for op, n in chain.items() if not op.startswith("x."))
+    assert 16 * scalar == 160 * 23 + 32  # 23 scalar ops a round; K[t] adds and feed-forwards, rounded up
+    step = {"avx512": 14, "avx2": 22}[kernel]  # one two-word schedule step of chain_avx512 / chain_avx2
+    assert 16 * sum(n for op, n in chain.items() if op.startswith("x.")) == 32 * step
+
+
+@pytest.mark.parametrize("kernel", ["avx512", "avx2"])
+@pytest.mark.parametrize("kind", ["message", "padding", "chain"])
+def test_mix_asm_holds_exactly_the_counted_instructions(kernel: str, kind: str) -> None:
+    body = ceiling._mix_asm(kernel, kind).split("\\n\\t")
+    counted = Counter(line.split()[0] for line in body)
+    expected = Counter({op.removeprefix("x."): 0 for op in ceiling.MIXES[kernel][kind]})
+    for op, n in ceiling.MIXES[kernel][kind].items():
+        expected[op.removeprefix("x.")] += n
+    assert counted == expected
+    widths = {w for line in body for w in re.findall(r"%%([xyz]mm)\d+", line)}
+    assert widths <= {"xmm" if kind == "chain" else {"avx512": "zmm", "avx2": "ymm"}[kernel], "xmm"}
+
+
+@pytest.mark.parametrize("kernel", ["avx512", "avx2"])
+def test_mix_runs_on_this_cpu(kernel: str) -> None:
+    if kernel not in _core.simd_info()["supported"]:  # type: ignore[operator]
+        feature = {"avx512": "AVX-512 F/VL/BW", "avx2": "AVX2"}[kernel]
+        pytest.skip(f"this CPU lacks {feature}")
+    out = ceiling.measure_mix(kernel, rounds=1)
+    if out is None:
+        pytest.skip("no C compiler for the mix loops")
+    for key in ("clock_ghz", "content_us", "chain_us", "message_ops_per_cycle", "chain_ops_per_cycle"):
+        assert math.isfinite(out[key]) and out[key] > 0, key
+    assert out["chain_cycles"] >= ceiling.CHAIN_FLOOR_CYCLES
