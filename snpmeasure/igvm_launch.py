@@ -25,7 +25,7 @@ from ._cpus import MAX_VCPUS
 from ._plan import Command
 from .blobs import AmdPublicKey, AmdSignature, IdAuth, IdBlock, KeySource
 from .errors import ConfigError, IgvmError, InvalidInputError, show
-from .firmware import Firmware
+from .firmware import Firmware, TraceEntry
 from .igvm import (
     DATA_CPUID_DATA,
     DATA_CPUID_XF,
@@ -637,7 +637,6 @@ def measure_plan(
     """:func:`measure_igvm` for a plan already made (by :func:`plan_igvm`), so a caller that needs
     the plan too (signing, the launch dry run) plans once."""
     from .firmware import GuestState, HostModel
-    from .measurement import Measurement
 
     f = plan.igvm
     fw = firmware or Firmware(trace=trace, threads=threads, host=HostModel(kvm_checks=False))
@@ -647,36 +646,38 @@ def measure_plan(
 
     _run_snp(fw, plan.commands)
     digest = fw.ld
-    inputs: Dict[str, Dict[str, Any]] = {}
-    if describe_inputs:
-        import hashlib
-
-        inputs["igvm"] = {"path": f.name, "sha256": hashlib.sha256(f.data).hexdigest(), "size": len(f.data)}
-    m = Measurement(
-        digest,
-        "snp:igvm",
-        plan.profile.name,
-        plan.vcpus,
-        None,
-        None,
-        inputs,
-        fw.trace,
-        plan.warnings,
-        plan.vmsas,
-    )
-    m.id_block_check = check_id_block(plan, digest)
-    m.igvm = _details(plan)
-    return m
+    inputs = _inputs(f) if describe_inputs else {}
+    return _measurement(plan, digest, plan.vcpus, plan.vmsas, inputs, check_id_block(plan, digest), fw.trace)
 
 
-def _details(plan: IgvmPlan) -> Dict[str, Any]:
-    return {
+def _inputs(f: IgvmFile) -> Dict[str, Dict[str, Any]]:
+    """A measurement's ``inputs`` for the file (``describe_inputs``)."""
+    import hashlib
+
+    return {"igvm": {"path": f.name, "sha256": hashlib.sha256(f.data).hexdigest(), "size": len(f.data)}}
+
+
+def _measurement(
+    plan: IgvmPlan,
+    digest: bytes,
+    vcpus: Optional[int],
+    vmsas: List[bytes],
+    inputs: Dict[str, Dict[str, Any]],
+    check: Optional[IdBlockCheck],
+    trace: Optional[List[TraceEntry]] = None,
+) -> Measurement:
+    from .measurement import Measurement
+
+    m = Measurement(digest, "snp:igvm", plan.profile.name, vcpus, None, None, inputs, trace, plan.warnings, vmsas)
+    m.id_block_check = check
+    m.igvm = {
         "model": plan.profile.to_json(),
         "native_zero": plan.native_zero,
         "policy": None if plan.policy is None else f"{plan.policy:#x}",
         "platform": plan.platform.to_json(),
         "vp_contexts": len(plan.vp_contexts),
     }
+    return m
 
 
 def sweep_igvm(
@@ -689,11 +690,27 @@ def sweep_igvm(
 ) -> Dict[int, bytes]:
     """The qemu model's digest for each vCPU count, the pages measured once (KVM measures the
     VMSAs last, one per vCPU, so each count's digest extends the same prefix)."""
+    measured = sweep_igvm_measurements(igvm, counts, profile=profile, native_zero=native_zero, threads=threads)
+    return {m.vcpus or 0: m.digest for m in measured}
+
+
+def sweep_igvm_measurements(
+    igvm: IgvmSource,
+    counts: List[int],
+    *,
+    profile: Union[str, IgvmProfile, None] = "qemu",
+    native_zero: bool = False,
+    threads: Optional[int] = None,
+    describe_inputs: bool = False,
+) -> List[Measurement]:
+    """:func:`sweep_igvm` as one :class:`~snpmeasure.Measurement` per count, in the order of
+    ``counts``, each as :func:`measure_igvm` describes that count: its VMSAs, and its own ID block
+    check (the block binds one digest, so ``ld_matches`` holds for at most one count; the
+    signatures are checked once)."""
     from .firmware import HostModel
 
     f = open_igvm(igvm)
-    top = max(counts)
-    plan = plan_igvm(f, profile, native_zero=native_zero, vcpus=top)
+    plan = plan_igvm(f, profile, native_zero=native_zero, vcpus=max(counts))
     if plan.profile.vmsas != "kvm":
         raise ConfigError("vcpus", f"the {plan.profile.name} model measures the file's VMSAs; sweep the qemu model")
     fw = Firmware(threads=threads, host=HostModel(kvm_checks=False))
@@ -701,13 +718,19 @@ def sweep_igvm(
     from .measurement import _run_snp
 
     _run_snp(fw, [c for c in plan.commands if c.op != "vmsa"])
-    out: Dict[int, bytes] = {}
+    digests: Dict[int, bytes] = {}
     wanted = set(counts)
     for vp, page in enumerate(plan.vmsas, 1):
         fw.launch_update_vmsa(page, first=vp - 1)
         if vp in wanted:
-            out[vp] = fw.ld
-    return {n: out[n] for n in counts}
+            digests[vp] = fw.ld
+    inputs = _inputs(f) if describe_inputs else {}
+    check = check_id_block(plan, digests[counts[0]])
+    out = []
+    for n in counts:
+        own = None if check is None else check._replace(ld_matches=check.ld == digests[n])
+        out.append(_measurement(plan, digests[n], n, plan.vmsas[:n], inputs, own))
+    return out
 
 
 # ---- the ID block -------------------------------------------------------------------------------

@@ -595,35 +595,43 @@ def sweep(*, vcpus: Union[str, Sequence[int]], threads: Optional[int] = None, **
     qemu model, whose KVM measures one VMSA per vCPU after the file's pages).
     """
     counts = parse_vcpu_counts(vcpus)
-    mode = kwargs.get("mode", "snp")
-    if mode == "snp:igvm":
-        from .igvm_launch import sweep_igvm
-
-        unknown = sorted(set(kwargs) - {"mode", "igvm", "profile", "native_zero"})
-        if unknown:
-            raise InvalidInputError(unknown[0], "is not an argument of an IGVM sweep (igvm, profile, native_zero)")
-        if kwargs.get("igvm") is None:
-            raise InvalidInputError("igvm", "mode 'snp:igvm' needs the IGVM file")
-        return sweep_igvm(
-            kwargs["igvm"],
-            counts,
-            profile=kwargs.get("profile") or "qemu",
-            native_zero=bool(kwargs.get("native_zero", False)),
-            threads=threads,
-        )
-    if mode not in ("snp", "snp:svsm"):
-        raise InvalidInputError("mode", f"vCPU sweeps apply to SNP modes, got {show(mode)}")
+    if kwargs.get("mode", "snp") == "snp:igvm":
+        return {m.vcpus or 0: m.digest for m in _sweep_igvm(counts, threads, kwargs)}
+    if kwargs.get("mode", "snp") not in ("snp", "snp:svsm"):
+        raise InvalidInputError("mode", f"vCPU sweeps apply to SNP modes, got {show(kwargs['mode'])}")
     return sweep_launch(kwargs, counts, threads=threads)[1]
+
+
+def _sweep_igvm(counts: List[int], threads: Optional[int], kwargs: Dict[str, Any]) -> List[Measurement]:
+    """:func:`sweep` and :func:`sweep_measurements` of mode "snp:igvm", their arguments checked."""
+    from .igvm_launch import sweep_igvm_measurements
+
+    unknown = sorted(set(kwargs) - {"mode", "igvm", "profile", "native_zero", "describe_inputs"})
+    if unknown:
+        raise InvalidInputError(unknown[0], "is not an argument of an IGVM sweep (igvm, profile, native_zero)")
+    if kwargs.get("igvm") is None:
+        raise InvalidInputError("igvm", "mode 'snp:igvm' needs the IGVM file")
+    return sweep_igvm_measurements(
+        kwargs["igvm"],
+        counts,
+        profile=kwargs.get("profile") or "qemu",
+        native_zero=bool(kwargs.get("native_zero", False)),
+        threads=threads,
+        describe_inputs=bool(kwargs.get("describe_inputs", False)),
+    )
 
 
 def sweep_measurements(
     *, vcpus: Union[str, Sequence[int]], threads: Optional[int] = None, **kwargs: Any
 ) -> List[Measurement]:
     """What :func:`sweep` computes, as one :class:`Measurement` per vCPU count (in count order),
-    each with the fields :func:`measure` fills (inputs, warnings, profile; ``vmsas`` empty), so a
-    range and a single count are described alike. Takes :func:`sweep`'s arguments."""
+    each with the fields :func:`measure` fills (inputs, warnings, profile; ``vmsas`` empty, but
+    for mode "snp:igvm", whose records also carry their own ID block check), so a range and a
+    single count are described alike. Takes :func:`sweep`'s arguments."""
     counts = parse_vcpu_counts(vcpus)
     mode = kwargs.get("mode", "snp")
+    if mode == "snp:igvm":
+        return _sweep_igvm(counts, threads, kwargs)
     if mode not in ("snp", "snp:svsm"):
         raise InvalidInputError("mode", f"vCPU sweeps apply to SNP modes, got {show(mode)}")
     p, digests = sweep_launch(kwargs, counts, threads=threads)

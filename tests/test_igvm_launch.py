@@ -40,6 +40,7 @@ from snpmeasure.igvm_launch import (
     summarize_igvm,
     sweep_igvm,
 )
+from snpmeasure.measurement import sweep_measurements
 from snpmeasure.pages import VMSA_GPA
 
 from .builders.igvm_files import (
@@ -621,3 +622,22 @@ def test_lint_names_a_vmsa_without_efer_svme_or_cr4_mce() -> None:
     assert lint_igvm(f, check_kvm_only=True) == []
     with pytest.raises(IgvmError, match="lack SVME"):
         measure_igvm(f, profile="qemu")
+
+
+def test_a_sweep_describes_each_count_as_measuring_it_alone() -> None:
+    """Each count's record is the single measurement's, ID block check included: the block binds
+    the 2-vCPU digest, so it matches there and not at 1 (the signatures are checked once)."""
+    f = sign_igvm(
+        build([pd(0x1000, A), vp(0), vp(1, vmsa=kvm_vmsa(rip=0x1000))]),
+        KEYS / "id_key_test.pem",
+        profile="qemu",
+        vcpus=2,
+    )
+    records = sweep_measurements(mode="snp:igvm", igvm=f, vcpus="1-2", describe_inputs=True)
+    alone = [snpmeasure.measure(mode="snp:igvm", igvm=f, profile="qemu", vcpus=n, describe_inputs=True) for n in (1, 2)]
+    assert [r.to_json() for r in records] == [m.to_json() for m in alone]
+    assert [r.vmsas for r in records] == [m.vmsas for m in alone]
+    checks = [r.id_block_check for r in records]
+    assert [c.ld_matches for c in checks if c is not None] == [False, True]
+    assert checks[1] is not None and checks[1].failures() == [] and checks[1].id_block_signature_valid is True
+    assert sweep_igvm(f, [1, 2]) == {r.vcpus: r.digest for r in records}

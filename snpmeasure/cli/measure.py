@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from .._version import __version__
 from ..errors import show
@@ -20,6 +19,9 @@ from ._compat import (
     measure_kwargs,
 )
 from ._exports import add_export_arguments, export_requested, write_export
+
+if TYPE_CHECKING:
+    from ..measurement import Measurement
 
 
 def register(p: ArgumentParser) -> None:
@@ -230,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
 def _measure_igvm(args: argparse.Namespace) -> int:
     """``measure --mode snp:igvm --igvm FILE``: the IGVM file under a model, its ID block checked."""
     from ..errors import InvalidInputError
-    from ..igvm_launch import lint_igvm, measure_igvm, open_igvm, sweep_igvm
+    from ..igvm_launch import lint_igvm, measure_igvm, open_igvm, sweep_igvm_measurements
     from ._compat import single_vcpus
 
     if args.igvm is None:
@@ -255,26 +257,25 @@ def _measure_igvm(args: argparse.Namespace) -> int:
 
         if args.trace:
             raise InvalidInputError("--vcpus", "a range or list of counts does not combine with --trace")
-        counts = parse_vcpu_counts(args.vcpus)
-        digests = sweep_igvm(f, counts, profile=args.profile or "igvmmeasure", native_zero=args.native_zero)
-        base = measure_igvm(
-            f, profile=args.profile, native_zero=args.native_zero, vcpus=counts[0], describe_inputs=True
+        measured = sweep_igvm_measurements(
+            f,
+            parse_vcpu_counts(args.vcpus),
+            profile=args.profile or "igvmmeasure",
+            native_zero=args.native_zero,
+            threads=args.threads,
+            describe_inputs=True,
         )
-        records = []
-        measured = []
-        for n, digest in digests.items():
-            base.digest, base.vcpus = digest, n
-            records.append(base.to_json())
-            measured.append(copy.copy(base))
+        for message in measured[0].warnings:
+            warn("measure", message)
         if _exporting(args):
             return _export(args, measured)
         if args.json:
-            emit_json(records)
+            emit_json([m.to_json() for m in measured])
         else:
-            for r in records:
-                text = r["measurement_base64"] if args.output_format == "base64" else r["measurement"]
-                print(f"{r['vcpus']}\t{'Calculated SEV_SNP guest measurement: ' if args.verbose else ''}{text}")
-        return EXIT_OK
+            for m in measured:
+                text = m.base64() if args.output_format == "base64" else m.hex()
+                print(f"{m.vcpus}\t{'Calculated SEV_SNP guest measurement: ' if args.verbose else ''}{text}")
+        return _sweep_id_block_failures(measured, args.ignore_id_block)
     m = measure_igvm(
         f,
         profile=args.profile,
@@ -312,6 +313,23 @@ def _measure_igvm(args: argparse.Namespace) -> int:
             author = check.id_auth.author_key_digest
             print(f"ID key digest: {check.id_auth.id_key_digest.hex()}")
             print(f"author key digest: {author.hex() if author is not None else '- (no author key)'}")
+    for failure in failures:
+        sys.stderr.write(f"snpmeasure measure: error: {failure} (--ignore-id-block measures regardless)\n")
+    return EXIT_CHECK_FAILED if failures else EXIT_OK
+
+
+def _sweep_id_block_failures(measured: List[Measurement], ignore: bool) -> int:
+    """A swept IGVM file's ID block: its signatures as for one count, and its LD must be the
+    digest of one of the counts (it binds one); each failure on stderr, exit 1 if any."""
+    check = measured[0].id_block_check
+    if check is None or ignore:
+        return EXIT_OK
+    failures = check._replace(ld_matches=True).failures()
+    matching = [m.vcpus for m in measured if m.id_block_check is not None and m.id_block_check.ld_matches]
+    if not matching:
+        failures.insert(
+            0, f"ID block LD {check.ld.hex()} is the launch digest of none of these counts (BAD_MEASUREMENT)"
+        )
     for failure in failures:
         sys.stderr.write(f"snpmeasure measure: error: {failure} (--ignore-id-block measures regardless)\n")
     return EXIT_CHECK_FAILED if failures else EXIT_OK

@@ -76,6 +76,25 @@ def test_measure_snp_igvm_vcpu_sweep_for_the_qemu_model(tmp_path: Path) -> None:
     assert rc == 2 and "not established" in err
 
 
+def test_measure_sweep_checks_the_id_block_at_each_count(tmp_path: Path) -> None:
+    f, signed = tmp_path / "two.igvm", tmp_path / "signed.igvm"
+    f.write_bytes(build([pd(0x1000, bytes(4096)), vp(0), vp(1)]))
+    sign = ["igvm", "sign", str(f), "-o", str(signed), "--id-key", str(KEYS / "id_key_test.pem")]
+    assert run_ours([*sign, "--profile", "qemu", "--vcpus", "2"])[0] == 0
+    base = ["measure", "--mode", "snp:igvm", "--igvm", str(signed), "--profile", "qemu"]
+    rc, out, err = run_ours([*base, "--vcpus", "1-2", "--json"])
+    records = json.loads(out)
+    assert rc == 0 and err == "" and [r["igvm"]["id_block"]["ld_matches"] for r in records] == [False, True]
+    for r in records:  # each record is what measuring that count alone prints
+        alone = run_ours([*base, "--vcpus", str(r["vcpus"]), "--json", "--ignore-id-block"])[1]
+        assert json.loads(alone) == r
+    # the block binds a count outside the range: exit 1, said once
+    rc, out, err = run_ours([*base, "--vcpus", "1,1"])
+    assert rc == 1 and out.startswith("1\t") and err.count("error:") == 1
+    assert "is the launch digest of none of these counts (BAD_MEASUREMENT)" in err
+    assert run_ours([*base, "--vcpus", "1,1", "--ignore-id-block"])[0] == 0
+
+
 def test_sign_then_measure_and_show(tmp_path: Path) -> None:
     out_file = tmp_path / "signed.igvm"
     argv = ["igvm", "sign", X86, "-o", str(out_file), "--id-key", str(KEYS / "id_key_test.pem")]
