@@ -735,7 +735,7 @@ class IgvmFile:
             if h.reserved:
                 raise IgvmError(where, f"reserved is {h.reserved:#x}, must be 0")
             aligned(h.gpa, PAGE, h.size)  # the crate asks 4 KiB alignment of 2 MiB pages too
-            data_in_file(h.file_offset, PAGE, "the page's data")
+            data_in_file(h.file_offset, _data_length(h), "the page's data")
         elif isinstance(h, VpContext):
             if not any(p.compatibility_mask == h.compatibility_mask for p in self._platforms):
                 raise IgvmError(
@@ -746,7 +746,7 @@ class IgvmFile:
             aligned(h.gpa, PAGE, PAGE)
             if not h.file_offset:
                 raise IgvmError(where, "file_offset is 0: a VP context needs its data")
-            data_in_file(h.file_offset, PAGE, "the VP context")
+            data_in_file(h.file_offset, _data_length(h), "the VP context")
         elif isinstance(h, ParameterArea):
             if not h.number_of_bytes or h.number_of_bytes % PAGE:
                 raise IgvmError(where, f"number_of_bytes {h.number_of_bytes:#x} must be a non-zero multiple of 4096")
@@ -758,7 +758,7 @@ class IgvmFile:
                 )
             if h.parameter_area_index in areas:
                 raise IgvmError(where, f"parameter area {h.parameter_area_index} is declared twice")
-            data_in_file(h.file_offset, h.number_of_bytes, "the area's initial data")
+            data_in_file(h.file_offset, _data_length(h), "the area's initial data")
         elif isinstance(h, (ParameterInsert, Parameter)):
             area = areas.get(h.parameter_area_index)
             if area is None:
@@ -777,7 +777,7 @@ class IgvmFile:
         elif isinstance(h, ErrorRange):
             aligned(h.gpa, 1, h.size_bytes)
         elif isinstance(h, CorimData):
-            data_in_file(h.file_offset, h.size_bytes, "the CoRIM data")
+            data_in_file(h.file_offset, _data_length(h), "the CoRIM data")
         elif isinstance(h, SnpIdBlock):
             if h.author_key_enabled not in (0, 1):
                 raise IgvmError(where, f"author_key_enabled is {h.author_key_enabled}, must be 0 or 1")
@@ -810,13 +810,7 @@ class IgvmFile:
         offset = getattr(header, "file_offset", 0)
         if not offset:
             return None
-        if isinstance(header, ParameterArea):
-            length = header.number_of_bytes
-        elif isinstance(header, CorimData):
-            length = header.size_bytes
-        else:
-            length = PAGE
-        return self._view[offset : offset + length]
+        return self._view[offset : offset + _data_length(header)]
 
     @property
     def data(self) -> memoryview:
@@ -834,6 +828,17 @@ class IgvmFile:
         for h in self.headers:
             builder.add(h, self.data_of(h))
         return builder.to_bytes()
+
+
+def _data_length(header: IgvmHeader) -> int:
+    """How many bytes of file data a header with a file_offset points at: a PARAMETER_AREA's
+    number_of_bytes, a CoRIM header's size_bytes, else one page (PAGE_DATA, VP_CONTEXT; a 2 MiB
+    PAGE_DATA carries one page of data too, as the crate reads it)."""
+    if isinstance(header, ParameterArea):
+        return header.number_of_bytes
+    if isinstance(header, CorimData):
+        return header.size_bytes
+    return PAGE
 
 
 class IgvmBuilder:
@@ -865,13 +870,7 @@ class IgvmBuilder:
         if raw is not None:
             if not hasattr(header, "file_offset"):
                 raise IgvmError("data", f"a {header.type_name} header carries no file data")
-            want = (
-                header.number_of_bytes
-                if isinstance(header, ParameterArea)
-                else header.size_bytes
-                if isinstance(header, CorimData)
-                else PAGE
-            )
+            want = _data_length(header)
             if len(raw) != want:
                 raise IgvmError("data", f"a {header.type_name} carries {want} bytes of data, got {len(raw)}")
         self._items.append((header, raw))
