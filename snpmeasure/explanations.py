@@ -26,6 +26,7 @@ from .profiles import BUILTIN_PROFILES, VMM_TYPE_PROFILES, LaunchProfile, get_pr
 from .tables import ReferenceTable, TableRow
 
 if TYPE_CHECKING:  # the report module loads cryptography: only when a report is given
+    from .igvm import IgvmFile
     from .report import AttestationReport, Mismatch
 
 #: The dimensions searched, in the order ranks and messages name them.
@@ -95,8 +96,9 @@ class ExplainMatch(NamedTuple):
             parts.append(f"{self.vcpus} vCPU{'s' if self.vcpus != 1 else ''}")
         if self.vcpu_sig is not None:
             parts.append(f"{self.vcpu_type or 'CPU'} ({self.vcpu_sig:#x})")
-        if self.guest_features is not None:
-            parts.append(f"guest features {self.guest_features:#x}")
+        if self.guest_features is None:  # an IGVM file's match: the file holds features and kernel
+            return ", ".join(parts)
+        parts.append(f"guest features {self.guest_features:#x}")
         if self.kernel_hashes:
             parts.append(f"kernel hashes on (command line {_CMDLINE_TEXT[self.cmdline or 'given']})")
         else:
@@ -133,6 +135,8 @@ class Explanation:
     profiles: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     #: the kernel, initrd and command line SHA-256s searched with (empty without a kernel)
     inputs: Dict[str, Any] = field(default_factory=dict)
+    #: the IGVM file searched (for reference_table to measure its matches as measure does)
+    _igvm: Optional[IgvmFile] = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -142,11 +146,23 @@ class Explanation:
     def reference_table(self) -> ReferenceTable:
         """The matches as reference values (for ``snpmeasure.exports``), with the firmware, the
         profiles, the kernel inputs and each match (its kernel-hashes and command-line variant)
-        as their provenance. IGVM matches are not rows: measure the file with ``measure``."""
-        if "igvm" in self.firmware:
-            raise InvalidInputError(
-                "format",
-                "an IGVM file's matches carry no vCPU count or CPU of their own: export measure --mode snp:igvm",
+        as their provenance. An IGVM file's matches are the rows ``measure --mode snp:igvm``
+        exports for that model and count (CPU "igvm": the file's VMSAs hold it)."""
+        explained = {"assumptions": self.assumptions, "matches": [m.to_json() for m in self.matches]}
+        if self._igvm is not None:
+            from .exports import reference_table
+            from .igvm_launch import measure_igvm
+
+            measured = [
+                measure_igvm(self._igvm, profile=m.profile, vcpus=m.vcpus, describe_inputs=True) for m in self.matches
+            ]
+            table = reference_table(measured)
+            return ReferenceTable(
+                table.rows,
+                firmware=table.firmware,
+                inputs={**table.inputs, "explain": explained},
+                profiles=table.profiles,
+                warnings=table.warnings,
             )
         rows = [
             TableRow(
@@ -159,7 +175,6 @@ class Explanation:
             )
             for m in self.matches
         ]
-        explained = {"assumptions": self.assumptions, "matches": [m.to_json() for m in self.matches]}
         used = {m.profile: self.profiles[m.profile] for m in self.matches if m.profile in self.profiles}
         return ReferenceTable(rows, firmware=self.firmware, inputs={**self.inputs, "explain": explained}, profiles=used)
 
@@ -791,6 +806,7 @@ def _explain_igvm(
 ) -> Explanation:
     """The IGVM models (igvmmeasure, igvm-crate: the file's VMSAs; qemu: one per vCPU)."""
     from .igvm_launch import IGVM_PROFILES, measure_igvm, open_igvm, plan_igvm, sweep_igvm
+    from .igvm_launch import _inputs as _igvm_inputs
 
     others = [
         k
@@ -819,6 +835,7 @@ def _explain_igvm(
         names = [profile] if "profile" in fix else [profile] + [n for n in names if n != profile]
     counts = _counts(search_vcpus, vcpus, "vcpus" in fix)
     f = open_igvm(igvm, "igvm")
+    path = os.fspath(igvm) if isinstance(igvm, (str, os.PathLike)) else f.name
     stated = _Stated(profile, vcpus, None, None, None, False, "given")
     matches: List[ExplainMatch] = []
     unchecked: List[str] = []
@@ -853,7 +870,9 @@ def _explain_igvm(
                 if count and vcpus is not None and count != vcpus:
                     differs.append("vcpus")
                     notes.append(f"vcpus {count}, not {vcpus}")
-                args = ["--mode", "snp:igvm", "--profile", n] + (["--vcpus", str(count)] if count else [])
+                args = ["--mode", "snp:igvm", "--igvm", path, "--profile", n] + (
+                    ["--vcpus", str(count)] if count else []
+                )
                 matches.append(
                     ExplainMatch(
                         n, count or None, None, (), None, False, None, tuple(differs), tuple(notes), tuple(args)
@@ -875,7 +894,8 @@ def _explain_igvm(
         unchecked,
         suggestions,
         failures,
-        {"igvm": os.fspath(igvm)},
+        {"igvm": {**_igvm_inputs(f)["igvm"], "path": path}},
+        _igvm=f,
     )
 
 

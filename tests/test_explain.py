@@ -20,7 +20,7 @@ from snpmeasure.report import AttestationReport
 from .builders.igvm_files import TINY, build, kvm_vmsa, pd, vp
 from .builders.manifests import A
 from .builders.reports import make_report
-from .support import FIXTURES
+from .support import FIXTURES, run_ours
 
 pytestmark = [pytest.mark.differential]
 
@@ -164,7 +164,15 @@ def test_igvm_models_are_searched(tmp_path: Path) -> None:
     digest = measure_igvm(str(TINY["tiny_x86"]), profile="igvmmeasure").digest
     result = explain(digest, igvm=str(TINY["tiny_x86"]), search_vcpus="1-4")
     assert [(m.profile, m.vcpus) for m in result.matches][:1] == [("igvmmeasure", None)]
-    assert result.matches[0].measure_args[:4] == ("--mode", "snp:igvm", "--profile", "igvmmeasure")
+    assert result.matches[0].measure_args == (
+        "--mode",
+        "snp:igvm",
+        "--igvm",
+        str(TINY["tiny_x86"]),
+        "--profile",
+        "igvmmeasure",
+    )
+    assert result.matches[0].describe() == "profile igvmmeasure"  # no kernel-hashes text: the file holds the kernel
     kvm = build([pd(0x1000), vp(0, vmsa=kvm_vmsa()), vp(1, vmsa=kvm_vmsa()), vp(2, vmsa=kvm_vmsa())])
     path = tmp_path / "kvm.igvm"
     path.write_bytes(kvm)
@@ -211,3 +219,31 @@ def test_fixed_features_without_a_stated_value_and_an_svsm_launch() -> None:
     assert result.assumptions["profile"] == "svsm (the default)"
     with pytest.raises(InvalidInputError, match="no dimension of an IGVM launch"):
         explain(digest, igvm=str(TINY["tiny_x86"]), fix=["guest_features"])
+
+
+@pytest.mark.parametrize("given", ["path", "bytes", "IgvmFile"])
+def test_an_igvm_file_explains_and_exports_as_measure_does(given: str, tmp_path: Path) -> None:
+    """The file as a path, its bytes or an IgvmFile: the explanation is JSON, each match's flags
+    reproduce the digest through measure, and its reference table is measure's for that match."""
+    import json
+
+    from snpmeasure import IgvmFile
+    from snpmeasure.exports import reference_table
+
+    path = tmp_path / "kvm.igvm"
+    path.write_bytes(build([vp(0), pd(0x1000), vp(1, vmsa=kvm_vmsa(rip=0x1000))]))  # KVM's order differs
+    source: Any = {"path": str(path), "bytes": path.read_bytes(), "IgvmFile": IgvmFile.load(path)}[given]
+    digest = measure_igvm(str(path), profile="qemu", vcpus=2).digest
+    result = explain(digest, igvm=source, search_vcpus="1-2")
+    assert [(m.profile, m.vcpus) for m in result.matches] == [("qemu", 2)]
+    doc = json.loads(json.dumps(result.to_json()))
+    assert doc["firmware"]["igvm"]["sha256"] == __import__("hashlib").sha256(path.read_bytes()).hexdigest()
+    args = result.matches[0].measure_args
+    assert args[:3] == ("--mode", "snp:igvm", "--igvm")
+    if given == "path":
+        rc, out, _ = run_ours(["measure", *args])
+        assert rc == 0 and out.strip() == digest.hex()
+    table = result.reference_table()
+    alone = reference_table([measure_igvm(source, profile="qemu", vcpus=2, describe_inputs=True)])
+    assert table.rows == alone.rows and table.firmware == alone.firmware and table.profiles == alone.profiles
+    assert table.inputs["explain"]["matches"][0]["vcpus"] == 2

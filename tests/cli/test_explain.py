@@ -146,6 +146,27 @@ def test_the_matches_export_as_reference_values(tmp_path: Path) -> None:
     assert rc == 1 and "NO MATCH" in out and not (tmp_path / "n").exists()
 
 
+def test_an_igvm_files_matches_export_as_measure_exports_them(tmp_path: Path) -> None:
+    from snpmeasure.exports import rows_from_corim
+
+    from ..builders.igvm_files import build, pd, vp
+
+    f = tmp_path / "two.igvm"
+    f.write_bytes(build([vp(0), pd(0x1000, bytes(4096)), vp(1)]))
+    base = ["--mode", "snp:igvm", "--igvm", str(f), "--profile", "qemu", "--vcpus", "2"]
+    digest = run_ours(["measure", *base])[1].strip()
+    rc, out, _ = run_ours(["explain", "--measurement", digest, "--igvm", str(f)])
+    assert (
+        rc == 0 and "MATCH: profile qemu, 2 vCPUs\n" in out and f"measure: snpmeasure measure {' '.join(base)}" in out
+    )
+    rc, out, _ = run_ours(
+        ["explain", "--measurement", digest, "--igvm", str(f), "--format", "corim", "--output", str(tmp_path / "e")]
+    )
+    assert rc == 0 and out.split() == [str(tmp_path / "e"), str(tmp_path / "e.provenance.json")]
+    assert run_ours(["measure", *base, "--format", "corim", "--output", str(tmp_path / "m")])[0] == 0
+    assert rows_from_corim((tmp_path / "e").read_bytes()) == rows_from_corim((tmp_path / "m").read_bytes())
+
+
 @pytest.mark.parametrize(
     "argv, fragment",
     [
