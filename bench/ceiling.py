@@ -92,7 +92,8 @@ MIXES: Dict[str, Dict[str, Dict[str, int]]] = {
         },
     },
     # sha512_avx2.c, ymm, 4 lanes. A round: 6 rotates of 2 shifts + 1 vpor; Sigma0/1 4 vpxor, Ch
-    # 2 vpxor + 1 vpand, Maj 3 vpxor + 1 vpand; 7 vpaddq. A schedule word: sigma0 = rotate by 1
+    # 2 vpxor + 1 vpand, Maj 2 vpxor + 1 vpand (its b ^ c is the previous round's a ^ b, which gcc
+    # keeps: 8 vpxor a round in the compiled loops); 7 vpaddq. A schedule word: sigma0 = rotate by 1
     # (3 ops), rotate by 8 (1 vpshufb), vpsrlq, 2 vpxor; sigma1 = 2 rotates (6 ops), vpsrlq,
     # 2 vpxor; 3 vpaddq. load_block4: per block 16 unpack, 16 vperm2i128, 16 vpshufb.
     # chain_avx2's schedule step: 2 vpalignr, sigma0 and sigma1 as above, 3 adds and + K.
@@ -101,14 +102,14 @@ MIXES: Dict[str, Dict[str, Dict[str, int]]] = {
             "vpsrlq": 100,
             "vpsllq": 84,
             "vpor": 84,
-            "vpxor": 122,
+            "vpxor": 112,
             "vpand": 20,
             "vpaddq": 95,
             "vpshufb": 10,
             "vpunpcklqdq": 2,
             "vperm2i128": 2,
         },
-        "padding": {"vpsrlq": 60, "vpsllq": 60, "vpor": 60, "vpxor": 90, "vpand": 20, "vpaddq": 61},
+        "padding": {"vpsrlq": 60, "vpsllq": 60, "vpor": 60, "vpxor": 80, "vpand": 20, "vpaddq": 61},
         "chain": {
             **_CHAIN_ROUNDS,
             "x.vpalignr": 4,
@@ -246,6 +247,18 @@ MODELS: Dict[Tuple[str, int], Model] = {
 }
 
 
+def _cpu_flags() -> List[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return line.partition(":")[2].split()
+    except OSError:
+        pass
+    return []
+
+
 def cpu_identity() -> Tuple[str, int, int, str]:
     """(vendor, family, model, model name) from /proc/cpuinfo (family as CPUID reports it)."""
     vendor, family, model, name = "unknown", -1, -1, "unknown"
@@ -269,41 +282,56 @@ def cpu_identity() -> Tuple[str, int, int, str]:
     return vendor, family, model, name
 
 
-def measure_mix(kernel: str, rounds: int = 9) -> Optional[Dict[str, float]]:
-    """This core's op-count bound for ``kernel`` (a key of MIXES, which the CPU must run): the
-    best of ``rounds`` of the clock and of each block kind's mix loop, measured round-robin.
-    Returns ``clock_ghz``; ``content_cycles`` and ``content_us`` (per page, one core);
+def measure_mixes(kernels: Sequence[str], rounds: int = 41) -> Optional[Dict[str, Dict[str, float]]]:
+    """This core's op-count bound for each of ``kernels`` (keys of MIXES the CPU runs), all in the
+    same rounds: the best of ``rounds`` of the clock and of every mix loop, round-robin. Per
+    kernel: ``clock_ghz``; ``content_cycles`` and ``content_us`` (per page, one core);
     ``chain_ops_cycles`` (the chain's op count on this core), ``chain_cycles`` and ``chain_us``
     (per PAGE_INFO: the op count or the latency floor, whichever is longer); and, per kind,
     ``<kind>_ops_per_cycle`` (instructions per cycle of the add-chain clock). None when the loops
     cannot be built."""
     lib = _bench_lib()
-    if lib is None or kernel not in MIXES:
+    if lib is None:
         return None
-    kinds = list(MIXES[kernel])
-    loops = {kind: getattr(lib, f"snpbench_mix_{kernel}_{kind}") for kind in kinds}
-    n = 20_000
+    kernels = [k for k in kernels if k in MIXES]
+    # The chain's mix runs rorx (BMI2), as the vector chains do; without BMI2 the core runs the
+    # portable chain, and the bound is the latency floor alone.
+    chain = "bmi2" in _cpu_flags()
+    loops = {
+        (k, kind): getattr(lib, f"snpbench_mix_{k}_{kind}")
+        for k in kernels
+        for kind in MIXES[k]
+        if chain or kind != "chain"
+    }
+    n = 5_000
     for loop in loops.values():  # warm up: Intel cores switch their vector clock on heavy 512-bit work
         loop(n)
-    # The best round of each: a disturbance (this VM's neighbours) only ever slows a loop down, and a
-    # ceiling is what the pipes can do. Clock and mixes alternate, so the best rounds are near in time.
-    clock, ops_per_ns = 0.0, {kind: 0.0 for kind in kinds}
+    # The best round of each: a disturbance (this VM's neighbours, an SMT sibling) only ever slows a
+    # loop down, and a ceiling is what the pipes can do. Many short rounds, every kernel in each, so
+    # that each loop meets quiet moments and the kernels' bounds are compared at the same ones.
+    clock, ops_per_ns = 0.0, dict.fromkeys(loops, 0.0)
     for _ in range(rounds):
-        clock = max(clock, 16 / _ns_per_call(lib.snpbench_adds, 200_000))
-        for kind, loop in loops.items():
-            ops_per_ns[kind] = max(ops_per_ns[kind], sum(MIXES[kernel][kind].values()) / _ns_per_call(loop, n))
-    out = {"clock_ghz": clock}
-    cycles = {}
-    for kind in kinds:
-        out[f"{kind}_ops_per_cycle"] = ops_per_ns[kind] / clock
-        cycles[kind] = sum(MIXES[kernel][kind].values()) / out[f"{kind}_ops_per_cycle"]
-    # a 4 KiB page is 32 message blocks and the constant padding block, each of 8 eighths
-    out["content_cycles"] = (32 * 8 * cycles["message"] + 8 * cycles["padding"]) / LANES[kernel]
-    out["content_us"] = out["content_cycles"] / out["clock_ghz"] / 1e3
-    # the chain: its op count (16 sixteenths) or its latency floor, whichever is longer
-    out["chain_ops_cycles"] = 16 * cycles["chain"]
-    out["chain_cycles"] = max(CHAIN_FLOOR_CYCLES, out["chain_ops_cycles"])
-    out["chain_us"] = out["chain_cycles"] / out["clock_ghz"] / 1e3
+        clock = max(clock, 16 / _ns_per_call(lib.snpbench_adds, 50_000))
+        for (k, kind), loop in loops.items():
+            loop(n)  # untimed: after another width's loop, Intel cores issue 512-bit ops slowly for a while
+            ops = sum(MIXES[k][kind].values())
+            ops_per_ns[k, kind] = max(ops_per_ns[k, kind], ops / _ns_per_call(loop, n))
+    out: Dict[str, Dict[str, float]] = {}
+    for k in kernels:
+        bound = {"clock_ghz": clock}
+        cycles = {}
+        for kind in MIXES[k]:
+            if (k, kind) in loops:
+                bound[f"{kind}_ops_per_cycle"] = ops_per_ns[k, kind] / clock
+                cycles[kind] = sum(MIXES[k][kind].values()) / bound[f"{kind}_ops_per_cycle"]
+        # a 4 KiB page is 32 message blocks and the constant padding block, each of 8 eighths
+        bound["content_cycles"] = (32 * 8 * cycles["message"] + 8 * cycles["padding"]) / LANES[k]
+        bound["content_us"] = bound["content_cycles"] / clock / 1e3
+        # the chain: its op count (16 sixteenths) or its latency floor, whichever is longer
+        bound["chain_ops_cycles"] = 16 * cycles.get("chain", 0.0)
+        bound["chain_cycles"] = max(CHAIN_FLOOR_CYCLES, bound["chain_ops_cycles"])
+        bound["chain_us"] = bound["chain_cycles"] / clock / 1e3
+        out[k] = bound
     return out
 
 
@@ -328,27 +356,19 @@ def host_ceiling(best_kernel: str, also: Sequence[str] = ()) -> Dict[str, Any]:
     if best_kernel not in MIXES:
         out["why"] = f"the best kernel present is {best_kernel}: the bench counts ops for the vector kernels only"
         return out
-    mix = measure_mix(best_kernel)
-    if mix is None:
+    mixes = measure_mixes([best_kernel, *(k for k in also if k != best_kernel)])
+    if mixes is None:
         out["why"] = "the op-mix loops could not be built (no C compiler, or not x86-64)"
         return out
+    mix = mixes[best_kernel]
     ghz = mix["clock_ghz"]
     out.update(mix)
-    out.update(
-        model=(
-            f"{best_kernel} op mix measured on this core "
-            f"({mix['message_ops_per_cycle']:.2f} vector ops/cycle; {LANES[best_kernel]} lanes)"
-        ),
+    out["model"] = (
+        f"{best_kernel} op mix measured on this core "
+        f"({mix['message_ops_per_cycle']:.2f} vector ops/cycle; {LANES[best_kernel]} lanes)"
     )
-    bounds = {best_kernel: mix["content_us"]}
-    chain_bounds = {best_kernel: mix["chain_us"]}
-    for kernel in also:
-        other = measure_mix(kernel) if kernel in MIXES and kernel != best_kernel else None
-        if other is not None:  # in this kernel's best rounds; scaled to the same clock
-            bounds[kernel] = other["content_cycles"] / ghz / 1e3
-            chain_bounds[kernel] = other["chain_cycles"] / ghz / 1e3
-    out["content_bounds_us"] = bounds
-    out["chain_bounds_us"] = chain_bounds
+    out["content_bounds_us"] = {k: m["content_us"] for k, m in mixes.items()}
+    out["chain_bounds_us"] = {k: m["chain_us"] for k, m in mixes.items()}
     table = MODELS.get((vendor, family))
     if table is not None and table.kernel == best_kernel:
         out["reference_model"] = {

@@ -26,7 +26,7 @@ from .profiles import BUILTIN_PROFILES, VMM_TYPE_PROFILES, LaunchProfile, get_pr
 from .tables import ReferenceTable, TableRow
 
 if TYPE_CHECKING:  # the report module loads cryptography: only when a report is given
-    from .igvm import IgvmFile
+    from .measurement import Measurement
     from .report import AttestationReport, Mismatch
 
 #: The dimensions searched, in the order ranks and messages name them.
@@ -135,8 +135,9 @@ class Explanation:
     profiles: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     #: the kernel, initrd and command line SHA-256s searched with (empty without a kernel)
     inputs: Dict[str, Any] = field(default_factory=dict)
-    #: the IGVM file searched (for reference_table to measure its matches as measure does)
-    _igvm: Optional[IgvmFile] = field(default=None, repr=False, compare=False)
+    #: an IGVM file's matches as measure --mode snp:igvm describes them (in match order), for
+    #: reference_table; the file itself is not kept
+    _igvm_measured: List[Measurement] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -149,14 +150,10 @@ class Explanation:
         as their provenance. An IGVM file's matches are the rows ``measure --mode snp:igvm``
         exports for that model and count (CPU "igvm": the file's VMSAs hold it)."""
         explained = {"assumptions": self.assumptions, "matches": [m.to_json() for m in self.matches]}
-        if self._igvm is not None:
+        if "igvm" in self.firmware and self._igvm_measured:
             from .exports import reference_table
-            from .igvm_launch import measure_igvm
 
-            measured = [
-                measure_igvm(self._igvm, profile=m.profile, vcpus=m.vcpus, describe_inputs=True) for m in self.matches
-            ]
-            table = reference_table(measured)
+            table = reference_table(self._igvm_measured)
             return ReferenceTable(
                 table.rows,
                 firmware=table.firmware,
@@ -805,7 +802,7 @@ def _explain_igvm(
     given: Dict[str, Any],
 ) -> Explanation:
     """The IGVM models (igvmmeasure, igvm-crate: the file's VMSAs; qemu: one per vCPU)."""
-    from .igvm_launch import IGVM_PROFILES, measure_igvm, open_igvm, plan_igvm, sweep_igvm
+    from .igvm_launch import IGVM_PROFILES, measure_igvm, open_igvm, plan_igvm, sweep_igvm_measurements
     from .igvm_launch import _inputs as _igvm_inputs
 
     others = [
@@ -835,7 +832,10 @@ def _explain_igvm(
         names = [profile] if "profile" in fix else [profile] + [n for n in names if n != profile]
     counts = _counts(search_vcpus, vcpus, "vcpus" in fix)
     f = open_igvm(igvm, "igvm")
-    path = os.fspath(igvm) if isinstance(igvm, (str, os.PathLike)) else f.name
+    # the measure flags name the file: a path as given, an IgvmFile by its name, bytes by a placeholder
+    path = os.fspath(igvm) if isinstance(igvm, (str, os.PathLike)) else f.name if igvm is f else "FILE"
+    inputs = {"igvm": {**_igvm_inputs(f)["igvm"], "path": path}}
+    measured: Dict[Tuple[str, int], Measurement] = {}
     stated = _Stated(profile, vcpus, None, None, None, False, "given")
     matches: List[ExplainMatch] = []
     unchecked: List[str] = []
@@ -853,16 +853,20 @@ def _explain_igvm(
                         f"the {n} model: {len(counts) - len(usable)} vCPU counts above {top}, the VP contexts "
                         "the file has (KVM's VMSA for an AP without one is not established)"
                     )
-                found = sweep_igvm(f, usable, profile=n, threads=threads) if usable else {}
+                swept = sweep_igvm_measurements(f, usable, profile=n, threads=threads) if usable else []
+                found = {m.vcpus or 0: m for m in swept}
                 searched += len(usable)
             else:
-                found = {0: measure_igvm(f, profile=n, threads=threads).digest}
+                found = {0: measure_igvm(f, profile=n, threads=threads)}
+                found[0].vmsas = []  # the file's own pages: not kept
                 searched += 1
         except (ConfigError, IgvmError) as exc:  # this model refuses the file: say so, search the others
             unchecked.append(f"the {n} model: {exc}")
             continue
-        for count, digest in found.items():
-            if digest == target:
+        for count, rec in found.items():
+            if rec.digest == target:
+                rec.inputs = {"igvm": dict(inputs["igvm"])}
+                measured[n, count] = rec
                 differs, notes = [], []
                 if profile is not None and n != profile:
                     differs.append("profile")
@@ -894,8 +898,8 @@ def _explain_igvm(
         unchecked,
         suggestions,
         failures,
-        {"igvm": {**_igvm_inputs(f)["igvm"], "path": path}},
-        _igvm=f,
+        inputs,
+        _igvm_measured=[measured[m.profile, m.vcpus or 0] for m in matches],
     )
 
 

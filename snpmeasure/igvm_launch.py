@@ -19,7 +19,7 @@ named model, an :class:`IgvmProfile` of data, never a guess:
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._cpus import MAX_VCPUS
 from ._plan import Command
@@ -682,55 +682,67 @@ def _measurement(
 
 def sweep_igvm(
     igvm: IgvmSource,
-    counts: List[int],
+    counts: Union[str, int, Sequence[int]],
     *,
     profile: Union[str, IgvmProfile, None] = "qemu",
     native_zero: bool = False,
     threads: Optional[int] = None,
 ) -> Dict[int, bytes]:
-    """The qemu model's digest for each vCPU count, the pages measured once (KVM measures the
-    VMSAs last, one per vCPU, so each count's digest extends the same prefix)."""
-    measured = sweep_igvm_measurements(igvm, counts, profile=profile, native_zero=native_zero, threads=threads)
-    return {m.vcpus or 0: m.digest for m in measured}
+    """The qemu model's digest for each vCPU count (``"1-64"``, a list, as
+    :func:`snpmeasure.sweep` takes them; sorted, each once), the pages measured once (KVM
+    measures the VMSAs last, one per vCPU, so each count's digest extends the same prefix)."""
+    return _sweep(igvm, counts, profile, native_zero, threads)[2]
 
 
 def sweep_igvm_measurements(
     igvm: IgvmSource,
-    counts: List[int],
+    counts: Union[str, int, Sequence[int]],
     *,
     profile: Union[str, IgvmProfile, None] = "qemu",
     native_zero: bool = False,
     threads: Optional[int] = None,
     describe_inputs: bool = False,
 ) -> List[Measurement]:
-    """:func:`sweep_igvm` as one :class:`~snpmeasure.Measurement` per count, in the order of
-    ``counts``, each as :func:`measure_igvm` describes that count: its VMSAs, and its own ID block
-    check (the block binds one digest, so ``ld_matches`` holds for at most one count; the
-    signatures are checked once)."""
-    from .firmware import HostModel
+    """:func:`sweep_igvm` as one :class:`~snpmeasure.Measurement` per count, in count order,
+    each as :func:`measure_igvm` describes that count but for its VMSAs (``vmsas`` empty, as
+    ``measure --vcpus 1-N`` leaves them): its own ID block check (the
+    block binds one digest, so ``ld_matches`` holds for at most one count; the signatures are
+    checked once)."""
+    f, plan, digests = _sweep(igvm, counts, profile, native_zero, threads)
+    check = check_id_block(plan, next(iter(digests.values())))
+    out = []
+    for n, digest in digests.items():
+        own = None if check is None else check._replace(ld_matches=check.ld == digest)
+        out.append(_measurement(plan, digest, n, [], _inputs(f) if describe_inputs else {}, own))
+    return out
 
+
+def _sweep(
+    igvm: IgvmSource,
+    counts: Union[str, int, Sequence[int]],
+    profile: Union[str, IgvmProfile, None],
+    native_zero: bool,
+    threads: Optional[int],
+) -> Tuple[IgvmFile, IgvmPlan, Dict[int, bytes]]:
+    """The file, its plan for the largest count, and ``{count: digest}`` in count order."""
+    from .firmware import HostModel
+    from .measurement import _run_snp, parse_vcpu_counts
+
+    wanted = parse_vcpu_counts(counts)
     f = open_igvm(igvm)
-    plan = plan_igvm(f, profile, native_zero=native_zero, vcpus=max(counts))
+    plan = plan_igvm(f, profile, native_zero=native_zero, vcpus=wanted[-1])
     if plan.profile.vmsas != "kvm":
         raise ConfigError("vcpus", f"the {plan.profile.name} model measures the file's VMSAs; sweep the qemu model")
     fw = Firmware(threads=threads, host=HostModel(kvm_checks=False))
     fw.launch_start(plan.policy if plan.policy is not None else 0x30000)
-    from .measurement import _run_snp
-
     _run_snp(fw, [c for c in plan.commands if c.op != "vmsa"])
     digests: Dict[int, bytes] = {}
-    wanted = set(counts)
+    want = set(wanted)
     for vp, page in enumerate(plan.vmsas, 1):
         fw.launch_update_vmsa(page, first=vp - 1)
-        if vp in wanted:
+        if vp in want:
             digests[vp] = fw.ld
-    inputs = _inputs(f) if describe_inputs else {}
-    check = check_id_block(plan, digests[counts[0]])
-    out = []
-    for n in counts:
-        own = None if check is None else check._replace(ld_matches=check.ld == digests[n])
-        out.append(_measurement(plan, digests[n], n, plan.vmsas[:n], inputs, own))
-    return out
+    return f, plan, digests
 
 
 # ---- the ID block -------------------------------------------------------------------------------

@@ -608,7 +608,9 @@ def _sweep_igvm(counts: List[int], threads: Optional[int], kwargs: Dict[str, Any
 
     unknown = sorted(set(kwargs) - {"mode", "igvm", "profile", "native_zero", "describe_inputs"})
     if unknown:
-        raise InvalidInputError(unknown[0], "is not an argument of an IGVM sweep (igvm, profile, native_zero)")
+        raise InvalidInputError(
+            unknown[0], "is not an argument of an IGVM sweep (igvm, profile, native_zero, describe_inputs)"
+        )
     if kwargs.get("igvm") is None:
         raise InvalidInputError("igvm", "mode 'snp:igvm' needs the IGVM file")
     return sweep_igvm_measurements(
@@ -625,9 +627,9 @@ def sweep_measurements(
     *, vcpus: Union[str, Sequence[int]], threads: Optional[int] = None, **kwargs: Any
 ) -> List[Measurement]:
     """What :func:`sweep` computes, as one :class:`Measurement` per vCPU count (in count order),
-    each with the fields :func:`measure` fills (inputs, warnings, profile; ``vmsas`` empty, but
-    for mode "snp:igvm", whose records also carry their own ID block check), so a range and a
-    single count are described alike. Takes :func:`sweep`'s arguments."""
+    each with the fields :func:`measure` fills (inputs, warnings, profile; mode "snp:igvm" each
+    count's own ID block check; ``vmsas`` empty), so a range and a single count are described
+    alike. Takes :func:`sweep`'s arguments."""
     counts = parse_vcpu_counts(vcpus)
     mode = kwargs.get("mode", "snp")
     if mode == "snp:igvm":

@@ -226,6 +226,7 @@ def test_an_igvm_file_explains_and_exports_as_measure_does(given: str, tmp_path:
     """The file as a path, its bytes or an IgvmFile: the explanation is JSON, each match's flags
     reproduce the digest through measure, and its reference table is measure's for that match."""
     import json
+    import pickle
 
     from snpmeasure import IgvmFile
     from snpmeasure.exports import reference_table
@@ -243,7 +244,16 @@ def test_an_igvm_file_explains_and_exports_as_measure_does(given: str, tmp_path:
     if given == "path":
         rc, out, _ = run_ours(["measure", *args])
         assert rc == 0 and out.strip() == digest.hex()
+    else:
+        assert args[3] == ("FILE" if given == "bytes" else str(path))  # an IgvmFile.load keeps its path
     table = result.reference_table()
-    alone = reference_table([measure_igvm(source, profile="qemu", vcpus=2, describe_inputs=True)])
-    assert table.rows == alone.rows and table.firmware == alone.firmware and table.profiles == alone.profiles
+    alone = reference_table([measure_igvm(str(path), profile="qemu", vcpus=2, describe_inputs=True)])
+    assert table.rows == alone.rows and table.profiles == alone.profiles
+    assert table.firmware["igvm"]["sha256"] == alone.firmware["igvm"]["sha256"]
     assert table.inputs["explain"]["matches"][0]["vcpus"] == 2
+    nothing = explain(b"\x01" * 48, igvm=source, search_vcpus="1-2")
+    assert nothing.matches == [] and nothing.reference_table().rows == []
+    if given == "path":  # the file is not kept: the explanation outlives it, pickles, and still exports
+        path.write_bytes(b"")
+        again = pickle.loads(pickle.dumps(result))
+        assert again.reference_table().rows == table.rows

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import snpmeasure
-from snpmeasure import ConfigError, IgvmError, IgvmFile
+from snpmeasure import ConfigError, IgvmError, IgvmFile, InvalidInputError
 from snpmeasure._reference import LaunchDigest as PyLaunchDigest
 from snpmeasure.blobs import ExternalSigner, load_private_key
 from snpmeasure.igvm import (
@@ -39,6 +39,7 @@ from snpmeasure.igvm_launch import (
     sign_igvm,
     summarize_igvm,
     sweep_igvm,
+    sweep_igvm_measurements,
 )
 from snpmeasure.measurement import sweep_measurements
 from snpmeasure.pages import VMSA_GPA
@@ -636,8 +637,19 @@ def test_a_sweep_describes_each_count_as_measuring_it_alone() -> None:
     records = sweep_measurements(mode="snp:igvm", igvm=f, vcpus="1-2", describe_inputs=True)
     alone = [snpmeasure.measure(mode="snp:igvm", igvm=f, profile="qemu", vcpus=n, describe_inputs=True) for n in (1, 2)]
     assert [r.to_json() for r in records] == [m.to_json() for m in alone]
-    assert [r.vmsas for r in records] == [m.vmsas for m in alone]
+    assert [r.vmsas for r in records] == [[], []]  # as sweep_measurements leaves them: memory stays linear
     checks = [r.id_block_check for r in records]
     assert [c.ld_matches for c in checks if c is not None] == [False, True]
     assert checks[1] is not None and checks[1].failures() == [] and checks[1].id_block_signature_valid is True
-    assert sweep_igvm(f, [1, 2]) == {r.vcpus: r.digest for r in records}
+    assert sweep_igvm(f, [2, 1, 2]) == sweep_igvm(f, "1-2") == {r.vcpus: r.digest for r in records}
+    records[0].inputs["igvm"]["path"] = "changed"
+    assert records[1].inputs["igvm"]["path"] != "changed"  # each record its own inputs
+
+
+@pytest.mark.parametrize("counts", [[], [0, 1], [3, -1], [1, True], "0-2", "x"])
+def test_a_sweep_refuses_counts_that_name_no_launch(counts: Any) -> None:
+    f = build([pd(0x1000, A), vp(0), vp(1)])
+    with pytest.raises(InvalidInputError, match="^vcpus: "):
+        sweep_igvm_measurements(f, counts)
+    with pytest.raises(InvalidInputError, match="^vcpus: "):
+        sweep_igvm(f, counts)

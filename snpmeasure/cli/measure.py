@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from .._version import __version__
 from ..errors import show
@@ -267,15 +267,17 @@ def _measure_igvm(args: argparse.Namespace) -> int:
         )
         for message in measured[0].warnings:
             warn("measure", message)
+        failures, launchable = _sweep_id_block(measured, args.ignore_id_block)
         if _exporting(args):
-            return _export(args, measured)
+            # reference values only for launches LAUNCH_FINISH accepts: nothing when a check fails
+            return _id_block_failed(failures) if failures else _export(args, launchable)
         if args.json:
             emit_json([m.to_json() for m in measured])
         else:
             for m in measured:
                 text = m.base64() if args.output_format == "base64" else m.hex()
                 print(f"{m.vcpus}\t{'Calculated SEV_SNP guest measurement: ' if args.verbose else ''}{text}")
-        return _sweep_id_block_failures(measured, args.ignore_id_block)
+        return _id_block_failed(failures)
     m = measure_igvm(
         f,
         profile=args.profile,
@@ -287,8 +289,9 @@ def _measure_igvm(args: argparse.Namespace) -> int:
     )
     for message in m.warnings:
         warn("measure", message)
+    failures = [] if m.id_block_check is None or args.ignore_id_block else m.id_block_check.failures()
     if _exporting(args):
-        return _export(args, [m])
+        return _id_block_failed(failures) if failures else _export(args, [m])
     if args.dump_vmsa:
         import os
 
@@ -299,7 +302,6 @@ def _measure_igvm(args: argparse.Namespace) -> int:
         for name, page in zip(names, m.vmsas):
             with open(name, "wb") as out_file:
                 out_file.write(page)
-    failures = [] if m.id_block_check is None or args.ignore_id_block else m.id_block_check.failures()
     if args.json:
         emit_json(m.to_json())
     else:
@@ -313,26 +315,30 @@ def _measure_igvm(args: argparse.Namespace) -> int:
             author = check.id_auth.author_key_digest
             print(f"ID key digest: {check.id_auth.id_key_digest.hex()}")
             print(f"author key digest: {author.hex() if author is not None else '- (no author key)'}")
+    return _id_block_failed(failures)
+
+
+def _id_block_failed(failures: List[str]) -> int:
+    """Each ID block failure on stderr; exit 1 if any."""
     for failure in failures:
         sys.stderr.write(f"snpmeasure measure: error: {failure} (--ignore-id-block measures regardless)\n")
     return EXIT_CHECK_FAILED if failures else EXIT_OK
 
 
-def _sweep_id_block_failures(measured: List[Measurement], ignore: bool) -> int:
-    """A swept IGVM file's ID block: its signatures as for one count, and its LD must be the
-    digest of one of the counts (it binds one); each failure on stderr, exit 1 if any."""
+def _sweep_id_block(measured: List[Measurement], ignore: bool) -> Tuple[List[str], List[Measurement]]:
+    """A swept IGVM file's ID block: (failures, the counts LAUNCH_FINISH would accept). Its
+    signatures are checked as for one count; it binds one digest, so it fails only when that is
+    none of the counts'. Without an ID block, or with ``ignore``, every count is accepted."""
     check = measured[0].id_block_check
     if check is None or ignore:
-        return EXIT_OK
+        return [], measured
     failures = check._replace(ld_matches=True).failures()
-    matching = [m.vcpus for m in measured if m.id_block_check is not None and m.id_block_check.ld_matches]
-    if not matching:
+    launchable = [m for m in measured if m.id_block_check is not None and m.id_block_check.ld_matches]
+    if not launchable:
         failures.insert(
             0, f"ID block LD {check.ld.hex()} is the launch digest of none of these counts (BAD_MEASUREMENT)"
         )
-    for failure in failures:
-        sys.stderr.write(f"snpmeasure measure: error: {failure} (--ignore-id-block measures regardless)\n")
-    return EXIT_CHECK_FAILED if failures else EXIT_OK
+    return failures, launchable
 
 
 def _measure_sweep(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -93,6 +94,17 @@ def test_measure_sweep_checks_the_id_block_at_each_count(tmp_path: Path) -> None
     assert rc == 1 and out.startswith("1\t") and err.count("error:") == 1
     assert "is the launch digest of none of these counts (BAD_MEASUREMENT)" in err
     assert run_ours([*base, "--vcpus", "1,1", "--ignore-id-block"])[0] == 0
+    # reference values only for what LAUNCH_FINISH accepts: the range exports its 2-vCPU row, one
+    # count the block does not bind exports nothing (exit 1), unless told to ignore the block
+    export = ["--format", "trustee", "--output"]
+    assert run_ours([*base, "--vcpus", "1-2", *export, str(tmp_path / "r.json")])[0] == 0
+    payload = json.loads(base64.b64decode(json.loads((tmp_path / "r.json").read_text())["payload"]))
+    assert payload["snp_launch_measurement"] == [records[1]["measurement"]]
+    rc, out, err = run_ours([*base, "--vcpus", "1", *export, str(tmp_path / "one.json")])
+    assert rc == 1 and out == "" and "BAD_MEASUREMENT" in err and not (tmp_path / "one.json").exists()
+    rc, out, err = run_ours([*base, "--vcpus", "1,1", *export, str(tmp_path / "none.json")])
+    assert rc == 1 and "none of these counts" in err and not (tmp_path / "none.json").exists()
+    assert run_ours([*base, "--vcpus", "1", *export, str(tmp_path / "one.json"), "--ignore-id-block"])[0] == 0
 
 
 def test_sign_then_measure_and_show(tmp_path: Path) -> None:
