@@ -18,10 +18,12 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from .errors import InvalidInputError, show
-from .tables import ReferenceTable, TableRow
+
+if TYPE_CHECKING:  # tables loads the measurement modules: the CLI's flags need only FORMATS
+    from .tables import ReferenceTable, TableRow
 
 FORMATS = ("corim", "trustee", "go-sev-guest")
 #: QEMU's default guest policy (SMT allowed, bit 17 set), which go-sev-guest's check requires a
@@ -317,6 +319,8 @@ def read_corim(data: bytes, field: str = "corim", *, public_key: Any = None) -> 
     snpmeasure does not check is refused, so none is silently dropped."""
     from urllib.parse import unquote
 
+    from .tables import TableRow
+
     cbor2 = _cbor2()
     doc = _cbor_loads(data, field)
     if isinstance(doc, cbor2.CBORTag) and doc.tag == COSE_SIGN1_TAG:
@@ -481,6 +485,7 @@ def reference_table(measurements: Sequence[Any], vcpu_type: Optional[str] = None
     names the CPU model the rows were measured for (else the signature's hex); an IGVM row's CPU
     and SEV features are the file's VMSAs' (``vcpu_type`` "igvm", features 0)."""
     from .measurement import Measurement
+    from .tables import ReferenceTable, TableRow
 
     if not measurements or not all(isinstance(m, Measurement) for m in measurements):
         raise InvalidInputError("measurements", "must be a non-empty list of Measurement")
