@@ -279,19 +279,35 @@ class SvsmImage(FirmwareImage):
         return _u32(found[1], f"{self.name}: SVSM info GUID", found[0]) + self.gpa
 
 
+#: The most map_file reads from an input it cannot map (a pipe, a character device): firmware
+#: images and IGVM files are far smaller, and an endless stream (/dev/zero, a misdirected pipe)
+#: must end in an error, not in all the memory there is.
+STREAM_LIMIT = 1 << 30
+
+
 def map_file(path: Union[str, os.PathLike[str]], field: str = "path") -> BufferLike:
     """The contents of a file, mapped read-only when possible (regular, non-empty files); a path
-    that cannot be opened or read is an InputFileError naming ``field``."""
-    from ._files import open_input, read_error
+    that cannot be opened or read, or a stream of more than STREAM_LIMIT bytes, is an
+    InputFileError naming ``field``."""
+    from ._files import InputFileError, open_input, read_error
 
     with open_input(field, path) as f:
         try:
             m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         except (ValueError, OSError):
             try:
-                return f.read()  # empty file, pipe, or a file system without mmap
+                data = f.read(STREAM_LIMIT + 1)  # empty file, pipe, or a file system without mmap
             except OSError as exc:
                 raise read_error(field, f.name, exc) from None
+            if len(data) > STREAM_LIMIT:
+                raise InputFileError(
+                    field,
+                    f"{f.name}: more than {STREAM_LIMIT >> 20} MiB from a stream that cannot be mapped; "
+                    "give a regular file",
+                    None,
+                    f.name,
+                ) from None
+            return data
     if hasattr(m, "madvise") and hasattr(mmap, "MADV_SEQUENTIAL"):
         m.madvise(mmap.MADV_SEQUENTIAL)  # read once, front to back: aggressive read-ahead
     return m

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from snpmeasure import images, measure
-from snpmeasure.errors import ImageError, ManifestError
+from snpmeasure.errors import ImageError, InputFileError, ManifestError
 from snpmeasure.images import FirmwareImage, FirmwareManifest, SectionType, SvsmImage
 
 from .builders.images import SEEDS, _exercise
@@ -209,3 +209,21 @@ def test_bit_flips_in_the_table_area_only_raise_snpmeasure_errors(seed: int, fli
     for pos, bit in flips:
         data[len(data) - 1 - pos] ^= 1 << bit  # the last 4 KiB: footer table, metadata
     _exercise(bytes(data))
+
+
+def test_an_endless_stream_is_refused_not_read_into_memory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A file that cannot be mapped is read, but at most STREAM_LIMIT bytes: /dev/zero (or a
+    misdirected pipe) ends in an error naming the flag, and a short stream still reads."""
+    import os
+    import threading
+
+    monkeypatch.setattr(images, "STREAM_LIMIT", 1 << 20)
+    with pytest.raises(InputFileError, match=r"^ovmf: /dev/zero: more than 1 MiB from a stream"):
+        FirmwareImage.open("/dev/zero", field="ovmf")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    data = (PEER / "svsm_ovmf.fd").read_bytes()
+    writer = threading.Thread(target=lambda: fifo.write_bytes(data[: 1 << 19]))
+    writer.start()
+    assert bytes(images.map_file(fifo, "ovmf")) == data[: 1 << 19]
+    writer.join()
