@@ -39,6 +39,23 @@ def open_input(field: str, path: object, *, buffering: int = -1) -> IO[bytes]:
         raise InputFileError(field, f"{name}: {exc.strerror or exc}", exc.errno, name) from None
 
 
+def check_loadable(field: str, path: object, *, pipe: bool = False, why: str = "") -> None:
+    """Refuse a path that names no file a loader could read to its end: a directory, a device
+    (``/dev/zero`` never ends), and unless ``pipe``, a pipe (which cannot be sized or read twice).
+    ``why`` says which loader; a path that cannot be examined is left to the open that follows."""
+    import stat
+
+    name = check_path(field, path)
+    try:
+        mode = os.stat(name).st_mode
+    except OSError:
+        return
+    if stat.S_ISREG(mode) or (pipe and stat.S_ISFIFO(mode)):
+        return
+    kind = "a directory" if stat.S_ISDIR(mode) else "a pipe" if stat.S_ISFIFO(mode) else "a device or socket"
+    raise InputFileError(field, f"{name}: is {kind}, not a regular file{why}", None, name)
+
+
 def read_input(field: str, path: object, limit: int) -> bytes:
     """At most ``limit`` bytes of a user's file (callers pass one more than any valid input, so a
     huge file is never read whole); failures are InputFileError naming ``field``."""
@@ -64,4 +81,4 @@ def read_error(field: str, name: str, exc: OSError) -> InputFileError:
     return InputFileError(field, f"{name}: {exc.strerror or exc}", exc.errno, name)
 
 
-__all__ = ["InputFileError", "check_path", "open_input", "read_input", "file_size"]
+__all__ = ["InputFileError", "check_path", "check_loadable", "open_input", "read_input", "file_size"]

@@ -27,14 +27,16 @@ CrlSource = Union[bytes, str, "os.PathLike[str]", "x509.CertificateRevocationLis
 T = TypeVar("T")
 #: A CRL larger than this is refused unread (AMD's are about 1-2 KiB).
 MAX_CRL_BYTES = 1 << 20
+#: A VCEK, VLEK or ASK/ARK chain is a few KiB; more is never read (a misdirected stream).
+MAX_CERT_BYTES = 1 << 20
 
 
-def _read_source(source: Any, field: str, what: str, limit: Optional[int] = None) -> bytes:
+def _read_source(source: Any, field: str, what: str, limit: int) -> bytes:
     """The bytes of a path or bytes-like source (at most ``limit`` + 1 read from a file)."""
     if isinstance(source, (str, os.PathLike)):
         from ._files import read_input
 
-        return read_input(field, source, -1 if limit is None else limit + 1)
+        return read_input(field, source, limit + 1)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source)
     raise ReportError(field, f"must be {what}: a path, bytes, or a loaded object, got {type(source).__name__}")
@@ -77,7 +79,9 @@ def load_certs(source: CertSource, field: str) -> List[x509.Certificate]:
 
     if isinstance(source, x509.Certificate):
         return [_parsed(field, "X.509 certificate", lambda: _touch_cert(source))]
-    data = _read_source(source, field, "a certificate")
+    data = _read_source(source, field, "a certificate", MAX_CERT_BYTES)
+    if len(data) > MAX_CERT_BYTES:
+        raise ReportError(field, f"is larger than {MAX_CERT_BYTES} bytes: not a certificate or chain AMD's KDS serves")
 
     def parse() -> List[x509.Certificate]:
         certs = (

@@ -54,6 +54,12 @@ def sha256_file(path: PathLike, field: str = "path") -> bytes:
     return h.digest()
 
 
+#: Why a kernel must be a regular file, an initrd a file or a pipe: QEMU's x86 Linux loader opens
+#: the kernel with fopen and sizes it with get_file_size (fseek/ftell, which a pipe fails), and
+#: reads the initrd to its end; a device such as /dev/zero would never end.
+_KERNEL_FILE = ": QEMU loads -kernel from a file it can size"
+_INITRD_FILE = ": QEMU reads -initrd to its end"
+
 #: The Linux x86 boot protocol's setup header magic "HdrS" at offset 0x202 (Documentation/arch/
 #: x86/boot.rst), which every bzImage has and QEMU's direct boot looks for.
 BZIMAGE_MAGIC_OFFSET = 0x202
@@ -64,8 +70,9 @@ def bzimage_warning(path: PathLike, field: str = "kernel") -> Optional[str]:
     """A warning when the kernel file is no bzImage (no ``HdrS`` at 0x202), else None. QEMU's
     direct boot loads bzImages; the digest of another file is computed, but likely not of the
     kernel the user meant (an ELF vmlinux, a compressed file, an initrd given as the kernel)."""
-    from ._files import read_input
+    from ._files import check_loadable, read_input
 
+    check_loadable(field, path, why=_KERNEL_FILE)  # before reading: a pipe read here is gone
     head = read_input(field, path, BZIMAGE_MAGIC_OFFSET + len(BZIMAGE_MAGIC))
     if head[BZIMAGE_MAGIC_OFFSET:] == BZIMAGE_MAGIC:
         return None
@@ -163,6 +170,12 @@ class KernelHashes(NamedTuple):
                         name, "needs a kernel (kernel or kernel_hash): QEMU ignores it without -kernel"
                     )
             return None
+        from ._files import check_loadable
+
+        if kernel is not None:
+            check_loadable("kernel", kernel, why=_KERNEL_FILE)
+        if initrd is not None:
+            check_loadable("initrd", initrd, pipe=True, why=_INITRD_FILE)
         import hashlib  # deferred, with the thread pool: only runs with a kernel pay for loading them
         from concurrent.futures import ThreadPoolExecutor
 

@@ -737,6 +737,9 @@ def _open_svsm(
     if vars_file is not None and vars_size is not None:
         raise InvalidInputError("vars_size", "give vars_size or vars_file, not both")
     if vars_file is not None:
+        from ._files import check_loadable
+
+        check_loadable("vars_file", vars_file, why=": its size is the OVMF_VARS flash QEMU maps")
         size = file_size("vars_file", vars_file)
     elif vars_size is not None:
         size = vars_size

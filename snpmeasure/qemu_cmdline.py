@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
+import re
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._cpus import CPU_SIGS, MAX_VCPUS, cpu_sig, split_sig
@@ -159,9 +159,42 @@ def _cpu(text: str) -> Tuple[str, Optional[str], Optional[int]]:
     return "custom", model, cpu_sig(family, cpu_model, stepping)
 
 
+#: One piece of POSIX shell text, as shlex.split(posix=True) reads it: blanks, a single-quoted
+#: string, a double-quoted one (backslash escapes only " and \\ there), a backslash escape, a run
+#: of plain characters, or a lone quote or backslash that nothing closes.
+_SHELL_PIECE = re.compile(r"""([ \t\r\n]+)|'([^']*)'|"((?:[^"\\]|\\.)*)"|\\(.)|([^ \t\r\n'"\\]+)|(.)""", re.S)
+
+
+def _shell_split(text: str) -> List[str]:
+    """shlex.split(text, posix=True) in linear time (shlex builds each word a character at a time,
+    quadratic in a word's length: a 1 MiB word took a minute). ValueError as shlex raises it."""
+    words: List[str] = []
+    parts: List[str] = []
+    in_word = False
+    for m in _SHELL_PIECE.finditer(text):
+        blank, single, double, escaped, plain, lone = m.groups()
+        if blank is not None:
+            if in_word:
+                words.append("".join(parts))
+                parts, in_word = [], False
+            continue
+        if lone is not None:  # an open quote ending in an unpaired backslash ends mid-escape, as in shlex
+            trailing = len(text) - len(text.rstrip("\\"))
+            mid_escape = lone == "\\" or (lone == '"' and trailing % 2 == 1)
+            raise ValueError("No escaped character" if mid_escape else "No closing quotation")
+        in_word = True
+        if double is not None:
+            parts.append(re.sub(r'\\([\\"])', r"\1", double))
+        else:
+            parts.append(single if single is not None else escaped if escaped is not None else plain)
+    if in_word:
+        words.append("".join(parts))
+    return words
+
+
 def _words(text: str, where: str) -> List[str]:
     try:
-        words = shlex.split(text.replace("\\\n", " "), comments=False, posix=True)
+        words = _shell_split(text.replace("\\\n", " "))
     except ValueError as exc:
         raise InvalidInputError(where, f"is not a command line the shell would read ({exc})") from None
     while words and "=" in words[0] and not words[0].startswith("-"):

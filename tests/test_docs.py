@@ -4,7 +4,7 @@ elsewhere); every file a comment or page cites exists, with the section it names
 reference's flag tables are the parser's; the design's room table lists each module's imports.
 
 The files a user brings are replaced by the repository's (OVMF.fd by an AmdSev OVMF fixture, vmlinuz and
-initrd.img by /dev/null, a SHA256 placeholder by a digest); lines with placeholders that have no
+initrd.img by tests/fixtures/empty, a SHA256 placeholder by a digest); lines with placeholders that have no
 stand-in (`...`, B64, tik.bin, launch.json) and install commands are left out, and `[--json]`-style
 optional flags are dropped. Each block runs in one bash process, in order, so the walk-through's
 variables (M, OBJ, A) and files (idblock.json, OVMF.manifest.json) carry over as they would for a
@@ -32,8 +32,8 @@ README = ROOT / "README.md"
 PAGES = [README, *sorted((ROOT / "docs").rglob("*.md"))]
 STAND_INS = (
     (r"\bOVMF\.fd\b", "tests/fixtures/peer/ovmf_AmdSev_suffix.bin"),
-    (r"\bvmlinuz\b", "/dev/null"),
-    (r"\binitrd\.img\b", "/dev/null"),
+    (r"\bvmlinuz\b", "tests/fixtures/empty"),
+    (r"\binitrd\.img\b", "tests/fixtures/empty"),
     (r"\bSHA256\b", "ab" * 32),
 )
 #: Whole arguments with no stand-in; a line holding one is left out, and test_only_known_lines_are_left_out
@@ -163,8 +163,8 @@ def test_readme_block_runs(block: str, tmp_path: Path) -> None:
 #: Files a Python example names, and the repository's stand-ins for them.
 PY_STAND_INS = {
     "OVMF.fd": "tests/fixtures/peer/ovmf_AmdSev_suffix.bin",
-    "vmlinuz": "/dev/null",
-    "initrd.img": "/dev/null",
+    "vmlinuz": "tests/fixtures/empty",
+    "initrd.img": "tests/fixtures/empty",
 }
 
 

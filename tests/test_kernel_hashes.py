@@ -13,6 +13,7 @@ from snpmeasure.errors import InvalidInputError
 from snpmeasure.images import FirmwareImage
 
 from .builders.hostile import A
+from .builders.measure_cases import EMPTY
 from .builders.ovmf import build_image
 
 pytestmark = [pytest.mark.sanitize]
@@ -23,9 +24,7 @@ def test_two_gib_sparse_initrd_streams(tmp_path: Path) -> None:
     with open(initrd, "wb") as f:
         f.truncate(2 << 30)  # sparse: reads as zeros, no disk used
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    m = measure(
-        mode="snp", ovmf=A, vcpus=1, vcpu_type="EPYC-v4", kernel=os.devnull, initrd=initrd, describe_inputs=True
-    )
+    m = measure(mode="snp", ovmf=A, vcpus=1, vcpu_type="EPYC-v4", kernel=EMPTY, initrd=initrd, describe_inputs=True)
     grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert grown_kib < 64 * 1024, grown_kib
     assert m.inputs["initrd"]["size"] == 2 << 30
@@ -35,7 +34,7 @@ def test_huge_kernel_hashes_section_is_bounded() -> None:
     """The kernel-hashes section is measured as its table page(s) plus zero pages filled in C."""
     img = build_image(size=0x4000, sections=[(0x1000, 0xF0000000, 0x10)], hash_table=(0x1C00, 0x400))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    m = measure(mode="snp", ovmf=FirmwareImage(img, name="huge"), vcpus=1, vcpu_type="EPYC-v4", kernel=os.devnull)
+    m = measure(mode="snp", ovmf=FirmwareImage(img, name="huge"), vcpus=1, vcpu_type="EPYC-v4", kernel=EMPTY)
     assert len(m.digest) == 48
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 64 * 1024
 
@@ -48,15 +47,15 @@ def test_kernel_hashes_section_equals_a_full_buffer(offset: int) -> None:
     size = 0x4000
     img = build_image(size=0x4000, sections=[(0x10000, size, 0x10)], hash_table=(0x10000 + offset, 0x400))
     image = FirmwareImage(img, name="k")
-    got = measure(mode="snp", ovmf=image, vcpus=1, vcpu_type="EPYC-v4", kernel=os.devnull, append="x")
-    hashes = KernelHashes.from_inputs(kernel=os.devnull, append="x")
+    got = measure(mode="snp", ovmf=image, vcpus=1, vcpu_type="EPYC-v4", kernel=EMPTY, append="x")
+    hashes = KernelHashes.from_inputs(kernel=EMPTY, append="x")
     assert hashes is not None
     d = LaunchDigest()
     d.update_normal(image.gpa, image.data)
     d.update_normal(0x10000, hashes.section(offset, size))  # QEMU's whole zeroed section with the table
     assert (
         got.trace is None
-        and measure(mode="snp", ovmf=image, vcpus=1, vcpu_type="EPYC-v4", kernel=os.devnull, append="x", trace=True)
+        and measure(mode="snp", ovmf=image, vcpus=1, vcpu_type="EPYC-v4", kernel=EMPTY, append="x", trace=True)
         .trace[-2]
         .digest
         == d.digest()
@@ -68,13 +67,13 @@ def test_non_utf8_append_hashes_the_argument_bytes() -> None:
 
     raw = b"console=\xff\xfe"
     text = os.fsdecode(raw)  # how Python hands such an argv entry to us
-    m = measure(mode="snp", ovmf=A, vcpus=1, vcpu_type="EPYC-v4", kernel=os.devnull, append=text)
+    m = measure(mode="snp", ovmf=A, vcpus=1, vcpu_type="EPYC-v4", kernel=EMPTY, append=text)
     want = measure(
         mode="snp",
         ovmf=A,
         vcpus=1,
         vcpu_type="EPYC-v4",
-        kernel=os.devnull,
+        kernel=EMPTY,
         append_hash=hashlib.sha256(raw + b"\0").hexdigest(),
     )
     assert m.digest == want.digest

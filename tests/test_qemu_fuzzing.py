@@ -76,3 +76,22 @@ def test_id_block_fields_of_any_json_raise_only_named_errors(doc: Any) -> None:
         )
     except Error as exc:
         assert str(exc).startswith("F") or "policy" in str(exc)
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab \t\n'\"\\$=-é")), max_size=24))
+def test_command_lines_split_as_shlex_splits_them(text: str) -> None:
+    """The linear splitter (shlex's is quadratic in a word's length) reads what shlex.split reads,
+    errors included."""
+    import shlex
+
+    from snpmeasure.qemu_cmdline import _shell_split
+
+    try:
+        expected: Any = shlex.split(text, comments=False, posix=True)
+    except ValueError as exc:
+        expected = str(exc)
+    try:
+        got: Any = _shell_split(text)
+    except ValueError as exc:
+        got = str(exc)
+    assert got == expected

@@ -82,8 +82,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     command = next((w for w in words if not w.startswith("-")), None)
     parser = build_parser(command if command in COMMANDS else NAMES_ONLY)
     args = parser.parse_args(words)
-    if args.command is None:  # bare `snpmeasure`: the command list
-        parser.print_help(sys.stderr)
+    if args.command is None:  # bare `snpmeasure`: a usage error, in one line that names the commands
+        sys.stderr.write(f"snpmeasure: error: give a command ({', '.join(COMMANDS)}); --help describes them\n")
         return EXIT_BAD_INPUT
     try:
         with warnings.catch_warnings():  # restores the caller's warning display (main() runs in tests too)

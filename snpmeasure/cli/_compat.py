@@ -306,7 +306,12 @@ def load_launch_config(args: argparse.Namespace) -> Tuple[Any, str]:
             from .._files import read_input
 
             flag = "--qemu-argv-file"
-            raw = read_input(flag, args.qemu_argv_file, 1 << 20)
+            raw = read_input(flag, args.qemu_argv_file, (1 << 20) + 1)
+            if len(raw) > 1 << 20:  # refused, not cut: the cut might fall inside "-smp 24"
+                raise InvalidInputError(
+                    flag,
+                    "is larger than 1 MiB: not a QEMU command line (Linux passes at most 2 MiB of arguments and environment)",
+                )
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 from ._args import read_password
 
@@ -158,7 +158,8 @@ def write_export(args: argparse.Namespace, table: Any) -> List[str]:
 
     v = args.export_values
     out: str = args.output
-    written: List[str] = []
+    files: List[Tuple[str, bytes]] = []  # written together at the end, or none of them
+    created_dir = False
     if args.format == "corim":
         try:
             data = to_corim(
@@ -175,12 +176,10 @@ def write_export(args: argparse.Namespace, table: Any) -> List[str]:
             if exc.field != "signer":
                 raise
             raise InvalidInputError("--sign-key", exc.rule) from None
-        _write(out, data)
-        written.append(out)
+        files.append((out, data))
     elif args.format == "trustee":
         message = to_trustee(table, policy=v["policy"], host_tcb=v["tcb"])
-        _write(out, (json.dumps(message, indent=2, sort_keys=True) + "\n").encode())
-        written.append(out)
+        files.append((out, (json.dumps(message, indent=2, sort_keys=True) + "\n").encode()))
     else:
         digests = unique_measurements(table.rows)
         note = f"snpmeasure {table.snpmeasure_version}: provenance in the reference table beside this file"
@@ -205,32 +204,64 @@ def write_export(args: argparse.Namespace, table: Any) -> List[str]:
                 else f"{len(digests)} measurements are {len(digests)} configs: name a directory, not a .textproto file",
             )
         if len(digests) == 1:
-            _write(out, config(table.rows[0]))
-            written.append(out)
+            files.append((out, config(table.rows[0])))
         else:
             if os.path.exists(out) and not os.path.isdir(out):
                 raise InvalidInputError("--output", f"{out} is a file; {len(digests)} measurements need a directory")
-            os.makedirs(out, exist_ok=True)
+            created_dir = not os.path.exists(out)
             seen = set()
             for row in table.rows:
                 if row.measurement in seen:
                     continue
                 seen.add(row.measurement)
-                path = os.path.join(out, row_name(row) + ".textproto")
-                _write(path, config(row))
-                written.append(path)
+                files.append((os.path.join(out, row_name(row) + ".textproto"), config(row)))
             out = os.path.join(out, "reference-values")
-    provenance = out + ".provenance.json"
-    _write(provenance, (json.dumps(table.to_json(), indent=2, sort_keys=True) + "\n").encode())
-    written.append(provenance)
-    return written
+    files.append((out + ".provenance.json", (json.dumps(table.to_json(), indent=2, sort_keys=True) + "\n").encode()))
+    _write_all(files, args.output if created_dir else None)
+    return [path for path, _ in files]
 
 
-def _write(path: str, data: bytes) -> None:
+def _write_all(files: List[Tuple[str, bytes]], new_dir: Optional[str]) -> None:
+    """Write every file or none: each path checked (no directory in the way, a name the file
+    system takes), each written to a temporary file beside it, and only when all are written,
+    each renamed into place; on a failure the temporary files (and ``new_dir``, a directory
+    created for them) are removed, and a file that was at a path before is still there."""
+    import tempfile
+
     from .._files import read_error
+    from ..errors import InvalidInputError
 
+    temps: List[str] = []
     try:
-        with open(path, "wb") as f:
-            f.write(data)
+        if new_dir is not None:
+            os.makedirs(new_dir)
+        for path, data in files:
+            folder = os.path.dirname(path) or "."
+            if os.path.isdir(path):
+                raise InvalidInputError("--output", f"{path}: is a directory")
+            try:
+                name_max = os.pathconf(folder, "PC_NAME_MAX")
+            except (OSError, ValueError):
+                name_max = 255
+            if len(os.fsencode(os.path.basename(path))) > name_max:
+                raise InvalidInputError("--output", f"{path}: the file name is longer than {name_max} bytes")
+            fd, temp = tempfile.mkstemp(dir=folder, prefix=".snpmeasure-")
+            temps.append(temp)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        for (path, _), temp in zip(files, temps):
+            os.replace(temp, path)
+        temps = []
     except OSError as exc:
-        raise read_error("--output", path, exc) from None
+        raise read_error("--output", exc.filename or files[0][0], exc) from None
+    finally:
+        for temp in temps:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+        if temps and new_dir is not None:
+            try:
+                os.rmdir(new_dir)
+            except OSError:
+                pass

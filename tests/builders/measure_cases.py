@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import sys
 from typing import List
 
@@ -35,7 +34,8 @@ PEER = FIXTURES / "peer"
 VECTORS = load_vectors()
 
 
-EMPTY = os.devnull
+#: An empty regular file (not os.devnull: a kernel must be a file QEMU can size)
+EMPTY = str(FIXTURES / "empty")
 
 
 def run_ssm(argv: List[str], monkeypatch: pytest.MonkeyPatch) -> tuple:

@@ -364,7 +364,7 @@ def test_bare_snpmeasure_lists_the_commands() -> None:
     from snpmeasure.cli import COMMANDS
 
     rc, out, err = run_ours([])
-    assert rc == 2 and out == ""  # no command is a usage error: the list goes to stderr
+    assert rc == 2 and out == "" and err.count("\n") == 1  # a usage error: one line, naming the commands
     for name in COMMANDS:
         assert name in err
 

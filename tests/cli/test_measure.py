@@ -440,6 +440,9 @@ def test_qemu_command_line_is_the_launch(tmp_path: Path) -> None:
     argv_file = tmp_path / "argv"
     argv_file.write_text(line.replace(" -", " \\\n-"))
     assert run_ours(["measure", "--qemu-argv-file", str(argv_file)])[1] == out
+    argv_file.write_text(line.ljust(1 << 20) + " -smp 24")  # refused whole, never cut inside "-smp 24"
+    rc, _, err = run_ours(["measure", "--qemu-argv-file", str(argv_file)])
+    assert rc == 2 and "--qemu-argv-file: is larger than 1 MiB" in err
     rc, _, err = run_ours(["measure", "--qemu-cmdline", line, "--vcpus", "2"])
     assert rc == 2 and "--vcpus: is 2, but the command line's -smp says 3: give one" in err
     rc, _, err = run_ours(["measure", "--qemu-cmdline", line + " -vnc :1 -frob x"])
@@ -470,3 +473,57 @@ def test_measure_exports_one_measurement_a_sweep_and_an_igvm_file(tmp_path: Path
     assert rc == 0 and (tmp_path / "t.json.provenance.json").exists()
     rc, _, err = run_ours(["measure", "--mode", "sev", "--ovmf", OVMF, "--format", "corim", "--output", "x"])
     assert rc == 2 and "--format: exports SNP launch digests" in err
+
+
+@pytest.mark.parametrize(
+    "flags, fragment",
+    [
+        (["--kernel", "/dev/zero"], "--kernel: /dev/zero: is a device or socket, not a regular file: QEMU loads"),
+        (["--kernel", "."], "--kernel: .: is a directory"),
+        (["--kernel", OVMF, "--initrd", "/dev/zero"], "--initrd: /dev/zero: is a device or socket"),
+        (["--ovmf", "/dev/zero"], None),  # replaced below: the firmware flag is the stream's
+    ],
+)
+def test_inputs_no_loader_reads_to_an_end_are_refused(flags: list, fragment: Any) -> None:
+    """A device never ends (the hash ran forever), a directory is no file: exit 2, one line."""
+    base = ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-Milan"]
+    if fragment is None:
+        rc, _, err = run_ours([*base, *flags])
+        assert rc == 2 and "--ovmf: /dev/zero: more than 1024 MiB from a stream" in err
+        return
+    rc, _, err = run_ours([*base, "--ovmf", OVMF, *flags])
+    assert rc == 2 and fragment in err and err.count("\n") == 1, err
+
+
+def test_a_kernel_from_a_pipe_is_refused_but_an_initrd_is_read(tmp_path: Path) -> None:
+    """QEMU sizes -kernel with fseek (a pipe fails) and reads -initrd to its end."""
+    import os
+    import threading
+
+    base = ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-Milan", "--ovmf", OVMF]
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    rc, _, err = run_ours([*base, "--kernel", str(fifo)])
+    assert rc == 2 and "is a pipe, not a regular file: QEMU loads -kernel from a file it can size" in err
+    initrd = b"initrd" * 1000
+    (tmp_path / "initrd").write_bytes(initrd)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(initrd))
+    writer.start()
+    piped = run_ours([*base, "--kernel", OVMF, "--initrd", str(fifo)])
+    writer.join()
+    assert piped[0] == 0 and piped[1] == run_ours([*base, "--kernel", OVMF, "--initrd", str(tmp_path / "initrd")])[1]
+
+
+def test_a_failed_export_writes_nothing_and_keeps_what_was_there(tmp_path: Path) -> None:
+    """The export and its provenance are written together or not at all."""
+    base = ["measure", "--mode", "snp", "--vcpus", "2", "--vcpu-type", "EPYC-Milan", "--ovmf", OVMF]
+    out = tmp_path / "refs"
+    out.write_text("old")
+    (tmp_path / "refs.provenance.json").mkdir()
+    rc, _, err = run_ours([*base, "--format", "corim", "--output", str(out)])
+    assert rc == 2 and "--output:" in err and "is a directory" in err and err.count("\n") == 1
+    assert out.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["refs", "refs.provenance.json"]
+    long_name = tmp_path / ("y" * 245)  # fits; with ".provenance.json" it does not
+    rc, _, err = run_ours([*base, "--format", "trustee", "--output", str(long_name)])
+    assert rc == 2 and "longer than" in err and not long_name.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["refs", "refs.provenance.json"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ..builders.manifests import A
-from ..support import run_ours
+from ..support import FIXTURES, run_ours
 
 pytestmark = [pytest.mark.differential, pytest.mark.sanitize]
 
@@ -22,7 +22,7 @@ def test_manifest_cli(tmp_path: Path) -> None:
     rc, out, _ = run_ours(["ovmf-hash", "--ovmf", A, "--json"])
     path = tmp_path / "m.json"
     path.write_text(out)
-    argv = ["--mode", "snp", "--vcpus", "2", "--vcpu-type", "EPYC-v4", "--kernel", "/dev/null"]
+    argv = ["--mode", "snp", "--vcpus", "2", "--vcpu-type", "EPYC-v4", "--kernel", str(FIXTURES / "empty")]
     assert (
         run_ours(["measure", *argv, "--firmware-manifest", str(path)])[1]
         == run_ours(["measure", *argv, "--ovmf", A])[1]
