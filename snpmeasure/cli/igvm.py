@@ -45,8 +45,9 @@ def register(p: ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``snpmeasure igvm show|sign|lint``."""
-    from ..igvm_launch import lint_igvm, summarize_igvm
+    from ..igvm_launch import lint_igvm, open_igvm, summarize_igvm
 
+    args.file = open_igvm(args.file, "file")  # errors name the argument as the usage does
     if args.action == "show":
         doc = summarize_igvm(args.file)
         if args.json:
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             for f in findings:
                 sys.stderr.write(f"{prog(args)}: error: {f.line()}\n")
             if not findings:
-                print(f"{args.file}: no findings")
+                print(f"{args.file.name}: no findings")
         return EXIT_CHECK_FAILED if findings else EXIT_OK
     return _sign(args)
 

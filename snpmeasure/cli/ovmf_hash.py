@@ -18,9 +18,9 @@ def register(p: ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``snpmeasure ovmf-hash``: the firmware-pages digest, or (--json) the firmware manifest."""
-    from ..images import FirmwareManifest
+    from ..images import FirmwareImage, FirmwareManifest
 
-    man = FirmwareManifest.from_image(args.ovmf, threads=args.threads)
+    man = FirmwareManifest.from_image(FirmwareImage.open(args.ovmf, field="--ovmf"), threads=args.threads)
     if args.json:
         emit_json(man.to_json())
     else:

@@ -137,3 +137,12 @@ def test_lint(tmp_path: Path) -> None:
     assert run_ours(["igvm", "lint", str(clean)]) == (0, f"{clean}: no findings\n", "")
     rc, _, err = run_ours(["igvm", "lint", X86, "--check-kvm-only"])
     assert rc == 1 and err.count("\n") == 2 and err.startswith("snpmeasure igvm lint: error: vmsa-gpa: ")
+
+
+def test_a_missing_file_is_named_as_the_usage_names_it(tmp_path: Path) -> None:
+    missing = str(tmp_path / "none.igvm")
+    for argv in (["igvm", "show", missing], ["igvm", "lint", missing]):
+        rc, _, err = run_ours(argv)
+        assert rc == 2 and err.startswith(f"snpmeasure {argv[0]} {argv[1]}: error: file: {missing}:"), err
+    rc, _, err = run_ours(["ovmf-hash", "--ovmf", missing])
+    assert rc == 2 and f"error: --ovmf: {missing}:" in err
