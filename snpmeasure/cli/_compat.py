@@ -11,7 +11,7 @@ from ..errors import show
 from ._args import auto_int, warn
 
 
-def add_measure_arguments(p: argparse.ArgumentParser, *, for_measure: bool = True) -> None:
+def add_measure_arguments(p: argparse.ArgumentParser) -> None:
     """The guest-input flags: every flag of sev-snp-measure 0.0.13, plus snpmeasure's own."""
     from .._cpus import CPU_SIGS
     from .._plan import MODES
@@ -79,30 +79,51 @@ def add_measure_arguments(p: argparse.ArgumentParser, *, for_measure: bool = Tru
         help="measure an SNP firmware without SEV metadata, which upstream QEMU refuses "
         "(the digest another loader would produce)",
     )
-    add(
+    dests += add_config_arguments(
+        p,
         n,
-        "--libvirt-domain",
-        metavar="FILE.xml",
-        help="a whole libvirt domain (virsh dumpxml): its <vcpu>, <cpu> model, <os> loader, kernel, "
-        "initrd, cmdline and <launchSecurity>; flags fill what it leaves open, and one that contradicts it is refused",
-    )
-    add(
-        n,
-        "--qemu-cmdline",
-        metavar="'qemu-system-x86_64 ...'",
-        help="QEMU's command line (as libvirt logs it): -smp, -cpu, -bios or pflash, -kernel/-initrd/-append, "
-        "the sev-snp-guest object or igvm-cfg; options that could change the digest and are not modelled are refused",
-    )
-    add(n, "--qemu-argv-file", metavar="FILE", help="QEMU's command line read from a file (as --qemu-cmdline)")
-    p.add_argument(
-        "--path-map",
-        action="append",
-        metavar="HOSTPATH=LOCALPATH",
-        help="with --libvirt-domain: read the domain's files under HOSTPATH from LOCALPATH (repeatable)",
+        domain_reads="its <vcpu>, <cpu> model, <os> loader, kernel, initrd, cmdline and <launchSecurity>; flags fill "
+        "what it leaves open, and one that contradicts it is refused",
+        cmdline_reads="-smp, -cpu, -bios or pflash, -kernel/-initrd/-append, the sev-snp-guest object or igvm-cfg; "
+        "options that could change the digest and are not modelled are refused",
     )
     n.add_argument("--threads", metavar="N", type=int, help="hashing threads (default: all CPUs)")
     # Every flag above but --threads describes the guest to measure (and defaults to None): see measure_flags_given.
     p.set_defaults(measure_dests=tuple(dests))
+
+
+def add_config_arguments(p: argparse.ArgumentParser, group: Any, *, domain_reads: str, cmdline_reads: str) -> List[str]:
+    """The launch-configuration flags (--libvirt-domain, --qemu-cmdline, --qemu-argv-file) in
+    ``group``, saying what the command reads from each, and --path-map; their dests but
+    --path-map's (a flag that only modifies the others)."""
+    flags = [
+        group.add_argument(
+            "--libvirt-domain", metavar="FILE.xml", help=f"a whole libvirt domain (virsh dumpxml): {domain_reads}"
+        ),
+        group.add_argument(
+            "--qemu-cmdline",
+            metavar="'qemu-system-x86_64 ...'",
+            help=f"QEMU's command line (as libvirt logs it): {cmdline_reads}",
+        ),
+        group.add_argument(
+            "--qemu-argv-file", metavar="FILE", help="QEMU's command line read from a file (as --qemu-cmdline)"
+        ),
+    ]
+    p.add_argument(
+        "--path-map",
+        action="append",
+        metavar="HOSTPATH=LOCALPATH",
+        help="with --libvirt-domain or --qemu-cmdline: read their files under HOSTPATH from LOCALPATH (repeatable)",
+    )
+    return [f.dest for f in flags]
+
+
+def refuse_lone_path_map(args: argparse.Namespace) -> None:
+    """--path-map without a launch configuration to apply it to is refused (it would do nothing)."""
+    if args.path_map:
+        from ..errors import InvalidInputError
+
+        raise InvalidInputError("--path-map", "maps the paths of a --libvirt-domain or QEMU command line: give it too")
 
 
 def measure_flags_given(args: argparse.Namespace) -> List[str]:
@@ -121,8 +142,8 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
 
     if config_given(args):
         apply_launch_config(args)
-    elif args.path_map:
-        raise InvalidInputError("--path-map", "maps the paths of a --libvirt-domain or QEMU command line: give it too")
+    else:
+        refuse_lone_path_map(args)
     if args.mode is None:
         raise InvalidInputError("--mode", "is required (snp, snp:ovmf-hash, snp:svsm, snp:igvm, sev, seves)")
     if args.ovmf is None and args.firmware_manifest is None:

@@ -6,28 +6,17 @@ import argparse
 
 from . import EXIT_OK, ArgumentParser
 from ._args import add_object_source, emit_json, guest_object_from_args, load_json_file
-from ._compat import config_given, load_launch_config
+from ._compat import add_config_arguments, config_given, load_launch_config, refuse_lone_path_map
 
 
 def register(p: ArgumentParser) -> None:
     """Add the command's arguments."""
     add_object_source(p)
-    p.add_argument(
-        "--libvirt-domain",
-        metavar="FILE.xml",
-        help="a whole libvirt domain (virsh dumpxml): the object its <launchSecurity type='sev-snp'> gives",
-    )
-    p.add_argument(
-        "--qemu-cmdline",
-        metavar="'qemu-system-x86_64 ...'",
-        help="QEMU's command line: its sev-snp-guest object (keyval or JSON -object)",
-    )
-    p.add_argument("--qemu-argv-file", metavar="FILE", help="QEMU's command line read from a file (as --qemu-cmdline)")
-    p.add_argument(
-        "--path-map",
-        action="append",
-        metavar="HOSTPATH=LOCALPATH",
-        help="with --libvirt-domain or --qemu-cmdline: read their files under HOSTPATH from LOCALPATH (repeatable)",
+    add_config_arguments(
+        p,
+        p,
+        domain_reads="the object its <launchSecurity type='sev-snp'> gives",
+        cmdline_reads="its sev-snp-guest object (keyval or JSON -object)",
     )
     p.add_argument("--id", help="object id (default sev0)")
     p.add_argument("--policy", help="guest policy (0x30000, or flags such as smt,debug)")
@@ -102,10 +91,7 @@ def run(args: argparse.Namespace) -> int:
         if obj is None:
             raise InvalidInputError(flag, f"{config.describe} launches no SEV-SNP guest (no sev-snp-guest object)")
     else:
-        if args.path_map:
-            raise InvalidInputError(
-                "--path-map", "maps the paths of a --libvirt-domain or QEMU command line: give it too"
-            )
+        refuse_lone_path_map(args)
         obj = guest_object_from_args(args)
     if obj is not None:
         given = [
