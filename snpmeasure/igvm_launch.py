@@ -710,10 +710,11 @@ def sweep_igvm_measurements(
     checked once)."""
     f, plan, digests = _sweep(igvm, counts, profile, native_zero, threads)
     check = check_id_block(plan, next(iter(digests.values())))
+    inputs = _inputs(f)["igvm"] if describe_inputs else None  # the file hashed once, each record its own copy
     out = []
     for n, digest in digests.items():
         own = None if check is None else check._replace(ld_matches=check.ld == digest)
-        out.append(_measurement(plan, digest, n, [], _inputs(f) if describe_inputs else {}, own))
+        out.append(_measurement(plan, digest, n, [], {} if inputs is None else {"igvm": dict(inputs)}, own))
     return out
 
 
