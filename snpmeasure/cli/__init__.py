@@ -81,7 +81,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     command = next((w for w in words if not w.startswith("-")), None)
     parser = build_parser(command if command in COMMANDS else NAMES_ONLY)
-    args = parser.parse_args(words)
+    args, extra = parser.parse_known_args(words)
+    if extra:  # argparse would say this as `snpmeasure: error:`, without the command it belongs to
+        where = prog(args) if args.command is not None else "snpmeasure"
+        sys.stderr.write(f"{where}: error: unrecognized arguments: {' '.join(extra)}\n")
+        return EXIT_BAD_INPUT
     if args.command is None:  # bare `snpmeasure`: a usage error, in one line that names the commands
         sys.stderr.write(f"snpmeasure: error: give a command ({', '.join(COMMANDS)}); --help describes them\n")
         return EXIT_BAD_INPUT

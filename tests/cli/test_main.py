@@ -369,6 +369,22 @@ def test_bare_snpmeasure_lists_the_commands() -> None:
         assert name in err
 
 
+@pytest.mark.parametrize(
+    "argv, prefix",
+    [
+        (["measure", "--bogus"], "snpmeasure measure"),
+        (["report", "verify", "--bogus", "r.bin"], "snpmeasure report verify"),
+        (["igvm", "show", "--bogus", "x"], "snpmeasure igvm show"),
+        (["--bogus"], "snpmeasure"),
+    ],
+)
+def test_unknown_flags_are_named_with_their_command(argv: List[str], prefix: str) -> None:
+    """argparse says unrecognized arguments from the top-level parser; ours names the command."""
+    rc, out, err = run_ours(argv)
+    assert (rc, out) == (2, "")
+    assert err == f"{prefix}: error: unrecognized arguments: --bogus\n"
+
+
 def test_a_run_imports_only_its_commands_module() -> None:
     """The dispatch table imports the running command's module and no other command's."""
     import subprocess
