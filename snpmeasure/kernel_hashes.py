@@ -33,32 +33,55 @@ CHUNK = 1 << 20
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def sha256_file(path: PathLike, field: str = "path") -> bytes:
-    """SHA-256 of a file, streamed in 1 MiB chunks into one reused buffer."""
+def sha256_file(path: PathLike, field: str = "path", *, limit: Optional[int] = None, why: str = "") -> bytes:
+    """SHA-256 of a file, streamed in 1 MiB chunks into one reused buffer. With ``limit``, a file
+    (or pipe) longer than ``limit`` bytes is refused, ``why`` saying whose limit it is; a regular
+    file is refused by its size, before any of it is read."""
     import hashlib  # deferred (as in from_inputs): loading OpenSSL slows every start-up otherwise
 
     from ._files import open_input, read_error
 
+    def too_long(name: str) -> InvalidInputError:
+        return InvalidInputError(field, f"{name}: is longer than {limit} bytes{why}")
+
     h = hashlib.sha256()
     buf = bytearray(CHUNK)
     view = memoryview(buf)
+    total = 0
     with open_input(field, path, buffering=0) as f:
         try:
+            if limit is not None and os.fstat(f.fileno()).st_size > limit:
+                raise too_long(f.name)
             while True:
                 n = f.readinto(buf)  # type: ignore[attr-defined]
                 if not n:
                     break
+                total += n
+                if limit is not None and total > limit:  # a pipe: its writer may never stop
+                    raise too_long(f.name)
                 h.update(view[:n])
         except OSError as exc:
             raise read_error(field, f.name, exc) from None
     return h.digest()
 
 
-#: Why a kernel must be a regular file, an initrd a file or a pipe: QEMU's x86 Linux loader opens
-#: the kernel with fopen and sizes it with get_file_size (fseek/ftell, which a pipe fails), and
-#: reads the initrd to its end; a device such as /dev/zero would never end.
+#: Why a kernel must be a regular file: QEMU's x86 Linux loader (x86_load_linux in
+#: hw/i386/x86-common.c) opens it with fopen and sizes it with fseek/ftell, which a pipe fails, and
+#: a device such as /dev/zero never ends. QEMU maps -initrd (g_mapped_file_new), so it launches only
+#: from a regular file too; the digest depends on the bytes alone, so a pipe is measured as the
+#: file it stands for (``--initrd <(zcat initrd.gz)``), up to the largest initrd QEMU takes.
 _KERNEL_FILE = ": QEMU loads -kernel from a file it can size"
-_INITRD_FILE = ": QEMU reads -initrd to its end"
+_INITRD_FILE = ": QEMU maps -initrd from a file"
+
+#: The largest initrd QEMU's x86 loader takes: it refuses ``initrd_size >= initrd_max``, and
+#: initrd_max is a uint32_t of at most UINT32_MAX (less with less memory below 4 GiB).
+INITRD_MAX_SIZE = 0xFFFFFFFF - 1
+_INITRD_TOO_LONG = ": QEMU refuses an initrd of 4 GiB - 1 or more (its initrd_max is a uint32)"
+
+
+def _sha256_initrd(initrd: PathLike) -> bytes:
+    return sha256_file(initrd, "initrd", limit=INITRD_MAX_SIZE, why=_INITRD_TOO_LONG)
+
 
 #: The Linux x86 boot protocol's setup header magic "HdrS" at offset 0x202 (Documentation/arch/
 #: x86/boot.rst), which every bzImage has and QEMU's direct boot looks for.
@@ -185,7 +208,7 @@ class KernelHashes(NamedTuple):
             with ThreadPoolExecutor(max_workers=1) as pool:
                 kfut = pool.submit(_sha256_file_elsewhere, kernel, "kernel", _current_cpu())
                 try:
-                    i = sha256_file(initrd, "initrd")
+                    i = _sha256_initrd(initrd)
                 except Exception:
                     kfut.result()  # a kernel error first; Ctrl-C and the like pass straight on
                     raise
@@ -197,7 +220,7 @@ class KernelHashes(NamedTuple):
                 else parse_sha256_hex("kernel_hash", kernel_hash or "")
             )
             if initrd is not None:
-                i = sha256_file(initrd, "initrd")
+                i = _sha256_initrd(initrd)
             elif initrd_hash is not None:
                 i = parse_sha256_hex("initrd_hash", initrd_hash)
             else:

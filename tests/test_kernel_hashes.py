@@ -102,3 +102,52 @@ def test_kernel_and_initrd_hashes_and_which_error_comes_first(tmp_path: Path) ->
         with pytest.raises(InvalidInputError) as exc:
             KernelHashes.from_inputs(kernel=k, initrd=i)
         assert exc.value.field == field
+
+
+def test_an_initrd_qemu_would_refuse_as_too_large_is_refused(tmp_path: Path) -> None:
+    """QEMU's x86 loader refuses an initrd of UINT32_MAX bytes or more; a regular file is refused
+    by its size before a byte is read, with or without a kernel file hashed beside it."""
+    from snpmeasure import kernel_hashes
+    from snpmeasure.kernel_hashes import INITRD_MAX_SIZE, KernelHashes
+
+    initrd = tmp_path / "initrd.img"
+    with open(initrd, "wb") as f:
+        f.truncate(INITRD_MAX_SIZE + 1)  # sparse
+    for kernel in (EMPTY, None):
+        with pytest.raises(InvalidInputError) as exc:
+            KernelHashes.from_inputs(
+                kernel=kernel, kernel_hash=None if kernel else "00" * 32, initrd=initrd, append=None
+            )
+        assert exc.value.field == "initrd" and f"longer than {INITRD_MAX_SIZE} bytes" in str(exc.value)
+        assert "QEMU refuses an initrd of 4 GiB - 1 or more" in str(exc.value)
+    assert kernel_hashes.sha256_file(initrd, "initrd", limit=INITRD_MAX_SIZE + 1)  # the limit is inclusive
+
+
+def test_an_endless_initrd_pipe_stops_at_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pipe cannot be sized: it is read up to the limit (here made small), then refused."""
+    import threading
+
+    from snpmeasure import kernel_hashes
+
+    monkeypatch.setattr(kernel_hashes, "INITRD_MAX_SIZE", 3 << 20)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    stop = threading.Event()
+
+    def endless() -> None:
+        try:
+            with open(fifo, "wb") as f:
+                while not stop.is_set():
+                    f.write(bytes(1 << 20))
+        except BrokenPipeError:
+            pass
+
+    writer = threading.Thread(target=endless)
+    writer.start()
+    try:
+        with pytest.raises(InvalidInputError) as exc:
+            kernel_hashes.KernelHashes.from_inputs(kernel=EMPTY, initrd=fifo)
+    finally:
+        stop.set()
+        writer.join()
+    assert exc.value.field == "initrd" and f"longer than {3 << 20} bytes" in str(exc.value)
