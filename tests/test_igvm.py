@@ -38,6 +38,10 @@ def test_fixtures_parse_and_round_trip_through_the_writer(name: str) -> None:
     assert f.format_version == 1 and f.platform() is not None and is_igvm(TINY[name])
     kinds = [h.type_name for h in f.headers]
     assert kinds[:2] == ["SUPPORTED_PLATFORM", "GUEST_POLICY"] and kinds[-1] == "SNP_ID_BLOCK"
+    # directives: the headers of the directive section (types 0x301-0x400), with their indices
+    directives = list(f.directives())
+    assert directives == [(i, h) for i, h in enumerate(f.headers) if 0x301 <= h.header_type <= 0x400]
+    assert directives[0][0] == 2 and directives[-1][1].type_name == "SNP_ID_BLOCK"
     written = f.to_bytes()
     back = IgvmFile.from_bytes(written)
     strip = [_no_offset(h) for h in f.headers]
