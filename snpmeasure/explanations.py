@@ -843,15 +843,17 @@ def _explain_igvm(
     for n in names:
         try:
             if IGVM_PROFILES[n].vmsas == "kvm":
-                # KVM measures one VMSA per vCPU from the VP context of its index: counts beyond the
-                # file's contexts are refused by the model (an AP's reset VMSA is not established).
+                # KVM measures one VMSA per vCPU from the VP context of its index: QEMU launches the
+                # file with one vCPU per context (fewer leave a context out of bounds, which QEMU
+                # refuses; more need an AP's reset VMSA, which is not established).
                 contexts = plan_igvm(f, n).vp_contexts
                 top = next(i for i in range(len(contexts) + 1) if i not in contexts)
-                usable = [c for c in counts if c <= top]
+                usable = [c for c in counts if c == top]
                 if len(usable) < len(counts):
                     unchecked.append(
-                        f"the {n} model: {len(counts) - len(usable)} vCPU counts above {top}, the VP contexts "
-                        "the file has (KVM's VMSA for an AP without one is not established)"
+                        f"the {n} model: {len(counts) - len(usable)} vCPU counts other than {top}, one per VP "
+                        "context (fewer: QEMU refuses a context out of bounds; more: KVM's VMSA for an AP "
+                        "without one is not established)"
                     )
                 swept = sweep_igvm_measurements(f, usable, profile=n, threads=threads) if usable else []
                 found = {m.vcpus or 0: m for m in swept}

@@ -23,7 +23,21 @@ import os
 import struct
 import zlib
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, ClassVar, Dict, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar, Union, overload
+from typing import (
+    Any,
+    Callable,
+    ClassVar,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+    overload,
+)
 
 from .errors import IgvmError, InputFileError, show
 
@@ -283,8 +297,9 @@ class ParameterInsert(IgvmHeader):
 
 @dataclass(frozen=True)
 class VpContext(IgvmHeader):
-    """IGVM_VHS_VP_CONTEXT (20 bytes, padded to 24): for SEV-SNP, a 4 KiB VMSA at ``file_offset``
-    to be placed at ``gpa`` for vCPU ``vp_index``."""
+    """IGVM_VHS_VP_CONTEXT (20 bytes; the TLV says 20, its 8-byte alignment pads the next header):
+    for SEV-SNP and SEV-ES, a 4 KiB VMSA at ``file_offset`` to be placed at ``gpa`` for vCPU
+    ``vp_index``; for the other platforms their own context structure."""
 
     TYPE: ClassVar[int] = VHT_VP_CONTEXT
     LAYOUT: ClassVar[struct.Struct] = struct.Struct("<QIIHH")
@@ -293,13 +308,6 @@ class VpContext(IgvmHeader):
     file_offset: int
     vp_index: int = 0
     reserved: int = 0
-
-    @classmethod
-    def from_body(cls, body: bytes, where: str) -> VpContext:
-        # Written as 20 bytes, or 24 with the struct's padding (zero).
-        if len(body) == 24 and body[20:] == bytes(4):
-            body = body[:20]
-        return super().from_body(body, where)
 
 
 @dataclass(frozen=True)
@@ -537,6 +545,8 @@ class IgvmFile:
         #: (headers, merged regions, where the run QEMU holds open at the end starts).
         self._page_runs: Dict[int, Tuple[int, List[Tuple[int, int, int, int, int]], int]] = {}
         self._inserted: set = set()  # type: ignore[type-arg]
+        #: The length of each VSM VP context's data (by file offset); every other one is a page.
+        self._vp_lengths: Dict[int, int] = {}
         #: Each header's file offset (of its type field), parallel to ``headers``.
         self.offsets: List[int] = []
         self._parse()
@@ -737,16 +747,33 @@ class IgvmFile:
             aligned(h.gpa, PAGE, h.size)  # the crate asks 4 KiB alignment of 2 MiB pages too
             data_in_file(h.file_offset, _data_length(h), "the page's data")
         elif isinstance(h, VpContext):
-            if not any(p.compatibility_mask == h.compatibility_mask for p in self._platforms):
+            # The igvm crate (and so igvmmeasure and QEMU) reads a VP context by the platform whose
+            # mask equals its own (igvm/src/lib.rs, IGVM_VHT_VP_CONTEXT): a 4 KiB VMSA for SEV-SNP
+            # and SEV-ES, a register list for VSM, a context structure followed by zeros for
+            # NATIVE, SEV and CCA; TDX, or no such platform, is InvalidVpContextPlatformType.
+            platform = next((p for p in self._platforms if p.compatibility_mask == h.compatibility_mask), None)
+            if platform is None or platform.platform_type == PLATFORM_TDX:
+                whose = "is not exactly one platform's" if platform is None else "is the TDX platform's"
                 raise IgvmError(
                     where,
-                    f"compatibility_mask {h.compatibility_mask:#x} is not exactly one platform's: the igvm crate "
-                    "(and so igvmmeasure and QEMU) cannot tell whose VMSA it is (InvalidVpContextPlatformType)",
+                    f"compatibility_mask {h.compatibility_mask:#x} {whose}: the igvm crate (and so igvmmeasure and "
+                    "QEMU) cannot read the VP context (InvalidVpContextPlatformType)",
                 )
             aligned(h.gpa, PAGE, PAGE)
             if not h.file_offset:
                 raise IgvmError(where, "file_offset is 0: a VP context needs its data")
-            data_in_file(h.file_offset, _data_length(h), "the VP context")
+            if platform.platform_type == PLATFORM_VSM_ISOLATION:
+                self._vp_lengths[h.file_offset] = self._vbs_context_length(h, where, data_in_file)
+            else:
+                data_in_file(h.file_offset, PAGE, "the VP context")
+                used = _CONTEXT_BYTES.get(platform.platform_type)
+                tail = self._view[h.file_offset + used : h.file_offset + PAGE] if used is not None else b""
+                if tail and bytes(tail) != bytes(len(tail)):
+                    raise IgvmError(
+                        where,
+                        f"the {PLATFORM_NAMES[platform.platform_type]} VP context has non-zero bytes after its "
+                        f"{used}-byte structure: the igvm crate refuses it (InvalidContext)",
+                    )
         elif isinstance(h, ParameterArea):
             if not h.number_of_bytes or h.number_of_bytes % PAGE:
                 raise IgvmError(where, f"number_of_bytes {h.number_of_bytes:#x} must be a non-zero multiple of 4096")
@@ -782,6 +809,24 @@ class IgvmFile:
             if h.author_key_enabled not in (0, 1):
                 raise IgvmError(where, f"author_key_enabled is {h.author_key_enabled}, must be 0 or 1")
 
+    def _vbs_context_length(self, h: VpContext, where: str, data_in_file: Callable[[int, int, str], None]) -> int:
+        """The bytes of a VSM platform's VP context: VbsVpContextHeader (register_count u32) and
+        that many 32-byte VbsVpContextRegister (vtl u8 @0, name u32 @1, mbz[11], value[16]), as
+        the igvm crate reads them: at least one register, all of one VTL (0-2), and only for
+        vp_index 0 (the crate asserts both, so a tool built on it stops)."""
+        data_in_file(h.file_offset, 4, "the VSM VP context")
+        count = int(struct.unpack_from("<I", self._view, h.file_offset)[0])
+        length = 4 + 32 * count
+        data_in_file(h.file_offset, length, "the VSM VP context's registers")
+        if not count:
+            raise IgvmError(where, "the VSM VP context has no registers (NoVbsVpContextRegisters)")
+        vtls = {self._view[h.file_offset + 4 + 32 * i] for i in range(count)}
+        if len(vtls) > 1 or not vtls <= {0, 1, 2}:
+            raise IgvmError(where, f"the VSM VP context's registers name VTLs {sorted(vtls)}: one VTL, 0-2")
+        if h.vp_index:
+            raise IgvmError(where, f"a VSM VP context is for vp_index 0 only (the igvm crate), got {h.vp_index}")
+        return length
+
     # ---- views ---------------------------------------------------------------------------------
     @property
     def headers(self) -> Sequence[IgvmHeader]:
@@ -810,7 +855,8 @@ class IgvmFile:
         offset = getattr(header, "file_offset", 0)
         if not offset:
             return None
-        return self._view[offset : offset + _data_length(header)]
+        length = self._vp_lengths.get(offset, PAGE) if isinstance(header, VpContext) else _data_length(header)
+        return self._view[offset : offset + length]
 
     @property
     def data(self) -> memoryview:
@@ -828,6 +874,12 @@ class IgvmFile:
         for h in self.headers:
             builder.add(h, self.data_of(h))
         return builder.to_bytes()
+
+
+#: The bytes of a NATIVE/SEV (IgvmNativeVpContextX64: 18 GPRs, IDTR/GDTR, code and data
+#: segments, GS base, CR0/3/4, EFER) or CCA (IgvmVpContextAArch64Cca: x0-x7, pc, flags) VP
+#: context, which the rest of its page must follow as zeros (igvm_defs).
+_CONTEXT_BYTES = {PLATFORM_NATIVE: 232, PLATFORM_SEV: 232, PLATFORM_CCA: 80}
 
 
 def _data_length(header: IgvmHeader) -> int:
@@ -871,7 +923,9 @@ class IgvmBuilder:
             if not hasattr(header, "file_offset"):
                 raise IgvmError("data", f"a {header.type_name} header carries no file data")
             want = _data_length(header)
-            if len(raw) != want:
+            if isinstance(header, VpContext) and 0 < len(raw) < want:
+                pass  # a VSM platform's register list, shorter than a page
+            elif len(raw) != want:
                 raise IgvmError("data", f"a {header.type_name} carries {want} bytes of data, got {len(raw)}")
         self._items.append((header, raw))
         return self

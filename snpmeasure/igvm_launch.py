@@ -37,6 +37,7 @@ from .igvm import (
     PAGE,
     PARAMETER_TYPES,
     PLATFORM_NAMES,
+    PLATFORM_SEV_ES,
     PLATFORM_SEV_SNP,
     GuestPolicy,
     IgvmBuilder,
@@ -84,8 +85,9 @@ class IgvmProfile(NamedTuple):
     unknown_headers: str
     #: several GUEST_POLICY headers for the platform: "first" or "last" counts
     policy: str
-    #: VP contexts measured: "any" (every VP_CONTEXT, whatever its platform: igvmmeasure does not
-    #: check the mask) or "platform" (the SEV-SNP platform's)
+    #: VP contexts measured: "snp-or-es" (every VMSA: the VP contexts of the SEV-SNP and SEV-ES
+    #: platforms, which the igvm crate reads as SNP VMSAs and igvmmeasure measures without
+    #: checking the mask) or "platform" (the SEV-SNP platform's)
     vp_context_mask: str
     #: several SNP_ID_BLOCK directives: "first" or "last" counts, or "refuse"
     id_blocks: str
@@ -109,7 +111,7 @@ IGVM_PROFILES: Dict[str, IgvmProfile] = {
             vmsas="file",
             unknown_headers="ignore",
             policy="first",
-            vp_context_mask="any",
+            vp_context_mask="snp-or-es",
             id_blocks="last",
         ),
         IgvmProfile(
@@ -188,6 +190,9 @@ _VMSA_SYNCED_BYTES = bytearray(PAGE)  # 1 where a synchronised field lies
 for _off, _size in _VMSA_SYNCED:
     _VMSA_SYNCED_BYTES[_off : _off + _size] = b"\x01" * _size
 _OFF_EFER, _OFF_CR4, _OFF_CR0, _OFF_SEV_FEATURES = 0x0D0, 0x148, 0x158, 0x3B0
+#: sizeof(struct sev_es_save_area): what QEMU checks and loads of a VP context (the rest of the
+#: page is ignored, and KVM's VMSA page is zero there).
+QEMU_VMSA_BYTES = 0x670
 EFER_SVME = 1 << 12
 CR4_MCE = 1 << 6
 #: SEV_FEATURES bits QEMU can ask KVM for: SNP_ACTIVE (bit 0), DebugSwap (5), SecureTSC (9).
@@ -353,15 +358,16 @@ def plan_igvm(
             if h.compatibility_mask & mask and (plan.policy is None or prof.policy == "last"):
                 plan.policy = h.policy
             continue
-        if isinstance(h, VpContext) and prof.vp_context_mask == "any" and not h.compatibility_mask & mask:
-            # igvmmeasure measures every VP context in the file, another platform's VMSA included
-            label = f"VP_CONTEXT {h.vp_index} (mask {h.compatibility_mask:#x})"
-            pages.append(_Page(index, PageType.VMSA, h.gpa, 1, h.file_offset, label))
-            plan.warnings.append(
-                f"header {index}: a VP context of another platform (mask {h.compatibility_mask:#x}) is measured, "
-                f"as igvmmeasure measures every VP context"
-            )
-            continue
+        if isinstance(h, VpContext) and not h.compatibility_mask & mask:
+            if prof.vp_context_mask == "snp-or-es" and _is_vmsa(igvm, h):
+                # igvmmeasure measures every SnpVpContext the crate reads, the SEV-ES platform's too
+                label = f"VP_CONTEXT {h.vp_index} (mask {h.compatibility_mask:#x})"
+                pages.append(_Page(index, PageType.VMSA, h.gpa, 1, h.file_offset, label))
+                plan.warnings.append(
+                    f"header {index}: the SEV-ES platform's VP context (mask {h.compatibility_mask:#x}) is measured, "
+                    f"as igvmmeasure measures every VMSA in the file"
+                )
+            continue  # another platform's context (native, VSM, CCA): no VMSA, measured by no model
         if not _applies(h, mask):
             continue
         if isinstance(h, ParameterArea):
@@ -377,11 +383,16 @@ def plan_igvm(
             n = 1 if prof.parameter_insert == "page" else area.number_of_bytes // PAGE
             pages.append(_Page(index, PageType.UNMEASURED, h.gpa, n, None, "PARAMETER_INSERT"))
         elif isinstance(h, VpContext):
-            if h.vp_index in plan.vp_contexts and prof.vmsas == "kvm":
-                raise IgvmError(
-                    _where(igvm, index), f"a second VP context for vp_index {h.vp_index}: QEMU loads one per vCPU"
-                )
-            plan.vp_contexts.setdefault(h.vp_index, (index, h))
+            if prof.vmsas == "kvm":
+                if h.vp_index in plan.vp_contexts:  # sev_set_cpu_context replaces the earlier one
+                    check_vmsa_for_qemu(igvm, *plan.vp_contexts[h.vp_index])  # loaded (and checked) before
+                    plan.warnings.append(
+                        f"header {index}: a second VP context for vp_index {h.vp_index}; QEMU replaces "
+                        f"header {plan.vp_contexts[h.vp_index][0]}'s with it"
+                    )
+                plan.vp_contexts[h.vp_index] = (index, h)
+            else:
+                plan.vp_contexts.setdefault(h.vp_index, (index, h))
             plan.file_vmsas.append(h)
             if prof.vmsas == "file":
                 label = f"VP_CONTEXT {h.vp_index}"
@@ -413,6 +424,15 @@ def plan_igvm(
         plan.vcpus = len(plan.file_vmsas)
         plan.vmsas = [bytes(igvm.data_of(h) or b"") for h in plan.file_vmsas]
     return plan
+
+
+def _is_vmsa(igvm: IgvmFile, h: VpContext) -> bool:
+    """Whether a VP context is a VMSA: its mask is the SEV-SNP or SEV-ES platform's (the igvm
+    crate reads it as an SnpVpContext; the parser refused a mask that is no platform's)."""
+    return any(
+        p.compatibility_mask == h.compatibility_mask and p.platform_type in (PLATFORM_SEV_SNP, PLATFORM_SEV_ES)
+        for p in igvm.platforms
+    )
 
 
 def _end(page: _Page) -> int:
@@ -512,7 +532,7 @@ def _vmsa_problems(igvm: IgvmFile, h: VpContext) -> List[Tuple[str, str]]:
     out: List[Tuple[str, str]] = []
     page = igvm.data_of(h)
     assert page is not None
-    stray = next((i for i in range(PAGE) if page[i] and not _VMSA_SYNCED_BYTES[i]), None)
+    stray = next((i for i in range(QEMU_VMSA_BYTES) if page[i] and not _VMSA_SYNCED_BYTES[i]), None)
     if stray is not None:
         out.append(
             (
@@ -563,6 +583,7 @@ def _kvm_vmsas(plan: IgvmPlan, vcpus: Optional[int]) -> None:
         raise InvalidInputError("vcpus", f"must be a count from 1 to {MAX_VCPUS}, got {show(count)}")
     for index, h in plan.vp_contexts.values():  # QEMU loads every VP context, whatever -smp says
         check_vmsa_for_qemu(igvm, index, h)
+    _check_vp_bounds(plan, count)
     for vp in range(count):
         found = plan.vp_contexts.get(vp)
         if found is None:
@@ -572,7 +593,7 @@ def _kvm_vmsas(plan: IgvmPlan, vcpus: Optional[int]) -> None:
                 f"{', '.join(map(str, sorted(plan.vp_contexts)))} only: the VMSA KVM measures for an AP without "
                 "one (QEMU's reset state) is not established, so it is not guessed",
             )
-    pages = [bytes(igvm.data_of(plan.vp_contexts[vp][1]) or b"") for vp in range(count)]
+    pages = [_kvm_vmsa(plan, vp) for vp in range(count)]
     plan.vmsas = pages
     plan.vcpus = count
     first = 0
@@ -584,6 +605,44 @@ def _kvm_vmsas(plan: IgvmPlan, vcpus: Optional[int]) -> None:
             Command("vmsa", "vmsa vCPU {}", PageType.VMSA, VMSA_GPA, PAGE, pages[first], last - first + 1, first)
         )
         first = last + 1
+
+
+def _check_vp_bounds(plan: IgvmPlan, count: int) -> None:
+    """QEMU loads every VP context into the vCPU of its index: one past the vCPUs fails the launch."""
+    beyond = max(plan.vp_contexts)
+    if beyond >= count:
+        raise ConfigError(
+            "vcpus",
+            f"{count} vCPU{'s' if count != 1 else ''}, but {plan.igvm.name} has a VP context for vp_index {beyond}: "
+            f"QEMU refuses the file ('SEV: unable to set CPU context for out of bounds CPU index {beyond}')",
+        )
+
+
+def _kvm_vmsa(plan: IgvmPlan, vp: int) -> bytes:
+    """The VMSA KVM measures for vCPU ``vp``: QEMU loads the save area of its VP context (the
+    first 0x670 bytes; KVM's page is zero beyond), and KVM writes the VM's SEV features into
+    every vCPU's VMSA: QEMU takes them from vCPU 0's context for KVM_SEV_INIT2 (vmsa_features),
+    and KVM's sev_es_sync_vmsa sets ``save->sev_features`` from them."""
+    igvm = plan.igvm
+    index, h = plan.vp_contexts[vp]
+    data = bytes(igvm.data_of(h) or b"")
+    page = bytearray(PAGE)
+    page[:QEMU_VMSA_BYTES] = data[:QEMU_VMSA_BYTES]
+    if any(data[QEMU_VMSA_BYTES:]):
+        plan.warnings.append(
+            f"header {index}: VMSA bytes past {QEMU_VMSA_BYTES:#x} are set; QEMU loads only the save area "
+            "(struct sev_es_save_area) and KVM measures zeros there"
+        )
+    bsp = bytes(igvm.data_of(plan.vp_contexts[0][1]) or b"")
+    if vp and data[_OFF_SEV_FEATURES : _OFF_SEV_FEATURES + 8] != bsp[_OFF_SEV_FEATURES : _OFF_SEV_FEATURES + 8]:
+        page[_OFF_SEV_FEATURES : _OFF_SEV_FEATURES + 8] = bsp[_OFF_SEV_FEATURES : _OFF_SEV_FEATURES + 8]
+        (own,) = struct.unpack_from("<Q", data, _OFF_SEV_FEATURES)
+        (vm,) = struct.unpack_from("<Q", bsp, _OFF_SEV_FEATURES)
+        plan.warnings.append(
+            f"header {index}: vp_index {vp}'s SEV_FEATURES {own:#x} is not measured: KVM gives every vCPU the "
+            f"features QEMU took from vCPU 0 ({vm:#x})"
+        )
+    return bytes(page)
 
 
 # ---- measuring ----------------------------------------------------------------------------------
@@ -734,6 +793,7 @@ def _sweep(
     plan = plan_igvm(f, profile, native_zero=native_zero, vcpus=wanted[-1])
     if plan.profile.vmsas != "kvm":
         raise ConfigError("vcpus", f"the {plan.profile.name} model measures the file's VMSAs; sweep the qemu model")
+    _check_vp_bounds(plan, wanted[0])
     fw = Firmware(threads=threads, host=HostModel(kvm_checks=False))
     fw.launch_start(plan.policy if plan.policy is not None else 0x30000)
     _run_snp(fw, [c for c in plan.commands if c.op != "vmsa"])
@@ -780,7 +840,7 @@ def id_block_structs(
     block = IdBlock(header.ld, header.family_id, header.image_id, 1, header.guest_svn, policy)
     if header.id_key_algorithm != 1:
         raise IgvmError(where, f"id_key_algorithm is {header.id_key_algorithm}, expected 1 (ECDSA P-384 with SHA-384)")
-    enabled = bool(header.author_key_enabled)
+    enabled = _qemu_author_key_enabled(header)
     if enabled and header.author_key_algorithm != 1:
         raise IgvmError(
             where, f"author_key_algorithm is {header.author_key_algorithm}, expected 1 with author_key_enabled"
@@ -796,6 +856,13 @@ def id_block_structs(
     return block, auth
 
 
+def _qemu_author_key_enabled(header: SnpIdBlock) -> bool:
+    """AUTHOR_KEY_EN as QEMU hands it to LAUNCH_FINISH for an SNP_ID_BLOCK: QEMU copies the author
+    key whatever ``author_key_enabled`` says, and enables it when the key's first byte (of its curve)
+    is not zero (target/i386/sev.c ``cgs_set_guest_policy``: ``auth_key_en = author_key[0] ? 1 : 0``)."""
+    return header.author_public_key[0] != 0
+
+
 class IdBlockCheck(NamedTuple):
     """What LAUNCH_FINISH would say of an IGVM file's ID block, checked before launch."""
 
@@ -803,6 +870,7 @@ class IdBlockCheck(NamedTuple):
     ld: bytes
     #: it equals the computed launch digest (igvmmeasure's only check)
     ld_matches: bool
+    #: AUTHOR_KEY_EN as QEMU sets it, from the author key (its first byte), not the header's flag
     author_key_enabled: bool
     #: the firmware structures as QEMU builds them (None when they cannot be: see ``unchecked``)
     id_block: Optional[IdBlock]
@@ -857,7 +925,7 @@ def check_id_block(plan: IgvmPlan, digest: bytes) -> Optional[IdBlockCheck]:
     h = plan.id_block
     if h is None:
         return None
-    enabled = bool(h.author_key_enabled)
+    enabled = _qemu_author_key_enabled(h)
     if plan.policy is None:
         reason = "the file has no GUEST_POLICY for the ID block's policy field"
         return IdBlockCheck(h.ld, h.ld == digest, enabled, None, None, None, None, reason)
@@ -1019,7 +1087,7 @@ def id_block_header(block: IdBlock, auth: IdAuth, compatibility_mask: int) -> Sn
         block.version,
         block.guest_svn,
         1,
-        1 if enabled else 0,
+        1,  # ECDSA P-384, with or without an author key, as igvmmeasure's sign writes it
         sig(auth.id_block_sig),
         key(auth.id_key),
         sig(auth.id_key_sig),
@@ -1078,8 +1146,8 @@ def lint_igvm(igvm: IgvmSource, *, check_kvm_only: bool = False) -> List[Finding
     for index, h in enumerate(f.headers):
         if not check_kvm_only and h.header_type not in QEMU_HANDLED:
             out.append(Finding("qemu-refuses-header", _where(f, index), f"QEMU has no handler for {h.type_name}"))
-        if isinstance(h, VpContext):
-            vmsas += 1  # igvmmeasure counts every VP context, whatever its platform
+        if isinstance(h, VpContext) and _is_vmsa(f, h):
+            vmsas += 1  # igvmmeasure counts every VMSA, the SEV-ES platform's too
             if vmsas == 2:
                 out.append(Finding("one-vmsa", _where(f, index), "a second VMSA: igvmmeasure --check-kvm allows one"))
         if not _applies(h, mask) or isinstance(h, GuestPolicy):

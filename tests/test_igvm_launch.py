@@ -8,6 +8,7 @@ docs/reference/igvm.md §2.3's ten disagreements.
 
 from __future__ import annotations
 
+import struct
 from typing import Any, List, Optional, Sequence, Tuple
 
 import pytest
@@ -188,12 +189,30 @@ def test_7_vcpus() -> None:
     assert digest(f, "igvmmeasure") == feed([("VMSA", VMSA_GPA, v0), ("NORMAL", 0x1000, A), ("VMSA", VMSA_GPA, v1)])
     # KVM: one per vCPU, last
     assert digest(f, "qemu") == feed([("NORMAL", 0x1000, A), ("VMSA", VMSA_GPA, v0), ("VMSA", VMSA_GPA, v1)])
-    assert digest(f, "qemu", vcpus=1) == feed([("NORMAL", 0x1000, A), ("VMSA", VMSA_GPA, v0)])
+    # QEMU loads every VP context into its vCPU: with fewer vCPUs it refuses the file
+    with pytest.raises(ConfigError, match="1 vCPU, but .* vp_index 1: QEMU refuses .*out of bounds CPU index 1"):
+        digest(f, "qemu", vcpus=1)
     with pytest.raises(ConfigError, match="3 vCPUs, but .* has VP contexts for vp_index 0, 1 only: .* not established"):
         digest(f, "qemu", vcpus=3)
     with pytest.raises(ConfigError, match="a vCPU count applies to the qemu model"):
         digest(f, "igvmmeasure", vcpus=3)
-    assert sweep_igvm(f, [1, 2]) == {1: digest(f, "qemu", vcpus=1), 2: digest(f, "qemu", vcpus=2)}
+    assert sweep_igvm(f, [2]) == {2: digest(f, "qemu", vcpus=2)}
+    with pytest.raises(ConfigError, match="out of bounds CPU index 1"):
+        sweep_igvm(f, [1, 2])
+
+
+def test_kvm_measures_the_save_area_with_the_bsps_features() -> None:
+    """KVM builds each VMSA from what QEMU loads, the 0x670-byte save area (zero beyond), and writes
+    the VM's SEV features, which QEMU took from vCPU 0's context, into every vCPU's."""
+    ap = bytearray(kvm_vmsa(0x1000, features=0x21))
+    ap[0x800] = 0xAA  # past the save area: QEMU does not load it
+    f = build([vp(0), vp(1, vmsa=bytes(ap))])
+    seen = bytearray(kvm_vmsa(0x1000))  # features 0x1, the BSP's; nothing past 0x670
+    m = measure_igvm(f, profile="qemu")
+    assert m.digest == feed([("VMSA", VMSA_GPA, kvm_vmsa()), ("VMSA", VMSA_GPA, bytes(seen))])
+    assert any("SEV_FEATURES 0x21 is not measured" in w for w in m.warnings)
+    assert any("bytes past 0x670 are set" in w for w in m.warnings)
+    assert digest(f, "igvmmeasure") == feed([("VMSA", VMSA_GPA, kvm_vmsa()), ("VMSA", VMSA_GPA, bytes(ap))])
 
 
 def test_8_vmsas_qemu_cannot_load_or_kvm_rewrites() -> None:
@@ -437,6 +456,70 @@ def test_vp_contexts_of_another_platform() -> None:
         IgvmFile.from_bytes(both)
 
 
+def _context_file(platform_type: int, context: bytes, vp_index: int = 0) -> bytes:
+    """An SNP file (one page, one VMSA) with a second platform (mask 2) and its VP context."""
+    from snpmeasure.igvm import VpContext
+
+    return build(
+        [pd(0x1000, A), vp(), (VpContext(0, 2, 0, vp_index), context)],
+        platforms=[SupportedPlatform(SNP, 0, 2, 1, 0), SupportedPlatform(2, 0, platform_type, 1, 0)],
+    )
+
+
+def test_other_platforms_contexts_are_no_vmsas() -> None:
+    """The igvm crate reads a VP context by its platform: only SEV-SNP and SEV-ES ones are VMSAs
+    (SnpVpContext), which igvmmeasure measures; a native, SEV, CCA or VSM context is measured by no
+    model (coconut-svsm's QEMU target carries a native start context beside the SNP one)."""
+    native = bytearray(4096)
+    struct.pack_into("<Q", native, 0x80, 0x1234)  # rip; the rest of the 232-byte context and page zero
+    cca = bytearray(4096)
+    struct.pack_into("<Q", cca, 0x40, 0x1234)  # pc
+    vbs = struct.pack("<I", 2) + (bytes([2]) + bytes(31)) * 2  # two VTL-2 registers: 68 bytes, no padding
+    only_snp = feed([("NORMAL", 0x1000, A), ("VMSA", VMSA_GPA, kvm_vmsa())])
+    for platform_type, context in ((0, native), (4, native), (6, cca), (1, vbs)):
+        f = _context_file(platform_type, bytes(context))
+        for model in MODELS:
+            assert digest(f, model) == only_snp, (platform_type, model)
+        assert [x.rule for x in lint_igvm(f, check_kvm_only=True)] == []
+        parsed = IgvmFile.from_bytes(f)
+        assert IgvmFile.from_bytes(parsed.to_bytes()).to_bytes() == parsed.to_bytes()
+    vsm = IgvmFile.from_bytes(_context_file(1, vbs))
+    assert bytes(vsm.data_of(vsm.headers[-1]) or b"") == vbs
+
+
+@pytest.mark.parametrize(
+    "platform_type, context, vp_index, rule",
+    [
+        (3, kvm_vmsa(), 0, "is the TDX platform's: .*InvalidVpContextPlatformType"),
+        (0, bytes(232) + b"\x01" + bytes(4096 - 233), 0, "non-zero bytes after its 232-byte structure"),
+        (6, bytes(80) + b"\x01" + bytes(4096 - 81), 0, "non-zero bytes after its 80-byte structure"),
+        (1, struct.pack("<I", 0) + bytes(4092), 0, "has no registers"),
+        (1, struct.pack("<I", 2) + bytes([0]) + bytes(31) + bytes([2]) + bytes(31), 0, "one VTL"),
+        (1, struct.pack("<I", 1) + bytes([2]) + bytes(31), 1, "vp_index 0 only"),
+    ],
+    ids=["tdx", "native-tail", "cca-tail", "vsm-empty", "vsm-two-vtls", "vsm-ap"],
+)
+def test_contexts_the_igvm_crate_refuses(platform_type: int, context: bytes, vp_index: int, rule: str) -> None:
+    with pytest.raises(IgvmError, match=rule):
+        IgvmFile.from_bytes(_context_file(platform_type, context, vp_index))
+
+
+def test_a_vp_context_header_is_20_bytes() -> None:
+    """The crate reads IGVM_VHS_VP_CONTEXT only with a TLV length of 20."""
+    data = bytearray(build([vp()]))
+    f = IgvmFile.from_bytes(bytes(data))
+    off = f.offsets[-1]
+    assert struct.unpack_from("<II", data, off) == (0x304, 20)
+    struct.pack_into("<I", data, off + 4, 24)  # the 4 padding bytes are zero and within the header slot
+    import zlib
+
+    _, _, vh_off, vh_size, _, _ = struct.unpack_from("<6I", data, 0)
+    struct.pack_into("<I", data, 20, 0)
+    struct.pack_into("<I", data, 20, zlib.crc32(bytes(data[: vh_off + vh_size])))
+    with pytest.raises(IgvmError, match="body is 24 bytes; a VP_CONTEXT has 20"):
+        IgvmFile.from_bytes(bytes(data))
+
+
 def _with_id_block(policy: Any, **fields: Any) -> bytes:
     from snpmeasure.igvm import SnpIdBlock
 
@@ -472,6 +555,38 @@ def test_placeholder_id_blocks_and_id_blocks_without_a_policy() -> None:
     assert check.failures() == [f"the ID block's signatures cannot be checked: {check.unchecked}"]
 
 
+def test_qemu_enables_the_author_key_by_the_key_not_the_flag() -> None:
+    """QEMU copies the author key whatever author_key_enabled says and sets AUTHOR_KEY_EN from the
+    key's first byte: a signed author key behind flag 0 is still checked, a flag without a key is
+    not; igvmmeasure's sign writes author_key_algorithm 1 with or without an author key."""
+    from dataclasses import replace
+
+    from snpmeasure.igvm import IgvmBuilder, SnpIdBlock
+
+    def with_block(f: IgvmFile, **change: Any) -> bytes:
+        b = IgvmBuilder()
+        for h in f.headers:
+            b.add(replace(h, **change) if isinstance(h, SnpIdBlock) else h, f.data_of(h))
+        return b.to_bytes()
+
+    plain = build([pd(0x1000, A), vp()])
+    signed = IgvmFile.from_bytes(sign_igvm(plain, KEYS / "id_key_test.pem", KEYS / "author_key_test.pem"))
+    block = next(h for h in signed.headers if isinstance(h, SnpIdBlock))
+    assert block.author_key_enabled == 1 and block.author_key_algorithm == 1
+    hidden = measure_igvm(with_block(signed, author_key_enabled=0)).id_block_check
+    assert hidden is not None and hidden.author_key_enabled and hidden.id_key_signature_valid is True
+    bad_sig = bytes([block.author_key_signature[0] ^ 1]) + block.author_key_signature[1:]
+    tampered = measure_igvm(with_block(signed, author_key_enabled=0, author_key_signature=bad_sig)).id_block_check
+    assert tampered is not None and tampered.failures() == [
+        "the ID key's signature does not verify with the author key (BAD_SIGNATURE)"
+    ]
+    keyless = measure_igvm(with_block(signed, author_public_key=bytes(152))).id_block_check
+    assert keyless is not None and not keyless.author_key_enabled and keyless.failures() == []
+    alone = IgvmFile.from_bytes(sign_igvm(plain, KEYS / "id_key_test.pem"))
+    block = next(h for h in alone.headers if isinstance(h, SnpIdBlock))
+    assert (block.author_key_enabled, block.author_key_algorithm, block.author_public_key) == (0, 1, bytes(152))
+
+
 def test_the_last_id_block_counts_in_igvmmeasure_and_qemu_refuses_two() -> None:
     from snpmeasure.igvm import IgvmBuilder, SnpIdBlock
 
@@ -495,8 +610,13 @@ def test_qemu_checks_every_vp_context_and_one_per_vcpu() -> None:
         digest(f, "qemu", vcpus=1)  # QEMU loads every VP context, whatever -smp says
     twice = build([vp(0), vp(0, vmsa=kvm_vmsa(0x1000))])
     assert digest(twice, "igvmmeasure") == feed([("VMSA", VMSA_GPA, kvm_vmsa()), ("VMSA", VMSA_GPA, kvm_vmsa(0x1000))])
-    with pytest.raises(IgvmError, match="a second VP context for vp_index 0"):
-        digest(twice, "qemu")
+    # QEMU's sev_set_cpu_context replaces an earlier context of the same vCPU
+    m = measure_igvm(twice, profile="qemu")
+    assert m.digest == feed([("VMSA", VMSA_GPA, kvm_vmsa(0x1000))])
+    assert any("a second VP context for vp_index 0; QEMU replaces header 2's" in w for w in m.warnings)
+    replaced_bad = build([vp(0, vmsa=bytes(bad)), vp(0)])
+    with pytest.raises(IgvmError, match="VMSA byte 0x320 is set"):
+        digest(replaced_bad, "qemu")  # checked when QEMU loaded it, before the replacement
     with pytest.raises(IgvmError, match="has no VP context for its SEV-SNP platform"):
         digest(build([pd(0x1000, A)]), "qemu")
 
@@ -515,9 +635,11 @@ def test_sweep_and_list_profiles_know_the_igvm_models() -> None:
     from .support import run_ours
 
     f = build([pd(0x1000, A), vp(0), vp(1)])
-    assert snpmeasure.sweep(mode="snp:igvm", igvm=f, vcpus="1-2") == {
-        n: snpmeasure.measure(mode="snp:igvm", igvm=f, profile="qemu", vcpus=n).digest for n in (1, 2)
+    assert snpmeasure.sweep(mode="snp:igvm", igvm=f, vcpus="2") == {
+        2: snpmeasure.measure(mode="snp:igvm", igvm=f, profile="qemu", vcpus=2).digest
     }
+    with pytest.raises(ConfigError, match="out of bounds CPU index 1"):  # QEMU launches it with 2 vCPUs only
+        snpmeasure.sweep(mode="snp:igvm", igvm=f, vcpus="1-2")
     with pytest.raises(ConfigError, match="sweep the qemu model"):
         snpmeasure.sweep(mode="snp:igvm", igvm=f, vcpus="1-2", profile="igvmmeasure")
     rc, out, _ = run_ours(["measure", "--mode", "snp:igvm", "--list-profiles", "--json"])
@@ -626,24 +748,25 @@ def test_lint_names_a_vmsa_without_efer_svme_or_cr4_mce() -> None:
 
 
 def test_a_sweep_describes_each_count_as_measuring_it_alone() -> None:
-    """Each count's record is the single measurement's, ID block check included: the block binds
-    the 2-vCPU digest, so it matches there and not at 1 (the signatures are checked once)."""
+    """A count's record is the single measurement's, ID block check included. QEMU launches a
+    file with N VP contexts with N vCPUs only (fewer: a context out of bounds; more: a vCPU whose
+    VMSA is not established), so a sweep has one count to give."""
     f = sign_igvm(
         build([pd(0x1000, A), vp(0), vp(1, vmsa=kvm_vmsa(rip=0x1000))]),
         KEYS / "id_key_test.pem",
         profile="qemu",
         vcpus=2,
     )
-    records = sweep_measurements(mode="snp:igvm", igvm=f, vcpus="1-2", describe_inputs=True)
-    alone = [snpmeasure.measure(mode="snp:igvm", igvm=f, profile="qemu", vcpus=n, describe_inputs=True) for n in (1, 2)]
-    assert [r.to_json() for r in records] == [m.to_json() for m in alone]
-    assert [r.vmsas for r in records] == [[], []]  # as sweep_measurements leaves them: memory stays linear
-    checks = [r.id_block_check for r in records]
-    assert [c.ld_matches for c in checks if c is not None] == [False, True]
-    assert checks[1] is not None and checks[1].failures() == [] and checks[1].id_block_signature_valid is True
-    assert sweep_igvm(f, [2, 1, 2]) == sweep_igvm(f, "1-2") == {r.vcpus: r.digest for r in records}
-    records[0].inputs["igvm"]["path"] = "changed"
-    assert records[1].inputs["igvm"]["path"] != "changed"  # each record its own inputs
+    records = sweep_measurements(mode="snp:igvm", igvm=f, vcpus="2", describe_inputs=True)
+    alone = snpmeasure.measure(mode="snp:igvm", igvm=f, profile="qemu", vcpus=2, describe_inputs=True)
+    assert [r.to_json() for r in records] == [alone.to_json()]
+    assert records[0].vmsas == []  # as sweep_measurements leaves them: memory stays linear
+    check = records[0].id_block_check
+    assert check is not None and check.ld_matches and check.failures() == [] and check.id_block_signature_valid
+    assert sweep_igvm(f, [2, 2]) == sweep_igvm(f, "2") == {2: records[0].digest}
+    for counts, rule in (("1-2", "out of bounds CPU index 1"), ("2-3", "3 vCPUs, .* not established")):
+        with pytest.raises(ConfigError, match=rule):
+            sweep_measurements(mode="snp:igvm", igvm=f, vcpus=counts)
 
 
 @pytest.mark.parametrize("counts", [[], [0, 1], [3, -1], [1, True], "0-2", "x"])

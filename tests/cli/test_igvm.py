@@ -65,46 +65,49 @@ def test_measure_snp_igvm(tmp_path: Path) -> None:
 
 
 def test_measure_snp_igvm_vcpu_sweep_for_the_qemu_model(tmp_path: Path) -> None:
+    """QEMU launches a file with two VP contexts with two vCPUs only: a range gives that count's
+    record, and a count it would refuse (out of bounds, or a VMSA not established) fails the range."""
     f = tmp_path / "two.igvm"
     f.write_bytes(build([pd(0x1000, bytes(4096)), vp(0), vp(1)]))
     base = ["measure", "--mode", "snp:igvm", "--igvm", str(f), "--profile", "qemu"]
-    rc, out, _ = run_ours([*base, "--vcpus", "1-2", "--json"])
+    rc, out, _ = run_ours([*base, "--vcpus", "2-2", "--json"])
     records = json.loads(out)
-    assert rc == 0 and [r["vcpus"] for r in records] == [1, 2]
-    for r in records:
-        assert run_ours([*base, "--vcpus", str(r["vcpus"])])[1].strip() == r["measurement"]
+    assert rc == 0 and [r["vcpus"] for r in records] == [2]
+    assert run_ours([*base, "--vcpus", "2"])[1].strip() == records[0]["measurement"]
+    rc, _, err = run_ours([*base, "--vcpus", "1-2"])
+    assert rc == 2 and "out of bounds CPU index 1" in err and err.count("\n") == 1
     rc, _, err = run_ours([*base, "--vcpus", "3"])
     assert rc == 2 and "not established" in err
 
 
-def test_measure_sweep_checks_the_id_block_at_each_count(tmp_path: Path) -> None:
-    f, signed = tmp_path / "two.igvm", tmp_path / "signed.igvm"
-    f.write_bytes(build([pd(0x1000, bytes(4096)), vp(0), vp(1)]))
-    sign = ["igvm", "sign", str(f), "-o", str(signed), "--id-key", str(KEYS / "id_key_test.pem")]
-    assert run_ours([*sign, "--profile", "qemu", "--vcpus", "2"])[0] == 0
-    base = ["measure", "--mode", "snp:igvm", "--igvm", str(signed), "--profile", "qemu"]
-    rc, out, err = run_ours([*base, "--vcpus", "1-2", "--json"])
+def test_measure_sweep_checks_the_id_block(tmp_path: Path) -> None:
+    f, signed, other = tmp_path / "two.igvm", tmp_path / "signed.igvm", tmp_path / "other.igvm"
+    f.write_bytes(build([vp(0), pd(0x1000, bytes(4096)), vp(1)]))  # KVM measures the VMSAs last
+    sign = ["igvm", "sign", str(f), "--id-key", str(KEYS / "id_key_test.pem")]
+    assert run_ours([*sign, "-o", str(signed), "--profile", "qemu", "--vcpus", "2"])[0] == 0
+    assert run_ours([*sign, "-o", str(other), "--profile", "igvmmeasure"])[0] == 0  # binds another digest
+    base = ["measure", "--mode", "snp:igvm", "--profile", "qemu", "--igvm"]
+    rc, out, err = run_ours([*base, str(signed), "--vcpus", "2-2", "--json"])
     records = json.loads(out)
-    assert rc == 0 and err == "" and [r["igvm"]["id_block"]["ld_matches"] for r in records] == [False, True]
-    for r in records:  # each record is what measuring that count alone prints
-        alone = run_ours([*base, "--vcpus", str(r["vcpus"]), "--json", "--ignore-id-block"])[1]
-        assert json.loads(alone) == r
-    # the block binds a count outside the range: exit 1, said once
-    rc, out, err = run_ours([*base, "--vcpus", "1,1"])
-    assert rc == 1 and out.startswith("1\t") and err.count("error:") == 1
+    assert rc == 0 and err == "" and [r["igvm"]["id_block"]["ld_matches"] for r in records] == [True]
+    alone = run_ours([*base, str(signed), "--vcpus", "2", "--json"])[1]
+    assert json.loads(alone) == records[0]  # the record is what measuring that count alone prints
+    # a block that binds none of the counts: exit 1, said once
+    rc, out, err = run_ours([*base, str(other), "--vcpus", "2-2"])
+    assert rc == 1 and out.startswith("2\t") and err.count("error:") == 1
     assert "is the launch digest of none of these counts (BAD_MEASUREMENT)" in err
-    assert run_ours([*base, "--vcpus", "1,1", "--ignore-id-block"])[0] == 0
-    # reference values only for what LAUNCH_FINISH accepts: the range exports its 2-vCPU row, one
-    # count the block does not bind exports nothing (exit 1), unless told to ignore the block
+    assert run_ours([*base, str(other), "--vcpus", "2-2", "--ignore-id-block"])[0] == 0
+    # reference values only for what LAUNCH_FINISH accepts, unless told to ignore the block
     export = ["--format", "trustee", "--output"]
-    assert run_ours([*base, "--vcpus", "1-2", *export, str(tmp_path / "r.json")])[0] == 0
+    assert run_ours([*base, str(signed), "--vcpus", "2-2", *export, str(tmp_path / "r.json")])[0] == 0
     payload = json.loads(base64.b64decode(json.loads((tmp_path / "r.json").read_text())["payload"]))
-    assert payload["snp_launch_measurement"] == [records[1]["measurement"]]
-    rc, out, err = run_ours([*base, "--vcpus", "1", *export, str(tmp_path / "one.json")])
+    assert payload["snp_launch_measurement"] == [records[0]["measurement"]]
+    rc, out, err = run_ours([*base, str(other), "--vcpus", "2", *export, str(tmp_path / "one.json")])
     assert rc == 1 and out == "" and "BAD_MEASUREMENT" in err and not (tmp_path / "one.json").exists()
-    rc, out, err = run_ours([*base, "--vcpus", "1,1", *export, str(tmp_path / "none.json")])
+    rc, out, err = run_ours([*base, str(other), "--vcpus", "2-2", *export, str(tmp_path / "none.json")])
     assert rc == 1 and "none of these counts" in err and not (tmp_path / "none.json").exists()
-    assert run_ours([*base, "--vcpus", "1", *export, str(tmp_path / "one.json"), "--ignore-id-block"])[0] == 0
+    ignored = [*base, str(other), "--vcpus", "2", *export, str(tmp_path / "one.json"), "--ignore-id-block"]
+    assert run_ours(ignored)[0] == 0
 
 
 def test_sign_then_measure_and_show(tmp_path: Path) -> None:
