@@ -737,9 +737,15 @@ class IgvmFile:
                 raise IgvmError(where, f"highest_vtl is {h.highest_vtl}; VTL 0 and 2 are defined")
             if any(p.compatibility_mask == h.compatibility_mask for p in self._platforms):
                 raise IgvmError(where, f"compatibility_mask {h.compatibility_mask:#x} is already another platform's")
+            if any(p.platform_type == h.platform_type for p in self._platforms):
+                raise IgvmError(
+                    where,
+                    f"a second {PLATFORM_NAMES[h.platform_type]} platform: the igvm crate (and so igvmmeasure and "
+                    "QEMU) refuses the file (MultiplePlatformHeadersWithSameIsolation)",
+                )
         elif isinstance(h, PageData):
-            if h.flags & ~_KNOWN_FLAGS:
-                raise IgvmError(where, f"flags {h.flags:#x} has bits outside IS_2MB_PAGE, UNMEASURED and SHARED")
+            # Flag bits beyond IS_2MB_PAGE, UNMEASURED and SHARED are reserved; the igvm crate and
+            # QEMU ignore them (QEMU compares the whole word when it merges pages into runs).
             if h.data_type not in DATA_TYPE_NAMES:
                 raise IgvmError(where, f"data_type {h.data_type} is not defined (0..3)")
             if h.reserved:
@@ -795,14 +801,24 @@ class IgvmFile:
                 if h.parameter_area_index in self._inserted:
                     raise IgvmError(where, f"parameter area {h.parameter_area_index} is inserted twice")
                 self._inserted.add(h.parameter_area_index)
+            elif h.parameter_area_index in self._inserted:
+                raise IgvmError(
+                    where,
+                    f"parameter area {h.parameter_area_index} is already inserted: the igvm crate refuses a "
+                    "parameter for it after its PARAMETER_INSERT (InvalidParameterAreaIndex)",
+                )
             elif h.byte_offset >= area.number_of_bytes:
                 raise IgvmError(
                     where, f"byte_offset {h.byte_offset:#x} is outside the area ({area.number_of_bytes:#x})"
                 )
-        elif isinstance(h, RequiredMemory):
+        elif isinstance(h, RequiredMemory):  # the crate's rules (UnalignedSize, ReservedNotZero)
             aligned(h.gpa, PAGE, h.number_of_bytes)
+            if h.number_of_bytes % PAGE:
+                raise IgvmError(where, f"number_of_bytes {h.number_of_bytes:#x} is not a multiple of 4096")
+            if h.reserved:
+                raise IgvmError(where, f"reserved is {h.reserved:#x}, must be 0")
         elif isinstance(h, ErrorRange):
-            aligned(h.gpa, 1, h.size_bytes)
+            aligned(h.gpa, PAGE, h.size_bytes)  # the crate asks 4 KiB alignment
         elif isinstance(h, CorimData):
             data_in_file(h.file_offset, _data_length(h), "the CoRIM data")
         elif isinstance(h, SnpIdBlock):
