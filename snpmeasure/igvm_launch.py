@@ -409,6 +409,8 @@ def plan_igvm(
         elif isinstance(h, (RequiredMemory, Parameter)) or h.header_type in PARAMETER_TYPES:
             continue  # not measured
     flush()
+    if prof.vmsas == "kvm":
+        _refuse_overlaps(igvm, pages)
     if prof.name == "igvm-crate" and plan.policy is None:
         raise IgvmError(igvm.name, "has no GUEST_POLICY for its SEV-SNP platform, which the igvm crate requires")
     plan.commands = list(_merge(pages, igvm, per_directive))
@@ -433,6 +435,24 @@ def _is_vmsa(igvm: IgvmFile, h: VpContext) -> bool:
         p.compatibility_mask == h.compatibility_mask and p.platform_type in (PLATFORM_SEV_SNP, PLATFORM_SEV_ES)
         for p in igvm.platforms
     )
+
+
+def _refuse_overlaps(igvm: IgvmFile, pages: List[_Page]) -> None:
+    """KVM populates each guest page once: a second SNP_LAUNCH_UPDATE of a page already made
+    private fails (KVM_SEV_SNP_LAUNCH_UPDATE: -EEXIST, or the RMP entry already assigned), so QEMU
+    cannot launch a file that imports a page twice (snpmeasure igvm lint names every overlap)."""
+    spans = sorted((p.gpa, _end(p), p.header) for p in pages)
+    reach = (-1, -1, -1)
+    for span in spans:
+        if span[0] < reach[1]:
+            later, earlier = max(span[2], reach[2]), min(span[2], reach[2])
+            raise IgvmError(
+                _where(igvm, later),
+                f"imports gpa {max(span[0], reach[0]):#x} again (header {earlier} did): KVM populates a guest page "
+                "once, so QEMU cannot launch the file",
+            )
+        if span[1] > reach[1]:
+            reach = span
 
 
 def _end(page: _Page) -> int:

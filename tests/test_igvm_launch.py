@@ -776,3 +776,21 @@ def test_a_sweep_refuses_counts_that_name_no_launch(counts: Any) -> None:
         sweep_igvm_measurements(f, counts)
     with pytest.raises(InvalidInputError, match="^vcpus: "):
         sweep_igvm(f, counts)
+
+
+def test_qemu_refuses_a_page_imported_twice() -> None:
+    """KVM populates a guest page once: QEMU cannot launch a file that imports one twice, while
+    igvmmeasure measures both imports."""
+    f = build([pd(0x1000, A), pd(0x2000, C), area(0, 0x1000), insert(0x3000, 0), pd(0x1000, B), vp()])
+    with pytest.raises(IgvmError, match=r"header 6 .*imports gpa 0x1000 again \(header 2 did\): KVM populates"):
+        digest(f, "qemu")
+    assert digest(f, "igvmmeasure") == feed(
+        [
+            ("NORMAL", 0x1000, A),
+            ("NORMAL", 0x2000, C),
+            ("UNMEASURED", 0x3000, None),
+            ("NORMAL", 0x1000, B),
+            ("VMSA", VMSA_GPA, kvm_vmsa()),
+        ]
+    )
+    assert "overlapping-gpa" in [x.rule for x in lint_igvm(f)]
