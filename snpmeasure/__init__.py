@@ -1,9 +1,10 @@
 """snpmeasure: AMD SEV-SNP launch measurements, computed before launch.
 
 The launch digest core (:class:`LaunchDigest`) is native C; everything else is Python on top.
-``import snpmeasure`` loads only the core, the exceptions and the page constants; every other name
-loads its module on first use (PEP 562), so the CLI starts fast and ``cryptography`` is imported
-only when a key, signature or certificate is handled.
+``import snpmeasure`` loads only the exceptions and the page constants; every other name, the core
+included, loads its module on first use (PEP 562), so the CLI starts fast, says a bad
+``SNPMEASURE_SIMD`` in one line, and ``cryptography`` is imported only when a key, signature or
+certificate is handled.
 
 :data:`_EXPORTS` is the one list of the public API: ``__all__``, ``dir(snpmeasure)`` and the lazy
 loader follow it, and ``tests/test_init.py`` checks that ``__all__`` and the imports the type
@@ -15,7 +16,6 @@ from __future__ import annotations
 import typing as _typing
 from importlib import import_module as _import_module
 
-from ._core import LaunchDigest, backend
 from ._version import __version__
 from .errors import (
     BlobError,
@@ -37,8 +37,8 @@ from .errors import (
 )
 from .pages import PAGE_SIZE, VMSA_GPA, PageType
 
-#: Every public name → the module that defines it. Names of ``_core``, ``_version``, ``errors`` and
-#: ``pages`` are imported above; the others load on first access.
+#: Every public name → the module that defines it. Names of ``_version``, ``errors`` and ``pages``
+#: are imported above; the others load on first access.
 _EXPORTS: dict[str, str] = {
     # the digest core and its constants
     "LaunchDigest": "_core", "backend": "_core", "__version__": "_version",
@@ -66,6 +66,8 @@ _EXPORTS: dict[str, str] = {
 }  # fmt: skip
 
 if _typing.TYPE_CHECKING:  # the lazy names, for type checkers and IDEs (tests/test_init.py keeps it whole)
+    from ._core import LaunchDigest as LaunchDigest
+    from ._core import backend as backend
     from .blobs import IdAuth as IdAuth
     from .blobs import IdBlock as IdBlock
     from .blobs import sign_id_block as sign_id_block

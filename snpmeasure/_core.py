@@ -81,12 +81,15 @@ def _apply_simd_env() -> None:
     if setting in ("", "auto", "on"):
         return
     kernel = "portable" if setting == "off" else setting
+    # An ImportError (the setting applies at import, and a forced kernel must never fall back
+    # silently) named after the variable, which the CLI says in one line.
     if kernel not in KERNELS:
         raise ImportError(
-            f"SNPMEASURE_SIMD: must be 'auto', 'on', 'off', 'avx512', 'avx2' or 'portable', got {show(setting)}"
+            f"SNPMEASURE_SIMD: must be 'auto', 'on', 'off', 'avx512', 'avx2' or 'portable', got {show(setting)}",
+            name="SNPMEASURE_SIMD",
         )
     if not _native.lib.snp_simd_supported(_kernel_code(kernel)):
-        raise ImportError(f"SNPMEASURE_SIMD={kernel}: {_unsupported(kernel)}")
+        raise ImportError(f"SNPMEASURE_SIMD={kernel}: {_unsupported(kernel)}", name="SNPMEASURE_SIMD")
     check_rc(_native.lib.snp_simd_set(_kernel_code(kernel)))
 
 

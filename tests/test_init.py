@@ -51,7 +51,7 @@ def test_every_name_loads_from_the_module_the_table_names() -> None:
 def test_the_typing_view_covers_every_lazy_name() -> None:
     """Names not imported eagerly at the top of __init__ are imported for type checkers, from the
     module the table names (so mypy sees the same object the lazy loader returns)."""
-    eager = {n for n, m in snpmeasure._EXPORTS.items() if m in ("_core", "_version", "errors", "pages")}
+    eager = {n for n, m in snpmeasure._EXPORTS.items() if m in ("_version", "errors", "pages")}
     typing_view = _type_checking_imports()
     assert set(typing_view) == set(snpmeasure._EXPORTS) - eager
     for name, module in typing_view.items():
@@ -142,3 +142,25 @@ def test_public_names_are_not_shadowed_by_submodules() -> None:
         "assert callable(snpmeasure.measure) and not isinstance(snpmeasure.measure, type(snpmeasure))\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_bad_simd_setting_is_one_line_and_import_still_works() -> None:
+    """SNPMEASURE_SIMD applies when the core loads: ``import snpmeasure`` works, the core's first
+    use raises ImportError naming the variable, and every command says it in one line (exit 2)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SNPMEASURE_SIMD": "bogus"}
+    code = "import snpmeasure\ntry:\n    snpmeasure.LaunchDigest\nexcept ImportError as e:\n    print(e.name)\n"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout == "SNPMEASURE_SIMD\n"
+    for argv in (["info"], ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", "x"]):
+        run = subprocess.run(
+            [sys.executable, "-m", "snpmeasure", *argv], env=env, capture_output=True, text=True, check=False
+        )
+        assert run.returncode == 2 and run.stdout == "", run
+        assert run.stderr == (
+            f"snpmeasure {argv[0]}: error: SNPMEASURE_SIMD: must be 'auto', 'on', 'off', 'avx512', 'avx2' or "
+            "'portable', got 'bogus'\n"
+        )

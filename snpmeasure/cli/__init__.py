@@ -80,7 +80,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             stream.reconfigure(errors=errors)
     words = list(sys.argv[1:] if argv is None else argv)
     command = next((w for w in words if not w.startswith("-")), None)
-    parser = build_parser(command if command in COMMANDS else NAMES_ONLY)
+    try:
+        parser = build_parser(command if command in COMMANDS else NAMES_ONLY)
+    except ImportError as exc:  # a command module that loads the core (info)
+        return _simd_setting_error(exc, f"snpmeasure {command}")
     args, extra = parser.parse_known_args(words)
     if extra:  # argparse would say this as `snpmeasure: error:`, without the command it belongs to
         where = prog(args) if args.command is not None else "snpmeasure"
@@ -111,6 +114,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
+    except ImportError as exc:
+        return _simd_setting_error(exc, prog(args))
+
+
+def _simd_setting_error(exc: ImportError, where: str) -> int:
+    """A bad SNPMEASURE_SIMD, which the core refuses as it loads, in one line; any other
+    ImportError (a broken installation) keeps Python's own report."""
+    if exc.name != "SNPMEASURE_SIMD":
+        raise exc
+    sys.stderr.write(f"{where}: error: {exc.msg}\n")
+    return EXIT_BAD_INPUT
 
 
 def prog(args: argparse.Namespace) -> str:
