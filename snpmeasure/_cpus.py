@@ -94,9 +94,15 @@ def resolve_vcpu_sig(
     given = []  # (argument names, signature), in sev-snp-measure's order of precedence
     fms = (vcpu_family, vcpu_model, vcpu_stepping)
     if any(v is not None for v in fms):
-        missing = [n for n, v in zip(("vcpu_family", "vcpu_model", "vcpu_stepping"), fms) if v is None]
+        names = ("vcpu_family", "vcpu_model", "vcpu_stepping")
+        missing = [n for n, v in zip(names, fms) if v is None]
         if missing:
-            raise InvalidInputError(missing[0], "is required together with vcpu_family, vcpu_model and vcpu_stepping")
+            have = [n for n, v in zip(names, fms) if v is not None]
+            raise InvalidInputError(
+                missing[0],
+                f"is missing: {' and '.join(have)} name{'s' if len(have) == 1 else ''} a signature only with "
+                "all three of vcpu_family, vcpu_model and vcpu_stepping",
+            )
         given.append(("vcpu_family/vcpu_model/vcpu_stepping", cpu_sig(*fms)))  # type: ignore[arg-type]
     if vcpu_sig is not None:
         if isinstance(vcpu_sig, bool) or not isinstance(vcpu_sig, int) or not 0 <= vcpu_sig <= 0xFFFFFFFF:

@@ -394,7 +394,15 @@ def explain(
     counts_of = {k: len(v) for k, v in dimensions.items()}
     counts_of["vcpus"] = len(counts)
     unchecked, suggestions = _advice(
-        matches, stated, counts, has_kernel, kernel_hash is not None, append_hash is not None, firmware_info, report
+        matches,
+        stated,
+        counts,
+        has_kernel,
+        kernel_hash is not None,
+        append_hash is not None,
+        firmware_info,
+        report,
+        fix,
     )
     return Explanation(
         target,
@@ -487,7 +495,13 @@ def _firmware(
         flags = ["--mode", "snp", "--ovmf", os.fspath(ovmf) if isinstance(ovmf, (str, os.PathLike)) else man.name]
     else:
         flags = ["--mode", "snp", "--firmware-manifest", os.fspath(manifest)]
-    info = {"name": man.name, "sha256": man.sha256, "size": man.size, "ovmf_digest": man.ovmf_digest.hex()}
+    info = {
+        "name": man.name,
+        "sha256": man.sha256,
+        "size": man.size,
+        "ovmf_digest": man.ovmf_digest.hex(),
+        "kernel_hashes_supported": man.kernel_hashes_supported,
+    }
     return dict(mode="snp", manifest=man), flags, info
 
 
@@ -749,9 +763,13 @@ def _advice(
     append_by_hash: bool,
     firmware: Dict[str, Any],
     report: Optional[AttestationReport],
+    fix: Sequence[str] = (),
 ) -> Tuple[List[str], List[str]]:
     unchecked: List[str] = []
-    if not has_kernel:
+    # direct boot is a dimension only where the firmware can measure a kernel (an SNP_KERNEL_HASHES
+    # section; QEMU measures no kernel into any other)
+    direct_boot = bool(firmware.get("kernel_hashes_supported"))
+    if not has_kernel and direct_boot:
         unchecked.append(
             "direct boot: no kernel was given, so launches with kernel-hashes=on were not searched "
             "(give --kernel, --initrd and --append, or their hashes)"
@@ -772,16 +790,18 @@ def _advice(
             f"the firmware: the digest covers {_describe_firmware(firmware)}, and no configuration reproduced it; "
             "a different firmware build looks exactly like this (check the host loads this exact file)"
         )
-        if counts[-1] < MAX_VCPUS:
+        if fix:
+            suggestions.append(f"fewer fixed dimensions: --fix keeps {', '.join(fix)} as stated")
+        if counts[-1] < MAX_VCPUS and "vcpus" not in fix:
             suggestions.append(f"more vCPU counts: --search-vcpus 1-{MAX_VCPUS} (searched {_span(counts)})")
         suggestions.append(
             "the host's own CPU (-cpu host): --search-vcpu-types 0xSIGNATURE with the host's CPUID(1).EAX"
         )
         suggestions.append("other SEV features: --search-guest-features 0x1,0x5,0x9,0x21,...")
         suggestions.append("a VMM that no built-in profile describes: write one and give it with --profile-file")
-        if not has_kernel:
+        if not has_kernel and direct_boot:
             suggestions.append("a direct kernel boot: give --kernel, --initrd and --append")
-        else:
+        elif has_kernel:
             suggestions.append(
                 "the initrd and command line exactly as the VMM passed them (an initrd left out changes the digest)"
             )

@@ -733,7 +733,7 @@ def _open_svsm(
     vars_file: Optional[Union[str, os.PathLike[str]]],
 ) -> SvsmImage:
     if svsm is None:
-        raise InvalidInputError("svsm", "snp:svsm mode needs the SVSM image")
+        raise InvalidInputError("svsm", "is required in snp:svsm mode (the SVSM image)")
     if vars_file is not None and vars_size is not None:
         raise InvalidInputError("vars_size", "give vars_size or vars_file, not both")
     if vars_file is not None:

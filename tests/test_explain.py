@@ -128,6 +128,14 @@ def test_no_match_says_what_was_searched_and_what_to_try() -> None:
     assert any("no kernel was given" in u for u in result.unchecked)
     assert any(u.startswith("the firmware:") for u in result.unchecked)
     assert any("--search-vcpus 1-4096" in s for s in result.suggestions)
+    # advice that can work: not more vCPU counts when --fix keeps them, no direct boot for a
+    # firmware that measures no kernel (an OvmfX64 build has no SNP_KERNEL_HASHES section)
+    fixed = explain(bytes(48), ovmf=A, vcpus=4, vcpu_type="EPYC-Milan", search_vcpus="1-8", fix=["vcpus"])
+    assert "fewer fixed dimensions: --fix keeps vcpus as stated" in fixed.suggestions
+    assert not any("--search-vcpus" in s for s in fixed.suggestions)
+    plain = explain(bytes(48), ovmf=FIXTURES / "peer" / "ovmf_OvmfX64_suffix.bin", vcpus=4, vcpu_type="EPYC-Milan")
+    assert plain.firmware["kernel_hashes_supported"] is False
+    assert not any("kernel" in text for text in plain.unchecked + plain.suggestions)
 
 
 def test_fix_makes_an_assumption_a_constraint() -> None:

@@ -179,9 +179,12 @@ def _in_flag_names(exc: Error, parser: argparse.ArgumentParser, args: argparse.N
     if "-" in field and not field.startswith("-") and getattr(args, field.replace("-", "_"), None) is not None:
         field = field.replace("-", "_")  # a QEMU property given as the flag of the same name
     flag = flag_of(field)
-    # A name with an underscore is always Python's; a plain word (ovmf, vcpus) is the flag's only
-    # when the user gave that flag (``policy`` may come from --object as well as from --policy).
-    if flag is not None and ("_" in field or getattr(args, _ARGUMENT_DESTS.get(field, field), None) is not None):
+    # A name with an underscore is always Python's; a plain word (ovmf, vcpus) is the flag's when
+    # the user gave that flag (``policy`` may come from --object as well as from --policy), or
+    # when the rule asks for a value nothing gave ("vcpus: is required"): the flag is the fix.
+    given = getattr(args, _ARGUMENT_DESTS.get(field, field), None) is not None
+    wanted = not given and re.match(r"(is required|give )", rule) is not None
+    if flag is not None and ("_" in field or given or wanted):
         field = flag
         # The rule then speaks of the library's other arguments (``vars_size or vars_file``): as
         # flags too. (A rule about a file's content keeps its keys: its field is no argument; and

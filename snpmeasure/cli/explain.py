@@ -230,6 +230,8 @@ def _explain_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
 
     if args.mode not in (None, "snp", "snp:svsm", "snp:igvm"):
         raise InvalidInputError("--mode", f"explain searches SNP launches (snp, snp:svsm, snp:igvm), got {args.mode}")
+    if args.mode == "snp:svsm" and args.svsm is None:
+        raise InvalidInputError("--svsm", "is required in snp:svsm mode (the SVSM image)")
     if args.snp_ovmf_hash is not None:
         raise InvalidInputError(
             "--snp-ovmf-hash", "explain needs the firmware pages: give --ovmf or --firmware-manifest"

@@ -262,6 +262,28 @@ def test_measure_errors_name_flags(argv: List[str], said: str) -> None:
     _no_python_names(err)
 
 
+@pytest.mark.parametrize(
+    "argv,said",
+    [
+        (["measure", "--mode", "snp", "--vcpu-type", "EPYC", "--ovmf", OVMF], "--vcpus: is required in mode 'snp'"),
+        (
+            ["measure", "--mode", "snp:svsm", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF],
+            "--svsm: is required in snp:svsm mode",
+        ),
+        (["explain", "--measurement", "00" * 48, "--vcpus", "1"], "--ovmf: give the firmware image or its manifest"),
+        (
+            ["explain", "--measurement", "00" * 48, "--mode", "snp:svsm", "--ovmf", OVMF],
+            "--svsm: is required in snp:svsm mode",
+        ),
+    ],
+)
+def test_a_missing_value_is_named_by_its_flag(argv: List[str], said: str) -> None:
+    """A library argument nothing gave is said as the flag that gives it (the fix)."""
+    rc, _, err = run_ours(argv)
+    assert rc == 2 and said in err and err.count("\n") == 1, err
+    _no_python_names(err)
+
+
 @pytest.mark.sanitize
 @pytest.mark.parametrize(
     "argv",

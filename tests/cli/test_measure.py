@@ -184,7 +184,8 @@ def test_cli_list_profiles() -> None:
         (["--mode", "snp", "--vcpus", "1", "--vcpu-type", "Pentium", "--ovmf", A], "unknown CPU model"),
         (
             ["--mode", "snp", "--vcpus", "1", "--vcpu-family", "25", "--ovmf", A],
-            "--vcpu-model: is required together with --vcpu-family",
+            "--vcpu-model: is missing: --vcpu-family names a signature only with all three of --vcpu-family, "
+            "--vcpu-model and --vcpu-stepping",
         ),
         (
             [
