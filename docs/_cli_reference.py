@@ -17,6 +17,7 @@ CLI_MD = Path(__file__).resolve().parent / "cli.md"
 
 
 def _flag_table(parser: argparse.ArgumentParser) -> str:
+    """A table of the parser's own flags and positionals ("" when it has none)."""
     rows = []
     for a in parser._actions:
         if isinstance(a, (argparse._HelpAction, argparse._SubParsersAction)):
@@ -28,9 +29,11 @@ def _flag_table(parser: argparse.ArgumentParser) -> str:
                 name += f" {value}"
         else:
             name = f"`{a.metavar or a.dest.upper()}`"
+        # a "|" splits a Markdown table cell, even in a code span, unless escaped
+        name = name.replace("|", "\\|")
         text = (a.help or "").replace("|", "/")
         rows.append(f"| {name} | {text} |")
-    return "| flag | meaning |\n|---|---|\n" + "\n".join(rows) + "\n"
+    return "| flag | meaning |\n|---|---|\n" + "\n".join(rows) + "\n" if rows else ""
 
 
 def generated() -> str:
@@ -44,11 +47,18 @@ def generated() -> str:
         text = COMMANDS[name][1]
         out.append(f"### `snpmeasure {name}`\n\n{text[0].upper()}{text[1:]}.\n")
         actions = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
+        own = _flag_table(command)
+        if own:  # the command's own flags (before its action, as igvmmeasure's -v, -c, FILE)
+            out.append(own)
         if actions:
+            # positionals that come before the action (igvmmeasure FILE measure)
+            before = [
+                a.metavar or a.dest.upper()
+                for a in command._actions
+                if not a.option_strings and not isinstance(a, argparse._SubParsersAction)
+            ]
             for action, p in actions[0].choices.items():
-                out.append(f"#### `snpmeasure {name} {action}`\n\n{_flag_table(p)}")
-        else:
-            out.append(_flag_table(command))
+                out.append(f"#### `snpmeasure {' '.join([name, *before, action])}`\n\n{_flag_table(p)}")
     return "\n".join(out)
 
 

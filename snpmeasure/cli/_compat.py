@@ -5,14 +5,25 @@ ignores, the vCPU precedence, empty paths as "not given". ``measure``, ``id-bloc
 from __future__ import annotations
 
 import argparse
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import show
 from ._args import auto_int, warn
 
 
-def add_measure_arguments(p: argparse.ArgumentParser) -> None:
-    """The guest-input flags: every flag of sev-snp-measure 0.0.13, plus snpmeasure's own."""
+def add_measure_arguments(
+    p: argparse.ArgumentParser,
+    *,
+    modes: Optional[Sequence[str]] = None,
+    mode_help: str = "guest mode (required unless --libvirt-domain or a QEMU command line gives it)",
+    counts: bool = True,
+    manifest: bool = True,
+    seed: bool = True,
+) -> None:
+    """The guest-input flags: every flag of sev-snp-measure 0.0.13, plus snpmeasure's own. A
+    command that takes only some of it says so: ``modes`` (default all), ``counts`` (--vcpus may
+    name a range), ``manifest`` (--firmware-manifest) and ``seed`` (--snp-ovmf-hash); the flags it
+    does not take are not offered (their values read as not given)."""
     from .._cpus import CPU_SIGS
     from .._plan import MODES
     from ..profiles import BUILTIN_PROFILES, IGVM_PROFILE_NAMES
@@ -23,12 +34,13 @@ def add_measure_arguments(p: argparse.ArgumentParser) -> None:
         dests.append(group.add_argument(*flags, **kw).dest)
 
     g = p.add_argument_group("guest (the flags of sev-snp-measure 0.0.13, same defaults)")
-    add(g, "--mode", choices=MODES, help="guest mode (required)")
+    add(g, "--mode", choices=list(modes or MODES), help=mode_help)
     add(
         g,
         "--vcpus",
         metavar="N",
-        help="number of guest vCPUs; a range or list (1-64, 1,2,4) measures each count in one pass",
+        help="number of guest vCPUs"
+        + ("; a range or list (1-64, 1,2,4) measures each count in one pass" if counts else ""),
     )
     add(g, "--vcpu-type", metavar="CPUTYPE", help=f"QEMU CPU model ({', '.join(CPU_SIGS)})")
     add(g, "--vcpu-sig", metavar="VALUE", type=auto_int, help="vCPU CPUID(1).EAX signature")
@@ -47,7 +59,8 @@ def add_measure_arguments(p: argparse.ArgumentParser) -> None:
         type=auto_int,
         help="VMSA SEV_FEATURES (default: the profile's, 0x1; SEV-ES 0)",
     )
-    add(g, "--snp-ovmf-hash", metavar="HASH", help="precomputed firmware digest (hex) to start from")
+    if seed:
+        add(g, "--snp-ovmf-hash", metavar="HASH", help="precomputed firmware digest (hex) to start from")
     svsm = p.add_argument_group("snp:svsm mode")
     add(svsm, "--svsm", metavar="PATH", help="Coconut SVSM image")
     vars_group = svsm.add_mutually_exclusive_group()
@@ -62,12 +75,13 @@ def add_measure_arguments(p: argparse.ArgumentParser) -> None:
         "igvmmeasure (default), igvm-crate or qemu",
     )
     add(n, "--profile-file", metavar="FILE.json", help="a user-defined launch profile (JSON)")
-    add(
-        n,
-        "--firmware-manifest",
-        metavar="FILE.json",
-        help="measure from a firmware manifest (snpmeasure ovmf-hash --json) instead of the binary",
-    )
+    if manifest:
+        add(
+            n,
+            "--firmware-manifest",
+            metavar="FILE.json",
+            help="measure from a firmware manifest (snpmeasure ovmf-hash --json) instead of the binary",
+        )
     add(n, "--kernel-hash", metavar="SHA256", help="SHA-256 of the kernel instead of --kernel")
     add(n, "--initrd-hash", metavar="SHA256", help="SHA-256 of the initrd instead of --initrd")
     add(n, "--append-hash", metavar="SHA256", help="SHA-256 of the command line with its NUL instead of --append")
@@ -89,7 +103,8 @@ def add_measure_arguments(p: argparse.ArgumentParser) -> None:
     )
     n.add_argument("--threads", metavar="N", type=int, help="hashing threads (default: all CPUs)")
     # Every flag above but --threads describes the guest to measure (and defaults to None): see measure_flags_given.
-    p.set_defaults(measure_dests=tuple(dests))
+    p.set_defaults(measure_dests=tuple(dests), measure_modes=tuple(modes or MODES))
+    p.set_defaults(**{d: None for d, on in (("firmware_manifest", manifest), ("snp_ovmf_hash", seed)) if not on})
 
 
 def add_config_arguments(p: argparse.ArgumentParser, group: Any, *, domain_reads: str, cmdline_reads: str) -> List[str]:
@@ -129,6 +144,19 @@ def refuse_lone_path_map(args: argparse.Namespace) -> None:
 def measure_flags_given(args: argparse.Namespace) -> List[str]:
     """The guest-measurement flags (add_measure_arguments) given on the command line."""
     return ["--" + d.replace("_", "-") for d in getattr(args, "measure_dests", ()) if getattr(args, d) is not None]
+
+
+#: The measure flags that apply to an IGVM launch (the file holds the firmware, kernel and VMSAs).
+IGVM_FLAGS = frozenset({"--mode", "--vcpus", "--profile", "--libvirt-domain", "--qemu-cmdline", "--qemu-argv-file"})
+
+
+def refuse_non_igvm_flags(args: argparse.Namespace, rule: str) -> None:
+    """A measure flag an IGVM launch does not use is refused, naming it."""
+    from ..errors import InvalidInputError
+
+    other = [f for f in measure_flags_given(args) if f not in IGVM_FLAGS]
+    if other:
+        raise InvalidInputError(other[0], rule)
 
 
 def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[str, Any]:
@@ -235,7 +263,7 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
         initrd_hash=args.initrd_hash,
         append_hash=args.append_hash,
         guest_features=guest_features,
-        snp_ovmf_hash=args.snp_ovmf_hash,
+        snp_ovmf_hash=args.snp_ovmf_hash or None,  # sev-snp-measure: an empty hash is not given
         svsm=svsm,
         vars_size=vars_size,
         vars_file=vars_file,
@@ -266,12 +294,15 @@ def apply_launch_config(args: argparse.Namespace) -> Any:
     args.launch_config = config
     fixed = config.measure_kwargs()
     mode = fixed.pop("mode")
+    if "igvm" in fixed and not hasattr(args, "igvm"):
+        raise InvalidInputError(flag, f"{config.describe} launches an IGVM file: measure or launch it")
+    takes = getattr(args, "measure_modes", None)
+    if takes is not None and mode not in takes:
+        raise InvalidInputError(flag, f"{config.describe} launches mode {mode}; this command takes {', '.join(takes)}")
     if args.mode is None:
         args.mode = mode
     elif args.mode != mode:
         raise InvalidInputError("--mode", f"is {args.mode}, but {config.describe} launches mode {mode}: give one")
-    if "igvm" in fixed and not hasattr(args, "igvm"):
-        raise InvalidInputError(flag, f"{config.describe} launches an IGVM file: measure or launch it")
     if args.firmware_manifest is not None:
         fixed.pop("ovmf", None)  # a verifier's manifest stands in for the firmware image
     for key, hash_flag in (("kernel", "kernel_hash"), ("initrd", "initrd_hash"), ("append", "append_hash")):

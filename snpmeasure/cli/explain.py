@@ -68,7 +68,13 @@ def register(p: ArgumentParser) -> None:
     add_signature_arguments(sig)
     exp = p.add_argument_group("the report's other fields (with --report)")
     add_expect_arguments(exp, _EXPECTED)
-    add_measure_arguments(p)
+    add_measure_arguments(
+        p,
+        modes=("snp", "snp:svsm", "snp:igvm"),
+        mode_help="the guest mode you think ran (default snp; snp:igvm with --igvm)",
+        counts=False,
+        seed=False,
+    )
     i = p.add_argument_group("snp:igvm mode")
     i.add_argument("--igvm", metavar="FILE", help="an IGVM file: search the igvmmeasure, igvm-crate and qemu models")
     s = p.add_argument_group("the search (what you said above is an assumption, not a constraint)")
@@ -232,10 +238,6 @@ def _explain_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
         raise InvalidInputError("--mode", f"explain searches SNP launches (snp, snp:svsm, snp:igvm), got {args.mode}")
     if args.mode == "snp:svsm" and args.svsm is None:
         raise InvalidInputError("--svsm", "is required in snp:svsm mode (the SVSM image)")
-    if args.snp_ovmf_hash is not None:
-        raise InvalidInputError(
-            "--snp-ovmf-hash", "explain needs the firmware pages: give --ovmf or --firmware-manifest"
-        )
     if args.profile is not None and args.profile_file is not None:
         raise InvalidInputError("--profile-file", "give --profile or --profile-file, not both")
     igvm_mode = args.mode == "snp:igvm" or args.igvm is not None

@@ -30,7 +30,13 @@ def register(p: ArgumentParser) -> None:
         help="the launch policy the ID block binds: 0x30000 (default), or flags such as smt,debug",
     )
     p.add_argument("--json", action="store_true", help="print JSON with every field")
-    add_measure_arguments(p)
+    add_measure_arguments(
+        p,
+        modes=("snp", "snp:svsm"),
+        mode_help="with --from-measure: the guest mode (required unless a launch configuration gives it; an IGVM "
+        "file's ID block: snpmeasure igvm sign)",
+        counts=False,
+    )
     p.set_defaults(func=run)
 
 
@@ -54,8 +60,6 @@ def run(args: argparse.Namespace) -> int:
             measure_flags_given(args)[0],
             "describes a guest to measure: it needs --from-measure (not --measurement or --measurement-hex)",
         )
-    if args.from_measure and args.mode is not None and args.mode not in ("snp", "snp:svsm"):
-        raise InvalidInputError("--mode", f"an ID block binds an SNP launch digest; {args.mode} is not an SNP mode")
     measured = None
     if args.from_measure:
         measured = measure(**measure_kwargs(args, "id-block"), describe_inputs=args.json)

@@ -7,7 +7,13 @@ from typing import Any, List, Optional
 
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
 from ._args import add_object_source, auto_int, emit_json, guest_object_from_args, parse_abi, warn
-from ._compat import add_measure_arguments, apply_launch_config, config_given, measure_flags_given, measure_kwargs
+from ._compat import (
+    add_measure_arguments,
+    apply_launch_config,
+    config_given,
+    measure_kwargs,
+    refuse_non_igvm_flags,
+)
 
 
 def register(p: ArgumentParser) -> None:
@@ -35,7 +41,14 @@ def register(p: ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--igvm", metavar="FILE", help="dry-run an IGVM launch (its policy, pages, VMSAs and ID block)")
     p.add_argument("--native-zero", action="store_true", help="with --igvm: measure pages without data as ZERO pages")
-    add_measure_arguments(p)
+    add_measure_arguments(
+        p,
+        modes=("snp", "snp:igvm"),
+        mode_help="snp (the default), or snp:igvm with --igvm",
+        counts=False,
+        manifest=False,
+        seed=False,
+    )
     p.set_defaults(func=run)
 
 
@@ -91,8 +104,8 @@ def run(args: argparse.Namespace) -> int:
     if args.igvm is not None:
         return _launch_igvm(args, obj)
     assert obj is not None
-    if args.mode is not None and args.mode != "snp":
-        raise InvalidInputError("--mode", "snpmeasure launch replays SNP launches (mode snp)")
+    if args.mode == "snp:igvm":
+        raise InvalidInputError("--igvm", "--mode snp:igvm launches an IGVM file: give it with --igvm FILE")
     args.mode = "snp"
     kwargs = measure_kwargs(args, "launch")
     if (kwargs["kernel"] is not None or kwargs["kernel_hash"] is not None) and not obj.kernel_hashes:
@@ -165,10 +178,7 @@ def _launch_igvm(args: argparse.Namespace, obj: Any) -> int:
     from ..igvm_launch import id_block_structs, measure_plan, open_igvm, plan_igvm
     from ._compat import single_vcpus
 
-    allowed = {"--mode", "--vcpus", "--profile", "--libvirt-domain", "--qemu-cmdline", "--qemu-argv-file"}
-    other = [f for f in measure_flags_given(args) if f not in allowed]
-    if other:
-        raise InvalidInputError(other[0], "does not apply with --igvm: the IGVM file holds the firmware and VMSAs")
+    refuse_non_igvm_flags(args, "does not apply with --igvm: the IGVM file holds the firmware and VMSAs")
     if args.mode not in (None, "snp:igvm"):
         raise InvalidInputError("--mode", "an IGVM launch is mode snp:igvm")
     f = open_igvm(args.igvm, "--igvm")

@@ -17,6 +17,7 @@ from ._compat import (
     is_sweep,
     measure_flags_given,
     measure_kwargs,
+    refuse_non_igvm_flags,
 )
 from ._exports import add_export_arguments, export_requested, write_export
 
@@ -237,12 +238,7 @@ def _measure_igvm(args: argparse.Namespace) -> int:
 
     if args.igvm is None:
         raise InvalidInputError("--igvm", "--mode snp:igvm measures an IGVM file: give it with --igvm FILE")
-    allowed = {"--mode", "--vcpus", "--profile", "--libvirt-domain", "--qemu-cmdline", "--qemu-argv-file"}
-    other = [f for f in measure_flags_given(args) if f not in allowed]
-    if other:
-        raise InvalidInputError(
-            other[0], "does not apply to --mode snp:igvm: the IGVM file holds the firmware, kernel and VMSAs"
-        )
+    refuse_non_igvm_flags(args, "does not apply to --mode snp:igvm: the IGVM file holds the firmware, kernel and VMSAs")
     if args.tik is not None or args.dump_vmsa and is_sweep(args.vcpus):
         raise InvalidInputError("--tik" if args.tik else "--dump-vmsa", "does not apply here")
     f = open_igvm(args.igvm, "--igvm")

@@ -10,7 +10,15 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from ..errors import Error
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
 from ._args import emit_json, load_json_file, warn
-from ._compat import add_measure_arguments, measure_flags_given, measure_kwargs
+from ._compat import (
+    add_measure_arguments,
+    apply_launch_config,
+    config_given,
+    measure_flags_given,
+    measure_kwargs,
+    refuse_non_igvm_flags,
+    single_vcpus,
+)
 
 
 def register(p: ArgumentParser) -> None:
@@ -56,7 +64,16 @@ def register(p: ArgumentParser) -> None:
     )
     add_expect_arguments(verify, list(EXPECT_FLAGS))
     verify.add_argument("--min-tcb", metavar="SPEC", help="minimum REPORTED_TCB, e.g. bootloader=2,snp=5,microcode=68")
-    add_measure_arguments(verify)
+    add_measure_arguments(
+        verify,
+        modes=("snp", "snp:svsm", "snp:igvm"),
+        mode_help="check the MEASUREMENT against the launch these flags describe (unless a launch configuration "
+        "gives the mode)",
+        counts=False,
+    )
+    i = verify.add_argument_group("snp:igvm mode")
+    i.add_argument("--igvm", metavar="FILE", help="the IGVM file the guest launched (--mode snp:igvm)")
+    i.add_argument("--native-zero", action="store_true", help="with --igvm: pages without data as ZERO pages (GCE)")
 
 
 #: The ``--expect-*`` flags: the report field, its size in bytes (None: a number), and the help.
@@ -199,15 +216,17 @@ def run(args: argparse.Namespace) -> int:
         exp.update(launch_expectations(load_json_file(args.from_launch, "--from-launch"), "--from-launch"))
     sources = {name: "--from-launch" for name in exp}
 
-    if args.mode is not None:
-        from ..measurement import measure
-
+    if config_given(args):
+        apply_launch_config(args)  # the configuration gives the mode (and an IGVM launch its file)
+    if args.mode is not None or args.igvm is not None:
         if "measurement" in sources:
             raise InvalidInputError(
                 "--mode", "the measurement is already set by --from-launch; give the measure flags or it"
             )
-        exp["measurement"] = measure(**measure_kwargs(args, "report")).digest
+        exp["measurement"] = _expected_measurement(args)
         sources["measurement"] = "the measure flags"
+    elif args.native_zero:
+        raise InvalidInputError("--native-zero", "applies to an IGVM launch: give --igvm FILE")
     elif measure_flags_given(args):
         raise InvalidInputError(
             "--mode",
@@ -289,6 +308,30 @@ def run(args: argparse.Namespace) -> int:
             for row in rows:
                 print(f"MEASUREMENT is the reference value of {describe_row(row)}")
     return EXIT_CHECK_FAILED if failures else EXIT_OK
+
+
+def _expected_measurement(args: argparse.Namespace) -> bytes:
+    """The launch digest the measure flags (or ``--igvm FILE``) describe."""
+    from ..errors import InvalidInputError
+
+    if args.mode == "snp:igvm" or args.igvm is not None:
+        from ..igvm_launch import measure_igvm, open_igvm
+
+        if args.mode not in (None, "snp:igvm"):
+            raise InvalidInputError("--igvm", f"is an IGVM launch, mode snp:igvm, not {args.mode}")
+        if args.igvm is None:
+            raise InvalidInputError("--igvm", "--mode snp:igvm checks an IGVM launch: give the file with --igvm FILE")
+        refuse_non_igvm_flags(args, "does not apply to --mode snp:igvm: the IGVM file holds the firmware and VMSAs")
+        f = open_igvm(args.igvm, "--igvm")
+        m = measure_igvm(
+            f, profile=args.profile, native_zero=args.native_zero, vcpus=single_vcpus(args.vcpus), threads=args.threads
+        )
+        return m.digest
+    if args.native_zero:
+        raise InvalidInputError("--native-zero", "applies to --mode snp:igvm")
+    from ..measurement import measure
+
+    return measure(**measure_kwargs(args, "report")).digest
 
 
 def describe_row(row: Any) -> str:

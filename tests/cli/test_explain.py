@@ -110,8 +110,8 @@ def test_the_domain_is_the_assumption(tmp_path: Path) -> None:
         (["--measurement", "00" * 48, "--search-vcpus", "0-2"], "--search-vcpus: each count must be from 1"),
         (["--measurement", "00" * 48, "--kernel-hashes", "on"], "--kernel-hashes: on needs the kernel"),
         (["--measurement", "00" * 48, "--vcek", "x"], "--vcek: checks a report: give --report"),
-        (["--measurement", "00" * 48, "--mode", "sev"], "--mode: explain searches SNP launches"),
-        (["--measurement", "00" * 48, "--snp-ovmf-hash", "00"], "--snp-ovmf-hash: explain needs the firmware"),
+        (["--measurement", "00" * 48, "--mode", "sev"], "--mode: invalid choice: 'sev' (choose from 'snp', 'snp:svsm'"),
+        (["--measurement", "00" * 48, "--snp-ovmf-hash", "00"], "unrecognized arguments: --snp-ovmf-hash 00"),
         (["--measurement", "00" * 48, "--vcpus", "1-4"], "--vcpus: must be a whole number"),
     ],
 )

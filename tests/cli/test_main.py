@@ -62,7 +62,10 @@ from ..support import FIXTURES, run_ours
             ["id-block", "--measurement-hex", "00" * 48, "--id-key", KEY, "--ovmf", "/nonexistent"],
             "--ovmf: describes a guest to measure",
         ),
-        (["id-block", "--from-measure", "--mode", "sev", "--ovmf", OVMF, "--id-key", KEY], "is not an SNP mode"),
+        (
+            ["id-block", "--from-measure", "--mode", "sev", "--ovmf", OVMF, "--id-key", KEY],
+            "--mode: invalid choice: 'sev' (choose from 'snp', 'snp:svsm')",
+        ),
         # launch: the KVM policy mask is 64 bits
         (
             [
@@ -211,7 +214,7 @@ from ..support import FIXTURES, run_ours
         ),
         (
             ["id-block", "--from-measure", "--mode", "snp:ovmf-hash", "--ovmf", OVMF, "--id-key", KEY],
-            "is not an SNP mode",
+            "--mode: invalid choice: 'snp:ovmf-hash'",
         ),
         (
             ["qemu-object", "--id", "a", "--reduced-phys-bits", "1", "--cbitpos", "99"],

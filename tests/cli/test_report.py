@@ -430,3 +430,50 @@ def test_config_lists_and_flags_for_one_value(tmp_path: Path) -> None:
     assert rc == 0 and json.loads(out)["checked"] == ["config.policy", "config.id_key_digests"]
     rc, _, err = run_ours([*base, "--config", str(config), "--policy-at-most"])
     assert rc == 2 and "--policy-at-most: the --config gives the policy" in err
+
+
+def test_verify_checks_the_measurement_of_an_igvm_launch_or_a_domain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The measure flags of report verify cover every SNP launch: an IGVM file (--igvm), a libvirt
+    domain that gives the mode; a mode whose digest no report carries is not offered."""
+    import snpmeasure.certs
+    from snpmeasure import measure
+    from snpmeasure.igvm_launch import measure_igvm
+
+    from ..builders.igvm_files import build, pd, vp
+
+    monkeypatch.setattr(snpmeasure.certs, "product_chain", lambda product, kind="vcek": [ASK, ARK])
+    igvm = tmp_path / "guest.igvm"
+    igvm.write_bytes(build([pd(0x1000, bytes(4096)), vp()]))
+    dom = tmp_path / "d.xml"
+    dom.write_text(
+        "<domain><vcpu>2</vcpu><os><loader type='rom'>/fw/OVMF.fd</loader></os>"
+        "<cpu mode='custom'><model>EPYC-Milan</model></cpu>"
+        "<launchSecurity type='sev-snp'><policy>0x30000</policy></launchSecurity></domain>"
+    )
+    ovmf_digest = measure(mode="snp", ovmf=OVMF, vcpus=2, vcpu_type="EPYC-Milan").digest
+
+    def verify(measurement: bytes, *flags: str) -> tuple:
+        r = AttestationReport.from_bytes(make_report(measurement=measurement))
+        (tmp_path / "report.bin").write_bytes(r.raw)
+        cert = vcek_for(r.reported_tcb.components, b"\x11" * 64).public_bytes(Encoding.DER)
+        (tmp_path / "vcek.der").write_bytes(cert)
+        base = ["report", "verify", str(tmp_path / "report.bin"), "--vcek", str(tmp_path / "vcek.der")]
+        return run_ours([*base, "--product", "milan", "--at", "2026-06-01", *flags])
+
+    for model in ("igvmmeasure", "qemu"):
+        digest = measure_igvm(str(igvm), profile=model).digest
+        rc, out, _ = verify(digest, "--igvm", str(igvm), "--profile", model)
+        assert rc == 0 and out.startswith("OK: signed by AMD"), out
+    rc, out, _ = verify(bytes(48), "--mode", "snp:igvm", "--igvm", str(igvm))
+    assert rc == 1 and "MEASUREMENT" in out
+    rc, _, err = verify(bytes(48), "--mode", "snp:igvm")
+    assert rc == 2 and "--igvm: --mode snp:igvm checks an IGVM launch: give the file" in err
+    rc, _, err = verify(bytes(48), "--igvm", str(igvm), "--ovmf", OVMF)
+    assert rc == 2 and "--ovmf: does not apply to --mode snp:igvm" in err
+    rc, out, err = verify(ovmf_digest, "--libvirt-domain", str(dom), "--path-map", f"/fw/OVMF.fd={OVMF}")
+    assert rc == 0 and err == "", err  # the domain gives the mode
+    for mode in ("sev", "seves", "snp:ovmf-hash"):
+        rc, _, err = verify(bytes(48), "--mode", mode, "--ovmf", OVMF)
+        assert rc == 2 and f"--mode: invalid choice: '{mode}'" in err
