@@ -11,7 +11,11 @@ from ._compat import add_measure_arguments, measure_flags_given, measure_kwargs
 
 def register(p: ArgumentParser) -> None:
     """Add the command's arguments."""
-    p.add_argument("--measurement", metavar="B64", help="the launch digest, base64 (snp-create-id-block's input)")
+    p.add_argument(
+        "--measurement",
+        metavar="B64",
+        help="the launch digest, base64 (snp-create-id-block's input), or the 96 hex digits measure prints",
+    )
     p.add_argument("--measurement-hex", metavar="HEX", help="the launch digest, hex")
     p.add_argument("--from-measure", action="store_true", help="compute the launch digest from the measure flags below")
     p.add_argument("--id-key", "--idkey", dest="id_key", metavar="PEM", help="ID private key (P-384, PEM or DER)")
@@ -68,11 +72,17 @@ def run(args: argparse.Namespace) -> int:
         ld = measured.digest
     elif args.measurement is not None:
         import binascii
+        import re
 
-        try:  # lenient, as snp-create-id-block decodes it
-            ld = base64.b64decode(args.measurement)
-        except (binascii.Error, ValueError):
-            raise InvalidInputError("--measurement", "is not valid base64") from None
+        if re.fullmatch(r"[0-9a-fA-F]{96}", args.measurement.strip()):
+            # what `snpmeasure measure` prints: hex, told apart by its length (base64 of 48 bytes is
+            # 64 characters; snp-create-id-block would decode these 96 as 72 bytes and sign the first 48)
+            ld = bytes.fromhex(args.measurement.strip())
+        else:
+            try:  # lenient, as snp-create-id-block decodes it
+                ld = base64.b64decode(args.measurement)
+            except (binascii.Error, ValueError):
+                raise InvalidInputError("--measurement", "is not valid base64 (or 96 hex digits)") from None
     else:
         try:
             ld = bytes.fromhex(args.measurement_hex)

@@ -37,6 +37,20 @@ def test_cli_output_matches_snp_create_id_block_shape() -> None:
     auth.verify(IdBlock.from_base64(VECTOR["expected_id_block_b64"]))
 
 
+def test_measurement_takes_what_measure_prints_in_hex_too() -> None:
+    """`M=$(snpmeasure measure ...); snpmeasure id-block --measurement $M`: 96 hex digits are told
+    apart from base64 (64 characters for 48 bytes) by their length; both give the same block."""
+    import base64
+
+    hexed = base64.b64decode(VECTOR["launch_digest_b64"]).hex()
+    argv = ["id-block", "--idkey", str(KEYS / "id_key_test.pem"), "--measurement"]
+    b64_out = run_ours([*argv, VECTOR["launch_digest_b64"]])
+    hex_out = run_ours([*argv, hexed])
+    assert b64_out[0] == hex_out[0] == 0 and b64_out[1] == hex_out[1]
+    rc, _, err = run_ours([*argv, hexed[:-2]])
+    assert rc == 2 and "--measurement:" in err
+
+
 def test_id_block_cli_json_and_from_measure(tmp_path: Path) -> None:
     rc, out, _ = run_ours(
         [
