@@ -28,7 +28,8 @@ def register(p: ArgumentParser) -> None:
             "--firmware-abi",
             metavar="MAJOR.MINOR",
             help="check against a firmware of this ABI version on a host with "
-            "SMT on (exit 1 if it would refuse); without it nothing is checked",
+            "SMT on (exit 1 if it would refuse); without it only the policy's own rules (bit 17 set, reserved "
+            "bits clear) are checked",
         )
         q.add_argument(
             "--host-smt-off",
