@@ -25,6 +25,17 @@ def emit_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, sort_keys=True))
 
 
+def kvm_check_failed(where: str, findings: List[Any], as_json: bool) -> bool:
+    """igvmmeasure's --check-kvm findings: each as an error line, and with ``--json`` the verdict
+    on stdout too (as ``igvm lint --json`` prints it), so a script reading stdout sees the failure;
+    whether the check failed."""
+    for finding in findings:
+        sys.stderr.write(f"{where}: error: {finding.line()}\n")
+    if findings and as_json:
+        emit_json({"ok": False, "findings": [f.to_json() for f in findings]})
+    return bool(findings)
+
+
 def auto_int(text: str) -> int:
     """An int in any base Python accepts with a prefix (0x.., 0o.., 0b..) or decimal."""
     try:

@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser, prog
-from ._args import emit_json
+from ._args import emit_json, kvm_check_failed
 
 RULE = "=" * 111  # igvmmeasure's banner rule
 
@@ -60,12 +60,8 @@ def run(args: argparse.Namespace) -> int:
             "with measure --mode sev/seves)",
         )
     f = open_igvm(args.input, "FILE")
-    if args.check_kvm:
-        findings = lint_igvm(f, check_kvm_only=True)
-        if findings:
-            for finding in findings:
-                sys.stderr.write(f"{prog(args)}: error: {finding.line()}\n")
-            return EXIT_CHECK_FAILED
+    if args.check_kvm and kvm_check_failed(prog(args), lint_igvm(f, check_kvm_only=True), args.json):
+        return EXIT_CHECK_FAILED
     if args.action == "sign":
         import os
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 from .._version import __version__
 from ..errors import show
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
-from ._args import auto_int, b64_arg, emit_json, warn
+from ._args import auto_int, b64_arg, emit_json, kvm_check_failed, warn
 from ._compat import (
     add_measure_arguments,
     apply_launch_config,
@@ -242,12 +242,8 @@ def _measure_igvm(args: argparse.Namespace) -> int:
     if args.tik is not None or args.dump_vmsa and is_sweep(args.vcpus):
         raise InvalidInputError("--tik" if args.tik else "--dump-vmsa", "does not apply here")
     f = open_igvm(args.igvm, "--igvm")
-    if args.check_kvm:
-        findings = lint_igvm(f, check_kvm_only=True)
-        for finding in findings:
-            sys.stderr.write(f"snpmeasure measure: error: {finding.line()}\n")
-        if findings:
-            return EXIT_CHECK_FAILED
+    if args.check_kvm and kvm_check_failed("snpmeasure measure", lint_igvm(f, check_kvm_only=True), args.json):
+        return EXIT_CHECK_FAILED
     if is_sweep(args.vcpus):
         from ..measurement import parse_vcpu_counts
 

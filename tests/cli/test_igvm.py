@@ -50,6 +50,9 @@ def test_measure_snp_igvm(tmp_path: Path) -> None:
     # --check-kvm: igvmmeasure's rules fail (exit 1) before anything is measured
     rc, out, err = run_ours([*base, "--check-kvm"])
     assert rc == 1 and out == "" and "vmsa-gpa" in err and "vmsa-cr0" in err
+    rc, out, err = run_ours([*base, "--check-kvm", "--json"])  # the verdict on stdout too
+    doc = json.loads(out)
+    assert rc == 1 and doc["ok"] is False and {f["rule"] for f in doc["findings"]} >= {"vmsa-gpa", "vmsa-cr0"}
     # the qemu model refuses what QEMU refuses, with QEMU's reason: exit 2
     rc, _, err = run_ours([*base, "--profile", "qemu"])
     assert rc == 2 and "QEMU refuses the file: a VMSA at gpa 0x803000" in err

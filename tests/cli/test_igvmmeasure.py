@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..builders.igvm_files import TINY, known_digest
@@ -27,6 +28,8 @@ def test_native_zero_fails_on_the_id_block_unless_ignored() -> None:
 def test_check_kvm_and_platforms() -> None:
     rc, out, err = run_ours(["igvmmeasure", "-c", X86, "measure"])
     assert rc == 1 and out == "" and "vmsa-gpa" in err
+    rc, out, err = run_ours(["igvmmeasure", "-c", X86, "measure", "--json"])
+    assert rc == 1 and json.loads(out)["ok"] is False and "vmsa-gpa" in err
     rc, _, err = run_ours(["igvmmeasure", "-p", "sev-es", X86, "measure"])
     assert rc == 2 and "--platform: sev-es: igvmmeasure's SEV and SEV-ES 'measurement'" in err
 
