@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 import xml.etree.ElementTree as ET
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._cpus import MAX_VCPUS
 from .errors import ConfigError, InvalidInputError, show
@@ -108,6 +108,28 @@ def map_path(path: Optional[str], path_map: Sequence[Tuple[str, str]]) -> Option
     return path
 
 
+#: Where the caller keeps the host's files: ``{HOSTPATH: LOCALPATH}``, ``(HOSTPATH, LOCALPATH)``
+#: pairs, or ``"HOSTPATH=LOCALPATH"`` strings as ``--path-map`` takes them.
+PathMap = Union[Mapping[str, str], Sequence[Union[str, Tuple[str, str]]]]
+
+
+def path_pairs(path_map: PathMap, field: str = "path_map") -> List[Tuple[str, str]]:
+    """``path_map`` as (HOSTPATH, LOCALPATH) pairs, each HOSTPATH absolute; anything else is an
+    InvalidInputError naming ``field``."""
+    items: List[Any] = list(path_map.items()) if isinstance(path_map, Mapping) else path_map  # type: ignore[assignment]
+    if isinstance(items, (str, bytes)) or not isinstance(items, (list, tuple)):
+        raise InvalidInputError(field, f"must be a dict, pairs or HOSTPATH=LOCALPATH strings, got {show(path_map)}")
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            out.extend(parse_path_map([item], field))
+            continue
+        if not (isinstance(item, tuple) and len(item) == 2 and all(isinstance(x, str) for x in item)):
+            raise InvalidInputError(field, f"must be a dict, pairs or HOSTPATH=LOCALPATH strings, got {show(item)}")
+        out.extend(parse_path_map([f"{item[0]}={item[1]}"], field))
+    return out
+
+
 def parse_path_map(items: Sequence[str], field: str = "path_map") -> List[Tuple[str, str]]:
     """``HOSTPATH=LOCALPATH`` items (``--path-map``): where a verifier keeps the host's files."""
     out = []
@@ -119,9 +141,11 @@ def parse_path_map(items: Sequence[str], field: str = "path_map") -> List[Tuple[
     return out
 
 
-def parse_domain(text: str, *, path_map: Sequence[Tuple[str, str]] = (), where: str = "domain") -> LibvirtDomain:
+def parse_domain(text: str, *, path_map: PathMap = (), where: str = "domain") -> LibvirtDomain:
     """Read a domain XML (``virsh dumpxml``'s text). ``path_map`` rewrites the host's paths of the
-    firmware, kernel and initrd to where the caller keeps copies."""
+    firmware, kernel and initrd to where the caller keeps copies (a dict, pairs or
+    ``HOSTPATH=LOCALPATH`` strings)."""
+    path_map = path_pairs(path_map)
     if not isinstance(text, str):
         raise InvalidInputError(where, f"must be XML text (str), got {type(text).__name__}")
     if re.search(r"<!(DOCTYPE|ENTITY)", text, re.IGNORECASE):
@@ -185,9 +209,7 @@ def parse_domain(text: str, *, path_map: Sequence[Tuple[str, str]] = (), where: 
     )
 
 
-def load_domain(
-    path: Union[str, os.PathLike[str]], *, path_map: Sequence[Tuple[str, str]] = (), field: str = "domain"
-) -> LibvirtDomain:
+def load_domain(path: Union[str, os.PathLike[str]], *, path_map: PathMap = (), field: str = "domain") -> LibvirtDomain:
     """Read a domain XML file (at most 1 MiB)."""
     from ._files import read_input
 
@@ -206,6 +228,8 @@ __all__ = [
     "parse_domain",
     "load_domain",
     "parse_path_map",
+    "path_pairs",
+    "PathMap",
     "map_path",
     "guest_kwargs",
     "MAX_DOMAIN_BYTES",

@@ -18,7 +18,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._cpus import CPU_SIGS, MAX_VCPUS, cpu_sig, split_sig
 from .errors import ConfigError, InvalidInputError, show
-from .libvirt import guest_kwargs, map_path
+from .libvirt import PathMap, guest_kwargs, map_path, path_pairs
 from .qemu import SevSnpGuest, split_qemu_opts
 
 #: Options that take an argument and cannot change an SNP launch measurement: devices, memory,
@@ -205,10 +205,12 @@ def _words(text: str, where: str) -> List[str]:
 
 
 def parse_qemu_cmdline(
-    argv: Union[str, Sequence[str]], *, path_map: Sequence[Tuple[str, str]] = (), where: str = "qemu_cmdline"
+    argv: Union[str, Sequence[str]], *, path_map: PathMap = (), where: str = "qemu_cmdline"
 ) -> QemuCommandLine:
     """Read a QEMU command line: a string (shell words, backslash-newlines allowed, environment
-    assignments skipped) or the argument list (with the program first)."""
+    assignments skipped) or the argument list (with the program first). ``path_map`` as for
+    :func:`~snpmeasure.libvirt.parse_domain`."""
+    path_map = path_pairs(path_map)
     if isinstance(argv, str):
         words = _words(argv, where)
     elif isinstance(argv, (list, tuple)) and all(isinstance(w, str) for w in argv) and argv:

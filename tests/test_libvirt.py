@@ -89,3 +89,20 @@ def test_host_cpu_modes_leave_the_signature_open() -> None:
     assert dom.cpu_mode == "host-passthrough" and dom.vcpu_type is None and "vcpu_type" not in dom.measure_kwargs()
     with pytest.raises(InvalidInputError, match="HOSTPATH=LOCALPATH"):
         parse_path_map(["relative=/x"])
+
+
+def test_path_map_takes_a_dict_pairs_or_flag_strings() -> None:
+    """The Python API takes the path map as a dict, (host, local) pairs or --path-map's strings,
+    each the same; anything else is an InvalidInputError naming path_map."""
+    xml = "<domain><os><loader>/fw/OVMF.fd</loader><kernel>/boot/vmlinuz</kernel></os></domain>"
+    want = ("/local/OVMF.fd", "/copies/vmlinuz")
+    for path_map in (
+        {"/fw/OVMF.fd": "/local/OVMF.fd", "/boot": "/copies"},
+        [("/fw/OVMF.fd", "/local/OVMF.fd"), ("/boot", "/copies")],
+        ["/fw/OVMF.fd=/local/OVMF.fd", "/boot=/copies"],
+    ):
+        d = parse_domain(xml, path_map=path_map)
+        assert (d.loader, d.kernel) == want
+    for bad in ("/fw=/x", [("/fw",)], [("/fw", 1)], {"fw": "/x"}, 7):
+        with pytest.raises(InvalidInputError, match="^path_map: "):
+            parse_domain(xml, path_map=bad)  # type: ignore[arg-type]
