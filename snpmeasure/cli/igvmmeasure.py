@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any, List, Optional
 
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser, prog
 from ._args import emit_json, kvm_check_failed
@@ -65,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "sign":
         import os
 
+        if args.verbose and not args.json:  # igvmmeasure measures before it signs, and shows it
+            _print_progress(measure_igvm(f, native_zero=args.native_zero, trace=True).trace or [])
         data = sign_igvm(f, args.id_key, args.author_key, native_zero=args.native_zero)
         if os.path.isdir(args.output):
             raise InvalidInputError("--output", f"{args.output} is a directory")
@@ -82,9 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({**m.to_json(), "ok": not failures})
     else:
-        if m.trace is not None:
-            for entry in m.trace:
-                print(entry.line())
+        _print_progress(m.trace or [])
         if not args.bare:
             print(f"\n{RULE}")
             print(f"igvmmeasure '{args.input}'\nLaunch Digest: ", end="")
@@ -94,3 +95,31 @@ def run(args: argparse.Namespace) -> int:
     for failure in failures:
         sys.stderr.write(f"{prog(args)}: error: {failure}\n")
     return EXIT_CHECK_FAILED if failures else EXIT_OK
+
+
+#: igvmmeasure's names of the page types in its -v lines (SnpPageType's Display).
+_PAGE_NAMES = {
+    "NORMAL": "Normal",
+    "UNMEASURED": "Unmeasured",
+    "ZERO": "Zero",
+    "SECRETS": "Secrets",
+    "CPUID": "Cpuid",
+    "VMSA": "VMSA",
+}
+
+
+def _print_progress(trace: List[Any]) -> None:
+    """igvmmeasure's -v lines: runs of pages of one type at consecutive GPAs, each as
+    ``gpa 0xa0000 len 0x160000 (Normal page)`` (its log_page)."""
+    run: Optional[List[Any]] = None  # [page type, first gpa, length]
+    for entry in trace:
+        if entry.gpa is None:
+            continue
+        if run is not None and run[0] == entry.page_type and run[1] + run[2] == entry.gpa:
+            run[2] += entry.length
+            continue
+        if run is not None:
+            print(f"gpa {run[1]:#x} len {run[2]:#x} ({_PAGE_NAMES.get(run[0], run[0])} page)")
+        run = [entry.page_type, entry.gpa, entry.length]
+    if run is not None:
+        print(f"gpa {run[1]:#x} len {run[2]:#x} ({_PAGE_NAMES.get(run[0], run[0])} page)")

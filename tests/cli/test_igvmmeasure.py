@@ -40,3 +40,25 @@ def test_sign(tmp_path: Path) -> None:
     rc, out, _ = run_ours(["igvmmeasure", X86, "sign", "--output", str(out_file), "--id-key", key])
     assert rc == 0 and out == f"Successfully created signed file: {out_file}\n"
     assert run_ours(["igvmmeasure", str(out_file), "measure", "-b"]) == (0, known_digest("tiny_x86").upper() + "\n", "")
+
+
+def test_verbose_prints_igvmmeasures_page_runs(tmp_path: Path) -> None:
+    """-v: igvmmeasure's log_page lines, runs of one page type at consecutive GPAs, before the
+    banner (and before the success line of sign)."""
+    runs = [
+        "gpa 0xa0000 len 0x160000 (Normal page)",
+        "gpa 0x800000 len 0x1000 (Cpuid page)",
+        "gpa 0x801000 len 0x1000 (Secrets page)",
+        "gpa 0x802000 len 0x1000 (Unmeasured page)",
+        "gpa 0x803000 len 0x1000 (VMSA page)",
+        "gpa 0x1a10000 len 0x4000 (Normal page)",
+        "gpa 0x3467000 len 0xb000 (Normal page)",
+    ]
+    rc, out, _ = run_ours(["igvmmeasure", "-v", X86, "measure", "-b"])
+    assert rc == 0 and out.splitlines() == [*runs, known_digest("tiny_x86").upper()]
+    rc, out, _ = run_ours(["igvmmeasure", "-v", "-n", X86, "measure", "-b", "-i"])  # the block binds the default
+    assert rc == 0 and "(Zero page)" in out and len(out.splitlines()) == 16
+    signed = tmp_path / "s.igvm"
+    sign = ["sign", "--output", str(signed), "--id-key", str(FIXTURES / "keys" / "id_key_test.pem")]
+    rc, out, _ = run_ours(["igvmmeasure", "-v", X86, *sign])
+    assert rc == 0 and out.splitlines() == [*runs, f"Successfully created signed file: {signed}"]
