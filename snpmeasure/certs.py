@@ -288,7 +288,7 @@ def certificate_dir(
     if leaf is None:
         other = find("vlek" if kind == "vcek" else "vcek")
         why = f" (it has {os.path.basename(other)}: the report is signed by a {kind.upper()})" if other else ""
-        raise InvalidInputError(field, f"{name} has no {kind}.pem or {kind}.der{why}")
+        raise InvalidInputError(field, f"{name} has no {kind}.pem, .der, .crt or .cer{why}")
     ark = find("ark")
     intermediate = find("asvk" if kind == "vlek" else "ask")
     if ark is None and intermediate is None:

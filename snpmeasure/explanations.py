@@ -387,7 +387,10 @@ def explain(
         "profile": [p.name for p in profiles],
         "vcpus": [_span(counts)],
         "vcpu_type": [f"{s:#x}" + (f" ({'/'.join(n[:1])})" if n else "") for s, n in sigs.items()],
-        "guest_features": ["each profile's default" if f is None else f"{f:#x}" for f in features],
+        # an SVSM profile's features are fixed: the values searched are those, not the list asked for
+        "guest_features": [f"{f:#x}" for f in dict.fromkeys(v for p in profiles for v in feats(p))]
+        if all(p.fixed_guest_features for p in profiles)
+        else ["each profile's default" if f is None else f"{f:#x}" for f in features],
         "kernel_hashes": ["on" if v else "off" for v in kh_values],
         "cmdline": list(cmd_values) if True in kh_values else [],
     }

@@ -614,6 +614,11 @@ class Mismatch:
         return {"field": self.field, "expected": self.expected, "actual": self.actual}
 
 
+def _said(value: object) -> str:
+    """A value in a Mismatch as JSON and the other commands say it: true/false, not Python's."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
 # Policy bits where 1 is more permissive (the report may only have them if expected) vs. stricter.
 _PERMISSIVE = {"smt", "migrate_ma", "debug", "cxl_allow"}
 
@@ -735,7 +740,7 @@ class Expectations:
         for name in ("guest_svn", "vmpl", "author_key_en", "signing_key"):
             want = getattr(self, name)
             if want is not None and want != getattr(r, name):
-                out.append(Mismatch(name.upper(), str(want), str(getattr(r, name))))
+                out.append(Mismatch(name.upper(), _said(want), _said(getattr(r, name))))
         if self.policy is not None:
             out.extend(self._policy(r))
         if self.min_tcb:

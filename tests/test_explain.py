@@ -226,6 +226,8 @@ def test_fixed_features_without_a_stated_value_and_an_svsm_launch() -> None:
     result = explain(m.digest, ovmf=ovmf, svsm=svsm, vars_size=540672, vcpus=2, vcpu_type="EPYC-Milan")
     assert [(x.profile, x.differs) for x in result.matches] == [("svsm", ())]
     assert result.assumptions["profile"] == "svsm (the default)"
+    # the SVSM's features are fixed: one value searched, and the dimensions say so
+    assert result.dimensions["guest_features"] == ["0x1"] and result.searched == 512 * 6  # x 6 CPU signatures
     with pytest.raises(InvalidInputError, match="no dimension of an IGVM launch"):
         explain(digest, igvm=str(TINY["tiny_x86"]), fix=["guest_features"])
 

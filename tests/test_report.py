@@ -354,3 +354,12 @@ def test_kds_urls_name_this_chip_and_its_reported_tcb() -> None:
         "cert_chain": "https://kdsintf.amd.com/vlek/v1/Milan/cert_chain",
         "crl": "https://kdsintf.amd.com/vlek/v1/Milan/crl",
     }
+
+
+def test_a_flag_mismatch_is_said_as_json_says_it() -> None:
+    """AUTHOR_KEY_EN: expected true, report has false (not Python's True/False), as launch and
+    --json say booleans."""
+    r = AttestationReport.from_bytes(make_report())
+    (m,) = r.check(Expectations(author_key_en=True))
+    assert m.line() == "AUTHOR_KEY_EN: expected true, report has false"
+    assert m.to_json() == {"field": "AUTHOR_KEY_EN", "expected": "true", "actual": "false"}

@@ -319,6 +319,15 @@ def apply_launch_config(args: argparse.Namespace) -> Any:
         raise InvalidInputError(
             flag, f"{config.describe} names no CPU model: QEMU's default is not one snpmeasure models; give --vcpu-type"
         )
+    import os
+
+    for key in ("ovmf", "kernel", "initrd", "igvm"):  # a host's path, which may not be where we run
+        path = fixed.get(key)
+        if isinstance(path, str) and getattr(args, key, None) is None and not os.path.exists(path):
+            fix = "check --path-map" if args.path_map else "map it to your copy with --path-map HOSTPATH=LOCALPATH"
+            raise InvalidInputError(
+                flag, f"{config.describe}'s {config.source(key)} is {path}, which is not here: {fix}"
+            )
     for key, value in fixed.items():
         option = "--" + key.replace("_", "-")
         current = getattr(args, key)

@@ -529,3 +529,22 @@ def test_a_failed_export_writes_nothing_and_keeps_what_was_there(tmp_path: Path)
     rc, _, err = run_ours([*base, "--format", "trustee", "--output", str(long_name)])
     assert rc == 2 and "longer than" in err and not long_name.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["refs", "refs.provenance.json"]
+
+
+def test_a_domains_file_that_is_not_here_asks_for_path_map(tmp_path: Path) -> None:
+    """The domain names the host's paths: one missing here is said as the domain's, with the fix."""
+    dom = tmp_path / "d.xml"
+    dom.write_text(
+        "<domain><vcpu>2</vcpu><os><loader type='rom'>/no/such/OVMF.fd</loader></os>"
+        "<cpu mode='custom'><model>EPYC-Milan</model></cpu>"
+        "<launchSecurity type='sev-snp'><policy>0x30000</policy></launchSecurity></domain>"
+    )
+    rc, _, err = run_ours(["measure", "--libvirt-domain", str(dom)])
+    assert rc == 2 and err == (
+        "snpmeasure measure: error: --libvirt-domain: the domain's <os><loader> is /no/such/OVMF.fd, which is not "
+        "here: map it to your copy with --path-map HOSTPATH=LOCALPATH\n"
+    )
+    rc, _, err = run_ours(["measure", "--libvirt-domain", str(dom), "--path-map", f"/no={tmp_path}"])
+    assert rc == 2 and "is not here: check --path-map" in err
+    rc, out, _ = run_ours(["measure", "--libvirt-domain", str(dom), "--path-map", f"/no/such/OVMF.fd={OVMF}"])
+    assert rc == 0 and len(out.strip()) == 96

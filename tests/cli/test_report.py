@@ -326,7 +326,7 @@ def test_report_verify_reads_snpguests_certificate_directory(tmp_path: Path) -> 
     raw[0x48] = (raw[0x48] & ~0x1C) | (1 << 2)
     (tmp_path / "vlek-report.bin").write_bytes(bytes(raw))
     rc, _, err = run_ours(["report", "verify", str(tmp_path / "vlek-report.bin"), "--certs", str(tmp_path)])
-    assert rc == 2 and "has no vlek.pem or vlek.der (it has vcek.der: the report is signed by a VLEK)" in err
+    assert rc == 2 and "has no vlek.pem, .der, .crt or .cer (it has vcek.der: the report is signed by a VLEK)" in err
     rc, _, err = run_ours([*base])
     assert rc == 2 and "give the signing certificate as --vcek CERT|DIR or --certs DIR" in err
 
