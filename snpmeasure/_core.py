@@ -18,7 +18,9 @@ from .pages import DIGEST_SIZE, PAGE_SIZE, LaunchDigestBase, PageType
 
 _BACKEND_ENV = os.environ.get("SNPMEASURE_BACKEND", "native").strip().lower() or "native"
 if _BACKEND_ENV not in ("native", "python"):
-    raise ImportError(f"SNPMEASURE_BACKEND: must be 'native' or 'python', got {show(_BACKEND_ENV)}")
+    raise ImportError(
+        f"SNPMEASURE_BACKEND: must be 'native' or 'python', got {show(_BACKEND_ENV)}", name="SNPMEASURE_BACKEND"
+    )
 
 _native: Any = None
 if _BACKEND_ENV == "native":

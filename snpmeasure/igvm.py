@@ -545,8 +545,9 @@ class IgvmFile:
         #: (headers, merged regions, where the run QEMU holds open at the end starts).
         self._page_runs: Dict[int, Tuple[int, List[Tuple[int, int, int, int, int]], int]] = {}
         self._inserted: set = set()  # type: ignore[type-arg]
-        #: The length of each VSM VP context's data (by file offset); every other one is a page.
-        self._vp_lengths: Dict[int, int] = {}
+        #: The length of each VSM VP context's data, by (file offset, mask): another platform's
+        #: context may share the offset (and so the first bytes), and is a page.
+        self._vp_lengths: Dict[Tuple[int, int], int] = {}
         #: Each header's file offset (of its type field), parallel to ``headers``.
         self.offsets: List[int] = []
         self._parse()
@@ -769,7 +770,7 @@ class IgvmFile:
             if not h.file_offset:
                 raise IgvmError(where, "file_offset is 0: a VP context needs its data")
             if platform.platform_type == PLATFORM_VSM_ISOLATION:
-                self._vp_lengths[h.file_offset] = self._vbs_context_length(h, where, data_in_file)
+                self._vp_lengths[h.file_offset, h.compatibility_mask] = self._vbs_context_length(h, where, data_in_file)
             else:
                 data_in_file(h.file_offset, PAGE, "the VP context")
                 used = _CONTEXT_BYTES.get(platform.platform_type)
@@ -871,7 +872,10 @@ class IgvmFile:
         offset = getattr(header, "file_offset", 0)
         if not offset:
             return None
-        length = self._vp_lengths.get(offset, PAGE) if isinstance(header, VpContext) else _data_length(header)
+        if isinstance(header, VpContext):  # a VSM context's register list, else a page
+            length = self._vp_lengths.get((offset, header.compatibility_mask), PAGE)
+        else:
+            length = _data_length(header)
         return self._view[offset : offset + length]
 
     @property

@@ -1167,14 +1167,10 @@ def lint_igvm(igvm: IgvmSource, *, check_kvm_only: bool = False) -> List[Finding
         if not check_kvm_only and h.header_type not in QEMU_HANDLED:
             out.append(Finding("qemu-refuses-header", _where(f, index), f"QEMU has no handler for {h.type_name}"))
         if isinstance(h, VpContext) and _is_vmsa(f, h):
-            vmsas += 1  # igvmmeasure counts every VMSA, the SEV-ES platform's too
+            # igvmmeasure's check_vmsa runs on every VMSA it measures, the SEV-ES platform's too
+            vmsas += 1
             if vmsas == 2:
                 out.append(Finding("one-vmsa", _where(f, index), "a second VMSA: igvmmeasure --check-kvm allows one"))
-        if not _applies(h, mask) or isinstance(h, GuestPolicy):
-            continue
-        if isinstance(h, ParameterArea):
-            areas[h.parameter_area_index] = h
-        elif isinstance(h, VpContext):
             if h.gpa != VMSA_GPA:
                 out.append(Finding("vmsa-gpa", _where(f, index), f"the VMSA is at {h.gpa:#x}, not {VMSA_GPA:#x}"))
             page = f.data_of(h)
@@ -1184,13 +1180,18 @@ def lint_igvm(igvm: IgvmSource, *, check_kvm_only: bool = False) -> List[Finding
                 out.append(
                     Finding("vmsa-cr0", _where(f, index), f"CR0 is {cr0:#x}; KVM overrides anything but 0x30/0x31")
                 )
+            vmsa_seen = index if vmsa_seen is None else vmsa_seen
+        if not _applies(h, mask) or isinstance(h, GuestPolicy):
+            continue
+        if isinstance(h, ParameterArea):
+            areas[h.parameter_area_index] = h
+        elif isinstance(h, VpContext):
             if not check_kvm_only:  # the rules of the qemu model igvmmeasure's --check-kvm lacks
                 out.extend(
                     Finding(rule, _where(f, index), text)
                     for rule, text in _vmsa_problems(f, h)
                     if rule in ("qemu-refuses-vmsa", "vmsa-efer-cr4")
                 )
-            vmsa_seen = index if vmsa_seen is None else vmsa_seen
             ranges.append((h.gpa, h.gpa + PAGE, index))
         elif isinstance(h, ParameterInsert):
             if vmsa_seen is not None:

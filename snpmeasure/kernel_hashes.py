@@ -190,7 +190,7 @@ class KernelHashes(NamedTuple):
             ):
                 if value is not None:
                     raise InvalidInputError(
-                        name, "needs a kernel (kernel or kernel_hash): QEMU ignores it without -kernel"
+                        name, "needs a kernel (kernel or kernel_hash): QEMU refuses -initrd and -append without -kernel"
                     )
             return None
         from ._files import check_loadable

@@ -119,24 +119,26 @@ def path_pairs(path_map: PathMap, field: str = "path_map") -> List[Tuple[str, st
     items: List[Any] = list(path_map.items()) if isinstance(path_map, Mapping) else path_map  # type: ignore[assignment]
     if isinstance(items, (str, bytes)) or not isinstance(items, (list, tuple)):
         raise InvalidInputError(field, f"must be a dict, pairs or HOSTPATH=LOCALPATH strings, got {show(path_map)}")
-    out = []
+    out: List[Tuple[str, str]] = []
     for item in items:
         if isinstance(item, str):
             out.extend(parse_path_map([item], field))
-            continue
-        if not (isinstance(item, tuple) and len(item) == 2 and all(isinstance(x, str) for x in item)):
+        elif isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(x, str) and x for x in item):
+            out.append((item[0], item[1]))  # as given: a host path may hold "=", or be relative (-bios OVMF.fd)
+        else:
             raise InvalidInputError(field, f"must be a dict, pairs or HOSTPATH=LOCALPATH strings, got {show(item)}")
-        out.extend(parse_path_map([f"{item[0]}={item[1]}"], field))
     return out
 
 
 def parse_path_map(items: Sequence[str], field: str = "path_map") -> List[Tuple[str, str]]:
-    """``HOSTPATH=LOCALPATH`` items (``--path-map``): where a verifier keeps the host's files."""
+    """``HOSTPATH=LOCALPATH`` items (``--path-map``): where a verifier keeps the host's files.
+    HOSTPATH is as the launch configuration names it: absolute in a libvirt domain, possibly
+    relative to QEMU's directory on a command line (``-bios OVMF.fd``)."""
     out = []
     for item in items:
         host, sep, local = item.partition("=")
-        if not sep or not host.startswith("/") or not local:
-            raise InvalidInputError(field, f"must be HOSTPATH=LOCALPATH with an absolute HOSTPATH, got {show(item)}")
+        if not sep or not host or not local:
+            raise InvalidInputError(field, f"must be HOSTPATH=LOCALPATH, got {show(item)}")
         out.append((host, local))
     return out
 

@@ -447,7 +447,14 @@ def test_vp_contexts_of_another_platform() -> None:
     # igvmmeasure does not check a VP context's mask: it measures the SEV-ES VMSA too
     assert digest(f, "igvmmeasure") == feed([("VMSA", VMSA_GPA, kvm_vmsa()), ("VMSA", 0x5000, es_vmsa)])
     assert digest(f, "igvm-crate") == digest(f, "qemu") == feed([("VMSA", VMSA_GPA, kvm_vmsa())])
-    assert [x.rule for x in lint_igvm(f, check_kvm_only=True)] == ["one-vmsa"]
+    # igvmmeasure -c checks every VMSA it measures: the SEV-ES one is a second, and not at the KVM GPA
+    assert [x.rule for x in lint_igvm(f, check_kvm_only=True)] == ["one-vmsa", "vmsa-gpa"]
+    es_first = build(
+        [(VpContext(0x5000, 2, 0, 0), es_vmsa), area(0, 0x1000), insert(0x9000, 0), vp()],
+        platforms=[SupportedPlatform(SNP, 0, 2, 1, 0), SupportedPlatform(2, 0, 5, 1, 0)],
+    )
+    rules = [x.rule for x in lint_igvm(es_first, check_kvm_only=True)]
+    assert rules[:2] == ["vmsa-gpa", "insert-after-vmsa"] and "one-vmsa" in rules
     both = build(
         [(VpContext(VMSA_GPA, 3, 0, 0), kvm_vmsa())],
         platforms=[SupportedPlatform(SNP, 0, 2, 1, 0), SupportedPlatform(2, 0, 5, 1, 0)],
@@ -794,3 +801,31 @@ def test_qemu_refuses_a_page_imported_twice() -> None:
         ]
     )
     assert "overlapping-gpa" in [x.rule for x in lint_igvm(f)]
+
+
+def test_a_vsm_context_sharing_a_vmsas_offset_leaves_the_vmsa_whole() -> None:
+    """Two contexts may point at one blob; the VSM one reads a register list from it, the SNP one
+    still reads its whole page."""
+    import zlib
+
+    from snpmeasure.igvm import VpContext
+
+    vmsa = bytearray(kvm_vmsa())
+    vmsa[0] = 1  # the ES selector, which a VSM context at the same offset reads as register_count 1
+    raw = bytearray(
+        build(
+            [vp(vmsa=bytes(vmsa)), (VpContext(0, 2, 0, 0), struct.pack("<I", 1) + bytes(32))],
+            platforms=[SupportedPlatform(SNP, 0, 2, 1, 0), SupportedPlatform(2, 0, 1, 1, 0)],
+        )
+    )
+    f = IgvmFile.from_bytes(bytes(raw))
+    snp_ctx, vsm_index = f.headers[-2], len(f.headers) - 1
+    assert isinstance(snp_ctx, VpContext)
+    struct.pack_into("<I", raw, f.offsets[vsm_index] + 8 + 12, snp_ctx.file_offset)  # the VSM context's file_offset
+    _, _, vh_off, vh_size, _, _ = struct.unpack_from("<6I", raw, 0)
+    struct.pack_into("<I", raw, 20, 0)
+    struct.pack_into("<I", raw, 20, zlib.crc32(bytes(raw[: vh_off + vh_size])))
+    shared = IgvmFile.from_bytes(bytes(raw))
+    assert bytes(shared.data_of(shared.headers[-2]) or b"") == bytes(vmsa)
+    for model in MODELS:
+        assert digest(bytes(raw), model) == feed([("VMSA", VMSA_GPA, bytes(vmsa))])

@@ -155,6 +155,16 @@ def test_a_bad_simd_setting_is_one_line_and_import_still_works() -> None:
     code = "import snpmeasure\ntry:\n    snpmeasure.LaunchDigest\nexcept ImportError as e:\n    print(e.name)\n"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout == "SNPMEASURE_SIMD\n"
+    backend = subprocess.run(
+        [sys.executable, "-m", "snpmeasure", "info"],
+        env={**os.environ, "SNPMEASURE_BACKEND": "bogus"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert backend.returncode == 2 and backend.stderr == (
+        "snpmeasure info: error: SNPMEASURE_BACKEND: must be 'native' or 'python', got 'bogus'\n"
+    )
     for argv in (["info"], ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", "x"]):
         run = subprocess.run(
             [sys.executable, "-m", "snpmeasure", *argv], env=env, capture_output=True, text=True, check=False

@@ -88,7 +88,8 @@ def test_host_cpu_modes_leave_the_signature_open() -> None:
     dom = parse_domain("<domain><cpu mode='host-passthrough'/></domain>")
     assert dom.cpu_mode == "host-passthrough" and dom.vcpu_type is None and "vcpu_type" not in dom.measure_kwargs()
     with pytest.raises(InvalidInputError, match="HOSTPATH=LOCALPATH"):
-        parse_path_map(["relative=/x"])
+        parse_path_map(["=/x"])
+    assert parse_path_map(["OVMF.fd=/x"]) == [("OVMF.fd", "/x")]  # a command line's relative -bios
 
 
 def test_path_map_takes_a_dict_pairs_or_flag_strings() -> None:
@@ -103,6 +104,11 @@ def test_path_map_takes_a_dict_pairs_or_flag_strings() -> None:
     ):
         d = parse_domain(xml, path_map=path_map)
         assert (d.loader, d.kernel) == want
-    for bad in ("/fw=/x", [("/fw",)], [("/fw", 1)], {"fw": "/x"}, 7):
+    # pairs as given: lists (from JSON) too, a host path with "=", a relative one (-bios OVMF.fd)
+    from snpmeasure.libvirt import path_pairs
+
+    pairs = [["/srv/img=v2/OVMF.fd", "/local/OVMF.fd"], ("OVMF.fd", "/here/OVMF.fd")]
+    assert path_pairs(pairs) == [("/srv/img=v2/OVMF.fd", "/local/OVMF.fd"), ("OVMF.fd", "/here/OVMF.fd")]
+    for bad in ("/fw=/x", [("/fw",)], [("/fw", 1)], {"": "/x"}, ["/fw"], 7):
         with pytest.raises(InvalidInputError, match="^path_map: "):
             parse_domain(xml, path_map=bad)  # type: ignore[arg-type]

@@ -119,9 +119,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _simd_setting_error(exc: ImportError, where: str) -> int:
-    """A bad SNPMEASURE_SIMD, which the core refuses as it loads, in one line; any other
-    ImportError (a broken installation) keeps Python's own report."""
-    if exc.name != "SNPMEASURE_SIMD":
+    """A bad SNPMEASURE_SIMD or SNPMEASURE_BACKEND, which the core refuses as it loads, in one line;
+    any other ImportError (a broken installation) keeps Python's own report."""
+    if exc.name not in ("SNPMEASURE_SIMD", "SNPMEASURE_BACKEND"):
         raise exc
     sys.stderr.write(f"{where}: error: {exc.msg}\n")
     return EXIT_BAD_INPUT

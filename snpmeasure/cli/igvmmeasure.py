@@ -20,7 +20,12 @@ RULE = "=" * 111  # igvmmeasure's banner rule
 def register(p: ArgumentParser) -> None:
     """Add the command's arguments."""
     p.add_argument("input", metavar="FILE", help="the IGVM file to measure")
-    p.add_argument("-v", "--verbose", action="store_true", help="print every launch command before the digest")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print igvmmeasure's progress lines (runs of one page type) before the digest",
+    )
     p.add_argument(
         "-c", "--check-kvm", action="store_true", help="check the file against QEMU/KVM's restrictions (exit 1)"
     )
