@@ -161,7 +161,11 @@ QEMU_HANDLED = {
     0x30B,  # SNP_ID_BLOCK
     0x30C,  # MEMORY_MAP
     0x313,  # ENVIRONMENT_INFO
+    0x309,  # MADT: a handler since January 2026 (qigvm_directive_madt); QEMU 10.x refuses it
 }
+#: Handled by QEMU only since a release after 10.x: accepted with a warning (they fill unmeasured
+#: parameter areas, so the digest is the same either way).
+QEMU_HANDLED_LATER = {0x309: "MADT"}
 
 # VMSA fields KVM synchronises from the vCPU state QEMU loads (QEMU check_vmsa_supported; Linux
 # struct sev_es_save_area offsets, docs/reference/firmware-abi.md §7.1): (offset, size). Every
@@ -353,6 +357,11 @@ def plan_igvm(
                 _where(igvm, index),
                 f"QEMU refuses the file: 'IGVM: Unknown header type encountered when processing file: "
                 f"({kind:#x})' ({HEADER_NAMES.get(kind, 'unknown type')} has no handler in QEMU's loader)",
+            )
+        if refuse and kind in QEMU_HANDLED_LATER:
+            plan.warnings.append(
+                f"header {index}: QEMU 10.x refuses {QEMU_HANDLED_LATER[kind]} ('Unknown header type'); "
+                "later QEMU fills it in (unmeasured)"
             )
         if isinstance(h, GuestPolicy):
             if h.compatibility_mask & mask and (plan.policy is None or prof.policy == "last"):
@@ -1142,6 +1151,7 @@ LINT_RULES = {
     "insert-after-vmsa": "igvmmeasure --check-kvm: a PARAMETER_INSERT after the VMSA",
     "page-after-vmsa": "a PAGE_DATA after the VMSA: igvmmeasure measures it before the VMSA, KVM after",
     "qemu-refuses-header": "a header QEMU's loader has no handler for: QEMU refuses the file",
+    "older-qemu-refuses-header": "a header QEMU handles only after 10.x (MADT): QEMU 10.x refuses the file",
     "qemu-refuses-vmsa": "a VMSA QEMU's check_vmsa_supported refuses",
     "overlapping-gpa": "two directives import the same guest page",
     "huge-page-with-data": "a 2 MiB page with data: igvmmeasure asserts, the crate and QEMU disagree",
@@ -1166,6 +1176,10 @@ def lint_igvm(igvm: IgvmSource, *, check_kvm_only: bool = False) -> List[Finding
     for index, h in enumerate(f.headers):
         if not check_kvm_only and h.header_type not in QEMU_HANDLED:
             out.append(Finding("qemu-refuses-header", _where(f, index), f"QEMU has no handler for {h.type_name}"))
+        elif not check_kvm_only and h.header_type in QEMU_HANDLED_LATER:
+            out.append(
+                Finding("older-qemu-refuses-header", _where(f, index), f"QEMU 10.x has no handler for {h.type_name}")
+            )
         if isinstance(h, VpContext) and _is_vmsa(f, h):
             # igvmmeasure's check_vmsa runs on every VMSA it measures, the SEV-ES platform's too
             vmsas += 1

@@ -829,3 +829,18 @@ def test_a_vsm_context_sharing_a_vmsas_offset_leaves_the_vmsa_whole() -> None:
     assert bytes(shared.data_of(shared.headers[-2]) or b"") == bytes(vmsa)
     for model in MODELS:
         assert digest(bytes(raw), model) == feed([("VMSA", VMSA_GPA, bytes(vmsa))])
+
+
+def test_madt_is_handled_by_qemu_after_10() -> None:
+    """QEMU's loader handles MADT since early 2026 (10.x refuses it): the qemu model measures the
+    file with a warning; a header no QEMU handles (COMMAND_LINE) is still refused."""
+    from snpmeasure.igvm import VHT_COMMAND_LINE, VHT_MADT, Parameter
+
+    madt = build([area(0, 0x1000), (Parameter(VHT_MADT, 0, 0), None), insert(0x9000, 0), vp()])
+    m = measure_igvm(madt, profile="qemu")
+    assert m.digest == feed([("UNMEASURED", 0x9000, None), ("VMSA", VMSA_GPA, kvm_vmsa())])
+    assert any("QEMU 10.x refuses MADT" in w for w in m.warnings)
+    assert [x.rule for x in lint_igvm(madt)] == ["older-qemu-refuses-header"]
+    cmdline = build([area(0, 0x1000), (Parameter(VHT_COMMAND_LINE, 0, 0), None), insert(0x9000, 0), vp()])
+    with pytest.raises(IgvmError, match="QEMU refuses the file: 'IGVM: Unknown header type"):
+        digest(cmdline, "qemu")
