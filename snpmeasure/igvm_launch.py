@@ -450,18 +450,36 @@ def _refuse_overlaps(igvm: IgvmFile, pages: List[_Page]) -> None:
     """KVM populates each guest page once: a second SNP_LAUNCH_UPDATE of a page already made
     private fails (KVM_SEV_SNP_LAUNCH_UPDATE: -EEXIST, or the RMP entry already assigned), so QEMU
     cannot launch a file that imports a page twice (snpmeasure igvm lint names every overlap)."""
-    spans = sorted((p.gpa, _end(p), p.header) for p in pages)
-    reach = (-1, -1, -1)
+    spans = sorted((p.gpa, _end(p)) for p in pages)
+    reach = (-1, -1)
     for span in spans:
         if span[0] < reach[1]:
-            later, earlier = max(span[2], reach[2]), min(span[2], reach[2])
+            gpa = max(span[0], reach[0])
+            # a merged run names its first header: the directives that import this page, in file order
+            earlier, later = _importers(igvm, gpa)[:2]
             raise IgvmError(
                 _where(igvm, later),
-                f"imports gpa {max(span[0], reach[0]):#x} again (header {earlier} did): KVM populates a guest page "
-                "once, so QEMU cannot launch the file",
+                f"imports gpa {gpa:#x} again (header {earlier} did): KVM populates a guest page once, so QEMU "
+                "cannot launch the file",
             )
         if span[1] > reach[1]:
             reach = span
+
+
+def _importers(igvm: IgvmFile, gpa: int) -> List[int]:
+    """The headers (in file order) whose pages the qemu model imports at ``gpa``: the platform's
+    PAGE_DATA (2 MiB ones whole) and PARAMETER_INSERTs (their area's size)."""
+    mask = snp_platform(igvm).compatibility_mask
+    sizes: Dict[int, int] = {}
+    out = []
+    for index, h in enumerate(igvm.headers):
+        if isinstance(h, ParameterArea):
+            sizes[h.parameter_area_index] = h.number_of_bytes
+        elif isinstance(h, (PageData, ParameterInsert)) and h.compatibility_mask & mask:
+            size = h.size if isinstance(h, PageData) else sizes.get(h.parameter_area_index, PAGE)
+            if h.gpa <= gpa < h.gpa + size:
+                out.append(index)
+    return out
 
 
 def _end(page: _Page) -> int:

@@ -73,8 +73,10 @@ def default_threads() -> int:
         value = int(env, 10)
     except ValueError:
         raise InvalidInputError("SNPMEASURE_THREADS", f"must be a whole number, got {show(env)}") from None
-    if value < 0:
-        raise InvalidInputError("SNPMEASURE_THREADS", f"must be 0 (all CPUs) or positive, got {value}")
+    if not 0 <= value <= 64:
+        raise InvalidInputError(
+            "SNPMEASURE_THREADS", f"must be 0 (all CPUs) or from 1 to 64, as --threads, got {value}"
+        )
     return value
 
 

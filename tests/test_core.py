@@ -197,9 +197,12 @@ def test_bad_threads(digest_cls: Type[LaunchDigestBase], threads: object) -> Non
 def test_threads_env(monkeypatch: pytest.MonkeyPatch, digest_cls: Type[LaunchDigestBase]) -> None:
     monkeypatch.setenv("SNPMEASURE_THREADS", "1")
     assert digest_cls().threads == 1
-    monkeypatch.setenv("SNPMEASURE_THREADS", "many")
-    with pytest.raises(InvalidInputError):
-        digest_cls()
+    monkeypatch.setenv("SNPMEASURE_THREADS", "0")
+    assert digest_cls().threads == 0  # all CPUs
+    for bad in ("many", "65", "4294967296", "-1"):
+        monkeypatch.setenv("SNPMEASURE_THREADS", bad)
+        with pytest.raises(InvalidInputError, match="^SNPMEASURE_THREADS: "):
+            digest_cls()
 
 
 @pytest.mark.skipif("native" not in BACKENDS, reason="native core not built")

@@ -801,6 +801,10 @@ def test_qemu_refuses_a_page_imported_twice() -> None:
         ]
     )
     assert "overlapping-gpa" in [x.rule for x in lint_igvm(f)]
+    # the page that repeats is named, not the first header of the run it was merged into
+    runs = build([pd(0x2000, A), pd(0x1000, B), pd(0x2000, C), vp()])
+    with pytest.raises(IgvmError, match=r"header 4 .*imports gpa 0x2000 again \(header 2 did\)"):
+        digest(runs, "qemu")
 
 
 def test_a_vsm_context_sharing_a_vmsas_offset_leaves_the_vmsa_whole() -> None:

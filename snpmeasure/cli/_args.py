@@ -36,6 +36,19 @@ def kvm_check_failed(where: str, findings: List[Any], as_json: bool) -> bool:
     return bool(findings)
 
 
+def write_output(flag: str, path: str, data: bytes) -> None:
+    """Write a file a flag names (``-o``, ``--output``, ``--dump-vmsa``'s vmsa<N>.bin); a failure
+    (a directory in the way, a full disk, no permission) is an InvalidInputError naming the flag
+    and the file, not the OS's bare message."""
+    from ..errors import InvalidInputError
+
+    try:
+        with open(path, "wb") as out:
+            out.write(data)
+    except OSError as exc:
+        raise InvalidInputError(flag, f"{path}: {exc.strerror or exc}") from None
+
+
 def auto_int(text: str) -> int:
     """An int in any base Python accepts with a prefix (0x.., 0o.., 0b..) or decimal."""
     try:

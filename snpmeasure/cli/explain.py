@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
 from ._args import ProgressBar, comma_list, comma_numbers, emit_json, warn
-from ._compat import add_measure_arguments, apply_launch_config, config_given, single_vcpus
+from ._compat import add_measure_arguments, apply_launch_config, config_given, refuse_lone_path_map, single_vcpus
 from ._exports import add_export_arguments, export_requested, write_export
 from .report import add_expect_arguments, add_signature_arguments, expected_from_flags, read_report, verify_signature
 
@@ -148,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
             if getattr(args, flag) not in (None, False):
                 raise InvalidInputError("--" + flag.replace("_", "-"), "checks a report: give --report")
     config = apply_launch_config(args) if config_given(args) else None
+    if config is None:
+        refuse_lone_path_map(args)
     exporting = export_requested(args)
     if exporting and args.json:
         raise InvalidInputError("--format", "writes --output; --json prints the explanation: give one")

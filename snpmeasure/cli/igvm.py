@@ -7,7 +7,7 @@ import sys
 
 from ..profiles import IGVM_PROFILE_NAMES
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser, prog
-from ._args import emit_json, key_files_named, key_passwords
+from ._args import emit_json, key_files_named, key_passwords, write_output
 
 
 def register(p: ArgumentParser) -> None:
@@ -91,8 +91,7 @@ def _sign(args: argparse.Namespace) -> int:
             id_key_password=id_pw,
             author_key_password=author_pw,
         )
-    with open(args.output, "wb") as out:
-        out.write(data)
+    write_output("-o", args.output, data)
     m = measure_igvm(data, profile=args.profile, native_zero=args.native_zero, vcpus=args.vcpus)
     check = m.id_block_check
     assert check is not None and not check.failures()  # what was just signed verifies

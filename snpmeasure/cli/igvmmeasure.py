@@ -12,7 +12,7 @@ import sys
 from typing import Any, List, Optional
 
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser, prog
-from ._args import emit_json, kvm_check_failed
+from ._args import emit_json, kvm_check_failed, write_output
 
 RULE = "=" * 111  # igvmmeasure's banner rule
 
@@ -69,15 +69,10 @@ def run(args: argparse.Namespace) -> int:
     if args.check_kvm and kvm_check_failed(prog(args), lint_igvm(f, check_kvm_only=True), args.json):
         return EXIT_CHECK_FAILED
     if args.action == "sign":
-        import os
-
         if args.verbose and not args.json:  # igvmmeasure measures before it signs, and shows it
             _print_progress(measure_igvm(f, native_zero=args.native_zero, trace=True).trace or [])
         data = sign_igvm(f, args.id_key, args.author_key, native_zero=args.native_zero)
-        if os.path.isdir(args.output):
-            raise InvalidInputError("--output", f"{args.output} is a directory")
-        with open(args.output, "wb") as out:
-            out.write(data)
+        write_output("--output", args.output, data)
         if args.json:
             emit_json({"output": args.output})
         else:

@@ -12,6 +12,7 @@ from ._compat import (
     apply_launch_config,
     config_given,
     measure_kwargs,
+    refuse_lone_path_map,
     refuse_non_igvm_flags,
 )
 
@@ -78,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
             and not _same_object(obj, config.guest)
         ):
             raise InvalidInputError("--object", f"differs from {config.describe}'s sev-snp-guest object: give one")
+    else:
+        refuse_lone_path_map(args)
     if obj is None and args.igvm is None:
         raise InvalidInputError("--object", "give the sev-snp-guest object with --object, --qmp or --libvirt")
     refusal = None if obj is None else obj.upstream_refusal()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 from .._version import __version__
 from ..errors import show
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
-from ._args import auto_int, b64_arg, emit_json, kvm_check_failed, warn
+from ._args import auto_int, b64_arg, emit_json, kvm_check_failed, warn, write_output
 from ._compat import (
     add_measure_arguments,
     apply_launch_config,
@@ -17,6 +17,7 @@ from ._compat import (
     is_sweep,
     measure_flags_given,
     measure_kwargs,
+    refuse_lone_path_map,
     refuse_non_igvm_flags,
 )
 from ._exports import add_export_arguments, export_requested, write_export
@@ -128,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError("--force", "only lets --dump-vmsa overwrite files; it does nothing without it")
     if config_given(args):  # a whole launch configuration may make this an IGVM launch
         apply_launch_config(args)
+    else:
+        refuse_lone_path_map(args)
     if export_requested(args):
         if args.mode is None:
             raise InvalidInputError("--mode", "is required (snp, snp:svsm or snp:igvm for an export)")
@@ -200,8 +203,7 @@ def run(args: argparse.Namespace) -> int:
             if existing:
                 raise InvalidInputError("--dump-vmsa", f"{existing[0]} exists; add --force to overwrite")
         for name, page in zip(names, m.vmsas):
-            with open(name, "wb") as out_file:
-                out_file.write(page)
+            write_output("--dump-vmsa", name, page)
 
     if _exporting(args):
         return _export(args, [m])
@@ -292,8 +294,7 @@ def _measure_igvm(args: argparse.Namespace) -> int:
         if existing and not args.force:
             raise InvalidInputError("--dump-vmsa", f"{existing[0]} exists; add --force to overwrite")
         for name, page in zip(names, m.vmsas):
-            with open(name, "wb") as out_file:
-                out_file.write(page)
+            write_output("--dump-vmsa", name, page)
     if args.json:
         emit_json(m.to_json())
     else:

@@ -16,6 +16,7 @@ from ._compat import (
     config_given,
     measure_flags_given,
     measure_kwargs,
+    refuse_lone_path_map,
     refuse_non_igvm_flags,
     single_vcpus,
 )
@@ -218,6 +219,8 @@ def run(args: argparse.Namespace) -> int:
 
     if config_given(args):
         apply_launch_config(args)  # the configuration gives the mode (and an IGVM launch its file)
+    else:
+        refuse_lone_path_map(args)
     if args.mode is not None or args.igvm is not None:
         if "measurement" in sources:
             raise InvalidInputError(

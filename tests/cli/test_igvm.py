@@ -152,3 +152,48 @@ def test_a_missing_file_is_named_as_the_usage_names_it(tmp_path: Path) -> None:
         assert rc == 2 and err.startswith(f"snpmeasure {argv[0]} {argv[1]}: error: file: {missing}:"), err
     rc, _, err = run_ours(["ovmf-hash", "--ovmf", missing])
     assert rc == 2 and f"error: --ovmf: {missing}:" in err
+
+
+def test_writes_name_the_flag_and_file_and_a_long_vsm_context_is_written(tmp_path: Path) -> None:
+    """A failed write says which flag's file; a VSM VP context longer than a page (its register
+    list) is written back as it was read, so such a file can be signed."""
+    import os
+    import struct
+
+    from snpmeasure.igvm import SupportedPlatform, VpContext
+
+    key = str(KEYS / "id_key_test.pem")
+    if os.path.exists("/dev/full"):
+        rc, _, err = run_ours(["igvm", "sign", X86, "--id-key", key, "-o", "/dev/full", "--force"])
+        assert rc == 2 and err == "snpmeasure igvm sign: error: -o: /dev/full: No space left on device\n"
+        rc, _, err = run_ours(["igvmmeasure", X86, "sign", "--output", "/dev/full", "--id-key", key])
+        assert rc == 2 and "--output: /dev/full: No space left on device" in err
+    registers = struct.pack("<I", 200) + (bytes([2]) + bytes(31)) * 200  # 6404 bytes
+    f = tmp_path / "vsm.igvm"
+    f.write_bytes(
+        build(
+            [pd(0x1000, bytes(4096)), vp(), (VpContext(0, 2, 0, 0), registers)],
+            platforms=[SupportedPlatform(1, 0, 2, 1, 0), SupportedPlatform(2, 0, 1, 1, 0)],
+        )
+    )
+    signed = tmp_path / "signed.igvm"
+    rc, out, err = run_ours(["igvm", "sign", str(f), "--id-key", key, "-o", str(signed)])
+    assert rc == 0, err
+    from snpmeasure import IgvmFile
+
+    back = IgvmFile.load(signed)
+    assert bytes(back.data_of(back.headers[-2]) or b"") == registers
+
+
+def test_a_lone_path_map_is_refused_by_every_command(tmp_path: Path) -> None:
+    """--path-map maps a launch configuration's files: without one it would do nothing."""
+    report = str(FIXTURES / "attestation" / "attestation.bin")
+    vcek = str(FIXTURES / "attestation" / "vcek.testcer")
+    for argv in (
+        ["measure", "--mode", "snp:igvm", "--igvm", X86],
+        ["launch", "--igvm", X86],
+        ["report", "verify", report, "--vcek", vcek, "--igvm", X86],
+        ["explain", "--measurement", "00" * 48, "--igvm", X86],
+    ):
+        rc, _, err = run_ours([*argv, "--path-map", "/a=/b"])
+        assert rc == 2 and "--path-map: maps the paths of a --libvirt-domain or QEMU command line" in err, argv
