@@ -163,6 +163,9 @@ QEMU_HANDLED = {
     0x313,  # ENVIRONMENT_INFO
     0x309,  # MADT: a handler since January 2026 (qigvm_directive_madt); QEMU 10.x refuses it
 }
+#: The parameters QEMU writes at their byte_offset, and how many bytes (VP_COUNT's uint32, the
+#: IgvmEnvironmentInfo word); MEMORY_MAP and MADT fill their area from its start.
+_QEMU_WRITES = {0x307: 4, 0x313: 4}
 #: Handled by QEMU only since a release after 10.x: accepted with a warning (they fill unmeasured
 #: parameter areas, so the digest is the same either way).
 QEMU_HANDLED_LATER = {0x309: "MADT"}
@@ -389,8 +392,15 @@ def plan_igvm(
             queue(item, index, index, key, key)
         elif isinstance(h, ParameterInsert):
             area = areas[h.parameter_area_index]
+            if refuse and not area.number_of_bytes:
+                raise IgvmError(
+                    _where(igvm, index),
+                    "inserts a 0-byte parameter area: what QEMU does with it is not established, so the qemu model "
+                    "does not guess",
+                )
             n = 1 if prof.parameter_insert == "page" else area.number_of_bytes // PAGE
-            pages.append(_Page(index, PageType.UNMEASURED, h.gpa, n, None, "PARAMETER_INSERT"))
+            if n:  # the igvm crate inserts a 0-byte area as no page at all
+                pages.append(_Page(index, PageType.UNMEASURED, h.gpa, n, None, "PARAMETER_INSERT"))
         elif isinstance(h, VpContext):
             if prof.vmsas == "kvm":
                 if h.vp_index in plan.vp_contexts:  # sev_set_cpu_context replaces the earlier one
@@ -416,6 +426,15 @@ def plan_igvm(
                     continue
             plan.id_block, plan.id_block_index = h, index
         elif isinstance(h, (RequiredMemory, Parameter)) or h.header_type in PARAMETER_TYPES:
+            if refuse and isinstance(h, Parameter) and h.kind in _QEMU_WRITES:
+                size = _QEMU_WRITES[h.kind]
+                area = areas[h.parameter_area_index]
+                if h.byte_offset + size > area.number_of_bytes:
+                    raise IgvmError(
+                        _where(igvm, index),
+                        f"byte_offset {h.byte_offset:#x} + {size} is outside parameter area {h.parameter_area_index} "
+                        f"({area.number_of_bytes:#x} bytes): QEMU would write past the area",
+                    )
             continue  # not measured
     flush()
     if prof.vmsas == "kvm":

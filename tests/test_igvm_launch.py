@@ -3,7 +3,7 @@
 Every case spells out the page sequence a model must produce (type, GPA, contents) and checks the
 model's digest against the pure-Python LaunchDigest fed exactly that sequence, one page at a time:
 the model's own region merging and C core are not on the expected side. The cases cover each of
-docs/reference/igvm.md §2.3's ten disagreements.
+docs/reference/igvm.md §2.3's fourteen disagreements.
 """
 
 from __future__ import annotations
@@ -848,3 +848,23 @@ def test_madt_is_handled_by_qemu_after_10() -> None:
     cmdline = build([area(0, 0x1000), (Parameter(VHT_COMMAND_LINE, 0, 0), None), insert(0x9000, 0), vp()])
     with pytest.raises(IgvmError, match="QEMU refuses the file: 'IGVM: Unknown header type"):
         digest(cmdline, "qemu")
+
+
+def test_parameter_areas_the_crate_takes_and_qemu_would_misuse() -> None:
+    """The igvm crate takes a 0-byte parameter area and a parameter past its area (it checks
+    neither); igvmmeasure measures one page per insert, the crate none for 0 bytes; the qemu
+    model refuses both (QEMU's handling of the first is not established, the second it would
+    write past its buffer)."""
+    from snpmeasure.igvm import VHT_VP_COUNT_PARAMETER, Parameter
+
+    empty = build([area(0, 0), insert(0x9000, 0), vp()])
+    assert digest(empty, "igvmmeasure") == feed([("UNMEASURED", 0x9000, None), ("VMSA", VMSA_GPA, kvm_vmsa())])
+    assert digest(empty, "igvm-crate") == feed([("VMSA", VMSA_GPA, kvm_vmsa())])
+    with pytest.raises(IgvmError, match="0-byte parameter area: .* not established"):
+        digest(empty, "qemu")
+    past = build([area(0, 0x1000), (Parameter(VHT_VP_COUNT_PARAMETER, 0, 0xFFE), None), insert(0x9000, 0), vp()])
+    assert digest(past, "igvm-crate") == feed([("UNMEASURED", 0x9000, None), ("VMSA", VMSA_GPA, kvm_vmsa())])
+    with pytest.raises(IgvmError, match=r"byte_offset 0xffe \+ 4 is outside parameter area 0 .* QEMU would write past"):
+        digest(past, "qemu")
+    inside = build([area(0, 0x1000), (Parameter(VHT_VP_COUNT_PARAMETER, 0, 0xFFC), None), insert(0x9000, 0), vp()])
+    assert digest(inside, "qemu") == feed([("UNMEASURED", 0x9000, None), ("VMSA", VMSA_GPA, kvm_vmsa())])
