@@ -827,8 +827,9 @@ class IgvmFile:
     def _vbs_context_length(self, h: VpContext, where: str, data_in_file: Callable[[int, int, str], None]) -> int:
         """The bytes of a VSM platform's VP context: VbsVpContextHeader (register_count u32) and
         that many 32-byte VbsVpContextRegister (vtl u8 @0, name u32 @1, mbz[11], value[16]), as
-        the igvm crate reads them: at least one register, all of one VTL (0-2), and only for
-        vp_index 0 (the crate asserts both, so a tool built on it stops)."""
+        the igvm crate reads them: at least one register, all of one VTL (0-2), only for
+        vp_index 0 (the crate asserts both, so a tool built on it stops), each a register it
+        converts (_VBS_REGISTERS)."""
         data_in_file(h.file_offset, 4, "the VSM VP context")
         count = int(struct.unpack_from("<I", self._view, h.file_offset)[0])
         length = 4 + 32 * count
@@ -840,6 +841,15 @@ class IgvmFile:
             raise IgvmError(where, f"the VSM VP context's registers name VTLs {sorted(vtls)}: one VTL, 0-2")
         if h.vp_index:
             raise IgvmError(where, f"a VSM VP context is for vp_index 0 only (the igvm crate), got {h.vp_index}")
+        names = _VBS_REGISTERS[self.architecture]
+        for i in range(count):
+            (name,) = struct.unpack_from("<I", self._view, h.file_offset + 4 + 32 * i + 1)
+            if name not in names:
+                raise IgvmError(
+                    where,
+                    f"the VSM VP context's register {i} is {name:#x}, a register the igvm crate does not read "
+                    "(UnsupportedRegister)",
+                )
         return length
 
     # ---- views ---------------------------------------------------------------------------------
@@ -893,6 +903,21 @@ class IgvmFile:
             builder.add(h, self.data_of(h))
         return builder.to_bytes()
 
+
+#: The Hyper-V register names a VSM VP context may set, per architecture (0 x64, 1 AArch64): those
+#: the igvm crate converts (igvm/src/registers.rs TryFrom<VbsVpContextRegister>; values from
+#: igvm/src/hv_defs.rs HvX64RegisterName / HvArm64RegisterName). x64: RSP, RBP, RSI, R8-R12, RIP,
+#: RFLAGS; CR0, CR3, CR4; ES, CS, SS, DS, FS, GS, TR; IDTR, GDTR; EFER, PAT; the MTRRs it names.
+_VBS_REGISTERS = {
+    0: frozenset(
+        [0x20004, 0x20005, 0x20006, *range(0x20008, 0x2000D), 0x20010, 0x20011]
+        + [0x40000, 0x40002, 0x40003, *range(0x60000, 0x60006), 0x60007, 0x70000, 0x70001, 0x80001, 0x80004]
+        + [0x8000E, *range(0x80010, 0x80015), *range(0x80040, 0x80045)]
+        + [0x80070, 0x80071, 0x80077, 0x80078, 0x80079, 0x8007A]
+    ),
+    # AArch64: X0-X7, PC, CPSR; SCTLR_EL1, TTBR0_EL1, TTBR1_EL1, TCR_EL1, MAIR_EL1, VBAR_EL1
+    1: frozenset([*range(0x20000, 0x20008), 0x20022, 0x20023, 0x40002, 0x40005, 0x40006, 0x40007, 0x4000B, 0x4000C]),
+}
 
 #: The bytes of a NATIVE/SEV (IgvmNativeVpContextX64: 18 GPRs, IDTR/GDTR, code and data
 #: segments, GS base, CR0/3/4, EFER) or CCA (IgvmVpContextAArch64Cca: x0-x7, pc, flags) VP

@@ -463,6 +463,11 @@ def test_vp_contexts_of_another_platform() -> None:
         IgvmFile.from_bytes(both)
 
 
+def _rip(vtl: int) -> bytes:
+    """A VbsVpContextRegister: vtl u8, name u32 (HvX64RegisterName Rip, 0x20010), mbz[11], value[16]."""
+    return bytes([vtl]) + struct.pack("<I", 0x20010) + bytes(27)
+
+
 def _context_file(platform_type: int, context: bytes, vp_index: int = 0) -> bytes:
     """An SNP file (one page, one VMSA) with a second platform (mask 2) and its VP context."""
     from snpmeasure.igvm import VpContext
@@ -481,7 +486,7 @@ def test_other_platforms_contexts_are_no_vmsas() -> None:
     struct.pack_into("<Q", native, 0x80, 0x1234)  # rip; the rest of the 232-byte context and page zero
     cca = bytearray(4096)
     struct.pack_into("<Q", cca, 0x40, 0x1234)  # pc
-    vbs = struct.pack("<I", 2) + (bytes([2]) + bytes(31)) * 2  # two VTL-2 registers: 68 bytes, no padding
+    vbs = struct.pack("<I", 2) + _rip(2) * 2  # two VTL-2 registers: 68 bytes, no padding
     only_snp = feed([("NORMAL", 0x1000, A), ("VMSA", VMSA_GPA, kvm_vmsa())])
     for platform_type, context in ((0, native), (4, native), (6, cca), (1, vbs)):
         f = _context_file(platform_type, bytes(context))
@@ -501,10 +506,11 @@ def test_other_platforms_contexts_are_no_vmsas() -> None:
         (0, bytes(232) + b"\x01" + bytes(4096 - 233), 0, "non-zero bytes after its 232-byte structure"),
         (6, bytes(80) + b"\x01" + bytes(4096 - 81), 0, "non-zero bytes after its 80-byte structure"),
         (1, struct.pack("<I", 0) + bytes(4092), 0, "has no registers"),
-        (1, struct.pack("<I", 2) + bytes([0]) + bytes(31) + bytes([2]) + bytes(31), 0, "one VTL"),
-        (1, struct.pack("<I", 1) + bytes([2]) + bytes(31), 1, "vp_index 0 only"),
+        (1, struct.pack("<I", 2) + _rip(0) + _rip(2), 0, "one VTL"),
+        (1, struct.pack("<I", 1) + _rip(2), 1, "vp_index 0 only"),
+        (1, struct.pack("<I", 2) + _rip(2) + bytes([2]) + struct.pack("<I", 0x20000) + bytes(27), 0, "0x20000"),
     ],
-    ids=["tdx", "native-tail", "cca-tail", "vsm-empty", "vsm-two-vtls", "vsm-ap"],
+    ids=["tdx", "native-tail", "cca-tail", "vsm-empty", "vsm-two-vtls", "vsm-ap", "vsm-rax"],
 )
 def test_contexts_the_igvm_crate_refuses(platform_type: int, context: bytes, vp_index: int, rule: str) -> None:
     with pytest.raises(IgvmError, match=rule):
@@ -816,9 +822,10 @@ def test_a_vsm_context_sharing_a_vmsas_offset_leaves_the_vmsa_whole() -> None:
 
     vmsa = bytearray(kvm_vmsa())
     vmsa[0] = 1  # the ES selector, which a VSM context at the same offset reads as register_count 1
+    vmsa[5:9] = struct.pack("<I", 0x20010)  # and ES's limit bytes as its register's name (Rip)
     raw = bytearray(
         build(
-            [vp(vmsa=bytes(vmsa)), (VpContext(0, 2, 0, 0), struct.pack("<I", 1) + bytes(32))],
+            [vp(vmsa=bytes(vmsa)), (VpContext(0, 2, 0, 0), struct.pack("<I", 1) + _rip(0))],
             platforms=[SupportedPlatform(SNP, 0, 2, 1, 0), SupportedPlatform(2, 0, 1, 1, 0)],
         )
     )

@@ -168,7 +168,8 @@ def test_writes_name_the_flag_and_file_and_a_long_vsm_context_is_written(tmp_pat
         assert rc == 2 and err == "snpmeasure igvm sign: error: -o: /dev/full: No space left on device\n"
         rc, _, err = run_ours(["igvmmeasure", X86, "sign", "--output", "/dev/full", "--id-key", key])
         assert rc == 2 and "--output: /dev/full: No space left on device" in err
-    registers = struct.pack("<I", 200) + (bytes([2]) + bytes(31)) * 200  # 6404 bytes
+    rip = bytes([2]) + struct.pack("<I", 0x20010) + bytes(27)  # VTL 2, HvX64RegisterName Rip
+    registers = struct.pack("<I", 200) + rip * 200  # 6404 bytes
     f = tmp_path / "vsm.igvm"
     f.write_bytes(
         build(
