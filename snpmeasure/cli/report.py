@@ -226,8 +226,9 @@ def run(args: argparse.Namespace) -> int:
             raise InvalidInputError(
                 "--mode", "the measurement is already set by --from-launch; give the measure flags or it"
             )
-        exp["measurement"] = _expected_measurement(args)
-        sources["measurement"] = "the measure flags"
+        source = "--igvm" if args.igvm is not None else "the measure flags"
+        for key, value in _expected_launch(args).items():
+            exp[key], sources[key] = value, source
     elif args.native_zero:
         raise InvalidInputError("--native-zero", "applies to an IGVM launch: give --igvm FILE")
     elif measure_flags_given(args):
@@ -313,8 +314,10 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_CHECK_FAILED if failures else EXIT_OK
 
 
-def _expected_measurement(args: argparse.Namespace) -> bytes:
-    """The launch digest the measure flags (or ``--igvm FILE``) describe."""
+def _expected_launch(args: argparse.Namespace) -> Dict[str, Any]:
+    """What the measure flags (or ``--igvm FILE``) fix in a report: the MEASUREMENT; and for an
+    IGVM file whose ID block LAUNCH_FINISH would accept, what QEMU hands over from it (FAMILY_ID,
+    IMAGE_ID, GUEST_SVN, ID_KEY_DIGEST, AUTHOR_KEY_EN and AUTHOR_KEY_DIGEST)."""
     from ..errors import InvalidInputError
 
     if args.mode == "snp:igvm" or args.igvm is not None:
@@ -329,12 +332,32 @@ def _expected_measurement(args: argparse.Namespace) -> bytes:
         m = measure_igvm(
             f, profile=args.profile, native_zero=args.native_zero, vcpus=single_vcpus(args.vcpus), threads=args.threads
         )
-        return m.digest
+        out: Dict[str, Any] = {"measurement": m.digest}
+        check = m.id_block_check
+        if check is None:
+            return out
+        if check.failures() or check.id_block is None or check.id_auth is None:
+            warn(
+                "report verify",
+                f"{args.igvm}'s ID block would fail LAUNCH_FINISH under this model: only the MEASUREMENT is expected",
+            )
+            return out
+        block, auth = check.id_block, check.id_auth
+        out.update(
+            family_id=block.family_id,
+            image_id=block.image_id,
+            guest_svn=block.guest_svn,
+            id_key_digest=auth.id_key_digest,
+            author_key_en=check.author_key_enabled,
+        )
+        if check.author_key_enabled and auth.author_key_digest is not None:
+            out["author_key_digest"] = auth.author_key_digest
+        return out
     if args.native_zero:
         raise InvalidInputError("--native-zero", "applies to --mode snp:igvm")
     from ..measurement import measure
 
-    return measure(**measure_kwargs(args, "report")).digest
+    return {"measurement": measure(**measure_kwargs(args, "report")).digest}
 
 
 def describe_row(row: Any) -> str:

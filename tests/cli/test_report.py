@@ -468,6 +468,25 @@ def test_verify_checks_the_measurement_of_an_igvm_launch_or_a_domain(
         assert rc == 0 and out.startswith("OK: signed by AMD"), out
     rc, out, _ = verify(bytes(48), "--mode", "snp:igvm", "--igvm", str(igvm))
     assert rc == 1 and "MEASUREMENT" in out
+    # a signed file: QEMU hands its ID block to LAUNCH_FINISH, so the report must carry its fields
+    from snpmeasure.igvm_launch import sign_igvm
+
+    from ..builders.keys import KEYS
+
+    signed = tmp_path / "signed.igvm"
+    signed.write_bytes(
+        sign_igvm(str(igvm), KEYS / "id_key_test.pem", KEYS / "author_key_test.pem", family_id="0x" + "11" * 16)
+    )
+    check = measure_igvm(str(signed)).id_block_check
+    assert check is not None and check.id_auth is not None
+    rc, out, _ = verify(measure_igvm(str(signed)).digest, "--igvm", str(signed), "--json")
+    failed = {f["field"]: f for f in json.loads(out)["failures"]}
+    assert rc == 1 and "MEASUREMENT" not in failed
+    assert failed["ID_KEY_DIGEST"]["expected"] == check.id_auth.id_key_digest.hex()
+    assert failed["FAMILY_ID"]["expected"] == "11" * 16 and failed["AUTHOR_KEY_EN"]["expected"] == "true"
+    assert {"IMAGE_ID", "GUEST_SVN", "AUTHOR_KEY_DIGEST"} & set(failed) == {"AUTHOR_KEY_DIGEST"}  # 0s agree
+    rc, _, err = verify(bytes(48), "--igvm", str(signed), "--expect-family-id", "00" * 16)
+    assert rc == 2 and "--expect-family-id: the family id is already set by --igvm; give one" in err
     rc, _, err = verify(bytes(48), "--mode", "snp:igvm")
     assert rc == 2 and "--igvm: --mode snp:igvm checks an IGVM launch: give the file" in err
     rc, _, err = verify(bytes(48), "--igvm", str(igvm), "--ovmf", OVMF)
