@@ -76,8 +76,10 @@ class HostModel(NamedTuple):
     ``abi``: the firmware's SEV-SNP ABI version (None: do not check ABI-dependent rules);
     ``smt_enabled``: SMT on in the BIOS (then POLICY.SMT must be 1); ``kvm_checks``: apply upstream
     KVM's own policy checks (MIGRATE_MA, reserved bits, and bits outside ``kvm_policy_bits`` are
-    rejected before the firmware). A 6.11-era kernel allows the ABI bytes, SMT, the must-be-one bit 17,
-    DEBUG and SINGLE_SOCKET (KVM's SNP_POLICY_MASK_VALID): ``kvm_policy_bits=0x1bffff``.
+    rejected before the firmware), and populate each guest page once. A 6.11-era kernel allows the
+    ABI bytes, SMT, the must-be-one bit 17, DEBUG and SINGLE_SOCKET (KVM's SNP_POLICY_MASK_VALID):
+    ``kvm_policy_bits=0x1bffff``; those kernels also refused a policy without SMT or with
+    SINGLE_SOCKET (-EINVAL), which this model does not express.
     """
 
     abi: Optional[Tuple[int, int]] = None
@@ -193,6 +195,7 @@ class Firmware:
         self._ld = LaunchDigest(seed, threads=threads)
         self.policy: Optional[int] = None
         self.trace: Optional[List[TraceEntry]] = [] if trace else None
+        self._populated: List[Tuple[int, int]] = []  # the GPA ranges LAUNCH_UPDATE populated, sorted
 
     @property
     def ld(self) -> bytes:
@@ -204,6 +207,24 @@ class Firmware:
             raise FirmwareError(
                 command, Status.INVALID_GUEST_STATE, f"guest is {self.state.value}, the command needs it {state.value}"
             )
+
+    def _populate(self, command: str, gpa: int, length: int) -> None:
+        """KVM populates a guest page once (kvm_gmem_populate: -EEXIST for a page already
+        private): with KVM's checks, a range that overlaps an earlier update is refused."""
+        if not self.host.kvm_checks or length <= 0:
+            return
+        import bisect
+
+        end = gpa + length
+        i = bisect.bisect_left(self._populated, (gpa, gpa))
+        for start, stop in self._populated[max(i - 1, 0) : i + 1]:
+            if start < end and gpa < stop:
+                raise KvmError(
+                    command,
+                    f"gpa {max(gpa, start):#x} is already populated: KVM populates a guest page once",
+                    "EEXIST",
+                )
+        bisect.insort(self._populated, (gpa, end))
 
     def _record(self, command: str, ptype: PageType, gpa: int, length: int, label: str) -> None:
         if self.trace is not None:
@@ -262,10 +283,27 @@ class Firmware:
         self._require("SNP_LAUNCH_UPDATE", GuestState.LAUNCHING)
         ptype = page_type_of(page_type)
         _check_label(label)
-        self._ld.update(
-            ptype, gpa, data, length, imi=imi, vmpl1_perms=vmpl1_perms, vmpl2_perms=vmpl2_perms, vmpl3_perms=vmpl3_perms
-        )
-        size = length if length is not None else (len(memoryview(data).cast("B")) if data is not None else 0)
+        try:  # the arguments are checked by the update below; a bad one leaves the range unchecked here
+            size = length if length is not None else (len(memoryview(data).cast("B")) if data is not None else 0)
+        except (TypeError, ValueError):
+            size = 0
+        populated = list(self._populated)
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in (gpa, size)):
+            self._populate("SNP_LAUNCH_UPDATE", gpa, size)
+        try:
+            self._ld.update(
+                ptype,
+                gpa,
+                data,
+                length,
+                imi=imi,
+                vmpl1_perms=vmpl1_perms,
+                vmpl2_perms=vmpl2_perms,
+                vmpl3_perms=vmpl3_perms,
+            )
+        except BaseException:
+            self._populated = populated  # a refused update populates nothing
+            raise
         self._record("SNP_LAUNCH_UPDATE", ptype, gpa, size, label)
 
     def launch_update_fill(
@@ -275,7 +313,14 @@ class Firmware:
         self._require("SNP_LAUNCH_UPDATE", GuestState.LAUNCHING)
         ptype = page_type_of(page_type)
         _check_label(label)
-        self._ld.update_fill(ptype, gpa, page, npages)
+        populated = list(self._populated)
+        if isinstance(npages, int) and not isinstance(npages, bool) and isinstance(gpa, int):
+            self._populate("SNP_LAUNCH_UPDATE", gpa, npages * PAGE_SIZE)
+        try:
+            self._ld.update_fill(ptype, gpa, page, npages)
+        except BaseException:
+            self._populated = populated
+            raise
         self._record("SNP_LAUNCH_UPDATE", ptype, gpa, npages * PAGE_SIZE, label)
 
     def launch_update_vmsa(
@@ -356,8 +401,8 @@ class Firmware:
         if id_auth is None:
             raise KvmError(
                 command,
-                "an ID block needs an ID auth structure: KVM copies 4096 bytes from id_auth_uaddr (NULL)",
-                "EFAULT",
+                "an ID block needs an ID auth structure: KVM's psp_copy_user_blob refuses a NULL id_auth_uaddr",
+                "EINVAL",
             )
         if id_block.ld != ld:
             raise FirmwareError(

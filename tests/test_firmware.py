@@ -85,7 +85,7 @@ def test_launch_finish_status_paths_in_spec_order() -> None:
         == Status.BAD_SIGNATURE
     )
     assert launched().launch_finish(block, other_author, author_key_enabled=False).measurement == LD
-    with pytest.raises(KvmError, match="EFAULT"):
+    with pytest.raises(KvmError, match="EINVAL"):
         launched().launch_finish(block, None)
 
 
@@ -114,3 +114,27 @@ def test_state_machine_illegal_orders() -> None:
     assert fw.state is GuestState.RUNNING
     assert status_of(lambda: fw.launch_update_vmsa(bytes(4096))) == Status.INVALID_GUEST_STATE
     assert status_of(lambda: fw.launch_finish()) == Status.INVALID_GUEST_STATE
+
+
+def test_kvm_populates_a_guest_page_once() -> None:
+    """With KVM's checks a LAUNCH_UPDATE over a page already populated is refused (-EEXIST) and
+    changes nothing; the firmware alone (kvm_checks=False) measures it again."""
+    from snpmeasure import HostModel, PageType
+
+    fw = Firmware()
+    fw.launch_start(0x30000)
+    fw.launch_update(PageType.NORMAL, 0x2000, bytes(8192))
+    before = fw.ld
+    for update in (
+        lambda: fw.launch_update(PageType.NORMAL, 0x3000, bytes(4096)),
+        lambda: fw.launch_update(PageType.ZERO, 0x1000, length=0x2000),
+        lambda: fw.launch_update_fill(PageType.NORMAL, 0x0, bytes(4096), 3),
+    ):
+        with pytest.raises(KvmError, match="EEXIST"):
+            update()
+        assert fw.ld == before
+    fw.launch_update(PageType.NORMAL, 0x4000, bytes(4096))  # the next page is free
+    firmware_only = Firmware(host=HostModel(kvm_checks=False))
+    firmware_only.launch_start(0x30000)
+    firmware_only.launch_update(PageType.NORMAL, 0x2000, bytes(4096))
+    firmware_only.launch_update(PageType.NORMAL, 0x2000, bytes(4096))

@@ -25,13 +25,22 @@ def register(p: ArgumentParser) -> None:
     )
     p.add_argument("--host-smt-off", action="store_true", help="the host has SMT disabled")
     p.add_argument(
+        "--host-cbitpos",
+        type=int,
+        default=51,
+        metavar="N",
+        help="the host's C-bit position, CPUID 0x8000001F EBX[5:0], which QEMU compares with the object's "
+        "cbitpos (default 51: EPYC Milan, Genoa and Turin)",
+    )
+    p.add_argument(
         "--no-kvm-checks", action="store_true", help="skip KVM's own policy checks (model the firmware alone)"
     )
     p.add_argument(
         "--kvm-policy-bits",
         type=auto_int,
         metavar="MASK",
-        help="the host's KVM_X86_SNP_POLICY_BITS (a 6.11-era kernel: 0x1bffff)",
+        help="the host's KVM_X86_SNP_POLICY_BITS (bits outside it are refused; 6.11-6.17 kernels allowed 0x1bffff "
+        "and also required SMT set and SINGLE_SOCKET clear, which a mask cannot say)",
     )
     p.add_argument(
         "--accept-rfc-spellings",
@@ -84,16 +93,25 @@ def run(args: argparse.Namespace) -> int:
     if obj is None and args.igvm is None:
         raise InvalidInputError("--object", "give the sev-snp-guest object with --object, --qmp or --libvirt")
     refusal = None if obj is None else obj.upstream_refusal()
+    status = "PROPERTY_NOT_FOUND"
     if refusal is not None and not args.accept_rfc_spellings:
-        # QEMU parses the object before any launch command: nothing reaches the firmware.
-        reason = f"{refusal} (--accept-rfc-spellings replays the RFC series' QEMU)"
+        refusal += " (--accept-rfc-spellings replays the RFC series' QEMU)"
+    elif obj is not None and (obj.cbitpos or 0) != args.host_cbitpos:
+        # sev_common_kvm_init compares it with the host's before LAUNCH_START (QEMU has no default: 0)
+        refusal = f"cbitpos check failed, host '{args.host_cbitpos}' requested '{obj.cbitpos or 0}'"
+        status = "CBITPOS_CHECK_FAILED"
+    else:
+        refusal = None
+    if refusal is not None:
+        # QEMU refuses before any launch command: nothing reaches the firmware.
+        reason = refusal
         if args.json:
             emit_json(
                 {
                     "ok": False,
                     "command": "-object",
                     "layer": "qemu",
-                    "status": "PROPERTY_NOT_FOUND",
+                    "status": status,
                     "status_code": None,
                     "reason": reason,
                     "steps": [],
@@ -136,9 +154,10 @@ def run(args: argparse.Namespace) -> int:
         steps.append(
             f"SNP_LAUNCH_UPDATE (firmware, metadata sections, {m.vcpus} VMSA{'' if m.vcpus == 1 else 's'}): SUCCESS, launch digest {m.hex()}"
         )
+        block = obj.id_block_obj()
         result = fw.launch_finish(
-            obj.id_block_obj(),
-            obj.id_auth_obj(),
+            block,
+            obj.id_auth_obj() if block is not None else None,  # KVM reads id_auth only with an ID block
             author_key_enabled=obj.author_key_enabled,
             host_data=obj.host_data_bytes(),
             vcek_disabled=obj.vcek_disabled,
@@ -201,9 +220,10 @@ def _launch_igvm(args: argparse.Namespace, obj: Any) -> int:
     enabled = False
     if plan.id_block is not None:
         block, auth = id_block_structs(f, plan.id_block, plan.policy, plan.id_block_index)
-        enabled = bool(plan.id_block.author_key_enabled)
+        enabled = auth.author_key is not None  # QEMU enables the author key by the key, not the flag
     elif obj is not None:
-        block, auth, enabled = obj.id_block_obj(), obj.id_auth_obj(), obj.author_key_enabled
+        block, enabled = obj.id_block_obj(), obj.author_key_enabled
+        auth = obj.id_auth_obj() if block is not None else None  # KVM reads id_auth only with an ID block
     fw = _firmware(args, args.threads)
     steps: List[str] = []
     try:

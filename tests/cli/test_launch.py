@@ -66,13 +66,15 @@ def test_launch_cli_failures(tmp_path: Path) -> None:
     )
     rc, out, _ = run_ours(["launch", "--object", tampered, *MEASURE, "--json"])
     assert rc == 1 and json.loads(out)["status"] == "BAD_SIGNATURE"
-    rc, out, _ = run_ours(["launch", "--object", "sev-snp-guest,id=a,policy=0x70000,reduced-phys-bits=1", *MEASURE])
+    rc, out, _ = run_ours(
+        ["launch", "--object", "sev-snp-guest,id=a,cbitpos=51,policy=0x70000,reduced-phys-bits=1", *MEASURE]
+    )
     assert rc == 1 and "KVM returns -EINVAL" in out
     rc, out, _ = run_ours(
         [
             "launch",
             "--object",
-            "sev-snp-guest,id=a,policy=0x230000,reduced-phys-bits=1",
+            "sev-snp-guest,id=a,cbitpos=51,policy=0x230000,reduced-phys-bits=1",
             *MEASURE,
             "--kvm-policy-bits",
             "0x1bffff",
@@ -83,7 +85,7 @@ def test_launch_cli_failures(tmp_path: Path) -> None:
         [
             "launch",
             "--object",
-            "sev-snp-guest,id=a,policy=0x30000,reduced-phys-bits=1",
+            "sev-snp-guest,id=a,cbitpos=51,policy=0x30000,reduced-phys-bits=1",
             *MEASURE,
             "--kvm-policy-bits",
             "0x1bffff",
@@ -92,15 +94,24 @@ def test_launch_cli_failures(tmp_path: Path) -> None:
     assert rc == 0, out
     for bad in ("-1", str(1 << 64)):
         rc, _, err = run_ours(
-            ["launch", "--object", "sev-snp-guest,id=a,reduced-phys-bits=1", *MEASURE, "--kvm-policy-bits", bad]
+            [
+                "launch",
+                "--object",
+                "sev-snp-guest,id=a,cbitpos=51,reduced-phys-bits=1",
+                *MEASURE,
+                "--kvm-policy-bits",
+                bad,
+            ]
         )
         assert rc == 2 and "--kvm-policy-bits: must be a 64-bit mask" in err, err
-    rc, _, err = run_ours(["launch", "--object", "sev-snp-guest,id=a,host-data=AAAA,reduced-phys-bits=1", *MEASURE])
+    rc, _, err = run_ours(
+        ["launch", "--object", "sev-snp-guest,id=a,cbitpos=51,host-data=AAAA,reduced-phys-bits=1", *MEASURE]
+    )
     assert rc == 2 and "not equal to 32" in err
 
 
 def test_launch_uses_object_features(tmp_path: Path) -> None:
-    obj = "sev-snp-guest,id=a,reduced-phys-bits=1,debug-swap=on"
+    obj = "sev-snp-guest,id=a,cbitpos=51,reduced-phys-bits=1,debug-swap=on"
     rc, out, _ = run_ours(["launch", "--object", obj, *MEASURE, "--json"])
     want = measure(mode="snp", ovmf=A, vcpus=2, vcpu_type="EPYC-Milan", guest_features=0x21).hex()
     assert rc == 0 and json.loads(out)["report"]["measurement"] == want
@@ -199,3 +210,18 @@ def test_launch_igvm(tmp_path: Path) -> None:
     rc, out, _ = run_ours(["launch", "--igvm", str(bad), "--json"])
     doc = json.loads(out)
     assert rc == 1 and doc["status"] == "BAD_SIGNATURE" and doc["command"] == "SNP_LAUNCH_FINISH"
+
+
+def test_qemu_compares_cbitpos_with_the_host_and_kvm_reads_id_auth_only_with_an_id_block() -> None:
+    """QEMU's sev_common_kvm_init refuses a cbitpos other than the host's (it has no default: a
+    missing one is 0); KVM copies id_auth only when an ID block is given (id_block_en)."""
+    base = "sev-snp-guest,id=a,reduced-phys-bits=1"
+    rc, out, _ = run_ours(["launch", "--object", base, *MEASURE])
+    assert rc == 1 and out == "launch fails: QEMU: cbitpos check failed, host '51' requested '0'\n"
+    rc, out, _ = run_ours(["launch", "--object", base + ",cbitpos=47", *MEASURE, "--json"])
+    doc = json.loads(out)
+    assert rc == 1 and doc["layer"] == "qemu" and doc["status"] == "CBITPOS_CHECK_FAILED" and doc["steps"] == []
+    assert run_ours(["launch", "--object", base + ",cbitpos=47", *MEASURE, "--host-cbitpos", "47"])[0] == 0
+    lone_auth = base + ",cbitpos=51,id-auth=" + base64.b64encode(bytes(4096)).decode()
+    rc, out, err = run_ours(["launch", "--object", lone_auth, *MEASURE])
+    assert rc == 0, (out, err)
