@@ -78,8 +78,8 @@ class HostModel(NamedTuple):
     KVM's own policy checks (MIGRATE_MA, reserved bits, and bits outside ``kvm_policy_bits`` are
     rejected before the firmware), and populate each guest page once. A 6.11-era kernel allows the
     ABI bytes, SMT, the must-be-one bit 17, DEBUG and SINGLE_SOCKET (KVM's SNP_POLICY_MASK_VALID):
-    ``kvm_policy_bits=0x1bffff``; those kernels also refused a policy without SMT or with
-    SINGLE_SOCKET (-EINVAL), which this model does not express.
+    their SNP_POLICY_MASK_VALID is 0x1bffff, but they also refused SINGLE_SOCKET and required SMT
+    (-EINVAL): ``kvm_policy_bits=0xbffff, kvm_required_bits=0x10000``.
     """
 
     abi: Optional[Tuple[int, int]] = None
@@ -88,6 +88,8 @@ class HostModel(NamedTuple):
     #: KVM_X86_SNP_POLICY_BITS as the host kernel reports it; None: bits 0-20 (minus MIGRATE_MA)
     #: plus whatever newer bits the firmware ABI defines (Linux >= 6.18, 2025-10 series).
     kvm_policy_bits: Optional[int] = None
+    #: policy bits the host's KVM requires set (Linux 6.11-6.17: 0x10000, SMT); 0: none
+    kvm_required_bits: int = 0
 
 
 class LaunchResult(NamedTuple):
@@ -182,9 +184,10 @@ class Firmware:
         if not isinstance(trace, bool):
             raise InvalidInputError("trace", f"must be a bool, got {show(trace)}")
         self.host = host or HostModel()
-        bits = self.host.kvm_policy_bits
-        if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or not 0 <= bits < 1 << 64):
-            raise InvalidInputError("kvm_policy_bits", f"must be a 64-bit mask, got {show(bits)}")
+        for field in ("kvm_policy_bits", "kvm_required_bits"):
+            bits = getattr(self.host, field)
+            if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or not 0 <= bits < 1 << 64):
+                raise InvalidInputError(field, f"must be a 64-bit mask, got {show(bits)}")
         from .policy import check_abi
 
         check_abi(self.host.abi)
@@ -259,6 +262,13 @@ class Firmware:
                     command,
                     f"policy bit {outside.bit_length() - 1} is outside the host's KVM_X86_SNP_POLICY_BITS {self.host.kvm_policy_bits:#x}",
                 )
+        missing = self.host.kvm_required_bits & ~pol.to_int() if self.host.kvm_checks else 0
+        if missing:
+            raise KvmError(
+                command,
+                f"policy bit {missing.bit_length() - 1} is clear, but the host's KVM requires it "
+                f"(kvm_required_bits {self.host.kvm_required_bits:#x}; Linux 6.11-6.17 require SMT)",
+            )
         problems = pol.firmware_problems(self.host.abi, smt_enabled=self.host.smt_enabled)
         if problems:
             raise FirmwareError(command, Status.POLICY_FAILURE, "; ".join(f"{f}: {r}" for f, r in problems))

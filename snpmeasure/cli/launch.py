@@ -39,8 +39,14 @@ def register(p: ArgumentParser) -> None:
         "--kvm-policy-bits",
         type=auto_int,
         metavar="MASK",
-        help="the host's KVM_X86_SNP_POLICY_BITS (bits outside it are refused; 6.11-6.17 kernels allowed 0x1bffff "
-        "and also required SMT set and SINGLE_SOCKET clear, which a mask cannot say)",
+        help="the host's KVM_X86_SNP_POLICY_BITS: bits outside it are refused (Linux 6.11-6.17: 0xbffff, with "
+        "--kvm-required-bits 0x10000)",
+    )
+    p.add_argument(
+        "--kvm-required-bits",
+        type=auto_int,
+        metavar="MASK",
+        help="policy bits the host's KVM requires set (Linux 6.11-6.17 require SMT: 0x10000)",
     )
     p.add_argument(
         "--accept-rfc-spellings",
@@ -173,24 +179,29 @@ def _firmware(args: argparse.Namespace, threads: Optional[int]) -> Any:
     from ..errors import InvalidInputError
     from ..firmware import Firmware, HostModel
 
-    if args.no_kvm_checks and args.kvm_policy_bits is not None:
-        raise InvalidInputError(
-            "--kvm-policy-bits", "is one of KVM's checks, which --no-kvm-checks turns off; give one"
-        )
+    for flag in ("kvm_policy_bits", "kvm_required_bits"):
+        if args.no_kvm_checks and getattr(args, flag) is not None:
+            raise InvalidInputError(
+                "--" + flag.replace("_", "-"), "is one of KVM's checks, which --no-kvm-checks turns off; give one"
+            )
     host = HostModel(
         abi=parse_abi(args.firmware_abi) if args.firmware_abi else None,
         smt_enabled=not args.host_smt_off,
         kvm_checks=not args.no_kvm_checks,
         kvm_policy_bits=args.kvm_policy_bits,
+        kvm_required_bits=args.kvm_required_bits or 0,
     )
     try:
         return Firmware(host=host, threads=threads)
     except InvalidInputError as exc:
-        if exc.field not in ("kvm_policy_bits", "abi"):
+        flags = {
+            "kvm_policy_bits": "--kvm-policy-bits",
+            "kvm_required_bits": "--kvm-required-bits",
+            "abi": "--firmware-abi",
+        }
+        if exc.field not in flags:
             raise
-        raise InvalidInputError(
-            "--kvm-policy-bits" if exc.field == "kvm_policy_bits" else "--firmware-abi", exc.rule
-        ) from None
+        raise InvalidInputError(flags[exc.field], exc.rule) from None
 
 
 def _launch_igvm(args: argparse.Namespace, obj: Any) -> int:

@@ -225,3 +225,24 @@ def test_qemu_compares_cbitpos_with_the_host_and_kvm_reads_id_auth_only_with_an_
     lone_auth = base + ",cbitpos=51,id-auth=" + base64.b64encode(bytes(4096)).decode()
     rc, out, err = run_ours(["launch", "--object", lone_auth, *MEASURE])
     assert rc == 0, (out, err)
+
+
+def test_a_6_11_era_kernel_refuses_single_socket_and_requires_smt() -> None:
+    """Linux 6.11-6.17's snp_launch_start: bits outside 0x1bffff, SINGLE_SOCKET, or SMT clear are
+    -EINVAL before the firmware: --kvm-policy-bits 0xbffff --kvm-required-bits 0x10000."""
+    era = ["--kvm-policy-bits", "0xbffff", "--kvm-required-bits", "0x10000"]
+    base = "sev-snp-guest,id=a,cbitpos=51,reduced-phys-bits=1,policy="
+    assert run_ours(["launch", "--object", base + "0x30000", *MEASURE, *era])[0] == 0
+    rc, out, _ = run_ours(["launch", "--object", base + "0x130000", *MEASURE, *era])
+    assert rc == 1 and "policy bit 20 is outside" in out and "KVM returns -EINVAL" in out
+    rc, out, _ = run_ours(["launch", "--object", base + "0x20000", *MEASURE, *era, "--host-smt-off", "--json"])
+    doc = json.loads(out)
+    assert (
+        rc == 1 and doc["layer"] == "kvm" and "policy bit 16 is clear, but the host's KVM requires it" in doc["reason"]
+    )
+    rc, _, err = run_ours(["launch", "--object", base + "0x30000", *MEASURE, "--kvm-required-bits", "-1"])
+    assert rc == 2 and "--kvm-required-bits: must be a 64-bit mask" in err
+    rc, _, err = run_ours(
+        ["launch", "--object", base + "0x30000", *MEASURE, "--no-kvm-checks", "--kvm-required-bits", "1"]
+    )
+    assert rc == 2 and "--kvm-required-bits: is one of KVM's checks" in err
