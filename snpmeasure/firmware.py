@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Tuple, 
 
 from ._checks import as_bytes
 from ._core import LaunchDigest
-from .errors import FirmwareError, InvalidInputError, KvmError, PolicyError, SignatureError, no_member, show
+from .errors import BlobError, FirmwareError, InvalidInputError, KvmError, PolicyError, SignatureError, no_member, show
 from .pages import PAGE_SIZE, VMSA_GPA, Buffer, PageType, page_type_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -377,7 +377,7 @@ class Firmware:
     def launch_finish(
         self,
         id_block: Optional[IdBlock] = None,
-        id_auth: Optional[IdAuth] = None,
+        id_auth: Union[IdAuth, bytes, None] = None,
         *,
         author_key_enabled: bool = False,
         host_data: bytes = bytes(32),
@@ -385,8 +385,13 @@ class Firmware:
     ) -> LaunchResult:
         """SNP_LAUNCH_FINISH: with an ID block, the checks of the ABI spec in its order (docs/reference/firmware-abi.md
         §4.4): LD (BAD_MEASUREMENT), then POLICY (POLICY_FAILURE), then the ID block signature and,
-        with ``author_key_enabled``, the ID key signature (BAD_SIGNATURE)."""
-        from .blobs import IdAuth, IdBlock
+        with ``author_key_enabled``, the ID key signature (BAD_SIGNATURE).
+
+        ``id_auth`` is an :class:`~snpmeasure.blobs.IdAuth`, or the 4096 bytes QEMU hands over: the
+        firmware reads them only after the LD and POLICY checks, so a malformed structure (a key
+        that is no P-384 point, an unknown algorithm) fails there, as INVALID_PARAM (the status is
+        inferred: the ABI does not name it)."""
+        from .blobs import ID_AUTH_SIZE, IdAuth, IdBlock
 
         command = "SNP_LAUNCH_FINISH"
         self._require(command, GuestState.LAUNCHING)
@@ -395,9 +400,14 @@ class Firmware:
             raise InvalidInputError(
                 "id_block", f"must be an IdBlock (IdBlock.from_bytes parses one), got {type(id_block).__name__}"
             )
-        if id_auth is not None and not isinstance(id_auth, IdAuth):
+        if isinstance(id_auth, (bytearray, memoryview)):
+            id_auth = bytes(id_auth)
+        if isinstance(id_auth, bytes) and len(id_auth) != ID_AUTH_SIZE:
+            IdAuth.from_bytes(id_auth)  # KVM always reads 4096 bytes: the length rule, as a BlobError
+        if id_auth is not None and not isinstance(id_auth, (IdAuth, bytes)):
             raise InvalidInputError(
-                "id_auth", f"must be an IdAuth (IdAuth.from_bytes parses one), got {type(id_auth).__name__}"
+                "id_auth",
+                f"must be an IdAuth (IdAuth.from_bytes parses one) or its 4096 bytes, got {type(id_auth).__name__}",
             )
         if len(host_data) != 32:
             raise FirmwareError(command, Status.INVALID_PARAM, f"HOST_DATA must be 32 bytes, got {len(host_data)}")
@@ -426,6 +436,11 @@ class Firmware:
                 Status.POLICY_FAILURE,
                 f"the ID block's POLICY {id_block.policy:#x} is not the launch policy {self.policy:#x}",
             )
+        if isinstance(id_auth, bytes):
+            try:
+                id_auth = IdAuth.from_bytes(id_auth)
+            except BlobError as exc:
+                raise FirmwareError(command, Status.INVALID_PARAM, f"ID_AUTH: {exc} (inferred status)") from None
         try:
             id_auth.verify(id_block, author_key_enabled=author_key_enabled)
         except SignatureError as exc:

@@ -87,6 +87,19 @@ def test_launch_finish_status_paths_in_spec_order() -> None:
     assert launched().launch_finish(block, other_author, author_key_enabled=False).measurement == LD
     with pytest.raises(KvmError, match="EINVAL"):
         launched().launch_finish(block, None)
+    # the 4096 bytes QEMU hands over: the firmware reads them after the LD and POLICY checks
+    raw = bytearray(auth.to_bytes())
+    assert launched().launch_finish(block, bytes(raw)).measurement == LD
+    raw[0x240:0x244] = bytes(4)  # ID_KEY's curve 0: no P-384 key
+    wrong_ld = IdBlock(bytes(48), block.family_id, block.image_id, block.version, block.guest_svn, block.policy)
+    assert status_of(lambda: launched().launch_finish(wrong_ld, bytes(raw))) == Status.BAD_MEASUREMENT
+    with pytest.raises(FirmwareError, match=r"ID_AUTH: .*curve.*\(inferred status\)") as exc:
+        launched().launch_finish(block, bytearray(raw))
+    assert exc.value.status == Status.INVALID_PARAM
+    from snpmeasure import BlobError
+
+    with pytest.raises(BlobError, match="must be 4096 bytes"):
+        launched().launch_finish(block, bytes(100))  # KVM always reads 4096: QEMU's buffer, not the firmware
 
 
 def test_launch_start_checks() -> None:

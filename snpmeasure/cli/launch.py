@@ -163,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
         block = obj.id_block_obj()
         result = fw.launch_finish(
             block,
-            obj.id_auth_obj() if block is not None else None,  # KVM reads id_auth only with an ID block
+            # KVM reads id_auth only with an ID block; the firmware parses it after the LD and POLICY checks
+            obj.blob("id-auth") if block is not None else None,
             author_key_enabled=obj.author_key_enabled,
             host_data=obj.host_data_bytes(),
             vcek_disabled=obj.vcek_disabled,
@@ -234,7 +235,7 @@ def _launch_igvm(args: argparse.Namespace, obj: Any) -> int:
         enabled = auth.author_key is not None  # QEMU enables the author key by the key, not the flag
     elif obj is not None:
         block, enabled = obj.id_block_obj(), obj.author_key_enabled
-        auth = obj.id_auth_obj() if block is not None else None  # KVM reads id_auth only with an ID block
+        auth = obj.blob("id-auth") if block is not None else None  # KVM reads id_auth only with an ID block
     fw = _firmware(args, args.threads)
     steps: List[str] = []
     try:

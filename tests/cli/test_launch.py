@@ -66,6 +66,15 @@ def test_launch_cli_failures(tmp_path: Path) -> None:
     )
     rc, out, _ = run_ours(["launch", "--object", tampered, *MEASURE, "--json"])
     assert rc == 1 and json.loads(out)["status"] == "BAD_SIGNATURE"
+    # a malformed ID_AUTH (ID_KEY curve 0) is read after the LD check: a wrong LD is still BAD_MEASUREMENT
+    raw = bytearray(base64.b64decode(obj.split("id-auth=")[1].split(",")[0]))
+    raw[0x240:0x244] = bytes(4)
+    curve0 = tampered.replace(tampered.split("id-auth=")[1].split(",")[0], base64.b64encode(bytes(raw)).decode())
+    three = ["--mode", "snp", "--vcpus", "3", "--vcpu-type", "EPYC-Milan", "--ovmf", A, "--json"]
+    rc, out, _ = run_ours(["launch", "--object", curve0, *three])
+    assert rc == 1 and json.loads(out)["status"] == "BAD_MEASUREMENT"
+    rc, out, _ = run_ours(["launch", "--object", curve0, *MEASURE, "--json"])
+    assert rc == 1 and json.loads(out)["status"] == "INVALID_PARAM" and "inferred" in json.loads(out)["reason"]
     rc, out, _ = run_ours(
         ["launch", "--object", "sev-snp-guest,id=a,cbitpos=51,policy=0x70000,reduced-phys-bits=1", *MEASURE]
     )
