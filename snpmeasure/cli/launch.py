@@ -14,6 +14,7 @@ from ._compat import (
     measure_kwargs,
     refuse_lone_path_map,
     refuse_non_igvm_flags,
+    single_vcpus,
 )
 
 
@@ -210,7 +211,6 @@ def _launch_igvm(args: argparse.Namespace, obj: Any) -> int:
     VMSAs under the model, LAUNCH_FINISH with its ID block as QEMU hands it over."""
     from ..errors import FirmwareError, InvalidInputError, KvmError
     from ..igvm_launch import id_block_structs, measure_plan, open_igvm, plan_igvm
-    from ._compat import single_vcpus
 
     refuse_non_igvm_flags(args, "does not apply with --igvm: the IGVM file holds the firmware and VMSAs")
     if args.mode not in (None, "snp:igvm"):
@@ -256,7 +256,27 @@ def _launch_igvm(args: argparse.Namespace, obj: Any) -> int:
         steps.append("SNP_LAUNCH_FINISH: SUCCESS")
     except (FirmwareError, KvmError) as exc:
         return _failed(args, exc, steps)
-    return _succeeded(args, result, steps, m.warnings)
+    return _succeeded(args, result, steps, m.warnings + _qemu_would_differ(plan, f, m.digest, args))
+
+
+def _qemu_would_differ(plan: Any, f: Any, digest: bytes, args: argparse.Namespace) -> List[str]:
+    """A warning when the replay follows a model other than QEMU's and QEMU + KVM would measure
+    the file otherwise (or refuse it): their reports carry the qemu model's digest."""
+    from ..errors import ConfigError, IgvmError
+    from ..igvm_launch import measure_igvm
+
+    if plan.profile.name == "qemu":
+        return []
+    try:
+        qemu = measure_igvm(f, profile="qemu", native_zero=args.native_zero, vcpus=single_vcpus(args.vcpus))
+    except (ConfigError, IgvmError) as exc:
+        return [f"this replay follows the {plan.profile.name} model; QEMU + KVM would not launch the file ({exc})"]
+    if qemu.digest == digest:
+        return []
+    return [
+        f"this replay follows the {plan.profile.name} model; QEMU + KVM measure the file as --profile qemu does "
+        f"({qemu.hex()}), and their reports carry that"
+    ]
 
 
 def _failed(args: argparse.Namespace, exc: Any, steps: List[str]) -> int:

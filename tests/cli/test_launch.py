@@ -255,3 +255,24 @@ def test_a_6_11_era_kernel_refuses_single_socket_and_requires_smt() -> None:
         ["launch", "--object", base + "0x30000", *MEASURE, "--no-kvm-checks", "--kvm-required-bits", "1"]
     )
     assert rc == 2 and "--kvm-required-bits: is one of KVM's checks" in err
+
+
+def test_an_igvm_replay_under_another_model_says_what_qemu_would_do(tmp_path: Path) -> None:
+    """launch --igvm follows the chosen model (igvmmeasure by default); when QEMU + KVM would
+    measure the file otherwise, or refuse it, a warning says so, since reports carry QEMU's digest."""
+    from snpmeasure.igvm_launch import measure_igvm
+
+    from ..builders.igvm_files import TINY, build, page, pd, vp
+
+    rc, out, _ = run_ours(["launch", "--igvm", str(TINY["tiny_x86"]), "--json"])
+    assert rc == 0 and any("QEMU + KVM would not launch the file" in w for w in json.loads(out)["warnings"])
+    same, first = tmp_path / "same.igvm", tmp_path / "first.igvm"
+    same.write_bytes(build([pd(0x1000, page(0xA)), vp()]))
+    first.write_bytes(build([vp(), pd(0x1000, page(0xA))]))  # KVM measures the VMSA last
+    rc, out, _ = run_ours(["launch", "--igvm", str(same), "--json"])
+    assert rc == 0 and json.loads(out)["warnings"] == []
+    rc, out, _ = run_ours(["launch", "--igvm", str(first), "--json"])
+    qemu = measure_igvm(str(first), profile="qemu").hex()
+    assert rc == 0 and any(f"as --profile qemu does ({qemu})" in w for w in json.loads(out)["warnings"])
+    rc, out, _ = run_ours(["launch", "--igvm", str(first), "--profile", "qemu", "--json"])
+    assert rc == 0 and json.loads(out)["warnings"] == [] and json.loads(out)["report"]["measurement"] == qemu
