@@ -88,8 +88,8 @@ class HostModel(NamedTuple):
     #: KVM_X86_SNP_POLICY_BITS as the host kernel reports it; None: bits 0-20 (minus MIGRATE_MA)
     #: plus whatever newer bits the firmware ABI defines (Linux >= 6.18, 2025-10 series).
     kvm_policy_bits: Optional[int] = None
-    #: policy bits the host's KVM requires set (Linux 6.11-6.17: 0x10000, SMT); 0: none
-    kvm_required_bits: int = 0
+    #: policy bits the host's KVM requires set (Linux 6.11-6.17: 0x10000, SMT); 0 or None: none
+    kvm_required_bits: Optional[int] = 0
 
 
 class LaunchResult(NamedTuple):
@@ -211,15 +211,28 @@ class Firmware:
                 command, Status.INVALID_GUEST_STATE, f"guest is {self.state.value}, the command needs it {state.value}"
             )
 
-    def _populate(self, command: str, gpa: int, length: int) -> None:
+    def _populated_range(self, ptype: PageType, gpa: object, length: object) -> Optional[Tuple[int, int]]:
+        """The guest pages an update populates, when KVM's checks apply: a well-formed range (page
+        aligned, whole pages; anything else is left to the update's own argument checks, which
+        KVM applies first) of a type KVM populates (VMSA pages are KVM's own, at LAUNCH_FINISH)."""
+        if not self.host.kvm_checks or ptype is PageType.VMSA:
+            return None
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (gpa, length)):
+            return None
+        assert isinstance(gpa, int) and isinstance(length, int)
+        if gpa < 0 or length <= 0 or gpa % PAGE_SIZE or length % PAGE_SIZE:
+            return None
+        return gpa, gpa + length
+
+    def _check_unpopulated(self, command: str, span: Optional[Tuple[int, int]]) -> None:
         """KVM populates a guest page once (kvm_gmem_populate: -EEXIST for a page already
-        private): with KVM's checks, a range that overlaps an earlier update is refused."""
-        if not self.host.kvm_checks or length <= 0:
+        private): a range that overlaps an earlier update is refused."""
+        if span is None:
             return
         import bisect
 
-        end = gpa + length
-        i = bisect.bisect_left(self._populated, (gpa, gpa))
+        gpa, end = span
+        i = bisect.bisect_left(self._populated, span)
         for start, stop in self._populated[max(i - 1, 0) : i + 1]:
             if start < end and gpa < stop:
                 raise KvmError(
@@ -227,7 +240,12 @@ class Firmware:
                     f"gpa {max(gpa, start):#x} is already populated: KVM populates a guest page once",
                     "EEXIST",
                 )
-        bisect.insort(self._populated, (gpa, end))
+
+    def _record_populated(self, span: Optional[Tuple[int, int]]) -> None:
+        if span is not None:
+            import bisect
+
+            bisect.insort(self._populated, span)
 
     def _record(self, command: str, ptype: PageType, gpa: int, length: int, label: str) -> None:
         if self.trace is not None:
@@ -262,12 +280,13 @@ class Firmware:
                     command,
                     f"policy bit {outside.bit_length() - 1} is outside the host's KVM_X86_SNP_POLICY_BITS {self.host.kvm_policy_bits:#x}",
                 )
-        missing = self.host.kvm_required_bits & ~pol.to_int() if self.host.kvm_checks else 0
+        required = self.host.kvm_required_bits or 0
+        missing = required & ~pol.to_int() if self.host.kvm_checks else 0
         if missing:
             raise KvmError(
                 command,
                 f"policy bit {missing.bit_length() - 1} is clear, but the host's KVM requires it "
-                f"(kvm_required_bits {self.host.kvm_required_bits:#x}; Linux 6.11-6.17 require SMT)",
+                f"(kvm_required_bits {required:#x})",
             )
         problems = pol.firmware_problems(self.host.abi, smt_enabled=self.host.smt_enabled)
         if problems:
@@ -297,23 +316,12 @@ class Firmware:
             size = length if length is not None else (len(memoryview(data).cast("B")) if data is not None else 0)
         except (TypeError, ValueError):
             size = 0
-        populated = list(self._populated)
-        if all(isinstance(v, int) and not isinstance(v, bool) for v in (gpa, size)):
-            self._populate("SNP_LAUNCH_UPDATE", gpa, size)
-        try:
-            self._ld.update(
-                ptype,
-                gpa,
-                data,
-                length,
-                imi=imi,
-                vmpl1_perms=vmpl1_perms,
-                vmpl2_perms=vmpl2_perms,
-                vmpl3_perms=vmpl3_perms,
-            )
-        except BaseException:
-            self._populated = populated  # a refused update populates nothing
-            raise
+        span = self._populated_range(ptype, gpa, size)
+        self._check_unpopulated("SNP_LAUNCH_UPDATE", span)
+        self._ld.update(
+            ptype, gpa, data, length, imi=imi, vmpl1_perms=vmpl1_perms, vmpl2_perms=vmpl2_perms, vmpl3_perms=vmpl3_perms
+        )
+        self._record_populated(span)
         self._record("SNP_LAUNCH_UPDATE", ptype, gpa, size, label)
 
     def launch_update_fill(
@@ -323,14 +331,11 @@ class Firmware:
         self._require("SNP_LAUNCH_UPDATE", GuestState.LAUNCHING)
         ptype = page_type_of(page_type)
         _check_label(label)
-        populated = list(self._populated)
-        if isinstance(npages, int) and not isinstance(npages, bool) and isinstance(gpa, int):
-            self._populate("SNP_LAUNCH_UPDATE", gpa, npages * PAGE_SIZE)
-        try:
-            self._ld.update_fill(ptype, gpa, page, npages)
-        except BaseException:
-            self._populated = populated
-            raise
+        pages = npages * PAGE_SIZE if isinstance(npages, int) and not isinstance(npages, bool) else None
+        span = self._populated_range(ptype, gpa, pages)
+        self._check_unpopulated("SNP_LAUNCH_UPDATE", span)
+        self._ld.update_fill(ptype, gpa, page, npages)
+        self._record_populated(span)
         self._record("SNP_LAUNCH_UPDATE", ptype, gpa, npages * PAGE_SIZE, label)
 
     def launch_update_vmsa(
@@ -372,6 +377,7 @@ class Firmware:
         other.__dict__.update(self.__dict__)
         other._ld = self._ld.copy()
         other.trace = None if self.trace is None else list(self.trace)
+        other._populated = list(self._populated)
         return other
 
     def launch_finish(
@@ -437,6 +443,8 @@ class Firmware:
                 f"the ID block's POLICY {id_block.policy:#x} is not the launch policy {self.policy:#x}",
             )
         if isinstance(id_auth, bytes):
+            if not author_key_enabled:  # AUTH_KEY_ALGO, the ID key signature and the author key unread
+                id_auth = id_auth[:4] + bytes(4) + id_auth[8:0x680] + bytes(0xC84 - 0x680) + id_auth[0xC84:]
             try:
                 id_auth = IdAuth.from_bytes(id_auth)
             except BlobError as exc:

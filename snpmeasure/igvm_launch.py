@@ -426,6 +426,17 @@ def plan_igvm(
                     continue
             plan.id_block, plan.id_block_index = h, index
         elif isinstance(h, (RequiredMemory, Parameter)) or h.header_type in PARAMETER_TYPES:
+            if (
+                refuse
+                and isinstance(h, Parameter)
+                and h.kind in (0x309, 0x30C)
+                and not areas[h.parameter_area_index].number_of_bytes
+            ):
+                raise IgvmError(
+                    _where(igvm, index),
+                    f"{h.type_name} in a 0-byte parameter area: QEMU writes at least one entry and refuses the file "
+                    "('size exceeds parameter area')",
+                )
             if refuse and isinstance(h, Parameter) and h.kind in _QEMU_WRITES:
                 size = _QEMU_WRITES[h.kind]
                 area = areas[h.parameter_area_index]

@@ -151,3 +151,35 @@ def test_kvm_populates_a_guest_page_once() -> None:
     firmware_only.launch_start(0x30000)
     firmware_only.launch_update(PageType.NORMAL, 0x2000, bytes(4096))
     firmware_only.launch_update(PageType.NORMAL, 0x2000, bytes(4096))
+
+
+def test_populated_pages_are_tracked_per_context_and_after_argument_checks() -> None:
+    """copy() is independent; VMSA pages are KVM's own (a model that hands VMSAs as updates, as
+    igvmmeasure's does, is not -EEXIST); a bad argument is said before -EEXIST; a None
+    kvm_required_bits means none."""
+    from snpmeasure import HostModel, PageType
+
+    fw = Firmware()
+    fw.launch_start(0x30000)
+    other = fw.copy()
+    fw.launch_update(PageType.NORMAL, 0x1000, bytes(4096))
+    other.launch_update(PageType.NORMAL, 0x1000, bytes(4096))  # its own guest
+    fw.launch_update(PageType.VMSA, 0xFFFFFFFFF000, bytes(4096))
+    fw.launch_update(PageType.VMSA, 0xFFFFFFFFF000, bytes(4096))
+    with pytest.raises(InvalidInputError):
+        fw.launch_update(PageType.NORMAL, 0x1001, bytes(4096))  # misaligned: not EEXIST
+    with pytest.raises(KvmError, match="EEXIST"):
+        fw.launch_update(PageType.NORMAL, 0x1000, bytes(4096))
+    lenient = Firmware(host=HostModel(kvm_required_bits=None))
+    lenient.launch_start(0x30000)
+
+
+def test_a_launch_without_an_author_key_reads_no_author_fields() -> None:
+    """With AUTHOR_KEY_EN 0 the firmware reads neither AUTH_KEY_ALGO nor the author key: an ID auth
+    that sets the algorithm to 1 without a key (as igvmmeasure's sign writes it) launches."""
+    block, auth = signed(author=False)
+    raw = bytearray(auth.to_bytes())
+    raw[4:8] = (1).to_bytes(4, "little")
+    assert launched().launch_finish(block, bytes(raw)).measurement == LD
+    with pytest.raises(FirmwareError, match="inferred"):  # enabled, it is read: no key is INVALID_PARAM
+        launched().launch_finish(block, bytes(raw), author_key_enabled=True)

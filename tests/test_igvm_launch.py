@@ -873,5 +873,10 @@ def test_parameter_areas_the_crate_takes_and_qemu_would_misuse() -> None:
     assert digest(past, "igvm-crate") == feed([("UNMEASURED", 0x9000, None), ("VMSA", VMSA_GPA, kvm_vmsa())])
     with pytest.raises(IgvmError, match=r"byte_offset 0xffe \+ 4 is outside parameter area 0 .* QEMU would write past"):
         digest(past, "qemu")
+    from snpmeasure.igvm import VHT_MEMORY_MAP
+
+    empty_map = build([area(0, 0), (Parameter(VHT_MEMORY_MAP, 0, 0), None), vp()])  # QEMU writes one entry at least
+    with pytest.raises(IgvmError, match="MEMORY_MAP in a 0-byte parameter area: QEMU writes at least one entry"):
+        digest(empty_map, "qemu")
     inside = build([area(0, 0x1000), (Parameter(VHT_VP_COUNT_PARAMETER, 0, 0xFFC), None), insert(0x9000, 0), vp()])
     assert digest(inside, "qemu") == feed([("UNMEASURED", 0x9000, None), ("VMSA", VMSA_GPA, kvm_vmsa())])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Sequence
 
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
 from ._args import add_object_source, auto_int, emit_json, guest_object_from_args, parse_abi, warn
@@ -40,8 +40,8 @@ def register(p: ArgumentParser) -> None:
         "--kvm-policy-bits",
         type=auto_int,
         metavar="MASK",
-        help="the host's KVM_X86_SNP_POLICY_BITS: bits outside it are refused (Linux 6.11-6.17: 0xbffff, with "
-        "--kvm-required-bits 0x10000)",
+        help="the host's KVM_X86_SNP_POLICY_BITS: bits outside it are refused (Linux 6.11-6.17, which have no such "
+        "attribute, are modelled as 0xbffff with --kvm-required-bits 0x10000)",
     )
     p.add_argument(
         "--kvm-required-bits",
@@ -255,7 +255,8 @@ def _launch_igvm(args: argparse.Namespace, obj: Any) -> int:
         )
         steps.append("SNP_LAUNCH_FINISH: SUCCESS")
     except (FirmwareError, KvmError) as exc:
-        return _failed(args, exc, steps)
+        digest = fw.ld if exc.command == "SNP_LAUNCH_FINISH" else None  # the whole digest, as the model had it
+        return _failed(args, exc, steps, [] if digest is None else _qemu_would_differ(plan, f, digest, args))
     return _succeeded(args, result, steps, m.warnings + _qemu_would_differ(plan, f, m.digest, args))
 
 
@@ -279,8 +280,10 @@ def _qemu_would_differ(plan: Any, f: Any, digest: bytes, args: argparse.Namespac
     ]
 
 
-def _failed(args: argparse.Namespace, exc: Any, steps: List[str]) -> int:
+def _failed(args: argparse.Namespace, exc: Any, steps: List[str], warnings: Sequence[str] = ()) -> int:
     """The launch fails at a firmware or KVM check: the steps so far and the status (exit 1)."""
+    for w in warnings:
+        warn("launch", w)
     if args.json:
         status = getattr(exc, "status", None)
         emit_json(

@@ -276,3 +276,22 @@ def test_an_igvm_replay_under_another_model_says_what_qemu_would_do(tmp_path: Pa
     assert rc == 0 and any(f"as --profile qemu does ({qemu})" in w for w in json.loads(out)["warnings"])
     rc, out, _ = run_ours(["launch", "--igvm", str(first), "--profile", "qemu", "--json"])
     assert rc == 0 and json.loads(out)["warnings"] == [] and json.loads(out)["report"]["measurement"] == qemu
+
+
+def test_an_igvm_launch_with_vmsas_as_updates_and_a_failure_says_what_qemu_would_do(tmp_path: Path) -> None:
+    """The igvmmeasure model hands each VMSA as an update (not a populated page: no -EEXIST for a
+    second one); when the replay fails at LAUNCH_FINISH the warning still says what QEMU would measure."""
+    from snpmeasure.igvm_launch import measure_igvm, sign_igvm
+
+    from ..builders.igvm_files import build, page, pd, vp
+    from ..builders.keys import KEYS
+
+    two = tmp_path / "two.igvm"
+    two.write_bytes(build([pd(0x1000, page(1)), vp(0), vp(1)]))
+    assert run_ours(["launch", "--igvm", str(two)])[0] == 0
+    first = tmp_path / "first.igvm"
+    first.write_bytes(sign_igvm(build([vp(), pd(0x1000, page(1))]), KEYS / "id_key_test.pem", profile="qemu"))
+    rc, out, err = run_ours(["launch", "--igvm", str(first), "--json"])
+    assert rc == 1 and json.loads(out)["status"] == "BAD_MEASUREMENT"
+    assert f"as --profile qemu does ({measure_igvm(str(first), profile='qemu').hex()})" in err
+    assert run_ours(["launch", "--igvm", str(first), "--profile", "qemu"])[0] == 0
