@@ -99,14 +99,18 @@ def run(args: argparse.Namespace) -> int:
         refuse_lone_path_map(args)
     if obj is None and args.igvm is None:
         raise InvalidInputError("--object", "give the sev-snp-guest object with --object, --qmp or --libvirt")
+    if not 0 <= args.host_cbitpos <= 63:
+        raise InvalidInputError(
+            "--host-cbitpos", f"must be a bit position from 0 to 63 (CPUID EBX[5:0]), got {args.host_cbitpos}"
+        )
     refusal = None if obj is None else obj.upstream_refusal()
-    status = "PROPERTY_NOT_FOUND"
+    status, where = "PROPERTY_NOT_FOUND", "-object"
     if refusal is not None and not args.accept_rfc_spellings:
         refusal += " (--accept-rfc-spellings replays the RFC series' QEMU)"
     elif obj is not None and (obj.cbitpos or 0) != args.host_cbitpos:
         # sev_common_kvm_init compares it with the host's before LAUNCH_START (QEMU has no default: 0)
         refusal = f"cbitpos check failed, host '{args.host_cbitpos}' requested '{obj.cbitpos or 0}'"
-        status = "CBITPOS_CHECK_FAILED"
+        status, where = "CBITPOS_CHECK_FAILED", "sev_common_kvm_init"
     else:
         refusal = None
     if refusal is not None:
@@ -116,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
             emit_json(
                 {
                     "ok": False,
-                    "command": "-object",
+                    "command": where,
                     "layer": "qemu",
                     "status": status,
                     "status_code": None,

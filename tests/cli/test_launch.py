@@ -230,6 +230,9 @@ def test_qemu_compares_cbitpos_with_the_host_and_kvm_reads_id_auth_only_with_an_
     rc, out, _ = run_ours(["launch", "--object", base + ",cbitpos=47", *MEASURE, "--json"])
     doc = json.loads(out)
     assert rc == 1 and doc["layer"] == "qemu" and doc["status"] == "CBITPOS_CHECK_FAILED" and doc["steps"] == []
+    assert doc["command"] == "sev_common_kvm_init"  # QEMU's machine init, after the object parsed
+    rc, _, err = run_ours(["launch", "--object", base + ",cbitpos=51", *MEASURE, "--host-cbitpos", "-5"])
+    assert rc == 2 and "--host-cbitpos: must be a bit position from 0 to 63" in err
     assert run_ours(["launch", "--object", base + ",cbitpos=47", *MEASURE, "--host-cbitpos", "47"])[0] == 0
     lone_auth = base + ",cbitpos=51,id-auth=" + base64.b64encode(bytes(4096)).decode()
     rc, out, err = run_ours(["launch", "--object", lone_auth, *MEASURE])
