@@ -76,10 +76,10 @@ class HostModel(NamedTuple):
     ``abi``: the firmware's SEV-SNP ABI version (None: do not check ABI-dependent rules);
     ``smt_enabled``: SMT on in the BIOS (then POLICY.SMT must be 1); ``kvm_checks``: apply upstream
     KVM's own policy checks (MIGRATE_MA, reserved bits, and bits outside ``kvm_policy_bits`` are
-    rejected before the firmware), and populate each guest page once. A 6.11-era kernel allows the
-    ABI bytes, SMT, the must-be-one bit 17, DEBUG and SINGLE_SOCKET (KVM's SNP_POLICY_MASK_VALID):
-    their SNP_POLICY_MASK_VALID is 0x1bffff, but they also refused SINGLE_SOCKET and required SMT
-    (-EINVAL): ``kvm_policy_bits=0xbffff, kvm_required_bits=0x10000``.
+    rejected before the firmware), and populate each guest page once. Linux 6.11-6.17's
+    SNP_POLICY_MASK_VALID is 0x1bffff (the ABI bytes, SMT, bit 17, DEBUG, SINGLE_SOCKET), but they
+    also refused SINGLE_SOCKET and required SMT (-EINVAL): ``kvm_policy_bits=0xbffff,
+    kvm_required_bits=0x10000`` models them.
     """
 
     abi: Optional[Tuple[int, int]] = None

@@ -163,9 +163,10 @@ QEMU_HANDLED = {
     0x313,  # ENVIRONMENT_INFO
     0x309,  # MADT: a handler since January 2026 (qigvm_directive_madt); QEMU 10.x refuses it
 }
-#: The parameters QEMU writes at their byte_offset, and how many bytes (VP_COUNT's uint32, the
-#: IgvmEnvironmentInfo word); MEMORY_MAP and MADT fill their area from its start.
-_QEMU_WRITES = {0x307: 4, 0x313: 4}
+#: What QEMU writes for a parameter: (at its byte_offset, how many bytes at least). VP_COUNT's
+#: uint32 and the IgvmEnvironmentInfo word go at the offset; MEMORY_MAP and MADT fill the area
+#: from its start with at least one entry.
+_QEMU_WRITES = {0x307: (True, 4), 0x313: (True, 4), 0x30C: (False, 1), 0x309: (False, 1)}
 #: Handled by QEMU only since a release after 10.x: accepted with a warning (they fill unmeasured
 #: parameter areas, so the digest is the same either way).
 QEMU_HANDLED_LATER = {0x309: "MADT"}
@@ -426,25 +427,17 @@ def plan_igvm(
                     continue
             plan.id_block, plan.id_block_index = h, index
         elif isinstance(h, (RequiredMemory, Parameter)) or h.header_type in PARAMETER_TYPES:
-            if (
-                refuse
-                and isinstance(h, Parameter)
-                and h.kind in (0x309, 0x30C)
-                and not areas[h.parameter_area_index].number_of_bytes
-            ):
-                raise IgvmError(
-                    _where(igvm, index),
-                    f"{h.type_name} in a 0-byte parameter area: QEMU writes at least one entry and refuses the file "
-                    "('size exceeds parameter area')",
-                )
             if refuse and isinstance(h, Parameter) and h.kind in _QEMU_WRITES:
-                size = _QEMU_WRITES[h.kind]
+                at_offset, size = _QEMU_WRITES[h.kind]
                 area = areas[h.parameter_area_index]
-                if h.byte_offset + size > area.number_of_bytes:
+                if (h.byte_offset if at_offset else 0) + size > area.number_of_bytes:
                     raise IgvmError(
                         _where(igvm, index),
                         f"byte_offset {h.byte_offset:#x} + {size} is outside parameter area {h.parameter_area_index} "
-                        f"({area.number_of_bytes:#x} bytes): QEMU would write past the area",
+                        f"({area.number_of_bytes:#x} bytes): QEMU would write past the area"
+                        if at_offset
+                        else f"{h.type_name} in a 0-byte parameter area: QEMU writes at least one entry and refuses "
+                        "the file ('size exceeds parameter area')",
                     )
             continue  # not measured
     flush()
@@ -480,20 +473,26 @@ def _refuse_overlaps(igvm: IgvmFile, pages: List[_Page]) -> None:
     """KVM populates each guest page once: a second SNP_LAUNCH_UPDATE of a page already made
     private fails (KVM_SEV_SNP_LAUNCH_UPDATE: -EEXIST, or the RMP entry already assigned), so QEMU
     cannot launch a file that imports a page twice (snpmeasure igvm lint names every overlap)."""
-    spans = sorted((p.gpa, _end(p)) for p in pages)
-    reach = (-1, -1)
-    for span in spans:
-        if span[0] < reach[1]:
-            gpa = max(span[0], reach[0])
-            # a merged run names its first header: the directives that import this page, in file order
-            earlier, later = _importers(igvm, gpa)[:2]
-            raise IgvmError(
-                _where(igvm, later),
-                f"imports gpa {gpa:#x} again (header {earlier} did): KVM populates a guest page once, so QEMU "
-                "cannot launch the file",
-            )
-        if span[1] > reach[1]:
-            reach = span
+    for span, reach in _overlaps([(p.gpa, _end(p), p.header) for p in pages]):
+        gpa = max(span[0], reach[0])
+        # a merged run names its first header: the directives that import this page, in file order
+        earlier, later = _importers(igvm, gpa)[:2]
+        raise IgvmError(
+            _where(igvm, later),
+            f"imports gpa {gpa:#x} again (header {earlier} did): KVM populates a guest page once, so QEMU "
+            "cannot launch the file",
+        )
+
+
+def _overlaps(ranges: List[Tuple[int, int, int]]) -> Iterator[Tuple[Tuple[int, int, int], Tuple[int, int, int]]]:
+    """Each (gpa, end, header) range that overlaps one before it in GPA order, with the one that
+    reaches furthest so far (for the qemu model's refusal and lint's finding)."""
+    reach = (-1, -1, -1)
+    for r in sorted(ranges):
+        if r[0] < reach[1]:
+            yield r, reach
+        if r[1] > reach[1]:
+            reach = r
 
 
 def _importers(igvm: IgvmFile, gpa: int) -> List[int]:
@@ -670,7 +669,9 @@ def _kvm_vmsas(plan: IgvmPlan, vcpus: Optional[int]) -> None:
                 f"{', '.join(map(str, sorted(plan.vp_contexts)))} only: the VMSA KVM measures for an AP without "
                 "one (QEMU's reset state) is not established, so it is not guessed",
             )
-    pages = [_kvm_vmsa(plan, vp) for vp in range(count)]
+    bsp = bytes(igvm.data_of(plan.vp_contexts[0][1]) or b"")
+    features = bsp[_OFF_SEV_FEATURES : _OFF_SEV_FEATURES + 8]  # the VM's, taken once from vCPU 0
+    pages = [_kvm_vmsa(plan, vp, features) for vp in range(count)]
     plan.vmsas = pages
     plan.vcpus = count
     first = 0
@@ -695,7 +696,7 @@ def _check_vp_bounds(plan: IgvmPlan, count: int) -> None:
         )
 
 
-def _kvm_vmsa(plan: IgvmPlan, vp: int) -> bytes:
+def _kvm_vmsa(plan: IgvmPlan, vp: int, features: bytes) -> bytes:
     """The VMSA KVM measures for vCPU ``vp``: QEMU loads the save area of its VP context (the
     first 0x670 bytes; KVM's page is zero beyond), and KVM writes the VM's SEV features into
     every vCPU's VMSA: QEMU takes them from vCPU 0's context for KVM_SEV_INIT2 (vmsa_features),
@@ -710,11 +711,10 @@ def _kvm_vmsa(plan: IgvmPlan, vp: int) -> bytes:
             f"header {index}: VMSA bytes past {QEMU_VMSA_BYTES:#x} are set; QEMU loads only the save area "
             "(struct sev_es_save_area) and KVM measures zeros there"
         )
-    bsp = bytes(igvm.data_of(plan.vp_contexts[0][1]) or b"")
-    if vp and data[_OFF_SEV_FEATURES : _OFF_SEV_FEATURES + 8] != bsp[_OFF_SEV_FEATURES : _OFF_SEV_FEATURES + 8]:
-        page[_OFF_SEV_FEATURES : _OFF_SEV_FEATURES + 8] = bsp[_OFF_SEV_FEATURES : _OFF_SEV_FEATURES + 8]
+    if data[_OFF_SEV_FEATURES : _OFF_SEV_FEATURES + 8] != features:
+        page[_OFF_SEV_FEATURES : _OFF_SEV_FEATURES + 8] = features
         (own,) = struct.unpack_from("<Q", data, _OFF_SEV_FEATURES)
-        (vm,) = struct.unpack_from("<Q", bsp, _OFF_SEV_FEATURES)
+        (vm,) = struct.unpack_from("<Q", features)
         plan.warnings.append(
             f"header {index}: vp_index {vp}'s SEV_FEATURES {own:#x} is not measured: KVM gives every vCPU the "
             f"features QEMU took from vCPU 0 ({vm:#x})"
@@ -1278,19 +1278,14 @@ def lint_igvm(igvm: IgvmSource, *, check_kvm_only: bool = False) -> List[Finding
             ranges.append((h.gpa, h.gpa + h.size, index))
             in_run = True  # QEMU's run stays open until a later page breaks it (and opens the next)
     if not check_kvm_only:
-        ranges.sort()
-        reach = (-1, -1, -1)
-        for r in ranges:
-            if r[0] < reach[1]:
-                out.append(
-                    Finding(
-                        "overlapping-gpa",
-                        _where(f, r[2]),
-                        f"gpa {r[0]:#x} is also imported by header {reach[2]} ({reach[0]:#x}-{reach[1] - 1:#x})",
-                    )
-                )
-            if r[1] > reach[1]:
-                reach = r
+        out.extend(
+            Finding(
+                "overlapping-gpa",
+                _where(f, r[2]),
+                f"gpa {r[0]:#x} is also imported by header {reach[2]} ({reach[0]:#x}-{reach[1] - 1:#x})",
+            )
+            for r, reach in _overlaps(ranges)
+        )
     return out
 
 

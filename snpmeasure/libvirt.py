@@ -114,7 +114,7 @@ PathMap = Union[Mapping[str, str], Sequence[Union[str, Tuple[str, str]]]]
 
 
 def path_pairs(path_map: PathMap, field: str = "path_map") -> List[Tuple[str, str]]:
-    """``path_map`` as (HOSTPATH, LOCALPATH) pairs, each HOSTPATH absolute; anything else is an
+    """``path_map`` as (HOSTPATH, LOCALPATH) pairs, neither empty; anything else is an
     InvalidInputError naming ``field``."""
     items: List[Any] = list(path_map.items()) if isinstance(path_map, Mapping) else path_map  # type: ignore[assignment]
     if isinstance(items, (str, bytes)) or not isinstance(items, (list, tuple)):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, List, Optional
+from typing import Any, List
 
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser, prog
 from ._args import emit_json, kvm_check_failed, write_output
@@ -111,15 +111,13 @@ _PAGE_NAMES = {
 def _print_progress(trace: List[Any]) -> None:
     """igvmmeasure's -v lines: runs of pages of one type at consecutive GPAs, each as
     ``gpa 0xa0000 len 0x160000 (Normal page)`` (its log_page)."""
-    run: Optional[List[Any]] = None  # [page type, first gpa, length]
+    runs: List[List[Any]] = []  # [page type, first gpa, length]
     for entry in trace:
         if entry.gpa is None:
             continue
-        if run is not None and run[0] == entry.page_type and run[1] + run[2] == entry.gpa:
-            run[2] += entry.length
-            continue
-        if run is not None:
-            print(f"gpa {run[1]:#x} len {run[2]:#x} ({_PAGE_NAMES.get(run[0], run[0])} page)")
-        run = [entry.page_type, entry.gpa, entry.length]
-    if run is not None:
-        print(f"gpa {run[1]:#x} len {run[2]:#x} ({_PAGE_NAMES.get(run[0], run[0])} page)")
+        if runs and runs[-1][0] == entry.page_type and runs[-1][1] + runs[-1][2] == entry.gpa:
+            runs[-1][2] += entry.length
+        else:
+            runs.append([entry.page_type, entry.gpa, entry.length])
+    for kind, gpa, length in runs:
+        print(f"gpa {gpa:#x} len {length:#x} ({_PAGE_NAMES.get(kind, kind)} page)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence, Tuple
 
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
 from ._args import add_object_source, auto_int, emit_json, guest_object_from_args, parse_abi, warn
@@ -103,19 +103,10 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError(
             "--host-cbitpos", f"must be a bit position from 0 to 63 (CPUID EBX[5:0]), got {args.host_cbitpos}"
         )
-    refusal = None if obj is None else obj.upstream_refusal()
-    status, where = "PROPERTY_NOT_FOUND", "-object"
-    if refusal is not None and not args.accept_rfc_spellings:
-        refusal += " (--accept-rfc-spellings replays the RFC series' QEMU)"
-    elif obj is not None and (obj.cbitpos or 0) != args.host_cbitpos:
-        # sev_common_kvm_init compares it with the host's before LAUNCH_START (QEMU has no default: 0)
-        refusal = f"cbitpos check failed, host '{args.host_cbitpos}' requested '{obj.cbitpos or 0}'"
-        status, where = "CBITPOS_CHECK_FAILED", "sev_common_kvm_init"
-    else:
-        refusal = None
-    if refusal is not None:
+    refused = None if obj is None else _qemu_refusal(obj, args)
+    if refused is not None:
         # QEMU refuses before any launch command: nothing reaches the firmware.
-        reason = refusal
+        where, status, reason = refused
         if args.json:
             emit_json(
                 {
@@ -180,6 +171,19 @@ def run(args: argparse.Namespace) -> int:
     return _succeeded(args, result, steps, m.warnings)
 
 
+def _qemu_refusal(obj: Any, args: argparse.Namespace) -> Optional[Tuple[str, str, str]]:
+    """What QEMU refuses before any launch command, as (where, status, reason): an RFC-series
+    property upstream QEMU does not know, then a cbitpos other than the host's, which
+    sev_common_kvm_init compares before LAUNCH_START (QEMU has no default: a missing one is 0)."""
+    refusal = obj.upstream_refusal()
+    if refusal is not None and not args.accept_rfc_spellings:
+        return "-object", "PROPERTY_NOT_FOUND", f"{refusal} (--accept-rfc-spellings replays the RFC series' QEMU)"
+    if (obj.cbitpos or 0) != args.host_cbitpos:
+        reason = f"cbitpos check failed, host '{args.host_cbitpos}' requested '{obj.cbitpos or 0}'"
+        return "sev_common_kvm_init", "CBITPOS_CHECK_FAILED", reason
+    return None
+
+
 def _firmware(args: argparse.Namespace, threads: Optional[int]) -> Any:
     """A guest context on the host the flags describe."""
     from ..errors import InvalidInputError
@@ -195,7 +199,7 @@ def _firmware(args: argparse.Namespace, threads: Optional[int]) -> Any:
         smt_enabled=not args.host_smt_off,
         kvm_checks=not args.no_kvm_checks,
         kvm_policy_bits=args.kvm_policy_bits,
-        kvm_required_bits=args.kvm_required_bits or 0,
+        kvm_required_bits=args.kvm_required_bits,
     )
     try:
         return Firmware(host=host, threads=threads)

@@ -221,6 +221,8 @@ def run(args: argparse.Namespace) -> int:
         apply_launch_config(args)  # the configuration gives the mode (and an IGVM launch its file)
     else:
         refuse_lone_path_map(args)
+    if args.native_zero and args.igvm is None:
+        raise InvalidInputError("--native-zero", "applies to an IGVM launch: give --igvm FILE")
     if args.mode is not None or args.igvm is not None:
         if "measurement" in sources:
             raise InvalidInputError(
@@ -229,8 +231,6 @@ def run(args: argparse.Namespace) -> int:
         source = "--igvm" if args.igvm is not None else "the measure flags"
         for key, value in _expected_launch(args).items():
             exp[key], sources[key] = value, source
-    elif args.native_zero:
-        raise InvalidInputError("--native-zero", "applies to an IGVM launch: give --igvm FILE")
     elif measure_flags_given(args):
         raise InvalidInputError(
             "--mode",
@@ -353,8 +353,6 @@ def _expected_launch(args: argparse.Namespace) -> Dict[str, Any]:
         if check.author_key_enabled and auth.author_key_digest is not None:
             out["author_key_digest"] = auth.author_key_digest
         return out
-    if args.native_zero:
-        raise InvalidInputError("--native-zero", "applies to --mode snp:igvm")
     from ..measurement import measure
 
     return {"measurement": measure(**measure_kwargs(args, "report")).digest}
