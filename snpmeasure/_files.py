@@ -43,6 +43,7 @@ def check_loadable(field: str, path: object, *, pipe: bool = False, why: str = "
     """Refuse a path that names no file a loader could read to its end: a directory, a device
     (``/dev/zero`` never ends), and unless ``pipe``, a pipe (which cannot be sized or read twice).
     ``why`` says which loader; a path that cannot be examined is left to the open that follows."""
+    import errno
     import stat
 
     name = check_path(field, path)
@@ -53,7 +54,8 @@ def check_loadable(field: str, path: object, *, pipe: bool = False, why: str = "
     if stat.S_ISREG(mode) or (pipe and stat.S_ISFIFO(mode)):
         return
     kind = "a directory" if stat.S_ISDIR(mode) else "a pipe" if stat.S_ISFIFO(mode) else "a device or socket"
-    raise InputFileError(field, f"{name}: is {kind}, not a regular file{why}", None, name)
+    code = errno.EISDIR if stat.S_ISDIR(mode) else errno.ESPIPE if stat.S_ISFIFO(mode) else errno.EINVAL
+    raise InputFileError(field, f"{name}: is {kind}, not a regular file{why}", code, name)
 
 
 def read_input(field: str, path: object, limit: int) -> bytes:

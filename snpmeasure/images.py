@@ -288,9 +288,10 @@ STREAM_LIMIT = 1 << 30
 def map_file(path: Union[str, os.PathLike[str]], field: str = "path") -> BufferLike:
     """The contents of a file, mapped read-only when possible (regular, non-empty files); a path
     that cannot be opened or read, or a stream of more than STREAM_LIMIT bytes, is an
-    InputFileError naming ``field``."""
-    from ._files import InputFileError, open_input, read_error
+    InputFileError naming ``field``, as is a device or directory (``/dev/zero`` never ends)."""
+    from ._files import InputFileError, check_loadable, open_input, read_error
 
+    check_loadable(field, path, pipe=True, why=" (it is read whole)")
     with open_input(field, path) as f:
         try:
             m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)

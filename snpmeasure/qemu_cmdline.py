@@ -285,6 +285,13 @@ def parse_qemu_cmdline(
         guest = SevSnpGuest.from_properties(object_props, typed=typed)
     igvm = None
     if machine.get("igvm-cfg") is not None:
+        if guest is None:
+            # backends/igvm.c loads the file for the native platform then: an unencrypted guest
+            raise ConfigError(
+                "-machine",
+                f"igvm-cfg={machine['igvm-cfg']} without confidential-guest-support starts a guest without "
+                "SEV-SNP, which has no launch measurement",
+            )
         kind, object_props, _ = objects.get(machine["igvm-cfg"], ("", [], False))
         files = [v for k, v in object_props if k == "file"]
         if kind != "igvm-cfg" or not files:
@@ -364,11 +371,16 @@ def _object(arg: str, objects: Dict[str, Tuple[str, List[Tuple[str, Any]], bool]
         kind = parts[0]
         props = [(p.split("=", 1)[0], p.split("=", 1)[1]) if "=" in p else (p, "on") for p in parts[1:]]
         typed = False
+    ident = next((str(v) for k, v in props if k == "id"), None)
+    if ident is not None and ident in objects:
+        # user_creatable_add_type adds each object as a child of /objects under its id
+        raise ConfigError("-object", f"id={ident} is given twice; QEMU refuses the second object")
     if kind.startswith(_IGNORED_OBJECTS):
+        if ident is not None:
+            objects[ident] = (kind, [], typed)  # its id is taken; a reference to it names no SNP object
         return
     if kind not in ("sev-snp-guest", "igvm-cfg"):
         raise InvalidInputError("-object", f"{kind}: an object type snpmeasure does not model")
-    ident = next((str(v) for k, v in props if k == "id"), None)
     if ident is None:
         raise InvalidInputError("-object", f"{kind} has no id")
     objects[ident] = (kind, props, typed)

@@ -231,6 +231,12 @@ class AttestationReport:
             raise ReportError("report.VERSION", f"is {version}; snpmeasure reads versions 2 to 5")
         cpuid = (raw[0x188], raw[0x189], raw[0x18A]) if version >= 3 else None
         chip_id = raw[0x1A0:0x1E0]
+        if generation is not None and cpuid is not None:
+            named = generation_of(cpuid[0], cpuid[1])
+            if named is not None and named != generation:  # the signed fields decide the TCB layout
+                raise ReportError(
+                    "generation", f"is {show(generation)}, but the report's CPUID fields name a {named} CPU"
+                )
         if generation is None:
             if cpuid is not None:
                 generation = generation_of(cpuid[0], cpuid[1])
@@ -540,6 +546,12 @@ class AttestationReport:
             "crl": f"{KDS_BASE}/{kind}/v1/{name}/crl",
         }
         if kind == "vcek":
+            if not any(report.chip_id):
+                raise ReportError(
+                    "report.CHIP_ID",
+                    "is zero (the host masks it, MASK_CHIP_ID): the VCEK's URL needs the chip's ID; "
+                    "get the VCEK from the host (the extended report's certificates)",
+                )
             tcb = report.reported_tcb.components
             if prod == "turin":
                 if any(report.chip_id[8:]):
@@ -570,7 +582,10 @@ class AttestationReport:
             )
             if not text.lower().startswith(product):
                 raise SignatureError(f"certificate: its product extension says {show(text)}, not {product}")
-        if hwid is not None:  # whenever the certificate binds a chip, the report must be that chip's
+        # Whenever the certificate binds a chip, the report must be that chip's, unless the host
+        # masks CHIP_ID (SNP_CONFIG.MASK_CHIP_ID: the firmware writes zeros); the VCEK's signature
+        # still binds the report to the chip then.
+        if hwid is not None and any(self.chip_id):
             want = der_octets(hwid)
             got = self.chip_id[: len(want)] if len(want) == 8 else self.chip_id
             if want != got or (len(want) == 8 and any(self.chip_id[8:])):
@@ -759,7 +774,11 @@ class Expectations:
         assert self.policy is not None
         if not self.policy_at_most:
             return [] if r.policy == self.policy else [Mismatch("POLICY", f"{self.policy:#x}", f"{r.policy:#x}")]
-        want, got = GuestPolicy.from_int(self.policy), r.guest_policy()
+        want = GuestPolicy.from_int(self.policy)
+        try:
+            got = r.guest_policy()
+        except InvalidInputError as exc:  # the report's POLICY, not the expectation, breaks a rule
+            return [Mismatch("POLICY", f"at most {self.policy:#x}", f"{r.policy:#x} ({exc.rule})")]
         out: List[Mismatch] = []
         for attr, *_ in FLAG_BITS:
             w, g = getattr(want, attr), getattr(got, attr)
@@ -791,8 +810,9 @@ def parse_hex(field: str, text: Optional[str], size: int) -> Optional[bytes]:
     if not isinstance(text, str):
         raise InvalidInputError(field, f"must be hex or base64 text, got {type(text).__name__}")
     t = text.strip()
-    t = t[2:] if t.lower().startswith("0x") else t
     b64_len = 4 * ((size + 2) // 3)
+    if t.lower().startswith("0x") and len(t) != b64_len:  # base64 text may itself begin with "0x"
+        t = t[2:]
     if len(t) == b64_len and len(t) != 2 * size:
         try:
             raw = base64.b64decode(t, validate=True)

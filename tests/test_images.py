@@ -212,17 +212,24 @@ def test_bit_flips_in_the_table_area_only_raise_snpmeasure_errors(seed: int, fli
 
 
 def test_an_endless_stream_is_refused_not_read_into_memory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """A file that cannot be mapped is read, but at most STREAM_LIMIT bytes: /dev/zero (or a
-    misdirected pipe) ends in an error naming the flag, and a short stream still reads."""
+    """A device is refused unread (/dev/zero never ends); a pipe is read, but at most
+    STREAM_LIMIT bytes: a longer stream ends in an error naming the flag, and a short one reads."""
     import os
     import threading
 
     monkeypatch.setattr(images, "STREAM_LIMIT", 1 << 20)
-    with pytest.raises(InputFileError, match=r"^ovmf: /dev/zero: more than 1 MiB from a stream"):
+    with pytest.raises(InputFileError, match=r"^ovmf: /dev/zero: is a device or socket, not a regular file"):
         FirmwareImage.open("/dev/zero", field="ovmf")
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     data = (PEER / "svsm_ovmf.fd").read_bytes()
+    writer = threading.Thread(target=lambda: fifo.write_bytes(data * 2))  # 2 x 3.5 MiB
+    writer.start()
+    with pytest.raises(InputFileError, match=r"^ovmf: .*fifo: more than 1 MiB from a stream"):
+        FirmwareImage.open(fifo, field="ovmf")
+    with open(fifo, "rb") as rest:  # let the writer finish
+        rest.read()
+    writer.join()
     writer = threading.Thread(target=lambda: fifo.write_bytes(data[: 1 << 19]))
     writer.start()
     assert bytes(images.map_file(fifo, "ovmf")) == data[: 1 << 19]

@@ -145,6 +145,22 @@ def test_an_igvm_launch(tmp_path: Path) -> None:
         ("qemu-system-x86_64 stray", "'stray' is no option"),
         ("qemu-system-x86_64 -machine confidential-guest-support=x", "names no -object sev-snp-guest"),
         ("qemu-system-x86_64 -object '{\"qom-type\": ' ", "is not valid JSON"),
+        (
+            "qemu-system-x86_64 -object sev-snp-guest,id=s,reduced-phys-bits=1 -object memory-backend-ram,id=s",
+            "-object: id=s is given twice; QEMU refuses the second object",
+        ),
+        (
+            "qemu-system-x86_64 -object igvm-cfg,id=i,file=/a -object igvm-cfg,id=i,file=/b",
+            "id=i is given twice",
+        ),
+        (
+            "qemu-system-x86_64 -machine q35,confidential-guest-support=m -object memory-backend-ram,id=m",
+            "confidential-guest-support=m names no -object sev-snp-guest",
+        ),
+        (
+            "qemu-system-x86_64 -machine q35,igvm-cfg=i -object igvm-cfg,id=i,file=/a",
+            "-machine: igvm-cfg=i without confidential-guest-support starts a guest without SEV-SNP",
+        ),
     ],
 )
 def test_hostile_or_unmodelled_command_lines_are_named(argv: str, fragment: str) -> None:

@@ -316,7 +316,12 @@ def test_a_corims_other_claims_are_checked_not_dropped() -> None:
         (dict(signing_key="VLEK"), "SIGNING_KEY"),
         (dict(id_key_digest=b"\x11" * 48), "ID_KEY_DIGEST"),
         (dict(author_key_digest=b"\x22" * 48), "AUTHOR_KEY_DIGEST"),
-        (dict(min_tcb=TcbVersion.encode({"microcode": 255}, "milan")), "REPORTED_TCB"),
+        (dict(min_tcb=TcbVersion.encode({"microcode": 255}, "milan")), "REPORTED_TCB.microcode"),
+        # per component: microcode 60 < the report's 68 in the top byte must not hide bootloader 3 > 2
+        (
+            dict(min_tcb=TcbVersion.encode({"bootloader": 3, "snp": 5, "microcode": 60}, "milan")),
+            "REPORTED_TCB.bootloader",
+        ),
     ):
         rows, failures = load_references(to_corim(one, **kwargs)).check(report)
         assert rows == [] and [f.field for f in failures] == [field], kwargs

@@ -363,3 +363,39 @@ def test_a_flag_mismatch_is_said_as_json_says_it() -> None:
     (m,) = r.check(Expectations(author_key_en=True))
     assert m.line() == "AUTHOR_KEY_EN: expected true, report has false"
     assert m.to_json() == {"field": "AUTHOR_KEY_EN", "expected": "true", "actual": "false"}
+
+
+def test_a_masked_chip_id_is_still_verified_by_the_vcek_signature() -> None:
+    """MASK_CHIP_ID: the firmware writes zeros for CHIP_ID and still signs with the chip's VCEK,
+    so the hwID binding is skipped (virtee/snpguest does the same); the KDS URL cannot be made."""
+    r = AttestationReport.from_bytes(make_report(3, chip_id=bytes(64)))
+    vcek = vcek_for(r.reported_tcb.components, b"\x11" * 64)
+    assert r.verify(vcek, ask_ark=[ASK, ARK], product="milan", trusted_arks=[ARK]) == "milan"
+    other = AttestationReport.from_bytes(make_report(3, chip_id=b"\x33" * 64))
+    with pytest.raises(SignatureError, match="hwID 1111.* is not the report's CHIP_ID 3333"):
+        other.verify(vcek, ask_ark=[ASK, ARK], product="milan", trusted_arks=[ARK])
+    with pytest.raises(ReportError, match=r"^report.CHIP_ID: is zero \(the host masks it, MASK_CHIP_ID\)"):
+        r.kds_urls()
+
+
+def test_a_product_that_contradicts_the_signed_cpuid_is_refused() -> None:
+    raw = make_report(3)  # CPUID family 0x19 model 0x01: Milan
+    with pytest.raises(ReportError, match="^generation: is 'turin', but the report's CPUID fields name a milan CPU"):
+        AttestationReport.from_bytes(raw, generation="turin")
+    assert AttestationReport.from_bytes(raw, generation="milan").generation == "milan"
+    assert AttestationReport.from_bytes(make_report(2), generation="genoa").generation == "genoa"  # v2 names none
+
+
+def test_policy_at_most_reports_a_malformed_report_policy_as_a_mismatch() -> None:
+    r = AttestationReport.from_bytes(make_report(policy=0))  # bit 17 (reserved, must be 1) clear
+    [m] = r.check(Expectations(policy=0x30000, policy_at_most=True))
+    assert m.field == "POLICY" and "bit 17" in m.actual
+
+
+def test_base64_that_begins_with_0x_is_base64() -> None:
+    from snpmeasure.report import parse_hex
+
+    raw = bytes([0xD3, 0x10]) + bytes(range(46))
+    text = base64.b64encode(raw).decode()
+    assert text.startswith("0x") and parse_hex("f", text, 48) == raw
+    assert parse_hex("f", "0x" + raw.hex(), 48) == raw

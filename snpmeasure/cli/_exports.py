@@ -61,8 +61,8 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
         "--export-min-tcb",
         metavar="SPEC",
         help="the REPORTED_TCB reports must have, e.g. bootloader=3,tee=0,snp=8,microcode=115: CoRIM mkey 647 "
-        "(a min-svn: the profile compares the 8-byte TCB_VERSION as one number), go-sev-guest minimum_tcb "
-        "(per component), trustee's four values (exact: all four, the host's); CoRIM and go-sev-guest need "
+        "(a min-svn over the 8-byte TCB_VERSION, which Veraison and report verify compare per component), "
+        "go-sev-guest minimum_tcb (per component), trustee's four values (exact: all four, the host's); CoRIM and go-sev-guest need "
         "--export-product",
     )
     g.add_argument(

@@ -178,7 +178,16 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import InvalidInputError
     from ..report import Expectations, launch_expectations, parse_min_tcb
 
-    report = read_report(args.file, args.product)
+    config = None
+    if getattr(args, "config", None) is not None:  # read first: its product decodes the report
+        from ..references import VerifyConfig
+
+        config = VerifyConfig.load(args.config, "--config")
+        if config.product is not None:
+            if args.product not in (None, config.product):
+                raise InvalidInputError("--product", f"is {args.product}, but --config says {config.product}: give one")
+            args.product = config.product
+    report = read_report(args.file, args.product, "--product" if config is None else "--config")
     if args.action == "kds-url":
         urls = report.kds_urls(args.product)
         if args.json:
@@ -202,15 +211,6 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.vcek is None) == (args.certs is None):
         raise InvalidInputError("--vcek", "give the signing certificate as --vcek CERT|DIR or --certs DIR (one)")
-    config = None
-    if args.config is not None:
-        from ..references import VerifyConfig
-
-        config = VerifyConfig.load(args.config, "--config")
-        if config.product is not None:
-            if args.product not in (None, config.product):
-                raise InvalidInputError("--product", f"is {args.product}, but --config says {config.product}: give one")
-            args.product = config.product
     product, failures = verify_signature(args, report, at)
     exp: Dict[str, Any] = {}
     if args.from_launch is not None:
@@ -364,13 +364,21 @@ def describe_row(row: Any) -> str:
     return f"profile {row.profile}, {row.vcpus} vCPU{'s' if row.vcpus != 1 else ''}{cpu}, guest features {row.guest_features:#x}"
 
 
-def read_report(source: Any, product: Optional[str]) -> Any:
-    """The report from a path, ``-`` (stdin) or its hex or base64 text (an AttestationReport)."""
+def read_report(source: Any, product: Optional[str], product_flag: str = "--product") -> Any:
+    """The report from a path, ``-`` (stdin) or its hex or base64 text (an AttestationReport);
+    ``product_flag`` gave ``product``."""
     from ..report import REPORT_INPUT_LIMIT, AttestationReport
 
     if source == "-":  # stdin; the longest form (hex with line breaks) is a few KiB
         source = sys.stdin.buffer.read(REPORT_INPUT_LIMIT)
-    return AttestationReport.from_bytes(source, generation=product)
+    from ..errors import InvalidInputError
+
+    try:
+        return AttestationReport.from_bytes(source, generation=product)
+    except InvalidInputError as exc:
+        if exc.field == "generation":
+            raise InvalidInputError(product_flag, exc.rule) from None
+        raise
 
 
 def verify_signature(args: argparse.Namespace, report: Any, at: Any) -> Tuple[Optional[str], List[Any]]:

@@ -496,3 +496,23 @@ def test_verify_checks_the_measurement_of_an_igvm_launch_or_a_domain(
     for mode in ("sev", "seves", "snp:ovmf-hash"):
         rc, _, err = verify(bytes(48), "--mode", mode, "--ovmf", OVMF)
         assert rc == 2 and f"--mode: invalid choice: '{mode}'" in err
+
+
+def test_a_configs_product_decodes_the_report(tmp_path: Path) -> None:
+    """A version-2 report does not name its CPU: --config's product decides its TCB layout before
+    anything is compared (it used to be applied after the report was read as a Milan one)."""
+    from ..builders.reports import make_report
+
+    (tmp_path / "r.bin").write_bytes(make_report(2, tcb=(1, 4, 2, 9, 0, 0, 0, 77), chip_id=bytes(64)))
+    config = tmp_path / "config.json"
+    doc = {"schema": "snpmeasure/verify-config", "schema_version": 1, "product": "turin", "min_tcb": {"snp": 10}}
+    config.write_text(json.dumps(doc))
+    base = ["report", "verify", str(tmp_path / "r.bin"), "--vcek", str(VCEK), "--at", "2026-06-01"]
+    rc, out, _ = run_ours([*base, "--config", str(config), "--json"])
+    fields = {f["field"]: f for f in json.loads(out)["failures"]}
+    assert rc == 1 and fields["REPORTED_TCB.snp"]["actual"] == "9"  # Turin's byte 3; Milan's would be 0
+    doc["product"] = "genoa"
+    config.write_text(json.dumps(doc))
+    (tmp_path / "r.bin").write_bytes(make_report(3))  # its CPUID fields say Milan
+    rc, _, err = run_ours([*base, "--config", str(config)])
+    assert rc == 2 and "--config: is 'genoa', but the report's CPUID fields name a milan CPU" in err
