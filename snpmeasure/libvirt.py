@@ -63,7 +63,20 @@ class LibvirtDomain(NamedTuple):
     def measure_kwargs(self) -> Dict[str, Any]:
         """The :func:`snpmeasure.measure` arguments the domain fixes (the open ones left out).
         QEMU measures the kernel, initrd and command line only with ``kernel-hashes=on``
-        (libvirt ``kernelHashes='yes'``); the SEV features are the object's."""
+        (libvirt ``kernelHashes='yes'``); the SEV features are the object's. A domain without
+        ``<launchSecurity type='sev-snp'>`` starts no SEV-SNP guest: ConfigError."""
+        if self.guest is None:
+            raise ConfigError(
+                "<launchSecurity>",
+                "is missing: libvirt starts the guest without SEV-SNP, which has no launch measurement",
+            )
+        if self.loader_type == "pflash":
+            raise ConfigError(
+                "<loader type='pflash'>",
+                "an SEV-SNP guest cannot boot from pflash: QEMU stops with 'pflash with kvm requires KVM readonly "
+                "memory support' (KVM has no read-only memory for SNP guests); give <loader type='rom'>, which "
+                "libvirt passes as -bios",
+            )
         out: Dict[str, Any] = {"mode": "snp"}
         for key, value in (("vcpus", self.vcpus), ("vcpu_type", self.vcpu_type), ("ovmf", self.loader)):
             if value is not None:
@@ -170,24 +183,29 @@ def parse_domain(text: str, *, path_map: PathMap = (), where: str = "domain") ->
         return found[0] if found else None
 
     vcpu = one(root, "vcpu")
-    vcpus = None
+    vcpus = 1  # virDomainVcpuParse: no <vcpu> is one
     if vcpu is not None:
-        vcpus = _int(vcpu.get("current"), f"{where}: <vcpu current>") if vcpu.get("current") else None
-        vcpus = vcpus or _int(vcpu.text, f"{where}: <vcpu>")
+        most = _int(vcpu.text, f"{where}: <vcpu>")
+        vcpus = _int(vcpu.get("current"), f"{where}: <vcpu current>") if vcpu.get("current") else most
+        if vcpus > most:  # virDomainDefParseXML refuses it
+            raise InvalidInputError(f"{where}: <vcpu current>", f"is {vcpus}, more than the {most} of <vcpu>")
     cpu = one(root, "cpu")
-    cpu_mode = None if cpu is None else cpu.get("mode", "custom")
+    cpu_mode = "custom" if cpu is None else cpu.get("mode", "custom")
     vcpu_type = None
-    if cpu is not None and cpu_mode == "custom":
+    if cpu_mode == "custom":
+        # qemuDomainDefSetDefaultCPU: no <cpu>, or a custom one without <model> (a topology
+        # alone), gets QEMU's default CPU type, qemu64 on x86 (libvirt's SNP test data: -cpu qemu64)
         model = one(cpu, "model")
-        if model is None or not (model.text or "").strip():
-            raise InvalidInputError(f"{where}: <cpu mode='custom'>", "has no <model>")
-        vcpu_type = (model.text or "").strip()
+        vcpu_type = (model.text or "").strip() if model is not None else ""
+        vcpu_type = vcpu_type or "qemu64"
     os_el = one(root, "os")
     loader = one(os_el, "loader")
 
     def text_of(tag: str) -> Optional[str]:
+        # As libvirt's virXPathString reads it: verbatim (QEMU gets " console=ttyS0 " with its
+        # spaces, and hashes them), and an empty element is none.
         el = one(os_el, tag)
-        return None if el is None else (el.text or "").strip()
+        return None if el is None else (el.text or None)
 
     guest = None
     security = one(root, "launchSecurity")
@@ -202,7 +220,7 @@ def parse_domain(text: str, *, path_map: PathMap = (), where: str = "domain") ->
         vcpus=vcpus,
         cpu_mode=cpu_mode,
         vcpu_type=vcpu_type,
-        loader=map_path(None if loader is None else (loader.text or "").strip() or None, path_map),
+        loader=map_path(None if loader is None else loader.text or None, path_map),
         loader_type=None if loader is None else loader.get("type"),
         kernel=map_path(text_of("kernel"), path_map),
         initrd=map_path(text_of("initrd"), path_map),

@@ -402,6 +402,10 @@ class SevSnpGuest:
             ("idAuth", self.id_auth),
             ("hostData", self.host_data),
         ):
+            if value == "":
+                raise QemuObjectError(
+                    "libvirt", f"{tag} is empty, which libvirt cannot write: it reads an empty element as none"
+                )
             if value is not None:
                 ET.SubElement(root, tag).text = value
         ET.indent(root)
@@ -472,7 +476,11 @@ class SevSnpGuest:
                 raise QemuObjectError(f"libvirt.launchSecurity.{child.tag}", "appears twice")
             seen_tags.add(child.tag)
             prop = elem_map[child.tag]
-            text_value = (child.text or "").strip()
+            text_value = child.text or ""
+            if not text_value:
+                continue  # libvirt's virXPathString: an empty element is no value, and no property
+            if prop in ("policy", *INT_PROPS):
+                text_value = text_value.strip()  # read by strtoull/strtoul, which skip spaces
             if prop == "policy":
                 # libvirt reads <policy> as hexadecimal, with or without 0x (virXPathULongLongBase 16).
                 digits = text_value[2:] if text_value.lower().startswith("0x") else text_value

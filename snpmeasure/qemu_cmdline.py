@@ -81,6 +81,12 @@ class QemuCommandLine(NamedTuple):
             if self.vcpus is not None:
                 out["vcpus"] = self.vcpus
             return out
+        if self.guest is None:
+            raise ConfigError(
+                "-machine",
+                "has no confidential-guest-support: QEMU starts the guest without SEV-SNP, "
+                "which has no launch measurement",
+            )
         out = {"mode": "snp"}
         for key, value in (
             ("vcpus", self.vcpus),
@@ -118,24 +124,60 @@ def _count(value: str, where: str) -> int:
     return int(value)
 
 
-def _smp(text: str) -> int:
-    """The vCPUs started: the leading count or ``cpus=``; without either, ``maxcpus=`` if given,
-    else the product of the topology (sockets, dies, clusters, modules, cores, threads; each 1 when
-    left out), as QEMU's machine_parse_smp_config computes it."""
+def _smp_props(text: str, merged: Dict[str, str]) -> Dict[str, str]:
+    """One -smp's values merged into the earlier ones' (QEMU's smp options merge: ``-smp 4
+    -smp maxcpus=16`` is ``-smp 4,maxcpus=16``); a leading count is ``cpus=``."""
     head, props = _keyval(text, "-smp")
     if head is not None:
-        return _count(head, "-smp")
-    if "cpus" in props:
-        return _count(props["cpus"], "-smp cpus")
-    if "maxcpus" in props:
-        return _count(props["maxcpus"], "-smp maxcpus")
-    product = 1
-    for key in ("sockets", "dies", "clusters", "modules", "cores", "threads"):
-        if key in props:
-            product *= _count(props[key], f"-smp {key}")
-            if product > MAX_VCPUS:
-                break
-    return _count(str(product), "-smp")
+        props["cpus"] = head
+    return {**merged, **props}
+
+
+_TOPOLOGY = ("sockets", "dies", "clusters", "modules", "cores", "threads")
+
+
+def _smp(props: Dict[str, str]) -> int:
+    """The vCPUs started, as QEMU's machine_parse_smp_config computes them (machine types since
+    6.2, which prefer cores): ``cpus``, else ``maxcpus``, else the product of the topology; the
+    omitted topology values are derived from maxcpus, and a topology whose product is not maxcpus,
+    or a maxcpus below cpus, is refused as QEMU refuses it."""
+    given = {
+        k: _count(props[k], "-smp" if k == "cpus" else f"-smp {k}")
+        for k in ("cpus", "maxcpus", *_TOPOLOGY)
+        if k in props
+    }
+    cpus, maxcpus = given.get("cpus", 0), given.get("maxcpus", 0)
+    top = {k: given.get(k, 0) for k in _TOPOLOGY}
+    for k in ("dies", "clusters", "modules"):
+        top[k] = top[k] or 1
+    if cpus == 0 and maxcpus == 0:
+        for k in ("sockets", "cores", "threads"):
+            top[k] = top[k] or 1
+    else:
+        maxcpus = maxcpus or cpus
+        rest = top["dies"] * top["clusters"] * top["modules"]
+        if top["cores"] == 0:
+            top["sockets"], top["threads"] = top["sockets"] or 1, top["threads"] or 1
+            top["cores"] = maxcpus // (rest * top["sockets"] * top["threads"])
+        elif top["sockets"] == 0:
+            top["threads"] = top["threads"] or 1
+            top["sockets"] = maxcpus // (rest * top["cores"] * top["threads"])
+        top["threads"] = top["threads"] or maxcpus // (rest * top["sockets"] * top["cores"])
+    total = 1
+    for k in _TOPOLOGY:
+        total *= top[k]
+    maxcpus = maxcpus or total
+    cpus = cpus or maxcpus
+    if total != maxcpus:
+        raise InvalidInputError(
+            "-smp", f"Invalid CPU topology: product of the hierarchy must match maxcpus: {total} != maxcpus {maxcpus}"
+        )
+    if maxcpus < cpus:
+        raise InvalidInputError(
+            "-smp",
+            f"Invalid CPU topology: maxcpus must be equal to or greater than smp: cpus {cpus} > maxcpus {maxcpus}",
+        )
+    return _count(str(cpus), "-smp")
 
 
 def _cpu(text: str) -> Tuple[str, Optional[str], Optional[int]]:
@@ -222,6 +264,8 @@ def parse_qemu_cmdline(
     objects: Dict[str, Tuple[str, List[Tuple[str, Any]], bool]] = {}
     machine: Dict[str, str] = {}
     blockdevs: Dict[str, Tuple[Optional[str], Optional[str]]] = {}  # node -> (filename, file node)
+    pflash: List[str] = []  # the options that add a pflash device
+    smp: Dict[str, str] = {}
     i = 0
     while i < len(words):
         opt = words[i]
@@ -238,7 +282,7 @@ def parse_qemu_cmdline(
         if opt in _IGNORED_WITH_ARG:
             continue
         if opt == "-smp":
-            vcpus, sources["vcpus"] = _smp(arg), "-smp"
+            smp, sources["vcpus"] = _smp_props(arg, smp), "-smp"
         elif opt == "-cpu":
             cpu_mode, vcpu_type, vcpu_sig = _cpu(arg)
             sources["vcpu_type"] = sources["vcpu_sig"] = "-cpu"
@@ -256,11 +300,15 @@ def parse_qemu_cmdline(
         elif opt == "-machine" or opt == "-M":
             head, props = _keyval(arg, "-machine")
             machine.update(props)
+            pflash += [f"-machine {k}" for k in ("pflash0", "pflash1") if k in props]
         elif opt == "-pflash":  # the first -pflash is unit 0, the firmware
+            pflash.append("-pflash")
             if "ovmf" not in sources:
                 loader, sources["ovmf"] = arg, "-pflash"
         elif opt == "-drive":
             _, props = _keyval(arg, "-drive")
+            if props.get("if") == "pflash":
+                pflash.append("-drive if=pflash")
             if props.get("if") == "pflash" and props.get("unit", "0") == "0":
                 loader, sources["ovmf"] = props.get("file"), "-drive if=pflash,unit=0"
         elif opt == "-blockdev":
@@ -275,6 +323,12 @@ def parse_qemu_cmdline(
             raise InvalidInputError(
                 opt, "is an option snpmeasure does not know: whether it changes the measurement is not established"
             )
+    if cpu_mode is None:  # the x86 machines' default CPU type (TARGET_DEFAULT_CPU_TYPE)
+        cpu_mode, vcpu_type, sources["vcpu_type"] = "custom", "qemu64", "QEMU's default CPU (no -cpu)"
+    if smp:
+        vcpus = _smp(smp)
+    else:  # machine_parse_smp_config without -smp: one CPU
+        vcpus, sources["vcpus"] = 1, "QEMU's default (no -smp)"
     guest = None
     # memory-encryption= is the older name of confidential-guest-support=
     cgs = machine.get("confidential-guest-support", machine.get("memory-encryption"))
@@ -297,6 +351,16 @@ def parse_qemu_cmdline(
         if kind != "igvm-cfg" or not files:
             raise ConfigError("-machine", f"igvm-cfg={machine['igvm-cfg']} names no -object igvm-cfg with a file")
         igvm = map_path(str(files[-1]), path_map)
+    if pflash and igvm is not None:
+        raise ConfigError(pflash[0], "QEMU refuses pflash devices with IGVM (the IGVM file holds the firmware)")
+    if pflash and guest is not None:
+        # Linux 6.9+ gives SEV-SNP VMs no read-only memslots, which pc_system_firmware_init needs
+        # for pflash; AMD's and QEMU's SNP instructions boot OVMF with -bios.
+        raise ConfigError(
+            pflash[0],
+            "an SEV-SNP guest cannot boot from pflash: QEMU stops with 'pflash with kvm requires KVM readonly "
+            "memory support' (KVM has no read-only memory for SNP guests); give the firmware with -bios",
+        )
     if machine.get("pflash0") is not None:
         node: Optional[str] = machine["pflash0"]
         for _ in range(8):  # a format node over a storage node (libvirt's pair), at most a few deep
@@ -368,8 +432,15 @@ def _object(arg: str, objects: Dict[str, Tuple[str, List[Tuple[str, Any]], bool]
         parts = split_qemu_opts(arg)
         if not parts:
             raise InvalidInputError("-object", "is empty")
+        # keyval_parse: the first key may be implied (qom-type); every other needs "=" ("x" alone
+        # is no flag here, unlike QemuOpts' -machine)
+        if parts[0].startswith("qom-type="):
+            parts[0] = parts[0][len("qom-type=") :]
         kind = parts[0]
-        props = [(p.split("=", 1)[0], p.split("=", 1)[1]) if "=" in p else (p, "on") for p in parts[1:]]
+        bare = next((p for p in parts[1:] if "=" not in p), None)
+        if bare is not None:
+            raise InvalidInputError("-object", f"Expected '=' after parameter {show(bare)}")
+        props = [(p.split("=", 1)[0], p.split("=", 1)[1]) for p in parts[1:]]
         typed = False
     ident = next((str(v) for k, v in props if k == "id"), None)
     if ident is not None and ident in objects:

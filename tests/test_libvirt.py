@@ -29,6 +29,14 @@ DOMAIN = """<domain type='kvm'>
 </domain>"""
 
 
+SNP = "<launchSecurity type='sev-snp'><policy>0x30000</policy></launchSecurity>"
+
+
+def test_a_domain_without_snp_has_no_measurement() -> None:
+    with pytest.raises(ConfigError, match="^<launchSecurity>: is missing: libvirt starts the guest without SEV-SNP"):
+        parse_domain("<domain><vcpu>2</vcpu></domain>").measure_kwargs()
+
+
 def test_a_domain_gives_the_measure_arguments(tmp_path: Path) -> None:
     (tmp_path / "vmlinuz").write_bytes(bytes(0x202) + b"HdrS" + bytes(100))
     (tmp_path / "initrd.img").write_bytes(b"initrd")
@@ -68,24 +76,32 @@ def test_a_domain_gives_the_measure_arguments(tmp_path: Path) -> None:
         ("<domain><vcpu>0</vcpu></domain>", InvalidInputError, "vCPU count from 1 to 4096"),
         ("<domain><vcpu current='x'>2</vcpu></domain>", InvalidInputError, "vCPU count"),
         ("<domain><vcpu>1</vcpu><vcpu>2</vcpu></domain>", InvalidInputError, "appears more than once"),
-        ("<domain><cpu mode='custom'/></domain>", InvalidInputError, "has no <model>"),
+        ("<domain><vcpu current='8'>4</vcpu></domain>", InvalidInputError, "more than the 4 of <vcpu>"),
         ("<domain><launchSecurity type='sev'/></domain>", ConfigError, "snpmeasure reads sev-snp here"),
         ("<domain>" * 3, InvalidInputError, "is not well-formed XML"),
         ("<domain>" + "<a>" * 100000 + "</a>" * 100000 + "</domain>", InvalidInputError, ""),
     ],
 )
 def test_hostile_or_wrong_domains_are_named(text: str, error: type, fragment: str) -> None:
-    if fragment == "":  # a deep document without the elements read is a domain that fixes nothing
+    if fragment == "":  # a deep document without the elements read is a domain of libvirt's defaults
         dom = parse_domain(text)
-        assert dom.vcpus is None and fragment == ""
+        assert dom.vcpus == 1 and dom.vcpu_type == "qemu64" and fragment == ""
         return
     with pytest.raises(error) as exc:
         parse_domain(text)
     assert fragment in str(exc.value)
 
 
+@pytest.mark.parametrize("cpu", ["", "<cpu mode='custom'><topology sockets='1' cores='2' threads='1'/></cpu>"])
+def test_libvirts_defaults_are_one_vcpu_and_qemu64(cpu: str) -> None:
+    """No <vcpu> is one (virDomainVcpuParse); no <cpu>, or a custom one without <model>, is QEMU's
+    default CPU (qemuDomainDefSetDefaultCPU; libvirt's SNP test data runs -cpu qemu64)."""
+    kw = parse_domain(f"<domain>{cpu}{SNP}</domain>").measure_kwargs()
+    assert kw["vcpus"] == 1 and kw["vcpu_type"] == "qemu64"
+
+
 def test_host_cpu_modes_leave_the_signature_open() -> None:
-    dom = parse_domain("<domain><cpu mode='host-passthrough'/></domain>")
+    dom = parse_domain(f"<domain><cpu mode='host-passthrough'/>{SNP}</domain>")
     assert dom.cpu_mode == "host-passthrough" and dom.vcpu_type is None and "vcpu_type" not in dom.measure_kwargs()
     with pytest.raises(InvalidInputError, match="HOSTPATH=LOCALPATH"):
         parse_path_map(["=/x"])
@@ -112,3 +128,18 @@ def test_path_map_takes_a_dict_pairs_or_flag_strings() -> None:
     for bad in ("/fw=/x", [("/fw",)], [("/fw", 1)], {"": "/x"}, ["/fw"], 7):
         with pytest.raises(InvalidInputError, match="^path_map: "):
             parse_domain(xml, path_map=bad)  # type: ignore[arg-type]
+
+
+def test_element_text_is_read_as_libvirt_reads_it() -> None:
+    """virXPathString: the text verbatim (QEMU gets -append " console=ttyS0 " and hashes the
+    spaces), an empty element is none; QEMU's base64 decoder refuses whitespace in a blob."""
+    spaced = parse_domain(DOMAIN.replace("<cmdline>console=ttyS0</cmdline>", "<cmdline> console=ttyS0 </cmdline>"))
+    assert spaced.cmdline == " console=ttyS0 " and spaced.measure_kwargs()["append"] == " console=ttyS0 "
+    assert parse_domain(DOMAIN.replace("<cmdline>console=ttyS0</cmdline>", "<cmdline/>")).cmdline is None
+    empty = parse_domain(DOMAIN.replace("<policy>", "<hostData></hostData><policy>"))
+    assert empty.guest is not None and empty.guest.host_data is None
+    host = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+    padded = DOMAIN.replace("<policy>", f"<hostData>\n  {host}\n</hostData><policy>")
+    with pytest.raises(InvalidInputError, match="host-data"):
+        parse_domain(padded)
+    assert parse_domain(DOMAIN.replace("<policy>", f"<hostData>{host}</hostData><policy>")).guest is not None

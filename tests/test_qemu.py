@@ -51,7 +51,11 @@ def test_every_form_written_is_read_back(obj: SevSnpGuest) -> None:
             with pytest.raises(QemuObjectError, match="is missing: QEMU") as e:
                 write()
             assert e.value.field == missing
-    if not (obj.debug_swap or obj.secure_tsc):
+    empty = [v for v in (obj.guest_visible_workarounds, obj.id_block, obj.id_auth, obj.host_data) if v == ""]
+    if empty and not (obj.debug_swap or obj.secure_tsc):
+        with pytest.raises(QemuObjectError, match="is empty, which libvirt cannot write"):
+            obj.to_libvirt()
+    elif not (obj.debug_swap or obj.secure_tsc):
         back = SevSnpGuest.from_libvirt(obj.to_libvirt(), id=obj.id)
         assert back == obj
         if complete:

@@ -18,14 +18,16 @@ from .builders.igvm_files import build, pd, vp
 from .builders.manifests import A
 
 # libvirt's own form (tests/qemuxmlconfdata/launch-security-sev-snp.x86_64-latest.args in
-# libvirt/libvirt): environment first, the firmware as a stateless pflash (a raw node over a file
-# node, named by -machine pflash0=), the object as JSON named by confidential-guest-support,
-# -device as JSON; the kernel options are this test's addition.
-LIBVIRT_STYLE = f"""LC_ALL=C PATH=/usr/bin HOME=/var/lib/libvirt/qemu/domain-1-guest \\
-/usr/bin/qemu-system-x86_64 -name guest=guest,debug-threads=on -S \\
--blockdev '{{"driver":"file","filename":"{A}","node-name":"libvirt-pflash0-storage","read-only":true}}' \\
+# libvirt/libvirt): environment first, the object as JSON named by confidential-guest-support,
+# -device as JSON. The test data gives the firmware as a stateless pflash, which QEMU + KVM refuse
+# for an SNP guest (PFLASH below); here it is -bios, as libvirt writes <loader type='rom'>. The
+# kernel options are this test's addition.
+PFLASH = f"""-blockdev '{{"driver":"file","filename":"{A}","node-name":"libvirt-pflash0-storage","read-only":true}}' \\
 -blockdev '{{"node-name":"libvirt-pflash0-format","read-only":true,"driver":"raw","file":"libvirt-pflash0-storage"}}' \\
--machine pc-q35-8.2,usb=off,dump-guest-core=off,memory-backend=pc.ram,pflash0=libvirt-pflash0-format,confidential-guest-support=lsec0,acpi=on \\
+-machine pflash0=libvirt-pflash0-format"""
+LIBVIRT_STYLE = f"""LC_ALL=C PATH=/usr/bin HOME=/var/lib/libvirt/qemu/domain-1-guest \\
+/usr/bin/qemu-system-x86_64 -name guest=guest,debug-threads=on -S -bios {A} \\
+-machine pc-q35-8.2,usb=off,dump-guest-core=off,memory-backend=pc.ram,confidential-guest-support=lsec0,acpi=on \\
 -accel kvm -cpu EPYC-Milan -m size=4194304k \\
 -object '{{"qom-type":"memory-backend-ram","id":"pc.ram","size":4294967296}}' \\
 -smp 4,sockets=4,cores=1,threads=1 -uuid 1ccfd97d-5eb4-478a-bbe6-88d254c16db7 \\
@@ -38,6 +40,10 @@ DOMAIN = f"""<domain type='kvm'><name>guest</name><vcpu>4</vcpu>
 <cpu mode='custom'><model>EPYC-Milan</model></cpu>
 <launchSecurity type='sev-snp' kernelHashes='yes'><cbitpos>51</cbitpos><reducedPhysBits>1</reducedPhysBits>
 <policy>0x30000</policy></launchSecurity></domain>"""
+
+
+#: what makes a command line an SEV-SNP launch
+SNP = ["-machine", "q35,confidential-guest-support=s", "-object", "sev-snp-guest,id=s,cbitpos=51,reduced-phys-bits=1"]
 
 
 def test_the_command_line_and_the_domain_give_the_same_launch(tmp_path: Path) -> None:
@@ -53,14 +59,19 @@ def test_the_command_line_and_the_domain_give_the_same_launch(tmp_path: Path) ->
         mode="snp", ovmf=A, vcpus=4, vcpu_type="EPYC-Milan", kernel=kernel, append="console=ttyS0"
     )
     assert snpmeasure.measure(**line.measure_kwargs()).digest == flags.digest
+    with pytest.raises(ConfigError, match="^-machine pflash0: an SEV-SNP guest cannot boot from pflash"):
+        parse_qemu_cmdline(LIBVIRT_STYLE.replace(f"-bios {A}", PFLASH), path_map=paths)
     # as an argument list too
-    argv = ["qemu-system-x86_64", "-smp", "2", "-cpu", "EPYC-Genoa", "-bios", A]
+    argv = ["qemu-system-x86_64", "-smp", "2", "-cpu", "EPYC-Genoa", "-bios", A, *SNP]
     assert parse_qemu_cmdline(argv).measure_kwargs() == {
         "mode": "snp",
         "vcpus": 2,
         "vcpu_type": "EPYC-Genoa",
         "ovmf": A,
+        "guest_features": 1,
     }
+    with pytest.raises(ConfigError, match="^-machine: has no confidential-guest-support: QEMU starts the guest"):
+        parse_qemu_cmdline(argv[:-4]).measure_kwargs()
 
 
 @pytest.mark.parametrize(
@@ -75,14 +86,34 @@ def test_the_command_line_and_the_domain_give_the_same_launch(tmp_path: Path) ->
         ("dies=2", 2),
         ("sockets=1,modules=2,cores=2", 4),
         ("1,sockets=1,cores=1,threads=1", 1),
+        ("6,sockets=2", 6),  # cores derived: 3
+        ("4 -smp maxcpus=16", 4),  # the options merge
+        ("sockets=2 -smp cores=4", 8),
+        ("8 -smp 2", 2),
     ],
 )
 def test_smp_forms(smp: str, count: int) -> None:
-    assert parse_qemu_cmdline(["qemu-system-x86_64", "-smp", smp]).vcpus == count
+    argv = ["qemu-system-x86_64"]
+    for part in smp.split(" -smp "):
+        argv += ["-smp", part]
+    assert parse_qemu_cmdline(argv).vcpus == count
+
+
+@pytest.mark.parametrize(
+    "smp,fragment",
+    [
+        ("4,maxcpus=2", "maxcpus must be equal to or greater than smp: cpus 4 > maxcpus 2"),
+        ("4,sockets=2,cores=2,threads=2", "product of the hierarchy must match maxcpus: 8 != maxcpus 4"),
+        ("5,cores=2", "product of the hierarchy must match maxcpus: 4 != maxcpus 5"),
+    ],
+)
+def test_smp_topologies_qemu_refuses_are_refused(smp: str, fragment: str) -> None:
+    with pytest.raises(InvalidInputError, match=f"^-smp: Invalid CPU topology: {fragment}"):
+        parse_qemu_cmdline(["qemu-system-x86_64", "-smp", smp])
 
 
 def test_cpu_models_and_their_overrides() -> None:
-    line = parse_qemu_cmdline(["qemu-system-x86_64", "-cpu", "EPYC-Milan,+x2apic,-svm,stepping=2"])
+    line = parse_qemu_cmdline(["qemu-system-x86_64", "-cpu", "EPYC-Milan,+x2apic,-svm,stepping=2", *SNP])
     assert line.vcpu_type == "EPYC-Milan" and line.vcpu_sig == 0xA00F12
     assert "vcpu_type" not in line.measure_kwargs() and line.measure_kwargs()["vcpu_sig"] == 0xA00F12
     assert parse_qemu_cmdline(["qemu-kvm", "-cpu", "host"]).cpu_mode == "host"
@@ -101,14 +132,37 @@ def test_pflash_forms() -> None:
     assert nodes.loader == A
     assert parse_qemu_cmdline(["qemu-kvm", "-pflash", A, "-pflash", "/vars.fd"]).loader == A
     memenc = parse_qemu_cmdline(
-        ["qemu-kvm", "-machine", "q35,memory-encryption=s", "-object", "sev-snp-guest,id=s,reduced-phys-bits=1"]
+        [
+            "qemu-kvm",
+            "-machine",
+            "q35,memory-encryption=s",
+            "-object",
+            "qom-type=sev-snp-guest,id=s,reduced-phys-bits=1",
+        ]
     )
     assert memenc.guest is not None
     assert (
-        parse_qemu_cmdline(["qemu-kvm", "-cpu", "qemu64"]).measure_kwargs()["vcpu_type"] == "qemu64"
+        parse_qemu_cmdline(["qemu-kvm", "-cpu", "qemu64", *SNP]).measure_kwargs()["vcpu_type"] == "qemu64"
     )  # libvirt's default
     with pytest.raises(ConfigError, match="pflash0=nowhere: no -blockdev node"):
         parse_qemu_cmdline(["qemu-kvm", "-machine", "pflash0=nowhere"])
+
+
+@pytest.mark.parametrize(
+    "firmware",
+    [["-pflash", A], ["-drive", f"if=pflash,format=raw,file={A}"], ["-drive", "if=pflash,unit=1,file=/vars.fd"]],
+)
+def test_an_snp_guest_does_not_boot_from_pflash(firmware: list) -> None:
+    """KVM gives SEV-SNP VMs no read-only memslots, which pflash needs (QEMU exits in
+    pc_system_firmware_init); with IGVM, QEMU refuses every pflash device."""
+    with pytest.raises(ConfigError, match="cannot boot from pflash: QEMU stops with 'pflash with kvm requires"):
+        parse_qemu_cmdline(["qemu-kvm", *SNP, *firmware])
+    igvm = ["-machine", "igvm-cfg=i", "-object", "igvm-cfg,id=i,file=/x.igvm"]
+    with pytest.raises(ConfigError, match="QEMU refuses pflash devices with IGVM"):
+        parse_qemu_cmdline(["qemu-kvm", *SNP, *igvm, *firmware])
+    dom = parse_domain(DOMAIN.replace("type='rom'", "type='pflash'"))
+    with pytest.raises(ConfigError, match="^<loader type='pflash'>: an SEV-SNP guest cannot boot from pflash"):
+        dom.measure_kwargs()
 
 
 def test_an_igvm_launch(tmp_path: Path) -> None:
@@ -148,6 +202,10 @@ def test_an_igvm_launch(tmp_path: Path) -> None:
         (
             "qemu-system-x86_64 -object sev-snp-guest,id=s,reduced-phys-bits=1 -object memory-backend-ram,id=s",
             "-object: id=s is given twice; QEMU refuses the second object",
+        ),
+        (
+            "qemu-system-x86_64 -object sev-snp-guest,id=s,reduced-phys-bits=1,kernel-hashes",
+            "-object: Expected '=' after parameter 'kernel-hashes'",
         ),
         (
             "qemu-system-x86_64 -object igvm-cfg,id=i,file=/a -object igvm-cfg,id=i,file=/b",

@@ -315,10 +315,6 @@ def apply_launch_config(args: argparse.Namespace) -> Any:
             f"{config.describe}'s CPU is {config.cpu_mode}: QEMU gives the guest the host's CPUID signature, "
             "which it does not say; give --vcpu-type or --vcpu-sig for the host",
         )
-    if mode == "snp" and config.cpu_mode is None and args.vcpu_type is None and not cpu_given:
-        raise InvalidInputError(
-            flag, f"{config.describe} names no CPU model: QEMU's default is not one snpmeasure models; give --vcpu-type"
-        )
     import os
 
     for key in ("ovmf", "kernel", "initrd", "igvm"):  # a host's path, which may not be where we run

@@ -226,16 +226,21 @@ def _write_all(files: List[Tuple[str, bytes]], new_dir: Optional[str]) -> None:
     system takes), each written to a temporary file beside it, and only when all are written,
     each renamed into place; on a failure the temporary files (and ``new_dir``, a directory
     created for them) are removed, and a file that was at a path before is still there."""
+    import stat
     import tempfile
 
     from .._files import read_error
     from ..errors import InvalidInputError
 
     temps: List[str] = []
+    current = new_dir or files[0][0]  # what a failure names: the user's path, never a temporary one
+    umask = os.umask(0o022)
+    os.umask(umask)
     try:
         if new_dir is not None:
             os.makedirs(new_dir)
         for path, data in files:
+            current = path
             folder = os.path.dirname(path) or "."
             if os.path.isdir(path):
                 raise InvalidInputError("--output", f"{path}: is a directory")
@@ -247,13 +252,19 @@ def _write_all(files: List[Tuple[str, bytes]], new_dir: Optional[str]) -> None:
                 raise InvalidInputError("--output", f"{path}: the file name is longer than {name_max} bytes")
             fd, temp = tempfile.mkstemp(dir=folder, prefix=".snpmeasure-")
             temps.append(temp)
+            try:  # mkstemp makes 0600: keep a replaced file's mode, else what open() would give
+                mode = stat.S_IMODE(os.stat(path).st_mode)
+            except OSError:
+                mode = 0o666 & ~umask
+            os.fchmod(fd, mode)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
         for (path, _), temp in zip(files, temps):
+            current = path
             os.replace(temp, path)
         temps = []
     except OSError as exc:
-        raise read_error("--output", exc.filename or files[0][0], exc) from None
+        raise read_error("--output", current, exc) from None
     finally:
         for temp in temps:
             try:

@@ -71,6 +71,7 @@ def register(p: ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``snpmeasure launch``: replay LAUNCH_START, the measured pages and LAUNCH_FINISH."""
+    import dataclasses
     import warnings
 
     from ..errors import FirmwareError, InvalidInputError, KvmError
@@ -103,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError(
             "--host-cbitpos", f"must be a bit position from 0 to 63 (CPUID EBX[5:0]), got {args.host_cbitpos}"
         )
+    if obj is not None and obj.cbitpos is None and (args.libvirt is not None or args.libvirt_domain is not None):
+        # libvirt fills a missing <cbitpos> from the host's capabilities (qemuProcessUpdateSEVInfo)
+        obj = dataclasses.replace(obj, cbitpos=args.host_cbitpos)
     refused = None if obj is None else _qemu_refusal(obj, args)
     if refused is not None:
         # QEMU refuses before any launch command: nothing reaches the firmware.

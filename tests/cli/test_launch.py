@@ -298,3 +298,13 @@ def test_an_igvm_launch_with_vmsas_as_updates_and_a_failure_says_what_qemu_would
     assert rc == 1 and json.loads(out)["status"] == "BAD_MEASUREMENT"
     assert f"as --profile qemu does ({measure_igvm(str(first), profile='qemu').hex()})" in err
     assert run_ours(["launch", "--igvm", str(first), "--profile", "qemu"])[0] == 0
+
+
+def test_libvirt_fills_a_missing_cbitpos_from_the_host(tmp_path: Path) -> None:
+    """libvirt completes <cbitpos> and <reducedPhysBits> from the host's capabilities
+    (qemuProcessUpdateSEVInfo); a QEMU -object without cbitpos fails QEMU's check instead."""
+    (tmp_path / "ls.xml").write_text("<launchSecurity type='sev-snp'><policy>0x30000</policy></launchSecurity>")
+    rc, out, _ = run_ours(["launch", "--libvirt", str(tmp_path / "ls.xml"), *MEASURE, "--host-cbitpos", "47"])
+    assert rc == 0, out
+    rc, out, _ = run_ours(["launch", "--object", "sev-snp-guest,id=s,reduced-phys-bits=1", *MEASURE])
+    assert rc == 1 and "cbitpos check failed, host '51' requested '0'" in out

@@ -415,7 +415,8 @@ def test_libvirt_domain_is_the_launch_and_flags_fill_only_what_it_leaves_open(tm
         assert rc == 0 and doc["report"]["measurement"] == out.strip(), flag
     host = tmp_path / "host.xml"
     host.write_text(
-        "<domain><vcpu>2</vcpu><os><loader>/fw/OVMF.fd</loader></os><cpu mode='host-passthrough'/></domain>"
+        "<domain><vcpu>2</vcpu><os><loader>/fw/OVMF.fd</loader></os><cpu mode='host-passthrough'/>"
+        "<launchSecurity type='sev-snp'><policy>0x30000</policy></launchSecurity></domain>"
     )
     rc, _, err = run_ours(["measure", "--libvirt-domain", str(host), *paths[:2]])
     assert rc == 2 and "host-passthrough" in err and "give --vcpu-type or --vcpu-sig" in err
@@ -528,6 +529,28 @@ def test_a_failed_export_writes_nothing_and_keeps_what_was_there(tmp_path: Path)
     rc, _, err = run_ours([*base, "--format", "trustee", "--output", str(long_name)])
     assert rc == 2 and "longer than" in err and not long_name.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["refs", "refs.provenance.json"]
+
+
+def test_exports_get_the_usual_file_mode_and_failures_name_the_users_path(tmp_path: Path) -> None:
+    """Published reference values are readable as any file the umask allows (mkstemp's 0600 was
+    kept), a replaced file keeps its mode, and a failure names --output's path, not a temporary one."""
+    import os
+    import stat
+
+    base = ["measure", "--mode", "snp", "--vcpus", "2", "--vcpu-type", "EPYC-Milan", "--ovmf", OVMF]
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "new.corim"
+        assert run_ours([*base, "--format", "corim", "--output", str(out)])[0] == 0
+        assert stat.S_IMODE(out.stat().st_mode) == 0o644
+        assert stat.S_IMODE((tmp_path / "new.corim.provenance.json").stat().st_mode) == 0o644
+        out.chmod(0o640)
+        assert run_ours([*base, "--format", "corim", "--output", str(out)])[0] == 0
+        assert stat.S_IMODE(out.stat().st_mode) == 0o640
+    finally:
+        os.umask(old)
+    rc, _, err = run_ours([*base, "--format", "corim", "--output", str(tmp_path / "no" / "x.corim")])
+    assert rc == 2 and f"--output: {tmp_path / 'no' / 'x.corim'}: No such file or directory" in err
 
 
 def test_a_domains_file_that_is_not_here_asks_for_path_map(tmp_path: Path) -> None:
