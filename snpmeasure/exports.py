@@ -386,6 +386,14 @@ def _reference_claims_of(comid: Any, where: str) -> Dict[str, Any]:
         raise InvalidInputError(where, "must hold one reference triple [environment, [measurements]]") from None
     if len(triples) != 1 or not isinstance(class_id, cbor2.CBORTag) or class_id.tag != OID_TAG:
         raise InvalidInputError(where, "must hold one reference triple whose class-id is an OID")
+    # What the reader does not check is refused, never dropped: other triples, an environment's
+    # group, class fields beside class-id, and keys beside the value a claim is read from.
+    if not isinstance(comid[4], Mapping) or set(comid[4]) != {0}:
+        raise InvalidInputError(where, "holds triples other than reference values, which snpmeasure does not check")
+    if not isinstance(env, Mapping) or not set(env) <= {0, 1} or not isinstance(env[0], Mapping) or set(env[0]) != {0}:
+        raise InvalidInputError(
+            where, "its environment may hold only a class-id (and an instance): snpmeasure checks nothing else"
+        )
     kinds = {oid: kind for kind, oid in CLASS_OIDS.items()}
     if class_id.value not in kinds:
         raise InvalidInputError(
@@ -401,8 +409,13 @@ def _reference_claims_of(comid: Any, where: str) -> Dict[str, Any]:
         mkey = claim.get(0) if isinstance(claim, Mapping) else None
         values = claim.get(1) if isinstance(claim, Mapping) else None
         name = digest_keys.get(mkey, f"mkey {mkey}") if isinstance(mkey, int) else None
-        if not isinstance(values, Mapping) or name is None or name in out:
+        if not isinstance(values, Mapping) or name is None or name in out or set(claim) != {0, 1}:
             raise InvalidInputError(where, f"holds a malformed or repeated claim (mkey {show(mkey)})")
+        read: int = {MKEY_POLICY: 4, MKEY_REPORTED_TCB: 1}.get(mkey, 2) if isinstance(mkey, int) else 2
+        if mkey in (*digest_keys, MKEY_POLICY, MKEY_REPORTED_TCB) and set(values) != {read}:
+            raise InvalidInputError(
+                where, f"mkey {mkey} holds values beside the one snpmeasure checks: refused, not dropped"
+            )
         if mkey in digest_keys:
             digests = values.get(2)
             if not isinstance(digests, (list, tuple)) or len(digests) != 1 or not isinstance(digests[0], (list, tuple)):
@@ -427,6 +440,14 @@ def _reference_claims_of(comid: Any, where: str) -> Dict[str, Any]:
             )
     if "measurement" not in out:
         raise InvalidInputError(where, "must give the measurement (mkey 641) as one digest")
+    if 1 in env:
+        # Veraison's SEV-SNP scheme keys reference values by an instance that is the MEASUREMENT;
+        # the profile's instance is a CHIP_ID or CSP_ID, a constraint snpmeasure does not check.
+        inst = env[1]
+        if not (isinstance(inst, cbor2.CBORTag) and inst.tag == BYTES_TAG and inst.value == out["measurement"]):
+            raise InvalidInputError(
+                where, "its environment instance is not 560(the MEASUREMENT), and snpmeasure checks no other"
+            )
     return {k: v for k, v in out.items() if not k.startswith("mkey ")}
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -339,3 +340,31 @@ def test_a_corims_other_claims_are_checked_not_dropped() -> None:
     unknown = _corim_around(comid)
     with pytest.raises(InvalidInputError, match="mkey 3, which snpmeasure does not check"):
         load_references(unknown)
+
+
+def test_a_corim_constraint_the_reader_does_not_check_is_refused() -> None:
+    """An environment instance (another chip), a group, class fields beside class-id, values
+    beside the digest (flags, a mask) and other triples would narrow the reference; dropping them
+    would accept what the issuer did not. Veraison's instance, 560(MEASUREMENT), is read."""
+    report = AttestationReport.from_bytes(RAW)
+    row = TableRow("qemu", "EPYC-Milan", 0xA00F11, 1, 4, MILAN)
+    oid = cbor2.CBORTag(111, bytes.fromhex("2b060104019c780301"))
+    measurement = {0: 641, 1: {2: [[7, MILAN]]}}
+
+    def corim(env: Any = None, claims: Any = None, triples: Any = None) -> bytes:
+        env = {0: {0: oid}} if env is None else env
+        body = {0: [[env, claims or [measurement]]]} if triples is None else triples
+        return _corim_around({1: {0: row_tag_id(row)}, 4: body})
+
+    veraison = load_references(corim(env={0: {0: oid}, 1: cbor2.CBORTag(560, MILAN)}))
+    assert veraison.check(report)[0] == [row]
+    for bad, fragment in (
+        (corim(env={0: {0: oid}, 1: cbor2.CBORTag(560, b"\x11" * 64)}), "instance is not 560(the MEASUREMENT)"),
+        (corim(env={0: {0: oid}, 2: cbor2.CBORTag(37, b"\x00" * 16)}), "may hold only a class-id"),
+        (corim(env={0: {0: oid, 1: "AMD"}}), "may hold only a class-id"),
+        (corim(claims=[{0: 641, 1: {2: [[7, MILAN]], 3: {4: False}}}]), "values beside the one snpmeasure checks"),
+        (corim(claims=[{0: 641, 1: {2: [[7, MILAN]]}, 2: [b"k"]}]), "malformed or repeated claim"),
+        (corim(triples={0: [[{0: {0: oid}}, [measurement]]], 1: []}), "triples other than reference values"),
+    ):
+        with pytest.raises(InvalidInputError, match=re.escape(fragment)):
+            load_references(bad)
