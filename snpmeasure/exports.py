@@ -25,7 +25,9 @@ from .errors import InvalidInputError, show
 if TYPE_CHECKING:  # tables loads the measurement modules: the CLI's flags need only FORMATS
     from .tables import ReferenceTable, TableRow
 
-FORMATS = ("corim", "trustee", "go-sev-guest")
+FORMATS = ("corim", "corim-veraison", "trustee", "go-sev-guest")
+#: CoRIM dialects: the AMD SEV-SNP profile's, and Veraison's SEV-SNP scheme's (which differs)
+CORIM_DIALECTS = ("profile", "veraison")
 #: QEMU's default guest policy (SMT allowed, bit 17 set), which go-sev-guest's check requires a
 #: policy to have: the export's policy unless one is given.
 DEFAULT_POLICY = 0x30000
@@ -222,6 +224,7 @@ def to_corim(
     signer: Any = None,
     signer_name: str = "snpmeasure",
     password: Optional[bytes] = None,
+    dialect: str = "profile",
 ) -> bytes:
     """The table as a CoRIM: ``501({0: id, 1: [506(<<CoMID>>), ...], 3: 32(profile), 5: entities})``
     with one CoMID per row, whose tag-id names the row (``snpmeasure:`` and the row's fields,
@@ -232,13 +235,20 @@ def to_corim(
     ``{2: [[7, digest]]}``, and ``min_tcb`` (a ``snpmeasure.report.TcbVersion``) as the
     REPORTED_TCB minimum ``{0: 647, 1: {1: 553(TCB_VERSION as uint)}}``. Encoded deterministically (RFC 8949
     §4.2). ``signer`` (a P-384 key as :func:`~snpmeasure.sign_id_block` takes it) wraps it in
-    COSE_Sign1 (ES384, content type application/rim+cbor, ``signer_name`` in corim-meta)."""
+    COSE_Sign1 (ES384, content type application/rim+cbor, ``signer_name`` in corim-meta).
+
+    ``dialect="veraison"`` writes what Veraison's SEV-SNP scheme reads, where it departs from the
+    profile: each environment also has the instance ``560(MEASUREMENT)`` (Veraison refuses a
+    reference without one and finds references by it), and the key digests are raw values
+    ``{4: 560(digest)}`` (Veraison compares them with the report's fields as raw values)."""
     import hashlib
     import uuid
 
     cbor2 = _cbor2()
     if signing_key not in CLASS_OIDS:
         raise InvalidInputError("signing_key", f"must be VCEK or VLEK, got {show(signing_key)}")
+    if dialect not in CORIM_DIALECTS:
+        raise InvalidInputError("dialect", f"must be one of {', '.join(CORIM_DIALECTS)}, got {show(dialect)}")
     if not table.rows:
         raise InvalidInputError("table", "has no rows: a CoRIM needs at least one reference value")
     environment = {0: {0: cbor2.CBORTag(OID_TAG, CLASS_OIDS[signing_key])}}
@@ -253,15 +263,21 @@ def to_corim(
         if value is not None:
             if not isinstance(value, (bytes, bytearray)) or len(value) != 48:
                 raise InvalidInputError(name, f"must be a 48-byte SHA-384 digest, got {show(value)}")
-            claims_extra.append({0: mkey, 1: {2: [[SHA384_ALG, bytes(value)]]}})
+            if dialect == "veraison":
+                claims_extra.append({0: mkey, 1: {4: cbor2.CBORTag(BYTES_TAG, bytes(value))}})
+            else:
+                claims_extra.append({0: mkey, 1: {2: [[SHA384_ALG, bytes(value)]]}})
     if min_tcb is not None:
         claims_extra.append({0: MKEY_REPORTED_TCB, 1: {1: cbor2.CBORTag(MIN_SVN_TAG, _tcb_raw(min_tcb))}})
     tags = []
     for row in table.rows:
         digest_claim = {0: MKEY_MEASUREMENT, 1: {2: [[SHA384_ALG, row.measurement]]}}
+        env: Dict[int, Any] = dict(environment)
+        if dialect == "veraison":
+            env[1] = cbor2.CBORTag(BYTES_TAG, row.measurement)
         comid = {
             1: {0: row_tag_id(row)},
-            4: {0: [[environment, [digest_claim, *claims_extra]]]},
+            4: {0: [[env, [digest_claim, *claims_extra]]]},
         }
         tags.append(cbor2.CBORTag(COMID_TAG, cbor2.dumps(comid, canonical=True)))
     # The CoRIM's id: a UUID of its content, so the same table gives the same document.
@@ -412,6 +428,12 @@ def _reference_claims_of(comid: Any, where: str) -> Dict[str, Any]:
         if not isinstance(values, Mapping) or name is None or name in out or set(claim) != {0, 1}:
             raise InvalidInputError(where, f"holds a malformed or repeated claim (mkey {show(mkey)})")
         read: int = {MKEY_POLICY: 4, MKEY_REPORTED_TCB: 1}.get(mkey, 2) if isinstance(mkey, int) else 2
+        if mkey in (MKEY_ID_KEY_DIGEST, MKEY_AUTHOR_KEY_DIGEST) and set(values) == {4}:
+            raw = values[4]  # Veraison's form: the report field as a raw value
+            if not isinstance(raw, cbor2.CBORTag) or raw.tag != BYTES_TAG or len(raw.value) != 48:
+                raise InvalidInputError(where, f"mkey {mkey} as a raw value must be 560(48 bytes)")
+            out[digest_keys[mkey]] = bytes(raw.value)
+            continue
         if mkey in (*digest_keys, MKEY_POLICY, MKEY_REPORTED_TCB) and set(values) != {read}:
             raise InvalidInputError(
                 where, f"mkey {mkey} holds values beside the one snpmeasure checks: refused, not dropped"

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from snpmeasure import InvalidInputError, SignatureError
 from snpmeasure.exports import (
+    CLASS_OIDS,
     from_go_sev_guest,
     from_trustee,
     row_tag_id,
@@ -368,3 +369,29 @@ def test_a_corim_constraint_the_reader_does_not_check_is_refused() -> None:
     ):
         with pytest.raises(InvalidInputError, match=re.escape(fragment)):
             load_references(bad)
+
+
+def test_the_veraison_dialect_is_what_veraisons_scheme_reads() -> None:
+    """veraison/services scheme/sevsnp: corim.go refuses a reference environment without a bytes
+    instance, scheme.go finds references by instance = the report's MEASUREMENT and compares key
+    digests as raw values (its test CoRIM, corim-sevsnp-valid.cbor, has the 48-byte instance).
+    snpmeasure's reader takes the dialect back with every claim."""
+    from snpmeasure.report import TcbVersion
+
+    report = AttestationReport.from_bytes(RAW)
+    one = ReferenceTable([TableRow("qemu", "EPYC-Milan", 0xA00F11, 1, 4, MILAN)], firmware={}, inputs={}, profiles={})
+    kw = dict(
+        policy=report.policy,
+        id_key_digest=b"\x11" * 48,
+        min_tcb=TcbVersion.decode(report.reported_tcb.raw, "milan"),
+    )
+    data = to_corim(one, dialect="veraison", **kw)
+    comid = cbor2.loads(cbor2.loads(data).value[1][0].value)
+    env, claims = comid[4][0][0]
+    assert env[1] == cbor2.CBORTag(560, MILAN) and env[0] == {0: cbor2.CBORTag(111, CLASS_OIDS["VCEK"])}
+    assert {0: 643, 1: {4: cbor2.CBORTag(560, b"\x11" * 48)}} in claims
+    rows, failures = load_references(data).check(report)
+    assert rows == [] and [f.field for f in failures] == ["ID_KEY_DIGEST"]  # the claim is read, not dropped
+    assert load_references(to_corim(one, dialect="veraison", policy=report.policy)).check(report) == (one.rows, [])
+    with pytest.raises(InvalidInputError, match="dialect: must be one of profile, veraison"):
+        to_corim(one, dialect="x")

@@ -10,6 +10,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ._args import read_password
 
+#: The CoRIM formats: the AMD profile's, and Veraison's dialect of it.
+_CORIMS = ("corim", "corim-veraison")
+
 #: The flags that only mean something with --format.
 _EXPORT_FLAGS = (
     "output",
@@ -32,7 +35,8 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--format",
         choices=FORMATS,
-        help="write the reference values as a CoRIM (AMD SEV-SNP profile), trustee's RVPS message, or "
+        help="write the reference values as a CoRIM (AMD SEV-SNP profile; corim-veraison: as Veraison's SEV-SNP "
+        "scheme reads it, with the MEASUREMENT as environment instance), trustee's RVPS message, or "
         "go-sev-guest check configs (textproto) to --output; the provenance goes beside, to FILE.provenance.json",
     )
     g.add_argument(
@@ -102,12 +106,12 @@ def export_requested(args: argparse.Namespace) -> bool:
     if args.output is None:
         raise InvalidInputError("--format", f"{fmt} writes a file: give --output FILE")
     for flag, formats, why in (
-        ("sign_key", ("corim",), "signs a CoRIM: give it with --format corim"),
-        ("sign_key_password_env", ("corim",), "unlocks --sign-key: give it with --format corim"),
-        ("export_signing_key", ("corim",), "sets a CoRIM's environment: give --format corim"),
-        ("export_author_key_digest", ("corim", "go-sev-guest"), "trustee's default policy checks no key digest"),
-        ("export_id_key_digest", ("corim", "go-sev-guest"), "trustee's default policy checks no key digest"),
-        ("export_product", ("corim", "go-sev-guest"), "trustee's TCB values are named per component: no layout"),
+        ("sign_key", _CORIMS, "signs a CoRIM: give it with --format corim"),
+        ("sign_key_password_env", _CORIMS, "unlocks --sign-key: give it with --format corim"),
+        ("export_signing_key", _CORIMS, "sets a CoRIM's environment: give --format corim"),
+        ("export_author_key_digest", (*_CORIMS, "go-sev-guest"), "trustee's default policy checks no key digest"),
+        ("export_id_key_digest", (*_CORIMS, "go-sev-guest"), "trustee's default policy checks no key digest"),
+        ("export_product", (*_CORIMS, "go-sev-guest"), "trustee's TCB values are named per component: no layout"),
     ):
         if getattr(args, flag) and fmt not in formats:
             raise InvalidInputError("--" + flag.replace("_", "-"), why)
@@ -160,10 +164,11 @@ def write_export(args: argparse.Namespace, table: Any) -> List[str]:
     out: str = args.output
     files: List[Tuple[str, bytes]] = []  # written together at the end, or none of them
     created_dir = False
-    if args.format == "corim":
+    if args.format in _CORIMS:
         try:
             data = to_corim(
                 table,
+                dialect="veraison" if args.format == "corim-veraison" else "profile",
                 signing_key=args.export_signing_key or "VCEK",
                 policy=v["policy"],
                 id_key_digest=v["id_key"],
@@ -215,6 +220,18 @@ def write_export(args: argparse.Namespace, table: Any) -> List[str]:
                     continue
                 seen.add(row.measurement)
                 files.append((os.path.join(out, row_name(row) + ".textproto"), config(row)))
+            # A verifier tries each config in the directory: one left from an earlier export would
+            # still be accepted beside this table, which does not describe it.
+            written = {os.path.basename(path) for path, _ in files}
+            stale = [] if created_dir else sorted(n for n in os.listdir(out) if n.endswith(".textproto"))
+            stale = [n for n in stale if n not in written]
+            if stale:
+                more = f" and {len(stale) - 2} more" if len(stale) > 2 else ""
+                raise InvalidInputError(
+                    "--output",
+                    f"{out} holds configs this export does not write ({', '.join(stale[:2])}{more}), which a "
+                    "verifier trying each would still accept: remove them or give an empty directory",
+                )
             out = os.path.join(out, "reference-values")
     files.append((out + ".provenance.json", (json.dumps(table.to_json(), indent=2, sort_keys=True) + "\n").encode()))
     _write_all(files, args.output if created_dir else None)

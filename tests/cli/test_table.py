@@ -118,7 +118,7 @@ def test_table_refuses_and_warns_as_measure_does(tmp_path: Path) -> None:
     assert rc == 0 and "no 'HdrS' boot header" in err and "no 'HdrS'" in json.loads(out)["warnings"][0]
 
 
-@pytest.mark.parametrize("fmt", ["corim", "trustee", "go-sev-guest"])
+@pytest.mark.parametrize("fmt", ["corim", "corim-veraison", "trustee", "go-sev-guest"])
 def test_exports_read_back_row_for_row(tmp_path: Path, fmt: str) -> None:
     """#20: table → export → read back: the provenance beside each export is the table, and the
     export itself gives the same measurements (CoRIM: the same rows)."""
@@ -137,7 +137,7 @@ def test_exports_read_back_row_for_row(tmp_path: Path, fmt: str) -> None:
     assert provenance.name.endswith(".provenance.json") and all(Path(p).exists() for p in written)
     assert load_references(provenance).table == want  # the provenance is the table, whole
     digests = list(dict.fromkeys(r.measurement for r in want.rows))
-    if fmt == "corim":
+    if fmt.startswith("corim"):
         assert rows_from_corim(target.read_bytes()) == want.rows
         assert load_references(target).rows == want.rows
     elif fmt == "trustee":
@@ -192,3 +192,15 @@ def test_export_min_tcb_needs_the_product(tmp_path: Path) -> None:
     corim = [*trustee[:6], "corim", "--output", str(tmp_path / "c.corim")]
     rc, _, err = run_ours([*corim, "--sign-key", "k.pem", "--sign-key-password-env", "SNPMEASURE_NO_SUCH_VAR"])
     assert rc == 2 and "--sign-key-password-env: environment variable SNPMEASURE_NO_SUCH_VAR is not set" in err
+
+
+def test_a_config_directory_with_another_exports_configs_is_refused(tmp_path: Path) -> None:
+    """go-sev-guest reads one config per file: configs left from an earlier export (another
+    firmware's digests) would still be tried beside the new ones, which the provenance does not list."""
+    base = ["table", "--ovmf", A, "--vcpu-type", "EPYC-Milan", "--format", "go-sev-guest", "--output", str(tmp_path)]
+    assert run_ours([*base, "--vcpus", "1-3"])[0] == 0
+    first = sorted(p.name for p in tmp_path.glob("*.textproto"))
+    rc, _, err = run_ours([*base, "--vcpus", "1-2"])
+    assert rc == 2 and "which a verifier trying each would still accept" in err and first[2] in err
+    assert sorted(p.name for p in tmp_path.glob("*.textproto")) == first  # nothing written
+    assert run_ours([*base, "--vcpus", "1-3"])[0] == 0  # the same configs again: replaced
