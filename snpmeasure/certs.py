@@ -336,6 +336,7 @@ def verify_issued_by(child: x509.Certificate, issuer: x509.Certificate, child_na
         if product is not None and product != _product_in(given):
             hint = f": it is a {product.capitalize()} certificate; check it against the {product} chain (--product {product})"
         raise SignatureError(f"{child_name}: was issued by {issued_by}, not by the {issuer_name} {given}{hint}")
+    _check_amd_pss(child, issuer, child_name)
     try:
         child.verify_directly_issued_by(issuer)
     except InvalidSignature:
@@ -346,6 +347,35 @@ def verify_issued_by(child: x509.Certificate, issuer: x509.Certificate, child_na
             f"(a {type(issuer.public_key()).__name__.lstrip('_')} key, and the certificate is signed with "
             f"{child.signature_algorithm_oid.dotted_string})"
         ) from None
+
+
+def _check_amd_pss(child: x509.Certificate, issuer: x509.Certificate, child_name: str) -> None:
+    """AMD's RSA keys sign with RSASSA-PSS, SHA-384, MGF1 with SHA-384 and a 48-byte salt (the
+    VCEK specification; go-sev-guest requires x509.SHA384WithRSAPSS, which Go reads only with these
+    parameters). A certificate an RSA key signed otherwise is not AMD's form, even if it verifies."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from cryptography.x509.oid import SignatureAlgorithmOID
+
+    if not isinstance(issuer.public_key(), rsa.RSAPublicKey):
+        return
+    params = (
+        child.signature_algorithm_parameters
+        if child.signature_algorithm_oid == SignatureAlgorithmOID.RSASSA_PSS
+        else None
+    )
+    mgf = getattr(params, "_mgf", None)
+    if not (
+        isinstance(params, padding.PSS)
+        and isinstance(child.signature_hash_algorithm, hashes.SHA384)
+        and isinstance(mgf, padding.MGF1)
+        and isinstance(getattr(mgf, "_algorithm", None), hashes.SHA384)
+        and getattr(params, "_salt_length", None) == 48
+    ):
+        raise SignatureError(
+            f"{child_name}: is not signed with RSASSA-PSS, SHA-384, MGF1-SHA-384 and a 48-byte salt, as AMD's "
+            f"keys sign (its algorithm is {child.signature_algorithm_oid.dotted_string})"
+        )
 
 
 def _cn(name: x509.Name) -> str:

@@ -399,3 +399,31 @@ def test_base64_that_begins_with_0x_is_base64() -> None:
     text = base64.b64encode(raw).decode()
     assert text.startswith("0x") and parse_hex("f", text, 48) == raw
     assert parse_hex("f", "0x" + raw.hex(), 48) == raw
+
+
+@pytest.mark.parametrize("pad", [None, "salt32"])  # PKCS#1 v1.5; PSS with a 32-byte salt
+def test_a_certificate_an_rsa_key_signs_otherwise_than_amd_is_refused(pad: Any) -> None:
+    """AMD's keys sign with RSASSA-PSS, SHA-384, MGF1-SHA-384, salt 48 (go-sev-guest requires
+    SHA384WithRSAPSS); a VCEK signed otherwise is not AMD's form even if it verifies."""
+    from cryptography import x509 as x
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    r = AttestationReport.from_bytes(make_report(3))
+    good = vcek_for(r.reported_tcb.components, b"\x11" * 64)
+    builder = (
+        x.CertificateBuilder()
+        .subject_name(good.subject)
+        .issuer_name(good.issuer)
+        .public_key(VCEK_KEY.public_key())
+        .serial_number(1)
+        .not_valid_before(good.not_valid_before_utc)
+        .not_valid_after(good.not_valid_after_utc)
+    )
+    for ext in good.extensions:
+        builder = builder.add_extension(ext.value, ext.critical)
+    rsa_padding = None if pad is None else padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=32)
+    other = builder.sign(ASK_KEY, hashes.SHA384(), rsa_padding=rsa_padding)
+    with pytest.raises(SignatureError, match="is not signed with RSASSA-PSS, SHA-384, MGF1-SHA-384 and a 48-byte salt"):
+        r.verify(other, ask_ark=[ASK, ARK], product="milan", trusted_arks=[ARK])
+    assert r.verify(good, ask_ark=[ASK, ARK], product="milan", trusted_arks=[ARK]) == "milan"
