@@ -554,20 +554,41 @@ def sign_id_block(
 # ---- host data and guest-visible workarounds (QEMU's exact-length rules) -------------------------
 
 
+#: glib's mime_base64_rank: the standard alphabet; "=" is a zero digit that suppresses output.
+_B64_RANK = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
+_B64_RANK["="] = 0
+
+
 def decode_b64(prop: str, text: str) -> bytes:
     """Decode base64 as QEMU's qbase64_decode does: only ``A-Za-z0-9+/=`` and newlines are allowed
-    ("Base64 data contains invalid characters"); glib then decodes leniently (padding optional,
-    ``=`` anywhere ignored, a lone trailing character dropped)."""
+    ("Base64 data contains invalid characters"), then glib's g_base64_decode: newlines are
+    skipped, each group of four characters gives its first byte, its second unless the third
+    character is ``=`` and its third unless the fourth is ``=`` (``=`` counts as a zero digit),
+    and an incomplete group at the end gives nothing. So 32 bytes written without their padding
+    are 30 bytes to QEMU, which its length rule then refuses."""
     if not isinstance(text, str):
         raise BlobError(prop, f"must be base64 text, got {type(text).__name__}")
     if "\0" in text:
         raise BlobError(prop, "Base64 data contains embedded NUL characters")
     if not re.fullmatch(r"[A-Za-z0-9+/=\n]*", text):
         raise BlobError(prop, "Base64 data contains invalid characters")
-    chars = text.replace("\n", "").replace("=", "")
-    usable = len(chars) - (len(chars) % 4 == 1)
-    chars = chars[:usable]
-    return base64.b64decode(chars + "=" * (-len(chars) % 4))
+    out = bytearray()
+    value = count = 0
+    third = fourth = ""
+    for c in text:
+        if c == "\n":
+            continue
+        third, fourth = fourth, c
+        value = ((value << 6) | _B64_RANK[c]) & 0xFFFFFF
+        count += 1
+        if count == 4:
+            out.append(value >> 16)
+            if third != "=":
+                out.append((value >> 8) & 0xFF)
+            if fourth != "=":
+                out.append(value & 0xFF)
+            count = 0
+    return bytes(out)
 
 
 def _exact(prop: str, raw: bytes, size: int, qemu_message: str) -> bytes:

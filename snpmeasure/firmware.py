@@ -211,6 +211,12 @@ class Firmware:
                 command, Status.INVALID_GUEST_STATE, f"guest is {self.state.value}, the command needs it {state.value}"
             )
 
+    def _check_kvm_page_type(self, ptype: PageType) -> None:
+        """snp_launch_update takes KVM_SEV_SNP_PAGE_TYPE_NORMAL, ZERO, UNMEASURED, SECRETS and
+        CPUID: the VMSAs are KVM's own, which it adds inside LAUNCH_FINISH (launch_update_vmsa)."""
+        if self.host.kvm_checks and ptype is PageType.VMSA:
+            raise KvmError("SNP_LAUNCH_UPDATE", "page type VMSA: KVM adds the VMSAs itself, at SNP_LAUNCH_FINISH")
+
     def _populated_range(self, ptype: PageType, gpa: object, length: object) -> Optional[Tuple[int, int]]:
         """The guest pages an update populates, when KVM's checks apply: a well-formed range (page
         aligned, whole pages; anything else is left to the update's own argument checks, which
@@ -312,6 +318,7 @@ class Firmware:
         self._require("SNP_LAUNCH_UPDATE", GuestState.LAUNCHING)
         ptype = page_type_of(page_type)
         _check_label(label)
+        self._check_kvm_page_type(ptype)
         try:  # the arguments are checked by the update below; a bad one leaves the range unchecked here
             size = length if length is not None else (len(memoryview(data).cast("B")) if data is not None else 0)
         except (TypeError, ValueError):
@@ -331,6 +338,7 @@ class Firmware:
         self._require("SNP_LAUNCH_UPDATE", GuestState.LAUNCHING)
         ptype = page_type_of(page_type)
         _check_label(label)
+        self._check_kvm_page_type(ptype)
         pages = npages * PAGE_SIZE if isinstance(npages, int) and not isinstance(npages, bool) else None
         span = self._populated_range(ptype, gpa, pages)
         self._check_unpopulated("SNP_LAUNCH_UPDATE", span)

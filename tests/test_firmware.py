@@ -154,9 +154,8 @@ def test_kvm_populates_a_guest_page_once() -> None:
 
 
 def test_populated_pages_are_tracked_per_context_and_after_argument_checks() -> None:
-    """copy() is independent; VMSA pages are KVM's own (a model that hands VMSAs as updates, as
-    igvmmeasure's does, is not -EEXIST); a bad argument is said before -EEXIST; a None
-    kvm_required_bits means none."""
+    """copy() is independent; a bad argument is said before -EEXIST; a None kvm_required_bits
+    means none. (VMSA pages are KVM's own: test_kvm_takes_no_vmsa_page_from_userspace.)"""
     from snpmeasure import HostModel, PageType
 
     fw = Firmware()
@@ -164,8 +163,6 @@ def test_populated_pages_are_tracked_per_context_and_after_argument_checks() -> 
     other = fw.copy()
     fw.launch_update(PageType.NORMAL, 0x1000, bytes(4096))
     other.launch_update(PageType.NORMAL, 0x1000, bytes(4096))  # its own guest
-    fw.launch_update(PageType.VMSA, 0xFFFFFFFFF000, bytes(4096))
-    fw.launch_update(PageType.VMSA, 0xFFFFFFFFF000, bytes(4096))
     with pytest.raises(InvalidInputError):
         fw.launch_update(PageType.NORMAL, 0x1001, bytes(4096))  # misaligned: not EEXIST
     with pytest.raises(KvmError, match="EEXIST"):
@@ -183,3 +180,21 @@ def test_a_launch_without_an_author_key_reads_no_author_fields() -> None:
     assert launched().launch_finish(block, bytes(raw)).measurement == LD
     with pytest.raises(FirmwareError, match="inferred"):  # enabled, it is read: no key is INVALID_PARAM
         launched().launch_finish(block, bytes(raw), author_key_enabled=True)
+
+
+def test_kvm_takes_no_vmsa_page_from_userspace() -> None:
+    """snp_launch_update accepts KVM_SEV_SNP_PAGE_TYPE_NORMAL, ZERO, UNMEASURED, SECRETS and CPUID:
+    VMSAs are KVM's own (launch_update_vmsa); the firmware alone takes a VMSA page."""
+    from snpmeasure.errors import KvmError
+    from snpmeasure.firmware import Firmware, HostModel
+    from snpmeasure.pages import PageType
+
+    fw = Firmware()
+    fw.launch_start(0x30000)
+    with pytest.raises(KvmError, match="page type VMSA: KVM adds the VMSAs itself"):
+        fw.launch_update(PageType.VMSA, 0xFFFFFFFFF000, bytes(4096))
+    with pytest.raises(KvmError, match="page type VMSA"):
+        fw.launch_update_fill(PageType.VMSA, 0xFFFFFFFFF000, bytes(4096), 1)
+    bare = Firmware(host=HostModel(kvm_checks=False))
+    bare.launch_start(0x30000)
+    bare.launch_update(PageType.VMSA, 0xFFFFFFFFF000, bytes(4096))

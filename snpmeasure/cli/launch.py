@@ -188,20 +188,28 @@ def _qemu_refusal(obj: Any, args: argparse.Namespace) -> Optional[Tuple[str, str
     return None
 
 
-def _firmware(args: argparse.Namespace, threads: Optional[int]) -> Any:
-    """A guest context on the host the flags describe."""
+def _firmware(args: argparse.Namespace, threads: Optional[int], model: str = "qemu") -> Any:
+    """A guest context on the host the flags describe; a replay under an IGVM ``model`` other
+    than QEMU's is of a VMM that is not KVM, whose checks then do not apply."""
     from ..errors import InvalidInputError
     from ..firmware import Firmware, HostModel
 
     for flag in ("kvm_policy_bits", "kvm_required_bits"):
-        if args.no_kvm_checks and getattr(args, flag) is not None:
+        if getattr(args, flag) is None:
+            continue
+        if args.no_kvm_checks:
             raise InvalidInputError(
                 "--" + flag.replace("_", "-"), "is one of KVM's checks, which --no-kvm-checks turns off; give one"
+            )
+        if model != "qemu":
+            raise InvalidInputError(
+                "--" + flag.replace("_", "-"),
+                f"is one of KVM's checks; the {model} model's VMM is not QEMU + KVM: give --profile qemu",
             )
     host = HostModel(
         abi=parse_abi(args.firmware_abi) if args.firmware_abi else None,
         smt_enabled=not args.host_smt_off,
-        kvm_checks=not args.no_kvm_checks,
+        kvm_checks=not args.no_kvm_checks and model == "qemu",
         kvm_policy_bits=args.kvm_policy_bits,
         kvm_required_bits=args.kvm_required_bits,
     )
@@ -248,7 +256,7 @@ def _launch_igvm(args: argparse.Namespace, obj: Any) -> int:
     elif obj is not None:
         block, enabled = obj.id_block_obj(), obj.author_key_enabled
         auth = obj.blob("id-auth") if block is not None else None  # KVM reads id_auth only with an ID block
-    fw = _firmware(args, args.threads)
+    fw = _firmware(args, args.threads, plan.profile.name)
     steps: List[str] = []
     try:
         fw.launch_start(plan.policy, gosvw=bytes(16) if obj is None else obj.gosvw_bytes())
@@ -280,16 +288,17 @@ def _qemu_would_differ(plan: Any, f: Any, digest: bytes, args: argparse.Namespac
 
     if plan.profile.name == "qemu":
         return []
+    out = [
+        f"this replay follows the {plan.profile.name} model, whose VMM hands the firmware the VMSAs itself: "
+        "KVM's checks are not applied"
+    ]
     try:
         qemu = measure_igvm(f, profile="qemu", native_zero=args.native_zero, vcpus=single_vcpus(args.vcpus))
     except (ConfigError, IgvmError) as exc:
-        return [f"this replay follows the {plan.profile.name} model; QEMU + KVM would not launch the file ({exc})"]
-    if qemu.digest == digest:
-        return []
-    return [
-        f"this replay follows the {plan.profile.name} model; QEMU + KVM measure the file as --profile qemu does "
-        f"({qemu.hex()}), and their reports carry that"
-    ]
+        return [*out, f"QEMU + KVM would not launch the file ({exc})"]
+    if qemu.digest != digest:
+        out.append(f"QEMU + KVM measure the file as --profile qemu does ({qemu.hex()}), and their reports carry that")
+    return out
 
 
 def _failed(args: argparse.Namespace, exc: Any, steps: List[str], warnings: Sequence[str] = ()) -> int:
