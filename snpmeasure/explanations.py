@@ -320,11 +320,29 @@ def explain(
         raise InvalidInputError("kernel_hashes", f"must be a bool, got {show(kernel_hashes)}")
     if kernel_hashes and not has_kernel:
         raise InvalidInputError("kernel_hashes", "on needs the kernel (kernel or kernel_hash)")
+    fw_args, base_args, firmware_info = _firmware(ovmf, manifest, svsm, vars_size, vars_file, threads)
+    # QEMU measures a kernel only into a firmware's SNP_KERNEL_HASHES section: without one, a
+    # kernel is booted unmeasured (kernel-hashes=off, QEMU's default), and "on" is no launch
+    can_hash = firmware_info.get("kernel_hashes_supported", False)
+    if kernel_hashes is None and not can_hash:
+        kernel_hashes = False
+    if kernel_hashes and not can_hash:
+        raise ConfigError(
+            "kernel_hashes",
+            f"on needs a firmware with an SNP_KERNEL_HASHES section, and {firmware_info['name']} has none",
+        )
     stated = stated._replace(kernel_hashes=has_kernel if kernel_hashes is None else kernel_hashes)
-    default_kh: Tuple[bool, ...] = (True, False) if has_kernel else (False,)
+    default_kh: Tuple[bool, ...] = (True, False) if has_kernel and can_hash else (False,)
     kh_values = _values(search_kernel_hashes, default_kh, stated.kernel_hashes, "kernel_hashes", "kernel_hashes" in fix)
-    if any(not isinstance(v, bool) for v in kh_values) or (True in kh_values and not has_kernel):
-        raise InvalidInputError("search_kernel_hashes", "must be True/False, and True needs the kernel")
+    if any(not isinstance(v, bool) for v in kh_values):
+        raise InvalidInputError("search_kernel_hashes", "must be True (on) or False (off)")
+    if True in kh_values and not has_kernel:
+        raise InvalidInputError("search_kernel_hashes", "on needs the kernel (kernel or kernel_hash)")
+    if True in kh_values and not can_hash:
+        raise ConfigError(
+            "search_kernel_hashes",
+            f"on needs a firmware with an SNP_KERNEL_HASHES section; {firmware_info['name']} has none",
+        )
     cmd_default = _cmdline_variants(append, append_hash)
     cmd_values = _values(search_cmdline, cmd_default, "given", "cmdline", "cmdline" in fix)
     for value in cmd_values:
@@ -343,7 +361,6 @@ def explain(
     variants = _kernel_variants(
         base_hashes, kh_values, cmd_values, kernel, initrd, append, kernel_hash, initrd_hash, append_hash
     )
-    fw_args, base_args, firmware_info = _firmware(ovmf, manifest, svsm, vars_size, vars_file, threads)
     if allow_no_sev_metadata:
         base_args.append("--allow-no-sev-metadata")
 
@@ -600,7 +617,10 @@ def _profiles(
     default: Sequence[Union[str, LaunchProfile]] = ("svsm",) if svsm_mode else DEFAULT_PROFILES
     if search is not None and (not isinstance(search, (list, tuple)) or not search):
         raise InvalidInputError("search_profiles", f"must be a non-empty list, got {show(search)}")
-    chosen = [get_profile(p) for p in (search if search is not None else default)]
+    try:
+        chosen = [get_profile(p) for p in (search if search is not None else default)]
+    except InvalidInputError as exc:
+        raise InvalidInputError("search_profiles", exc.rule) from None
     if profile is not None:
         own = get_profile(profile)
         if fixed:
@@ -612,7 +632,7 @@ def _profiles(
     for p in chosen:
         if (p.vmsa.kind == "svsm") != svsm_mode:
             raise ConfigError(
-                "search_profiles",
+                "profile" if profile is not None and p.name == get_profile(profile).name else "search_profiles",
                 f"profile {p.name} is for {'an SVSM launch (give svsm)' if p.vmsa.kind == 'svsm' else 'mode snp, not snp:svsm'}",
             )
     seen: Dict[str, LaunchProfile] = {}
@@ -693,7 +713,8 @@ def _match(
     if feat != expected_feat:
         differs.append("guest_features")
         notes.append(
-            f"guest features {feat:#x}, not {expected_feat:#x}" + ("" if stated.guest_features else " (the default)")
+            f"guest features {feat:#x}, not {expected_feat:#x}"
+            + ("" if stated.guest_features is not None else " (the default)")
         )
     if kernel_hashes != stated.kernel_hashes:
         differs.append("kernel_hashes")
@@ -794,7 +815,8 @@ def _advice(
             "a different firmware build looks exactly like this (check the host loads this exact file)"
         )
         if fix:
-            suggestions.append(f"fewer fixed dimensions: --fix keeps {', '.join(fix)} as stated")
+            kept = ", ".join(f.replace("_", "-") for f in fix)
+            suggestions.append(f"fewer fixed dimensions: --fix keeps {kept} as stated")
         if counts[-1] < MAX_VCPUS and "vcpus" not in fix:
             suggestions.append(f"more vCPU counts: --search-vcpus 1-{MAX_VCPUS} (searched {_span(counts)})")
         suggestions.append(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
 from ._args import ProgressBar, comma_list, comma_numbers, emit_json, warn
@@ -166,6 +166,17 @@ def run(args: argparse.Namespace) -> int:
         )
     finally:
         bar.close()
+    if args.profile_file:  # the reproduce line names the file, which `measure` reads the profile from
+        from ..profiles import BUILTIN_PROFILES
+
+        def by_file(flags: Sequence[str]) -> Tuple[str, ...]:
+            out = list(flags)
+            at = out.index("--profile")
+            if out[at + 1] not in BUILTIN_PROFILES:
+                out[at : at + 2] = ["--profile-file", args.profile_file]
+            return tuple(out)
+
+        result.matches = [m._replace(measure_args=by_file(m.measure_args)) for m in result.matches]
     if report is not None and verified is None:
         warn("explain", "the report's signature was not checked (give --vcek or --certs)")
     # Reference values come only from a report that met every check; otherwise nothing is
@@ -219,11 +230,12 @@ def _expectations(args: argparse.Namespace, config: Any) -> Any:
     if guest is not None:
         where = f"{config.describe}'s sev-snp-guest object"
         exp["policy"], exp["host_data"] = guest.policy, guest.host_data_bytes()
-        auth = guest.id_auth_obj()
+        # KVM reads id_auth, and AUTHOR_KEY_EN, only with an ID block (sev.c snp_launch_finish)
+        auth = guest.id_auth_obj() if guest.id_block is not None else None
         if auth is not None:
-            exp["id_key_digest"] = auth.id_key_digest()
-            if guest.author_key_enabled:
-                exp["author_key_digest"] = auth.author_key_digest()
+            exp["id_key_digest"] = auth.id_key_digest
+            if guest.author_key_enabled and auth.author_key_digest is not None:
+                exp["author_key_digest"] = auth.author_key_digest
         source = dict.fromkeys(exp, where)
     expected_from_flags(args, _EXPECTED, exp, source)
     if args.policy_at_most and "policy" not in exp:

@@ -196,3 +196,58 @@ def test_no_reference_values_from_a_report_that_fails_its_checks(tmp_path: Path)
     assert "signature was not checked" in err
     rc, out, _ = run_ours([*argv, "--format", "trustee", "--output", str(out_file)])
     assert rc == 0 and out_file.exists()
+
+
+def test_a_configurations_id_auth_sets_the_expected_key_digests(tmp_path: Path) -> None:
+    """The object's ID auth gives the expected ID (and, enabled, author) key digests; without an ID
+    block KVM reads no ID auth, and nothing is expected of it (this used to crash)."""
+    from ..builders.keys import KEYS
+    from ..cli.test_launch import MEASURE
+
+    rc, out, _ = run_ours(["id-block", "--from-measure", *MEASURE, "--id-key", str(KEYS / "id_key_test.pem"), "--json"])
+    doc = json.loads(out)
+    blocks = f"id-block={doc['id_block']},id-auth={doc['id_auth']}"
+    base = ["explain", "--report", str(ATT / "attestation.bin"), "--vcek", str(VCEK), "--at", "2026-06-01"]
+    cmd = f"qemu-system-x86_64 -machine q35,confidential-guest-support=s -bios {A} -cpu EPYC-Milan -smp 4"
+    obj = "-object sev-snp-guest,id=s,cbitpos=51,reduced-phys-bits=1,policy=0x30000"
+    rc, out, _ = run_ours([*base, "--qemu-cmdline", f"{cmd} {obj},{blocks}", "--json"])
+    fields = [f["field"] for f in json.loads(out)["failures"]]
+    assert rc == 1 and "ID_KEY_DIGEST" in fields and "AUTHOR_KEY_DIGEST" not in fields
+    auth_only = f"{obj},id-auth={doc['id_auth']}"
+    rc, out, _ = run_ours([*base, "--qemu-cmdline", f"{cmd} {auth_only}", "--json"])
+    assert "ID_KEY_DIGEST" not in [f["field"] for f in json.loads(out)["failures"]]
+
+
+def test_a_profile_files_match_is_reproduced_with_the_file(tmp_path: Path) -> None:
+    """measure takes a user's profile with --profile-file: the reproduce line says that."""
+    import shlex
+
+    from snpmeasure.profiles import BUILTIN_PROFILES
+
+    doc = {**BUILTIN_PROFILES["qemu"].to_json(), "name": "myvmm", "description": "mine", "source": "test"}
+    doc["vmsa"] = {**doc["vmsa"], "x87_fcw": 0x37E}
+    prof = tmp_path / "myvmm.json"
+    prof.write_text(json.dumps(doc))
+    base = ["--ovmf", A, "--vcpu-type", "EPYC-Milan", "--profile-file", str(prof)]
+    rc, digest, _ = run_ours(["measure", "--mode", "snp", "--vcpus", "5", *base])
+    rc, out, _ = run_ours(["explain", "--measurement", digest.strip(), "--vcpus", "4", *base, "--json"])
+    args = json.loads(out)["matches"][0]["measure_args"]
+    assert rc == 0 and args[args.index("--profile-file") + 1] == str(prof) and "--profile" not in args
+    rc, again, _ = run_ours(["measure", "--ovmf", A, *args])
+    assert rc == 0 and again == digest, shlex.join(args)
+
+
+def test_a_kernel_with_a_firmware_that_cannot_hash_it_is_booted_unmeasured(tmp_path: Path) -> None:
+    """Without SNP_KERNEL_HASHES QEMU boots the kernel unmeasured (kernel-hashes=off, its default):
+    that is the launch searched; kernel-hashes on is no launch with such a firmware."""
+    from ..builders.igvm_files import FIXTURES
+
+    plain = str(FIXTURES / "peer" / "ovmf_OvmfX64_suffix.bin")
+    kernel = str(FIXTURES / "igvm" / "test_bzImage.input")
+    digest = measure(mode="snp", ovmf=plain, vcpus=2, vcpu_type="EPYC-Milan").hex()
+    base = ["explain", "--measurement", digest, "--ovmf", plain, "--vcpus", "2", "--vcpu-type", "EPYC-Milan"]
+    for extra in ([], ["--kernel-hashes", "off"]):
+        rc, out, _ = run_ours([*base, "--kernel", kernel, *extra, "--json"])
+        assert rc == 0 and json.loads(out)["matches"][0]["notes"] == [], extra
+    rc, _, err = run_ours([*base, "--kernel", kernel, "--kernel-hashes", "on"])
+    assert rc == 2 and "--kernel-hashes: on needs a firmware with an SNP_KERNEL_HASHES section" in err
