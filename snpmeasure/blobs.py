@@ -647,7 +647,10 @@ def parse_blob(prop: str, value: Union[str, bytes]) -> bytes:
             raise BlobError(
                 prop, f"{value[1:]} is larger than {ID_AUTH_SIZE} bytes; the value must be {exact} {limit} bytes"
             )
-    elif value.lower().startswith(("hex:", "0x")):
+    elif re.fullmatch(r"0[xX][0-9a-fA-F]*", value) and len(value) % 2:
+        raise BlobError(prop, f"hex value has an odd number of digits ({len(value) - 2})")
+    elif value.lower().startswith("hex:") or re.fullmatch(r"0[xX](?:[0-9a-fA-F]{2})*", value):
+        # "0x" and an even run of hex digits; other text that starts with "0x" is base64 (which may)
         text = value.split(":", 1)[1] if value.lower().startswith("hex:") else value[2:]
         try:
             raw = bytes.fromhex(text)

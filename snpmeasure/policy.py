@@ -225,8 +225,14 @@ def _number(text: str) -> Optional[int]:
     s = text.strip()
     if not re.fullmatch(r"0[xX][0-9a-fA-F_]+|[0-9_]+|0[oO][0-7_]+|0[bB][01_]+", s):
         return None
+    if re.fullmatch(r"0[0-9_]*[1-9][0-9_]*", s):
+        # QEMU's policy= (qemu_strtou64, base 0) reads 010 as octal 8, Python as nothing, people as 10
+        raise PolicyError(
+            "policy",
+            f"{show(text)} has a leading 0, which QEMU reads as octal: write it in hex (0x...) or without the 0",
+        )
     try:
-        return int(s, 0) if not re.fullmatch(r"0[0-9_]+", s) else int(s.replace("_", "") or "0", 10)
+        return int(s, 0) if not re.fullmatch(r"0[0-9_]+", s) else 0
     except ValueError:
         raise PolicyError("policy", f"is not a number: {show(text)}") from None
 

@@ -531,7 +531,26 @@ def id_block_fields(doc: Any, field: str = "from_id_block") -> Dict[str, Any]:
         raise InvalidInputError(field, "id_block_fields.policy must be a policy string or number")
     if not isinstance(enabled, bool):
         raise InvalidInputError(field, f"author_key_enabled must be true or false, got {show(enabled)}")
-    policy = GuestPolicy.parse(fields.get("policy", "0x30000")).to_int()
+    from .blobs import IdAuth, IdBlock, parse_blob
+
+    try:  # the signed ID block's POLICY is what LAUNCH_FINISH compares with the launch's
+        block = IdBlock.from_bytes(parse_blob("id-block", doc["id_block"]))
+        auth = IdAuth.from_bytes(parse_blob("id-auth", doc["id_auth"]))
+    except InvalidInputError as exc:
+        raise InvalidInputError(field, f"{exc.field}: {exc.rule}") from None
+    policy = block.policy
+    if "policy" in fields and GuestPolicy.parse(fields["policy"]).to_int() != policy:
+        raise InvalidInputError(
+            field,
+            f"id_block_fields.policy {GuestPolicy.parse(fields['policy']).to_int():#x} is not the signed ID block's "
+            f"POLICY {policy:#x}, which LAUNCH_FINISH compares with the launch policy",
+        )
+    if "author_key_enabled" not in doc:
+        enabled = auth.author_key is not None
+    elif enabled and auth.author_key is None:
+        raise InvalidInputError(
+            field, "author_key_enabled is true, but the id_auth has no author key (LAUNCH_FINISH: BAD_SIGNATURE)"
+        )
     out: Dict[str, Any] = {
         "id_block": doc["id_block"],
         "id_auth": doc["id_auth"],

@@ -251,3 +251,14 @@ def test_base64_decodes_as_glib_decodes_for_qemu(text: str) -> None:
     finally:
         lib.g_free(ptr)
     assert blobs.decode_b64("host-data", text) == want
+
+
+def test_base64_that_begins_with_0x_is_base64() -> None:
+    raw = bytes([0xD3, 0x10]) + bytes(range(30))
+    text = base64.b64encode(raw).decode()
+    assert text.startswith("0x") and blobs.parse_blob("host-data", text) == raw
+    assert blobs.parse_blob("host-data", "0x" + raw.hex()) == raw
+    with pytest.raises(BlobError, match="parameter length of 1 not equal to 32"):
+        blobs.parse_blob("host-data", "0x01")
+    with pytest.raises(BlobError, match="hex value has an odd number of digits"):
+        blobs.parse_blob("host-data", "0x" + "1" * 63)

@@ -157,17 +157,27 @@ def test_qmp_errors() -> None:
 
 
 def test_id_block_fields_from_id_block_json() -> None:
+    import base64
+
+    from snpmeasure.blobs import sign_id_block
     from snpmeasure.errors import InvalidInputError
     from snpmeasure.qemu import id_block_fields
 
-    doc = {"id_block": "AA==", "id_auth": "AA==", "id_block_fields": {"policy": "0x30000"}, "author_key_enabled": True}
-    assert id_block_fields(doc) == {
-        "id_block": "AA==",
-        "id_auth": "AA==",
-        "author_key_enabled": True,
-        "policy": 0x30000,
-    }
+    from .builders.keys import KEYS
+
+    keys = (KEYS / "id_key_test.pem", KEYS / "author_key_test.pem")
+    block, auth = sign_id_block(bytes(48), *keys, policy=0xB0000)
+    b, a = (base64.b64encode(x.to_bytes()).decode() for x in (block, auth))
+    doc = {"id_block": b, "id_auth": a, "id_block_fields": {"policy": "0xb0000"}, "author_key_enabled": True}
+    assert id_block_fields(doc) == {"id_block": b, "id_auth": a, "author_key_enabled": True, "policy": 0xB0000}
+    # the signed block decides the policy, and the id-auth whether there is an author key
+    assert id_block_fields({"id_block": b, "id_auth": a})["policy"] == 0xB0000
+    assert id_block_fields({"id_block": b, "id_auth": a})["author_key_enabled"] is True
+    no_author = base64.b64encode(sign_id_block(bytes(48), keys[0])[1].to_bytes()).decode()
     for bad, fragment in (
+        ({**doc, "id_block_fields": {"policy": "0x30000"}}, "is not the signed ID block's POLICY 0xb0000"),
+        ({**doc, "id_auth": no_author}, "author_key_enabled is true, but the id_auth has no author key"),
+        ({**doc, "id_block": "AA=="}, "id-block: parameter length of 1 not equal to 96"),
         ([], "must be the JSON of 'snpmeasure id-block --json'"),
         ({"id_block": "AA=="}, "must be the JSON of"),
         ({**doc, "id_block_fields": {"policy": True}}, "policy must be a policy string or number"),

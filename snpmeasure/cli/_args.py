@@ -187,15 +187,21 @@ def read_password(env_name: Optional[str], flag: str = "--key-password-env") -> 
 
 
 def password_for(flag: str, key_path: Optional[str], password: Optional[bytes]) -> Optional[bytes]:
-    """--key-password-env applies to each key that is encrypted: a PEM key says so in its armour
-    (so an encrypted ID key can go with a plain author key); a DER key is given the passphrase."""
+    """--key-password-env applies to each key that is encrypted (so an encrypted ID key can go
+    with a plain author key): a PEM key says so in its armour; a DER one by its first field, a
+    SEQUENCE in PKCS#8's EncryptedPrivateKeyInfo (RFC 5958 §3) where a plain key (PKCS#8 or SEC1)
+    has its version INTEGER."""
     if password is None or key_path is None:
         return None
     from .._files import open_input
 
     with open_input(flag, key_path) as f:
         head = f.read(4096)
-    return password if b"ENCRYPTED" in head or b"-----BEGIN" not in head else None
+    if b"-----BEGIN" in head:
+        return password if b"ENCRYPTED" in head else None
+    at = 2 + (head[1] & 0x7F if len(head) > 1 and head[1] & 0x80 else 0)
+    plain = head[:1] == b"\x30" and len(head) > at and head[at] == 0x02
+    return None if plain else password
 
 
 def key_passwords(args: argparse.Namespace) -> Tuple[Optional[bytes], Optional[bytes]]:

@@ -6,7 +6,7 @@ import argparse
 
 from . import EXIT_OK, ArgumentParser
 from ._args import emit_json, key_files_named, key_passwords, warn
-from ._compat import add_measure_arguments, measure_flags_given, measure_kwargs
+from ._compat import add_measure_arguments, apply_launch_config, config_given, measure_flags_given, measure_kwargs
 
 
 def register(p: ArgumentParser) -> None:
@@ -29,9 +29,9 @@ def register(p: ArgumentParser) -> None:
     p.add_argument(
         "--policy",
         dest="id_policy",
-        default="0x30000",
         metavar="POLICY",
-        help="the launch policy the ID block binds: 0x30000 (default), or flags such as smt,debug",
+        help="the launch policy the ID block binds: 0x30000 (default; with --from-measure, a launch "
+        "configuration's sev-snp-guest policy), or flags such as smt,debug",
     )
     p.add_argument("--json", action="store_true", help="print JSON with every field")
     add_measure_arguments(
@@ -91,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if len(ld) != 48:
         flag = "--measurement-hex" if args.measurement_hex is not None else "--measurement"
         raise InvalidInputError(flag, f"must be 48 bytes (a launch digest), got {len(ld)}")
+    policy = _policy(args)
     id_pw, author_pw = key_passwords(args)
     with key_files_named():
         block, auth = sign_id_block(
@@ -100,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             family_id=args.family_id,
             image_id=args.image_id,
             guest_svn=args.guest_svn,
-            policy=args.id_policy,
+            policy=policy,
             id_key_password=id_pw,
             author_key_password=author_pw,
         )
@@ -125,3 +126,25 @@ def run(args: argparse.Namespace) -> int:
     if auth.author_key_digest is not None:
         print(f"author_key: {base64.b64encode(auth.author_key_digest).decode()}")
     return EXIT_OK
+
+
+def _policy(args: argparse.Namespace) -> int:
+    """The policy the block binds: --policy, else the launch configuration's object's (the launch
+    LAUNCH_FINISH compares it with), else QEMU's default 0x30000; both, differing, is refused."""
+    from ..errors import InvalidInputError
+    from ..policy import GuestPolicy
+
+    try:
+        given = None if args.id_policy is None else GuestPolicy.parse(args.id_policy).to_int()
+    except InvalidInputError as exc:
+        raise InvalidInputError("--policy", exc.rule) from None
+    config = apply_launch_config(args) if args.from_measure and config_given(args) else None
+    guest = getattr(config, "guest", None)
+    if config is None or guest is None:
+        return 0x30000 if given is None else given
+    if given is not None and given != guest.policy:
+        raise InvalidInputError(
+            "--policy",
+            f"is {given:#x}, but {config.describe}'s sev-snp-guest object has policy {guest.policy:#x}: give one",
+        )
+    return int(guest.policy)

@@ -204,3 +204,40 @@ def test_from_id_block_refuses_what_cannot_reproduce_the_digest(tmp_path: Path) 
     (tmp_path / "ds.json").write_text(json.dumps(debug_swap))
     rc, obj, _ = run_ours(["qemu-object", "--from-id-block", str(tmp_path / "ds.json")])
     assert rc == 0 and "debug-swap=on" in obj
+
+
+def test_from_measure_binds_the_configurations_policy(tmp_path: Path) -> None:
+    """An ID block for a launch configuration binds the policy its sev-snp-guest object launches
+    with (LAUNCH_FINISH compares them); a --policy that contradicts it is refused."""
+    from ..builders.manifests import A
+
+    cmd = (
+        f"qemu-system-x86_64 -machine q35,confidential-guest-support=s -bios {A} -cpu EPYC-Milan -smp 2 "
+        "-object sev-snp-guest,id=s,cbitpos=51,reduced-phys-bits=1,policy=0xb0000"
+    )
+    base = ["id-block", "--from-measure", "--qemu-cmdline", cmd, "--id-key", str(KEYS / "id_key_test.pem")]
+    rc, out, _ = run_ours([*base, "--json"])
+    assert rc == 0 and json.loads(out)["id_block_fields"]["policy"] == "0xb0000"
+    rc, _, err = run_ours([*base, "--policy", "0x30000"])
+    assert rc == 2 and "--policy: is 0x30000, but the command line's sev-snp-guest object has policy 0xb0000" in err
+    rc, _, err = run_ours([*base, "--policy", "bogus"])
+    assert rc == 2 and err.startswith("snpmeasure id-block: error: --policy: unknown flag 'bogus'")
+
+
+def test_the_passphrase_goes_to_an_encrypted_der_key_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--key-password-env: an encrypted DER ID key beside a plain DER author key (a DER key's first
+    field says whether it is encrypted: PKCS#8 EncryptedPrivateKeyInfo starts with a SEQUENCE)."""
+    enc = serialization.BestAvailableEncryption(b"secret")
+    plain = serialization.NoEncryption()
+    for name, fmt, protect in (
+        ("id.der", serialization.PrivateFormat.PKCS8, enc),
+        ("author.der", serialization.PrivateFormat.PKCS8, plain),
+        ("author_sec1.der", serialization.PrivateFormat.TraditionalOpenSSL, plain),
+    ):
+        key = ec.generate_private_key(ec.SECP384R1())
+        (tmp_path / name).write_bytes(key.private_bytes(serialization.Encoding.DER, fmt, protect))
+    monkeypatch.setenv("PW", "secret")
+    for author in ("author.der", "author_sec1.der"):
+        argv = ["id-block", "--measurement-hex", "00" * 48, "--id-key", str(tmp_path / "id.der")]
+        rc, out, err = run_ours([*argv, "--author-key", str(tmp_path / author), "--key-password-env", "PW"])
+        assert rc == 0 and out.startswith("id-block="), err

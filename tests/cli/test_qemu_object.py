@@ -22,7 +22,7 @@ def test_qemu_object_json_is_qmp() -> None:
 @pytest.mark.parametrize(
     "doc,fragment",
     [
-        ({"id_block": "AA==", "id_auth": "AA==", "id_block_fields": {"policy": "abc"}}, "unknown flag"),
+        ({"id_block": "AA==", "id_auth": "AA==", "id_block_fields": {"policy": "abc"}}, "id-block: parameter length"),
         ({"id_block": "AA==", "id_auth": "AA==", "id_block_fields": []}, "id_block_fields.policy"),
         ({"id_block": 5, "id_auth": "AA=="}, "id_block and id_auth strings"),
         (
