@@ -294,6 +294,18 @@ def apply_launch_config(args: argparse.Namespace) -> Any:
     args.launch_config = config
     fixed = config.measure_kwargs()
     mode = fixed.pop("mode")
+    guest = getattr(config, "guest", None)
+    if hasattr(args, "search_kernel_hashes") and guest is not None and not guest.kernel_hashes and config.kernel:
+        # explain: QEMU boots this kernel unmeasured (kernel-hashes=off); that it was meant to be
+        # measured is the pitfall explain searches, so it needs the kernel, stated as off
+        for key, value in (("kernel", config.kernel), ("initrd", config.initrd), ("append", config.cmdline)):
+            if value is not None:
+                fixed[key] = value
+        if args.kernel_hashes == "on":
+            raise InvalidInputError(
+                "--kernel-hashes", f"is on, but {config.describe}'s sev-snp-guest object has kernel-hashes off"
+            )
+        args.kernel_hashes = "off"
     if "igvm" in fixed and not hasattr(args, "igvm"):
         raise InvalidInputError(flag, f"{config.describe} launches an IGVM file: measure or launch it")
     takes = getattr(args, "measure_modes", None)

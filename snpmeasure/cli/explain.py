@@ -9,7 +9,14 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
 from ._args import ProgressBar, comma_list, comma_numbers, emit_json, warn
-from ._compat import add_measure_arguments, apply_launch_config, config_given, refuse_lone_path_map, single_vcpus
+from ._compat import (
+    add_measure_arguments,
+    apply_launch_config,
+    config_given,
+    refuse_lone_path_map,
+    refuse_non_igvm_flags,
+    single_vcpus,
+)
 from ._exports import add_export_arguments, export_requested, write_export
 from .report import add_expect_arguments, add_signature_arguments, expected_from_flags, read_report, verify_signature
 
@@ -294,11 +301,15 @@ def _explain_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
         threads=args.threads,
     )
     if igvm_mode:
+        refuse_non_igvm_flags(args, "does not apply to --igvm: the file holds the firmware and VMSAs")
         unused = [
             f
-            for f in ("ovmf", "firmware_manifest", "kernel", "kernel_hash", "vcpu_type", "vcpu_sig", "guest_features")
-            if getattr(args, f) is not None
-        ]
+            for f in (
+                "kernel_hashes", "search_vcpu_types", "search_guest_features", "search_kernel_hashes",
+                "search_cmdline", "allow_no_sev_metadata",
+            )
+            if getattr(args, f)
+        ]  # fmt: skip
         if unused:
             raise InvalidInputError(
                 "--" + unused[0].replace("_", "-"), "does not apply to --igvm: the file holds the firmware and VMSAs"

@@ -251,3 +251,41 @@ def test_a_kernel_with_a_firmware_that_cannot_hash_it_is_booted_unmeasured(tmp_p
         assert rc == 0 and json.loads(out)["matches"][0]["notes"] == [], extra
     rc, _, err = run_ours([*base, "--kernel", kernel, "--kernel-hashes", "on"])
     assert rc == 2 and "--kernel-hashes: on needs a firmware with an SNP_KERNEL_HASHES section" in err
+
+
+def test_a_configurations_unmeasured_kernel_is_searched_measured_too() -> None:
+    """A command line with -kernel and kernel-hashes off boots the kernel unmeasured; the digest of
+    the same launch with kernel-hashes on is the pitfall explain names (it used to lose the kernel)."""
+    from ..builders.igvm_files import FIXTURES
+
+    kernel = str(FIXTURES / "igvm" / "test_bzImage.input")
+    cmd = (
+        "qemu-system-x86_64 -machine q35,confidential-guest-support=s -object sev-snp-guest,id=s,cbitpos=51,"
+        f"reduced-phys-bits=1 -smp 2 -cpu EPYC-Milan -bios {A} -kernel {kernel} -append ro"
+    )
+    hashed = measure(mode="snp", ovmf=A, vcpus=2, vcpu_type="EPYC-Milan", kernel=kernel, append="ro").hex()
+    rc, out, _ = run_ours(["explain", "--measurement", hashed, "--qemu-cmdline", cmd, "--json"])
+    assert rc == 0 and json.loads(out)["matches"][0]["notes"] == ["kernel hashes on, not off"]
+    rc, _, err = run_ours(["explain", "--measurement", hashed, "--qemu-cmdline", cmd, "--kernel-hashes", "on"])
+    assert (
+        rc == 2 and "--kernel-hashes: is on, but the command line's sev-snp-guest object has kernel-hashes off" in err
+    )
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--initrd", "x"],
+        ["--append", "ro"],
+        ["--vcpu-family", "25"],
+        ["--search-cmdline", "given"],
+        ["--kernel-hashes", "off"],
+    ],
+)
+def test_flags_an_igvm_search_would_not_use_are_refused(flags: list) -> None:
+    from ..builders.igvm_files import TINY
+
+    igvm = str(TINY["tiny_x86"])
+    digest = measure(mode="snp:igvm", igvm=igvm).hex()
+    rc, _, err = run_ours(["explain", "--measurement", digest, "--igvm", igvm, *flags])
+    assert rc == 2 and f"{flags[0]}: does not apply to --igvm" in err
