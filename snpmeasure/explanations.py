@@ -164,7 +164,8 @@ class Explanation:
         rows = [
             TableRow(
                 m.profile,
-                m.vcpu_type or "any",
+                # as measure labels them: a signature no model has by its hex value
+                m.vcpu_type or ("any" if m.vcpu_sig is None else f"{m.vcpu_sig:#x}"),
                 m.vcpu_sig,
                 m.guest_features or 0,
                 m.vcpus or 1,
@@ -173,7 +174,22 @@ class Explanation:
             for m in self.matches
         ]
         used = {m.profile: self.profiles[m.profile] for m in self.matches if m.profile in self.profiles}
-        return ReferenceTable(rows, firmware=self.firmware, inputs={**self.inputs, "explain": explained}, profiles=used)
+        return ReferenceTable(
+            rows, firmware=self.firmware, inputs={**self._measured_inputs(), "explain": explained}, profiles=used
+        )
+
+    def _measured_inputs(self) -> Dict[str, Any]:
+        """The kernel inputs as the matches measured them: none when no match hashed the kernel,
+        and the command line of the variant they hashed (a trailing newline is another hash)."""
+        hashed = [m for m in self.matches if m.kernel_hashes]
+        if not hashed:
+            return {
+                k: v for k, v in self.inputs.items() if k not in ("kernel_sha256", "initrd_sha256", "cmdline_sha256")
+            }
+        cmdlines = {_measured_cmdline(m.measure_args) for m in hashed}
+        if len(cmdlines) != 1 or None in cmdlines:
+            return dict(self.inputs)
+        return {**self.inputs, "cmdline_sha256": cmdlines.pop()}
 
     def __repr__(self) -> str:
         return f"Explanation({len(self.matches)} matches of {self.searched} configurations)"
@@ -444,6 +460,17 @@ def explain(
             "cmdline_sha256": base_hashes.cmdline.hex(),
         },
     )
+
+
+def _measured_cmdline(args: Sequence[str]) -> Optional[str]:
+    """The SHA-256 QEMU puts into the hashes table for a match's ``measure`` flags (None: no
+    command line was given, and the explanation's own input stands)."""
+    flags = list(args)
+    if "--append-hash" in flags:
+        return flags[flags.index("--append-hash") + 1].lower()
+    if "--append" in flags:
+        return hashlib.sha256(cmdline_bytes(flags[flags.index("--append") + 1])).hexdigest()
+    return None
 
 
 #: A kernel variant: (kernel hashes on, command-line variant, the hashes measure() takes, the

@@ -268,3 +268,11 @@ def test_an_igvm_file_explains_and_exports_as_measure_does(given: str, tmp_path:
         path.write_bytes(b"")
         again = pickle.loads(pickle.dumps(result))
         assert again.reference_table().rows == table.rows
+
+
+def test_a_signature_no_model_has_is_exported_as_measure_labels_it() -> None:
+    from snpmeasure import explain, measure
+
+    digest = measure(mode="snp", ovmf=A, vcpus=2, vcpu_sig=0xA10F11).digest
+    found = explain(digest, ovmf=A, vcpus=2, vcpu_sig=0xA10F11, fix=["vcpus", "vcpu_type", "profile"])
+    assert [r.vcpu_type for r in found.reference_table().rows] == ["0xa10f11"]

@@ -259,6 +259,10 @@ def _explain_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
         raise InvalidInputError("--mode", f"explain searches SNP launches (snp, snp:svsm, snp:igvm), got {args.mode}")
     if args.mode == "snp:svsm" and args.svsm is None:
         raise InvalidInputError("--svsm", "is required in snp:svsm mode (the SVSM image)")
+    if args.mode == "snp" and (args.svsm is not None or args.vars_size is not None or args.vars_file is not None):
+        # as measure (and sev-snp-measure) read the same flags: mode snp measures no SVSM
+        warn("explain", "--svsm/--vars-size/--vars-file only apply to --mode snp:svsm; ignored")
+        args.svsm = args.vars_size = args.vars_file = None
     if args.profile is not None and args.profile_file is not None:
         raise InvalidInputError("--profile-file", "give --profile or --profile-file, not both")
     igvm_mode = args.mode == "snp:igvm" or args.igvm is not None

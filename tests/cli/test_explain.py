@@ -289,3 +289,38 @@ def test_flags_an_igvm_search_would_not_use_are_refused(flags: list) -> None:
     digest = measure(mode="snp:igvm", igvm=igvm).hex()
     rc, _, err = run_ours(["explain", "--measurement", digest, "--igvm", igvm, *flags])
     assert rc == 2 and f"{flags[0]}: does not apply to --igvm" in err
+
+
+def test_mode_snp_with_svsm_flags_is_read_as_measure_reads_it() -> None:
+    """measure (as sev-snp-measure) ignores --svsm in mode snp with a warning; so does explain, so
+    the flags that made a digest explain it."""
+    from ..builders.igvm_files import FIXTURES
+
+    peer = FIXTURES / "peer"
+    flags = ["--ovmf", str(peer / "svsm_ovmf.fd"), "--svsm", str(peer / "svsm.bin"), "--vars-size", "540672"]
+    flags += ["--mode", "snp", "--vcpus", "3", "--vcpu-type", "EPYC-Genoa"]
+    rc, digest, _ = run_ours(["measure", *flags])
+    rc, out, err = run_ours(["explain", "--measurement", digest.strip(), *flags, "--json"])
+    assert rc == 0 and json.loads(out)["matches"][0]["notes"] == [] and "only apply to --mode snp:svsm" in err
+
+
+def test_an_exported_match_records_what_was_measured(tmp_path: Path) -> None:
+    """The provenance of explain --format names the inputs as measure --format does for the same
+    launch: the command line of the matched variant, and no kernel when none was hashed."""
+    from ..builders.igvm_files import FIXTURES
+
+    kernel = str(FIXTURES / "igvm" / "test_bzImage.input")
+    flags = ["--mode", "snp", "--ovmf", A, "--vcpus", "2", "--vcpu-type", "EPYC-Milan", "--kernel", kernel]
+    rc, digest, _ = run_ours(["measure", *flags, "--append", "ro\n"])
+
+    def provenance(argv: list, name: str) -> dict:
+        out = tmp_path / name
+        assert run_ours([*argv, "--format", "trustee", "--output", str(out)])[0] == 0
+        return json.loads((tmp_path / f"{name}.provenance.json").read_text())["inputs"]
+
+    by_measure = provenance(["measure", *flags, "--append", "ro\n"], "m")
+    by_explain = provenance(["explain", "--measurement", digest.strip(), *flags[2:], "--append", "ro"], "e")
+    assert by_explain["cmdline_sha256"] == by_measure["append"]["sha256"]  # "ro\n", not the "ro" given
+    rc, plain, _ = run_ours(["measure", *flags[:-2]])
+    unhashed = provenance(["explain", "--measurement", plain.strip(), *flags[2:]], "u")
+    assert "kernel_sha256" not in unhashed and "cmdline_sha256" not in unhashed
