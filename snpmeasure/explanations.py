@@ -439,6 +439,7 @@ def explain(
         firmware_info,
         report,
         fix,
+        features_fixed=all(p.fixed_guest_features for p in profiles),
     )
     return Explanation(
         target,
@@ -815,6 +816,7 @@ def _advice(
     firmware: Dict[str, Any],
     report: Optional[AttestationReport],
     fix: Sequence[str] = (),
+    features_fixed: bool = False,
 ) -> Tuple[List[str], List[str]]:
     unchecked: List[str] = []
     # direct boot is a dimension only where the firmware can measure a kernel (an SNP_KERNEL_HASHES
@@ -846,10 +848,16 @@ def _advice(
             suggestions.append(f"fewer fixed dimensions: --fix keeps {kept} as stated")
         if counts[-1] < MAX_VCPUS and "vcpus" not in fix:
             suggestions.append(f"more vCPU counts: --search-vcpus 1-{MAX_VCPUS} (searched {_span(counts)})")
-        suggestions.append(
-            "the host's own CPU (-cpu host): --search-vcpu-types 0xSIGNATURE with the host's CPUID(1).EAX"
-        )
-        suggestions.append("other SEV features: --search-guest-features 0x1,0x5,0x9,0x21,...")
+        if "vcpu_type" not in fix:
+            if report is not None and report.cpuid is not None:
+                own = f"{cpu_sig(*report.cpuid):#x}"
+                suggestions.append(f"the report's own CPU (-cpu host): --search-vcpu-types {own}, its CPUID signature")
+            else:
+                suggestions.append(
+                    "the host's own CPU (-cpu host): --search-vcpu-types 0xSIGNATURE with the host's CPUID(1).EAX"
+                )
+        if "guest_features" not in fix and not features_fixed:
+            suggestions.append("other SEV features: --search-guest-features 0x1,0x5,0x9,0x21,...")
         suggestions.append("a VMM that no built-in profile describes: write one and give it with --profile-file")
         if not has_kernel and direct_boot:
             suggestions.append("a direct kernel boot: give --kernel, --initrd and --append")

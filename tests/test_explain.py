@@ -276,3 +276,18 @@ def test_a_signature_no_model_has_is_exported_as_measure_labels_it() -> None:
     digest = measure(mode="snp", ovmf=A, vcpus=2, vcpu_sig=0xA10F11).digest
     found = explain(digest, ovmf=A, vcpus=2, vcpu_sig=0xA10F11, fix=["vcpus", "vcpu_type", "profile"])
     assert [r.vcpu_type for r in found.reference_table().rows] == ["0xa10f11"]
+
+
+def test_advice_is_only_what_could_change_the_result() -> None:
+    """No advice to search SEV features that --fix keeps (or an SVSM profile fixes); a report's own
+    CPUID signature is named where it carries one."""
+    from snpmeasure import explain
+
+    found = explain(bytes(48), ovmf=A, vcpus=1, vcpu_type="EPYC-Milan", search_vcpus="1", fix=["guest_features"])
+    assert not found.matches and not any("--search-guest-features" in s for s in found.suggestions)
+    assert any("--search-guest-features" in s for s in explain(bytes(48), ovmf=A, search_vcpus="1").suggestions)
+    from .builders.reports import make_report
+
+    v3 = AttestationReport.from_bytes(make_report(3, cpuid=(0x19, 0x11, 0x01)))
+    found = explain(report=v3, ovmf=A, search_vcpus="1", search_vcpu_types=["EPYC-Milan"])
+    assert any("--search-vcpu-types 0xa10f11, its CPUID signature" in s for s in found.suggestions)
