@@ -188,6 +188,9 @@ def _check_policy(policy: int) -> int:
         raise InvalidInputError("policy", f"must be a 64-bit guest policy, got {show(policy)}")
     if not policy & (1 << 17):
         raise InvalidInputError("policy", f"{policy:#x} lacks bit 17, which every SNP guest policy has set")
+    from .policy import GuestPolicy
+
+    GuestPolicy.from_int(policy)  # reserved bits (26-63): no launch has them, and go-sev-guest refuses them
     return policy
 
 

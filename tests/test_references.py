@@ -395,3 +395,19 @@ def test_the_veraison_dialect_is_what_veraisons_scheme_reads() -> None:
     assert load_references(to_corim(one, dialect="veraison", policy=report.policy)).check(report) == (one.rows, [])
     with pytest.raises(InvalidInputError, match="dialect: must be one of profile, veraison"):
         to_corim(one, dialect="x")
+
+
+def test_exports_refuse_a_policy_no_launch_has_and_offer_every_tcb_layout() -> None:
+    from snpmeasure.cli._exports import add_export_arguments
+    from snpmeasure.report import TCB_LAYOUTS
+
+    with pytest.raises(InvalidInputError, match="reserved"):
+        to_corim(_SMALL, policy=0x30000 | 1 << 40)
+    with pytest.raises(InvalidInputError, match="reserved"):
+        to_go_sev_guest(MILAN, policy=0x30000 | 1 << 40)
+    import argparse
+
+    p = argparse.ArgumentParser()
+    add_export_arguments(p)
+    product = next(a for a in p._actions if a.dest == "export_product")
+    assert list(product.choices or ()) == list(TCB_LAYOUTS)

@@ -71,7 +71,7 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--export-product",
-        choices=["milan", "genoa", "turin"],
+        choices=["milan", "genoa", "turin", "venice"],  # report.TCB_LAYOUTS (not imported here: start-up)
         help="the CPU generation whose TCB layout --export-min-tcb is encoded in",
     )
     g.add_argument(
