@@ -187,7 +187,7 @@ class Explanation:
                 k: v for k, v in self.inputs.items() if k not in ("kernel_sha256", "initrd_sha256", "cmdline_sha256")
             }
         cmdlines = {_measured_cmdline(m.measure_args) for m in hashed}
-        if len(cmdlines) != 1 or None in cmdlines:
+        if len(cmdlines) != 1:  # the matches measured different command lines: the one given stands
             return dict(self.inputs)
         return {**self.inputs, "cmdline_sha256": cmdlines.pop()}
 
@@ -463,15 +463,14 @@ def explain(
     )
 
 
-def _measured_cmdline(args: Sequence[str]) -> Optional[str]:
-    """The SHA-256 QEMU puts into the hashes table for a match's ``measure`` flags (None: no
-    command line was given, and the explanation's own input stands)."""
+def _measured_cmdline(args: Sequence[str]) -> str:
+    """The SHA-256 QEMU puts into the hashes table for a kernel-hashing match's ``measure`` flags
+    (no -append: the empty command line, one NUL byte)."""
     flags = list(args)
     if "--append-hash" in flags:
         return flags[flags.index("--append-hash") + 1].lower()
-    if "--append" in flags:
-        return hashlib.sha256(cmdline_bytes(flags[flags.index("--append") + 1])).hexdigest()
-    return None
+    text = flags[flags.index("--append") + 1] if "--append" in flags else None
+    return hashlib.sha256(cmdline_bytes(text)).hexdigest()
 
 
 #: A kernel variant: (kernel hashes on, command-line variant, the hashes measure() takes, the

@@ -24,6 +24,16 @@ from .qemu import SevSnpGuest
 MAX_DOMAIN_BYTES = 1 << 20
 
 
+#: Why a configuration without SEV-SNP is refused (the domain's and the command line's words).
+NO_SNP = "starts the guest without SEV-SNP, which has no launch measurement"
+#: Why SNP firmware in pflash is refused: Linux 6.9+ gives SEV-SNP VMs no read-only memslots,
+#: which QEMU maps pflash with (pc_system_firmware_init exits, in QEMU's words per release).
+NO_PFLASH = (
+    "an SEV-SNP guest cannot boot from pflash: KVM gives SNP guests no read-only memory, which pflash needs, "
+    "and QEMU stops"
+)
+
+
 class LibvirtDomain(NamedTuple):
     """What a domain XML fixes of an SNP launch (None: the XML leaves it open)."""
 
@@ -66,16 +76,10 @@ class LibvirtDomain(NamedTuple):
         (libvirt ``kernelHashes='yes'``); the SEV features are the object's. A domain without
         ``<launchSecurity type='sev-snp'>`` starts no SEV-SNP guest: ConfigError."""
         if self.guest is None:
-            raise ConfigError(
-                "<launchSecurity>",
-                "is missing: libvirt starts the guest without SEV-SNP, which has no launch measurement",
-            )
+            raise ConfigError("<launchSecurity>", f"is missing: libvirt {NO_SNP}")
         if self.loader_type == "pflash":
             raise ConfigError(
-                "<loader type='pflash'>",
-                "an SEV-SNP guest cannot boot from pflash: QEMU stops with 'pflash with kvm requires KVM readonly "
-                "memory support' (KVM has no read-only memory for SNP guests); give <loader type='rom'>, which "
-                "libvirt passes as -bios",
+                "<loader type='pflash'>", f"{NO_PFLASH}; give <loader type='rom'>, which libvirt passes as -bios"
             )
         out: Dict[str, Any] = {"mode": "snp"}
         for key, value in (("vcpus", self.vcpus), ("vcpu_type", self.vcpu_type), ("ovmf", self.loader)):

@@ -539,12 +539,17 @@ def id_block_fields(doc: Any, field: str = "from_id_block") -> Dict[str, Any]:
     except InvalidInputError as exc:
         raise InvalidInputError(field, f"{exc.field}: {exc.rule}") from None
     policy = block.policy
-    if "policy" in fields and GuestPolicy.parse(fields["policy"]).to_int() != policy:
-        raise InvalidInputError(
-            field,
-            f"id_block_fields.policy {GuestPolicy.parse(fields['policy']).to_int():#x} is not the signed ID block's "
-            f"POLICY {policy:#x}, which LAUNCH_FINISH compares with the launch policy",
-        )
+    if "policy" in fields:
+        try:
+            stated = GuestPolicy.parse(fields["policy"]).to_int()
+        except InvalidInputError as exc:
+            raise InvalidInputError(field, f"id_block_fields.policy: {exc.rule}") from None
+        if stated != policy:
+            raise InvalidInputError(
+                field,
+                f"id_block_fields.policy {stated:#x} is not the signed ID block's POLICY {policy:#x}, which "
+                "LAUNCH_FINISH compares with the launch policy",
+            )
     if "author_key_enabled" not in doc:
         enabled = auth.author_key is not None
     elif enabled and auth.author_key is None:

@@ -18,7 +18,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._cpus import CPU_SIGS, MAX_VCPUS, cpu_sig, split_sig
 from .errors import ConfigError, InvalidInputError, show
-from .libvirt import PathMap, guest_kwargs, map_path, path_pairs
+from .libvirt import NO_PFLASH, NO_SNP, PathMap, guest_kwargs, map_path, path_pairs
 from .qemu import SevSnpGuest, split_qemu_opts
 
 #: Options that take an argument and cannot change an SNP launch measurement: devices, memory,
@@ -82,11 +82,7 @@ class QemuCommandLine(NamedTuple):
                 out["vcpus"] = self.vcpus
             return out
         if self.guest is None:
-            raise ConfigError(
-                "-machine",
-                "has no confidential-guest-support: QEMU starts the guest without SEV-SNP, "
-                "which has no launch measurement",
-            )
+            raise ConfigError("-machine", f"has no confidential-guest-support: QEMU {NO_SNP}")
         out = {"mode": "snp"}
         for key, value in (
             ("vcpus", self.vcpus),
@@ -134,6 +130,8 @@ def _smp_props(text: str, merged: Dict[str, str]) -> Dict[str, str]:
 
 
 _TOPOLOGY = ("sockets", "dies", "clusters", "modules", "cores", "threads")
+#: Levels QEMU knows that the x86 PC machines do not have: 1 is accepted, more refused.
+_UNSUPPORTED = ("clusters", "books", "drawers")
 
 
 def _smp(props: Dict[str, str]) -> int:
@@ -141,6 +139,12 @@ def _smp(props: Dict[str, str]) -> int:
     6.2, which prefer cores): ``cpus``, else ``maxcpus``, else the product of the topology; the
     omitted topology values are derived from maxcpus, and a topology whose product is not maxcpus,
     or a maxcpus below cpus, is refused as QEMU refuses it."""
+    unknown = sorted(set(props) - {"cpus", "maxcpus", *_TOPOLOGY, *_UNSUPPORTED})
+    if unknown:
+        raise InvalidInputError("-smp", f"Invalid parameter {show(unknown[0])}")
+    for key in _UNSUPPORTED:  # the x86 PC machines have no such level (pc.c: dies and modules only)
+        if key in props and _count(props[key], f"-smp {key}") > 1:
+            raise InvalidInputError("-smp", f"{key} > 1 not supported by this machine's CPU topology")
     given = {
         k: _count(props[k], "-smp" if k == "cpus" else f"-smp {k}")
         for k in ("cpus", "maxcpus", *_TOPOLOGY)
@@ -300,6 +304,9 @@ def parse_qemu_cmdline(
         elif opt == "-machine" or opt == "-M":
             head, props = _keyval(arg, "-machine")
             machine.update(props)
+            topology = {k[4:]: v for k, v in props.items() if k.startswith("smp.")}
+            if topology:  # -machine smp.cpus=4 is -smp cpus=4 (QEMU merges them into one dict)
+                smp, sources["vcpus"] = {**smp, **topology}, "-machine smp."
             pflash += [f"-machine {k}" for k in ("pflash0", "pflash1") if k in props]
         elif opt == "-pflash":  # the first -pflash is unit 0, the firmware
             pflash.append("-pflash")
@@ -341,11 +348,7 @@ def parse_qemu_cmdline(
     if machine.get("igvm-cfg") is not None:
         if guest is None:
             # backends/igvm.c loads the file for the native platform then: an unencrypted guest
-            raise ConfigError(
-                "-machine",
-                f"igvm-cfg={machine['igvm-cfg']} without confidential-guest-support starts a guest without "
-                "SEV-SNP, which has no launch measurement",
-            )
+            raise ConfigError("-machine", f"igvm-cfg={machine['igvm-cfg']} without confidential-guest-support {NO_SNP}")
         kind, object_props, _ = objects.get(machine["igvm-cfg"], ("", [], False))
         files = [v for k, v in object_props if k == "file"]
         if kind != "igvm-cfg" or not files:
@@ -354,13 +357,7 @@ def parse_qemu_cmdline(
     if pflash and igvm is not None:
         raise ConfigError(pflash[0], "QEMU refuses pflash devices with IGVM (the IGVM file holds the firmware)")
     if pflash and guest is not None:
-        # Linux 6.9+ gives SEV-SNP VMs no read-only memslots, which pc_system_firmware_init needs
-        # for pflash; AMD's and QEMU's SNP instructions boot OVMF with -bios.
-        raise ConfigError(
-            pflash[0],
-            "an SEV-SNP guest cannot boot from pflash: QEMU stops with 'pflash with kvm requires KVM readonly "
-            "memory support' (KVM has no read-only memory for SNP guests); give the firmware with -bios",
-        )
+        raise ConfigError(pflash[0], f"{NO_PFLASH}; give the firmware with -bios")
     if machine.get("pflash0") is not None:
         node: Optional[str] = machine["pflash0"]
         for _ in range(8):  # a format node over a storage node (libvirt's pair), at most a few deep
@@ -434,13 +431,15 @@ def _object(arg: str, objects: Dict[str, Tuple[str, List[Tuple[str, Any]], bool]
             raise InvalidInputError("-object", "is empty")
         # keyval_parse: the first key may be implied (qom-type); every other needs "=" ("x" alone
         # is no flag here, unlike QemuOpts' -machine)
-        if parts[0].startswith("qom-type="):
-            parts[0] = parts[0][len("qom-type=") :]
-        kind = parts[0]
-        bare = next((p for p in parts[1:] if "=" not in p), None)
+        first = [] if "=" in parts[0] else [("qom-type", parts[0])]  # the implied key
+        bare = next((p for p in parts[len(first) :] if "=" not in p), None)
         if bare is not None:
             raise InvalidInputError("-object", f"Expected '=' after parameter {show(bare)}")
-        props = [(p.split("=", 1)[0], p.split("=", 1)[1]) for p in parts[1:]]
+        pairs = first + [(p.split("=", 1)[0], p.split("=", 1)[1]) for p in parts[len(first) :]]
+        kind = next((v for k, v in pairs if k == "qom-type"), "")
+        if not kind:
+            raise InvalidInputError("-object", "names no qom-type (the object's type)")
+        props = [(k, v) for k, v in pairs if k != "qom-type"]
         typed = False
     ident = next((str(v) for k, v in props if k == "id"), None)
     if ident is not None and ident in objects:

@@ -104,7 +104,14 @@ def _claim_mismatches(claims: Dict[str, Any], report: AttestationReport) -> List
     if minimum is not None:
         # Per component in the report's layout, as Veraison and go-sev-guest compare: as one
         # number, a newer microcode (the top byte on Milan and Genoa) would hide an older bootloader.
-        exp["min_tcb"] = TcbVersion.decode(minimum, report.generation).components
+        floor = TcbVersion.decode(minimum, report.generation)
+        if floor.reserved_problems():  # bytes no component of this layout reads: refused, not dropped
+            raise InvalidInputError(
+                "reference",
+                f"its minimum TCB {minimum:#018x} sets bytes no {report.generation} TCB component has "
+                f"({', '.join(floor.reserved_problems())}): refused, not dropped",
+            )
+        exp["min_tcb"] = floor.components
     return report.check(Expectations(**exp))
 
 

@@ -230,12 +230,14 @@ def test_an_endless_stream_is_refused_not_read_into_memory(monkeypatch: pytest.M
         except BrokenPipeError:  # the reader stopped at the limit, as it should
             pass
 
-    writer = threading.Thread(target=write_too_much)
+    # daemon threads, joined with a timeout: a reader that never opened the FIFO must not hang the run
+    writer = threading.Thread(target=write_too_much, daemon=True)
     writer.start()
     with pytest.raises(InputFileError, match=r"^ovmf: .*fifo: more than 1 MiB from a stream"):
         FirmwareImage.open(fifo, field="ovmf")
-    writer.join()
-    writer = threading.Thread(target=lambda: fifo.write_bytes(data[: 1 << 19]))
+    writer.join(timeout=30)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(data[: 1 << 19]), daemon=True)
     writer.start()
     assert bytes(images.map_file(fifo, "ovmf")) == data[: 1 << 19]
-    writer.join()
+    writer.join(timeout=30)
+    assert not writer.is_alive()

@@ -178,6 +178,7 @@ def test_id_block_fields_from_id_block_json() -> None:
         ({**doc, "id_block_fields": {"policy": "0x30000"}}, "is not the signed ID block's POLICY 0xb0000"),
         ({**doc, "id_auth": no_author}, "author_key_enabled is true, but the id_auth has no author key"),
         ({**doc, "id_block": "AA=="}, "id-block: parameter length of 1 not equal to 96"),
+        ({**doc, "id_block_fields": {"policy": "bogus"}}, "id_block_fields.policy: unknown flag 'bogus'"),
         ([], "must be the JSON of 'snpmeasure id-block --json'"),
         ({"id_block": "AA=="}, "must be the JSON of"),
         ({**doc, "id_block_fields": {"policy": True}}, "policy must be a policy string or number"),

@@ -411,3 +411,15 @@ def test_exports_refuse_a_policy_no_launch_has_and_offer_every_tcb_layout() -> N
     add_export_arguments(p)
     product = next(a for a in p._actions if a.dest == "export_product")
     assert list(product.choices or ()) == list(TCB_LAYOUTS)
+
+
+def test_a_corim_minimum_tcb_with_bytes_no_component_has_is_refused() -> None:
+    """Per-component comparison must not drop what it cannot compare: a minimum whose reserved
+    bytes are set (Milan's 2-5) is refused rather than read as its components alone."""
+    from snpmeasure.report import TcbVersion
+
+    report = AttestationReport.from_bytes(RAW)
+    one = ReferenceTable([TableRow("qemu", "EPYC-Milan", 0xA00F11, 1, 4, MILAN)], firmware={}, inputs={}, profiles={})
+    odd = TcbVersion.decode(0x4405FFFF00000000, "milan")
+    with pytest.raises(InvalidInputError, match=r"^reference: its minimum TCB 0x4405ffff00000000 sets bytes"):
+        load_references(to_corim(one, min_tcb=odd)).check(report)

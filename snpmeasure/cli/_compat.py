@@ -98,7 +98,7 @@ def add_measure_arguments(
         n,
         domain_reads="its <vcpu>, <cpu> model, <os> loader, kernel, initrd, cmdline and <launchSecurity>; flags fill "
         "what it leaves open, and one that contradicts it is refused",
-        cmdline_reads="-smp, -cpu, -bios or pflash, -kernel/-initrd/-append, the sev-snp-guest object or igvm-cfg; "
+        cmdline_reads="-smp, -cpu, -bios, -kernel/-initrd/-append, the sev-snp-guest object or igvm-cfg; "
         "options that could change the digest and are not modelled are refused",
     )
     n.add_argument("--threads", metavar="N", type=int, help="hashing threads (default: all CPUs)")

@@ -115,6 +115,11 @@ def export_requested(args: argparse.Namespace) -> bool:
     ):
         if getattr(args, flag) and fmt not in formats:
             raise InvalidInputError("--" + flag.replace("_", "-"), why)
+    if args.sign_key and fmt == "corim-veraison":
+        # scheme/sevsnp/scheme.go registers application/corim-unsigned+cbor only
+        raise InvalidInputError(
+            "--sign-key", "Veraison's SEV-SNP scheme takes unsigned CoRIMs only: give --format corim"
+        )
     if args.sign_key_password_env and not args.sign_key:
         raise InvalidInputError("--sign-key-password-env", "unlocks --sign-key: give it too")
     values: Dict[str, Any] = dict(

@@ -204,7 +204,8 @@ def test_a_configurations_id_auth_sets_the_expected_key_digests(tmp_path: Path) 
     from ..builders.keys import KEYS
     from ..cli.test_launch import MEASURE
 
-    rc, out, _ = run_ours(["id-block", "--from-measure", *MEASURE, "--id-key", str(KEYS / "id_key_test.pem"), "--json"])
+    keys = ["--id-key", str(KEYS / "id_key_test.pem"), "--author-key", str(KEYS / "author_key_test.pem")]
+    rc, out, _ = run_ours(["id-block", "--from-measure", *MEASURE, *keys, "--json"])
     doc = json.loads(out)
     blocks = f"id-block={doc['id_block']},id-auth={doc['id_auth']}"
     base = ["explain", "--report", str(ATT / "attestation.bin"), "--vcek", str(VCEK), "--at", "2026-06-01"]
@@ -212,7 +213,10 @@ def test_a_configurations_id_auth_sets_the_expected_key_digests(tmp_path: Path) 
     obj = "-object sev-snp-guest,id=s,cbitpos=51,reduced-phys-bits=1,policy=0x30000"
     rc, out, _ = run_ours([*base, "--qemu-cmdline", f"{cmd} {obj},{blocks}", "--json"])
     fields = [f["field"] for f in json.loads(out)["failures"]]
-    assert rc == 1 and "ID_KEY_DIGEST" in fields and "AUTHOR_KEY_DIGEST" not in fields
+    assert rc == 1 and "ID_KEY_DIGEST" in fields and "AUTHOR_KEY_DIGEST" not in fields  # not enabled
+    rc, out, _ = run_ours([*base, "--qemu-cmdline", f"{cmd} {obj},{blocks},author-key-enabled=on", "--json"])
+    fields = [f["field"] for f in json.loads(out)["failures"]]
+    assert rc == 1 and "ID_KEY_DIGEST" in fields and "AUTHOR_KEY_DIGEST" in fields
     auth_only = f"{obj},id-auth={doc['id_auth']}"
     rc, out, _ = run_ours([*base, "--qemu-cmdline", f"{cmd} {auth_only}", "--json"])
     assert "ID_KEY_DIGEST" not in [f["field"] for f in json.loads(out)["failures"]]
@@ -307,6 +311,8 @@ def test_mode_snp_with_svsm_flags_is_read_as_measure_reads_it() -> None:
 def test_an_exported_match_records_what_was_measured(tmp_path: Path) -> None:
     """The provenance of explain --format names the inputs as measure --format does for the same
     launch: the command line of the matched variant, and no kernel when none was hashed."""
+    import hashlib
+
     from ..builders.igvm_files import FIXTURES
 
     kernel = str(FIXTURES / "igvm" / "test_bzImage.input")
@@ -321,6 +327,9 @@ def test_an_exported_match_records_what_was_measured(tmp_path: Path) -> None:
     by_measure = provenance(["measure", *flags, "--append", "ro\n"], "m")
     by_explain = provenance(["explain", "--measurement", digest.strip(), *flags[2:], "--append", "ro"], "e")
     assert by_explain["cmdline_sha256"] == by_measure["append"]["sha256"]  # "ro\n", not the "ro" given
+    rc, bare, _ = run_ours(["measure", *flags])  # no -append: the empty command line, one NUL
+    absent = provenance(["explain", "--measurement", bare.strip(), *flags[2:], "--append", "ro"], "a")
+    assert absent["cmdline_sha256"] == hashlib.sha256(b"\0").hexdigest()
     rc, plain, _ = run_ours(["measure", *flags[:-2]])
     unhashed = provenance(["explain", "--measurement", plain.strip(), *flags[2:]], "u")
     assert "kernel_sha256" not in unhashed and "cmdline_sha256" not in unhashed

@@ -509,7 +509,7 @@ def test_a_kernel_from_a_pipe_is_refused_but_an_initrd_is_read(tmp_path: Path) -
     assert rc == 2 and "is a pipe, not a regular file: QEMU loads -kernel from a file it can size" in err
     initrd = b"initrd" * 1000
     (tmp_path / "initrd").write_bytes(initrd)
-    writer = threading.Thread(target=lambda: fifo.write_bytes(initrd))
+    writer = threading.Thread(target=lambda: fifo.write_bytes(initrd), daemon=True)
     writer.start()
     piped = run_ours([*base, "--kernel", OVMF, "--initrd", str(fifo)])
     writer.join()

@@ -204,3 +204,9 @@ def test_a_config_directory_with_another_exports_configs_is_refused(tmp_path: Pa
     assert rc == 2 and "which a verifier trying each would still accept" in err and first[2] in err
     assert sorted(p.name for p in tmp_path.glob("*.textproto")) == first  # nothing written
     assert run_ours([*base, "--vcpus", "1-3"])[0] == 0  # the same configs again: replaced
+
+
+def test_a_veraison_corim_is_unsigned(tmp_path: Path) -> None:
+    argv = ["table", "--ovmf", A, "--vcpu-type", "EPYC-Milan", "--format", "corim-veraison"]
+    rc, _, err = run_ours([*argv, "--output", str(tmp_path / "v.corim"), "--sign-key", "k.pem"])
+    assert rc == 2 and "--sign-key: Veraison's SEV-SNP scheme takes unsigned CoRIMs only" in err
