@@ -110,11 +110,17 @@ static void init_core(void)
     /* libgcc's (and compiler-rt's) checks include the OS saving the register state (XGETBV:
      * YMM for AVX2, opmask/ZMM for AVX-512), not just the CPUID bits. */
     __builtin_cpu_init();
-    cpu_features = (__builtin_cpu_supports("avx2") ? SNP_CPU_AVX2 : 0) |
-                   (__builtin_cpu_supports("bmi2") ? SNP_CPU_BMI2 : 0) |
-                   (__builtin_cpu_supports("avx512f") ? SNP_CPU_AVX512F : 0) |
-                   (__builtin_cpu_supports("avx512vl") ? SNP_CPU_AVX512VL : 0) |
-                   (__builtin_cpu_supports("avx512bw") ? SNP_CPU_AVX512BW : 0);
+    /* Each name only where build_ffi.py's probe found the compiler knows it (it probes the
+     * feature names with the kernels): an older compiler rejects unknown ones. */
+#ifdef SNP_HAVE_AVX2_KERNEL
+    cpu_features |=
+        (__builtin_cpu_supports("avx2") ? SNP_CPU_AVX2 : 0) | (__builtin_cpu_supports("bmi2") ? SNP_CPU_BMI2 : 0);
+#endif
+#ifdef SNP_HAVE_AVX512_KERNEL
+    cpu_features |= (__builtin_cpu_supports("avx512f") ? SNP_CPU_AVX512F : 0) |
+                    (__builtin_cpu_supports("avx512vl") ? SNP_CPU_AVX512VL : 0) |
+                    (__builtin_cpu_supports("avx512bw") ? SNP_CPU_AVX512BW : 0);
+#endif
 #endif
     simd_kernel = snp_simd_supported_nolock(SNP_SIMD_AVX512) ? SNP_SIMD_AVX512
                   : snp_simd_supported_nolock(SNP_SIMD_AVX2) ? SNP_SIMD_AVX2

@@ -11,6 +11,7 @@ kernel the build or CPU lacks is an import error, never a silent fallback.
 from __future__ import annotations
 
 import os
+import threading
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from .errors import InvalidInputError, NativeError, show
@@ -145,12 +146,14 @@ class NativeLaunchDigest(LaunchDigestBase):
 
     def digest(self) -> bytes:
         """The current launch digest (48 bytes)."""
-        return bytes(_native.ffi.buffer(self._ld, DIGEST_SIZE))
+        with self._lock:
+            return bytes(_native.ffi.buffer(self._ld, DIGEST_SIZE))
 
     def copy(self) -> NativeLaunchDigest:
         """An independent copy of this digest state."""
         other = NativeLaunchDigest.__new__(NativeLaunchDigest)
         other._threads = self._threads
+        other._lock = threading.Lock()
         other._init_state(self.digest())
         return other
 

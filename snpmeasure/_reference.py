@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import threading
 from typing import List, Optional
 
 from .pages import DIGEST_SIZE, PAGE_SIZE, LaunchDigestBase, PageType
@@ -65,11 +66,13 @@ class LaunchDigest(LaunchDigestBase):
 
     def digest(self) -> bytes:
         """The current launch digest (48 bytes)."""
-        return self._ld
+        with self._lock:
+            return self._ld
 
     def copy(self) -> LaunchDigest:
         """An independent copy of this digest state."""
         other = LaunchDigest.__new__(LaunchDigest)
         other._threads = self._threads
-        other._ld = self._ld
+        other._lock = threading.Lock()
+        other._ld = self.digest()
         return other

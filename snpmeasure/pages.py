@@ -9,6 +9,7 @@ from __future__ import annotations
 import abc
 import mmap
 import os
+import threading
 from enum import IntEnum
 from typing import List, Optional, Tuple, TypeVar, Union
 
@@ -134,10 +135,13 @@ def check_update(
     if data is not None:
         try:
             view = memoryview(data)
+            view.nbytes  # noqa: B018  (a released memoryview raises here, not later in C)
         except TypeError:
             raise InvalidInputError(
                 "data", f"must be a bytes-like object (bytes, bytearray, memoryview, mmap), got {type(data).__name__}"
             ) from None
+        except ValueError as exc:  # a closed mmap, a released memoryview
+            raise InvalidInputError("data", f"cannot be read: {exc}") from None
         if not view.c_contiguous:
             raise InvalidInputError("data", "must be a contiguous buffer")
         if view.format != "B" or view.ndim != 1:
@@ -175,9 +179,11 @@ T = TypeVar("T", bound="LaunchDigestBase")
 class LaunchDigestBase(abc.ABC):
     """The SNP launch digest (GCTX.LD), extended one region of pages at a time.
 
-    hashlib-style: :meth:`digest`, :meth:`hexdigest`, :meth:`copy`. Backends implement
-    ``_init_state``, ``_update_region``, ``_update_repeat``, ``_update_fill``, :meth:`digest` and
-    :meth:`copy`.
+    hashlib-style: :meth:`digest`, :meth:`hexdigest`, :meth:`copy`; and like hashlib's objects,
+    safe to share between threads (each update and read holds the object's lock: the C core reads
+    the state, hashes with the GIL released, and writes it back, so two unlocked updates would
+    lose one). Backends implement ``_init_state``, ``_update_region``, ``_update_repeat``,
+    ``_update_fill``, :meth:`digest` and :meth:`copy`, taking ``self._lock`` in the last two.
     """
 
     digest_size = DIGEST_SIZE
@@ -185,6 +191,7 @@ class LaunchDigestBase(abc.ABC):
 
     def __init__(self, seed: Union[None, str, bytes, bytearray, memoryview] = None, *, threads: Optional[int] = None):
         self._threads = check_threads(threads)
+        self._lock = threading.Lock()
         self._init_state(parse_seed(seed))
 
     # --- backend interface -------------------------------------------------------------------
@@ -238,7 +245,8 @@ class LaunchDigestBase(abc.ABC):
         """
         ptype, view, size = check_update(page_type, gpa, data, length, imi, vmpl1_perms, vmpl2_perms, vmpl3_perms)
         if size:
-            self._update_region(ptype, gpa, view, size, int(imi), vmpl1_perms, vmpl2_perms, vmpl3_perms)
+            with self._lock:
+                self._update_region(ptype, gpa, view, size, int(imi), vmpl1_perms, vmpl2_perms, vmpl3_perms)
 
     def update_normal(self, gpa: int, data: Buffer) -> None:
         """Measure ``data`` as NORMAL pages at ``gpa``."""
@@ -255,6 +263,8 @@ class LaunchDigestBase(abc.ABC):
             size = memoryview(page).nbytes
         except TypeError:
             raise InvalidInputError("page", f"must be a bytes-like object, got {type(page).__name__}") from None
+        except ValueError as exc:  # a closed mmap, a released memoryview
+            raise InvalidInputError("page", f"cannot be read: {exc}") from None
         if size != PAGE_SIZE:
             raise InvalidInputError("page", f"must be exactly 4096 bytes, got {size}")
         ptype, view, _ = check_update(page_type, gpa, page, None, False, 0, 0, 0)
@@ -262,13 +272,15 @@ class LaunchDigestBase(abc.ABC):
             raise InvalidInputError("gpa", f"range {gpa:#x} + {npages} pages passes 2**64")
         assert view is not None
         if npages:
-            self._update_fill(ptype, gpa, view, npages)
+            with self._lock:
+                self._update_fill(ptype, gpa, view, npages)
 
     def update_vmsa(self, page: Buffer, gpa: int = VMSA_GPA, *, count: int = 1) -> None:
         """Measure one 4096-byte VMSA page at ``gpa``, ``count`` times (identical AP VMSAs)."""
         view = self._check_vmsa(page, gpa, count)
         if count:
-            self._update_repeat(PageType.VMSA, gpa, view, count)
+            with self._lock:
+                self._update_repeat(PageType.VMSA, gpa, view, count)
 
     def update_vmsa_each(self, page: Buffer, gpa: int = VMSA_GPA, *, count: int = 1) -> List[bytes]:
         """As :meth:`update_vmsa`, returning the digest after each of the ``count`` pages (sweeps);
@@ -276,7 +288,10 @@ class LaunchDigestBase(abc.ABC):
         view = self._check_vmsa(page, gpa, count)
         if count > 1 << 16:
             raise InvalidInputError("count", f"must be at most 65536 when every digest is returned, got {count}")
-        return self._update_repeat(PageType.VMSA, gpa, view, count, True) if count else []
+        if not count:
+            return []
+        with self._lock:
+            return self._update_repeat(PageType.VMSA, gpa, view, count, True)
 
     @staticmethod
     def _check_vmsa(page: Buffer, gpa: int, count: int) -> memoryview:

@@ -87,3 +87,26 @@ def test_avx512_probe_passes_with_this_compiler(monkeypatch: pytest.MonkeyPatch)
     mod = load_build_ffi()
     monkeypatch.delenv("SNPMEASURE_CFLAGS", raising=False)
     assert mod.kernel_flags() == []
+
+
+@pytest.mark.parametrize(
+    "define, absent",
+    [("SNP_NO_AVX512", ("avx512f", "avx512vl", "avx512bw")), ("SNP_NO_AVX2", ("avx2", "bmi2", "avx512f"))],
+)
+def test_a_fallback_build_asks_the_cpu_only_what_its_compiler_knows(define: str, absent: tuple) -> None:
+    """A probe fails on a compiler whose __builtin_cpu_supports lacks the feature names too; the
+    fallback build must then not name them anywhere (it failed to compile)."""
+    import shlex
+    import shutil
+    import subprocess
+    import sysconfig
+
+    cc = shlex.split(sysconfig.get_config_var("CC") or "cc")
+    if shutil.which(cc[0]) is None:
+        pytest.skip(f"no C compiler ({cc[0]})")
+    src = BUILD_FFI.parent / "csrc" / "launch_digest.c"
+    out = subprocess.run(
+        [*cc, "-E", f"-D{define}", f"-I{src.parent}", str(src)], capture_output=True, text=True, check=True
+    ).stdout
+    for name in absent:
+        assert f'__builtin_cpu_supports("{name}")' not in out, name
