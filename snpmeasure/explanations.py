@@ -67,6 +67,8 @@ class ExplainMatch(NamedTuple):
     notes: Tuple[str, ...]
     #: the ``snpmeasure measure`` flags that reproduce it (beside the firmware and kernel flags)
     measure_args: Tuple[str, ...]
+    #: with kernel hashes, the SHA-256 of the command line this variant measured (hex), else None
+    cmdline_sha256: Optional[str] = None
 
     @property
     def vcpu_type(self) -> Optional[str]:
@@ -186,7 +188,7 @@ class Explanation:
             return {
                 k: v for k, v in self.inputs.items() if k not in ("kernel_sha256", "initrd_sha256", "cmdline_sha256")
             }
-        cmdlines = {_measured_cmdline(m.measure_args) for m in hashed}
+        cmdlines = {m.cmdline_sha256 for m in hashed}
         if len(cmdlines) != 1:  # the matches measured different command lines: the one given stands
             return dict(self.inputs)
         return {**self.inputs, "cmdline_sha256": cmdlines.pop()}
@@ -461,16 +463,6 @@ def explain(
             "cmdline_sha256": base_hashes.cmdline.hex(),
         },
     )
-
-
-def _measured_cmdline(args: Sequence[str]) -> str:
-    """The SHA-256 QEMU puts into the hashes table for a kernel-hashing match's ``measure`` flags
-    (no -append: the empty command line, one NUL byte)."""
-    flags = list(args)
-    if "--append-hash" in flags:
-        return flags[flags.index("--append-hash") + 1].lower()
-    text = flags[flags.index("--append") + 1] if "--append" in flags else None
-    return hashlib.sha256(cmdline_bytes(text)).hexdigest()
 
 
 #: A kernel variant: (kernel hashes on, command-line variant, the hashes measure() takes, the
@@ -764,6 +756,7 @@ def _match(
         tuple(differs),
         tuple(notes),
         tuple(args),
+        variant[2]["append_hash"] if kernel_hashes else None,
     )
 
 

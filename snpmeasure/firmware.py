@@ -217,11 +217,11 @@ class Firmware:
         if self.host.kvm_checks and ptype is PageType.VMSA:
             raise KvmError("SNP_LAUNCH_UPDATE", "page type VMSA: KVM adds the VMSAs itself, at SNP_LAUNCH_FINISH")
 
-    def _populated_range(self, ptype: PageType, gpa: object, length: object) -> Optional[Tuple[int, int]]:
+    def _populated_range(self, gpa: object, length: object) -> Optional[Tuple[int, int]]:
         """The guest pages an update populates, when KVM's checks apply: a well-formed range (page
         aligned, whole pages; anything else is left to the update's own argument checks, which
-        KVM applies first) of a type KVM populates (VMSA pages are KVM's own, at LAUNCH_FINISH)."""
-        if not self.host.kvm_checks or ptype is PageType.VMSA:
+        KVM applies first). A VMSA page never gets here: _check_kvm_page_type refuses it first."""
+        if not self.host.kvm_checks:
             return None
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (gpa, length)):
             return None
@@ -323,7 +323,7 @@ class Firmware:
             size = length if length is not None else (len(memoryview(data).cast("B")) if data is not None else 0)
         except (TypeError, ValueError):
             size = 0
-        span = self._populated_range(ptype, gpa, size)
+        span = self._populated_range(gpa, size)
         self._check_unpopulated("SNP_LAUNCH_UPDATE", span)
         self._ld.update(
             ptype, gpa, data, length, imi=imi, vmpl1_perms=vmpl1_perms, vmpl2_perms=vmpl2_perms, vmpl3_perms=vmpl3_perms
@@ -340,7 +340,7 @@ class Firmware:
         _check_label(label)
         self._check_kvm_page_type(ptype)
         pages = npages * PAGE_SIZE if isinstance(npages, int) and not isinstance(npages, bool) else None
-        span = self._populated_range(ptype, gpa, pages)
+        span = self._populated_range(gpa, pages)
         self._check_unpopulated("SNP_LAUNCH_UPDATE", span)
         self._ld.update_fill(ptype, gpa, page, npages)
         self._record_populated(span)

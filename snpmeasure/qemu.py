@@ -203,6 +203,12 @@ class SevSnpGuest:
         raw = self.blob("id-auth")
         return IdAuth.from_bytes(raw) if raw is not None else None
 
+    def finish_id_auth(self) -> Optional[bytes]:
+        """The ID auth bytes KVM hands SNP_LAUNCH_FINISH: the ``id-auth`` only beside an
+        ``id-block`` (sev.c snp_launch_finish reads id_auth, and AUTHOR_KEY_EN, only with
+        id_block_en), else None. Not parsed: the firmware parses it after the LD and POLICY checks."""
+        return self.blob("id-auth") if self.id_block is not None else None
+
     def host_data_bytes(self) -> bytes:
         """HOST_DATA (32 zero bytes when unset)."""
         return self.blob("host-data") or bytes(32)

@@ -187,3 +187,15 @@ def test_id_block_fields_from_id_block_json() -> None:
         with pytest.raises(InvalidInputError, match=fragment) as info:
             id_block_fields(bad, "--from-id-block")
         assert info.value.field == "--from-id-block"
+
+
+def test_finish_id_auth_is_what_kvm_hands_launch_finish() -> None:
+    """KVM reads id_auth only with an ID block (sev.c snp_launch_finish): alone it is not handed over."""
+    import base64
+
+    auth = base64.b64encode(bytes(4096)).decode()
+    block = base64.b64encode(bytes(96)).decode()
+    alone = SevSnpGuest(id_auth=auth, cbitpos=51, reduced_phys_bits=1)
+    assert alone.finish_id_auth() is None
+    both = SevSnpGuest(id_auth=auth, id_block=block, cbitpos=51, reduced_phys_bits=1)
+    assert both.finish_id_auth() == bytes(4096)

@@ -295,7 +295,8 @@ def apply_launch_config(args: argparse.Namespace) -> Any:
     fixed = config.measure_kwargs()
     mode = fixed.pop("mode")
     guest = getattr(config, "guest", None)
-    if hasattr(args, "search_kernel_hashes") and guest is not None and not guest.kernel_hashes and config.kernel:
+    unmeasured = getattr(args, "config_kernel_unmeasured", False)
+    if unmeasured and guest is not None and not guest.kernel_hashes and config.kernel:
         # explain: QEMU boots this kernel unmeasured (kernel-hashes=off); that it was meant to be
         # measured is the pitfall explain searches, so it needs the kernel, stated as off
         for key, value in (("kernel", config.kernel), ("initrd", config.initrd), ("append", config.cmdline)):

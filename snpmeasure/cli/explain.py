@@ -124,7 +124,8 @@ def register(p: ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON: matches, searched, dimensions, advice")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_export_arguments(p)
-    p.set_defaults(func=run)
+    # apply_launch_config then keeps a configuration's kernel booted with kernel-hashes off (to search)
+    p.set_defaults(func=run, config_kernel_unmeasured=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -237,8 +238,10 @@ def _expectations(args: argparse.Namespace, config: Any) -> Any:
     if guest is not None:
         where = f"{config.describe}'s sev-snp-guest object"
         exp["policy"], exp["host_data"] = guest.policy, guest.host_data_bytes()
-        # KVM reads id_auth, and AUTHOR_KEY_EN, only with an ID block (sev.c snp_launch_finish)
-        auth = guest.id_auth_obj() if guest.id_block is not None else None
+        from ..blobs import IdAuth
+
+        raw = guest.finish_id_auth()
+        auth = None if raw is None else IdAuth.from_bytes(raw)
         if auth is not None:
             exp["id_key_digest"] = auth.id_key_digest
             if guest.author_key_enabled and auth.author_key_digest is not None:

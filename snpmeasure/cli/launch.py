@@ -160,11 +160,9 @@ def run(args: argparse.Namespace) -> int:
         steps.append(
             f"SNP_LAUNCH_UPDATE (firmware, metadata sections, {m.vcpus} VMSA{'' if m.vcpus == 1 else 's'}): SUCCESS, launch digest {m.hex()}"
         )
-        block = obj.id_block_obj()
         result = fw.launch_finish(
-            block,
-            # KVM reads id_auth only with an ID block; the firmware parses it after the LD and POLICY checks
-            obj.blob("id-auth") if block is not None else None,
+            obj.id_block_obj(),
+            obj.finish_id_auth(),
             author_key_enabled=obj.author_key_enabled,
             host_data=obj.host_data_bytes(),
             vcek_disabled=obj.vcek_disabled,
@@ -254,8 +252,7 @@ def _launch_igvm(args: argparse.Namespace, obj: Any) -> int:
         block, auth = id_block_structs(f, plan.id_block, plan.policy, plan.id_block_index)
         enabled = auth.author_key is not None  # QEMU enables the author key by the key, not the flag
     elif obj is not None:
-        block, enabled = obj.id_block_obj(), obj.author_key_enabled
-        auth = obj.blob("id-auth") if block is not None else None  # KVM reads id_auth only with an ID block
+        block, auth, enabled = obj.id_block_obj(), obj.finish_id_auth(), obj.author_key_enabled
     fw = _firmware(args, args.threads, plan.profile.name)
     steps: List[str] = []
     try:

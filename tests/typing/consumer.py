@@ -70,6 +70,8 @@ def checks(report_file: str, vcek: str) -> list[Mismatch]:
     auth: IdAuth
     block, auth = sign_id_block(bytes(48), "id_key.pem")
     guest = SevSnpGuest.from_cli("sev-snp-guest,id=sev0,cbitpos=51,reduced-phys-bits=1")
+    finish_auth: bytes | None = guest.finish_id_auth()
+    del finish_auth
     report = AttestationReport.from_bytes(report_file)
     report.verify(vcek)
     result: LaunchResult | None = None
