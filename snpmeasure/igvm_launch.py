@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, NamedTuple, Optiona
 
 from ._cpus import MAX_VCPUS
 from ._plan import Command
-from .blobs import AmdPublicKey, AmdSignature, IdAuth, IdBlock, KeySource
+from .blobs import ID_AUTH_SIZE, AmdPublicKey, AmdSignature, IdAuth, IdBlock, KeySource
 from .errors import ConfigError, IgvmError, InvalidInputError, show
 from .firmware import Firmware, TraceEntry
 from .igvm import (
@@ -931,6 +931,25 @@ def id_block_structs(
         auth_key_algo=1 if enabled else 0,
     )
     return block, auth
+
+
+def qemu_finish_blobs(header: SnpIdBlock, policy: int) -> Tuple[IdBlock, bytes]:
+    """The ID block and the 4096-byte ID authentication structure QEMU hands SNP_LAUNCH_FINISH for
+    an SNP_ID_BLOCK directive, byte for byte and unchecked (backends/igvm.c copies the fields; the
+    firmware is the first to read them, so a malformed key or algorithm fails LAUNCH_FINISH, not the
+    load): the block's version 1, its policy ``policy`` (the file's last matching GUEST_POLICY, 0
+    without one); the key algorithms the directive's; signatures (``r ‖ s``) at the start of AMD's
+    0x200-byte fields; keys as ``curve ‖ qx ‖ qy``, the IGVM key's reserved word left out
+    (docs/reference/igvm.md §3; the layout: docs/reference/firmware-abi.md §4.3)."""
+    block = IdBlock(header.ld, header.family_id, header.image_id, 1, header.guest_svn, policy)
+    auth = bytearray(ID_AUTH_SIZE)
+    struct.pack_into("<II", auth, 0x000, header.id_key_algorithm, header.author_key_algorithm)
+    for at, signature in ((0x040, header.id_key_signature), (0x680, header.author_key_signature)):
+        auth[at : at + 144] = signature
+    for at, key in ((0x240, header.id_public_key), (0x880, header.author_public_key)):
+        auth[at : at + 4] = key[:4]  # curve
+        auth[at + 4 : at + 148] = key[8:152]  # qx, qy
+    return block, bytes(auth)
 
 
 def _qemu_author_key_enabled(header: SnpIdBlock) -> bool:

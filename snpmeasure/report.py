@@ -120,6 +120,27 @@ class TcbVersion:
         return {"raw": f"{self.raw:#018x}", **self.components}
 
 
+def _certificate_product(cert: x509.Certificate) -> Optional[str]:
+    """The product a VCEK or VLEK names: its product extension ("Milan-B0"), else its issuer
+    ("SEV-Milan", "SEV-VLEK-Genoa"); None when it names none of the products with AMD chains."""
+    from cryptography.x509.oid import NameOID
+
+    from .certs import extension_value
+
+    ext = extension_value(cert, OID_PRODUCT)
+    names = []
+    if ext is not None and len(ext) >= 2 and ext[0] in (0x0C, 0x13, 0x16):
+        names.append(ext[2:].decode("ascii", "replace").lower())
+    for attr in cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME):
+        value = attr.value if isinstance(attr.value, str) else attr.value.decode("ascii", "replace")
+        names.append(value.lower().removeprefix("sev-").removeprefix("vlek-"))
+    for name in names:
+        for prod in PRODUCTS:
+            if name.startswith(prod):
+                return prod
+    return None
+
+
 def generation_of(family: int, model: int) -> Optional[str]:
     """The CPU generation of a CPUID family/model (virtee/sev identify_cpu; V395 for Venice)."""
     if any(isinstance(v, bool) or not isinstance(v, int) for v in (family, model)):
@@ -464,8 +485,6 @@ class AttestationReport:
             raise SignatureError(
                 f"report KEY_INFO.SIGNING_KEY is {self.signing_key}: only a VCEK (0) or a VLEK (1) signs a report"
             )
-        prod = (product or self._product_guess()).lower()
-        report = self._for_product(prod)
         leaf = load_certs(vcek, "vcek")[0]
         if is_ca(leaf):  # an ASK/ARK bundle (cert_chain.pem) given where the VCEK belongs
             raise ReportError(
@@ -473,6 +492,9 @@ class AttestationReport:
                 f"holds an AMD CA certificate ({leaf.subject.rfc4514_string()}), not a VCEK or VLEK: give the "
                 "report's signing certificate (vcek.pem from AMD's KDS) here, and the ASK/ARK chain as ask_ark",
             )
+        # A v2 report names no CPU; its signing certificate does, and the chain checks it.
+        prod = (product or self._named_product() or _certificate_product(leaf) or self._unnamed_product()).lower()
+        report = self._for_product(prod)
         revocations = load_crl(crl) if crl is not None else None  # unusable input fails before any check
         kind = "vlek" if self.signing_key == "VLEK" else "vcek"
         # AMD names its signing certificates SEV-VCEK and SEV-VLEK: the wrong kind is named before
@@ -534,7 +556,7 @@ class AttestationReport:
         and ARK) and ``crl`` for the report's signing key. ``product`` as in :meth:`verify`."""
         if self.signing_key not in ("VCEK", "VLEK"):
             raise ReportError("report", f"KEY_INFO.SIGNING_KEY is {self.signing_key}: no AMD key signs it")
-        prod = (product or self._product_guess()).lower()
+        prod = (product or self._named_product() or self._unnamed_product()).lower()
         report = self._for_product(prod)
         if prod not in ("milan", "genoa", "turin"):
             raise ReportError("product", f"AMD's KDS serves Milan, Genoa and Turin certificates, not {show(prod)}")
@@ -564,8 +586,21 @@ class AttestationReport:
             out["vcek"] = f"{KDS_BASE}/vcek/v1/{name}/{hwid}?{query}"
         return out
 
-    def _product_guess(self) -> str:
-        return {"milan": "milan", "genoa": "genoa", "turin": "turin"}.get(self.generation, self.generation)
+    def _named_product(self) -> Optional[str]:
+        """The product the report itself names: v3+ by its signed CPUID fields; a v2 report only
+        when its CHIP_ID has Turin's shape (an 8-byte hwID). Milan's and Genoa's v2 reports look
+        alike (64-byte chip IDs, one TCB layout), so neither is named: snpguest refuses to guess
+        there too (get_processor_model)."""
+        if self.cpuid is not None or self.generation == "turin":
+            return self.generation
+        return None
+
+    def _unnamed_product(self) -> str:
+        raise ReportError(
+            "product",
+            "give the product (milan or genoa): a version 2 report does not name its CPU, and Milan's and "
+            "Genoa's look alike (firmware since SNP ABI 1.55 writes v3+ reports, which carry CPUID)",
+        )
 
     def _check_extensions(self, cert: x509.Certificate, product: str) -> None:
         from .certs import der_integer, der_octets, extension_value

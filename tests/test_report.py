@@ -325,7 +325,9 @@ def test_kds_urls_name_this_chip_and_its_reported_tcb() -> None:
     from snpmeasure.report import OID_HWID, TCB_OIDS
 
     report = AttestationReport.from_bytes(RAW)
-    urls = report.kds_urls()
+    with pytest.raises(ReportError, match=r"^product: give the product \(milan or genoa\): a version 2 report"):
+        report.kds_urls()  # Milan and Genoa v2 reports look alike
+    urls = report.kds_urls("milan")
     vcek = load_certs(VCEK, "vcek")[0]
     hwid = der_octets(extension_value(vcek, OID_HWID)).hex()  # type: ignore[arg-type]
     tcb = {c: der_integer(extension_value(vcek, TCB_OIDS[c])) for c in ("bootloader", "tee", "snp", "microcode")}  # type: ignore[arg-type]
@@ -349,7 +351,7 @@ def test_kds_urls_name_this_chip_and_its_reported_tcb() -> None:
     # a VLEK-signed report: the cloud provider supplies the VLEK; the chain and CRL are the ASVK's
     vlek = bytearray(RAW)
     vlek[0x48] = (vlek[0x48] & ~0x1C) | (1 << 2)
-    assert AttestationReport.from_bytes(bytes(vlek)).kds_urls() == {
+    assert AttestationReport.from_bytes(bytes(vlek)).kds_urls("milan") == {
         "vcek": None,
         "cert_chain": "https://kdsintf.amd.com/vlek/v1/Milan/cert_chain",
         "crl": "https://kdsintf.amd.com/vlek/v1/Milan/crl",
@@ -375,7 +377,7 @@ def test_a_masked_chip_id_is_still_verified_by_the_vcek_signature() -> None:
     with pytest.raises(SignatureError, match="hwID 1111.* is not the report's CHIP_ID 3333"):
         other.verify(vcek, ask_ark=[ASK, ARK], product="milan", trusted_arks=[ARK])
     with pytest.raises(ReportError, match=r"^report.CHIP_ID: is zero \(the host masks it, MASK_CHIP_ID\)"):
-        r.kds_urls()
+        r.kds_urls()  # a v3 report names its CPU
 
 
 def test_a_product_that_contradicts_the_signed_cpuid_is_refused() -> None:
@@ -427,3 +429,26 @@ def test_a_certificate_an_rsa_key_signs_otherwise_than_amd_is_refused(pad: Any) 
     with pytest.raises(SignatureError, match="is not signed with RSASSA-PSS, SHA-384, MGF1-SHA-384 and a 48-byte salt"):
         r.verify(other, ask_ark=[ASK, ARK], product="milan", trusted_arks=[ARK])
     assert r.verify(good, ask_ark=[ASK, ARK], product="milan", trusted_arks=[ARK]) == "milan"
+
+
+def test_a_v2_reports_product_comes_from_its_signing_certificate() -> None:
+    """A v2 report names no CPU (Milan's and Genoa's look alike); verify takes the product from
+    the VCEK (its product extension, else its issuer), which the chain then checks, and asks for
+    it when the certificate names none. It used to guess Milan."""
+    from snpmeasure.report import OID_PRODUCT
+
+    r = AttestationReport.from_bytes(make_report(2))
+    unnamed = vcek_for({"bootloader": 3, "tee": 0, "snp": 8, "microcode": 115}, b"\x11" * 64)  # "SEV-Test"
+    exts = {e.oid.dotted_string: e.value.value for e in unnamed.extensions}
+    genoa = cert("SEV-VCEK", VCEK_KEY, "SEV-Test", ASK_KEY, {**exts, OID_PRODUCT: b"\x16\x08Genoa-B0"})
+    assert r.verify(genoa, ask_ark=[ASK, ARK], trusted_arks=[ARK]) == "genoa"
+    genoa_ask = cert("SEV-Genoa", ASK_KEY, "ARK-Test", ARK_KEY)
+    by_issuer = cert("SEV-VCEK", VCEK_KEY, "SEV-Genoa", ASK_KEY, exts)
+    assert r.verify(by_issuer, ask_ark=[genoa_ask, ARK], trusted_arks=[ARK]) == "genoa"
+    with pytest.raises(ReportError, match=r"^product: give the product \(milan or genoa\)"):
+        r.verify(unnamed, ask_ark=[ASK, ARK], trusted_arks=[ARK])
+    assert r.verify(unnamed, ask_ark=[ASK, ARK], trusted_arks=[ARK], product="milan") == "milan"
+    # a v3 report names its CPU itself: the certificate's product must agree
+    v3 = AttestationReport.from_bytes(make_report(3))
+    with pytest.raises(SignatureError, match="product extension says 'Genoa-B0', not milan"):
+        v3.verify(genoa, ask_ark=[ASK, ARK], trusted_arks=[ARK])

@@ -85,9 +85,9 @@ def run(args: argparse.Namespace) -> int:
         obj = guest_object_from_args(args)
     if config_given(args):
         config = apply_launch_config(args)
-        if obj is None and args.igvm is None:
-            obj = config.guest
-            if obj is None:
+        if obj is None:
+            obj = config.guest  # an IGVM launch's too: QEMU's LAUNCH_START takes the object's policy
+            if obj is None and args.igvm is None:
                 raise InvalidInputError("--object", f"{config.describe} has no sev-snp-guest object: give --object")
         elif (
             obj is not None
@@ -225,10 +225,14 @@ def _firmware(args: argparse.Namespace, threads: Optional[int], model: str = "qe
 
 
 def _launch_igvm(args: argparse.Namespace, obj: Any) -> int:
-    """``launch --igvm FILE [--object ...]``: LAUNCH_START with the file's policy, its pages and
-    VMSAs under the model, LAUNCH_FINISH with its ID block as QEMU hands it over."""
+    """``launch --igvm FILE [--object ...]``: LAUNCH_START, the file's pages and VMSAs under the
+    model, LAUNCH_FINISH with its ID block as QEMU hands it over. QEMU (10.1 and later) sends
+    LAUNCH_START during KVM set-up, with the object's policy; it reads the file's GUEST_POLICY
+    later, into the ID block only, and drops an ``-object`` id-block there (docs/reference/igvm.md
+    §2.2). The other models' VMMs launch with the file's GUEST_POLICY."""
     from ..errors import FirmwareError, InvalidInputError, KvmError
-    from ..igvm_launch import id_block_structs, measure_plan, open_igvm, plan_igvm
+    from ..igvm_launch import measure_plan, open_igvm, plan_igvm, qemu_finish_blobs
+    from ..policy import DEFAULT_POLICY
 
     refuse_non_igvm_flags(args, "does not apply with --igvm: the IGVM file holds the firmware and VMSAs")
     if args.mode not in (None, "snp:igvm"):
@@ -236,33 +240,65 @@ def _launch_igvm(args: argparse.Namespace, obj: Any) -> int:
     f = open_igvm(args.igvm, "--igvm")
     vcpus = single_vcpus(args.vcpus)
     plan = plan_igvm(f, args.profile, native_zero=args.native_zero, vcpus=vcpus)
-    if plan.policy is None:
-        raise InvalidInputError("--igvm", f"{f.name} has no GUEST_POLICY for its SEV-SNP platform: QEMU needs one")
-    if obj is not None and "policy" in obj.given and obj.policy != plan.policy:
-        raise InvalidInputError(
-            "--object",
-            f"policy {obj.policy:#x} differs from the IGVM file's GUEST_POLICY {plan.policy:#x}: which one QEMU "
-            "launches with is not established (docs/reference/igvm.md §4); make them equal",
-        )
-    if obj is not None and (obj.id_block is not None or obj.id_auth is not None) and plan.id_block is not None:
-        raise InvalidInputError("--object", "has an id-block, and so does the IGVM file: give one of them")
-    block = auth = None
+    model = plan.profile.name
+    qemu = model == "qemu"
+    notes: List[str] = []
+    object_block = obj is not None and obj.id_block is not None
+    if qemu:
+        if obj is not None:
+            policy, why = obj.policy, "the -object policy"
+        elif plan.policy is not None:
+            policy, why = plan.policy, "no --object: the object's policy taken to be the file's GUEST_POLICY"
+        else:
+            policy, why = DEFAULT_POLICY, "no --object: QEMU's default; the file has no GUEST_POLICY"
+        if plan.policy is not None and plan.policy != policy and plan.id_block is None:
+            notes.append(
+                f"QEMU launches with the -object policy {policy:#x}: the file's GUEST_POLICY {plan.policy:#x} "
+                "reaches only an ID block, and the file has none"
+            )
+        if object_block and plan.id_block is not None:
+            notes.append("QEMU replaces the -object id-block and id-auth with the IGVM file's ID block")
+    else:
+        if plan.policy is None:
+            raise InvalidInputError(
+                "--igvm", f"{f.name} has no GUEST_POLICY for its SEV-SNP platform: the {model} model launches with it"
+            )
+        if obj is not None and "policy" in obj.given and obj.policy != plan.policy:
+            raise InvalidInputError(
+                "--object",
+                f"policy {obj.policy:#x} differs from the IGVM file's GUEST_POLICY {plan.policy:#x}, which the {model} "
+                "model's VMM launches with: make them equal (or replay QEMU: --profile qemu)",
+            )
+        if object_block and plan.id_block is not None:
+            raise InvalidInputError("--object", "has an id-block, and so does the IGVM file: give one of them")
+        policy, why = plan.policy, "the file's GUEST_POLICY"
+    block: Any = None
+    auth: Any = None
     enabled = False
     if plan.id_block is not None:
-        block, auth = id_block_structs(f, plan.id_block, plan.policy, plan.id_block_index)
-        enabled = auth.author_key is not None  # QEMU enables the author key by the key, not the flag
-    elif obj is not None:
+        block, auth = qemu_finish_blobs(plan.id_block, 0 if plan.policy is None else plan.policy)
+        enabled = plan.id_block.author_public_key[0] != 0  # QEMU enables the author key by the key, not the flag
+    elif obj is not None and not (qemu and object_block):
         block, auth, enabled = obj.id_block_obj(), obj.finish_id_auth(), obj.author_key_enabled
-    fw = _firmware(args, args.threads, plan.profile.name)
+    fw = _firmware(args, args.threads, model)
     steps: List[str] = []
     try:
-        fw.launch_start(plan.policy, gosvw=bytes(16) if obj is None else obj.gosvw_bytes())
-        steps.append(f"SNP_LAUNCH_START policy={plan.policy:#x} (the file's GUEST_POLICY): SUCCESS")
+        fw.launch_start(policy, gosvw=bytes(16) if obj is None else obj.gosvw_bytes())
+        steps.append(f"SNP_LAUNCH_START policy={policy:#x} ({why}): SUCCESS")
         m = measure_plan(plan, firmware=fw)
         steps.append(
-            f"SNP_LAUNCH_UPDATE ({f.name}, model {plan.profile.name}, {m.vcpus} VMSA{'' if m.vcpus == 1 else 's'}): "
+            f"SNP_LAUNCH_UPDATE ({f.name}, model {model}, {m.vcpus} VMSA{'' if m.vcpus == 1 else 's'}): "
             f"SUCCESS, launch digest {m.hex()}"
         )
+        if qemu and object_block and plan.id_block is None:
+            # cgs_set_guest_policy frees the object's blocks and zeroes their addresses but leaves
+            # id_block_en set: KVM's psp_copy_user_blob refuses the NULL id_block_uaddr.
+            raise KvmError(
+                "SNP_LAUNCH_FINISH",
+                "QEMU drops the -object id-block when it loads the IGVM file (cgs_set_guest_policy) but keeps "
+                "id_block_en: KVM's psp_copy_user_blob refuses the NULL id_block_uaddr; sign the file instead "
+                "(snpmeasure igvm sign)",
+            )
         result = fw.launch_finish(
             block,
             auth,
@@ -273,8 +309,8 @@ def _launch_igvm(args: argparse.Namespace, obj: Any) -> int:
         steps.append("SNP_LAUNCH_FINISH: SUCCESS")
     except (FirmwareError, KvmError) as exc:
         digest = fw.ld if exc.command == "SNP_LAUNCH_FINISH" else None  # the whole digest, as the model had it
-        return _failed(args, exc, steps, [] if digest is None else _qemu_would_differ(plan, f, digest, args))
-    return _succeeded(args, result, steps, m.warnings + _qemu_would_differ(plan, f, m.digest, args))
+        return _failed(args, exc, steps, notes + ([] if digest is None else _qemu_would_differ(plan, f, digest, args)))
+    return _succeeded(args, result, steps, notes + m.warnings + _qemu_would_differ(plan, f, m.digest, args))
 
 
 def _qemu_would_differ(plan: Any, f: Any, digest: bytes, args: argparse.Namespace) -> List[str]:

@@ -314,3 +314,106 @@ def test_libvirt_fills_a_missing_cbitpos_from_the_host(tmp_path: Path) -> None:
     assert rc == 0, out
     rc, out, _ = run_ours(["launch", "--object", "sev-snp-guest,id=s,reduced-phys-bits=1", *MEASURE])
     assert rc == 1 and "cbitpos check failed, host '51' requested '0'" in out
+
+
+def _rewrite(data: bytes, at: int, value: bytes) -> bytes:
+    """The IGVM file with ``value`` at ``at`` and its header CRC32 recomputed."""
+    import struct
+    import zlib
+
+    out = bytearray(data)
+    out[at : at + len(value)] = value
+    _, _, off, size, _, _ = struct.unpack_from("<6I", out, 0)
+    struct.pack_into("<I", out, 20, zlib.crc32(bytes(out[:20]) + bytes(4) + bytes(out[off : off + size])))
+    return bytes(out)
+
+
+def test_qemu_launches_an_igvm_file_with_the_object_policy(tmp_path: Path) -> None:
+    """QEMU sends LAUNCH_START during KVM set-up with the -object policy; the file's GUEST_POLICY
+    reaches only its ID block (docs/reference/igvm.md §2.2), so a differing object policy fails
+    LAUNCH_FINISH with POLICY_FAILURE when the file is signed, and is the guest's policy when not.
+    An -object id-block is dropped when the file is loaded: KVM then refuses the NULL block."""
+    from snpmeasure.blobs import IdBlock
+    from snpmeasure.igvm_launch import sign_igvm
+
+    from ..builders.igvm_files import build, page, pd, vp
+    from ..builders.keys import KEYS
+
+    file_policy = 0x3001F  # the file's; QEMU's default object policy is 0x30000
+    plain = build([pd(0x1000, page(1)), vp()], policy=file_policy)
+    unsigned, signed = tmp_path / "unsigned.igvm", tmp_path / "signed.igvm"
+    unsigned.write_bytes(plain)
+    signed.write_bytes(sign_igvm(plain, KEYS / "id_key_test.pem", profile="qemu"))
+    qemu = ["--profile", "qemu", "--json"]
+    obj = "sev-snp-guest,id=s,cbitpos=51,reduced-phys-bits=1"
+    # no --object: the object's policy is taken to be the file's
+    rc, out, _ = run_ours(["launch", "--igvm", str(signed), *qemu])
+    doc = json.loads(out)
+    assert rc == 0 and doc["report"]["policy"] == f"{file_policy:#x}" and doc["report"]["id_block_en"] is True
+    assert "no --object: the object's policy taken to be the file's GUEST_POLICY" in doc["steps"][0]
+    # an object of another policy: LAUNCH_START takes it, the ID block binds the file's
+    rc, out, _ = run_ours(["launch", "--igvm", str(signed), "--object", obj + ",policy=0x30000", *qemu])
+    doc = json.loads(out)
+    assert rc == 1 and doc["status"] == "POLICY_FAILURE" and doc["command"] == "SNP_LAUNCH_FINISH"
+    assert doc["steps"][0] == "SNP_LAUNCH_START policy=0x30000 (the -object policy): SUCCESS"
+    # the object's default policy is QEMU's 0x30000 too
+    rc, out, _ = run_ours(["launch", "--igvm", str(signed), "--object", obj, *qemu])
+    assert rc == 1 and json.loads(out)["status"] == "POLICY_FAILURE"
+    # unsigned: the guest runs under the object's policy, and the file's is said to be unused
+    rc, out, _ = run_ours(["launch", "--igvm", str(unsigned), "--object", obj, *qemu])
+    doc = json.loads(out)
+    assert rc == 0 and doc["report"]["policy"] == "0x30000"
+    assert doc["warnings"] == [
+        f"QEMU launches with the -object policy 0x30000: the file's GUEST_POLICY {file_policy:#x} reaches only an ID "
+        "block, and the file has none"
+    ]
+    # an -object id-block: replaced by the file's, or dropped with id_block_en kept (KVM: EINVAL)
+    block = IdBlock(bytes(48), policy=file_policy).base64()
+    auth = base64.b64encode(bytes(4096)).decode()
+    with_block = f"{obj},policy={file_policy:#x},id-block={block},id-auth={auth}"
+    rc, out, _ = run_ours(["launch", "--igvm", str(signed), "--object", with_block, *qemu])
+    doc = json.loads(out)
+    assert rc == 0 and doc["warnings"] == [
+        "QEMU replaces the -object id-block and id-auth with the IGVM file's ID block"
+    ]
+    rc, out, _ = run_ours(["launch", "--igvm", str(unsigned), "--object", with_block, *qemu])
+    doc = json.loads(out)
+    assert rc == 1 and doc["layer"] == "kvm" and doc["command"] == "SNP_LAUNCH_FINISH"
+    assert "drops the -object id-block" in doc["reason"] and len(doc["steps"]) == 2
+    # a QEMU command line's object is the one QEMU launches with
+    cmdline = (
+        "qemu-system-x86_64 -machine q35,confidential-guest-support=sev0,igvm-cfg=ig0 "
+        f"-object {obj.replace('id=s', 'id=sev0')},policy=0x30000 -object igvm-cfg,id=ig0,file={signed}"
+    )
+    rc, out, _ = run_ours(["launch", "--qemu-cmdline", cmdline, "--json"])
+    doc = json.loads(out)
+    assert rc == 1 and doc["status"] == "POLICY_FAILURE" and "(the -object policy)" in doc["steps"][0]
+    # the other models' VMMs launch with the file's policy: an object that says otherwise is refused
+    rc, _, err = run_ours(["launch", "--igvm", str(signed), "--object", obj + ",policy=0x30000"])
+    assert rc == 2 and "which the igvmmeasure model's VMM launches with" in err
+    rc, _, err = run_ours(["launch", "--igvm", str(signed), "--object", with_block])
+    assert rc == 2 and "has an id-block, and so does the IGVM file" in err
+
+
+def test_an_igvm_id_block_with_a_malformed_key_fails_launch_finish(tmp_path: Path) -> None:
+    """QEMU copies the SNP_ID_BLOCK's keys into the ID authentication structure unread; the
+    firmware is the first to parse them, after the LD and POLICY checks: INVALID_PARAM (exit 1),
+    not bad input. measure says the signatures could not be checked (a failed check, exit 1)."""
+    from snpmeasure.igvm import IgvmFile, SnpIdBlock
+    from snpmeasure.igvm_launch import sign_igvm
+
+    from ..builders.igvm_files import build, page, pd, vp
+    from ..builders.keys import KEYS
+
+    signed = sign_igvm(build([pd(0x1000, page(1)), vp()]), KEYS / "id_key_test.pem", profile="qemu")
+    f = IgvmFile.from_bytes(signed)
+    (at,) = [off for h, off in zip(f.headers, f.offsets) if isinstance(h, SnpIdBlock)]
+    bad = tmp_path / "bad-key.igvm"
+    bad.write_bytes(_rewrite(signed, at + 8 + 256, b"\xff" * 72))  # the ID key's qx: no P-384 point
+    for model in (["--profile", "qemu"], []):
+        rc, out, err = run_ours(["launch", "--igvm", str(bad), *model, "--json"])
+        doc = json.loads(out)
+        assert rc == 1 and doc["status"] == "INVALID_PARAM" and doc["command"] == "SNP_LAUNCH_FINISH", err
+        assert "ID_KEY" in doc["reason"]
+    rc, out, _ = run_ours(["measure", "--mode", "snp:igvm", "--igvm", str(bad), "--profile", "qemu", "--json"])
+    assert rc == 1 and json.loads(out)["igvm"]["id_block"]["unchecked"] == "id_public_key: is not a point on P-384"
