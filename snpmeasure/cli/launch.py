@@ -107,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     if obj is not None and obj.cbitpos is None and (args.libvirt is not None or args.libvirt_domain is not None):
         # libvirt fills a missing <cbitpos> from the host's capabilities (qemuProcessUpdateSEVInfo)
         obj = dataclasses.replace(obj, cbitpos=args.host_cbitpos)
-    refused = None if obj is None else _qemu_refusal(obj, args)
+    vmm = _replayed_vmm(args)
+    refused = None if obj is None or vmm != "qemu" else _qemu_refusal(obj, args)
     if refused is not None:
         # QEMU refuses before any launch command: nothing reaches the firmware.
         where, status, reason = refused
@@ -151,7 +152,12 @@ def run(args: argparse.Namespace) -> int:
             f"--guest-features {kwargs['guest_features']:#x} differs from the object's SEV_FEATURES {wanted_features:#x} "
             "(debug-swap/secure-tsc); measuring with --guest-features",
         )
-    fw = _firmware(args, kwargs.pop("threads"))
+    fw = _firmware(args, kwargs.pop("threads"), vmm, "profile")
+    notes = (
+        []
+        if vmm == "qemu"
+        else [f"this replay follows the {vmm} VMM, which is not QEMU + KVM: QEMU's and KVM's checks are not applied"]
+    )
     steps: List[str] = []
     try:
         fw.launch_start(obj.policy, gosvw=obj.gosvw_bytes())
@@ -169,8 +175,22 @@ def run(args: argparse.Namespace) -> int:
         )
         steps.append("SNP_LAUNCH_FINISH: SUCCESS")
     except (FirmwareError, KvmError) as exc:
-        return _failed(args, exc, steps)
-    return _succeeded(args, result, steps, m.warnings)
+        return _failed(args, exc, steps, notes)
+    return _succeeded(args, result, steps, notes + m.warnings)
+
+
+def _replayed_vmm(args: argparse.Namespace) -> str:
+    """The VMM the replay follows: an IGVM launch's model (``qemu`` is QEMU + KVM), else the launch
+    profile's VMM (qemu, ec2, gce). QEMU's and KVM's own checks apply to ``qemu`` only."""
+    if args.igvm is not None:
+        from ..igvm_launch import get_igvm_profile
+
+        return get_igvm_profile(args.profile).name
+    from ..measurement import resolve_profile
+    from ..profiles import load_profile_file
+
+    profile = load_profile_file(args.profile_file) if args.profile_file else args.profile
+    return resolve_profile(profile, args.vmm_type, "snp").vmm
 
 
 def _qemu_refusal(obj: Any, args: argparse.Namespace) -> Optional[Tuple[str, str, str]]:
@@ -186,9 +206,10 @@ def _qemu_refusal(obj: Any, args: argparse.Namespace) -> Optional[Tuple[str, str
     return None
 
 
-def _firmware(args: argparse.Namespace, threads: Optional[int], model: str = "qemu") -> Any:
-    """A guest context on the host the flags describe; a replay under an IGVM ``model`` other
-    than QEMU's is of a VMM that is not KVM, whose checks then do not apply."""
+def _firmware(args: argparse.Namespace, threads: Optional[int], model: str = "qemu", kind: str = "model") -> Any:
+    """A guest context on the host the flags describe; a replay under an IGVM ``model`` (or a
+    launch profile's VMM, ``kind="profile"``) other than QEMU's is of a VMM that is not QEMU + KVM,
+    whose checks then do not apply."""
     from ..errors import InvalidInputError
     from ..firmware import Firmware, HostModel
 
@@ -202,7 +223,9 @@ def _firmware(args: argparse.Namespace, threads: Optional[int], model: str = "qe
         if model != "qemu":
             raise InvalidInputError(
                 "--" + flag.replace("_", "-"),
-                f"is one of KVM's checks; the {model} model's VMM is not QEMU + KVM: give --profile qemu",
+                f"is one of KVM's checks; the {model} model's VMM is not QEMU + KVM: give --profile qemu"
+                if kind == "model"
+                else f"is one of KVM's checks; the {model} VMM (the launch profile's) is not QEMU + KVM",
             )
     host = HostModel(
         abi=parse_abi(args.firmware_abi) if args.firmware_abi else None,
@@ -323,7 +346,7 @@ def _qemu_would_differ(plan: Any, f: Any, digest: bytes, args: argparse.Namespac
         return []
     out = [
         f"this replay follows the {plan.profile.name} model, whose VMM hands the firmware the VMSAs itself: "
-        "KVM's checks are not applied"
+        "QEMU's and KVM's checks are not applied"
     ]
     try:
         qemu = measure_igvm(f, profile="qemu", native_zero=args.native_zero, vcpus=single_vcpus(args.vcpus))

@@ -276,7 +276,7 @@ def test_an_igvm_replay_under_another_model_says_what_qemu_would_do(tmp_path: Pa
     # the igvmmeasure model's VMM is not KVM: its checks (no VMSA page from userspace) do not apply
     assert rc == 0 and json.loads(out)["warnings"] == [
         "this replay follows the igvmmeasure model, whose VMM hands the firmware the VMSAs itself: "
-        "KVM's checks are not applied"
+        "QEMU's and KVM's checks are not applied"
     ]
     rc, _, err = run_ours(["launch", "--igvm", str(same), "--kvm-policy-bits", "0xbffff"])
     assert rc == 2 and "--kvm-policy-bits: is one of KVM's checks; the igvmmeasure model's VMM is not QEMU + KVM" in err
@@ -417,3 +417,20 @@ def test_an_igvm_id_block_with_a_malformed_key_fails_launch_finish(tmp_path: Pat
         assert "ID_KEY" in doc["reason"]
     rc, out, _ = run_ours(["measure", "--mode", "snp:igvm", "--igvm", str(bad), "--profile", "qemu", "--json"])
     assert rc == 1 and json.loads(out)["igvm"]["id_block"]["unchecked"] == "id_public_key: is not a point on P-384"
+
+
+def test_a_launch_under_another_vmms_profile_skips_qemus_and_kvms_checks() -> None:
+    """launch --profile ec2/gce replays a VMM that is not QEMU + KVM: QEMU's cbitpos check and
+    KVM's policy checks are not applied (as for an IGVM model other than qemu), and it says so."""
+    no_cbitpos = "sev-snp-guest,id=a,reduced-phys-bits=1,policy=0x30000"
+    rc, out, err = run_ours(["launch", "--object", no_cbitpos, *MEASURE, "--profile", "ec2", "--json"])
+    doc = json.loads(out)
+    assert rc == 0 and doc["warnings"][0] == (
+        "this replay follows the ec2 VMM, which is not QEMU + KVM: QEMU's and KVM's checks are not applied"
+    )
+    rc, out, _ = run_ours(["launch", "--object", no_cbitpos, *MEASURE, "--vmm-type", "gce"])
+    assert rc == 0 and "SNP_LAUNCH_FINISH: SUCCESS" in out
+    rc, _, err = run_ours(["launch", "--object", no_cbitpos, *MEASURE, "--profile", "ec2", "--kvm-policy-bits", "1"])
+    assert rc == 2 and "--kvm-policy-bits: is one of KVM's checks; the ec2 VMM (the launch profile's)" in err
+    # the same object under QEMU fails QEMU's check
+    assert run_ours(["launch", "--object", no_cbitpos, *MEASURE])[0] == 1
