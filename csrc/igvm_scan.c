@@ -32,7 +32,7 @@ int snp_igvm_page_run(const uint8_t *file, uint64_t size, uint64_t off, uint64_t
                       uint32_t snp_mask, uint64_t *regions, uint64_t max_regions, uint64_t *counts)
 {
     if (!file || !regions || !counts) return SNP_ERR_NULL_ARG;
-    if (end > size || off > end || data_start > size || max_regions == 0) return SNP_ERR_LENGTH;
+    if (end > size || off > end || data_start > size || max_regions == 0) return SNP_ERR_BOUNDS;
     uint64_t n = 0, nreg = 0, qemu_start = 0;
     uint64_t prev_end = 0, prev_fo = 0, prev_mask = 0;
     int prev_data = -1; /* -1: no previous record in this run */

@@ -157,6 +157,12 @@ const char *snp_strerror(int code)
         return "nthreads must be 0 (all CPUs) or positive";
     case SNP_ERR_SIMD:
         return "that content-hashing kernel is not available on this CPU or build";
+    case SNP_ERR_TOO_LARGE:
+        return "the region is larger than this machine's address space";
+    case SNP_ERR_REPEAT:
+        return "count must be at most SNP_MAX_REPEAT (16777216)";
+    case SNP_ERR_BOUNDS:
+        return "off, end and data_start must lie within the file (off <= end), and max_regions must be positive";
     default:
         return "unknown error";
     }
@@ -798,7 +804,7 @@ int snp_hash_pages(const uint8_t *data, uint64_t npages, uint8_t *out, int nthre
     if (nthreads < 0) return SNP_ERR_THREADS;
     if (npages == 0) return SNP_OK;
     if (data == NULL || out == NULL) return SNP_ERR_NULL_ARG;
-    if (npages > SIZE_MAX / 4096u) return SNP_ERR_LENGTH;
+    if (npages > SIZE_MAX / 4096u) return SNP_ERR_TOO_LARGE;
     return hash_region(data, npages, nthreads, NULL, out);
 }
 
@@ -830,7 +836,7 @@ int snp_ld_update(uint8_t *digest, uint8_t page_type, uint64_t gpa, const uint8_
     if (nthreads < 0) return SNP_ERR_THREADS;
     if (length == 0) return SNP_OK;
     if (has_contents(page_type) && data == NULL) return SNP_ERR_NULL_DATA;
-    if (has_contents(page_type) && length > SIZE_MAX) return SNP_ERR_LENGTH;
+    if (has_contents(page_type) && length > SIZE_MAX) return SNP_ERR_TOO_LARGE;
 
     /* Work on a copy: the caller's digest changes only when the whole region succeeded. */
     ld_from_bytes(ld, digest);
@@ -874,7 +880,7 @@ int snp_ld_update_repeat(uint8_t *digest, uint8_t page_type, uint64_t gpa, const
 
     ensure_init();
     if ((rc = check_common(digest, page_type, gpa, imi)) != SNP_OK) return rc;
-    if (count > SNP_MAX_REPEAT) return SNP_ERR_LENGTH;
+    if (count > SNP_MAX_REPEAT) return SNP_ERR_REPEAT;
     return same_page_chain(digest, page_type, gpa, 0, page, count, imi, vmpl1_perms, vmpl2_perms, vmpl3_perms, trail);
 }
 

@@ -32,6 +32,9 @@
 #define SNP_ERR_NULL_ARG  -9
 #define SNP_ERR_THREADS   -10
 #define SNP_ERR_SIMD      -11
+#define SNP_ERR_TOO_LARGE -12
+#define SNP_ERR_REPEAT    -13
+#define SNP_ERR_BOUNDS    -14
 
 /* snp_ld_update_repeat: at most this many repetitions per call (KVM has at most 4096 vCPUs). */
 #define SNP_MAX_REPEAT 16777216

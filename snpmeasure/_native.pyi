@@ -15,6 +15,21 @@ class _Lib:
     SNP_ERR_NULL_ARG: int
     SNP_ERR_THREADS: int
     SNP_ERR_SIMD: int
+    SNP_ERR_TOO_LARGE: int
+    SNP_ERR_REPEAT: int
+    SNP_ERR_BOUNDS: int
+    SNP_MAX_REPEAT: int
+    SNP_PAGE_NORMAL: int
+    SNP_PAGE_VMSA: int
+    SNP_PAGE_ZERO: int
+    SNP_PAGE_UNMEASURED: int
+    SNP_PAGE_SECRETS: int
+    SNP_PAGE_CPUID: int
+    SNP_CPU_AVX2: int
+    SNP_CPU_BMI2: int
+    SNP_CPU_AVX512F: int
+    SNP_CPU_AVX512VL: int
+    SNP_CPU_AVX512BW: int
     SNP_SIMD_PORTABLE: int
     SNP_SIMD_AVX2: int
     SNP_SIMD_AVX512: int

@@ -8,7 +8,7 @@ import os
 import random
 import struct
 from pathlib import Path
-from typing import List, Tuple, Type
+from typing import Any, List, Tuple, Type
 
 import pytest
 from hypothesis import given
@@ -328,6 +328,30 @@ def test_c_rejects_bad_imi_threads_and_null_digest() -> None:
         _core.check_rc(lib.SNP_ERR_GPA_ALIGN)
 
 
+@pytest.mark.skipif("native" not in BACKENDS, reason="native core not built")
+def test_each_c_check_has_its_own_code_and_message() -> None:
+    """A direct cffi caller learns which rule broke: a repeat count over SNP_MAX_REPEAT, offsets
+    outside an IGVM file and a region beyond the address space each have their code (they all
+    used to say "length must be a multiple of 4096 bytes")."""
+    ffi, lib = _core._native.ffi, _core._native.lib
+    ld = ffi.new("uint8_t[48]")
+    page = ffi.new("uint8_t[4096]")
+    rc = lib.snp_ld_update_repeat(ld, 2, 0, page, lib.SNP_MAX_REPEAT + 1, 0, 0, 0, 0, ffi.NULL)
+    assert rc == lib.SNP_ERR_REPEAT and b"SNP_MAX_REPEAT" in ffi.string(lib.snp_strerror(rc))
+    with pytest.raises(InvalidInputError, match="^count: count must be at most SNP_MAX_REPEAT"):
+        _core.check_rc(rc)
+    regions, counts = ffi.new("uint64_t[5]"), ffi.new("uint64_t[3]")
+    rc = lib.snp_igvm_page_run(page, 4096, 8, 4, 0, 1, regions, 1, counts)
+    assert rc == lib.SNP_ERR_BOUNDS and b"within the file" in ffi.string(lib.snp_strerror(rc))
+    if ffi.sizeof("size_t") == 8:  # a region larger than the address space: only as a length
+        rc = lib.snp_hash_pages(page, 1 << 53, page, 1)
+        assert rc == lib.SNP_ERR_TOO_LARGE and b"address space" in ffi.string(lib.snp_strerror(rc))
+    codes = [getattr(lib, n) for n in dir(lib) if n.startswith("SNP_ERR_")]
+    assert len(set(codes)) == len(codes)
+    assert len({ffi.string(lib.snp_strerror(c)) for c in codes}) == len(codes)
+    assert bytes(ld) == bytes(48)
+
+
 @given(npages=st.integers(0, 40), ptype=st.sampled_from(list(PageType)), fill=st.integers(0, 255))
 def test_update_fill_equals_a_full_buffer(npages: int, ptype: PageType, fill: int) -> None:
     page = bytes([fill]) * 4096
@@ -384,3 +408,43 @@ def test_region_across_hashing_windows() -> None:
         native.update_normal(0x7FFF000, data)
         assert native.digest() == ref.digest(), threads
         assert _core.sha384_pages(data, threads) == hashes, threads
+
+
+@pytest.mark.skipif("native" not in BACKENDS, reason="native core not built")
+@pytest.mark.parametrize("npages", [1, 4, 5, 9, 13])
+def test_a_region_handed_to_c_in_slices_has_the_same_digest(npages: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regions of more than _SLICE_PAGES pages go to C in slices (so Ctrl-C can stop a 2**52-page
+    ZERO region between calls); the digest equals the reference's for every kind of region."""
+    monkeypatch.setattr(_core, "_SLICE_PAGES", 4)
+    data = random.Random(npages).randbytes(4096 * npages)
+    ours, ref = _core.NativeLaunchDigest(threads=2), _reference.LaunchDigest()
+    for d in (ours, ref):
+        d.update(PageType.ZERO, 0x1000, length=4096 * npages)
+        d.update(PageType.NORMAL, 0x100000, data)
+        d.update_fill(PageType.NORMAL, 0x900000, bytes(4096), npages)
+        d.update(PageType.CPUID, 0x2000000, length=4096 * npages, imi=True)
+    assert ours.digest() == ref.digest()
+
+
+@pytest.mark.skipif("native" not in BACKENDS, reason="native core not built")
+def test_an_interrupted_sliced_region_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C between slices (KeyboardInterrupt raised by the interpreter after a C call) leaves
+    the digest as it was: the slices extend a copy."""
+    monkeypatch.setattr(_core, "_SLICE_PAGES", 2)
+    d = _core.NativeLaunchDigest()
+    d.update(PageType.ZERO, 0, length=4096)
+    before, calls = d.digest(), []
+
+    def extend(ld: Any, first: int, pages: int) -> int:
+        calls.append((first, pages))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return int(
+            _core._native.lib.snp_ld_update(
+                ld, 3, 0x10000 + first * 4096, _core._native.ffi.NULL, pages * 4096, 0, 0, 0, 0, 1
+            )
+        )
+
+    with pytest.raises(KeyboardInterrupt):
+        d._sliced(7, extend)
+    assert calls == [(0, 2), (2, 2), (4, 2)] and d.digest() == before
