@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from .errors import InvalidInputError, show
+from .policy import DEFAULT_POLICY
 
 if TYPE_CHECKING:  # tables loads the measurement modules: the CLI's flags need only FORMATS
     from .tables import ReferenceTable, TableRow
@@ -28,9 +29,6 @@ if TYPE_CHECKING:  # tables loads the measurement modules: the CLI's flags need 
 FORMATS = ("corim", "corim-veraison", "trustee", "go-sev-guest")
 #: CoRIM dialects: the AMD SEV-SNP profile's, and Veraison's SEV-SNP scheme's (which differs)
 CORIM_DIALECTS = ("profile", "veraison")
-#: QEMU's default guest policy (SMT allowed, bit 17 set), which go-sev-guest's check requires a
-#: policy to have: the export's policy unless one is given.
-DEFAULT_POLICY = 0x30000
 #: trustee's reference-value message version (rvps/src/lib.rs accepts only this one).
 TRUSTEE_MESSAGE_VERSION = "0.1.0"
 
