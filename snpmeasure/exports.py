@@ -85,10 +85,13 @@ def from_trustee(doc: Any, where: str = "trustee") -> Dict[str, Any]:
         raise InvalidInputError(
             f"{where}.version", f"must be {TRUSTEE_MESSAGE_VERSION}, got {show(doc.get('version'))}"
         )
+    from ._jsonfile import parse_json
+
     try:
-        values = json.loads(base64.b64decode(doc["payload"], validate=True))
+        text = base64.b64decode(doc["payload"], validate=True).decode("utf-8")
     except ValueError:
         raise InvalidInputError(f"{where}.payload", "must be the base64 of a JSON object") from None
+    values = parse_json(text, f"{where}.payload")
     if not isinstance(values, dict):
         raise InvalidInputError(f"{where}.payload", "must be the base64 of a JSON object")
     digests = values.get("snp_launch_measurement")

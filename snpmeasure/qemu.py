@@ -11,7 +11,6 @@ would, unless ``--accept-rfc-spellings``; every form snpmeasure writes uses upst
 
 from __future__ import annotations
 
-import json
 import re
 import warnings
 import xml.etree.ElementTree as ET
@@ -360,14 +359,9 @@ class SevSnpGuest:
     def from_qmp(cls, doc: Any) -> SevSnpGuest:
         """Parse a QMP ``object-add`` command (or just its ``arguments``)."""
         if isinstance(doc, str):
-            try:
-                doc = json.loads(doc)
-            except json.JSONDecodeError as exc:
-                raise QemuObjectError("qmp", f"is not valid JSON ({exc.msg} at line {exc.lineno})") from None
-            except RecursionError:
-                raise QemuObjectError("qmp", "nests JSON too deeply") from None
-            except ValueError:  # a number longer than Python's int-string limit (4300 digits)
-                raise QemuObjectError("qmp", "holds a number too long to be a QEMU property") from None
+            from ._jsonfile import parse_json
+
+            doc = parse_json(doc, "qmp", QemuObjectError)
         if not isinstance(doc, dict):
             raise QemuObjectError("qmp", "must be a JSON object")
         if "execute" in doc:

@@ -11,12 +11,12 @@ change the launch measurement are passed over; any other option is refused by na
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._cpus import CPU_SIGS, MAX_VCPUS, cpu_sig, split_sig
+from ._jsonfile import parse_json
 from .errors import ConfigError, InvalidInputError, show
 from .libvirt import NO_PFLASH, NO_SNP, PathMap, guest_kwargs, map_path, path_pairs
 from .qemu import SevSnpGuest, split_qemu_opts
@@ -387,10 +387,7 @@ def _json_option(arg: str, option: str) -> Optional[Dict[str, Any]]:
     them), or None for the keyval form; QEMU takes only a JSON object there."""
     if not arg.lstrip().startswith("{"):
         return None
-    try:
-        spec = json.loads(arg)
-    except (ValueError, RecursionError) as exc:
-        raise InvalidInputError(option, f"is not valid JSON ({str(exc)[:80]})") from None
+    spec = parse_json(arg, option)  # QEMU's parser refuses a duplicate key too
     if not isinstance(spec, dict):
         raise InvalidInputError(option, "JSON must be an object")
     return spec

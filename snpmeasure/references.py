@@ -7,12 +7,11 @@ The exports in the forms other verifiers read are in :mod:`snpmeasure.exports`.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ._files import read_input
-from ._jsonfile import check_schema
+from ._jsonfile import check_schema, parse_json
 from .errors import InvalidInputError, show
 from .tables import TABLE_SCHEMA, ReferenceTable, TableRow, rows_from_csv
 
@@ -141,12 +140,7 @@ def load_references(
     except UnicodeDecodeError:
         raise InvalidInputError(field, f"{name} is neither a table (JSON, CSV) nor a CoRIM (CBOR)") from None
     if text.lstrip().startswith("{"):
-        try:
-            doc = json.loads(text)
-        except RecursionError:
-            raise InvalidInputError(field, f"{name} nests JSON too deeply") from None
-        except ValueError as exc:
-            raise InvalidInputError(field, f"{name} is not valid JSON ({str(exc)[:80]})") from None
+        doc = parse_json(text, field, what=f"{name} ")
         if not isinstance(doc, dict) or doc.get("schema") != TABLE_SCHEMA:
             raise InvalidInputError(field, f"{name} is JSON but not a {TABLE_SCHEMA} table (snpmeasure table --json)")
         table = ReferenceTable.from_json(doc, field)
@@ -221,6 +215,10 @@ class VerifyConfig:
             value = doc.get(key, [])
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise InvalidInputError(f"{where}.{key}", f"must be a list of hex or base64 strings, got {show(value)}")
+            if key in doc and not value:  # an empty pipeline output must not turn the check off
+                raise InvalidInputError(
+                    f"{where}.{key}", "is empty: no value could match; leave the key out to check none"
+                )
             out = []
             for i, v in enumerate(value):
                 parsed = parse_hex(f"{where}.{key}[{i}]", v, size)

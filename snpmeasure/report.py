@@ -334,37 +334,91 @@ class AttestationReport:
         """POLICY as a GuestPolicy (raises PolicyError for reserved bits)."""
         return GuestPolicy.from_int(self.policy)
 
-    def reserved_problems(self) -> List[str]:
-        """Every must-be-zero violation: reserved fields and bits (reported, never silently ignored)."""
-        raw = self.raw
-        problems: List[str] = []
+    def reserved_problems(self, refused: Optional[bool] = None) -> List[str]:
+        """Every must-be-zero violation: reserved fields and bits (reported, never silently
+        ignored). ``refused=True``: only those :meth:`validate` fails; ``False``: only the others."""
+        return [text for r, text in self._must_be_zero() if refused is None or r == refused]
 
-        def zero(lo: int, hi: int, name: str) -> None:
+    def _must_be_zero(self) -> List[Tuple[bool, str]]:
+        """(refused, text) per must-be-zero violation. Refused: those go-sev-guest's parser
+        refuses (abi.ReportToProto: the reserved ranges, the unsigned bytes after the signature,
+        KEY_INFO bits 31:5, a POLICY no firmware launches with). Only reported: the bytes
+        0x1F8..0x207 of a report older than v5, PLATFORM_INFO's and the TCBs' reserved bits,
+        which firmware updates have been defining (docs/reference/firmware-abi.md §6)."""
+        raw = self.raw
+        problems: List[Tuple[bool, str]] = []
+
+        def zero(lo: int, hi: int, name: str, refused: bool = True) -> None:
             if any(raw[lo:hi]):
-                problems.append(f"{name} (0x{lo:03x}..0x{hi - 1:03x}) is not zero")
+                problems.append((refused, f"{name} (0x{lo:03x}..0x{hi - 1:03x}) is not zero"))
 
         zero(0x04C, 0x050, "reserved")
         zero(0x18B if self.version >= 3 else 0x188, 0x1A0, "reserved")
         zero(0x1EB, 0x1EC, "reserved")
         zero(0x1EF, 0x1F0, "reserved")
-        zero(0x208 if self.version >= 5 else 0x1F8, 0x2A0, "reserved")
+        if self.version < 5:
+            zero(0x1F8, 0x208, "reserved", refused=False)
+        zero(0x208, 0x2A0, "reserved")
         zero(0x330, 0x4A0, "signature reserved")
         if self.key_info >> 5:
-            problems.append(f"KEY_INFO bits 31:5 are not zero ({self.key_info:#x})")
+            problems.append((True, f"KEY_INFO bits 31:5 are not zero ({self.key_info:#x})"))
         if self.platform_info >> 8 or self.platform_info >> 6 & 1:
-            problems.append(f"PLATFORM_INFO reserved bits are set ({self.platform_info:#x})")
+            problems.append((False, f"PLATFORM_INFO reserved bits are set ({self.platform_info:#x})"))
         try:
             self.guest_policy()
         except InvalidInputError as exc:
-            problems.append(f"POLICY: {exc.rule}")
+            problems.append((True, f"POLICY: {exc.rule}"))
         for name, t in (
             ("CURRENT_TCB", self.current_tcb),
             ("REPORTED_TCB", self.reported_tcb),
             ("COMMITTED_TCB", self.committed_tcb),
             ("LAUNCH_TCB", self.launch_tcb),
         ):
-            problems.extend(f"{name} {p}" for p in t.reserved_problems())
+            problems.extend((False, f"{name} {p}") for p in t.reserved_problems())
         return problems
+
+    def validate(self, *, permit_provisional_firmware: bool = False) -> List[Mismatch]:
+        """The rules a verifier holds every report to, whatever it expects (go-sev-guest's parser
+        and its validate step, which ``check`` and trustee's verifier run): no must-be-zero field
+        go-sev-guest refuses is set; the guest requested the report (VMPL 0-3: the host's
+        SNP_HV_REPORT_REQ writes 0xFFFFFFFF, and its REPORT_DATA binds no guest nonce); the
+        firmware is committed (COMMITTED_TCB and the committed version equal the current ones;
+        ``permit_provisional_firmware``: at most the current ones); REPORTED_TCB, which the VCEK
+        certifies, is at most CURRENT_TCB in every component. [] when all hold."""
+        if not isinstance(permit_provisional_firmware, bool):
+            raise ReportError("permit_provisional_firmware", f"must be a bool, got {show(permit_provisional_firmware)}")
+        out = []
+        for text in self.reserved_problems(refused=True):
+            name = "POLICY" if text.startswith("POLICY:") else "KEY_INFO" if text.startswith("KEY_INFO") else "RESERVED"
+            out.append(Mismatch(name, "a policy the firmware launches with" if name == "POLICY" else "zero", text))
+        if self.vmpl > 3:
+            why = " (the host requested it: SNP_HV_REPORT_REQ)" if self.vmpl == 0xFFFFFFFF else ""
+            out.append(Mismatch("VMPL", "0 to 3 (a report the guest requested)", f"{self.vmpl:#x}{why}"))
+        cur, com = self.current_tcb.components, self.committed_tcb.components
+        ver = ".".join(map(str, self.current_version))
+        com_ver = ".".join(map(str, self.committed_version))
+        if permit_provisional_firmware:
+            for comp, spl in com.items():
+                if spl > cur[comp]:
+                    out.append(Mismatch(f"COMMITTED_TCB.{comp}", f"<= CURRENT_TCB's {cur[comp]}", str(spl)))
+            if self.committed_version > self.current_version:
+                out.append(Mismatch("COMMITTED_VERSION", f"<= the current {ver}", com_ver))
+        else:
+            hint = " (provisional firmware: --permit-provisional-firmware accepts it)"
+            if self.committed_tcb.raw != self.current_tcb.raw:
+                out.append(
+                    Mismatch(
+                        "COMMITTED_TCB",
+                        f"CURRENT_TCB {self.current_tcb.raw:#018x}",
+                        f"{self.committed_tcb.raw:#018x}{hint}",
+                    )
+                )
+            if self.committed_version != self.current_version:
+                out.append(Mismatch("COMMITTED_VERSION", f"the current {ver}", f"{com_ver}{hint}"))
+        for comp, spl in self.reported_tcb.components.items():
+            if spl > cur[comp]:
+                out.append(Mismatch(f"REPORTED_TCB.{comp}", f"<= CURRENT_TCB's {cur[comp]}", str(spl)))
+        return out
 
     def to_json(self) -> Dict[str, Any]:
         """Every field, JSON-ready (bytes as hex)."""
@@ -875,6 +929,8 @@ def parse_min_tcb(text: str, field: str = "min_tcb") -> Dict[str, int]:
         comp, _, value = item.partition("=")
         if not re.fullmatch(r"[0-9]+", value.strip()):  # str.isdigit also takes superscripts
             raise InvalidInputError(field, f"must be component=N[,component=N], got {show(item)}")
+        if comp.strip() in mins:  # the last would win silently: "snp=9,snp=0" checks nothing
+            raise InvalidInputError(field, f"names {comp.strip()} twice; give each component once")
         mins[comp.strip()] = int(value)
     return mins
 

@@ -165,6 +165,10 @@ def test_verify_config(tmp_path: Path) -> None:
         ({"schema": "snpmeasure/verify-config", "schema_version": 1, "policy_at_most": True}, "give policy too"),
         ({"schema": "snpmeasure/verify-config", "schema_version": 1, "product": "rome"}, "product"),
         ({"schema": "snpmeasure/verify-config", "schema_version": 1, "min_tcb": {"snp": "x"}}, "min_tcb"),
+        # an empty list would check nothing: refused, as an absent key is the way to say that
+        ({"schema": "snpmeasure/verify-config", "schema_version": 1, "measurements": []}, "measurements: is empty"),
+        ({"schema": "snpmeasure/verify-config", "schema_version": 1, "id_key_digests": []}, "id_key_digests: is empty"),
+        ({"schema": "snpmeasure/verify-config", "schema_version": 1, "min_tcb": "snp=9,snp=0"}, "names snp twice"),
     ],
 )
 def test_bad_verify_configs_are_named(doc: Any, fragment: str) -> None:
@@ -423,3 +427,24 @@ def test_a_corim_minimum_tcb_with_bytes_no_component_has_is_refused() -> None:
     odd = TcbVersion.decode(0x4405FFFF00000000, "milan")
     with pytest.raises(InvalidInputError, match=r"^reference: its minimum TCB 0x4405ffff00000000 sets bytes"):
         load_references(to_corim(one, min_tcb=odd)).check(report)
+
+
+def test_a_json_object_with_a_key_twice_is_refused(tmp_path: Path) -> None:
+    """Python keeps a repeated key's last value, other readers its first: a verify config (or any
+    JSON snpmeasure reads) with a key twice is refused, so a check written twice cannot silently
+    become the other one. QEMU's JSON parser refuses a duplicate key too."""
+    from snpmeasure import SevSnpGuest
+    from snpmeasure.errors import QemuObjectError
+    from snpmeasure.qemu_cmdline import parse_qemu_cmdline
+
+    twice = tmp_path / "twice.json"
+    head = '{"schema": "snpmeasure/verify-config", "schema_version": 1'
+    twice.write_text(head + f', "measurements": ["{MEASUREMENT}"], "measurements": []}}')
+    with pytest.raises(InvalidInputError, match="has the key 'measurements' twice in one JSON object"):
+        VerifyConfig.load(twice)
+    with pytest.raises(InvalidInputError, match="has the key 'schema' twice"):
+        load_references(b'{"schema": "a", "schema": "b"}')
+    with pytest.raises(QemuObjectError, match="^qmp: has the key 'policy' twice"):
+        SevSnpGuest.from_qmp('{"qom-type": "sev-snp-guest", "id": "s", "policy": 1, "policy": 196608}')
+    with pytest.raises(InvalidInputError, match="^-object: has the key 'id' twice"):
+        parse_qemu_cmdline(["qemu-system-x86_64", "-object", '{"qom-type": "sev-snp-guest", "id": "a", "id": "b"}'])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+import struct
 from typing import Any, Dict
 
 import pytest
@@ -452,3 +453,57 @@ def test_a_v2_reports_product_comes_from_its_signing_certificate() -> None:
     v3 = AttestationReport.from_bytes(make_report(3))
     with pytest.raises(SignatureError, match="product extension says 'Genoa-B0', not milan"):
         v3.verify(genoa, ask_ark=[ASK, ARK], trusted_arks=[ARK])
+
+
+def test_validate_holds_every_report_to_go_sev_guests_rules() -> None:
+    """What a verifier refuses whatever it expects (go-sev-guest's ReportToProto and validate): a
+    report the host requested (VMPL 0xFFFFFFFF), provisional firmware (unless permitted), a
+    REPORTED_TCB above CURRENT_TCB, and the must-be-zero fields go-sev-guest refuses (the rest are
+    only reported)."""
+    good = AttestationReport.from_bytes(make_report(5))
+    assert good.validate() == [] and good.reserved_problems() == []
+    raw = bytearray(make_report(5))
+    struct.pack_into("<I", raw, 0x30, 0xFFFFFFFF)  # VMPL: the host's SNP_HV_REPORT_REQ
+    (m,) = AttestationReport.from_bytes(bytes(raw)).validate()
+    assert (
+        m.line()
+        == "VMPL: expected 0 to 3 (a report the guest requested), report has 0xffffffff (the host requested it: SNP_HV_REPORT_REQ)"
+    )
+    # provisional firmware: CURRENT above COMMITTED (a firmware update not yet committed)
+    raw = bytearray(make_report(5))
+    raw[0x38 + 6] = 9  # CURRENT_TCB.snp 9 > COMMITTED_TCB.snp 8
+    raw[0x1E8:0x1EB] = bytes([21, 55, 1])  # current 1.55.21
+    raw[0x1EC:0x1EF] = bytes([20, 55, 1])  # committed 1.55.20
+    r = AttestationReport.from_bytes(bytes(raw))
+    assert [m.field for m in r.validate()] == ["COMMITTED_TCB", "COMMITTED_VERSION"]
+    assert "--permit-provisional-firmware accepts it" in r.validate()[0].actual
+    assert r.validate(permit_provisional_firmware=True) == []
+    raw[0x1E0 + 6] = 10  # COMMITTED above CURRENT: never, even provisional
+    raw[0x1EC:0x1EF] = bytes([22, 55, 1])
+    assert [m.field for m in AttestationReport.from_bytes(bytes(raw)).validate(permit_provisional_firmware=True)] == [
+        "COMMITTED_TCB.snp",
+        "COMMITTED_VERSION",
+    ]
+    # REPORTED_TCB (the VCEK's) above CURRENT_TCB
+    raw = bytearray(make_report(5))
+    raw[0x180 + 7] = 200
+    (m,) = AttestationReport.from_bytes(bytes(raw)).validate()
+    assert m.line() == "REPORTED_TCB.microcode: expected <= CURRENT_TCB's 115, report has 200"
+    # must-be-zero: refused where go-sev-guest refuses, reported elsewhere
+    raw = bytearray(make_report(5))
+    raw[0x04C] = 1
+    raw[0x400] = 7  # after the signature: not signed, so anyone may have changed it
+    raw[0x40] |= 1 << 6  # PLATFORM_INFO bit 6: reported only (firmware keeps defining these)
+    struct.pack_into("<I", raw, 0x48, 1 << 5)  # KEY_INFO bit 5
+    r = AttestationReport.from_bytes(bytes(raw))
+    assert [(m.field, m.actual) for m in r.validate()] == [
+        ("RESERVED", "reserved (0x04c..0x04f) is not zero"),
+        ("RESERVED", "signature reserved (0x330..0x49f) is not zero"),
+        ("KEY_INFO", "KEY_INFO bits 31:5 are not zero (0x20)"),
+    ]
+    assert r.reserved_problems(refused=False) == ["PLATFORM_INFO reserved bits are set (0x40)"]
+    raw = bytearray(make_report(5, policy=0x10000))  # bit 17 clear: no firmware launches with it
+    (m,) = AttestationReport.from_bytes(bytes(raw)).validate()
+    assert m.field == "POLICY" and "bit 17" in m.actual
+    with pytest.raises(ReportError, match="permit_provisional_firmware: must be a bool"):
+        good.validate(permit_provisional_firmware=1)  # type: ignore[arg-type]

@@ -65,6 +65,12 @@ def register(p: ArgumentParser) -> None:
     )
     add_expect_arguments(verify, list(EXPECT_FLAGS))
     verify.add_argument("--min-tcb", metavar="SPEC", help="minimum REPORTED_TCB, e.g. bootloader=2,snp=5,microcode=68")
+    verify.add_argument(
+        "--permit-provisional-firmware",
+        action="store_true",
+        help="accept firmware updated but not yet committed (COMMITTED_TCB and version at most the current ones, "
+        "not equal; go-sev-guest's option of the same name)",
+    )
     add_measure_arguments(
         verify,
         modes=("snp", "snp:svsm", "snp:igvm"),
@@ -212,6 +218,10 @@ def run(args: argparse.Namespace) -> int:
     if (args.vcek is None) == (args.certs is None):
         raise InvalidInputError("--vcek", "give the signing certificate as --vcek CERT|DIR or --certs DIR (one)")
     product, failures = verify_signature(args, report, at)
+    if product is not None and product != report.generation:
+        # a v2 report's TCB layout is its certificate's product's, which the chain just checked
+        report = read_report(report.raw, product)
+    failures += report.validate(permit_provisional_firmware=args.permit_provisional_firmware)
     exp: Dict[str, Any] = {}
     if args.from_launch is not None:
         exp.update(launch_expectations(load_json_file(args.from_launch, "--from-launch"), "--from-launch"))
@@ -287,7 +297,7 @@ def run(args: argparse.Namespace) -> int:
             if getattr(config, k)
         ]
         failures.extend(config.check(report))
-    problems = report.reserved_problems()
+    problems = report.reserved_problems(refused=False)  # the others failed validate() above
     if args.json:
         emit_json(
             {

@@ -83,10 +83,11 @@ def make_report(
     report_data: bytes = bytes(64),
     key: ec.EllipticCurvePrivateKey = VCEK_KEY,
     key_info: int = 0,
+    vmpl: int = 0,
 ) -> bytes:
     raw = bytearray(0x4A0)
     struct.pack_into("<IIQ", raw, 0, version, 0, policy)
-    struct.pack_into("<II", raw, 0x30, 0, 1)
+    struct.pack_into("<II", raw, 0x30, vmpl, 1)
     tcb_bytes = bytes(tcb)
     for off in (0x38, 0x180, 0x1E0, 0x1F0):
         raw[off : off + 8] = tcb_bytes

@@ -520,3 +520,40 @@ def test_a_configs_product_decodes_the_report(tmp_path: Path) -> None:
     (tmp_path / "r.bin").write_bytes(make_report(3))  # its CPUID fields say Milan
     rc, _, err = run_ours([*base, "--config", str(config)])
     assert rc == 2 and "--config: is 'genoa', but the report's CPUID fields name a milan CPU" in err
+
+
+def test_report_verify_holds_the_report_to_its_own_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever is expected: a report the host requested fails (VMPL 0xFFFFFFFF); and a v2
+    report's TCB is read in its certificate's product's layout (a masked Turin CHIP_ID looks like
+    Milan's), so --min-tcb checks the right bytes."""
+    import snpmeasure.certs
+    from snpmeasure.report import OID_PRODUCT, TCB_OIDS
+
+    from ..builders.reports import ASK_KEY, VCEK_KEY, cert
+
+    monkeypatch.setattr(snpmeasure.certs, "product_chain", lambda product, kind="vcek": [ASK, ARK])
+    host = AttestationReport.from_bytes(make_report(2, vmpl=0xFFFFFFFF))
+    (tmp_path / "host.bin").write_bytes(host.raw)
+    vcek = tmp_path / "vcek.der"
+    vcek.write_bytes(vcek_for(host.reported_tcb.components, b"\x11" * 64).public_bytes(Encoding.DER))
+    rc, out, _ = run_ours(["report", "verify", str(tmp_path / "host.bin"), "--vcek", str(vcek), "--product", "milan"])
+    assert rc == 1 and out == (
+        "VMPL: expected 0 to 3 (a report the guest requested), report has 0xffffffff "
+        "(the host requested it: SNP_HV_REPORT_REQ)\n"
+    )
+    # v2, Turin, CHIP_ID masked: fmc 9, bootloader 1, tee 2, snp 3, microcode 100
+    turin = AttestationReport.from_bytes(make_report(2, tcb=(9, 1, 2, 3, 0, 0, 0, 100), chip_id=bytes(64)))
+    assert turin.generation == "milan"  # its bytes alone cannot say
+    (tmp_path / "turin.bin").write_bytes(turin.raw)
+    spl = {"fmc": 9, "bootloader": 1, "tee": 2, "snp": 3, "microcode": 100}
+    exts = {TCB_OIDS[c]: bytes([2, 1, v]) for c, v in spl.items()}
+    exts[OID_PRODUCT] = b"\x16\x08Turin-C0"
+    exts["1.3.6.1.4.1.3704.1.4"] = b"\x22" * 8  # an 8-byte hwID: CHIP_ID is masked, so unchecked
+    (tmp_path / "turin.der").write_bytes(
+        cert("SEV-VCEK", VCEK_KEY, "SEV-Test", ASK_KEY, exts).public_bytes(Encoding.DER)
+    )
+    base = ["report", "verify", str(tmp_path / "turin.bin"), "--vcek", str(tmp_path / "turin.der")]
+    rc, out, _ = run_ours([*base, "--min-tcb", "bootloader=5"])
+    assert rc == 1 and out == "REPORTED_TCB.bootloader: expected >= 5, report has 1\n"
+    rc, out, _ = run_ours([*base, "--min-tcb", "fmc=9,bootloader=1"])
+    assert rc == 0 and out.startswith("OK: signed by AMD (turin, VCEK)")

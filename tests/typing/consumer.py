@@ -80,7 +80,10 @@ def checks(report_file: str, vcek: str) -> list[Mismatch]:
     del status
     image: FirmwareImage | None = None
     del image
-    return report.check(Expectations(policy=policy.to_int()))
+    rules: list[Mismatch] = report.validate(permit_provisional_firmware=False)
+    warned: list[str] = report.reserved_problems(refused=False)
+    del warned
+    return rules + report.check(Expectations(policy=policy.to_int()))
 
 
 def errors() -> None:
