@@ -169,6 +169,7 @@ def check_crl(
         raise SignatureError(
             f"CRL: issued by {crl.issuer.rfc4514_string()}, not by the ARK ({ark.subject.rfc4514_string()})"
         )
+    _check_ca(ark, "ARK", "cRLSign", "sign CRLs")
     if crl.signature_algorithm_oid.dotted_string != OID_RSASSA_PSS:
         raise SignatureError(
             f"CRL: signed with {crl.signature_algorithm_oid.dotted_string}, not RSA-PSS as AMD's ARK signs"
@@ -336,6 +337,7 @@ def verify_issued_by(child: x509.Certificate, issuer: x509.Certificate, child_na
         if product is not None and product != _product_in(given):
             hint = f": it is a {product.capitalize()} certificate; check it against the {product} chain (--product {product})"
         raise SignatureError(f"{child_name}: was issued by {issued_by}, not by the {issuer_name} {given}{hint}")
+    _check_ca(issuer, issuer_name, "keyCertSign", "issue certificates")
     _check_amd_pss(child, issuer, child_name)
     try:
         child.verify_directly_issued_by(issuer)
@@ -347,6 +349,28 @@ def verify_issued_by(child: x509.Certificate, issuer: x509.Certificate, child_na
             f"(a {type(issuer.public_key()).__name__.lstrip('_')} key, and the certificate is signed with "
             f"{child.signature_algorithm_oid.dotted_string})"
         ) from None
+
+
+def _check_ca(issuer: x509.Certificate, issuer_name: str, usage: str, what: str) -> None:
+    """An issuer must be a CA whose key may sign what it signed, as Go's CheckSignatureFrom (which
+    go-sev-guest's verify uses) requires: a v3 certificate with BasicConstraints CA:TRUE, and a
+    KeyUsage, when it has one, with ``usage`` (keyCertSign for certificates, cRLSign for CRLs).
+    AMD's ARKs and ASKs/ASVKs have both; a leaf given as an issuer is refused by name."""
+    from cryptography import x509
+
+    try:
+        basic = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        basic = None
+    if issuer.version == x509.Version.v3 and (basic is None or not basic.ca):
+        raise SignatureError(f"{issuer_name}: {_cn(issuer.subject)} is no CA certificate (BasicConstraints CA:TRUE)")
+    try:
+        key_usage = issuer.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return
+    allowed = key_usage.key_cert_sign if usage == "keyCertSign" else key_usage.crl_sign
+    if not allowed:
+        raise SignatureError(f"{issuer_name}: its KeyUsage lacks {usage}: its key may not {what}")
 
 
 def _check_amd_pss(child: x509.Certificate, issuer: x509.Certificate, child_name: str) -> None:

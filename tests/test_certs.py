@@ -170,7 +170,7 @@ def test_crl_that_names_its_distribution_point_must_be_the_intermediates() -> No
         verify_with_crl(make_crl(extensions=((relative, True),)))
     # the VLEK side: an ASVK naming the VLEK CRL, checked against either CRL
     r = AttestationReport.from_bytes(make_report(key_info=1 << 2))
-    asvk = cert("SEV-VLEK-Test", ASK_KEY, "ARK-Test", ARK_KEY, crl_url=VLEK_CRL_URL)
+    asvk = cert("SEV-VLEK-Test", ASK_KEY, "ARK-Test", ARK_KEY, crl_url=VLEK_CRL_URL, ca=True)
     vlek = cert(
         "SEV-VLEK",
         VCEK_KEY,
@@ -196,7 +196,7 @@ def test_crl_that_names_its_distribution_point_must_be_the_intermediates() -> No
     with pytest.raises(SignatureError, match="names no distribution point"):
         bare.verify(
             vcek_for(bare.reported_tcb.components, b"\x11" * 64),
-            ask_ark=[cert("SEV-Test", ASK_KEY, "ARK-Test", ARK_KEY), ARK],
+            ask_ark=[cert("SEV-Test", ASK_KEY, "ARK-Test", ARK_KEY, ca=True), ARK],
             product="milan",
             trusted_arks=[ARK],
             crl=make_crl(extensions=idp_naming(VCEK_CRL_URL)),
@@ -239,7 +239,7 @@ def test_crl_that_names_its_distribution_point_must_be_the_intermediates() -> No
 def test_crl_distribution_point_matching(points: List[x509.DistributionPoint], idp: Any, ok: bool) -> None:
     """RFC 5280 §6.3.3: the intermediate's usable distribution points against the CRL's IDP name."""
     r = AttestationReport.from_bytes(make_report())
-    ask = cert("SEV-Test", ASK_KEY, "ARK-Test", ARK_KEY, crl_points=points)
+    ask = cert("SEV-Test", ASK_KEY, "ARK-Test", ARK_KEY, crl_points=points, ca=True)
     crl = make_crl(extensions=((x509.IssuingDistributionPoint(idp, None, False, True, None, False, False), True),))
 
     def verify() -> str:
@@ -313,3 +313,41 @@ def test_parse_utc_raises_only_named_errors(text: str) -> None:
         assert exc.field == "--at"
     else:
         assert at.utcoffset() is not None and at.utcoffset().total_seconds() == 0
+
+
+def test_an_issuer_must_be_a_ca_whose_key_may_sign_what_it_signed() -> None:
+    """Go's CheckSignatureFrom (go-sev-guest's verify): a v3 issuer needs BasicConstraints
+    CA:TRUE, and a KeyUsage, when present, with keyCertSign (certificates) or cRLSign (CRLs)."""
+    from cryptography.hazmat.primitives import hashes
+
+    from snpmeasure.certs import check_crl, verify_issued_by
+
+    from .builders.reports import rsa_pss
+
+    not_ca = cert("SEV-Test", ASK_KEY, "ARK-Test", ARK_KEY)  # no BasicConstraints
+    leaf = cert("SEV-VCEK", VCEK_KEY, "SEV-Test", ASK_KEY)
+    with pytest.raises(SignatureError, match=r"^ASK: CN=SEV-Test is no CA certificate \(BasicConstraints CA:TRUE\)"):
+        verify_issued_by(leaf, not_ca, "VCEK certificate", "ASK")
+    b = (
+        x509.CertificateBuilder()
+        .subject_name(not_ca.subject)
+        .issuer_name(ARK.subject)
+        .public_key(ASK_KEY.public_key())
+        .serial_number(2)
+        .not_valid_before(not_ca.not_valid_before_utc)
+        .not_valid_after(not_ca.not_valid_after_utc)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+    )
+    usage = dict.fromkeys(
+        ("content_commitment", "key_encipherment", "data_encipherment", "key_agreement", "key_cert_sign"), False
+    )
+    signer_only = b.add_extension(
+        x509.KeyUsage(digital_signature=True, crl_sign=True, encipher_only=False, decipher_only=False, **usage),
+        critical=True,
+    ).sign(ARK_KEY, hashes.SHA384(), rsa_padding=rsa_pss())
+    with pytest.raises(
+        SignatureError, match="^ASK: its KeyUsage lacks keyCertSign: its key may not issue certificates"
+    ):
+        verify_issued_by(leaf, signer_only, "VCEK certificate", "ASK")
+    with pytest.raises(SignatureError, match="^ARK: CN=SEV-Test is no CA certificate"):
+        check_crl(make_crl(issuer="SEV-Test", signer=ASK_KEY), not_ca, [])

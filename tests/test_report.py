@@ -208,7 +208,7 @@ def test_vlek_report_cannot_borrow_a_vcek_chip_binding() -> None:
         SignatureError, match=r"signed by a VLEK \(KEY_INFO.SIGNING_KEY\), but the certificate given is a VCEK"
     ):
         r.verify(vcek_a, ask_ark=[ASK, ARK], product="milan", trusted_arks=[ARK])
-    asvk = cert("SEV-VLEK-Test", ASK_KEY, "ARK-Test", ARK_KEY)
+    asvk = cert("SEV-VLEK-Test", ASK_KEY, "ARK-Test", ARK_KEY, ca=True)
     exts = {e.oid.dotted_string: e.value.value for e in vcek_a.extensions}  # type: ignore[attr-defined]
     leaf_with_chip_a = cert("SEV-VLEK", VCEK_KEY, "SEV-VLEK-Test", ASK_KEY, exts)
     with pytest.raises(SignatureError, match="hwID"):
@@ -443,7 +443,7 @@ def test_a_v2_reports_product_comes_from_its_signing_certificate() -> None:
     exts = {e.oid.dotted_string: e.value.value for e in unnamed.extensions}
     genoa = cert("SEV-VCEK", VCEK_KEY, "SEV-Test", ASK_KEY, {**exts, OID_PRODUCT: b"\x16\x08Genoa-B0"})
     assert r.verify(genoa, ask_ark=[ASK, ARK], trusted_arks=[ARK]) == "genoa"
-    genoa_ask = cert("SEV-Genoa", ASK_KEY, "ARK-Test", ARK_KEY)
+    genoa_ask = cert("SEV-Genoa", ASK_KEY, "ARK-Test", ARK_KEY, ca=True)
     by_issuer = cert("SEV-VCEK", VCEK_KEY, "SEV-Genoa", ASK_KEY, exts)
     assert r.verify(by_issuer, ask_ark=[genoa_ask, ARK], trusted_arks=[ARK]) == "genoa"
     with pytest.raises(ReportError, match=r"^product: give the product \(milan or genoa\)"):

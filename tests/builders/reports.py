@@ -32,6 +32,7 @@ def cert(
     exts: Optional[Dict[str, bytes]] = None,
     crl_url: Optional[str] = None,
     crl_points: Optional[List[x509.DistributionPoint]] = None,
+    ca: bool = False,
 ) -> x509.Certificate:
     # Valid from 2025 with no expiry (RFC 5280 4.1.2.5's 99991231235959Z): the tests that verify at
     # the current time keep passing in any year.
@@ -46,6 +47,16 @@ def cert(
     )
     for oid, value in (exts or {}).items():
         b = b.add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier(oid), value), critical=False)
+    if ca:  # as AMD's ARK and ASK/ASVK are
+        b = b.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        usage = dict.fromkeys(
+            ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment", "key_agreement"),
+            False,
+        )
+        b = b.add_extension(
+            x509.KeyUsage(**usage, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False),
+            critical=True,
+        )
     if crl_url is not None:  # as AMD's ASK and ASVK carry their KDS CRL address
         crl_points = [x509.DistributionPoint([x509.UniformResourceIdentifier(crl_url)], None, None, None)]
     if crl_points is not None:
@@ -65,10 +76,10 @@ ASK_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 VCEK_KEY = ec.generate_private_key(ec.SECP384R1())
 
 
-ARK = cert("ARK-Test", ARK_KEY, "ARK-Test", ARK_KEY)
+ARK = cert("ARK-Test", ARK_KEY, "ARK-Test", ARK_KEY, ca=True)
 
 
-ASK = cert("SEV-Test", ASK_KEY, "ARK-Test", ARK_KEY, crl_url=VCEK_CRL_URL)
+ASK = cert("SEV-Test", ASK_KEY, "ARK-Test", ARK_KEY, crl_url=VCEK_CRL_URL, ca=True)
 
 
 def make_report(
