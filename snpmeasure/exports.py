@@ -16,6 +16,7 @@ digest, profile definitions) beside it, as the table JSON in ``FILE.provenance.j
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
@@ -331,25 +332,42 @@ def rows_from_corim(data: bytes, field: str = "corim", *, public_key: Any = None
     return [row for row, _ in read_corim(data, field, public_key=public_key)]
 
 
-def read_corim(data: bytes, field: str = "corim", *, public_key: Any = None) -> List[Tuple[TableRow, Dict[str, Any]]]:
+def read_corim(
+    data: bytes, field: str = "corim", *, public_key: Any = None, now: Optional[datetime.datetime] = None
+) -> List[Tuple[TableRow, Dict[str, Any]]]:
     """Each row of a CoRIM :func:`to_corim` wrote with the claims beside its measurement, as
     :class:`~snpmeasure.Expectations` names them: ``signing_key`` (VCEK or VLEK, from the
     environment class), and where present ``policy``, ``id_key_digest``, ``author_key_digest`` and
     ``min_tcb_raw`` (REPORTED_TCB at least this number, the profile's svn comparison). A claim
-    snpmeasure does not check is refused, so none is silently dropped."""
+    snpmeasure does not check is refused, so none is silently dropped: so are dependent RIMs, map
+    keys the CoRIM draft does not define, and a COSE header marked critical that is not read here.
+    The CoRIM's ``rim-validity`` and a signature's ``signature-validity`` (corim-meta) must hold
+    at ``now`` (default: the current time)."""
     from urllib.parse import unquote
 
     from .tables import TableRow
 
     cbor2 = _cbor2()
+    at = now if now is not None else datetime.datetime.now(datetime.timezone.utc)
     doc = _cbor_loads(data, field)
     if isinstance(doc, cbor2.CBORTag) and doc.tag == COSE_SIGN1_TAG:
-        doc = _cbor_loads(_cose_payload(doc, field, public_key), f"{field} payload")
+        doc = _cbor_loads(_cose_payload(doc, field, public_key, at), f"{field} payload")
     elif public_key is not None:
         raise InvalidInputError(field, "is not signed, but a signer's key was given to check it")
     if not isinstance(doc, cbor2.CBORTag) or doc.tag != CORIM_TAG or not isinstance(doc.value, Mapping):
         raise InvalidInputError(field, "is not a CoRIM: CBOR tag 501 around a map")
     corim = doc.value
+    # corim-map (draft-ietf-rats-corim): 0 id, 1 tags, 2 dependent-rims, 3 profile, 4 rim-validity,
+    # 5 entities; anything else is an extension that may constrain what this reader cannot check.
+    if 2 in corim:
+        raise InvalidInputError(
+            f"{field}.dependent-rims", "names other RIMs these values depend on, which snpmeasure does not fetch"
+        )
+    unknown = sorted((k for k in corim if k not in (0, 1, 3, 4, 5)), key=repr)
+    if unknown:
+        raise InvalidInputError(field, f"has the corim-map key {show(unknown[0])}, which snpmeasure does not check")
+    if 4 in corim:
+        _check_validity(corim[4], f"{field}.rim-validity", at, "these reference values")
     profile = corim.get(3)
     if not isinstance(profile, cbor2.CBORTag) or profile.tag != URI_TAG or profile.value not in CORIM_PROFILES_READ:
         raise InvalidInputError(f"{field}.profile", f"must be 32({CORIM_PROFILE!r}), the AMD SEV-SNP profile")
@@ -477,7 +495,40 @@ def _reference_claims_of(comid: Any, where: str) -> Dict[str, Any]:
     return {k: v for k, v in out.items() if not k.startswith("mkey ")}
 
 
-def _cose_payload(doc: Any, field: str, public_key: Any) -> bytes:
+def _epoch(value: Any, where: str) -> datetime.datetime:
+    """A CoRIM ``time`` (RFC 8949 tag 1: seconds since the epoch, or a tag-0 date string)."""
+    cbor2 = _cbor2()
+    if isinstance(value, datetime.datetime):  # cbor2 decodes tags 0 and 1 itself
+        return value if value.tzinfo is not None else value.replace(tzinfo=datetime.timezone.utc)
+    if isinstance(value, cbor2.CBORTag) and value.tag == 1 and isinstance(value.value, (int, float)):
+        try:
+            return datetime.datetime.fromtimestamp(value.value, datetime.timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            pass
+    raise InvalidInputError(where, f"must be a time (CBOR tag 1, seconds since the epoch), got {show(value)}")
+
+
+def _check_validity(validity: Any, where: str, at: datetime.datetime, what: str) -> None:
+    """A validity-map ``{? 0: not-before, 1: not-after}`` must hold at ``at``."""
+    if not isinstance(validity, Mapping) or 1 not in validity or not set(validity) <= {0, 1}:
+        raise InvalidInputError(where, "must be a validity map {? 0: not-before, 1: not-after}")
+    not_after = _epoch(validity[1], f"{where}.not-after")
+    if at > not_after:
+        raise InvalidInputError(
+            where, f"ended {not_after.isoformat()}: {what} are no longer valid (--at checks another time)"
+        )
+    if 0 in validity:
+        not_before = _epoch(validity[0], f"{where}.not-before")
+        if at < not_before:
+            raise InvalidInputError(where, f"begins {not_before.isoformat()}: {what} are not valid yet")
+
+
+#: COSE header labels this reader understands (RFC 9052 §3.1: alg 1, crit 2, content type 3, kid 4;
+#: the CoRIM draft's corim-meta 8); one marked critical beyond these is refused.
+_COSE_LABELS = {1, 2, 3, 4, 8}
+
+
+def _cose_payload(doc: Any, field: str, public_key: Any, at: datetime.datetime) -> bytes:
     cbor2 = _cbor2()
     parts = doc.value
     if (
@@ -490,6 +541,20 @@ def _cose_payload(doc: Any, field: str, public_key: Any) -> bytes:
     header = _cbor_loads(protected, f"{field} protected header") if protected else {}
     if not isinstance(header, Mapping) or header.get(1) != COSE_ES384 or header.get(3) != RIM_CONTENT_TYPE:
         raise InvalidInputError(field, f"must be signed with ES384 (-35) and have content type {RIM_CONTENT_TYPE}")
+    crit = header.get(2, [])
+    if 2 in header and (not isinstance(crit, (list, tuple)) or not crit):
+        raise InvalidInputError(field, "its COSE crit header must be a non-empty list of labels")
+    missed = [label for label in crit if label not in _COSE_LABELS or label not in header]
+    if missed:  # RFC 9052 §3.1: a critical header the reader does not process fails the message
+        raise InvalidInputError(
+            field, f"marks the COSE header {show(missed[0])} critical, which snpmeasure does not read"
+        )
+    if 8 in header:
+        meta = _cbor_loads(header[8], f"{field} corim-meta") if isinstance(header[8], bytes) else header[8]
+        if not isinstance(meta, Mapping) or 0 not in meta or not set(meta) <= {0, 1}:
+            raise InvalidInputError(f"{field} corim-meta", "must be {0: signer, ? 1: signature-validity}")
+        if 1 in meta:
+            _check_validity(meta[1], f"{field} corim-meta.signature-validity", at, "its signature and values")
     if public_key is None:
         raise InvalidInputError(field, "is signed: give the signer's public key to check it")
     from cryptography.exceptions import InvalidSignature

@@ -16,6 +16,8 @@ from .errors import InvalidInputError, show
 from .tables import TABLE_SCHEMA, ReferenceTable, TableRow, rows_from_csv
 
 if TYPE_CHECKING:
+    import datetime
+
     from .report import AttestationReport, Mismatch
 
 #: A reference file is a few MiB at most (a 4096-count table of every profile is about 30 MiB of JSON).
@@ -115,11 +117,16 @@ def _claim_mismatches(claims: Dict[str, Any], report: AttestationReport) -> List
 
 
 def load_references(
-    source: Union[str, os.PathLike[str], bytes], field: str = "reference", *, public_key: Any = None
+    source: Union[str, os.PathLike[str], bytes],
+    field: str = "reference",
+    *,
+    public_key: Any = None,
+    now: Optional[datetime.datetime] = None,
 ) -> ReferenceSet:
     """A reference set from a file (or its bytes): snpmeasure's table JSON (``table --json``), its
     CSV (``table --csv``) or the CoRIM ``--format corim`` writes (CBOR, tagged 501, or signed
-    COSE_Sign1, whose signature is checked with ``public_key``, a P-384 public key)."""
+    COSE_Sign1, whose signature is checked with ``public_key``, a P-384 public key); a CoRIM's
+    validity periods must hold at ``now`` (default: the current time)."""
     if isinstance(source, (bytes, bytearray)):
         data, name = bytes(source), "<bytes>"
     else:
@@ -131,7 +138,7 @@ def load_references(
     if data[:1] in (b"\xd9", b"\xd2"):  # CBOR tag 501 (unsigned CoRIM) or 18 (COSE_Sign1)
         from .exports import read_corim
 
-        read = read_corim(data, field, public_key=public_key)
+        read = read_corim(data, field, public_key=public_key, now=now)
         return ReferenceSet([r for r, _ in read], source=name, form="corim", claims=[c for _, c in read])
     if public_key is not None:  # a key says the set must be signed: an unsigned one is refused
         raise InvalidInputError(field, f"{name} is not a signed CoRIM, but a signer's key was given to check it")

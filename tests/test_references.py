@@ -448,3 +448,59 @@ def test_a_json_object_with_a_key_twice_is_refused(tmp_path: Path) -> None:
         SevSnpGuest.from_qmp('{"qom-type": "sev-snp-guest", "id": "s", "policy": 1, "policy": 196608}')
     with pytest.raises(InvalidInputError, match="^-object: has the key 'id' twice"):
         parse_qemu_cmdline(["qemu-system-x86_64", "-object", '{"qom-type": "sev-snp-guest", "id": "a", "id": "b"}'])
+
+
+def _signed_with(payload: bytes, header: dict, key: Any) -> bytes:
+    """A COSE_Sign1 over ``payload`` with this protected header (ES384), signed by ``key``."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    protected = cbor2.dumps({1: -35, 3: "application/rim+cbor", **header}, canonical=True)
+    to_sign = cbor2.dumps(["Signature1", protected, b"", payload], canonical=True)
+    r, s = decode_dss_signature(key.sign(to_sign, ec.ECDSA(hashes.SHA384())))
+    return bytes(
+        cbor2.dumps(cbor2.CBORTag(18, [protected, {}, payload, r.to_bytes(48, "big") + s.to_bytes(48, "big")]))
+    )
+
+
+def test_a_corims_validity_dependencies_and_critical_headers_are_honoured() -> None:
+    """The CoRIM's rim-validity and a signature's corim-meta signature-validity must hold at the
+    time checked (--at); dependent RIMs, corim-map keys the draft does not define and a COSE
+    header marked critical that is not read are refused (RFC 9052 §3.1), not ignored."""
+    import datetime
+
+    corim = cbor2.loads(to_corim(_SMALL))
+    at = datetime.datetime(2026, 6, 1, tzinfo=datetime.timezone.utc)
+
+    def with_keys(**extra: Any) -> bytes:
+        body = {**_plain(corim.value), **{int(k[1:]): v for k, v in extra.items()}}
+        return bytes(cbor2.dumps(cbor2.CBORTag(501, body)))
+
+    def epoch(year: int) -> Any:
+        return cbor2.CBORTag(1, int(datetime.datetime(year, 1, 1, tzinfo=datetime.timezone.utc).timestamp()))
+
+    valid = with_keys(k4={0: epoch(2025), 1: epoch(2027)})
+    assert load_references(valid, now=at).rows == _SMALL.rows
+    with pytest.raises(InvalidInputError, match=r"^reference.rim-validity: ended 2001-01-01T00:00:00\+00:00"):
+        load_references(with_keys(k4={1: epoch(2001)}), now=at)
+    with pytest.raises(InvalidInputError, match="^reference.rim-validity: begins 2096"):
+        load_references(with_keys(k4={0: epoch(2096), 1: epoch(2097)}), now=at)
+    with pytest.raises(InvalidInputError, match="rim-validity: ended"):
+        load_references(with_keys(k4={1: epoch(2001)}))  # now, by default
+    with pytest.raises(InvalidInputError, match="must be a validity map"):
+        load_references(with_keys(k4={0: epoch(2001)}), now=at)
+    with pytest.raises(InvalidInputError, match="^reference.dependent-rims: names other RIMs"):
+        load_references(with_keys(k2=[{0: "https://example.com/other.corim"}]), now=at)
+    with pytest.raises(InvalidInputError, match="has the corim-map key 9, which snpmeasure does not check"):
+        load_references(with_keys(k9=1), now=at)
+    key = ec.generate_private_key(ec.SECP384R1())
+    payload = bytes(cbor2.dumps(corim))
+    ok = _signed_with(payload, {8: cbor2.dumps({0: {0: "me"}, 1: {1: epoch(2027)}})}, key)
+    assert load_references(ok, public_key=key.public_key(), now=at).rows == _SMALL.rows
+    expired = _signed_with(payload, {8: cbor2.dumps({0: {0: "me"}, 1: {1: epoch(2001)}})}, key)
+    with pytest.raises(InvalidInputError, match="corim-meta.signature-validity: ended 2001"):
+        load_references(expired, public_key=key.public_key(), now=at)
+    critical = _signed_with(payload, {2: [99], 99: 1}, key)
+    with pytest.raises(InvalidInputError, match="marks the COSE header 99 critical, which snpmeasure does not read"):
+        load_references(critical, public_key=key.public_key(), now=at)
+    assert load_references(_signed_with(payload, {2: [3]}, key), public_key=key.public_key(), now=at).rows

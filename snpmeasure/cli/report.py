@@ -269,7 +269,7 @@ def run(args: argparse.Namespace) -> int:
                 "--reference", f"the measurement is also expected by {sources['measurement']}: give one"
             )
         key = None if args.reference_key is None else load_public_key(args.reference_key, "--reference-key")
-        rows, missing = load_references(args.reference, "--reference", public_key=key).check(report)
+        rows, missing = load_references(args.reference, "--reference", public_key=key, now=at).check(report)
         failures.extend(missing)
     elif args.reference_key is not None:
         raise InvalidInputError("--reference-key", "checks a signed --reference CoRIM: give --reference")

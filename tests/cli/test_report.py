@@ -365,6 +365,16 @@ def test_report_verify_against_reference_values_and_a_config(tmp_path: Path) -> 
     assert rc == 0 and doc["reference_rows"] == [row.to_json()]
     rc, out, _ = run_ours([*base, "--reference", str(tmp_path / "lack.json")])
     assert rc == 1 and "MEASUREMENT: expected one of the 1 reference values of" in out
+    # a CoRIM valid until 2027: by --at, not by the clock
+    import cbor2
+
+    corim = cbor2.loads(to_corim(have))
+    until = {1: cbor2.CBORTag(1, int(datetime.datetime(2027, 1, 1, tzinfo=datetime.timezone.utc).timestamp()))}
+    (tmp_path / "until.corim").write_bytes(cbor2.dumps(cbor2.CBORTag(501, {**corim.value, 4: until})))
+    assert run_ours([*base, "--reference", str(tmp_path / "until.corim")])[0] == 0
+    later = [*base[:-1], "2027-06-01", "--reference", str(tmp_path / "until.corim")]
+    rc, _, err = run_ours(later)
+    assert rc == 2 and "--reference.rim-validity: ended 2027-01-01T00:00:00+00:00" in err
     rc, _, err = run_ours([*base, "--reference", str(tmp_path / "have.json"), "--expect-measurement", MEASUREMENT])
     assert rc == 2 and "--reference: the measurement is also expected by --expect-measurement" in err
     config = tmp_path / "config.json"
