@@ -63,7 +63,7 @@ _TRUE = ("on", "yes", "true", "y")
 _FALSE = ("off", "no", "false", "n")
 
 
-def _parse_uint(prop: str, text: str, top: int) -> int:
+def parse_qemu_uint(prop: str, text: str, top: int) -> int:
     """An unsigned integer as QEMU's qemu_strtou64 (base 0) reads it: decimal, 0x hex, 0 octal;
     a leading minus wraps modulo 2**64, as strtoull does."""
     m = re.fullmatch(r"(-?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)", text)
@@ -261,7 +261,7 @@ class SevSnpGuest:
                 )
                 name = RFC_ALIASES[name]
             if name == "init-flags":
-                flags = value if typed and isinstance(value, int) else _parse_uint(name, str(value), (1 << 64) - 1)
+                flags = value if typed and isinstance(value, int) else parse_qemu_uint(name, str(value), (1 << 64) - 1)
                 if flags != 0:
                     raise QemuObjectError(
                         "init-flags",
@@ -277,7 +277,7 @@ class SevSnpGuest:
             elif name in INT_PROPS:
                 if typed and (isinstance(value, bool) or not isinstance(value, int)):
                     raise QemuObjectError(name, f"Parameter '{name}' expects a number")
-                setattr(obj, attr, value if typed else _parse_uint(name, str(value), INT_PROPS[name]))
+                setattr(obj, attr, value if typed else parse_qemu_uint(name, str(value), INT_PROPS[name]))
             elif name in B64_PROPS or name in STR_PROPS:
                 if not isinstance(value, str):
                     raise QemuObjectError(name, f"Parameter '{name}' expects a string")

@@ -19,7 +19,7 @@ from ._cpus import CPU_SIGS, MAX_VCPUS, cpu_sig, split_sig
 from ._jsonfile import parse_json
 from .errors import ConfigError, InvalidInputError, show
 from .libvirt import NO_PFLASH, NO_SNP, PathMap, guest_kwargs, map_path, path_pairs
-from .qemu import SevSnpGuest, split_qemu_opts
+from .qemu import SevSnpGuest, parse_qemu_uint, split_qemu_opts
 
 #: Options that take an argument and cannot change an SNP launch measurement: devices, memory,
 #: display, monitors, networking and the rest are not measured by SNP_LAUNCH_UPDATE (fw_cfg,
@@ -83,6 +83,12 @@ class QemuCommandLine(NamedTuple):
             return out
         if self.guest is None:
             raise ConfigError("-machine", f"has no confidential-guest-support: QEMU {NO_SNP}")
+        if self.loader is None:  # x86_bios_rom_init: bios_name = ms->firmware ?: default_firmware
+            raise ConfigError(
+                "-bios",
+                "is missing: without it (or -machine firmware=) QEMU loads its default BIOS, SeaBIOS's "
+                "bios-256k.bin, which boots no SEV-SNP guest; give the OVMF build with -bios",
+            )
         out = {"mode": "snp"}
         for key, value in (
             ("vcpus", self.vcpus),
@@ -114,10 +120,24 @@ def _keyval(text: str, option: str) -> Tuple[Optional[str], Dict[str, str]]:
     return head, props
 
 
+def _qemu_int(value: str, where: str, what: str, top: int) -> int:
+    """An integer as QEMU's keyval and qdev visitors read one (qemu_strtou64, base 0): decimal,
+    0x hex, and octal after a leading 0 (``-smp 010`` is 8 vCPUs; ``09``, ``0o31`` and ``2_5`` are
+    refused)."""
+    try:
+        number = parse_qemu_uint(where, value, top)
+    except InvalidInputError:
+        number = -1
+    if number < 0 or (what == "a count" and number < 1):
+        low = 1 if what == "a count" else 0
+        raise InvalidInputError(
+            where, f"must be {what} from {low} to {top} (as C reads it: 0x hex, a leading 0 octal), got {show(value)}"
+        ) from None
+    return number
+
+
 def _count(value: str, where: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= MAX_VCPUS:
-        raise InvalidInputError(where, f"must be a count from 1 to {MAX_VCPUS}, got {show(value)}")
-    return int(value)
+    return _qemu_int(value, where, "a count", MAX_VCPUS)
 
 
 def _smp_props(text: str, merged: Dict[str, str]) -> Dict[str, str]:
@@ -196,12 +216,10 @@ def _cpu(text: str) -> Tuple[str, Optional[str], Optional[int]]:
     overrides = {k: props[k] for k in ("family", "model", "stepping") if k in props}
     if not overrides:
         return "custom", model, None
-    try:
-        family = int(overrides.get("family", str(family)), 0)
-        cpu_model = int(overrides.get("model", str(cpu_model)), 0)
-        stepping = int(overrides.get("stepping", str(stepping)), 0)
-    except ValueError:
-        raise InvalidInputError("-cpu", f"family, model and stepping must be numbers, got {show(text)}") from None
+    # qdev properties, read by the string input visitor (qemu_strtoi64, base 0); the setters' ranges
+    family = _qemu_int(overrides.get("family", str(family)), "-cpu family", "a number", 0xFF + 0xF)
+    cpu_model = _qemu_int(overrides.get("model", str(cpu_model)), "-cpu model", "a number", 0xFF)
+    stepping = _qemu_int(overrides.get("stepping", str(stepping)), "-cpu stepping", "a number", 0xF)
     return "custom", model, cpu_sig(family, cpu_model, stepping)
 
 
@@ -304,6 +322,16 @@ def parse_qemu_cmdline(
         elif opt == "-machine" or opt == "-M":
             head, props = _keyval(arg, "-machine")
             machine.update(props)
+            # -bios, -kernel, -initrd and -append are these machine properties (vl.c puts them in
+            # the same dict as -machine's, in order): the later one wins
+            if "firmware" in props:
+                loader, sources["ovmf"] = props["firmware"], "-machine firmware"
+            if "kernel" in props:
+                kernel, sources["kernel"] = props["kernel"], "-machine kernel"
+            if "initrd" in props:
+                initrd, sources["initrd"] = props["initrd"], "-machine initrd"
+            if "append" in props:
+                cmdline, sources["append"] = props["append"], "-machine append"
             topology = {k[4:]: v for k, v in props.items() if k.startswith("smp.")}
             if topology:  # -machine smp.cpus=4 is -smp cpus=4 (QEMU merges them into one dict)
                 smp, sources["vcpus"] = {**smp, **topology}, "-machine smp."
@@ -394,11 +422,13 @@ def _json_option(arg: str, option: str) -> Optional[Dict[str, Any]]:
 
 
 def _device_driver(arg: str) -> str:
-    """A -device's driver, from keyval (``loader,file=...``) or JSON (``{"driver": "loader", ...}``)."""
+    """A -device's driver, from keyval (``loader,file=...``, or ``driver=loader,...``: the
+    implied key is ``driver``) or JSON (``{"driver": "loader", ...}``)."""
     spec = _json_option(arg, "-device")
     if spec is not None:
         return str(spec.get("driver", ""))
-    return _keyval(arg, "-device")[0] or ""
+    head, props = _keyval(arg, "-device")
+    return head or props.get("driver", "")
 
 
 def _blockdev(arg: str, blockdevs: Dict[str, Tuple[Optional[str], Optional[str]]]) -> None:

@@ -137,7 +137,7 @@ def test_machine_smp_properties_are_the_topology_and_qom_type_may_come_anywhere(
 
 
 def test_cpu_models_and_their_overrides() -> None:
-    line = parse_qemu_cmdline(["qemu-system-x86_64", "-cpu", "EPYC-Milan,+x2apic,-svm,stepping=2", *SNP])
+    line = parse_qemu_cmdline(["qemu-system-x86_64", "-cpu", "EPYC-Milan,+x2apic,-svm,stepping=2", *SNP, "-bios", A])
     assert line.vcpu_type == "EPYC-Milan" and line.vcpu_sig == 0xA00F12
     assert "vcpu_type" not in line.measure_kwargs() and line.measure_kwargs()["vcpu_sig"] == 0xA00F12
     assert parse_qemu_cmdline(["qemu-kvm", "-cpu", "host"]).cpu_mode == "host"
@@ -166,7 +166,7 @@ def test_pflash_forms() -> None:
     )
     assert memenc.guest is not None
     assert (
-        parse_qemu_cmdline(["qemu-kvm", "-cpu", "qemu64", *SNP]).measure_kwargs()["vcpu_type"] == "qemu64"
+        parse_qemu_cmdline(["qemu-kvm", "-cpu", "qemu64", *SNP, "-bios", A]).measure_kwargs()["vcpu_type"] == "qemu64"
     )  # libvirt's default
     with pytest.raises(ConfigError, match="pflash0=nowhere: no -blockdev node"):
         parse_qemu_cmdline(["qemu-kvm", "-machine", "pflash0=nowhere"])
@@ -249,3 +249,33 @@ def test_hostile_or_unmodelled_command_lines_are_named(argv: str, fragment: str)
     with pytest.raises((InvalidInputError, ConfigError)) as exc:
         parse_qemu_cmdline(argv)
     assert fragment in str(exc.value)
+
+
+def test_numbers_machine_properties_and_devices_as_qemu_reads_them() -> None:
+    """Second review of the command-line reader against QEMU: integers are C's (qemu_strtou64 base
+    0: -smp 010 is 8 vCPUs, 0x4 is 4, 09 is refused; -cpu family=031 is 25, 0o31 and 2_5 are
+    refused); -bios, -kernel, -initrd and -append are -machine firmware/kernel/initrd/append, the
+    later one winning; -device driver=loader is -device loader; and without -bios QEMU boots its
+    SeaBIOS, which no SNP guest runs."""
+    base = ["qemu-kvm", *SNP, "-bios", A]
+    assert parse_qemu_cmdline([*base, "-smp", "010"]).vcpus == 8
+    assert parse_qemu_cmdline([*base, "-smp", "0x4"]).vcpus == 4
+    assert parse_qemu_cmdline([*base, "-smp", "cpus=02,maxcpus=010"]).vcpus == 2
+    for bad in ("09", "0o4", "2_0", "4k", "-1", "0"):
+        with pytest.raises(InvalidInputError, match=r"^-smp: must be a count from 1 to \d+ \(as C reads it"):
+            parse_qemu_cmdline([*base, "-smp", bad])
+    assert parse_qemu_cmdline([*base, "-cpu", "EPYC-v4,family=031"]).vcpu_sig == 0xA00F12  # family 25
+    assert parse_qemu_cmdline([*base, "-cpu", "EPYC-v4,model=0x1,stepping=02"]).vcpu_sig == 0x800F12
+    for bad in ("family=0o31", "family=2_5", "model=256", "stepping=16", "family=0x10f"):
+        with pytest.raises(InvalidInputError, match=r"^-cpu (family|model|stepping): must be a number from 0"):
+            parse_qemu_cmdline([*base, "-cpu", f"EPYC-v4,{bad}"])
+    later = parse_qemu_cmdline([*base, "-machine", "firmware=/other.fd,kernel=/vmlinuz,append=quiet"])
+    assert later.loader == "/other.fd" and later.kernel == "/vmlinuz" and later.cmdline == "quiet"
+    assert later.source("ovmf") == "-machine firmware" and later.source("append") == "-machine append"
+    earlier = parse_qemu_cmdline(["qemu-kvm", *SNP, "-machine", "firmware=/other.fd", "-bios", A, "-initrd", "/i"])
+    assert earlier.loader == A and earlier.initrd == "/i"
+    for device in ("driver=loader,file=/x,addr=0x100000", "loader,file=/x"):
+        with pytest.raises(ConfigError, match="^-device: loader loads data into guest memory"):
+            parse_qemu_cmdline([*base, "-device", device])
+    with pytest.raises(ConfigError, match="^-bios: is missing: without it .* QEMU loads its default BIOS, SeaBIOS"):
+        parse_qemu_cmdline(["qemu-kvm", *SNP]).measure_kwargs()
