@@ -53,6 +53,8 @@ class LibvirtDomain(NamedTuple):
     cmdline: Optional[str]
     #: ``<launchSecurity type='sev-snp'>`` as QEMU's object (None without one)
     guest: Optional[SevSnpGuest]
+    #: ``<os firmware=...>``: "efi" lets libvirt choose the firmware (give --ovmf); None without it
+    firmware: Optional[str] = None
 
     @property
     def describe(self) -> str:
@@ -80,6 +82,14 @@ class LibvirtDomain(NamedTuple):
         if self.loader_type == "pflash":
             raise ConfigError(
                 "<loader type='pflash'>", f"{NO_PFLASH}; give <loader type='rom'>, which libvirt passes as -bios"
+            )
+        if self.loader is None and self.firmware != "efi":
+            # no firmware option reaches QEMU then (qemuBuildDomainLoaderCommandLine), which loads
+            # its default BIOS; <os firmware='efi'> has libvirt choose an OVMF build (give --ovmf)
+            raise ConfigError(
+                "<os>",
+                "has neither a <loader> path nor firmware='efi': QEMU then loads its default BIOS, SeaBIOS, "
+                "which boots no SEV-SNP guest",
             )
         out: Dict[str, Any] = {"mode": "snp"}
         for key, value in (("vcpus", self.vcpus), ("vcpu_type", self.vcpu_type), ("ovmf", self.loader)):
@@ -230,6 +240,7 @@ def parse_domain(text: str, *, path_map: PathMap = (), where: str = "domain") ->
         initrd=map_path(text_of("initrd"), path_map),
         cmdline=text_of("cmdline"),
         guest=guest,
+        firmware=None if os_el is None else os_el.get("firmware"),
     )
 
 

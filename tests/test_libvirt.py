@@ -96,12 +96,12 @@ def test_hostile_or_wrong_domains_are_named(text: str, error: type, fragment: st
 def test_libvirts_defaults_are_one_vcpu_and_qemu64(cpu: str) -> None:
     """No <vcpu> is one (virDomainVcpuParse); no <cpu>, or a custom one without <model>, is QEMU's
     default CPU (qemuDomainDefSetDefaultCPU; libvirt's SNP test data runs -cpu qemu64)."""
-    kw = parse_domain(f"<domain>{cpu}{SNP}</domain>").measure_kwargs()
-    assert kw["vcpus"] == 1 and kw["vcpu_type"] == "qemu64"
+    kw = parse_domain(f"<domain><os firmware='efi'/>{cpu}{SNP}</domain>").measure_kwargs()
+    assert kw["vcpus"] == 1 and kw["vcpu_type"] == "qemu64" and "ovmf" not in kw  # libvirt chooses it
 
 
 def test_host_cpu_modes_leave_the_signature_open() -> None:
-    dom = parse_domain(f"<domain><cpu mode='host-passthrough'/>{SNP}</domain>")
+    dom = parse_domain(f"<domain><os firmware='efi'/><cpu mode='host-passthrough'/>{SNP}</domain>")
     assert dom.cpu_mode == "host-passthrough" and dom.vcpu_type is None and "vcpu_type" not in dom.measure_kwargs()
     with pytest.raises(InvalidInputError, match="HOSTPATH=LOCALPATH"):
         parse_path_map(["=/x"])
@@ -143,3 +143,14 @@ def test_element_text_is_read_as_libvirt_reads_it() -> None:
     with pytest.raises(InvalidInputError, match="host-data"):
         parse_domain(padded)
     assert parse_domain(DOMAIN.replace("<policy>", f"<hostData>{host}</hostData><policy>")).guest is not None
+
+
+def test_a_domain_without_firmware_boots_seabios() -> None:
+    """No <loader> path and no firmware='efi': libvirt passes no firmware option and QEMU loads
+    SeaBIOS, which boots no SNP guest (refused); firmware='efi' leaves the choice to libvirt."""
+    with pytest.raises(ConfigError, match="^<os>: has neither a <loader> path nor firmware='efi'"):
+        parse_domain(f"<domain><os><type>hvm</type></os>{SNP}</domain>").measure_kwargs()
+    with pytest.raises(ConfigError, match="^<os>: has neither"):
+        parse_domain(f"<domain>{SNP}</domain>").measure_kwargs()
+    dom = parse_domain(f"<domain><os firmware='efi'><loader stateless='yes'/></os>{SNP}</domain>")
+    assert dom.firmware == "efi" and "ovmf" not in dom.measure_kwargs()
