@@ -440,6 +440,8 @@ def _blockdev(arg: str, blockdevs: Dict[str, Tuple[Optional[str], Optional[str]]
     filename = spec.get("filename")
     if filename is None and isinstance(child, dict):
         filename = child.get("filename")
+    if filename is None:  # keyval's dotted form of an inline child: file.driver=file,file.filename=X
+        filename = spec.get("file.filename")
     blockdevs[str(spec["node-name"])] = (
         None if filename is None else str(filename),
         child if isinstance(child, str) else None,

@@ -168,6 +168,8 @@ def test_pflash_forms() -> None:
     assert (
         parse_qemu_cmdline(["qemu-kvm", "-cpu", "qemu64", *SNP, "-bios", A]).measure_kwargs()["vcpu_type"] == "qemu64"
     )  # libvirt's default
+    dotted = "driver=raw,node-name=fmt,file.driver=file,file.filename=" + A
+    assert parse_qemu_cmdline(["qemu-kvm", "-blockdev", dotted, "-machine", "pflash0=fmt"]).loader == A
     with pytest.raises(ConfigError, match="pflash0=nowhere: no -blockdev node"):
         parse_qemu_cmdline(["qemu-kvm", "-machine", "pflash0=nowhere"])
 
