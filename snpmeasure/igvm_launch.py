@@ -39,6 +39,8 @@ from .igvm import (
     PLATFORM_NAMES,
     PLATFORM_SEV_ES,
     PLATFORM_SEV_SNP,
+    VHT_CCA_POLICY,
+    VHT_VBS_MEASUREMENT,
     GuestPolicy,
     IgvmBuilder,
     IgvmFile,
@@ -47,6 +49,7 @@ from .igvm import (
     Parameter,
     ParameterArea,
     ParameterInsert,
+    RawHeader,
     RequiredMemory,
     SnpIdBlock,
     SupportedPlatform,
@@ -356,6 +359,14 @@ def plan_igvm(
             queue([page], index, index, key, key)
             continue
         kind = h.header_type
+        if not refuse and isinstance(h, RawHeader) and kind not in (VHT_CCA_POLICY, VHT_VBS_MEASUREMENT):
+            # the igvm crate, which igvmmeasure reads files with, parses every type it defines
+            # and refuses any other (InvalidVariableHeaderType): the file has no digest there
+            raise IgvmError(
+                _where(igvm, index),
+                f"type {kind:#x} is no header type the igvm crate defines: the {prof.name} model's "
+                "reader refuses the file (InvalidVariableHeaderType)",
+            )
         if refuse and kind not in QEMU_HANDLED:
             raise IgvmError(
                 _where(igvm, index),

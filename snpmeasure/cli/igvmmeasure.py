@@ -92,8 +92,13 @@ def run(args: argparse.Namespace) -> int:
         print(m.digest.hex().upper())
         if not args.bare:
             print(f"{RULE}\n")
-    for failure in failures:
-        sys.stderr.write(f"{prog(args)}: error: {failure}\n")
+    if failures and check is not None:
+        # igvmmeasure's words (IgvmMeasureError::IDBlockMismatch), on one line: a script that
+        # reads "Expected: " and the upper-case digest after it reads this the same
+        sys.stderr.write(
+            f"{prog(args)}: error: An ID block has been provided in the IGVM file but the calculated measurement "
+            f"does not match the expected measurement in the ID block. Expected: {check.ld.hex().upper()}\n"
+        )
     return EXIT_CHECK_FAILED if failures else EXIT_OK
 
 

@@ -21,7 +21,10 @@ def test_measure_prints_what_igvmmeasure_prints() -> None:
 
 def test_native_zero_fails_on_the_id_block_unless_ignored() -> None:
     rc, out, err = run_ours(["igvmmeasure", "-n", X86, "measure", "-b"])
-    assert rc == 1 and len(out.strip()) == 96 and "is not the launch digest (BAD_MEASUREMENT)" in err
+    # igvmmeasure's words (IDBlockMismatch), on one line, the ID block's digest in upper case
+    assert rc == 1 and len(out.strip()) == 96 and err.count("\n") == 1
+    assert "calculated measurement does not match the expected measurement in the ID block. Expected: " in err
+    assert err.rstrip().endswith(known_digest("tiny_x86").upper())
     assert run_ours(["igvmmeasure", "--native-zero", X86, "measure", "-b", "-i"])[0] == 0
 
 
@@ -62,3 +65,18 @@ def test_verbose_prints_igvmmeasures_page_runs(tmp_path: Path) -> None:
     sign = ["sign", "--output", str(signed), "--id-key", str(FIXTURES / "keys" / "id_key_test.pem")]
     rc, out, _ = run_ours(["igvmmeasure", "-v", X86, *sign])
     assert rc == 0 and out.splitlines() == [*runs, f"Successfully created signed file: {signed}"]
+
+
+def test_a_header_type_the_igvm_crate_does_not_define_is_refused(tmp_path: Path) -> None:
+    """igvmmeasure reads files with the igvm crate, which refuses a type it does not define
+    (InvalidVariableHeaderType): no digest under its model (QEMU's refuses it too)."""
+    from snpmeasure.igvm import RawHeader
+
+    from ..builders.igvm_files import build, page, pd, vp
+
+    odd = tmp_path / "odd.igvm"
+    odd.write_bytes(build([pd(0x1000, page(1)), (RawHeader(0x3FE, bytes(8)), None), vp()]))
+    rc, _, err = run_ours(["igvmmeasure", str(odd), "measure"])
+    assert rc == 2 and "type 0x3fe is no header type the igvm crate defines" in err
+    rc, _, err = run_ours(["measure", "--mode", "snp:igvm", "--igvm", str(odd), "--profile", "igvm-crate"])
+    assert rc == 2 and "the igvm-crate model's reader refuses the file" in err
