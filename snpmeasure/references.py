@@ -41,6 +41,7 @@ VERIFY_CONFIG_KEYS = (
     "image_id",
     "guest_svn",
     "vmpl",
+    "permit_provisional_firmware",
 )
 
 
@@ -196,9 +197,12 @@ class VerifyConfig:
         author_key_digests: Sequence[bytes] = (),
         product: Optional[str] = None,
         expectations: Any = None,
+        permit_provisional_firmware: bool = False,
     ) -> None:
         from .report import Expectations
 
+        #: accept a COMMITTED_TCB and version below the current ones (AttestationReport.validate)
+        self.permit_provisional_firmware = permit_provisional_firmware
         self.measurements = [bytes(m) for m in measurements]
         self.id_key_digests = [bytes(d) for d in id_key_digests]
         self.author_key_digests = [bytes(d) for d in author_key_digests]
@@ -265,6 +269,11 @@ class VerifyConfig:
                 if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
                     raise InvalidInputError(f"{where}.{key}", f"must be an int from 0 to {top}, got {show(value)}")
                 exp[key] = value
+        permit = doc.get("permit_provisional_firmware", False)
+        if not isinstance(permit, bool):
+            raise InvalidInputError(
+                f"{where}.permit_provisional_firmware", f"must be true or false, got {show(permit)}"
+            )
         if "signing_key" in doc:
             if doc["signing_key"] not in ("VCEK", "VLEK"):
                 raise InvalidInputError(f"{where}.signing_key", f"must be VCEK or VLEK, got {show(doc['signing_key'])}")
@@ -284,6 +293,7 @@ class VerifyConfig:
             author_key_digests=hex_list("author_key_digests", 48),
             product=product,
             expectations=expectations,
+            permit_provisional_firmware=permit,
         )
 
     @classmethod

@@ -169,6 +169,10 @@ def test_verify_config(tmp_path: Path) -> None:
         ({"schema": "snpmeasure/verify-config", "schema_version": 1, "measurements": []}, "measurements: is empty"),
         ({"schema": "snpmeasure/verify-config", "schema_version": 1, "id_key_digests": []}, "id_key_digests: is empty"),
         ({"schema": "snpmeasure/verify-config", "schema_version": 1, "min_tcb": "snp=9,snp=0"}, "names snp twice"),
+        (
+            {"schema": "snpmeasure/verify-config", "schema_version": 1, "permit_provisional_firmware": 1},
+            "permit_provisional_firmware: must be true or false",
+        ),
     ],
 )
 def test_bad_verify_configs_are_named(doc: Any, fragment: str) -> None:

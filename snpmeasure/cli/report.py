@@ -221,7 +221,8 @@ def run(args: argparse.Namespace) -> int:
     if product is not None and product != report.generation:
         # a v2 report's TCB layout is its certificate's product's, which the chain just checked
         report = read_report(report.raw, product)
-    failures += report.validate(permit_provisional_firmware=args.permit_provisional_firmware)
+    permit = args.permit_provisional_firmware or (config is not None and config.permit_provisional_firmware)
+    failures += report.validate(permit_provisional_firmware=permit)
     exp: Dict[str, Any] = {}
     if args.from_launch is not None:
         exp.update(launch_expectations(load_json_file(args.from_launch, "--from-launch"), "--from-launch"))

@@ -95,6 +95,7 @@ def make_report(
     key: ec.EllipticCurvePrivateKey = VCEK_KEY,
     key_info: int = 0,
     vmpl: int = 0,
+    current_tcb: Optional[Tuple[int, ...]] = None,
 ) -> bytes:
     raw = bytearray(0x4A0)
     struct.pack_into("<IIQ", raw, 0, version, 0, policy)
@@ -102,6 +103,8 @@ def make_report(
     tcb_bytes = bytes(tcb)
     for off in (0x38, 0x180, 0x1E0, 0x1F0):
         raw[off : off + 8] = tcb_bytes
+    if current_tcb is not None:  # above COMMITTED_TCB: provisional firmware
+        raw[0x38:0x40] = bytes(current_tcb)
     struct.pack_into("<I", raw, 0x48, key_info)
     raw[0x50:0x90] = report_data
     raw[0x90:0xC0] = measurement

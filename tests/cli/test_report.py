@@ -551,6 +551,25 @@ def test_report_verify_holds_the_report_to_its_own_rules(tmp_path: Path, monkeyp
         "VMPL: expected 0 to 3 (a report the guest requested), report has 0xffffffff "
         "(the host requested it: SNP_HV_REPORT_REQ)\n"
     )
+    # provisional firmware (CURRENT_TCB above COMMITTED_TCB): by the flag or the config only
+    prov = AttestationReport.from_bytes(make_report(2, current_tcb=(3, 0, 0, 0, 0, 0, 9, 115)))
+    (tmp_path / "prov.bin").write_bytes(prov.raw)
+    check = ["report", "verify", str(tmp_path / "prov.bin"), "--vcek", str(vcek), "--product", "milan"]
+    rc, out, _ = run_ours(check)
+    assert rc == 1 and out.startswith("COMMITTED_TCB: expected CURRENT_TCB 0x7309000000000003, report has ")
+    assert run_ours([*check, "--permit-provisional-firmware"])[0] == 0
+    config = tmp_path / "permit.json"
+    config.write_text(
+        json.dumps(
+            {
+                "schema": "snpmeasure/verify-config",
+                "schema_version": 1,
+                "product": "milan",
+                "permit_provisional_firmware": True,
+            }
+        )
+    )
+    assert run_ours([*check[:-2], "--config", str(config)])[0] == 0
     # v2, Turin, CHIP_ID masked: fmc 9, bootloader 1, tee 2, snp 3, microcode 100
     turin = AttestationReport.from_bytes(make_report(2, tcb=(9, 1, 2, 3, 0, 0, 0, 100), chip_id=bytes(64)))
     assert turin.generation == "milan"  # its bytes alone cannot say
