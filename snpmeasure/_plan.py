@@ -180,7 +180,7 @@ def snp_plan(
     if profile.vmsa.kind == "svsm":
         ap_eip = getattr(layout, "svsm_entry_gpa", None)
     else:
-        ap_eip = _ap_eip(firmware, vcpus)
+        ap_eip = _ap_eip(firmware, vcpus, profile.vmm == "qemu" and not allow_no_sev_metadata)
     plan.vmsas = list(vmsa_pages(profile, vcpus, ap_eip, guest_features, vcpu_sig))
     _vmsa_commands(plan, profile.vmsa_gpa)
     return plan
@@ -205,11 +205,20 @@ def _foreign(layout: FirmwareLayout) -> str:
     return " (nor any OVMF GUID table entry: the file is truncated, or is not an OVMF build)"
 
 
-def _ap_eip(firmware: FirmwareLayout, vcpus: int) -> Optional[int]:
-    """Where the APs start: the SEV-ES reset block's address (None with one vCPU)."""
+def _ap_eip(firmware: FirmwareLayout, vcpus: int, qemu: bool = False) -> Optional[int]:
+    """Where the APs start: the SEV-ES reset block's address (None with one vCPU). ``qemu``: the
+    launch is QEMU's, where an SEV-ES or SEV-SNP launch needs the block whatever the vCPU count
+    (x86_firmware_configure exits when sev_es_save_reset_vector finds no SEV info block)."""
+    eip = firmware.sev_es_reset_eip
+    if eip is None and qemu and vcpus >= 1:
+        raise ConfigError(
+            "ovmf",
+            f"{firmware.name} has no SEV-ES reset block (the SEV info block, GUID 00f771de-...): QEMU refuses an "
+            "SEV-ES or SEV-SNP launch without it ('SEV information block/Firmware GUID Table block not found in "
+            f"pflash rom'){_foreign(firmware)}",
+        )
     if vcpus <= 1:
         return None
-    eip = firmware.sev_es_reset_eip
     if eip is None and _foreign(firmware):
         raise ConfigError(
             "ovmf",
@@ -237,7 +246,9 @@ def sev_plan(
         table = hashes.table()
         plan.commands.append(Command("sev-data", "kernel hashes table", length=len(table), data=table))
     if mode == "seves":
-        plan.vmsas = list(vmsa_pages(profile, vcpus, _ap_eip(firmware, vcpus), guest_features, vcpu_sig))
+        plan.vmsas = list(
+            vmsa_pages(profile, vcpus, _ap_eip(firmware, vcpus, profile.vmm == "qemu"), guest_features, vcpu_sig)
+        )
         for i, page in enumerate(plan.vmsas):
             plan.commands.append(Command("sev-vmsa", f"vmsa vCPU {i}", PageType.VMSA, length=PAGE_SIZE, data=page))
     return plan

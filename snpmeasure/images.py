@@ -229,11 +229,20 @@ class FirmwareImage:
     # ---- other GUID entries -----------------------------------------------------------------
     @property
     def sev_es_reset_eip(self) -> Optional[int]:
-        """The AP reset address from the SEV-ES reset block, or None if the image has none."""
+        """The AP reset address from the SEV-ES reset block (the SEV info block), or None if the
+        image has none. Looked up as QEMU's sev_es_find_reset_vector does: in the GUID table, else
+        in its original place, an SEV info block ending 0x20 bytes before the end of the flash
+        (its GUID there, its u16 length before the GUID: OVMF builds before the GUID table)."""
         found = self.entry(SEV_ES_RESET_BLOCK_GUID)
-        if found is None:
+        if found is not None:
+            return _u32(found[1], f"{self.name}: SEV-ES reset block GUID", found[0])
+        data, end = self._data, self.size - 0x20
+        if self.size < 0x32 or bytes(data[end - 16 : end]) != SEV_ES_RESET_BLOCK_GUID:
             return None
-        return _u32(found[1], f"{self.name}: SEV-ES reset block GUID", found[0])
+        length = struct.unpack_from("<H", data, end - 18)[0]
+        if not 22 <= length <= end:  # the u32 address, the length and the GUID at least
+            raise ImageError(f"{self.name}: SEV info block before offset {end:#x}", f"has length {length}")
+        return _u32(bytes(data[end - length : end - length + 4]), f"{self.name}: SEV info block", end - length)
 
     @property
     def sev_hash_table(self) -> Optional[Tuple[int, int]]:

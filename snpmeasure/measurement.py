@@ -305,6 +305,13 @@ def _prepare(
             raise ConfigError("snp_ovmf_hash", "only works with mode 'snp'")
         assert firmware_data is not None
         features = 0 if guest_features is None else _check_features(guest_features)
+        if mode == "seves" and features & 1:
+            # KVM sets SEV_FEATURES.SNPActive only for SNP guests (sev_es_init_vmcb; §7.2-7.3)
+            raise InvalidInputError(
+                "guest_features",
+                f"{features:#x} has bit 0, SNPActive, which no SEV-ES VMSA has (KVM sets it for SEV-SNP guests only; "
+                "sev-snp-measure ignores the value in seves mode)",
+            )
         plan = sev_plan(
             mode=mode,
             profile=prof,

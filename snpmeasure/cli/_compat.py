@@ -238,6 +238,11 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
                 command, f"--guest-features {guest_features:#x} is ignored in snp:svsm mode (the SVSM's VMSAs use 0x1)"
             )
         guest_features = None
+        if not has_kernel and (initrd or append is not None):  # the rule of every mode, checked first
+            raise InvalidInputError(
+                "--initrd" if initrd else "--append",
+                "needs a kernel (--kernel or --kernel-hash): QEMU refuses -initrd and -append without -kernel",
+            )
         if has_kernel or initrd or append:
             warn(command, "--kernel/--initrd/--append are ignored in snp:svsm mode")
             kernel = initrd = append = None

@@ -570,3 +570,33 @@ def test_a_domains_file_that_is_not_here_asks_for_path_map(tmp_path: Path) -> No
     assert rc == 2 and "is not here: check --path-map" in err
     rc, out, _ = run_ours(["measure", "--libvirt-domain", str(dom), "--path-map", f"/no/such/OVMF.fd={OVMF}"])
     assert rc == 0 and len(out.strip()) == 96
+
+
+def test_sev_es_and_snp_launches_need_the_reset_block_and_seves_has_no_snp_active(tmp_path: Path) -> None:
+    """QEMU exits when an SEV-ES or SEV-SNP firmware has no SEV info block (sev_es_save_reset_vector),
+    whatever the vCPU count, and finds the block in its original place too (before the GUID
+    table); an SEV-ES VMSA never has SNPActive; --initrd/--append need a kernel in every mode."""
+    import struct
+
+    from snpmeasure.images import SEV_ES_RESET_BLOCK_GUID, FirmwareImage
+
+    data = Path(OVMF).read_bytes()
+    assert FirmwareImage(data).sev_es_reset_eip is not None and data.count(SEV_ES_RESET_BLOCK_GUID) == 1
+    fw = tmp_path / "noreset.fd"
+    fw.write_bytes(data.replace(SEV_ES_RESET_BLOCK_GUID, bytes(16)))  # the table entry's GUID gone
+    base = ["measure", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", str(fw)]
+    for mode in ("seves", "snp"):
+        rc, _, err = run_ours([*base, "--mode", mode])
+        assert rc == 2 and "has no SEV-ES reset block (the SEV info block" in err and "not found in pflash rom" in err
+    assert run_ours([*base, "--mode", "sev"])[0] == 0  # SEV has no VMSAs
+    # the original place: the SEV info block (address, u16 length, GUID) ending 0x20 before the end
+    legacy = bytearray(4096) + struct.pack("<IH", 0xFFFF1234, 22) + SEV_ES_RESET_BLOCK_GUID + bytes(0x20)
+    legacy = bytes(4096 * 2 - len(legacy)) + legacy
+    assert FirmwareImage(legacy, name="legacy.fd").sev_es_reset_eip == 0xFFFF1234
+    seves = ["measure", "--mode", "seves", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF]
+    rc, _, err = run_ours([*seves, "--guest-features", "0x1"])
+    assert rc == 2 and "--guest-features: 0x1 has bit 0, SNPActive, which no SEV-ES VMSA has" in err
+    assert run_ours([*seves, "--guest-features", "0x20"])[0] == 0  # DebugSwap: an SEV-ES feature
+    svsm = ["measure", "--mode", "snp:svsm", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--svsm", OVMF]
+    rc, _, err = run_ours([*svsm, "--append", "x"])
+    assert rc == 2 and "--append: needs a kernel (--kernel or --kernel-hash)" in err
