@@ -348,6 +348,8 @@ def read_corim(
     from .tables import TableRow
 
     cbor2 = _cbor2()
+    if now is not None and (not isinstance(now, datetime.datetime) or now.tzinfo is None):
+        raise InvalidInputError("now", f"must be a timezone-aware datetime, got {show(now)}")
     at = now if now is not None else datetime.datetime.now(datetime.timezone.utc)
     doc = _cbor_loads(data, field)
     if isinstance(doc, cbor2.CBORTag) and doc.tag == COSE_SIGN1_TAG:
@@ -514,13 +516,13 @@ def _check_validity(validity: Any, where: str, at: datetime.datetime, what: str)
         raise InvalidInputError(where, "must be a validity map {? 0: not-before, 1: not-after}")
     not_after = _epoch(validity[1], f"{where}.not-after")
     if at > not_after:
-        raise InvalidInputError(
-            where, f"ended {not_after.isoformat()}: {what} are no longer valid (--at checks another time)"
-        )
+        raise InvalidInputError(where, f"ended {not_after.isoformat()}: {what} are no longer valid at {at.isoformat()}")
     if 0 in validity:
         not_before = _epoch(validity[0], f"{where}.not-before")
         if at < not_before:
-            raise InvalidInputError(where, f"begins {not_before.isoformat()}: {what} are not valid yet")
+            raise InvalidInputError(
+                where, f"begins {not_before.isoformat()}: {what} are not valid yet at {at.isoformat()}"
+            )
 
 
 #: COSE header labels this reader understands (RFC 9052 §3.1: alg 1, crit 2, content type 3, kid 4;
@@ -544,7 +546,9 @@ def _cose_payload(doc: Any, field: str, public_key: Any, at: datetime.datetime) 
     crit = header.get(2, [])
     if 2 in header and (not isinstance(crit, (list, tuple)) or not crit):
         raise InvalidInputError(field, "its COSE crit header must be a non-empty list of labels")
-    missed = [label for label in crit if label not in _COSE_LABELS or label not in header]
+    missed = [
+        label for label in crit if not isinstance(label, (int, str)) or label not in _COSE_LABELS or label not in header
+    ]
     if missed:  # RFC 9052 §3.1: a critical header the reader does not process fails the message
         raise InvalidInputError(
             field, f"marks the COSE header {show(missed[0])} critical, which snpmeasure does not read"

@@ -451,10 +451,8 @@ class Firmware:
                 f"the ID block's POLICY {id_block.policy:#x} is not the launch policy {self.policy:#x}",
             )
         if isinstance(id_auth, bytes):
-            if not author_key_enabled:  # AUTH_KEY_ALGO, the ID key signature and the author key unread
-                id_auth = id_auth[:4] + bytes(4) + id_auth[8:0x680] + bytes(0xC84 - 0x680) + id_auth[0xC84:]
             try:
-                id_auth = IdAuth.from_bytes(id_auth)
+                id_auth = IdAuth.as_firmware_reads(id_auth, author_key_enabled=author_key_enabled)
             except BlobError as exc:
                 raise FirmwareError(command, Status.INVALID_PARAM, f"ID_AUTH: {exc} (inferred status)") from None
         try:

@@ -56,6 +56,7 @@ from .igvm import (
     VpContext,
 )
 from .pages import VMSA_GPA, PageType
+from .policy import DEFAULT_POLICY
 
 if TYPE_CHECKING:
     import mmap
@@ -788,7 +789,7 @@ def measure_plan(
     f = plan.igvm
     fw = firmware or Firmware(trace=trace, threads=threads, host=HostModel(kvm_checks=False))
     if fw.state is GuestState.NONE:
-        fw.launch_start(plan.policy if plan.policy is not None else 0x30000)
+        fw.launch_start(plan.policy if plan.policy is not None else DEFAULT_POLICY)
     from .measurement import _run_snp
 
     _run_snp(fw, plan.commands)
@@ -883,7 +884,7 @@ def _sweep(
         raise ConfigError("vcpus", f"the {plan.profile.name} model measures the file's VMSAs; sweep the qemu model")
     _check_vp_bounds(plan, wanted[0])
     fw = Firmware(threads=threads, host=HostModel(kvm_checks=False))
-    fw.launch_start(plan.policy if plan.policy is not None else 0x30000)
+    fw.launch_start(plan.policy if plan.policy is not None else DEFAULT_POLICY)
     _run_snp(fw, [c for c in plan.commands if c.op != "vmsa"])
     digests: Dict[int, bytes] = {}
     want = set(wanted)
@@ -901,47 +902,28 @@ def id_block_structs(
     igvm: IgvmFile, header: SnpIdBlock, policy: int, index: Optional[int] = None
 ) -> Tuple[IdBlock, IdAuth]:
     """The ID block and ID authentication structure QEMU hands SNP_LAUNCH_FINISH for an
-    SNP_ID_BLOCK directive (docs/reference/igvm.md §3): the block's version forced to 1, its policy
-    the file's GUEST_POLICY; signatures (``r ‖ s``, 72 bytes each) and keys (``curve ‖ reserved ‖
-    qx ‖ qy``) moved into AMD's 0x200- and 0x404-byte fields, the key's reserved word dropped."""
+    SNP_ID_BLOCK directive (:func:`qemu_finish_blobs`), parsed as the firmware reads them (the
+    author fields only with QEMU's AUTHOR_KEY_EN); what the firmware would refuse is an IgvmError
+    naming the directive's field."""
     from .errors import BlobError
 
-    where = _where(igvm, igvm.headers.index(header) if index is None else index)
+    block, raw = qemu_finish_blobs(header, policy)
+    try:
+        return block, IdAuth.as_firmware_reads(raw, author_key_enabled=qemu_author_key_enabled(header))
+    except BlobError as exc:
+        where = _where(igvm, igvm.headers.index(header) if index is None else index)
+        raise IgvmError(where, f"{_ID_AUTH_FIELDS.get(exc.field, exc.field)}: {exc.rule}") from None
 
-    def sig(raw: bytes, name: str) -> AmdSignature:
-        try:
-            return AmdSignature(int.from_bytes(raw[:72], "little"), int.from_bytes(raw[72:144], "little"))
-        except BlobError as exc:
-            raise IgvmError(where, f"{name}: {exc.rule}") from None
 
-    def key(raw: bytes, name: str) -> AmdPublicKey:
-        curve, _reserved = struct.unpack_from("<II", raw, 0)
-        if curve != 2:
-            raise IgvmError(where, f"{name}: curve is {curve}, expected 2 (P-384)")
-        try:
-            k = AmdPublicKey(int.from_bytes(raw[8:80], "little"), int.from_bytes(raw[80:152], "little"))
-            k.to_cryptography(field_name=name)
-        except BlobError as exc:
-            raise IgvmError(where, f"{name}: {exc.rule}") from None
-        return k
-
-    block = IdBlock(header.ld, header.family_id, header.image_id, 1, header.guest_svn, policy)
-    if header.id_key_algorithm != 1:
-        raise IgvmError(where, f"id_key_algorithm is {header.id_key_algorithm}, expected 1 (ECDSA P-384 with SHA-384)")
-    enabled = _qemu_author_key_enabled(header)
-    if enabled and header.author_key_algorithm != 1:
-        raise IgvmError(
-            where, f"author_key_algorithm is {header.author_key_algorithm}, expected 1 with author_key_enabled"
-        )
-    auth = IdAuth(
-        sig(header.id_key_signature, "id_key_signature"),
-        key(header.id_public_key, "id_public_key"),
-        sig(header.author_key_signature, "author_key_signature") if enabled else None,
-        key(header.author_public_key, "author_public_key") if enabled else None,
-        id_key_algo=1,
-        auth_key_algo=1 if enabled else 0,
-    )
-    return block, auth
+#: The ID authentication structure's fields, by the SNP_ID_BLOCK directive fields QEMU copies them from.
+_ID_AUTH_FIELDS = {
+    "id-auth.ID_KEY_ALGO": "id_key_algorithm",
+    "id-auth.AUTH_KEY_ALGO": "author_key_algorithm",
+    "id-auth.ID_BLOCK_SIG": "id_key_signature",
+    "id-auth.ID_KEY": "id_public_key",
+    "id-auth.ID_KEY_SIG": "author_key_signature",
+    "id-auth.AUTHOR_KEY": "author_public_key",
+}
 
 
 def qemu_finish_blobs(header: SnpIdBlock, policy: int) -> Tuple[IdBlock, bytes]:
@@ -963,7 +945,7 @@ def qemu_finish_blobs(header: SnpIdBlock, policy: int) -> Tuple[IdBlock, bytes]:
     return block, bytes(auth)
 
 
-def _qemu_author_key_enabled(header: SnpIdBlock) -> bool:
+def qemu_author_key_enabled(header: SnpIdBlock) -> bool:
     """AUTHOR_KEY_EN as QEMU hands it to LAUNCH_FINISH for an SNP_ID_BLOCK: QEMU copies the author
     key whatever ``author_key_enabled`` says, and enables it when the key's first byte (of its curve)
     is not zero (target/i386/sev.c ``cgs_set_guest_policy``: ``auth_key_en = author_key[0] ? 1 : 0``)."""
@@ -1032,7 +1014,7 @@ def check_id_block(plan: IgvmPlan, digest: bytes) -> Optional[IdBlockCheck]:
     h = plan.id_block
     if h is None:
         return None
-    enabled = _qemu_author_key_enabled(h)
+    enabled = qemu_author_key_enabled(h)
     if plan.policy is None:
         reason = "the file has no GUEST_POLICY for the ID block's policy field"
         return IdBlockCheck(h.ld, h.ld == digest, enabled, None, None, None, None, reason)

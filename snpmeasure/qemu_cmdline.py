@@ -428,7 +428,7 @@ def _device_driver(arg: str) -> str:
     if spec is not None:
         return str(spec.get("driver", ""))
     head, props = _keyval(arg, "-device")
-    return head or props.get("driver", "")
+    return props.get("driver", head or "")  # QemuOpts: a later driver= replaces the implied one
 
 
 def _blockdev(arg: str, blockdevs: Dict[str, Tuple[Optional[str], Optional[str]]]) -> None:

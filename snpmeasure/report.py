@@ -394,18 +394,21 @@ class AttestationReport:
         if self.vmpl > 3:
             why = " (the host requested it: SNP_HV_REPORT_REQ)" if self.vmpl == 0xFFFFFFFF else ""
             out.append(Mismatch("VMPL", "0 to 3 (a report the guest requested)", f"{self.vmpl:#x}{why}"))
+        # go-sev-guest's validateTcb and validateVersion: the TCBs by component, and the build and
+        # the API version (major.minor) each on its own
         cur, com = self.current_tcb.components, self.committed_tcb.components
-        ver = ".".join(map(str, self.current_version))
-        com_ver = ".".join(map(str, self.committed_version))
-        if permit_provisional_firmware:
-            for comp, spl in com.items():
-                if spl > cur[comp]:
-                    out.append(Mismatch(f"COMMITTED_TCB.{comp}", f"<= CURRENT_TCB's {cur[comp]}", str(spl)))
-            if self.committed_version > self.current_version:
-                out.append(Mismatch("COMMITTED_VERSION", f"<= the current {ver}", com_ver))
-        else:
-            hint = " (provisional firmware: --permit-provisional-firmware accepts it)"
-            if self.committed_tcb.raw != self.current_tcb.raw:
+        (major, minor, build), (c_major, c_minor, c_build) = self.current_version, self.committed_version
+        current = f"{major}.{minor} build {build}"
+        committed = f"{c_major}.{c_minor} build {c_build}"
+        above = [c for c, spl in com.items() if spl > cur[c]]
+        for comp in above:  # never, provisional or not: the committed firmware is not the newer one
+            out.append(Mismatch(f"COMMITTED_TCB.{comp}", f"<= CURRENT_TCB's {cur[comp]}", str(com[comp])))
+        version_above = c_build > build or (c_major, c_minor) > (major, minor)
+        if version_above:
+            out.append(Mismatch("COMMITTED_VERSION", f"<= the current {current}", committed))
+        if not permit_provisional_firmware and not above and not version_above:
+            hint = " (provisional firmware, not yet committed: permit provisional firmware to accept it)"
+            if com != cur:
                 out.append(
                     Mismatch(
                         "COMMITTED_TCB",
@@ -413,8 +416,8 @@ class AttestationReport:
                         f"{self.committed_tcb.raw:#018x}{hint}",
                     )
                 )
-            if self.committed_version != self.current_version:
-                out.append(Mismatch("COMMITTED_VERSION", f"the current {ver}", f"{com_ver}{hint}"))
+            if (c_major, c_minor, c_build) != (major, minor, build):
+                out.append(Mismatch("COMMITTED_VERSION", f"the current {current}", f"{committed}{hint}"))
         for comp, spl in self.reported_tcb.components.items():
             if spl > cur[comp]:
                 out.append(Mismatch(f"REPORTED_TCB.{comp}", f"<= CURRENT_TCB's {cur[comp]}", str(spl)))
@@ -511,6 +514,12 @@ class AttestationReport:
         for the product: ``https://kdsintf.amd.com/vcek/v1/{product}/crl`` for a VCEK-signed report,
         ``.../vlek/v1/{product}/crl`` for a VLEK; PEM or DER), the CRL must be a complete CRL of
         the ARK, RSA-PSS-signed by it and current at ``now``, and must not list the ASK/ASVK.
+
+        ``product`` ("milan", "genoa", "turin"): the CPU generation whose AMD root must sign. By
+        default a v3+ report's (its signed CPUID fields), else the certificate's (its product
+        extension, else its issuer, ``SEV-Milan``); a v2 report with neither is refused. A v2
+        report decodes its TCBs in a guessed layout: check expectations on
+        ``report.for_product(report.verify(...))``, which reads them in the verified product's.
         """
         import datetime
 
@@ -548,7 +557,7 @@ class AttestationReport:
             )
         # A v2 report names no CPU; its signing certificate does, and the chain checks it.
         prod = (product or self._named_product() or _certificate_product(leaf) or self._unnamed_product()).lower()
-        report = self._for_product(prod)
+        report = self.for_product(prod)
         revocations = load_crl(crl) if crl is not None else None  # unusable input fails before any check
         kind = "vlek" if self.signing_key == "VLEK" else "vcek"
         # AMD names its signing certificates SEV-VCEK and SEV-VLEK: the wrong kind is named before
@@ -590,9 +599,10 @@ class AttestationReport:
         report.verify_signature(leaf.public_key())
         return prod
 
-    def _for_product(self, product: str) -> AttestationReport:
-        """This report decoded for ``product``: a v3+ report must name the same generation in its
-        signed CPUID fields; a v2 report is re-decoded with the product's TCB layout."""
+    def for_product(self, product: str) -> AttestationReport:
+        """This report decoded for ``product`` (what :meth:`verify` returns): a v3+ report must name
+        the same generation in its signed CPUID fields (SignatureError); a v2 report is decoded
+        again in the product's TCB layout (a masked Turin CHIP_ID looks like Milan's)."""
         if product not in TCB_LAYOUTS:
             raise ReportError("product", f"must be one of {', '.join(TCB_LAYOUTS)}, got {show(product)}")
         if product == self.generation:
@@ -607,11 +617,12 @@ class AttestationReport:
         (``https://kdsintf.amd.com/vcek/v1/{Product}/{hwID}?blSPL=..&teeSPL=..&snpSPL=..&ucodeSPL=..``;
         Turin's hwID is CHIP_ID's first 8 bytes and its TCB adds ``fmcSPL``), None for a
         VLEK-signed report, whose VLEK the cloud provider supplies; ``cert_chain`` (ASK or ASVK,
-        and ARK) and ``crl`` for the report's signing key. ``product`` as in :meth:`verify`."""
+        and ARK) and ``crl`` for the report's signing key. ``product`` as in :meth:`verify`, but
+        with no certificate to name it: a v2 report other than Turin's shape needs it."""
         if self.signing_key not in ("VCEK", "VLEK"):
             raise ReportError("report", f"KEY_INFO.SIGNING_KEY is {self.signing_key}: no AMD key signs it")
         prod = (product or self._named_product() or self._unnamed_product()).lower()
-        report = self._for_product(prod)
+        report = self.for_product(prod)
         if prod not in ("milan", "genoa", "turin"):
             raise ReportError("product", f"AMD's KDS serves Milan, Genoa and Turin certificates, not {show(prod)}")
         name = prod.capitalize()

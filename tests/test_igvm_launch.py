@@ -564,7 +564,7 @@ def test_placeholder_id_blocks_and_id_blocks_without_a_policy() -> None:
     right = measure_igvm(_with_id_block(0x30000)).digest
     check = measure_igvm(_with_id_block(0x30000, ld=right)).id_block_check
     assert check is not None and check.ld_matches and check.failures(signatures=False) == []
-    assert check.unchecked is not None and "id_key_algorithm is 0" in check.unchecked
+    assert check.unchecked is not None and "id_key_algorithm: is 0" in check.unchecked
     assert check.failures() == [f"the ID block's signatures cannot be checked: {check.unchecked}"]
 
 

@@ -276,7 +276,7 @@ def test_numbers_machine_properties_and_devices_as_qemu_reads_them() -> None:
     assert later.source("ovmf") == "-machine firmware" and later.source("append") == "-machine append"
     earlier = parse_qemu_cmdline(["qemu-kvm", *SNP, "-machine", "firmware=/other.fd", "-bios", A, "-initrd", "/i"])
     assert earlier.loader == A and earlier.initrd == "/i"
-    for device in ("driver=loader,file=/x,addr=0x100000", "loader,file=/x"):
+    for device in ("driver=loader,file=/x,addr=0x100000", "loader,file=/x", "virtio-rng-pci,driver=loader,file=/x"):
         with pytest.raises(ConfigError, match="^-device: loader loads data into guest memory"):
             parse_qemu_cmdline([*base, "-device", device])
     with pytest.raises(ConfigError, match="^-bios: is missing: without it .* QEMU loads its default BIOS, SeaBIOS"):

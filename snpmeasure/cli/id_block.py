@@ -132,7 +132,7 @@ def _policy(args: argparse.Namespace) -> int:
     """The policy the block binds: --policy, else the launch configuration's object's (the launch
     LAUNCH_FINISH compares it with), else QEMU's default 0x30000; both, differing, is refused."""
     from ..errors import InvalidInputError
-    from ..policy import GuestPolicy
+    from ..policy import DEFAULT_POLICY, GuestPolicy
 
     try:
         given = None if args.id_policy is None else GuestPolicy.parse(args.id_policy).to_int()
@@ -141,7 +141,7 @@ def _policy(args: argparse.Namespace) -> int:
     config = apply_launch_config(args) if args.from_measure and config_given(args) else None
     guest = getattr(config, "guest", None)
     if config is None or guest is None:
-        return 0x30000 if given is None else given
+        return DEFAULT_POLICY if given is None else given
     if given is not None and given != guest.policy:
         raise InvalidInputError(
             "--policy",

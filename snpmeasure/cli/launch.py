@@ -28,7 +28,6 @@ def register(p: ArgumentParser) -> None:
     p.add_argument(
         "--host-cbitpos",
         type=int,
-        default=51,
         metavar="N",
         help="the host's C-bit position, CPUID 0x8000001F EBX[5:0], which QEMU compares with the object's "
         "cbitpos (default 51: EPYC Milan, Genoa and Turin)",
@@ -100,6 +99,15 @@ def run(args: argparse.Namespace) -> int:
         refuse_lone_path_map(args)
     if obj is None and args.igvm is None:
         raise InvalidInputError("--object", "give the sev-snp-guest object with --object, --qmp or --libvirt")
+    vmm = _replayed_vmm(args)
+    if vmm != "qemu":  # QEMU's own checks, which another VMM does not run
+        for flag in ("host_cbitpos", "accept_rfc_spellings"):
+            if getattr(args, flag) not in (None, False):
+                raise InvalidInputError(
+                    "--" + flag.replace("_", "-"), f"describes QEMU, and the {vmm} VMM replayed here is not QEMU"
+                )
+    if args.host_cbitpos is None:
+        args.host_cbitpos = 51
     if not 0 <= args.host_cbitpos <= 63:
         raise InvalidInputError(
             "--host-cbitpos", f"must be a bit position from 0 to 63 (CPUID EBX[5:0]), got {args.host_cbitpos}"
@@ -107,7 +115,6 @@ def run(args: argparse.Namespace) -> int:
     if obj is not None and obj.cbitpos is None and (args.libvirt is not None or args.libvirt_domain is not None):
         # libvirt fills a missing <cbitpos> from the host's capabilities (qemuProcessUpdateSEVInfo)
         obj = dataclasses.replace(obj, cbitpos=args.host_cbitpos)
-    vmm = _replayed_vmm(args)
     refused = None if obj is None or vmm != "qemu" else _qemu_refusal(obj, args)
     if refused is not None:
         # QEMU refuses before any launch command: nothing reaches the firmware.
@@ -254,7 +261,7 @@ def _launch_igvm(args: argparse.Namespace, obj: Any) -> int:
     later, into the ID block only, and drops an ``-object`` id-block there (docs/reference/igvm.md
     §2.2). The other models' VMMs launch with the file's GUEST_POLICY."""
     from ..errors import FirmwareError, InvalidInputError, KvmError
-    from ..igvm_launch import measure_plan, open_igvm, plan_igvm, qemu_finish_blobs
+    from ..igvm_launch import measure_plan, open_igvm, plan_igvm, qemu_author_key_enabled, qemu_finish_blobs
     from ..policy import DEFAULT_POLICY
 
     refuse_non_igvm_flags(args, "does not apply with --igvm: the IGVM file holds the firmware and VMSAs")
@@ -300,7 +307,7 @@ def _launch_igvm(args: argparse.Namespace, obj: Any) -> int:
     enabled = False
     if plan.id_block is not None:
         block, auth = qemu_finish_blobs(plan.id_block, 0 if plan.policy is None else plan.policy)
-        enabled = plan.id_block.author_public_key[0] != 0  # QEMU enables the author key by the key, not the flag
+        enabled = qemu_author_key_enabled(plan.id_block)  # by the key, not the directive's flag
     elif obj is not None and not (qemu and object_block):
         block, auth, enabled = obj.id_block_obj(), obj.finish_id_auth(), obj.author_key_enabled
     fw = _firmware(args, args.threads, model)

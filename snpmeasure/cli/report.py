@@ -218,9 +218,8 @@ def run(args: argparse.Namespace) -> int:
     if (args.vcek is None) == (args.certs is None):
         raise InvalidInputError("--vcek", "give the signing certificate as --vcek CERT|DIR or --certs DIR (one)")
     product, failures = verify_signature(args, report, at)
-    if product is not None and product != report.generation:
-        # a v2 report's TCB layout is its certificate's product's, which the chain just checked
-        report = read_report(report.raw, product)
+    if product is not None:  # a v2 report's TCB layout is its certificate's product's, just checked
+        report = report.for_product(product)
     permit = args.permit_provisional_firmware or (config is not None and config.permit_provisional_firmware)
     failures += report.validate(permit_provisional_firmware=permit)
     exp: Dict[str, Any] = {}

@@ -434,3 +434,6 @@ def test_a_launch_under_another_vmms_profile_skips_qemus_and_kvms_checks() -> No
     assert rc == 2 and "--kvm-policy-bits: is one of KVM's checks; the ec2 VMM (the launch profile's)" in err
     # the same object under QEMU fails QEMU's check
     assert run_ours(["launch", "--object", no_cbitpos, *MEASURE])[0] == 1
+    for qemu_only in (["--host-cbitpos", "47"], ["--accept-rfc-spellings"]):
+        rc, _, err = run_ours(["launch", "--object", no_cbitpos, *MEASURE, "--profile", "gce", *qemu_only])
+        assert rc == 2 and f"{qemu_only[0]}: describes QEMU, and the gce VMM replayed here is not QEMU" in err

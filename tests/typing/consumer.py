@@ -73,7 +73,7 @@ def checks(report_file: str, vcek: str) -> list[Mismatch]:
     finish_auth: bytes | None = guest.finish_id_auth()
     del finish_auth
     report = AttestationReport.from_bytes(report_file)
-    report.verify(vcek)
+    report = report.for_product(report.verify(vcek))
     result: LaunchResult | None = None
     del fw, block, auth, guest, result
     status: Status = Status.SUCCESS
