@@ -76,19 +76,20 @@ class HostModel(NamedTuple):
     ``abi``: the firmware's SEV-SNP ABI version (None: do not check ABI-dependent rules);
     ``smt_enabled``: SMT on in the BIOS (then POLICY.SMT must be 1); ``kvm_checks``: apply upstream
     KVM's own policy checks (MIGRATE_MA, reserved bits, and bits outside ``kvm_policy_bits`` are
-    rejected before the firmware), and populate each guest page once. Linux 6.11-6.17's
-    SNP_POLICY_MASK_VALID is 0x1bffff (the ABI bytes, SMT, bit 17, DEBUG, SINGLE_SOCKET), but they
+    rejected before the firmware), and populate each guest page once. Linux 6.11-6.18's
+    SNP_POLICY_MASK_VALID is 0x1bffff (the ABI bytes, SMT, bit 17, DEBUG, SINGLE_SOCKET); 6.11-6.16
     also refused SINGLE_SOCKET and required SMT (-EINVAL): ``kvm_policy_bits=0xbffff,
-    kvm_required_bits=0x10000`` models them.
+    kvm_required_bits=0x10000`` models them, ``kvm_policy_bits=0x1bffff`` models 6.17 and 6.18
+    (kvm-x86-svm-6.17 left SMT and SINGLE_SOCKET to the firmware).
     """
 
     abi: Optional[Tuple[int, int]] = None
     smt_enabled: bool = True
     kvm_checks: bool = True
     #: KVM_X86_SNP_POLICY_BITS as the host kernel reports it; None: bits 0-20 (minus MIGRATE_MA)
-    #: plus whatever newer bits the firmware ABI defines (Linux >= 6.18, 2025-10 series).
+    #: plus whatever newer bits the firmware ABI defines (Linux >= 6.19, which reports the attribute).
     kvm_policy_bits: Optional[int] = None
-    #: policy bits the host's KVM requires set (Linux 6.11-6.17: 0x10000, SMT); 0 or None: none
+    #: policy bits the host's KVM requires set (Linux 6.11-6.16: 0x10000, SMT); 0 or None: none
     kvm_required_bits: Optional[int] = 0
 
 
@@ -207,9 +208,12 @@ class Firmware:
 
     def _require(self, command: str, state: GuestState) -> None:
         if self.state is not state:
-            raise FirmwareError(
-                command, Status.INVALID_GUEST_STATE, f"guest is {self.state.value}, the command needs it {state.value}"
-            )
+            why = f"guest is {self.state.value}, the command needs it {state.value}"
+            if self.host.kvm_checks:
+                # KVM tracks the context itself (sev->snp_context): a second start, or an update or
+                # finish without one, is -EINVAL before the firmware sees the command
+                raise KvmError(command, why)
+            raise FirmwareError(command, Status.INVALID_GUEST_STATE, why)
 
     def _check_kvm_page_type(self, ptype: PageType) -> None:
         """snp_launch_update takes KVM_SEV_SNP_PAGE_TYPE_NORMAL, ZERO, UNMEASURED, SECRETS and
@@ -231,8 +235,10 @@ class Firmware:
         return gpa, gpa + length
 
     def _check_unpopulated(self, command: str, span: Optional[Tuple[int, int]]) -> None:
-        """KVM populates a guest page once (kvm_gmem_populate: -EEXIST for a page already
-        private): a range that overlaps an earlier update is refused."""
+        """KVM populates a guest page once: a range that overlaps an earlier update is refused.
+        kvm_gmem_populate fails on the page already private (-EEXIST), which snp_launch_update
+        returns as -EIO after it populated (and measured) the pages before it; QEMU's launch stops
+        there, so the replay refuses the whole update."""
         if span is None:
             return
         import bisect
@@ -243,8 +249,9 @@ class Firmware:
             if start < end and gpa < stop:
                 raise KvmError(
                     command,
-                    f"gpa {max(gpa, start):#x} is already populated: KVM populates a guest page once",
-                    "EEXIST",
+                    f"gpa {max(gpa, start):#x} is already populated: KVM populates a guest page once "
+                    "(kvm_gmem_populate fails, and snp_launch_update returns -EIO)",
+                    "EIO",
                 )
 
     def _record_populated(self, span: Optional[Tuple[int, int]]) -> None:
@@ -269,8 +276,8 @@ class Firmware:
         command = "SNP_LAUNCH_START"
         self._require(command, GuestState.NONE)
         gosvw = as_bytes("gosvw", gosvw)
-        if len(gosvw) != 16:
-            raise FirmwareError(command, Status.INVALID_PARAM, f"GOSVW must be 16 bytes, got {len(gosvw)}")
+        if len(gosvw) != 16:  # a fixed field of KVM's and the firmware's structures: no launch has another
+            raise InvalidInputError("gosvw", f"must be 16 bytes, got {len(gosvw)}")
         try:
             pol = GuestPolicy.parse(policy)
         except PolicyError as exc:
@@ -423,8 +430,8 @@ class Firmware:
                 "id_auth",
                 f"must be an IdAuth (IdAuth.from_bytes parses one) or its 4096 bytes, got {type(id_auth).__name__}",
             )
-        if len(host_data) != 32:
-            raise FirmwareError(command, Status.INVALID_PARAM, f"HOST_DATA must be 32 bytes, got {len(host_data)}")
+        if len(host_data) != 32:  # a fixed field, as GOSVW
+            raise InvalidInputError("host_data", f"must be 32 bytes, got {len(host_data)}")
         assert self.policy is not None
         ld = self.ld
         result = LaunchResult(ld, self.policy, bytes(host_data), signing_key="VLEK" if vcek_disabled else "VCEK")

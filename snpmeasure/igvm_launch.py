@@ -483,7 +483,7 @@ def _is_vmsa(igvm: IgvmFile, h: VpContext) -> bool:
 
 def _refuse_overlaps(igvm: IgvmFile, pages: List[_Page]) -> None:
     """KVM populates each guest page once: a second SNP_LAUNCH_UPDATE of a page already made
-    private fails (KVM_SEV_SNP_LAUNCH_UPDATE: -EEXIST, or the RMP entry already assigned), so QEMU
+    private fails (kvm_gmem_populate: -EEXIST, which snp_launch_update returns as -EIO), so QEMU
     cannot launch a file that imports a page twice (snpmeasure igvm lint names every overlap)."""
     for span, reach in _overlaps([(p.gpa, _end(p), p.header) for p in pages]):
         gpa = max(span[0], reach[0])

@@ -323,6 +323,15 @@ def _prepare(
             guest_features=features,
         )
         plan.warnings[:0] = notes
+        if mode == "seves" and profile is None and prof.name == "qemu" and not features:
+            # QEMU 9.1+'s sev-guest defaults to legacy-vm-type=auto, which keeps the legacy
+            # KVM_SEV_ES_INIT unless SEV features ask for KVM_SEV_INIT2 (sev_init2_required), and
+            # KVM's legacy VMSAs carry no FPU state (sev_es_sync_vmsa)
+            plan.warnings.append(
+                "the default profile (qemu, as sev-snp-measure computes SEV-ES) assumes KVM_SEV_INIT2, which QEMU "
+                "uses for SEV-ES only with legacy-vm-type=off or SEV features set; a default QEMU 9.1+ SEV-ES launch "
+                "uses the legacy KVM_SEV_ES_INIT, whose VMSAs have no FPU state: --profile qemu-legacy measures that"
+            )
         return _Prepared(
             mode,
             prof,

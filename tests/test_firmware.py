@@ -118,7 +118,17 @@ def test_launch_start_checks() -> None:
 
 
 def test_state_machine_illegal_orders() -> None:
-    fw = Firmware()
+    """The firmware refuses a command in the wrong state (INVALID_GUEST_STATE); with KVM's checks
+    KVM refuses it first (-EINVAL: sev->snp_context), and the firmware never sees it."""
+    from snpmeasure import HostModel
+
+    kvm = Firmware()
+    with pytest.raises(KvmError, match="EINVAL.*guest is none, the command needs it launching"):
+        kvm.launch_update(1, 0, bytes(4096))
+    kvm.launch_start()
+    with pytest.raises(KvmError, match="EINVAL"):
+        kvm.launch_start()
+    fw = Firmware(host=HostModel(kvm_checks=False))
     assert status_of(lambda: fw.launch_update(1, 0, bytes(4096))) == Status.INVALID_GUEST_STATE
     assert status_of(lambda: fw.launch_finish()) == Status.INVALID_GUEST_STATE
     fw.launch_start()
@@ -130,8 +140,9 @@ def test_state_machine_illegal_orders() -> None:
 
 
 def test_kvm_populates_a_guest_page_once() -> None:
-    """With KVM's checks a LAUNCH_UPDATE over a page already populated is refused (-EEXIST) and
-    changes nothing; the firmware alone (kvm_checks=False) measures it again."""
+    """With KVM's checks a LAUNCH_UPDATE over a page already populated is refused (kvm_gmem_populate
+    fails; snp_launch_update returns -EIO) and the replay stops; the firmware alone
+    (kvm_checks=False) measures it again."""
     from snpmeasure import HostModel, PageType
 
     fw = Firmware()
@@ -143,7 +154,7 @@ def test_kvm_populates_a_guest_page_once() -> None:
         lambda: fw.launch_update(PageType.ZERO, 0x1000, length=0x2000),
         lambda: fw.launch_update_fill(PageType.NORMAL, 0x0, bytes(4096), 3),
     ):
-        with pytest.raises(KvmError, match="EEXIST"):
+        with pytest.raises(KvmError, match="EIO"):
             update()
         assert fw.ld == before
     fw.launch_update(PageType.NORMAL, 0x4000, bytes(4096))  # the next page is free
@@ -154,7 +165,7 @@ def test_kvm_populates_a_guest_page_once() -> None:
 
 
 def test_populated_pages_are_tracked_per_context_and_after_argument_checks() -> None:
-    """copy() is independent; a bad argument is said before -EEXIST; a None kvm_required_bits
+    """copy() is independent; a bad argument is said before -EIO; a None kvm_required_bits
     means none. (VMSA pages are KVM's own: test_kvm_takes_no_vmsa_page_from_userspace.)"""
     from snpmeasure import HostModel, PageType
 
@@ -164,8 +175,8 @@ def test_populated_pages_are_tracked_per_context_and_after_argument_checks() -> 
     fw.launch_update(PageType.NORMAL, 0x1000, bytes(4096))
     other.launch_update(PageType.NORMAL, 0x1000, bytes(4096))  # its own guest
     with pytest.raises(InvalidInputError):
-        fw.launch_update(PageType.NORMAL, 0x1001, bytes(4096))  # misaligned: not EEXIST
-    with pytest.raises(KvmError, match="EEXIST"):
+        fw.launch_update(PageType.NORMAL, 0x1001, bytes(4096))  # misaligned: not EIO
+    with pytest.raises(KvmError, match="EIO"):
         fw.launch_update(PageType.NORMAL, 0x1000, bytes(4096))
     lenient = Firmware(host=HostModel(kvm_required_bits=None))
     lenient.launch_start(0x30000)

@@ -39,14 +39,14 @@ def register(p: ArgumentParser) -> None:
         "--kvm-policy-bits",
         type=auto_int,
         metavar="MASK",
-        help="the host's KVM_X86_SNP_POLICY_BITS: bits outside it are refused (Linux 6.11-6.17, which have no such "
+        help="the host's KVM_X86_SNP_POLICY_BITS: bits outside it are refused (Linux 6.11-6.18 have no such "
         "attribute, are modelled as 0xbffff with --kvm-required-bits 0x10000)",
     )
     p.add_argument(
         "--kvm-required-bits",
         type=auto_int,
         metavar="MASK",
-        help="policy bits the host's KVM requires set (Linux 6.11-6.17 require SMT: 0x10000)",
+        help="policy bits the host's KVM requires set (Linux 6.11-6.16 require SMT: 0x10000)",
     )
     p.add_argument(
         "--accept-rfc-spellings",

@@ -183,6 +183,13 @@ def run(args: argparse.Namespace) -> int:
         for flag in ("api_major", "api_minor", "build", "policy"):
             if getattr(args, flag) is None:
                 raise InvalidInputError("--" + flag.replace("_", "-"), "is required with --tik")
+        es = isinstance(args.policy, int) and bool(args.policy & 0x4)
+        if es != (args.mode == "seves"):  # QEMU launches SEV-ES exactly when POLICY.ES is set
+            raise InvalidInputError(
+                "--policy",
+                f"{args.policy:#x} {'sets' if es else 'clears'} ES (bit 2), so QEMU launches the guest as "
+                f"{'SEV-ES' if es else 'SEV'} (sev_es_enabled): measure it with --mode {'seves' if es else 'sev'}",
+            )
         value = sev_launch_measurement(
             m.digest,
             tik=tik,

@@ -240,7 +240,7 @@ def test_qemu_compares_cbitpos_with_the_host_and_kvm_reads_id_auth_only_with_an_
 
 
 def test_a_6_11_era_kernel_refuses_single_socket_and_requires_smt() -> None:
-    """Linux 6.11-6.17's snp_launch_start: bits outside 0x1bffff, SINGLE_SOCKET, or SMT clear are
+    """Linux 6.11-6.16's snp_launch_start: bits outside 0x1bffff, SINGLE_SOCKET, or SMT clear are
     -EINVAL before the firmware: --kvm-policy-bits 0xbffff --kvm-required-bits 0x10000."""
     era = ["--kvm-policy-bits", "0xbffff", "--kvm-required-bits", "0x10000"]
     base = "sev-snp-guest,id=a,cbitpos=51,reduced-phys-bits=1,policy="
@@ -258,6 +258,14 @@ def test_a_6_11_era_kernel_refuses_single_socket_and_requires_smt() -> None:
         ["launch", "--object", base + "0x30000", *MEASURE, "--no-kvm-checks", "--kvm-required-bits", "1"]
     )
     assert rc == 2 and "--kvm-required-bits: is one of KVM's checks" in err
+    # 6.17 and 6.18: the same mask, SMT and SINGLE_SOCKET left to the firmware
+    later = ["--kvm-policy-bits", "0x1bffff"]
+    assert run_ours(["launch", "--object", base + "0x130000", *MEASURE, *later])[0] == 0
+    rc, out, _ = run_ours(["launch", "--object", base + "0x20000", *MEASURE, *later, "--json"])
+    doc = json.loads(out)
+    assert rc == 1 and doc["layer"] == "firmware" and doc["status"] == "POLICY_FAILURE"  # SMT on in the BIOS
+    rc, out, _ = run_ours(["launch", "--object", base + "0x1030000", *MEASURE, *later])
+    assert rc == 1 and "policy bit 24 is outside" in out  # CIPHERTEXT_HIDING: a 6.19 bit
 
 
 def test_an_igvm_replay_under_another_model_says_what_qemu_would_do(tmp_path: Path) -> None:
@@ -288,7 +296,7 @@ def test_an_igvm_replay_under_another_model_says_what_qemu_would_do(tmp_path: Pa
 
 
 def test_an_igvm_launch_with_vmsas_as_updates_and_a_failure_says_what_qemu_would_do(tmp_path: Path) -> None:
-    """The igvmmeasure model hands each VMSA as an update (not a populated page: no -EEXIST for a
+    """The igvmmeasure model hands each VMSA as an update (not a populated page: no -EIO for a
     second one); when the replay fails at LAUNCH_FINISH the warning still says what QEMU would measure."""
     from snpmeasure.igvm_launch import measure_igvm, sign_igvm
 

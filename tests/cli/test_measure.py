@@ -297,6 +297,22 @@ def test_sev_hmac_cli(tmp_path: Path) -> None:
     assert run_ours(base + ["--launch-measure-blob", bad])[0] == 1
     rc, out, _ = run_ours(base + ["--mnonce", base64.b64encode(bytes.fromhex(v["mnonce"])).decode(), "--json"])
     assert json.loads(out)["launch_measure"]["hmac"] == expected.hex()
+    # QEMU launches SEV-ES exactly when POLICY.ES (bit 2) is set: a mode that contradicts it is refused
+    rc, _, err = run_ours([*base[:-1], "0x5", "--launch-measure-blob", blob])
+    assert rc == 2 and "--policy: 0x5 sets ES (bit 2), so QEMU launches the guest as SEV-ES" in err
+
+
+def test_seves_says_which_vm_type_its_default_profile_assumes() -> None:
+    """QEMU 9.1+ keeps the legacy KVM_SEV_ES_INIT for an SEV-ES guest without SEV features
+    (legacy-vm-type=auto), and KVM's legacy VMSAs have no FPU state: the default profile (the
+    digest sev-snp-measure computes) says so on stderr; an explicit profile, or SEV features, do not."""
+    argv = ["measure", "--mode", "seves", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", A]
+    rc, out, err = run_ours(argv)
+    assert rc == 0 and len(out.strip()) == 64 and "--profile qemu-legacy measures that" in err
+    legacy = run_ours([*argv, "--profile", "qemu-legacy"])
+    assert legacy[0] == 0 and legacy[2] == "" and legacy[1] != out
+    assert run_ours([*argv, "--profile", "qemu"])[2] == ""
+    assert run_ours([*argv, "--guest-features", "0x20"])[2] == ""  # debug-swap=on: KVM_SEV_INIT2
 
 
 @pytest.mark.differential
