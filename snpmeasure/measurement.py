@@ -800,6 +800,11 @@ def sev_launch_measurement(
     ):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
             raise InvalidInputError(name, f"must be an int from 0 to {top:#x}, got {show(value)}")
+    if (api_major, api_minor) < (0, 17):  # AMD's sev-tool (calculate_measurement) adds the header from 0.17
+        raise InvalidInputError(
+            "api_minor",
+            f"SEV API {api_major}.{api_minor}: before 0.17 the HMAC had no version header; this computes 0.17+",
+        )
     from ._checks import as_bytes
 
     tik, mnonce = as_bytes("tik", tik, 16), as_bytes("mnonce", mnonce, 16)

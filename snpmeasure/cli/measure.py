@@ -119,9 +119,16 @@ def run(args: argparse.Namespace) -> int:
         for f in ("mnonce", "launch_measure_blob", "api_major", "api_minor", "build", "policy")
         if getattr(args, f) is not None
     ]
+    if args.tik is not None and args.mode not in (None, "sev", "seves"):  # said before any measuring
+        raise InvalidInputError("--tik", "the LAUNCH_MEASURE HMAC exists in modes sev and seves only")
     if args.tik is None and sev_flags:
+        snp = args.mode is not None and args.mode.startswith("snp")
         raise InvalidInputError(
-            "--" + sev_flags[0].replace("_", "-"), "computes the LAUNCH_MEASURE HMAC, which needs --tik"
+            "--" + sev_flags[0].replace("_", "-"),
+            "is an input of the SEV/SEV-ES LAUNCH_MEASURE HMAC (modes sev and seves, with --tik); an SNP launch's "
+            "policy is the sev-snp-guest object's (launch --object)"
+            if snp
+            else "computes the LAUNCH_MEASURE HMAC, which needs --tik",
         )
     if args.mnonce is not None and args.launch_measure_blob is not None:
         raise InvalidInputError("--mnonce", "the --launch-measure-blob carries the MNONCE; give one of them")
@@ -167,7 +174,11 @@ def run(args: argparse.Namespace) -> int:
         from .._files import open_input
 
         with open_input("--tik", args.tik) as f:
-            tik = f.read(17)  # a TIK is 16 bytes: never read a large file
+            tik = f.read(4097)  # a TIK is 16 bytes: never read a large file, but say a small one's size
+        if len(tik) != 16:
+            size = f"{len(tik)} bytes" if len(tik) <= 4096 else "more than 4096 bytes"
+            hint = " (sev-tool's 32-byte tmp_tk.bin is TEK then TIK: give its last 16 bytes)" if len(tik) == 32 else ""
+            raise InvalidInputError("--tik", f"must be a file of the 16-byte TIK, got {size}{hint}")
         expected_hmac: Optional[bytes] = None
         if args.launch_measure_blob is not None:
             blob = b64_arg("--launch-measure-blob", args.launch_measure_blob)
@@ -199,8 +210,18 @@ def run(args: argparse.Namespace) -> int:
             build=args.build,
             policy=args.policy,
         )
-        hmac_result = {"hmac": value.hex(), "hmac_base64": base64.b64encode(value).decode(), "mnonce": mnonce.hex()}
+        hmac_result = {
+            "hmac": value.hex(),
+            "hmac_base64": base64.b64encode(value).decode(),
+            "mnonce": mnonce.hex(),
+            # what went into it, so a mismatch can be recomputed from the JSON
+            "api_major": args.api_major,
+            "api_minor": args.api_minor,
+            "build": args.build,
+            "policy": f"{args.policy:#x}",
+        }
         if expected_hmac is not None:
+            hmac_result["blob_hmac"] = expected_hmac.hex()
             hmac_result["matches_blob"] = value == expected_hmac
 
     if args.dump_vmsa:

@@ -177,7 +177,7 @@ from ..support import FIXTURES, run_ours
         ),
         (
             ["measure", "--mode", "snp", "--vcpus", "1-2", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--policy", "1"],
-            "which needs --tik",
+            "--policy: is an input of the SEV/SEV-ES LAUNCH_MEASURE HMAC (modes sev and seves, with --tik); an SNP",
         ),
         (
             ["measure", "--mode", "snp", "--vcpus", "1,2", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--force"],

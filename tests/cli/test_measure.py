@@ -297,6 +297,20 @@ def test_sev_hmac_cli(tmp_path: Path) -> None:
     assert run_ours(base + ["--launch-measure-blob", bad])[0] == 1
     rc, out, _ = run_ours(base + ["--mnonce", base64.b64encode(bytes.fromhex(v["mnonce"])).decode(), "--json"])
     assert json.loads(out)["launch_measure"]["hmac"] == expected.hex()
+    rc, out, _ = run_ours(base + ["--launch-measure-blob", bad, "--json"])
+    doc = json.loads(out)["launch_measure"]
+    assert (
+        rc == 1
+        and doc["blob_hmac"] == "00" * 32
+        and (doc["api_minor"], doc["build"], doc["policy"]) == (0x12, 15, "0x0")
+    )
+    for size, fragment in ((32, "32 bytes (sev-tool's 32-byte tmp_tk.bin is TEK then TIK"), (5000, "more than 4096")):
+        big = tmp_path / f"tik{size}"
+        big.write_bytes(bytes(size))
+        rc, _, err = run_ours([*base[:6], str(big), *base[7:], "--launch-measure-blob", blob])
+        assert rc == 2 and f"--tik: must be a file of the 16-byte TIK, got {fragment}" in err
+    rc, _, err = run_ours([*base[:10], "0x10", *base[11:], "--launch-measure-blob", blob])
+    assert rc == 2 and "SEV API 0.16: before 0.17 the HMAC had no version header" in err
     # QEMU launches SEV-ES exactly when POLICY.ES (bit 2) is set: a mode that contradicts it is refused
     rc, _, err = run_ours([*base[:-1], "0x5", "--launch-measure-blob", blob])
     assert rc == 2 and "--policy: 0x5 sets ES (bit 2), so QEMU launches the guest as SEV-ES" in err
