@@ -91,6 +91,9 @@ class HostModel(NamedTuple):
     kvm_policy_bits: Optional[int] = None
     #: policy bits the host's KVM requires set (Linux 6.11-6.16: 0x10000, SMT); 0 or None: none
     kvm_required_bits: Optional[int] = 0
+    #: the host has a VLEK installed (a cloud provider's): the firmware signs reports with it, not
+    #: the VCEK, whatever VCEK_DISABLED says (KVM's SNP_HV_REPORT_REQ / the guest's key_sel 0)
+    vlek: bool = False
 
 
 class LaunchResult(NamedTuple):
@@ -179,7 +182,7 @@ class Firmware:
     ) -> None:
         if host is not None and not isinstance(host, HostModel):
             raise InvalidInputError("host", f"must be a HostModel, got {type(host).__name__}")
-        for flag in ("smt_enabled", "kvm_checks"):
+        for flag in ("smt_enabled", "kvm_checks", "vlek"):
             if host is not None and not isinstance(getattr(host, flag), bool):
                 raise InvalidInputError(flag, f"must be a bool, got {show(getattr(host, flag))}")
         if not isinstance(trace, bool):
@@ -434,7 +437,8 @@ class Firmware:
             raise InvalidInputError("host_data", f"must be 32 bytes, got {len(host_data)}")
         assert self.policy is not None
         ld = self.ld
-        result = LaunchResult(ld, self.policy, bytes(host_data), signing_key="VLEK" if vcek_disabled else "VCEK")
+        signer = "VLEK" if vcek_disabled or self.host.vlek else "VCEK"  # VCEK_DISABLED: a VLEK must sign
+        result = LaunchResult(ld, self.policy, bytes(host_data), signing_key=signer)
         if id_block is None:
             # KVM passes AUTH_KEY_EN only together with an ID block (docs/reference/firmware-abi.md §4.5).
             self.state = GuestState.RUNNING

@@ -26,6 +26,11 @@ def register(p: ArgumentParser) -> None:
     )
     p.add_argument("--host-smt-off", action="store_true", help="the host has SMT disabled")
     p.add_argument(
+        "--host-vlek",
+        action="store_true",
+        help="the host has a VLEK installed (a cloud provider's): the reports are VLEK-signed",
+    )
+    p.add_argument(
         "--host-cbitpos",
         type=int,
         metavar="N",
@@ -240,6 +245,7 @@ def _firmware(args: argparse.Namespace, threads: Optional[int], model: str = "qe
         kvm_checks=not args.no_kvm_checks and model == "qemu",
         kvm_policy_bits=args.kvm_policy_bits,
         kvm_required_bits=args.kvm_required_bits,
+        vlek=args.host_vlek,
     )
     try:
         return Firmware(host=host, threads=threads)

@@ -445,3 +445,15 @@ def test_a_launch_under_another_vmms_profile_skips_qemus_and_kvms_checks() -> No
     for qemu_only in (["--host-cbitpos", "47"], ["--accept-rfc-spellings"]):
         rc, _, err = run_ours(["launch", "--object", no_cbitpos, *MEASURE, "--profile", "gce", *qemu_only])
         assert rc == 2 and f"{qemu_only[0]}: describes QEMU, and the gce VMM replayed here is not QEMU" in err
+
+
+def test_a_host_with_a_vlek_signs_the_reports_with_it() -> None:
+    """The firmware signs with the VLEK whenever the host has one installed (a cloud provider's),
+    VCEK_DISABLED or not: --host-vlek says so, and the expectations launch writes follow."""
+    obj = "sev-snp-guest,id=a,cbitpos=51,reduced-phys-bits=1"
+    rc, out, _ = run_ours(["launch", "--object", obj, *MEASURE, "--json"])
+    assert rc == 0 and json.loads(out)["report"]["signing_key"] == "VCEK"
+    rc, out, _ = run_ours(["launch", "--object", obj, *MEASURE, "--host-vlek", "--json"])
+    assert rc == 0 and json.loads(out)["report"]["signing_key"] == "VLEK"
+    rc, out, _ = run_ours(["launch", "--object", obj + ",vcek-disabled=on", *MEASURE, "--json"])
+    assert rc == 0 and json.loads(out)["report"]["signing_key"] == "VLEK"
