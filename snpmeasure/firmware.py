@@ -94,6 +94,9 @@ class HostModel(NamedTuple):
     #: the host has a VLEK installed (a cloud provider's): the firmware signs reports with it, not
     #: the VCEK, whatever VCEK_DISABLED says (KVM's SNP_HV_REPORT_REQ / the guest's key_sel 0)
     vlek: bool = False
+    #: the host's PLATFORM_INFO, as its reports carry it (SMT_EN must agree with ``smt_enabled``);
+    #: None: unknown, so the policy's RAPL_DIS and CIPHERTEXT_HIDING are not checked against it
+    platform_info: Optional[int] = None
 
 
 class LaunchResult(NamedTuple):
@@ -195,6 +198,14 @@ class Firmware:
         from .policy import check_abi
 
         check_abi(self.host.abi)
+        info = self.host.platform_info
+        if info is not None:
+            if isinstance(info, bool) or not isinstance(info, int) or not 0 <= info < 1 << 64:
+                raise InvalidInputError("platform_info", f"must be the 64-bit PLATFORM_INFO, got {show(info)}")
+            if bool(info & 1) != self.host.smt_enabled:
+                raise InvalidInputError(
+                    "platform_info", f"SMT_EN (bit 0) of {info:#x} contradicts smt_enabled={self.host.smt_enabled}"
+                )
         self.gosvw = bytes(16)
         self.state = GuestState.NONE
         self._seed = seed
@@ -304,7 +315,9 @@ class Firmware:
                 f"policy bit {missing.bit_length() - 1} is clear, but the host's KVM requires it "
                 f"(kvm_required_bits {required:#x})",
             )
-        problems = pol.firmware_problems(self.host.abi, smt_enabled=self.host.smt_enabled)
+        problems = pol.firmware_problems(
+            self.host.abi, smt_enabled=self.host.smt_enabled, platform_info=self.host.platform_info
+        )
         if problems:
             raise FirmwareError(command, Status.POLICY_FAILURE, "; ".join(f"{f}: {r}" for f, r in problems))
         self.policy = pol.to_int()

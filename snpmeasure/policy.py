@@ -183,18 +183,37 @@ class GuestPolicy:
         return d
 
     def firmware_problems(
-        self, abi: Optional[Tuple[int, int]] = None, *, smt_enabled: bool = True
+        self,
+        abi: Optional[Tuple[int, int]] = None,
+        *,
+        smt_enabled: bool = True,
+        platform_info: Optional[int] = None,
     ) -> List[Tuple[str, str]]:
         """Why a firmware of ABI version ``abi`` would refuse this policy at SNP_LAUNCH_START.
 
         Returns (field, rule) pairs; empty when it would accept. Rules: docs/reference/firmware-abi.md §1.2 (SMT must be
         allowed when the host has SMT on; the policy's minimum ABI must not exceed the firmware's;
-        bits 21-24 need ABI 1.55, bit 25 needs 1.58).
+        bits 21-24 need ABI 1.55, bit 25 needs 1.58). ``platform_info``: the host's PLATFORM_INFO
+        (as its reports carry it; None: unknown, unchecked): RAPL_DIS needs the platform's
+        RAPL_DIS (bit 3), CIPHERTEXT_HIDING its CIPHERTEXT_HIDING_DRAM_EN (bit 4).
         """
         check_abi(abi)
+        if platform_info is not None and (
+            isinstance(platform_info, bool) or not isinstance(platform_info, int) or not 0 <= platform_info < 1 << 64
+        ):
+            raise PolicyError("platform_info", f"must be the 64-bit PLATFORM_INFO, got {show(platform_info)}")
         problems: List[Tuple[str, str]] = []
         if smt_enabled and not self.smt:
             problems.append(("SMT", "the host has SMT enabled, so a policy with SMT=0 fails with POLICY_FAILURE"))
+        if platform_info is not None:
+            for name, wanted, pbit, what in (
+                ("RAPL_DIS", self.rapl_dis, 3, "RAPL disabled"),
+                ("CIPHERTEXT_HIDING", self.ciphertext_hiding, 4, "DRAM ciphertext hiding"),
+            ):
+                if wanted and not platform_info >> pbit & 1:
+                    problems.append(
+                        (name, f"the policy requires {what}, which the host's PLATFORM_INFO {platform_info:#x} lacks")
+                    )
         if abi is not None:
             if (self.abi_major, self.abi_minor) > abi:
                 problems.append(

@@ -209,3 +209,21 @@ def test_kvm_takes_no_vmsa_page_from_userspace() -> None:
     bare = Firmware(host=HostModel(kvm_checks=False))
     bare.launch_start(0x30000)
     bare.launch_update(PageType.VMSA, 0xFFFFFFFFF000, bytes(4096))
+
+
+def test_a_hosts_platform_info_decides_rapl_and_ciphertext_hiding() -> None:
+    """HostModel.platform_info (the host's PLATFORM_INFO): RAPL_DIS needs its bit 3,
+    CIPHERTEXT_HIDING its bit 4 (POLICY_FAILURE); SMT_EN must agree with smt_enabled."""
+    from snpmeasure import GuestPolicy, HostModel
+
+    pol = GuestPolicy.from_int(0x1830000)
+    assert [f for f, _ in pol.firmware_problems(platform_info=0x1)] == ["RAPL_DIS", "CIPHERTEXT_HIDING"]
+    assert pol.firmware_problems(platform_info=0x19) == [] and pol.firmware_problems() == []
+    with pytest.raises(InvalidInputError, match="^platform_info: must be the 64-bit PLATFORM_INFO"):
+        pol.firmware_problems(platform_info=-1)
+    assert (
+        status_of(lambda: Firmware(host=HostModel(platform_info=0x1)).launch_start(0x830000)) == Status.POLICY_FAILURE
+    )
+    Firmware(host=HostModel(platform_info=0x9)).launch_start(0x830000)
+    with pytest.raises(InvalidInputError, match="^platform_info: SMT_EN .* contradicts smt_enabled=True"):
+        Firmware(host=HostModel(platform_info=0x8))

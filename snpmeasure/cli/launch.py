@@ -26,6 +26,13 @@ def register(p: ArgumentParser) -> None:
     )
     p.add_argument("--host-smt-off", action="store_true", help="the host has SMT disabled")
     p.add_argument(
+        "--host-platform-info",
+        type=auto_int,
+        metavar="HEX",
+        help="the host's PLATFORM_INFO, as its attestation reports carry it (snpmeasure report show): checks the "
+        "policy's SMT, RAPL_DIS and CIPHERTEXT_HIDING against it",
+    )
+    p.add_argument(
         "--host-vlek",
         action="store_true",
         help="the host has a VLEK installed (a cloud provider's): the reports are VLEK-signed",
@@ -239,9 +246,15 @@ def _firmware(args: argparse.Namespace, threads: Optional[int], model: str = "qe
                 if kind == "model"
                 else f"is one of KVM's checks; the {model} VMM (the launch profile's) is not QEMU + KVM",
             )
+    info = args.host_platform_info
+    if info is not None and args.host_smt_off and info & 1:
+        raise InvalidInputError(
+            "--host-smt-off", f"contradicts --host-platform-info {info:#x}, whose SMT_EN (bit 0) is set"
+        )
     host = HostModel(
         abi=parse_abi(args.firmware_abi) if args.firmware_abi else None,
-        smt_enabled=not args.host_smt_off,
+        smt_enabled=bool(info & 1) if info is not None else not args.host_smt_off,
+        platform_info=info,
         kvm_checks=not args.no_kvm_checks and model == "qemu",
         kvm_policy_bits=args.kvm_policy_bits,
         kvm_required_bits=args.kvm_required_bits,
@@ -254,6 +267,7 @@ def _firmware(args: argparse.Namespace, threads: Optional[int], model: str = "qe
             "kvm_policy_bits": "--kvm-policy-bits",
             "kvm_required_bits": "--kvm-required-bits",
             "abi": "--firmware-abi",
+            "platform_info": "--host-platform-info",
         }
         if exc.field not in flags:
             raise

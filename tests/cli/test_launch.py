@@ -457,3 +457,27 @@ def test_a_host_with_a_vlek_signs_the_reports_with_it() -> None:
     assert rc == 0 and json.loads(out)["report"]["signing_key"] == "VLEK"
     rc, out, _ = run_ours(["launch", "--object", obj + ",vcek-disabled=on", *MEASURE, "--json"])
     assert rc == 0 and json.loads(out)["report"]["signing_key"] == "VLEK"
+
+
+def test_the_hosts_platform_info_checks_rapl_and_ciphertext_hiding() -> None:
+    """The policy's RAPL_DIS and CIPHERTEXT_HIDING demand the platform's (PLATFORM_INFO bits 3
+    and 4, as the host's reports carry them): with --host-platform-info the dry run checks them,
+    and SMT_EN (bit 0) stands for --host-smt-off; without it they stay unchecked."""
+    base = "sev-snp-guest,id=a,cbitpos=51,reduced-phys-bits=1,policy="
+    rapl, hiding = base + "0x830000", base + "0x1030000"  # bits 23 and 24
+    assert run_ours(["launch", "--object", rapl, *MEASURE])[0] == 0  # the platform unknown
+    rc, out, _ = run_ours(["launch", "--object", rapl, *MEASURE, "--host-platform-info", "0x1", "--json"])
+    doc = json.loads(out)
+    assert (
+        rc == 1 and doc["status"] == "POLICY_FAILURE" and "RAPL_DIS: the policy requires RAPL disabled" in doc["reason"]
+    )
+    assert run_ours(["launch", "--object", rapl, *MEASURE, "--host-platform-info", "0x9"])[0] == 0
+    rc, out, _ = run_ours(["launch", "--object", hiding, *MEASURE, "--host-platform-info", "0x9"])
+    assert rc == 1 and "CIPHERTEXT_HIDING: the policy requires DRAM ciphertext hiding" in out
+    assert run_ours(["launch", "--object", hiding, *MEASURE, "--host-platform-info", "0x11"])[0] == 0
+    # SMT_EN clear: an SMT=0 policy passes, as with --host-smt-off
+    assert run_ours(["launch", "--object", base + "0x20000", *MEASURE, "--host-platform-info", "0x0"])[0] == 0
+    rc, _, err = run_ours(["launch", "--object", rapl, *MEASURE, "--host-platform-info", "0x9", "--host-smt-off"])
+    assert rc == 2 and "--host-smt-off: contradicts --host-platform-info 0x9" in err
+    rc, _, err = run_ours(["launch", "--object", rapl, *MEASURE, "--host-platform-info", str(1 << 64)])
+    assert rc == 2 and "--host-platform-info: must be the 64-bit PLATFORM_INFO" in err
