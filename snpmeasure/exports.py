@@ -348,8 +348,10 @@ def read_corim(
     from .tables import TableRow
 
     cbor2 = _cbor2()
-    if now is not None and (not isinstance(now, datetime.datetime) or now.tzinfo is None):
-        raise InvalidInputError("now", f"must be a timezone-aware datetime, got {show(now)}")
+    if now is not None and not isinstance(now, datetime.datetime):
+        raise InvalidInputError("now", f"must be a datetime.datetime, got {show(now)}")
+    if now is not None and now.tzinfo is None:  # UTC, as AttestationReport.verify reads a naive time
+        now = now.replace(tzinfo=datetime.timezone.utc)
     at = now if now is not None else datetime.datetime.now(datetime.timezone.utc)
     doc = _cbor_loads(data, field)
     if isinstance(doc, cbor2.CBORTag) and doc.tag == COSE_SIGN1_TAG:
@@ -547,7 +549,12 @@ def _cose_payload(doc: Any, field: str, public_key: Any, at: datetime.datetime) 
     if 2 in header and (not isinstance(crit, (list, tuple)) or not crit):
         raise InvalidInputError(field, "its COSE crit header must be a non-empty list of labels")
     missed = [
-        label for label in crit if not isinstance(label, (int, str)) or label not in _COSE_LABELS or label not in header
+        label
+        for label in crit
+        if isinstance(label, bool)
+        or not isinstance(label, (int, str))
+        or label not in _COSE_LABELS
+        or label not in header
     ]
     if missed:  # RFC 9052 §3.1: a critical header the reader does not process fails the message
         raise InvalidInputError(

@@ -908,8 +908,16 @@ def id_block_structs(
     from .errors import BlobError
 
     block, raw = qemu_finish_blobs(header, policy)
+    enabled = qemu_author_key_enabled(header)
+    if enabled and header.author_key_algorithm != 1:  # said by the directive's own field
+        where = _where(igvm, igvm.headers.index(header) if index is None else index)
+        raise IgvmError(
+            where,
+            f"author_key_algorithm is {header.author_key_algorithm}, expected 1 with an author key "
+            "(QEMU enables the author key by the key, whatever author_key_enabled says)",
+        )
     try:
-        return block, IdAuth.as_firmware_reads(raw, author_key_enabled=qemu_author_key_enabled(header))
+        return block, IdAuth.as_firmware_reads(raw, author_key_enabled=enabled)
     except BlobError as exc:
         where = _where(igvm, igvm.headers.index(header) if index is None else index)
         raise IgvmError(where, f"{_ID_AUTH_FIELDS.get(exc.field, exc.field)}: {exc.rule}") from None
@@ -1312,6 +1320,8 @@ __all__ = [
     "IdBlockCheck",
     "check_id_block",
     "id_block_structs",
+    "qemu_finish_blobs",
+    "qemu_author_key_enabled",
     "IGVM_PROFILES",
     "DEFAULT_IGVM_PROFILE",
     "IgvmPlan",

@@ -127,7 +127,11 @@ def load_references(
     """A reference set from a file (or its bytes): snpmeasure's table JSON (``table --json``), its
     CSV (``table --csv``) or the CoRIM ``--format corim`` writes (CBOR, tagged 501, or signed
     COSE_Sign1, whose signature is checked with ``public_key``, a P-384 public key); a CoRIM's
-    validity periods must hold at ``now`` (default: the current time)."""
+    validity periods must hold at ``now`` (default: the current time; a naive time is UTC)."""
+    import datetime
+
+    if now is not None and not isinstance(now, datetime.datetime):
+        raise InvalidInputError("now", f"must be a datetime.datetime, got {show(now)}")
     if isinstance(source, (bytes, bytearray)):
         data, name = bytes(source), "<bytes>"
     else:

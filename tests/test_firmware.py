@@ -128,6 +128,8 @@ def test_state_machine_illegal_orders() -> None:
     kvm.launch_start()
     with pytest.raises(KvmError, match="EINVAL"):
         kvm.launch_start()
+    kvm.launch_finish()  # after LAUNCH_FINISH mainline KVM has no state check: the firmware's
+    assert status_of(lambda: kvm.launch_finish()) == Status.INVALID_GUEST_STATE
     fw = Firmware(host=HostModel(kvm_checks=False))
     assert status_of(lambda: fw.launch_update(1, 0, bytes(4096))) == Status.INVALID_GUEST_STATE
     assert status_of(lambda: fw.launch_finish()) == Status.INVALID_GUEST_STATE

@@ -880,3 +880,23 @@ def test_parameter_areas_the_crate_takes_and_qemu_would_misuse() -> None:
         digest(empty_map, "qemu")
     inside = build([area(0, 0x1000), (Parameter(VHT_VP_COUNT_PARAMETER, 0, 0xFFC), None), insert(0x9000, 0), vp()])
     assert digest(inside, "qemu") == feed([("UNMEASURED", 0x9000, None), ("VMSA", VMSA_GPA, kvm_vmsa())])
+
+
+def test_an_author_key_with_algorithm_0_is_named_by_the_directives_field() -> None:
+    """QEMU enables the author key by the key: a key behind author_key_algorithm 0 is named by
+    the directive's own field, not by the ID authentication structure's."""
+    import dataclasses
+
+    from snpmeasure.errors import IgvmError
+    from snpmeasure.igvm import IgvmFile, SnpIdBlock
+    from snpmeasure.igvm_launch import id_block_structs
+
+    from .builders.igvm_files import TINY
+
+    f = IgvmFile.load(TINY["tiny_x86"])
+    (h,) = [x for x in f.headers if isinstance(x, SnpIdBlock)]
+    odd = dataclasses.replace(
+        h, author_public_key=h.id_public_key, author_key_signature=h.id_key_signature, author_key_algorithm=0
+    )
+    with pytest.raises(IgvmError, match="author_key_algorithm is 0, expected 1 with an author key"):
+        id_block_structs(f, odd, 0x30000, f.headers.index(h))

@@ -510,5 +510,8 @@ def test_a_corims_validity_dependencies_and_critical_headers_are_honoured() -> N
     assert load_references(_signed_with(payload, {2: [3]}, key), public_key=key.public_key(), now=at).rows
     with pytest.raises(InvalidInputError, match="marks the COSE header"):  # a map as a label: no crash
         load_references(_signed_with(payload, {2: [{1: 2}]}, key), public_key=key.public_key(), now=at)
-    with pytest.raises(InvalidInputError, match="^now: must be a timezone-aware datetime"):
-        load_references(valid, now=datetime.datetime(2026, 6, 1))
+    assert load_references(valid, now=datetime.datetime(2026, 6, 1)).rows  # naive: UTC, as verify reads it
+    with pytest.raises(InvalidInputError, match="^now: must be a datetime.datetime"):
+        load_references(b'{"schema": "x"}', now="yesterday")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="marks the COSE header True critical"):
+        load_references(_signed_with(payload, {2: [True]}, key), public_key=key.public_key(), now=at)

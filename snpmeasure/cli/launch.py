@@ -35,7 +35,8 @@ def register(p: ArgumentParser) -> None:
     p.add_argument(
         "--host-vlek",
         action="store_true",
-        help="the host has a VLEK installed (a cloud provider's): the reports are VLEK-signed",
+        help="the host has a VLEK installed (a cloud provider's): the reports the guest requests with key_sel 0 "
+        "are VLEK-signed",
     )
     p.add_argument(
         "--host-cbitpos",
@@ -51,8 +52,8 @@ def register(p: ArgumentParser) -> None:
         "--kvm-policy-bits",
         type=auto_int,
         metavar="MASK",
-        help="the host's KVM_X86_SNP_POLICY_BITS: bits outside it are refused (Linux 6.11-6.18 have no such "
-        "attribute, are modelled as 0xbffff with --kvm-required-bits 0x10000)",
+        help="the host's KVM_X86_SNP_POLICY_BITS (Linux 6.19+): bits outside it are refused; 6.11-6.16 are "
+        "0xbffff with --kvm-required-bits 0x10000, 6.17-6.18 0x1bffff",
     )
     p.add_argument(
         "--kvm-required-bits",
