@@ -340,27 +340,11 @@ def test_a_verified_report_is_held_to_the_rules_report_verify_holds_it_to(
 ) -> None:
     """A report the host requested (VMPL 0xFFFFFFFF) is explained, and the failure said beside the
     matches (exit 1, nothing exported), as report verify fails it."""
-    from cryptography.hazmat.primitives.serialization import Encoding
+    from ..builders.reports_cli import signed_by_test_chain
 
-    import snpmeasure.certs
-    from snpmeasure import AttestationReport
-
-    from ..builders.reports import ARK, ASK, make_report, vcek_for
-
-    monkeypatch.setattr(snpmeasure.certs, "product_chain", lambda product, kind="vcek": [ASK, ARK])
     digest = measure(mode="snp", ovmf=A, vcpus=2, vcpu_type="EPYC-Milan").digest
-    host = AttestationReport.from_bytes(make_report(2, vmpl=0xFFFFFFFF, measurement=digest))
-    (tmp_path / "host.bin").write_bytes(host.raw)
-    (tmp_path / "vcek.der").write_bytes(vcek_for(host.reported_tcb.components, b"\x11" * 64).public_bytes(Encoding.DER))
-    argv = [
-        "explain",
-        "--report",
-        str(tmp_path / "host.bin"),
-        "--vcek",
-        str(tmp_path / "vcek.der"),
-        "--product",
-        "milan",
-    ]
-    rc, out, _ = run_ours([*argv, "--ovmf", A, "--search-vcpus", "1-2", "--search-profiles", "qemu", "--json"])
+    report, vcek = signed_by_test_chain(tmp_path, monkeypatch, version=2, vmpl=0xFFFFFFFF, measurement=digest)
+    argv = ["explain", "--report", report, "--vcek", vcek, "--product", "milan", "--ovmf", A, "--search-vcpus", "1-2"]
+    rc, out, _ = run_ours([*argv, "--search-profiles", "qemu", "--json"])
     doc = json.loads(out)
     assert rc == 1 and doc["matches"] and [f["field"] for f in doc["failures"]] == ["VMPL"]

@@ -536,25 +536,20 @@ def test_report_verify_holds_the_report_to_its_own_rules(tmp_path: Path, monkeyp
     """Whatever is expected: a report the host requested fails (VMPL 0xFFFFFFFF); and a v2
     report's TCB is read in its certificate's product's layout (a masked Turin CHIP_ID looks like
     Milan's), so --min-tcb checks the right bytes."""
-    import snpmeasure.certs
     from snpmeasure.report import OID_PRODUCT, TCB_OIDS
 
     from ..builders.reports import ASK_KEY, VCEK_KEY, cert
+    from ..builders.reports_cli import signed_by_test_chain
 
-    monkeypatch.setattr(snpmeasure.certs, "product_chain", lambda product, kind="vcek": [ASK, ARK])
-    host = AttestationReport.from_bytes(make_report(2, vmpl=0xFFFFFFFF))
-    (tmp_path / "host.bin").write_bytes(host.raw)
-    vcek = tmp_path / "vcek.der"
-    vcek.write_bytes(vcek_for(host.reported_tcb.components, b"\x11" * 64).public_bytes(Encoding.DER))
-    rc, out, _ = run_ours(["report", "verify", str(tmp_path / "host.bin"), "--vcek", str(vcek), "--product", "milan"])
+    host, vcek = signed_by_test_chain(tmp_path, monkeypatch, "host", version=2, vmpl=0xFFFFFFFF)
+    rc, out, _ = run_ours(["report", "verify", host, "--vcek", vcek, "--product", "milan"])
     assert rc == 1 and out == (
         "VMPL: expected 0 to 3 (a report the guest requested), report has 0xffffffff "
         "(the host requested it: SNP_HV_REPORT_REQ)\n"
     )
     # provisional firmware (CURRENT_TCB above COMMITTED_TCB): by the flag or the config only
-    prov = AttestationReport.from_bytes(make_report(2, current_tcb=(3, 0, 0, 0, 0, 0, 9, 115)))
-    (tmp_path / "prov.bin").write_bytes(prov.raw)
-    check = ["report", "verify", str(tmp_path / "prov.bin"), "--vcek", str(vcek), "--product", "milan"]
+    prov, _ = signed_by_test_chain(tmp_path, monkeypatch, "prov", version=2, current_tcb=(3, 0, 0, 0, 0, 0, 9, 115))
+    check = ["report", "verify", prov, "--vcek", vcek, "--product", "milan"]
     rc, out, _ = run_ours(check)
     assert rc == 1 and out.startswith("COMMITTED_TCB: expected CURRENT_TCB 0x7309000000000003, report has ")
     assert run_ours([*check, "--permit-provisional-firmware"])[0] == 0
