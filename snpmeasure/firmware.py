@@ -97,6 +97,9 @@ class HostModel(NamedTuple):
     #: the host's PLATFORM_INFO, as its reports carry it (SMT_EN must agree with ``smt_enabled``);
     #: None: unknown, so the policy's RAPL_DIS and CIPHERTEXT_HIDING are not checked against it
     platform_info: Optional[int] = None
+    #: the host's CPU sockets (None: unknown, unchecked): with more than one, the SNP_ACTIVATE that
+    #: KVM issues inside LAUNCH_START fails a SINGLE_SOCKET policy (SNP_ACTIVATE_EX would be needed)
+    sockets: Optional[int] = None
 
 
 class LaunchResult(NamedTuple):
@@ -198,6 +201,9 @@ class Firmware:
         from .policy import check_abi
 
         check_abi(self.host.abi)
+        sockets = self.host.sockets
+        if sockets is not None and (isinstance(sockets, bool) or not isinstance(sockets, int) or sockets < 1):
+            raise InvalidInputError("sockets", f"must be a socket count of 1 or more, got {show(sockets)}")
         info = self.host.platform_info
         if info is not None:
             if isinstance(info, bool) or not isinstance(info, int) or not 0 <= info < 1 << 64:
@@ -321,6 +327,16 @@ class Firmware:
         )
         if problems:
             raise FirmwareError(command, Status.POLICY_FAILURE, "; ".join(f"{f}: {r}" for f, r in problems))
+        if self.host.kvm_checks and pol.single_socket and (self.host.sockets or 1) > 1:
+            # KVM activates the guest with SNP_ACTIVATE, which the firmware fails for SINGLE_SOCKET on
+            # a host of more than one socket (Lendacky's 2025 series "Allow SNP guest policy to specify
+            # SINGLE_SOCKET"; the status is inferred)
+            raise FirmwareError(
+                command,
+                Status.POLICY_FAILURE,
+                f"SINGLE_SOCKET: the host has {self.host.sockets} sockets, and the SNP_ACTIVATE KVM issues within "
+                "LAUNCH_START fails such a guest (inferred status)",
+            )
         self.policy = pol.to_int()
         self.gosvw = bytes(gosvw)
         self.state = GuestState.LAUNCHING

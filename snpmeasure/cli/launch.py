@@ -33,6 +33,12 @@ def register(p: ArgumentParser) -> None:
         "policy's SMT, RAPL_DIS and CIPHERTEXT_HIDING against it",
     )
     p.add_argument(
+        "--host-sockets",
+        type=int,
+        metavar="N",
+        help="the host's CPU sockets: with more than one, KVM's SNP_ACTIVATE fails a SINGLE_SOCKET policy",
+    )
+    p.add_argument(
         "--host-vlek",
         action="store_true",
         help="the host has a VLEK installed (a cloud provider's): the reports the guest requests with key_sel 0 "
@@ -233,7 +239,7 @@ def _firmware(args: argparse.Namespace, threads: Optional[int], model: str = "qe
     from ..errors import InvalidInputError
     from ..firmware import Firmware, HostModel
 
-    for flag in ("kvm_policy_bits", "kvm_required_bits"):
+    for flag in ("kvm_policy_bits", "kvm_required_bits", "host_sockets"):
         if getattr(args, flag) is None:
             continue
         if args.no_kvm_checks:
@@ -256,6 +262,7 @@ def _firmware(args: argparse.Namespace, threads: Optional[int], model: str = "qe
         abi=parse_abi(args.firmware_abi) if args.firmware_abi else None,
         smt_enabled=bool(info & 1) if info is not None else not args.host_smt_off,
         platform_info=info,
+        sockets=args.host_sockets,
         kvm_checks=not args.no_kvm_checks and model == "qemu",
         kvm_policy_bits=args.kvm_policy_bits,
         kvm_required_bits=args.kvm_required_bits,
@@ -269,6 +276,7 @@ def _firmware(args: argparse.Namespace, threads: Optional[int], model: str = "qe
             "kvm_required_bits": "--kvm-required-bits",
             "abi": "--firmware-abi",
             "platform_info": "--host-platform-info",
+            "sockets": "--host-sockets",
         }
         if exc.field not in flags:
             raise

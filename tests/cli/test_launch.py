@@ -481,3 +481,18 @@ def test_the_hosts_platform_info_checks_rapl_and_ciphertext_hiding() -> None:
     assert rc == 2 and "--host-smt-off: contradicts --host-platform-info 0x9" in err
     rc, _, err = run_ours(["launch", "--object", rapl, *MEASURE, "--host-platform-info", str(1 << 64)])
     assert rc == 2 and "--host-platform-info: must be the 64-bit PLATFORM_INFO" in err
+
+
+def test_a_single_socket_policy_fails_on_a_host_of_more_sockets() -> None:
+    """KVM activates the guest with SNP_ACTIVATE, which the firmware fails for SINGLE_SOCKET on a
+    host of more than one socket (--host-sockets); one socket, or an unknown count, passes."""
+    obj = "sev-snp-guest,id=a,cbitpos=51,reduced-phys-bits=1,policy=0x130000"
+    assert run_ours(["launch", "--object", obj, *MEASURE])[0] == 0
+    assert run_ours(["launch", "--object", obj, *MEASURE, "--host-sockets", "1"])[0] == 0
+    rc, out, _ = run_ours(["launch", "--object", obj, *MEASURE, "--host-sockets", "2", "--json"])
+    doc = json.loads(out)
+    assert rc == 1 and doc["status"] == "POLICY_FAILURE" and "the host has 2 sockets" in doc["reason"]
+    rc, _, err = run_ours(["launch", "--object", obj, *MEASURE, "--host-sockets", "0"])
+    assert rc == 2 and "--host-sockets: must be a socket count of 1 or more" in err
+    rc, _, err = run_ours(["launch", "--object", obj, *MEASURE, "--host-sockets", "2", "--no-kvm-checks"])
+    assert rc == 2 and "--host-sockets: is one of KVM's checks" in err
