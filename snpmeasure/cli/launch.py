@@ -162,10 +162,12 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError("--igvm", "--mode snp:igvm launches an IGVM file: give it with --igvm FILE")
     args.mode = "snp"
     kwargs = measure_kwargs(args, "launch")
+    # said on stderr and in --json's warnings, which the next step reads
+    notes: List[str] = []
     if (kwargs["kernel"] is not None or kwargs["kernel_hash"] is not None) and not obj.kernel_hashes:
-        warn(
-            "launch",
-            "a kernel is given but the object has kernel-hashes=off: QEMU then measures no kernel hashes, and neither does this replay",
+        notes.append(
+            "a kernel is given but the object has kernel-hashes=off: QEMU then measures no kernel hashes, and neither "
+            "does this replay"
         )
         for k in ("kernel", "initrd", "append", "kernel_hash", "initrd_hash", "append_hash"):
             kwargs[k] = None
@@ -173,17 +175,15 @@ def run(args: argparse.Namespace) -> int:
     if kwargs["guest_features"] is None:
         kwargs["guest_features"] = wanted_features
     elif kwargs["guest_features"] != wanted_features:
-        warn(
-            "launch",
+        notes.append(
             f"--guest-features {kwargs['guest_features']:#x} differs from the object's SEV_FEATURES {wanted_features:#x} "
-            "(debug-swap/secure-tsc); measuring with --guest-features",
+            "(debug-swap/secure-tsc), which QEMU launches with; measuring with --guest-features"
         )
     fw = _firmware(args, kwargs.pop("threads"), vmm, "profile")
-    notes = (
-        []
-        if vmm == "qemu"
-        else [f"this replay follows the {vmm} VMM, which is not QEMU + KVM: QEMU's and KVM's checks are not applied"]
-    )
+    if vmm != "qemu":
+        notes.append(
+            f"this replay follows the {vmm} VMM, which is not QEMU + KVM: QEMU's and KVM's checks are not applied"
+        )
     steps: List[str] = []
     try:
         fw.launch_start(obj.policy, gosvw=obj.gosvw_bytes())

@@ -496,3 +496,13 @@ def test_a_single_socket_policy_fails_on_a_host_of_more_sockets() -> None:
     assert rc == 2 and "--host-sockets: must be a socket count of 1 or more" in err
     rc, _, err = run_ours(["launch", "--object", obj, *MEASURE, "--host-sockets", "2", "--no-kvm-checks"])
     assert rc == 2 and "--host-sockets: is one of KVM's checks" in err
+
+
+def test_what_launch_says_on_stderr_reaches_its_json() -> None:
+    """A --guest-features other than the object's SEV features is measured as asked, and the
+    warning that QEMU launches with the object's is in --json's warnings, which the next step reads."""
+    obj = "sev-snp-guest,id=a,cbitpos=51,reduced-phys-bits=1,debug-swap=on"
+    rc, out, err = run_ours(["launch", "--object", obj, *MEASURE, "--guest-features", "0x1", "--json"])
+    doc = json.loads(out)
+    assert rc == 0 and "differs from the object's SEV_FEATURES 0x21" in doc["warnings"][0]
+    assert "differs from the object's SEV_FEATURES 0x21" in err
