@@ -159,7 +159,6 @@ def check_crl(
     _need("ark", ark)
     for cert, _ in revocable:
         _need("revocable", cert)
-    import datetime
 
     from cryptography import x509
     from cryptography.exceptions import UnsupportedAlgorithm
@@ -208,9 +207,7 @@ def check_crl(
             raise SignatureError(
                 f"CRL: has a critical extension this check does not understand ({ext.oid.dotted_string})"
             )
-    at = now or datetime.datetime.now(datetime.timezone.utc)
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=datetime.timezone.utc)
+    at = check_time(now)
     if crl.last_update_utc > at:
         raise SignatureError(f"CRL: issued {utc_text(crl.last_update_utc)}, after {utc_text(at)}")
     if crl.next_update_utc is None:
@@ -333,8 +330,8 @@ def verify_issued_by(child: x509.Certificate, issuer: x509.Certificate, child_na
         # chain), or a chain file given where a leaf belongs.
         issued_by, given = _cn(child.issuer), _cn(issuer.subject)
         hint = ""
-        product = _product_in(issued_by)
-        if product is not None and product != _product_in(given):
+        product = product_named(issued_by)
+        if product is not None and product != product_named(given):
             hint = f": it is a {product.capitalize()} certificate; check it against the {product} chain (--product {product})"
         raise SignatureError(f"{child_name}: was issued by {issued_by}, not by the {issuer_name} {given}{hint}")
     _check_ca(issuer, issuer_name, "keyCertSign", "issue certificates")
@@ -358,11 +355,7 @@ def _check_ca(issuer: x509.Certificate, issuer_name: str, usage: str, what: str)
     AMD's ARKs and ASKs/ASVKs have both; a leaf given as an issuer is refused by name."""
     from cryptography import x509
 
-    try:
-        basic = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        basic = None
-    if issuer.version == x509.Version.v3 and (basic is None or not basic.ca):
+    if issuer.version == x509.Version.v3 and not is_ca(issuer):
         raise SignatureError(f"{issuer_name}: {_cn(issuer.subject)} is no CA certificate (BasicConstraints CA:TRUE)")
     try:
         key_usage = issuer.extensions.get_extension_for_class(x509.KeyUsage).value
@@ -410,7 +403,7 @@ def _cn(name: x509.Name) -> str:
     return f"CN={cns[0].value!s}" if cns else name.rfc4514_string()
 
 
-def _product_in(name: str) -> Optional[str]:
+def product_named(name: str) -> Optional[str]:
     """The AMD product an AMD certificate name mentions (``SEV-Milan``, ``ARK-Genoa``), or None."""
     lower = name.lower()
     return next((p for p in ("milan", "genoa", "turin") if p in lower), None)
@@ -426,6 +419,17 @@ def is_ca(cert: x509.Certificate) -> bool:
         return False
     except ValueError:  # a malformed extension: not a usable CA either
         return False
+
+
+def check_time(now: Optional[datetime.datetime], field: str = "now") -> datetime.datetime:
+    """The time a check holds at: ``now`` (a naive time is UTC), default the current time."""
+    import datetime
+
+    if now is None:
+        return datetime.datetime.now(datetime.timezone.utc)
+    if not isinstance(now, datetime.datetime):
+        raise InvalidInputError(field, f"must be a datetime.datetime, got {show(now)}")
+    return now if now.tzinfo is not None else now.replace(tzinfo=datetime.timezone.utc)
 
 
 def utc_text(at: datetime.datetime) -> str:
@@ -485,11 +489,7 @@ def parse_utc(text: Optional[str], field: str = "at") -> datetime.datetime:
 def check_validity(cert: x509.Certificate, name: str, now: Optional[datetime.datetime] = None) -> None:
     """The certificate's validity period must contain ``now`` (default: the current UTC time)."""
     _need(name, cert)
-    import datetime
-
-    at = now or datetime.datetime.now(datetime.timezone.utc)
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=datetime.timezone.utc)
+    at = check_time(now)
     if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
         raise SignatureError(
             f"{name}: valid from {utc_text(cert.not_valid_before_utc)} to {utc_text(cert.not_valid_after_utc)}, "

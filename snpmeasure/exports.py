@@ -348,11 +348,9 @@ def read_corim(
     from .tables import TableRow
 
     cbor2 = _cbor2()
-    if now is not None and not isinstance(now, datetime.datetime):
-        raise InvalidInputError("now", f"must be a datetime.datetime, got {show(now)}")
-    if now is not None and now.tzinfo is None:  # UTC, as AttestationReport.verify reads a naive time
-        now = now.replace(tzinfo=datetime.timezone.utc)
-    at = now if now is not None else datetime.datetime.now(datetime.timezone.utc)
+    from .certs import check_time
+
+    at = check_time(now)  # a naive time is UTC, as AttestationReport.verify reads it
     doc = _cbor_loads(data, field)
     if isinstance(doc, cbor2.CBORTag) and doc.tag == COSE_SIGN1_TAG:
         doc = _cbor_loads(_cose_payload(doc, field, public_key, at), f"{field} payload")

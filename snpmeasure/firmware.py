@@ -198,20 +198,18 @@ class Firmware:
             bits = getattr(self.host, field)
             if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or not 0 <= bits < 1 << 64):
                 raise InvalidInputError(field, f"must be a 64-bit mask, got {show(bits)}")
-        from .policy import check_abi
+        from .policy import check_abi, check_platform_info
 
         check_abi(self.host.abi)
+        check_platform_info(self.host.platform_info)
         sockets = self.host.sockets
         if sockets is not None and (isinstance(sockets, bool) or not isinstance(sockets, int) or sockets < 1):
             raise InvalidInputError("sockets", f"must be a socket count of 1 or more, got {show(sockets)}")
         info = self.host.platform_info
-        if info is not None:
-            if isinstance(info, bool) or not isinstance(info, int) or not 0 <= info < 1 << 64:
-                raise InvalidInputError("platform_info", f"must be the 64-bit PLATFORM_INFO, got {show(info)}")
-            if bool(info & 1) != self.host.smt_enabled:
-                raise InvalidInputError(
-                    "platform_info", f"SMT_EN (bit 0) of {info:#x} contradicts smt_enabled={self.host.smt_enabled}"
-                )
+        if info is not None and bool(info & 1) != self.host.smt_enabled:
+            raise InvalidInputError(
+                "platform_info", f"SMT_EN (bit 0) of {info:#x} contradicts smt_enabled={self.host.smt_enabled}"
+            )
         self.gosvw = bytes(16)
         self.state = GuestState.NONE
         self._seed = seed

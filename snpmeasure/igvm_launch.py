@@ -909,8 +909,8 @@ def id_block_structs(
 
     block, raw = qemu_finish_blobs(header, policy)
     enabled = qemu_author_key_enabled(header)
+    where = _where(igvm, igvm.headers.index(header) if index is None else index)
     if enabled and header.author_key_algorithm != 1:  # said by the directive's own field
-        where = _where(igvm, igvm.headers.index(header) if index is None else index)
         raise IgvmError(
             where,
             f"author_key_algorithm is {header.author_key_algorithm}, expected 1 with an author key "
@@ -919,7 +919,6 @@ def id_block_structs(
     try:
         return block, IdAuth.as_firmware_reads(raw, author_key_enabled=enabled)
     except BlobError as exc:
-        where = _where(igvm, igvm.headers.index(header) if index is None else index)
         raise IgvmError(where, f"{_ID_AUTH_FIELDS.get(exc.field, exc.field)}: {exc.rule}") from None
 
 

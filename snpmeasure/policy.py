@@ -198,10 +198,7 @@ class GuestPolicy:
         RAPL_DIS (bit 3), CIPHERTEXT_HIDING its CIPHERTEXT_HIDING_DRAM_EN (bit 4).
         """
         check_abi(abi)
-        if platform_info is not None and (
-            isinstance(platform_info, bool) or not isinstance(platform_info, int) or not 0 <= platform_info < 1 << 64
-        ):
-            raise PolicyError("platform_info", f"must be the 64-bit PLATFORM_INFO, got {show(platform_info)}")
+        check_platform_info(platform_info)
         problems: List[Tuple[str, str]] = []
         if smt_enabled and not self.smt:
             problems.append(("SMT", "the host has SMT enabled, so a policy with SMT=0 fails with POLICY_FAILURE"))
@@ -312,6 +309,12 @@ def describe_value(value: int) -> List[Dict[str, Any]]:
     )
     rows.sort(key=lambda r: int(str(r["bits"]).split(":")[-1]))
     return rows
+
+
+def check_platform_info(value: object) -> None:
+    """A host's PLATFORM_INFO: None (unknown) or a 64-bit int; else a PolicyError naming it."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 64):
+        raise PolicyError("platform_info", f"must be the 64-bit PLATFORM_INFO, got {show(value)}")
 
 
 def check_abi(abi: object) -> None:

@@ -120,16 +120,16 @@ def _keyval(text: str, option: str) -> Tuple[Optional[str], Dict[str, str]]:
     return head, props
 
 
-def _qemu_int(value: str, where: str, what: str, top: int) -> int:
-    """An integer as QEMU's keyval and qdev visitors read one (qemu_strtou64, base 0): decimal,
-    0x hex, and octal after a leading 0 (``-smp 010`` is 8 vCPUs; ``09``, ``0o31`` and ``2_5`` are
-    refused)."""
+def _qemu_int(value: str, where: str, low: int, top: int) -> int:
+    """An integer from ``low`` to ``top`` as QEMU's keyval and qdev visitors read one
+    (qemu_strtou64, base 0): decimal, 0x hex, and octal after a leading 0 (``-smp 010`` is 8 vCPUs;
+    ``09``, ``0o31`` and ``2_5`` are refused)."""
     try:
         number = parse_qemu_uint(where, value, top)
     except InvalidInputError:
         number = -1
-    if number < 0 or (what == "a count" and number < 1):
-        low = 1 if what == "a count" else 0
+    if number < low:
+        what = "a count" if low else "a number"
         raise InvalidInputError(
             where, f"must be {what} from {low} to {top} (as C reads it: 0x hex, a leading 0 octal), got {show(value)}"
         ) from None
@@ -137,7 +137,7 @@ def _qemu_int(value: str, where: str, what: str, top: int) -> int:
 
 
 def _count(value: str, where: str) -> int:
-    return _qemu_int(value, where, "a count", MAX_VCPUS)
+    return _qemu_int(value, where, 1, MAX_VCPUS)
 
 
 def _smp_props(text: str, merged: Dict[str, str]) -> Dict[str, str]:
@@ -217,9 +217,9 @@ def _cpu(text: str) -> Tuple[str, Optional[str], Optional[int]]:
     if not overrides:
         return "custom", model, None
     # qdev properties, read by the string input visitor (qemu_strtoi64, base 0); the setters' ranges
-    family = _qemu_int(overrides.get("family", str(family)), "-cpu family", "a number", 0xFF + 0xF)
-    cpu_model = _qemu_int(overrides.get("model", str(cpu_model)), "-cpu model", "a number", 0xFF)
-    stepping = _qemu_int(overrides.get("stepping", str(stepping)), "-cpu stepping", "a number", 0xF)
+    family = _qemu_int(overrides.get("family", str(family)), "-cpu family", 0, 0xFF + 0xF)
+    cpu_model = _qemu_int(overrides.get("model", str(cpu_model)), "-cpu model", 0, 0xFF)
+    stepping = _qemu_int(overrides.get("stepping", str(stepping)), "-cpu stepping", 0, 0xF)
     return "custom", model, cpu_sig(family, cpu_model, stepping)
 
 

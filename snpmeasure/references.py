@@ -128,10 +128,9 @@ def load_references(
     CSV (``table --csv``) or the CoRIM ``--format corim`` writes (CBOR, tagged 501, or signed
     COSE_Sign1, whose signature is checked with ``public_key``, a P-384 public key); a CoRIM's
     validity periods must hold at ``now`` (default: the current time; a naive time is UTC)."""
-    import datetime
+    from .certs import check_time
 
-    if now is not None and not isinstance(now, datetime.datetime):
-        raise InvalidInputError("now", f"must be a datetime.datetime, got {show(now)}")
+    check_time(now)  # a bad time is said whatever the form of the set
     if isinstance(source, (bytes, bytearray)):
         data, name = bytes(source), "<bytes>"
     else:

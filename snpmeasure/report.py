@@ -120,25 +120,23 @@ class TcbVersion:
         return {"raw": f"{self.raw:#018x}", **self.components}
 
 
-def _certificate_product(cert: x509.Certificate) -> Optional[str]:
-    """The product a VCEK or VLEK names: its product extension ("Milan-B0"), else its issuer
-    ("SEV-Milan", "SEV-VLEK-Genoa"); None when it names none of the products with AMD chains."""
-    from cryptography.x509.oid import NameOID
-
+def _product_extension(cert: x509.Certificate) -> Optional[str]:
+    """A VCEK's or VLEK's product extension as text ("Milan-B0"; "" when it is no DER string),
+    None without one."""
     from .certs import extension_value
 
     ext = extension_value(cert, OID_PRODUCT)
-    names = []
-    if ext is not None and len(ext) >= 2 and ext[0] in (0x0C, 0x13, 0x16):
-        names.append(ext[2:].decode("ascii", "replace").lower())
-    for attr in cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME):
-        value = attr.value if isinstance(attr.value, str) else attr.value.decode("ascii", "replace")
-        names.append(value.lower().removeprefix("sev-").removeprefix("vlek-"))
-    for name in names:
-        for prod in PRODUCTS:
-            if name.startswith(prod):
-                return prod
-    return None
+    if ext is None:
+        return None
+    return ext[2:].decode("ascii", "replace") if len(ext) >= 2 and ext[0] in (0x0C, 0x13, 0x16) else ""
+
+
+def _certificate_product(cert: x509.Certificate) -> Optional[str]:
+    """The product a VCEK or VLEK names: its product extension ("Milan-B0"), else its issuer
+    ("SEV-Milan", "SEV-VLEK-Genoa"); None when it names none of the products with AMD chains."""
+    from .certs import product_named
+
+    return product_named(_product_extension(cert) or "") or product_named(cert.issuer.rfc4514_string())
 
 
 def generation_of(family: int, model: int) -> Optional[str]:
@@ -337,20 +335,21 @@ class AttestationReport:
     def reserved_problems(self, refused: Optional[bool] = None) -> List[str]:
         """Every must-be-zero violation: reserved fields and bits (reported, never silently
         ignored). ``refused=True``: only those :meth:`validate` fails; ``False``: only the others."""
-        return [text for r, text in self._must_be_zero() if refused is None or r == refused]
+        return [text for field, text in self._must_be_zero() if refused is None or (field is not None) == refused]
 
-    def _must_be_zero(self) -> List[Tuple[bool, str]]:
-        """(refused, text) per must-be-zero violation. Refused: those go-sev-guest's parser
+    def _must_be_zero(self) -> List[Tuple[Optional[str], str]]:
+        """(field, text) per must-be-zero violation, the field :meth:`validate` fails it under, or
+        None for one only reported. Refused: those go-sev-guest's parser
         refuses (abi.ReportToProto: the reserved ranges, the unsigned bytes after the signature,
         KEY_INFO bits 31:5, a POLICY no firmware launches with). Only reported: the bytes
         0x1F8..0x207 of a report older than v5, PLATFORM_INFO's and the TCBs' reserved bits,
         which firmware updates have been defining (docs/reference/firmware-abi.md §6)."""
         raw = self.raw
-        problems: List[Tuple[bool, str]] = []
+        problems: List[Tuple[Optional[str], str]] = []
 
         def zero(lo: int, hi: int, name: str, refused: bool = True) -> None:
             if any(raw[lo:hi]):
-                problems.append((refused, f"{name} (0x{lo:03x}..0x{hi - 1:03x}) is not zero"))
+                problems.append(("RESERVED" if refused else None, f"{name} (0x{lo:03x}..0x{hi - 1:03x}) is not zero"))
 
         zero(0x04C, 0x050, "reserved")
         zero(0x18B if self.version >= 3 else 0x188, 0x1A0, "reserved")
@@ -361,20 +360,20 @@ class AttestationReport:
         zero(0x208, 0x2A0, "reserved")
         zero(0x330, 0x4A0, "signature reserved")
         if self.key_info >> 5:
-            problems.append((True, f"KEY_INFO bits 31:5 are not zero ({self.key_info:#x})"))
+            problems.append(("KEY_INFO", f"KEY_INFO bits 31:5 are not zero ({self.key_info:#x})"))
         if self.platform_info >> 8 or self.platform_info >> 6 & 1:
-            problems.append((False, f"PLATFORM_INFO reserved bits are set ({self.platform_info:#x})"))
+            problems.append((None, f"PLATFORM_INFO reserved bits are set ({self.platform_info:#x})"))
         try:
             self.guest_policy()
         except InvalidInputError as exc:
-            problems.append((True, f"POLICY: {exc.rule}"))
+            problems.append(("POLICY", f"POLICY: {exc.rule}"))
         for name, t in (
             ("CURRENT_TCB", self.current_tcb),
             ("REPORTED_TCB", self.reported_tcb),
             ("COMMITTED_TCB", self.committed_tcb),
             ("LAUNCH_TCB", self.launch_tcb),
         ):
-            problems.extend((False, f"{name} {p}") for p in t.reserved_problems())
+            problems.extend((None, f"{name} {p}") for p in t.reserved_problems())
         return problems
 
     def validate(self, *, permit_provisional_firmware: bool = False) -> List[Mismatch]:
@@ -387,10 +386,11 @@ class AttestationReport:
         certifies, is at most CURRENT_TCB in every component. [] when all hold."""
         if not isinstance(permit_provisional_firmware, bool):
             raise ReportError("permit_provisional_firmware", f"must be a bool, got {show(permit_provisional_firmware)}")
-        out = []
-        for text in self.reserved_problems(refused=True):
-            name = "POLICY" if text.startswith("POLICY:") else "KEY_INFO" if text.startswith("KEY_INFO") else "RESERVED"
-            out.append(Mismatch(name, "a policy the firmware launches with" if name == "POLICY" else "zero", text))
+        out = [
+            Mismatch(field, "a policy the firmware launches with" if field == "POLICY" else "zero", text)
+            for field, text in self._must_be_zero()
+            if field is not None
+        ]
         if self.vmpl > 3:
             why = " (the host requested it: SNP_HV_REPORT_REQ)" if self.vmpl == 0xFFFFFFFF else ""
             out.append(Mismatch("VMPL", "0 to 3 (a report the guest requested)", f"{self.vmpl:#x}{why}"))
@@ -673,13 +673,8 @@ class AttestationReport:
         hwid = extension_value(cert, OID_HWID)
         if self.signing_key == "VCEK" and hwid is None:
             raise SignatureError("VCEK certificate: has no hwID extension (1.3.6.1.4.1.3704.1.4)")
-        product_ext = extension_value(cert, OID_PRODUCT)
-        if product_ext is not None:
-            text = (
-                product_ext[2:].decode("ascii", "replace")
-                if len(product_ext) >= 2 and product_ext[0] in (0x0C, 0x13, 0x16)
-                else ""
-            )
+        text = _product_extension(cert)
+        if text is not None:
             if not text.lower().startswith(product):
                 raise SignatureError(f"certificate: its product extension says {show(text)}, not {product}")
         # Whenever the certificate binds a chip, the report must be that chip's, unless the host

@@ -318,33 +318,13 @@ def test_parse_utc_raises_only_named_errors(text: str) -> None:
 def test_an_issuer_must_be_a_ca_whose_key_may_sign_what_it_signed() -> None:
     """Go's CheckSignatureFrom (go-sev-guest's verify): a v3 issuer needs BasicConstraints
     CA:TRUE, and a KeyUsage, when present, with keyCertSign (certificates) or cRLSign (CRLs)."""
-    from cryptography.hazmat.primitives import hashes
-
     from snpmeasure.certs import check_crl, verify_issued_by
-
-    from .builders.reports import rsa_pss
 
     not_ca = cert("SEV-Test", ASK_KEY, "ARK-Test", ARK_KEY)  # no BasicConstraints
     leaf = cert("SEV-VCEK", VCEK_KEY, "SEV-Test", ASK_KEY)
     with pytest.raises(SignatureError, match=r"^ASK: CN=SEV-Test is no CA certificate \(BasicConstraints CA:TRUE\)"):
         verify_issued_by(leaf, not_ca, "VCEK certificate", "ASK")
-    b = (
-        x509.CertificateBuilder()
-        .subject_name(not_ca.subject)
-        .issuer_name(ARK.subject)
-        .public_key(ASK_KEY.public_key())
-        .serial_number(2)
-        .not_valid_before(not_ca.not_valid_before_utc)
-        .not_valid_after(not_ca.not_valid_after_utc)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-    )
-    usage = dict.fromkeys(
-        ("content_commitment", "key_encipherment", "data_encipherment", "key_agreement", "key_cert_sign"), False
-    )
-    signer_only = b.add_extension(
-        x509.KeyUsage(digital_signature=True, crl_sign=True, encipher_only=False, decipher_only=False, **usage),
-        critical=True,
-    ).sign(ARK_KEY, hashes.SHA384(), rsa_padding=rsa_pss())
+    signer_only = cert("SEV-Test", ASK_KEY, "ARK-Test", ARK_KEY, ca=True, key_cert_sign=False)
     with pytest.raises(
         SignatureError, match="^ASK: its KeyUsage lacks keyCertSign: its key may not issue certificates"
     ):

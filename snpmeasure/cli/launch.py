@@ -119,14 +119,11 @@ def run(args: argparse.Namespace) -> int:
     if obj is None and args.igvm is None:
         raise InvalidInputError("--object", "give the sev-snp-guest object with --object, --qmp or --libvirt")
     vmm = _replayed_vmm(args)
-    if vmm != "qemu":  # QEMU's own checks, which another VMM does not run
-        for flag in ("host_cbitpos", "accept_rfc_spellings"):
-            if getattr(args, flag) not in (None, False):
-                raise InvalidInputError(
-                    "--" + flag.replace("_", "-"), f"describes QEMU, and the {vmm} VMM replayed here is not QEMU"
-                )
+    _refuse_qemu_kvm_flags(args, vmm)
     if args.host_cbitpos is None:
-        args.host_cbitpos = 51
+        from ..qemu import HOST_VALUES
+
+        args.host_cbitpos = HOST_VALUES["cbitpos"]
     if not 0 <= args.host_cbitpos <= 63:
         raise InvalidInputError(
             "--host-cbitpos", f"must be a bit position from 0 to 63 (CPUID EBX[5:0]), got {args.host_cbitpos}"
@@ -179,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
             f"--guest-features {kwargs['guest_features']:#x} differs from the object's SEV_FEATURES {wanted_features:#x} "
             "(debug-swap/secure-tsc), which QEMU launches with; measuring with --guest-features"
         )
-    fw = _firmware(args, kwargs.pop("threads"), vmm, "profile")
+    fw = _firmware(args, kwargs.pop("threads"), vmm)
     if vmm != "qemu":
         notes.append(
             f"this replay follows the {vmm} VMM, which is not QEMU + KVM: QEMU's and KVM's checks are not applied"
@@ -219,6 +216,29 @@ def _replayed_vmm(args: argparse.Namespace) -> str:
     return resolve_profile(profile, args.vmm_type, "snp").vmm
 
 
+#: The flags that describe KVM's own checks (refused with --no-kvm-checks, and for another VMM).
+_KVM_FLAGS = ("kvm_policy_bits", "kvm_required_bits", "host_sockets")
+
+
+def _refuse_qemu_kvm_flags(args: argparse.Namespace, vmm: str) -> None:
+    """The flags that describe QEMU or KVM are refused when the replay is of another VMM (an IGVM
+    model's, or a launch profile's), whose software runs neither check."""
+    from ..errors import InvalidInputError
+
+    if vmm == "qemu":
+        return
+    for flag in ("host_cbitpos", "accept_rfc_spellings", *_KVM_FLAGS):
+        if getattr(args, flag) in (None, False):
+            continue
+        if flag not in _KVM_FLAGS:
+            rule = f"describes QEMU, and the {vmm} VMM replayed here is not QEMU"
+        elif args.igvm is not None:
+            rule = f"is one of KVM's checks; the {vmm} model's VMM is not QEMU + KVM: give --profile qemu"
+        else:
+            rule = f"is one of KVM's checks; the {vmm} VMM (the launch profile's) is not QEMU + KVM"
+        raise InvalidInputError("--" + flag.replace("_", "-"), rule)
+
+
 def _qemu_refusal(obj: Any, args: argparse.Namespace) -> Optional[Tuple[str, str, str]]:
     """What QEMU refuses before any launch command, as (where, status, reason): an RFC-series
     property upstream QEMU does not know, then a cbitpos other than the host's, which
@@ -232,26 +252,16 @@ def _qemu_refusal(obj: Any, args: argparse.Namespace) -> Optional[Tuple[str, str
     return None
 
 
-def _firmware(args: argparse.Namespace, threads: Optional[int], model: str = "qemu", kind: str = "model") -> Any:
-    """A guest context on the host the flags describe; a replay under an IGVM ``model`` (or a
-    launch profile's VMM, ``kind="profile"``) other than QEMU's is of a VMM that is not QEMU + KVM,
-    whose checks then do not apply."""
+def _firmware(args: argparse.Namespace, threads: Optional[int], vmm: str) -> Any:
+    """A guest context on the host the flags describe; a replay of a VMM other than QEMU + KVM
+    (``vmm``: an IGVM model's or a launch profile's) applies the firmware's rules only."""
     from ..errors import InvalidInputError
     from ..firmware import Firmware, HostModel
 
-    for flag in ("kvm_policy_bits", "kvm_required_bits", "host_sockets"):
-        if getattr(args, flag) is None:
-            continue
-        if args.no_kvm_checks:
+    for flag in _KVM_FLAGS:
+        if args.no_kvm_checks and getattr(args, flag) is not None:
             raise InvalidInputError(
                 "--" + flag.replace("_", "-"), "is one of KVM's checks, which --no-kvm-checks turns off; give one"
-            )
-        if model != "qemu":
-            raise InvalidInputError(
-                "--" + flag.replace("_", "-"),
-                f"is one of KVM's checks; the {model} model's VMM is not QEMU + KVM: give --profile qemu"
-                if kind == "model"
-                else f"is one of KVM's checks; the {model} VMM (the launch profile's) is not QEMU + KVM",
             )
     info = args.host_platform_info
     if info is not None and args.host_smt_off and info & 1:
@@ -263,7 +273,7 @@ def _firmware(args: argparse.Namespace, threads: Optional[int], model: str = "qe
         smt_enabled=bool(info & 1) if info is not None else not args.host_smt_off,
         platform_info=info,
         sockets=args.host_sockets,
-        kvm_checks=not args.no_kvm_checks and model == "qemu",
+        kvm_checks=not args.no_kvm_checks and vmm == "qemu",
         kvm_policy_bits=args.kvm_policy_bits,
         kvm_required_bits=args.kvm_required_bits,
         vlek=args.host_vlek,
@@ -339,7 +349,7 @@ def _launch_igvm(args: argparse.Namespace, obj: Any) -> int:
         enabled = qemu_author_key_enabled(plan.id_block)  # by the key, not the directive's flag
     elif obj is not None and not (qemu and object_block):
         block, auth, enabled = obj.id_block_obj(), obj.finish_id_auth(), obj.author_key_enabled
-    fw = _firmware(args, args.threads, model)
+    fw = _firmware(args, args.threads, model)  # model: the vmm run() refused the QEMU/KVM flags for
     steps: List[str] = []
     try:
         fw.launch_start(policy, gosvw=bytes(16) if obj is None else obj.gosvw_bytes())

@@ -119,8 +119,6 @@ def run(args: argparse.Namespace) -> int:
         for f in ("mnonce", "launch_measure_blob", "api_major", "api_minor", "build", "policy")
         if getattr(args, f) is not None
     ]
-    if args.tik is not None and args.mode not in (None, "sev", "seves"):  # said before any measuring
-        raise InvalidInputError("--tik", "the LAUNCH_MEASURE HMAC exists in modes sev and seves only")
     if args.tik is None and sev_flags:
         snp = args.mode is not None and args.mode.startswith("snp")
         raise InvalidInputError(
@@ -138,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
         apply_launch_config(args)
     else:
         refuse_lone_path_map(args)
+    if args.tik is not None and args.mode not in (None, "sev", "seves"):  # said before any measuring
+        raise InvalidInputError("--tik", "the LAUNCH_MEASURE HMAC exists in modes sev and seves only")
     if export_requested(args):
         if args.mode is None:
             raise InvalidInputError("--mode", "is required (snp, snp:svsm or snp:igvm for an export)")
@@ -169,8 +169,6 @@ def run(args: argparse.Namespace) -> int:
 
     hmac_result: Optional[Dict[str, Any]] = None
     if args.tik is not None:
-        if args.mode not in ("sev", "seves"):
-            raise InvalidInputError("--tik", "the LAUNCH_MEASURE HMAC exists in modes sev and seves only")
         from .._files import open_input
 
         with open_input("--tik", args.tik) as f:

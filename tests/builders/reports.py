@@ -33,6 +33,7 @@ def cert(
     crl_url: Optional[str] = None,
     crl_points: Optional[List[x509.DistributionPoint]] = None,
     ca: bool = False,
+    key_cert_sign: bool = True,
 ) -> x509.Certificate:
     # Valid from 2025 with no expiry (RFC 5280 4.1.2.5's 99991231235959Z): the tests that verify at
     # the current time keep passing in any year.
@@ -47,14 +48,16 @@ def cert(
     )
     for oid, value in (exts or {}).items():
         b = b.add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier(oid), value), critical=False)
-    if ca:  # as AMD's ARK and ASK/ASVK are
+    if ca:  # as AMD's ARK and ASK/ASVK are (key_cert_sign=False: a CA key that may sign only CRLs)
         b = b.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         usage = dict.fromkeys(
             ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment", "key_agreement"),
             False,
         )
         b = b.add_extension(
-            x509.KeyUsage(**usage, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False),
+            x509.KeyUsage(
+                **usage, key_cert_sign=key_cert_sign, crl_sign=True, encipher_only=False, decipher_only=False
+            ),
             critical=True,
         )
     if crl_url is not None:  # as AMD's ASK and ASVK carry their KDS CRL address
