@@ -30,6 +30,10 @@ MAX_CRL_BYTES = 1 << 20
 #: A VCEK, VLEK or ASK/ARK chain is a few KiB; more is never read (a misdirected stream).
 MAX_CERT_BYTES = 1 << 20
 
+#: The CPU generations whose AMD roots snpmeasure ships and whose certificates AMD's KDS serves
+#: (report.TCB_LAYOUTS also knows Venice's TCB layout, for reading reports).
+PRODUCTS = ("milan", "genoa", "turin")
+
 
 def _read_source(source: Any, field: str, what: str, limit: int) -> bytes:
     """The bytes of a path or bytes-like source (at most ``limit`` + 1 read from a file)."""
@@ -307,14 +311,15 @@ def product_chain(product: str, kind: str = "vcek") -> List[x509.Certificate]:
     ):
         raise ReportError(
             "product",
-            f"must be a product name (milan, genoa, turin) and kind vcek or vlek, got {show(product)}, {show(kind)}",
+            f"must be a product name ({', '.join(PRODUCTS)}) and kind vcek or vlek, got {show(product)}, {show(kind)}",
         )
     name = f"{product.lower()}_{kind}.pem"
     try:
         data = resources.files("snpmeasure").joinpath("data").joinpath(name).read_bytes()
     except OSError:
         raise ReportError(
-            "product", f"no built-in {kind.upper()} chain for {show(product)} (known: milan, genoa, turin; VLEK: milan)"
+            "product",
+            f"no built-in {kind.upper()} chain for {show(product)} (known: {', '.join(PRODUCTS)}; VLEK: milan)",
         ) from None
     return load_certs(data, name)
 
@@ -406,7 +411,7 @@ def _cn(name: x509.Name) -> str:
 def product_named(name: str) -> Optional[str]:
     """The AMD product an AMD certificate name mentions (``SEV-Milan``, ``ARK-Genoa``), or None."""
     lower = name.lower()
-    return next((p for p in ("milan", "genoa", "turin") if p in lower), None)
+    return next((p for p in PRODUCTS if p in lower), None)
 
 
 def is_ca(cert: x509.Certificate) -> bool:
@@ -516,7 +521,7 @@ def check_chain(
     if not any(fp == r.fingerprint(hashes.SHA384()) for r in roots):
         hint = ""
         if trusted_arks is None:  # another product's genuine root: name it, so the fix is plain
-            for other in ("milan", "genoa", "turin"):
+            for other in PRODUCTS:
                 if other != product and fp == product_chain(other)[1].fingerprint(hashes.SHA384()):
                     hint = f": it is {other.capitalize()}'s; give the {product.capitalize()} ASK/ARK chain, or the product the report is from"
         raise SignatureError(f"ARK: {ark.subject.rfc4514_string()} is not AMD's root for {show(product)}{hint}")
@@ -555,6 +560,7 @@ def der_octets(value: bytes) -> bytes:
 
 
 __all__ = [
+    "PRODUCTS",
     "parse_utc",
     "load_certs",
     "load_crl",

@@ -216,7 +216,7 @@ class VerifyConfig:
     def from_json(cls, doc: Any, where: str = "config") -> VerifyConfig:
         """A configuration from its parsed JSON; every key checked, unknown keys refused."""
         from .policy import GuestPolicy
-        from .report import Expectations, parse_hex, parse_min_tcb
+        from .report import TCB_LAYOUTS, Expectations, parse_hex, parse_min_tcb
 
         check_schema(doc, where, VERIFY_CONFIG_SCHEMA, VERIFY_CONFIG_VERSION, "docs/verify-config.schema.json")
         unknown = sorted(set(doc) - set(VERIFY_CONFIG_KEYS))
@@ -282,8 +282,8 @@ class VerifyConfig:
                 raise InvalidInputError(f"{where}.signing_key", f"must be VCEK or VLEK, got {show(doc['signing_key'])}")
             exp["signing_key"] = doc["signing_key"]
         product = doc.get("product")
-        if product is not None and product not in ("milan", "genoa", "turin", "venice"):
-            raise InvalidInputError(f"{where}.product", f"must be milan, genoa, turin or venice, got {show(product)}")
+        if product is not None and product not in TCB_LAYOUTS:
+            raise InvalidInputError(f"{where}.product", f"must be one of {', '.join(TCB_LAYOUTS)}, got {show(product)}")
         if exp.get("policy_at_most") and "policy" not in exp:
             raise InvalidInputError(f"{where}.policy_at_most", "compares with an expected policy: give policy too")
         try:

@@ -71,7 +71,6 @@ PLATFORM_INFO_BITS = {
     7: "TIO_EN",
 }
 SIGNING_KEYS = {0: "VCEK", 1: "VLEK", 7: "NONE"}
-PRODUCTS = ("milan", "genoa", "turin")
 
 
 @dataclass(frozen=True)
@@ -623,7 +622,9 @@ class AttestationReport:
             raise ReportError("report", f"KEY_INFO.SIGNING_KEY is {self.signing_key}: no AMD key signs it")
         prod = (product or self._named_product() or self._unnamed_product()).lower()
         report = self.for_product(prod)
-        if prod not in ("milan", "genoa", "turin"):
+        from .certs import PRODUCTS
+
+        if prod not in PRODUCTS:
             raise ReportError("product", f"AMD's KDS serves Milan, Genoa and Turin certificates, not {show(prod)}")
         name = prod.capitalize()
         kind = "vlek" if self.signing_key == "VLEK" else "vcek"

@@ -43,7 +43,15 @@ def register(p: ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """``snpmeasure policy decode|encode``."""
     from ..errors import InvalidInputError
-    from ..policy import FLAG_BITS, GuestPolicy, describe_value, policy_value, reserved_bit_problems
+    from ..policy import (
+        FLAG_BITS,
+        RESERVED_MBO_BIT,
+        RESERVED_MBZ_MASK,
+        GuestPolicy,
+        describe_value,
+        policy_value,
+        reserved_bit_problems,
+    )
 
     if args.host_smt_off and args.firmware_abi is None:
         raise InvalidInputError("--host-smt-off", "describes the host of a firmware: give --firmware-abi too")
@@ -66,7 +74,10 @@ def run(args: argparse.Namespace) -> int:
     )
     fields = describe_value(value)
     if args.json:
-        doc: Dict[str, Any] = pol.to_json() if pol is not None else {"policy": f"{value:#x}"}
+        # An invalid value keeps the valid one's shape: its named fields, read from their bits
+        # (the reserved bits are in "fields" and "problems").
+        named = (value | 1 << RESERVED_MBO_BIT) & ~RESERVED_MBZ_MASK
+        doc: Dict[str, Any] = {**GuestPolicy.from_int(named).to_json(), "policy": f"{value:#x}"}
         emit_json(
             {
                 **doc,

@@ -42,3 +42,17 @@ def test_cli_decode_encode() -> None:
     # a failed check is an error (exit 1), never a warning
     rc, out, err = run_ours(["policy", "encode", "--smt", "--page-swap-disable", "--firmware-abi", "1.55"])
     assert rc == 1 and err.startswith("snpmeasure policy encode: error: PAGE_SWAP_DISABLE") and "warning" not in err
+
+
+def test_decode_json_has_one_shape_for_valid_and_invalid_values() -> None:
+    """A consumer reads the same keys whatever the value: an invalid one's named fields come from its bits."""
+    _, valid, _ = run_ours(["policy", "decode", "0xb0133", "--json"])
+    rc, invalid, _ = run_ours(["policy", "decode", "0xfc0000000b0133", "--json"])
+    good, bad = json.loads(valid), json.loads(invalid)
+    assert rc == 1 and bad.keys() == good.keys() and bad["valid"] is False
+    assert bad["policy"] == "0xfc0000000b0133"
+    assert {k: v for k, v in bad.items() if k not in ("policy", "valid", "fields", "problems")} == {
+        k: v for k, v in good.items() if k not in ("policy", "valid", "fields", "problems")
+    }
+    _, clear, _ = run_ours(["policy", "decode", "0x90133", "--json"])  # bit 17 clear
+    assert json.loads(clear)["debug"] is True and json.loads(clear)["abi_minor"] == 0x33
