@@ -58,7 +58,8 @@ def register(p: ArgumentParser) -> None:
         "--kvm-policy-bits",
         type=auto_int,
         metavar="MASK",
-        help="the host's KVM_X86_SNP_POLICY_BITS (Linux 6.19+): bits outside it are refused; 6.11-6.16 are "
+        help="the host's KVM_X86_SNP_POLICY_BITS (Linux 6.19+): bits outside it are refused (default: "
+        "bits 0-20 but MIGRATE_MA, and bits 21-25 as --firmware-abi defines them); 6.11-6.16 are "
         "0xbffff with --kvm-required-bits 0x10000, 6.17-6.18 0x1bffff",
     )
     p.add_argument(

@@ -506,3 +506,18 @@ def test_what_launch_says_on_stderr_reaches_its_json() -> None:
     doc = json.loads(out)
     assert rc == 0 and "differs from the object's SEV_FEATURES 0x21" in doc["warnings"][0]
     assert "differs from the object's SEV_FEATURES 0x21" in err
+
+
+def test_a_policy_bit_newer_than_the_firmware_fails_in_kvm() -> None:
+    """Linux 6.19 allows PAGE_SWAP_DISABLE only from firmware 1.58: with --firmware-abi 1.55 KVM
+    refuses it (-EINVAL) before the firmware sees it; --kvm-policy-bits models a kernel that passes it on."""
+    obj = "sev-snp-guest,id=a,policy=0x2030000,cbitpos=51,reduced-phys-bits=1"
+    rc, out, _ = run_ours(["launch", "--object", obj, *MEASURE, "--firmware-abi", "1.55", "--json"])
+    doc = json.loads(out)
+    assert rc == 1 and doc["layer"] == "kvm" and doc["command"] == "SNP_LAUNCH_START"
+    rc, out, _ = run_ours(
+        ["launch", "--object", obj, *MEASURE, "--firmware-abi", "1.55", "--kvm-policy-bits", "0x3fbffff", "--json"]
+    )
+    doc = json.loads(out)
+    assert rc == 1 and doc["status"] == "POLICY_FAILURE"
+    assert run_ours(["launch", "--object", obj, *MEASURE, "--firmware-abi", "1.58"])[0] == 0
