@@ -82,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json and args.format not in (None, "qmp"):
         raise InvalidInputError("--json", f"prints QMP JSON; it does not combine with --format {args.format}")
     fmt = args.format or ("qmp" if args.json else "cli")
+    if fmt == "libvirt" and args.id is not None:
+        # <launchSecurity> has no id: libvirt names the object itself (lsec0), so the flag would be dropped
+        raise InvalidInputError("--id", "has no place in libvirt's <launchSecurity>, which names the object itself")
     if config_given(args):
         whole = [f for f in ("object", "qmp", "libvirt") if getattr(args, f) is not None]
         if whole:

@@ -128,3 +128,10 @@ def test_the_object_of_a_whole_domain_or_command_line(tmp_path: Path) -> None:
     assert rc == 2 and "launches no SEV-SNP guest" in err
     rc, _, err = run_ours(["qemu-object", "--path-map", "/a=/b", "--policy", "0x30000"])
     assert rc == 2 and "--path-map: maps the paths" in err
+
+
+def test_libvirt_form_refuses_an_object_id() -> None:
+    """libvirt's <launchSecurity> has no id (libvirt names the object itself): --id would be dropped."""
+    rc, _, err = run_ours(["qemu-object", "--id", "sev1", "--format", "libvirt"])
+    assert rc == 2 and err.endswith("--id: has no place in libvirt's <launchSecurity>, which names the object itself\n")
+    assert run_ours(["qemu-object", "--format", "libvirt"])[0] == 0
