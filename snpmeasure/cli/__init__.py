@@ -39,8 +39,31 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
 }
 
 
+class _StoreOnce(argparse._StoreAction):
+    """argparse's ``store``, refusing a flag given twice: argparse would keep the last value, so
+    ``report verify --expect-measurement A --expect-measurement B`` would never check A."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: Optional[str] = None,
+    ) -> None:
+        seen = namespace.__dict__.setdefault("_flags_given", set())
+        if option_string is not None and self.dest in seen:
+            parser.error(f"{self.option_strings[-1]}: is given twice; give it once")
+        seen.add(self.dest)
+        super().__call__(parser, namespace, values, option_string)
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse with snpmeasure's one-line errors and exit code 2."""
+    """argparse with snpmeasure's one-line errors and exit code 2; a value flag given twice is an error."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _StoreOnce)
+        self.register("action", "store", _StoreOnce)
 
     def error(self, message: str) -> Any:
         sys.stderr.write(f"{self.prog}: error: {message}\n")

@@ -36,17 +36,122 @@ def kvm_check_failed(where: str, findings: List[Any], as_json: bool) -> bool:
     return bool(findings)
 
 
-def write_output(flag: str, path: str, data: bytes) -> None:
-    """Write a file a flag names (``-o``, ``--output``, ``--dump-vmsa``'s vmsa<N>.bin); a failure
-    (a directory in the way, a full disk, no permission) is an InvalidInputError naming the flag
-    and the file, not the OS's bare message."""
+#: The argparse destinations that name files a command reads: an output must not be one of them.
+_INPUT_DESTS = (
+    "file",
+    "input",
+    "ovmf",
+    "kernel",
+    "initrd",
+    "igvm",
+    "svsm",
+    "vars_file",
+    "firmware_manifest",
+    "profile_file",
+    "id_key",
+    "author_key",
+    "idkey",
+    "authorkey",
+    "sign_key",
+    "tik",
+    "libvirt",
+    "libvirt_domain",
+    "qemu_argv_file",
+    "qmp",
+    "from_id_block",
+    "from_launch",
+)
+
+
+def write_output(flag: str, path: str, data: bytes, args: Optional[argparse.Namespace] = None) -> None:
+    """Write a file a flag names (``--output``, ``--dump-vmsa``'s vmsa<N>.bin), as :func:`write_files`."""
+    write_files(flag, [(path, data)], args)
+
+
+def write_files(
+    flag: str,
+    files: List[Tuple[str, bytes]],
+    args: Optional[argparse.Namespace] = None,
+    new_dir: Optional[str] = None,
+) -> None:
+    """Write every file or none: each path checked (no directory in the way, no file the command
+    reads from ``args``, a name the file system takes), each written to a temporary file beside it,
+    and only when all are written, each renamed into place (a device or a pipe that is there is
+    written in place, after the temporary files). On a failure the temporary files (and
+    ``new_dir``, a directory created for them) are removed, and a file that was at a path before is
+    still there. Failures are InvalidInputErrors naming ``flag`` and the file, not the OS's bare
+    message."""
+    import os
+    import stat
+    import tempfile
+
+    from .._files import read_error
     from ..errors import InvalidInputError
 
+    if not files:
+        return
+    for path, _ in files:
+        if os.path.isdir(path):
+            raise InvalidInputError(flag, f"{path}: is a directory")
+        for dest in _INPUT_DESTS if args is not None and os.path.exists(path) else ():
+            given = getattr(args, dest, None)
+            for source in given if isinstance(given, list) else [given]:
+                if isinstance(source, str) and os.path.isfile(source) and os.path.samefile(source, path):
+                    what = (
+                        "the input file" if dest in ("file", "input") else f"the file --{dest.replace('_', '-')} reads"
+                    )
+                    raise InvalidInputError(flag, f"{path}: is {what}")
+    temps: List[str] = []
+    current = new_dir or files[0][0]  # what a failure names: the user's path, never a temporary one
+    umask = os.umask(0o022)
+    os.umask(umask)
     try:
-        with open(path, "wb") as out:
-            out.write(data)
+        if new_dir is not None:
+            os.mkdir(new_dir)  # the directory only: a missing parent is a mistyped path
+        regular = []
+        for path, data in files:
+            current = path
+            if os.path.exists(path) and not os.path.isfile(path):
+                continue  # a device or a pipe (/dev/stdout) is written in place below, never replaced
+            regular.append(path)
+            folder = os.path.dirname(path) or "."
+            try:
+                name_max = os.pathconf(folder, "PC_NAME_MAX")
+            except (OSError, ValueError):
+                name_max = 255
+            if len(os.fsencode(os.path.basename(path))) > name_max:
+                raise InvalidInputError(flag, f"{path}: the file name is longer than {name_max} bytes")
+            fd, temp = tempfile.mkstemp(dir=folder, prefix=".snpmeasure-")
+            temps.append(temp)
+            try:  # mkstemp makes 0600: keep a replaced file's mode, else what open() would give
+                mode = stat.S_IMODE(os.stat(path).st_mode)
+            except OSError:
+                mode = 0o666 & ~umask
+            os.fchmod(fd, mode)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        for path, data in files:
+            if path not in regular:
+                current = path
+                with open(path, "wb") as special:
+                    special.write(data)
+        for path, temp in zip(regular, temps):
+            current = path
+            os.replace(temp, path)
+        temps = []
     except OSError as exc:
-        raise InvalidInputError(flag, f"{path}: {exc.strerror or exc}") from None
+        raise read_error(flag, current, exc) from None
+    finally:
+        for temp in temps:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+        if temps and new_dir is not None:
+            try:
+                os.rmdir(new_dir)
+            except OSError:
+                pass
 
 
 def auto_int(text: str) -> int:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
-from ._args import read_password
+from ._args import read_password, write_files
 
 #: The CoRIM formats: the AMD profile's, and Veraison's dialect of it.
 _CORIMS = ("corim", "corim-veraison")
@@ -239,62 +239,5 @@ def write_export(args: argparse.Namespace, table: Any) -> List[str]:
                 )
             out = os.path.join(out, "reference-values")
     files.append((out + ".provenance.json", (json.dumps(table.to_json(), indent=2, sort_keys=True) + "\n").encode()))
-    _write_all(files, args.output if created_dir else None)
+    write_files("--output", files, args, args.output if created_dir else None)
     return [path for path, _ in files]
-
-
-def _write_all(files: List[Tuple[str, bytes]], new_dir: Optional[str]) -> None:
-    """Write every file or none: each path checked (no directory in the way, a name the file
-    system takes), each written to a temporary file beside it, and only when all are written,
-    each renamed into place; on a failure the temporary files (and ``new_dir``, a directory
-    created for them) are removed, and a file that was at a path before is still there."""
-    import stat
-    import tempfile
-
-    from .._files import read_error
-    from ..errors import InvalidInputError
-
-    temps: List[str] = []
-    current = new_dir or files[0][0]  # what a failure names: the user's path, never a temporary one
-    umask = os.umask(0o022)
-    os.umask(umask)
-    try:
-        if new_dir is not None:
-            os.makedirs(new_dir)
-        for path, data in files:
-            current = path
-            folder = os.path.dirname(path) or "."
-            if os.path.isdir(path):
-                raise InvalidInputError("--output", f"{path}: is a directory")
-            try:
-                name_max = os.pathconf(folder, "PC_NAME_MAX")
-            except (OSError, ValueError):
-                name_max = 255
-            if len(os.fsencode(os.path.basename(path))) > name_max:
-                raise InvalidInputError("--output", f"{path}: the file name is longer than {name_max} bytes")
-            fd, temp = tempfile.mkstemp(dir=folder, prefix=".snpmeasure-")
-            temps.append(temp)
-            try:  # mkstemp makes 0600: keep a replaced file's mode, else what open() would give
-                mode = stat.S_IMODE(os.stat(path).st_mode)
-            except OSError:
-                mode = 0o666 & ~umask
-            os.fchmod(fd, mode)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-        for (path, _), temp in zip(files, temps):
-            current = path
-            os.replace(temp, path)
-        temps = []
-    except OSError as exc:
-        raise read_error("--output", current, exc) from None
-    finally:
-        for temp in temps:
-            try:
-                os.unlink(temp)
-            except OSError:
-                pass
-        if temps and new_dir is not None:
-            try:
-                os.rmdir(new_dir)
-            except OSError:
-                pass

@@ -91,7 +91,7 @@ def _sign(args: argparse.Namespace) -> int:
             id_key_password=id_pw,
             author_key_password=author_pw,
         )
-    write_output("-o", args.output, data)
+    write_output("--output", args.output, data, args)
     m = measure_igvm(data, profile=args.profile, native_zero=args.native_zero, vcpus=args.vcpus)
     check = m.id_block_check
     assert check is not None and not check.failures()  # what was just signed verifies

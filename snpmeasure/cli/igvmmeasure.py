@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         if args.verbose and not args.json:  # igvmmeasure measures before it signs, and shows it
             _print_progress(measure_igvm(f, native_zero=args.native_zero, trace=True).trace or [])
         data = sign_igvm(f, args.id_key, args.author_key, native_zero=args.native_zero)
-        write_output("--output", args.output, data)
+        write_output("--output", args.output, data, args)
         if args.json:
             emit_json({"output": args.output})
         else:

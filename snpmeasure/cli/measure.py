@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from .._version import __version__
 from ..errors import show
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
-from ._args import auto_int, b64_arg, emit_json, kvm_check_failed, warn, write_output
+from ._args import auto_int, b64_arg, emit_json, kvm_check_failed, warn, write_files
 from ._compat import (
     add_measure_arguments,
     apply_launch_config,
@@ -80,7 +80,6 @@ def register(p: ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """``snpmeasure measure``: print the launch measurement (sev-snp-measure compatible)."""
     import base64
-    import os
     import warnings as pywarnings
 
     from ..errors import InvalidInputError
@@ -223,13 +222,7 @@ def run(args: argparse.Namespace) -> int:
             hmac_result["matches_blob"] = value == expected_hmac
 
     if args.dump_vmsa:
-        names = [f"vmsa{i}.bin" for i in range(len(m.vmsas))]
-        if not args.force:
-            existing = [n for n in names if os.path.exists(n)]
-            if existing:
-                raise InvalidInputError("--dump-vmsa", f"{existing[0]} exists; add --force to overwrite")
-        for name, page in zip(names, m.vmsas):
-            write_output("--dump-vmsa", name, page)
+        _dump_vmsas(args, m.vmsas)
 
     if _exporting(args):
         return _export(args, [m])
@@ -313,14 +306,7 @@ def _measure_igvm(args: argparse.Namespace) -> int:
     if _exporting(args):
         return _id_block_failed(failures) if failures else _export(args, [m])
     if args.dump_vmsa:
-        import os
-
-        names = [f"vmsa{i}.bin" for i in range(len(m.vmsas))]
-        existing = [n for n in names if os.path.exists(n)]
-        if existing and not args.force:
-            raise InvalidInputError("--dump-vmsa", f"{existing[0]} exists; add --force to overwrite")
-        for name, page in zip(names, m.vmsas):
-            write_output("--dump-vmsa", name, page)
+        _dump_vmsas(args, m.vmsas)
     if args.json:
         emit_json(m.to_json())
     else:
@@ -405,3 +391,17 @@ def _export(args: argparse.Namespace, measured: List[Any]) -> int:
     for path in write_export(args, reference_table(measured, args.vcpu_type)):
         print(path)
     return EXIT_OK
+
+
+def _dump_vmsas(args: argparse.Namespace, vmsas: Sequence[bytes]) -> None:
+    """--dump-vmsa: vmsa<N>.bin in the current directory, every file or none; an existing one only
+    with --force."""
+    import os
+
+    from ..errors import InvalidInputError
+
+    names = [f"vmsa{i}.bin" for i in range(len(vmsas))]
+    existing = [n for n in names if os.path.exists(n)]
+    if existing and not args.force:
+        raise InvalidInputError("--dump-vmsa", f"{existing[0]} exists; add --force to overwrite")
+    write_files("--dump-vmsa", list(zip(names, vmsas)), args)

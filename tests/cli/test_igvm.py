@@ -165,9 +165,12 @@ def test_writes_name_the_flag_and_file_and_a_long_vsm_context_is_written(tmp_pat
     key = str(KEYS / "id_key_test.pem")
     if os.path.exists("/dev/full"):
         rc, _, err = run_ours(["igvm", "sign", X86, "--id-key", key, "-o", "/dev/full", "--force"])
-        assert rc == 2 and err == "snpmeasure igvm sign: error: -o: /dev/full: No space left on device\n"
+        assert rc == 2 and err == "snpmeasure igvm sign: error: --output: /dev/full: No space left on device\n"
         rc, _, err = run_ours(["igvmmeasure", X86, "sign", "--output", "/dev/full", "--id-key", key])
         assert rc == 2 and "--output: /dev/full: No space left on device" in err
+        import stat
+
+        assert stat.S_ISCHR(os.stat("/dev/full").st_mode)  # a device is written in place, never replaced
     rip = bytes([2]) + struct.pack("<I", 0x20010) + bytes(27)  # VTL 2, HvX64RegisterName Rip
     registers = struct.pack("<I", 200) + rip * 200  # 6404 bytes
     f = tmp_path / "vsm.igvm"

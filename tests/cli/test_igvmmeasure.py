@@ -80,3 +80,15 @@ def test_a_header_type_the_igvm_crate_does_not_define_is_refused(tmp_path: Path)
     assert rc == 2 and "type 0x3fe is no header type the igvm crate defines" in err
     rc, _, err = run_ours(["measure", "--mode", "snp:igvm", "--igvm", str(odd), "--profile", "igvm-crate"])
     assert rc == 2 and "the igvm-crate model's reader refuses the file" in err
+
+
+def test_sign_never_writes_over_its_input(tmp_path: Path) -> None:
+    """igvmmeasure overwrites an existing --output, as the tool does, but not the file it reads."""
+    import shutil
+
+    f = tmp_path / "in.igvm"
+    shutil.copy(X86, f)
+    key = str(FIXTURES / "keys" / "id_key_test.pem")
+    rc, _, err = run_ours(["igvmmeasure", str(f), "sign", "--output", str(f), "--id-key", key])
+    assert rc == 2 and err.endswith(f"--output: {f}: is the input file\n")
+    assert f.read_bytes() == Path(X86).read_bytes()

@@ -519,7 +519,7 @@ def test_measure_exports_one_measurement_a_sweep_and_an_igvm_file(tmp_path: Path
 )
 def test_inputs_no_loader_reads_to_an_end_are_refused(flags: list, fragment: Any) -> None:
     """A device never ends (the hash ran forever), a directory is no file: exit 2, one line."""
-    base = ["measure", "--mode", "snp", "--vcpus", "1"]
+    base = ["measure", "--vcpus", "1"] + ([] if "--mode" in flags else ["--mode", "snp"])
     if "--igvm" not in flags:
         base += ["--vcpu-type", "EPYC-Milan"] + ([] if "--ovmf" in flags else ["--ovmf", OVMF])
     rc, _, err = run_ours([*base, *flags])
@@ -630,3 +630,20 @@ def test_sev_es_and_snp_launches_need_the_reset_block_and_seves_has_no_snp_activ
     svsm = ["measure", "--mode", "snp:svsm", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--svsm", OVMF]
     rc, _, err = run_ours([*svsm, "--append", "x"])
     assert rc == 2 and "--append: needs a kernel (--kernel or --kernel-hash)" in err
+
+
+def test_outputs_are_written_whole_or_not_at_all(in_tmp_cwd: Path) -> None:
+    """--dump-vmsa writes every vmsa<N>.bin or none, and no output replaces a file the command reads."""
+    argv = ["measure", "--mode", "snp", "--vcpus", "2", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--dump-vmsa", "--force"]
+    (in_tmp_cwd / "vmsa0.bin").write_text("old")
+    (in_tmp_cwd / "vmsa1.bin").mkdir()
+    rc, _, err = run_ours(argv)
+    assert rc == 2 and err.endswith("--dump-vmsa: vmsa1.bin: is a directory\n")
+    assert (in_tmp_cwd / "vmsa0.bin").read_text() == "old"
+    assert sorted(p.name for p in in_tmp_cwd.iterdir()) == ["vmsa0.bin", "vmsa1.bin"]  # no temporary left
+    firmware = in_tmp_cwd / "fw.bin"
+    firmware.write_bytes(Path(A).read_bytes())
+    base = ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", str(firmware)]
+    rc, _, err = run_ours([*base, "--format", "corim", "--output", "./fw.bin"])
+    assert rc == 2 and err.endswith("--output: ./fw.bin: is the file --ovmf reads\n")
+    assert firmware.read_bytes() == Path(A).read_bytes()

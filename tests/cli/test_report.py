@@ -581,3 +581,22 @@ def test_report_verify_holds_the_report_to_its_own_rules(tmp_path: Path, monkeyp
     assert rc == 1 and out == "REPORTED_TCB.bootloader: expected >= 5, report has 1\n"
     rc, out, _ = run_ours([*base, "--min-tcb", "fmc=9,bootloader=1"])
     assert rc == 0 and out.startswith("OK: signed by AMD (turin, VCEK)")
+
+
+@pytest.mark.parametrize(
+    "flag, first, last",
+    [
+        ("--expect-measurement", "00" * 48, MEASUREMENT),
+        ("--expect-policy", "0x30000", "0xb0000"),
+        ("--expect-vmpl", "3", "0"),
+        ("--min-tcb", "snp=99", "snp=1"),
+        ("--at", "2000-01-01", "2026-06-01"),
+    ],
+)
+def test_a_repeated_expectation_is_refused_not_half_checked(flag: str, first: str, last: str) -> None:
+    """argparse keeps a flag's last value: a second --expect-* would leave the first unchecked and pass."""
+    base = ["report", "verify", str(ATT / "attestation.bin"), "--vcek", str(VCEK)]
+    at = [] if flag == "--at" else ["--at", "2026-06-01"]
+    assert run_ours([*base, *at, flag, last])[0] == 0
+    rc, out, err = run_ours([*base, *at, flag, first, flag, last])
+    assert (rc, out) == (2, "") and err == f"snpmeasure report verify: error: {flag}: is given twice; give it once\n"

@@ -210,3 +210,12 @@ def test_a_veraison_corim_is_unsigned(tmp_path: Path) -> None:
     argv = ["table", "--ovmf", A, "--vcpu-type", "EPYC-Milan", "--format", "corim-veraison"]
     rc, _, err = run_ours([*argv, "--output", str(tmp_path / "v.corim"), "--sign-key", "k.pem"])
     assert rc == 2 and "--sign-key: Veraison's SEV-SNP scheme takes unsigned CoRIMs only" in err
+
+
+def test_a_config_directory_is_made_in_an_existing_folder_only(tmp_path: Path) -> None:
+    """--output names the directory to make, not a path of folders: a mistyped parent is an error."""
+    base = ["table", "--ovmf", A, "--vcpu-type", "EPYC-Milan", "--vcpus", "1-2", "--format", "go-sev-guest"]
+    rc, _, err = run_ours([*base, "--output", str(tmp_path / "no" / "configs")])
+    assert rc == 2 and "--output: " in err and "No such file or directory" in err
+    assert list(tmp_path.iterdir()) == []
+    assert run_ours([*base, "--output", str(tmp_path / "configs")])[0] == 0
