@@ -331,6 +331,10 @@ def explain(
     for value in features:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 64):
             raise InvalidInputError("search_guest_features", f"must be 64-bit unsigned ints, got {show(value)}")
+        if value is not None and value in (search_guest_features or ()) and not value & 1:
+            raise InvalidInputError(
+                "search_guest_features", f"{value:#x} lacks bit 0, SNPActive, which every SEV-SNP VMSA has"
+            )
     has_kernel = kernel is not None or kernel_hash is not None
     if svsm is not None and has_kernel:
         raise ConfigError("kernel", "snp:svsm mode measures no kernel hashes")

@@ -353,6 +353,12 @@ def _prepare(
         features = prof.default_guest_features
     else:
         features = prof.default_guest_features if guest_features is None else _check_features(guest_features)
+    if not features & 1:
+        # every SEV-SNP VMSA has SEV_FEATURES.SNPActive: KVM sets it for SNP guests (sev_es_init_vmcb; §7.2-7.3)
+        raise InvalidInputError(
+            "guest_features",
+            f"{features:#x} lacks bit 0, SNPActive, which every SEV-SNP VMSA has (KVM sets it; QEMU's is 0x1)",
+        )
     if snp_ovmf_hash is not None:
         if mode != "snp":
             raise ConfigError("snp_ovmf_hash", "only works with mode 'snp'")

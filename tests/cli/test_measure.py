@@ -647,3 +647,18 @@ def test_outputs_are_written_whole_or_not_at_all(in_tmp_cwd: Path) -> None:
     rc, _, err = run_ours([*base, "--format", "corim", "--output", "./fw.bin"])
     assert rc == 2 and err.endswith("--output: ./fw.bin: is the file --ovmf reads\n")
     assert firmware.read_bytes() == Path(A).read_bytes()
+
+
+def test_snp_guest_features_need_snp_active() -> None:
+    """Every SEV-SNP VMSA has SEV_FEATURES bit 0 (KVM sets it): a value without it is no SNP launch."""
+    base = ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A]
+    for argv in (
+        ["measure", *base, "--guest-features", "0x2"],
+        ["table", "--ovmf", A, "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--guest-features", "0x1,0x0", "--quiet"],
+    ):
+        rc, _, err = run_ours(argv)
+        assert rc == 2 and "--guest-features: 0x" in err and "lacks bit 0, SNPActive" in err, argv
+    rc, _, err = run_ours(["explain", "--measurement", "00" * 48, *base[2:], "--search-guest-features", "0x1,0x20"])
+    assert rc == 2 and err.endswith(
+        "--search-guest-features: 0x20 lacks bit 0, SNPActive, which every SEV-SNP VMSA has\n"
+    )
