@@ -225,10 +225,21 @@ def parse_domain(text: str, *, path_map: PathMap = (), where: str = "domain") ->
     security = one(root, "launchSecurity")
     if security is not None and security.get("type") == "sev-snp":
         guest = SevSnpGuest.from_libvirt_element(security)
+        if root.get("type") not in (None, "kvm"):  # type='qemu' is TCG
+            raise ConfigError(
+                f"{where}: <domain type>", f"is {show(root.get('type'))}, but SEV-SNP guests run under KVM only"
+            )
+        os_type = one(os_el, "type")
+        arch = None if os_type is None else os_type.get("arch")
+        if arch not in (None, "x86_64"):
+            raise ConfigError(f"{where}: <os><type arch>", f"is {show(arch)}: SEV-SNP guests are x86_64")
     elif security is not None:
         raise ConfigError(
             f"{where}: <launchSecurity type>", f"is {show(security.get('type'))}; snpmeasure reads sev-snp here"
         )
+    if text_of("kernel") is None and (text_of("initrd") is not None or text_of("cmdline")):
+        tag = "initrd" if text_of("initrd") is not None else "cmdline"
+        raise ConfigError(f"{where}: <os><{tag}>", "without <kernel>: QEMU refuses -initrd and -append without -kernel")
     return LibvirtDomain(
         name=(root.findtext("name") or None),
         vcpus=vcpus,

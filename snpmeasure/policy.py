@@ -271,9 +271,9 @@ def reserved_bit_problems(value: int) -> List[Tuple[str, str]]:
     _check_u64(value)
     problems: List[Tuple[str, str]] = []
     if not value & (1 << RESERVED_MBO_BIT):
-        problems.append(
-            ("RESERVED_MBO", f"bit 17 is reserved and must be 1 ({value:#x}; did you mean {value | 1 << 17:#x}?)")
-        )
+        # the hint only when it is a valid policy: with bits 63:26 set too, it would be none
+        hint = "" if value & RESERVED_MBZ_MASK else f"; did you mean {value | 1 << 17:#x}?"
+        problems.append(("RESERVED_MBO", f"bit 17 is reserved and must be 1 ({value:#x}{hint})"))
     if value & RESERVED_MBZ_MASK:
         bits = [b for b in range(26, 64) if value >> b & 1]
         listed = ", ".join(map(str, bits[-4:][::-1])) + (" and more" if len(bits) > 4 else "")

@@ -26,14 +26,14 @@ from .qemu import SevSnpGuest, parse_qemu_uint, split_qemu_opts
 #: SMBIOS and ACPI tables reach the guest unmeasured).
 _IGNORED_WITH_ARG = {
     "-name", "-m", "-uuid", "-display", "-vga", "-serial", "-parallel", "-monitor", "-mon", "-qmp",
-    "-chardev", "-netdev", "-nic", "-net", "-global", "-boot", "-rtc", "-msg", "-sandbox", "-accel",
+    "-chardev", "-netdev", "-nic", "-net", "-global", "-boot", "-rtc", "-msg", "-sandbox",
     "-overcommit", "-pidfile", "-run-with", "-fw_cfg", "-smbios", "-k", "-numa", "-mem-path", "-audiodev",
     "-audio", "-usbdevice", "-spice", "-vnc", "-incoming", "-d", "-D", "-trace", "-L", "-runas", "-chroot",
     "-action", "-compat", "-iscsi", "-add-fd", "-loadvm", "-icount", "-watchdog-action", "-cdrom",
     "-hda", "-hdb", "-hdc", "-hdd", "-fda", "-fdb", "-sd", "-mtdblock",
 }  # fmt: skip
 _IGNORED_FLAGS = {
-    "-nographic", "-no-user-config", "-nodefaults", "-enable-kvm", "-S", "-daemonize", "-no-shutdown",
+    "-nographic", "-no-user-config", "-nodefaults", "-S", "-daemonize", "-no-shutdown",
     "-no-reboot", "-no-hpet", "-no-acpi", "-mem-prealloc", "-snapshot", "-nodefconfig", "-full-screen",
     "-only-migratable", "-s",
 }  # fmt: skip
@@ -263,8 +263,11 @@ def _words(text: str, where: str) -> List[str]:
         raise InvalidInputError(where, f"is not a command line the shell would read ({exc})") from None
     while words and "=" in words[0] and not words[0].startswith("-"):
         words.pop(0)  # environment assignments before the program (libvirt logs them)
-    if not words or not os.path.basename(words[0]).startswith(("qemu-system-", "qemu-kvm", "kvm")):
+    program = os.path.basename(words[0]) if words else ""
+    if not program.startswith(("qemu-system-", "qemu-kvm", "kvm")):
         raise InvalidInputError(where, "must start with the QEMU program (qemu-system-x86_64 or qemu-kvm)")
+    if program.startswith("qemu-system-") and program != "qemu-system-x86_64":
+        raise ConfigError(where, f"runs {program}: SEV-SNP guests are x86-64 (qemu-system-x86_64 or qemu-kvm)")
     return words[1:]
 
 
@@ -288,13 +291,16 @@ def parse_qemu_cmdline(
     blockdevs: Dict[str, Tuple[Optional[str], Optional[str]]] = {}  # node -> (filename, file node)
     pflash: List[str] = []  # the options that add a pflash device
     smp: Dict[str, str] = {}
+    accels: List[Tuple[str, str]] = []  # (accelerator, the option that names it), in QEMU's order
     i = 0
     while i < len(words):
         opt = words[i]
         if not opt.startswith("-"):
             raise InvalidInputError(where, f"{show(opt)} is no option (a QEMU option starts with -)")
         opt = "-" + opt.lstrip("-")  # --smp is -smp
-        if opt in _IGNORED_FLAGS:
+        if opt == "-enable-kvm":  # vl.c: -accel kvm
+            accels.append(("kvm", opt))
+        if opt in _IGNORED_FLAGS or opt == "-enable-kvm":
             i += 1
             continue
         if i + 1 >= len(words):
@@ -303,7 +309,10 @@ def parse_qemu_cmdline(
         i += 2
         if opt in _IGNORED_WITH_ARG:
             continue
-        if opt == "-smp":
+        if opt == "-accel":
+            head, props = _keyval(arg, "-accel")
+            accels.append((props.get("accel", head or ""), opt))
+        elif opt == "-smp":
             smp, sources["vcpus"] = _smp_props(arg, smp), "-smp"
         elif opt == "-cpu":
             cpu_mode, vcpu_type, vcpu_sig = _cpu(arg)
@@ -332,6 +341,8 @@ def parse_qemu_cmdline(
                 initrd, sources["initrd"] = props["initrd"], "-machine initrd"
             if "append" in props:
                 cmdline, sources["append"] = props["append"], "-machine append"
+            if "accel" in props:  # a list QEMU tries in order, "kvm:tcg"
+                accels += [(a, "-machine accel") for a in props["accel"].split(":")]
             topology = {k[4:]: v for k, v in props.items() if k.startswith("smp.")}
             if topology:  # -machine smp.cpus=4 is -smp cpus=4 (QEMU merges them into one dict)
                 smp, sources["vcpus"] = {**smp, **topology}, "-machine smp."
@@ -358,6 +369,10 @@ def parse_qemu_cmdline(
             raise InvalidInputError(
                 opt, "is an option snpmeasure does not know: whether it changes the measurement is not established"
             )
+    if kernel is None and (initrd is not None or cmdline):
+        # vl.c: "-initrd only allowed with -kernel option", "-append only allowed with -kernel option"
+        key = "initrd" if initrd is not None else "append"
+        raise ConfigError(sources[key], f"QEMU refuses {sources[key]} without -kernel")
     if cpu_mode is None:  # the x86 machines' default CPU type (TARGET_DEFAULT_CPU_TYPE)
         cpu_mode, vcpu_type, sources["vcpu_type"] = "custom", "qemu64", "QEMU's default CPU (no -cpu)"
     if smp:
@@ -372,6 +387,8 @@ def parse_qemu_cmdline(
         if kind != "sev-snp-guest":
             raise ConfigError("-machine", f"confidential-guest-support={cgs} names no -object sev-snp-guest")
         guest = SevSnpGuest.from_properties(object_props, typed=typed)
+        if accels and accels[0][0] != "kvm":  # the first accelerator that starts is used: TCG always does
+            raise ConfigError(accels[0][1], f"selects {accels[0][0]}, but SEV-SNP guests run under KVM only")
     igvm = None
     if machine.get("igvm-cfg") is not None:
         if guest is None:

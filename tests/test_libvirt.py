@@ -154,3 +154,26 @@ def test_a_domain_without_firmware_boots_seabios() -> None:
         parse_domain(f"<domain>{SNP}</domain>").measure_kwargs()
     dom = parse_domain(f"<domain><os firmware='efi'><loader stateless='yes'/></os>{SNP}</domain>")
     assert dom.firmware == "efi" and "ovmf" not in dom.measure_kwargs()
+
+
+@pytest.mark.parametrize(
+    "domain, where, said",
+    [
+        (f"<domain type='qemu'><os firmware='efi'/>{SNP}</domain>", "<domain type>", "KVM only"),
+        (
+            f"<domain type='kvm'><os firmware='efi'><type arch='aarch64'>hvm</type></os>{SNP}</domain>",
+            "<os><type arch>",
+            "SEV-SNP guests are x86_64",
+        ),
+        (
+            "<domain type='kvm'><os firmware='efi'><cmdline>x</cmdline></os></domain>",
+            "<os><cmdline>",
+            "without <kernel>",
+        ),
+        ("<domain type='kvm'><os firmware='efi'><initrd>/i</initrd></os></domain>", "<os><initrd>", "without <kernel>"),
+    ],
+)
+def test_a_domain_qemu_would_not_run_is_refused(domain: str, where: str, said: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_domain(domain)
+    assert exc.value.field == f"domain: {where}" and said in exc.value.rule

@@ -274,10 +274,39 @@ def test_numbers_machine_properties_and_devices_as_qemu_reads_them() -> None:
     later = parse_qemu_cmdline([*base, "-machine", "firmware=/other.fd,kernel=/vmlinuz,append=quiet"])
     assert later.loader == "/other.fd" and later.kernel == "/vmlinuz" and later.cmdline == "quiet"
     assert later.source("ovmf") == "-machine firmware" and later.source("append") == "-machine append"
-    earlier = parse_qemu_cmdline(["qemu-kvm", *SNP, "-machine", "firmware=/other.fd", "-bios", A, "-initrd", "/i"])
+    earlier = parse_qemu_cmdline(
+        ["qemu-kvm", *SNP, "-machine", "firmware=/other.fd", "-bios", A, "-kernel", "/k", "-initrd", "/i"]
+    )
     assert earlier.loader == A and earlier.initrd == "/i"
     for device in ("driver=loader,file=/x,addr=0x100000", "loader,file=/x", "virtio-rng-pci,driver=loader,file=/x"):
         with pytest.raises(ConfigError, match="^-device: loader loads data into guest memory"):
             parse_qemu_cmdline([*base, "-device", device])
     with pytest.raises(ConfigError, match="^-bios: is missing: without it .* QEMU loads its default BIOS, SeaBIOS"):
         parse_qemu_cmdline(["qemu-kvm", *SNP]).measure_kwargs()
+
+
+@pytest.mark.parametrize(
+    "words, where, said",
+    [
+        (["-kernel", "/k", "-accel", "tcg"], "-accel", "selects tcg, but SEV-SNP guests run under KVM only"),
+        (["-accel", "accel=tcg", "-accel", "kvm"], "-accel", "selects tcg"),  # QEMU starts the first it can
+        (["-machine", "accel=tcg:kvm"], "-machine accel", "selects tcg"),
+        (["-initrd", "/i"], "-initrd", "QEMU refuses -initrd without -kernel"),
+        (["-append", "console=ttyS0"], "-append", "QEMU refuses -append without -kernel"),
+        (["-machine", "append=x"], "-machine append", "QEMU refuses -machine append without -kernel"),
+    ],
+)
+def test_a_command_line_qemu_would_not_run_with_snp_is_refused(words: list, where: str, said: str) -> None:
+    """SEV-SNP needs KVM (TCG always starts, so the first accelerator named wins); QEMU refuses
+    -initrd and a non-empty -append without -kernel (vl.c)."""
+    with pytest.raises(ConfigError) as exc:
+        parse_qemu_cmdline(["qemu-system-x86_64", *SNP, "-bios", "/fw.fd", *words])
+    assert exc.value.field == where and said in exc.value.rule
+    for fine in (["-enable-kvm", "-accel", "tcg"], ["-accel", "kvm"], ["-machine", "accel=kvm:tcg"], ["-append", ""]):
+        parse_qemu_cmdline(["qemu-system-x86_64", *SNP, "-bios", "/fw.fd", *fine])
+
+
+def test_only_the_x86_64_emulator_runs_snp_guests() -> None:
+    with pytest.raises(ConfigError, match="runs qemu-system-aarch64: SEV-SNP guests are x86-64"):
+        parse_qemu_cmdline("qemu-system-aarch64 -bios /fw.fd " + " ".join(SNP))
+    assert parse_qemu_cmdline("/usr/libexec/qemu-kvm -bios /fw.fd " + " ".join(SNP)).guest is not None

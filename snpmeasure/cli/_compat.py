@@ -300,6 +300,11 @@ def apply_launch_config(args: argparse.Namespace) -> Any:
     fixed = config.measure_kwargs()
     mode = fixed.pop("mode")
     guest = getattr(config, "guest", None)
+    if guest is not None:  # no launch: KVM refuses such a policy at SNP_LAUNCH_START (-EINVAL)
+        from ..policy import reserved_bit_problems
+
+        for field, rule in reserved_bit_problems(guest.policy)[:1]:
+            raise InvalidInputError(flag, f"{config.describe}'s sev-snp-guest policy: {field}: {rule}")
     unmeasured = getattr(args, "config_kernel_unmeasured", False)
     if unmeasured and guest is not None and not guest.kernel_hashes and config.kernel:
         # explain: QEMU boots this kernel unmeasured (kernel-hashes=off); that it was meant to be

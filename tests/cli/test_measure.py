@@ -662,3 +662,13 @@ def test_snp_guest_features_need_snp_active() -> None:
     assert rc == 2 and err.endswith(
         "--search-guest-features: 0x20 lacks bit 0, SNPActive, which every SEV-SNP VMSA has\n"
     )
+
+
+def test_a_configuration_whose_policy_kvm_refuses_is_no_launch_to_measure() -> None:
+    line = (
+        f"qemu-system-x86_64 -enable-kvm -smp 2 -cpu EPYC-v4 -bios {A} -machine q35,confidential-guest-support=s "
+        "-object sev-snp-guest,id=s,cbitpos=51,reduced-phys-bits=1,policy=0x10000"
+    )
+    rc, _, err = run_ours(["measure", "--qemu-cmdline", line])
+    assert rc == 2 and "--qemu-cmdline: the command line's sev-snp-guest policy: RESERVED_MBO: bit 17" in err, err
+    assert run_ours(["measure", "--qemu-cmdline", line.replace("0x10000", "0x30000")])[0] == 0

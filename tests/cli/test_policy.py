@@ -56,3 +56,8 @@ def test_decode_json_has_one_shape_for_valid_and_invalid_values() -> None:
     }
     _, clear, _ = run_ours(["policy", "decode", "0x90133", "--json"])  # bit 17 clear
     assert json.loads(clear)["debug"] is True and json.loads(clear)["abi_minor"] == 0x33
+
+
+def test_the_bit_17_hint_is_a_valid_policy_or_none() -> None:
+    rc, _, err = run_ours(["policy", "decode", "0x1000000000000"])
+    assert rc == 1 and "must be 1 (0x1000000000000)\n" in err and "did you mean" not in err
