@@ -73,6 +73,27 @@ def sha256_file(path: PathLike, field: str = "path", *, limit: Optional[int] = N
 _KERNEL_FILE = ": QEMU loads -kernel from a file it can size"
 _INITRD_FILE = ": QEMU maps -initrd from a file"
 
+
+def check_boot_files(kernel: Optional[PathLike] = None, initrd: Optional[PathLike] = None) -> None:
+    """Refuse a kernel or initrd QEMU could not load, measured or not: a directory or device, a
+    kernel in a pipe (QEMU sizes -kernel), a file that cannot be opened. Errors name ``kernel`` or
+    ``initrd``. A pipe given as the initrd is not opened here (its one reader is the hash)."""
+    import stat
+
+    from ._files import check_loadable, open_input
+
+    for field, path, pipe, why in (("kernel", kernel, False, _KERNEL_FILE), ("initrd", initrd, True, _INITRD_FILE)):
+        if path is None:
+            continue
+        check_loadable(field, path, pipe=pipe, why=why)
+        try:
+            fifo = stat.S_ISFIFO(os.stat(os.fspath(path)).st_mode)
+        except (OSError, TypeError, ValueError):
+            fifo = False
+        if not fifo:
+            open_input(field, path).close()
+
+
 #: The largest initrd QEMU's x86 loader takes: it refuses ``initrd_size >= initrd_max``, and
 #: initrd_max is a uint32_t of at most UINT32_MAX (less with less memory below 4 GiB).
 INITRD_MAX_SIZE = 0xFFFFFFFF - 1
@@ -193,12 +214,7 @@ class KernelHashes(NamedTuple):
                         name, "needs a kernel (kernel or kernel_hash): QEMU refuses -initrd and -append without -kernel"
                     )
             return None
-        from ._files import check_loadable
-
-        if kernel is not None:
-            check_loadable("kernel", kernel, why=_KERNEL_FILE)
-        if initrd is not None:
-            check_loadable("initrd", initrd, pipe=True, why=_INITRD_FILE)
+        check_boot_files(kernel, initrd)
         import hashlib  # deferred, with the thread pool: only runs with a kernel pay for loading them
         from concurrent.futures import ThreadPoolExecutor
 

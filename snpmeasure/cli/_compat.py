@@ -23,7 +23,8 @@ def add_measure_arguments(
     """The guest-input flags: every flag of sev-snp-measure 0.0.13, plus snpmeasure's own. A
     command that takes only some of it says so: ``modes`` (default all), ``counts`` (--vcpus may
     name a range), ``manifest`` (--firmware-manifest) and ``seed`` (--snp-ovmf-hash); the flags it
-    does not take are not offered (their values read as not given)."""
+    does not take are not offered (their values read as not given), nor the SVSM flags without mode
+    snp:svsm."""
     from .._cpus import CPU_SIGS
     from .._plan import MODES
     from ..profiles import BUILTIN_PROFILES, IGVM_PROFILE_NAMES
@@ -61,11 +62,13 @@ def add_measure_arguments(
     )
     if seed:
         add(g, "--snp-ovmf-hash", metavar="HASH", help="precomputed firmware digest (hex) to start from")
-    svsm = p.add_argument_group("snp:svsm mode")
-    add(svsm, "--svsm", metavar="PATH", help="Coconut SVSM image")
-    vars_group = svsm.add_mutually_exclusive_group()
-    add(vars_group, "--vars-size", metavar="SIZE", type=int, help="size of the OVMF_VARS file in bytes")
-    add(vars_group, "--vars-file", metavar="PATH", help="OVMF_VARS file")
+    with_svsm = modes is None or "snp:svsm" in modes  # a command without the mode is offered no SVSM flags
+    if with_svsm:
+        svsm = p.add_argument_group("snp:svsm mode")
+        add(svsm, "--svsm", metavar="PATH", help="Coconut SVSM image")
+        vars_group = svsm.add_mutually_exclusive_group()
+        add(vars_group, "--vars-size", metavar="SIZE", type=int, help="size of the OVMF_VARS file in bytes")
+        add(vars_group, "--vars-file", metavar="PATH", help="OVMF_VARS file")
     n = p.add_argument_group("snpmeasure")
     add(
         n,
@@ -104,7 +107,8 @@ def add_measure_arguments(
     n.add_argument("--threads", metavar="N", type=int, help="hashing threads (default: all CPUs)")
     # Every flag above but --threads describes the guest to measure (and defaults to None): see measure_flags_given.
     p.set_defaults(measure_dests=tuple(dests), measure_modes=tuple(modes or MODES))
-    p.set_defaults(**{d: None for d, on in (("firmware_manifest", manifest), ("snp_ovmf_hash", seed)) if not on})
+    off = (("firmware_manifest", manifest), ("snp_ovmf_hash", seed), ("svsm", with_svsm), ("vars_size", with_svsm))
+    p.set_defaults(**{d: None for d, on in (*off, ("vars_file", with_svsm)) if not on})
 
 
 def add_config_arguments(p: argparse.ArgumentParser, group: Any, *, domain_reads: str, cmdline_reads: str) -> List[str]:

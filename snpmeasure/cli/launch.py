@@ -163,6 +163,9 @@ def run(args: argparse.Namespace) -> int:
     # said on stderr and in --json's warnings, which the next step reads
     notes: List[str] = []
     if (kwargs["kernel"] is not None or kwargs["kernel_hash"] is not None) and not obj.kernel_hashes:
+        from ..kernel_hashes import check_boot_files
+
+        check_boot_files(kwargs["kernel"], kwargs["initrd"])  # unmeasured, but QEMU still loads them
         notes.append(
             "a kernel is given but the object has kernel-hashes=off: QEMU then measures no kernel hashes, and neither "
             "does this replay"

@@ -521,3 +521,17 @@ def test_a_policy_bit_newer_than_the_firmware_fails_in_kvm() -> None:
     doc = json.loads(out)
     assert rc == 1 and doc["status"] == "POLICY_FAILURE"
     assert run_ours(["launch", "--object", obj, *MEASURE, "--firmware-abi", "1.58"])[0] == 0
+
+
+def test_an_unmeasured_kernel_must_still_load(tmp_path: Path) -> None:
+    """With kernel-hashes=off QEMU measures no kernel, but it loads one: a file it cannot is no launch."""
+    obj = "sev-snp-guest,id=a,cbitpos=51,reduced-phys-bits=1"
+    for path, said in ((tmp_path / "missing", "No such file or directory"), (tmp_path, "is a directory")):
+        rc, _, err = run_ours(["launch", "--object", obj, *MEASURE, "--kernel", str(path)])
+        assert rc == 2 and err.startswith(f"snpmeasure launch: error: --kernel: {path}: ") and said in err, err
+
+
+def test_launch_offers_no_svsm_flags() -> None:
+    """launch dry-runs snp and snp:igvm launches: the SVSM flags, which could never apply, are no flags of it."""
+    rc, _, err = run_ours(["launch", "--object", "sev-snp-guest,id=a", *MEASURE, "--svsm", "x"])
+    assert rc == 2 and "unrecognized arguments: --svsm x" in err
