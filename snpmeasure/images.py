@@ -493,7 +493,7 @@ class FirmwareManifest:
 
         def num(value: object, path: str, top: int) -> int:
             try:
-                n = int(str(value), 0) if isinstance(value, str) else value
+                n = (int(value, 0) if value.isascii() else int("!")) if isinstance(value, str) else value
             except ValueError:
                 raise ManifestError(f"{where}.{path}", f"must be a number, got {show(value)}") from None
             if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= top:

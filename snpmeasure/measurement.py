@@ -174,7 +174,7 @@ def resolve_profile(profile: Union[str, LaunchProfile, None], vmm_type: Optional
     if mode == "snp:svsm" and prof.vmsa.kind != "svsm":
         raise ConfigError("profile", f"snp:svsm mode needs an SVSM profile, got {show(prof.name)}")
     if mode != "snp:svsm" and prof.vmsa.kind == "svsm":
-        raise ConfigError("profile", f"profile {show(prof.name)} is for --mode snp:svsm")
+        raise ConfigError("profile", f"profile {show(prof.name)} is for mode snp:svsm")
     return prof
 
 

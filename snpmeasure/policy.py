@@ -158,10 +158,12 @@ class GuestPolicy:
             if not item:
                 raise PolicyError("policy", f"has an empty flag in {show(text)}")
             if item.startswith("abi="):
-                m = re.fullmatch(r"abi=(\d+)\.(\d+)", item)
+                m = re.fullmatch(r"abi=([0-9]+)\.([0-9]+)", item)
                 if not m:
                     raise PolicyError("policy", f"abi must be MAJOR.MINOR, got {item[4:]!r}")
                 kwargs["abi_major"], kwargs["abi_minor"] = int(m.group(1)), int(m.group(2))
+                if max(kwargs["abi_major"], kwargs["abi_minor"]) > 255:  # one byte each (bits 15:8, 7:0)
+                    raise PolicyError("policy", f"abi {item[4:]}: MAJOR and MINOR are from 0 to 255")
             elif item.replace("_", "-") in spellings:
                 kwargs[spellings[item.replace("_", "-")]] = True
             else:

@@ -92,7 +92,7 @@ class TableRow(NamedTuple):
 
 
 def _hex_number(text: Any, where: str, bits: int) -> int:
-    if isinstance(text, str) and text[:2].lower() == "0x" and 2 < len(text) <= 2 + bits // 4:
+    if isinstance(text, str) and text.isascii() and text[:2].lower() == "0x" and 2 < len(text) <= 2 + bits // 4:
         try:
             return int(text, 16)
         except ValueError:
@@ -310,9 +310,12 @@ def table(
 def _cpu_args(vtype: str) -> Dict[str, Any]:
     if vtype.lower().startswith("0x"):
         try:
-            return {"vcpu_sig": int(vtype, 16)}
+            sig = int(vtype, 16) if vtype.isascii() else -1
         except ValueError:
-            raise InvalidInputError("vcpu_type", f"bad signature {show(vtype)}") from None
+            sig = -1
+        if not 0 <= sig <= 0xFFFFFFFF:
+            raise InvalidInputError("vcpu_types", f"{show(vtype)} is no 32-bit CPUID(1).EAX signature")
+        return {"vcpu_sig": sig}
     return {"vcpu_type": vtype}  # the model name is checked by cpus.resolve_vcpu_sig
 
 

@@ -158,17 +158,20 @@ def prog(args: argparse.Namespace) -> str:
 
 #: Library argument names whose flag has another name (``measure(manifest=...)`` is
 #: ``--firmware-manifest``).
-_ARGUMENT_DESTS = {"manifest": "firmware_manifest"}
+_ARGUMENT_DESTS = {"manifest": "firmware_manifest", "vcpu_types": "vcpu_type"}
 
 
-def _flags_by_dest(parser: argparse.ArgumentParser) -> Dict[str, str]:
-    """Every option's destination → its long flag, through the subcommands' parsers."""
+def _flags_by_dest(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Dict[str, str]:
+    """Every option's destination → its long flag, through the parsers of the command and action
+    that ran (``policy decode`` has no --abi-major: ``policy encode`` has)."""
     out: Dict[str, str] = {}
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                for dest, flag in _flags_by_dest(sub).items():
-                    out.setdefault(dest, flag)
+            chosen = getattr(args, action.dest, None)
+            for name, sub in action.choices.items():
+                if chosen is None or name == chosen:
+                    for dest, flag in _flags_by_dest(sub, args).items():
+                        out.setdefault(dest, flag)
         elif action.option_strings:
             out.setdefault(action.dest, max(action.option_strings, key=len))
     return out
@@ -185,13 +188,18 @@ def _in_flag_names(exc: Error, parser: argparse.ArgumentParser, args: argparse.N
     text = str(exc)
     if not isinstance(exc, InvalidInputError):
         return text
-    flags = _flags_by_dest(parser)
+    flags = _flags_by_dest(parser, args)
 
     def flag_of(name: str) -> Optional[str]:
         dest = _ARGUMENT_DESTS.get(name, name)
         return flags.get(dest) if dest in flags else None
 
     field, rule = exc.field, exc.rule
+    if field not in flags and not field.startswith("-"):
+        # a file's own errors name the file (an image, a manifest): said after the flag that gave it
+        given_by = [f for d, f in flags.items() if getattr(args, d, None) == field]
+        if given_by:
+            return f"{given_by[0]}: {field}: {rule}"
     rule = re.sub(r"\b([a-z][a-z0-9_]*)=True\b", lambda m: flag_of(m.group(1)) or m.group(0), rule)
     # "needs a kernel (kernel or kernel_hash)": the alternatives, as flags
     rule = re.sub(
@@ -201,6 +209,8 @@ def _in_flag_names(exc: Error, parser: argparse.ArgumentParser, args: argparse.N
     )
     if "-" in field and not field.startswith("-") and getattr(args, field.replace("-", "_"), None) is not None:
         field = field.replace("-", "_")  # a QEMU property given as the flag of the same name
+    if field == "profile" and getattr(args, "profile", None) is None and getattr(args, "profile_file", None):
+        field = "profile_file"  # a profile a file defines is the --profile-file flag's
     flag = flag_of(field)
     # A name with an underscore is always Python's; a plain word (ovmf, vcpus) is the flag's when
     # the user gave that flag (``policy`` may come from --object as well as from --policy), or

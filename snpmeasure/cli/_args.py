@@ -155,12 +155,21 @@ def write_files(
 
 
 def auto_int(text: str) -> int:
-    """An int in any base Python accepts with a prefix (0x.., 0o.., 0b..) or decimal."""
+    """An int in any base Python accepts with a prefix (0x.., 0o.., 0b..) or decimal; ASCII only
+    (Python's int() takes any script's digits, which no tool the number goes to reads)."""
     try:
-        value = int(text, 0)
+        value = int(text, 0) if text.isascii() else int("!")
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid number: {show(text)}") from None
     return value
+
+
+def dec_int(text: str) -> int:
+    """A decimal int (argparse's ``type=int``, ASCII digits only)."""
+    try:
+        return int(text) if text.isascii() else int("!")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {show(text)}") from None
 
 
 def warn(command: str, message: str) -> None:
@@ -197,7 +206,7 @@ def comma_numbers(flag: str, text: str) -> List[int]:
     out = []
     for item in comma_list(flag, text):
         try:
-            out.append(int(item, 0))
+            out.append(int(item, 0) if item.isascii() else int("!"))
         except ValueError:
             raise InvalidInputError(flag, f"must be numbers such as 0x1,0x21, got {show(item)}") from None
     return out
@@ -209,7 +218,7 @@ def parse_abi(text: str) -> Tuple[int, int]:
 
     from ..errors import InvalidInputError
 
-    m = re.fullmatch(r"(\d{1,3})\.(\d{1,3})", text.strip())
+    m = re.fullmatch(r"([0-9]{1,3})\.([0-9]{1,3})", text.strip())
     if not m or int(m.group(1)) > 255 or int(m.group(2)) > 255:
         raise InvalidInputError(
             "--firmware-abi",

@@ -8,7 +8,7 @@ import argparse
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import show
-from ._args import auto_int, warn
+from ._args import auto_int, dec_int, warn
 
 
 def add_measure_arguments(
@@ -45,9 +45,9 @@ def add_measure_arguments(
     )
     add(g, "--vcpu-type", metavar="CPUTYPE", help=f"QEMU CPU model ({', '.join(CPU_SIGS)})")
     add(g, "--vcpu-sig", metavar="VALUE", type=auto_int, help="vCPU CPUID(1).EAX signature")
-    add(g, "--vcpu-family", metavar="FAMILY", type=int, help="vCPU family (with --vcpu-model, --vcpu-stepping)")
-    add(g, "--vcpu-model", metavar="MODEL", type=int, help="vCPU model")
-    add(g, "--vcpu-stepping", metavar="STEPPING", type=int, help="vCPU stepping")
+    add(g, "--vcpu-family", metavar="FAMILY", type=dec_int, help="vCPU family (with --vcpu-model, --vcpu-stepping)")
+    add(g, "--vcpu-model", metavar="MODEL", type=dec_int, help="vCPU model")
+    add(g, "--vcpu-stepping", metavar="STEPPING", type=dec_int, help="vCPU stepping")
     add(g, "--vmm-type", metavar="VMMTYPE", help="VMM type (QEMU, ec2, gce): selects the base profile")
     add(g, "--ovmf", metavar="PATH", help="OVMF firmware image (required unless --firmware-manifest)")
     add(g, "--kernel", metavar="PATH", help="kernel (bzImage) measured through the SEV hashes table")
@@ -67,7 +67,7 @@ def add_measure_arguments(
         svsm = p.add_argument_group("snp:svsm mode")
         add(svsm, "--svsm", metavar="PATH", help="Coconut SVSM image")
         vars_group = svsm.add_mutually_exclusive_group()
-        add(vars_group, "--vars-size", metavar="SIZE", type=int, help="size of the OVMF_VARS file in bytes")
+        add(vars_group, "--vars-size", metavar="SIZE", type=dec_int, help="size of the OVMF_VARS file in bytes")
         add(vars_group, "--vars-file", metavar="PATH", help="OVMF_VARS file")
     n = p.add_argument_group("snpmeasure")
     add(
@@ -104,7 +104,7 @@ def add_measure_arguments(
         cmdline_reads="-smp, -cpu, -bios, -kernel/-initrd/-append, the sev-snp-guest object or igvm-cfg; "
         "options that could change the digest and are not modelled are refused",
     )
-    n.add_argument("--threads", metavar="N", type=int, help="hashing threads (default: all CPUs)")
+    n.add_argument("--threads", metavar="N", type=dec_int, help="hashing threads (default: all CPUs)")
     # Every flag above but --threads describes the guest to measure (and defaults to None): see measure_flags_given.
     p.set_defaults(measure_dests=tuple(dests), measure_modes=tuple(modes or MODES))
     off = (("firmware_manifest", manifest), ("snp_ovmf_hash", seed), ("svsm", with_svsm), ("vars_size", with_svsm))
@@ -177,7 +177,7 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
     else:
         refuse_lone_path_map(args)
     if args.mode is None:
-        raise InvalidInputError("--mode", "is required (snp, snp:ovmf-hash, snp:svsm, snp:igvm, sev, seves)")
+        raise InvalidInputError("--mode", f"is required ({', '.join(args.measure_modes)})")
     if args.ovmf is None and args.firmware_manifest is None:
         raise InvalidInputError("--ovmf", "is required (or --firmware-manifest)")
     if args.profile and args.profile_file:
@@ -405,13 +405,13 @@ def load_launch_config(args: argparse.Namespace) -> Tuple[Any, str]:
 
 
 def single_vcpus(spec: Optional[str]) -> Optional[int]:
-    """``--vcpus`` as one count (Python's int syntax, as sev-snp-measure's ``type=int``)."""
+    """``--vcpus`` as one count (Python's int syntax, as sev-snp-measure's ``type=dec_int``)."""
     from ..errors import InvalidInputError
 
     if spec is None:
         return None
     try:
-        return int(spec)  # Python's int syntax, as sev-snp-measure's type=int
+        return int(spec) if spec.isascii() else int("!")  # Python's int syntax, as sev-snp-measure's type=dec_int
     except ValueError:
         raise InvalidInputError("--vcpus", f"must be a whole number here, got {show(spec)}") from None
 

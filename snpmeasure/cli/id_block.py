@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from . import EXIT_OK, ArgumentParser
-from ._args import emit_json, key_files_named, key_passwords, warn
+from ._args import dec_int, emit_json, key_files_named, key_passwords, warn
 from ._compat import add_measure_arguments, apply_launch_config, config_given, measure_flags_given, measure_kwargs
 
 
@@ -25,7 +25,7 @@ def register(p: ArgumentParser) -> None:
     )
     p.add_argument("--family-id", metavar="UUID|HEX", help="FAMILY_ID (16 bytes)")
     p.add_argument("--image-id", metavar="UUID|HEX", help="IMAGE_ID (16 bytes)")
-    p.add_argument("--guest-svn", type=int, default=0, help="GUEST_SVN")
+    p.add_argument("--guest-svn", type=dec_int, default=0, help="GUEST_SVN")
     p.add_argument(
         "--policy",
         dest="id_policy",

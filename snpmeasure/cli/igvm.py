@@ -7,7 +7,7 @@ import sys
 
 from ..profiles import IGVM_PROFILE_NAMES
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser, prog
-from ._args import emit_json, key_files_named, key_passwords, write_output
+from ._args import dec_int, emit_json, key_files_named, key_passwords, write_output
 
 
 def register(p: ArgumentParser) -> None:
@@ -32,14 +32,14 @@ def register(p: ArgumentParser) -> None:
     )
     sign.add_argument("--family-id", metavar="UUID|HEX", help="FAMILY_ID (16 bytes; default zeros)")
     sign.add_argument("--image-id", metavar="UUID|HEX", help="IMAGE_ID (16 bytes; default zeros)")
-    sign.add_argument("--guest-svn", type=int, default=0, help="GUEST_SVN (default 0)")
+    sign.add_argument("--guest-svn", type=dec_int, default=0, help="GUEST_SVN (default 0)")
     sign.add_argument(
         "--profile",
         choices=IGVM_PROFILE_NAMES,
         help="the model whose digest the ID block binds (default igvmmeasure)",
     )
     sign.add_argument("--native-zero", action="store_true", help="measure pages without data as ZERO pages")
-    sign.add_argument("--vcpus", type=int, help="qemu model: the vCPU count the digest is for")
+    sign.add_argument("--vcpus", type=dec_int, help="qemu model: the vCPU count the digest is for")
     sign.add_argument("--force", action="store_true", help="overwrite --output if it exists")
 
 

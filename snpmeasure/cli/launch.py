@@ -6,7 +6,7 @@ import argparse
 from typing import Any, List, Optional, Sequence, Tuple
 
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
-from ._args import add_object_source, auto_int, emit_json, guest_object_from_args, parse_abi, warn
+from ._args import add_object_source, auto_int, dec_int, emit_json, guest_object_from_args, parse_abi, warn
 from ._compat import (
     add_measure_arguments,
     apply_launch_config,
@@ -34,7 +34,7 @@ def register(p: ArgumentParser) -> None:
     )
     p.add_argument(
         "--host-sockets",
-        type=int,
+        type=dec_int,
         metavar="N",
         help="the host's CPU sockets: with more than one, KVM's SNP_ACTIVATE fails a SINGLE_SOCKET policy",
     )
@@ -46,7 +46,7 @@ def register(p: ArgumentParser) -> None:
     )
     p.add_argument(
         "--host-cbitpos",
-        type=int,
+        type=dec_int,
         metavar="N",
         help="the host's C-bit position, CPUID 0x8000001F EBX[5:0], which QEMU compares with the object's "
         "cbitpos (default 51: EPYC Milan, Genoa and Turin)",

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 
 from . import EXIT_OK, ArgumentParser
-from ._args import emit_json
+from ._args import dec_int, emit_json
 
 
 def register(p: ArgumentParser) -> None:
     """Add the command's arguments."""
     p.add_argument("--ovmf", metavar="PATH", required=True, help="OVMF firmware image")
-    p.add_argument("--threads", type=int, help="hashing threads (default: all CPUs)")
+    p.add_argument("--threads", type=dec_int, help="hashing threads (default: all CPUs)")
     p.add_argument("--json", action="store_true", help="print the versioned firmware manifest")
     p.set_defaults(func=run)
 

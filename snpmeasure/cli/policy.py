@@ -7,7 +7,7 @@ import sys
 from typing import Any, Dict, Optional
 
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser, prog
-from ._args import emit_json, parse_abi
+from ._args import dec_int, emit_json, parse_abi
 
 
 def register(p: ArgumentParser) -> None:
@@ -21,8 +21,8 @@ def register(p: ArgumentParser) -> None:
     e = actions.add_parser("encode", help="build a policy from flags")
     for attr, bit, flag, meaning, _ in FLAG_BITS:
         e.add_argument(f"--{flag}", dest=attr, action="store_true", help=f"bit {bit}: {meaning}")
-    e.add_argument("--abi-major", type=int, default=0, help="minimum firmware ABI major (bits 15:8)")
-    e.add_argument("--abi-minor", type=int, default=0, help="minimum firmware ABI minor (bits 7:0)")
+    e.add_argument("--abi-major", type=dec_int, default=0, help="minimum firmware ABI major (bits 15:8)")
+    e.add_argument("--abi-minor", type=dec_int, default=0, help="minimum firmware ABI minor (bits 7:0)")
     for q in (d, e):
         q.add_argument(
             "--firmware-abi",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from . import EXIT_OK, ArgumentParser
-from ._args import add_object_source, emit_json, guest_object_from_args, load_json_file
+from ._args import add_object_source, dec_int, emit_json, guest_object_from_args, load_json_file
 from ._compat import add_config_arguments, config_given, load_launch_config, refuse_lone_path_map
 
 
@@ -30,19 +30,19 @@ def register(p: ArgumentParser) -> None:
     p.add_argument("--kernel-hashes", action="store_true", help="measure -kernel/-initrd/-append")
     p.add_argument(
         "--cbitpos",
-        type=int,
+        type=dec_int,
         help="C-bit position, host CPUID 0x8000001F EBX[5:0] (default 51: EPYC Milan/Genoa/Turin); "
         "also completes an object given whole without one (libvirt XML)",
     )
     p.add_argument(
         "--reduced-phys-bits",
-        type=int,
+        type=dec_int,
         help="physical address bits lost to encryption, 1..63 (default 1: EPYC Milan/Genoa/Turin); "
         "also completes an object given whole",
     )
     p.add_argument("--debug-swap", action="store_true", help="QEMU >= 10.2: SEV_FEATURES DebugSwap (bit 5)")
     p.add_argument("--secure-tsc", action="store_true", help="QEMU >= 10.2: SEV_FEATURES SecureTSC (bit 9)")
-    p.add_argument("--tsc-frequency", type=int, help="QEMU >= 10.2: guest TSC frequency in kHz (with --secure-tsc)")
+    p.add_argument("--tsc-frequency", type=dec_int, help="QEMU >= 10.2: guest TSC frequency in kHz (with --secure-tsc)")
     p.add_argument("--format", choices=["cli", "qmp", "libvirt"], help="output form (default cli)")
     p.add_argument("--json", action="store_true", help="same as --format qmp")
     p.set_defaults(func=run)

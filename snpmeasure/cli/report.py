@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import Error
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
-from ._args import emit_json, load_json_file, warn
+from ._args import dec_int, emit_json, load_json_file, warn
 from ._compat import (
     add_measure_arguments,
     apply_launch_config,
@@ -112,7 +112,7 @@ def add_expect_arguments(p: Any, names: Sequence[str]) -> None:
                 "--policy-at-most", action="store_true", help="the report's policy may be stricter than --expect-policy"
             )
         else:
-            p.add_argument(flag, type=int, metavar="N", help=text)
+            p.add_argument(flag, type=dec_int, metavar="N", help=text)
 
 
 def expected_from_flags(

@@ -7,7 +7,7 @@ import sys
 from typing import List, Optional, Union
 
 from . import EXIT_OK, ArgumentParser
-from ._args import ProgressBar, comma_list, comma_numbers, emit_json, warn
+from ._args import ProgressBar, comma_list, comma_numbers, dec_int, emit_json, warn
 from ._exports import add_export_arguments, export_requested, write_export
 
 
@@ -40,7 +40,7 @@ def register(p: ArgumentParser) -> None:
     p.add_argument(
         "--append-hash", metavar="SHA256", help="SHA-256 of the command line with its NUL instead of --append"
     )
-    p.add_argument("--threads", type=int, help="hashing threads (default: all CPUs)")
+    p.add_argument("--threads", type=dec_int, help="hashing threads (default: all CPUs)")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON (the default)")
     fmt.add_argument("--csv", action="store_true", help="CSV with a header line")
@@ -69,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
     profiles.extend(load_profile_file(path) for path in args.profile_file or ())
     names = [p if isinstance(p, str) else p.name for p in profiles]
     if len(set(names)) != len(names):
-        raise InvalidInputError("--profile-file", f"names a profile twice ({', '.join(names)})")
+        twice = next(n for n in names if names.count(n) > 1)
+        flag = "--profile" if [p for p in profiles if p == twice][1:] else "--profile-file"
+        raise InvalidInputError(flag, f"names profile {twice} twice ({', '.join(names)})")
     bar = ProgressBar(not args.quiet)
     try:
         rows = table(

@@ -458,3 +458,65 @@ def test_more_errors_name_flags(tmp_path: Path) -> None:
     assert rc == 2 and err.startswith(
         "snpmeasure qemu-object: error: --reduced-phys-bits: reduced_phys_bits check failed"
     )
+
+
+@pytest.mark.parametrize(
+    "argv, said",
+    [
+        (
+            ["table", "--ovmf", OVMF, "--quiet", "--vcpus", "1", "--vcpu-type", "0x100000000"],
+            "--vcpu-type: '0x100000000'",
+        ),
+        (
+            ["table", "--ovmf", OVMF, "--quiet", "--vcpus", "1", "--vcpu-type", "EPYC", "--profile", "qemu,qemu"],
+            "--profile: ",
+        ),
+        (["policy", "decode", "abi=256.0"], "policy: abi 256.0: MAJOR and MINOR are from 0 to 255"),
+        (["policy", "decode", "abi=1.\u0665"], "policy: abi must be MAJOR.MINOR"),
+        (["policy", "encode", "--abi-major", "\u0663"], "argument --abi-major: invalid int value"),
+        (
+            ["measure", "--mode", "snp", "--vcpus", "\u0662", "--vcpu-type", "EPYC", "--ovmf", OVMF],
+            "--vcpus: must be a whole",
+        ),
+        (
+            [
+                "measure",
+                "--mode",
+                "snp",
+                "--vcpus",
+                "1",
+                "--vcpu-type",
+                "EPYC",
+                "--ovmf",
+                OVMF,
+                "--guest-features",
+                "\uff11",
+            ],
+            "--guest-features: invalid number",
+        ),
+    ],
+)
+def test_errors_name_the_flag_of_the_command_that_ran(argv: List[str], said: str) -> None:
+    """The flag the user gave (not another action's, not a Python name); numbers in ASCII digits only
+    (Python's int() reads any script's digits, which QEMU and the firmware tools do not)."""
+    rc, _, err = run_ours(argv)
+    assert rc == 2 and said in err, err
+    _no_python_names(err)
+
+
+def test_a_profile_a_file_defines_is_named_by_its_flag(tmp_path: Path) -> None:
+    prof = tmp_path / "p.json"
+    prof.write_text('{"base": "svsm", "name": "x"}')
+    rc, _, err = run_ours(
+        ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--profile-file", str(prof)]
+    )
+    assert rc == 2 and err.endswith("--profile-file: profile 'x' is for mode snp:svsm\n")
+
+
+def test_a_files_own_error_is_said_after_the_flag_that_gave_it(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")
+    rc, _, err = run_ours(["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", str(empty)])
+    assert rc == 2 and err == f"snpmeasure measure: error: --ovmf: {empty}: image is empty\n"
+    rc, _, err = run_ours(["id-block", "--id-key", str(FIXTURES / "keys" / "id_key_test.pem"), "--from-measure"])
+    assert rc == 2 and err.endswith("--mode: is required (snp, snp:svsm)\n")  # the modes id-block takes
