@@ -583,6 +583,8 @@ def parse_vcpu_counts(spec: Union[str, int, Sequence[int]]) -> List[int]:
         for part in (x.strip() for x in spec.split(",")):
             lo, sep, hi = part.partition("-")
             try:
+                if not part.isascii():
+                    raise ValueError(part)  # Python reads any script's digits; QEMU reads ASCII
                 a, b = int(lo), int(hi) if sep else int(lo)
             except ValueError:
                 raise InvalidInputError("vcpus", f"must be N, N-M or a comma list of them, got {show(spec)}") from None

@@ -87,6 +87,8 @@ class LaunchProfile(NamedTuple):
             args.setdefault(key, "user profile" if key != "name" else "custom")
             if not isinstance(args[key], str):
                 raise ProfileError(f"{where}.{key}", "must be a string")
+        if not args["name"].strip() or not args["name"].isprintable():  # it names rows, files and CoRIM entries
+            raise ProfileError(f"{where}.name", f"must be a printable, non-blank name, got {show(args['name'])}")
         if args.get("vmm", "qemu") not in VMM_TYPES:
             raise ProfileError(f"{where}.vmm", f"must be one of {', '.join(VMM_TYPES)}, got {args.get('vmm')!r}")
         vmsa_in = args.get("vmsa", {})

@@ -292,12 +292,21 @@ class SevSnpGuest:
     # ---- -object option string --------------------------------------------------------------------
     @classmethod
     def from_cli(cls, text: str) -> SevSnpGuest:
-        """Parse ``[-object ]sev-snp-guest,id=sev0,policy=0x30000,...`` (``,,`` escapes a comma)."""
+        """Parse ``[-object ]sev-snp-guest,id=sev0,policy=0x30000,...`` (``,,`` escapes a comma), or the
+        JSON form ``{"qom-type": "sev-snp-guest", ...}``."""
         if not isinstance(text, str):
             raise QemuObjectError("object", f"must be the -object string, got {type(text).__name__}")
         s = text.strip()
         if s.startswith("-object"):
             s = s[len("-object") :].strip()
+        if s.startswith("{"):  # -object's JSON form, as libvirt writes it: typed values, as QMP's
+            from ._jsonfile import parse_json
+
+            doc = parse_json(s, "object", QemuObjectError)
+            if not isinstance(doc, dict) or doc.get("qom-type") != QOM_TYPE:
+                got = doc.get("qom-type") if isinstance(doc, dict) else doc
+                raise QemuObjectError("qom-type", f"must be '{QOM_TYPE}', got {show(got)}")
+            return cls.from_properties([(k, v) for k, v in doc.items() if k != "qom-type"], typed=True)
         parts = split_qemu_opts(s)
         if not parts:
             raise QemuObjectError("object", "is empty")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 from ..errors import show
 
@@ -91,6 +91,8 @@ def write_files(
     if not files:
         return
     for path, _ in files:
+        if path == "-":
+            raise InvalidInputError(flag, "writes files; give a path (- is no file here)")
         if os.path.isdir(path):
             raise InvalidInputError(flag, f"{path}: is a directory")
         for dest in _INPUT_DESTS if args is not None and os.path.exists(path) else ():
@@ -196,7 +198,17 @@ def comma_list(flag: str, text: str) -> List[str]:
     items = [x.strip() for x in text.split(",")]
     if not all(items):
         raise InvalidInputError(flag, f"has an empty item in {show(text)}")
+    _refuse_repeats(flag, items)
     return items
+
+
+def _refuse_repeats(flag: str, items: Sequence[object]) -> None:
+    """A list that names a value twice would give its rows twice: a typo, said as one."""
+    from ..errors import InvalidInputError
+
+    twice = next((x for i, x in enumerate(items) if x in items[:i]), None)
+    if twice is not None:
+        raise InvalidInputError(flag, f"names {twice if not isinstance(twice, int) else hex(twice)} twice")
 
 
 def comma_numbers(flag: str, text: str) -> List[int]:
@@ -209,6 +221,7 @@ def comma_numbers(flag: str, text: str) -> List[int]:
             out.append(int(item, 0) if item.isascii() else int("!"))
         except ValueError:
             raise InvalidInputError(flag, f"must be numbers such as 0x1,0x21, got {show(item)}") from None
+    _refuse_repeats(flag, out)
     return out
 
 

@@ -69,9 +69,11 @@ def run(args: argparse.Namespace) -> int:
     profiles.extend(load_profile_file(path) for path in args.profile_file or ())
     names = [p if isinstance(p, str) else p.name for p in profiles]
     if len(set(names)) != len(names):
+        # --profile's own list is checked as it is read: a file's profile has a name given already
         twice = next(n for n in names if names.count(n) > 1)
-        flag = "--profile" if [p for p in profiles if p == twice][1:] else "--profile-file"
-        raise InvalidInputError(flag, f"names profile {twice} twice ({', '.join(names)})")
+        raise InvalidInputError(
+            "--profile-file", f"defines profile {twice}, which is given already ({', '.join(names)})"
+        )
     bar = ProgressBar(not args.quiet)
     try:
         rows = table(

@@ -135,3 +135,12 @@ def test_libvirt_form_refuses_an_object_id() -> None:
     rc, _, err = run_ours(["qemu-object", "--id", "sev1", "--format", "libvirt"])
     assert rc == 2 and err.endswith("--id: has no place in libvirt's <launchSecurity>, which names the object itself\n")
     assert run_ours(["qemu-object", "--format", "libvirt"])[0] == 0
+
+
+def test_the_json_form_of_object_is_read_as_qemu_reads_it() -> None:
+    """QEMU takes -object as JSON too (libvirt writes it so), with typed values."""
+    doc = '{"qom-type":"sev-snp-guest","id":"lsec0","policy":196608,"cbitpos":51,"reduced-phys-bits":1}'
+    rc, out, _ = run_ours(["qemu-object", "--object", doc])
+    assert (rc, out) == (0, "sev-snp-guest,id=lsec0,policy=0x30000,cbitpos=51,reduced-phys-bits=1\n")
+    rc, _, err = run_ours(["qemu-object", "--object", '{"qom-type":"sev-guest","id":"x"}'])
+    assert rc == 2 and err.endswith("qom-type: must be 'sev-snp-guest', got 'sev-guest'\n")

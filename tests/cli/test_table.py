@@ -219,3 +219,29 @@ def test_a_config_directory_is_made_in_an_existing_folder_only(tmp_path: Path) -
     assert rc == 2 and "--output: " in err and "No such file or directory" in err
     assert list(tmp_path.iterdir()) == []
     assert run_ours([*base, "--output", str(tmp_path / "configs")])[0] == 0
+
+
+def test_a_list_that_names_a_value_twice_is_refused(tmp_path: Path) -> None:
+    base = ["table", "--ovmf", A, "--vcpus", "1", "--quiet"]
+    for extra, said in (
+        (["--vcpu-type", "EPYC,EPYC"], "--vcpu-type: names EPYC twice"),
+        (["--vcpu-type", "EPYC", "--guest-features", "0x1,0x1"], "--guest-features: names 0x1 twice"),
+        (["--vcpu-type", "EPYC", "--profile", "qemu,qemu"], "--profile: names qemu twice"),
+    ):
+        rc, _, err = run_ours(base + extra)
+        assert rc == 2 and err.endswith(said + "\n"), err
+    prof = tmp_path / "q.json"
+    prof.write_text('{"base": "qemu", "name": "qemu"}')
+    rc, _, err = run_ours(base + ["--vcpu-type", "EPYC", "--profile", "qemu", "--profile-file", str(prof)])
+    assert rc == 2 and "--profile-file: defines profile qemu, which is given already" in err
+    for name in ("", " ", "a\x00b"):
+        prof.write_text(json.dumps({"base": "qemu", "name": name}))
+        rc, _, err = run_ours(base + ["--vcpu-type", "EPYC", "--profile-file", str(prof)])
+        assert rc == 2 and ".name: must be a printable, non-blank name" in err, name
+
+
+def test_dash_is_no_output_file(tmp_path: Path) -> None:
+    rc, _, err = run_ours(
+        ["table", "--ovmf", A, "--vcpus", "1", "--vcpu-type", "EPYC", "--format", "corim", "--output", "-"]
+    )
+    assert rc == 2 and err.endswith("--output: writes files; give a path (- is no file here)\n")
