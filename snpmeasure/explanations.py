@@ -878,18 +878,17 @@ def _explain_igvm(
     given: Dict[str, Any],
 ) -> Explanation:
     """The IGVM models (igvmmeasure, igvm-crate: the file's VMSAs; qemu: one per vCPU)."""
-    from .igvm_launch import IGVM_PROFILES, measure_igvm, open_igvm, plan_igvm, sweep_igvm_measurements
+    from .igvm_launch import (
+        IGVM_PROFILES,
+        measure_igvm,
+        open_igvm,
+        plan_igvm,
+        refuse_file_held_inputs,
+        sweep_igvm_measurements,
+    )
     from .igvm_launch import _inputs as _igvm_inputs
 
-    others = [
-        k
-        for k in ("ovmf", "manifest", "svsm", "kernel", "kernel_hash", "vcpu_type", "vcpu_sig", "guest_features")
-        if given.get(k) is not None
-    ]
-    if others:
-        raise InvalidInputError(
-            others[0], "does not apply to an IGVM file: the file holds the firmware, kernel and VMSAs"
-        )
+    refuse_file_held_inputs(given)
     other_fixed = [d for d in fix if d not in ("profile", "vcpus")]
     if other_fixed:
         raise InvalidInputError("fix", f"{other_fixed[0]} is no dimension of an IGVM launch (the file fixes it)")

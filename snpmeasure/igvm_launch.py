@@ -66,6 +66,39 @@ if TYPE_CHECKING:
 
 _ZERO = bytes(PAGE)
 
+#: The arguments of ``measure()`` and ``explain()`` an IGVM launch takes from its file instead: the
+#: firmware, the kernel and its command line, the vCPU model and SEV features (the file's VMSAs).
+FILE_HELD_INPUTS = (
+    "ovmf",
+    "manifest",
+    "snp_ovmf_hash",
+    "svsm",
+    "vars_size",
+    "vars_file",
+    "kernel",
+    "initrd",
+    "append",
+    "kernel_hash",
+    "initrd_hash",
+    "append_hash",
+    "vcpu_type",
+    "vcpu_sig",
+    "vcpu_family",
+    "vcpu_model",
+    "vcpu_stepping",
+    "vmm_type",
+    "guest_features",
+)
+
+
+def refuse_file_held_inputs(given: Dict[str, Any]) -> None:
+    """Refuse an argument (of ``given``, a call's arguments by name) that the IGVM file holds."""
+    name = next((k for k in FILE_HELD_INPUTS if given.get(k) is not None), None)
+    if name is not None:
+        raise InvalidInputError(
+            name, "does not apply to mode 'snp:igvm': the IGVM file holds the firmware, kernel and VMSAs"
+        )
+
 
 class IgvmProfile(NamedTuple):
     """How one loader turns IGVM directives into SNP_LAUNCH_UPDATE commands (docs/reference/igvm.md §2)."""
@@ -1332,4 +1365,6 @@ __all__ = [
     "plan_igvm",
     "snp_platform",
     "check_vmsa_for_qemu",
+    "FILE_HELD_INPUTS",
+    "refuse_file_held_inputs",
 ]

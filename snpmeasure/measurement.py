@@ -453,33 +453,16 @@ def measure(
         if not isinstance(value, bool):
             raise InvalidInputError(flag, f"must be a bool, got {show(value)}")
     if mode == "snp:igvm" or igvm is not None or native_zero:
-        others = {
-            "ovmf": ovmf,
-            "manifest": manifest,
-            "vcpu_type": vcpu_type,
-            "vcpu_sig": vcpu_sig,
-            "vcpu_family": vcpu_family,
-            "vmm_type": vmm_type,
-            "kernel": kernel,
-            "initrd": initrd,
-            "append": append,
-            "kernel_hash": kernel_hash,
-            "initrd_hash": initrd_hash,
-            "append_hash": append_hash,
-            "guest_features": guest_features,
-            "snp_ovmf_hash": snp_ovmf_hash,
-            "svsm": svsm,
-            "vars_size": vars_size,
-            "vars_file": vars_file,
-        }
+        from .igvm_launch import refuse_file_held_inputs
+
         if mode != "snp:igvm":
             raise InvalidInputError(
                 "igvm" if igvm is not None else "native_zero", f"applies to mode 'snp:igvm', not {show(mode)}"
             )
-        given = next((k for k, v in others.items() if v is not None), None)
-        if given is not None or allow_no_sev_metadata:
+        refuse_file_held_inputs(locals())  # tests/test_igvm_launch.py: its names are this function's
+        if allow_no_sev_metadata:
             raise InvalidInputError(
-                given or "allow_no_sev_metadata",
+                "allow_no_sev_metadata",
                 "does not apply to mode 'snp:igvm': the IGVM file holds the firmware, kernel and VMSAs",
             )
         if igvm is None:

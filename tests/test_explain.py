@@ -207,7 +207,7 @@ def test_igvm_models_are_searched(tmp_path: Path) -> None:
         (dict(measurement="00" * 48, search_vcpus="0-3"), "from 1 to 4096"),
         (dict(measurement="00" * 48, search_vcpu_types=["Pentium"]), "no CPU model"),
         (dict(measurement="00" * 48, fix=["vcpus"]), "give vcpus"),
-        (dict(measurement="00" * 48, igvm=str(TINY["tiny_x86"])), "does not apply to an IGVM file"),
+        (dict(measurement="00" * 48, igvm=str(TINY["tiny_x86"])), "does not apply to mode 'snp:igvm'"),
     ],
 )
 def test_bad_input_is_named(kwargs: Dict[str, Any], fragment: str) -> None:

@@ -900,3 +900,22 @@ def test_an_author_key_with_algorithm_0_is_named_by_the_directives_field() -> No
     )
     with pytest.raises(IgvmError, match="author_key_algorithm is 0, expected 1 with an author key"):
         id_block_structs(f, odd, 0x30000, f.headers.index(h))
+
+
+def test_the_inputs_an_igvm_file_holds_are_refused_alike_by_measure_and_explain() -> None:
+    """One list (igvm_launch.FILE_HELD_INPUTS), read from each function's arguments by name: every
+    name must be an argument of both, and each is refused by both."""
+    import inspect
+
+    from snpmeasure.igvm_launch import FILE_HELD_INPUTS
+
+    assert set(FILE_HELD_INPUTS) <= set(inspect.signature(snpmeasure.measure).parameters)
+    assert set(FILE_HELD_INPUTS) - set(inspect.signature(snpmeasure.explain).parameters) == {"snp_ovmf_hash"}
+    path = str(TINY["tiny_x86"])
+    for name in ("append", "initrd", "vcpu_model", "ovmf"):
+        with pytest.raises(InvalidInputError) as exc:
+            snpmeasure.measure(mode="snp:igvm", igvm=path, **{name: "x" if name != "vcpu_model" else 1})
+        assert exc.value.field == name
+        with pytest.raises(InvalidInputError) as exc:
+            snpmeasure.explain(measurement=bytes(48), igvm=path, **{name: "x" if name != "vcpu_model" else 1})
+        assert exc.value.field == name and "the IGVM file holds" in exc.value.rule
