@@ -53,15 +53,22 @@ HOST_DATA_SIZE = 32
 GOSVW_SIZE = 16
 
 _ID_BLOCK = struct.Struct("<48s16s16sIIQ")
-_AUTH_OFF = {
-    "id_key_algo": 0x000,
-    "auth_key_algo": 0x004,
-    "id_block_sig": 0x040,
-    "id_key": 0x240,
-    "id_key_sig": 0x680,
-    "author_key": 0x880,
+#: ID_AUTH_INFO field → its bytes (start, end), as the module docstring draws them (SEV-SNP ABI,
+#: ID Authentication Information Structure; docs/reference/firmware-abi.md §4.3).
+ID_AUTH_LAYOUT = {
+    "ID_KEY_ALGO": (0x000, 0x004),
+    "AUTH_KEY_ALGO": (0x004, 0x008),
+    "ID_BLOCK_SIG": (0x040, 0x240),
+    "ID_KEY": (0x240, 0x644),
+    "ID_KEY_SIG": (0x680, 0x880),
+    "AUTHOR_KEY": (0x880, 0xC84),
 }
 _AUTH_RESERVED = [(0x008, 0x040), (0x644, 0x680), (0xC84, 0x1000)]
+
+
+def _auth(field: str) -> slice:
+    return slice(*ID_AUTH_LAYOUT[field])
+
 
 Bytes = Union[bytes, bytearray, memoryview]
 
@@ -444,11 +451,11 @@ class IdAuth:
         """The 4096 bytes (author fields zero without an author key)."""
         out = bytearray(ID_AUTH_SIZE)
         struct.pack_into("<II", out, 0, self.id_key_algo, self.auth_key_algo)
-        out[0x040:0x240] = self.id_block_sig.to_bytes()
-        out[0x240:0x644] = self.id_key.to_bytes()
+        out[_auth("ID_BLOCK_SIG")] = self.id_block_sig.to_bytes()
+        out[_auth("ID_KEY")] = self.id_key.to_bytes()
         if self.author_key is not None and self.id_key_sig is not None:
-            out[0x680:0x880] = self.id_key_sig.to_bytes()
-            out[0x880:0xC84] = self.author_key.to_bytes()
+            out[_auth("ID_KEY_SIG")] = self.id_key_sig.to_bytes()
+            out[_auth("AUTHOR_KEY")] = self.author_key.to_bytes()
         return bytes(out)
 
     @classmethod
@@ -465,17 +472,18 @@ class IdAuth:
         for lo, hi in _AUTH_RESERVED:
             if any(raw[lo:hi]):
                 raise BlobError(f"id-auth reserved {lo:#05x}..{hi - 1:#05x}", "must be zero")
-        id_block_sig = AmdSignature.from_bytes(raw[0x040:0x240], field_name="id-auth.ID_BLOCK_SIG")
-        id_key = AmdPublicKey.from_bytes(raw[0x240:0x644], field_name="id-auth.ID_KEY")
+        id_block_sig = AmdSignature.from_bytes(raw[_auth("ID_BLOCK_SIG")], field_name="id-auth.ID_BLOCK_SIG")
+        id_key = AmdPublicKey.from_bytes(raw[_auth("ID_KEY")], field_name="id-auth.ID_KEY")
+        author_fields = slice(ID_AUTH_LAYOUT["ID_KEY_SIG"][0], ID_AUTH_LAYOUT["AUTHOR_KEY"][1])
         if auth_algo == 0:
-            if any(raw[0x680:0xC84]):
+            if any(raw[author_fields]):
                 raise BlobError("id-auth.AUTHOR_KEY", "must be zero when AUTH_KEY_ALGO is 0")
             return cls(id_block_sig, id_key, id_key_algo=id_algo, auth_key_algo=0)
         return cls(
             id_block_sig,
             id_key,
-            AmdSignature.from_bytes(raw[0x680:0x880], field_name="id-auth.ID_KEY_SIG"),
-            AmdPublicKey.from_bytes(raw[0x880:0xC84], field_name="id-auth.AUTHOR_KEY"),
+            AmdSignature.from_bytes(raw[_auth("ID_KEY_SIG")], field_name="id-auth.ID_KEY_SIG"),
+            AmdPublicKey.from_bytes(raw[_auth("AUTHOR_KEY")], field_name="id-auth.AUTHOR_KEY"),
             id_algo,
             auth_algo,
         )
@@ -487,7 +495,11 @@ class IdAuth:
         author key (docs/reference/firmware-abi.md §4.3), so whatever they hold is no error."""
         raw = _blob_bytes("id-auth", data)
         if not author_key_enabled and len(raw) == ID_AUTH_SIZE:
-            raw = raw[:4] + bytes(4) + raw[8:0x680] + bytes(0xC84 - 0x680) + raw[0xC84:]
+            unread = bytearray(raw)
+            for field in ("AUTH_KEY_ALGO", "ID_KEY_SIG", "AUTHOR_KEY"):
+                start, end = ID_AUTH_LAYOUT[field]
+                unread[start:end] = bytes(end - start)
+            raw = bytes(unread)
         return cls.from_bytes(raw)
 
     def base64(self) -> str:

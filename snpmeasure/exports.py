@@ -209,8 +209,8 @@ CORIM_PROFILES_READ = (CORIM_PROFILE, "tag:amd.com,2025:snp-corim-profile")
 CLASS_OIDS = {"VCEK": bytes.fromhex("2b060104019c780301"), "VLEK": bytes.fromhex("2b060104019c780302")}
 #: The profile's mkeys for the report fields exported here (profile -02 §measurement-values).
 MKEY_POLICY, MKEY_MEASUREMENT, MKEY_ID_KEY_DIGEST, MKEY_AUTHOR_KEY_DIGEST, MKEY_REPORTED_TCB = 2, 641, 643, 644, 647
-#: CoRIM svn tags: an exact SVN, and a minimum (CoRIM -11 cbor-tags.txt).
-SVN_TAG, MIN_SVN_TAG = 552, 553
+#: CoRIM's tag of a minimum SVN, tagged-min-svn (CoRIM -11 cbor-tags.txt; 552, an exact SVN, is not written).
+MIN_SVN_TAG = 553
 #: IANA Named Information hash algorithm id of SHA-384.
 SHA384_ALG = 7
 #: COSE: ES384, and the protected header's content type for a signed CoRIM.

@@ -221,7 +221,6 @@ class Firmware:
             )
         self.gosvw = bytes(16)
         self.state = GuestState.NONE
-        self._seed = seed
         self._threads = threads
         self._ld = LaunchDigest(seed, threads=threads)
         self.policy: Optional[int] = None

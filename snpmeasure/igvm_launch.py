@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, NamedTuple, Optiona
 
 from ._cpus import MAX_VCPUS
 from ._plan import Command
-from .blobs import ID_AUTH_SIZE, AmdPublicKey, AmdSignature, IdAuth, IdBlock, KeySource
+from .blobs import ID_AUTH_LAYOUT, ID_AUTH_SIZE, AmdPublicKey, AmdSignature, IdAuth, IdBlock, KeySource
 from .errors import ConfigError, IgvmError, InvalidInputError, show
 from .firmware import Firmware, TraceEntry
 from .igvm import (
@@ -976,10 +976,14 @@ def qemu_finish_blobs(header: SnpIdBlock, policy: int) -> Tuple[IdBlock, bytes]:
     (docs/reference/igvm.md §3; the layout: docs/reference/firmware-abi.md §4.3)."""
     block = IdBlock(header.ld, header.family_id, header.image_id, 1, header.guest_svn, policy)
     auth = bytearray(ID_AUTH_SIZE)
-    struct.pack_into("<II", auth, 0x000, header.id_key_algorithm, header.author_key_algorithm)
-    for at, signature in ((0x040, header.id_key_signature), (0x680, header.author_key_signature)):
+    struct.pack_into(
+        "<II", auth, ID_AUTH_LAYOUT["ID_KEY_ALGO"][0], header.id_key_algorithm, header.author_key_algorithm
+    )
+    for field, signature in (("ID_BLOCK_SIG", header.id_key_signature), ("ID_KEY_SIG", header.author_key_signature)):
+        at = ID_AUTH_LAYOUT[field][0]
         auth[at : at + 144] = signature
-    for at, key in ((0x240, header.id_public_key), (0x880, header.author_public_key)):
+    for field, key in (("ID_KEY", header.id_public_key), ("AUTHOR_KEY", header.author_public_key)):
+        at = ID_AUTH_LAYOUT[field][0]
         auth[at : at + 4] = key[:4]  # curve
         auth[at + 4 : at + 148] = key[8:152]  # qx, qy
     return block, bytes(auth)
@@ -1253,6 +1257,7 @@ LINT_RULES = {
     "qemu-refuses-header": "a header QEMU's loader has no handler for: QEMU refuses the file",
     "older-qemu-refuses-header": "a header QEMU handles only after 10.x (MADT): QEMU 10.x refuses the file",
     "qemu-refuses-vmsa": "a VMSA QEMU's check_vmsa_supported refuses",
+    "vmsa-efer-cr4": "a VMSA without EFER.SVME or CR4.MCE, which KVM sets in every VMSA it measures",
     "overlapping-gpa": "two directives import the same guest page",
     "huge-page-with-data": "a 2 MiB page with data: igvmmeasure asserts, the crate and QEMU disagree",
     "insert-reordered": "a PARAMETER_INSERT after a page run: QEMU measures it before that run",

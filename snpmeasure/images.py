@@ -36,7 +36,6 @@ OVMF_TABLE_FOOTER_GUID = guid_le("96b582de-1fb2-45f7-baea-a366c55a082d")
 SEV_META_DATA_GUID = guid_le("dc886566-984a-4798-a75e-5585a7bf67cc")
 SEV_ES_RESET_BLOCK_GUID = guid_le("00f771de-1a7e-4fcb-890e-68c77e2fb44e")
 SEV_HASH_TABLE_RV_GUID = guid_le("7255371f-3a3b-4b04-927b-1da6efa8d454")
-SEV_SECRET_GUID = guid_le("4c2eb361-7d9b-4cc3-8081-127c90d3d294")
 SVSM_INFO_GUID = guid_le("a789a612-0597-4c4b-a49f-cbb1fe9d1ddd")
 
 _ENTRY_HEADER = struct.Struct("<H16s")  # u16 size, GUID (bytes_le)

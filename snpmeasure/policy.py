@@ -329,15 +329,9 @@ def check_abi(abi: object) -> None:
         raise PolicyError("abi", f"must be (major, minor), each 0..255, got {show(abi)}")
 
 
-def parse_policy(value: Union[str, int, GuestPolicy]) -> GuestPolicy:
-    """A GuestPolicy from an int, a string (number or flags) or a GuestPolicy."""
-    return GuestPolicy.parse(value)
-
-
 __all__ = [
     "GuestPolicy",
     "PolicyError",
-    "parse_policy",
     "policy_value",
     "reserved_bit_problems",
     "describe_value",

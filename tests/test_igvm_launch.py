@@ -919,3 +919,23 @@ def test_the_inputs_an_igvm_file_holds_are_refused_alike_by_measure_and_explain(
         with pytest.raises(InvalidInputError) as exc:
             snpmeasure.explain(measurement=bytes(48), igvm=path, **{name: "x" if name != "vcpu_model" else 1})
         assert exc.value.field == name and "the IGVM file holds" in exc.value.rule
+
+
+def test_every_lint_rule_is_listed_and_documented() -> None:
+    """LINT_RULES names every rule lint_igvm emits (read from its source), and docs/igvm.md each."""
+    import inspect
+    import re
+
+    from snpmeasure import igvm_launch
+    from snpmeasure.igvm_launch import LINT_RULES
+
+    from .support import FIXTURES
+
+    source = inspect.getsource(igvm_launch.lint_igvm)
+    named = set(re.findall(r'Finding\(\s*"([a-z0-9-]+)"', source))
+    for group in re.findall(r"if rule in \(([^)]*)\)", source):  # the qemu model's VMSA rules it passes on
+        named |= set(re.findall(r'"([a-z0-9-]+)"', group))
+    assert {"one-vmsa", "vmsa-efer-cr4", "overlapping-gpa"} <= named
+    assert sorted(named - set(LINT_RULES)) == []
+    doc = (FIXTURES.parent.parent / "docs/igvm.md").read_text(encoding="utf-8")
+    assert [r for r in LINT_RULES if f"`{r}`" not in doc] == []

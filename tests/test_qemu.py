@@ -199,3 +199,17 @@ def test_finish_id_auth_is_what_kvm_hands_launch_finish() -> None:
     assert alone.finish_id_auth() is None
     both = SevSnpGuest(id_auth=auth, id_block=block, cbitpos=51, reduced_phys_bits=1)
     assert both.finish_id_auth() == bytes(4096)
+
+
+def test_the_objects_blobs_parse_back() -> None:
+    """id_block_obj()/id_auth_obj(): the object's base64 blobs as the structures they encode."""
+    from snpmeasure.blobs import sign_id_block
+
+    from .support import FIXTURES
+
+    block, auth = sign_id_block(bytes(48), FIXTURES / "keys" / "id_key_test.pem")
+    obj = SevSnpGuest(id="s", id_block=block.base64(), id_auth=auth.base64())
+    assert obj.id_block_obj() == block and obj.id_auth_obj() == auth
+    assert SevSnpGuest(id="s").id_auth_obj() is None
+    with pytest.raises(BlobError, match="4096"):
+        SevSnpGuest(id="s", id_auth=base64.b64encode(bytes(100)).decode()).id_auth_obj()
