@@ -33,7 +33,7 @@ import re
 import struct
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Union
 
 from ._checks import as_bytes
 from .errors import BlobError, InvalidInputError, SignatureError, show
@@ -405,7 +405,7 @@ class IdBlock:
         """From QEMU's base64 form."""
         return cls.from_bytes(decode_b64("id-block", text))
 
-    def to_json(self) -> dict:  # type: ignore[type-arg]
+    def to_json(self) -> Dict[str, Any]:
         """JSON-ready fields."""
         return {
             "ld": self.ld.hex(),

@@ -161,7 +161,7 @@ class TraceEntry(NamedTuple):
     label: str
     digest: bytes
 
-    def to_json(self) -> dict:  # type: ignore[type-arg]
+    def to_json(self) -> Dict[str, Any]:
         """JSON-ready form (GPAs and digests as hex)."""
         return {
             "command": self.command,

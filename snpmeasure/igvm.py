@@ -32,6 +32,7 @@ from typing import (
     List,
     Optional,
     Sequence,
+    Set,
     Tuple,
     Type,
     TypeVar,
@@ -544,7 +545,7 @@ class IgvmFile:
         #: Runs of plain PAGE_DATA headers read by the native core: first header index ->
         #: (headers, merged regions, where the run QEMU holds open at the end starts).
         self._page_runs: Dict[int, Tuple[int, List[Tuple[int, int, int, int, int]], int]] = {}
-        self._inserted: set = set()  # type: ignore[type-arg]
+        self._inserted: Set[int] = set()
         #: The length of each VSM VP context's data, by (file offset, mask): another platform's
         #: context may share the offset (and so the first bytes), and is a page.
         self._vp_lengths: Dict[Tuple[int, int], int] = {}

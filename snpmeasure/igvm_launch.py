@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, NamedTuple, Optiona
 
 from ._cpus import MAX_VCPUS
 from ._plan import Command
+from ._vmsa import OFF_CR0, OFF_CR4, OFF_EFER, OFF_SEV_FEATURES
 from .blobs import ID_AUTH_LAYOUT, ID_AUTH_SIZE, AmdPublicKey, AmdSignature, IdAuth, IdBlock, KeySource
 from .errors import ConfigError, IgvmError, InvalidInputError, show
 from .firmware import Firmware, TraceEntry
@@ -40,7 +41,19 @@ from .igvm import (
     PLATFORM_SEV_ES,
     PLATFORM_SEV_SNP,
     VHT_CCA_POLICY,
+    VHT_ENVIRONMENT_INFO,
+    VHT_GUEST_POLICY,
+    VHT_MADT,
+    VHT_MEMORY_MAP,
+    VHT_PAGE_DATA,
+    VHT_PARAMETER_AREA,
+    VHT_PARAMETER_INSERT,
+    VHT_REQUIRED_MEMORY,
+    VHT_SNP_ID_BLOCK,
+    VHT_SUPPORTED_PLATFORM,
     VHT_VBS_MEASUREMENT,
+    VHT_VP_CONTEXT,
+    VHT_VP_COUNT_PARAMETER,
     GuestPolicy,
     IgvmBuilder,
     IgvmFile,
@@ -187,26 +200,31 @@ DEFAULT_IGVM_PROFILE = "igvmmeasure"
 #: The header types QEMU's IGVM loader has handlers for (backends/igvm.c ``handlers[]``); any
 #: other makes it refuse the file ("Unknown header type").
 QEMU_HANDLED = {
-    0x1,  # SUPPORTED_PLATFORM
-    0x101,  # GUEST_POLICY
-    0x301,  # PARAMETER_AREA
-    0x302,  # PAGE_DATA
-    0x303,  # PARAMETER_INSERT
-    0x304,  # VP_CONTEXT
-    0x305,  # REQUIRED_MEMORY
-    0x307,  # VP_COUNT_PARAMETER
-    0x30B,  # SNP_ID_BLOCK
-    0x30C,  # MEMORY_MAP
-    0x313,  # ENVIRONMENT_INFO
-    0x309,  # MADT: a handler since January 2026 (qigvm_directive_madt); QEMU 10.x refuses it
+    VHT_SUPPORTED_PLATFORM,
+    VHT_GUEST_POLICY,
+    VHT_PARAMETER_AREA,
+    VHT_PAGE_DATA,
+    VHT_PARAMETER_INSERT,
+    VHT_VP_CONTEXT,
+    VHT_REQUIRED_MEMORY,
+    VHT_VP_COUNT_PARAMETER,
+    VHT_SNP_ID_BLOCK,
+    VHT_MEMORY_MAP,
+    VHT_ENVIRONMENT_INFO,
+    VHT_MADT,  # a handler since January 2026 (qigvm_directive_madt); QEMU 10.x refuses it
 }
 #: What QEMU writes for a parameter: (at its byte_offset, how many bytes at least). VP_COUNT's
 #: uint32 and the IgvmEnvironmentInfo word go at the offset; MEMORY_MAP and MADT fill the area
 #: from its start with at least one entry.
-_QEMU_WRITES = {0x307: (True, 4), 0x313: (True, 4), 0x30C: (False, 1), 0x309: (False, 1)}
+_QEMU_WRITES = {
+    VHT_VP_COUNT_PARAMETER: (True, 4),
+    VHT_ENVIRONMENT_INFO: (True, 4),
+    VHT_MEMORY_MAP: (False, 1),
+    VHT_MADT: (False, 1),
+}
 #: Handled by QEMU only since a release after 10.x: accepted with a warning (they fill unmeasured
 #: parameter areas, so the digest is the same either way).
-QEMU_HANDLED_LATER = {0x309: "MADT"}
+QEMU_HANDLED_LATER = {VHT_MADT: "MADT"}
 
 # VMSA fields KVM synchronises from the vCPU state QEMU loads (QEMU check_vmsa_supported; Linux
 # struct sev_es_save_area offsets, docs/reference/firmware-abi.md §7.1): (offset, size). Every
@@ -234,7 +252,6 @@ _VMSA_SYNCED = (
 _VMSA_SYNCED_BYTES = bytearray(PAGE)  # 1 where a synchronised field lies
 for _off, _size in _VMSA_SYNCED:
     _VMSA_SYNCED_BYTES[_off : _off + _size] = b"\x01" * _size
-_OFF_EFER, _OFF_CR4, _OFF_CR0, _OFF_SEV_FEATURES = 0x0D0, 0x148, 0x158, 0x3B0
 #: sizeof(struct sev_es_save_area): what QEMU checks and loads of a VP context (the rest of the
 #: page is ignored, and KVM's VMSA page is zero there).
 QEMU_VMSA_BYTES = 0x670
@@ -662,7 +679,7 @@ def _vmsa_problems(igvm: IgvmFile, h: VpContext) -> List[Tuple[str, str]]:
                 "(QEMU's check_vmsa_supported)",
             )
         )
-    (features,) = struct.unpack_from("<Q", page, _OFF_SEV_FEATURES)
+    (features,) = struct.unpack_from("<Q", page, OFF_SEV_FEATURES)
     if not features & 1 or features & ~QEMU_SEV_FEATURES:
         out.append(
             (
@@ -671,9 +688,9 @@ def _vmsa_problems(igvm: IgvmFile, h: VpContext) -> List[Tuple[str, str]]:
                 "DebugSwap (bit 5) and SecureTSC (bit 9) besides (QEMU 10.0 and 10.1 accept exactly 0x1)",
             )
         )
-    (efer,) = struct.unpack_from("<Q", page, _OFF_EFER)
-    (cr4,) = struct.unpack_from("<Q", page, _OFF_CR4)
-    (cr0,) = struct.unpack_from("<Q", page, _OFF_CR0)
+    (efer,) = struct.unpack_from("<Q", page, OFF_EFER)
+    (cr4,) = struct.unpack_from("<Q", page, OFF_CR4)
+    (cr0,) = struct.unpack_from("<Q", page, OFF_CR0)
     if cr0 not in (0x30, 0x31):
         out.append(
             (
@@ -715,7 +732,7 @@ def _kvm_vmsas(plan: IgvmPlan, vcpus: Optional[int]) -> None:
                 "one (QEMU's reset state) is not established, so it is not guessed",
             )
     bsp = bytes(igvm.data_of(plan.vp_contexts[0][1]) or b"")
-    features = bsp[_OFF_SEV_FEATURES : _OFF_SEV_FEATURES + 8]  # the VM's, taken once from vCPU 0
+    features = bsp[OFF_SEV_FEATURES : OFF_SEV_FEATURES + 8]  # the VM's, taken once from vCPU 0
     pages = [_kvm_vmsa(plan, vp, features) for vp in range(count)]
     plan.vmsas = pages
     plan.vcpus = count
@@ -756,9 +773,9 @@ def _kvm_vmsa(plan: IgvmPlan, vp: int, features: bytes) -> bytes:
             f"header {index}: VMSA bytes past {QEMU_VMSA_BYTES:#x} are set; QEMU loads only the save area "
             "(struct sev_es_save_area) and KVM measures zeros there"
         )
-    if data[_OFF_SEV_FEATURES : _OFF_SEV_FEATURES + 8] != features:
-        page[_OFF_SEV_FEATURES : _OFF_SEV_FEATURES + 8] = features
-        (own,) = struct.unpack_from("<Q", data, _OFF_SEV_FEATURES)
+    if data[OFF_SEV_FEATURES : OFF_SEV_FEATURES + 8] != features:
+        page[OFF_SEV_FEATURES : OFF_SEV_FEATURES + 8] = features
+        (own,) = struct.unpack_from("<Q", data, OFF_SEV_FEATURES)
         (vm,) = struct.unpack_from("<Q", features)
         plan.warnings.append(
             f"header {index}: vp_index {vp}'s SEV_FEATURES {own:#x} is not measured: KVM gives every vCPU the "
@@ -1294,7 +1311,7 @@ def lint_igvm(igvm: IgvmSource, *, check_kvm_only: bool = False) -> List[Finding
                 out.append(Finding("vmsa-gpa", _where(f, index), f"the VMSA is at {h.gpa:#x}, not {VMSA_GPA:#x}"))
             page = f.data_of(h)
             assert page is not None
-            (cr0,) = struct.unpack_from("<Q", page, _OFF_CR0)
+            (cr0,) = struct.unpack_from("<Q", page, OFF_CR0)
             if cr0 not in (0x30, 0x31):
                 out.append(
                     Finding("vmsa-cr0", _where(f, index), f"CR0 is {cr0:#x}; KVM overrides anything but 0x30/0x31")

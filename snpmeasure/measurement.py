@@ -779,10 +779,22 @@ def _run_snp(fw: Firmware, commands: Sequence[Command]) -> None:
 
 
 def sev_launch_measurement(
-    launch_digest: bytes, *, tik: bytes, mnonce: bytes, api_major: int, api_minor: int, build: int, policy: int
+    launch_digest: bytes,
+    *,
+    tik: bytes,
+    mnonce: bytes,
+    api_major: int,
+    api_minor: int,
+    build: int,
+    policy: int,
+    mode: Optional[str] = None,
 ) -> bytes:
     """The SEV/SEV-ES LAUNCH_MEASURE value: HMAC-SHA256 keyed with the TIK over
-    ``0x04 ‖ API_MAJOR ‖ API_MINOR ‖ BUILD ‖ POLICY (le32) ‖ GCTX.LD ‖ MNONCE`` (SEV API §6.5)."""
+    ``0x04 ‖ API_MAJOR ‖ API_MINOR ‖ BUILD ‖ POLICY (le32) ‖ GCTX.LD ‖ MNONCE`` (SEV API §6.5).
+
+    ``mode`` ("sev" or "seves"), the mode ``launch_digest`` was measured in, is checked against
+    POLICY.ES (bit 2): QEMU launches SEV-ES exactly when it is set (``sev_es_enabled``), so the
+    other mode's digest is no launch of this policy."""
     for name, value, top in (
         ("api_major", api_major, 0xFF),
         ("api_minor", api_minor, 0xFF),
@@ -791,6 +803,18 @@ def sev_launch_measurement(
     ):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
             raise InvalidInputError(name, f"must be an int from 0 to {top:#x}, got {show(value)}")
+    if mode is not None:
+        if mode not in ("sev", "seves"):
+            raise InvalidInputError(
+                "mode", f"must be sev or seves (the LAUNCH_MEASURE of SEV and SEV-ES), got {show(mode)}"
+            )
+        es = bool(policy & 0x4)
+        if es != (mode == "seves"):
+            raise InvalidInputError(
+                "policy",
+                f"{policy:#x} {'sets' if es else 'clears'} ES (bit 2), so QEMU launches the guest as "
+                f"{'SEV-ES' if es else 'SEV'} (sev_es_enabled): measure it in mode {'seves' if es else 'sev'}",
+            )
     if (api_major, api_minor) < (0, 17):  # AMD's sev-tool (calculate_measurement) adds the header from 0.17
         raise InvalidInputError(
             "api_minor",
@@ -807,8 +831,20 @@ def sev_launch_measurement(
     return hmac.new(tik, msg, hashlib.sha256).digest()
 
 
+def split_launch_measure_blob(blob: bytes) -> Tuple[bytes, bytes]:
+    """The 48 bytes of SEV's LAUNCH_MEASURE output (QEMU's query-sev-launch-measure, base64
+    decoded) as (HMAC, MNONCE): 32 bytes, then 16 (SEV API §6.5)."""
+    from ._checks import as_bytes
+
+    blob = as_bytes("launch_measure_blob", blob)
+    if len(blob) != 48:
+        raise InvalidInputError("launch_measure_blob", f"must be 48 bytes (HMAC and MNONCE), got {len(blob)}")
+    return blob[:32], blob[32:]
+
+
 __all__ = [
     "measure",
+    "split_launch_measure_blob",
     "sweep",
     "sweep_measurements",
     "parse_vcpu_counts",

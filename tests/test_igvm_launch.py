@@ -749,10 +749,10 @@ def test_lint_names_a_vmsa_without_efer_svme_or_cr4_mce() -> None:
     dropped the EFER/CR4 rule, which the qemu model refuses all the same."""
     import struct
 
-    from snpmeasure.igvm_launch import _OFF_EFER
+    from snpmeasure._vmsa import OFF_EFER
 
     vmsa = bytearray(kvm_vmsa())
-    struct.pack_into("<Q", vmsa, _OFF_EFER, 0)  # no EFER.SVME
+    struct.pack_into("<Q", vmsa, OFF_EFER, 0)  # no EFER.SVME
     f = IgvmFile(build([pd(0x1000), vp(vmsa=bytes(vmsa))]))
     assert [x.rule for x in lint_igvm(f)] == ["vmsa-efer-cr4"]
     assert lint_igvm(f, check_kvm_only=True) == []

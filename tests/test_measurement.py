@@ -131,6 +131,28 @@ def test_sev_launch_measure_hmac(vector: Dict[str, Any]) -> None:
         policy=int(vector["policy"], 16),
     )
     assert got.hex() == vector["expected"]
+    es = int(vector["policy"], 16) & 0x4
+    kwargs = dict(
+        tik=bytes.fromhex(vector["tik"]),
+        mnonce=bytes.fromhex(vector["mnonce"]),
+        api_major=int(vector["api_major"], 16),
+        api_minor=int(vector["api_minor"], 16),
+        build=int(vector["build"], 16),
+        policy=int(vector["policy"], 16),
+    )
+    digest = bytes.fromhex(vector["launch_digest"])
+    assert sev_launch_measurement(digest, **kwargs, mode="seves" if es else "sev") == got
+    with pytest.raises(InvalidInputError) as exc:  # the other mode's digest is no launch of this policy
+        sev_launch_measurement(digest, **kwargs, mode="sev" if es else "seves")
+    assert exc.value.field == "policy" and "ES (bit 2)" in exc.value.rule
+
+
+def test_the_launch_measure_blob_is_hmac_then_mnonce() -> None:
+    from snpmeasure.measurement import split_launch_measure_blob
+
+    assert split_launch_measure_blob(bytes(range(48))) == (bytes(range(32)), bytes(range(32, 48)))
+    with pytest.raises(InvalidInputError, match="must be 48 bytes"):
+        split_launch_measure_blob(bytes(47))
 
 
 def test_seves_explicit_guest_features_are_honoured() -> None:

@@ -178,12 +178,10 @@ def run(args: argparse.Namespace) -> int:
             raise InvalidInputError("--tik", f"must be a file of the 16-byte TIK, got {size}{hint}")
         expected_hmac: Optional[bytes] = None
         if args.launch_measure_blob is not None:
+            from ..measurement import split_launch_measure_blob
+
             blob = b64_arg("--launch-measure-blob", args.launch_measure_blob)
-            if len(blob) != 48:
-                raise InvalidInputError(
-                    "--launch-measure-blob", f"must decode to 48 bytes (HMAC and MNONCE), got {len(blob)}"
-                )
-            expected_hmac, mnonce = blob[:32], blob[32:]
+            expected_hmac, mnonce = split_launch_measure_blob(blob)
         elif args.mnonce is not None:
             mnonce = b64_arg("--mnonce", args.mnonce)
         else:
@@ -191,13 +189,6 @@ def run(args: argparse.Namespace) -> int:
         for flag in ("api_major", "api_minor", "build", "policy"):
             if getattr(args, flag) is None:
                 raise InvalidInputError("--" + flag.replace("_", "-"), "is required with --tik")
-        es = isinstance(args.policy, int) and bool(args.policy & 0x4)
-        if es != (args.mode == "seves"):  # QEMU launches SEV-ES exactly when POLICY.ES is set
-            raise InvalidInputError(
-                "--policy",
-                f"{args.policy:#x} {'sets' if es else 'clears'} ES (bit 2), so QEMU launches the guest as "
-                f"{'SEV-ES' if es else 'SEV'} (sev_es_enabled): measure it with --mode {'seves' if es else 'sev'}",
-            )
         value = sev_launch_measurement(
             m.digest,
             tik=tik,
@@ -206,6 +197,7 @@ def run(args: argparse.Namespace) -> int:
             api_minor=args.api_minor,
             build=args.build,
             policy=args.policy,
+            mode=args.mode,
         )
         hmac_result = {
             "hmac": value.hex(),
