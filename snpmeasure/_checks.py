@@ -23,4 +23,17 @@ def as_bytes(field: str, value: object, size: Optional[int] = None) -> bytes:
     return raw
 
 
-__all__ = ["as_bytes"]
+def hex_bytes(field: str, text: str, size: int, what: str) -> bytes:
+    """``size`` bytes written as ``2 * size`` hex digits (``0x`` and surrounding space allowed);
+    otherwise InvalidInputError naming ``field`` and ``what`` the value is (``a SHA-256``)."""
+    digits = text.strip().lower()
+    if digits.startswith("0x"):
+        digits = digits[2:]
+    if len(digits) != 2 * size:
+        raise InvalidInputError(field, f"must be {what} as {2 * size} hex digits, got {len(digits)} characters")
+    if not digits.isascii() or not all(c in "0123456789abcdef" for c in digits):
+        raise InvalidInputError(field, f"must be {what} as {2 * size} hex digits, found a non-hex character")
+    return bytes.fromhex(digits)
+
+
+__all__ = ["as_bytes", "hex_bytes"]

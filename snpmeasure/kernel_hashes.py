@@ -156,15 +156,9 @@ def _sha256_file_elsewhere(path: PathLike, field: str, away_from: Optional[int])
 
 def parse_sha256_hex(field: str, text: str) -> bytes:
     """A SHA-256 given as 64 hex digits."""
-    t = text.strip().lower()
-    if t.startswith("0x"):
-        t = t[2:]
-    if len(t) != 64:
-        raise InvalidInputError(field, f"must be a SHA-256 as 64 hex digits, got {len(t)} characters")
-    try:
-        return bytes.fromhex(t)
-    except ValueError:
-        raise InvalidInputError(field, "must be a SHA-256 as 64 hex digits, found a non-hex character") from None
+    from ._checks import hex_bytes
+
+    return hex_bytes(field, text, 32, "a SHA-256")
 
 
 def cmdline_bytes(append: Optional[str]) -> bytes:

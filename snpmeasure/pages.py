@@ -49,13 +49,9 @@ def parse_seed(seed: Union[None, str, bytes, bytearray, memoryview]) -> bytes:
     if seed is None:
         return bytes(DIGEST_SIZE)
     if isinstance(seed, str):
-        text = seed.strip().lower()
-        if text.startswith("0x"):
-            text = text[2:]
-        try:
-            raw = bytes.fromhex(text)
-        except ValueError:
-            raise InvalidInputError("seed", "must be 96 hexadecimal digits") from None
+        from ._checks import hex_bytes
+
+        raw = hex_bytes("seed", seed, DIGEST_SIZE, "a 48-byte launch digest")
     elif isinstance(seed, (bytes, bytearray, memoryview)):
         raw = bytes(seed)
     else:

@@ -79,11 +79,10 @@ def register(p: ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``snpmeasure measure``: print the launch measurement (sev-snp-measure compatible)."""
-    import base64
     import warnings as pywarnings
 
     from ..errors import InvalidInputError
-    from ..measurement import MODE_NAMES, measure, sev_launch_measurement
+    from ..measurement import MODE_NAMES, measure
     from ..profiles import list_profiles
 
     if args.list_profiles:
@@ -166,52 +165,7 @@ def run(args: argparse.Namespace) -> int:
     for message in m.warnings:
         warn("measure", message)
 
-    hmac_result: Optional[Dict[str, Any]] = None
-    if args.tik is not None:
-        from .._files import open_input
-
-        with open_input("--tik", args.tik) as f:
-            tik = f.read(4097)  # a TIK is 16 bytes: never read a large file, but say a small one's size
-        if len(tik) != 16:
-            size = f"{len(tik)} bytes" if len(tik) <= 4096 else "more than 4096 bytes"
-            hint = " (sev-tool's 32-byte tmp_tk.bin is TEK then TIK: give its last 16 bytes)" if len(tik) == 32 else ""
-            raise InvalidInputError("--tik", f"must be a file of the 16-byte TIK, got {size}{hint}")
-        expected_hmac: Optional[bytes] = None
-        if args.launch_measure_blob is not None:
-            from ..measurement import split_launch_measure_blob
-
-            blob = b64_arg("--launch-measure-blob", args.launch_measure_blob)
-            expected_hmac, mnonce = split_launch_measure_blob(blob)
-        elif args.mnonce is not None:
-            mnonce = b64_arg("--mnonce", args.mnonce)
-        else:
-            raise InvalidInputError("--mnonce", "--tik needs --mnonce or --launch-measure-blob")
-        for flag in ("api_major", "api_minor", "build", "policy"):
-            if getattr(args, flag) is None:
-                raise InvalidInputError("--" + flag.replace("_", "-"), "is required with --tik")
-        value = sev_launch_measurement(
-            m.digest,
-            tik=tik,
-            mnonce=mnonce,
-            api_major=args.api_major,
-            api_minor=args.api_minor,
-            build=args.build,
-            policy=args.policy,
-            mode=args.mode,
-        )
-        hmac_result = {
-            "hmac": value.hex(),
-            "hmac_base64": base64.b64encode(value).decode(),
-            "mnonce": mnonce.hex(),
-            # what went into it, so a mismatch can be recomputed from the JSON
-            "api_major": args.api_major,
-            "api_minor": args.api_minor,
-            "build": args.build,
-            "policy": f"{args.policy:#x}",
-        }
-        if expected_hmac is not None:
-            hmac_result["blob_hmac"] = expected_hmac.hex()
-            hmac_result["matches_blob"] = value == expected_hmac
+    hmac_result = None if args.tik is None else _launch_measure(args, m.digest)
 
     if args.dump_vmsa:
         _dump_vmsas(args, m.vmsas)
@@ -397,3 +351,55 @@ def _dump_vmsas(args: argparse.Namespace, vmsas: Sequence[bytes]) -> None:
     if existing and not args.force:
         raise InvalidInputError("--dump-vmsa", f"{existing[0]} exists; add --force to overwrite")
     write_files("--dump-vmsa", list(zip(names, vmsas)), args)
+
+
+def _launch_measure(args: argparse.Namespace, digest: bytes) -> Dict[str, Any]:
+    """--tik: the SEV/SEV-ES LAUNCH_MEASURE HMAC of ``digest`` with what went into it, and whether
+    it is --launch-measure-blob's."""
+    import base64
+
+    from .._files import open_input
+    from ..errors import InvalidInputError
+    from ..measurement import sev_launch_measurement, split_launch_measure_blob
+
+    with open_input("--tik", args.tik) as f:
+        tik = f.read(4097)  # a TIK is 16 bytes: never read a large file, but say a small one's size
+    if len(tik) != 16:
+        size = f"{len(tik)} bytes" if len(tik) <= 4096 else "more than 4096 bytes"
+        hint = " (sev-tool's 32-byte tmp_tk.bin is TEK then TIK: give its last 16 bytes)" if len(tik) == 32 else ""
+        raise InvalidInputError("--tik", f"must be a file of the 16-byte TIK, got {size}{hint}")
+    expected_hmac: Optional[bytes] = None
+    if args.launch_measure_blob is not None:
+        blob = b64_arg("--launch-measure-blob", args.launch_measure_blob)
+        expected_hmac, mnonce = split_launch_measure_blob(blob)
+    elif args.mnonce is not None:
+        mnonce = b64_arg("--mnonce", args.mnonce)
+    else:
+        raise InvalidInputError("--mnonce", "--tik needs --mnonce or --launch-measure-blob")
+    for flag in ("api_major", "api_minor", "build", "policy"):
+        if getattr(args, flag) is None:
+            raise InvalidInputError("--" + flag.replace("_", "-"), "is required with --tik")
+    value = sev_launch_measurement(
+        digest,
+        tik=tik,
+        mnonce=mnonce,
+        api_major=args.api_major,
+        api_minor=args.api_minor,
+        build=args.build,
+        policy=args.policy,
+        mode=args.mode,
+    )
+    hmac_result: Dict[str, Any] = {
+        "hmac": value.hex(),
+        "hmac_base64": base64.b64encode(value).decode(),
+        "mnonce": mnonce.hex(),
+        # what went into it, so a mismatch can be recomputed from the JSON
+        "api_major": args.api_major,
+        "api_minor": args.api_minor,
+        "build": args.build,
+        "policy": f"{args.policy:#x}",
+    }
+    if expected_hmac is not None:
+        hmac_result["blob_hmac"] = expected_hmac.hex()
+        hmac_result["matches_blob"] = value == expected_hmac
+    return hmac_result

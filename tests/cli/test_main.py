@@ -248,7 +248,7 @@ def _no_python_names(err: str) -> None:
         (["--kernel-hash", "12"], "--kernel-hash: must be a SHA-256"),
         (["--vcpu-type", "Foo"], "--vcpu-type: unknown CPU model"),
         (["--vmm-type", "xx"], "--vmm-type: unknown VMM type"),
-        (["--snp-ovmf-hash", "zz"], "--snp-ovmf-hash: must be 96"),
+        (["--snp-ovmf-hash", "zz"], "--snp-ovmf-hash: must be a 48-byte launch digest as 96 hex digits"),
         (["--firmware-manifest", "m.json"], "--firmware-manifest: give the firmware image or its manifest"),
         (["--initrd-hash", "00" * 32], "--initrd-hash: needs a kernel (--kernel or --kernel-hash)"),
         (["--vcpu-sig", "0xa00f11"], "--vcpu-type: is EPYC (signature 0x800f12), but --vcpu-sig gives"),

@@ -222,7 +222,7 @@ def test_cli_list_profiles() -> None:
         ),
         (
             ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--snp-ovmf-hash", "abc"],
-            "--snp-ovmf-hash: must be 96",
+            "--snp-ovmf-hash: must be a 48-byte launch digest as 96 hex digits",
         ),
         (["--mode", "sev", "--ovmf", A, "--dump-vmsa"], "--dump-vmsa"),
         (["--vcpus", "1", "--ovmf", A], "--mode"),
