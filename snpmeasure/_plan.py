@@ -7,7 +7,7 @@ first, inside LAUNCH_FINISH. SEV/SEV-ES: the firmware, the kernel hashes table, 
 
 from __future__ import annotations
 
-from typing import List, NamedTuple, Optional, Protocol, Sequence, Tuple
+from typing import TYPE_CHECKING, List, NamedTuple, Optional, Protocol, Sequence, Tuple
 
 from ._vmsa import vmsa_pages
 from .errors import ConfigError
@@ -15,6 +15,9 @@ from .images import MetadataSection, SectionType
 from .kernel_hashes import PADDED_SIZE, KernelHashes
 from .pages import PAGE_SIZE, Buffer, PageType
 from .profiles import LaunchProfile
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .firmware import Firmware
 
 MODES = ("snp", "snp:ovmf-hash", "snp:svsm", "snp:igvm", "sev", "seves")
 
@@ -50,6 +53,21 @@ class Command(NamedTuple):
     data: Optional[Buffer] = None
     repeat: int = 1
     first: int = 0  # "vmsa": index of the first vCPU this command measures
+
+
+def run_snp(fw: Firmware, commands: Sequence[Command]) -> None:
+    """Issue SNP launch commands (ops "update", "fill", "vmsa") to a guest context, in order."""
+    for cmd in commands:
+        if cmd.op == "fill":
+            assert cmd.data is not None
+            fw.launch_update_fill(cmd.page_type, cmd.gpa, cmd.data, cmd.repeat, label=cmd.label)
+        elif cmd.op == "vmsa":
+            assert cmd.data is not None
+            fw.launch_update_vmsa(cmd.data, gpa=cmd.gpa, count=cmd.repeat, label=cmd.label, first=cmd.first)
+        else:
+            fw.launch_update(
+                cmd.page_type, cmd.gpa, cmd.data, None if cmd.data is not None else cmd.length, label=cmd.label
+            )
 
 
 class Plan:

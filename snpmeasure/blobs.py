@@ -345,7 +345,9 @@ def _public_of(key: Any, field_name: str) -> AmdPublicKey:
     return AmdPublicKey.from_cryptography(key.public_key(), field_name=field_name)
 
 
-def _sign(key: Any, message: bytes, field_name: str) -> AmdSignature:
+def sign_message(key: Any, message: bytes, field_name: str) -> AmdSignature:
+    """AMD's signature of ``message`` by ``key`` (a private key or an :class:`ExternalSigner`, whose
+    signature is verified before it is used); errors name ``field_name``."""
     if isinstance(key, ExternalSigner):
         sig = AmdSignature.from_any(key.sign(message), field_name=field_name)
         if not sig.verify(key.public_key, message):
@@ -564,12 +566,12 @@ def sign_id_block(
     )
     idk = load_private_key(id_key, password=id_key_password, field_name="id_key")
     id_pub = _public_of(idk, "id_key")
-    block_sig = _sign(idk, block.to_bytes(), "id_key")
+    block_sig = sign_message(idk, block.to_bytes(), "id_key")
     if author_key is None:
         return block, IdAuth(block_sig, id_pub)
     ak = load_private_key(author_key, password=author_key_password, field_name="author_key")
     author_pub = _public_of(ak, "author_key")
-    key_sig = _sign(ak, id_pub.to_bytes(), "author_key")
+    key_sig = sign_message(ak, id_pub.to_bytes(), "author_key")
     return block, IdAuth(block_sig, id_pub, key_sig, author_pub)
 
 

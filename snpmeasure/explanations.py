@@ -880,13 +880,13 @@ def _explain_igvm(
     """The IGVM models (igvmmeasure, igvm-crate: the file's VMSAs; qemu: one per vCPU)."""
     from .igvm_launch import (
         IGVM_PROFILES,
+        describe_igvm_input,
         measure_igvm,
         open_igvm,
         plan_igvm,
         refuse_file_held_inputs,
         sweep_igvm_measurements,
     )
-    from .igvm_launch import _inputs as _igvm_inputs
 
     refuse_file_held_inputs(given)
     other_fixed = [d for d in fix if d not in ("profile", "vcpus")]
@@ -909,7 +909,7 @@ def _explain_igvm(
     f = open_igvm(igvm, "igvm")
     # the measure flags name the file: a path as given, an IgvmFile by its name, bytes by a placeholder
     path = os.fspath(igvm) if isinstance(igvm, (str, os.PathLike)) else f.name if igvm is f else "FILE"
-    inputs = {"igvm": {**_igvm_inputs(f)["igvm"], "path": path}}
+    inputs = {"igvm": {**describe_igvm_input(f)["igvm"], "path": path}}
     measured: Dict[Tuple[str, int], Measurement] = {}
     stated = _Stated(profile, vcpus, None, None, None, False, "given")
     matches: List[ExplainMatch] = []

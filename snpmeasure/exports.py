@@ -302,14 +302,14 @@ def to_corim(
 def _cose_sign1(payload: bytes, signer: Any, signer_name: str, password: Optional[bytes]) -> bytes:
     """COSE_Sign1 (RFC 9052 §4.2) over the unsigned CoRIM: protected {1: ES384, 3: content type,
     8: << corim-meta {0: {0: signer name}} >>}, the signature R ‖ S big-endian (RFC 9053 §2.1)."""
-    from .blobs import _sign, load_private_key
+    from .blobs import load_private_key, sign_message
 
     cbor2 = _cbor2()
     key = load_private_key(signer, password=password, field_name="signer")
     meta = cbor2.dumps({0: {0: signer_name}}, canonical=True)
     protected = cbor2.dumps({1: COSE_ES384, 3: RIM_CONTENT_TYPE, 8: meta}, canonical=True)
     to_sign = cbor2.dumps(["Signature1", protected, b"", payload], canonical=True)
-    sig = _sign(key, to_sign, "signer")
+    sig = sign_message(key, to_sign, "signer")
     raw = sig.r.to_bytes(48, "big") + sig.s.to_bytes(48, "big")
     return bytes(cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, raw]), canonical=True))
 

@@ -22,7 +22,7 @@ import struct
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._cpus import MAX_VCPUS
-from ._plan import Command
+from ._plan import Command, run_snp
 from ._vmsa import OFF_CR0, OFF_CR4, OFF_EFER, OFF_SEV_FEATURES
 from .blobs import ID_AUTH_LAYOUT, ID_AUTH_SIZE, AmdPublicKey, AmdSignature, IdAuth, IdBlock, KeySource
 from .errors import ConfigError, IgvmError, InvalidInputError, show
@@ -840,15 +840,14 @@ def measure_plan(
     fw = firmware or Firmware(trace=trace, threads=threads, host=HostModel(kvm_checks=False))
     if fw.state is GuestState.NONE:
         fw.launch_start(plan.policy if plan.policy is not None else DEFAULT_POLICY)
-    from .measurement import _run_snp
 
-    _run_snp(fw, plan.commands)
+    run_snp(fw, plan.commands)
     digest = fw.ld
-    inputs = _inputs(f) if describe_inputs else {}
+    inputs = describe_igvm_input(f) if describe_inputs else {}
     return _measurement(plan, digest, plan.vcpus, plan.vmsas, inputs, check_id_block(plan, digest), fw.trace)
 
 
-def _inputs(f: IgvmFile) -> Dict[str, Dict[str, Any]]:
+def describe_igvm_input(f: IgvmFile) -> Dict[str, Dict[str, Any]]:
     """A measurement's ``inputs`` for the file (``describe_inputs``)."""
     import hashlib
 
@@ -908,7 +907,9 @@ def sweep_igvm_measurements(
     checked once)."""
     f, plan, digests = _sweep(igvm, counts, profile, native_zero, threads)
     check = check_id_block(plan, next(iter(digests.values())))
-    inputs = _inputs(f)["igvm"] if describe_inputs else None  # the file hashed once, each record its own copy
+    inputs = (
+        describe_igvm_input(f)["igvm"] if describe_inputs else None
+    )  # the file hashed once, each record its own copy
     out = []
     for n, digest in digests.items():
         own = None if check is None else check._replace(ld_matches=check.ld == digest)
@@ -925,7 +926,7 @@ def _sweep(
 ) -> Tuple[IgvmFile, IgvmPlan, Dict[int, bytes]]:
     """The file, its plan for the largest count, and ``{count: digest}`` in count order."""
     from .firmware import HostModel
-    from .measurement import _run_snp, parse_vcpu_counts
+    from .measurement import parse_vcpu_counts
 
     wanted = parse_vcpu_counts(counts)
     f = open_igvm(igvm)
@@ -935,7 +936,7 @@ def _sweep(
     _check_vp_bounds(plan, wanted[0])
     fw = Firmware(threads=threads, host=HostModel(kvm_checks=False))
     fw.launch_start(plan.policy if plan.policy is not None else DEFAULT_POLICY)
-    _run_snp(fw, [c for c in plan.commands if c.op != "vmsa"])
+    run_snp(fw, [c for c in plan.commands if c.op != "vmsa"])
     digests: Dict[int, bytes] = {}
     want = set(wanted)
     for vp, page in enumerate(plan.vmsas, 1):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Sequenc
 
 from ._cpus import MAX_VCPUS, resolve_vcpu_sig
 from ._files import file_size
-from ._plan import MODES, Command, FirmwareLayout, Plan, sev_plan, snp_plan
+from ._plan import MODES, FirmwareLayout, Plan, run_snp, sev_plan, snp_plan
 from ._version import __version__
 from .errors import ConfigError, InvalidInputError, show
 from .firmware import Firmware, GuestState, HostModel, SevFirmware, TraceEntry
@@ -540,7 +540,7 @@ def measure(
     fw = firmware or Firmware(seed=p.seed, trace=trace, threads=threads, host=HostModel(kvm_checks=False))
     if fw.state is GuestState.NONE:
         fw.launch_start()
-    _run_snp(fw, p.plan.commands)
+    run_snp(fw, p.plan.commands)
     return Measurement(
         fw.ld,
         p.mode,
@@ -680,7 +680,7 @@ def sweep_launch(
     if start is None:
         start = Firmware(seed=p.seed, threads=threads, host=HostModel(kvm_checks=False))
         start.launch_start()
-        _run_snp(start, [c for c in p.plan.commands if c.op != "vmsa"])
+        run_snp(start, [c for c in p.plan.commands if c.op != "vmsa"])
         if shared is not None:
             shared[key] = start
     fw = start.copy()
@@ -762,20 +762,6 @@ def _open_svsm(
     if isinstance(svsm, _BUFFERS):
         return SvsmImage(svsm, name="svsm", end_gpa=end)
     return SvsmImage(map_file(svsm, "svsm"), name=os.fspath(svsm), end_gpa=end)
-
-
-def _run_snp(fw: Firmware, commands: Sequence[Command]) -> None:
-    for cmd in commands:
-        if cmd.op == "fill":
-            assert cmd.data is not None
-            fw.launch_update_fill(cmd.page_type, cmd.gpa, cmd.data, cmd.repeat, label=cmd.label)
-        elif cmd.op == "vmsa":
-            assert cmd.data is not None
-            fw.launch_update_vmsa(cmd.data, gpa=cmd.gpa, count=cmd.repeat, label=cmd.label, first=cmd.first)
-        else:
-            fw.launch_update(
-                cmd.page_type, cmd.gpa, cmd.data, None if cmd.data is not None else cmd.length, label=cmd.label
-            )
 
 
 def sev_launch_measurement(
