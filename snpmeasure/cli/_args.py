@@ -285,10 +285,9 @@ def guest_object_from_args(args: argparse.Namespace) -> Any:
     if args.qmp is not None:
         return SevSnpGuest.from_qmp(load_json_file(args.qmp, "--qmp"))
     if args.libvirt is not None:
-        from .._files import open_input
+        from .._files import read_input
 
-        with open_input("--libvirt", args.libvirt) as f:
-            raw = f.read(1 << 20)  # a <launchSecurity> element is a few KiB
+        raw = read_input("--libvirt", args.libvirt, 1 << 20)  # a <launchSecurity> element is a few KiB
         try:
             return SevSnpGuest.from_libvirt(raw.decode("utf-8"))
         except UnicodeDecodeError:
@@ -320,10 +319,9 @@ def password_for(flag: str, key_path: Optional[str], password: Optional[bytes]) 
     has its version INTEGER."""
     if password is None or key_path is None:
         return None
-    from .._files import open_input
+    from .._files import read_input
 
-    with open_input(flag, key_path) as f:
-        head = f.read(4096)
+    head = read_input(flag, key_path, 4096)
     if b"-----BEGIN" in head:
         return password if b"ENCRYPTED" in head else None
     at = 2 + (head[1] & 0x7F if len(head) > 1 and head[1] & 0x80 else 0)

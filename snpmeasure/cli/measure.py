@@ -358,12 +358,11 @@ def _launch_measure(args: argparse.Namespace, digest: bytes) -> Dict[str, Any]:
     it is --launch-measure-blob's."""
     import base64
 
-    from .._files import open_input
+    from .._files import read_input
     from ..errors import InvalidInputError
     from ..measurement import sev_launch_measurement, split_launch_measure_blob
 
-    with open_input("--tik", args.tik) as f:
-        tik = f.read(4097)  # a TIK is 16 bytes: never read a large file, but say a small one's size
+    tik = read_input("--tik", args.tik, 4097)  # a TIK is 16 bytes: never a large file, but say a small one's size
     if len(tik) != 16:
         size = f"{len(tik)} bytes" if len(tik) <= 4096 else "more than 4096 bytes"
         hint = " (sev-tool's 32-byte tmp_tk.bin is TEK then TIK: give its last 16 bytes)" if len(tik) == 32 else ""
