@@ -39,6 +39,11 @@ def unique_measurements(rows: Sequence[TableRow]) -> List[bytes]:
     return list(dict.fromkeys(r.measurement for r in rows))
 
 
+#: trustee's TCB components, as its default policy names them: each checked by exact value, so a
+#: reference gives all four.
+TRUSTEE_TCB = {"bootloader": "snp_bootloader", "tee": "snp_tee_svn", "snp": "snp_snp_svn", "microcode": "snp_microcode"}
+
+
 def to_trustee(
     table: ReferenceTable, *, policy: Optional[int] = None, host_tcb: Optional[Mapping[str, int]] = None
 ) -> Dict[str, Any]:
@@ -61,12 +66,7 @@ def to_trustee(
             snp_smt_allowed=bool(p.smt),
         )
     if host_tcb is not None:
-        names = {
-            "bootloader": "snp_bootloader",
-            "tee": "snp_tee_svn",
-            "snp": "snp_snp_svn",
-            "microcode": "snp_microcode",
-        }
+        names = TRUSTEE_TCB
         if not isinstance(host_tcb, Mapping) or sorted(host_tcb) != sorted(names):
             raise InvalidInputError("host_tcb", f"must give exactly {', '.join(names)}, got {show(host_tcb)}")
         for component, name in names.items():

@@ -99,7 +99,7 @@ def export_requested(args: argparse.Namespace) -> bool:
         if stray:
             raise InvalidInputError("--" + stray[0].replace("_", "-"), "applies to an export: give --format too")
         return False
-    from ..exports import reference_policy_value
+    from ..exports import TRUSTEE_TCB, reference_policy_value
     from ..report import TcbVersion, parse_hex, parse_min_tcb  # cryptography: only for an export
 
     fmt = args.format
@@ -154,10 +154,6 @@ def export_requested(args: argparse.Namespace) -> bool:
         raise InvalidInputError("--export-product", "encodes --export-min-tcb: give it too")
     args.export_values = values
     return True
-
-
-#: trustee's TCB components (its default policy's snp_bootloader, snp_tee_svn, snp_snp_svn, snp_microcode).
-TRUSTEE_TCB = ("bootloader", "tee", "snp", "microcode")
 
 
 def write_export(args: argparse.Namespace, table: Any) -> List[str]:
