@@ -24,9 +24,10 @@ def as_bytes(field: str, value: object, size: Optional[int] = None) -> bytes:
 
 
 def hex_bytes(field: str, text: str, size: int, what: str) -> bytes:
-    """``size`` bytes written as ``2 * size`` hex digits (``0x`` and surrounding space allowed);
-    otherwise InvalidInputError naming ``field`` and ``what`` the value is (``a SHA-256``)."""
-    digits = text.strip().lower()
+    """``size`` bytes written as ``2 * size`` hex digits (``0x`` first, and spaces and line breaks
+    anywhere, as ``xxd -p`` prints them and ``bytes.fromhex`` reads them); otherwise InvalidInputError
+    naming ``field`` and ``what`` the value is (``a SHA-256``)."""
+    digits = "".join(text.split()).lower()
     if digits.startswith("0x"):
         digits = digits[2:]
     if len(digits) != 2 * size:

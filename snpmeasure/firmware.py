@@ -295,8 +295,10 @@ class Firmware:
         """SNP_LAUNCH_START: create the guest context with ``policy``; LD starts at zero (or seed).
 
         Raises :class:`KvmError` for what KVM rejects first (reserved bits, bit 17 clear,
-        MIGRATE_MA) and :class:`FirmwareError` (POLICY_FAILURE) for what the firmware rejects
-        given ``host`` (SMT, minimum ABI, bits newer than the firmware). docs/reference/firmware-abi.md §1.2.
+        MIGRATE_MA, bits outside the host's KVM_X86_SNP_POLICY_BITS: by default, with a firmware ABI
+        given, bits 21-25 that ABI does not define) and :class:`FirmwareError` (POLICY_FAILURE) for what
+        the firmware rejects given ``host`` (SMT, minimum ABI, bits newer than the firmware where KVM
+        passes them on). docs/reference/firmware-abi.md §1.2.
         """
         from .policy import GuestPolicy
 

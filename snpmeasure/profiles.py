@@ -138,6 +138,10 @@ class LaunchProfile(NamedTuple):
         gf = args.get("default_guest_features", 0x1)
         if isinstance(gf, bool) or not isinstance(gf, int) or not 0 <= gf < (1 << 64):
             raise ProfileError(f"{where}.default_guest_features", f"must be a 64-bit int, got {show(gf)}")
+        if not gf & 1:  # the SNP default (SEV-ES launches take 0, not this): every SNP VMSA has it
+            raise ProfileError(
+                f"{where}.default_guest_features", f"{gf:#x} lacks bit 0, SNPActive, which every SEV-SNP VMSA has"
+            )
         if not isinstance(args.get("fixed_guest_features", False), bool):
             raise ProfileError(f"{where}.fixed_guest_features", "must be true or false")
         args.pop("base", None)

@@ -302,10 +302,9 @@ class SevSnpGuest:
         if s.startswith("{"):  # -object's JSON form, as libvirt writes it: typed values, as QMP's
             from ._jsonfile import parse_json
 
-            doc = parse_json(s, "object", QemuObjectError)
-            if not isinstance(doc, dict) or doc.get("qom-type") != QOM_TYPE:
-                got = doc.get("qom-type") if isinstance(doc, dict) else doc
-                raise QemuObjectError("qom-type", f"must be '{QOM_TYPE}', got {show(got)}")
+            doc = parse_json(s, "object", QemuObjectError)  # text in braces: an object, or no JSON
+            if doc.get("qom-type") != QOM_TYPE:
+                raise QemuObjectError("qom-type", f"must be '{QOM_TYPE}', got {show(doc.get('qom-type'))}")
             return cls.from_properties([(k, v) for k, v in doc.items() if k != "qom-type"], typed=True)
         parts = split_qemu_opts(s)
         if not parts:

@@ -291,7 +291,8 @@ def parse_qemu_cmdline(
     blockdevs: Dict[str, Tuple[Optional[str], Optional[str]]] = {}  # node -> (filename, file node)
     pflash: List[str] = []  # the options that add a pflash device
     smp: Dict[str, str] = {}
-    accels: List[Tuple[str, str]] = []  # (accelerator, the option that names it), in QEMU's order
+    accels: List[str] = []  # -accel options, in order
+    machine_accel: Optional[Tuple[str, str]] = None  # -machine accel= or -enable-kvm (the same property), the last
     i = 0
     while i < len(words):
         opt = words[i]
@@ -299,7 +300,7 @@ def parse_qemu_cmdline(
             raise InvalidInputError(where, f"{show(opt)} is no option (a QEMU option starts with -)")
         opt = "-" + opt.lstrip("-")  # --smp is -smp
         if opt == "-enable-kvm":  # vl.c: -accel kvm
-            accels.append(("kvm", opt))
+            machine_accel = ("kvm", opt)
         if opt in _IGNORED_FLAGS or opt == "-enable-kvm":
             i += 1
             continue
@@ -311,7 +312,7 @@ def parse_qemu_cmdline(
             continue
         if opt == "-accel":
             head, props = _keyval(arg, "-accel")
-            accels.append((props.get("accel", head or ""), opt))
+            accels.append(props.get("accel", head or ""))
         elif opt == "-smp":
             smp, sources["vcpus"] = _smp_props(arg, smp), "-smp"
         elif opt == "-cpu":
@@ -342,7 +343,7 @@ def parse_qemu_cmdline(
             if "append" in props:
                 cmdline, sources["append"] = props["append"], "-machine append"
             if "accel" in props:  # a list QEMU tries in order, "kvm:tcg"
-                accels += [(a, "-machine accel") for a in props["accel"].split(":")]
+                machine_accel = (props["accel"], "-machine accel")
             topology = {k[4:]: v for k, v in props.items() if k.startswith("smp.")}
             if topology:  # -machine smp.cpus=4 is -smp cpus=4 (QEMU merges them into one dict)
                 smp, sources["vcpus"] = {**smp, **topology}, "-machine smp."
@@ -369,8 +370,9 @@ def parse_qemu_cmdline(
             raise InvalidInputError(
                 opt, "is an option snpmeasure does not know: whether it changes the measurement is not established"
             )
-    if kernel is None and (initrd is not None or cmdline):
-        # vl.c: "-initrd only allowed with -kernel option", "-append only allowed with -kernel option"
+    if kernel is None and (initrd is not None or cmdline is not None):
+        # vl.c qemu_validate_options: "-initrd only allowed with -kernel option", "-append only
+        # allowed with -kernel option" (any -append, an empty one too)
         key = "initrd" if initrd is not None else "append"
         raise ConfigError(sources[key], f"QEMU refuses {sources[key]} without -kernel")
     if cpu_mode is None:  # the x86 machines' default CPU type (TARGET_DEFAULT_CPU_TYPE)
@@ -387,8 +389,7 @@ def parse_qemu_cmdline(
         if kind != "sev-snp-guest":
             raise ConfigError("-machine", f"confidential-guest-support={cgs} names no -object sev-snp-guest")
         guest = SevSnpGuest.from_properties(object_props, typed=typed)
-        if accels and accels[0][0] != "kvm":  # the first accelerator that starts is used: TCG always does
-            raise ConfigError(accels[0][1], f"selects {accels[0][0]}, but SEV-SNP guests run under KVM only")
+        _require_kvm(accels, machine_accel)
     igvm = None
     if machine.get("igvm-cfg") is not None:
         if guest is None:
@@ -425,6 +426,27 @@ def parse_qemu_cmdline(
         igvm,
         sources,
     )
+
+
+def _require_kvm(accels: List[str], machine_accel: Optional[Tuple[str, str]]) -> None:
+    """Refuse accelerator options under which an SNP guest would not run on KVM (vl.c
+    configure_accelerators): -accel and -machine accel= (or -enable-kvm, which sets it) exclude each
+    other; QEMU tries the listed accelerators in order and keeps the first that starts. On an SNP
+    host KVM and TCG (and qtest) start, the others (xen, hvf, whpx, ...) fail and are passed over.
+    No accelerator named: the build's default (TCG first for qemu-system-x86_64 when it has TCG,
+    KVM for qemu-kvm) is not known here, so it is not refused."""
+    if accels and machine_accel is not None:
+        raise ConfigError(
+            "-accel",
+            f'QEMU refuses it with {machine_accel[1]}: "The -accel and "-machine accel=" options are incompatible"',
+        )
+    names, where = (
+        (accels, "-accel") if accels else (machine_accel[0].split(":"), machine_accel[1]) if machine_accel else ([], "")
+    )
+    starts = next((n for n in names if n in ("kvm", "tcg", "qtest")), None)
+    if names and starts != "kvm":
+        said = f"selects {starts}" if starts else f"names no accelerator that starts on a KVM host ({':'.join(names)})"
+        raise ConfigError(where, f"{said}, but SEV-SNP guests run under KVM only")
 
 
 def _json_option(arg: str, option: str) -> Optional[Dict[str, Any]]:

@@ -294,15 +294,26 @@ def test_numbers_machine_properties_and_devices_as_qemu_reads_them() -> None:
         (["-initrd", "/i"], "-initrd", "QEMU refuses -initrd without -kernel"),
         (["-append", "console=ttyS0"], "-append", "QEMU refuses -append without -kernel"),
         (["-machine", "append=x"], "-machine append", "QEMU refuses -machine append without -kernel"),
+        (["-append", ""], "-append", "QEMU refuses -append without -kernel"),
+        (["-enable-kvm", "-machine", "accel=tcg"], "-machine accel", "selects tcg"),  # one property: the last
+        (["-accel", "kvm", "-enable-kvm"], "-accel", 'The -accel and "-machine accel=" options are incompatible'),
+        (["-machine", "accel=xen:hvf"], "-machine accel", "names no accelerator that starts on a KVM host"),
     ],
 )
 def test_a_command_line_qemu_would_not_run_with_snp_is_refused(words: list, where: str, said: str) -> None:
-    """SEV-SNP needs KVM (TCG always starts, so the first accelerator named wins); QEMU refuses
-    -initrd and a non-empty -append without -kernel (vl.c)."""
+    """SEV-SNP needs KVM (QEMU keeps the first listed accelerator that starts, and TCG always does;
+    -enable-kvm is -machine accel=kvm; -accel excludes both); QEMU refuses -initrd and any -append
+    without -kernel (vl.c)."""
     with pytest.raises(ConfigError) as exc:
         parse_qemu_cmdline(["qemu-system-x86_64", *SNP, "-bios", "/fw.fd", *words])
     assert exc.value.field == where and said in exc.value.rule
-    for fine in (["-enable-kvm", "-accel", "tcg"], ["-accel", "kvm"], ["-machine", "accel=kvm:tcg"], ["-append", ""]):
+    for fine in (
+        ["-enable-kvm"],
+        ["-accel", "kvm"],
+        ["-machine", "accel=kvm:tcg"],
+        ["-machine", "accel=tcg", "-enable-kvm"],
+        ["-machine", "accel=xen:kvm"],  # xen fails to start here, and QEMU goes on to KVM
+    ):
         parse_qemu_cmdline(["qemu-system-x86_64", *SNP, "-bios", "/fw.fd", *fine])
 
 

@@ -52,7 +52,7 @@ class _StoreOnce(argparse._StoreAction):
     ) -> None:
         seen = namespace.__dict__.setdefault("_flags_given", set())
         if option_string is not None and self.dest in seen:
-            parser.error(f"{self.option_strings[-1]}: is given twice; give it once")
+            parser.error(f"{max(self.option_strings, key=len)}: is given twice; give it once")
         seen.add(self.dest)
         super().__call__(parser, namespace, values, option_string)
 

@@ -60,6 +60,14 @@ _INPUT_DESTS = (
     "qmp",
     "from_id_block",
     "from_launch",
+    "report",
+    "vcek",
+    "ask_ark",
+    "certs",
+    "crl",
+    "config",
+    "reference",
+    "reference_key",
 )
 
 
@@ -74,13 +82,15 @@ def write_files(
     args: Optional[argparse.Namespace] = None,
     new_dir: Optional[str] = None,
 ) -> None:
-    """Write every file or none: each path checked (no directory in the way, no file the command
-    reads from ``args``, a name the file system takes), each written to a temporary file beside it,
-    and only when all are written, each renamed into place (a device or a pipe that is there is
-    written in place, after the temporary files). On a failure the temporary files (and
-    ``new_dir``, a directory created for them) are removed, and a file that was at a path before is
-    still there. Failures are InvalidInputErrors naming ``flag`` and the file, not the OS's bare
-    message."""
+    """Write every file or none, as far as the file system allows: each path is checked first (not
+    ``-``, no directory in the way, no file the command reads from ``args``, a name the file system
+    takes). A new file, and an existing regular file with one link in a folder we may write, is
+    written to a temporary file beside it (beside a symlink's target: the link is written through)
+    and renamed into place only when every such file is written; its mode (and, where we may, its
+    owner) is kept. A device, a pipe (``/dev/stdout``), a file with other hard links or one in a
+    folder we may not write is written in place, after the temporary files. On a failure the
+    temporary files (and ``new_dir``, a directory made for them) are removed. Failures are
+    InvalidInputErrors naming ``flag`` and the file, not the OS's bare message."""
     import os
     import stat
     import tempfile
@@ -95,65 +105,78 @@ def write_files(
             raise InvalidInputError(flag, "writes files; give a path (- is no file here)")
         if os.path.isdir(path):
             raise InvalidInputError(flag, f"{path}: is a directory")
+        folder = os.path.dirname(path) or "."
+        try:
+            name_max = os.pathconf(folder if os.path.isdir(folder) else ".", "PC_NAME_MAX")
+        except (OSError, ValueError):
+            name_max = 255
+        if len(os.fsencode(os.path.basename(path))) > name_max:
+            raise InvalidInputError(flag, f"{path}: the file name is longer than {name_max} bytes")
         for dest in _INPUT_DESTS if args is not None and os.path.exists(path) else ():
             given = getattr(args, dest, None)
             for source in given if isinstance(given, list) else [given]:
+                source = getattr(source, "name", source)  # an input the command has opened (IgvmFile)
                 if isinstance(source, str) and os.path.isfile(source) and os.path.samefile(source, path):
                     what = (
                         "the input file" if dest in ("file", "input") else f"the file --{dest.replace('_', '-')} reads"
                     )
                     raise InvalidInputError(flag, f"{path}: is {what}")
-    temps: List[str] = []
+    temps: List[Tuple[str, str, str]] = []  # (temporary file, the real path it replaces, the path given)
+    in_place: List[Tuple[str, bytes]] = []
     current = new_dir or files[0][0]  # what a failure names: the user's path, never a temporary one
+    made_dir = done = False
     umask = os.umask(0o022)
     os.umask(umask)
     try:
         if new_dir is not None:
             os.mkdir(new_dir)  # the directory only: a missing parent is a mistyped path
-        regular = []
+            made_dir = True
         for path, data in files:
             current = path
-            if os.path.exists(path) and not os.path.isfile(path):
-                continue  # a device or a pipe (/dev/stdout) is written in place below, never replaced
-            regular.append(path)
-            folder = os.path.dirname(path) or "."
+            real = os.path.realpath(path)
+            folder = os.path.dirname(real) or "."
             try:
-                name_max = os.pathconf(folder, "PC_NAME_MAX")
-            except (OSError, ValueError):
-                name_max = 255
-            if len(os.fsencode(os.path.basename(path))) > name_max:
-                raise InvalidInputError(flag, f"{path}: the file name is longer than {name_max} bytes")
+                st: Optional[os.stat_result] = os.stat(real)
+            except FileNotFoundError:
+                st = None
+            if st is not None and (
+                not stat.S_ISREG(st.st_mode) or st.st_nlink > 1 or not os.access(folder, os.W_OK | os.X_OK)
+            ):
+                in_place.append((path, data))
+                continue
             fd, temp = tempfile.mkstemp(dir=folder, prefix=".snpmeasure-")
-            temps.append(temp)
-            try:  # mkstemp makes 0600: keep a replaced file's mode, else what open() would give
-                mode = stat.S_IMODE(os.stat(path).st_mode)
-            except OSError:
-                mode = 0o666 & ~umask
-            os.fchmod(fd, mode)
+            temps.append((temp, real, path))
+            # mkstemp makes 0600: keep a replaced file's mode and owner, else what open() would give
+            os.fchmod(fd, 0o666 & ~umask if st is None else stat.S_IMODE(st.st_mode))
+            if st is not None and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+                try:
+                    os.fchown(fd, st.st_uid, st.st_gid)
+                except OSError:
+                    pass
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-        for path, data in files:
-            if path not in regular:
-                current = path
-                with open(path, "wb") as special:
-                    special.write(data)
-        for path, temp in zip(regular, temps):
+        for path, data in in_place:
             current = path
-            os.replace(temp, path)
-        temps = []
+            with open(path, "wb") as f:
+                f.write(data)
+        for temp, real, path in temps:
+            current = path
+            os.replace(temp, real)
+        done = True
     except OSError as exc:
         raise read_error(flag, current, exc) from None
     finally:
-        for temp in temps:
-            try:
-                os.unlink(temp)
-            except OSError:
-                pass
-        if temps and new_dir is not None:
-            try:
-                os.rmdir(new_dir)
-            except OSError:
-                pass
+        if not done:
+            for temp, _, _ in temps:
+                try:
+                    os.unlink(temp)
+                except OSError:
+                    pass
+            if made_dir and new_dir is not None:
+                try:
+                    os.rmdir(new_dir)
+                except OSError:
+                    pass
 
 
 def auto_int(text: str) -> int:

@@ -309,6 +309,12 @@ def apply_launch_config(args: argparse.Namespace) -> Any:
 
         for field, rule in reserved_bit_problems(guest.policy)[:1]:
             raise InvalidInputError(flag, f"{config.describe}'s sev-snp-guest policy: {field}: {rule}")
+        if guest.policy & 1 << 18:
+            raise InvalidInputError(
+                flag,
+                f"{config.describe}'s sev-snp-guest policy {guest.policy:#x} sets MIGRATE_MA (bit 18), which KVM "
+                "refuses (KVM_SNP_POLICY_MASK_VALID)",
+            )
     unmeasured = getattr(args, "config_kernel_unmeasured", False)
     if unmeasured and guest is not None and not guest.kernel_hashes and config.kernel:
         # explain: QEMU boots this kernel unmeasured (kernel-hashes=off); that it was meant to be

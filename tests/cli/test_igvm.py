@@ -201,3 +201,25 @@ def test_a_lone_path_map_is_refused_by_every_command(tmp_path: Path) -> None:
     ):
         rc, _, err = run_ours([*argv, "--path-map", "/a=/b"])
         assert rc == 2 and "--path-map: maps the paths of a --libvirt-domain or QEMU command line" in err, argv
+
+
+def test_sign_writes_through_a_symlink_and_never_over_its_input(tmp_path: Path) -> None:
+    """An output that is a symlink is written through (the link stays); the file being signed is
+    never the output, even with --force."""
+    import os
+    import shutil
+
+    key = str(KEYS / "id_key_test.pem")
+    target, link = tmp_path / "target.igvm", tmp_path / "link.igvm"
+    target.write_bytes(b"old")
+    os.symlink(target, link)
+    rc, _, err = run_ours(["igvm", "sign", X86, "--id-key", key, "-o", str(link), "--force"])
+    assert rc == 0, err
+    assert link.is_symlink() and target.read_bytes()[:4] == b"IGVM"
+    copy = tmp_path / "in.igvm"
+    shutil.copy(X86, copy)
+    rc, _, err = run_ours(["igvm", "sign", str(copy), "--id-key", key, "-o", str(copy), "--force"])
+    assert rc == 2 and err.endswith(f"--output: {copy}: is the input file\n")
+    assert copy.read_bytes() == Path(X86).read_bytes()
+    rc, _, err = run_ours(["igvm", "sign", X86, "--id-key", key, "-o", "a", "--output", "b"])
+    assert rc == 2 and err.endswith("--output: is given twice; give it once\n")  # the flag's long name

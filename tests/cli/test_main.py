@@ -520,3 +520,20 @@ def test_a_files_own_error_is_said_after_the_flag_that_gave_it(tmp_path: Path) -
     assert rc == 2 and err == f"snpmeasure measure: error: --ovmf: {empty}: image is empty\n"
     rc, _, err = run_ours(["id-block", "--id-key", str(FIXTURES / "keys" / "id_key_test.pem"), "--from-measure"])
     assert rc == 2 and err.endswith("--mode: is required (snp, snp:svsm)\n")  # the modes id-block takes
+
+
+def test_no_output_replaces_a_file_the_command_reads(tmp_path: Path) -> None:
+    """write_files checks the output against every input flag, a report and certificates included."""
+    import argparse
+
+    from snpmeasure.cli._args import write_files
+    from snpmeasure.errors import InvalidInputError
+
+    report = tmp_path / "report.bin"
+    report.write_bytes(b"report")
+    for dest in ("report", "vcek", "crl", "config", "reference", "file"):
+        args = argparse.Namespace(**{dest: str(report)})
+        with pytest.raises(InvalidInputError, match="is the input file|reads") as exc:
+            write_files("--output", [(str(tmp_path / "x"), b"x"), (str(report), b"new")], args)
+        assert exc.value.field == "--output"
+    assert report.read_bytes() == b"report" and not (tmp_path / "x").exists()

@@ -671,4 +671,28 @@ def test_a_configuration_whose_policy_kvm_refuses_is_no_launch_to_measure() -> N
     )
     rc, _, err = run_ours(["measure", "--qemu-cmdline", line])
     assert rc == 2 and "--qemu-cmdline: the command line's sev-snp-guest policy: RESERVED_MBO: bit 17" in err, err
+    rc, _, err = run_ours(["measure", "--qemu-cmdline", line.replace("0x10000", "0x70000")])
+    assert rc == 2 and "sets MIGRATE_MA (bit 18), which KVM refuses" in err, err
     assert run_ours(["measure", "--qemu-cmdline", line.replace("0x10000", "0x30000")])[0] == 0
+
+
+def test_a_seed_reads_as_xxd_prints_it() -> None:
+    """--snp-ovmf-hash takes the hex digits with line breaks and spaces, as sev-snp-measure's
+    bytes.fromhex does (``$(xxd -p seed.bin)`` is two lines)."""
+    seed = bytes(range(48)).hex()
+    base = ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A]
+    plain = run_ours([*base, "--snp-ovmf-hash", seed])
+    assert plain[0] == 0
+    assert run_ours([*base, "--snp-ovmf-hash", seed[:60] + "\n" + seed[60:]]) == plain
+    assert run_ours([*base, "--snp-ovmf-hash", " ".join(seed[i : i + 2] for i in range(0, 96, 2))]) == plain
+
+
+def test_a_profile_default_without_snp_active_is_refused(tmp_path: Path) -> None:
+    prof = tmp_path / "p.json"
+    prof.write_text('{"base": "qemu", "name": "zero", "default_guest_features": 0}')
+    rc, _, err = run_ours(
+        ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", A, "--profile-file", str(prof)]
+    )
+    assert rc == 2 and "default_guest_features: 0x0 lacks bit 0, SNPActive" in err and "--guest-features" not in err, (
+        err
+    )
