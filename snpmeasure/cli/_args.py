@@ -140,7 +140,10 @@ def write_files(
             except FileNotFoundError:
                 st = None
             if st is not None and (
-                not stat.S_ISREG(st.st_mode) or st.st_nlink > 1 or not os.access(folder, os.W_OK | os.X_OK)
+                not stat.S_ISREG(st.st_mode)
+                or st.st_nlink > 1
+                or not os.access(folder, os.W_OK | os.X_OK)
+                or st.st_uid != os.geteuid() != 0  # another user's file: only root could keep its owner
             ):
                 in_place.append((path, data))
                 continue
@@ -151,7 +154,7 @@ def write_files(
             if st is not None and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
                 try:
                     os.fchown(fd, st.st_uid, st.st_gid)
-                except OSError:
+                except OSError:  # a group we are not in: the file keeps our group
                     pass
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
