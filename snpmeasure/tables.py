@@ -281,7 +281,7 @@ def table(
     rows: List[TableRow] = []
     total = len(combos) * len(counts)
     starts: Dict[Any, Firmware] = {}
-    for prof, vtype, feat in combos:
+    for prof, vtype, feat in combos:  # launches are shared by the whole profile: two may share a name
         cpu = _cpu_args(vtype)
         launch = dict(
             manifest=man,
@@ -291,7 +291,7 @@ def table(
             **cpu,
             **hash_args,
         )
-        p, digests = sweep_launch(launch, counts, threads=threads, shared=starts, key=prof.name)
+        p, digests = sweep_launch(launch, counts, threads=threads, shared=starts, key=prof)
         warnings.extend(w for w in p.plan.warnings if w not in warnings)
         assert p.features is not None
         for n, digest in digests.items():

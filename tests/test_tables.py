@@ -47,3 +47,15 @@ def test_table_rows_equal_measurements_and_formats(tmp_path: Path) -> None:
     assert doc["schema"] == "snpmeasure/reference-values" and len(doc["rows"]) == 2
     rc, _, err = run_ours(["table", "--ovmf", A, "--vcpu-type", "Pentium"])
     assert rc == 2 and "unknown CPU model" in err
+
+
+def test_two_profiles_of_one_name_are_two_launches() -> None:
+    """table() shares the launch up to the VMSAs between rows of one profile: by the whole profile,
+    not its name (a user's "custom" based on gce is not another "custom" based on qemu)."""
+    from snpmeasure.profiles import LaunchProfile
+
+    one = LaunchProfile.from_json({"base": "qemu", "name": "custom"})
+    other = LaunchProfile.from_json({"base": "gce", "name": "custom"})
+    rows = table(ovmf=A, vcpu_types=["EPYC-Milan"], profiles=[one, other])
+    for row, prof in zip(rows, (one, other)):
+        assert row.measurement == measure(ovmf=A, vcpus=1, vcpu_type="EPYC-Milan", profile=prof).digest
