@@ -27,6 +27,8 @@ def hex_bytes(field: str, text: str, size: int, what: str) -> bytes:
     """``size`` bytes written as ``2 * size`` hex digits (``0x`` first, and spaces and line breaks
     anywhere, as ``xxd -p`` prints them and ``bytes.fromhex`` reads them); otherwise InvalidInputError
     naming ``field`` and ``what`` the value is (``a SHA-256``)."""
+    if not isinstance(text, str):
+        raise InvalidInputError(field, f"must be {what} as {2 * size} hex digits (a str), got {type(text).__name__}")
     digits = "".join(text.split()).lower()
     if digits.startswith("0x"):
         digits = digits[2:]

@@ -109,7 +109,7 @@ def resolve_vcpu_sig(
             raise InvalidInputError("vcpu_sig", f"must be a 32-bit unsigned int, got {show(vcpu_sig)}")
         given.append(("vcpu_sig", vcpu_sig))
     if vcpu_type is not None:
-        if vcpu_type not in CPU_SIGS:
+        if not isinstance(vcpu_type, str) or vcpu_type not in CPU_SIGS:
             raise InvalidInputError("vcpu_type", f"unknown CPU model {show(vcpu_type)}; known: {', '.join(CPU_SIGS)}")
         given.append(("vcpu_type", CPU_SIGS[vcpu_type]))
     if not given:

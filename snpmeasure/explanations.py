@@ -276,6 +276,8 @@ def explain(
     value is always searched too); ``progress(done, total)`` is called after each sweep.
     """
     target = _target(measurement, report)
+    if not isinstance(fix, (list, tuple)):
+        raise InvalidInputError("fix", f"must be a list of dimensions ({', '.join(DIMENSIONS)}), got {show(fix)}")
     for name in fix:
         if name not in DIMENSIONS:
             raise InvalidInputError("fix", f"{show(name)} is no dimension; dimensions: {', '.join(DIMENSIONS)}")

@@ -44,6 +44,13 @@ def unique_measurements(rows: Sequence[TableRow]) -> List[bytes]:
 TRUSTEE_TCB = {"bootloader": "snp_bootloader", "tee": "snp_tee_svn", "snp": "snp_snp_svn", "microcode": "snp_microcode"}
 
 
+def _check_table(table: object) -> None:
+    from .tables import ReferenceTable
+
+    if not isinstance(table, ReferenceTable):
+        raise InvalidInputError("table", f"must be a ReferenceTable (what table() returns), got {type(table).__name__}")
+
+
 def to_trustee(
     table: ReferenceTable, *, policy: Optional[int] = None, host_tcb: Optional[Mapping[str, int]] = None
 ) -> Dict[str, Any]:
@@ -54,6 +61,7 @@ def to_trustee(
     (``{"bootloader": N, "tee": N, "snp": N, "microcode": N}``, all four), each as the one allowed
     value of ``snp_bootloader``, ``snp_tee_svn``, ``snp_snp_svn`` and ``snp_microcode`` (the policy
     checks membership, not a minimum: register each host TCB that may serve)."""
+    _check_table(table)
     values: Dict[str, Any] = {"snp_launch_measurement": [m.hex() for m in unique_measurements(table.rows)]}
     if policy is not None:
         from .policy import GuestPolicy
@@ -119,6 +127,11 @@ def to_go_sev_guest(
     check compares component by component)."""
     if not isinstance(measurement, (bytes, bytearray)) or len(measurement) != 48:
         raise InvalidInputError("measurement", f"must be 48 bytes, got {show(measurement)}")
+    if not isinstance(comment, str):
+        raise InvalidInputError("comment", f"must be a str, got {type(comment).__name__}")
+    for name, digests in (("id_key_digests", id_key_digests), ("author_key_digests", author_key_digests)):
+        if not isinstance(digests, (list, tuple)):
+            raise InvalidInputError(name, f"must be a list of 48-byte digests, got {type(digests).__name__}")
     lines = [f"# {line}" for line in comment.splitlines()]
     lines += [
         "policy {",
@@ -144,6 +157,8 @@ def from_go_sev_guest(text: str, where: str = "config") -> Tuple[bytes, int]:
     """(measurement, policy) of a config :func:`to_go_sev_guest` wrote (its subset of text format)."""
     import re
 
+    if not isinstance(text, str):
+        raise InvalidInputError(where, f"must be the config's text (str), got {type(text).__name__}")
     m = re.fullmatch(
         r'(?:#[^\n]*\n)*policy \{\n  policy: (\d+)\n  measurement: "((?:\\[0-7]{3})*)"\n'
         r"(?:  minimum_tcb: \d+\n)?(?:  require_author_key: true\n)?"
@@ -250,7 +265,8 @@ def to_corim(
     import uuid
 
     cbor2 = _cbor2()
-    if signing_key not in CLASS_OIDS:
+    _check_table(table)
+    if not isinstance(signing_key, str) or signing_key not in CLASS_OIDS:
         raise InvalidInputError("signing_key", f"must be VCEK or VLEK, got {show(signing_key)}")
     if dialect not in CORIM_DIALECTS:
         raise InvalidInputError("dialect", f"must be one of {', '.join(CORIM_DIALECTS)}, got {show(dialect)}")

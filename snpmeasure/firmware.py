@@ -14,12 +14,17 @@ from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Tuple, 
 
 from ._checks import as_bytes
 from ._core import LaunchDigest
+from ._cpus import MAX_VCPUS
 from .errors import BlobError, FirmwareError, InvalidInputError, KvmError, PolicyError, SignatureError, no_member, show
 from .pages import PAGE_SIZE, VMSA_GPA, Buffer, PageType, page_type_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from .blobs import IdAuth, IdBlock
     from .policy import GuestPolicy
+
+
+#: x86's widest guest-physical address space (52 bits, 5-level paging): KVM has no memory beyond it.
+_MAX_GPA = 1 << 52
 
 
 class Status(IntEnum):
@@ -226,6 +231,7 @@ class Firmware:
         self.policy: Optional[int] = None
         self.trace: Optional[List[TraceEntry]] = [] if trace else None
         self._populated: List[Tuple[int, int]] = []  # the GPA ranges LAUNCH_UPDATE populated, sorted
+        self._vmsas = 0  # the VMSAs added so far
 
     @property
     def ld(self) -> bytes:
@@ -248,6 +254,14 @@ class Firmware:
         if self.host.kvm_checks and ptype is PageType.VMSA:
             raise KvmError("SNP_LAUNCH_UPDATE", "page type VMSA: KVM adds the VMSAs itself, at SNP_LAUNCH_FINISH")
 
+    def _count_vmsas(self, count: int) -> None:
+        """KVM adds one VMSA per vCPU, and a VM has at most KVM_MAX_VCPUS (4096) of them."""
+        if self.host.kvm_checks and self._vmsas + count > MAX_VCPUS:
+            raise KvmError(
+                "SNP_LAUNCH_FINISH", f"{self._vmsas + count} VMSAs: a VM has at most {MAX_VCPUS} vCPUs (KVM_MAX_VCPUS)"
+            )
+        self._vmsas += count
+
     def _populated_range(self, gpa: object, length: object) -> Optional[Tuple[int, int]]:
         """The guest pages an update populates, when KVM's checks apply: a well-formed range (page
         aligned, whole pages; anything else is left to the update's own argument checks, which
@@ -259,6 +273,12 @@ class Firmware:
         assert isinstance(gpa, int) and isinstance(length, int)
         if gpa < 0 or length <= 0 or gpa % PAGE_SIZE or length % PAGE_SIZE:
             return None
+        if gpa + length > _MAX_GPA:
+            # no memslot there: kvm_gmem_populate finds none, and snp_launch_update fails
+            raise KvmError(
+                "SNP_LAUNCH_UPDATE",
+                f"range {gpa:#x} + {length:#x} bytes passes 2**52, the most guest-physical address x86 has",
+            )
         return gpa, gpa + length
 
     def _check_unpopulated(self, command: str, span: Optional[Tuple[int, int]]) -> None:
@@ -418,6 +438,7 @@ class Firmware:
             raise InvalidInputError("first", f"must be an int, got {show(first)}")
         _check_label(label)
         self._ld._check_vmsa(page, gpa, count)  # every argument check before the first page
+        self._count_vmsas(count)
         if self.trace is None:
             self._ld.update_vmsa(page, gpa, count=count)
             return
@@ -434,6 +455,8 @@ class Firmware:
     def launch_update_vmsa_each(self, page: Buffer, *, gpa: int = VMSA_GPA, count: int = 1) -> List[bytes]:
         """As :meth:`launch_update_vmsa`, returning GCTX.LD after each page (vCPU sweeps)."""
         self._require("SNP_LAUNCH_UPDATE", GuestState.LAUNCHING)
+        self._ld._check_vmsa(page, gpa, count)
+        self._count_vmsas(count)
         steps = self._ld.update_vmsa_each(page, gpa, count=count)
         if self.trace is not None:
             for i, d in enumerate(steps):

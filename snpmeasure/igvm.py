@@ -40,6 +40,7 @@ from typing import (
     overload,
 )
 
+from ._checks import as_bytes
 from .errors import IgvmError, InputFileError, show
 
 PAGE = 4096
@@ -938,6 +939,14 @@ def _data_length(header: IgvmHeader) -> int:
     return PAGE
 
 
+def _body(header: IgvmHeader) -> bytes:
+    """A header's body, or an IgvmError when a field does not fit its width (a negative GPA, None)."""
+    try:
+        return header.to_body()
+    except (struct.error, TypeError, ValueError, OverflowError) as exc:
+        raise IgvmError("header", f"{header.type_name}: a field does not fit the header's layout ({exc})") from None
+
+
 class IgvmBuilder:
     """Writes an IGVM file: headers in order (they must respect the section order), each with
     its data when it has any. File offsets in the headers given are ignored and set by the
@@ -951,7 +960,7 @@ class IgvmBuilder:
         area's initial contents for a PARAMETER_AREA, the blob of a CoRIM header)."""
         if not isinstance(header, IgvmHeader):
             raise IgvmError("header", f"must be an IgvmHeader, got {type(header).__name__}")
-        raw = None if data is None else bytes(data)
+        raw = None if data is None else as_bytes("data", data)
         if isinstance(header, VpContext) and raw is None:
             raise IgvmError("data", "a VP_CONTEXT carries its 4096-byte VMSA: give it")
         section = _section_of(header.header_type)
@@ -979,7 +988,7 @@ class IgvmBuilder:
         vh_off = _FIXED_V1.size
         bodies = []
         for h, _ in self._items:
-            body = h.to_body()
+            body = _body(h)
             bodies.append((h.header_type, len(body)))
         vh_size = sum(_align8(_TLV.size + n) for _, n in bodies)
         data_start = (vh_off + vh_size + PAGE - 1) // PAGE * PAGE
@@ -1001,7 +1010,7 @@ class IgvmBuilder:
         out = bytearray(data_start)
         off = vh_off
         for h in headers:
-            body = h.to_body()
+            body = _body(h)
             _TLV.pack_into(out, off, h.header_type, len(body))
             out[off + _TLV.size : off + _TLV.size + len(body)] = body
             off += _align8(_TLV.size + len(body))

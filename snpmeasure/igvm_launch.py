@@ -837,6 +837,8 @@ def measure_plan(
     from .firmware import GuestState, HostModel
 
     f = plan.igvm
+    if firmware is not None and not isinstance(firmware, Firmware):
+        raise InvalidInputError("firmware", f"must be a Firmware guest context, got {type(firmware).__name__}")
     fw = firmware or Firmware(trace=trace, threads=threads, host=HostModel(kvm_checks=False))
     if fw.state is GuestState.NONE:
         fw.launch_start(plan.policy if plan.policy is not None else DEFAULT_POLICY)

@@ -584,6 +584,8 @@ def parse_vcpu_counts(spec: Union[str, int, Sequence[int]]) -> List[int]:
             "vcpus", f"must be counts: an int, a str such as 1-64 or a list of ints, got {show(spec)}"
         )
     else:
+        if len(spec) > MAX_VCPUS:  # more counts than there are: refused before a huge range is listed
+            raise InvalidInputError("vcpus", f"names {show(len(spec))} counts; each must be from 1 to {MAX_VCPUS}")
         counts = list(spec)
     if not counts:
         raise InvalidInputError("vcpus", "names no vCPU count")
@@ -624,7 +626,7 @@ def _sweep_igvm(counts: List[int], threads: Optional[int], kwargs: Dict[str, Any
         kwargs["igvm"],
         counts,
         profile=kwargs.get("profile") or "qemu",
-        native_zero=bool(kwargs.get("native_zero", False)),
+        native_zero=_flag("native_zero", kwargs.get("native_zero", False)),
         threads=threads,
         describe_inputs=bool(kwargs.get("describe_inputs", False)),
     )
@@ -725,6 +727,12 @@ def _prepare_defaults(kwargs: Dict[str, Any]) -> Dict[str, Any]:
     out.update(mode="snp", describe_inputs=False, allow_no_sev_metadata=False)
     out.update(kwargs)
     return out
+
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInputError(name, f"must be a bool, got {show(value)}")
+    return value
 
 
 def _check_features(value: int) -> int:

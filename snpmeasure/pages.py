@@ -84,7 +84,7 @@ def check_threads(threads: Optional[int]) -> int:
     if isinstance(threads, bool) or not isinstance(threads, int):
         raise InvalidInputError("threads", f"must be an int or None, got {type(threads).__name__}")
     if threads < 1 or threads > 64:
-        raise InvalidInputError("threads", f"must be between 1 and 64, got {threads}")
+        raise InvalidInputError("threads", f"must be between 1 and 64, got {show(threads)}")
     return threads
 
 
@@ -146,7 +146,9 @@ def check_update(
         if isinstance(length, bool) or not isinstance(length, int) or length < 0:
             raise InvalidInputError("length", f"must be a non-negative int, got {show(length)}")
         if view is not None and length != view.nbytes:
-            raise InvalidInputError("length", f"must equal len(data) = {view.nbytes} when data is given, got {length}")
+            raise InvalidInputError(
+                "length", f"must equal len(data) = {view.nbytes} when data is given, got {show(length)}"
+            )
     if view is None:
         if ptype.has_contents:
             raise InvalidInputError("data", f"is required for {ptype.name} pages")
@@ -156,11 +158,13 @@ def check_update(
     else:
         size = view.nbytes
     if size % PAGE_SIZE:
-        raise InvalidInputError("length" if view is None else "data", f"must be a multiple of 4096 bytes, got {size}")
+        raise InvalidInputError(
+            "length" if view is None else "data", f"must be a multiple of 4096 bytes, got {show(size)}"
+        )
+    if size >= _U64:  # the whole 64-bit space from 0: the length itself must fit in 64 bits
+        raise InvalidInputError("length", f"must be below 2**64, got {show(size)}")
     if size and gpa + size > _U64:
         raise InvalidInputError("gpa", f"range {gpa:#x} + {size:#x} bytes passes 2**64")
-    if size >= _U64:  # the whole 64-bit space from 0: the length itself must fit in 64 bits
-        raise InvalidInputError("length", f"must be below 2**64, got {size:#x}")
     if not isinstance(imi, (bool, int)) or imi not in (0, 1):
         raise InvalidInputError("imi", f"must be a bool, got {show(imi)}")
     _check_byte("vmpl1_perms", vmpl1_perms)

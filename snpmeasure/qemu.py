@@ -165,6 +165,9 @@ class SevSnpGuest:
             raise QemuObjectError("tsc-frequency", "only applies with secure-tsc=on")
         if not self.id or not re.fullmatch(r"[A-Za-z][A-Za-z0-9._-]*", self.id):
             raise QemuObjectError("id", f"Parameter 'id' expects an identifier, got {show(self.id)}")
+        if self.sev_device is not None and (not self.sev_device or not self.sev_device.isprintable()):
+            # a path QEMU opens: no argument carries a NUL, and a line break does not survive -object text
+            raise QemuObjectError("sev-device", f"must be the path of the SEV device, got {show(self.sev_device)}")
         for prop, top in INT_PROPS.items():
             value = getattr(self, prop.replace("-", "_"))
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top):

@@ -45,6 +45,13 @@ VERIFY_CONFIG_KEYS = (
 )
 
 
+def _check_report(report: object) -> None:
+    from .report import AttestationReport
+
+    if not isinstance(report, AttestationReport):
+        raise InvalidInputError("report", f"must be an AttestationReport, got {type(report).__name__}")
+
+
 class ReferenceSet:
     """Reference values as a verifier holds them: the rows (what each digest was computed from)
     and where they came from."""
@@ -80,13 +87,17 @@ class ReferenceSet:
     def matching(self, measurement: bytes) -> List[TableRow]:
         """The rows whose digest is ``measurement`` (several when launches differing only in what
         the digest does not cover share it)."""
-        return [r for r in self.rows if r.measurement == bytes(measurement)]
+        from ._checks import as_bytes
+
+        wanted = as_bytes("measurement", measurement, 48)
+        return [r for r in self.rows if r.measurement == wanted]
 
     def check(self, report: AttestationReport) -> Tuple[List[TableRow], List[Mismatch]]:
         """The rows the report is (its MEASUREMENT, and every other claim of the row), and the
         mismatches when it is none of them: the MEASUREMENT's, or the first such row's other claims."""
         from .report import Mismatch
 
+        _check_report(report)
         candidates = [(r, c) for r, c in zip(self.rows, self.claims) if r.measurement == report.measurement]
         if not candidates:
             want = f"one of the {len(self.rows)} reference values of {self.source}"
@@ -202,13 +213,30 @@ class VerifyConfig:
         expectations: Any = None,
         permit_provisional_firmware: bool = False,
     ) -> None:
-        from .report import Expectations
+        from ._checks import as_bytes
+        from .report import TCB_LAYOUTS, Expectations
 
+        lists = {
+            "measurements": measurements,
+            "id_key_digests": id_key_digests,
+            "author_key_digests": author_key_digests,
+        }
+        for name, values in lists.items():
+            if not isinstance(values, (list, tuple)):
+                raise InvalidInputError(name, f"must be a list of 48-byte digests, got {type(values).__name__}")
+        if not isinstance(permit_provisional_firmware, bool):
+            raise InvalidInputError(
+                "permit_provisional_firmware", f"must be a bool, got {show(permit_provisional_firmware)}"
+            )
+        if product is not None and (not isinstance(product, str) or product not in TCB_LAYOUTS):
+            raise InvalidInputError("product", f"must be one of {', '.join(TCB_LAYOUTS)}, got {show(product)}")
+        if expectations is not None and not isinstance(expectations, Expectations):
+            raise InvalidInputError("expectations", f"must be Expectations, got {type(expectations).__name__}")
         #: accept a COMMITTED_TCB and version below the current ones (AttestationReport.validate)
         self.permit_provisional_firmware = permit_provisional_firmware
-        self.measurements = [bytes(m) for m in measurements]
-        self.id_key_digests = [bytes(d) for d in id_key_digests]
-        self.author_key_digests = [bytes(d) for d in author_key_digests]
+        self.measurements = [as_bytes("measurements", m, 48) for m in measurements]
+        self.id_key_digests = [as_bytes("id_key_digests", d, 48) for d in id_key_digests]
+        self.author_key_digests = [as_bytes("author_key_digests", d, 48) for d in author_key_digests]
         self.product = product
         self.expectations: Expectations = expectations if expectations is not None else Expectations()
 
@@ -311,6 +339,7 @@ class VerifyConfig:
         product is compared where the report names its CPU (version 3 on)."""
         from .report import Mismatch
 
+        _check_report(report)
         out: List[Mismatch] = []
         if self.product is not None and report.cpuid is not None and report.generation != self.product:
             out.append(Mismatch("PRODUCT", self.product, report.generation))  # v2 reports do not say

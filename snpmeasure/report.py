@@ -601,9 +601,11 @@ class AttestationReport:
     def for_product(self, product: str) -> AttestationReport:
         """This report decoded for ``product`` (what :meth:`verify` returns): a v3+ report must name
         the same generation in its signed CPUID fields (SignatureError); a v2 report is decoded
-        again in the product's TCB layout (a masked Turin CHIP_ID looks like Milan's)."""
-        if product not in TCB_LAYOUTS:
+        again in the product's TCB layout (a masked Turin CHIP_ID looks like Milan's). The name in
+        any case, as :meth:`verify` takes it ("Milan")."""
+        if not isinstance(product, str) or product.lower() not in TCB_LAYOUTS:
             raise ReportError("product", f"must be one of {', '.join(TCB_LAYOUTS)}, got {show(product)}")
+        product = product.lower()
         if product == self.generation:
             return self
         if self.cpuid is not None:
@@ -620,6 +622,8 @@ class AttestationReport:
         with no certificate to name it: a v2 report other than Turin's shape needs it."""
         if self.signing_key not in ("VCEK", "VLEK"):
             raise ReportError("report", f"KEY_INFO.SIGNING_KEY is {self.signing_key}: no AMD key signs it")
+        if product is not None and (not isinstance(product, str) or not product):
+            raise ReportError("product", f"must be a product name such as milan, got {show(product)}")
         prod = (product or self._named_product() or self._unnamed_product()).lower()
         report = self.for_product(prod)
         from .certs import PRODUCTS

@@ -8,6 +8,8 @@ import pytest
 
 import snpmeasure
 import snpmeasure.certs
+import snpmeasure.exports
+import snpmeasure.igvm
 import snpmeasure.measurement
 import snpmeasure.report
 import snpmeasure.tables
@@ -20,12 +22,29 @@ from snpmeasure.qemu import SevSnpGuest
 from snpmeasure.report import AttestationReport, read_report_input
 
 from .builders.api_inputs import MEASURE, OVMF
+from .builders.igvm_files import TINY
 from .support import FIXTURES
 
 KEY = str(FIXTURES / "keys" / "id_key_test.pem")
 
 
 REPORT = FIXTURES / "attestation" / "attestation.bin"
+
+
+def _table() -> Any:
+    return snpmeasure.table(ovmf=OVMF, vcpu_types=["EPYC-Milan"])
+
+
+def _refs() -> Any:
+    from snpmeasure.references import ReferenceSet
+
+    return ReferenceSet(_table().rows, source="test", form="json")
+
+
+def _igvm(header: Any, data: Any = None) -> bytes:
+    from snpmeasure.igvm import IgvmBuilder, SupportedPlatform
+
+    return IgvmBuilder().add(SupportedPlatform(1, 0, 2, 1, 0)).add(header, data).to_bytes()
 
 
 @pytest.mark.parametrize(
@@ -135,6 +154,33 @@ REPORT = FIXTURES / "attestation" / "attestation.bin"
             ),
             "x: size",
         ),
+        # the second hostile-input sweep's calls: each raised TypeError, AttributeError or struct.error
+        (lambda: snpmeasure.table(ovmf=OVMF, vcpu_types=["EPYC-Milan"], kernel_hash=True), "kernel_hash"),
+        (lambda: snpmeasure.exports.to_corim(None), "table"),  # type: ignore[arg-type]
+        (lambda: snpmeasure.exports.to_trustee(None), "table"),  # type: ignore[arg-type]
+        (lambda: snpmeasure.exports.to_corim(_table(), signing_key=bytearray(b"VCEK")), "signing_key"),  # type: ignore[arg-type]
+        (lambda: snpmeasure.exports.to_go_sev_guest(bytes(48), comment=None), "comment"),  # type: ignore[arg-type]
+        (lambda: snpmeasure.exports.to_go_sev_guest(bytes(48), id_key_digests=None), "id_key_digests"),  # type: ignore[arg-type]
+        (lambda: snpmeasure.exports.from_go_sev_guest(None), "config"),  # type: ignore[arg-type]
+        (lambda: _refs().matching(48), "measurement"),  # type: ignore[arg-type]
+        (lambda: _refs().check(None), "report"),  # type: ignore[arg-type]
+        (lambda: snpmeasure.VerifyConfig(measurements=None), "measurements"),  # type: ignore[arg-type]
+        (lambda: snpmeasure.VerifyConfig(measurements=[48]), "measurements"),  # type: ignore[list-item]
+        (lambda: snpmeasure.VerifyConfig(measurements=[bytes(48)]).check(None), "report"),  # type: ignore[arg-type]
+        (lambda: AttestationReport.from_bytes(REPORT.read_bytes()).kds_urls(True), "product"),  # type: ignore[arg-type]
+        (lambda: snpmeasure.explain(bytes(48), ovmf=OVMF, vcpu_type="EPYC-Milan", fix=None), "fix"),  # type: ignore[arg-type]
+        (lambda: snpmeasure.explain(bytes(48), ovmf=OVMF, vcpu_type=bytearray(b"x")), "vcpu_type"),  # type: ignore[arg-type]
+        (lambda: snpmeasure.measure(mode="snp:igvm", igvm=str(TINY["tiny_x86"]), firmware=True), "firmware"),  # type: ignore[arg-type]
+        (lambda: _igvm(snpmeasure.igvm.PageData(-1, 1, 0)), "header"),
+        (lambda: _igvm(snpmeasure.igvm.PageData(None, 1, 0)), "header"),  # type: ignore[arg-type]
+        (lambda: _igvm(snpmeasure.igvm.PageData(0, 1, 0), 4096), "data"),
+        (lambda: LaunchDigest(threads=2**100000), "threads"),
+        (lambda: snpmeasure.sweep(vcpus=range(1, 10**11), ovmf=OVMF, vcpu_type="EPYC-Milan"), "vcpus"),
+        (
+            lambda: snpmeasure.sweep(mode="snp:igvm", igvm=str(TINY["tiny_x86"]), vcpus="1", native_zero="no"),
+            "native_zero",
+        ),
+        (lambda: SevSnpGuest(sev_device="x\n", cbitpos=51, reduced_phys_bits=1).validate(), "sev-device"),
     ],
 )
 def test_bad_arguments_raise_errors_naming_the_field(call: Callable[[], Any], field: str) -> None:

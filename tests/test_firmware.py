@@ -242,3 +242,28 @@ def test_a_hosts_platform_info_decides_rapl_and_ciphertext_hiding() -> None:
     Firmware(host=HostModel(platform_info=0x9)).launch_start(0x830000)
     with pytest.raises(InvalidInputError, match="^platform_info: SMT_EN .* contradicts smt_enabled=True"):
         Firmware(host=HostModel(platform_info=0x8))
+
+
+def test_kvm_has_no_guest_memory_past_2_52_nor_more_than_4096_vcpus() -> None:
+    """A range past x86's widest guest-physical address space, or more VMSAs than KVM_MAX_VCPUS,
+    is no launch KVM runs: refused before any digest work (a 2**62-byte region would take years)."""
+    from snpmeasure import HostModel
+
+    fw = Firmware()
+    fw.launch_start()
+    before = fw.ld
+    for call in (
+        lambda: fw.launch_update(3, 1 << 52, length=4096),
+        lambda: fw.launch_update(3, 0, length=1 << 62),
+        lambda: fw.launch_update_fill(3, (1 << 52) - 4096, bytes(4096), 2),
+        lambda: fw.launch_update_vmsa(bytes(4096), gpa=0x1000, count=4097),
+    ):
+        with pytest.raises(KvmError):
+            call()
+    assert fw.ld == before
+    fw.launch_update_vmsa(bytes(4096), gpa=0x1000, count=4096)
+    with pytest.raises(KvmError, match="4097 VMSAs"):
+        fw.launch_update_vmsa_each(bytes(4096), gpa=0x1000)
+    bare = Firmware(host=HostModel(kvm_checks=False))  # the firmware alone takes any 64-bit GPA
+    bare.launch_start()
+    bare.launch_update(3, 1 << 60, length=4096)
