@@ -309,34 +309,8 @@ def explain(
     # The dimensions' values: each default (or search_*), with the stated value added.
     profiles = _profiles(search_profiles, profile, stated, svsm_mode, "profile" in fix)
     counts = _counts(search_vcpus, stated.vcpus, "vcpus" in fix)
-    if search_vcpu_types is not None:
-        if not isinstance(search_vcpu_types, (list, tuple)) or not search_vcpu_types:
-            raise InvalidInputError("search_vcpu_types", f"must be a non-empty list, got {show(search_vcpu_types)}")
-        sigs = {}
-        for item in search_vcpu_types:
-            sig = _sig_of(item, "search_vcpu_types")
-            sigs.setdefault(sig, [])
-            if isinstance(item, str) and item in CPU_SIGS:
-                sigs[sig].append(item)
-        for sig in sigs:
-            if not sigs[sig]:
-                sigs[sig] = sig_names.get(sig, [])
-        if stated.vcpu_sig is not None:
-            sigs.setdefault(stated.vcpu_sig, sig_names.get(stated.vcpu_sig, []))
-    if "vcpu_type" in fix:
-        if stated.vcpu_sig is None:
-            raise InvalidInputError("fix", "vcpu_type is fixed to the stated CPU: give vcpu_type or vcpu_sig")
-        sigs = {stated.vcpu_sig: sigs.get(stated.vcpu_sig, sig_names.get(stated.vcpu_sig, []))}
-    features = _values(
-        search_guest_features, DEFAULT_GUEST_FEATURES, stated.guest_features, "guest_features", "guest_features" in fix
-    )
-    for value in features:
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 64):
-            raise InvalidInputError("search_guest_features", f"must be 64-bit unsigned ints, got {show(value)}")
-        if value is not None and value in (search_guest_features or ()) and not value & 1:
-            raise InvalidInputError(
-                "search_guest_features", f"{value:#x} lacks bit 0, SNPActive, which every SEV-SNP VMSA has"
-            )
+    sigs = _cpu_signatures(search_vcpu_types, stated, sigs, sig_names, "vcpu_type" in fix)
+    features = _search_features(search_guest_features, stated, "guest_features" in fix)
     has_kernel = kernel is not None or kernel_hash is not None
     if svsm is not None and has_kernel:
         raise ConfigError("kernel", "snp:svsm mode measures no kernel hashes")
@@ -388,48 +362,14 @@ def explain(
     if allow_no_sev_metadata:
         base_args.append("--allow-no-sev-metadata")
 
-    def feats(prof: LaunchProfile) -> List[int]:
-        # None (fixed to "the profile's default") and the fixed features of an SVSM profile resolve here
-        if prof.fixed_guest_features:
-            return [prof.default_guest_features]
-        return list(dict.fromkeys(prof.default_guest_features if f is None else f for f in features))
-
-    def cpus(prof: LaunchProfile) -> List[Optional[int]]:
-        return list(sigs) if prof.vmsa.rdx == "vcpu_sig" else [None]  # EC2's and GCE's RDX is fixed
-
-    total = sum(len(cpus(p)) * len(feats(p)) for p in profiles) * len(variants) * len(counts)
-    matches: List[ExplainMatch] = []
-    searched = 0
-    starts: Dict[Any, Firmware] = {}
-    for pi, prof in enumerate(profiles):
-        for vi, variant in enumerate(variants):
-            for cpu_signature in cpus(prof):
-                for features_value in feats(prof):
-                    launch = dict(
-                        **fw_args,
-                        profile=prof,
-                        vcpu_sig=cpu_signature,
-                        guest_features=features_value,
-                        allow_no_sev_metadata=allow_no_sev_metadata,
-                        **variant[2],
-                    )
-                    _, digests = sweep_launch(launch, counts, threads=threads, shared=starts, key=(pi, vi))
-                    for n, digest in digests.items():
-                        if digest == target:
-                            names = tuple(sigs.get(cpu_signature, ())) if cpu_signature is not None else ()
-                            matches.append(
-                                _match(stated, prof, n, cpu_signature, names, features_value, variant, base_args)
-                            )
-                    searched += len(counts)
-                    if progress is not None:
-                        progress(searched, total)
-    matches.sort(key=lambda m: _rank(m, stated, [p.name for p in profiles]))
+    space = _Space(profiles, variants, sigs, features, counts)
+    matches, searched = _search(space, target, stated, fw_args, base_args, allow_no_sev_metadata, threads, progress)
     dimensions = {
         "profile": [p.name for p in profiles],
         "vcpus": [_span(counts)],
         "vcpu_type": [f"{s:#x}" + (f" ({'/'.join(n[:1])})" if n else "") for s, n in sigs.items()],
         # an SVSM profile's features are fixed: the values searched are those, not the list asked for
-        "guest_features": [f"{f:#x}" for f in dict.fromkeys(v for p in profiles for v in feats(p))]
+        "guest_features": [f"{f:#x}" for f in dict.fromkeys(v for p in profiles for v in space.features_of(p))]
         if all(p.fixed_guest_features for p in profiles)
         else ["each profile's default" if f is None else f"{f:#x}" for f in features],
         "kernel_hashes": ["on" if v else "off" for v in kh_values],
@@ -474,6 +414,114 @@ def explain(
 #: A kernel variant: (kernel hashes on, command-line variant, the hashes measure() takes, the
 #: measure flags that give them).
 _Variant = Tuple[bool, Optional[str], Dict[str, Any], List[str]]
+
+
+def _cpu_signatures(
+    search_vcpu_types: Optional[Sequence[Union[str, int]]],
+    stated: _Stated,
+    sigs: Dict[int, List[str]],
+    sig_names: Dict[int, List[str]],
+    fixed: bool,
+) -> Dict[int, List[str]]:
+    """The CPU signatures to search, each with its QEMU model names: ``search_vcpu_types`` (or the
+    defaults ``sigs``), the stated one added; only the stated one when the dimension is ``fixed``."""
+    if search_vcpu_types is not None:
+        if not isinstance(search_vcpu_types, (list, tuple)) or not search_vcpu_types:
+            raise InvalidInputError("search_vcpu_types", f"must be a non-empty list, got {show(search_vcpu_types)}")
+        sigs = {}
+        for item in search_vcpu_types:
+            sig = _sig_of(item, "search_vcpu_types")
+            sigs.setdefault(sig, [])
+            if isinstance(item, str) and item in CPU_SIGS:
+                sigs[sig].append(item)
+        for sig in sigs:
+            if not sigs[sig]:
+                sigs[sig] = sig_names.get(sig, [])
+        if stated.vcpu_sig is not None:
+            sigs.setdefault(stated.vcpu_sig, sig_names.get(stated.vcpu_sig, []))
+    if fixed:
+        if stated.vcpu_sig is None:
+            raise InvalidInputError("fix", "vcpu_type is fixed to the stated CPU: give vcpu_type or vcpu_sig")
+        sigs = {stated.vcpu_sig: sigs.get(stated.vcpu_sig, sig_names.get(stated.vcpu_sig, []))}
+    return sigs
+
+
+def _search_features(search: Optional[Sequence[int]], stated: _Stated, fixed: bool) -> List[Optional[int]]:
+    """The SEV_FEATURES values to search (None: each profile's default), the stated one added."""
+    features = _values(search, DEFAULT_GUEST_FEATURES, stated.guest_features, "guest_features", fixed)
+    for value in features:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 64):
+            raise InvalidInputError("search_guest_features", f"must be 64-bit unsigned ints, got {show(value)}")
+        if value is not None and value in (search or ()) and not value & 1:
+            raise InvalidInputError(
+                "search_guest_features", f"{value:#x} lacks bit 0, SNPActive, which every SEV-SNP VMSA has"
+            )
+    return features
+
+
+class _Space(NamedTuple):
+    """What explain searches: every profile x kernel variant x CPU x features value, at each count."""
+
+    profiles: List[LaunchProfile]
+    variants: List[_Variant]
+    sigs: Dict[int, List[str]]
+    features: List[Optional[int]]
+    counts: List[int]
+
+    def features_of(self, prof: LaunchProfile) -> List[int]:
+        """None ("the profile's default") and an SVSM profile's fixed features resolve here."""
+        if prof.fixed_guest_features:
+            return [prof.default_guest_features]
+        return list(dict.fromkeys(prof.default_guest_features if f is None else f for f in self.features))
+
+    def cpus_of(self, prof: LaunchProfile) -> List[Optional[int]]:
+        return list(self.sigs) if prof.vmsa.rdx == "vcpu_sig" else [None]  # EC2's and GCE's RDX is fixed
+
+    def size(self) -> int:
+        per_variant = sum(len(self.cpus_of(p)) * len(self.features_of(p)) for p in self.profiles)
+        return per_variant * len(self.variants) * len(self.counts)
+
+
+def _search(
+    space: _Space,
+    target: bytes,
+    stated: _Stated,
+    fw_args: Dict[str, Any],
+    base_args: List[str],
+    allow_no_sev_metadata: bool,
+    threads: Optional[int],
+    progress: Optional[Progress],
+) -> Tuple[List[ExplainMatch], int]:
+    """Measure every launch of ``space`` (a launch shared up to its VMSAs per profile and kernel
+    variant, each vCPU count read off one sweep): the matches, ranked, and how many were measured."""
+    total = space.size()
+    matches: List[ExplainMatch] = []
+    searched = 0
+    starts: Dict[Any, Firmware] = {}
+    for pi, prof in enumerate(space.profiles):
+        for vi, variant in enumerate(space.variants):
+            for cpu_signature in space.cpus_of(prof):
+                for features_value in space.features_of(prof):
+                    launch = dict(
+                        **fw_args,
+                        profile=prof,
+                        vcpu_sig=cpu_signature,
+                        guest_features=features_value,
+                        allow_no_sev_metadata=allow_no_sev_metadata,
+                        **variant[2],
+                    )
+                    _, digests = sweep_launch(launch, space.counts, threads=threads, shared=starts, key=(pi, vi))
+                    for n, digest in digests.items():
+                        if digest == target:
+                            names = tuple(space.sigs.get(cpu_signature, ())) if cpu_signature is not None else ()
+                            matches.append(
+                                _match(stated, prof, n, cpu_signature, names, features_value, variant, base_args)
+                            )
+                    searched += len(space.counts)
+                    if progress is not None:
+                        progress(searched, total)
+    matches.sort(key=lambda m: _rank(m, stated, [p.name for p in space.profiles]))
+    return matches, searched
 
 
 def _kernel_variants(
