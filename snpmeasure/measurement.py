@@ -178,6 +178,59 @@ def resolve_profile(profile: Union[str, LaunchProfile, None], vmm_type: Optional
     return prof
 
 
+def _firmware_source(
+    mode: str,
+    ovmf: Optional[PathOrImage],
+    manifest: Union[None, str, os.PathLike[str], FirmwareManifest],
+    inputs: Optional[Dict[str, Dict[str, Any]]],
+) -> Tuple[FirmwareLayout, Optional[Buffer], Optional[bytes]]:
+    """The firmware a launch measures: (its layout, its bytes or None, the digest to start from or
+    None) from the image (a path, bytes or a FirmwareImage) or a verifier's manifest; described in
+    ``inputs`` when given."""
+    if manifest is not None:
+        man = manifest if isinstance(manifest, FirmwareManifest) else FirmwareManifest.load(manifest)
+        if mode not in ("snp", "snp:ovmf-hash"):
+            raise ConfigError(
+                "manifest",
+                f"mode {show(mode)} needs the firmware binary (SEV/SEV-ES hash all of it; SVSM needs its image)",
+            )
+        if inputs is not None:
+            inputs["firmware_manifest"] = {
+                "path": None if isinstance(manifest, FirmwareManifest) else os.fspath(manifest),
+                "firmware_sha256": man.sha256,
+                "size": man.size,
+            }
+        return man, None, man.ovmf_digest
+    assert ovmf is not None
+    if isinstance(ovmf, FirmwareImage):
+        image = ovmf
+    elif isinstance(ovmf, _BUFFERS):
+        image = FirmwareImage(ovmf, name="ovmf")
+    else:
+        image = FirmwareImage.open(ovmf, field="ovmf")
+    if inputs is not None:
+        inputs["ovmf"] = {"path": image.name, "sha256": image.sha256(), "size": image.size}
+    return image, image.data, None
+
+
+def _snp_features(prof: LaunchProfile, guest_features: Optional[int]) -> int:
+    """The VMSAs' SEV_FEATURES in an SNP launch: the profile's (fixed, or its default), else the given."""
+    if prof.fixed_guest_features:
+        if guest_features is not None and guest_features != prof.default_guest_features:
+            raise ConfigError(
+                "guest_features", f"profile {show(prof.name)} always uses {prof.default_guest_features:#x}"
+            )
+        return prof.default_guest_features
+    features = prof.default_guest_features if guest_features is None else _check_features(guest_features)
+    if not features & 1:
+        # every SEV-SNP VMSA has SEV_FEATURES.SNPActive: KVM sets it for SNP guests (sev_es_init_vmcb; §7.2-7.3)
+        raise InvalidInputError(
+            "guest_features",
+            f"{features:#x} lacks bit 0, SNPActive, which every SEV-SNP VMSA has (KVM sets it; QEMU's is 0x1)",
+        )
+    return features
+
+
 class _Prepared(NamedTuple):
     """Everything decided before the first launch command: the plan and how to run it."""
 
@@ -241,34 +294,7 @@ def _prepare(
         raise InvalidInputError("ovmf", "a firmware image (or a firmware manifest) is required")
     prof = resolve_profile(profile, vmm_type, mode)
     inputs: Dict[str, Dict[str, Any]] = {}
-    layout: FirmwareLayout
-    firmware_data: Optional[Buffer] = None
-    seed: Optional[bytes] = None
-    if manifest is not None:
-        man = manifest if isinstance(manifest, FirmwareManifest) else FirmwareManifest.load(manifest)
-        if mode not in ("snp", "snp:ovmf-hash"):
-            raise ConfigError(
-                "manifest",
-                f"mode {show(mode)} needs the firmware binary (SEV/SEV-ES hash all of it; SVSM needs its image)",
-            )
-        layout, seed = man, man.ovmf_digest
-        if describe_inputs:
-            inputs["firmware_manifest"] = {
-                "path": None if isinstance(manifest, FirmwareManifest) else os.fspath(manifest),
-                "firmware_sha256": man.sha256,
-                "size": man.size,
-            }
-    else:
-        assert ovmf is not None
-        if isinstance(ovmf, FirmwareImage):
-            image = ovmf
-        elif isinstance(ovmf, _BUFFERS):
-            image = FirmwareImage(ovmf, name="ovmf")
-        else:
-            image = FirmwareImage.open(ovmf, field="ovmf")
-        layout, firmware_data = image, image.data
-        if describe_inputs:
-            inputs["ovmf"] = {"path": image.name, "sha256": image.sha256(), "size": image.size}
+    layout, firmware_data, seed = _firmware_source(mode, ovmf, manifest, inputs if describe_inputs else None)
 
     if mode == "snp:ovmf-hash":
         plan = snp_plan(mode=mode, profile=prof, firmware=layout, firmware_data=firmware_data)
@@ -345,20 +371,7 @@ def _prepare(
         )
 
     assert vcpus is not None
-    if prof.fixed_guest_features:
-        if guest_features is not None and guest_features != prof.default_guest_features:
-            raise ConfigError(
-                "guest_features", f"profile {show(prof.name)} always uses {prof.default_guest_features:#x}"
-            )
-        features = prof.default_guest_features
-    else:
-        features = prof.default_guest_features if guest_features is None else _check_features(guest_features)
-    if not features & 1:
-        # every SEV-SNP VMSA has SEV_FEATURES.SNPActive: KVM sets it for SNP guests (sev_es_init_vmcb; §7.2-7.3)
-        raise InvalidInputError(
-            "guest_features",
-            f"{features:#x} lacks bit 0, SNPActive, which every SEV-SNP VMSA has (KVM sets it; QEMU's is 0x1)",
-        )
+    features = _snp_features(prof, guest_features)
     if snp_ovmf_hash is not None:
         if mode != "snp":
             raise ConfigError("snp_ovmf_hash", "only works with mode 'snp'")
