@@ -409,26 +409,7 @@ def plan_igvm(
             key = (0, 0, h.compatibility_mask, h.file_offset != 0)
             queue([page], index, index, key, key)
             continue
-        kind = h.header_type
-        if not refuse and isinstance(h, RawHeader) and kind not in (VHT_CCA_POLICY, VHT_VBS_MEASUREMENT):
-            # the igvm crate, which igvmmeasure reads files with, parses every type it defines
-            # and refuses any other (InvalidVariableHeaderType): the file has no digest there
-            raise IgvmError(
-                _where(igvm, index),
-                f"type {kind:#x} is no header type the igvm crate defines: the {prof.name} model's "
-                "reader refuses the file (InvalidVariableHeaderType)",
-            )
-        if refuse and kind not in QEMU_HANDLED:
-            raise IgvmError(
-                _where(igvm, index),
-                f"QEMU refuses the file: 'IGVM: Unknown header type encountered when processing file: "
-                f"({kind:#x})' ({HEADER_NAMES.get(kind, 'unknown type')} has no handler in QEMU's loader)",
-            )
-        if refuse and kind in QEMU_HANDLED_LATER:
-            plan.warnings.append(
-                f"header {index}: QEMU 10.x refuses {QEMU_HANDLED_LATER[kind]} ('Unknown header type'); "
-                "later QEMU fills it in (unmeasured)"
-            )
+        _check_header_type(plan, index, h)
         if isinstance(h, GuestPolicy):
             if h.compatibility_mask & mask and (plan.policy is None or prof.policy == "last"):
                 plan.policy = h.policy
@@ -465,42 +446,12 @@ def plan_igvm(
             if n:  # the igvm crate inserts a 0-byte area as no page at all
                 pages.append(_Page(index, PageType.UNMEASURED, h.gpa, n, None, "PARAMETER_INSERT"))
         elif isinstance(h, VpContext):
-            if prof.vmsas == "kvm":
-                if h.vp_index in plan.vp_contexts:  # sev_set_cpu_context replaces the earlier one
-                    check_vmsa_for_qemu(igvm, *plan.vp_contexts[h.vp_index])  # loaded (and checked) before
-                    plan.warnings.append(
-                        f"header {index}: a second VP context for vp_index {h.vp_index}; QEMU replaces "
-                        f"header {plan.vp_contexts[h.vp_index][0]}'s with it"
-                    )
-                plan.vp_contexts[h.vp_index] = (index, h)
-            else:
-                plan.vp_contexts.setdefault(h.vp_index, (index, h))
-            plan.file_vmsas.append(h)
-            if prof.vmsas == "file":
-                label = f"VP_CONTEXT {h.vp_index}"
-                pages.append(_Page(index, PageType.VMSA, h.gpa, 1, h.file_offset, label))
+            pages.extend(_vp_context(plan, index, h))
         elif isinstance(h, SnpIdBlock):
-            if plan.id_block is not None:
-                if prof.id_blocks == "refuse":
-                    raise IgvmError(_where(igvm, index), "QEMU refuses a second SNP_ID_BLOCK for the platform")
-                which = "this one" if prof.id_blocks == "last" else "the first"
-                plan.warnings.append(f"header {index}: a second SNP_ID_BLOCK ({which} counts, as in {prof.name})")
-                if prof.id_blocks == "first":
-                    continue
-            plan.id_block, plan.id_block_index = h, index
+            _id_block(plan, index, h)
         elif isinstance(h, (RequiredMemory, Parameter)) or h.header_type in PARAMETER_TYPES:
             if refuse and isinstance(h, Parameter) and h.kind in _QEMU_WRITES:
-                at_offset, size = _QEMU_WRITES[h.kind]
-                area = areas[h.parameter_area_index]
-                if (h.byte_offset if at_offset else 0) + size > area.number_of_bytes:
-                    raise IgvmError(
-                        _where(igvm, index),
-                        f"byte_offset {h.byte_offset:#x} + {size} is outside parameter area {h.parameter_area_index} "
-                        f"({area.number_of_bytes:#x} bytes): QEMU would write past the area"
-                        if at_offset
-                        else f"{h.type_name} in a 0-byte parameter area: QEMU writes at least one entry and refuses "
-                        "the file ('size exceeds parameter area')",
-                    )
+                _check_qemu_parameter(igvm, index, h, areas[h.parameter_area_index])
             continue  # not measured
     flush()
     if prof.vmsas == "kvm":
@@ -520,6 +471,80 @@ def plan_igvm(
         plan.vcpus = len(plan.file_vmsas)
         plan.vmsas = [bytes(igvm.data_of(h) or b"") for h in plan.file_vmsas]
     return plan
+
+
+def _check_header_type(plan: IgvmPlan, index: int, h: IgvmHeader) -> None:
+    """Refuse a header type the model's loader refuses: the igvm crate's undefined types (igvmmeasure,
+    igvm-crate), QEMU's unhandled ones (qemu; a warning for those only later QEMU handles)."""
+    igvm, prof, kind = plan.igvm, plan.profile, h.header_type
+    if prof.unknown_headers != "refuse":
+        if isinstance(h, RawHeader) and kind not in (VHT_CCA_POLICY, VHT_VBS_MEASUREMENT):
+            # the igvm crate, which igvmmeasure reads files with, parses every type it defines
+            # and refuses any other (InvalidVariableHeaderType): the file has no digest there
+            raise IgvmError(
+                _where(igvm, index),
+                f"type {kind:#x} is no header type the igvm crate defines: the {prof.name} model's "
+                "reader refuses the file (InvalidVariableHeaderType)",
+            )
+        return
+    if kind not in QEMU_HANDLED:
+        raise IgvmError(
+            _where(igvm, index),
+            f"QEMU refuses the file: 'IGVM: Unknown header type encountered when processing file: "
+            f"({kind:#x})' ({HEADER_NAMES.get(kind, 'unknown type')} has no handler in QEMU's loader)",
+        )
+    if kind in QEMU_HANDLED_LATER:
+        plan.warnings.append(
+            f"header {index}: QEMU 10.x refuses {QEMU_HANDLED_LATER[kind]} ('Unknown header type'); "
+            "later QEMU fills it in (unmeasured)"
+        )
+
+
+def _vp_context(plan: IgvmPlan, index: int, h: VpContext) -> List[_Page]:
+    """Record the platform's VP context ``h``; the page it adds when the model measures the file's
+    VMSAs (with KVM's, one per vCPU, a later context for a vp_index replaces the earlier)."""
+    igvm, prof = plan.igvm, plan.profile
+    if prof.vmsas == "kvm":
+        if h.vp_index in plan.vp_contexts:  # sev_set_cpu_context replaces the earlier one
+            check_vmsa_for_qemu(igvm, *plan.vp_contexts[h.vp_index])  # loaded (and checked) before
+            plan.warnings.append(
+                f"header {index}: a second VP context for vp_index {h.vp_index}; QEMU replaces "
+                f"header {plan.vp_contexts[h.vp_index][0]}'s with it"
+            )
+        plan.vp_contexts[h.vp_index] = (index, h)
+    else:
+        plan.vp_contexts.setdefault(h.vp_index, (index, h))
+    plan.file_vmsas.append(h)
+    if prof.vmsas != "file":
+        return []
+    return [_Page(index, PageType.VMSA, h.gpa, 1, h.file_offset, f"VP_CONTEXT {h.vp_index}")]
+
+
+def _id_block(plan: IgvmPlan, index: int, h: SnpIdBlock) -> None:
+    """The platform's SNP_ID_BLOCK: a second one refused (qemu) or the first or last kept."""
+    prof = plan.profile
+    if plan.id_block is not None:
+        if prof.id_blocks == "refuse":
+            raise IgvmError(_where(plan.igvm, index), "QEMU refuses a second SNP_ID_BLOCK for the platform")
+        which = "this one" if prof.id_blocks == "last" else "the first"
+        plan.warnings.append(f"header {index}: a second SNP_ID_BLOCK ({which} counts, as in {prof.name})")
+        if prof.id_blocks == "first":
+            return
+    plan.id_block, plan.id_block_index = h, index
+
+
+def _check_qemu_parameter(igvm: IgvmFile, index: int, h: Parameter, area: ParameterArea) -> None:
+    """A parameter QEMU writes (VP count, environment info, memory map, MADT) must fit its area."""
+    at_offset, size = _QEMU_WRITES[h.kind]
+    if (h.byte_offset if at_offset else 0) + size > area.number_of_bytes:
+        raise IgvmError(
+            _where(igvm, index),
+            f"byte_offset {h.byte_offset:#x} + {size} is outside parameter area {h.parameter_area_index} "
+            f"({area.number_of_bytes:#x} bytes): QEMU would write past the area"
+            if at_offset
+            else f"{h.type_name} in a 0-byte parameter area: QEMU writes at least one entry and refuses "
+            "the file ('size exceeds parameter area')",
+        )
 
 
 def _is_vmsa(igvm: IgvmFile, h: VpContext) -> bool:
