@@ -294,7 +294,7 @@ class SevSnpGuest:
 
     # ---- -object option string --------------------------------------------------------------------
     @classmethod
-    def from_cli(cls, text: str) -> SevSnpGuest:
+    def from_cli(cls, text: str, *, require_mandatory: bool = True) -> SevSnpGuest:
         """Parse ``[-object ]sev-snp-guest,id=sev0,policy=0x30000,...`` (``,,`` escapes a comma), or the
         JSON form ``{"qom-type": "sev-snp-guest", ...}``."""
         if not isinstance(text, str):
@@ -308,7 +308,9 @@ class SevSnpGuest:
             doc = parse_json(s, "object", QemuObjectError)  # text in braces: an object, or no JSON
             if doc.get("qom-type") != QOM_TYPE:
                 raise QemuObjectError("qom-type", f"must be '{QOM_TYPE}', got {show(doc.get('qom-type'))}")
-            return cls.from_properties([(k, v) for k, v in doc.items() if k != "qom-type"], typed=True)
+            return cls.from_properties(
+                [(k, v) for k, v in doc.items() if k != "qom-type"], typed=True, require_mandatory=require_mandatory
+            )
         parts = split_qemu_opts(s)
         if not parts:
             raise QemuObjectError("object", "is empty")
@@ -327,7 +329,7 @@ class SevSnpGuest:
                 raise QemuObjectError(p, f"Expected '=' after parameter '{p}'")
             k, v = p.split("=", 1)
             props.append((k, v))
-        return cls.from_properties(props)
+        return cls.from_properties(props, require_mandatory=require_mandatory)
 
     def require_host_values(self) -> None:
         """Refuse an object without ``cbitpos`` or ``reduced-phys-bits``: QEMU refuses the first
@@ -367,8 +369,9 @@ class SevSnpGuest:
         return {"execute": "object-add", "arguments": args}
 
     @classmethod
-    def from_qmp(cls, doc: Any) -> SevSnpGuest:
-        """Parse a QMP ``object-add`` command (or just its ``arguments``)."""
+    def from_qmp(cls, doc: Any, *, require_mandatory: bool = True) -> SevSnpGuest:
+        """Parse a QMP ``object-add`` command (or just its ``arguments``). ``require_mandatory``
+        (as :meth:`from_properties`): False reads an object a caller completes (``reduced-phys-bits``)."""
         if isinstance(doc, str):
             from ._jsonfile import parse_json
 
@@ -383,7 +386,9 @@ class SevSnpGuest:
                 raise QemuObjectError("qmp.arguments", "must be a JSON object")
         if doc.get("qom-type") != QOM_TYPE:
             raise QemuObjectError("qmp.qom-type", f"must be '{QOM_TYPE}', got {doc.get('qom-type')!r}")
-        return cls.from_properties([(k, v) for k, v in doc.items() if k != "qom-type"], typed=True)
+        return cls.from_properties(
+            [(k, v) for k, v in doc.items() if k != "qom-type"], typed=True, require_mandatory=require_mandatory
+        )
 
     # ---- libvirt -----------------------------------------------------------------------------------
     def to_libvirt(self) -> str:

@@ -37,6 +37,11 @@ _IGNORED_FLAGS = {
     "-no-reboot", "-no-hpet", "-no-acpi", "-mem-prealloc", "-snapshot", "-nodefconfig", "-full-screen",
     "-only-migratable", "-s",
 }  # fmt: skip
+#: The options read here, each with an argument.
+_READ_WITH_ARG = {
+    "-smp", "-cpu", "-bios", "-kernel", "-initrd", "-append", "-machine", "-M", "-pflash", "-drive",
+    "-blockdev", "-object", "-device", "-accel",
+}  # fmt: skip
 #: ``-object`` types that add nothing measured (memory backends, RNGs, secrets, TLS, iothreads).
 _IGNORED_OBJECTS = (
     "memory-backend-", "rng-", "secret", "tls-", "iothread", "throttle-group", "input-", "filter-",
@@ -304,6 +309,10 @@ def parse_qemu_cmdline(
         if opt in _IGNORED_FLAGS or opt == "-enable-kvm":
             i += 1
             continue
+        if opt not in _IGNORED_WITH_ARG and opt not in _READ_WITH_ARG:
+            raise InvalidInputError(
+                opt, "is an option snpmeasure does not know: whether it changes the measurement is not established"
+            )
         if i + 1 >= len(words):
             raise InvalidInputError(opt, "needs an argument")
         arg = words[i + 1]
@@ -366,10 +375,6 @@ def parse_qemu_cmdline(
             driver = _device_driver(arg)
             if driver in _LOADING_DEVICES:
                 raise ConfigError("-device", f"{driver} loads data into guest memory, which snpmeasure does not model")
-        else:
-            raise InvalidInputError(
-                opt, "is an option snpmeasure does not know: whether it changes the measurement is not established"
-            )
     if kernel is None and (initrd is not None or cmdline is not None):
         # vl.c qemu_validate_options: "-initrd only allowed with -kernel option", "-append only
         # allowed with -kernel option" (any -append, an empty one too)

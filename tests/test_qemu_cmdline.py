@@ -215,6 +215,7 @@ def test_an_igvm_launch(tmp_path: Path) -> None:
     "argv,fragment",
     [
         ("qemu-system-x86_64 -smp 2 -frobnicate on", "-frobnicate: is an option snpmeasure does not know"),
+        ("qemu-system-x86_64 -smp 2 -frobnicate", "-frobnicate: is an option snpmeasure does not know"),
         ("qemu-system-x86_64 -device loader,file=/x,addr=0x1000", "loads data into guest memory"),
         ('qemu-system-x86_64 -device \'{"driver": "loader", "file": "/x"}\'', "loads data into guest memory"),
         ("qemu-system-x86_64 -object sev-guest,id=s", "sev-guest: an object type snpmeasure does not model"),

@@ -306,10 +306,13 @@ def guest_object_from_args(args: argparse.Namespace) -> Any:
     given = [x for x in (args.object, args.qmp, args.libvirt) if x is not None]
     if len(given) > 1:
         raise InvalidInputError("--object", "give one of --object, --qmp, --libvirt")
+    # a host value the command takes completes the object (libvirt fills it from the host), so the
+    # object may lack what QEMU requires of it
+    complete = getattr(args, "reduced_phys_bits", None) is None
     if args.object is not None:
-        return SevSnpGuest.from_cli(args.object)
+        return SevSnpGuest.from_cli(args.object, require_mandatory=complete)
     if args.qmp is not None:
-        return SevSnpGuest.from_qmp(load_json_file(args.qmp, "--qmp"))
+        return SevSnpGuest.from_qmp(load_json_file(args.qmp, "--qmp"), require_mandatory=complete)
     if args.libvirt is not None:
         from .._files import read_input
 

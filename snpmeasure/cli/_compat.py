@@ -172,6 +172,13 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
     from ..errors import InvalidInputError
     from ..profiles import load_profile_file
 
+    # what is ignored is said on stderr and kept for --json (args.cli_warnings)
+    notes: List[str] = args.__dict__.setdefault("cli_warnings", [])
+
+    def ignored(message: str) -> None:
+        warn(command, message)
+        notes.append(message)
+
     if config_given(args):
         apply_launch_config(args)
     else:
@@ -204,9 +211,8 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
     if unused is not None:
         given = ["--" + f.replace("_", "-") for f in unused[0] if getattr(args, f) not in (None, "")]
         if given:
-            warn(
-                command,
-                f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} ignored in {args.mode} mode ({unused[1]})",
+            ignored(
+                f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} ignored in {args.mode} mode ({unused[1]})"
             )
         # Ignored means not measured, so not checked against the launch rules (the library would
         # refuse --vcpus 0) and not reported (JSON "vcpus": null); its syntax is still checked, as
@@ -238,9 +244,7 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
         vmm_type = None  # checked by sev-snp-measure only after it printed the hash
     if args.mode == "snp:svsm":
         if guest_features not in (None, 1):
-            warn(
-                command, f"--guest-features {guest_features:#x} is ignored in snp:svsm mode (the SVSM's VMSAs use 0x1)"
-            )
+            ignored(f"--guest-features {guest_features:#x} is ignored in snp:svsm mode (the SVSM's VMSAs use 0x1)")
         guest_features = None
         if not has_kernel and (initrd or append is not None):  # the rule of every mode, checked first
             raise InvalidInputError(
@@ -248,10 +252,10 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
                 "needs a kernel (--kernel or --kernel-hash): QEMU refuses -initrd and -append without -kernel",
             )
         if has_kernel or initrd or append:
-            warn(command, "--kernel/--initrd/--append are ignored in snp:svsm mode")
+            ignored("--kernel/--initrd/--append are ignored in snp:svsm mode")
             kernel = initrd = append = None
     elif svsm is not None or vars_size is not None or vars_file is not None:
-        warn(command, "--svsm/--vars-size/--vars-file only apply to --mode snp:svsm; ignored")
+        ignored("--svsm/--vars-size/--vars-file only apply to --mode snp:svsm; ignored")
         svsm = vars_size = vars_file = None
     return dict(
         mode=args.mode,

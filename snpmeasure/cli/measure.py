@@ -157,11 +157,13 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError("--dump-vmsa", "is available in modes seves, snp and snp:svsm only")
     if args.dump_vmsa and args.mode == "snp:ovmf-hash":
         warn("measure", "--dump-vmsa is ignored in snp:ovmf-hash mode (no VMSA is measured)")
+        args.cli_warnings.append("--dump-vmsa is ignored in snp:ovmf-hash mode (no VMSA is measured)")
     with pywarnings.catch_warnings(record=True) as caught:
         pywarnings.simplefilter("always")
         m = measure(**kwargs, trace=args.trace, describe_inputs=args.json or _exporting(args))
     for w in caught:
         warn("measure", str(w.message))
+        args.cli_warnings.append(str(w.message))
     for message in m.warnings:
         warn("measure", message)
 
@@ -173,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     if _exporting(args):
         return _export(args, [m])
     if args.json:
-        out = m.to_json()
+        out = _with_cli_warnings(args, m.to_json())
         if hmac_result is not None:
             out["launch_measure"] = hmac_result
         emit_json(out)
@@ -317,7 +319,7 @@ def _measure_sweep(args: argparse.Namespace) -> int:
     if _exporting(args):
         return _export(args, records)
     if args.json:  # the records measure --json prints for one count, one per count
-        emit_json([m.to_json() for m in records])
+        emit_json([_with_cli_warnings(args, m.to_json()) for m in records])
         return EXIT_OK
     for m in records:
         text = m.base64() if args.output_format == "base64" else m.hex()
@@ -402,3 +404,10 @@ def _launch_measure(args: argparse.Namespace, digest: bytes) -> Dict[str, Any]:
         hmac_result["blob_hmac"] = expected_hmac.hex()
         hmac_result["matches_blob"] = value == expected_hmac
     return hmac_result
+
+
+def _with_cli_warnings(args: argparse.Namespace, record: Dict[str, Any]) -> Dict[str, Any]:
+    """A measure --json record with the command's own warnings (flags it ignored) before the
+    measurement's, as they were said on stderr."""
+    record["warnings"] = [*getattr(args, "cli_warnings", []), *record.get("warnings", [])]
+    return record

@@ -696,3 +696,9 @@ def test_a_profile_default_without_snp_active_is_refused(tmp_path: Path) -> None
     assert rc == 2 and "default_guest_features: 0x0 lacks bit 0, SNPActive" in err and "--guest-features" not in err, (
         err
     )
+
+
+def test_json_carries_the_flags_measure_ignored() -> None:
+    rc, out, err = run_ours(["measure", "--mode", "sev", "--ovmf", A, "--vcpus", "2", "--json"])
+    said = "--vcpus is ignored in sev mode (SEV measures the firmware and kernel hashes, no VMSA)"
+    assert rc == 0 and said in err and json.loads(out)["warnings"][0] == said

@@ -144,3 +144,14 @@ def test_the_json_form_of_object_is_read_as_qemu_reads_it() -> None:
     assert (rc, out) == (0, "sev-snp-guest,id=lsec0,policy=0x30000,cbitpos=51,reduced-phys-bits=1\n")
     rc, _, err = run_ours(["qemu-object", "--object", '{"qom-type":"sev-guest","id":"x"}'])
     assert rc == 2 and err.endswith("qom-type: must be 'sev-snp-guest', got 'sev-guest'\n")
+
+
+def test_host_values_complete_an_object_given_whole() -> None:
+    """--cbitpos and --reduced-phys-bits, the host's values, complete an -object or QMP object that
+    lacks them (QEMU requires reduced-phys-bits; libvirt fills both from the host)."""
+    rc, out, _ = run_ours(
+        ["qemu-object", "--object", "sev-snp-guest,id=s", "--cbitpos", "51", "--reduced-phys-bits", "1"]
+    )
+    assert (rc, out) == (0, "sev-snp-guest,id=s,policy=0x30000,cbitpos=51,reduced-phys-bits=1\n")
+    rc, _, err = run_ours(["qemu-object", "--object", "sev-snp-guest,id=s", "--cbitpos", "51"])
+    assert rc == 2 and "reduced-phys-bits" in err and "is missing" in err
