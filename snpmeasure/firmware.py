@@ -438,8 +438,8 @@ class Firmware:
             raise InvalidInputError("first", f"must be an int, got {show(first)}")
         _check_label(label)
         self._ld._check_vmsa(page, gpa, count)  # every argument check before the first page
-        self._count_vmsas(count)
         if self.trace is None:
+            self._count_vmsas(count)
             self._ld.update_vmsa(page, gpa, count=count)
             return
         try:  # every label before the first page, so a bad format string changes nothing
@@ -448,6 +448,7 @@ class Firmware:
             raise InvalidInputError(
                 "label", f"must be a format string with one {{}} for the vCPU index ({show(exc)})"
             ) from None
+        self._count_vmsas(count)
         for text in labels:
             self._ld.update_vmsa(page, gpa)
             self._record("SNP_LAUNCH_UPDATE", PageType.VMSA, gpa, PAGE_SIZE, text)

@@ -40,7 +40,6 @@ from typing import (
     overload,
 )
 
-from ._checks import as_bytes
 from .errors import IgvmError, InputFileError, show
 
 PAGE = 4096
@@ -939,6 +938,15 @@ def _data_length(header: IgvmHeader) -> int:
     return PAGE
 
 
+def _data_bytes(data: object) -> bytes:
+    """A header's data from any bytes-like object (bytes, memoryview, mmap, array); an int is no data
+    (``bytes(4096)`` would be a page of zeros)."""
+    try:
+        return bytes(memoryview(data).cast("B"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise IgvmError("data", f"must be bytes-like (bytes, memoryview, mmap), got {type(data).__name__}") from None
+
+
 def _body(header: IgvmHeader) -> bytes:
     """A header's body, or an IgvmError when a field does not fit its width (a negative GPA, None)."""
     try:
@@ -960,7 +968,7 @@ class IgvmBuilder:
         area's initial contents for a PARAMETER_AREA, the blob of a CoRIM header)."""
         if not isinstance(header, IgvmHeader):
             raise IgvmError("header", f"must be an IgvmHeader, got {type(header).__name__}")
-        raw = None if data is None else as_bytes("data", data)
+        raw = None if data is None else _data_bytes(data)
         if isinstance(header, VpContext) and raw is None:
             raise IgvmError("data", "a VP_CONTEXT carries its 4096-byte VMSA: give it")
         section = _section_of(header.header_type)

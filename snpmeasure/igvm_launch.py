@@ -559,7 +559,15 @@ def _is_vmsa(igvm: IgvmFile, h: VpContext) -> bool:
 def _refuse_overlaps(igvm: IgvmFile, pages: List[_Page]) -> None:
     """KVM populates each guest page once: a second SNP_LAUNCH_UPDATE of a page already made
     private fails (kvm_gmem_populate: -EEXIST, which snp_launch_update returns as -EIO), so QEMU
-    cannot launch a file that imports a page twice (snpmeasure igvm lint names every overlap)."""
+    cannot launch a file that imports a page twice (snpmeasure igvm lint names every overlap). Nor
+    one past x86's widest guest-physical space (2**52): KVM has no memory there."""
+    beyond = next((p for p in pages if _end(p) > 1 << 52), None)
+    if beyond is not None:
+        raise IgvmError(
+            _where(igvm, beyond.header),
+            f"imports gpa {beyond.gpa:#x} ({beyond.npages} pages), past 2**52, the most guest-physical address x86 "
+            "has: KVM has no memory there, so QEMU cannot launch the file",
+        )
     for span, reach in _overlaps([(p.gpa, _end(p), p.header) for p in pages]):
         gpa = max(span[0], reach[0])
         # a merged run names its first header: the directives that import this page, in file order

@@ -570,12 +570,23 @@ def measure(
     )
 
 
+def _merged(spans: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
+    """Inclusive ranges merged where they overlap or touch."""
+    out: List[Tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
 def parse_vcpu_counts(spec: Union[str, int, Sequence[int]]) -> List[int]:
     """vCPU counts from ``"1-64"``, ``"1,2,4,8"``, ``"1-4,8,16"``, an int or a list; sorted, unique."""
     if isinstance(spec, int) and not isinstance(spec, bool):
         counts = [spec]
     elif isinstance(spec, str):
-        counts = []
+        spans: List[Tuple[int, int]] = []
         for part in (x.strip() for x in spec.split(",")):
             lo, sep, hi = part.partition("-")
             try:
@@ -591,7 +602,9 @@ def parse_vcpu_counts(spec: Union[str, int, Sequence[int]]) -> List[int]:
             for n in (a, b):
                 if not 1 <= n <= MAX_VCPUS:
                     raise InvalidInputError("vcpus", f"each count must be from 1 to {MAX_VCPUS}, got {n}")
-            counts.extend(range(a, b + 1))
+            spans.append((a, b))
+        # expanded once, as the set of counts the parts name (18000 copies of "1-4096" are 4096 counts)
+        counts = sorted({n for a, b in _merged(spans) for n in range(a, b + 1)})
     elif isinstance(spec, (bool, bytes)) or not isinstance(spec, (list, tuple, range)):
         raise InvalidInputError(
             "vcpus", f"must be counts: an int, a str such as 1-64 or a list of ints, got {show(spec)}"

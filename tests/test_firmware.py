@@ -267,3 +267,11 @@ def test_kvm_has_no_guest_memory_past_2_52_nor_more_than_4096_vcpus() -> None:
     bare = Firmware(host=HostModel(kvm_checks=False))  # the firmware alone takes any 64-bit GPA
     bare.launch_start()
     bare.launch_update(3, 1 << 60, length=4096)
+
+
+def test_a_failed_vmsa_update_counts_no_vcpu() -> None:
+    fw = Firmware(trace=True)
+    fw.launch_start()
+    with pytest.raises(InvalidInputError, match="label"):
+        fw.launch_update_vmsa(bytes(4096), gpa=0x1000, count=4096, label="{x}")
+    fw.launch_update_vmsa(bytes(4096), gpa=0x1000, count=4096)  # all 4096 still to come

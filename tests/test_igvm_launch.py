@@ -939,3 +939,11 @@ def test_every_lint_rule_is_listed_and_documented() -> None:
     assert sorted(named - set(LINT_RULES)) == []
     doc = (FIXTURES.parent.parent / "docs/igvm.md").read_text(encoding="utf-8")
     assert [r for r in LINT_RULES if f"`{r}`" not in doc] == []
+
+
+def test_qemu_refuses_a_page_past_2_52() -> None:
+    """KVM has no guest memory past x86's widest guest-physical space: QEMU cannot launch such a file."""
+    f = build([pd(1 << 52, A), vp()])
+    with pytest.raises(IgvmError, match=r"header 2 .*imports gpa 0x10000000000000 \(1 pages\), past 2\*\*52"):
+        digest(f, "qemu")
+    digest(f, "igvmmeasure")  # the tool measures what the file says

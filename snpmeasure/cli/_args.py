@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
@@ -103,7 +104,7 @@ def write_files(
     for path, _ in files:
         if path == "-":
             raise InvalidInputError(flag, "writes files; give a path (- is no file here)")
-        if os.path.isdir(path):
+        if os.path.isdir(path) or os.path.basename(path) in ("", ".", ".."):
             raise InvalidInputError(flag, f"{path}: is a directory")
         folder = os.path.dirname(path) or "."
         try:
@@ -122,7 +123,7 @@ def write_files(
                     )
                     raise InvalidInputError(flag, f"{path}: is {what}")
     temps: List[Tuple[str, str, str]] = []  # (temporary file, the real path it replaces, the path given)
-    in_place: List[Tuple[str, bytes]] = []
+    in_place: List[Tuple[str, bytes, int, bool]] = []  # (path, data, an open descriptor, a regular file)
     current = new_dir or files[0][0]  # what a failure names: the user's path, never a temporary one
     made_dir = done = False
     umask = os.umask(0o022)
@@ -131,37 +132,43 @@ def write_files(
         if new_dir is not None:
             os.mkdir(new_dir)  # the directory only: a missing parent is a mistyped path
             made_dir = True
+        plans = []
         for path, data in files:
             current = path
-            real = os.path.realpath(path)
-            folder = os.path.dirname(real) or "."
+            # the folder as given must exist ("nodir/../x" names none, though its text resolves to x);
+            # only a symlink at the path itself is followed, to write through it
+            os.stat(os.path.dirname(path) or ".")
+            real = os.path.realpath(path) if os.path.islink(path) else path
             try:
                 st: Optional[os.stat_result] = os.stat(real)
             except FileNotFoundError:
                 st = None
-            if st is not None and (
-                not stat.S_ISREG(st.st_mode)
-                or st.st_nlink > 1
-                or not os.access(folder, os.W_OK | os.X_OK)
-                or st.st_uid != os.geteuid() != 0  # another user's file: only root could keep its owner
-            ):
-                in_place.append((path, data))
+            plans.append((path, data, real, st))
+        # Files that cannot be replaced by a rename are opened first, all of them, so that one we may
+        # not write stops the command before anything is written.
+        for path, data, real, st in plans:
+            if st is not None and not _replaceable(real, st):
+                current = path
+                in_place.append((path, data, os.open(real, os.O_WRONLY), stat.S_ISREG(st.st_mode)))
+        for path, data, real, st in plans:
+            if st is not None and not _replaceable(real, st):
                 continue
-            fd, temp = tempfile.mkstemp(dir=folder, prefix=".snpmeasure-")
+            current = path
+            fd, temp = tempfile.mkstemp(dir=os.path.dirname(real) or ".", prefix=".snpmeasure-")
             temps.append((temp, real, path))
-            # mkstemp makes 0600: keep a replaced file's mode and owner, else what open() would give
+            # mkstemp makes 0600: keep a replaced file's mode (and, as root, its owner)
             os.fchmod(fd, 0o666 & ~umask if st is None else stat.S_IMODE(st.st_mode))
             if st is not None and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
-                try:
-                    os.fchown(fd, st.st_uid, st.st_gid)
-                except OSError:  # a group we are not in: the file keeps our group
-                    pass
+                os.fchown(fd, st.st_uid, st.st_gid)  # root only: _replaceable sent the rest in place
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-        for path, data in in_place:
+        for path, data, fd, regular in in_place:
             current = path
-            with open(path, "wb") as f:
-                f.write(data)
+            if regular:
+                os.ftruncate(fd, 0)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
         for temp, real, path in temps:
             current = path
             os.replace(temp, real)
@@ -169,6 +176,8 @@ def write_files(
     except OSError as exc:
         raise read_error(flag, current, exc) from None
     finally:
+        for _, _, fd, _ in in_place:
+            os.close(fd)
         if not done:
             for temp, _, _ in temps:
                 try:
@@ -180,6 +189,26 @@ def write_files(
                     os.rmdir(new_dir)
                 except OSError:
                     pass
+
+
+def _replaceable(real: str, st: os.stat_result) -> bool:
+    """Whether an existing file can be replaced by a rename and be the same file to everyone: a
+    regular file with one link, in a folder we may write, that we may write (open() would refuse a
+    read-only one), whose owner and group we can give the new one (ours, or any as root), with no
+    extended attributes (ACLs, labels) a new file would lack."""
+    import os
+    import stat
+
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
+        return False
+    if not os.access(os.path.dirname(real) or ".", os.W_OK | os.X_OK) or not os.access(real, os.W_OK):
+        return False
+    if os.geteuid() != 0 and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+        return False
+    try:
+        return not os.listxattr(real)
+    except OSError:  # a file system without extended attributes
+        return True
 
 
 def auto_int(text: str) -> int:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .._version import __version__
 from ..errors import show
@@ -131,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
     if args.force and not args.dump_vmsa:
         raise InvalidInputError("--force", "only lets --dump-vmsa overwrite files; it does nothing without it")
     if config_given(args):  # a whole launch configuration may make this an IGVM launch
-        apply_launch_config(args)
+        with _warnings_said(args):
+            apply_launch_config(args)
     else:
         refuse_lone_path_map(args)
     if args.tik is not None and args.mode not in (None, "sev", "seves"):  # said before any measuring
@@ -152,18 +154,13 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError("--" + igvm_flags[0].replace("_", "-"), "applies to --mode snp:igvm")
     if is_sweep(args.vcpus):
         return _measure_sweep(args)
-    kwargs = measure_kwargs(args)
-    if args.dump_vmsa and args.mode not in ("seves", "snp", "snp:svsm", "snp:ovmf-hash"):
-        raise InvalidInputError("--dump-vmsa", "is available in modes seves, snp and snp:svsm only")
-    if args.dump_vmsa and args.mode == "snp:ovmf-hash":
-        warn("measure", "--dump-vmsa is ignored in snp:ovmf-hash mode (no VMSA is measured)")
-        args.cli_warnings.append("--dump-vmsa is ignored in snp:ovmf-hash mode (no VMSA is measured)")
-    with pywarnings.catch_warnings(record=True) as caught:
-        pywarnings.simplefilter("always")
+    with _warnings_said(args):
+        kwargs = measure_kwargs(args)
+        if args.dump_vmsa and args.mode not in ("seves", "snp", "snp:svsm", "snp:ovmf-hash"):
+            raise InvalidInputError("--dump-vmsa", "is available in modes seves, snp and snp:svsm only")
+        if args.dump_vmsa and args.mode == "snp:ovmf-hash":
+            pywarnings.warn("--dump-vmsa is ignored in snp:ovmf-hash mode (no VMSA is measured)", stacklevel=1)
         m = measure(**kwargs, trace=args.trace, describe_inputs=args.json or _exporting(args))
-    for w in caught:
-        warn("measure", str(w.message))
-        args.cli_warnings.append(str(w.message))
     for message in m.warnings:
         warn("measure", message)
 
@@ -306,14 +303,17 @@ def _measure_sweep(args: argparse.Namespace) -> int:
             "--vcpus", f"a range or list of counts applies to modes snp and snp:svsm, got mode {show(args.mode)}"
         )
     args.vcpus = "1"
-    kwargs = measure_kwargs(args)
-    kwargs.pop("vcpus")
-    threads = kwargs.pop("threads")
-    if args.trace or args.dump_vmsa or args.tik:
-        raise InvalidInputError(
-            "--vcpus", "a range or list of counts does not combine with --trace, --dump-vmsa or --tik"
+    with _warnings_said(args):
+        kwargs = measure_kwargs(args)
+        kwargs.pop("vcpus")
+        threads = kwargs.pop("threads")
+        if args.trace or args.dump_vmsa or args.tik:
+            raise InvalidInputError(
+                "--vcpus", "a range or list of counts does not combine with --trace, --dump-vmsa or --tik"
+            )
+        records = sweep_measurements(
+            vcpus=spec, threads=threads, describe_inputs=args.json or _exporting(args), **kwargs
         )
-    records = sweep_measurements(vcpus=spec, threads=threads, describe_inputs=args.json or _exporting(args), **kwargs)
     for message in records[0].warnings:
         warn("measure", message)
     if _exporting(args):
@@ -411,3 +411,20 @@ def _with_cli_warnings(args: argparse.Namespace, record: Dict[str, Any]) -> Dict
     measurement's, as they were said on stderr."""
     record["warnings"] = [*getattr(args, "cli_warnings", []), *record.get("warnings", [])]
     return record
+
+
+@contextlib.contextmanager
+def _warnings_said(args: argparse.Namespace) -> Iterator[None]:
+    """Python warnings (the library's, and the command's own) said on stderr as they were before,
+    and kept for --json (``args.cli_warnings``), also when the block fails."""
+    import warnings as pywarnings
+
+    notes: List[str] = args.__dict__.setdefault("cli_warnings", [])
+    with pywarnings.catch_warnings(record=True) as caught:
+        pywarnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for w in caught:
+                warn("measure", str(w.message))
+                notes.append(str(w.message))

@@ -537,3 +537,26 @@ def test_no_output_replaces_a_file_the_command_reads(tmp_path: Path) -> None:
             write_files("--output", [(str(tmp_path / "x"), b"x"), (str(report), b"new")], args)
         assert exc.value.field == "--output"
     assert report.read_bytes() == b"report" and not (tmp_path / "x").exists()
+
+
+def test_write_files_takes_paths_as_the_kernel_reads_them(tmp_path: Path) -> None:
+    """A path is written as open() would take it: "x/" and "nodir/../x" name no file to write (their
+    text resolves to x, which must not be replaced); a hard-linked file is written in place, so
+    both names keep seeing one file."""
+    import argparse
+    import os
+
+    from snpmeasure.cli._args import write_files
+    from snpmeasure.errors import InvalidInputError
+
+    kept = tmp_path / "kept.bin"
+    kept.write_bytes(b"kept")
+    for path in (f"{kept}/", f"{tmp_path}/nodir/../kept.bin"):
+        with pytest.raises(InvalidInputError) as exc:
+            write_files("--output", [(path, b"new")], argparse.Namespace(file=str(kept)))
+        assert exc.value.field == "--output"
+    assert kept.read_bytes() == b"kept"
+    link = tmp_path / "link.bin"
+    os.link(kept, link)
+    write_files("--output", [(str(link), b"both")])
+    assert kept.read_bytes() == b"both" and os.path.samefile(kept, link)
