@@ -83,16 +83,18 @@ def write_files(
     args: Optional[argparse.Namespace] = None,
     new_dir: Optional[str] = None,
 ) -> None:
-    """Write every file or none, as far as the file system allows: each path is checked first (not
-    ``-``, no directory in the way, no file the command reads from ``args``, a name the file system
-    takes). A new file, and an existing regular file with one link in a folder we may write, is
-    written to a temporary file beside it (beside a symlink's target: the link is written through)
-    and renamed into place only when every such file is written; its mode (and, where we may, its
-    owner) is kept. A device, a pipe (``/dev/stdout``), a file with other hard links or one in a
-    folder we may not write is written in place, after the temporary files. On a failure the
+    """Write every file or none, as far as the file system allows.
+
+    Each path is checked first: not ``-``; no directory in the way, and no trailing ``/``, ``.`` or
+    ``..``; the folder as given exists (``nodir/../x`` names no file); no file named twice; no file
+    the command reads (its input flags in ``args``). A new file, or an existing regular file that a
+    rename leaves the same to everyone (:func:`_replaceable`), is written to a temporary file beside
+    it and renamed into place when every such file is written, its mode (and, as root, owner) kept.
+    Everything else (a symlink, which the kernel follows with its protections: ``/dev/stdout``; a
+    device or pipe; a hard-linked, read-only or another user's file) is opened first, all of them
+    before anything is written, and written in place after the temporary files. On a failure the
     temporary files (and ``new_dir``, a directory made for them) are removed. Failures are
     InvalidInputErrors naming ``flag`` and the file, not the OS's bare message."""
-    import os
     import stat
     import tempfile
 
@@ -101,10 +103,13 @@ def write_files(
 
     if not files:
         return
+    seen: List[Tuple[str, Optional[os.stat_result]]] = []
     for path, _ in files:
         if path == "-":
             raise InvalidInputError(flag, "writes files; give a path (- is no file here)")
-        if os.path.isdir(path) or os.path.basename(path) in ("", ".", ".."):
+        if os.path.basename(path) in ("", ".", ".."):
+            raise InvalidInputError(flag, f"{path}: names no file (it ends in /, . or ..)")
+        if os.path.isdir(path):
             raise InvalidInputError(flag, f"{path}: is a directory")
         folder = os.path.dirname(path) or "."
         try:
@@ -113,7 +118,16 @@ def write_files(
             name_max = 255
         if len(os.fsencode(os.path.basename(path))) > name_max:
             raise InvalidInputError(flag, f"{path}: the file name is longer than {name_max} bytes")
-        for dest in _INPUT_DESTS if args is not None and os.path.exists(path) else ():
+        try:
+            st: Optional[os.stat_result] = os.stat(path)
+        except OSError:
+            st = None
+        for other, other_st in seen:
+            same = os.path.normpath(other) == os.path.normpath(path)
+            if same or (st is not None and other_st is not None and os.path.samestat(st, other_st)):
+                raise InvalidInputError(flag, f"{path}: is written twice (as {other})")
+        seen.append((path, st))
+        for dest in _INPUT_DESTS if args is not None and st is not None else ():
             given = getattr(args, dest, None)
             for source in given if isinstance(given, list) else [given]:
                 source = getattr(source, "name", source)  # an input the command has opened (IgvmFile)
@@ -122,8 +136,8 @@ def write_files(
                         "the input file" if dest in ("file", "input") else f"the file --{dest.replace('_', '-')} reads"
                     )
                     raise InvalidInputError(flag, f"{path}: is {what}")
-    temps: List[Tuple[str, str, str]] = []  # (temporary file, the real path it replaces, the path given)
-    in_place: List[Tuple[str, bytes, int, bool]] = []  # (path, data, an open descriptor, a regular file)
+    temps: List[Tuple[str, str]] = []  # (temporary file, the path it replaces)
+    in_place: List[Tuple[str, bytes, int]] = []  # (path, data, an open descriptor)
     current = new_dir or files[0][0]  # what a failure names: the user's path, never a temporary one
     made_dir = done = False
     umask = os.umask(0o022)
@@ -132,54 +146,53 @@ def write_files(
         if new_dir is not None:
             os.mkdir(new_dir)  # the directory only: a missing parent is a mistyped path
             made_dir = True
-        plans = []
+        plans = []  # (path, data, its stat or None, replaced by a rename), decided once
         for path, data in files:
             current = path
-            # the folder as given must exist ("nodir/../x" names none, though its text resolves to x);
-            # only a symlink at the path itself is followed, to write through it
-            os.stat(os.path.dirname(path) or ".")
-            real = os.path.realpath(path) if os.path.islink(path) else path
-            try:
-                st: Optional[os.stat_result] = os.stat(real)
-            except FileNotFoundError:
-                st = None
-            plans.append((path, data, real, st))
-        # Files that cannot be replaced by a rename are opened first, all of them, so that one we may
-        # not write stops the command before anything is written.
-        for path, data, real, st in plans:
-            if st is not None and not _replaceable(real, st):
+            os.stat(os.path.dirname(path) or ".")  # the folder as given exists
+            st = None if os.path.islink(path) else _lstat(path)
+            plans.append((path, data, st, not os.path.islink(path) and (st is None or _replaceable(path, st))))
+        # what is written in place is opened first, all of it, so that a file we may not write stops
+        # the command before anything is written (a FIFO waits for its reader here, as open() does)
+        for path, data, _, renamed in plans:
+            if not renamed:
                 current = path
-                in_place.append((path, data, os.open(real, os.O_WRONLY), stat.S_ISREG(st.st_mode)))
-        for path, data, real, st in plans:
-            if st is not None and not _replaceable(real, st):
+                in_place.append((path, data, os.open(path, os.O_WRONLY | os.O_CREAT, 0o666)))
+        for path, data, st, renamed in plans:
+            if not renamed:
                 continue
             current = path
-            fd, temp = tempfile.mkstemp(dir=os.path.dirname(real) or ".", prefix=".snpmeasure-")
-            temps.append((temp, real, path))
-            # mkstemp makes 0600: keep a replaced file's mode (and, as root, its owner)
-            os.fchmod(fd, 0o666 & ~umask if st is None else stat.S_IMODE(st.st_mode))
-            if st is not None and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
-                os.fchown(fd, st.st_uid, st.st_gid)  # root only: _replaceable sent the rest in place
+            fd, temp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".snpmeasure-")
+            temps.append((temp, path))
             with os.fdopen(fd, "wb") as f:
+                if st is not None and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+                    os.fchown(f.fileno(), st.st_uid, st.st_gid)  # root only: _replaceable sent the rest in place
                 f.write(data)
-        for path, data, fd, regular in in_place:
+                f.flush()
+                # mkstemp makes 0600: the replaced file's mode, else what open() gives; set last, as a
+                # chown or a write clears set-user-ID and set-group-ID bits
+                os.fchmod(f.fileno(), 0o666 & ~umask if st is None else stat.S_IMODE(st.st_mode))
+        for path, data, fd in in_place:
             current = path
-            if regular:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
                 os.ftruncate(fd, 0)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-        for temp, real, path in temps:
+        for temp, path in temps:
             current = path
-            os.replace(temp, real)
+            os.replace(temp, path)
         done = True
     except OSError as exc:
         raise read_error(flag, current, exc) from None
     finally:
-        for _, _, fd, _ in in_place:
-            os.close(fd)
+        for _, _, fd in in_place:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
         if not done:
-            for temp, _, _ in temps:
+            for temp, _ in temps:
                 try:
                     os.unlink(temp)
                 except OSError:
@@ -191,24 +204,48 @@ def write_files(
                     pass
 
 
-def _replaceable(real: str, st: os.stat_result) -> bool:
+def _lstat(path: str) -> Optional[os.stat_result]:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+
+
+#: Linux's FS_IOC_GETFLAGS (_IOR('f', 1, long)) and the inode flags a rename cannot pass.
+_FS_IOC_GETFLAGS, _FS_IMMUTABLE_FL, _FS_APPEND_FL = 0x80086601, 0x10, 0x20
+
+
+def _replaceable(path: str, st: os.stat_result) -> bool:
     """Whether an existing file can be replaced by a rename and be the same file to everyone: a
     regular file with one link, in a folder we may write, that we may write (open() would refuse a
     read-only one), whose owner and group we can give the new one (ours, or any as root), with no
-    extended attributes (ACLs, labels) a new file would lack."""
-    import os
+    extended attributes (ACLs, labels) a new file would lack, neither immutable nor append-only."""
+    import fcntl
     import stat
+    import struct
 
     if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
         return False
-    if not os.access(os.path.dirname(real) or ".", os.W_OK | os.X_OK) or not os.access(real, os.W_OK):
+    if not os.access(os.path.dirname(path) or ".", os.W_OK | os.X_OK) or not os.access(path, os.W_OK):
         return False
     if os.geteuid() != 0 and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
         return False
     try:
-        return not os.listxattr(real)
+        if os.listxattr(path):
+            return False
     except OSError:  # a file system without extended attributes
+        pass
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        (flags,) = struct.unpack("l", fcntl.ioctl(fd, _FS_IOC_GETFLAGS, bytes(struct.calcsize("l"))))
+        return not flags & (_FS_IMMUTABLE_FL | _FS_APPEND_FL)
+    except OSError:  # no inode flags here
         return True
+    finally:
+        os.close(fd)
 
 
 def auto_int(text: str) -> int:

@@ -560,3 +560,30 @@ def test_write_files_takes_paths_as_the_kernel_reads_them(tmp_path: Path) -> Non
     os.link(kept, link)
     write_files("--output", [(str(link), b"both")])
     assert kept.read_bytes() == b"both" and os.path.samefile(kept, link)
+
+
+def test_write_files_keeps_what_a_file_is(tmp_path: Path) -> None:
+    """/dev/stdout (a symlink the kernel follows) is written in place, a pipe too; a file named
+    twice is refused; a replaced file keeps its set-user-ID bit (a chown or write clears it)."""
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    from snpmeasure.cli._args import write_files
+    from snpmeasure.errors import InvalidInputError
+
+    from ..builders.igvm_files import TINY
+
+    key = str(FIXTURES / "keys" / "id_key_test.pem")
+    argv = ["igvm", "sign", str(TINY["tiny_x86"]), "--id-key", key, "-o", "/dev/stdout", "--force"]
+    done = subprocess.run([sys.executable, "-m", "snpmeasure", *argv], capture_output=True, check=False)
+    assert done.returncode == 0 and done.stdout[:4] == b"IGVM", done.stderr
+    target = tmp_path / "t.bin"
+    target.write_bytes(b"x")
+    with pytest.raises(InvalidInputError, match="is written twice"):
+        write_files("--output", [(str(target), b"a"), (f"{tmp_path}/./t.bin", b"b")])
+    assert target.read_bytes() == b"x"
+    os.chmod(target, 0o4755)
+    write_files("--output", [(str(target), b"new")])
+    assert target.read_bytes() == b"new" and stat.S_IMODE(os.stat(target).st_mode) == 0o4755
