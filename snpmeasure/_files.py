@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import IO, Union
 
-from .errors import InputFileError, InvalidInputError
+from .errors import InputFileError, InvalidInputError, show
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -79,8 +79,10 @@ def file_size(field: str, path: object) -> int:
 
 def read_error(field: str, name: str, exc: OSError) -> InputFileError:
     """An OSError raised while reading an opened file, as an InputFileError (for this package's
-    readers; not part of the public API)."""
-    return InputFileError(field, f"{name}: {exc.strerror or exc}", exc.errno, name)
+    readers; not part of the public API). A name with a line break or other control character is
+    quoted, so the error stays one line."""
+    said = name if name.isprintable() else show(name)
+    return InputFileError(field, f"{said}: {exc.strerror or exc}", exc.errno, name)
 
 
 __all__ = ["InputFileError", "check_path", "check_loadable", "open_input", "read_input", "file_size"]

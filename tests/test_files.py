@@ -51,3 +51,10 @@ def test_every_file_input_wraps_oserror(opener: Callable[[str], Any], tmp_path: 
     for path in (str(tmp_path / "missing"), str(tmp_path)):
         with pytest.raises(InputFileError):
             opener(path)
+
+
+def test_a_file_name_with_a_line_break_keeps_the_error_on_one_line() -> None:
+    from snpmeasure._files import read_error
+
+    error = read_error("--output", "a\nb", FileNotFoundError(2, "No such file or directory"))
+    assert str(error) == "--output: 'a\\nb': No such file or directory" and error.filename == "a\nb"
