@@ -13,6 +13,9 @@ from ..builders.hostile import A
 from ..builders.measure_cases import PEER
 from ..support import FIXTURES, run_ours
 
+#: measure one vCPU of an EPYC from the test firmware: the flags a case adds come after it
+MEASURE_ONE = ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF]
+
 
 @pytest.mark.parametrize(
     "argv,fragment",
@@ -92,7 +95,7 @@ from ..support import FIXTURES, run_ours
         ),
         (["measure", "--mode", "sev", "--ovmf", OVMF, "--api-major", "0"], "which needs --tik"),
         (
-            ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--force"],
+            [*MEASURE_ONE, "--force"],
             "--force: only lets --dump-vmsa",
         ),
         (["measure", "--list-profiles", "--ovmf", OVMF], "--list-profiles: lists the profiles"),
@@ -114,7 +117,7 @@ from ..support import FIXTURES, run_ours
             "--json: prints every form",
         ),
         (
-            ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--json", "-v"],
+            [*MEASURE_ONE, "--json", "-v"],
             "--json: prints every form",
         ),
         (
@@ -142,19 +145,7 @@ from ..support import FIXTURES, run_ours
             "got <an int of 20000 bits>",
         ),
         (
-            [
-                "measure",
-                "--mode",
-                "snp",
-                "--vcpus",
-                "1",
-                "--vcpu-type",
-                "EPYC",
-                "--ovmf",
-                OVMF,
-                "--guest-features",
-                "0x" + "f" * 5000,
-            ],
+            [*MEASURE_ONE, "--guest-features", "0x" + "f" * 5000],
             "got <an int of 20000 bits>",
         ),
         (
@@ -479,19 +470,7 @@ def test_more_errors_name_flags(tmp_path: Path) -> None:
             "--vcpus: must be a whole",
         ),
         (
-            [
-                "measure",
-                "--mode",
-                "snp",
-                "--vcpus",
-                "1",
-                "--vcpu-type",
-                "EPYC",
-                "--ovmf",
-                OVMF,
-                "--guest-features",
-                "\uff11",
-            ],
+            [*MEASURE_ONE, "--guest-features", "\uff11"],
             "--guest-features: invalid number",
         ),
     ],
@@ -507,9 +486,7 @@ def test_errors_name_the_flag_of_the_command_that_ran(argv: List[str], said: str
 def test_a_profile_a_file_defines_is_named_by_its_flag(tmp_path: Path) -> None:
     prof = tmp_path / "p.json"
     prof.write_text('{"base": "svsm", "name": "x"}')
-    rc, _, err = run_ours(
-        ["measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--profile-file", str(prof)]
-    )
+    rc, _, err = run_ours([*MEASURE_ONE, "--profile-file", str(prof)])
     assert rc == 2 and err.endswith("--profile-file: profile 'x' is for mode snp:svsm\n")
 
 
