@@ -20,6 +20,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from .firmware import Firmware
 
 MODES = ("snp", "snp:ovmf-hash", "snp:svsm", "snp:igvm", "sev", "seves")
+#: measure()'s arguments that describe the launch, by what they give (the CLI flags of the same
+#: names): the firmware, the kernel and its command line, the vCPUs' CPU, and the rest of the VMSA.
+FIRMWARE_INPUTS = ("ovmf", "manifest", "snp_ovmf_hash", "svsm", "vars_size", "vars_file")
+KERNEL_INPUTS = ("kernel", "initrd", "append", "kernel_hash", "initrd_hash", "append_hash")
+CPU_INPUTS = ("vcpu_type", "vcpu_sig", "vcpu_family", "vcpu_model", "vcpu_stepping")
+LAUNCH_INPUTS = (*FIRMWARE_INPUTS, *KERNEL_INPUTS, *CPU_INPUTS, "vmm_type", "guest_features")
 
 
 class FirmwareLayout(Protocol):

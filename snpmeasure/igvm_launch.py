@@ -22,7 +22,7 @@ import struct
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._cpus import MAX_VCPUS
-from ._plan import Command, run_snp
+from ._plan import LAUNCH_INPUTS, Command, run_snp
 from ._vmsa import OFF_CR0, OFF_CR4, OFF_EFER, OFF_SEV_FEATURES
 from .blobs import ID_AUTH_LAYOUT, ID_AUTH_SIZE, AmdPublicKey, AmdSignature, IdAuth, IdBlock, KeySource
 from .errors import ConfigError, IgvmError, InvalidInputError, show
@@ -81,27 +81,7 @@ _ZERO = bytes(PAGE)
 
 #: The arguments of ``measure()`` and ``explain()`` an IGVM launch takes from its file instead: the
 #: firmware, the kernel and its command line, the vCPU model and SEV features (the file's VMSAs).
-FILE_HELD_INPUTS = (
-    "ovmf",
-    "manifest",
-    "snp_ovmf_hash",
-    "svsm",
-    "vars_size",
-    "vars_file",
-    "kernel",
-    "initrd",
-    "append",
-    "kernel_hash",
-    "initrd_hash",
-    "append_hash",
-    "vcpu_type",
-    "vcpu_sig",
-    "vcpu_family",
-    "vcpu_model",
-    "vcpu_stepping",
-    "vmm_type",
-    "guest_features",
-)
+FILE_HELD_INPUTS = LAUNCH_INPUTS
 
 
 def refuse_file_held_inputs(given: Dict[str, Any]) -> None:

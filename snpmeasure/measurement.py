@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Sequenc
 
 from ._cpus import MAX_VCPUS, resolve_vcpu_sig
 from ._files import file_size
-from ._plan import MODES, FirmwareLayout, Plan, run_snp, sev_plan, snp_plan
+from ._plan import LAUNCH_INPUTS, MODES, FirmwareLayout, Plan, run_snp, sev_plan, snp_plan
 from ._version import __version__
 from .errors import ConfigError, InvalidInputError, show
 from .firmware import Firmware, GuestState, HostModel, SevFirmware, TraceEntry
@@ -721,31 +721,7 @@ def sweep_launch(
 
 
 def _prepare_defaults(kwargs: Dict[str, Any]) -> Dict[str, Any]:
-    names = [
-        "mode",
-        "ovmf",
-        "manifest",
-        "vcpu_type",
-        "vcpu_sig",
-        "vcpu_family",
-        "vcpu_model",
-        "vcpu_stepping",
-        "vmm_type",
-        "profile",
-        "kernel",
-        "initrd",
-        "append",
-        "kernel_hash",
-        "initrd_hash",
-        "append_hash",
-        "guest_features",
-        "snp_ovmf_hash",
-        "svsm",
-        "vars_size",
-        "vars_file",
-        "describe_inputs",
-        "allow_no_sev_metadata",
-    ]
+    names = ["mode", "profile", *LAUNCH_INPUTS, "describe_inputs", "allow_no_sev_metadata"]
     unknown = sorted(set(kwargs) - set(names))
     if unknown:
         raise InvalidInputError(unknown[0], "is not an argument of measure()")

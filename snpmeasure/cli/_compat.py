@@ -189,22 +189,13 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
         raise InvalidInputError("--ovmf", "is required (or --firmware-manifest)")
     if args.profile and args.profile_file:
         raise InvalidInputError("--profile-file", "give --profile or --profile-file, not both")
-    vcpu_flags = ("vcpus", "vcpu_type", "vcpu_sig", "vcpu_family", "vcpu_model", "vcpu_stepping", "guest_features")
+    from .._plan import CPU_INPUTS, KERNEL_INPUTS
+
+    vcpu_flags = ("vcpus", *CPU_INPUTS, "guest_features")
     unused = {
         "sev": (vcpu_flags, "SEV measures the firmware and kernel hashes, no VMSA"),
         "snp:ovmf-hash": (
-            vcpu_flags
-            + (
-                "kernel",
-                "initrd",
-                "append",
-                "kernel_hash",
-                "initrd_hash",
-                "append_hash",
-                "profile",
-                "profile_file",
-                "vmm_type",
-            ),
+            (*vcpu_flags, *KERNEL_INPUTS, "profile", "profile_file", "vmm_type"),
             "it hashes the firmware pages only",
         ),
     }.get(args.mode)
