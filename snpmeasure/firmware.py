@@ -107,15 +107,6 @@ class HostModel(NamedTuple):
     sockets: Optional[int] = None
 
 
-def _newer_than(pol: GuestPolicy, abi: Tuple[int, int]) -> Optional[Tuple[int, Tuple[int, int]]]:
-    """The highest policy flag bit set in ``pol`` that firmware ABI ``abi`` does not define, with the ABI
-    that defines it; None when there is none."""
-    from .policy import FLAG_BITS
-
-    newer = [(bit, since) for attr, bit, _, _, since in FLAG_BITS if getattr(pol, attr) and since > abi]
-    return max(newer) if newer else None
-
-
 class LaunchResult(NamedTuple):
     """What a successful LAUNCH_FINISH fixes for the guest: the fields its attestation reports carry."""
 
@@ -346,9 +337,9 @@ class Firmware:
             # Linux 6.19's mask (KVM-POL): bits 21-24 as the firmware's SNP_FEATURE_INFO reports them,
             # PAGE_SWAP_DISABLE (25) from firmware 1.58; a firmware older than a bit's ABI reports
             # no such feature, so KVM refuses the bit before the firmware's POLICY_FAILURE.
-            newer = _newer_than(pol, self.host.abi)
+            newer = pol.newer_than(self.host.abi)
             if newer:
-                bit, since = newer
+                _, bit, since = newer[-1]
                 raise KvmError(
                     command,
                     f"policy bit {bit} is outside KVM_X86_SNP_POLICY_BITS: KVM (Linux 6.19) allows bits 21-25 only "

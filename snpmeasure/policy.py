@@ -221,15 +221,20 @@ class GuestPolicy:
                         f"the policy requires ABI {self.abi_major}.{self.abi_minor}, above the firmware's {abi[0]}.{abi[1]}",
                     )
                 )
-            for attr, bit, _, _, since in FLAG_BITS:
-                if getattr(self, attr) and since > abi:
-                    problems.append(
-                        (
-                            attr.upper(),
-                            f"bit {bit} is defined from ABI {since[0]}.{since[1]}; the firmware is {abi[0]}.{abi[1]}",
-                        )
+            for attr, bit, since in self.newer_than(abi):
+                problems.append(
+                    (
+                        attr.upper(),
+                        f"bit {bit} is defined from ABI {since[0]}.{since[1]}; the firmware is {abi[0]}.{abi[1]}",
                     )
+                )
         return problems
+
+    def newer_than(self, abi: Tuple[int, int]) -> List[Tuple[str, int, Tuple[int, int]]]:
+        """The flags set here that firmware ABI ``abi`` does not define: (attribute, bit, the ABI
+        that defines it), in bit order."""
+        check_abi(abi)
+        return [(attr, bit, since) for attr, bit, _, _, since in FLAG_BITS if getattr(self, attr) and since > abi]
 
 
 def _check_u64(value: object) -> None:

@@ -105,3 +105,9 @@ def test_any_64_bit_value_is_described_and_judged(value: int) -> None:
         assert problems and exc.rule == problems[0][1]
     assert policy_value(hex(value)) == value == policy_value(value)
     assert policy_value("smt") == 0x30000
+
+
+def test_newer_than_names_the_flags_a_firmware_abi_lacks() -> None:
+    pol = GuestPolicy(cxl_allow=True, page_swap_disable=True)
+    assert pol.newer_than((1, 51)) == [("cxl_allow", 21, (1, 55)), ("page_swap_disable", 25, (1, 58))]
+    assert pol.newer_than((1, 55)) == [("page_swap_disable", 25, (1, 58))] and pol.newer_than((1, 58)) == []
