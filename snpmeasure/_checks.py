@@ -39,4 +39,13 @@ def hex_bytes(field: str, text: str, size: int, what: str) -> bytes:
     return bytes.fromhex(digits)
 
 
-__all__ = ["as_bytes", "hex_bytes"]
+def ascii_int(text: str, base: int = 10) -> int:
+    """``int(text, base)`` in ASCII digits only: Python's int() also reads other scripts' digits
+    (``int("٣")`` is 3), which no tool a number goes to (QEMU, the firmware tools) reads. Raises
+    ValueError as int() does."""
+    if not text.isascii():
+        raise ValueError(f"non-ASCII digits in {text!r}")
+    return int(text, base)
+
+
+__all__ = ["as_bytes", "ascii_int", "hex_bytes"]

@@ -26,6 +26,7 @@ import warnings
 from enum import IntEnum
 from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 
+from ._checks import ascii_int
 from ._guids import guid_le, guid_str
 from .errors import ImageError, no_member, show
 
@@ -492,7 +493,7 @@ class FirmwareManifest:
 
         def num(value: object, path: str, top: int) -> int:
             try:
-                n = (int(value, 0) if value.isascii() else int("!")) if isinstance(value, str) else value
+                n = ascii_int(value, 0) if isinstance(value, str) else value
             except ValueError:
                 raise ManifestError(f"{where}.{path}", f"must be a number, got {show(value)}") from None
             if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= top:

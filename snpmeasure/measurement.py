@@ -12,6 +12,7 @@ import os
 import struct
 from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
+from ._checks import ascii_int
 from ._cpus import MAX_VCPUS, resolve_vcpu_sig
 from ._files import file_size
 from ._plan import LAUNCH_INPUTS, MODES, FirmwareLayout, Plan, run_snp, sev_plan, snp_plan
@@ -590,9 +591,7 @@ def parse_vcpu_counts(spec: Union[str, int, Sequence[int]]) -> List[int]:
         for part in (x.strip() for x in spec.split(",")):
             lo, sep, hi = part.partition("-")
             try:
-                if not part.isascii():
-                    raise ValueError(part)  # Python reads any script's digits; QEMU reads ASCII
-                a, b = int(lo), int(hi) if sep else int(lo)
+                a, b = ascii_int(lo), ascii_int(hi) if sep else ascii_int(lo)
             except ValueError:
                 raise InvalidInputError("vcpus", f"must be N, N-M or a comma list of them, got {show(spec)}") from None
             if a > b:

@@ -12,6 +12,7 @@ import io
 import os
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Union, overload
 
+from ._checks import ascii_int
 from ._cpus import MAX_VCPUS
 from ._jsonfile import check_schema
 from ._version import __version__
@@ -92,9 +93,9 @@ class TableRow(NamedTuple):
 
 
 def _hex_number(text: Any, where: str, bits: int) -> int:
-    if isinstance(text, str) and text.isascii() and text[:2].lower() == "0x" and 2 < len(text) <= 2 + bits // 4:
+    if isinstance(text, str) and text[:2].lower() == "0x" and 2 < len(text) <= 2 + bits // 4:
         try:
-            return int(text, 16)
+            return ascii_int(text, 16)
         except ValueError:
             pass
     raise InvalidInputError(where, f"must be a 0x hex number of at most {bits} bits, got {show(text)}")
@@ -310,7 +311,7 @@ def table(
 def _cpu_args(vtype: str) -> Dict[str, Any]:
     if vtype.lower().startswith("0x"):
         try:
-            sig = int(vtype, 16) if vtype.isascii() else -1
+            sig = ascii_int(vtype, 16)
         except ValueError:
             sig = -1
         if not 0 <= sig <= 0xFFFFFFFF:

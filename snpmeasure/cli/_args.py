@@ -9,6 +9,7 @@ import os
 import sys
 from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
+from .._checks import ascii_int
 from ..errors import show
 
 
@@ -252,7 +253,7 @@ def auto_int(text: str) -> int:
     """An int in any base Python accepts with a prefix (0x.., 0o.., 0b..) or decimal; ASCII only
     (Python's int() takes any script's digits, which no tool the number goes to reads)."""
     try:
-        value = int(text, 0) if text.isascii() else int("!")
+        value = ascii_int(text, 0)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid number: {show(text)}") from None
     return value
@@ -261,7 +262,7 @@ def auto_int(text: str) -> int:
 def dec_int(text: str) -> int:
     """A decimal int (argparse's ``type=int``, ASCII digits only)."""
     try:
-        return int(text) if text.isascii() else int("!")
+        return ascii_int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid int value: {show(text)}") from None
 
@@ -310,7 +311,7 @@ def comma_numbers(flag: str, text: str) -> List[int]:
     out = []
     for item in comma_list(flag, text):
         try:
-            out.append(int(item, 0) if item.isascii() else int("!"))
+            out.append(ascii_int(item, 0))
         except ValueError:
             raise InvalidInputError(flag, f"must be numbers such as 0x1,0x21, got {show(item)}") from None
     _refuse_repeats(flag, out)

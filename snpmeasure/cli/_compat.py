@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from .._checks import ascii_int
 from ..errors import show
 from ._args import auto_int, dec_int, warn
 
@@ -412,7 +413,7 @@ def single_vcpus(spec: Optional[str]) -> Optional[int]:
     if spec is None:
         return None
     try:
-        return int(spec) if spec.isascii() else int("!")  # Python's int syntax, as sev-snp-measure's type=dec_int
+        return ascii_int(spec)  # Python's int syntax, as sev-snp-measure's type=int, in ASCII digits
     except ValueError:
         raise InvalidInputError("--vcpus", f"must be a whole number here, got {show(spec)}") from None
 
