@@ -22,7 +22,7 @@ from .firmware import Firmware
 from .images import FirmwareImage, FirmwareManifest
 from .kernel_hashes import KernelHashes, cmdline_bytes
 from .measurement import parse_vcpu_counts, sweep_launch
-from .profiles import BUILTIN_PROFILES, VMM_TYPE_PROFILES, LaunchProfile, get_profile
+from .profiles import BUILTIN_PROFILES, VMM_TYPE_PROFILES, LaunchProfile, get_profile, require_snp_active
 from .tables import ReferenceTable, TableRow
 
 if TYPE_CHECKING:  # the report module loads cryptography: only when a report is given
@@ -363,7 +363,8 @@ def explain(
         base_args.append("--allow-no-sev-metadata")
 
     space = _Space(profiles, variants, sigs, features, counts)
-    matches, searched = _search(space, target, stated, fw_args, base_args, allow_no_sev_metadata, threads, progress)
+    matches = _search(space, target, stated, fw_args, base_args, allow_no_sev_metadata, threads, progress)
+    searched = space.size()
     dimensions = {
         "profile": [p.name for p in profiles],
         "vcpus": [_span(counts)],
@@ -452,10 +453,8 @@ def _search_features(search: Optional[Sequence[int]], stated: _Stated, fixed: bo
     for value in features:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 64):
             raise InvalidInputError("search_guest_features", f"must be 64-bit unsigned ints, got {show(value)}")
-        if value is not None and value in (search or ()) and not value & 1:
-            raise InvalidInputError(
-                "search_guest_features", f"{value:#x} lacks bit 0, SNPActive, which every SEV-SNP VMSA has"
-            )
+        if value is not None and value in (search or ()):
+            require_snp_active("search_guest_features", value)
     return features
 
 
@@ -491,9 +490,9 @@ def _search(
     allow_no_sev_metadata: bool,
     threads: Optional[int],
     progress: Optional[Progress],
-) -> Tuple[List[ExplainMatch], int]:
+) -> List[ExplainMatch]:
     """Measure every launch of ``space`` (a launch shared up to its VMSAs per profile and kernel
-    variant, each vCPU count read off one sweep): the matches, ranked, and how many were measured."""
+    variant, each vCPU count read off one sweep): the matches, ranked (``space.size()`` were measured)."""
     total = space.size()
     matches: List[ExplainMatch] = []
     searched = 0
@@ -521,7 +520,7 @@ def _search(
                     if progress is not None:
                         progress(searched, total)
     matches.sort(key=lambda m: _rank(m, stated, [p.name for p in space.profiles]))
-    return matches, searched
+    return matches
 
 
 def _kernel_variants(

@@ -16,15 +16,15 @@ digest, profile definitions) beside it, as the table JSON in ``FILE.provenance.j
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from .errors import InvalidInputError, show
-from .policy import DEFAULT_POLICY
 
 if TYPE_CHECKING:  # tables loads the measurement modules: the CLI's flags need only FORMATS
+    import datetime
+
     from .tables import ReferenceTable, TableRow
 
 FORMATS = ("corim", "corim-veraison", "trustee", "go-sev-guest")
@@ -125,6 +125,8 @@ def to_go_sev_guest(
     ``author_key_digests``, ``require_author_key`` and ``trusted_author_key_hashes``; with
     ``min_tcb`` (a ``snpmeasure.report.TcbVersion``), ``minimum_tcb`` (its TCB_VERSION as a uint64, which
     check compares component by component)."""
+    from .policy import DEFAULT_POLICY
+
     if not isinstance(measurement, (bytes, bytearray)) or len(measurement) != 48:
         raise InvalidInputError("measurement", f"must be 48 bytes, got {show(measurement)}")
     if not isinstance(comment, str):
@@ -515,6 +517,8 @@ def _reference_claims_of(comid: Any, where: str) -> Dict[str, Any]:
 
 def _epoch(value: Any, where: str) -> datetime.datetime:
     """A CoRIM ``time`` (RFC 8949 tag 1: seconds since the epoch, or a tag-0 date string)."""
+    import datetime
+
     cbor2 = _cbor2()
     if isinstance(value, datetime.datetime):  # cbor2 decodes tags 0 and 1 itself
         return value if value.tzinfo is not None else value.replace(tzinfo=datetime.timezone.utc)

@@ -75,9 +75,10 @@ _INITRD_FILE = ": QEMU maps -initrd from a file"
 
 
 def check_boot_files(kernel: Optional[PathLike] = None, initrd: Optional[PathLike] = None) -> None:
-    """Refuse a kernel or initrd QEMU could not load, measured or not: a directory or device, a
-    kernel in a pipe (QEMU sizes -kernel), a file that cannot be opened. Errors name ``kernel`` or
-    ``initrd``. A pipe given as the initrd is not opened here (its one reader is the hash)."""
+    """Refuse a kernel or initrd QEMU could not load, for a launch that does not measure them (a
+    measured one finds out as it hashes them): a directory or device, a kernel in a pipe (QEMU sizes
+    -kernel), a file that cannot be opened. Errors name ``kernel`` or ``initrd``. A pipe given as
+    the initrd is not opened (opening it would take its writer's data)."""
     import stat
 
     from ._files import check_loadable, open_input
@@ -208,7 +209,13 @@ class KernelHashes(NamedTuple):
                         name, "needs a kernel (kernel or kernel_hash): QEMU refuses -initrd and -append without -kernel"
                     )
             return None
-        check_boot_files(kernel, initrd)
+        from ._files import check_loadable
+
+        # before any read: a pipe read here is gone (the hash then opens each file itself)
+        if kernel is not None:
+            check_loadable("kernel", kernel, why=_KERNEL_FILE)
+        if initrd is not None:
+            check_loadable("initrd", initrd, pipe=True, why=_INITRD_FILE)
         import hashlib  # deferred, with the thread pool: only runs with a kernel pay for loading them
         from concurrent.futures import ThreadPoolExecutor
 

@@ -22,7 +22,7 @@ from .firmware import Firmware, GuestState, HostModel, SevFirmware, TraceEntry
 from .images import FirmwareImage, FirmwareManifest, SvsmImage, map_file
 from .kernel_hashes import KernelHashes, bzimage_warning, sha256_file
 from .pages import Buffer, parse_seed
-from .profiles import VMM_TYPE_PROFILES, LaunchProfile, get_profile
+from .profiles import VMM_TYPE_PROFILES, LaunchProfile, get_profile, require_snp_active
 
 if TYPE_CHECKING:
     from .igvm_launch import IdBlockCheck, IgvmSource
@@ -223,12 +223,7 @@ def _snp_features(prof: LaunchProfile, guest_features: Optional[int]) -> int:
             )
         return prof.default_guest_features
     features = prof.default_guest_features if guest_features is None else _check_features(guest_features)
-    if not features & 1:
-        # every SEV-SNP VMSA has SEV_FEATURES.SNPActive: KVM sets it for SNP guests (sev_es_init_vmcb; §7.2-7.3)
-        raise InvalidInputError(
-            "guest_features",
-            f"{features:#x} lacks bit 0, SNPActive, which every SEV-SNP VMSA has (KVM sets it; QEMU's is 0x1)",
-        )
+    require_snp_active("guest_features", features)
     return features
 
 
@@ -602,8 +597,8 @@ def parse_vcpu_counts(spec: Union[str, int, Sequence[int]]) -> List[int]:
                 if not 1 <= n <= MAX_VCPUS:
                     raise InvalidInputError("vcpus", f"each count must be from 1 to {MAX_VCPUS}, got {n}")
             spans.append((a, b))
-        # expanded once, as the set of counts the parts name (18000 copies of "1-4096" are 4096 counts)
-        counts = sorted({n for a, b in _merged(spans) for n in range(a, b + 1)})
+        # the merged spans, expanded once: sorted and unique (18000 copies of "1-4096" are 4096 counts)
+        return [n for a, b in _merged(spans) for n in range(a, b + 1)]
     elif isinstance(spec, (bool, bytes)) or not isinstance(spec, (list, tuple, range)):
         raise InvalidInputError(
             "vcpus", f"must be counts: an int, a str such as 1-64 or a list of ints, got {show(spec)}"
@@ -651,7 +646,7 @@ def _sweep_igvm(counts: List[int], threads: Optional[int], kwargs: Dict[str, Any
         kwargs["igvm"],
         counts,
         profile=kwargs.get("profile") or "qemu",
-        native_zero=_flag("native_zero", kwargs.get("native_zero", False)),
+        native_zero=kwargs.get("native_zero", False),  # plan_igvm checks it is a bool
         threads=threads,
         describe_inputs=bool(kwargs.get("describe_inputs", False)),
     )
@@ -728,12 +723,6 @@ def _prepare_defaults(kwargs: Dict[str, Any]) -> Dict[str, Any]:
     out.update(mode="snp", describe_inputs=False, allow_no_sev_metadata=False)
     out.update(kwargs)
     return out
-
-
-def _flag(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidInputError(name, f"must be a bool, got {show(value)}")
-    return value
 
 
 def _check_features(value: int) -> int:

@@ -9,9 +9,9 @@ No peer tool says which VMM and host behaviour its digest assumes, so each host 
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, NamedTuple, Union
+from typing import Any, Dict, List, NamedTuple, Type, Union
 
-from .errors import ProfileError, show
+from .errors import InvalidInputError, ProfileError, show
 from .pages import VMSA_GPA, PageType
 
 VMM_TYPES = ("qemu", "ec2", "gce")
@@ -41,6 +41,13 @@ class VmsaTemplate(NamedTuple):
     cr0: int = 0x10
     cr4: int = 0x40
     xcr0: int = 0x1
+
+
+def require_snp_active(field: str, features: int, error: Type[InvalidInputError] = InvalidInputError) -> None:
+    """Every SEV-SNP VMSA has SEV_FEATURES bit 0, SNPActive: KVM sets it for SNP guests
+    (sev_es_init_vmcb; docs/reference/firmware-abi.md §7.2-7.3), so features without it are no SNP launch."""
+    if not features & 1:
+        raise error(field, f"{features:#x} lacks bit 0, SNPActive, which every SEV-SNP VMSA has")
 
 
 class LaunchProfile(NamedTuple):
@@ -138,10 +145,7 @@ class LaunchProfile(NamedTuple):
         gf = args.get("default_guest_features", 0x1)
         if isinstance(gf, bool) or not isinstance(gf, int) or not 0 <= gf < (1 << 64):
             raise ProfileError(f"{where}.default_guest_features", f"must be a 64-bit int, got {show(gf)}")
-        if not gf & 1:  # the SNP default (SEV-ES launches take 0, not this): every SNP VMSA has it
-            raise ProfileError(
-                f"{where}.default_guest_features", f"{gf:#x} lacks bit 0, SNPActive, which every SEV-SNP VMSA has"
-            )
+        require_snp_active(f"{where}.default_guest_features", gf, ProfileError)  # SEV-ES takes 0, not this
         if not isinstance(args.get("fixed_guest_features", False), bool):
             raise ProfileError(f"{where}.fixed_guest_features", "must be true or false")
         args.pop("base", None)
