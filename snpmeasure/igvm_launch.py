@@ -79,14 +79,11 @@ if TYPE_CHECKING:
 
 _ZERO = bytes(PAGE)
 
-#: The arguments of ``measure()`` and ``explain()`` an IGVM launch takes from its file instead: the
-#: firmware, the kernel and its command line, the vCPU model and SEV features (the file's VMSAs).
-FILE_HELD_INPUTS = LAUNCH_INPUTS
-
 
 def refuse_file_held_inputs(given: Dict[str, Any]) -> None:
-    """Refuse an argument (of ``given``, a call's arguments by name) that the IGVM file holds."""
-    name = next((k for k in FILE_HELD_INPUTS if given.get(k) is not None), None)
+    """Refuse an argument (of ``given``, a call's arguments by name) that the IGVM file holds: every
+    launch input (``_plan.LAUNCH_INPUTS``: the firmware, the kernel, the CPU, the VMSAs' features)."""
+    name = next((k for k in LAUNCH_INPUTS if given.get(k) is not None), None)
     if name is not None:
         raise InvalidInputError(
             name, "does not apply to mode 'snp:igvm': the IGVM file holds the firmware, kernel and VMSAs"
@@ -1403,6 +1400,5 @@ __all__ = [
     "plan_igvm",
     "snp_platform",
     "check_vmsa_for_qemu",
-    "FILE_HELD_INPUTS",
     "refuse_file_held_inputs",
 ]

@@ -903,11 +903,11 @@ def test_an_author_key_with_algorithm_0_is_named_by_the_directives_field() -> No
 
 
 def test_the_inputs_an_igvm_file_holds_are_refused_alike_by_measure_and_explain() -> None:
-    """One list (igvm_launch.FILE_HELD_INPUTS), read from each function's arguments by name: every
+    """One list (_plan.LAUNCH_INPUTS), read from each function's arguments by name: every
     name must be an argument of both, and each is refused by both."""
     import inspect
 
-    from snpmeasure.igvm_launch import FILE_HELD_INPUTS
+    from snpmeasure._plan import LAUNCH_INPUTS as FILE_HELD_INPUTS
 
     assert set(FILE_HELD_INPUTS) <= set(inspect.signature(snpmeasure.measure).parameters)
     assert set(FILE_HELD_INPUTS) - set(inspect.signature(snpmeasure.explain).parameters) == {"snp_ovmf_hash"}

@@ -238,12 +238,7 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
         if guest_features not in (None, 1):
             ignored(f"--guest-features {guest_features:#x} is ignored in snp:svsm mode (the SVSM's VMSAs use 0x1)")
         guest_features = None
-        if not has_kernel and (initrd or append is not None):  # the rule of every mode, checked first
-            raise InvalidInputError(
-                "--initrd" if initrd else "--append",
-                "needs a kernel (--kernel or --kernel-hash): QEMU refuses -initrd and -append without -kernel",
-            )
-        if has_kernel or initrd or append:
+        if has_kernel:  # without one, an --initrd or --append reaches the library's rule for every mode
             ignored("--kernel/--initrd/--append are ignored in snp:svsm mode")
             kernel = initrd = append = None
     elif svsm is not None or vars_size is not None or vars_file is not None:
@@ -300,12 +295,14 @@ def apply_launch_config(args: argparse.Namespace) -> Any:
     fixed = config.measure_kwargs()
     mode = fixed.pop("mode")
     guest = getattr(config, "guest", None)
-    if guest is not None:  # no launch: KVM refuses such a policy at SNP_LAUNCH_START (-EINVAL)
-        from ..policy import reserved_bit_problems
+    if guest is not None and args.command != "launch":
+        # no launch to measure: KVM refuses such a policy at SNP_LAUNCH_START (-EINVAL). launch
+        # replays that command itself (exit 1, or passed with --no-kvm-checks).
+        from ..policy import GuestPolicy, reserved_bit_problems
 
         for field, rule in reserved_bit_problems(guest.policy)[:1]:
             raise InvalidInputError(flag, f"{config.describe}'s sev-snp-guest policy: {field}: {rule}")
-        if guest.policy & 1 << 18:
+        if GuestPolicy.from_int(guest.policy).migrate_ma:
             raise InvalidInputError(
                 flag,
                 f"{config.describe}'s sev-snp-guest policy {guest.policy:#x} sets MIGRATE_MA (bit 18), which KVM "

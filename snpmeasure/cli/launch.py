@@ -163,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
     # said on stderr and in --json's warnings, which the next step reads
     notes: List[str] = []
     if (kwargs["kernel"] is not None or kwargs["kernel_hash"] is not None) and not obj.kernel_hashes:
+        from .._plan import KERNEL_INPUTS
         from ..kernel_hashes import check_boot_files
 
         check_boot_files(kwargs["kernel"], kwargs["initrd"])  # unmeasured, but QEMU still loads them
@@ -170,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
             "a kernel is given but the object has kernel-hashes=off: QEMU then measures no kernel hashes, and neither "
             "does this replay"
         )
-        for k in ("kernel", "initrd", "append", "kernel_hash", "initrd_hash", "append_hash"):
+        for k in KERNEL_INPUTS:
             kwargs[k] = None
     wanted_features = obj.sev_features()
     if kwargs["guest_features"] is None:

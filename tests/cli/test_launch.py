@@ -535,3 +535,16 @@ def test_launch_offers_no_svsm_flags() -> None:
     """launch dry-runs snp and snp:igvm launches: the SVSM flags, which could never apply, are no flags of it."""
     rc, _, err = run_ours(["launch", "--object", "sev-snp-guest,id=a", *MEASURE, "--svsm", "x"])
     assert rc == 2 and "unrecognized arguments: --svsm x" in err
+
+
+def test_a_configurations_policy_kvm_refuses_is_launchs_to_judge() -> None:
+    """launch replays LAUNCH_START on a configuration's policy (KVM refuses MIGRATE_MA: exit 1, or
+    the firmware takes it with --no-kvm-checks), where measure refuses it as no launch (exit 2)."""
+    line = (
+        f"qemu-system-x86_64 -enable-kvm -smp 2 -cpu EPYC-v4 -bios {A} -machine q35,confidential-guest-support=s "
+        "-object sev-snp-guest,id=s,cbitpos=51,reduced-phys-bits=1,policy=0x70000"
+    )
+    rc, out, _ = run_ours(["launch", "--qemu-cmdline", line])
+    assert rc == 1 and "MIGRATE_MA" in out
+    assert run_ours(["launch", "--qemu-cmdline", line, "--no-kvm-checks"])[0] == 0
+    assert run_ours(["measure", "--qemu-cmdline", line])[0] == 2
