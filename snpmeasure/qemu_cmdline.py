@@ -304,9 +304,11 @@ def parse_qemu_cmdline(
         if not opt.startswith("-"):
             raise InvalidInputError(where, f"{show(opt)} is no option (a QEMU option starts with -)")
         opt = "-" + opt.lstrip("-")  # --smp is -smp
-        if opt == "-enable-kvm":  # vl.c: -accel kvm
+        if opt == "-enable-kvm":  # vl.c: -machine accel=kvm
             machine_accel = ("kvm", opt)
-        if opt in _IGNORED_FLAGS or opt == "-enable-kvm":
+            i += 1
+            continue
+        if opt in _IGNORED_FLAGS:
             i += 1
             continue
         if opt not in _IGNORED_WITH_ARG and opt not in _READ_WITH_ARG:
@@ -375,6 +377,8 @@ def parse_qemu_cmdline(
             driver = _device_driver(arg)
             if driver in _LOADING_DEVICES:
                 raise ConfigError("-device", f"{driver} loads data into guest memory, which snpmeasure does not model")
+        else:  # _READ_WITH_ARG names an option this chain does not read
+            raise AssertionError(f"{opt} is in _READ_WITH_ARG but not read")
     if kernel is None and (initrd is not None or cmdline is not None):
         # vl.c qemu_validate_options: "-initrd only allowed with -kernel option", "-append only
         # allowed with -kernel option" (any -append, an empty one too)

@@ -164,6 +164,12 @@ def refuse_non_igvm_flags(args: argparse.Namespace, rule: str) -> None:
         raise InvalidInputError(other[0], rule)
 
 
+def say_ignored(args: argparse.Namespace, command: str, message: str) -> None:
+    """A flag the command ignores, said on stderr and kept for --json (``args.cli_warnings``)."""
+    warn(command, message)
+    args.__dict__.setdefault("cli_warnings", []).append(message)
+
+
 def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[str, Any]:
     """The library arguments of ``measure()`` from parsed CLI flags.
 
@@ -173,12 +179,8 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
     from ..errors import InvalidInputError
     from ..profiles import load_profile_file
 
-    # what is ignored is said on stderr and kept for --json (args.cli_warnings)
-    notes: List[str] = args.__dict__.setdefault("cli_warnings", [])
-
     def ignored(message: str) -> None:
-        warn(command, message)
-        notes.append(message)
+        say_ignored(args, command, message)
 
     if config_given(args):
         apply_launch_config(args)

@@ -20,6 +20,7 @@ from ._compat import (
     measure_kwargs,
     refuse_lone_path_map,
     refuse_non_igvm_flags,
+    say_ignored,
 )
 from ._exports import add_export_arguments, export_requested, write_export
 
@@ -80,7 +81,6 @@ def register(p: ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``snpmeasure measure``: print the launch measurement (sev-snp-measure compatible)."""
-    import warnings as pywarnings
 
     from ..errors import InvalidInputError
     from ..measurement import MODE_NAMES, measure
@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         if args.dump_vmsa and args.mode not in ("seves", "snp", "snp:svsm", "snp:ovmf-hash"):
             raise InvalidInputError("--dump-vmsa", "is available in modes seves, snp and snp:svsm only")
         if args.dump_vmsa and args.mode == "snp:ovmf-hash":
-            pywarnings.warn("--dump-vmsa is ignored in snp:ovmf-hash mode (no VMSA is measured)", stacklevel=1)
+            say_ignored(args, "measure", "--dump-vmsa is ignored in snp:ovmf-hash mode (no VMSA is measured)")
         m = measure(**kwargs, trace=args.trace, describe_inputs=args.json or _exporting(args))
     for message in m.warnings:
         warn("measure", message)

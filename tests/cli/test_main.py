@@ -564,3 +564,19 @@ def test_write_files_keeps_what_a_file_is(tmp_path: Path) -> None:
     os.chmod(target, 0o4755)
     write_files("--output", [(str(target), b"new")])
     assert target.read_bytes() == b"new" and stat.S_IMODE(os.stat(target).st_mode) == 0o4755
+
+
+def test_write_files_writes_a_pipe_in_place(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    from snpmeasure.cli._args import write_files
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: List[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    write_files("--output", [(str(fifo), b"through the pipe")])
+    reader.join(10)
+    assert got == [b"through the pipe"] and fifo.is_fifo()
