@@ -234,7 +234,7 @@ def _ap_eip(firmware: FirmwareLayout, vcpus: int, qemu: bool = False) -> Optiona
     launch is QEMU's, where an SEV-ES or SEV-SNP launch needs the block whatever the vCPU count
     (x86_firmware_configure exits when sev_es_save_reset_vector finds no SEV info block)."""
     eip = firmware.sev_es_reset_eip
-    if eip is None and qemu and vcpus >= 1:
+    if eip is None and qemu:
         raise ConfigError(
             "ovmf",
             f"{firmware.name} has no SEV-ES reset block (the SEV info block, GUID 00f771de-...): QEMU refuses an "

@@ -164,6 +164,17 @@ def refuse_non_igvm_flags(args: argparse.Namespace, rule: str) -> None:
         raise InvalidInputError(other[0], rule)
 
 
+def profile_of(args: argparse.Namespace) -> Any:
+    """``--profile-file``'s LaunchProfile (read once per run, kept on ``args``), else ``--profile``."""
+    if not getattr(args, "profile_file", None):
+        return args.profile
+    if getattr(args, "profile_loaded", None) is None:
+        from ..profiles import load_profile_file
+
+        args.profile_loaded = load_profile_file(args.profile_file)
+    return args.profile_loaded
+
+
 def say_ignored(args: argparse.Namespace, command: str, message: str) -> None:
     """A flag the command ignores, said on stderr and kept for --json (``args.cli_warnings``)."""
     warn(command, message)
@@ -177,7 +188,6 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
     and its precedence rules are kept, so both print the same measurement for the same arguments.
     """
     from ..errors import InvalidInputError
-    from ..profiles import load_profile_file
 
     def ignored(message: str) -> None:
         say_ignored(args, command, message)
@@ -257,7 +267,7 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
         vcpu_model=fms[1],
         vcpu_stepping=fms[2],
         vmm_type=vmm_type,
-        profile=load_profile_file(args.profile_file) if args.profile_file else args.profile,
+        profile=profile_of(args),
         kernel=kernel,
         initrd=initrd,
         append=append,

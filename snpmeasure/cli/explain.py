@@ -13,6 +13,7 @@ from ._compat import (
     add_measure_arguments,
     apply_launch_config,
     config_given,
+    profile_of,
     refuse_lone_path_map,
     refuse_non_igvm_flags,
     single_vcpus,
@@ -260,7 +261,6 @@ def _expectations(args: argparse.Namespace, config: Any) -> Any:
 def _explain_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
     """The library arguments from the guest and search flags."""
     from ..errors import InvalidInputError, show
-    from ..profiles import load_profile_file
 
     if args.mode not in (None, "snp", "snp:svsm", "snp:igvm"):
         raise InvalidInputError("--mode", f"explain searches SNP launches (snp, snp:svsm, snp:igvm), got {args.mode}")
@@ -275,7 +275,7 @@ def _explain_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
     igvm_mode = args.mode == "snp:igvm" or args.igvm is not None
     if igvm_mode and args.igvm is None:
         raise InvalidInputError("--igvm", "--mode snp:igvm searches an IGVM file: give it with --igvm FILE")
-    profile: Any = load_profile_file(args.profile_file) if args.profile_file else args.profile
+    profile: Any = profile_of(args)
     fix: List[str] = []
     for item in args.fix or ():
         for word in comma_list("--fix", item):

@@ -12,6 +12,7 @@ from ._compat import (
     apply_launch_config,
     config_given,
     measure_kwargs,
+    profile_of,
     refuse_lone_path_map,
     refuse_non_igvm_flags,
     single_vcpus,
@@ -215,10 +216,8 @@ def _replayed_vmm(args: argparse.Namespace) -> str:
 
         return get_igvm_profile(args.profile).name
     from ..measurement import resolve_profile
-    from ..profiles import load_profile_file
 
-    profile = load_profile_file(args.profile_file) if args.profile_file else args.profile
-    return resolve_profile(profile, args.vmm_type, "snp").vmm
+    return resolve_profile(profile_of(args), args.vmm_type, "snp").vmm
 
 
 #: The flags that describe KVM's own checks (refused with --no-kvm-checks, and for another VMM).
