@@ -306,11 +306,7 @@ class SevSnpGuest:
             from ._jsonfile import parse_json
 
             doc = parse_json(s, "object", QemuObjectError)  # text in braces: an object, or no JSON
-            if doc.get("qom-type") != QOM_TYPE:
-                raise QemuObjectError("qom-type", f"must be '{QOM_TYPE}', got {show(doc.get('qom-type'))}")
-            return cls.from_properties(
-                [(k, v) for k, v in doc.items() if k != "qom-type"], typed=True, require_mandatory=require_mandatory
-            )
+            return cls._from_json_object(doc, "qom-type", require_mandatory)
         parts = split_qemu_opts(s)
         if not parts:
             raise QemuObjectError("object", "is empty")
@@ -384,8 +380,13 @@ class SevSnpGuest:
             doc = doc.get("arguments")
             if not isinstance(doc, dict):
                 raise QemuObjectError("qmp.arguments", "must be a JSON object")
+        return cls._from_json_object(doc, "qmp.qom-type", require_mandatory)
+
+    @classmethod
+    def _from_json_object(cls, doc: Dict[str, Any], type_field: str, require_mandatory: bool) -> SevSnpGuest:
+        """An object's JSON form (``-object {...}``, QMP's object-add arguments): typed values."""
         if doc.get("qom-type") != QOM_TYPE:
-            raise QemuObjectError("qmp.qom-type", f"must be '{QOM_TYPE}', got {doc.get('qom-type')!r}")
+            raise QemuObjectError(type_field, f"must be '{QOM_TYPE}', got {show(doc.get('qom-type'))}")
         return cls.from_properties(
             [(k, v) for k, v in doc.items() if k != "qom-type"], typed=True, require_mandatory=require_mandatory
         )
