@@ -18,7 +18,8 @@ any x86-64 host, in two parts:
 
 For the two (CPU, kernel) pairs the reference analysed, their table models are printed beside the
 measured bound as a cross-check (MODELS): AVX-512 2x8 on AMD Zen 5 (family 0x1A, 4 vector pipes,
-rotates on 2: 2176 cycles per page per core) and AVX2 4-lane on AMD Zen 3 (family 0x19: 8850).
+rotates on 2: 2176 cycles per page per core) and AVX2 4-lane on AMD Zen 3 (family 0x19 models 0x00-0x0F
+and 0x20-0x5F: 8850). A Zen 4 (family 0x19 too) gets neither: its 512-bit ops are double-pumped.
 
 Where the mix cannot be measured (no C compiler, no x86-64 assembler, or only the portable kernel)
 there is no ceiling: the bench says why and prints no ratio against one. A ceiling from another
@@ -55,10 +56,11 @@ uint64_t snpbench_adds(uint64_t n)
 CHAIN_FLOOR_CYCLES = 660.0
 
 #: The scalar rounds of the chain (csrc/launch_digest.c CHAIN_ROUND, sha512.h), per sixteenth of a
-#: PAGE_INFO (10 of its 160 rounds): a round is 6 rorx, 6 xor (Sigma0/1 4, Ch 2), 3 and (Ch 1,
-#: Maj 2), 2 or (Maj), 6 add; block 1's first 16 rounds add K[t] to W[t] (16 adds), and the two
-#: feed-forwards add 14: 990 adds in 160 rounds, rounded up to 62 per sixteenth.
-_CHAIN_ROUNDS = {"rorx": 60, "xor": 60, "and": 30, "or": 20, "add": 62}
+#: PAGE_INFO (10 of its 160 rounds): a round is 6 rorx, 8 xor (Sigma0/1 4, Ch 2, Maj 2), 2 and
+#: (Ch 1, Maj 1), 6 add; Maj is b ^ ((a ^ b) & (b ^ c)), whose b ^ c is the previous round's a ^ b
+#: (gcc keeps it across the unrolled rounds). Block 1's first 16 rounds add K[t] to W[t] (16 adds),
+#: and the two feed-forwards add 14: 990 adds in 160 rounds, rounded up to 62 per sixteenth.
+_CHAIN_ROUNDS = {"rorx": 60, "xor": 80, "and": 20, "add": 62}
 
 #: Instructions per eighth of a 128-byte block of content ("message", "padding": an eighth holds
 #: whole units, 10 rounds, 8 schedule words, 1/8 of the load transpose and one feed-forward add),
@@ -145,7 +147,6 @@ _SCALAR_FORMS = {
     "rorx": "rorx $14, %%r{g}, %%r{g}",
     "xor": "xor %%rax, %%r{g}",
     "and": "and %%rax, %%r{g}",
-    "or": "or %%rax, %%r{g}",
     "add": "add %%rax, %%r{g}",
 }
 _WIDTH = {"avx512": "zmm", "avx2": "ymm"}
@@ -236,15 +237,31 @@ class Model:
     chain_cycles: float
 
 
-#: (vendor, family) -> model; see the module docstring and docs/reference/performance.md.
-MODELS: Dict[Tuple[str, int], Model] = {
-    ("AuthenticAMD", 0x1A): Model(
-        "AVX-512 2x8 op count on Zen 5 (4 vector pipes, 2 for rotates)", "avx512", 2176.0, 660.0
-    ),
-    ("AuthenticAMD", 0x19): Model(
-        "AVX2 4-lane op count on Zen 3 (4 vector pipes, 2 for shifts)", "avx2", 8850.0, 1080.0
-    ),
+#: The table models, by the core generation they were derived for; see the module docstring and
+#: docs/reference/performance.md.
+MODELS: Dict[str, Model] = {
+    "Zen 5": Model("AVX-512 2x8 op count on Zen 5 (4 vector pipes, 2 for rotates)", "avx512", 2176.0, 660.0),
+    "Zen 3": Model("AVX2 4-lane op count on Zen 3 (4 vector pipes, 2 for shifts)", "avx2", 8850.0, 1080.0),
 }
+
+#: AMD core generations by (family, model), as Linux's bsp_init_amd (arch/x86/kernel/cpu/amd.c)
+#: sets X86_FEATURE_ZEN3/4/5: family 0x19 holds both Zen 3 and Zen 4 (Genoa is model 0x11), so
+#: the family alone would give a Zen 4 the Zen 3 model.
+_AMD_CORES: Tuple[Tuple[int, Tuple[range, ...], str], ...] = (
+    (0x19, (range(0x00, 0x10), range(0x20, 0x60)), "Zen 3"),
+    (0x19, (range(0x10, 0x20), range(0x60, 0xB0)), "Zen 4"),
+    (0x1A, (range(0x00, 0x30), range(0x40, 0x50), range(0x70, 0x80)), "Zen 5"),
+)
+
+
+def core_generation(vendor: str, family: int, model: int) -> Optional[str]:
+    """ "Zen 3", "Zen 4" or "Zen 5" for an AMD core Linux knows as one, else None."""
+    if vendor != "AuthenticAMD":
+        return None
+    for fam, models, name in _AMD_CORES:
+        if family == fam and any(model in r for r in models):
+            return name
+    return None
 
 
 def _cpu_flags() -> List[str]:
@@ -369,7 +386,7 @@ def host_ceiling(best_kernel: str, also: Sequence[str] = ()) -> Dict[str, Any]:
     )
     out["content_bounds_us"] = {k: m["content_us"] for k, m in mixes.items()}
     out["chain_bounds_us"] = {k: m["chain_us"] for k, m in mixes.items()}
-    table = MODELS.get((vendor, family))
+    table = MODELS.get(core_generation(vendor, family, model_no) or "")
     if table is not None and table.kernel == best_kernel:
         out["reference_model"] = {
             "name": table.name,

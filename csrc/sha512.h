@@ -42,7 +42,10 @@ __attribute__((unused)) static const uint64_t snp_IV384[8] = {
 #define SSIG0(x)     (ROTR64(x, 1) ^ ROTR64(x, 8) ^ ((x) >> 7))
 #define SSIG1(x)     (ROTR64(x, 19) ^ ROTR64(x, 61) ^ ((x) >> 6))
 #define CH(e, f, g)  ((((f) ^ (g)) & (e)) ^ (g))
-#define MAJ(a, b, c) (((a) & (b)) | ((c) & ((a) | (b))))
+/* Maj in its xor form: in unrolled rounds b ^ c is the previous round's a ^ b, which the compiler
+ * keeps, so a round's Maj costs 3 ops instead of 4 (and, or, and, or). Measured on Zen 4 in the
+ * chain (gcc 12, alternating builds): 2.5% faster per PAGE_INFO, 5.5% for the portable chain. */
+#define MAJ(a, b, c) ((((a) ^ (b)) & ((b) ^ (c))) ^ (b))
 
 /* W[t] + K[t] for the padding block that ends every 4 KiB page message (0x80, zeros, bit length
  * 32768): identical for all pages, so it is expanded once (see perf notes: constant pad block). */

@@ -55,7 +55,7 @@ def test_avx2_counts_are_the_documented_ones() -> None:
 def test_chain_counts(kernel: str) -> None:
     chain = ceiling.MIXES[kernel]["chain"]
     scalar = sum(n for op, n in chain.items() if not op.startswith("x."))
-    assert 16 * scalar == 160 * 23 + 32  # 23 scalar ops a round; K[t] adds and feed-forwards, rounded up
+    assert 16 * scalar == 160 * 22 + 32  # 22 scalar ops a round; K[t] adds and feed-forwards, rounded up
     step = {"avx512": 14, "avx2": 22}[kernel]  # one two-word schedule step of chain_avx512 / chain_avx2
     assert 16 * sum(n for op, n in chain.items() if op.startswith("x.")) == 32 * step
 
@@ -88,3 +88,22 @@ def test_mix_runs_on_this_cpu(kernel: str) -> None:
     for key in keys:
         assert math.isfinite(out[key]) and out[key] > 0, key
     assert out["chain_cycles"] >= ceiling.CHAIN_FLOOR_CYCLES
+
+
+@pytest.mark.parametrize(
+    ("vendor", "family", "model", "generation"),
+    [
+        ("AuthenticAMD", 0x19, 0x01, "Zen 3"),  # Milan, the Zen 3 development VM
+        ("AuthenticAMD", 0x19, 0x21, "Zen 3"),
+        ("AuthenticAMD", 0x19, 0x11, "Zen 4"),  # Genoa: family 0x19 too
+        ("AuthenticAMD", 0x19, 0xA0, "Zen 4"),
+        ("AuthenticAMD", 0x1A, 0x02, "Zen 5"),  # Turin, the Zen 5 prototype's host
+        ("AuthenticAMD", 0x1A, 0x30, None),
+        ("AuthenticAMD", 0x17, 0x31, None),
+        ("GenuineIntel", 0x06, 0x8F, None),
+    ],
+)
+def test_table_models_by_core_generation(vendor: str, family: int, model: int, generation: object) -> None:
+    assert ceiling.core_generation(vendor, family, model) == generation
+    # a Zen 4 gets no table model: neither the Zen 3 AVX2 one nor the Zen 5 AVX-512 one describes it
+    assert (generation in ceiling.MODELS) == (generation in ("Zen 3", "Zen 5"))
