@@ -7,7 +7,7 @@ import argparse
 import contextlib
 import os
 import sys
-from typing import Any, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Sequence, Set, Tuple
 
 from .._checks import ascii_int
 from ..errors import show
@@ -78,6 +78,22 @@ def write_output(flag: str, path: str, data: bytes, args: Optional[argparse.Name
     write_files(flag, [(path, data)], args)
 
 
+def _sync_dirs(folders: Set[str]) -> None:
+    """Commit the renames into ``folders`` to disk, where the file system can (best effort: the
+    files are already in place, and some file systems refuse fsync on a directory)."""
+    for folder in folders:
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            continue
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
 def write_files(
     flag: str,
     files: List[Tuple[str, bytes]],
@@ -90,7 +106,8 @@ def write_files(
     ``..``; the folder as given exists (``nodir/../x`` names no file); no file named twice; no file
     the command reads (its input flags in ``args``). A new file, or an existing regular file that a
     rename leaves the same to everyone (:func:`_replaceable`), is written to a temporary file beside
-    it and renamed into place when every such file is written, its mode (and, as root, owner) kept.
+    it, synced to disk, and renamed into place when every such file is written, its mode (and, as
+    root, owner) kept; the folders are synced after the renames.
     Everything else (a symlink, which the kernel follows with its protections: ``/dev/stdout``; a
     device or pipe; a hard-linked, read-only or another user's file) is opened first, all of them
     before anything is written, and written in place after the temporary files. On a failure the
@@ -170,6 +187,9 @@ def write_files(
                     os.fchown(f.fileno(), st.st_uid, st.st_gid)  # root only: _replaceable sent the rest in place
                 f.write(data)
                 f.flush()
+                # on disk before the rename: a crash must leave the old file or the new one, never an
+                # empty file under the old name (ext4 and XFS may commit the rename first)
+                os.fsync(f.fileno())
                 # mkstemp makes 0600: the replaced file's mode, else what open() gives; set last, as a
                 # chown or a write clears set-user-ID and set-group-ID bits
                 os.fchmod(f.fileno(), 0o666 & ~umask if st is None else stat.S_IMODE(st.st_mode))
@@ -184,6 +204,7 @@ def write_files(
             current = path
             os.replace(temp, path)
         done = True
+        _sync_dirs({os.path.dirname(path) or "." for _, path in temps})
     except OSError as exc:
         raise read_error(flag, current, exc) from None
     finally:

@@ -580,3 +580,28 @@ def test_write_files_writes_a_pipe_in_place(tmp_path: Path) -> None:
     write_files("--output", [(str(fifo), b"through the pipe")])
     reader.join(10)
     assert got == [b"through the pipe"] and fifo.is_fifo()
+
+
+def test_write_files_syncs_each_file_before_its_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crash after the rename must not leave an empty file under the user's name: each temporary
+    file reaches the disk before it is renamed, and the folder after."""
+    import os
+
+    from snpmeasure.cli._args import write_files
+
+    events: List[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append("fsync dir" if os.path.isdir(f"/proc/self/fd/{fd}") else "fsync file")
+        real_fsync(fd)
+
+    def replace(src: str, dst: str) -> None:
+        events.append(f"rename {os.path.basename(dst)}")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    write_files("--output", [(str(tmp_path / "a"), b"A"), (str(tmp_path / "b"), b"B")])
+    assert events == ["fsync file", "fsync file", "rename a", "rename b", "fsync dir"]
+    assert (tmp_path / "a").read_bytes() == b"A" and (tmp_path / "b").read_bytes() == b"B"
