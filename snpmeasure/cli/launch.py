@@ -80,8 +80,9 @@ def register(p: ArgumentParser) -> None:
     p.add_argument("--native-zero", action="store_true", help="with --igvm: measure pages without data as ZERO pages")
     add_measure_arguments(
         p,
-        modes=("snp", "snp:igvm"),
-        mode_help="snp (the default), or snp:igvm with --igvm",
+        modes=("snp", "snp:svsm", "snp:igvm"),
+        mode_help="snp (the default), snp:svsm (a Coconut SVSM before IGVM: --svsm, --vars-size or --vars-file), "
+        "or snp:igvm with --igvm",
         counts=False,
         manifest=False,
         seed=False,
@@ -159,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
     assert obj is not None
     if args.mode == "snp:igvm":
         raise InvalidInputError("--igvm", "--mode snp:igvm launches an IGVM file: give it with --igvm FILE")
-    args.mode = "snp"
+    args.mode = args.mode or "snp"
+    _refuse_svsm_mismatch(args, obj)
     kwargs = measure_kwargs(args, "launch")
     # said on stderr and in --json's warnings, which the next step reads
     notes: List[str] = []
@@ -192,8 +194,9 @@ def run(args: argparse.Namespace) -> int:
         fw.launch_start(obj.policy, gosvw=obj.gosvw_bytes())
         steps.append(f"SNP_LAUNCH_START policy={obj.policy:#x}: SUCCESS")
         m = measure(**kwargs, firmware=fw)
+        pages = "SVSM, firmware" if args.mode == "snp:svsm" else "firmware"
         steps.append(
-            f"SNP_LAUNCH_UPDATE (firmware, metadata sections, {m.vcpus} VMSA{'' if m.vcpus == 1 else 's'}): SUCCESS, launch digest {m.hex()}"
+            f"SNP_LAUNCH_UPDATE ({pages}, metadata sections, {m.vcpus} VMSA{'' if m.vcpus == 1 else 's'}): SUCCESS, launch digest {m.hex()}"
         )
         result = fw.launch_finish(
             obj.id_block_obj(),
@@ -217,7 +220,7 @@ def _replayed_vmm(args: argparse.Namespace) -> str:
         return get_igvm_profile(args.profile).name
     from ..measurement import resolve_profile
 
-    return resolve_profile(profile_of(args), args.vmm_type, "snp").vmm
+    return resolve_profile(profile_of(args), args.vmm_type, args.mode if args.mode == "snp:svsm" else "snp").vmm
 
 
 #: The flags that describe KVM's own checks (refused with --no-kvm-checks, and for another VMM).
@@ -254,6 +257,35 @@ def _qemu_refusal(obj: Any, args: argparse.Namespace) -> Optional[Tuple[str, str
         reason = f"cbitpos check failed, host '{args.host_cbitpos}' requested '{obj.cbitpos or 0}'"
         return "sev_common_kvm_init", "CBITPOS_CHECK_FAILED", reason
     return None
+
+
+def _refuse_svsm_mismatch(args: argparse.Namespace, obj: Any) -> None:
+    """What ``measure`` ignores with a warning for sev-snp-measure's sake, a dry run refuses: it
+    would replay another launch than the one asked for. snp:svsm (sev-snp-measure's model of a
+    Coconut SVSM before IGVM) boots the SVSM and its OVMF, no kernel, and its VMSAs carry SEV_FEATURES
+    0x1; the SVSM flags name nothing in another mode."""
+    from .._plan import KERNEL_INPUTS
+    from ..errors import InvalidInputError
+
+    if args.mode != "snp:svsm":
+        for dest in ("svsm", "vars_size", "vars_file"):
+            if getattr(args, dest) is not None:
+                raise InvalidInputError(
+                    "--" + dest.replace("_", "-"), f"applies to --mode snp:svsm only, not {args.mode}"
+                )
+        return
+    for dest in KERNEL_INPUTS:
+        if getattr(args, dest) not in (None, ""):
+            raise InvalidInputError(
+                "--" + dest.replace("_", "-"), "the snp:svsm launch boots the SVSM and its OVMF: it loads no kernel"
+            )
+    features = obj.sev_features()
+    if features != 1 or args.guest_features not in (None, 1):
+        flag = "--object" if features != 1 else "--guest-features"
+        asked = features if features != 1 else args.guest_features
+        raise InvalidInputError(
+            flag, f"asks for SEV_FEATURES {asked:#x}: the snp:svsm launch's VMSAs carry 0x1 (SNPActive alone)"
+        )
 
 
 def _firmware(args: argparse.Namespace, threads: Optional[int], vmm: str) -> Any:

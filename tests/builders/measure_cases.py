@@ -50,3 +50,6 @@ A = str(PEER / "ovmf_AmdSev_suffix.bin")
 
 
 X = str(PEER / "ovmf_OvmfX64_suffix.bin")
+
+#: The Coconut SVSM fixture's files, for --mode snp:svsm (tests/fixtures/README.md).
+SVSM_FILES = ["--ovmf", str(PEER / "svsm_ovmf.fd"), "--svsm", str(PEER / "svsm.bin"), "--vars-size", "540672"]

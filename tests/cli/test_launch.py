@@ -10,6 +10,7 @@ from typing import Sequence
 from snpmeasure import measure
 
 from ..builders.launches import KEYS, LD, A
+from ..builders.measure_cases import SVSM_FILES
 from ..support import run_ours
 
 MEASURE = ["--mode", "snp", "--vcpus", "2", "--vcpu-type", "EPYC-Milan", "--ovmf", A]
@@ -531,10 +532,44 @@ def test_an_unmeasured_kernel_must_still_load(tmp_path: Path) -> None:
         assert rc == 2 and err.startswith(f"snpmeasure launch: error: --kernel: {path}: ") and said in err, err
 
 
-def test_launch_offers_no_svsm_flags() -> None:
-    """launch dry-runs snp and snp:igvm launches: the SVSM flags, which could never apply, are no flags of it."""
-    rc, _, err = run_ours(["launch", "--object", "sev-snp-guest,id=a", *MEASURE, "--svsm", "x"])
-    assert rc == 2 and "unrecognized arguments: --svsm x" in err
+SVSM = ["--mode", "snp:svsm", "--vcpus", "2", "--vcpu-type", "EPYC-v4", *SVSM_FILES]
+
+
+def test_an_svsm_launch_replays_with_its_id_block(tmp_path: Path) -> None:
+    """snp:svsm's ID block (id-block --from-measure) goes through qemu-object to launch, whose
+    replay reaches LAUNCH_FINISH with the digest measure gives (sev-snp-measure's, in its tests)."""
+    rc, out, _ = run_ours(["id-block", "--from-measure", *SVSM, "--id-key", str(KEYS / "id_key_test.pem"), "--json"])
+    assert rc == 0
+    (tmp_path / "idb.json").write_text(out)
+    rc, obj, _ = run_ours(["qemu-object", "--from-id-block", str(tmp_path / "idb.json")])
+    assert rc == 0
+    digest = run_ours(["measure", *SVSM])[1].strip()
+    rc, out, _ = run_ours(["launch", "--object", obj.strip(), *SVSM, "--json"])
+    doc = json.loads(out)
+    assert rc == 0 and doc["ok"] and doc["report"]["measurement"] == digest and doc["report"]["id_block_en"]
+    assert doc["steps"][1].startswith("SNP_LAUNCH_UPDATE (SVSM, firmware, metadata sections, 2 VMSAs): SUCCESS")
+    # the same object against the plain OVMF launch: another digest, so the ID block fails
+    rc, out, _ = run_ours(["launch", "--object", obj.strip(), *MEASURE, "--json"])
+    assert rc == 1 and json.loads(out)["status"] == "BAD_MEASUREMENT"
+
+
+def test_an_svsm_launch_refuses_what_measure_ignores() -> None:
+    """measure ignores a kernel and SEV features in snp:svsm mode, as sev-snp-measure does; a dry
+    run of them would replay another launch than the one asked for, so launch refuses them, and
+    the SVSM flags outside snp:svsm."""
+    obj = "sev-snp-guest,id=a,cbitpos=51,reduced-phys-bits=1"
+    for extra, said in (
+        (["--kernel", A], "--kernel: the snp:svsm launch boots the SVSM and its OVMF: it loads no kernel"),
+        (["--append", "x"], "--append: the snp:svsm launch boots"),
+        (["--guest-features", "0x21"], "--guest-features: asks for SEV_FEATURES 0x21: the snp:svsm launch's VMSAs"),
+    ):
+        rc, _, err = run_ours(["launch", "--object", obj, *SVSM, *extra])
+        assert rc == 2 and said in err, err
+    rc, _, err = run_ours(["launch", "--object", obj + ",debug-swap=on", *SVSM])
+    assert rc == 2 and "--object: asks for SEV_FEATURES 0x21" in err, err
+    for flag, value in (("--svsm", "x"), ("--vars-size", "540672"), ("--vars-file", "x")):
+        rc, _, err = run_ours(["launch", "--object", obj, *MEASURE, flag, value])
+        assert rc == 2 and f"{flag}: applies to --mode snp:svsm only, not snp" in err, err
 
 
 def test_a_configurations_policy_kvm_refuses_is_launchs_to_judge() -> None:
