@@ -7,7 +7,7 @@ arguments go through :func:`as_bytes` instead.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Type
 
 from .errors import InvalidInputError
 
@@ -39,6 +39,18 @@ def hex_bytes(field: str, text: str, size: int, what: str) -> bytes:
     return bytes.fromhex(digits)
 
 
+def require_type(
+    field: str, value: object, cls: type, hint: str = "", error: Type[InvalidInputError] = InvalidInputError
+) -> None:
+    """Refuse a ``value`` that is no ``cls`` with ``error`` naming ``field``: "must be an IdBlock
+    (``hint``), got str". For the arguments the library's own objects are passed in, where duck
+    typing would fail later, further from the caller's mistake."""
+    if not isinstance(value, cls):
+        name = cls.__name__
+        article = "an" if name[0] in "AEIOU" else "a"
+        raise error(field, f"must be {article} {name}{f' ({hint})' if hint else ''}, got {type(value).__name__}")
+
+
 def ascii_int(text: str, base: int = 10) -> int:
     """``int(text, base)`` in ASCII digits only: Python's int() also reads other scripts' digits
     (``int("٣")`` is 3), which no tool a number goes to (QEMU, the firmware tools) reads. Raises
@@ -48,4 +60,4 @@ def ascii_int(text: str, base: int = 10) -> int:
     return int(text, base)
 
 
-__all__ = ["as_bytes", "ascii_int", "hex_bytes"]
+__all__ = ["as_bytes", "ascii_int", "hex_bytes", "require_type"]

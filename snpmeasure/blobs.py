@@ -35,7 +35,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Union
 
-from ._checks import as_bytes
+from ._checks import as_bytes, require_type
 from .errors import BlobError, InvalidInputError, SignatureError, show
 from .policy import DEFAULT_POLICY, GuestPolicy
 
@@ -525,8 +525,7 @@ class IdAuth:
 
     def verify(self, id_block: IdBlock, *, author_key_enabled: bool = True) -> None:
         """Check the signatures as LAUNCH_FINISH does; raise :class:`SignatureError` naming the failure."""
-        if not isinstance(id_block, IdBlock):
-            raise BlobError("id_block", f"must be an IdBlock, got {type(id_block).__name__}")
+        require_type("id_block", id_block, IdBlock, error=BlobError)
         if not self.id_block_sig.verify(self.id_key, id_block.to_bytes()):
             raise SignatureError("ID_BLOCK_SIG: the ID block signature does not verify with ID_KEY")
         if author_key_enabled:

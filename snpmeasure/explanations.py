@@ -604,10 +604,10 @@ def _describe_firmware(info: Dict[str, Any]) -> str:
 
 def _target(measurement: Union[bytes, str, None], report: Optional[AttestationReport]) -> bytes:
     if report is not None:
+        from ._checks import require_type
         from .report import AttestationReport
 
-        if not isinstance(report, AttestationReport):
-            raise InvalidInputError("report", f"must be an AttestationReport, got {type(report).__name__}")
+        require_type("report", report, AttestationReport)
         if measurement is not None:
             raise InvalidInputError("measurement", "give the measurement or the report, not both")
         return report.measurement

@@ -20,6 +20,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
+from ._checks import require_type
 from .errors import InvalidInputError, show
 
 if TYPE_CHECKING:  # tables loads the measurement modules: the CLI's flags need only FORMATS
@@ -47,8 +48,7 @@ TRUSTEE_TCB = {"bootloader": "snp_bootloader", "tee": "snp_tee_svn", "snp": "snp
 def _check_table(table: object) -> None:
     from .tables import ReferenceTable
 
-    if not isinstance(table, ReferenceTable):
-        raise InvalidInputError("table", f"must be a ReferenceTable (what table() returns), got {type(table).__name__}")
+    require_type("table", table, ReferenceTable, "what table() returns")
 
 
 def to_trustee(
@@ -191,9 +191,9 @@ def reference_policy_value(text: Optional[str], field: str = "policy") -> Option
 def _tcb_raw(tcb: Any) -> int:
     from .report import TcbVersion
 
-    if not isinstance(tcb, TcbVersion):
-        raise InvalidInputError("min_tcb", f"must be a TcbVersion (TcbVersion.encode), got {type(tcb).__name__}")
-    return tcb.raw
+    require_type("min_tcb", tcb, TcbVersion, "TcbVersion.encode")
+    raw: int = tcb.raw
+    return raw
 
 
 def _text_bytes(data: bytes) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import Enum, IntEnum
 from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
-from ._checks import as_bytes
+from ._checks import as_bytes, require_type
 from ._core import LaunchDigest
 from ._cpus import MAX_VCPUS
 from .errors import BlobError, FirmwareError, InvalidInputError, KvmError, PolicyError, SignatureError, no_member, show
@@ -191,8 +191,8 @@ class Firmware:
         threads: Optional[int] = None,
         host: Optional[HostModel] = None,
     ) -> None:
-        if host is not None and not isinstance(host, HostModel):
-            raise InvalidInputError("host", f"must be a HostModel, got {type(host).__name__}")
+        if host is not None:
+            require_type("host", host, HostModel)
         for flag in ("smt_enabled", "kvm_checks", "vlek"):
             if host is not None and not isinstance(getattr(host, flag), bool):
                 raise InvalidInputError(flag, f"must be a bool, got {show(getattr(host, flag))}")
@@ -486,10 +486,8 @@ class Firmware:
         command = "SNP_LAUNCH_FINISH"
         self._require(command, GuestState.LAUNCHING)
         host_data = as_bytes("host_data", host_data)
-        if id_block is not None and not isinstance(id_block, IdBlock):
-            raise InvalidInputError(
-                "id_block", f"must be an IdBlock (IdBlock.from_bytes parses one), got {type(id_block).__name__}"
-            )
+        if id_block is not None:
+            require_type("id_block", id_block, IdBlock, "IdBlock.from_bytes parses one")
         if isinstance(id_auth, (bytearray, memoryview)):
             id_auth = bytes(id_auth)
         if isinstance(id_auth, bytes) and len(id_auth) != ID_AUTH_SIZE:

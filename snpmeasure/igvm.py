@@ -40,6 +40,7 @@ from typing import (
     overload,
 )
 
+from ._checks import require_type
 from .errors import IgvmError, InputFileError, show
 
 PAGE = 4096
@@ -966,8 +967,7 @@ class IgvmBuilder:
     def add(self, header: IgvmHeader, data: Optional[Union[bytes, bytearray, memoryview]] = None) -> IgvmBuilder:
         """Append a header (and the data it points at: a page for PAGE_DATA and VP_CONTEXT, the
         area's initial contents for a PARAMETER_AREA, the blob of a CoRIM header)."""
-        if not isinstance(header, IgvmHeader):
-            raise IgvmError("header", f"must be an IgvmHeader, got {type(header).__name__}")
+        require_type("header", header, IgvmHeader, error=IgvmError)
         raw = None if data is None else _data_bytes(data)
         if isinstance(header, VpContext) and raw is None:
             raise IgvmError("data", "a VP_CONTEXT carries its 4096-byte VMSA: give it")

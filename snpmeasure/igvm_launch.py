@@ -21,6 +21,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
+from ._checks import require_type
 from ._cpus import MAX_VCPUS
 from ._plan import LAUNCH_INPUTS, Command, run_snp
 from ._vmsa import OFF_CR0, OFF_CR4, OFF_EFER, OFF_SEV_FEATURES
@@ -317,8 +318,7 @@ def plan_igvm(
     contexts present) is the number of VMSAs KVM measures. ``per_directive``: one command per
     directive (for traces) instead of merged regions (one C call per region)."""
     prof = get_igvm_profile(profile)
-    if not isinstance(igvm, IgvmFile):
-        raise InvalidInputError("igvm", f"must be an IgvmFile, got {type(igvm).__name__}")
+    require_type("igvm", igvm, IgvmFile)
     if not isinstance(native_zero, bool):
         raise InvalidInputError("native_zero", f"must be a bool, got {show(native_zero)}")
     plan = IgvmPlan(igvm, prof, native_zero)
@@ -847,8 +847,8 @@ def measure_plan(
     from .firmware import GuestState, HostModel
 
     f = plan.igvm
-    if firmware is not None and not isinstance(firmware, Firmware):
-        raise InvalidInputError("firmware", f"must be a Firmware guest context, got {type(firmware).__name__}")
+    if firmware is not None:
+        require_type("firmware", firmware, Firmware, "a guest context")
     fw = firmware or Firmware(trace=trace, threads=threads, host=HostModel(kvm_checks=False))
     if fw.state is GuestState.NONE:
         fw.launch_start(plan.policy if plan.policy is not None else DEFAULT_POLICY)

@@ -12,7 +12,7 @@ import os
 import struct
 from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
-from ._checks import ascii_int
+from ._checks import ascii_int, require_type
 from ._cpus import MAX_VCPUS, resolve_vcpu_sig
 from ._files import file_size
 from ._plan import LAUNCH_INPUTS, MODES, FirmwareLayout, Plan, run_snp, sev_plan, snp_plan
@@ -518,8 +518,8 @@ def measure(
         describe_inputs=describe_inputs,
         allow_no_sev_metadata=allow_no_sev_metadata,
     )
-    if firmware is not None and not isinstance(firmware, Firmware):
-        raise InvalidInputError("firmware", f"must be a Firmware guest context, got {type(firmware).__name__}")
+    if firmware is not None:
+        require_type("firmware", firmware, Firmware, "a guest context")
     if p.mode in ("sev", "seves"):
         sfw = SevFirmware(trace=trace)
         for cmd in p.plan.commands:

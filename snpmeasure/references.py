@@ -46,10 +46,10 @@ VERIFY_CONFIG_KEYS = (
 
 
 def _check_report(report: object) -> None:
+    from ._checks import require_type
     from .report import AttestationReport
 
-    if not isinstance(report, AttestationReport):
-        raise InvalidInputError("report", f"must be an AttestationReport, got {type(report).__name__}")
+    require_type("report", report, AttestationReport)
 
 
 class ReferenceSet:
@@ -226,7 +226,7 @@ class VerifyConfig:
                 raise InvalidInputError(name, f"must be a list of 48-byte digests, got {type(values).__name__}")
         if not isinstance(permit_provisional_firmware, bool):
             raise InvalidInputError(
-                "permit_provisional_firmware", f"must be a bool, got {show(permit_provisional_firmware)}"
+                "permit_provisional_firmware", f"must be true or false, got {show(permit_provisional_firmware)}"
             )
         if product is not None and (not isinstance(product, str) or product not in TCB_LAYOUTS):
             raise InvalidInputError("product", f"must be one of {', '.join(TCB_LAYOUTS)}, got {show(product)}")
@@ -244,7 +244,7 @@ class VerifyConfig:
     def from_json(cls, doc: Any, where: str = "config") -> VerifyConfig:
         """A configuration from its parsed JSON; every key checked, unknown keys refused."""
         from .policy import GuestPolicy
-        from .report import TCB_LAYOUTS, Expectations, parse_hex, parse_min_tcb
+        from .report import Expectations, parse_hex, parse_min_tcb
 
         check_schema(doc, where, VERIFY_CONFIG_SCHEMA, VERIFY_CONFIG_VERSION, "docs/verify-config.schema.json")
         unknown = sorted(set(doc) - set(VERIFY_CONFIG_KEYS))
@@ -300,32 +300,26 @@ class VerifyConfig:
                 if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
                     raise InvalidInputError(f"{where}.{key}", f"must be an int from 0 to {top}, got {show(value)}")
                 exp[key] = value
-        permit = doc.get("permit_provisional_firmware", False)
-        if not isinstance(permit, bool):
-            raise InvalidInputError(
-                f"{where}.permit_provisional_firmware", f"must be true or false, got {show(permit)}"
-            )
         if "signing_key" in doc:
             if doc["signing_key"] not in ("VCEK", "VLEK"):
                 raise InvalidInputError(f"{where}.signing_key", f"must be VCEK or VLEK, got {show(doc['signing_key'])}")
             exp["signing_key"] = doc["signing_key"]
-        product = doc.get("product")
-        if product is not None and product not in TCB_LAYOUTS:
-            raise InvalidInputError(f"{where}.product", f"must be one of {', '.join(TCB_LAYOUTS)}, got {show(product)}")
         if exp.get("policy_at_most") and "policy" not in exp:
             raise InvalidInputError(f"{where}.policy_at_most", "compares with an expected policy: give policy too")
         try:
             expectations = Expectations(**exp)
         except InvalidInputError as exc:  # a TCB component the generations lack: the config's key
             raise InvalidInputError(f"{where}.{exc.field}", exc.rule) from None
-        return cls(
-            measurements=hex_list("measurements", 48),
-            id_key_digests=hex_list("id_key_digests", 48),
-            author_key_digests=hex_list("author_key_digests", 48),
-            product=product,
-            expectations=expectations,
-            permit_provisional_firmware=permit,
-        )
+        lists = {key: hex_list(key, 48) for key in ("measurements", "id_key_digests", "author_key_digests")}
+        try:  # product and permit_provisional_firmware are checked once, by the constructor
+            return cls(
+                **lists,
+                product=doc.get("product"),
+                expectations=expectations,
+                permit_provisional_firmware=doc.get("permit_provisional_firmware", False),
+            )
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{where}.{exc.field}", exc.rule) from None
 
     @classmethod
     def load(cls, source: Union[str, os.PathLike[str]], field: str = "config") -> VerifyConfig:

@@ -28,6 +28,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
+from ._checks import require_type
 from .errors import InvalidInputError, ReportError, SignatureError, show
 from .policy import FLAG_BITS, GuestPolicy
 
@@ -813,8 +814,7 @@ class Expectations:
         """Everything a launch dry run fixed."""
         from .firmware import LaunchResult
 
-        if not isinstance(result, LaunchResult):
-            raise ReportError("result", f"must be a LaunchResult, got {type(result).__name__}")
+        require_type("result", result, LaunchResult, error=ReportError)
         args: Dict[str, Any] = dict(
             measurement=result.measurement,
             policy=result.policy,
