@@ -405,6 +405,29 @@ def _prepare(
     return _Prepared(mode, prof, plan, seed, inputs, vcpus, used_sig, features, hashes is not None)
 
 
+def _measure_igvm_mode(
+    igvm: Optional[IgvmSource],
+    *,
+    profile: Union[str, LaunchProfile, None],
+    allow_no_sev_metadata: bool,
+    **kwargs: Any,
+) -> Measurement:
+    """``measure(mode="snp:igvm")`` once the file-held inputs are refused: the arguments that mode
+    reads, checked, then :func:`~snpmeasure.igvm_launch.measure_igvm`."""
+    from .igvm_launch import measure_igvm
+
+    if allow_no_sev_metadata:
+        raise InvalidInputError(
+            "allow_no_sev_metadata",
+            "does not apply to mode 'snp:igvm': the IGVM file holds the firmware, kernel and VMSAs",
+        )
+    if igvm is None:
+        raise InvalidInputError("igvm", "mode 'snp:igvm' needs the IGVM file")
+    if profile is not None and not isinstance(profile, str):
+        raise InvalidInputError("profile", "in mode 'snp:igvm' is an IGVM model's name (igvmmeasure, igvm-crate, qemu)")
+    return measure_igvm(igvm, profile=profile, **kwargs)
+
+
 def measure(
     *,
     mode: str = "snp",
@@ -469,20 +492,7 @@ def measure(
                 "igvm" if igvm is not None else "native_zero", f"applies to mode 'snp:igvm', not {show(mode)}"
             )
         refuse_file_held_inputs(locals())  # tests/test_igvm_launch.py: its names are this function's
-        if allow_no_sev_metadata:
-            raise InvalidInputError(
-                "allow_no_sev_metadata",
-                "does not apply to mode 'snp:igvm': the IGVM file holds the firmware, kernel and VMSAs",
-            )
-        if igvm is None:
-            raise InvalidInputError("igvm", "mode 'snp:igvm' needs the IGVM file")
-        if profile is not None and not isinstance(profile, str):
-            raise InvalidInputError(
-                "profile", "in mode 'snp:igvm' is an IGVM model's name (igvmmeasure, igvm-crate, qemu)"
-            )
-        from .igvm_launch import measure_igvm
-
-        return measure_igvm(
+        return _measure_igvm_mode(
             igvm,
             profile=profile,
             native_zero=native_zero,
@@ -491,6 +501,7 @@ def measure(
             threads=threads,
             describe_inputs=describe_inputs,
             firmware=firmware,
+            allow_no_sev_metadata=allow_no_sev_metadata,
         )
     p = _prepare(
         mode=mode,
@@ -528,20 +539,7 @@ def measure(
                 sfw.launch_update_data(cmd.data, label=cmd.label)
             else:
                 sfw.launch_update_vmsa(bytes(cmd.data), label=cmd.label)
-        return Measurement(
-            sfw.launch_measure(),
-            p.mode,
-            p.profile.name,
-            p.vcpus,
-            p.vcpu_sig,
-            p.features,
-            p.inputs,
-            sfw.trace,
-            p.plan.warnings,
-            p.plan.vmsas,
-            p.kernel_hashes,
-            p.profile,
-        )
+        return _result(p, sfw.launch_measure(), sfw.trace)
     if firmware is not None and p.seed is not None:
         raise ConfigError(
             "firmware", "a seeded measurement (snp_ovmf_hash or manifest) cannot run in a given guest context"
@@ -550,15 +548,20 @@ def measure(
     if fw.state is GuestState.NONE:
         fw.launch_start()
     run_snp(fw, p.plan.commands)
+    return _result(p, fw.ld, fw.trace)
+
+
+def _result(p: _Prepared, digest: bytes, trace: Optional[List[TraceEntry]]) -> Measurement:
+    """The Measurement of a prepared launch, with the digest and trace the firmware model gave."""
     return Measurement(
-        fw.ld,
+        digest,
         p.mode,
         p.profile.name,
         p.vcpus,
         p.vcpu_sig,
         p.features,
         p.inputs,
-        fw.trace,
+        trace,
         p.plan.warnings,
         p.plan.vmsas,
         p.kernel_hashes,
