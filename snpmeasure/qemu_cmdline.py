@@ -276,6 +276,109 @@ def _words(text: str, where: str) -> List[str]:
     return words[1:]
 
 
+class _Options:
+    """What the options of a command line set, in the order QEMU reads them (a later option wins
+    where QEMU's does); ``sources`` names the option each launch input came from."""
+
+    def __init__(self) -> None:
+        self.sources: Dict[str, str] = {}
+        self.cpu: Optional[Tuple[str, Optional[str], Optional[int]]] = None  # mode, type, signature
+        self.loader: Optional[str] = None
+        self.kernel: Optional[str] = None
+        self.initrd: Optional[str] = None
+        self.cmdline: Optional[str] = None
+        self.objects: Dict[str, Tuple[str, List[Tuple[str, Any]], bool]] = {}
+        self.machine: Dict[str, str] = {}
+        self.blockdevs: Dict[str, Tuple[Optional[str], Optional[str]]] = {}  # node -> (filename, file node)
+        self.pflash: List[str] = []  # the options that add a pflash device
+        self.smp: Dict[str, str] = {}
+        self.accels: List[str] = []  # -accel options, in order
+        self.machine_accel: Optional[Tuple[str, str]] = None  # -machine accel= or -enable-kvm, the last
+
+    def set(self, key: str, value: Optional[str], source: str) -> None:
+        """A boot input (loader, kernel, initrd, cmdline) and the option that gave it."""
+        setattr(self, key, value)
+        self.sources["ovmf" if key == "loader" else "append" if key == "cmdline" else key] = source
+
+    def read(self, opt: str, arg: str) -> None:
+        """One option of _READ_WITH_ARG and its argument."""
+        if opt == "-accel":
+            head, props = _keyval(arg, "-accel")
+            self.accels.append(props.get("accel", head or ""))
+        elif opt == "-smp":
+            self.smp, self.sources["vcpus"] = _smp_props(arg, self.smp), "-smp"
+        elif opt == "-cpu":
+            self.cpu = _cpu(arg)
+            self.sources["vcpu_type"] = self.sources["vcpu_sig"] = "-cpu"
+        elif opt in ("-bios", "-kernel", "-initrd", "-append"):
+            self.set({"-bios": "loader", "-append": "cmdline"}.get(opt, opt[1:]), arg, opt)
+        elif opt == "-machine" or opt == "-M":
+            self._machine(arg)
+        elif opt == "-pflash":  # the first -pflash is unit 0, the firmware
+            self.pflash.append("-pflash")
+            if "ovmf" not in self.sources:
+                self.set("loader", arg, "-pflash")
+        elif opt == "-drive":
+            _, props = _keyval(arg, "-drive")
+            if props.get("if") == "pflash":
+                self.pflash.append("-drive if=pflash")
+                if props.get("unit", "0") == "0":
+                    self.set("loader", props.get("file"), "-drive if=pflash,unit=0")
+        elif opt == "-blockdev":
+            _blockdev(arg, self.blockdevs)
+        elif opt == "-object":
+            _object(arg, self.objects)
+        elif opt == "-device":
+            driver = _device_driver(arg)
+            if driver in _LOADING_DEVICES:
+                raise ConfigError("-device", f"{driver} loads data into guest memory, which snpmeasure does not model")
+        else:  # _READ_WITH_ARG names an option this chain does not read
+            raise AssertionError(f"{opt} is in _READ_WITH_ARG but not read")
+
+    def _machine(self, arg: str) -> None:
+        _, props = _keyval(arg, "-machine")
+        self.machine.update(props)
+        # -bios, -kernel, -initrd and -append are these machine properties (vl.c puts them in the
+        # same dict as -machine's, in order): the later one wins
+        for prop, key in (("firmware", "loader"), ("kernel", "kernel"), ("initrd", "initrd"), ("append", "cmdline")):
+            if prop in props:
+                self.set(key, props[prop], f"-machine {prop}")
+        if "accel" in props:  # a list QEMU tries in order, "kvm:tcg"
+            self.machine_accel = (props["accel"], "-machine accel")
+        topology = {k[4:]: v for k, v in props.items() if k.startswith("smp.")}
+        if topology:  # -machine smp.cpus=4 is -smp cpus=4 (QEMU merges them into one dict)
+            self.smp, self.sources["vcpus"] = {**self.smp, **topology}, "-machine smp."
+        self.pflash += [f"-machine {k}" for k in ("pflash0", "pflash1") if k in props]
+
+
+def _read_options(words: List[str], where: str) -> _Options:
+    """Every option of the command line (without the program), read or refused."""
+    o = _Options()
+    i = 0
+    while i < len(words):
+        opt = words[i]
+        if not opt.startswith("-"):
+            raise InvalidInputError(where, f"{show(opt)} is no option (a QEMU option starts with -)")
+        opt = "-" + opt.lstrip("-")  # --smp is -smp
+        if opt == "-enable-kvm":  # vl.c: -machine accel=kvm
+            o.machine_accel = ("kvm", opt)
+            i += 1
+            continue
+        if opt in _IGNORED_FLAGS:
+            i += 1
+            continue
+        if opt not in _IGNORED_WITH_ARG and opt not in _READ_WITH_ARG:
+            raise InvalidInputError(
+                opt, "is an option snpmeasure does not know: whether it changes the measurement is not established"
+            )
+        if i + 1 >= len(words):
+            raise InvalidInputError(opt, "needs an argument")
+        if opt not in _IGNORED_WITH_ARG:
+            o.read(opt, words[i + 1])
+        i += 2
+    return o
+
+
 def parse_qemu_cmdline(
     argv: Union[str, Sequence[str]], *, path_map: PathMap = (), where: str = "qemu_cmdline"
 ) -> QemuCommandLine:
@@ -289,152 +392,72 @@ def parse_qemu_cmdline(
         words = list(argv[1:])
     else:
         raise InvalidInputError(where, "must be the command line as text or as a list of str")
-    sources: Dict[str, str] = {}
-    vcpus = cpu_mode = vcpu_type = vcpu_sig = loader = kernel = initrd = cmdline = None
-    objects: Dict[str, Tuple[str, List[Tuple[str, Any]], bool]] = {}
-    machine: Dict[str, str] = {}
-    blockdevs: Dict[str, Tuple[Optional[str], Optional[str]]] = {}  # node -> (filename, file node)
-    pflash: List[str] = []  # the options that add a pflash device
-    smp: Dict[str, str] = {}
-    accels: List[str] = []  # -accel options, in order
-    machine_accel: Optional[Tuple[str, str]] = None  # -machine accel= or -enable-kvm (the same property), the last
-    i = 0
-    while i < len(words):
-        opt = words[i]
-        if not opt.startswith("-"):
-            raise InvalidInputError(where, f"{show(opt)} is no option (a QEMU option starts with -)")
-        opt = "-" + opt.lstrip("-")  # --smp is -smp
-        if opt == "-enable-kvm":  # vl.c: -machine accel=kvm
-            machine_accel = ("kvm", opt)
-            i += 1
-            continue
-        if opt in _IGNORED_FLAGS:
-            i += 1
-            continue
-        if opt not in _IGNORED_WITH_ARG and opt not in _READ_WITH_ARG:
-            raise InvalidInputError(
-                opt, "is an option snpmeasure does not know: whether it changes the measurement is not established"
-            )
-        if i + 1 >= len(words):
-            raise InvalidInputError(opt, "needs an argument")
-        arg = words[i + 1]
-        i += 2
-        if opt in _IGNORED_WITH_ARG:
-            continue
-        if opt == "-accel":
-            head, props = _keyval(arg, "-accel")
-            accels.append(props.get("accel", head or ""))
-        elif opt == "-smp":
-            smp, sources["vcpus"] = _smp_props(arg, smp), "-smp"
-        elif opt == "-cpu":
-            cpu_mode, vcpu_type, vcpu_sig = _cpu(arg)
-            sources["vcpu_type"] = sources["vcpu_sig"] = "-cpu"
-        elif opt == "-bios":
-            loader, sources["ovmf"] = arg, "-bios"
-        elif opt in ("-kernel", "-initrd", "-append"):
-            value = arg
-            if opt == "-kernel":
-                kernel = value
-            elif opt == "-initrd":
-                initrd = value
-            else:
-                cmdline = value
-            sources[opt[1:] if opt != "-append" else "append"] = opt
-        elif opt == "-machine" or opt == "-M":
-            head, props = _keyval(arg, "-machine")
-            machine.update(props)
-            # -bios, -kernel, -initrd and -append are these machine properties (vl.c puts them in
-            # the same dict as -machine's, in order): the later one wins
-            if "firmware" in props:
-                loader, sources["ovmf"] = props["firmware"], "-machine firmware"
-            if "kernel" in props:
-                kernel, sources["kernel"] = props["kernel"], "-machine kernel"
-            if "initrd" in props:
-                initrd, sources["initrd"] = props["initrd"], "-machine initrd"
-            if "append" in props:
-                cmdline, sources["append"] = props["append"], "-machine append"
-            if "accel" in props:  # a list QEMU tries in order, "kvm:tcg"
-                machine_accel = (props["accel"], "-machine accel")
-            topology = {k[4:]: v for k, v in props.items() if k.startswith("smp.")}
-            if topology:  # -machine smp.cpus=4 is -smp cpus=4 (QEMU merges them into one dict)
-                smp, sources["vcpus"] = {**smp, **topology}, "-machine smp."
-            pflash += [f"-machine {k}" for k in ("pflash0", "pflash1") if k in props]
-        elif opt == "-pflash":  # the first -pflash is unit 0, the firmware
-            pflash.append("-pflash")
-            if "ovmf" not in sources:
-                loader, sources["ovmf"] = arg, "-pflash"
-        elif opt == "-drive":
-            _, props = _keyval(arg, "-drive")
-            if props.get("if") == "pflash":
-                pflash.append("-drive if=pflash")
-            if props.get("if") == "pflash" and props.get("unit", "0") == "0":
-                loader, sources["ovmf"] = props.get("file"), "-drive if=pflash,unit=0"
-        elif opt == "-blockdev":
-            _blockdev(arg, blockdevs)
-        elif opt == "-object":
-            _object(arg, objects)
-        elif opt == "-device":
-            driver = _device_driver(arg)
-            if driver in _LOADING_DEVICES:
-                raise ConfigError("-device", f"{driver} loads data into guest memory, which snpmeasure does not model")
-        else:  # _READ_WITH_ARG names an option this chain does not read
-            raise AssertionError(f"{opt} is in _READ_WITH_ARG but not read")
-    if kernel is None and (initrd is not None or cmdline is not None):
+    o = _read_options(words, where)
+    sources = o.sources
+    if o.kernel is None and (o.initrd is not None or o.cmdline is not None):
         # vl.c qemu_validate_options: "-initrd only allowed with -kernel option", "-append only
         # allowed with -kernel option" (any -append, an empty one too)
-        key = "initrd" if initrd is not None else "append"
+        key = "initrd" if o.initrd is not None else "append"
         raise ConfigError(sources[key], f"QEMU refuses {sources[key]} without -kernel")
-    if cpu_mode is None:  # the x86 machines' default CPU type (TARGET_DEFAULT_CPU_TYPE)
-        cpu_mode, vcpu_type, sources["vcpu_type"] = "custom", "qemu64", "QEMU's default CPU (no -cpu)"
-    if smp:
-        vcpus = _smp(smp)
+    if o.cpu is None:  # the x86 machines' default CPU type (TARGET_DEFAULT_CPU_TYPE)
+        o.cpu, sources["vcpu_type"] = ("custom", "qemu64", None), "QEMU's default CPU (no -cpu)"
+    if o.smp:
+        vcpus = _smp(o.smp)
     else:  # machine_parse_smp_config without -smp: one CPU
         vcpus, sources["vcpus"] = 1, "QEMU's default (no -smp)"
-    guest = None
-    # memory-encryption= is the older name of confidential-guest-support=
-    cgs = machine.get("confidential-guest-support", machine.get("memory-encryption"))
-    if cgs is not None:
-        kind, object_props, typed = objects.get(cgs, ("", [], False))
-        if kind != "sev-snp-guest":
-            raise ConfigError("-machine", f"confidential-guest-support={cgs} names no -object sev-snp-guest")
-        guest = SevSnpGuest.from_properties(object_props, typed=typed)
-        _require_kvm(accels, machine_accel)
-    igvm = None
-    if machine.get("igvm-cfg") is not None:
-        if guest is None:
-            # backends/igvm.c loads the file for the native platform then: an unencrypted guest
-            raise ConfigError("-machine", f"igvm-cfg={machine['igvm-cfg']} without confidential-guest-support {NO_SNP}")
-        kind, object_props, _ = objects.get(machine["igvm-cfg"], ("", [], False))
-        files = [v for k, v in object_props if k == "file"]
-        if kind != "igvm-cfg" or not files:
-            raise ConfigError("-machine", f"igvm-cfg={machine['igvm-cfg']} names no -object igvm-cfg with a file")
-        igvm = map_path(str(files[-1]), path_map)
-    if pflash and igvm is not None:
-        raise ConfigError(pflash[0], "QEMU refuses pflash devices with IGVM (the IGVM file holds the firmware)")
-    if pflash and guest is not None:
-        raise ConfigError(pflash[0], f"{NO_PFLASH}; give the firmware with -bios")
-    if machine.get("pflash0") is not None:
-        node: Optional[str] = machine["pflash0"]
+    guest, igvm = _guest_and_igvm(o, path_map)
+    if o.pflash and igvm is not None:
+        raise ConfigError(o.pflash[0], "QEMU refuses pflash devices with IGVM (the IGVM file holds the firmware)")
+    if o.pflash and guest is not None:
+        raise ConfigError(o.pflash[0], f"{NO_PFLASH}; give the firmware with -bios")
+    if o.machine.get("pflash0") is not None:
+        node: Optional[str] = o.machine["pflash0"]
         for _ in range(8):  # a format node over a storage node (libvirt's pair), at most a few deep
-            if node not in blockdevs:
-                raise ConfigError("-machine", f"pflash0={machine['pflash0']}: no -blockdev node {show(node)}")
-            filename, node = blockdevs[node]
+            if node not in o.blockdevs:
+                raise ConfigError("-machine", f"pflash0={o.machine['pflash0']}: no -blockdev node {show(node)}")
+            filename, node = o.blockdevs[node]
             if filename is not None:
                 break
-        loader, sources["ovmf"] = filename, "-machine pflash0"
+        o.set("loader", filename, "-machine pflash0")
+    cpu_mode, vcpu_type, vcpu_sig = o.cpu
     return QemuCommandLine(
         vcpus,
         cpu_mode,
         vcpu_type,
         vcpu_sig,
-        map_path(loader, path_map),
-        map_path(kernel, path_map),
-        map_path(initrd, path_map),
-        cmdline,
+        map_path(o.loader, path_map),
+        map_path(o.kernel, path_map),
+        map_path(o.initrd, path_map),
+        o.cmdline,
         guest,
         igvm,
         sources,
     )
+
+
+def _guest_and_igvm(o: _Options, path_map: Sequence[Tuple[str, str]]) -> Tuple[Optional[SevSnpGuest], Optional[str]]:
+    """The sev-snp-guest object -machine confidential-guest-support names (with KVM required), and
+    the file of the igvm-cfg object -machine igvm-cfg names (mapped)."""
+    guest = None
+    # memory-encryption= is the older name of confidential-guest-support=
+    cgs = o.machine.get("confidential-guest-support", o.machine.get("memory-encryption"))
+    if cgs is not None:
+        kind, object_props, typed = o.objects.get(cgs, ("", [], False))
+        if kind != "sev-snp-guest":
+            raise ConfigError("-machine", f"confidential-guest-support={cgs} names no -object sev-snp-guest")
+        guest = SevSnpGuest.from_properties(object_props, typed=typed)
+        _require_kvm(o.accels, o.machine_accel)
+    cfg = o.machine.get("igvm-cfg")
+    if cfg is None:
+        return guest, None
+    if guest is None:
+        # backends/igvm.c loads the file for the native platform then: an unencrypted guest
+        raise ConfigError("-machine", f"igvm-cfg={cfg} without confidential-guest-support {NO_SNP}")
+    kind, object_props, _ = o.objects.get(cfg, ("", [], False))
+    files = [v for k, v in object_props if k == "file"]
+    if kind != "igvm-cfg" or not files:
+        raise ConfigError("-machine", f"igvm-cfg={cfg} names no -object igvm-cfg with a file")
+    return guest, map_path(str(files[-1]), path_map)
 
 
 def _require_kvm(accels: List[str], machine_accel: Optional[Tuple[str, str]]) -> None:
