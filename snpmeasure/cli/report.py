@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import Error
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
@@ -20,6 +20,9 @@ from ._compat import (
     refuse_non_igvm_flags,
     single_vcpus,
 )
+
+if TYPE_CHECKING:
+    from ..references import VerifyConfig
 
 
 def register(p: ArgumentParser) -> None:
@@ -182,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     """``snpmeasure report show|verify``."""
 
     from ..errors import InvalidInputError
-    from ..report import Expectations, launch_expectations, parse_min_tcb
+    from ..report import Expectations
 
     config = None
     if getattr(args, "config", None) is not None:  # read first: its product decodes the report
@@ -222,34 +225,7 @@ def run(args: argparse.Namespace) -> int:
         report = report.for_product(product)
     permit = args.permit_provisional_firmware or (config is not None and config.permit_provisional_firmware)
     failures += report.validate(permit_provisional_firmware=permit)
-    exp: Dict[str, Any] = {}
-    if args.from_launch is not None:
-        exp.update(launch_expectations(load_json_file(args.from_launch, "--from-launch"), "--from-launch"))
-    sources = {name: "--from-launch" for name in exp}
-
-    if config_given(args):
-        apply_launch_config(args)  # the configuration gives the mode (and an IGVM launch its file)
-    else:
-        refuse_lone_path_map(args)
-    if args.native_zero and args.igvm is None:
-        raise InvalidInputError("--native-zero", "applies to an IGVM launch: give --igvm FILE")
-    if args.mode is not None or args.igvm is not None:
-        if "measurement" in sources:
-            raise InvalidInputError(
-                "--mode", "the measurement is already set by --from-launch; give the measure flags or it"
-            )
-        source = "--igvm" if args.igvm is not None else "the measure flags"
-        for key, value in _expected_launch(args).items():
-            exp[key], sources[key] = value, source
-    elif measure_flags_given(args):
-        raise InvalidInputError(
-            "--mode",
-            f"is required to check the measurement ({measure_flags_given(args)[0]} was given): "
-            "without it nothing would be measured",
-        )
-    expected_from_flags(args, list(EXPECT_FLAGS), exp, sources)
-    if args.min_tcb is not None:
-        exp["min_tcb"] = parse_min_tcb(args.min_tcb, "--min-tcb")
+    exp, sources = _expectations(args)
     if args.policy_at_most and "policy" not in exp and config is not None and config.expectations.policy is not None:
         raise InvalidInputError("--policy-at-most", "the --config gives the policy: say policy_at_most: true there")
     try:
@@ -275,27 +251,7 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError("--reference-key", "checks a signed --reference CoRIM: give --reference")
     checked = sorted(exp) + (["reference"] if args.reference is not None else [])
     if config is not None:
-        if ("measurement" in exp or args.reference is not None) and config.measurements:
-            other = "--reference" if args.reference is not None else sources["measurement"]
-            raise InvalidInputError("--config", f"its measurements and {other} both expect the measurement: give one")
-        set_by_config = [k for k, v in vars(config.expectations).items() if v is not None and k != "policy_at_most"]
-        for listed, single in (("id_key_digests", "id_key_digest"), ("author_key_digests", "author_key_digest")):
-            if getattr(config, listed) and single in exp:
-                raise InvalidInputError(
-                    "--config", f"its {listed} and {sources.get(single, 'a flag')} both expect it: give one"
-                )
-        for name in set_by_config:
-            if name in exp:
-                raise InvalidInputError(
-                    "--config",
-                    f"its {name.replace('_', ' ')} is also expected by {sources.get(name, 'a flag')}: give one",
-                )
-        checked += [f"config.{k}" for k in sorted(set_by_config)]
-        checked += [
-            f"config.{k}"
-            for k in ("measurements", "id_key_digests", "author_key_digests", "product")
-            if getattr(config, k)
-        ]
+        checked += _config_checks(config, exp, sources, args.reference is not None)
         failures.extend(config.check(report))
     problems = report.reserved_problems(refused=False)  # the others failed validate() above
     if args.json:
@@ -322,6 +278,67 @@ def run(args: argparse.Namespace) -> int:
             for row in rows:
                 print(f"MEASUREMENT is the reference value of {describe_row(row)}")
     return EXIT_CHECK_FAILED if failures else EXIT_OK
+
+
+def _expectations(args: argparse.Namespace) -> Tuple[Dict[str, Any], Dict[str, str]]:
+    """The expected report fields (Expectations' keyword arguments) and the flag each came from:
+    --from-launch, the measure flags or --igvm (the MEASUREMENT and, for an IGVM file, its ID
+    block's fields), the --expect-* flags and --min-tcb."""
+    from ..errors import InvalidInputError
+    from ..report import launch_expectations, parse_min_tcb
+
+    exp: Dict[str, Any] = {}
+    if args.from_launch is not None:
+        exp.update(launch_expectations(load_json_file(args.from_launch, "--from-launch"), "--from-launch"))
+    sources = {name: "--from-launch" for name in exp}
+    if config_given(args):
+        apply_launch_config(args)  # the configuration gives the mode (and an IGVM launch its file)
+    else:
+        refuse_lone_path_map(args)
+    if args.native_zero and args.igvm is None:
+        raise InvalidInputError("--native-zero", "applies to an IGVM launch: give --igvm FILE")
+    if args.mode is not None or args.igvm is not None:
+        if "measurement" in sources:
+            raise InvalidInputError(
+                "--mode", "the measurement is already set by --from-launch; give the measure flags or it"
+            )
+        source = "--igvm" if args.igvm is not None else "the measure flags"
+        for key, value in _expected_launch(args).items():
+            exp[key], sources[key] = value, source
+    elif measure_flags_given(args):
+        raise InvalidInputError(
+            "--mode",
+            f"is required to check the measurement ({measure_flags_given(args)[0]} was given): "
+            "without it nothing would be measured",
+        )
+    expected_from_flags(args, list(EXPECT_FLAGS), exp, sources)
+    if args.min_tcb is not None:
+        exp["min_tcb"] = parse_min_tcb(args.min_tcb, "--min-tcb")
+    return exp, sources
+
+
+def _config_checks(config: VerifyConfig, exp: Dict[str, Any], sources: Dict[str, str], reference: bool) -> List[str]:
+    """What a --config checks, as ``checked`` names it; a value it expects that a flag (or
+    --reference) expects too is refused, naming both."""
+    from ..errors import InvalidInputError
+
+    if ("measurement" in exp or reference) and config.measurements:
+        other = "--reference" if reference else sources["measurement"]
+        raise InvalidInputError("--config", f"its measurements and {other} both expect the measurement: give one")
+    set_by_config = [k for k, v in vars(config.expectations).items() if v is not None and k != "policy_at_most"]
+    for listed, single in (("id_key_digests", "id_key_digest"), ("author_key_digests", "author_key_digest")):
+        if getattr(config, listed) and single in exp:
+            raise InvalidInputError(
+                "--config", f"its {listed} and {sources.get(single, 'a flag')} both expect it: give one"
+            )
+    for name in set_by_config:
+        if name in exp:
+            raise InvalidInputError(
+                "--config", f"its {name.replace('_', ' ')} is also expected by {sources.get(name, 'a flag')}: give one"
+            )
+    return [f"config.{k}" for k in sorted(set_by_config)] + [
+        f"config.{k}" for k in ("measurements", "id_key_digests", "author_key_digests", "product") if getattr(config, k)
+    ]
 
 
 def _expected_launch(args: argparse.Namespace) -> Dict[str, Any]:
