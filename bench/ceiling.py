@@ -19,7 +19,8 @@ any x86-64 host, in two parts:
 For the two (CPU, kernel) pairs the reference analysed, their table models are printed beside the
 measured bound as a cross-check (MODELS): AVX-512 2x8 on AMD Zen 5 (family 0x1A, 4 vector pipes,
 rotates on 2: 2176 cycles per page per core) and AVX2 4-lane on AMD Zen 3 (family 0x19 models 0x00-0x0F
-and 0x20-0x5F: 8850). A Zen 4 (family 0x19 too) gets neither: its 512-bit ops are double-pumped.
+and 0x20-0x5F: 8850). The Zen 5 model is for EPYC Turin (models 0x00-0x1F): a Zen 4 (family 0x19 too)
+or a mobile Zen 5 gets none, as each runs a 512-bit instruction as two halves.
 
 Where the mix cannot be measured (no C compiler, no x86-64 assembler, or only the portable kernel)
 there is no ceiling: the bench says why and prints no ratio against one. A ceiling from another
@@ -33,7 +34,9 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
+
+T = TypeVar("T")
 
 _CLOCK_C = r"""
 #include <stdint.h>
@@ -237,31 +240,52 @@ class Model:
     chain_cycles: float
 
 
-#: The table models, by the core generation they were derived for; see the module docstring and
+#: The table models the reference derived, and the cores they describe: family, the model ranges and
+#: the model. The Zen 5 model assumes 4 full-width 512-bit pipes, measured on an EPYC Turin (family
+#: 0x1A model 2): it holds for the server parts (models 0x00-0x1F), not for every Zen 5 (mobile
+#: Zen 5 splits 512-bit instructions in two, as Zen 4 does). See the module docstring and
 #: docs/reference/performance.md.
-MODELS: Dict[str, Model] = {
-    "Zen 5": Model("AVX-512 2x8 op count on Zen 5 (4 vector pipes, 2 for rotates)", "avx512", 2176.0, 660.0),
-    "Zen 3": Model("AVX2 4-lane op count on Zen 3 (4 vector pipes, 2 for shifts)", "avx2", 8850.0, 1080.0),
-}
+MODELS: Tuple[Tuple[int, Tuple[range, ...], Model], ...] = (
+    (
+        0x1A,
+        (range(0x00, 0x20),),
+        Model("AVX-512 2x8 op count on Zen 5 EPYC (4 vector pipes, 2 for rotates)", "avx512", 2176.0, 660.0),
+    ),
+    (
+        0x19,
+        (range(0x00, 0x10), range(0x20, 0x60)),
+        Model("AVX2 4-lane op count on Zen 3 (4 vector pipes, 2 for shifts)", "avx2", 8850.0, 1080.0),
+    ),
+)
 
 #: AMD core generations by (family, model), as Linux's bsp_init_amd (arch/x86/kernel/cpu/amd.c)
-#: sets X86_FEATURE_ZEN3/4/5: family 0x19 holds both Zen 3 and Zen 4 (Genoa is model 0x11), so
-#: the family alone would give a Zen 4 the Zen 3 model.
+#: sets X86_FEATURE_ZEN3..6: family 0x19 holds both Zen 3 and Zen 4 (Genoa is model 0x11), so the
+#: family alone would give a Zen 4 the Zen 3 model.
 _AMD_CORES: Tuple[Tuple[int, Tuple[range, ...], str], ...] = (
     (0x19, (range(0x00, 0x10), range(0x20, 0x60)), "Zen 3"),
     (0x19, (range(0x10, 0x20), range(0x60, 0xB0)), "Zen 4"),
-    (0x1A, (range(0x00, 0x30), range(0x40, 0x50), range(0x70, 0x80)), "Zen 5"),
+    (0x1A, (range(0x00, 0x30), range(0x40, 0x50), range(0x60, 0x80)), "Zen 5"),
+    (0x1A, (range(0x50, 0x60), range(0x80, 0xB0), range(0xC0, 0xD0)), "Zen 6"),
 )
 
 
-def core_generation(vendor: str, family: int, model: int) -> Optional[str]:
-    """ "Zen 3", "Zen 4" or "Zen 5" for an AMD core Linux knows as one, else None."""
-    if vendor != "AuthenticAMD":
-        return None
-    for fam, models, name in _AMD_CORES:
-        if family == fam and any(model in r for r in models):
-            return name
+def _lookup(vendor: str, family: int, model: int, table: Tuple[Tuple[int, Tuple[range, ...], T], ...]) -> Optional[T]:
+    """The value of ``table``'s row whose family and model ranges hold this AMD CPU, else None."""
+    if vendor == "AuthenticAMD":
+        for fam, models, value in table:
+            if family == fam and any(model in r for r in models):
+                return value
     return None
+
+
+def core_generation(vendor: str, family: int, model: int) -> Optional[str]:
+    """ "Zen 3" to "Zen 6" for an AMD core Linux knows as one, else None (printed with the CPU)."""
+    return _lookup(vendor, family, model, _AMD_CORES)
+
+
+def table_model(vendor: str, family: int, model: int) -> Optional[Model]:
+    """The reference's table model for this CPU, where it analysed one of its kind, else None."""
+    return _lookup(vendor, family, model, MODELS)
 
 
 def _cpu_flags() -> List[str]:
@@ -386,7 +410,8 @@ def host_ceiling(best_kernel: str, also: Sequence[str] = ()) -> Dict[str, Any]:
     )
     out["content_bounds_us"] = {k: m["content_us"] for k, m in mixes.items()}
     out["chain_bounds_us"] = {k: m["chain_us"] for k, m in mixes.items()}
-    table = MODELS.get(core_generation(vendor, family, model_no) or "")
+    out["generation"] = core_generation(vendor, family, model_no)
+    table = table_model(vendor, family, model_no)
     if table is not None and table.kernel == best_kernel:
         out["reference_model"] = {
             "name": table.name,

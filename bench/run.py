@@ -102,6 +102,10 @@ def derive_ceiling() -> None:
             )
     else:
         print(f"ceiling: none for this host ({HOST['why']}); no ratio against a ceiling is printed")
+    print(
+        f"  CPU: {HOST['cpu']} (family {HOST['family']:#x} model {HOST['model_number']:#x}"
+        + (f", {HOST['generation']})" if HOST.get("generation") else ")")
+    )
 
 
 def chain_bound_text() -> str:

@@ -226,7 +226,8 @@ class VerifyConfig:
                 raise InvalidInputError(name, f"must be a list of 48-byte digests, got {type(values).__name__}")
         if not isinstance(permit_provisional_firmware, bool):
             raise InvalidInputError(
-                "permit_provisional_firmware", f"must be true or false, got {show(permit_provisional_firmware)}"
+                "permit_provisional_firmware",
+                f"must be a bool (true or false), got {show(permit_provisional_firmware)}",
             )
         if product is not None and (not isinstance(product, str) or product not in TCB_LAYOUTS):
             raise InvalidInputError("product", f"must be one of {', '.join(TCB_LAYOUTS)}, got {show(product)}")

@@ -91,19 +91,23 @@ def test_mix_runs_on_this_cpu(kernel: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("vendor", "family", "model", "generation"),
+    ("vendor", "family", "model", "generation", "table"),
     [
-        ("AuthenticAMD", 0x19, 0x01, "Zen 3"),  # Milan, the Zen 3 development VM
-        ("AuthenticAMD", 0x19, 0x21, "Zen 3"),
-        ("AuthenticAMD", 0x19, 0x11, "Zen 4"),  # Genoa: family 0x19 too
-        ("AuthenticAMD", 0x19, 0xA0, "Zen 4"),
-        ("AuthenticAMD", 0x1A, 0x02, "Zen 5"),  # Turin, the Zen 5 prototype's host
-        ("AuthenticAMD", 0x1A, 0x30, None),
-        ("AuthenticAMD", 0x17, 0x31, None),
-        ("GenuineIntel", 0x06, 0x8F, None),
+        ("AuthenticAMD", 0x19, 0x01, "Zen 3", "avx2"),  # Milan, the Zen 3 development VM
+        ("AuthenticAMD", 0x19, 0x21, "Zen 3", "avx2"),
+        ("AuthenticAMD", 0x19, 0x11, "Zen 4", None),  # Genoa: family 0x19 too, 512-bit ops in two halves
+        ("AuthenticAMD", 0x19, 0xA0, "Zen 4", None),
+        ("AuthenticAMD", 0x1A, 0x02, "Zen 5", "avx512"),  # Turin, the Zen 5 prototype's host
+        ("AuthenticAMD", 0x1A, 0x11, "Zen 5", "avx512"),
+        ("AuthenticAMD", 0x1A, 0x24, "Zen 5", None),  # mobile: 512-bit ops in two halves, as on Zen 4
+        ("AuthenticAMD", 0x1A, 0x60, "Zen 5", None),
+        ("AuthenticAMD", 0x1A, 0x50, "Zen 6", None),
+        ("AuthenticAMD", 0x1A, 0x30, None, None),
+        ("AuthenticAMD", 0x17, 0x31, None, None),
+        ("GenuineIntel", 0x06, 0x8F, None, None),
     ],
 )
-def test_table_models_by_core_generation(vendor: str, family: int, model: int, generation: object) -> None:
+def test_table_models_by_core(vendor: str, family: int, model: int, generation: object, table: object) -> None:
     assert ceiling.core_generation(vendor, family, model) == generation
-    # a Zen 4 gets no table model: neither the Zen 3 AVX2 one nor the Zen 5 AVX-512 one describes it
-    assert (generation in ceiling.MODELS) == (generation in ("Zen 3", "Zen 5"))
+    found = ceiling.table_model(vendor, family, model)
+    assert (found.kernel if found is not None else None) == table

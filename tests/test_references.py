@@ -171,7 +171,7 @@ def test_verify_config(tmp_path: Path) -> None:
         ({"schema": "snpmeasure/verify-config", "schema_version": 1, "min_tcb": "snp=9,snp=0"}, "names snp twice"),
         (
             {"schema": "snpmeasure/verify-config", "schema_version": 1, "permit_provisional_firmware": 1},
-            "permit_provisional_firmware: must be true or false",
+            r"permit_provisional_firmware: must be a bool \(true or false\)",
         ),
     ],
 )

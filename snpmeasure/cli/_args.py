@@ -78,6 +78,18 @@ def write_output(flag: str, path: str, data: bytes, args: Optional[argparse.Name
     write_files(flag, [(path, data)], args)
 
 
+def _fsync(fd: int) -> None:
+    """fsync, where the file system has one: a file system without it (EINVAL, ENOTSUP, ENOSYS)
+    has nothing to flush that a crash could lose; a failing disk (EIO, ENOSPC) fails the write."""
+    import errno
+
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS):
+            raise
+
+
 def _sync_dirs(folders: Set[str]) -> None:
     """Commit the renames into ``folders`` to disk, where the file system can (best effort: the
     files are already in place, and some file systems refuse fsync on a directory)."""
@@ -189,7 +201,7 @@ def write_files(
                 f.flush()
                 # on disk before the rename: a crash must leave the old file or the new one, never an
                 # empty file under the old name (ext4 and XFS may commit the rename first)
-                os.fsync(f.fileno())
+                _fsync(f.fileno())
                 # mkstemp makes 0600: the replaced file's mode, else what open() gives; set last, as a
                 # chown or a write clears set-user-ID and set-group-ID bits
                 os.fchmod(f.fileno(), 0o666 & ~umask if st is None else stat.S_IMODE(st.st_mode))

@@ -247,6 +247,9 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
     if args.mode == "snp:ovmf-hash":
         vmm_type = None  # checked by sev-snp-measure only after it printed the hash
     if args.mode == "snp:svsm":
+        for dest in ("kernel_hash", "initrd_hash", "append_hash"):  # snpmeasure's own flags: no drop-in to keep
+            if getattr(args, dest) is not None:
+                raise InvalidInputError("--" + dest.replace("_", "-"), "snp:svsm mode measures no kernel hashes")
         if guest_features not in (None, 1):
             ignored(f"--guest-features {guest_features:#x} is ignored in snp:svsm mode (the SVSM's VMSAs use 0x1)")
         guest_features = None

@@ -81,8 +81,8 @@ def register(p: ArgumentParser) -> None:
     add_measure_arguments(
         p,
         modes=("snp", "snp:svsm", "snp:igvm"),
-        mode_help="snp (the default), snp:svsm (a Coconut SVSM before IGVM: --svsm, --vars-size or --vars-file), "
-        "or snp:igvm with --igvm",
+        mode_help="snp (the default), snp:svsm (a Coconut SVSM before IGVM: --svsm, and --vars-size or "
+        "--vars-file), or snp:igvm with --igvm",
         counts=False,
         manifest=False,
         seed=False,
@@ -121,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
         refuse_lone_path_map(args)
     if obj is None and args.igvm is None:
         raise InvalidInputError("--object", "give the sev-snp-guest object with --object, --qmp or --libvirt")
+    if args.igvm is None:  # an IGVM launch refuses the SVSM flags with the other measure flags
+        _refuse_svsm_mismatch(args, obj)
     vmm = _replayed_vmm(args)
     _refuse_qemu_kvm_flags(args, vmm)
     if args.host_cbitpos is None:
@@ -161,7 +163,6 @@ def run(args: argparse.Namespace) -> int:
     if args.mode == "snp:igvm":
         raise InvalidInputError("--igvm", "--mode snp:igvm launches an IGVM file: give it with --igvm FILE")
     args.mode = args.mode or "snp"
-    _refuse_svsm_mismatch(args, obj)
     kwargs = measure_kwargs(args, "launch")
     # said on stderr and in --json's warnings, which the next step reads
     notes: List[str] = []
@@ -271,7 +272,7 @@ def _refuse_svsm_mismatch(args: argparse.Namespace, obj: Any) -> None:
         for dest in ("svsm", "vars_size", "vars_file"):
             if getattr(args, dest) is not None:
                 raise InvalidInputError(
-                    "--" + dest.replace("_", "-"), f"applies to --mode snp:svsm only, not {args.mode}"
+                    "--" + dest.replace("_", "-"), f"applies to --mode snp:svsm only, not {args.mode or 'snp'}"
                 )
         return
     for dest in KERNEL_INPUTS:

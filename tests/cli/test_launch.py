@@ -570,6 +570,12 @@ def test_an_svsm_launch_refuses_what_measure_ignores() -> None:
     for flag, value in (("--svsm", "x"), ("--vars-size", "540672"), ("--vars-file", "x")):
         rc, _, err = run_ours(["launch", "--object", obj, *MEASURE, flag, value])
         assert rc == 2 and f"{flag}: applies to --mode snp:svsm only, not snp" in err, err
+    # flags that do not fit together are bad input (exit 2) before any replayed check can fail (exit 1):
+    # this object's cbitpos fails QEMU's check
+    wrong_cbit = "sev-snp-guest,id=a,cbitpos=47,reduced-phys-bits=1"
+    for argv in ([*MEASURE, "--svsm", "x"], [*SVSM, "--kernel", A], [*SVSM, "--guest-features", "0x21"]):
+        rc, _, err = run_ours(["launch", "--object", wrong_cbit, *argv])
+        assert rc == 2 and "cbitpos" not in err, (argv, err)
 
 
 def test_a_configurations_policy_kvm_refuses_is_launchs_to_judge() -> None:

@@ -605,3 +605,28 @@ def test_write_files_syncs_each_file_before_its_rename(tmp_path: Path, monkeypat
     write_files("--output", [(str(tmp_path / "a"), b"A"), (str(tmp_path / "b"), b"B")])
     assert events == ["fsync file", "fsync file", "rename a", "rename b", "fsync dir"]
     assert (tmp_path / "a").read_bytes() == b"A" and (tmp_path / "b").read_bytes() == b"B"
+
+
+def test_write_files_needs_no_fsync_where_the_file_system_has_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file system without fsync (EINVAL) still gets the file; a disk error at fsync fails the
+    write and leaves the old file."""
+    import errno
+    import os
+
+    from snpmeasure.cli._args import write_files
+    from snpmeasure.errors import InputFileError
+
+    failure = [errno.EINVAL]
+
+    def fsync(fd: int) -> None:
+        raise OSError(failure[0], os.strerror(failure[0]))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    write_files("--output", [(str(tmp_path / "a"), b"A")])
+    assert (tmp_path / "a").read_bytes() == b"A"
+    failure[0] = errno.EIO
+    with pytest.raises(InputFileError, match="--output"):
+        write_files("--output", [(str(tmp_path / "a"), b"new")])
+    assert (tmp_path / "a").read_bytes() == b"A" and [p.name for p in tmp_path.iterdir()] == ["a"]

@@ -630,6 +630,10 @@ def test_sev_es_and_snp_launches_need_the_reset_block_and_seves_has_no_snp_activ
     svsm = ["measure", "--mode", "snp:svsm", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--svsm", OVMF]
     rc, _, err = run_ours([*svsm, "--append", "x"])
     assert rc == 2 and "--append: needs a kernel (--kernel or --kernel-hash)" in err
+    # --kernel is ignored there, as sev-snp-measure ignores it; snpmeasure's own hash flags are refused, by name
+    for flag in ("--kernel-hash", "--initrd-hash", "--append-hash"):
+        rc, _, err = run_ours([*svsm, flag, "00" * 32])
+        assert rc == 2 and err.endswith(f"error: {flag}: snp:svsm mode measures no kernel hashes\n"), err
 
 
 def test_outputs_are_written_whole_or_not_at_all(in_tmp_cwd: Path) -> None:
