@@ -169,6 +169,9 @@ def snp_plan(
         assert svsm is not None and svsm_data is not None
         plan.commands.append(Command("update", f"svsm {svsm.name}", PageType.NORMAL, svsm.gpa, svsm.size, svsm_data))
         layout = svsm
+        # an SVSM image without its entry point is no SVSM (SvsmImage raises): said before the
+        # missing metadata, which allow_no_sev_metadata can waive
+        getattr(svsm, "svsm_entry_gpa", None)
     if not layout.sections:
         message = (
             f"{layout.name} has no SEV metadata: upstream QEMU refuses an SNP launch with it "

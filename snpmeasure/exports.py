@@ -645,7 +645,7 @@ def reference_table(measurements: Sequence[Any], vcpu_type: Optional[str] = None
             profiles[m.profile] = {"name": m.profile, "igvm_model": True}
         warnings.extend(w for w in m.warnings if w not in warnings)
     first = measurements[0].inputs
-    firmware = {k: v for k, v in first.items() if k in ("ovmf", "firmware_manifest", "igvm", "svsm")}
+    firmware = {k: v for k, v in first.items() if k in ("ovmf", "firmware_manifest", "igvm", "svsm", "ovmf_vars")}
     inputs = {k: v for k, v in first.items() if k not in firmware}
     return ReferenceTable(rows, firmware=firmware, inputs=inputs, profiles=profiles, warnings=warnings)
 

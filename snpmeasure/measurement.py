@@ -384,6 +384,10 @@ def _prepare(
         svsm_image = _open_svsm(svsm, layout, vars_size, vars_file)
         if describe_inputs:
             inputs["svsm"] = {"path": svsm_image.name, "sha256": svsm_image.sha256(), "size": svsm_image.size}
+            # the variable store's size moves the SVSM (its content is not measured)
+            inputs["ovmf_vars"] = {"size": layout.gpa - (svsm_image.gpa + svsm_image.size)}
+            if vars_file is not None:
+                inputs["ovmf_vars"]["path"] = os.fspath(vars_file)
     elif svsm is not None or vars_size is not None or vars_file is not None:
         raise ConfigError("svsm", "svsm, vars_size and vars_file only apply to mode 'snp:svsm'")
     plan = snp_plan(
@@ -753,8 +757,12 @@ def _open_svsm(
         size = vars_size
     else:
         raise InvalidInputError("vars_size", "snp:svsm mode needs vars_size or vars_file")
-    if isinstance(size, bool) or not isinstance(size, int) or size < 0 or size % 4096 or size > ovmf.gpa:
-        raise InvalidInputError("vars_size", f"must be a multiple of 4096 that fits below the OVMF, got {show(size)}")
+    if isinstance(size, bool) or not isinstance(size, int) or size <= 0 or size % 4096 or size > ovmf.gpa:
+        # QEMU maps no empty flash, and sev-snp-measure refuses a zero size as none given
+        rule = "must be a positive multiple of 4096 that fits below the OVMF"
+        if vars_file is not None:
+            raise InvalidInputError("vars_file", f"holds {size} bytes: the OVMF_VARS flash {rule}")
+        raise InvalidInputError("vars_size", f"{rule}, got {show(size)}")
     end = ovmf.gpa - size
     if isinstance(svsm, SvsmImage):
         return svsm

@@ -219,6 +219,8 @@ def get_profile(profile: Union[str, LaunchProfile]) -> LaunchProfile:
     """A built-in profile by name (or the profile itself)."""
     if isinstance(profile, LaunchProfile):
         return profile
+    if isinstance(profile, str) and profile in IGVM_PROFILE_NAMES and profile not in BUILTIN_PROFILES:
+        raise ProfileError("profile", f"{profile} is an IGVM model: it applies to mode 'snp:igvm' (an IGVM file)")
     if not isinstance(profile, str) or profile not in BUILTIN_PROFILES:
         raise ProfileError("profile", f"unknown profile {show(profile)}; built-in: {', '.join(BUILTIN_PROFILES)}")
     return BUILTIN_PROFILES[profile]

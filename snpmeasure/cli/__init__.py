@@ -184,6 +184,7 @@ def _in_flag_names(exc: Error, parser: argparse.ArgumentParser, args: argparse.N
     import re
 
     from ..errors import InvalidInputError, QemuObjectError
+    from ..qemu import QOM_TYPE
 
     text = str(exc)
     if not isinstance(exc, InvalidInputError):
@@ -195,6 +196,8 @@ def _in_flag_names(exc: Error, parser: argparse.ArgumentParser, args: argparse.N
         return flags.get(dest) if dest in flags else None
 
     field, rule = exc.field, exc.rule
+    if isinstance(exc, QemuObjectError) and rule.startswith(f"Property '{QOM_TYPE}.{field}' not found"):
+        return text  # a property no sev-snp-guest has (svsm=, ovmf=) is no flag's, even one of its name
     if field not in flags and not field.startswith("-"):
         # a file's own errors name the file (an image, a manifest): said after the flag that gave it
         given_by = [f for d, f in flags.items() if getattr(args, d, None) == field]

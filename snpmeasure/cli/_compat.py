@@ -50,7 +50,12 @@ def add_measure_arguments(
     add(g, "--vcpu-model", metavar="MODEL", type=dec_int, help="vCPU model")
     add(g, "--vcpu-stepping", metavar="STEPPING", type=dec_int, help="vCPU stepping")
     add(g, "--vmm-type", metavar="VMMTYPE", help="VMM type (QEMU, ec2, gce): selects the base profile")
-    add(g, "--ovmf", metavar="PATH", help="OVMF firmware image (required unless --firmware-manifest)")
+    add(
+        g,
+        "--ovmf",
+        metavar="PATH",
+        help="OVMF firmware image" + (" (required unless --firmware-manifest)" if manifest else ""),
+    )
     add(g, "--kernel", metavar="PATH", help="kernel (bzImage) measured through the SEV hashes table")
     add(g, "--initrd", metavar="PATH", help="initrd (use with --kernel)")
     add(g, "--append", metavar="CMDLINE", help="kernel command line (use with --kernel)")
@@ -107,7 +112,7 @@ def add_measure_arguments(
     )
     n.add_argument("--threads", metavar="N", type=dec_int, help="hashing threads (default: all CPUs)")
     # Every flag above but --threads describes the guest to measure (and defaults to None): see measure_flags_given.
-    p.set_defaults(measure_dests=tuple(dests), measure_modes=tuple(modes or MODES))
+    p.set_defaults(measure_dests=tuple(dests), measure_modes=tuple(modes or MODES), measure_manifest=manifest)
     off = (("firmware_manifest", manifest), ("snp_ovmf_hash", seed), ("svsm", with_svsm), ("vars_size", with_svsm))
     p.set_defaults(**{d: None for d, on in (*off, ("vars_file", with_svsm)) if not on})
 
@@ -199,7 +204,9 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
     if args.mode is None:
         raise InvalidInputError("--mode", f"is required ({', '.join(args.measure_modes)})")
     if args.ovmf is None and args.firmware_manifest is None:
-        raise InvalidInputError("--ovmf", "is required (or --firmware-manifest)")
+        raise InvalidInputError(
+            "--ovmf", "is required" + (" (or --firmware-manifest)" if args.measure_manifest else "")
+        )
     if args.profile and args.profile_file:
         raise InvalidInputError("--profile-file", "give --profile or --profile-file, not both")
     from .._plan import CPU_INPUTS, KERNEL_INPUTS

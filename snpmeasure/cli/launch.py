@@ -122,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
     if obj is None and args.igvm is None:
         raise InvalidInputError("--object", "give the sev-snp-guest object with --object, --qmp or --libvirt")
     if args.igvm is None:  # an IGVM launch refuses the SVSM flags with the other measure flags
+        if args.native_zero:
+            raise InvalidInputError("--native-zero", "applies to an IGVM launch: give --igvm FILE")
         _refuse_svsm_mismatch(args, obj)
     vmm = _replayed_vmm(args)
     _refuse_qemu_kvm_flags(args, vmm)
@@ -455,6 +457,7 @@ def _failed(args: argparse.Namespace, exc: Any, steps: List[str], warnings: Sequ
                 "status_code": int(status) if status is not None else None,
                 "reason": exc.reason,
                 "steps": steps,
+                "warnings": [*getattr(args, "cli_warnings", []), *warnings],
             }
         )
     else:
@@ -475,7 +478,7 @@ def _succeeded(args: argparse.Namespace, result: Any, steps: List[str], warnings
                 "status_code": 0,
                 "report": result.to_json(),
                 "steps": steps,
-                "warnings": warnings,
+                "warnings": [*getattr(args, "cli_warnings", []), *warnings],
             }
         )
     else:

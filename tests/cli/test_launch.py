@@ -507,6 +507,14 @@ def test_what_launch_says_on_stderr_reaches_its_json() -> None:
     doc = json.loads(out)
     assert rc == 0 and "differs from the object's SEV_FEATURES 0x21" in doc["warnings"][0]
     assert "differs from the object's SEV_FEATURES 0x21" in err
+    # a launch that fails carries them too
+    failing = (
+        obj + ",id-block=" + base64.b64encode(bytes(96)).decode() + ",id-auth=" + base64.b64encode(bytes(4096)).decode()
+    )
+    rc, out, err = run_ours(["launch", "--object", failing, *MEASURE, "--guest-features", "0x1", "--json"])
+    doc = json.loads(out)
+    assert rc == 1 and doc["status"] == "BAD_MEASUREMENT"
+    assert "differs from the object's SEV_FEATURES 0x21" in doc["warnings"][0] and doc["warnings"][0] in err
 
 
 def test_a_policy_bit_newer_than_the_firmware_fails_in_kvm() -> None:
@@ -589,3 +597,21 @@ def test_a_configurations_policy_kvm_refuses_is_launchs_to_judge() -> None:
     assert rc == 1 and "MIGRATE_MA" in out
     assert run_ours(["launch", "--qemu-cmdline", line, "--no-kvm-checks"])[0] == 0
     assert run_ours(["measure", "--qemu-cmdline", line])[0] == 2
+
+
+def test_launch_says_what_it_does_not_take(tmp_path: Path) -> None:
+    """Each refusal names the flag or property at fault: an object property no sev-snp-guest has is
+    QEMU's error even when a flag has its name (Coconut's svsm=on); --native-zero needs --igvm;
+    launch has no --firmware-manifest to offer; the IGVM models are no profiles of an OVMF launch."""
+    obj = "sev-snp-guest,id=a,cbitpos=51,reduced-phys-bits=1"
+    rc, _, err = run_ours(["launch", "--object", obj + ",svsm=on", *SVSM])
+    assert rc == 2 and err.endswith("error: svsm: Property 'sev-snp-guest.svsm' not found\n"), err
+    rc, _, err = run_ours(["launch", "--object", obj, *MEASURE, "--native-zero"])
+    assert rc == 2 and "--native-zero: applies to an IGVM launch: give --igvm FILE" in err
+    rc, _, err = run_ours(["launch", "--object", obj, "--vcpus", "1", "--vcpu-type", "EPYC-v4"])
+    assert rc == 2 and err.endswith("error: --ovmf: is required\n"), err
+    rc, _, err = run_ours(["launch", "--object", obj, *MEASURE, "--profile", "igvmmeasure"])
+    assert rc == 2 and "--profile: igvmmeasure is an IGVM model: it applies to mode 'snp:igvm'" in err
+    (tmp_path / "empty").write_bytes(b"")
+    rc, _, err = run_ours(["launch", "--object", obj, *SVSM[:-2], "--vars-file", str(tmp_path / "empty")])
+    assert rc == 2 and "--vars-file: holds 0 bytes: the OVMF_VARS flash must be a positive multiple of 4096" in err

@@ -18,7 +18,7 @@ from snpmeasure.profiles import BUILTIN_PROFILES
 
 from ..builders.cli_inputs import OVMF
 from ..builders.manifests import GOOD, PEER, A
-from ..builders.measure_cases import EMPTY, VECTORS, X, needs_ssm, run_ssm
+from ..builders.measure_cases import EMPTY, SVSM_FILES, VECTORS, X, needs_ssm, run_ssm
 from ..support import FIXTURES, run_ours
 
 
@@ -634,6 +634,16 @@ def test_sev_es_and_snp_launches_need_the_reset_block_and_seves_has_no_snp_activ
     for flag in ("--kernel-hash", "--initrd-hash", "--append-hash"):
         rc, _, err = run_ours([*svsm, flag, "00" * 32])
         assert rc == 2 and err.endswith(f"error: {flag}: snp:svsm mode measures no kernel hashes\n"), err
+    # an SVSM image without its entry point is said to be one before its missing metadata, which
+    # --allow-no-sev-metadata could waive; a zero-size variable store is none (sev-snp-measure too)
+    rc, _, err = run_ours([*svsm, "--vars-size", "540672", "--allow-no-sev-metadata"])
+    assert rc == 2 and "SVSM image has no SVSM info GUID entry" in err and "allow" not in err, err
+    rc, _, err = run_ours([*svsm[:-2], "--svsm", SVSM_FILES[3], "--vars-size", "0"])
+    assert rc == 2 and "--vars-size: must be a positive multiple of 4096 that fits below the OVMF, got 0" in err
+    rc, out, _ = run_ours(
+        ["measure", "--mode", "snp:svsm", "--vcpus", "1", "--vcpu-type", "EPYC", *SVSM_FILES, "--json"]
+    )
+    assert rc == 0 and json.loads(out)["inputs"]["ovmf_vars"] == {"size": 540672}  # it moves the SVSM
 
 
 def test_outputs_are_written_whole_or_not_at_all(in_tmp_cwd: Path) -> None:
