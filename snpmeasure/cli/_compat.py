@@ -180,6 +180,13 @@ def profile_of(args: argparse.Namespace) -> Any:
     return args.profile_loaded
 
 
+def with_cli_warnings(args: argparse.Namespace, record: Dict[str, Any]) -> Dict[str, Any]:
+    """A measure record (``Measurement.to_json()``) with the command's own warnings (flags it
+    ignored, :func:`say_ignored`) before the measurement's, as they were said on stderr."""
+    record["warnings"] = [*getattr(args, "cli_warnings", []), *record.get("warnings", [])]
+    return record
+
+
 def say_ignored(args: argparse.Namespace, command: str, message: str) -> None:
     """A flag the command ignores, said on stderr and kept for --json (``args.cli_warnings``)."""
     warn(command, message)

@@ -6,7 +6,14 @@ import argparse
 
 from . import EXIT_OK, ArgumentParser
 from ._args import dec_int, emit_json, key_files_named, key_passwords, warn
-from ._compat import add_measure_arguments, apply_launch_config, config_given, measure_flags_given, measure_kwargs
+from ._compat import (
+    add_measure_arguments,
+    apply_launch_config,
+    config_given,
+    measure_flags_given,
+    measure_kwargs,
+    with_cli_warnings,
+)
 
 
 def register(p: ArgumentParser) -> None:
@@ -117,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
                 "measurement": ld.hex(),
                 # How the digest was computed (measure --json's record), so that qemu-object
                 # --from-id-block can set what QEMU needs to reproduce it (kernel-hashes, ...).
-                "measure": None if measured is None else measured.to_json(),
+                "measure": None if measured is None else with_cli_warnings(args, measured.to_json()),
             }
         )
         return EXIT_OK

@@ -21,6 +21,7 @@ from ._compat import (
     refuse_lone_path_map,
     refuse_non_igvm_flags,
     say_ignored,
+    with_cli_warnings,
 )
 from ._exports import add_export_arguments, export_requested, write_export
 
@@ -172,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     if _exporting(args):
         return _export(args, [m])
     if args.json:
-        out = _with_cli_warnings(args, m.to_json())
+        out = with_cli_warnings(args, m.to_json())
         if hmac_result is not None:
             out["launch_measure"] = hmac_result
         emit_json(out)
@@ -319,7 +320,7 @@ def _measure_sweep(args: argparse.Namespace) -> int:
     if _exporting(args):
         return _export(args, records)
     if args.json:  # the records measure --json prints for one count, one per count
-        emit_json([_with_cli_warnings(args, m.to_json()) for m in records])
+        emit_json([with_cli_warnings(args, m.to_json()) for m in records])
         return EXIT_OK
     for m in records:
         text = m.base64() if args.output_format == "base64" else m.hex()
@@ -404,13 +405,6 @@ def _launch_measure(args: argparse.Namespace, digest: bytes) -> Dict[str, Any]:
         hmac_result["blob_hmac"] = expected_hmac.hex()
         hmac_result["matches_blob"] = value == expected_hmac
     return hmac_result
-
-
-def _with_cli_warnings(args: argparse.Namespace, record: Dict[str, Any]) -> Dict[str, Any]:
-    """A measure --json record with the command's own warnings (flags it ignored) before the
-    measurement's, as they were said on stderr."""
-    record["warnings"] = [*getattr(args, "cli_warnings", []), *record.get("warnings", [])]
-    return record
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ from snpmeasure.blobs import IdAuth, IdBlock
 
 from ..builders.cli_inputs import KEY, OVMF
 from ..builders.keys import KEYS, VECTOR
+from ..builders.measure_cases import SVSM_FILES
 from ..support import FIXTURES, run_ours
 
 
@@ -241,3 +242,12 @@ def test_the_passphrase_goes_to_an_encrypted_der_key_only(tmp_path: Path, monkey
         argv = ["id-block", "--measurement-hex", "00" * 48, "--id-key", str(tmp_path / "id.der")]
         rc, out, err = run_ours([*argv, "--author-key", str(tmp_path / author), "--key-password-env", "PW"])
         assert rc == 0 and out.startswith("id-block="), err
+
+
+def test_the_measure_record_carries_the_flags_it_ignored() -> None:
+    """What id-block --from-measure says it ignored on stderr is in its record's warnings, as in
+    measure --json's (the next step reads the record, not stderr)."""
+    argv = ["id-block", "--from-measure", "--mode", "snp:svsm", "--vcpus", "1", "--vcpu-type", "EPYC-v4", *SVSM_FILES]
+    rc, out, err = run_ours([*argv, "--kernel", OVMF, "--id-key", KEY, "--json"])
+    said = "--kernel/--initrd/--append are ignored in snp:svsm mode"
+    assert rc == 0 and said in err and json.loads(out)["measure"]["warnings"] == [said]
