@@ -757,14 +757,20 @@ def _open_svsm(
         size = vars_size
     else:
         raise InvalidInputError("vars_size", "snp:svsm mode needs vars_size or vars_file")
-    if isinstance(size, bool) or not isinstance(size, int) or size <= 0 or size % 4096 or size > ovmf.gpa:
-        # QEMU maps no empty flash, and sev-snp-measure refuses a zero size as none given
-        rule = "must be a positive multiple of 4096 that fits below the OVMF"
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0 or size % 4096 or size > ovmf.gpa:
+        # 0 is an OVMF that carries its own variable store (docs/migrating.md)
+        rule = "must be a multiple of 4096 that fits below the OVMF"
         if vars_file is not None:
             raise InvalidInputError("vars_file", f"holds {size} bytes: the OVMF_VARS flash {rule}")
         raise InvalidInputError("vars_size", f"{rule}, got {show(size)}")
     end = ovmf.gpa - size
     if isinstance(svsm, SvsmImage):
+        if svsm.gpa + svsm.size != end:  # its end_gpa placed it: the store's size must agree
+            raise InvalidInputError(
+                "vars_file" if vars_file is not None else "vars_size",
+                f"puts the SVSM's end at {end:#x}, but the SvsmImage given ends at {svsm.gpa + svsm.size:#x} "
+                f"(a variable store of {ovmf.gpa - svsm.gpa - svsm.size} bytes)",
+            )
         return svsm
     if isinstance(svsm, FirmwareImage):
         return SvsmImage(svsm.data, name=svsm.name, end_gpa=end)

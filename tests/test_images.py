@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from snpmeasure import images, measure
-from snpmeasure.errors import ImageError, InputFileError, ManifestError
+from snpmeasure.errors import ImageError, InputFileError, InvalidInputError, ManifestError
 from snpmeasure.images import FirmwareImage, FirmwareManifest, SectionType, SvsmImage
 
 from .builders.images import SEEDS, _exercise
@@ -82,6 +82,13 @@ def test_svsm_fixture_entry_point() -> None:
     svsm = SvsmImage(images.map_file(PEER / "svsm.bin"), name="svsm", end_gpa=ovmf.gpa - 540672)
     assert svsm.gpa == ovmf.gpa - 540672 - svsm.size
     assert svsm.svsm_entry_gpa == svsm.gpa  # launch offset 0 in this build
+    # measure() takes the placed image when the variable store's size agrees with its place
+    kw: Dict[str, Any] = dict(mode="snp:svsm", ovmf=ovmf, svsm=svsm, vcpus=1, vcpu_type="EPYC-v4")
+    by_path = measure(**{**kw, "svsm": PEER / "svsm.bin"}, vars_size=540672, describe_inputs=True)
+    assert measure(**kw, vars_size=540672).digest == by_path.digest
+    assert by_path.inputs["ovmf_vars"] == {"size": 540672}
+    with pytest.raises(InvalidInputError, match=r"vars_size: puts the SVSM's end at .*\(a variable store of 540672"):
+        measure(**kw, vars_size=4096)
 
 
 def test_synthetic_image_parses() -> None:

@@ -267,9 +267,12 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
         if guest_features not in (None, 1):
             ignored(f"--guest-features {guest_features:#x} is ignored in snp:svsm mode (the SVSM's VMSAs use 0x1)")
         guest_features = None
-        if has_kernel:  # without one, an --initrd or --append reaches the library's rule for every mode
+        if has_kernel:
             ignored("--kernel/--initrd/--append are ignored in snp:svsm mode")
             kernel = initrd = append = None
+        elif initrd is not None or append not in (None, ""):  # sev-snp-measure: "--kernel required when using ..."
+            flag = "--initrd" if initrd is not None else "--append"
+            raise InvalidInputError(flag, "needs a kernel, and snp:svsm mode boots none (it ignores --kernel)")
     elif svsm is not None or vars_size is not None or vars_file is not None:
         ignored("--svsm/--vars-size/--vars-file only apply to --mode snp:svsm; ignored")
         svsm = vars_size = vars_file = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser
 from ._args import add_object_source, auto_int, dec_int, emit_json, guest_object_from_args, parse_abi, warn
@@ -121,10 +121,15 @@ def run(args: argparse.Namespace) -> int:
         refuse_lone_path_map(args)
     if obj is None and args.igvm is None:
         raise InvalidInputError("--object", "give the sev-snp-guest object with --object, --qmp or --libvirt")
-    if args.igvm is None:  # an IGVM launch refuses the SVSM flags with the other measure flags
+    kwargs: Dict[str, Any] = {}
+    if args.igvm is None:  # bad input is said before any replayed check fails (an IGVM launch: in _launch_igvm)
         if args.native_zero:
             raise InvalidInputError("--native-zero", "applies to an IGVM launch: give --igvm FILE")
+        if args.mode == "snp:igvm":
+            raise InvalidInputError("--igvm", "--mode snp:igvm launches an IGVM file: give it with --igvm FILE")
+        args.mode = args.mode or "snp"
         _refuse_svsm_mismatch(args, obj)
+        kwargs = measure_kwargs(args, "launch")
     vmm = _replayed_vmm(args)
     _refuse_qemu_kvm_flags(args, vmm)
     if args.host_cbitpos is None:
@@ -152,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
                     "status_code": None,
                     "reason": reason,
                     "steps": [],
+                    "warnings": [],  # the object's parse warnings speak of properties QEMU refused
                 }
             )
         else:
@@ -162,10 +168,6 @@ def run(args: argparse.Namespace) -> int:
     if args.igvm is not None:
         return _launch_igvm(args, obj)
     assert obj is not None
-    if args.mode == "snp:igvm":
-        raise InvalidInputError("--igvm", "--mode snp:igvm launches an IGVM file: give it with --igvm FILE")
-    args.mode = args.mode or "snp"
-    kwargs = measure_kwargs(args, "launch")
     # said on stderr and in --json's warnings, which the next step reads
     notes: List[str] = []
     if (kwargs["kernel"] is not None or kwargs["kernel_hash"] is not None) and not obj.kernel_hashes:
@@ -457,7 +459,7 @@ def _failed(args: argparse.Namespace, exc: Any, steps: List[str], warnings: Sequ
                 "status_code": int(status) if status is not None else None,
                 "reason": exc.reason,
                 "steps": steps,
-                "warnings": [*getattr(args, "cli_warnings", []), *warnings],
+                "warnings": list(warnings),
             }
         )
     else:
@@ -478,7 +480,7 @@ def _succeeded(args: argparse.Namespace, result: Any, steps: List[str], warnings
                 "status_code": 0,
                 "report": result.to_json(),
                 "steps": steps,
-                "warnings": [*getattr(args, "cli_warnings", []), *warnings],
+                "warnings": warnings,
             }
         )
     else:

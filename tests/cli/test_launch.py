@@ -581,9 +581,18 @@ def test_an_svsm_launch_refuses_what_measure_ignores() -> None:
     # flags that do not fit together are bad input (exit 2) before any replayed check can fail (exit 1):
     # this object's cbitpos fails QEMU's check
     wrong_cbit = "sev-snp-guest,id=a,cbitpos=47,reduced-phys-bits=1"
-    for argv in ([*MEASURE, "--svsm", "x"], [*SVSM, "--kernel", A], [*SVSM, "--guest-features", "0x21"]):
+    for argv in (
+        [*MEASURE, "--svsm", "x"],
+        [*SVSM, "--kernel", A],
+        [*SVSM, "--guest-features", "0x21"],
+        [*MEASURE, "--mode", "snp:igvm"],
+        ["--vcpus", "1", "--vcpu-type", "EPYC-v4"],  # no --ovmf
+    ):
         rc, _, err = run_ours(["launch", "--object", wrong_cbit, *argv])
         assert rc == 2 and "cbitpos" not in err, (argv, err)
+    rc, out, _ = run_ours(["launch", "--object", wrong_cbit, *MEASURE, "--json"])  # QEMU's refusal: exit 1
+    doc = json.loads(out)
+    assert rc == 1 and doc["layer"] == "qemu" and doc["warnings"] == []  # the key every launch record has
 
 
 def test_a_configurations_policy_kvm_refuses_is_launchs_to_judge() -> None:
@@ -602,7 +611,8 @@ def test_a_configurations_policy_kvm_refuses_is_launchs_to_judge() -> None:
 def test_launch_says_what_it_does_not_take(tmp_path: Path) -> None:
     """Each refusal names the flag or property at fault: an object property no sev-snp-guest has is
     QEMU's error even when a flag has its name (Coconut's svsm=on); --native-zero needs --igvm;
-    launch has no --firmware-manifest to offer; the IGVM models are no profiles of an OVMF launch."""
+    launch has no --firmware-manifest to offer; the IGVM models are no profiles of an OVMF launch;
+    a variable store's size is its file's."""
     obj = "sev-snp-guest,id=a,cbitpos=51,reduced-phys-bits=1"
     rc, _, err = run_ours(["launch", "--object", obj + ",svsm=on", *SVSM])
     assert rc == 2 and err.endswith("error: svsm: Property 'sev-snp-guest.svsm' not found\n"), err
@@ -612,6 +622,6 @@ def test_launch_says_what_it_does_not_take(tmp_path: Path) -> None:
     assert rc == 2 and err.endswith("error: --ovmf: is required\n"), err
     rc, _, err = run_ours(["launch", "--object", obj, *MEASURE, "--profile", "igvmmeasure"])
     assert rc == 2 and "--profile: igvmmeasure is an IGVM model: it applies to mode 'snp:igvm'" in err
-    (tmp_path / "empty").write_bytes(b"")
-    rc, _, err = run_ours(["launch", "--object", obj, *SVSM[:-2], "--vars-file", str(tmp_path / "empty")])
-    assert rc == 2 and "--vars-file: holds 0 bytes: the OVMF_VARS flash must be a positive multiple of 4096" in err
+    (tmp_path / "vars").write_bytes(bytes(5000))
+    rc, _, err = run_ours(["launch", "--object", obj, *SVSM[:-2], "--vars-file", str(tmp_path / "vars")])
+    assert rc == 2 and "--vars-file: holds 5000 bytes: the OVMF_VARS flash must be a multiple of 4096" in err

@@ -629,17 +629,22 @@ def test_sev_es_and_snp_launches_need_the_reset_block_and_seves_has_no_snp_activ
     assert run_ours([*seves, "--guest-features", "0x20"])[0] == 0  # DebugSwap: an SEV-ES feature
     svsm = ["measure", "--mode", "snp:svsm", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", OVMF, "--svsm", OVMF]
     rc, _, err = run_ours([*svsm, "--append", "x"])
-    assert rc == 2 and "--append: needs a kernel (--kernel or --kernel-hash)" in err
+    assert rc == 2 and "--append: needs a kernel, and snp:svsm mode boots none (it ignores --kernel)" in err
     # --kernel is ignored there, as sev-snp-measure ignores it; snpmeasure's own hash flags are refused, by name
     for flag in ("--kernel-hash", "--initrd-hash", "--append-hash"):
         rc, _, err = run_ours([*svsm, flag, "00" * 32])
         assert rc == 2 and err.endswith(f"error: {flag}: snp:svsm mode measures no kernel hashes\n"), err
-    # an SVSM image without its entry point is said to be one before its missing metadata, which
-    # --allow-no-sev-metadata could waive; a zero-size variable store is none (sev-snp-measure too)
-    rc, _, err = run_ours([*svsm, "--vars-size", "540672", "--allow-no-sev-metadata"])
-    assert rc == 2 and "SVSM image has no SVSM info GUID entry" in err and "allow" not in err, err
-    rc, _, err = run_ours([*svsm[:-2], "--svsm", SVSM_FILES[3], "--vars-size", "0"])
-    assert rc == 2 and "--vars-size: must be a positive multiple of 4096 that fits below the OVMF, got 0" in err
+    # an image with neither an SVSM entry point nor SEV metadata is said to be no SVSM: the missing
+    # metadata's advice (--allow-no-sev-metadata) could not make it one
+    zeros = tmp_path / "zeros.bin"
+    zeros.write_bytes(bytes(65536))
+    rc, _, err = run_ours([*svsm[:-2], "--svsm", str(zeros), "--vars-size", "540672"])
+    assert rc == 2 and "--svsm: " in err and "SVSM image has no SVSM info GUID entry" in err and "allow" not in err
+    rc, _, err = run_ours([*svsm[:-2], "--svsm", SVSM_FILES[3], "--vars-file", str(zeros.parent / "nope")])
+    assert rc == 2 and "--vars-file: " in err
+    (tmp_path / "vars5000").write_bytes(bytes(5000))
+    rc, _, err = run_ours([*svsm[:-2], "--svsm", SVSM_FILES[3], "--vars-file", str(tmp_path / "vars5000")])
+    assert rc == 2 and "--vars-file: holds 5000 bytes: the OVMF_VARS flash must be a multiple of 4096" in err
     rc, out, _ = run_ours(
         ["measure", "--mode", "snp:svsm", "--vcpus", "1", "--vcpu-type", "EPYC", *SVSM_FILES, "--json"]
     )
