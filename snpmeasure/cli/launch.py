@@ -122,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     if obj is None and args.igvm is None:
         raise InvalidInputError("--object", "give the sev-snp-guest object with --object, --qmp or --libvirt")
     kwargs: Dict[str, Any] = {}
+    notes: List[str] = []
     if args.igvm is None:  # bad input is said before any replayed check fails (an IGVM launch: in _launch_igvm)
         if args.native_zero:
             raise InvalidInputError("--native-zero", "applies to an IGVM launch: give --igvm FILE")
@@ -129,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
             raise InvalidInputError("--igvm", "--mode snp:igvm launches an IGVM file: give it with --igvm FILE")
         args.mode = args.mode or "snp"
         _refuse_svsm_mismatch(args, obj)
-        kwargs = measure_kwargs(args, "launch")
+        kwargs, notes = _launch_kwargs(args, obj)
     vmm = _replayed_vmm(args)
     _refuse_qemu_kvm_flags(args, vmm)
     if args.host_cbitpos is None:
@@ -145,7 +146,10 @@ def run(args: argparse.Namespace) -> int:
         obj = dataclasses.replace(obj, cbitpos=args.host_cbitpos)
     refused = None if obj is None or vmm != "qemu" else _qemu_refusal(obj, args)
     if refused is not None:
-        # QEMU refuses before any launch command: nothing reaches the firmware.
+        # QEMU refuses before any launch command: nothing reaches the firmware. Bad input is said
+        # first (exit 2), as everywhere: measured once without a guest context, only on this path.
+        if args.igvm is None:
+            measure(**{k: v for k, v in kwargs.items() if k != "threads"})
         where, status, reason = refused
         if args.json:
             emit_json(
@@ -168,27 +172,6 @@ def run(args: argparse.Namespace) -> int:
     if args.igvm is not None:
         return _launch_igvm(args, obj)
     assert obj is not None
-    # said on stderr and in --json's warnings, which the next step reads
-    notes: List[str] = []
-    if (kwargs["kernel"] is not None or kwargs["kernel_hash"] is not None) and not obj.kernel_hashes:
-        from .._plan import KERNEL_INPUTS
-        from ..kernel_hashes import check_boot_files
-
-        check_boot_files(kwargs["kernel"], kwargs["initrd"])  # unmeasured, but QEMU still loads them
-        notes.append(
-            "a kernel is given but the object has kernel-hashes=off: QEMU then measures no kernel hashes, and neither "
-            "does this replay"
-        )
-        for k in KERNEL_INPUTS:
-            kwargs[k] = None
-    wanted_features = obj.sev_features()
-    if kwargs["guest_features"] is None:
-        kwargs["guest_features"] = wanted_features
-    elif kwargs["guest_features"] != wanted_features:
-        notes.append(
-            f"--guest-features {kwargs['guest_features']:#x} differs from the object's SEV_FEATURES {wanted_features:#x} "
-            "(debug-swap/secure-tsc), which QEMU launches with; measuring with --guest-features"
-        )
     fw = _firmware(args, kwargs.pop("threads"), vmm)
     if vmm != "qemu":
         notes.append(
@@ -262,6 +245,34 @@ def _qemu_refusal(obj: Any, args: argparse.Namespace) -> Optional[Tuple[str, str
         reason = f"cbitpos check failed, host '{args.host_cbitpos}' requested '{obj.cbitpos or 0}'"
         return "sev_common_kvm_init", "CBITPOS_CHECK_FAILED", reason
     return None
+
+
+def _launch_kwargs(args: argparse.Namespace, obj: Any) -> Tuple[Dict[str, Any], List[str]]:
+    """measure()'s arguments for the replay of ``obj``'s launch, and what to say about them (on
+    stderr and in --json's warnings, which the next step reads): a kernel the object does not
+    measure (kernel-hashes=off) is left out; the object's SEV features are the VMSAs'."""
+    kwargs = measure_kwargs(args, "launch")
+    notes: List[str] = []
+    if (kwargs["kernel"] is not None or kwargs["kernel_hash"] is not None) and not obj.kernel_hashes:
+        from .._plan import KERNEL_INPUTS
+        from ..kernel_hashes import check_boot_files
+
+        check_boot_files(kwargs["kernel"], kwargs["initrd"])  # unmeasured, but QEMU still loads them
+        notes.append(
+            "a kernel is given but the object has kernel-hashes=off: QEMU then measures no kernel hashes, and neither "
+            "does this replay"
+        )
+        for k in KERNEL_INPUTS:
+            kwargs[k] = None
+    wanted_features = obj.sev_features()
+    if kwargs["guest_features"] is None:
+        kwargs["guest_features"] = wanted_features
+    elif kwargs["guest_features"] != wanted_features:
+        notes.append(
+            f"--guest-features {kwargs['guest_features']:#x} differs from the object's SEV_FEATURES {wanted_features:#x} "
+            "(debug-swap/secure-tsc), which QEMU launches with; measuring with --guest-features"
+        )
+    return kwargs, notes
 
 
 def _refuse_svsm_mismatch(args: argparse.Namespace, obj: Any) -> None:

@@ -587,6 +587,7 @@ def test_an_svsm_launch_refuses_what_measure_ignores() -> None:
         [*SVSM, "--guest-features", "0x21"],
         [*MEASURE, "--mode", "snp:igvm"],
         ["--vcpus", "1", "--vcpu-type", "EPYC-v4"],  # no --ovmf
+        [*MEASURE, "--initrd", A],  # the library's rule: found by measuring once when QEMU refuses
     ):
         rc, _, err = run_ours(["launch", "--object", wrong_cbit, *argv])
         assert rc == 2 and "cbitpos" not in err, (argv, err)
