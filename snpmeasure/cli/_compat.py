@@ -264,9 +264,17 @@ def measure_kwargs(args: argparse.Namespace, command: str = "measure") -> Dict[s
         for dest in ("kernel_hash", "initrd_hash", "append_hash"):  # snpmeasure's own flags: no drop-in to keep
             if getattr(args, dest) is not None:
                 raise InvalidInputError("--" + dest.replace("_", "-"), "snp:svsm mode measures no kernel hashes")
-        if guest_features not in (None, 1):
-            ignored(f"--guest-features {guest_features:#x} is ignored in snp:svsm mode (the SVSM's VMSAs use 0x1)")
-        guest_features = None
+        from ..measurement import resolve_profile
+
+        svsm_profile = resolve_profile(profile_of(args), args.vmm_type, "snp:svsm")
+        if svsm_profile.fixed_guest_features:  # the built-in svsm profile (sev-snp-measure ignores the flag)
+            fixed = svsm_profile.default_guest_features
+            if guest_features not in (None, fixed):
+                ignored(
+                    f"--guest-features {guest_features:#x} is ignored in snp:svsm mode "
+                    f"(profile {svsm_profile.name}'s VMSAs use {fixed:#x})"
+                )
+            guest_features = None
         if has_kernel:
             ignored("--kernel/--initrd/--append are ignored in snp:svsm mode")
             kernel = initrd = append = None

@@ -279,7 +279,8 @@ def _refuse_svsm_mismatch(args: argparse.Namespace, obj: Any) -> None:
     """What ``measure`` ignores with a warning for sev-snp-measure's sake, a dry run refuses: it
     would replay another launch than the one asked for. snp:svsm (sev-snp-measure's model of a
     Coconut SVSM before IGVM) boots the SVSM and its OVMF, no kernel, and its VMSAs carry SEV_FEATURES
-    0x1; the SVSM flags name nothing in another mode."""
+    0x1 (the svsm profile's fixed value; a profile file may leave them to the object); the SVSM
+    flags name nothing in another mode."""
     from .._plan import KERNEL_INPUTS
     from ..errors import InvalidInputError
 
@@ -295,12 +296,18 @@ def _refuse_svsm_mismatch(args: argparse.Namespace, obj: Any) -> None:
             raise InvalidInputError(
                 "--" + dest.replace("_", "-"), "the snp:svsm launch boots the SVSM and its OVMF: it loads no kernel"
             )
-    features = obj.sev_features()
-    if features != 1 or args.guest_features not in (None, 1):
-        flag = "--object" if features != 1 else "--guest-features"
-        asked = features if features != 1 else args.guest_features
+    from ..measurement import resolve_profile
+
+    profile = resolve_profile(profile_of(args), args.vmm_type, "snp:svsm")
+    if not profile.fixed_guest_features:
+        return  # a profile of the user's own: the object's features, as in mode snp
+    fixed, features = profile.default_guest_features, obj.sev_features()
+    if features != fixed or args.guest_features not in (None, fixed):
+        flag = "--object" if features != fixed else "--guest-features"
+        asked = features if features != fixed else args.guest_features
         raise InvalidInputError(
-            flag, f"asks for SEV_FEATURES {asked:#x}: the snp:svsm launch's VMSAs carry 0x1 (SNPActive alone)"
+            flag,
+            f"asks for SEV_FEATURES {asked:#x}: the snp:svsm launch's VMSAs carry {fixed:#x} (profile {profile.name})",
         )
 
 

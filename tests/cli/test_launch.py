@@ -626,3 +626,29 @@ def test_launch_says_what_it_does_not_take(tmp_path: Path) -> None:
     (tmp_path / "vars").write_bytes(bytes(5000))
     rc, _, err = run_ours(["launch", "--object", obj, *SVSM[:-2], "--vars-file", str(tmp_path / "vars")])
     assert rc == 2 and "--vars-file: holds 5000 bytes: the OVMF_VARS flash must be a multiple of 4096" in err
+
+
+def test_an_svsm_profile_of_the_users_own_sets_the_features(tmp_path: Path) -> None:
+    """The built-in svsm profile fixes SEV_FEATURES 0x1; a profile file that does not fix them
+    measures the features it gives (measure, id-block), and launch takes them from the object that
+    qemu-object writes, so the round trip holds; with the built-in profile that object is refused."""
+    rc, out, _ = run_ours(["id-block", "--from-measure", *SVSM, "--id-key", str(KEYS / "id_key_test.pem"), "--json"])
+    definition = {
+        **json.loads(out)["measure"]["profile_definition"],
+        "name": "svsm-debug-swap",
+        "fixed_guest_features": False,
+        "default_guest_features": 0x21,
+    }
+    (tmp_path / "p.json").write_text(json.dumps(definition))
+    own = [*SVSM, "--profile-file", str(tmp_path / "p.json")]
+    rc, out, err = run_ours(["id-block", "--from-measure", *own, "--id-key", str(KEYS / "id_key_test.pem"), "--json"])
+    assert rc == 0 and json.loads(out)["measure"]["guest_features"] == "0x21" and err == ""
+    (tmp_path / "idb.json").write_text(out)
+    obj = run_ours(["qemu-object", "--from-id-block", str(tmp_path / "idb.json")])[1].strip()
+    assert "debug-swap=on" in obj
+    rc, out, _ = run_ours(["launch", "--object", obj, *own, "--json"])
+    assert rc == 0 and json.loads(out)["report"]["measurement"] == run_ours(["measure", *own])[1].strip()
+    rc, _, err = run_ours(["launch", "--object", obj, *SVSM])
+    assert (
+        rc == 2 and "--object: asks for SEV_FEATURES 0x21: the snp:svsm launch's VMSAs carry 0x1 (profile svsm)" in err
+    )
