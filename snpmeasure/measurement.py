@@ -773,10 +773,17 @@ def _open_svsm(
             )
         return svsm
     if isinstance(svsm, FirmwareImage):
-        return SvsmImage(svsm.data, name=svsm.name, end_gpa=end)
-    if isinstance(svsm, _BUFFERS):
-        return SvsmImage(svsm, name="svsm", end_gpa=end)
-    return SvsmImage(map_file(svsm, "svsm"), name=os.fspath(svsm), end_gpa=end)
+        data, name = svsm.data, svsm.name
+    elif isinstance(svsm, _BUFFERS):
+        data, name = svsm, "svsm"
+    else:
+        data, name = map_file(svsm, "svsm"), os.fspath(svsm)
+    if len(data) > end:  # the store's size left too little room: the size is at fault, not the image
+        raise InvalidInputError(
+            "vars_file" if vars_file is not None else "vars_size",
+            f"leaves {end:#x} bytes below the variable store, too few for the {len(data):#x}-byte SVSM",
+        )
+    return SvsmImage(data, name=name, end_gpa=end)
 
 
 def sev_launch_measurement(

@@ -642,6 +642,13 @@ def test_sev_es_and_snp_launches_need_the_reset_block_and_seves_has_no_snp_activ
     assert rc == 2 and "--svsm: " in err and "SVSM image has no SVSM info GUID entry" in err and "allow" not in err
     rc, _, err = run_ours([*svsm[:-2], "--svsm", SVSM_FILES[3], "--vars-file", str(zeros.parent / "nope")])
     assert rc == 2 and "--vars-file: " in err
+    # the same file as --ovmf and --svsm: the SVSM's fault is said as --svsm's; a store too large for the SVSM as the store's
+    rc, _, err = run_ours([*svsm, "--vars-size", "540672"])
+    assert rc == 2 and f"error: --svsm: {OVMF}: SVSM image has no SVSM info GUID entry" in err, err
+    rc, _, err = run_ours(
+        [*svsm[:-2], "--svsm", SVSM_FILES[3], "--vars-size", str(FirmwareImage.open(OVMF).gpa - 0x1000)]
+    )
+    assert rc == 2 and "error: --vars-size: leaves 0x1000 bytes below the variable store, too few for the" in err, err
     (tmp_path / "vars5000").write_bytes(bytes(5000))
     rc, _, err = run_ours([*svsm[:-2], "--svsm", SVSM_FILES[3], "--vars-file", str(tmp_path / "vars5000")])
     assert rc == 2 and "--vars-file: holds 5000 bytes: the OVMF_VARS flash must be a multiple of 4096" in err
