@@ -175,7 +175,7 @@ def snp_plan(
         try:
             getattr(svsm, "svsm_entry_gpa", None)
         except ImageError as exc:
-            raise ImageError("svsm", f"{exc.field}: {exc.rule}") from None
+            raise ImageError("svsm", exc.rule if exc.field == "svsm" else f"{exc.field}: {exc.rule}") from None
     if not layout.sections:
         message = (
             f"{layout.name} has no SEV metadata: upstream QEMU refuses an SNP launch with it "

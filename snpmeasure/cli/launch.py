@@ -147,9 +147,13 @@ def run(args: argparse.Namespace) -> int:
     refused = None if obj is None or vmm != "qemu" else _qemu_refusal(obj, args)
     if refused is not None:
         # QEMU refuses before any launch command: nothing reaches the firmware. Bad input is said
-        # first (exit 2), as everywhere: measured once without a guest context, only on this path.
+        # first (exit 2), as everywhere: the inputs are read (measured once, without a guest
+        # context, or the IGVM file planned) and the host flags checked, only on this path.
         if args.igvm is None:
             measure(**{k: v for k, v in kwargs.items() if k != "threads"})
+        else:
+            _igvm_plan(args)
+        _firmware(args, args.threads, vmm)
         where, status, reason = refused
         if args.json:
             emit_json(
@@ -251,6 +255,9 @@ def _launch_kwargs(args: argparse.Namespace, obj: Any) -> Tuple[Dict[str, Any], 
     """measure()'s arguments for the replay of ``obj``'s launch, and what to say about them (on
     stderr and in --json's warnings, which the next step reads): a kernel the object does not
     measure (kernel-hashes=off) is left out; the object's SEV features are the VMSAs'."""
+    from ..errors import InvalidInputError
+    from ..measurement import resolve_profile
+
     kwargs = measure_kwargs(args, "launch")
     notes: List[str] = []
     if (kwargs["kernel"] is not None or kwargs["kernel_hash"] is not None) and not obj.kernel_hashes:
@@ -265,6 +272,13 @@ def _launch_kwargs(args: argparse.Namespace, obj: Any) -> Tuple[Dict[str, Any], 
         for k in KERNEL_INPUTS:
             kwargs[k] = None
     wanted_features = obj.sev_features()
+    profile = resolve_profile(profile_of(args), args.vmm_type, args.mode)
+    if profile.fixed_guest_features and wanted_features != profile.default_guest_features:
+        raise InvalidInputError(  # (snp:svsm said so already, in _refuse_svsm_mismatch)
+            "--object",
+            f"asks for SEV_FEATURES {wanted_features:#x}: profile {profile.name} fixes the VMSAs' at "
+            f"{profile.default_guest_features:#x}",
+        )
     if kwargs["guest_features"] is None:
         kwargs["guest_features"] = wanted_features
     elif kwargs["guest_features"] != wanted_features:
@@ -352,6 +366,18 @@ def _firmware(args: argparse.Namespace, threads: Optional[int], vmm: str) -> Any
         raise InvalidInputError(flags[exc.field], exc.rule) from None
 
 
+def _igvm_plan(args: argparse.Namespace) -> Tuple[Any, Any]:
+    """The IGVM file ``--igvm`` names and its launch plan under the model, the flags checked."""
+    from ..errors import InvalidInputError
+    from ..igvm_launch import open_igvm, plan_igvm
+
+    refuse_non_igvm_flags(args, "does not apply with --igvm: the IGVM file holds the firmware and VMSAs")
+    if args.mode not in (None, "snp:igvm"):
+        raise InvalidInputError("--mode", "an IGVM launch is mode snp:igvm")
+    f = open_igvm(args.igvm, "--igvm")
+    return f, plan_igvm(f, args.profile, native_zero=args.native_zero, vcpus=single_vcpus(args.vcpus))
+
+
 def _launch_igvm(args: argparse.Namespace, obj: Any) -> int:
     """``launch --igvm FILE [--object ...]``: LAUNCH_START, the file's pages and VMSAs under the
     model, LAUNCH_FINISH with its ID block as QEMU hands it over. QEMU (10.1 and later) sends
@@ -359,15 +385,10 @@ def _launch_igvm(args: argparse.Namespace, obj: Any) -> int:
     later, into the ID block only, and drops an ``-object`` id-block there (docs/reference/igvm.md
     §2.2). The other models' VMMs launch with the file's GUEST_POLICY."""
     from ..errors import FirmwareError, InvalidInputError, KvmError
-    from ..igvm_launch import measure_plan, open_igvm, plan_igvm, qemu_author_key_enabled, qemu_finish_blobs
+    from ..igvm_launch import measure_plan, qemu_author_key_enabled, qemu_finish_blobs
     from ..policy import DEFAULT_POLICY
 
-    refuse_non_igvm_flags(args, "does not apply with --igvm: the IGVM file holds the firmware and VMSAs")
-    if args.mode not in (None, "snp:igvm"):
-        raise InvalidInputError("--mode", "an IGVM launch is mode snp:igvm")
-    f = open_igvm(args.igvm, "--igvm")
-    vcpus = single_vcpus(args.vcpus)
-    plan = plan_igvm(f, args.profile, native_zero=args.native_zero, vcpus=vcpus)
+    f, plan = _igvm_plan(args)
     model = plan.profile.name
     qemu = model == "qemu"
     notes: List[str] = []

@@ -9,6 +9,7 @@ from typing import Sequence
 
 from snpmeasure import measure
 
+from ..builders.igvm_files import TINY
 from ..builders.launches import KEYS, LD, A
 from ..builders.measure_cases import SVSM_FILES
 from ..support import run_ours
@@ -184,7 +185,7 @@ def test_launch_json_carries_the_warnings(tmp_path: Path) -> None:
 
 def test_launch_igvm(tmp_path: Path) -> None:
     """An IGVM launch: the file's policy at LAUNCH_START, its ID block at LAUNCH_FINISH."""
-    from ..builders.igvm_files import TINY, known_digest
+    from ..builders.igvm_files import known_digest
     from ..support import FIXTURES
 
     x86 = str(TINY["tiny_x86"])
@@ -588,6 +589,10 @@ def test_an_svsm_launch_refuses_what_measure_ignores() -> None:
         [*MEASURE, "--mode", "snp:igvm"],
         ["--vcpus", "1", "--vcpu-type", "EPYC-v4"],  # no --ovmf
         [*MEASURE, "--initrd", A],  # the library's rule: found by measuring once when QEMU refuses
+        [*MEASURE, "--threads", "0"],  # a host or launch flag: checked by building the guest context
+        [*MEASURE, "--host-sockets", "0"],
+        ["--igvm", str(TINY["tiny_x64_noopt"]), "--profile", "qemu", "--vcpus", "0"],  # an IGVM launch's input
+        ["--igvm", A, "--profile", "qemu"],  # no IGVM file
     ):
         rc, _, err = run_ours(["launch", "--object", wrong_cbit, *argv])
         assert rc == 2 and "cbitpos" not in err, (argv, err)
@@ -652,3 +657,8 @@ def test_an_svsm_profile_of_the_users_own_sets_the_features(tmp_path: Path) -> N
     assert (
         rc == 2 and "--object: asks for SEV_FEATURES 0x21: the snp:svsm launch's VMSAs carry 0x1 (profile svsm)" in err
     )
+    # in mode snp too, a profile that fixes the features refuses an object that asks for others, by --object's name
+    definition = json.loads(run_ours(["measure", *MEASURE, "--json"])[1])["profile_definition"]
+    (tmp_path / "fixed.json").write_text(json.dumps({**definition, "name": "qfix", "fixed_guest_features": True}))
+    rc, _, err = run_ours(["launch", "--object", obj, *MEASURE, "--profile-file", str(tmp_path / "fixed.json")])
+    assert rc == 2 and "--object: asks for SEV_FEATURES 0x21: profile qfix fixes the VMSAs' at 0x1" in err, err
