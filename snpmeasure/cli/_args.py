@@ -180,8 +180,9 @@ def write_files(
         for path, data in files:
             current = path
             os.stat(os.path.dirname(path) or ".")  # the folder as given exists
-            st = None if os.path.islink(path) else _lstat(path)
-            plans.append((path, data, st, not os.path.islink(path) and (st is None or _replaceable(path, st))))
+            link = os.path.islink(path)
+            st = None if link else _lstat(path)
+            plans.append((path, data, st, not link and (st is None or _replaceable(path, st))))
         # what is written in place is opened first, all of it, so that a file we may not write stops
         # the command before anything is written (a FIFO waits for its reader here, as open() does)
         for path, data, _, renamed in plans:

@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         if args.mode == "snp:igvm":
             raise InvalidInputError("--igvm", "--mode snp:igvm launches an IGVM file: give it with --igvm FILE")
         args.mode = args.mode or "snp"
-        _refuse_svsm_mismatch(args, obj)
+        _refuse_svsm_mismatch(args)
         kwargs, notes = _launch_kwargs(args, obj)
     vmm = _replayed_vmm(args)
     _refuse_qemu_kvm_flags(args, vmm)
@@ -150,10 +150,10 @@ def run(args: argparse.Namespace) -> int:
         # first (exit 2), as everywhere: the inputs are read (measured once, without a guest
         # context, or the IGVM file planned) and the host flags checked, only on this path.
         if args.igvm is None:
-            measure(**{k: v for k, v in kwargs.items() if k != "threads"})
+            measure(**kwargs)
         else:
             _igvm_plan(args)
-        _firmware(args, args.threads, vmm)
+        _firmware(args, vmm)
         where, status, reason = refused
         if args.json:
             emit_json(
@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     if args.igvm is not None:
         return _launch_igvm(args, obj)
     assert obj is not None
-    fw = _firmware(args, kwargs.pop("threads"), vmm)
+    fw = _firmware(args, vmm)
     if vmm != "qemu":
         notes.append(
             f"this replay follows the {vmm} VMM, which is not QEMU + KVM: QEMU's and KVM's checks are not applied"
@@ -212,7 +212,7 @@ def _replayed_vmm(args: argparse.Namespace) -> str:
         return get_igvm_profile(args.profile).name
     from ..measurement import resolve_profile
 
-    return resolve_profile(profile_of(args), args.vmm_type, args.mode if args.mode == "snp:svsm" else "snp").vmm
+    return resolve_profile(profile_of(args), args.vmm_type, args.mode).vmm  # snp or snp:svsm, set by run()
 
 
 #: The flags that describe KVM's own checks (refused with --no-kvm-checks, and for another VMM).
@@ -254,11 +254,25 @@ def _qemu_refusal(obj: Any, args: argparse.Namespace) -> Optional[Tuple[str, str
 def _launch_kwargs(args: argparse.Namespace, obj: Any) -> Tuple[Dict[str, Any], List[str]]:
     """measure()'s arguments for the replay of ``obj``'s launch, and what to say about them (on
     stderr and in --json's warnings, which the next step reads): a kernel the object does not
-    measure (kernel-hashes=off) is left out; the object's SEV features are the VMSAs'."""
+    measure (kernel-hashes=off) is left out; the object's SEV features are the VMSAs' (a profile that fixes them refuses others, the object's
+    or --guest-features': measure ignores that flag in snp:svsm mode, as sev-snp-measure does)."""
     from ..errors import InvalidInputError
     from ..measurement import resolve_profile
 
+    profile = resolve_profile(profile_of(args), args.vmm_type, args.mode)
+    wanted_features = obj.sev_features()
+    if profile.fixed_guest_features:  # checked before measure_kwargs, which would say a flag is ignored
+        fixed = profile.default_guest_features
+        if args.mode == "snp:svsm":
+            carry = f"the snp:svsm launch's VMSAs carry {fixed:#x} (profile {profile.name})"
+        else:
+            carry = f"profile {profile.name} fixes the VMSAs' at {fixed:#x}"
+        if wanted_features != fixed:
+            raise InvalidInputError("--object", f"asks for SEV_FEATURES {wanted_features:#x}: {carry}")
+        if args.guest_features not in (None, fixed):
+            raise InvalidInputError("--guest-features", f"asks for SEV_FEATURES {args.guest_features:#x}: {carry}")
     kwargs = measure_kwargs(args, "launch")
+    kwargs.pop("threads")  # the guest context's (_firmware): measure() takes it from there
     notes: List[str] = []
     if (kwargs["kernel"] is not None or kwargs["kernel_hash"] is not None) and not obj.kernel_hashes:
         from .._plan import KERNEL_INPUTS
@@ -271,14 +285,6 @@ def _launch_kwargs(args: argparse.Namespace, obj: Any) -> Tuple[Dict[str, Any], 
         )
         for k in KERNEL_INPUTS:
             kwargs[k] = None
-    wanted_features = obj.sev_features()
-    profile = resolve_profile(profile_of(args), args.vmm_type, args.mode)
-    if profile.fixed_guest_features and wanted_features != profile.default_guest_features:
-        raise InvalidInputError(  # (snp:svsm said so already, in _refuse_svsm_mismatch)
-            "--object",
-            f"asks for SEV_FEATURES {wanted_features:#x}: profile {profile.name} fixes the VMSAs' at "
-            f"{profile.default_guest_features:#x}",
-        )
     if kwargs["guest_features"] is None:
         kwargs["guest_features"] = wanted_features
     elif kwargs["guest_features"] != wanted_features:
@@ -289,12 +295,12 @@ def _launch_kwargs(args: argparse.Namespace, obj: Any) -> Tuple[Dict[str, Any], 
     return kwargs, notes
 
 
-def _refuse_svsm_mismatch(args: argparse.Namespace, obj: Any) -> None:
+def _refuse_svsm_mismatch(args: argparse.Namespace) -> None:
     """What ``measure`` ignores with a warning for sev-snp-measure's sake, a dry run refuses: it
     would replay another launch than the one asked for. snp:svsm (sev-snp-measure's model of a
-    Coconut SVSM before IGVM) boots the SVSM and its OVMF, no kernel, and its VMSAs carry SEV_FEATURES
-    0x1 (the svsm profile's fixed value; a profile file may leave them to the object); the SVSM
-    flags name nothing in another mode."""
+    Coconut SVSM before IGVM) boots the SVSM and its OVMF, no kernel (the SEV features its profile
+    fixes are _launch_kwargs' to check, as in every mode); the SVSM flags name nothing in another
+    mode."""
     from .._plan import KERNEL_INPUTS
     from ..errors import InvalidInputError
 
@@ -302,7 +308,7 @@ def _refuse_svsm_mismatch(args: argparse.Namespace, obj: Any) -> None:
         for dest in ("svsm", "vars_size", "vars_file"):
             if getattr(args, dest) is not None:
                 raise InvalidInputError(
-                    "--" + dest.replace("_", "-"), f"applies to --mode snp:svsm only, not {args.mode or 'snp'}"
+                    "--" + dest.replace("_", "-"), f"applies to --mode snp:svsm only, not {args.mode}"
                 )
         return
     for dest in KERNEL_INPUTS:
@@ -310,22 +316,9 @@ def _refuse_svsm_mismatch(args: argparse.Namespace, obj: Any) -> None:
             raise InvalidInputError(
                 "--" + dest.replace("_", "-"), "the snp:svsm launch boots the SVSM and its OVMF: it loads no kernel"
             )
-    from ..measurement import resolve_profile
-
-    profile = resolve_profile(profile_of(args), args.vmm_type, "snp:svsm")
-    if not profile.fixed_guest_features:
-        return  # a profile of the user's own: the object's features, as in mode snp
-    fixed, features = profile.default_guest_features, obj.sev_features()
-    if features != fixed or args.guest_features not in (None, fixed):
-        flag = "--object" if features != fixed else "--guest-features"
-        asked = features if features != fixed else args.guest_features
-        raise InvalidInputError(
-            flag,
-            f"asks for SEV_FEATURES {asked:#x}: the snp:svsm launch's VMSAs carry {fixed:#x} (profile {profile.name})",
-        )
 
 
-def _firmware(args: argparse.Namespace, threads: Optional[int], vmm: str) -> Any:
+def _firmware(args: argparse.Namespace, vmm: str) -> Any:
     """A guest context on the host the flags describe; a replay of a VMM other than QEMU + KVM
     (``vmm``: an IGVM model's or a launch profile's) applies the firmware's rules only."""
     from ..errors import InvalidInputError
@@ -352,7 +345,7 @@ def _firmware(args: argparse.Namespace, threads: Optional[int], vmm: str) -> Any
         vlek=args.host_vlek,
     )
     try:
-        return Firmware(host=host, threads=threads)
+        return Firmware(host=host, threads=args.threads)
     except InvalidInputError as exc:
         flags = {
             "kvm_policy_bits": "--kvm-policy-bits",
@@ -429,7 +422,7 @@ def _launch_igvm(args: argparse.Namespace, obj: Any) -> int:
         enabled = qemu_author_key_enabled(plan.id_block)  # by the key, not the directive's flag
     elif obj is not None and not (qemu and object_block):
         block, auth, enabled = obj.id_block_obj(), obj.finish_id_auth(), obj.author_key_enabled
-    fw = _firmware(args, args.threads, model)  # model: the vmm run() refused the QEMU/KVM flags for
+    fw = _firmware(args, model)  # model: the vmm run() refused the QEMU/KVM flags for
     steps: List[str] = []
     try:
         fw.launch_start(policy, gosvw=bytes(16) if obj is None else obj.gosvw_bytes())

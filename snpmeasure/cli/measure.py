@@ -231,7 +231,7 @@ def _measure_igvm(args: argparse.Namespace) -> int:
             # reference values only for launches LAUNCH_FINISH accepts: nothing when a check fails
             return _id_block_failed(failures) if failures else _export(args, launchable)
         if args.json:
-            emit_json([m.to_json() for m in measured])
+            emit_json([with_cli_warnings(args, m.to_json()) for m in measured])
         else:
             for m in measured:
                 text = m.base64() if args.output_format == "base64" else m.hex()
@@ -254,7 +254,7 @@ def _measure_igvm(args: argparse.Namespace) -> int:
     if args.dump_vmsa:
         _dump_vmsas(args, m.vmsas)
     if args.json:
-        emit_json(m.to_json())
+        emit_json(with_cli_warnings(args, m.to_json()))
     else:
         if m.trace is not None:
             for entry in m.trace:
@@ -413,12 +413,10 @@ def _warnings_said(args: argparse.Namespace) -> Iterator[None]:
     and kept for --json (``args.cli_warnings``), also when the block fails."""
     import warnings as pywarnings
 
-    notes: List[str] = args.__dict__.setdefault("cli_warnings", [])
     with pywarnings.catch_warnings(record=True) as caught:
         pywarnings.simplefilter("always")
         try:
             yield
         finally:
             for w in caught:
-                warn("measure", str(w.message))
-                notes.append(str(w.message))
+                say_ignored(args, "measure", str(w.message))
