@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, List, NamedTuple, Optional, Protocol, Sequence, Tuple
 
 from ._vmsa import vmsa_pages
-from .errors import ConfigError, ImageError
+from .errors import ConfigError
 from .images import MetadataSection, SectionType
 from .kernel_hashes import PADDED_SIZE, KernelHashes
 from .pages import PAGE_SIZE, Buffer, PageType
@@ -169,13 +169,6 @@ def snp_plan(
         assert svsm is not None and svsm_data is not None
         plan.commands.append(Command("update", f"svsm {svsm.name}", PageType.NORMAL, svsm.gpa, svsm.size, svsm_data))
         layout = svsm
-        # an SVSM image without its entry point is no SVSM (SvsmImage raises): said before the
-        # missing metadata, which allow_no_sev_metadata can waive, and as the svsm argument's (the
-        # image's name is its path, which may be the OVMF's too)
-        try:
-            getattr(svsm, "svsm_entry_gpa", None)
-        except ImageError as exc:
-            raise ImageError("svsm", exc.rule if exc.field == "svsm" else f"{exc.field}: {exc.rule}") from None
     if not layout.sections:
         message = (
             f"{layout.name} has no SEV metadata: upstream QEMU refuses an SNP launch with it "

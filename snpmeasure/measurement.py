@@ -17,7 +17,7 @@ from ._cpus import MAX_VCPUS, resolve_vcpu_sig
 from ._files import file_size
 from ._plan import LAUNCH_INPUTS, MODES, FirmwareLayout, Plan, run_snp, sev_plan, snp_plan
 from ._version import __version__
-from .errors import ConfigError, InvalidInputError, show
+from .errors import ConfigError, ImageError, InvalidInputError, show
 from .firmware import Firmware, GuestState, HostModel, SevFirmware, TraceEntry
 from .images import FirmwareImage, FirmwareManifest, SvsmImage, map_file
 from .kernel_hashes import KernelHashes, bzimage_warning, sha256_file
@@ -757,33 +757,39 @@ def _open_svsm(
         size = vars_size
     else:
         raise InvalidInputError("vars_size", "snp:svsm mode needs vars_size or vars_file")
+    size_field = "vars_file" if vars_file is not None else "vars_size"  # what a wrong size is said as
     if isinstance(size, bool) or not isinstance(size, int) or size < 0 or size % 4096 or size > ovmf.gpa:
         # 0 is an OVMF that carries its own variable store (docs/migrating.md)
         rule = "must be a multiple of 4096 that fits below the OVMF"
         if vars_file is not None:
-            raise InvalidInputError("vars_file", f"holds {size} bytes: the OVMF_VARS flash {rule}")
-        raise InvalidInputError("vars_size", f"{rule}, got {show(size)}")
+            raise InvalidInputError(size_field, f"holds {size} bytes: the OVMF_VARS flash {rule}")
+        raise InvalidInputError(size_field, f"{rule}, got {show(size)}")
     end = ovmf.gpa - size
     if isinstance(svsm, SvsmImage):
-        if svsm.gpa + svsm.size != end:  # its end_gpa placed it: the store's size must agree
+        image = svsm
+        if image.gpa + image.size != end:  # its end_gpa placed it: the store's size must agree
             raise InvalidInputError(
-                "vars_file" if vars_file is not None else "vars_size",
-                f"puts the SVSM's end at {end:#x}, but the SvsmImage given ends at {svsm.gpa + svsm.size:#x} "
-                f"(a variable store of {ovmf.gpa - svsm.gpa - svsm.size} bytes)",
+                size_field,
+                f"puts the SVSM's end at {end:#x}, but the SvsmImage given ends at {image.gpa + image.size:#x} "
+                f"(a variable store of {ovmf.gpa - image.gpa - image.size} bytes)",
             )
-        return svsm
-    if isinstance(svsm, FirmwareImage):
-        data, name = svsm.data, svsm.name
-    elif isinstance(svsm, _BUFFERS):
-        data, name = svsm, "svsm"
     else:
-        data, name = map_file(svsm, "svsm"), os.fspath(svsm)
-    if len(data) > end:  # the store's size left too little room: the size is at fault, not the image
-        raise InvalidInputError(
-            "vars_file" if vars_file is not None else "vars_size",
-            f"leaves {end:#x} bytes below the variable store, too few for the {len(data):#x}-byte SVSM",
-        )
-    return SvsmImage(data, name=name, end_gpa=end)
+        if isinstance(svsm, FirmwareImage):
+            data, name = svsm.data, svsm.name
+        elif isinstance(svsm, _BUFFERS):
+            data, name = svsm, "svsm"
+        else:
+            data, name = map_file(svsm, "svsm"), os.fspath(svsm)
+        if len(data) > end:  # SvsmImage would refuse it as the image's fault: the store's size is
+            raise InvalidInputError(
+                size_field, f"leaves {end:#x} bytes below the variable store, too few for the {len(data):#x}-byte SVSM"
+            )
+        image = SvsmImage(data, name=name, end_gpa=end)
+    try:  # no SVSM without its entry point: said before its missing metadata, which can be waived
+        _ = image.svsm_entry_gpa
+    except ImageError as exc:  # as the svsm argument's (the image's name is a path, maybe the OVMF's too)
+        raise ImageError("svsm", exc.rule if exc.field == "svsm" else f"{exc.field}: {exc.rule}") from None
+    return image
 
 
 def sev_launch_measurement(

@@ -57,5 +57,6 @@ def test_two_profiles_of_one_name_are_two_launches() -> None:
     one = LaunchProfile.from_json({"base": "qemu", "name": "custom"})
     other = LaunchProfile.from_json({"base": "gce", "name": "custom"})
     rows = table(ovmf=A, vcpu_types=["EPYC-Milan"], profiles=[one, other])
+    assert len(rows) == 2  # one row each, so the loop below checks both
     for row, prof in zip(rows, (one, other)):
         assert row.measurement == measure(ovmf=A, vcpus=1, vcpu_type="EPYC-Milan", profile=prof).digest

@@ -12,6 +12,7 @@ from snpmeasure import measure
 
 from ..builders.cli_inputs import ATT
 from ..builders.manifests import A
+from ..builders.measure_cases import SVSM_FILES
 from ..builders.reports_cli import MEASUREMENT, VCEK
 from ..support import run_ours
 
@@ -298,11 +299,7 @@ def test_flags_an_igvm_search_would_not_use_are_refused(flags: list) -> None:
 def test_mode_snp_with_svsm_flags_is_read_as_measure_reads_it() -> None:
     """measure (as sev-snp-measure) ignores --svsm in mode snp with a warning; so does explain, so
     the flags that made a digest explain it."""
-    from ..builders.igvm_files import FIXTURES
-
-    peer = FIXTURES / "peer"
-    flags = ["--ovmf", str(peer / "svsm_ovmf.fd"), "--svsm", str(peer / "svsm.bin"), "--vars-size", "540672"]
-    flags += ["--mode", "snp", "--vcpus", "3", "--vcpu-type", "EPYC-Genoa"]
+    flags = [*SVSM_FILES, "--mode", "snp", "--vcpus", "3", "--vcpu-type", "EPYC-Genoa"]
     rc, digest, _ = run_ours(["measure", *flags])
     rc, out, err = run_ours(["explain", "--measurement", digest.strip(), *flags, "--json"])
     assert rc == 0 and json.loads(out)["matches"][0]["notes"] == [] and "only apply to --mode snp:svsm" in err
